@@ -1,0 +1,33 @@
+/**
+ * Domain errors. Every error a user can cause carries a stable `code` and, where it
+ * applies, the `field` (parameter, ONNX node, input feature, file) that was wrong, so
+ * the CLI can print it and the API can map it to a 4xx without parsing messages.
+ */
+export type ErrorCode =
+  | 'MODEL_UNREADABLE' // truncated, garbage or not an ONNX ModelProto
+  | 'MODEL_EXTERNAL_DATA' // external data file missing or too short
+  | 'MODEL_UNSUPPORTED_OP' // op not in the supported list
+  | 'MODEL_UNSUPPORTED_GRAPH' // supported ops in a shape the lowering cannot handle
+  | 'MODEL_BAD_WEIGHTS' // NaN / Inf / absurd constants
+  | 'INPUT_SHAPE' // wrong number of values, or unknown / missing feature names
+  | 'INPUT_VALUE' // non-numeric, NaN, Inf
+  | 'INPUT_RANGE' // a value that does not fit the fixed-point width
+  | 'SETTINGS' // scale / bit width outside what is allowed
+  | 'FIELD_OVERFLOW' // an accumulator could wrap around the field
+  | 'CIRCUIT_COMPILE' // circom failed
+  | 'NOT_FOUND';
+
+export class ZkinferError extends Error {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  constructor(code: ErrorCode, message: string, field?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ZkinferError';
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export function isZkinferError(e: unknown, code?: ErrorCode): e is ZkinferError {
+  return e instanceof ZkinferError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,95 @@
+/**
+ * The layer IR: what an ONNX graph is lowered to before quantization.
+ *
+ * The IR is a straight chain of layers acting on one flat vector (batch size 1,
+ * row-major order, as ONNX lays tensors out). Shape operators (Flatten, Reshape,
+ * Squeeze, Unsqueeze, Identity, Cast) vanish during lowering because they do not
+ * change the flat vector; every linear operator (Gemm, MatMul, Add/Sub/Mul/Div by
+ * constants, BatchNormalization) becomes or folds into a `dense` layer.
+ *
+ * All numbers are floats here; `src/quant` turns them into fixed-point integers.
+ */
+
+/** One graph input, as a slice of the flat input vector (several inputs are concatenated). */
+export interface IrInput {
+  /** The ONNX graph input name. */
+  name: string;
+  /** Shape without the batch dimension. */
+  shape: number[];
+  /** Number of scalars (product of `shape`). */
+  size: number;
+  /** Position of the first scalar of this input in the flat vector. */
+  offset: number;
+}
+
+/** `y = W·x + b`, W row-major with `outSize` rows of `inSize` columns. */
+export interface DenseLayer {
+  kind: 'dense';
+  name: string;
+  inSize: number;
+  outSize: number;
+  weights: Float64Array;
+  bias: Float64Array;
+  /** ONNX node names folded into this layer, for the layer table. */
+  nodes: string[];
+}
+
+export interface ReluLayer {
+  kind: 'relu';
+  name: string;
+  size: number;
+  nodes: string[];
+}
+
+/** LeakyRelu (one alpha) or PRelu (alpha per element, already broadcast to `size`). */
+export interface LeakyReluLayer {
+  kind: 'leaky_relu';
+  name: string;
+  size: number;
+  alpha: Float64Array;
+  nodes: string[];
+}
+
+export interface ClipLayer {
+  kind: 'clip';
+  name: string;
+  size: number;
+  /** `-Infinity` / `Infinity` when the bound is absent. */
+  min: number;
+  max: number;
+  nodes: string[];
+}
+
+/** Sigmoid inside the network (not the last op): approximated in the circuit. */
+export interface SigmoidLayer {
+  kind: 'sigmoid';
+  name: string;
+  size: number;
+  nodes: string[];
+}
+
+export type Layer = DenseLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer;
+export type LayerKind = Layer['kind'];
+
+/**
+ * What happens after the last layer. A final Sigmoid or Softmax is not put in the
+ * circuit: the circuit outputs the logits and the decision (threshold at logit 0 for
+ * sigmoid, first argmax for softmax); the probability is computed outside the proof.
+ */
+export type Head = 'none' | 'sigmoid' | 'softmax';
+
+export interface ModelIR {
+  inputs: IrInput[];
+  /** Length of the flat input vector (sum of input sizes). */
+  inputSize: number;
+  layers: Layer[];
+  /** Length of the output vector (logits when `head` is not 'none'). */
+  outputSize: number;
+  head: Head;
+  /** Name of the ONNX graph output. */
+  outputName: string;
+  /** Shape of the ONNX output without the batch dimension. */
+  outputShape: number[];
+  /** Default-domain opset version of the model. */
+  opset: number;
+}
