@@ -1,0 +1,155 @@
+pragma circom 2.1.6;
+
+// Layer templates for zkinfer circuits. Values are signed fixed-point integers; a
+// negative value v is the field element p + v. Every `<--` hint below is followed by
+// the constraints that pin it: a test changes each hint in an honest witness and
+// expects the constraint check to fail.
+
+// Splits v, assumed in [-2^(N-1), 2^(N-1)), as v = q * 2^K + r with 0 <= r < 2^K and
+// returns q (= floor(v / 2^K)) and pos (= 1 when q >= 0).
+// Cost: N constraints.
+template Rescale(N, K) {
+    signal input in;
+    signal output out;
+    signal output pos;
+    signal bits[N];
+
+    // Shift into [0, 2^N) so that the decomposition is of a non-negative integer.
+    var shifted = in + (1 << (N - 1));
+
+    // Hint: the binary digits of the shifted value. Pinned below: each digit is
+    // boolean, and the digits recombine to exactly `shifted`. With N < 253, 2^N < p,
+    // so these two facts force the unique in-range decomposition; an input outside
+    // the range has no satisfying digits at all.
+    var recombined = 0;
+    for (var i = 0; i < N; i++) {
+        bits[i] <-- (shifted >> i) & 1;
+        bits[i] * (bits[i] - 1) === 0;
+        recombined += bits[i] * (1 << i);
+    }
+    recombined === shifted;
+
+    // q + 2^(N-1-K) is the high N-K digits; the low K digits are the remainder, which
+    // is dropped (floor division). The top digit is set exactly when q >= 0.
+    var high = 0;
+    for (var i = K; i < N; i++) {
+        high += bits[i] * (1 << (i - K));
+    }
+    out <== high - (1 << (N - 1 - K));
+    pos <== bits[N - 1];
+}
+
+// y = W.x + B with W and B compile-time constants: a linear map, so it costs no
+// multiplicative constraint. The outputs are linear signals that the optimizer folds
+// into the next layer's constraints.
+template DenseConst(IN, OUT, W, B) {
+    signal input in[IN];
+    signal output out[OUT];
+    for (var j = 0; j < OUT; j++) {
+        var acc = B[j];
+        for (var i = 0; i < IN; i++) {
+            acc += W[j][i] * in[i];
+        }
+        out[j] <== acc;
+    }
+}
+
+// ReLU from a sign digit that an earlier Rescale already pinned: y = x if pos else 0.
+// Cost: 1 constraint.
+template ReluFromSign() {
+    signal input in;
+    signal input pos;
+    signal output out;
+    out <== in * pos;
+}
+
+// Leaky ReLU / PReLU with slope ALPHA at scale 2^S: y = x if x >= 0, else
+// round(ALPHA * x / 2^S). t = x * 2^S when pos, ALPHA * x otherwise, then rescaled.
+// Cost: 1 + N constraints.
+template LeakyReluFromSign(N, S, ALPHA) {
+    signal input in;
+    signal input pos;
+    signal output out;
+    signal posIn;
+    posIn <== pos * in;
+    component r = Rescale(N, S);
+    r.in <== ALPHA * in + ((1 << S) - ALPHA) * posIn + (1 << (S - 1));
+    out <== r.out;
+}
+
+// Clamp to [LO, HI] for values of width W (so differences need W + 1 digits).
+// HAS_LO / HAS_HI say which bounds exist. Cost: (W + 2) per bound.
+template Clip(W, HAS_LO, LO, HAS_HI, HI) {
+    signal input in;
+    signal output out;
+    signal mid;
+    if (HAS_LO == 1) {
+        // mid = LO + max(in - LO, 0)
+        component lo = Rescale(W + 1, 0);
+        lo.in <== in - LO;
+        component lr = ReluFromSign();
+        lr.in <== lo.out;
+        lr.pos <== lo.pos;
+        mid <== LO + lr.out;
+    } else {
+        mid <== in;
+    }
+    if (HAS_HI == 1) {
+        // out = HI - max(HI - mid, 0)
+        component hi = Rescale(W + 1, 0);
+        hi.in <== HI - mid;
+        component hr = ReluFromSign();
+        hr.in <== hi.out;
+        hr.pos <== hi.pos;
+        out <== HI - hr.out;
+    } else {
+        out <== mid;
+    }
+}
+
+// Index of the first maximum of M values of width W.
+// Cost: M * (W + 3) constraints (the fixed sign digit of each difference needs no
+// booleanity constraint once it is pinned to 1).
+template Argmax(M, W) {
+    signal input in[M];
+    signal output out;
+    signal onehot[M];
+    signal picked[M];
+
+    // Hint: the index of the first maximum, as a one-hot vector.
+    // (Circom's relational operators compare field elements as signed values.)
+    var best = 0;
+    for (var i = 1; i < M; i++) {
+        if (in[i] > in[best]) { best = i; }
+    }
+    // Pinned: each entry is boolean and exactly one is set ...
+    var total = 0;
+    var index = 0;
+    for (var i = 0; i < M; i++) {
+        onehot[i] <-- (i == best) ? 1 : 0;
+        onehot[i] * (onehot[i] - 1) === 0;
+        total += onehot[i];
+        index += i * onehot[i];
+    }
+    total === 1;
+    // ... the selected value is >= every value after the index and > every value
+    // before it (so ties resolve to the first maximum and the index is unique).
+    var sel = 0;
+    for (var i = 0; i < M; i++) {
+        picked[i] <== onehot[i] * in[i];
+        sel += picked[i];
+    }
+    component diff[M];
+    for (var j = 0; j < M; j++) {
+        var after = 0;
+        for (var k = j + 1; k < M; k++) {
+            after += onehot[k];
+        }
+        // sel - in[j] - [index > j] lies in (-2^(W+1), 2^(W+1)) and must be >= 0:
+        // its sign digit must be set.
+        diff[j] = Rescale(W + 2, 0);
+        diff[j].in <== sel - in[j] - after;
+        diff[j].pos === 1;
+    }
+    out <== index;
+}

@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ZkinferError } from '../errors.ts';
+import { artifactDir, exists, publishDir, sha256Hex } from '../store/paths.ts';
+import { readR1csHeader } from './r1cs.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The folder holding the circuit templates (`circuits/` at the package root). */
+export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'circuits');
+
+export const CIRCOM_VERSION: string = require('circom2/package.json').version;
+
+export interface CompiledCircuit {
+  /** Content hash of the main source, the templates and the compiler version. */
+  hash: string;
+  dir: string;
+  r1cs: string;
+  wasm: string;
+  sym: string;
+  /** Non-linear constraints reported by the r1cs header. */
+  constraints: number;
+  nPubOut: number;
+  nPubIn: number;
+  nPrvIn: number;
+  /** Milliseconds spent compiling (0 on a cache hit). */
+  compileMs: number;
+  cached: boolean;
+}
+
+async function templateSources(): Promise<string> {
+  return readFile(path.join(TEMPLATE_DIR, 'zkinfer.circom'), 'utf8');
+}
+
+function runCircom(cwd: string, args: string[]): Promise<string> {
+  const cli = require.resolve('circom2/cli.js');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cli, ...args], { cwd, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new ZkinferError('CIRCUIT_COMPILE', `circom failed: ${(stderr || stdout || err.message).slice(-2000)}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Compiles `main.circom` text with circom2 (WebAssembly, --O2) to r1cs, wasm and sym,
+ * cached under `artifacts/circuits/<hash>`.
+ */
+export async function compileCircuit(mainSource: string): Promise<CompiledCircuit> {
+  const templates = await templateSources();
+  const hash = sha256Hex('circom2', CIRCOM_VERSION, templates, mainSource);
+  const dir = artifactDir('circuit', hash);
+  const files = {
+    r1cs: path.join(dir, 'main.r1cs'),
+    wasm: path.join(dir, 'main_js', 'main.wasm'),
+    sym: path.join(dir, 'main.sym'),
+  };
+  let compileMs = 0;
+  const cached = await exists(files.r1cs);
+  if (!cached) {
+    const t0 = performance.now();
+    await publishDir(dir, async (tmp) => {
+      // circom2 runs under WASI and only sees the working directory and its parents, so
+      // the templates are copied next to the main file (they are part of the hash anyway).
+      await writeFile(path.join(tmp, 'main.circom'), mainSource);
+      await writeFile(path.join(tmp, 'zkinfer.circom'), templates);
+      await runCircom(tmp, ['main.circom', '--r1cs', '--wasm', '--sym', '--O2', '-o', '.']);
+      // circom's witness_calculator.js is CommonJS; say so, whatever the enclosing package is.
+      await writeFile(path.join(tmp, 'package.json'), '{ "type": "commonjs" }\n');
+    });
+    compileMs = performance.now() - t0;
+  }
+  const h = await readR1csHeader(files.r1cs);
+  return { hash, dir, ...files, constraints: h.nConstraints, nPubOut: h.nPubOut, nPubIn: h.nPubIn, nPrvIn: h.nPrvIn, compileMs, cached };
+}

@@ -1,0 +1,273 @@
+import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
+import { activationBits } from '../quant/settings.ts';
+
+/**
+ * Circuit generation: a pure function from a quantized model to `.circom` text.
+ * Each layer kind has one generator (see `GENERATORS`), which emits the layer's
+ * component wiring and states its exact constraint count, so the count can be
+ * checked against what circom reports.
+ */
+
+/** Where the generated text comes from, per layer, for the layer table. */
+export interface LayerPlan {
+  name: string;
+  kind: QLayer['kind'] | 'input' | 'head';
+  size: number;
+  /** Exact non-linear constraint count after circom --O2. */
+  constraints: number;
+  /** How the count arises, e.g. "64 x 32". */
+  formula: string;
+}
+
+export interface GeneratedCircuit {
+  /** The main .circom file; it includes `zkinfer.circom` from `circuits/`. */
+  source: string;
+  plan: LayerPlan[];
+  constraints: number;
+  /** Template name of the model (wrapped by the proof circuit). */
+  template: string;
+  /** Number of decision signals after the outputs. */
+  decisionSize: number;
+}
+
+/** Names of the signal arrays holding the current vector, and its sign digits if known. */
+interface Cursor {
+  values: string;
+  pos: string | null;
+  size: number;
+}
+
+interface EmitContext {
+  q: QuantizedModel;
+  index: number;
+  lines: string[];
+}
+
+type LayerGenerator<K extends QLayer['kind']> = (
+  layer: Extract<QLayer, { kind: K }>,
+  cur: Cursor,
+  ctx: EmitContext,
+) => { cursor: Cursor; plan: Omit<LayerPlan, 'name' | 'kind' | 'size'> };
+
+const ind = '    ';
+
+/** Emits `signal name[n]` plus a Rescale(N, 0) per entry to get sign digits of `cur`. */
+function emitSign(cur: Cursor, width: number, ctx: EmitContext, tag: string): string {
+  const c = `${tag}Sign`;
+  ctx.lines.push(
+    `${ind}component ${c}[${cur.size}];`,
+    `${ind}signal ${c}Pos[${cur.size}];`,
+    `${ind}for (var i = 0; i < ${cur.size}; i++) {`,
+    `${ind}${ind}${c}[i] = Rescale(${width}, 0);`,
+    `${ind}${ind}${c}[i].in <== ${cur.values}[i];`,
+    `${ind}${ind}${c}Pos[i] <== ${c}[i].pos;`,
+    `${ind}}`,
+  );
+  return `${c}Pos`;
+}
+
+function matrixLiteral(values: bigint[], rows: number, cols: number): string {
+  const out: string[] = [];
+  for (let j = 0; j < rows; j++) out.push(`[${values.slice(j * cols, (j + 1) * cols).join(',')}]`);
+  return `[${out.join(',\n        ')}]`;
+}
+
+const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
+  const { scaleBits: s, bits: B } = ctx.q.settings;
+  const t = `l${ctx.index}`;
+  ctx.lines.push(
+    `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights (linear), then rescale by 2^${s}`,
+    `${ind}var ${t}W[${layer.outSize}][${layer.inSize}] = ${matrixLiteral(layer.weights, layer.outSize, layer.inSize)};`,
+    `${ind}var ${t}B[${layer.outSize}] = [${layer.bias.join(',')}];`,
+    `${ind}component ${t}Mul = DenseConst(${layer.inSize}, ${layer.outSize}, ${t}W, ${t}B);`,
+    `${ind}${t}Mul.in <== ${cur.values};`,
+    `${ind}component ${t}Rs[${layer.outSize}];`,
+    `${ind}signal ${t}[${layer.outSize}];`,
+    `${ind}signal ${t}Pos[${layer.outSize}];`,
+    `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
+    `${ind}${ind}${t}Rs[j] = Rescale(${B}, ${s});`,
+    `${ind}${ind}${t}Rs[j].in <== ${t}Mul.out[j];`,
+    `${ind}${ind}${t}[j] <== ${t}Rs[j].out;`,
+    `${ind}${ind}${t}Pos[j] <== ${t}Rs[j].pos;`,
+    `${ind}}`,
+  );
+  return {
+    cursor: { values: t, pos: `${t}Pos`, size: layer.outSize },
+    plan: { constraints: layer.outSize * B, formula: `${layer.outSize} x ${B}` },
+  };
+};
+
+const relu: LayerGenerator<'relu'> = (layer, cur, ctx) => {
+  const w = activationBits(ctx.q.settings);
+  const t = `l${ctx.index}`;
+  ctx.lines.push(`${ind}// ${layer.name}: relu`);
+  const hadPos = cur.pos !== null;
+  const pos = cur.pos ?? emitSign(cur, w, ctx, t);
+  ctx.lines.push(
+    `${ind}signal ${t}[${layer.size}];`,
+    `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
+    `${ind}${ind}${t}[i] <== ${cur.values}[i] * ${pos}[i];`,
+    `${ind}}`,
+  );
+  return {
+    cursor: { values: t, pos: null, size: layer.size },
+    plan: hadPos
+      ? { constraints: layer.size, formula: `${layer.size} x 1` }
+      : { constraints: layer.size * (w + 1), formula: `${layer.size} x (${w} + 1)` },
+  };
+};
+
+const leakyRelu: LayerGenerator<'leaky_relu'> = (layer, cur, ctx) => {
+  const { scaleBits: s, bits: B } = ctx.q.settings;
+  const w = activationBits(ctx.q.settings);
+  const t = `l${ctx.index}`;
+  ctx.lines.push(`${ind}// ${layer.name}: leaky relu, slopes at scale 2^${s}`);
+  const hadPos = cur.pos !== null;
+  const pos = cur.pos ?? emitSign(cur, w, ctx, t);
+  ctx.lines.push(
+    `${ind}var ${t}A[${layer.size}] = [${layer.alpha.join(',')}];`,
+    `${ind}component ${t}Lr[${layer.size}];`,
+    `${ind}signal ${t}[${layer.size}];`,
+    `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
+    `${ind}${ind}${t}Lr[i] = LeakyReluFromSign(${B}, ${s}, ${t}A[i]);`,
+    `${ind}${ind}${t}Lr[i].in <== ${cur.values}[i];`,
+    `${ind}${ind}${t}Lr[i].pos <== ${pos}[i];`,
+    `${ind}${ind}${t}[i] <== ${t}Lr[i].out;`,
+    `${ind}}`,
+  );
+  const per = 1 + B + (hadPos ? 0 : w);
+  return {
+    cursor: { values: t, pos: null, size: layer.size },
+    plan: { constraints: layer.size * per, formula: hadPos ? `${layer.size} x (1 + ${B})` : `${layer.size} x (${w} + 1 + ${B})` },
+  };
+};
+
+function emitClip(
+  ctx: EmitContext,
+  t: string,
+  cur: Cursor,
+  width: number,
+  min: bigint | null,
+  max: bigint | null,
+): { cursor: Cursor; constraints: number } {
+  ctx.lines.push(
+    `${ind}component ${t}Clip[${cur.size}];`,
+    `${ind}signal ${t}[${cur.size}];`,
+    `${ind}for (var i = 0; i < ${cur.size}; i++) {`,
+    `${ind}${ind}${t}Clip[i] = Clip(${width}, ${min === null ? '0, 0' : `1, ${min}`}, ${max === null ? '0, 0' : `1, ${max}`});`,
+    `${ind}${ind}${t}Clip[i].in <== ${cur.values}[i];`,
+    `${ind}${ind}${t}[i] <== ${t}Clip[i].out;`,
+    `${ind}}`,
+  );
+  const bounds = (min === null ? 0 : 1) + (max === null ? 0 : 1);
+  return { cursor: { values: t, pos: null, size: cur.size }, constraints: cur.size * bounds * (width + 2) };
+}
+
+const clip: LayerGenerator<'clip'> = (layer, cur, ctx) => {
+  const w = activationBits(ctx.q.settings);
+  const t = `l${ctx.index}`;
+  ctx.lines.push(`${ind}// ${layer.name}: clip to [${layer.min ?? '-inf'}, ${layer.max ?? 'inf'}] (scale 2^${ctx.q.settings.scaleBits})`);
+  const r = emitClip(ctx, t, cur, w, layer.min, layer.max);
+  const bounds = (layer.min === null ? 0 : 1) + (layer.max === null ? 0 : 1);
+  return { cursor: r.cursor, plan: { constraints: r.constraints, formula: `${layer.size} x ${bounds} x (${w} + 2)` } };
+};
+
+const hardSigmoid: LayerGenerator<'hard_sigmoid'> = (layer, cur, ctx) => {
+  const s = ctx.q.settings.scaleBits;
+  const w = activationBits(ctx.q.settings);
+  const t = `l${ctx.index}`;
+  const one = 1n << BigInt(s);
+  ctx.lines.push(
+    `${ind}// ${layer.name}: sigmoid approximated by clip(x / 4 + 1/2, 0, 1), rounded`,
+    `${ind}component ${t}Q[${layer.size}];`,
+    `${ind}signal ${t}U[${layer.size}];`,
+    `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
+    `${ind}${ind}${t}Q[i] = Rescale(${w + 2}, 2);`,
+    `${ind}${ind}${t}Q[i].in <== ${cur.values}[i] + ${2n * one + 2n};`,
+    `${ind}${ind}${t}U[i] <== ${t}Q[i].out;`,
+    `${ind}}`,
+  );
+  const r = emitClip(ctx, t, { values: `${t}U`, pos: null, size: layer.size }, w, 0n, one);
+  return {
+    cursor: r.cursor,
+    plan: { constraints: layer.size * (w + 2) + r.constraints, formula: `${layer.size} x (${w} + 2 + 2 x (${w} + 2))` },
+  };
+};
+
+/** One generator per layer kind; a new kind fails to type-check until it has one. */
+const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
+  dense,
+  relu,
+  leaky_relu: leakyRelu,
+  clip,
+  hard_sigmoid: hardSigmoid,
+};
+
+function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {
+  const gen = GENERATORS[layer.kind] as LayerGenerator<typeof layer.kind>;
+  return gen(layer as never, cur, ctx);
+}
+
+/**
+ * Generates the model template. Inputs `x` are range-checked to the activation width
+ * (this bounds every accumulator: see `checkNoWrap`). Outputs `y` are the final
+ * values; `decision` holds the sigmoid thresholds or the softmax argmax.
+ */
+export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferModel'): GeneratedCircuit {
+  const w = activationBits(q.settings);
+  const lines: string[] = [];
+  const plan: LayerPlan[] = [];
+  const decisionSize = q.head === 'sigmoid' ? q.outputSize : q.head === 'softmax' ? 1 : 0;
+  lines.push(
+    `template ${template}() {`,
+    `${ind}signal input x[${q.inputSize}];`,
+    `${ind}signal output y[${q.outputSize}];`,
+  );
+  if (decisionSize > 0) lines.push(`${ind}signal output decision[${decisionSize}];`);
+  lines.push(`${ind}// inputs: each must lie in [-2^${w - 1}, 2^${w - 1})`);
+  const inPos = emitSign({ values: 'x', pos: null, size: q.inputSize }, w, { q, index: 0, lines }, 'in');
+  plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: q.inputSize * w, formula: `${q.inputSize} x ${w}` });
+
+  let cur: Cursor = { values: 'x', pos: inPos, size: q.inputSize };
+  q.layers.forEach((layer, index) => {
+    const r = emitLayer(layer, cur, { q, index, lines });
+    plan.push({ name: layer.name, kind: layer.kind, size: r.cursor.size, ...r.plan });
+    cur = r.cursor;
+  });
+
+  lines.push(`${ind}y <== ${cur.values};`);
+  if (q.head === 'sigmoid') {
+    const ctx = { q, index: q.layers.length, lines };
+    lines.push(`${ind}// sigmoid head: decision = (logit >= 0), i.e. probability >= 0.5`);
+    const hadPos = cur.pos !== null;
+    const pos = cur.pos ?? emitSign(cur, w, ctx, 'head');
+    lines.push(`${ind}decision <== ${pos};`);
+    const c = hadPos ? 0 : q.outputSize * w;
+    plan.push({ name: 'head', kind: 'head', size: q.outputSize, constraints: c, formula: hadPos ? 'sign digits reused' : `${q.outputSize} x ${w}` });
+  } else if (q.head === 'softmax') {
+    lines.push(
+      `${ind}// softmax head: decision = index of the first maximum logit`,
+      `${ind}component head = Argmax(${q.outputSize}, ${w});`,
+      `${ind}head.in <== ${cur.values};`,
+      `${ind}decision[0] <== head.out;`,
+    );
+    plan.push({ name: 'head', kind: 'head', size: 1, constraints: q.outputSize * (w + 3), formula: `${q.outputSize} x (${w} + 3)` });
+  }
+  lines.push('}');
+  return {
+    source: lines.join('\n') + '\n',
+    plan,
+    constraints: plan.reduce((a, p) => a + p.constraints, 0),
+    template,
+    decisionSize,
+  };
+}
+
+/** A standalone circuit with the model as main: outputs public, inputs private. */
+export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
+  const model = generateModelTemplate(q);
+  return {
+    ...model,
+    source: ['pragma circom 2.1.6;', '', 'include "zkinfer.circom";', '', model.source, 'component main = ZkinferModel();', ''].join('\n'),
+  };
+}

@@ -1,0 +1,4 @@
+export * from './field.ts';
+export * from './quantize.ts';
+export * from './reference.ts';
+export * from './settings.ts';

@@ -1,0 +1,151 @@
+import { ZkinferError } from '../errors.ts';
+import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
+import { FIELD_ORDER } from './field.ts';
+import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
+
+/**
+ * A quantized layer. Values are integers at scale 2^s (activations) and 2^(2s)
+ * (dense accumulators before their rescale).
+ */
+export type QLayer =
+  | {
+      kind: 'dense';
+      name: string;
+      inSize: number;
+      outSize: number;
+      /** round(W * 2^s), row-major. */
+      weights: bigint[];
+      /**
+       * round(b * 2^(2s)) + 2^(s-1): the extra half unit makes the floor division of
+       * the rescale round to nearest.
+       */
+      bias: bigint[];
+    }
+  | { kind: 'relu'; name: string; size: number }
+  | { kind: 'leaky_relu'; name: string; size: number; /** round(alpha * 2^s) */ alpha: bigint[] }
+  | { kind: 'clip'; name: string; size: number; min: bigint | null; max: bigint | null }
+  | { kind: 'hard_sigmoid'; name: string; size: number };
+
+export interface QuantizedModel {
+  settings: QuantSettings;
+  inputs: IrInput[];
+  inputSize: number;
+  layers: QLayer[];
+  outputSize: number;
+  head: Head;
+}
+
+function toFixed(v: number, scale: number, what: string): bigint {
+  // Scaling by a power of two is exact in floating point, and BigInt() of an
+  // integer-valued double is exact, so large constants are not silently rounded.
+  const x = Math.round(v * 2 ** scale);
+  if (!Number.isFinite(x)) {
+    throw new ZkinferError('MODEL_BAD_WEIGHTS', `${what} = ${v} is not a finite number`, what);
+  }
+  return BigInt(x);
+}
+
+function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
+  const s = st.scaleBits;
+  const w = activationBits(st);
+  const lo = -(1n << BigInt(w - 1));
+  const hi = (1n << BigInt(w - 1)) - 1n;
+  switch (layer.kind) {
+    case 'dense':
+      return {
+        kind: 'dense',
+        name: layer.name,
+        inSize: layer.inSize,
+        outSize: layer.outSize,
+        weights: Array.from(layer.weights, (v, i) => toFixed(v, s, `${layer.name}.weight[${i}]`)),
+        bias: Array.from(layer.bias, (v, i) => toFixed(v, 2 * s, `${layer.name}.bias[${i}]`) + (1n << BigInt(s - 1))),
+      };
+    case 'relu':
+      return { kind: 'relu', name: layer.name, size: layer.size };
+    case 'leaky_relu':
+      return {
+        kind: 'leaky_relu',
+        name: layer.name,
+        size: layer.size,
+        alpha: Array.from(layer.alpha, (v, i) => toFixed(v, s, `${layer.name}.alpha[${i}]`)),
+      };
+    case 'clip': {
+      // A bound outside the representable range never binds: values cannot reach it.
+      const min = layer.min === -Infinity ? null : toFixed(layer.min, s, `${layer.name}.min`);
+      const max = layer.max === Infinity ? null : toFixed(layer.max, s, `${layer.name}.max`);
+      return {
+        kind: 'clip',
+        name: layer.name,
+        size: layer.size,
+        min: min === null || min <= lo ? null : min > hi ? hi : min,
+        max: max === null || max >= hi ? null : max < lo ? lo : max,
+      };
+    }
+    case 'sigmoid':
+      return { kind: 'hard_sigmoid', name: layer.name, size: layer.size };
+    default:
+      return layer satisfies never;
+  }
+}
+
+/**
+ * Turns the float IR into fixed-point integers and checks statically that no
+ * accumulator can wrap around the field for any in-range input.
+ */
+export function quantizeModel(ir: ModelIR, settings: QuantSettings): QuantizedModel {
+  const st = validateSettings(settings);
+  if (ir.layers.some((l) => l.kind === 'sigmoid') && activationBits(st) < st.scaleBits + 2) {
+    throw new ZkinferError(
+      'SETTINGS',
+      `an inner Sigmoid needs bits >= 2 * scale + 2 = ${2 * st.scaleBits + 2} so that 1.0 is representable`,
+      'bits',
+    );
+  }
+  const layers = ir.layers.map((l) => quantizeLayer(l, st));
+  const q: QuantizedModel = {
+    settings: st,
+    inputs: ir.inputs,
+    inputSize: ir.inputSize,
+    layers,
+    outputSize: ir.outputSize,
+    head: ir.head,
+  };
+  checkNoWrap(q);
+  return q;
+}
+
+/**
+ * Every activation is range-checked to w = bits - scale bits, so |x| <= 2^(w-1).
+ * A dense accumulator is then at most sum|W| * 2^(w-1) + |b| in magnitude; it must
+ * stay below p/2 so that a field element and the signed integer it stands for agree.
+ * (The circuit's rescale also pins it to `bits` bits, but only this bound rules out
+ * a wrapped sum that lands back in range.)
+ */
+export function checkNoWrap(q: QuantizedModel): void {
+  const w = BigInt(activationBits(q.settings));
+  const xMax = 1n << (w - 1n);
+  const limit = FIELD_ORDER / 2n;
+  for (const layer of q.layers) {
+    if (layer.kind === 'leaky_relu') {
+      for (const a of layer.alpha) {
+        const bound = (a < 0n ? -a : a) * xMax + (1n << BigInt(q.settings.scaleBits));
+        if (bound >= limit) throw new ZkinferError('FIELD_OVERFLOW', `${layer.name}: slope too large for the field`, layer.name);
+      }
+    }
+    if (layer.kind !== 'dense') continue;
+    for (let j = 0; j < layer.outSize; j++) {
+      let bound = layer.bias[j] < 0n ? -layer.bias[j] : layer.bias[j];
+      for (let i = 0; i < layer.inSize; i++) {
+        const v = layer.weights[j * layer.inSize + i];
+        bound += (v < 0n ? -v : v) * xMax;
+      }
+      if (bound >= limit) {
+        throw new ZkinferError(
+          'FIELD_OVERFLOW',
+          `${layer.name}: neuron ${j} could reach ${bound} > p/2 and wrap around the field; use a smaller scale or bit width`,
+          layer.name,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import { ZkinferError } from '../errors.ts';
+import type { QLayer, QuantizedModel } from './quantize.ts';
+import { activationBits } from './settings.ts';
+
+/**
+ * The integer reference implementation: the oracle for the circuit. Its outputs are
+ * what the circuit's witness must contain, bit for bit; it also finds out-of-range
+ * values before a witness is attempted, with an error that names where.
+ */
+export interface ReferenceResult {
+  /** Quantized inputs, round(x * 2^s). */
+  input: bigint[];
+  /** Output of each layer, in order. */
+  layers: bigint[][];
+  /** Final values (logits when the model has a sigmoid or softmax head), at scale 2^s. */
+  output: bigint[];
+  /** Sigmoid head: 1 where logit >= 0 (p >= 0.5). Softmax head: [index of the first maximum]. */
+  decision: bigint[];
+}
+
+const floorShift = (v: bigint, k: number): bigint => v >> BigInt(k);
+
+/** Quantizes a float input vector; a value that does not fit the activation width is an error. */
+export function quantizeInput(q: QuantizedModel, x: ArrayLike<number>): bigint[] {
+  if (x.length !== q.inputSize) {
+    throw new ZkinferError('INPUT_SHAPE', `expected ${q.inputSize} input values, got ${x.length}`, 'input');
+  }
+  const s = q.settings.scaleBits;
+  const w = activationBits(q.settings);
+  const lim = 2 ** (w - 1);
+  return Array.from(x, (v, i) => {
+    const feature = featureName(q, i);
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new ZkinferError('INPUT_VALUE', `${feature} is not a finite number (${v})`, feature);
+    }
+    const r = Math.round(v * 2 ** s);
+    if (r < -lim || r >= lim) {
+      throw new ZkinferError(
+        'INPUT_RANGE',
+        `${feature} = ${v} is outside the representable range [${-lim / 2 ** s}, ${(lim - 1) / 2 ** s}] at scale 2^${s} with ${q.settings.bits} bits`,
+        feature,
+      );
+    }
+    return BigInt(r);
+  });
+}
+
+/** Names flat input position i as `input[k]` (or just `input` for a scalar input). */
+export function featureName(q: QuantizedModel, i: number): string {
+  const inp = q.inputs.find((d) => i >= d.offset && i < d.offset + d.size);
+  if (!inp) return `input[${i}]`;
+  return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
+}
+
+function checkWidth(v: bigint, bits: number, where: string): void {
+  const lim = 1n << BigInt(bits - 1);
+  if (v < -lim || v >= lim) {
+    throw new ZkinferError(
+      'INPUT_RANGE',
+      `${where} = ${v} does not fit ${bits} bits; the input is too large for these settings (raise --bits or lower --scale)`,
+      where,
+    );
+  }
+}
+
+function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
+  const s = q.settings.scaleBits;
+  const B = q.settings.bits;
+  switch (layer.kind) {
+    case 'dense': {
+      const out: bigint[] = [];
+      for (let j = 0; j < layer.outSize; j++) {
+        let acc = layer.bias[j];
+        const row = j * layer.inSize;
+        for (let i = 0; i < layer.inSize; i++) acc += layer.weights[row + i] * x[i];
+        checkWidth(acc, B, `${layer.name}[${j}]`);
+        out.push(floorShift(acc, s));
+      }
+      return out;
+    }
+    case 'relu':
+      return x.map((v) => (v > 0n ? v : 0n));
+    case 'leaky_relu':
+      return x.map((v, i) => {
+        const t = (v >= 0n ? v << BigInt(s) : layer.alpha[i] * v) + (1n << BigInt(s - 1));
+        checkWidth(t, B, `${layer.name}[${i}]`);
+        return floorShift(t, s);
+      });
+    case 'clip':
+      return x.map((v) => {
+        let y = v;
+        if (layer.min !== null && y < layer.min) y = layer.min;
+        if (layer.max !== null && y > layer.max) y = layer.max;
+        return y;
+      });
+    case 'hard_sigmoid': {
+      // clip(x/4 + 1/2, 0, 1), rounded to nearest.
+      const one = 1n << BigInt(s);
+      return x.map((v) => {
+        const u = floorShift(v + 2n * one + 2n, 2);
+        return u < 0n ? 0n : u > one ? one : u;
+      });
+    }
+    default:
+      return layer satisfies never;
+  }
+}
+
+/** Runs the integer model on a float input vector. */
+export function runReference(q: QuantizedModel, x: ArrayLike<number>): ReferenceResult {
+  const input = quantizeInput(q, x);
+  const layers: bigint[][] = [];
+  let cur = input;
+  for (const layer of q.layers) {
+    cur = applyLayer(layer, cur, q);
+    layers.push(cur);
+  }
+  let decision: bigint[] = [];
+  if (q.head === 'sigmoid') decision = cur.map((v) => (v >= 0n ? 1n : 0n));
+  if (q.head === 'softmax') {
+    let best = 0;
+    for (let i = 1; i < cur.length; i++) if (cur[i] > cur[best]) best = i;
+    decision = [BigInt(best)];
+  }
+  return { input, layers, output: cur, decision };
+}

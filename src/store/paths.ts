@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * The one module that knows where things live under `artifacts/`. Everything is
+ * content-addressed: a directory's name is the hash of what produced it, so the same
+ * input always maps to the same place and a cache hit is a directory that exists.
+ */
+export type ArtifactKind = 'circuit' | 'model' | 'tmp';
+
+/** Root of the artifact store: `ZKINFER_ARTIFACTS`, else `./artifacts`. */
+export function artifactRoot(): string {
+  return path.resolve(process.env.ZKINFER_ARTIFACTS ?? 'artifacts');
+}
+
+export function artifactDir(kind: ArtifactKind, id: string): string {
+  switch (kind) {
+    case 'circuit':
+      return path.join(artifactRoot(), 'circuits', id);
+    case 'model':
+      return path.join(artifactRoot(), 'models', id);
+    case 'tmp':
+      return path.join(artifactRoot(), 'tmp', id);
+    default:
+      return kind satisfies never;
+  }
+}
+
+export function sha256Hex(...parts: (string | Uint8Array)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    h.update(typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds a directory in a private temp location and renames it into place, so a
+ * reader never sees a half-written artifact. If another process won the race, its
+ * (identical, content-addressed) result is kept.
+ */
+export async function publishDir(finalDir: string, build: (tmpDir: string) => Promise<void>): Promise<void> {
+  const tmp = artifactDir('tmp', `${path.basename(finalDir)}-${process.pid}-${Date.now()}`);
+  await mkdir(tmp, { recursive: true });
+  try {
+    await build(tmp);
+    await mkdir(path.dirname(finalDir), { recursive: true });
+    try {
+      await rename(tmp, finalDir);
+    } catch (e) {
+      if (!(await exists(finalDir))) throw e;
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

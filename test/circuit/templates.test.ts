@@ -1,0 +1,163 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { firstViolated, generateCircuit } from '../../src/circuit/index.ts';
+import { isZkinferError } from '../../src/errors.ts';
+import type { Layer } from '../../src/model/ir.ts';
+import { FIELD_ORDER, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
+import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
+import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+
+const relu = (name: string, size: number): Layer => ({ kind: 'relu', name, size, nodes: [name] });
+
+/** Small models that together use every template, with and without reusable sign digits. */
+function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
+  const r = rng(7);
+  const st = { scaleBits: 8, bits: 24 };
+  return [
+    {
+      name: 'mlp-sigmoid',
+      q: quantizeModel(handIr(5, [denseLayer('fc1', 5, 4, r), relu('relu1', 4), denseLayer('fc2', 4, 2, r)], 'sigmoid', 2), st),
+      inputScale: 3,
+    },
+    {
+      name: 'every-layer-softmax',
+      q: quantizeModel(
+        handIr(
+          4,
+          [
+            relu('relu0', 4), // no sign digits available: decomposes its input
+            denseLayer('fc1', 4, 3, r),
+            { kind: 'leaky_relu', name: 'prelu', size: 3, alpha: Float64Array.from([0.1, 0.25, -0.3]), nodes: [] },
+            { kind: 'clip', name: 'clip', size: 3, min: -0.5, max: 0.75, nodes: [] },
+            { kind: 'sigmoid', name: 'sigmoid', size: 3, nodes: [] },
+            { kind: 'leaky_relu', name: 'leaky2', size: 3, alpha: Float64Array.from([0.5, 0.5, 0.5]), nodes: [] },
+            denseLayer('fc2', 3, 4, r, 3),
+          ],
+          'softmax',
+          4,
+        ),
+        st,
+      ),
+      inputScale: 4,
+    },
+    {
+      name: 'clip-one-sided-regression',
+      q: quantizeModel(
+        handIr(3, [denseLayer('fc1', 3, 3, r), { kind: 'clip', name: 'relu6', size: 3, min: 0, max: Infinity, nodes: [] }, denseLayer('fc2', 3, 1, r)], 'none', 1),
+        st,
+      ),
+      inputScale: 4,
+    },
+  ];
+}
+
+describe.each(cases())('circuit $name', ({ q, inputScale }) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness(q);
+  });
+
+  it('has exactly the documented number of constraints', () => {
+    expect(h.compiled.constraints).toBe(h.gen.constraints);
+    expect(h.gen.plan.reduce((a, p) => a + p.constraints, 0)).toBe(h.gen.constraints);
+  });
+
+  it('outputs the integer reference bit for bit and satisfies every constraint', async () => {
+    const r = rng(99);
+    const constraints = await h.constraints();
+    for (let t = 0; t < 25; t++) {
+      const x = Array.from({ length: q.inputSize }, () => (r() * 2 - 1) * inputScale);
+      const ref = runReference(q, x);
+      const w = await h.witness(ref.input);
+      expectMatches(ref, witnessOutputs(w, q, h.gen.decisionSize));
+      expect(firstViolated(constraints, w)).toBe(-1);
+    }
+  });
+
+  it('rejects a witness with any hint signal changed', async () => {
+    const ref = runReference(q, Array.from({ length: q.inputSize }, (_, i) => ((i % 3) - 1) * 0.7));
+    const honest = await h.witness(ref.input);
+    const constraints = await h.constraints();
+    const hints = [...h.symbols].filter(([name]) => /\.(bits|onehot)\[\d+\]$/.test(name));
+    expect(hints.length).toBeGreaterThan(0);
+    for (const [name, idx] of hints) {
+      for (const delta of [1n, FIELD_ORDER - 1n, 2n]) {
+        const w = honest.slice();
+        w[idx] = (w[idx] + delta) % FIELD_ORDER;
+        expect(firstViolated(constraints, w), `${name} + ${delta}`).not.toBe(-1);
+      }
+    }
+  });
+
+  it('rejects a forged output', async () => {
+    const ref = runReference(q, Array.from({ length: q.inputSize }, () => 0.3));
+    const honest = await h.witness(ref.input);
+    const constraints = await h.constraints();
+    for (let i = 1; i <= q.outputSize + h.gen.decisionSize; i++) {
+      const w = honest.slice();
+      w[i] = (w[i] + 1n) % FIELD_ORDER;
+      expect(firstViolated(constraints, w)).not.toBe(-1);
+    }
+  });
+});
+
+describe('rescale soundness', () => {
+  it('has no second decomposition: re-deriving every digit for q + 1 breaks the recombination', async () => {
+    const q = cases()[0].q;
+    const h = await harness(q);
+    const ref = runReference(q, [0.5, -1, 1.5, 0.25, -0.75]);
+    const honest = await h.witness(ref.input);
+    const constraints = await h.constraints();
+    const N = q.settings.bits;
+    const s = q.settings.scaleBits;
+    // The first neuron of fc1: shift its digits as if the accumulator were 2^s larger.
+    const acc = ref.layers[0][0] * (1n << BigInt(s)) + (1n << BigInt(N - 1));
+    const forged = acc + (1n << BigInt(s));
+    const w = honest.slice();
+    for (let i = 0; i < N; i++) {
+      const idx = h.symbols.get(`main.l0Rs[0].bits[${i}]`);
+      if (idx !== undefined) w[idx] = (forged >> BigInt(i)) & 1n;
+    }
+    expect(firstViolated(constraints, w)).not.toBe(-1);
+  });
+});
+
+describe('generation', () => {
+  const golden = path.join(import.meta.dirname, '..', 'golden', 'every-layer-softmax.circom');
+  it('is a pure function matching the golden file', async () => {
+    const src = generateCircuit(cases()[1].q).source;
+    expect(generateCircuit(cases()[1].q).source).toBe(src);
+    if (process.env.UPDATE_GOLDEN === '1') await writeFile(golden, src);
+    expect(src).toBe(await readFile(golden, 'utf8'));
+  });
+
+  it('refuses weights that could wrap an accumulator around the field', () => {
+    const ir = handIr(2, [{ ...denseLayer('big', 2, 1, rng(1)), weights: Float64Array.from([1e40, 1]) }], 'none', 1);
+    let err: unknown;
+    try {
+      quantizeModel(ir, { scaleBits: 32, bits: 128 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isZkinferError(err, 'FIELD_OVERFLOW')).toBe(true);
+    expect((err as { field: string }).field).toBe('big');
+  });
+
+  it('refuses bad settings naming the setting', () => {
+    const ir = handIr(2, [denseLayer('fc', 2, 1, rng(1))], 'none', 1);
+    for (const [st, field] of [
+      [{ scaleBits: 0, bits: 32 }, 'scale'],
+      [{ scaleBits: 8, bits: 300 }, 'bits'],
+      [{ scaleBits: 16, bits: 18 }, 'bits'],
+    ] as const) {
+      expect(() => quantizeModel(ir, st)).toThrow(expect.objectContaining({ code: 'SETTINGS', field }));
+    }
+  });
+
+  it('reports an out-of-range input by feature name, before any witness', () => {
+    const q = quantizeModel(handIr(2, [denseLayer('fc', 2, 1, rng(1))], 'none', 1), { scaleBits: 8, bits: 24 });
+    expect(() => runReference(q, [1, 200])).toThrow(expect.objectContaining({ code: 'INPUT_RANGE', field: 'x[1]' }));
+    expect(() => runReference(q, [1, Number.NaN])).toThrow(expect.objectContaining({ code: 'INPUT_VALUE', field: 'x[1]' }));
+  });
+});
