@@ -2,3 +2,4 @@ export * from './field.ts';
 export * from './quantize.ts';
 export * from './reference.ts';
 export * from './settings.ts';
+export * from './fidelity.ts';
