@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'SETTINGS' // scale / bit width outside what is allowed
   | 'FIELD_OVERFLOW' // an accumulator could wrap around the field
   | 'CIRCUIT_COMPILE' // circom failed
+  | 'ARTIFACT_CORRUPT' // a stored zkey / wasm / ptau no longer matches its recorded hash
+  | 'BUNDLE_INVALID' // a proof bundle or verification key that cannot even be checked
   | 'NOT_FOUND';
 
 export class ZkinferError extends Error {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const CIRCOM_VERSION: string = require('circom2/package.json').version;
 
 export interface CompiledCircuit {
-  /** Content hash of the main source, the templates and the compiler version. */
+  /** Content hash of the main source, the included templates and the compiler version. */
   hash: string;
   dir: string;
   r1cs: string;
@@ -31,8 +31,16 @@ export interface CompiledCircuit {
   cached: boolean;
 }
 
-async function templateSources(): Promise<string> {
-  return readFile(path.join(TEMPLATE_DIR, 'zkinfer.circom'), 'utf8');
+const CIRCOMLIB_FILES = ['poseidon.circom', 'poseidon_constants.circom'];
+
+/** Every file a generated circuit may include: our templates and the circomlib ones we use. */
+async function librarySources(): Promise<[string, string][]> {
+  const ours = (await readdir(TEMPLATE_DIR)).filter((f) => f.endsWith('.circom')).sort();
+  const circomlib = path.join(path.dirname(require.resolve('circomlib/package.json')), 'circuits');
+  return Promise.all([
+    ...ours.map(async (f): Promise<[string, string]> => [f, await readFile(path.join(TEMPLATE_DIR, f), 'utf8')]),
+    ...CIRCOMLIB_FILES.map(async (f): Promise<[string, string]> => [f, await readFile(path.join(circomlib, f), 'utf8')]),
+  ]);
 }
 
 function runCircom(cwd: string, args: string[]): Promise<string> {
@@ -50,8 +58,8 @@ function runCircom(cwd: string, args: string[]): Promise<string> {
  * cached under `artifacts/circuits/<hash>`.
  */
 export async function compileCircuit(mainSource: string): Promise<CompiledCircuit> {
-  const templates = await templateSources();
-  const hash = sha256Hex('circom2', CIRCOM_VERSION, templates, mainSource);
+  const library = await librarySources();
+  const hash = sha256Hex('circom2', CIRCOM_VERSION, ...library.flat(), mainSource);
   const dir = artifactDir('circuit', hash);
   const files = {
     r1cs: path.join(dir, 'main.r1cs'),
@@ -66,7 +74,7 @@ export async function compileCircuit(mainSource: string): Promise<CompiledCircui
       // circom2 runs under WASI and only sees the working directory and its parents, so
       // the templates are copied next to the main file (they are part of the hash anyway).
       await writeFile(path.join(tmp, 'main.circom'), mainSource);
-      await writeFile(path.join(tmp, 'zkinfer.circom'), templates);
+      for (const [name, text] of library) await writeFile(path.join(tmp, name), text);
       await runCircom(tmp, ['main.circom', '--r1cs', '--wasm', '--sym', '--O2', '-o', '.']);
       // circom's witness_calculator.js is CommonJS; say so, whatever the enclosing package is.
       await writeFile(path.join(tmp, 'package.json'), '{ "type": "commonjs" }\n');

@@ -271,3 +271,63 @@ export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
     source: ['pragma circom 2.1.6;', '', 'include "zkinfer.circom";', '', model.source, 'component main = ZkinferModel();', ''].join('\n'),
   };
 }
+
+/** Names of the public signals of a proof circuit, in the order snarkjs lists them. */
+export function publicSignalNames(q: QuantizedModel, decisionSize: number): string[] {
+  return [
+    'modelCommitment',
+    'inputCommitment',
+    ...Array.from({ length: q.outputSize }, (_, i) => `y[${i}]`),
+    ...Array.from({ length: decisionSize }, (_, i) => `decision[${i}]`),
+    'nonce',
+  ];
+}
+
+/**
+ * The proof circuit: the model plus what binds a proof to its context. Public signals,
+ * in this order (outputs first, then public inputs, as circom lays them out):
+ * modelCommitment, inputCommitment, y[...], decision[...], nonce.
+ * - modelCommitment is a constant of the circuit (the hash of the ONNX bytes, the
+ *   settings and the model template), so the proof names the model it ran.
+ * - inputCommitment is Poseidon(salt, features...) over the quantized features.
+ * - nonce is a public input, squared into a constraint so the proof is bound to it.
+ */
+export function generateProofCircuit(q: QuantizedModel, modelCommitment: bigint): GeneratedCircuit & { publicSignals: string[] } {
+  const model = generateModelTemplate(q);
+  const d = model.decisionSize;
+  const lines = [
+    'pragma circom 2.1.6;',
+    '',
+    'include "zkinfer.circom";',
+    'include "commitment.circom";',
+    '',
+    model.source,
+    'template ZkinferProof() {',
+    `${ind}signal output modelCommitment;`,
+    `${ind}signal output inputCommitment;`,
+    `${ind}signal output y[${q.outputSize}];`,
+    ...(d > 0 ? [`${ind}signal output decision[${d}];`] : []),
+    `${ind}signal input nonce;`,
+    `${ind}signal input x[${q.inputSize}];`,
+    `${ind}signal input salt;`,
+    '',
+    `${ind}modelCommitment <== ${modelCommitment};`,
+    `${ind}component model = ZkinferModel();`,
+    `${ind}model.x <== x;`,
+    `${ind}y <== model.y;`,
+    ...(d > 0 ? [`${ind}decision <== model.decision;`] : []),
+    `${ind}component commit = InputCommitment(${q.inputSize});`,
+    `${ind}commit.in <== x;`,
+    `${ind}commit.salt <== salt;`,
+    `${ind}inputCommitment <== commit.out;`,
+    `${ind}// A public input that no constraint touches could be changed freely; squaring it`,
+    `${ind}// puts the nonce into the constraint system.`,
+    `${ind}signal nonceSquared;`,
+    `${ind}nonceSquared <== nonce * nonce;`,
+    '}',
+    '',
+    'component main {public [nonce]} = ZkinferProof();',
+    '',
+  ];
+  return { ...model, source: lines.join('\n'), publicSignals: publicSignalNames(q, d) };
+}

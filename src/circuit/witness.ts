@@ -7,22 +7,37 @@ const require = createRequire(import.meta.url);
 
 interface WitnessCalculator {
   calculateWitness(input: Record<string, unknown>, sanityCheck: boolean): Promise<bigint[]>;
+  calculateWTNSBin(input: Record<string, unknown>, sanityCheck: boolean): Promise<Uint8Array>;
+}
+
+export type CircuitInput = Record<string, bigint | bigint[]>;
+
+export interface LoadedWitnessCalculator {
+  /** The full witness, as field elements. */
+  witness(input: CircuitInput): Promise<bigint[]>;
+  /** The witness in snarkjs's .wtns format, for the prover. */
+  wtns(input: CircuitInput): Promise<Uint8Array>;
+}
+
+function encode(input: CircuitInput): Record<string, string | string[]> {
+  const enc: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(input)) enc[k] = Array.isArray(v) ? v.map((e) => toField(e).toString()) : toField(v).toString();
+  return enc;
 }
 
 /**
  * Loads circom's generated witness calculator for a compiled circuit once, so a
  * long-lived process computes many witnesses without re-reading the wasm.
  */
-export async function loadWitnessCalculator(wasmFile: string): Promise<(input: Record<string, bigint | bigint[]>) => Promise<bigint[]>> {
+export async function loadWitnessCalculator(wasmFile: string, wasmBytes?: Uint8Array): Promise<LoadedWitnessCalculator> {
   const builder = require(path.join(path.dirname(wasmFile), 'witness_calculator.js')) as (
     code: Buffer,
     opts?: object,
   ) => Promise<WitnessCalculator>;
-  const wc = await builder(await readFile(wasmFile));
-  return async (input) => {
-    const enc: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(input)) enc[k] = Array.isArray(v) ? v.map((e) => toField(e).toString()) : toField(v).toString();
-    return wc.calculateWitness(enc, true);
+  const wc = await builder(Buffer.from(wasmBytes ?? (await readFile(wasmFile))));
+  return {
+    witness: (input) => wc.calculateWitness(encode(input), true),
+    wtns: (input) => wc.calculateWTNSBin(encode(input), true),
   };
 }
 

@@ -10,7 +10,7 @@ export interface QuantSettings {
   bits: number;
 }
 
-export const DEFAULT_SETTINGS: QuantSettings = { scaleBits: 12, bits: 32 };
+export const DEFAULT_SETTINGS: QuantSettings = { scaleBits: 10, bits: 32 };
 
 /** Largest accumulator width: 2^bits must stay far below the BN254 scalar field order. */
 export const MAX_BITS = 128;

@@ -20,7 +20,7 @@ export async function harness(q: QuantizedModel): Promise<Harness> {
   return {
     gen,
     compiled,
-    witness: (xq) => calc({ x: xq }),
+    witness: (xq) => calc.witness({ x: xq }),
     symbols: await readSymbols(compiled.sym),
     constraints: async () => (cache ??= await readR1csConstraints(compiled.r1cs)),
   };

@@ -1,0 +1,15 @@
+// Regenerates the development powers-of-tau test fixture:
+//   npx tsx scripts/make-dev-ptau.ts 13 ptau/dev-13.ptau
+// then update the pinned hash in src/prover/ptau.ts (the script prints it).
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { generateDevPtau } from '../src/prover/dev-ptau.ts';
+
+const power = Number(process.argv[2] ?? 13);
+const out = process.argv[3] ?? `ptau/dev-${power}.ptau`;
+await mkdir(path.dirname(out), { recursive: true });
+const t0 = Date.now();
+await generateDevPtau(power, out, (m) => console.error(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${m}`));
+console.log(`${out} sha256 ${createHash('sha256').update(await readFile(out)).digest('hex')}`);
+process.exit(0);

@@ -1,0 +1,79 @@
+import { createRequire } from 'node:module';
+import type { Groth16Proof, VerificationKey } from 'snarkjs';
+import type { Head } from '../model/ir.ts';
+import type { QuantSettings } from '../quant/settings.ts';
+import type { SetupProvenance } from './setup.ts';
+
+const require = createRequire(import.meta.url);
+
+export const BUNDLE_FORMAT = 'zkinfer.proof-bundle';
+export const BUNDLE_VERSION = 1;
+export const RECEIPT_FORMAT = 'zkinfer.receipt';
+
+/** What a verifier needs to decode public signals: the model's public shape. */
+export interface BundleModel {
+  /** sha256 of the ONNX bytes, external data, settings and circuit; the model's id. */
+  id: string;
+  /** The model commitment public signal (decimal): the id's top 248 bits. */
+  commitment: string;
+  circuitHash: string;
+  settings: QuantSettings;
+  inputs: { name: string; size: number }[];
+  outputSize: number;
+  decisionSize: number;
+  head: Head;
+}
+
+export interface DecodedOutputs {
+  /** Outputs (logits when head is sigmoid/softmax) as real numbers: integer / 2^scale. */
+  values: number[];
+  /** The same outputs as the signed integers the circuit holds. */
+  integers: string[];
+  /** Proven decision: 0/1 per output for a sigmoid head, the argmax index for softmax. */
+  decision: number[] | null;
+  /** Computed outside the proof from the proven logits; not itself proven. */
+  probability: number[] | null;
+}
+
+/** A self-contained, versioned proof document (JSON Schema: schemas/proof-bundle.schema.json). */
+export interface ProofBundle {
+  format: typeof BUNDLE_FORMAT;
+  version: typeof BUNDLE_VERSION;
+  createdAt: string;
+  model: BundleModel;
+  proof: Groth16Proof;
+  /** Public signals in circuit order; `signalNames` names each one. */
+  publicSignals: string[];
+  signalNames: string[];
+  nonce: string;
+  inputCommitment: string;
+  outputs: DecodedOutputs;
+  vkeyHash: string;
+  verificationKey: VerificationKey;
+  setup: SetupProvenance;
+  tools: Record<string, string>;
+}
+
+/** The applicant's receipt: enough to recompute the input commitment from their own data. */
+export interface Receipt {
+  format: typeof RECEIPT_FORMAT;
+  version: 1;
+  modelId: string;
+  inputCommitment: string;
+  salt: string;
+  scaleBits: number;
+  /** Quantized features (round(v * 2^scale)), in the model's input order. */
+  features: string[];
+  /** The features as given, for the applicant's reading. */
+  given: Record<string, number | number[]> | number[];
+}
+
+export function toolVersions(): Record<string, string> {
+  return {
+    zkinfer: require('../../package.json').version,
+    snarkjs: require('snarkjs/package.json').version,
+    circom2: require('circom2/package.json').version,
+    circomlib: require('circomlib/package.json').version,
+    node: process.versions.node,
+  };
+}

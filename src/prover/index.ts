@@ -1,0 +1,6 @@
+export * from './bundle.ts';
+export * from './commitment.ts';
+export * from './dev-ptau.ts';
+export * from './prover.ts';
+export * from './ptau.ts';
+export * from './setup.ts';

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as snarkjs from 'snarkjs';
+import type { Groth16Proof } from 'snarkjs';
+import { loadWitnessCalculator, type CompiledCircuit, type LoadedWitnessCalculator } from '../circuit/index.ts';
+import { ZkinferError } from '../errors.ts';
+import type { CircuitSetup } from './setup.ts';
+
+export interface ProofTimings {
+  witnessMs: number;
+  proveMs: number;
+  verifyMs: number;
+}
+
+export interface RawProof {
+  proof: Groth16Proof;
+  publicSignals: string[];
+  timings: ProofTimings;
+}
+
+/**
+ * A long-lived prover for one circuit: the zkey and the witness generator are read,
+ * hash-checked and loaded once, then serve any number of proofs.
+ */
+export class Prover {
+  private constructor(
+    private readonly zkey: Uint8Array,
+    private readonly calc: LoadedWitnessCalculator,
+    readonly setup: CircuitSetup,
+  ) {}
+
+  /** Loads a circuit's artifacts, refusing any whose hash differs from the setup record. */
+  static async load(compiled: CompiledCircuit, setup: CircuitSetup): Promise<Prover> {
+    const [zkey, wasm] = await Promise.all([readFile(setup.zkey), readFile(compiled.wasm)]);
+    const check = (what: string, bytes: Uint8Array, want: string) => {
+      const got = createHash('sha256').update(bytes).digest('hex');
+      if (got !== want) throw new ZkinferError('ARTIFACT_CORRUPT', `${what} hash mismatch (expected ${want}, found ${got}): the artifact is corrupt; delete it to rebuild`, what);
+    };
+    check('zkey', zkey, setup.provenance.zkeySha256);
+    check('wasm', wasm, setup.provenance.wasmSha256);
+    return new Prover(zkey, await loadWitnessCalculator(compiled.wasm, wasm), setup);
+  }
+
+  /** Witness, Groth16 proof, and a verification of that proof before it is returned. */
+  async prove(input: Record<string, bigint | bigint[]>): Promise<RawProof> {
+    const t0 = performance.now();
+    const wtns = await this.calc.wtns(input);
+    const t1 = performance.now();
+    const { proof, publicSignals } = await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns });
+    const t2 = performance.now();
+    const ok = await snarkjs.groth16.verify(this.setup.vkey, publicSignals, proof);
+    const t3 = performance.now();
+    if (!ok) throw new Error('the proof just made does not verify: refusing to return it');
+    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 } };
+  }
+}

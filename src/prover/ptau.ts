@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ZkinferError } from '../errors.ts';
+import { artifactRoot, exists } from '../store/paths.ts';
+import { generateDevPtau } from './dev-ptau.ts';
+
+/**
+ * Powers-of-tau files: which one a circuit uses, and whether it can be trusted.
+ * An operator's file must be a known public ceremony file (by its blake2b-512 hash,
+ * as snarkjs publishes them) or match a sha256 the operator pins. Without one, a
+ * development file is used or generated: every artifact built on it says so.
+ */
+export interface PtauInfo {
+  file: string;
+  power: number;
+  kind: 'ceremony' | 'operator-pinned' | 'development';
+  /** True for development files: one machine knows the toxic waste. */
+  insecure: boolean;
+  name: string;
+  sha256: string;
+}
+
+/** blake2b-512 of the Hermez/Polygon perpetual powers-of-tau files (from the snarkjs README). */
+const HERMEZ_BLAKE2B: Record<number, string> = {
+  8: 'd6a8fb3a04feb600096c3b791f936a578c4e664d262e4aa24beed1b7a9a96aa5eb72864d628db247e9293384b74b36ffb52ca8d148d6e1b8b51e279fdf57b583',
+  9: '94f108a80e81b5d932d8e8c9e8fd7f46cf32457e31462deeeef37af1b71c2c1b3c71fb0d9b59c654ec266b042735f50311f9fd1d4cadce47ab234ad163157cb5',
+  10: '6cfeb8cda92453099d20120bdd0e8a5c4e7706c2da9a8f09ccc157ed2464d921fd0437fb70db42104769efd7d6f3c1f964bcf448c455eab6f6c7d863e88a5849',
+  11: '47c282116b892e5ac92ca238578006e31a47e7c7e70f0baa8b687f0a5203e28ea07bbbec765a98dcd654bad618475d4661bfaec3bd9ad2ed12e7abc251d94d33',
+  12: 'ded2694169b7b08e898f736d5de95af87c3f1a64594013351b1a796dbee393bd825f88f9468c84505ddd11eb0b1465ac9b43b9064aa8ec97f2b73e04758b8a4a',
+  13: '58efc8bf2834d04768a3d7ffcd8e1e23d461561729beaac4e3e7a47829a1c9066d5320241e124a1a8e8aa6c75be0ba66f65bc8239a0542ed38e11276f6fdb4d9',
+  14: 'eeefbcf7c3803b523c94112023c7ff89558f9b8e0cf5d6cdcba3ade60f168af4a181c9c21774b94fbae6c90411995f7d854d02ebd93fb66043dbb06f17a831c1',
+  15: '982372c867d229c236091f767e703253249a9b432c1710b4f326306bfa2428a17b06240359606cfe4d580b10a5a1f63fbed499527069c18ae17060472969ae6e',
+  16: '6a6277a2f74e1073601b4f9fed6e1e55226917efb0f0db8a07d98ab01df1ccf43eb0e8c3159432acd4960e2f29fe84a4198501fa54c8dad9e43297453efec125',
+  17: '6247a3433948b35fbfae414fa5a9355bfb45f56efa7ab4929e669264a0258976741dfbe3288bfb49828e5df02c2e633df38d2245e30162ae7e3bcca5b8b49345',
+  18: '7e6a9c2e5f05179ddfc923f38f917c9e6831d16922a902b0b4758b8e79c2ab8a81bb5f29952e16ee6c5067ed044d7857b5de120a90704c1d3b637fd94b95b13e',
+  19: 'bca9d8b04242f175189872c42ceaa21e2951e0f0f272a0cc54fc37193ff6648600eaf1c555c70cdedfaf9fb74927de7aa1d33dc1e2a7f1a50619484989da0887',
+  20: '89a66eb5590a1c94e3f1ee0e72acf49b1669e050bb5f93c73b066b564dca4e0c7556a52b323178269d64af325d8fdddb33da3a27c34409b821de82aa2bf1a27b',
+};
+
+/** The development file shipped in the repo (made by scripts/make-dev-ptau.ts) and its pinned hash. */
+export const BUNDLED_DEV_PTAU = {
+  file: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'ptau', 'dev-13.ptau'),
+  power: 13,
+  sha256: 'efeebb93fbe512e1f6106296dd9dddd5ad48050092a05bcfbcdf8ae7b891422f',
+};
+
+export async function hashFile(file: string, algorithm: 'sha256' | 'blake2b512'): Promise<string> {
+  const h = createHash(algorithm);
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Reads the power from a ptau file's header section. */
+export async function readPtauPower(file: string): Promise<number> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(64);
+    await fh.read(buf, 0, 64, 0);
+    if (buf.toString('latin1', 0, 4) !== 'ptau') throw new ZkinferError('SETTINGS', `${file} is not a powers-of-tau file`, 'ptau');
+    // magic, version u32, nSections u32, then section 1: type u32, size u64, n8 u32, q (n8 bytes), power u32
+    const n8 = buf.readUInt32LE(24);
+    return buf.readUInt32LE(28 + n8);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Smallest power p with 2^p >= constraints + public inputs + 1, as Groth16 setup needs. */
+export function requiredPower(constraints: number, nPublic: number): number {
+  return Math.max(8, Math.ceil(Math.log2(constraints + nPublic + 1)));
+}
+
+/** An operator's ptau: accepted when it is a known ceremony file or matches the pinned sha256. */
+export async function operatorPtau(file: string, needed: number, pinnedSha256?: string): Promise<PtauInfo> {
+  if (!(await exists(file))) throw new ZkinferError('SETTINGS', `ptau file not found: ${file}`, 'ptau');
+  const power = await readPtauPower(file);
+  if (power < needed) throw new ZkinferError('SETTINGS', `ptau file has 2^${power} powers; this circuit needs 2^${needed}`, 'ptau');
+  const sha256 = await hashFile(file, 'sha256');
+  const blake = await hashFile(file, 'blake2b512');
+  const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake);
+  if (known) return { file, power, kind: 'ceremony', insecure: false, name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, sha256 };
+  if (pinnedSha256 && pinnedSha256.toLowerCase() === sha256) return { file, power, kind: 'operator-pinned', insecure: false, name: path.basename(file), sha256 };
+  throw new ZkinferError(
+    'SETTINGS',
+    pinnedSha256
+      ? `ptau sha256 ${sha256} does not match the pinned ${pinnedSha256}`
+      : `${path.basename(file)} is not a known ceremony file; pin its sha256 (${sha256}) to use it`,
+    'ptau',
+  );
+}
+
+/**
+ * A development ptau of at least `needed` powers: the bundled one when it is large
+ * enough (hash checked), else one generated once and cached under artifacts/ptau.
+ */
+export async function developmentPtau(needed: number, log: (m: string) => void = () => {}): Promise<PtauInfo> {
+  if (needed <= BUNDLED_DEV_PTAU.power && (await exists(BUNDLED_DEV_PTAU.file))) {
+    const sha256 = await hashFile(BUNDLED_DEV_PTAU.file, 'sha256');
+    if (sha256 !== BUNDLED_DEV_PTAU.sha256) {
+      throw new ZkinferError('SETTINGS', `bundled development ptau hash mismatch (${sha256}); the file is corrupt`, 'ptau');
+    }
+    return { file: BUNDLED_DEV_PTAU.file, power: BUNDLED_DEV_PTAU.power, kind: 'development', insecure: true, name: 'zkinfer-dev-13', sha256 };
+  }
+  const file = path.join(artifactRoot(), 'ptau', `dev-${needed}.ptau`);
+  if (!(await exists(file))) {
+    log(`generating a development powers-of-tau file (2^${needed}); this is slow and happens once`);
+    const { mkdir, rename } = await import('node:fs/promises');
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await generateDevPtau(needed, tmp, log);
+    await rename(tmp, file);
+  }
+  return { file, power: needed, kind: 'development', insecure: true, name: `zkinfer-dev-${needed}`, sha256: await hashFile(file, 'sha256') };
+}

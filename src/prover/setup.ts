@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as snarkjs from 'snarkjs';
+import type { VerificationKey } from 'snarkjs';
+import type { CompiledCircuit } from '../circuit/index.ts';
+import { ZkinferError } from '../errors.ts';
+import { exists, publishDir, sha256Hex } from '../store/paths.ts';
+import { hashFile, type PtauInfo } from './ptau.ts';
+
+/** Where a setup came from: enough for a verifier to judge how far to trust it. */
+export interface SetupProvenance {
+  /** True when the powers of tau were generated locally (development only). */
+  insecure: boolean;
+  ptau: { kind: PtauInfo['kind']; name: string; power: number; sha256: string };
+  /** Phase-2 transcript: each contribution's hash, in order. */
+  phase2: { name: string; hash: string }[];
+  circuitHash: string;
+  r1csSha256: string;
+  wasmSha256: string;
+  zkeySha256: string;
+  vkeySha256: string;
+  createdAt: string;
+}
+
+export interface CircuitSetup {
+  dir: string;
+  zkey: string;
+  vkeyFile: string;
+  vkey: VerificationKey;
+  provenance: SetupProvenance;
+  setupMs: number;
+  cached: boolean;
+}
+
+/** Canonical hash of a verification key (sorted keys), so any copy can be compared. */
+export function vkeyHash(vkey: VerificationKey): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  const { vk_alphabeta_12: _derived, ...rest } = vkey;
+  return sha256Hex(JSON.stringify(canon(rest)));
+}
+
+/**
+ * A key whose gamma equals delta lets anyone forge proofs (the phase-2 contribution
+ * never happened): refuse it wherever a key is loaded.
+ */
+export function assertUsableVkey(vkey: VerificationKey): void {
+  if (vkey.protocol !== 'groth16' || vkey.curve !== 'bn128') {
+    throw new ZkinferError('SETTINGS', `unsupported verification key: ${vkey.protocol}/${vkey.curve}`, 'vkey');
+  }
+  if (JSON.stringify(vkey.vk_gamma_2) === JSON.stringify(vkey.vk_delta_2)) {
+    throw new ZkinferError('SETTINGS', 'verification key has gamma == delta (no phase-2 contribution): it would accept forged proofs', 'vkey');
+  }
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/**
+ * Groth16 phase 2 for a compiled circuit: a random contribution and a beacon on top
+ * of the ptau, cached per (circuit, ptau) under the circuit's directory.
+ */
+export async function setupCircuit(c: CompiledCircuit, ptau: PtauInfo): Promise<CircuitSetup> {
+  const dir = path.join(c.dir, `setup-${ptau.sha256.slice(0, 16)}`);
+  const files = { zkey: path.join(dir, 'circuit.zkey'), vkeyFile: path.join(dir, 'vkey.json'), prov: path.join(dir, 'setup.json') };
+  const t0 = performance.now();
+  const cached = await exists(files.prov);
+  if (!cached) {
+    await publishDir(dir, async (tmp) => {
+      const z0 = path.join(tmp, 'c0.zkey');
+      const z1 = path.join(tmp, 'c1.zkey');
+      const zf = path.join(tmp, 'circuit.zkey');
+      await snarkjs.zKey.newZKey(c.r1cs, ptau.file, z0);
+      const h1 = await snarkjs.zKey.contribute(z0, z1, 'zkinfer phase 2 contribution', randomBytes(32).toString('hex'));
+      const beaconHash = randomBytes(32).toString('hex');
+      const h2 = await snarkjs.zKey.beacon(z1, zf, 'zkinfer phase 2 beacon', beaconHash, 10);
+      const vkey = await snarkjs.zKey.exportVerificationKey(zf);
+      assertUsableVkey(vkey);
+      const { rm } = await import('node:fs/promises');
+      await rm(z0);
+      await rm(z1);
+      await writeFile(path.join(tmp, 'vkey.json'), JSON.stringify(vkey, null, 1));
+      const provenance: SetupProvenance = {
+        insecure: ptau.insecure,
+        ptau: { kind: ptau.kind, name: ptau.name, power: ptau.power, sha256: ptau.sha256 },
+        phase2: [
+          { name: 'zkinfer phase 2 contribution', hash: hex(h1) },
+          { name: `zkinfer phase 2 beacon (${beaconHash}, 2^10 iterations)`, hash: hex(h2) },
+        ],
+        circuitHash: c.hash,
+        r1csSha256: await hashFile(c.r1cs, 'sha256'),
+        wasmSha256: await hashFile(c.wasm, 'sha256'),
+        zkeySha256: await hashFile(zf, 'sha256'),
+        vkeySha256: vkeyHash(vkey),
+        createdAt: new Date().toISOString(),
+      };
+      await writeFile(path.join(tmp, 'setup.json'), JSON.stringify(provenance, null, 2));
+    });
+  }
+  const vkey = JSON.parse(await readFile(files.vkeyFile, 'utf8')) as VerificationKey;
+  assertUsableVkey(vkey);
+  const provenance = JSON.parse(await readFile(files.prov, 'utf8')) as SetupProvenance;
+  return { dir, zkey: files.zkey, vkeyFile: files.vkeyFile, vkey, provenance, setupMs: cached ? 0 : performance.now() - t0, cached };
+}

@@ -1,0 +1,2 @@
+export * from './decode.ts';
+export * from './verify-bundle.ts';
