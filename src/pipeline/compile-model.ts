@@ -1,5 +1,7 @@
-import { compileCircuit, type CompiledCircuit, generateCircuit, type GeneratedCircuit } from '../circuit/index.ts';
+import { compileCircuit, type CompiledCircuit, generateModelTemplate, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
 import { loadModel, runOnnxRuntime, type ModelIR } from '../model/index.ts';
+import { hashToField } from '../prover/commitment.ts';
+import type { BundleModel } from '../prover/bundle.ts';
 import {
   DEFAULT_SETTINGS,
   fidelityReport,
@@ -15,17 +17,23 @@ export interface CompileOptions {
   /** Inputs for the fidelity report; without them, `samples` seeded random inputs in [-1, 1]. */
   inputs?: ArrayLike<number>[];
   samples?: number;
+  /** Skip the fidelity report (the proving path does not need it). */
+  fidelity?: boolean;
 }
 
 export interface CompiledModel {
-  /** Hash of the ONNX bytes, its external data and the settings: the model's id. */
+  modelPath: string;
+  /** sha256 of the ONNX bytes, its external data, the settings and the model circuit. */
   modelId: string;
+  /** The model commitment public signal: the id's top 248 bits. */
+  modelCommitment: bigint;
   settings: QuantSettings;
   ir: ModelIR;
   quantized: QuantizedModel;
-  circuit: GeneratedCircuit;
+  /** The proof circuit (model + input commitment + nonce); `plan` covers the model part. */
+  circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
-  fidelity: FidelityReport & { inputs: 'given' | 'random' };
+  fidelity: (FidelityReport & { inputs: 'given' | 'random' }) | null;
 }
 
 /** Seeded uniform inputs in [-1, 1], so a report can be reproduced. */
@@ -38,16 +46,35 @@ export function randomInputs(size: number, count: number, seed = 1): Float64Arra
   return Array.from({ length: count }, () => Float64Array.from({ length: size }, () => next() * 2 - 1));
 }
 
+/** The public description of a compiled model that goes into every bundle. */
+export function bundleModel(m: CompiledModel): BundleModel {
+  return {
+    id: m.modelId,
+    commitment: m.modelCommitment.toString(),
+    circuitHash: m.compiled.hash,
+    settings: m.settings,
+    inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
+    outputSize: m.ir.outputSize,
+    decisionSize: m.circuit.decisionSize,
+    head: m.ir.head,
+  };
+}
+
 /** ONNX file -> IR -> fixed point -> .circom -> r1cs + wasm (cached), with a fidelity report. */
 export async function compileModel(modelPath: string, opts: CompileOptions = {}): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const loaded = await loadModel(modelPath);
   const quantized = quantizeModel(loaded.ir, settings);
-  const circuit = generateCircuit(quantized);
+  const modelId = sha256Hex(loaded.bytes, ...loaded.externalBytes, JSON.stringify(settings), generateModelTemplate(quantized).source);
+  const modelCommitment = hashToField(modelId);
+  const circuit = generateProofCircuit(quantized, modelCommitment);
   const compiled = await compileCircuit(circuit.source);
-  const given = opts.inputs !== undefined && opts.inputs.length > 0;
-  const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
-  const report = await fidelityReport(quantized, inputs, (x) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir));
-  const modelId = sha256Hex(loaded.bytes, ...loaded.externalBytes, JSON.stringify(settings));
-  return { modelId, settings, ir: loaded.ir, quantized, circuit, compiled, fidelity: { ...report, inputs: given ? 'given' : 'random' } };
+  let fidelity: CompiledModel['fidelity'] = null;
+  if (opts.fidelity !== false) {
+    const given = opts.inputs !== undefined && opts.inputs.length > 0;
+    const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
+    const report = await fidelityReport(quantized, inputs, (x) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir));
+    fidelity = { ...report, inputs: given ? 'given' : 'random' };
+  }
+  return { modelPath, modelId, modelCommitment, settings, ir: loaded.ir, quantized, circuit, compiled, fidelity };
 }

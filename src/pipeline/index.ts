@@ -1,1 +1,3 @@
 export * from './compile-model.ts';
+export * from './prove-model.ts';
+export * from './setup-model.ts';

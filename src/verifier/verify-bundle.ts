@@ -1,10 +1,14 @@
+import { createRequire } from 'node:module';
+import { Ajv } from 'ajv';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../errors.ts';
-import { BUNDLE_FORMAT, BUNDLE_VERSION, type DecodedOutputs, type ProofBundle } from '../prover/bundle.ts';
+import type { DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
 import { assertUsableVkey, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
 import { FIELD_ORDER } from '../quant/field.ts';
 import { decodeOutputs, signalLayout } from './decode.ts';
+
+const require = createRequire(import.meta.url);
 
 export interface VerifyResult {
   valid: boolean;
@@ -18,39 +22,23 @@ export interface VerifyResult {
   setup: SetupProvenance;
 }
 
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
+const schema = require('../../schemas/proof-bundle.schema.json') as object;
+const validate = new Ajv({ strict: false, validateFormats: false }).compile(schema);
 
 function unusable(message: string, field: string): never {
   throw new ZkinferError('BUNDLE_INVALID', message, field);
 }
 
-/** Structural checks: anything that fails here cannot be verified at all (exit 2). */
+/**
+ * Structural checks against the bundle's JSON Schema: anything that fails here cannot
+ * be verified at all (CLI exit 2, HTTP 400), as opposed to a proof that is wrong.
+ */
 export function parseBundle(doc: unknown): ProofBundle {
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) unusable('a proof bundle must be a JSON object', 'bundle');
-  const b = doc as Record<string, unknown>;
-  if (b.format !== BUNDLE_FORMAT) unusable(`format must be "${BUNDLE_FORMAT}"`, 'format');
-  if (b.version !== BUNDLE_VERSION) unusable(`unsupported bundle version ${String(b.version)} (this verifier reads ${BUNDLE_VERSION})`, 'version');
-  const ps = b.publicSignals;
-  if (!Array.isArray(ps) || ps.length === 0) unusable('publicSignals must be a non-empty array', 'publicSignals');
-  ps.forEach((s, i) => {
-    if (typeof s !== 'string' || !DECIMAL.test(s)) unusable(`publicSignals[${i}] must be a decimal string without sign or leading zeros`, `publicSignals[${i}]`);
-  });
-  const proof = b.proof as Record<string, unknown> | undefined;
-  if (!proof || typeof proof !== 'object') unusable('proof is missing', 'proof');
-  for (const k of ['pi_a', 'pi_b', 'pi_c'] as const) {
-    const flat = JSON.stringify(proof[k] ?? null).match(/"[^"]*"/g) ?? [];
-    if (!Array.isArray(proof[k]) || flat.length === 0 || flat.some((s) => !DECIMAL.test(s.slice(1, -1)))) {
-      unusable(`proof.${k} must hold decimal strings`, `proof.${k}`);
-    }
+  if (!validate(doc)) {
+    const err = validate.errors?.[0];
+    const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';
+    unusable(`${field} ${err?.message ?? 'is invalid'}`, field);
   }
-  const m = b.model as Record<string, unknown> | undefined;
-  if (!m || typeof m !== 'object' || typeof m.id !== 'string' || typeof m.commitment !== 'string') unusable('model must name its id and commitment', 'model');
-  for (const k of ['outputSize', 'decisionSize'] as const) {
-    if (!Number.isInteger(m[k]) || (m[k] as number) < 0) unusable(`model.${k} must be a non-negative integer`, `model.${k}`);
-  }
-  const st = m.settings as Record<string, unknown> | undefined;
-  if (!st || !Number.isInteger(st.scaleBits)) unusable('model.settings.scaleBits is missing', 'model.settings');
-  if (!b.verificationKey || typeof b.verificationKey !== 'object') unusable('verificationKey is missing', 'verificationKey');
   return doc as ProofBundle;
 }
 

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { loadModel, parseInput } from '../../model/index.ts';
+import { compileModel } from '../../pipeline/index.ts';
+import { formatCompileReport } from '../format.ts';
+import { intOption, progress, readJsonFile, settingsFrom, withSettings } from '../options.ts';
+
+export function compileCommand(program: Command): void {
+  withSettings(
+    program
+      .command('compile')
+      .description('import an ONNX model, quantize it and compile its circuit; print the layer table, constraints and fidelity')
+      .argument('<model>', 'ONNX file (external data files are read from beside it)'),
+  )
+    .option('--input <file>', 'input for the fidelity report: {"input_data": [[...]]}, a flat array, or named features')
+    .option('--samples <n>', 'random inputs in [-1, 1] for the fidelity report when no --input is given', intOption('--samples'), 32)
+    .option('--json', 'print the report as JSON')
+    .action(async (model: string, o: { scale?: number; bits?: number; input?: string; samples: number; json?: boolean }) => {
+      const inputs = o.input ? [parseInput(await readJsonFile(o.input, 'input'), (await loadModel(model)).ir)] : undefined;
+      progress(`compiling ${model} ...`);
+      const m = await compileModel(model, { settings: settingsFrom(o), inputs, samples: o.samples });
+      if (!o.json) {
+        process.stdout.write(formatCompileReport(m) + '\n');
+        return;
+      }
+      const report = {
+        modelId: m.modelId,
+        settings: m.settings,
+        layers: m.circuit.plan,
+        modelConstraints: m.circuit.constraints,
+        constraints: m.compiled.constraints,
+        circuitHash: m.compiled.hash,
+        compileMs: Math.round(m.compiled.compileMs),
+        fidelity: m.fidelity,
+      };
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    });
+}

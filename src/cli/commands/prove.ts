@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { compileModel, proveModel, setupModel } from '../../pipeline/index.ts';
+import { bigintOption, progress, readJsonFile, settingsFrom, withPtau, withSettings, writeJsonFile } from '../options.ts';
+
+export function proveCommand(program: Command): void {
+  withPtau(
+    withSettings(
+      program
+        .command('prove')
+        .description('prove one inference: compiles and sets up on first use, verifies the proof, writes a bundle')
+        .argument('<model>', 'ONNX file')
+        .argument('<input>', 'input JSON: {"input_data": [[...]]}, a flat array, or named features'),
+    ),
+  )
+    .requiredOption('-o, --output <file>', 'where to write the proof bundle')
+    .option('--receipt <file>', "where to write the applicant's receipt (salt and features); default <output>.receipt.json")
+    .option('--salt <n>', 'salt for the input commitment (default: random)', bigintOption('--salt'))
+    .option('--nonce <n>', 'request nonce bound into the proof (default: random)', bigintOption('--nonce'))
+    .action(async (model: string, inputFile: string, o: { scale?: number; bits?: number; ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
+      const input = await readJsonFile(inputFile, 'input');
+      progress(`[1/3] compiling ${model} (cached after the first run) ...`);
+      const m = await compileModel(model, { settings: settingsFrom(o), fidelity: false });
+      progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
+      const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+      progress('[3/3] proving ...');
+      const r = await proveModel(m, setup, input, { salt: o.salt, nonce: o.nonce });
+      await writeJsonFile(o.output, r.bundle);
+      const receiptFile = o.receipt ?? o.output.replace(/\.json$/, '') + '.receipt.json';
+      await writeJsonFile(receiptFile, r.receipt);
+      const t = r.timings;
+      progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
+      if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');
+      const out = r.bundle.outputs;
+      process.stdout.write(
+        JSON.stringify({ bundle: o.output, receipt: receiptFile, modelId: m.modelId, outputs: out.values, decision: out.decision, probability: out.probability }, null, 2) + '\n',
+      );
+    });
+}

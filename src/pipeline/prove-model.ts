@@ -1,0 +1,98 @@
+import { ZkinferError } from '../errors.ts';
+import { parseInput } from '../model/index.ts';
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  inputCommitment,
+  Prover,
+  type ProofBundle,
+  type ProofTimings,
+  randomNonce,
+  randomSalt,
+  type Receipt,
+  RECEIPT_FORMAT,
+  toolVersions,
+} from '../prover/index.ts';
+import { FIELD_ORDER, runReference, toField } from '../quant/index.ts';
+import { decodeOutputs } from '../verifier/index.ts';
+import { bundleModel, type CompiledModel } from './compile-model.ts';
+import type { CircuitSetup } from '../prover/setup.ts';
+
+export interface ProveOptions {
+  salt?: bigint;
+  nonce?: bigint;
+}
+
+export interface ProveResult {
+  bundle: ProofBundle;
+  receipt: Receipt;
+  timings: ProofTimings;
+}
+
+const provers = new Map<string, Promise<Prover>>();
+
+/** One warm prover per (circuit, setup) in this process. */
+export function proverFor(m: CompiledModel, setup: CircuitSetup): Promise<Prover> {
+  const key = `${m.compiled.hash}/${setup.provenance.zkeySha256}`;
+  let p = provers.get(key);
+  if (!p) {
+    p = Prover.load(m.compiled, setup);
+    provers.set(key, p);
+    p.catch(() => provers.delete(key));
+  }
+  return p;
+}
+
+function checkFieldValue(v: bigint, field: string): bigint {
+  if (v < 0n || v >= FIELD_ORDER) throw new ZkinferError('INPUT_VALUE', `${field} must be in [0, r)`, field);
+  return v;
+}
+
+/**
+ * Input JSON -> quantize -> integer reference (clear errors before any witness) ->
+ * witness -> Groth16 -> verified proof bundle, plus the applicant's receipt.
+ */
+export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: unknown, opts: ProveOptions = {}): Promise<ProveResult> {
+  const x = parseInput(input, m.ir);
+  const ref = runReference(m.quantized, x);
+  const salt = checkFieldValue(opts.salt ?? randomSalt(), 'salt');
+  const nonce = checkFieldValue(opts.nonce ?? randomNonce(), 'nonce');
+  const commitment = await inputCommitment(ref.input, salt);
+  const prover = await proverFor(m, setup);
+  const raw = await prover.prove({ nonce, x: ref.input, salt });
+
+  // The proof's public signals must be exactly what the reference and the commitment say.
+  const model = bundleModel(m);
+  const expected = [m.modelCommitment, commitment, ...ref.output.map(toField), ...ref.decision, nonce].map(String);
+  if (expected.join() !== raw.publicSignals.join()) {
+    throw new Error(`circuit and reference disagree: ${raw.publicSignals.join()} vs ${expected.join()}`);
+  }
+  const bundle: ProofBundle = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    createdAt: new Date().toISOString(),
+    model,
+    proof: raw.proof,
+    publicSignals: raw.publicSignals,
+    signalNames: m.circuit.publicSignals,
+    nonce: nonce.toString(),
+    inputCommitment: commitment.toString(),
+    outputs: decodeOutputs(model, raw.publicSignals),
+    vkeyHash: setup.provenance.vkeySha256,
+    verificationKey: setup.vkey,
+    setup: setup.provenance,
+    tools: toolVersions(),
+  };
+  const given = input && typeof input === 'object' && !Array.isArray(input) && !('input_data' in input) ? (input as Record<string, number>) : Array.from(x);
+  const receipt: Receipt = {
+    format: RECEIPT_FORMAT,
+    version: 1,
+    modelId: m.modelId,
+    inputCommitment: commitment.toString(),
+    salt: salt.toString(),
+    scaleBits: m.settings.scaleBits,
+    features: ref.input.map(String),
+    given,
+  };
+  return { bundle, receipt, timings: raw.timings };
+}
