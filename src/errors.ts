@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CIRCUIT_COMPILE' // circom failed
   | 'ARTIFACT_CORRUPT' // a stored zkey / wasm / ptau no longer matches its recorded hash
   | 'BUNDLE_INVALID' // a proof bundle or verification key that cannot even be checked
+  | 'VKEY_REFUSED' // a verification key that would accept forged proofs (gamma == delta)
   | 'NOT_FOUND';
 
 export class ZkinferError extends Error {

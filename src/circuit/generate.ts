@@ -289,7 +289,7 @@ export function publicSignalNames(q: QuantizedModel, decisionSize: number): stri
  * modelCommitment, inputCommitment, y[...], decision[...], nonce.
  * - modelCommitment is a constant of the circuit (the hash of the ONNX bytes, the
  *   settings and the model template), so the proof names the model it ran.
- * - inputCommitment is Poseidon(salt, features...) over the quantized features.
+ * - inputCommitment is a Poseidon chain over the salt and the packed quantized features.
  * - nonce is a public input, squared into a constraint so the proof is bound to it.
  */
 export function generateProofCircuit(q: QuantizedModel, modelCommitment: bigint): GeneratedCircuit & { publicSignals: string[] } {
@@ -316,7 +316,7 @@ export function generateProofCircuit(q: QuantizedModel, modelCommitment: bigint)
     `${ind}model.x <== x;`,
     `${ind}y <== model.y;`,
     ...(d > 0 ? [`${ind}decision <== model.decision;`] : []),
-    `${ind}component commit = InputCommitment(${q.inputSize});`,
+    `${ind}component commit = InputCommitment(${q.inputSize}, ${activationBits(q.settings)});`,
     `${ind}commit.in <== x;`,
     `${ind}commit.salt <== salt;`,
     `${ind}inputCommitment <== commit.out;`,

@@ -60,21 +60,39 @@ export function bundleModel(m: CompiledModel): BundleModel {
   };
 }
 
-/** ONNX file -> IR -> fixed point -> .circom -> r1cs + wasm (cached), with a fidelity report. */
-export async function compileModel(modelPath: string, opts: CompileOptions = {}): Promise<CompiledModel> {
+/** A model as loaded: its IR and the bytes its id is computed from. */
+export interface LoadedModel {
+  ir: ModelIR;
+  bytes: Uint8Array;
+  externalBytes: Uint8Array[];
+}
+
+/**
+ * IR -> fixed point -> .circom -> r1cs + wasm (cached). With `floatModel`, also the
+ * fidelity report against it.
+ */
+export async function compileLoaded(
+  loaded: LoadedModel,
+  opts: CompileOptions & { floatModel?: (x: ArrayLike<number>) => Promise<ArrayLike<number>>; modelPath?: string } = {},
+): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const loaded = await loadModel(modelPath);
   const quantized = quantizeModel(loaded.ir, settings);
   const modelId = sha256Hex(loaded.bytes, ...loaded.externalBytes, JSON.stringify(settings), generateModelTemplate(quantized).source);
   const modelCommitment = hashToField(modelId);
   const circuit = generateProofCircuit(quantized, modelCommitment);
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
-  if (opts.fidelity !== false) {
+  if (opts.floatModel && opts.fidelity !== false) {
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
     const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
-    const report = await fidelityReport(quantized, inputs, (x) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir));
-    fidelity = { ...report, inputs: given ? 'given' : 'random' };
+    fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : 'random' };
   }
-  return { modelPath, modelId, modelCommitment, settings, ir: loaded.ir, quantized, circuit, compiled, fidelity };
+  return { modelPath: opts.modelPath ?? '', modelId, modelCommitment, settings, ir: loaded.ir, quantized, circuit, compiled, fidelity };
+}
+
+/** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */
+export async function compileModel(modelPath: string, opts: CompileOptions = {}): Promise<CompiledModel> {
+  const loaded = await loadModel(modelPath);
+  const floatModel = (x: ArrayLike<number>) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir);
+  return compileLoaded(loaded, { ...opts, floatModel, modelPath });
 }

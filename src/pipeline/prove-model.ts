@@ -13,7 +13,7 @@ import {
   RECEIPT_FORMAT,
   toolVersions,
 } from '../prover/index.ts';
-import { FIELD_ORDER, runReference, toField } from '../quant/index.ts';
+import { activationBits, FIELD_ORDER, runReference, toField } from '../quant/index.ts';
 import { decodeOutputs } from '../verifier/index.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
@@ -57,7 +57,7 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
   const ref = runReference(m.quantized, x);
   const salt = checkFieldValue(opts.salt ?? randomSalt(), 'salt');
   const nonce = checkFieldValue(opts.nonce ?? randomNonce(), 'nonce');
-  const commitment = await inputCommitment(ref.input, salt);
+  const commitment = await inputCommitment(ref.input, salt, activationBits(m.settings));
   const prover = await proverFor(m, setup);
   const raw = await prover.prove({ nonce, x: ref.input, salt });
 
@@ -91,6 +91,7 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
     inputCommitment: commitment.toString(),
     salt: salt.toString(),
     scaleBits: m.settings.scaleBits,
+    width: activationBits(m.settings),
     features: ref.input.map(String),
     given,
   };

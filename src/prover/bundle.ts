@@ -62,6 +62,8 @@ export interface Receipt {
   inputCommitment: string;
   salt: string;
   scaleBits: number;
+  /** Bit width of each quantized feature, which fixes how features are packed before hashing. */
+  width: number;
   /** Quantized features (round(v * 2^scale)), in the model's input order. */
   features: string[];
   /** The features as given, for the applicant's reading. */

@@ -47,10 +47,10 @@ export function vkeyHash(vkey: VerificationKey): string {
  */
 export function assertUsableVkey(vkey: VerificationKey): void {
   if (vkey.protocol !== 'groth16' || vkey.curve !== 'bn128') {
-    throw new ZkinferError('SETTINGS', `unsupported verification key: ${vkey.protocol}/${vkey.curve}`, 'vkey');
+    throw new ZkinferError('BUNDLE_INVALID', `unsupported verification key: ${vkey.protocol}/${vkey.curve}`, 'vkey');
   }
   if (JSON.stringify(vkey.vk_gamma_2) === JSON.stringify(vkey.vk_delta_2)) {
-    throw new ZkinferError('SETTINGS', 'verification key has gamma == delta (no phase-2 contribution): it would accept forged proofs', 'vkey');
+    throw new ZkinferError('VKEY_REFUSED', 'verification key has gamma == delta (no phase-2 contribution): it would accept forged proofs', 'vkey');
   }
 }
 

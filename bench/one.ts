@@ -1,0 +1,67 @@
+// Measures one model in a fresh process (so cold timings and peak memory are its own).
+// Usage: node --import tsx bench/one.ts <compile|prove> <index>
+import { readFile } from 'node:fs/promises';
+import { constraintsPerNeuron } from '../src/cli/format.ts';
+import { loadModel, parseInput } from '../src/model/index.ts';
+import { compileLoaded, compileModel, type CompiledModel, proveModel, randomInputs, setupModel } from '../src/pipeline/index.ts';
+import { verifyBundle } from '../src/verifier/index.ts';
+import { COMPILE_SET, PROVE_SET, syntheticModel } from './models.ts';
+
+const [mode, idx] = process.argv.slice(2);
+const spec = (mode === 'compile' ? COMPILE_SET : PROVE_SET)[Number(idx)];
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function compile(): Promise<{ m: CompiledModel; input: unknown }> {
+  if (spec.kind === 'synthetic') {
+    const loaded = syntheticModel(spec.sizes, spec.head);
+    return { m: await compileLoaded(loaded), input: Array.from(randomInputs(spec.sizes[0], 1, 5)[0]) };
+  }
+  const m = await compileModel(spec.file, { samples: 16 });
+  const input = spec.input ? JSON.parse(await readFile(spec.input, 'utf8')) : Array.from(randomInputs(m.ir.inputSize, 1, 5)[0]);
+  parseInput(input, m.ir);
+  return { m, input };
+}
+
+const t0 = performance.now();
+const { m, input } = await compile();
+const compileS = m.compiled.cached ? null : (performance.now() - t0) / 1000;
+const out: Record<string, unknown> = {
+  name: spec.name,
+  inputs: m.ir.inputSize,
+  neurons: m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' ? l.outSize : 0), 0),
+  modelConstraints: m.circuit.constraints,
+  constraints: m.compiled.constraints,
+  perNeuron: constraintsPerNeuron(m),
+  compileS: m.compiled.cached ? 'cached' : compileS,
+  maxAbsError: m.fidelity?.maxAbsError ?? null,
+  flipRate: m.fidelity?.flipRate ?? null,
+};
+if (mode === 'prove') {
+  const s0 = performance.now();
+  const setup = await setupModel(m, { log: (x) => process.stderr.write(`${x}\n`) });
+  out.setupS = setup.cached ? 'cached' : (performance.now() - s0) / 1000;
+  out.ptau = `2^${setup.provenance.ptau.power}`;
+  const c0 = performance.now();
+  const first = await proveModel(m, setup, input);
+  out.proveColdMs = performance.now() - c0;
+  const warm: number[] = [];
+  const wit: number[] = [];
+  const ver: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await proveModel(m, setup, input);
+    warm.push(r.timings.witnessMs + r.timings.proveMs);
+    wit.push(r.timings.witnessMs);
+    const v0 = performance.now();
+    const v = await verifyBundle(r.bundle);
+    ver.push(performance.now() - v0);
+    if (!v.valid) throw new Error('bench proof did not verify');
+  }
+  out.witnessMs = median(wit);
+  out.proveWarmMs = median(warm);
+  out.verifyMs = median(ver);
+  out.proofBytes = JSON.stringify(first.bundle.proof).length;
+  out.bundleBytes = JSON.stringify(first.bundle).length;
+}
+out.peakRssMb = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(JSON.stringify(out) + '\n');
+process.exit(0);

@@ -1,0 +1,75 @@
+// npm run bench [-- --compile-only] [-- --only <name substring>]
+// Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const compileOnly = args.includes('--compile-only');
+
+const available = (m: BenchModel) => (m.kind === 'synthetic' || existsSync(m.file)) && (!only || m.name.includes(only));
+
+async function measure(mode: 'compile' | 'prove', i: number): Promise<Record<string, unknown>> {
+  const set = mode === 'compile' ? COMPILE_SET : PROVE_SET;
+  process.stderr.write(`${mode}: ${set[i].name} ...\n`);
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench', 'one.ts'), mode, String(i)], { cwd: REPO, maxBuffer: 1 << 24, env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=8192' } });
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  } catch (e) {
+    const msg = ((e as { stderr?: string }).stderr ?? String(e)).trim().split('\n').filter((l) => l.includes('error')).slice(-1)[0] ?? String(e);
+    return { name: set[i].name, error: msg.slice(0, 160) };
+  }
+}
+
+const fmt = (v: unknown, digits = 0): string => (typeof v === 'number' ? v.toFixed(digits) : v === null || v === undefined ? '-' : String(v));
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+const lines: string[] = [`# zkinfer benchmark`, '', `${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, ''];
+
+const compiled = [];
+for (let i = 0; i < COMPILE_SET.length; i++) if (available(COMPILE_SET[i])) compiled.push(await measure('compile', i));
+lines.push('## Circuits (default settings: scale 2^10, 32-bit accumulators)', '');
+lines.push(
+  table(
+    ['model', 'inputs', 'neurons', 'model constraints', 'total constraints', 'per neuron', 'compile s', 'max abs err', 'flip rate'],
+    compiled.map((r) =>
+      r.error
+        ? [String(r.name), `error: ${r.error}`, '', '', '', '', '', '', '']
+        : [String(r.name), fmt(r.inputs), fmt(r.neurons), fmt(r.modelConstraints), fmt(r.constraints), fmt(r.perNeuron, 1), fmt(r.compileS, 1), typeof r.maxAbsError === 'number' ? r.maxAbsError.toExponential(2) : '-', fmt(r.flipRate, 3)],
+    ),
+  ),
+  '',
+  '"per neuron" excludes the input range checks and the input commitment; "total" includes them and the nonce. "compile s" is blank when the circuit came from the cache.',
+  '',
+);
+
+if (!compileOnly) {
+  const proved = [];
+  for (let i = 0; i < PROVE_SET.length; i++) if (available(PROVE_SET[i])) proved.push(await measure('prove', i));
+  lines.push('## Proving ladder (warm = a long-lived prover; medians of 5)', '');
+  lines.push(
+    table(
+      ['model', 'constraints', 'ptau', 'setup s', 'witness ms', 'prove cold ms', 'prove warm ms', 'verify ms', 'proof bytes', 'peak RSS MB'],
+      proved.map((r) =>
+        r.error
+          ? [String(r.name), `error: ${r.error}`, '', '', '', '', '', '', '', '']
+          : [String(r.name), fmt(r.constraints), String(r.ptau), fmt(r.setupS, 1), fmt(r.witnessMs, 1), fmt(r.proveColdMs), fmt(r.proveWarmMs), fmt(r.verifyMs, 1), fmt(r.proofBytes), fmt(r.peakRssMb)],
+      ),
+    ),
+    '',
+    '"prove" includes the witness; "setup s" is blank when the setup came from the cache.',
+    '',
+  );
+}
+const text = lines.join('\n');
+process.stdout.write(text + '\n');
+if (!only) await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), text + '\n');

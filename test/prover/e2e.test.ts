@@ -1,0 +1,176 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isZkinferError } from '../../src/errors.ts';
+import { inputCommitment, Prover, type ProofBundle, type Receipt } from '../../src/prover/index.ts';
+import { compileModel, type CompiledModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
+import { FIELD_ORDER, runReference } from '../../src/quant/index.ts';
+import { parseInput } from '../../src/model/index.ts';
+import { verifyBundle } from '../../src/verifier/index.ts';
+import type { CircuitSetup } from '../../src/prover/setup.ts';
+import { CLI, LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO });
+    return { code: 0, ...r };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+describe('loan example: compile -> setup -> prove -> verify', () => {
+  let m: CompiledModel;
+  let setup: CircuitSetup;
+  let bundle: ProofBundle;
+  let receipt: Receipt;
+  let applicant: Record<string, number>;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-e2e-'));
+    applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    m = await compileModel(LOAN_MODEL, { fidelity: false });
+    setup = await setupModel(m);
+    const r = await proveModel(m, setup, applicant, { nonce: 42n });
+    bundle = r.bundle;
+    receipt = r.receipt;
+  });
+
+  it('verifies, and its decoded outputs equal the integer reference', async () => {
+    const v = await verifyBundle(bundle);
+    expect(v).toMatchObject({ valid: true, reason: 'proof verifies' });
+    const ref = runReference(m.quantized, parseInput(applicant, m.ir));
+    expect(v.outputs?.integers).toEqual(ref.output.map(String));
+    expect(v.outputs?.decision).toEqual(ref.decision.map(Number));
+    expect(bundle.publicSignals.at(-1)).toBe('42');
+    expect(bundle.setup.insecure).toBe(true);
+    expect(bundle.signalNames).toEqual(['modelCommitment', 'inputCommitment', 'y[0]', 'decision[0]', 'nonce']);
+  });
+
+  it('fails when any public signal changes', async () => {
+    for (let i = 0; i < bundle.publicSignals.length; i++) {
+      const b = clone(bundle);
+      b.publicSignals[i] = ((BigInt(b.publicSignals[i]) + 1n) % FIELD_ORDER).toString();
+      const v = await verifyBundle(b);
+      expect(v.valid, `signal ${i}`).toBe(false);
+    }
+  });
+
+  it('rejects a public signal plus r as non-canonical', async () => {
+    for (let i = 0; i < bundle.publicSignals.length; i++) {
+      const b = clone(bundle);
+      b.publicSignals[i] = (BigInt(b.publicSignals[i]) + FIELD_ORDER).toString();
+      const v = await verifyBundle(b);
+      expect(v).toMatchObject({ valid: false });
+      expect(v.reason).toMatch(/canonical/);
+    }
+  });
+
+  it('treats non-decimal, negative or padded encodings as unusable input', async () => {
+    for (const bad of ['0x2a', '-42', '042', '4.2', '']) {
+      const b = clone(bundle);
+      b.publicSignals[b.publicSignals.length - 1] = bad;
+      await expect(verifyBundle(b)).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: `publicSignals.${b.publicSignals.length - 1}` });
+    }
+    const b = clone(bundle);
+    (b.proof.pi_a as unknown[])[0] = 12;
+    await expect(verifyBundle(b)).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: 'proof.pi_a.0' });
+    await expect(verifyBundle('not a bundle')).rejects.toMatchObject({ code: 'BUNDLE_INVALID' });
+  });
+
+  it('refuses a verification key whose gamma equals delta', async () => {
+    const vk = clone(bundle.verificationKey);
+    vk.vk_delta_2 = vk.vk_gamma_2;
+    await expect(verifyBundle(bundle, { vkey: vk })).rejects.toMatchObject({ code: 'VKEY_REFUSED' });
+    const b = clone(bundle);
+    b.verificationKey = vk;
+    await expect(verifyBundle(b)).rejects.toMatchObject({ code: 'VKEY_REFUSED' });
+  });
+
+  it('is invalid under another model\'s key, and under a tampered proof', async () => {
+    const other = await compileModel(LOAN_MODEL, { fidelity: false, settings: { scaleBits: 9 } });
+    const otherSetup = await setupModel(other);
+    const v = await verifyBundle(bundle, { vkey: otherSetup.vkey });
+    expect(v.valid).toBe(false);
+    // Even with the bundle's hash doctored to match, the pairing fails.
+    const b = clone(bundle);
+    b.vkeyHash = otherSetup.provenance.vkeySha256;
+    expect((await verifyBundle(b, { vkey: otherSetup.vkey })).valid).toBe(false);
+    const t = clone(bundle);
+    t.proof.pi_c = clone(bundle.proof.pi_a);
+    expect((await verifyBundle(t)).valid).toBe(false);
+  });
+
+  it('gives the applicant a receipt that recomputes the input commitment', async () => {
+    expect(receipt.inputCommitment).toBe(bundle.inputCommitment);
+    expect(bundle.publicSignals[1]).toBe(receipt.inputCommitment);
+    const again = await inputCommitment(receipt.features.map(BigInt), BigInt(receipt.salt), receipt.width);
+    expect(again.toString()).toBe(receipt.inputCommitment);
+    const changed = receipt.features.map(BigInt);
+    changed[0] += 1n;
+    expect((await inputCommitment(changed, BigInt(receipt.salt), receipt.width)).toString()).not.toBe(receipt.inputCommitment);
+  });
+
+  it('refuses bad applicant input with a named error, before any witness', async () => {
+    const cases: [unknown, string][] = [
+      [{ ...applicant, age: undefined }, 'INPUT_SHAPE'],
+      [{ ...applicant, favourite_colour: 3 }, 'INPUT_SHAPE'],
+      [{ ...applicant, income: 'lots' }, 'INPUT_VALUE'],
+      [{ ...applicant, loan_amount: 1e9 }, 'INPUT_RANGE'],
+      [[1, 2, 3], 'INPUT_SHAPE'],
+    ];
+    for (const [input, code] of cases) {
+      const err = await proveModel(m, setup, JSON.parse(JSON.stringify(input))).catch((e: unknown) => e);
+      expect(isZkinferError(err), `${JSON.stringify(input)}: ${String(err)}`).toBe(true);
+      expect((err as { code: string }).code).toBe(code);
+    }
+  });
+
+  it('finds a corrupt zkey by its hash before proving', async () => {
+    const dirCopy = await mkdtemp(path.join(tmpdir(), 'zkinfer-corrupt-'));
+    const zkey = path.join(dirCopy, 'circuit.zkey');
+    await copyFile(setup.zkey, zkey);
+    const bytes = await readFile(zkey);
+    bytes[bytes.length - 100] ^= 0xff;
+    await writeFile(zkey, bytes);
+    await expect(Prover.load(m.compiled, { ...setup, zkey })).rejects.toMatchObject({ code: 'ARTIFACT_CORRUPT', field: 'zkey' });
+  });
+
+  it('verifies from the CLI with exit codes 0 / 1 / 2, and with the plain snarkjs CLI', async () => {
+    const good = path.join(dir, 'bundle.json');
+    await writeFile(good, JSON.stringify(bundle));
+    const ok = await cli(['verify', good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^VALID/);
+
+    const b = clone(bundle);
+    b.publicSignals[2] = ((BigInt(b.publicSignals[2]) + 1n) % FIELD_ORDER).toString();
+    const bad = path.join(dir, 'tampered.json');
+    await writeFile(bad, JSON.stringify(b));
+    const no = await cli(['verify', bad]);
+    expect(no.code).toBe(1);
+    expect(no.stdout).toMatch(/^INVALID: /);
+
+    const junk = path.join(dir, 'junk.json');
+    await writeFile(junk, '{"format": "zkinfer.proof-bundle"');
+    const unusable = await cli(['verify', junk]);
+    expect(unusable.code).toBe(2);
+    expect(unusable.stderr).toMatch(/not valid JSON/);
+
+    // The same proof with snarkjs's own CLI.
+    for (const [f, v] of [['vkey.json', bundle.verificationKey], ['public.json', bundle.publicSignals], ['proof.json', bundle.proof]] as const) {
+      await writeFile(path.join(dir, f), JSON.stringify(v));
+    }
+    const snark = await run(process.execPath, [path.join(REPO, 'node_modules', 'snarkjs', 'build', 'cli.cjs'), 'groth16', 'verify', 'vkey.json', 'public.json', 'proof.json'], { cwd: dir });
+    expect(snark.stdout).toMatch(/OK!/);
+  });
+});
