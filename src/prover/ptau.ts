@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError } from '../errors.ts';
@@ -94,24 +94,36 @@ export async function operatorPtau(file: string, needed: number, pinnedSha256?: 
 
 /**
  * A development ptau of at least `needed` powers: the bundled one when it is large
- * enough (hash checked), else one generated once and cached under artifacts/ptau.
+ * enough, else the smallest cached one under artifacts/ptau that is, else a new one
+ * generated once. Each is checked against its recorded sha256 before use.
  */
 export async function developmentPtau(needed: number, log: (m: string) => void = () => {}): Promise<PtauInfo> {
   if (needed <= BUNDLED_DEV_PTAU.power && (await exists(BUNDLED_DEV_PTAU.file))) {
     const sha256 = await hashFile(BUNDLED_DEV_PTAU.file, 'sha256');
     if (sha256 !== BUNDLED_DEV_PTAU.sha256) {
-      throw new ZkinferError('SETTINGS', `bundled development ptau hash mismatch (${sha256}); the file is corrupt`, 'ptau');
+      throw new ZkinferError('ARTIFACT_CORRUPT', `bundled development ptau hash mismatch (${sha256}); the file is corrupt`, 'ptau');
     }
     return { file: BUNDLED_DEV_PTAU.file, power: BUNDLED_DEV_PTAU.power, kind: 'development', insecure: true, name: 'zkinfer-dev-13', sha256 };
   }
-  const file = path.join(artifactRoot(), 'ptau', `dev-${needed}.ptau`);
-  if (!(await exists(file))) {
-    log(`generating a development powers-of-tau file (2^${needed}); this is slow and happens once`);
-    const { mkdir, rename } = await import('node:fs/promises');
-    await mkdir(path.dirname(file), { recursive: true });
+  const dir = path.join(artifactRoot(), 'ptau');
+  const cachedPowers = (await exists(dir) ? await readdir(dir) : [])
+    .map((f) => /^dev-(\d+)\.ptau$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .filter((p) => p >= needed)
+    .sort((a, b) => a - b);
+  const power = cachedPowers[0] ?? needed;
+  const file = path.join(dir, `dev-${power}.ptau`);
+  if (cachedPowers.length === 0) {
+    log(`generating a development powers-of-tau file (2^${power}); this is slow and happens once`);
+    await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    await generateDevPtau(needed, tmp, log);
+    await generateDevPtau(power, tmp, log);
+    await writeFile(`${file}.sha256`, (await hashFile(tmp, 'sha256')) + '\n');
     await rename(tmp, file);
   }
-  return { file, power: needed, kind: 'development', insecure: true, name: `zkinfer-dev-${needed}`, sha256: await hashFile(file, 'sha256') };
+  const sha256 = await hashFile(file, 'sha256');
+  const recorded = (await readFile(`${file}.sha256`, 'utf8').catch(() => '')).trim();
+  if (sha256 !== recorded) throw new ZkinferError('ARTIFACT_CORRUPT', `${file} does not match its recorded sha256; delete it to regenerate`, 'ptau');
+  return { file, power, kind: 'development', insecure: true, name: `zkinfer-dev-${power}`, sha256 };
 }

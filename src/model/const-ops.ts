@@ -1,0 +1,199 @@
+import { ZkinferError } from '../errors.ts';
+import type { NodeProto, Tensor } from './onnx-file.ts';
+import { attrFloat, attrInt, attrInts, attrTensor } from './lower.ts';
+
+/**
+ * Constant folding: ops whose inputs are all constants are evaluated at import time
+ * (shape preludes such as Shape -> Gather -> Concat -> Reshape, and dequantized weights).
+ */
+export type ConstOp = (node: NodeProto, ins: (Tensor | undefined)[], opset: number) => Tensor[];
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const strides = (shape: number[]) => shape.map((_, i) => size(shape.slice(i + 1)));
+
+function need(node: NodeProto, t: Tensor | undefined, what: string): Tensor {
+  if (!t) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${node.name}" is missing ${what}`, node.name ?? undefined);
+  return t;
+}
+
+function broadcastShape(a: number[], b: number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const pa = [...Array(r - a.length).fill(1), ...a];
+  const pb = [...Array(r - b.length).fill(1), ...b];
+  return pa.map((d, i) => (d === 1 ? pb[i] : d));
+}
+
+function at(t: Tensor, shape: number[], flat: number): number {
+  const pad = [...Array(shape.length - t.shape.length).fill(1), ...t.shape];
+  const st = strides(pad);
+  let rem = flat;
+  let src = 0;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const idx = rem % shape[i];
+    rem = Math.floor(rem / shape[i]);
+    if (pad[i] !== 1) src += idx * st[i];
+  }
+  return t.data[src];
+}
+
+function binary(f: (a: number, b: number) => number): ConstOp {
+  return (node, [a, b]) => {
+    const A = need(node, a, 'an operand');
+    const B = need(node, b, 'an operand');
+    const shape = broadcastShape(A.shape, B.shape);
+    return [{ shape, data: Float64Array.from({ length: size(shape) }, (_, i) => f(at(A, shape, i), at(B, shape, i))) }];
+  };
+}
+
+function axesInput(node: NodeProto, ins: (Tensor | undefined)[], opset: number): number[] | undefined {
+  return opset >= 13 && ins[1] ? Array.from(ins[1].data) : attrInts(node, 'axes');
+}
+
+export const constantOps: Record<string, ConstOp> = {
+  Identity: (_n, [a]) => [a!],
+  Cast(node, [a]) {
+    const to = attrInt(node, 'to', 1);
+    const isInt = [2, 3, 4, 5, 6, 7, 12, 13].includes(to);
+    return [{ shape: a!.shape, data: isInt ? a!.data.map(Math.trunc) : Float64Array.from(a!.data) }];
+  },
+  Add: binary((a, b) => a + b),
+  Sub: binary((a, b) => a - b),
+  Mul: binary((a, b) => a * b),
+  Div: binary((a, b) => a / b),
+  Neg: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map((v) => -v) }],
+  Sqrt: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map(Math.sqrt) }],
+  Shape: (_n, [a]) => [{ shape: [a!.shape.length], data: Float64Array.from(a!.shape) }],
+  ConstantOfShape(node, [s]) {
+    const shape = Array.from(need(node, s, 'a shape').data);
+    const v = attrTensor(node, 'value')?.data[0] ?? 0;
+    return [{ shape, data: new Float64Array(size(shape)).fill(v) }];
+  },
+  Reshape(node, [a, s]) {
+    const A = need(node, a, 'data');
+    const target = Array.from(need(node, s, 'a shape').data).map((d, i) => (d === 0 ? A.shape[i] : d));
+    const known = target.filter((d) => d !== -1).reduce((x, y) => x * y, 1);
+    return [{ shape: target.map((d) => (d === -1 ? A.data.length / known : d)), data: A.data }];
+  },
+  Flatten(node, [a]) {
+    const axis = attrInt(node, 'axis', 1);
+    return [{ shape: [size(a!.shape.slice(0, axis)), size(a!.shape.slice(axis))], data: a!.data }];
+  },
+  Squeeze(node, ins, opset) {
+    const axes = axesInput(node, ins, opset)?.map((x) => (x < 0 ? x + ins[0]!.shape.length : x));
+    return [{ shape: ins[0]!.shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)), data: ins[0]!.data }];
+  },
+  Unsqueeze(node, ins, opset) {
+    const axes = axesInput(node, ins, opset) ?? [];
+    const rank = ins[0]!.shape.length + axes.length;
+    const norm = axes.map((x) => (x < 0 ? x + rank : x));
+    const out: number[] = [];
+    let j = 0;
+    for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : ins[0]!.shape[j++]);
+    return [{ shape: out, data: ins[0]!.data }];
+  },
+  Concat(node, ins) {
+    const parts = ins.filter((t): t is Tensor => !!t);
+    const axis0 = attrInt(node, 'axis', 0);
+    const rank = parts[0].shape.length;
+    const axis = axis0 < 0 ? axis0 + rank : axis0;
+    const outer = size(parts[0].shape.slice(0, axis));
+    const shape = [...parts[0].shape];
+    shape[axis] = parts.reduce((a, p) => a + p.shape[axis], 0);
+    const data: number[] = [];
+    for (let o = 0; o < outer; o++) {
+      for (const p of parts) {
+        const chunk = size(p.shape.slice(axis));
+        data.push(...p.data.subarray(o * chunk, (o + 1) * chunk));
+      }
+    }
+    return [{ shape, data: Float64Array.from(data) }];
+  },
+  Gather(node, [a, idx]) {
+    const A = need(node, a, 'data');
+    const I = need(node, idx, 'indices');
+    const axis0 = attrInt(node, 'axis', 0);
+    const axis = axis0 < 0 ? axis0 + A.shape.length : axis0;
+    const outer = size(A.shape.slice(0, axis));
+    const inner = size(A.shape.slice(axis + 1));
+    const dim = A.shape[axis];
+    const data: number[] = [];
+    for (let o = 0; o < outer; o++) {
+      for (const raw of I.data) {
+        const k = raw < 0 ? raw + dim : raw;
+        data.push(...A.data.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner));
+      }
+    }
+    return [{ shape: [...A.shape.slice(0, axis), ...I.shape, ...A.shape.slice(axis + 1)], data: Float64Array.from(data) }];
+  },
+  Expand(node, [a, s]) {
+    const A = need(node, a, 'data');
+    const shape = broadcastShape(A.shape, Array.from(need(node, s, 'a shape').data));
+    return [{ shape, data: Float64Array.from({ length: size(shape) }, (_, i) => at(A, shape, i)) }];
+  },
+  Tile(node, [a, r]) {
+    const A = need(node, a, 'data');
+    const reps = Array.from(need(node, r, 'repeats').data);
+    const shape = A.shape.map((d, i) => d * reps[i]);
+    const st = strides(A.shape);
+    return [
+      {
+        shape,
+        data: Float64Array.from({ length: size(shape) }, (_, flat) => {
+          let rem = flat;
+          let src = 0;
+          for (let i = shape.length - 1; i >= 0; i--) {
+            const idx = rem % shape[i];
+            rem = Math.floor(rem / shape[i]);
+            src += (idx % A.shape[i]) * st[i];
+          }
+          return A.data[src];
+        }),
+      },
+    ];
+  },
+  Transpose(node, [a]) {
+    const A = a!;
+    const perm = attrInts(node, 'perm') ?? A.shape.map((_, i) => A.shape.length - 1 - i);
+    const shape = perm.map((p) => A.shape[p]);
+    const st = strides(A.shape);
+    return [
+      {
+        shape,
+        data: Float64Array.from({ length: size(shape) }, (_, flat) => {
+          let rem = flat;
+          let src = 0;
+          for (let i = shape.length - 1; i >= 0; i--) {
+            const idx = rem % shape[i];
+            rem = Math.floor(rem / shape[i]);
+            src += idx * st[perm[i]];
+          }
+          return A.data[src];
+        }),
+      },
+    ];
+  },
+  /** Dequantized weights: (q - zero point) * scale, per tensor or per axis. */
+  DequantizeLinear(node, [x, scale, zp]) {
+    const X = need(node, x, 'data');
+    const S = need(node, scale, 'a scale');
+    const axis0 = attrInt(node, 'axis', 1);
+    const axis = axis0 < 0 ? axis0 + X.shape.length : axis0;
+    const inner = size(X.shape.slice(axis + 1));
+    const dim = X.shape[axis] ?? 1;
+    const pick = (t: Tensor | undefined, i: number) => (!t ? 0 : t.data.length === 1 ? t.data[0] : t.data[Math.floor(i / inner) % dim]);
+    return [{ shape: X.shape, data: X.data.map((q, i) => (q - pick(zp, i)) * pick(S, i)) }];
+  },
+  QuantizeLinear(node, [x, scale, zp]) {
+    const X = need(node, x, 'data');
+    const S = need(node, scale, 'a scale');
+    const z = zp?.data[0] ?? 0;
+    const [lo, hi] = zp && zp.data.length && node.input?.[2] && zp.data.some((v) => v < 0) ? [-128, 127] : [0, 255];
+    return [{ shape: X.shape, data: X.data.map((v) => Math.min(hi, Math.max(lo, Math.round(v / S.data[0]) + z))) }];
+  },
+  Clip(node, [a, lo, hi], opset) {
+    const min = opset < 11 ? attrFloat(node, 'min', -Infinity) : (lo?.data[0] ?? -Infinity);
+    const max = opset < 11 ? attrFloat(node, 'max', Infinity) : (hi?.data[0] ?? Infinity);
+    return [{ shape: a!.shape, data: a!.data.map((v) => Math.min(max, Math.max(min, v))) }];
+  },
+  Relu: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map((v) => Math.max(0, v)) }],
+};

@@ -1,0 +1,463 @@
+import { ZkinferError } from '../errors.ts';
+import type { DenseLayer, Head, IrInput, Layer, ModelIR } from './ir.ts';
+import { constantOps, type ConstOp } from './const-ops.ts';
+import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
+import { foldDenseChain } from './fold.ts';
+
+/**
+ * Lowers an ONNX graph to the chain-of-layers IR. Every value is either a constant
+ * (folded here) or the single activation flowing through the chain; the graph must be
+ * a chain (no branches), batch size 1.
+ */
+
+/** Ops that become layers or change only an activation's shape. */
+const ACTIVATION_OPS = [
+  'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip',
+  'Sigmoid', 'Softmax', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout', 'Concat', 'Expand', 'Tile',
+];
+
+export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
+
+interface Activation {
+  kind: 'act';
+  /** Full shape, batch dimension (1) first. */
+  shape: number[];
+  /** Which version of the chain this is: a node may only consume the newest one. */
+  version: number;
+  /** Set for graph inputs not yet merged (several inputs must be concatenated first). */
+  inputIndex?: number;
+}
+interface Constant {
+  kind: 'const';
+  t: Tensor;
+}
+type Value = Activation | Constant;
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+function attr(node: NodeProto, name: string): AttributeProto | undefined {
+  return (node.attribute ?? []).find((a) => a.name === name);
+}
+export function attrInt(node: NodeProto, name: string, dflt: number): number {
+  const a = attr(node, name);
+  return a?.i !== undefined && a.i !== null ? Number(String(a.i)) : dflt;
+}
+export function attrFloat(node: NodeProto, name: string, dflt: number): number {
+  const a = attr(node, name);
+  return a && (a.type === 1 || a.f) ? (a.f ?? dflt) : dflt;
+}
+export function attrInts(node: NodeProto, name: string): number[] | undefined {
+  const a = attr(node, name);
+  return a?.ints && a.ints.length > 0 ? a.ints.map((v) => Number(String(v))) : undefined;
+}
+export function attrTensor(node: NodeProto, name: string): Tensor | undefined {
+  const a = attr(node, name);
+  return a?.t ? attributeTensor(a.t) : undefined;
+}
+
+/** Broadcasts a constant to an activation's full shape (numpy rules), flattened row-major. */
+export function broadcastTo(t: Tensor, shape: number[], where: string): Float64Array {
+  const rank = shape.length;
+  const ts = [...Array(Math.max(0, rank - t.shape.length)).fill(1), ...t.shape];
+  if (ts.length > rank || ts.some((d, i) => d !== 1 && d !== shape[i])) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${where}: a constant of shape [${t.shape}] does not broadcast to the activation shape [${shape}]`, where);
+  }
+  const out = new Float64Array(size(shape));
+  const strides = ts.map((_, i) => ts.slice(i + 1).reduce((a, b) => a * b, 1));
+  for (let k = 0; k < out.length; k++) {
+    let rem = k;
+    let src = 0;
+    for (let i = rank - 1; i >= 0; i--) {
+      const idx = rem % shape[i];
+      rem = Math.floor(rem / shape[i]);
+      if (ts[i] !== 1) src += idx * strides[i];
+    }
+    out[k] = t.data[src];
+  }
+  return out;
+}
+
+class Lowering {
+  readonly values = new Map<string, Value>();
+  readonly layers: Layer[] = [];
+  /** Dense layers that are elementwise (diagonal), which may fold into a neighbour. */
+  readonly diagonal = new Set<Layer>();
+  version = 0;
+  inputs: IrInput[] = [];
+  /** A Sigmoid/Softmax not yet consumed: the head if nothing but shape ops follow it. */
+  pendingHead: { op: 'sigmoid' | 'softmax'; node: string; size: number } | null = null;
+  merged = false;
+
+  constructor(readonly opset: number) {}
+
+  get(node: NodeProto, i: number): Value | undefined {
+    const name = node.input?.[i];
+    if (!name) return undefined;
+    const v = this.values.get(name);
+    if (!v) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads "${name}", which nothing produces`, node.name ?? undefined);
+    return v;
+  }
+
+  constant(node: NodeProto, i: number, what: string): Tensor | undefined {
+    const v = this.get(node, i);
+    if (!v) return undefined;
+    if (v.kind !== 'const') throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}): ${what} must be a constant`, node.name ?? undefined);
+    return v.t;
+  }
+
+  /** The newest activation; anything else means the graph branches. */
+  activation(node: NodeProto, v: Activation): Activation {
+    if (v.inputIndex !== undefined && !this.merged && this.inputs.length > 1) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) uses one of several graph inputs before they are concatenated`, node.name ?? undefined);
+    }
+    if (v.version !== this.version) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads an earlier activation: only chains (no branches or skip connections) are supported`, node.name ?? undefined);
+    }
+    this.settleHead(node);
+    return v;
+  }
+
+  /** A Sigmoid followed by more computation is an inner sigmoid; a Softmax cannot be. */
+  settleHead(node: NodeProto): void {
+    const h = this.pendingHead;
+    if (!h) return;
+    const shapeOnly = ['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout'].includes(node.opType ?? '');
+    if (shapeOnly) return;
+    if (h.op === 'softmax') {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${h.node}" is followed by "${node.name}" (${node.opType}): Softmax is supported only as the last op`, h.node);
+    }
+    this.layers.push({ kind: 'sigmoid', name: h.node, size: h.size, nodes: [h.node] });
+    this.pendingHead = null;
+  }
+
+  emit(node: NodeProto, layer: Layer, shape: number[], diagonal = false): void {
+    this.layers.push(layer);
+    if (diagonal) this.diagonal.add(layer);
+    this.setAct(node, shape);
+  }
+
+  setAct(node: NodeProto, shape: number[]): void {
+    this.version++;
+    this.values.set(node.output![0], { kind: 'act', shape, version: this.version });
+  }
+
+  /** Output shares the activation (shape change only). */
+  reshapeAct(node: NodeProto, shape: number[]): void {
+    this.values.set(node.output![0], { kind: 'act', shape, version: this.version });
+  }
+}
+
+function denseFromDiag(name: string, scale: Float64Array, shift: Float64Array, nodes: string[]): DenseLayer {
+  const n = scale.length;
+  const weights = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) weights[i * n + i] = scale[i];
+  return { kind: 'dense', name, inSize: n, outSize: n, weights, bias: shift, nodes };
+}
+
+type Handler = (L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[]) => void;
+
+const nodeName = (n: NodeProto) => n.name || `${n.opType}(${n.output?.[0]})`;
+
+function elementwise(L: Lowering, node: NodeProto, act: Activation, c: Tensor, op: string, constFirst: boolean): void {
+  const n = size(act.shape);
+  const b = broadcastTo(c, act.shape, nodeName(node));
+  const scale = new Float64Array(n).fill(1);
+  const shift = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    if (op === 'Add') shift[i] = b[i];
+    else if (op === 'Sub') {
+      if (constFirst) {
+        scale[i] = -1;
+        shift[i] = b[i];
+      } else shift[i] = -b[i];
+    } else if (op === 'Mul') scale[i] = b[i];
+    else {
+      if (constFirst) throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Div "${nodeName(node)}" divides a constant by the activation, which is not linear`, nodeName(node));
+      scale[i] = 1 / b[i];
+    }
+  }
+  L.emit(node, denseFromDiag(nodeName(node), scale, shift, [nodeName(node)]), act.shape, true);
+}
+
+function dense(L: Lowering, node: NodeProto, act: Activation, W: Float64Array, inSize: number, outSize: number, bias: Float64Array): void {
+  L.emit(node, { kind: 'dense', name: nodeName(node), inSize, outSize, weights: W, bias, nodes: [nodeName(node)] }, [...act.shape.slice(0, -1), outSize]);
+}
+
+/** The activation as a row vector [1, K]: all dimensions before the last must be 1. */
+function rowLength(node: NodeProto, act: Activation): number {
+  if (act.shape.slice(0, -1).some((d) => d !== 1)) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${nodeName(node)}" multiplies an activation of shape [${act.shape}]: only one row (batch 1) is supported`, nodeName(node));
+  }
+  return act.shape.at(-1)!;
+}
+
+function transpose(t: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t[r * cols + c];
+  return out;
+}
+
+function reshapeTarget(node: NodeProto, from: number[], target: number[]): number[] {
+  const out = target.map((d, i) => (d === 0 ? from[i] : d));
+  const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const total = size(from);
+  const res = out.map((d) => (d === -1 ? total / known : d));
+  if (size(res) !== total || res.some((d) => !Number.isInteger(d))) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Reshape "${nodeName(node)}" cannot turn [${from}] into [${target}]`, nodeName(node));
+  }
+  return res;
+}
+
+function axesOf(L: Lowering, node: NodeProto): number[] | undefined {
+  return L.opset >= 13 && node.input?.[1] ? Array.from(L.constant(node, 1, 'axes')!.data) : attrInts(node, 'axes');
+}
+
+const HANDLERS: Record<string, Handler> = {
+  Gemm(L, node, act, [b, c]) {
+    if (attrInt(node, 'transA', 0) !== 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" with transA is not supported`, nodeName(node));
+    const B = L.constant(node, 1, 'the weight matrix B')!;
+    if (!b || B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" needs a 2-d constant B`, nodeName(node));
+    const K = rowLength(node, act);
+    const transB = attrInt(node, 'transB', 0) === 1;
+    const [N, kB] = transB ? B.shape : [B.shape[1], B.shape[0]];
+    if (kB !== K) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}": input has ${K} features, weights expect ${kB}`, nodeName(node));
+    const alpha = attrFloat(node, 'alpha', 1);
+    const beta = attrFloat(node, 'beta', 1);
+    const W = (transB ? Float64Array.from(B.data) : transpose(B.data, B.shape[0], B.shape[1])).map((v) => v * alpha);
+    const C = c ? L.constant(node, 2, 'the bias C') : undefined;
+    const bias = C ? broadcastTo(C, [1, N], nodeName(node)).map((v) => v * beta) : new Float64Array(N);
+    dense(L, node, act, W, K, N, bias);
+  },
+  MatMul(L, node, act) {
+    const B = L.constant(node, 1, 'the second operand')!;
+    if (B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}" needs a 2-d constant right operand`, nodeName(node));
+    const K = rowLength(node, act);
+    if (B.shape[0] !== K) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}": input has ${K} features, weights expect ${B.shape[0]}`, nodeName(node));
+    dense(L, node, act, transpose(B.data, K, B.shape[1]), K, B.shape[1], new Float64Array(B.shape[1]));
+  },
+  BatchNormalization(L, node, act) {
+    const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => L.constant(node, i, 'BatchNormalization parameters')!);
+    const eps = attrFloat(node, 'epsilon', 1e-5);
+    const C = act.shape[1] ?? 1;
+    const scaleC = gamma.data.map((g, c) => g / Math.sqrt(variance.data[c] + eps));
+    const shiftC = beta.data.map((b, c) => b - mean.data[c] * scaleC[c]);
+    const perChannel = (v: Float64Array): Tensor => ({ data: v, shape: [C, ...Array(Math.max(0, act.shape.length - 2)).fill(1)] });
+    const scale = broadcastTo(perChannel(scaleC), act.shape, nodeName(node));
+    const shift = broadcastTo(perChannel(shiftC), act.shape, nodeName(node));
+    L.emit(node, denseFromDiag(nodeName(node), scale, shift, [nodeName(node)]), act.shape, true);
+  },
+  Relu(L, node, act) {
+    L.emit(node, { kind: 'relu', name: nodeName(node), size: size(act.shape), nodes: [nodeName(node)] }, act.shape);
+  },
+  LeakyRelu(L, node, act) {
+    const alpha = new Float64Array(size(act.shape)).fill(attrFloat(node, 'alpha', 0.01));
+    L.emit(node, { kind: 'leaky_relu', name: nodeName(node), size: alpha.length, alpha, nodes: [nodeName(node)] }, act.shape);
+  },
+  PRelu(L, node, act) {
+    const slope = L.constant(node, 1, 'the slope')!;
+    // PRelu broadcasts a per-channel slope [C] (or [C,1,1]) over [N, C, ...].
+    const t = slope.shape.length === 1 && act.shape.length > 2 ? { data: slope.data, shape: [slope.shape[0], ...Array(act.shape.length - 2).fill(1)] } : slope;
+    const alpha = broadcastTo(t, act.shape, nodeName(node));
+    L.emit(node, { kind: 'leaky_relu', name: nodeName(node), size: alpha.length, alpha, nodes: [nodeName(node)] }, act.shape);
+  },
+  Clip(L, node, act) {
+    let min = -Infinity;
+    let max = Infinity;
+    if (L.opset < 11) {
+      min = attrFloat(node, 'min', -Infinity);
+      max = attrFloat(node, 'max', Infinity);
+    } else {
+      const lo = L.constant(node, 1, 'min');
+      const hi = L.constant(node, 2, 'max');
+      if (lo) min = lo.data[0];
+      if (hi) max = hi.data[0];
+    }
+    L.emit(node, { kind: 'clip', name: nodeName(node), size: size(act.shape), min, max, nodes: [nodeName(node)] }, act.shape);
+  },
+  Sigmoid(L, node, act) {
+    L.pendingHead = { op: 'sigmoid', node: nodeName(node), size: size(act.shape) };
+    L.setAct(node, act.shape);
+  },
+  Softmax(L, node, act) {
+    const axis = attrInt(node, 'axis', L.opset >= 13 ? -1 : 1);
+    const rank = act.shape.length;
+    const a = axis < 0 ? axis + rank : axis;
+    if (act.shape.slice(1).filter((d, i) => i + 1 !== a && d !== 1).length > 0 && a !== rank - 1) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" must act on the feature vector`, nodeName(node));
+    }
+    L.pendingHead = { op: 'softmax', node: nodeName(node), size: size(act.shape) };
+    L.setAct(node, act.shape);
+  },
+  Flatten(L, node, act) {
+    const axis = attrInt(node, 'axis', 1);
+    const a = axis < 0 ? axis + act.shape.length : axis;
+    L.reshapeAct(node, [size(act.shape.slice(0, a)), size(act.shape.slice(a))]);
+  },
+  Reshape(L, node, act) {
+    L.reshapeAct(node, reshapeTarget(node, act.shape, Array.from(L.constant(node, 1, 'the target shape')!.data)));
+  },
+  Squeeze(L, node, act) {
+    const axes = axesOf(L, node)?.map((a) => (a < 0 ? a + act.shape.length : a));
+    L.reshapeAct(node, act.shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1) || i === 0));
+  },
+  Unsqueeze(L, node, act) {
+    const axes = axesOf(L, node) ?? [];
+    const rank = act.shape.length + axes.length;
+    const norm = axes.map((a) => (a < 0 ? a + rank : a));
+    const out: number[] = [];
+    let j = 0;
+    for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : act.shape[j++]);
+    L.reshapeAct(node, out);
+  },
+  Identity: (L, node, act) => L.reshapeAct(node, act.shape),
+  Dropout: (L, node, act) => L.reshapeAct(node, act.shape),
+  Cast(L, node, act) {
+    const to = attrInt(node, 'to', 1);
+    if (to !== 1 && to !== 11 && to !== 10) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Cast "${nodeName(node)}" of an activation to type ${to} (only float types)`, nodeName(node));
+    L.reshapeAct(node, act.shape);
+  },
+  Expand(L, node, act) {
+    const target = Array.from(L.constant(node, 1, 'the shape')!.data);
+    const rank = Math.max(target.length, act.shape.length);
+    const a = [...Array(rank - act.shape.length).fill(1), ...act.shape];
+    const t = [...Array(rank - target.length).fill(1), ...target];
+    const out = a.map((d, i) => Math.max(d, t[i]));
+    if (out.slice(1).some((d, i) => d !== a[i + 1])) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Expand "${nodeName(node)}" replicates features, which is not supported (only the batch dimension)`, nodeName(node));
+    }
+    L.reshapeAct(node, a);
+  },
+  Tile(L, node, act) {
+    const reps = Array.from(L.constant(node, 1, 'the repeats')!.data);
+    if (reps.slice(1).some((r) => r !== 1)) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Tile "${nodeName(node)}" repeats features, which is not supported (only the batch dimension)`, nodeName(node));
+    }
+    // Repeating the batch only duplicates rows: one inference is still one row.
+    L.reshapeAct(node, act.shape);
+  },
+};
+
+for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+  HANDLERS[op] = () => {
+    throw new Error('unreachable: binary ops are dispatched in lowerNode');
+  };
+}
+
+function lowerNode(L: Lowering, node: NodeProto): void {
+  const op = node.opType ?? '';
+  const name = nodeName(node);
+  if (node.domain && node.domain !== 'ai.onnx' && node.domain !== '') {
+    throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${node.domain}.${op}" at node "${name}"; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+  }
+  if (op === 'Constant') {
+    const t = attrTensor(node, 'value');
+    const f = (node.attribute ?? []).find((a) => a.name === 'value_float' || a.name === 'value_int' || a.name === 'value_floats' || a.name === 'value_ints');
+    let tensor = t;
+    if (!tensor && f) {
+      if (f.name === 'value_float') tensor = { data: Float64Array.of(f.f ?? 0), shape: [] };
+      else if (f.name === 'value_int') tensor = { data: Float64Array.of(Number(String(f.i))), shape: [] };
+      else if (f.name === 'value_floats') tensor = { data: Float64Array.from(f.floats ?? []), shape: [(f.floats ?? []).length] };
+      else tensor = { data: Float64Array.from((f.ints ?? []).map((v) => Number(String(v)))), shape: [(f.ints ?? []).length] };
+    }
+    if (!tensor) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Constant "${name}" has no supported value attribute`, name);
+    L.values.set(node.output![0], { kind: 'const', t: tensor });
+    return;
+  }
+  const ins = (node.input ?? []).map((_, i) => L.get(node, i));
+  const acts = ins.filter((v): v is Activation => v?.kind === 'act');
+
+  if (acts.length === 0) {
+    // Everything constant: fold.
+    const fold: ConstOp | undefined = constantOps[op];
+    if (!fold) throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+    const outs = fold(node, ins.map((v) => (v as Constant | undefined)?.t), L.opset);
+    outs.forEach((t, i) => L.values.set(node.output![i], { kind: 'const', t }));
+    return;
+  }
+  if (op === 'Concat') {
+    lowerInputConcat(L, node, ins);
+    return;
+  }
+  if (!ACTIVATION_OPS.includes(op)) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+  }
+  if (acts.length > 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) combines two activations: only chains are supported`, name);
+  const act = L.activation(node, acts[0]);
+  if (['Add', 'Sub', 'Mul', 'Div'].includes(op)) {
+    const constFirst = ins[0]?.kind === 'const';
+    const c = (constFirst ? ins[0] : ins[1]) as Constant;
+    elementwise(L, node, act, c.t, op, constFirst);
+    return;
+  }
+  HANDLERS[op](L, node, act, ins.slice(1));
+}
+
+/** Concat of all graph inputs, in order, along the last axis: the flat input layout already is that. */
+function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)[]): void {
+  const name = nodeName(node);
+  const order = ins.map((v) => (v?.kind === 'act' ? v.inputIndex : undefined));
+  const expected = L.inputs.map((_, i) => i);
+  const axis = attrInt(node, 'axis', 0);
+  const rank = L.inputs[0] ? L.inputs[0].shape.length + 1 : 2;
+  if (L.merged || order.join() !== expected.join() || (axis !== -1 && axis !== rank - 1)) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}" is supported only for all graph inputs, in order, along the last axis`, name);
+  }
+  L.merged = true;
+  const total = L.inputs.reduce((a, i) => a + i.size, 0);
+  L.values.set(node.output![0], { kind: 'act', shape: [1, total], version: L.version });
+}
+
+function dimsOf(vi: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null } | null } | null }): (number | null)[] {
+  return (vi.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && String(d.dimValue) !== '0' ? Number(String(d.dimValue)) : null));
+}
+
+/** Lowers a decoded model; `initializers` are its decoded constant tensors. */
+export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>): ModelIR {
+  const graph = model.graph!;
+  const opset = Number((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 13);
+  const L = new Lowering(opset);
+  for (const [name, t] of initializers) {
+    if (t.data.some((v) => !Number.isFinite(v))) throw new ZkinferError('MODEL_BAD_WEIGHTS', `initializer "${name}" contains NaN or Infinity`, name);
+    L.values.set(name, { kind: 'const', t });
+  }
+  const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
+  if (graphInputs.length === 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'the graph has no inputs', 'model');
+  let offset = 0;
+  graphInputs.forEach((gi, index) => {
+    const dims = dimsOf(gi);
+    // The first dimension is the batch (symbolic, unknown or 1); the rest must be known.
+    const feat = dims.length >= 2 ? dims.slice(1) : dims;
+    if (feat.some((d) => d === null) || feat.length === 0) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph input "${gi.name}" has an unknown feature dimension [${dims.map((d) => d ?? '?')}]`, gi.name ?? undefined);
+    }
+    const shape = feat as number[];
+    const n = size(shape);
+    L.inputs.push({ name: gi.name ?? `input${index}`, shape, size: n, offset });
+    offset += n;
+    L.values.set(gi.name ?? '', { kind: 'act', shape: [1, ...shape], version: 0, ...(graphInputs.length > 1 ? { inputIndex: index } : {}) });
+  });
+  if (L.inputs.length === 1) L.merged = true;
+
+  for (const node of graph.node ?? []) lowerNode(L, node);
+
+  if ((graph.output ?? []).length !== 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `the graph has ${(graph.output ?? []).length} outputs; exactly one is supported`, 'model');
+  const outName = graph.output![0].name ?? '';
+  const out = L.values.get(outName);
+  if (!out || out.kind !== 'act' || out.version !== L.version) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph output "${outName}" is not the end of the layer chain`, outName);
+  }
+  if (L.inputs.length > 1 && !L.merged) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'several graph inputs must be concatenated before use', 'model');
+  const head: Head = L.pendingHead?.op ?? 'none';
+  const layers = foldDenseChain(L.layers, L.diagonal);
+  return {
+    inputs: L.inputs,
+    inputSize: offset,
+    layers,
+    // Batch 1: every dimension left, even one a Reshape moved to the front, is output.
+    outputSize: size(out.shape),
+    head,
+    outputName: outName,
+    outputShape: out.shape[0] === 1 ? out.shape.slice(1) : out.shape,
+    opset,
+  };
+}
