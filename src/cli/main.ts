@@ -30,3 +30,6 @@ try {
     process.exitCode = 70;
   }
 }
+// snarkjs keeps worker threads alive: flush output, then leave explicitly.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+process.exit(process.exitCode ?? 0);

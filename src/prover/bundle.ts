@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import type { Head } from '../model/ir.ts';
 import type { QuantSettings } from '../quant/settings.ts';
@@ -70,12 +72,29 @@ export interface Receipt {
   given: Record<string, number | number[]> | number[];
 }
 
+/** A dependency's version, read from the package.json above its entry point (some packages do not export it). */
+function packageVersion(name: string): string {
+  let dir = path.dirname(require.resolve(name));
+  while (dir !== path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === name) return pkg.version ?? 'unknown';
+    }
+    dir = path.dirname(dir);
+  }
+  return 'unknown';
+}
+
+let versions: Record<string, string> | undefined;
+
 export function toolVersions(): Record<string, string> {
-  return {
-    zkinfer: require('../../package.json').version,
-    snarkjs: require('snarkjs/package.json').version,
-    circom2: require('circom2/package.json').version,
-    circomlib: require('circomlib/package.json').version,
+  versions ??= {
+    zkinfer: (require('../../package.json') as { version: string }).version,
+    snarkjs: packageVersion('snarkjs'),
+    circom2: packageVersion('circom2'),
+    circomlib: (require('circomlib/package.json') as { version: string }).version,
     node: process.versions.node,
   };
+  return versions;
 }
