@@ -73,10 +73,10 @@ function matrixLiteral(values: bigint[], rows: number, cols: number): string {
 }
 
 const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
-  const { scaleBits: s, bits: B } = ctx.q.settings;
+  const N = activationBits(ctx.q.settings) + layer.shift;
   const t = `l${ctx.index}`;
   ctx.lines.push(
-    `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights (linear), then rescale by 2^${s}`,
+    `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} (linear), then rescale by 2^${layer.shift}`,
     `${ind}var ${t}W[${layer.outSize}][${layer.inSize}] = ${matrixLiteral(layer.weights, layer.outSize, layer.inSize)};`,
     `${ind}var ${t}B[${layer.outSize}] = [${layer.bias.join(',')}];`,
     `${ind}component ${t}Mul = DenseConst(${layer.inSize}, ${layer.outSize}, ${t}W, ${t}B);`,
@@ -85,7 +85,7 @@ const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
     `${ind}signal ${t}[${layer.outSize}];`,
     `${ind}signal ${t}Pos[${layer.outSize}];`,
     `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
-    `${ind}${ind}${t}Rs[j] = Rescale(${B}, ${s});`,
+    `${ind}${ind}${t}Rs[j] = Rescale(${N}, ${layer.shift});`,
     `${ind}${ind}${t}Rs[j].in <== ${t}Mul.out[j];`,
     `${ind}${ind}${t}[j] <== ${t}Rs[j].out;`,
     `${ind}${ind}${t}Pos[j] <== ${t}Rs[j].pos;`,
@@ -93,7 +93,7 @@ const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
   );
   return {
     cursor: { values: t, pos: `${t}Pos`, size: layer.outSize },
-    plan: { constraints: layer.outSize * B, formula: `${layer.outSize} x ${B}` },
+    plan: { constraints: layer.outSize * N, formula: `${layer.outSize} x ${N}` },
   };
 };
 

@@ -5,3 +5,4 @@ export * from './lower.ts';
 export * from './onnx-file.ts';
 export * from './ort-reference.ts';
 export * from './parse-input.ts';
+export * from './build-onnx.ts';

@@ -47,3 +47,12 @@ export function parseInput(json: unknown, ir: ModelIR): Float64Array {
   }
   return Float64Array.from(values);
 }
+
+/** Several inputs for reports: each row of `{"input_data": [...]}`, or one input of any accepted form. */
+export function parseInputRows(json: unknown, ir: ModelIR): Float64Array[] {
+  if (json && typeof json === 'object' && !Array.isArray(json) && 'input_data' in json) {
+    const rows = (json as { input_data: unknown }).input_data;
+    if (Array.isArray(rows) && rows.length > 1) return rows.map((r) => parseInput({ input_data: [r] }, ir));
+  }
+  return [parseInput(json, ir)];
+}

@@ -13,10 +13,16 @@ export type QLayer =
       name: string;
       inSize: number;
       outSize: number;
-      /** round(W * 2^s), row-major. */
+      /**
+       * Weight scale bits t: at least s, more for layers whose weights are all small
+       * (e.g. a folded input standardization), so the largest weight keeps about s
+       * significant bits. The rescale then divides by 2^t.
+       */
+      shift: number;
+      /** round(W * 2^t), row-major. */
       weights: bigint[];
       /**
-       * round(b * 2^(2s)) + 2^(s-1): the extra half unit makes the floor division of
+       * round(b * 2^(s+t)) + 2^(t-1): the extra half unit makes the floor division of
        * the rescale round to nearest.
        */
       bias: bigint[];
@@ -45,21 +51,43 @@ function toFixed(v: number, scale: number, what: string): bigint {
   return BigInt(x);
 }
 
+/** Extra weight precision is capped: each extra bit costs one constraint per neuron. */
+export const MAX_EXTRA_WEIGHT_BITS = 8;
+/** Significant bits the small weights of a layer should keep. */
+const MIN_SIGNIFICANT_BITS = 6;
+
+/**
+ * Weight scale bits for a dense layer: s, or more when many of its weights are small,
+ * so that the 10th-percentile nonzero weight keeps about 6 significant bits. This
+ * matters when a model works on raw units: a folded standardization turns a
+ * credit-score column into weights near 0.01 that a 2^10 scale would round coarsely.
+ */
+export function weightShift(weights: Float64Array, s: number): number {
+  const mags = Array.from(weights, Math.abs).filter((v) => v > 0 && Number.isFinite(v)).sort((a, b) => a - b);
+  if (mags.length === 0) return s;
+  const small = mags[Math.floor(mags.length * 0.1)];
+  const have = Math.floor(Math.log2(small * 2 ** s)) + 1;
+  return s + Math.min(MAX_EXTRA_WEIGHT_BITS, Math.max(0, MIN_SIGNIFICANT_BITS - have));
+}
+
 function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
   const s = st.scaleBits;
   const w = activationBits(st);
   const lo = -(1n << BigInt(w - 1));
   const hi = (1n << BigInt(w - 1)) - 1n;
   switch (layer.kind) {
-    case 'dense':
+    case 'dense': {
+      const t = weightShift(layer.weights, s);
       return {
         kind: 'dense',
         name: layer.name,
         inSize: layer.inSize,
         outSize: layer.outSize,
-        weights: Array.from(layer.weights, (v, i) => toFixed(v, s, `${layer.name}.weight[${i}]`)),
-        bias: Array.from(layer.bias, (v, i) => toFixed(v, 2 * s, `${layer.name}.bias[${i}]`) + (1n << BigInt(s - 1))),
+        shift: t,
+        weights: Array.from(layer.weights, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
+        bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
       };
+    }
     case 'relu':
       return { kind: 'relu', name: layer.name, size: layer.size };
     case 'leaky_relu':

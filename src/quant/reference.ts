@@ -66,6 +66,7 @@ function checkWidth(v: bigint, bits: number, where: string): void {
 function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
   const s = q.settings.scaleBits;
   const B = q.settings.bits;
+  const w = activationBits(q.settings);
   switch (layer.kind) {
     case 'dense': {
       const out: bigint[] = [];
@@ -73,8 +74,8 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
         let acc = layer.bias[j];
         const row = j * layer.inSize;
         for (let i = 0; i < layer.inSize; i++) acc += layer.weights[row + i] * x[i];
-        checkWidth(acc, B, `${layer.name}[${j}]`);
-        out.push(floorShift(acc, s));
+        checkWidth(acc, w + layer.shift, `${layer.name}[${j}]`);
+        out.push(floorShift(acc, layer.shift));
       }
       return out;
     }

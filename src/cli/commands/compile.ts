@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadModel, parseInput } from '../../model/index.ts';
+import { loadModel, parseInputRows } from '../../model/index.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { formatCompileReport } from '../format.ts';
 import { intOption, progress, readJsonFile, settingsFrom, withSettings } from '../options.ts';
@@ -11,11 +11,11 @@ export function compileCommand(program: Command): void {
       .description('import an ONNX model, quantize it and compile its circuit; print the layer table, constraints and fidelity')
       .argument('<model>', 'ONNX file (external data files are read from beside it)'),
   )
-    .option('--input <file>', 'input for the fidelity report: {"input_data": [[...]]}, a flat array, or named features')
+    .option('--input <file>', 'inputs for the fidelity report: {"input_data": [[...], ...]} (one row each), a flat array, or named features')
     .option('--samples <n>', 'random inputs in [-1, 1] for the fidelity report when no --input is given', intOption('--samples'), 32)
     .option('--json', 'print the report as JSON')
     .action(async (model: string, o: { scale?: number; bits?: number; input?: string; samples: number; json?: boolean }) => {
-      const inputs = o.input ? [parseInput(await readJsonFile(o.input, 'input'), (await loadModel(model)).ir)] : undefined;
+      const inputs = o.input ? parseInputRows(await readJsonFile(o.input, 'input'), (await loadModel(model)).ir) : undefined;
       progress(`compiling ${model} ...`);
       const m = await compileModel(model, { settings: settingsFrom(o), inputs, samples: o.samples });
       if (!o.json) {
