@@ -19,18 +19,18 @@ template ZkinferModel() {
     for (var i = 0; i < 4; i++) {
         l0[i] <== x[i] * inSignPos[i];
     }
-    // fc1: dense 4 -> 3, constant weights (linear), then rescale by 2^8
-    var l1W[3][4] = [[-26,-182,-152,-173],
-        [-220,-162,223,193],
-        [-4,151,82,-123]];
-    var l1B[3] = [16386,-26880,-18304];
+    // fc1: dense 4 -> 3, constant weights at scale 2^9 (linear), then rescale by 2^9
+    var l1W[3][4] = [[-51,-363,-305,-345],
+        [-440,-324,446,386],
+        [-9,302,165,-247]];
+    var l1B[3] = [32771,-53760,-36609];
     component l1Mul = DenseConst(4, 3, l1W, l1B);
     l1Mul.in <== l0;
     component l1Rs[3];
     signal l1[3];
     signal l1Pos[3];
     for (var j = 0; j < 3; j++) {
-        l1Rs[j] = Rescale(24, 8);
+        l1Rs[j] = Rescale(25, 9);
         l1Rs[j].in <== l1Mul.out[j];
         l1[j] <== l1Rs[j].out;
         l1Pos[j] <== l1Rs[j].pos;
@@ -85,7 +85,7 @@ template ZkinferModel() {
         l5Lr[i].pos <== l5SignPos[i];
         l5[i] <== l5Lr[i].out;
     }
-    // fc2: dense 3 -> 4, constant weights (linear), then rescale by 2^8
+    // fc2: dense 3 -> 4, constant weights at scale 2^8 (linear), then rescale by 2^8
     var l6W[4][3] = [[-45,-315,-332],
         [-764,747,546],
         [-599,-502,-394],
