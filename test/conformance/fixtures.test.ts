@@ -75,7 +75,7 @@ describe.skipIf(!HAVE_SHARED)('third-party fixtures (../shared/fixtures)', () =>
       const w = await calc.witness({ nonce: 7n, x: ref.input, salt: 11n });
       const at = (i: number) => fromField(w[1 + i]);
       expect(at(0)).toBe(m.modelCommitment);
-      expect(at(1)).toBe(await inputCommitment(ref.input, 11n, activationBits(m.settings)));
+      expect(w[2]).toBe(await inputCommitment(ref.input, 11n, activationBits(m.settings)));
       const ys = Array.from({ length: m.ir.outputSize }, (_, i) => at(2 + i));
       expect(ys).toEqual(ref.output);
       const ds = Array.from({ length: m.circuit.decisionSize }, (_, i) => at(2 + m.ir.outputSize + i));
