@@ -161,3 +161,16 @@ describe('generation', () => {
     expect(() => runReference(q, [1, Number.NaN])).toThrow(expect.objectContaining({ code: 'INPUT_VALUE', field: 'x[1]' }));
   });
 });
+
+describe('inner sigmoid approximation', () => {
+  it('stays within its documented maximum error of 0.12', () => {
+    const q = quantizeModel(handIr(1, [{ kind: 'sigmoid', name: 's', size: 1, nodes: [] }], 'none', 1), { scaleBits: 12, bits: 40 });
+    let worst = 0;
+    for (let x = -12; x <= 12; x += 1 / 64) {
+      const y = Number(runReference(q, [x]).output[0]) / 2 ** 12;
+      worst = Math.max(worst, Math.abs(y - 1 / (1 + Math.exp(-x))));
+    }
+    expect(worst).toBeLessThan(0.12);
+    expect(worst).toBeGreaterThan(0.1); // the bound is tight, not loose
+  });
+});

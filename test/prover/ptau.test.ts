@@ -1,0 +1,42 @@
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUNDLED_DEV_PTAU, developmentPtau, operatorPtau, readPtauPower, requiredPower } from '../../src/prover/index.ts';
+
+describe('powers of tau', () => {
+  it('uses the bundled development file, hash-checked and marked insecure', async () => {
+    const p = await developmentPtau(12);
+    expect(p).toMatchObject({ kind: 'development', insecure: true, power: 13, sha256: BUNDLED_DEV_PTAU.sha256 });
+    expect(await readPtauPower(BUNDLED_DEV_PTAU.file)).toBe(13);
+  });
+
+  it('accepts an operator file only when it is a known ceremony file or its sha256 is pinned', async () => {
+    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 10)).rejects.toMatchObject({ code: 'SETTINGS', field: 'ptau' });
+    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 10, 'ab'.repeat(32))).rejects.toThrow(/does not match the pinned/);
+    const pinned = await operatorPtau(BUNDLED_DEV_PTAU.file, 10, BUNDLED_DEV_PTAU.sha256);
+    expect(pinned).toMatchObject({ kind: 'operator-pinned', insecure: false, power: 13 });
+    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 14, BUNDLED_DEV_PTAU.sha256)).rejects.toThrow(/needs 2\^14/);
+  });
+
+  it('refuses a missing or non-ptau file', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ptau-'));
+    await expect(operatorPtau(path.join(dir, 'none.ptau'), 10)).rejects.toMatchObject({ code: 'SETTINGS' });
+    const fake = path.join(dir, 'fake.ptau');
+    await writeFile(fake, Buffer.alloc(128, 7));
+    await expect(operatorPtau(fake, 10)).rejects.toThrow(/not a powers-of-tau file/);
+  });
+
+  it('finds a corrupted bundled file by its hash', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ptau-'));
+    await copyFile(BUNDLED_DEV_PTAU.file, path.join(dir, 'copy.ptau'));
+    // Pinned hash of a different file: refused even though it is a valid ptau.
+    await expect(operatorPtau(path.join(dir, 'copy.ptau'), 10, '00'.repeat(32))).rejects.toMatchObject({ code: 'SETTINGS' });
+  });
+
+  it('sizes the setup to the circuit', () => {
+    expect(requiredPower(1000, 5)).toBe(10);
+    expect(requiredPower(8000, 5)).toBe(13);
+    expect(requiredPower(8190, 5)).toBe(14);
+  });
+});
