@@ -36,6 +36,22 @@ function at(t: Tensor, shape: number[], flat: number): number {
   return t.data[src];
 }
 
+/** A tensor of `shape` whose element at each index is A's at the sum of `offset(axis, index)`. */
+function gatherBy(A: Tensor, shape: number[], offset: (axis: number, idx: number) => number): Tensor {
+  return {
+    shape,
+    data: Float64Array.from({ length: size(shape) }, (_, flat) => {
+      let rem = flat;
+      let src = 0;
+      for (let i = shape.length - 1; i >= 0; i--) {
+        src += offset(i, rem % shape[i]);
+        rem = Math.floor(rem / shape[i]);
+      }
+      return A.data[src];
+    }),
+  };
+}
+
 function binary(f: (a: number, b: number) => number): ConstOp {
   return (node, [a, b]) => {
     const A = need(node, a, 'an operand');
@@ -133,44 +149,14 @@ export const constantOps: Record<string, ConstOp> = {
   Tile(node, [a, r]) {
     const A = need(node, a, 'data');
     const reps = Array.from(need(node, r, 'repeats').data);
-    const shape = A.shape.map((d, i) => d * reps[i]);
     const st = strides(A.shape);
-    return [
-      {
-        shape,
-        data: Float64Array.from({ length: size(shape) }, (_, flat) => {
-          let rem = flat;
-          let src = 0;
-          for (let i = shape.length - 1; i >= 0; i--) {
-            const idx = rem % shape[i];
-            rem = Math.floor(rem / shape[i]);
-            src += (idx % A.shape[i]) * st[i];
-          }
-          return A.data[src];
-        }),
-      },
-    ];
+    return [gatherBy(A, A.shape.map((d, i) => d * reps[i]), (i, idx) => (idx % A.shape[i]) * st[i])];
   },
   Transpose(node, [a]) {
     const A = a!;
     const perm = attrInts(node, 'perm') ?? A.shape.map((_, i) => A.shape.length - 1 - i);
-    const shape = perm.map((p) => A.shape[p]);
     const st = strides(A.shape);
-    return [
-      {
-        shape,
-        data: Float64Array.from({ length: size(shape) }, (_, flat) => {
-          let rem = flat;
-          let src = 0;
-          for (let i = shape.length - 1; i >= 0; i--) {
-            const idx = rem % shape[i];
-            rem = Math.floor(rem / shape[i]);
-            src += idx * st[perm[i]];
-          }
-          return A.data[src];
-        }),
-      },
-    ];
+    return [gatherBy(A, perm.map((p) => A.shape[p]), (i, idx) => idx * st[perm[i]])];
   },
   /** Dequantized weights: (q - zero point) * scale, per tensor or per axis. */
   DequantizeLinear(node, [x, scale, zp]) {

@@ -1,18 +1,11 @@
+import { applyHead } from './head.ts';
 import type { Layer, ModelIR } from './ir.ts';
 
 /** Plain float evaluation of the IR: checks the lowering against onnxruntime. */
 export function evalFloat(ir: ModelIR, x: ArrayLike<number>): { logits: Float64Array; output: Float64Array } {
   let cur: Float64Array = Float64Array.from(x);
   for (const layer of ir.layers) cur = applyFloat(layer, cur);
-  let output: Float64Array = cur;
-  if (ir.head === 'sigmoid') output = cur.map((z) => 1 / (1 + Math.exp(-z)));
-  if (ir.head === 'softmax') {
-    const m = Math.max(...cur);
-    const e = cur.map((z) => Math.exp(z - m));
-    const s = e.reduce((a, b) => a + b, 0);
-    output = e.map((v) => v / s);
-  }
-  return { logits: cur, output };
+  return { logits: cur, output: Float64Array.from(applyHead(ir.head, cur)) };
 }
 
 function applyFloat(layer: Layer, x: Float64Array): Float64Array {

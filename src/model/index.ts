@@ -1,5 +1,6 @@
 export * from './ir.ts';
 export * from './float-eval.ts';
+export * from './head.ts';
 export * from './load-model.ts';
 export * from './lower.ts';
 export * from './onnx-file.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
@@ -76,7 +76,6 @@ export async function setupCircuit(c: CompiledCircuit, ptau: PtauInfo): Promise<
       const h2 = await snarkjs.zKey.beacon(z1, zf, 'zkinfer phase 2 beacon', beaconHash, 10);
       const vkey = await snarkjs.zKey.exportVerificationKey(zf);
       assertUsableVkey(vkey);
-      const { rm } = await import('node:fs/promises');
       await rm(z0);
       await rm(z1);
       await writeFile(path.join(tmp, 'vkey.json'), JSON.stringify(vkey, null, 1));

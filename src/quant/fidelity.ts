@@ -1,4 +1,5 @@
 import { isZkinferError } from '../errors.ts';
+import { applyHead } from '../model/head.ts';
 import type { QuantizedModel } from './quantize.ts';
 import { runReference } from './reference.ts';
 
@@ -21,15 +22,6 @@ export interface FidelityReport {
   flipRate: number | null;
 }
 
-const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
-
-function softmax(z: number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
-
 /** Float-side decision, with the same tie rule as the circuit (first maximum). */
 function decide(head: QuantizedModel['head'], out: ArrayLike<number>): number[] | null {
   if (head === 'sigmoid') return Array.from(out, (p) => (p >= 0.5 ? 1 : 0));
@@ -44,10 +36,7 @@ function decide(head: QuantizedModel['head'], out: ArrayLike<number>): number[] 
 
 /** The integer model's output in the same space as the float model's graph output. */
 export function dequantizeOutput(q: QuantizedModel, y: bigint[]): number[] {
-  const z = y.map((v) => Number(v) / 2 ** q.settings.scaleBits);
-  if (q.head === 'sigmoid') return z.map(sigmoid);
-  if (q.head === 'softmax') return softmax(z);
-  return z;
+  return applyHead(q.head, y.map((v) => Number(v) / 2 ** q.settings.scaleBits));
 }
 
 export async function fidelityReport(

@@ -1,4 +1,5 @@
 import type { BundleModel, DecodedOutputs } from '../prover/bundle.ts';
+import { applyHead } from '../model/head.ts';
 import { fromField } from '../quant/field.ts';
 
 /** Positions of each group in the public signals (see generateProofCircuit). */
@@ -13,21 +14,12 @@ export function signalLayout(m: Pick<BundleModel, 'outputSize' | 'decisionSize'>
   };
 }
 
-const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-
 /** Reads the proven outputs out of canonical public signals. */
 export function decodeOutputs(m: BundleModel, publicSignals: string[]): DecodedOutputs {
   const L = signalLayout(m);
   const ints = publicSignals.slice(L.outputs, L.outputs + m.outputSize).map((s) => fromField(BigInt(s)));
   const values = ints.map((v) => Number(v) / 2 ** m.settings.scaleBits);
   const decision = m.decisionSize ? publicSignals.slice(L.decision, L.decision + m.decisionSize).map((s) => Number(s)) : null;
-  let probability: number[] | null = null;
-  if (m.head === 'sigmoid') probability = values.map(sigmoid);
-  if (m.head === 'softmax') {
-    const mx = Math.max(...values);
-    const e = values.map((v) => Math.exp(v - mx));
-    const sum = e.reduce((a, b) => a + b, 0);
-    probability = e.map((v) => v / sum);
-  }
+  const probability = m.head === 'none' ? null : applyHead(m.head, values);
   return { values, integers: ints.map(String), decision, probability };
 }

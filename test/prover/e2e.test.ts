@@ -160,6 +160,17 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     expect(no.code).toBe(1);
     expect(no.stdout).toMatch(/^INVALID: /);
 
+    const receiptFile = path.join(dir, 'receipt.json');
+    await writeFile(receiptFile, JSON.stringify(receipt));
+    const withReceipt = await cli(['verify', good, '--receipt', receiptFile]);
+    expect(withReceipt.code, withReceipt.stderr).toBe(0);
+    expect(withReceipt.stdout).toMatch(/receipt MATCHES/);
+    const wrongFeature = { ...receipt, features: receipt.features.map((f, i) => (i === 0 ? String(BigInt(f) + 1n) : f)) };
+    await writeFile(receiptFile, JSON.stringify(wrongFeature));
+    const mismatch = await cli(['verify', good, '--receipt', receiptFile]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stdout).toMatch(/receipt DOES NOT MATCH/);
+
     const junk = path.join(dir, 'junk.json');
     await writeFile(junk, '{"format": "zkinfer.proof-bundle"');
     const unusable = await cli(['verify', junk]);
