@@ -23,9 +23,9 @@ export interface CompileOptions {
 
 export interface CompiledModel {
   modelPath: string;
-  /** sha256 of the ONNX bytes, its external data, the settings and the model circuit. */
+  /** sha256 of the ONNX bytes, its external data and the settings: the same upload is the same model. */
   modelId: string;
-  /** The model commitment public signal: the id's top 248 bits. */
+  /** The model commitment public signal: sha256(model id, model circuit)'s top 248 bits. */
   modelCommitment: bigint;
   settings: QuantSettings;
   ir: ModelIR;
@@ -34,6 +34,11 @@ export interface CompiledModel {
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
   fidelity: (FidelityReport & { inputs: 'given' | 'random' }) | null;
+}
+
+/** A model's id: known from the upload alone, before anything is compiled. */
+export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings): string {
+  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits }));
 }
 
 /** Seeded uniform inputs in [-1, 1], so a report can be reproduced. */
@@ -77,8 +82,8 @@ export async function compileLoaded(
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const quantized = quantizeModel(loaded.ir, settings);
-  const modelId = sha256Hex(loaded.bytes, ...loaded.externalBytes, JSON.stringify(settings), generateModelTemplate(quantized).source);
-  const modelCommitment = hashToField(modelId);
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings);
+  const modelCommitment = hashToField(sha256Hex(modelId, generateModelTemplate(quantized).source));
   const circuit = generateProofCircuit(quantized, modelCommitment);
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;

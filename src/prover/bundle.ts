@@ -14,9 +14,9 @@ export const RECEIPT_FORMAT = 'zkinfer.receipt';
 
 /** What a verifier needs to decode public signals: the model's public shape. */
 export interface BundleModel {
-  /** sha256 of the ONNX bytes, external data, settings and circuit; the model's id. */
+  /** sha256 of the ONNX bytes, external data and settings: the model's id. */
   id: string;
-  /** The model commitment public signal (decimal): the id's top 248 bits. */
+  /** The model commitment public signal (decimal): top 248 bits of sha256(id, model circuit). */
   commitment: string;
   circuitHash: string;
   settings: QuantSettings;

@@ -1,0 +1,59 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isZkinferError, type ErrorCode } from '../errors.ts';
+
+/** An error with its HTTP status, a stable code and the bad field. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  NOT_FOUND: 404,
+  MODEL_UNSUPPORTED_OP: 422,
+  MODEL_UNSUPPORTED_GRAPH: 422,
+  FIELD_OVERFLOW: 422,
+  ARTIFACT_CORRUPT: 500,
+  CIRCUIT_COMPILE: 500,
+};
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** One handler for every error: 4xx say what was wrong and where; 5xx hide internals. */
+export function errorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
+  let status = 500;
+  let body: ErrorBody = { code: 'INTERNAL', message: 'internal error' };
+  const fe = err as FastifyError & { validation?: { instancePath?: string; params?: Record<string, unknown>; message?: string }[] };
+  if (err instanceof HttpError) {
+    status = err.statusCode;
+    body = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+  } else if (isZkinferError(err)) {
+    status = STATUS[err.code] ?? 400;
+    body = status >= 500 ? body : { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+  } else if (fe.validation) {
+    const v = fe.validation[0];
+    const extra = v?.params?.additionalProperty ?? v?.params?.missingProperty;
+    const field = [fe.validationContext, v?.instancePath?.slice(1).replaceAll('/', '.'), extra].filter(Boolean).join('.');
+    status = 400;
+    body = { code: 'VALIDATION', message: `${field || 'request'} ${v?.message ?? 'is invalid'}`, field: field || undefined };
+  } else if (/Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue/.test(err.message)) {
+    // Redis (queue, idempotency keys, rate limits) is down: say so at once, do not hang.
+    status = 503;
+    body = { code: 'BACKEND_UNAVAILABLE', message: 'the job queue is unavailable; try again later' };
+  } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    status = fe.statusCode;
+    body = { code: fe.code ?? 'BAD_REQUEST', message: fe.message };
+  }
+  if (status >= 500) req.log.error({ err }, 'request failed');
+  if (status === 503) reply.header('retry-after', '5');
+  reply.status(status).send(body);
+}

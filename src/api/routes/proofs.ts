@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { sha256Hex } from '../../store/paths.ts';
+import { HttpError } from '../http-error.ts';
+import { Accepted, ErrorSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
+import type { AppContext } from '../app.ts';
+
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+
+interface ProofBody {
+  input: unknown;
+  salt?: string;
+  nonce?: string;
+}
+
+export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.post(
+    '/v1/models/:id/proofs',
+    {
+      schema: {
+        summary: 'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409.',
+        params: Type.Object({ id: Type.String() }),
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+        body: ProofRequestSchema,
+        response: { 202: Accepted, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const caller = ctx.auth(req, ['prover']);
+      const modelId = (req.params as { id: string }).id;
+      const model = await ctx.models.get(modelId);
+      if (!model || (caller.role !== 'admin' && model.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
+      if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}${model.reason ? `: ${model.reason}` : ''}`, 'id');
+      const body = req.body as ProofBody;
+      let proofId = randomUUID();
+      const key = req.headers['idempotency-key'] as string | undefined;
+      if (key) {
+        const payloadHash = sha256Hex(modelId, JSON.stringify(body));
+        const bound = await ctx.idempotency.claim(`${caller.tenant}:${key}`, payloadHash, proofId);
+        if (bound.payloadHash !== payloadHash) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
+        if (bound.proofId !== proofId) return reply.status(202).send({ id: bound.proofId, status: (await ctx.proofs.get(bound.proofId))?.status ?? 'queued' });
+        proofId = bound.proofId;
+      }
+      const now = new Date().toISOString();
+      await ctx.proofs.saveRequest(proofId, { input: body.input, salt: body.salt, nonce: body.nonce });
+      await ctx.proofs.put({ id: proofId, modelId, tenant: caller.tenant, status: 'queued', stage: 'queued', createdAt: now, updatedAt: now });
+      await ctx.queue.enqueueProve(proofId);
+      return reply.status(202).send({ id: proofId, status: 'queued' });
+    },
+  );
+
+  app.get(
+    '/v1/proofs/:id',
+    { schema: { summary: 'A proof request: status, stage, timings, and the bundle when done', params: Type.Object({ id: Type.String() }), response: { 200: ProofSchema, ...errors } } },
+    async (req) => {
+      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const rec = await ctx.proofs.get((req.params as { id: string }).id);
+      // Another tenant's proof does not exist, as far as this caller can tell.
+      if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
+      const { tenant: _t, ...pub } = rec;
+      const bundle = rec.status === 'done' ? await ctx.proofs.getBundle(rec.id) : null;
+      return { ...pub, ...(bundle ? { bundle } : {}) };
+    },
+  );
+
+  app.get(
+    '/v1/proofs',
+    { schema: { summary: "List the caller's proofs, optionally for one model", querystring: Type.Object({ modelId: Type.Optional(Type.String()) }, { additionalProperties: false }), response: { 200: Type.Array(ProofSchema), ...errors } } },
+    async (req) => {
+      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const { modelId } = req.query as { modelId?: string };
+      const list = await ctx.proofs.list({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId });
+      return list.map(({ tenant: _t, ...pub }) => pub);
+    },
+  );
+}

@@ -1,0 +1,74 @@
+import { Type } from 'typebox';
+
+export const ErrorSchema = Type.Object(
+  { code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) },
+  { $id: 'Error', description: 'A client error names what was wrong (code) and where (field); a server error says only "internal error".' },
+);
+
+const ModelStatus = Type.Union([Type.Literal('queued'), Type.Literal('compiling'), Type.Literal('ready'), Type.Literal('failed')]);
+const Settings = Type.Object({ scaleBits: Type.Integer(), bits: Type.Integer() });
+
+export const ModelSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    status: ModelStatus,
+    reason: Type.Optional(Type.String()),
+    fileName: Type.String(),
+    settings: Settings,
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+    inputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), size: Type.Integer() }))),
+    outputSize: Type.Optional(Type.Integer()),
+    head: Type.Optional(Type.String()),
+    layers: Type.Optional(
+      Type.Array(Type.Object({ name: Type.String(), kind: Type.String(), size: Type.Integer(), constraints: Type.Integer(), formula: Type.String() })),
+    ),
+    constraints: Type.Optional(Type.Integer()),
+    fidelity: Type.Optional(Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })])),
+    vkeyHash: Type.Optional(Type.String()),
+    setup: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  },
+  { $id: 'Model' },
+);
+
+export const ProofRequestSchema = Type.Object(
+  {
+    input: Type.Union([Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown())], {
+      description: '{"input_data": [[...]]}, a flat array, or named features',
+    }),
+    salt: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
+    nonce: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
+  },
+  { additionalProperties: false, $id: 'ProofRequest' },
+);
+
+export const ProofSchema = Type.Object(
+  {
+    id: Type.String(),
+    modelId: Type.String(),
+    status: Type.Union([Type.Literal('queued'), Type.Literal('proving'), Type.Literal('done'), Type.Literal('failed')]),
+    stage: Type.String(),
+    reason: Type.Optional(Type.String()),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+    timings: Type.Optional(Type.Object({ witnessMs: Type.Number(), proveMs: Type.Number(), verifyMs: Type.Number(), totalMs: Type.Number() })),
+    bundle: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the proof bundle (schemas/proof-bundle.schema.json) once done' })),
+  },
+  { $id: 'Proof' },
+);
+
+export const VerifyRequestSchema = Type.Object({ bundle: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false, $id: 'VerifyRequest' });
+
+export const VerifyResultSchema = Type.Object(
+  {
+    valid: Type.Boolean(),
+    reason: Type.String(),
+    modelId: Type.String(),
+    vkeyHash: Type.String(),
+    outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })]),
+    setup: Type.Object({}, { additionalProperties: true }),
+  },
+  { $id: 'VerifyResult' },
+);
+
+export const Accepted = Type.Object({ id: Type.String(), status: Type.String() });

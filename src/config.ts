@@ -1,0 +1,62 @@
+import { ZkinferError } from './errors.ts';
+
+export type Role = 'prover' | 'verifier' | 'admin';
+
+export interface ApiKey {
+  key: string;
+  role: Role;
+  tenant: string;
+}
+
+/** One typed configuration per process, read from the environment and validated at boot. */
+export interface Config {
+  host: string;
+  port: number;
+  /** BullMQ on this Redis when set; otherwise the in-process (local) queue. */
+  redisUrl: string | null;
+  queuePrefix: string;
+  workerConcurrency: number;
+  /** Largest request body in bytes (model uploads included). */
+  bodyLimit: number;
+  requestTimeoutMs: number;
+  /** Requests per minute per key. */
+  rateLimit: number;
+  /** Empty means open development mode: every caller is admin of tenant "default". */
+  apiKeys: ApiKey[];
+}
+
+const ROLES: Role[] = ['prover', 'verifier', 'admin'];
+
+/** Reads the config, reporting every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const int = (name: string, dflt: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min) {
+      problems.push(`${name} must be an integer >= ${min} (got "${raw}")`);
+      return dflt;
+    }
+    return v;
+  };
+  const apiKeys: ApiKey[] = [];
+  for (const entry of (env.ZKINFER_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^=]{16,})=(prover|verifier|admin):([A-Za-z0-9_-]+)$/.exec(entry);
+    if (!m) problems.push(`ZKINFER_API_KEYS entries must look like <key of 16+ chars>=<${ROLES.join('|')}>:<tenant>`);
+    else apiKeys.push({ key: m[1], role: m[2] as Role, tenant: m[3] });
+  }
+  const cfg: Config = {
+    host: env.HOST ?? '127.0.0.1',
+    port: int('PORT', 3000, 0),
+    redisUrl: env.REDIS_URL || null,
+    queuePrefix: env.ZKINFER_QUEUE_PREFIX || 'zkinfer',
+    workerConcurrency: int('WORKER_CONCURRENCY', 1, 1),
+    bodyLimit: int('BODY_LIMIT', 64 * 1024 * 1024, 1024),
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1000),
+    rateLimit: int('RATE_LIMIT_PER_MINUTE', 600, 1),
+    apiKeys,
+  };
+  if (problems.length) throw new ZkinferError('SETTINGS', `configuration: ${problems.join('; ')}`, 'env');
+  return cfg;
+}
