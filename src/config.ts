@@ -16,6 +16,8 @@ export interface Config {
   redisUrl: string | null;
   queuePrefix: string;
   workerConcurrency: number;
+  /** How long a job's lock lasts without renewal: a dead worker's job is retried after this. */
+  workerLockMs: number;
   /** Largest request body in bytes (model uploads included). */
   bodyLimit: number;
   requestTimeoutMs: number;
@@ -52,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: env.REDIS_URL || null,
     queuePrefix: env.ZKINFER_QUEUE_PREFIX || 'zkinfer',
     workerConcurrency: int('WORKER_CONCURRENCY', 1, 1),
+    workerLockMs: int('WORKER_LOCK_MS', 30_000, 1000),
     bodyLimit: int('BODY_LIMIT', 64 * 1024 * 1024, 1024),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1000),
     rateLimit: int('RATE_LIMIT_PER_MINUTE', 600, 1),

@@ -10,6 +10,7 @@ export async function openapiYaml(): Promise<string> {
     redisUrl: null,
     queuePrefix: 'zkinfer',
     workerConcurrency: 1,
+    workerLockMs: 30_000,
     bodyLimit: 64 * 1024 * 1024,
     requestTimeoutMs: 30_000,
     rateLimit: 600,

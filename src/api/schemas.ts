@@ -52,6 +52,7 @@ export const ProofSchema = Type.Object(
     createdAt: Type.String(),
     updatedAt: Type.String(),
     timings: Type.Optional(Type.Object({ witnessMs: Type.Number(), proveMs: Type.Number(), verifyMs: Type.Number(), totalMs: Type.Number() })),
+    worker: Type.Optional(Type.String({ description: 'host:pid of the worker that made the proof' })),
     bundle: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the proof bundle (schemas/proof-bundle.schema.json) once done' })),
   },
   { $id: 'Proof' },

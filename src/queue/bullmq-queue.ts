@@ -61,10 +61,18 @@ export class BullJobQueue implements JobQueue {
 }
 
 /** Worker side: processes both queues in this process until closed. */
-export function startBullWorkers(opts: BullOptions & { concurrency: number }): { close(): Promise<void> } {
+export function startBullWorkers(opts: BullOptions & { concurrency: number; lockMs?: number }): { close(): Promise<void> } {
   const prefix = opts.prefix ?? 'zkinfer';
   const mk = (name: string, fn: (id: string) => Promise<void>, key: 'modelId' | 'proofId') =>
-    new Worker(name, async (job) => fn(job.data[key] as string), { connection: redisConnection(opts.redisUrl), prefix, concurrency: opts.concurrency });
+    new Worker(name, async (job) => fn(job.data[key] as string), {
+      connection: redisConnection(opts.redisUrl),
+      prefix,
+      concurrency: opts.concurrency,
+      // A worker that dies (kill -9) stops renewing its lock; after lockMs its job counts
+      // as stalled and another worker takes it over.
+      lockDuration: opts.lockMs ?? 30_000,
+      stalledInterval: opts.lockMs ?? 30_000,
+    });
   const workers = [mk(QUEUE_NAMES.compile, processCompile, 'modelId'), mk(QUEUE_NAMES.prove, processProve, 'proofId')];
   for (const w of workers) w.on('error', (e) => process.stderr.write(`worker error: ${e.message}\n`));
   return {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { isZkinferError, ZkinferError } from '../errors.ts';
@@ -82,7 +83,7 @@ export async function processProve(proofId: string): Promise<void> {
     });
     // On disk (and already verified by the prover) before the job is marked complete.
     await proofs.saveResult(proofId, r.bundle, r.receipt);
-    await proofs.update(proofId, { status: 'done', stage: 'stored', reason: undefined, timings: { ...r.timings, totalMs: performance.now() - t0 } });
+    await proofs.update(proofId, { status: 'done', stage: 'stored', reason: undefined, worker: `${hostname()}:${process.pid}`, timings: { ...r.timings, totalMs: performance.now() - t0 } });
     await proofs.dropRequest(proofId);
   } catch (e) {
     if (deterministic(e)) {

@@ -8,7 +8,7 @@ if (!cfg.redisUrl) {
   process.stderr.write('npm run worker needs REDIS_URL (without it, `npm start` runs jobs in its own worker process)\n');
   process.exit(2);
 }
-const workers = startBullWorkers({ redisUrl: cfg.redisUrl, prefix: cfg.queuePrefix, concurrency: cfg.workerConcurrency });
+const workers = startBullWorkers({ redisUrl: cfg.redisUrl, prefix: cfg.queuePrefix, concurrency: cfg.workerConcurrency, lockMs: cfg.workerLockMs });
 process.stderr.write(`zkinfer worker: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} queues\n`);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

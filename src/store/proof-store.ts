@@ -17,6 +17,8 @@ export interface ProofRecord {
   createdAt: string;
   updatedAt: string;
   timings?: { witnessMs: number; proveMs: number; verifyMs: number; totalMs: number };
+  /** host:pid of the worker that made the proof. */
+  worker?: string;
 }
 
 /** The private part of a request: kept only until the proof is made, never logged. */

@@ -31,6 +31,7 @@ function config(over: Partial<Config> = {}): Config {
     redisUrl: redis.url,
     queuePrefix: `test-${randomUUID()}`,
     workerConcurrency: 1,
+    workerLockMs: 30_000,
     bodyLimit: 2 * 1024 * 1024,
     requestTimeoutMs: 30_000,
     rateLimit: 10_000,

@@ -1,0 +1,92 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/api/app.ts';
+import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
+import { ProofStore } from '../../src/store/proof-store.ts';
+import { verifyBundle } from '../../src/verifier/index.ts';
+import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+import { findRedis } from '../helpers/redis.ts';
+
+const redis = await findRedis();
+
+describe.skipIf(!redis.url)('a worker killed with SIGKILL in the middle of a proof', () => {
+  const prefix = `test-${randomUUID()}`;
+  let app: FastifyInstance;
+  let base: string;
+  let conn: Redis;
+  let queue: BullJobQueue;
+  const workers: ChildProcess[] = [];
+
+  const startWorker = () => {
+    const w = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
+      cwd: REPO,
+      env: { ...process.env, REDIS_URL: redis.url!, ZKINFER_QUEUE_PREFIX: prefix, WORKER_LOCK_MS: '2000' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    workers.push(w);
+    return w;
+  };
+  const get = async (url: string) => (await fetch(base + url)).json() as Promise<any>;
+
+  beforeAll(async () => {
+    conn = redisConnection(redis.url!);
+    queue = new BullJobQueue({ redisUrl: redis.url!, prefix });
+    app = await buildApp({
+      config: { host: '127.0.0.1', port: 0, redisUrl: redis.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 2000, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [] },
+      queue,
+      redis: conn,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+
+  afterAll(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await app?.close();
+    await queue?.close();
+    const keys = await conn.keys(`${prefix}:*`);
+    if (keys.length) await conn.del(...keys);
+    conn?.disconnect();
+    redis.stop();
+  });
+
+  it('completes on another worker, with exactly one proof stored', async () => {
+    const first = startWorker();
+    const form = new FormData();
+    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    const { id: modelId } = (await (await fetch(`${base}/v1/models`, { method: 'POST', body: form })).json()) as { id: string };
+    for (let i = 0; i < 960 && (await get(`/v1/models/${modelId}`)).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 250));
+
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const res = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: applicant }) });
+    const { id: proofId } = (await res.json()) as { id: string };
+    // Kill the worker the moment it starts proving.
+    let seen = '';
+    for (let i = 0; i < 2000; i++) {
+      seen = (await get(`/v1/proofs/${proofId}`)).status;
+      if (seen !== 'queued') break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    first.kill('SIGKILL');
+    expect(seen).toBe('proving');
+
+    const second = startWorker();
+    let rec: any;
+    for (let i = 0; i < 240; i++) {
+      rec = await get(`/v1/proofs/${proofId}`);
+      if (rec.status === 'done' || rec.status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(rec.status, JSON.stringify(rec)).toBe('done');
+    expect(rec.worker).toMatch(new RegExp(`:${second.pid}$`));
+    expect((await verifyBundle(rec.bundle)).valid).toBe(true);
+    const all = await new ProofStore().list({ modelId });
+    expect(all.filter((p) => p.id === proofId)).toHaveLength(1);
+    expect(await new ProofStore().getRequest(proofId)).toBeNull(); // the private input is gone
+  });
+});
