@@ -6,7 +6,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openapiYaml } from '../../src/api/openapi.ts';
+import createClient from 'openapi-fetch';
+import { openapiClientTypes, openapiYaml } from '../../src/api/openapi.ts';
+import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
 import type { Config } from '../../src/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
@@ -155,6 +157,27 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
   });
 
+  it('works end to end through a client generated from openapi.yaml', async () => {
+    const client = createClient<paths>({ baseUrl: base, headers: { authorization: `Bearer ${KEYS.bank}` } });
+    const model = await client.GET('/v1/models/{id}', { params: { path: { id: modelId } } });
+    expect(model.data?.status).toBe('ready');
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const accepted = await client.POST('/v1/models/{id}/proofs', { params: { path: { id: modelId }, header: {} }, body: { input: applicant } });
+    expect(accepted.response.status).toBe(202);
+    const id = accepted.data!.id;
+    const done = await poll(
+      async () => (await client.GET('/v1/proofs/{id}', { params: { path: { id } } })).data!,
+      (p) => p.status === 'done' || p.status === 'failed',
+    );
+    expect(done.status).toBe('done');
+    const verifier = createClient<paths>({ baseUrl: base, headers: { authorization: `Bearer ${KEYS.regulator}` } });
+    const v = await verifier.POST('/v1/verify', { body: { bundle: done.bundle! } });
+    expect(v.data).toMatchObject({ valid: true, modelId });
+    const missing = await client.GET('/v1/models/{id}', { params: { path: { id: '0'.repeat(64) } } });
+    expect(missing.response.status).toBe(404);
+    expect(missing.error).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+  });
+
   it('makes one job of 50 concurrent requests with one Idempotency-Key; another payload is a 409', async () => {
     const key = randomUUID();
     const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
@@ -249,7 +272,9 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
 });
 
 describe('OpenAPI document', () => {
-  it('openapi.yaml is what the route schemas generate (run `npm run openapi` after changing a route)', async () => {
-    expect(await readFile(path.join(REPO, 'openapi.yaml'), 'utf8')).toBe(await openapiYaml());
+  it('openapi.yaml and the client types are what the route schemas generate (run `npm run openapi` after changing a route)', async () => {
+    const yaml = await openapiYaml();
+    expect(await readFile(path.join(REPO, 'openapi.yaml'), 'utf8')).toBe(yaml);
+    expect(await readFile(path.join(REPO, 'src', 'api', 'openapi-types.ts'), 'utf8')).toBe(await openapiClientTypes(yaml));
   });
 });
