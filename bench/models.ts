@@ -8,7 +8,7 @@ export const REPO = path.resolve(import.meta.dirname, '..');
 export const SHARED = path.resolve(REPO, '..', 'shared', 'fixtures');
 
 export type BenchModel =
-  | { name: string; kind: 'onnx'; file: string; input?: string }
+  | { name: string; kind: 'onnx'; file: string; input?: string; fidelityInput?: string }
   | { name: string; kind: 'synthetic'; sizes: number[]; head: 'sigmoid' | 'softmax' };
 
 /** A seeded MLP with ReLU between layers and weights ~ U(-1, 1) / sqrt(fan-in). */
@@ -27,7 +27,13 @@ const ezkl = (n: string): BenchModel => ({ name: `ezkl/${n}`, kind: 'onnx', file
 
 /** Compile-only table (issue: constraints per neuron). */
 export const COMPILE_SET: BenchModel[] = [
-  { name: 'loan example', kind: 'onnx', file: path.join(REPO, 'examples', 'loan', 'loan-model.onnx'), input: path.join(REPO, 'examples', 'loan', 'applicant.json') },
+  {
+    name: 'loan example',
+    kind: 'onnx',
+    file: path.join(REPO, 'examples', 'loan', 'loan-model.onnx'),
+    input: path.join(REPO, 'examples', 'loan', 'applicant.json'),
+    fidelityInput: path.join(REPO, 'examples', 'loan', 'applicants.json'),
+  },
   ...['1l_linear', '1l_mlp', '2l_relu_fc', 'sklearn_mlp', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'large_mlp'].map(ezkl),
   { name: 'credit/fedos94', kind: 'onnx', file: path.join(SHARED, 'credit', 'fedos94-credit-scoring', 'credit_model.onnx') },
   { name: 'credit/cybersuraksha', kind: 'onnx', file: path.join(SHARED, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx') },

@@ -2,7 +2,7 @@
 // Usage: node --import tsx bench/one.ts <compile|prove> <index>
 import { readFile } from 'node:fs/promises';
 import { constraintsPerNeuron } from '../src/cli/format.ts';
-import { loadModel, parseInput } from '../src/model/index.ts';
+import { loadModel, parseInput, parseInputRows } from '../src/model/index.ts';
 import { compileLoaded, compileModel, type CompiledModel, proveModel, randomInputs, setupModel } from '../src/pipeline/index.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { COMPILE_SET, PROVE_SET, syntheticModel } from './models.ts';
@@ -16,8 +16,15 @@ async function compile(): Promise<{ m: CompiledModel; input: unknown }> {
     const loaded = syntheticModel(spec.sizes, spec.head);
     return { m: await compileLoaded(loaded), input: Array.from(randomInputs(spec.sizes[0], 1, 5)[0]) };
   }
-  const m = await compileModel(spec.file, { samples: 16 });
-  const input = spec.input ? JSON.parse(await readFile(spec.input, 'utf8')) : Array.from(randomInputs(m.ir.inputSize, 1, 5)[0]);
+  const { ir } = await loadModel(spec.file);
+  const fidelityDoc = spec.fidelityInput ? JSON.parse(await readFile(spec.fidelityInput, 'utf8')) : undefined;
+  const m = await compileModel(spec.file, { samples: 16, inputs: fidelityDoc ? parseInputRows(fidelityDoc, ir) : undefined });
+  let input: unknown = Array.from(randomInputs(m.ir.inputSize, 1, 5)[0]);
+  if (spec.input) {
+    const doc = JSON.parse(await readFile(spec.input, 'utf8'));
+    // Fixture files may hold a batch flattened into one row: prove its first row.
+    input = 'input_data' in doc ? { input_data: [doc.input_data[0].slice(0, m.ir.inputSize)] } : doc;
+  }
   parseInput(input, m.ir);
   return { m, input };
 }
@@ -33,6 +40,7 @@ const out: Record<string, unknown> = {
   constraints: m.compiled.constraints,
   perNeuron: constraintsPerNeuron(m),
   compileS: m.compiled.cached ? 'cached' : compileS,
+  fidelityInputs: m.fidelity ? `${m.fidelity.samples} ${m.fidelity.inputs}` : null,
   maxAbsError: m.fidelity?.maxAbsError ?? null,
   flipRate: m.fidelity?.flipRate ?? null,
 };

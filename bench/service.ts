@@ -99,6 +99,6 @@ export async function serviceBench(): Promise<string> {
     '',
     verifyLine,
     '',
-    'The 40 proofs are submitted at once, so latency includes queueing; the client polls every 20 ms.',
+    'The 40 proofs are submitted at once, so latency includes queueing; the client polls every 20 ms. API, workers and client share the 2 cores.',
   ].join('\n');
 }

@@ -1,6 +1,9 @@
 import { ZkinferError } from '../errors.ts';
 import type { ModelIR } from './ir.ts';
 
+/** What parsing needs of a model: its inputs' names and sizes, in order. */
+export type InputLayout = { inputs: Pick<ModelIR['inputs'][number], 'name' | 'size'>[]; inputSize: number };
+
 function numberAt(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     throw new ZkinferError('INPUT_VALUE', `${field} must be a finite number, got ${JSON.stringify(v) ?? String(v)}`, field);
@@ -18,7 +21,7 @@ function flatList(v: unknown, field: string): number[] {
  * flattened, as the EZKL fixtures carry it), a flat array, or named features keyed by
  * the graph input names (each a number or an array of the input's size).
  */
-export function parseInput(json: unknown, ir: ModelIR): Float64Array {
+export function parseInput(json: unknown, ir: InputLayout): Float64Array {
   let values: number[];
   if (Array.isArray(json)) values = flatList(json, 'input');
   else if (json && typeof json === 'object' && 'input_data' in json) {
@@ -49,7 +52,7 @@ export function parseInput(json: unknown, ir: ModelIR): Float64Array {
 }
 
 /** Several inputs for reports: each row of `{"input_data": [...]}`, or one input of any accepted form. */
-export function parseInputRows(json: unknown, ir: ModelIR): Float64Array[] {
+export function parseInputRows(json: unknown, ir: InputLayout): Float64Array[] {
   if (json && typeof json === 'object' && !Array.isArray(json) && 'input_data' in json) {
     const rows = (json as { input_data: unknown }).input_data;
     if (Array.isArray(rows) && rows.length > 1) return rows.map((r) => parseInput({ input_data: [r] }, ir));

@@ -197,6 +197,9 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     const cases: [Promise<{ status: number; body: any }>, number, string, string?][] = [
       [call('POST', p, KEYS.bank, { input: applicant, colour: 'red' }), 400, 'VALIDATION', 'body.colour'],
       [call('POST', p, KEYS.bank, { input: applicant, nonce: 5 }), 400, 'VALIDATION', 'body.nonce'],
+      [call('POST', p, KEYS.bank, { input: applicant, nonce: FIELD_ORDER.toString() }), 400, 'VALIDATION', 'body.nonce'],
+      [call('POST', p, KEYS.bank, { input: { ...applicant, age: undefined } }), 400, 'INPUT_SHAPE', 'age'],
+      [call('POST', p, KEYS.bank, { input: { ...applicant, income: 'high' } }), 400, 'INPUT_VALUE', 'income'],
       [call('POST', p, KEYS.bank, '{"input": {}, "__proto__": {"x": 1}}'), 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
       [call('POST', p, KEYS.bank, 'x'.repeat(3 * 1024 * 1024)), 413, 'FST_ERR_CTP_BODY_TOO_LARGE'],
       [call('POST', '/v1/verify', KEYS.regulator, 'hello', { 'content-type': 'text/plain' }), 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE'],

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { parseInput } from '../../model/parse-input.ts';
+import { FIELD_ORDER } from '../../quant/field.ts';
 import { sha256Hex } from '../../store/paths.ts';
 import { HttpError } from '../http-error.ts';
 import { Accepted, ErrorSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
@@ -33,6 +35,12 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (!model || (caller.role !== 'admin' && model.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
       if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}${model.reason ? `: ${model.reason}` : ''}`, 'id');
       const body = req.body as ProofBody;
+      // Shape and type errors in the input are a 400 now, not a failed job later.
+      const inputs = model.inputs ?? [];
+      parseInput(body.input, { inputs, inputSize: inputs.reduce((a, i) => a + i.size, 0) });
+      for (const f of ['salt', 'nonce'] as const) {
+        if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER) throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
+      }
       let proofId = randomUUID();
       const key = req.headers['idempotency-key'] as string | undefined;
       if (key) {
