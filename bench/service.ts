@@ -26,7 +26,7 @@ export async function serviceBench(): Promise<string> {
     const conn = redisConnection(redis.url);
     const queue = new BullJobQueue({ redisUrl: redis.url, prefix });
     const app = await buildApp({
-      config: { host: '127.0.0.1', port: 0, redisUrl: redis.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 30_000, bodyLimit: 1 << 24, requestTimeoutMs: 30_000, rateLimit: 1_000_000, apiKeys: [] },
+      config: { host: '127.0.0.1', port: 0, redisUrl: redis.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 24, requestTimeoutMs: 30_000, rateLimit: 1_000_000, apiKeys: [] },
       queue,
       redis: conn,
     });

@@ -18,6 +18,8 @@ export interface Config {
   workerConcurrency: number;
   /** How long a job's lock lasts without renewal: a dead worker's job is retried after this. */
   workerLockMs: number;
+  /** A worker serves its own Prometheus /metrics (job time per stage) on this port when set. */
+  workerMetricsPort: number | null;
   /** Largest request body in bytes (model uploads included). */
   bodyLimit: number;
   requestTimeoutMs: number;
@@ -55,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queuePrefix: env.ZKINFER_QUEUE_PREFIX || 'zkinfer',
     workerConcurrency: int('WORKER_CONCURRENCY', 1, 1),
     workerLockMs: int('WORKER_LOCK_MS', 30_000, 1000),
+    workerMetricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1) : null,
     bodyLimit: int('BODY_LIMIT', 64 * 1024 * 1024, 1024),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1000),
     rateLimit: int('RATE_LIMIT_PER_MINUTE', 600, 1),

@@ -11,6 +11,7 @@ export async function openapiYaml(): Promise<string> {
     queuePrefix: 'zkinfer',
     workerConcurrency: 1,
     workerLockMs: 30_000,
+    workerMetricsPort: null,
     bodyLimit: 64 * 1024 * 1024,
     requestTimeoutMs: 30_000,
     rateLimit: 600,

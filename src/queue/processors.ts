@@ -6,6 +6,7 @@ import { compileModel, type CompiledModel, proveModel, setupModel } from '../pip
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ModelStore } from '../store/model-store.ts';
 import { writeJsonAtomic } from '../store/json-file.ts';
+import { jobSeconds } from './job-metrics.ts';
 import { ProofStore } from '../store/proof-store.ts';
 
 /**
@@ -39,9 +40,11 @@ export async function processCompile(modelId: string): Promise<void> {
   if (!rec) throw new UnrecoverableError(`model ${modelId} is not registered`);
   if (rec.status === 'ready') return;
   await models.update(modelId, { status: 'compiling' });
+  const t0 = performance.now();
   try {
     const { m, setup } = await prepared(modelId, models.modelFile(rec), rec.settings);
     await writeJsonAtomic(path.join(models.dir(modelId), 'vkey.json'), setup.vkey);
+    jobSeconds.observe({ queue: 'compile', stage: 'compile+setup', outcome: 'ok' }, (performance.now() - t0) / 1000);
     await models.update(modelId, {
       status: 'ready',
       reason: undefined,
@@ -81,6 +84,9 @@ export async function processProve(proofId: string): Promise<void> {
       salt: req.salt !== undefined ? BigInt(req.salt) : undefined,
       nonce: req.nonce !== undefined ? BigInt(req.nonce) : undefined,
     });
+    jobSeconds.observe({ queue: 'prove', stage: 'witness', outcome: 'ok' }, r.timings.witnessMs / 1000);
+    jobSeconds.observe({ queue: 'prove', stage: 'prove', outcome: 'ok' }, r.timings.proveMs / 1000);
+    jobSeconds.observe({ queue: 'prove', stage: 'verify', outcome: 'ok' }, r.timings.verifyMs / 1000);
     // On disk (and already verified by the prover) before the job is marked complete.
     await proofs.saveResult(proofId, r.bundle, r.receipt);
     await proofs.update(proofId, { status: 'done', stage: 'stored', reason: undefined, worker: `${hostname()}:${process.pid}`, timings: { ...r.timings, totalMs: performance.now() - t0 } });

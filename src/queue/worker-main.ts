@@ -2,6 +2,7 @@
 // which lets the running job finish before exiting.
 import { loadConfig } from '../config.ts';
 import { startBullWorkers } from './bullmq-queue.ts';
+import { serveWorkerMetrics } from './job-metrics.ts';
 
 const cfg = loadConfig();
 if (!cfg.redisUrl) {
@@ -9,6 +10,7 @@ if (!cfg.redisUrl) {
   process.exit(2);
 }
 const workers = startBullWorkers({ redisUrl: cfg.redisUrl, prefix: cfg.queuePrefix, concurrency: cfg.workerConcurrency, lockMs: cfg.workerLockMs });
+if (cfg.workerMetricsPort) serveWorkerMetrics(cfg.workerMetricsPort);
 process.stderr.write(`zkinfer worker: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} queues\n`);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

@@ -18,6 +18,7 @@ import { findRedis } from '../helpers/redis.ts';
 import { CLI, LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const redis = await findRedis();
+const workerMetricsPort = 20000 + Math.floor(Math.random() * 20000);
 if (!redis.url) console.warn(`skipping the service tests: ${redis.why}`);
 
 const KEYS = {
@@ -34,6 +35,7 @@ function config(over: Partial<Config> = {}): Config {
     queuePrefix: `test-${randomUUID()}`,
     workerConcurrency: 1,
     workerLockMs: 30_000,
+    workerMetricsPort: null,
     bodyLimit: 2 * 1024 * 1024,
     requestTimeoutMs: 30_000,
     rateLimit: 10_000,
@@ -92,7 +94,7 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     base = `http://127.0.0.1:${addr.port}`;
     worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
       cwd: REPO,
-      env: { ...process.env, REDIS_URL: redis.url!, ZKINFER_QUEUE_PREFIX: cfg.queuePrefix },
+      env: { ...process.env, REDIS_URL: redis.url!, ZKINFER_QUEUE_PREFIX: cfg.queuePrefix, METRICS_PORT: String(workerMetricsPort) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
 
@@ -150,11 +152,18 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     expect(cliOk.status, cliOk.stderr).toBe(0);
     expect(cliOk.stdout).toMatch(/^VALID/);
 
+    const receipt = await call('GET', `/v1/proofs/${proofId}/receipt`, KEYS.bank);
+    expect(receipt.body.inputCommitment).toBe(bundle.publicSignals[1]);
+    expect((await call('GET', `/v1/proofs/${proofId}/receipt`, KEYS.regulator)).status).toBe(403);
+    expect(JSON.stringify(done.body)).not.toContain(receipt.body.salt);
+
     const listed = await call('GET', `/v1/proofs?modelId=${modelId}`, KEYS.bank);
     expect(listed.body.map((p: { id: string }) => p.id)).toContain(proofId);
     const metrics = await call('GET', '/metrics', null);
     expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 1/);
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+    expect(workerMetrics).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
   });
 
   it('works end to end through a client generated from openapi.yaml', async () => {

@@ -37,7 +37,7 @@ describe.skipIf(!redis.url)('a worker killed with SIGKILL in the middle of a pro
     conn = redisConnection(redis.url!);
     queue = new BullJobQueue({ redisUrl: redis.url!, prefix });
     app = await buildApp({
-      config: { host: '127.0.0.1', port: 0, redisUrl: redis.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 2000, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [] },
+      config: { host: '127.0.0.1', port: 0, redisUrl: redis.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 2000, workerMetricsPort: null, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [] },
       queue,
       redis: conn,
     });

@@ -73,6 +73,24 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
   );
 
   app.get(
+    '/v1/proofs/:id/receipt',
+    {
+      schema: {
+        summary: "The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a verifier",
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
+      },
+    },
+    async (req) => {
+      const caller = ctx.auth(req, ['prover']);
+      const rec = await ctx.proofs.get((req.params as { id: string }).id);
+      if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
+      if (rec.status !== 'done') throw new HttpError(409, 'PROOF_NOT_DONE', `the proof is ${rec.status}`, 'id');
+      return ctx.proofs.getReceipt(rec.id);
+    },
+  );
+
+  app.get(
     '/v1/proofs',
     { schema: { summary: "List the caller's proofs, optionally for one model", querystring: Type.Object({ modelId: Type.Optional(Type.String()) }, { additionalProperties: false }), response: { 200: Type.Array(ProofSchema), ...errors } } },
     async (req) => {
