@@ -273,7 +273,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale" and "bits". Compile and setup run as a queued job. */
+        /** Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). Compile and setup run as a queued job. */
         post: {
             parameters: {
                 query?: never;
@@ -454,6 +454,7 @@ export interface paths {
                                 scaleBits: number;
                                 bits: number;
                             };
+                            publicInput?: boolean;
                             createdAt: string;
                             updatedAt: string;
                             inputs?: {
@@ -1617,6 +1618,7 @@ export interface components {
                 scaleBits: number;
                 bits: number;
             };
+            publicInput?: boolean;
             createdAt: string;
             updatedAt: string;
             inputs?: {

@@ -15,6 +15,7 @@ export const ModelSchema = Type.Object(
     reason: Type.Optional(Type.String()),
     fileName: Type.String(),
     settings: Settings,
+    publicInput: Type.Optional(Type.Boolean()),
     createdAt: Type.String(),
     updatedAt: Type.String(),
     inputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), size: Type.Integer() }))),

@@ -273,10 +273,10 @@ export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
 }
 
 /** Names of the public signals of a proof circuit, in the order snarkjs lists them. */
-export function publicSignalNames(q: QuantizedModel, decisionSize: number): string[] {
+export function publicSignalNames(q: QuantizedModel, decisionSize: number, publicInput = false): string[] {
   return [
     'modelCommitment',
-    'inputCommitment',
+    ...(publicInput ? Array.from({ length: q.inputSize }, (_, i) => `features[${i}]`) : ['inputCommitment']),
     ...Array.from({ length: q.outputSize }, (_, i) => `y[${i}]`),
     ...Array.from({ length: decisionSize }, (_, i) => `decision[${i}]`),
     'nonce',
@@ -286,40 +286,51 @@ export function publicSignalNames(q: QuantizedModel, decisionSize: number): stri
 /**
  * The proof circuit: the model plus what binds a proof to its context. Public signals,
  * in this order (outputs first, then public inputs, as circom lays them out):
- * modelCommitment, inputCommitment, y[...], decision[...], nonce.
- * - modelCommitment is a constant of the circuit (the hash of the ONNX bytes, the
- *   settings and the model template), so the proof names the model it ran.
- * - inputCommitment is a Poseidon chain over the salt and the packed quantized features.
+ * modelCommitment, inputCommitment (or features[...] when the input is public), y[...],
+ * decision[...], nonce.
+ * - modelCommitment is a constant of the circuit (a hash of the model id and the model
+ *   template), so the proof names the model it ran.
+ * - inputCommitment is a Poseidon chain over the salt and the packed quantized features;
+ *   with a public input, the quantized features themselves are public signals instead.
  * - nonce is a public input, squared into a constraint so the proof is bound to it.
  */
-export function generateProofCircuit(q: QuantizedModel, modelCommitment: bigint): GeneratedCircuit & { publicSignals: string[] } {
+export function generateProofCircuit(
+  q: QuantizedModel,
+  modelCommitment: bigint,
+  opts: { publicInput?: boolean } = {},
+): GeneratedCircuit & { publicSignals: string[] } {
   const model = generateModelTemplate(q);
   const d = model.decisionSize;
+  const pub = opts.publicInput === true;
   const lines = [
     'pragma circom 2.1.6;',
     '',
     'include "zkinfer.circom";',
-    'include "commitment.circom";',
+    ...(pub ? [] : ['include "commitment.circom";']),
     '',
     model.source,
     'template ZkinferProof() {',
     `${ind}signal output modelCommitment;`,
-    `${ind}signal output inputCommitment;`,
+    pub ? `${ind}signal output features[${q.inputSize}];` : `${ind}signal output inputCommitment;`,
     `${ind}signal output y[${q.outputSize}];`,
     ...(d > 0 ? [`${ind}signal output decision[${d}];`] : []),
     `${ind}signal input nonce;`,
     `${ind}signal input x[${q.inputSize}];`,
-    `${ind}signal input salt;`,
+    ...(pub ? [] : [`${ind}signal input salt;`]),
     '',
     `${ind}modelCommitment <== ${modelCommitment};`,
     `${ind}component model = ZkinferModel();`,
     `${ind}model.x <== x;`,
     `${ind}y <== model.y;`,
     ...(d > 0 ? [`${ind}decision <== model.decision;`] : []),
-    `${ind}component commit = InputCommitment(${q.inputSize}, ${activationBits(q.settings)});`,
-    `${ind}commit.in <== x;`,
-    `${ind}commit.salt <== salt;`,
-    `${ind}inputCommitment <== commit.out;`,
+    ...(pub
+      ? [`${ind}// The input is public: the quantized features are public signals.`, `${ind}features <== x;`]
+      : [
+          `${ind}component commit = InputCommitment(${q.inputSize}, ${activationBits(q.settings)});`,
+          `${ind}commit.in <== x;`,
+          `${ind}commit.salt <== salt;`,
+          `${ind}inputCommitment <== commit.out;`,
+        ]),
     `${ind}// A public input that no constraint touches could be changed freely; squaring it`,
     `${ind}// puts the nonce into the constraint system.`,
     `${ind}signal nonceSquared;`,
@@ -329,5 +340,5 @@ export function generateProofCircuit(q: QuantizedModel, modelCommitment: bigint)
     'component main {public [nonce]} = ZkinferProof();',
     '',
   ];
-  return { ...model, source: lines.join('\n'), publicSignals: publicSignalNames(q, d) };
+  return { ...model, source: lines.join('\n'), publicSignals: publicSignalNames(q, d, pub) };
 }

@@ -21,7 +21,8 @@ export function bigintOption(name: string) {
 export function withSettings(cmd: Command): Command {
   return cmd
     .option('--scale <n>', 'fixed-point scale bits: values are stored as round(v * 2^n) (default 10)', intOption('--scale'))
-    .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'));
+    .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
+    .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it');
 }
 
 export function settingsFrom(o: { scale?: number; bits?: number }): Partial<QuantSettings> {

@@ -17,6 +17,8 @@ export interface CompileOptions {
   /** Inputs for the fidelity report; without them, `samples` seeded random inputs in [-1, 1]. */
   inputs?: ArrayLike<number>[];
   samples?: number;
+  /** Make the quantized input public signals instead of committing to it (part of the model id). */
+  publicInput?: boolean;
   /** Skip the fidelity report (the proving path does not need it). */
   fidelity?: boolean;
 }
@@ -28,6 +30,7 @@ export interface CompiledModel {
   /** The model commitment public signal: sha256(model id, model circuit)'s top 248 bits. */
   modelCommitment: bigint;
   settings: QuantSettings;
+  publicInput: boolean;
   ir: ModelIR;
   quantized: QuantizedModel;
   /** The proof circuit (model + input commitment + nonce); `plan` covers the model part. */
@@ -37,8 +40,8 @@ export interface CompiledModel {
 }
 
 /** A model's id: known from the upload alone, before anything is compiled. */
-export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings): string {
-  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits }));
+export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings, publicInput = false): string {
+  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}) }));
 }
 
 /** Seeded uniform inputs in [-1, 1], so a report can be reproduced. */
@@ -62,6 +65,7 @@ export function bundleModel(m: CompiledModel): BundleModel {
     outputSize: m.ir.outputSize,
     decisionSize: m.circuit.decisionSize,
     head: m.ir.head,
+    publicInput: m.publicInput,
   };
 }
 
@@ -82,9 +86,10 @@ export async function compileLoaded(
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const quantized = quantizeModel(loaded.ir, settings);
-  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings);
+  const publicInput = opts.publicInput === true;
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
   const modelCommitment = hashToField(sha256Hex(modelId, generateModelTemplate(quantized).source));
-  const circuit = generateProofCircuit(quantized, modelCommitment);
+  const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
   if (opts.floatModel && opts.fidelity !== false) {
@@ -92,7 +97,7 @@ export async function compileLoaded(
     const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
     fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : 'random' };
   }
-  return { modelPath: opts.modelPath ?? '', modelId, modelCommitment, settings, ir: loaded.ir, quantized, circuit, compiled, fidelity };
+  return { modelPath: opts.modelPath ?? '', modelId, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
 }
 
 /** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */

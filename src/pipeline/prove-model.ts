@@ -25,7 +25,8 @@ export interface ProveOptions {
 
 export interface ProveResult {
   bundle: ProofBundle;
-  receipt: Receipt;
+  /** Null when the input is public: there is no commitment to open. */
+  receipt: Receipt | null;
   timings: ProofTimings;
 }
 
@@ -57,13 +58,14 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
   const ref = runReference(m.quantized, x);
   const salt = checkFieldValue(opts.salt ?? randomSalt(), 'salt');
   const nonce = checkFieldValue(opts.nonce ?? randomNonce(), 'nonce');
-  const commitment = await inputCommitment(ref.input, salt, activationBits(m.settings));
+  const commitment = m.publicInput ? null : await inputCommitment(ref.input, salt, activationBits(m.settings));
   const prover = await proverFor(m, setup);
-  const raw = await prover.prove({ nonce, x: ref.input, salt });
+  const raw = await prover.prove(m.publicInput ? { nonce, x: ref.input } : { nonce, x: ref.input, salt });
 
   // The proof's public signals must be exactly what the reference and the commitment say.
   const model = bundleModel(m);
-  const expected = [m.modelCommitment, commitment, ...ref.output.map(toField), ...ref.decision, nonce].map(String);
+  const inputSignals = commitment === null ? ref.input.map(toField) : [commitment];
+  const expected = [m.modelCommitment, ...inputSignals, ...ref.output.map(toField), ...ref.decision, nonce].map(String);
   if (expected.join() !== raw.publicSignals.join()) {
     throw new Error(`circuit and reference disagree: ${raw.publicSignals.join()} vs ${expected.join()}`);
   }
@@ -76,7 +78,7 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
     publicSignals: raw.publicSignals,
     signalNames: m.circuit.publicSignals,
     nonce: nonce.toString(),
-    inputCommitment: commitment.toString(),
+    inputCommitment: commitment === null ? null : commitment.toString(),
     outputs: decodeOutputs(model, raw.publicSignals),
     vkeyHash: setup.provenance.vkeySha256,
     verificationKey: setup.vkey,
@@ -84,7 +86,7 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
     tools: toolVersions(),
   };
   const given = input && typeof input === 'object' && !Array.isArray(input) && !('input_data' in input) ? (input as Record<string, number>) : Array.from(x);
-  const receipt: Receipt = {
+  const receipt: Receipt | null = commitment === null ? null : {
     format: RECEIPT_FORMAT,
     version: 1,
     modelId: m.modelId,

@@ -24,6 +24,8 @@ export interface BundleModel {
   outputSize: number;
   decisionSize: number;
   head: Head;
+  /** True when the quantized input is in the public signals instead of a commitment. */
+  publicInput: boolean;
 }
 
 export interface DecodedOutputs {
@@ -35,6 +37,8 @@ export interface DecodedOutputs {
   decision: number[] | null;
   /** Computed outside the proof from the proven logits; not itself proven. */
   probability: number[] | null;
+  /** The proven input as real numbers, when the input is public; null otherwise. */
+  inputs: number[] | null;
 }
 
 /** A self-contained, versioned proof document (JSON Schema: schemas/proof-bundle.schema.json). */
@@ -48,7 +52,8 @@ export interface ProofBundle {
   publicSignals: string[];
   signalNames: string[];
   nonce: string;
-  inputCommitment: string;
+  /** Null when the input is public. */
+  inputCommitment: string | null;
   outputs: DecodedOutputs;
   vkeyHash: string;
   verificationKey: VerificationKey;

@@ -18,11 +18,11 @@ const models = new ModelStore();
 const proofs = new ProofStore();
 const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
 
-function prepared(modelId: string, file: string, settings: CompiledModel['settings']) {
+function prepared(modelId: string, file: string, settings: CompiledModel['settings'], publicInput: boolean) {
   let p = warm.get(modelId);
   if (!p) {
     p = (async () => {
-      const m = await compileModel(file, { settings, samples: 16 });
+      const m = await compileModel(file, { settings, publicInput, samples: 16 });
       return { m, setup: await setupModel(m) };
     })();
     warm.set(modelId, p);
@@ -42,7 +42,7 @@ export async function processCompile(modelId: string): Promise<void> {
   await models.update(modelId, { status: 'compiling' });
   const t0 = performance.now();
   try {
-    const { m, setup } = await prepared(modelId, models.modelFile(rec), rec.settings);
+    const { m, setup } = await prepared(modelId, models.modelFile(rec), rec.settings, rec.publicInput === true);
     await writeJsonAtomic(path.join(models.dir(modelId), 'vkey.json'), setup.vkey);
     jobSeconds.observe({ queue: 'compile', stage: 'compile+setup', outcome: 'ok' }, (performance.now() - t0) / 1000);
     await models.update(modelId, {
@@ -79,7 +79,7 @@ export async function processProve(proofId: string): Promise<void> {
   const t0 = performance.now();
   await proofs.update(proofId, { status: 'proving', stage: 'witness' });
   try {
-    const { m, setup } = await prepared(model.id, models.modelFile(model), model.settings);
+    const { m, setup } = await prepared(model.id, models.modelFile(model), model.settings, model.publicInput === true);
     const r = await proveModel(m, setup, req.input, {
       salt: req.salt !== undefined ? BigInt(req.salt) : undefined,
       nonce: req.nonce !== undefined ? BigInt(req.nonce) : undefined,

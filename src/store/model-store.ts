@@ -17,6 +17,8 @@ export interface ModelRecord {
   fileName: string;
   externalFiles: string[];
   settings: QuantSettings;
+  /** The quantized input is in the public signals instead of a commitment. */
+  publicInput: boolean;
   createdAt: string;
   updatedAt: string;
   inputs?: { name: string; size: number }[];

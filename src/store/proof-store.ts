@@ -67,11 +67,9 @@ export class ProofStore {
     await rm(path.join(this.dir(id), 'request.json'), { force: true });
   }
 
-  saveResult(id: string, bundle: ProofBundle, receipt: unknown): Promise<void> {
-    return Promise.all([
-      writeJsonAtomic(path.join(this.dir(id), 'bundle.json'), bundle),
-      writeJsonAtomic(path.join(this.dir(id), 'receipt.json'), receipt),
-    ]).then(() => undefined);
+  async saveResult(id: string, bundle: ProofBundle, receipt: unknown | null): Promise<void> {
+    await writeJsonAtomic(path.join(this.dir(id), 'bundle.json'), bundle);
+    if (receipt) await writeJsonAtomic(path.join(this.dir(id), 'receipt.json'), receipt);
   }
 
   getBundle(id: string): Promise<ProofBundle | null> {

@@ -14,6 +14,7 @@ const INT = /^-?(0|[1-9][0-9]*)$/;
  * this proof was computed on that applicant's data.
  */
 export async function checkReceipt(bundle: ProofBundle, doc: unknown): Promise<ReceiptCheck> {
+  if (bundle.model.publicInput) throw new ZkinferError('BUNDLE_INVALID', 'this proof has a public input: its features are in the public signals, there is no commitment to open', 'receipt');
   const r = doc as Partial<Receipt> | null;
   if (!r || typeof r !== 'object' || r.format !== RECEIPT_FORMAT) throw new ZkinferError('BUNDLE_INVALID', `a receipt must be a "${RECEIPT_FORMAT}" document`, 'receipt');
   if (typeof r.salt !== 'string' || !INT.test(r.salt)) throw new ZkinferError('BUNDLE_INVALID', 'receipt.salt must be a decimal string', 'receipt.salt');

@@ -3,14 +3,18 @@ import { applyHead } from '../model/head.ts';
 import { fromField } from '../quant/field.ts';
 
 /** Positions of each group in the public signals (see generateProofCircuit). */
-export function signalLayout(m: Pick<BundleModel, 'outputSize' | 'decisionSize'>) {
+export function signalLayout(m: Pick<BundleModel, 'outputSize' | 'decisionSize' | 'publicInput' | 'inputs'>) {
+  // Either one input commitment, or the quantized inputs themselves.
+  const inputs = m.publicInput ? m.inputs.reduce((a, i) => a + i.size, 0) : 1;
+  const outputs = 1 + inputs;
   return {
     modelCommitment: 0,
-    inputCommitment: 1,
-    outputs: 2,
-    decision: 2 + m.outputSize,
-    nonce: 2 + m.outputSize + m.decisionSize,
-    count: 3 + m.outputSize + m.decisionSize,
+    input: 1,
+    inputCount: inputs,
+    outputs,
+    decision: outputs + m.outputSize,
+    nonce: outputs + m.outputSize + m.decisionSize,
+    count: outputs + m.outputSize + m.decisionSize + 1,
   };
 }
 
@@ -21,5 +25,7 @@ export function decodeOutputs(m: BundleModel, publicSignals: string[]): DecodedO
   const values = ints.map((v) => Number(v) / 2 ** m.settings.scaleBits);
   const decision = m.decisionSize ? publicSignals.slice(L.decision, L.decision + m.decisionSize).map((s) => Number(s)) : null;
   const probability = m.head === 'none' ? null : applyHead(m.head, values);
-  return { values, integers: ints.map(String), decision, probability };
+  const scale = 2 ** m.settings.scaleBits;
+  const inputs = m.publicInput ? publicSignals.slice(L.input, L.input + L.inputCount).map((v) => Number(fromField(BigInt(v))) / scale) : null;
+  return { values, integers: ints.map(String), decision, probability, inputs };
 }

@@ -42,7 +42,7 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     setup = await setupModel(m);
     const r = await proveModel(m, setup, applicant, { nonce: 42n });
     bundle = r.bundle;
-    receipt = r.receipt;
+    receipt = r.receipt!;
   });
 
   it('verifies, and its decoded outputs equal the integer reference', async () => {
@@ -183,5 +183,30 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     }
     const snark = await run(process.execPath, [path.join(REPO, 'node_modules', 'snarkjs', 'build', 'cli.cjs'), 'groth16', 'verify', 'vkey.json', 'public.json', 'proof.json'], { cwd: dir });
     expect(snark.stdout).toMatch(/OK!/);
+  });
+});
+
+describe('loan example with a public input', () => {
+  it('puts the quantized features in the public signals, and changing one fails verification', async () => {
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8')) as Record<string, number>;
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, publicInput: true });
+    const setup = await setupModel(m);
+    const { bundle, receipt } = await proveModel(m, setup, applicant);
+    expect(receipt).toBeNull();
+    expect(bundle.inputCommitment).toBeNull();
+    expect(bundle.model.publicInput).toBe(true);
+    expect(bundle.signalNames.slice(0, 3)).toEqual(['modelCommitment', 'features[0]', 'features[1]']);
+    expect(bundle.publicSignals).toHaveLength(1 + 8 + 1 + 1 + 1);
+    const v = await verifyBundle(bundle);
+    expect(v.valid).toBe(true);
+    Object.values(applicant).forEach((x, i) => expect(Math.abs(v.outputs!.inputs![i] - x)).toBeLessThanOrEqual(2 ** -11));
+    for (let i = 1; i <= 8; i++) {
+      const b = clone(bundle);
+      b.publicSignals[i] = ((BigInt(b.publicSignals[i]) + 1n) % FIELD_ORDER).toString();
+      expect((await verifyBundle(b)).valid, `input ${i}`).toBe(false);
+    }
+    // A different model id from the committed-input variant of the same file.
+    const committed = await compileModel(LOAN_MODEL, { fidelity: false });
+    expect(committed.modelId).not.toBe(m.modelId);
   });
 });

@@ -26,7 +26,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/models',
     {
       schema: {
-        summary: 'Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale" and "bits". Compile and setup run as a queued job.',
+        summary: 'Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
         response: { 202: Accepted, ...errors },
       },
@@ -46,7 +46,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
           else if (part.fieldname === 'external') external.push({ name, bytes });
           else throw new HttpError(400, 'VALIDATION', `unknown file field "${part.fieldname}"`, part.fieldname);
         } else {
-          if (!['scale', 'bits'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
+          if (!['scale', 'bits', 'publicInput'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           fields[part.fieldname] = String(part.value);
         }
       }
@@ -57,6 +57,8 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
         return Number(fields[name]);
       };
       const settings = validateSettings({ scaleBits: int('scale', DEFAULT_SETTINGS.scaleBits), bits: int('bits', DEFAULT_SETTINGS.bits) });
+      if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput)) throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
+      const publicInput = fields.publicInput === 'true';
 
       // Import once now, so a bad model is a 4xx at upload rather than a failed job later.
       const tmp = await mkdtemp(path.join(tmpdir(), 'zkinfer-upload-'));
@@ -67,7 +69,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       } finally {
         await rm(tmp, { recursive: true, force: true });
       }
-      const id = modelIdOf(loaded.bytes, loaded.externalBytes, settings);
+      const id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
       const existing = await ctx.models.get(id);
       if (existing && existing.tenant !== caller.tenant && caller.role !== 'admin') {
         throw new HttpError(409, 'CONFLICT', 'this model is registered by another tenant', 'model');
@@ -75,7 +77,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (!existing) {
         await ctx.models.saveFiles(id, [model, ...external]);
         const now = new Date().toISOString();
-        await ctx.models.put({ id, tenant: caller.tenant, status: 'queued', fileName: model.name, externalFiles: external.map((e) => e.name), settings, createdAt: now, updatedAt: now });
+        await ctx.models.put({ id, tenant: caller.tenant, status: 'queued', fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput, createdAt: now, updatedAt: now });
       }
       if (!existing || existing.status === 'failed' || existing.status === 'queued') await ctx.queue.enqueueCompile(id);
       const rec = await ctx.models.get(id);

@@ -86,7 +86,9 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const rec = await ctx.proofs.get((req.params as { id: string }).id);
       if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
       if (rec.status !== 'done') throw new HttpError(409, 'PROOF_NOT_DONE', `the proof is ${rec.status}`, 'id');
-      return ctx.proofs.getReceipt(rec.id);
+      const receipt = await ctx.proofs.getReceipt(rec.id);
+      if (!receipt) throw new HttpError(404, 'NOT_FOUND', 'this proof has a public input and no receipt', 'id');
+      return receipt;
     },
   );
 

@@ -16,17 +16,17 @@ export function proveCommand(program: Command): void {
     .option('--receipt <file>', "where to write the applicant's receipt (salt and features); default <output>.receipt.json")
     .option('--salt <n>', 'salt for the input commitment (default: random)', bigintOption('--salt'))
     .option('--nonce <n>', 'request nonce bound into the proof (default: random)', bigintOption('--nonce'))
-    .action(async (model: string, inputFile: string, o: { scale?: number; bits?: number; ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
+    .action(async (model: string, inputFile: string, o: { scale?: number; bits?: number; publicInput?: boolean; ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
       const input = await readJsonFile(inputFile, 'input');
       progress(`[1/3] compiling ${model} (cached after the first run) ...`);
-      const m = await compileModel(model, { settings: settingsFrom(o), fidelity: false });
+      const m = await compileModel(model, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false });
       progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
       const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
       progress('[3/3] proving ...');
       const r = await proveModel(m, setup, input, { salt: o.salt, nonce: o.nonce });
       await writeJsonFile(o.output, r.bundle);
-      const receiptFile = o.receipt ?? o.output.replace(/\.json$/, '') + '.receipt.json';
-      await writeJsonFile(receiptFile, r.receipt);
+      const receiptFile = r.receipt ? (o.receipt ?? o.output.replace(/\.json$/, '') + '.receipt.json') : null;
+      if (r.receipt && receiptFile) await writeJsonFile(receiptFile, r.receipt);
       const t = r.timings;
       progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
       if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');

@@ -10,9 +10,9 @@ export function setupCommand(program: Command): void {
         .description('compile a model and run its Groth16 setup (phase 2 with a contribution and a beacon); print the key and provenance')
         .argument('<model>', 'ONNX file'),
     ),
-  ).action(async (model: string, o: { scale?: number; bits?: number; ptau?: string; ptauSha256?: string }) => {
+  ).action(async (model: string, o: { scale?: number; bits?: number; publicInput?: boolean; ptau?: string; ptauSha256?: string }) => {
     progress(`compiling ${model} ...`);
-    const m = await compileModel(model, { settings: settingsFrom(o), fidelity: false });
+    const m = await compileModel(model, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false });
     progress(`circuit: ${m.compiled.constraints} constraints; setting up ...`);
     const s = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
     const out = { modelId: m.modelId, constraints: m.compiled.constraints, vkeyHash: s.provenance.vkeySha256, vkeyFile: s.vkeyFile, setupMs: Math.round(s.setupMs), setup: s.provenance };

@@ -23,6 +23,7 @@ export function verifyCommand(program: Command): void {
         const lines = [`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}`, `model ${r.modelId}`, `verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`];
         if (r.setup?.insecure) lines.push('setup: DEVELOPMENT (insecure powers of tau)');
         if (r.outputs) {
+          if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
           lines.push(`outputs ${r.outputs.values.join(', ')}`);
           if (r.outputs.decision) lines.push(`decision ${r.outputs.decision.join(', ')}`);
           if (r.outputs.probability) lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
