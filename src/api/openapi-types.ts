@@ -463,6 +463,9 @@ export interface paths {
                             }[];
                             outputSize?: number;
                             head?: string;
+                            decisionSize?: number;
+                            /** @description the model commitment public signal */
+                            commitment?: string;
                             layers?: {
                                 name: string;
                                 kind: string;
@@ -1445,7 +1448,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify a proof bundle against the registered model's verification key (never a key sent in the request) */
+        /** Verify a proof bundle, or a proof with its public signals and model id, against the registered model's verification key (never a key sent in the request) */
         post: {
             parameters: {
                 query?: never;
@@ -1453,12 +1456,19 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
+            /** @description A proof bundle, or a proof with its public signals and the model id */
             requestBody: {
                 content: {
                     "application/json": {
                         bundle: {
                             [key: string]: unknown;
                         };
+                    } | {
+                        modelId: string;
+                        proof: {
+                            [key: string]: unknown;
+                        };
+                        publicSignals: string[];
                     };
                 };
             };
@@ -1627,6 +1637,9 @@ export interface components {
             }[];
             outputSize?: number;
             head?: string;
+            decisionSize?: number;
+            /** @description the model commitment public signal */
+            commitment?: string;
             layers?: {
                 name: string;
                 kind: string;

@@ -21,6 +21,8 @@ export const ModelSchema = Type.Object(
     inputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), size: Type.Integer() }))),
     outputSize: Type.Optional(Type.Integer()),
     head: Type.Optional(Type.String()),
+    decisionSize: Type.Optional(Type.Integer()),
+    commitment: Type.Optional(Type.String({ description: 'the model commitment public signal' })),
     layers: Type.Optional(
       Type.Array(Type.Object({ name: Type.String(), kind: Type.String(), size: Type.Integer(), constraints: Type.Integer(), formula: Type.String() })),
     ),
@@ -59,7 +61,20 @@ export const ProofSchema = Type.Object(
   { $id: 'Proof' },
 );
 
-export const VerifyRequestSchema = Type.Object({ bundle: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false, $id: 'VerifyRequest' });
+export const VerifyRequestSchema = Type.Union(
+  [
+    Type.Object({ bundle: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }),
+    Type.Object(
+      {
+        modelId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+        proof: Type.Object({}, { additionalProperties: true }),
+        publicSignals: Type.Array(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { $id: 'VerifyRequest', description: 'A proof bundle, or a proof with its public signals and the model id' },
+);
 
 export const VerifyResultSchema = Type.Object(
   {

@@ -32,7 +32,10 @@ export class BullJobQueue implements JobQueue {
   }
 
   async enqueueCompile(modelId: string): Promise<void> {
-    // jobId = model id: a second upload of the same model is the same job.
+    // jobId = model id: a second upload of the same model is the same job while it runs;
+    // a finished job with that id is removed first, or the new one would be ignored.
+    const old = await this.compile.getJob(modelId);
+    if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
     await this.compile.add('compile', { modelId }, { ...JOB_OPTIONS, jobId: modelId });
   }
 

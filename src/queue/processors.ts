@@ -38,7 +38,8 @@ function deterministic(e: unknown): e is ZkinferError {
 export async function processCompile(modelId: string): Promise<void> {
   const rec = await models.get(modelId);
   if (!rec) throw new UnrecoverableError(`model ${modelId} is not registered`);
-  if (rec.status === 'ready') return;
+  // A record from an older version may lack fields; compiling again (from cache) fills them in.
+  if (rec.status === 'ready' && rec.commitment) return;
   await models.update(modelId, { status: 'compiling' });
   const t0 = performance.now();
   try {
@@ -50,7 +51,9 @@ export async function processCompile(modelId: string): Promise<void> {
       reason: undefined,
       inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
       outputSize: m.ir.outputSize,
+      decisionSize: m.circuit.decisionSize,
       head: m.ir.head,
+      commitment: m.modelCommitment.toString(),
       layers: m.circuit.plan,
       constraints: m.compiled.constraints,
       fidelity: m.fidelity,

@@ -23,7 +23,10 @@ export interface ModelRecord {
   updatedAt: string;
   inputs?: { name: string; size: number }[];
   outputSize?: number;
-  head?: string;
+  decisionSize?: number;
+  head?: 'none' | 'sigmoid' | 'softmax';
+  /** The model commitment public signal (decimal). */
+  commitment?: string;
   layers?: LayerPlan[];
   constraints?: number;
   fidelity?: FidelityReport | null;

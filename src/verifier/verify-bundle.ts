@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import * as snarkjs from 'snarkjs';
-import type { VerificationKey } from 'snarkjs';
+import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../errors.ts';
-import type { DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
+import type { BundleModel, DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
 import { assertUsableVkey, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
 import { FIELD_ORDER } from '../quant/field.ts';
 import { decodeOutputs, signalLayout } from './decode.ts';
@@ -42,10 +42,57 @@ export function parseBundle(doc: unknown): ProofBundle {
   return doc as ProofBundle;
 }
 
+const partsSchema = {
+  type: 'object',
+  required: ['proof', 'publicSignals'],
+  properties: { proof: (schema as { properties: Record<string, unknown> }).properties.proof, publicSignals: (schema as { properties: Record<string, unknown> }).properties.publicSignals },
+  definitions: (schema as { definitions: unknown }).definitions,
+};
+const validateParts = new Ajv({ strict: false }).compile(partsSchema);
+
+/** Structural checks for a proof sent without its bundle (proof and public signals only). */
+export function parseProofParts(doc: unknown): { proof: Groth16Proof; publicSignals: string[] } {
+  if (!validateParts(doc)) {
+    const err = validateParts.errors?.[0];
+    const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'body';
+    unusable(`${field} ${err?.message ?? 'is invalid'}`, field);
+  }
+  return doc as { proof: Groth16Proof; publicSignals: string[] };
+}
+
 /**
- * Verifies a proof bundle: canonical public signals, their count, the key against
- * the model's, then the pairing. Returns valid=false with a reason for a proof that
- * is well formed but wrong; throws BUNDLE_INVALID for one that cannot be checked.
+ * The checks every verification makes, given the model's public description and a
+ * usable key: canonical public signals, their number, the model commitment, then the
+ * pairing.
+ */
+export async function checkProof(
+  model: BundleModel,
+  proof: Groth16Proof,
+  publicSignals: string[],
+  vkey: VerificationKey,
+): Promise<{ valid: boolean; reason: string; outputs: DecodedOutputs | null }> {
+  const fail = (reason: string) => ({ valid: false, reason, outputs: null });
+  const nonCanonical = publicSignals.findIndex((s) => BigInt(s) >= FIELD_ORDER);
+  if (nonCanonical >= 0) return fail(`publicSignals[${nonCanonical}] is not a canonical field element (>= r)`);
+  const L = signalLayout(model);
+  if (publicSignals.length !== L.count) return fail(`expected ${L.count} public signals for this model, found ${publicSignals.length}`);
+  if (vkey.nPublic !== publicSignals.length) return fail(`the verification key expects ${vkey.nPublic} public signals, the proof has ${publicSignals.length}`);
+  if (publicSignals[L.modelCommitment] !== model.commitment) return fail("the model commitment in the public signals is not the model's");
+  let ok: boolean;
+  try {
+    ok = await snarkjs.groth16.verify(vkey, publicSignals, proof);
+  } catch (e) {
+    return fail(`the proof is malformed: ${(e as Error).message}`);
+  }
+  if (!ok) return fail('the pairing check failed: the proof does not match these public signals and key');
+  return { valid: true, reason: 'proof verifies', outputs: decodeOutputs(model, publicSignals) };
+}
+
+/**
+ * Verifies a proof bundle: its structure, the key (the supplied one, else the
+ * embedded one) against the bundle's key hash, then `checkProof`. Returns valid=false
+ * with a reason for a proof that is well formed but wrong; throws BUNDLE_INVALID for one
+ * that cannot be checked and VKEY_REFUSED for a key that would accept forgeries.
  */
 export async function verifyBundle(doc: unknown, opts: { vkey?: unknown } = {}): Promise<VerifyResult> {
   const b = parseBundle(doc);
@@ -55,23 +102,10 @@ export async function verifyBundle(doc: unknown, opts: { vkey?: unknown } = {}):
   assertUsableVkey(vkey);
   const hash = vkeyHash(vkey);
   const base = { modelId: b.model.id, vkeyHash: hash, vkeySource, setup: b.setup } as const;
-  const fail = (reason: string): VerifyResult => ({ valid: false, reason, outputs: null, ...base });
-
   const nonCanonical = b.publicSignals.findIndex((s) => BigInt(s) >= FIELD_ORDER);
-  if (nonCanonical >= 0) return fail(`publicSignals[${nonCanonical}] is not a canonical field element (>= r)`);
-  const L = signalLayout(b.model);
-  if (b.publicSignals.length !== L.count) return fail(`expected ${L.count} public signals for this model, found ${b.publicSignals.length}`);
-  if (vkey.nPublic !== b.publicSignals.length) return fail(`the verification key expects ${vkey.nPublic} public signals, the bundle has ${b.publicSignals.length}`);
-  if (b.publicSignals[L.modelCommitment] !== b.model.commitment) return fail('the model commitment in the public signals is not the bundle model\'s');
-  if (hash !== b.vkeyHash) {
-    return fail(vkeySource === 'supplied' ? `the supplied verification key (${hash}) is not the one this bundle was made with (${b.vkeyHash})` : 'the embedded verification key does not match the bundle\'s vkeyHash');
+  if (hash !== b.vkeyHash && nonCanonical < 0) {
+    const reason = vkeySource === 'supplied' ? `the supplied verification key (${hash}) is not the one this bundle was made with (${b.vkeyHash})` : "the embedded verification key does not match the bundle's vkeyHash";
+    return { valid: false, reason, outputs: null, ...base };
   }
-  let ok: boolean;
-  try {
-    ok = await snarkjs.groth16.verify(vkey, b.publicSignals, b.proof);
-  } catch (e) {
-    return fail(`the proof is malformed: ${(e as Error).message}`);
-  }
-  if (!ok) return fail('the pairing check failed: the proof does not match these public signals and key');
-  return { valid: true, reason: 'proof verifies', outputs: decodeOutputs(b.model, b.publicSignals), ...base };
+  return { ...(await checkProof(b.model, b.proof, b.publicSignals, vkey)), ...base };
 }

@@ -137,6 +137,10 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
 
     const ok = await call('POST', '/v1/verify', KEYS.regulator, { bundle });
     expect(ok.body).toMatchObject({ valid: true, modelId });
+    const parts = await call('POST', '/v1/verify', KEYS.regulator, { modelId, proof: bundle.proof, publicSignals: bundle.publicSignals });
+    expect(parts.body).toMatchObject({ valid: true, modelId });
+    const wrongSignals = await call('POST', '/v1/verify', KEYS.regulator, { modelId, proof: bundle.proof, publicSignals: [...bundle.publicSignals.slice(0, -1), '78'] });
+    expect(wrongSignals.body.valid).toBe(false);
     const tampered = structuredClone(bundle);
     tampered.publicSignals[2] = ((BigInt(tampered.publicSignals[2]) + 1n) % FIELD_ORDER).toString();
     const bad = await call('POST', '/v1/verify', KEYS.regulator, { bundle: tampered });
@@ -160,7 +164,7 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     const listed = await call('GET', `/v1/proofs?modelId=${modelId}`, KEYS.bank);
     expect(listed.body.map((p: { id: string }) => p.id)).toContain(proofId);
     const metrics = await call('GET', '/metrics', null);
-    expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 1/);
+    expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 2/);
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
     const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
     expect(workerMetrics).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);

@@ -79,7 +79,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
         const now = new Date().toISOString();
         await ctx.models.put({ id, tenant: caller.tenant, status: 'queued', fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput, createdAt: now, updatedAt: now });
       }
-      if (!existing || existing.status === 'failed' || existing.status === 'queued') await ctx.queue.enqueueCompile(id);
+      if (!existing || existing.status === 'failed' || existing.status === 'queued' || !existing.commitment) await ctx.queue.enqueueCompile(id);
       const rec = await ctx.models.get(id);
       return reply.status(202).send({ id, status: rec!.status });
     },

@@ -1,31 +1,56 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { parseBundle, verifyBundle } from '../../verifier/index.ts';
+import type { VerificationKey } from 'snarkjs';
+import type { BundleModel } from '../../prover/bundle.ts';
+import type { ModelRecord } from '../../store/model-store.ts';
+import { checkProof, parseBundle, parseProofParts, verifyBundle } from '../../verifier/index.ts';
 import { readJson } from '../../store/json-file.ts';
 import { HttpError } from '../http-error.ts';
 import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
+
+/** The public description of a registered model, as a bundle would carry it. */
+function registeredModel(m: ModelRecord): BundleModel {
+  return {
+    id: m.id,
+    commitment: m.commitment!,
+    circuitHash: m.setup!.circuitHash,
+    settings: m.settings,
+    inputs: m.inputs!,
+    outputSize: m.outputSize!,
+    decisionSize: m.decisionSize!,
+    head: m.head!,
+    publicInput: m.publicInput === true,
+  };
+}
 
 export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.post(
     '/v1/verify',
     {
       schema: {
-        summary: "Verify a proof bundle against the registered model's verification key (never a key sent in the request)",
+        summary: "Verify a proof bundle, or a proof with its public signals and model id, against the registered model's verification key (never a key sent in the request)",
         body: VerifyRequestSchema,
         response: { 200: VerifyResultSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema },
       },
     },
     async (req) => {
       ctx.auth(req, ['verifier', 'prover']);
-      const bundle = parseBundle((req.body as { bundle: unknown }).bundle);
-      const model = await ctx.models.get(bundle.model.id);
-      if (!model) throw new HttpError(404, 'NOT_FOUND', 'the bundle names a model that is not registered here', 'bundle.model.id');
-      if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}`, 'bundle.model.id');
-      const vkey = await readJson(path.join(ctx.models.dir(model.id), 'vkey.json'));
-      const r = await verifyBundle(bundle, { vkey });
+      const body = req.body as { bundle?: unknown; modelId?: string; proof?: unknown; publicSignals?: unknown };
+      const bundle = body.bundle !== undefined ? parseBundle(body.bundle) : null;
+      const field = bundle ? 'bundle.model.id' : 'modelId';
+      const model = await ctx.models.get(bundle ? bundle.model.id : body.modelId!);
+      if (!model) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', field);
+      if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}`, field);
+      const vkey = (await readJson(path.join(ctx.models.dir(model.id), 'vkey.json'))) as VerificationKey;
+      let r: { valid: boolean; reason: string; outputs: unknown };
+      if (bundle) r = await verifyBundle(bundle, { vkey });
+      else {
+        const parts = parseProofParts({ proof: body.proof, publicSignals: body.publicSignals });
+        r = await checkProof(registeredModel(model), parts.proof, parts.publicSignals, vkey);
+      }
       ctx.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
-      return { valid: r.valid, reason: r.reason, modelId: r.modelId, vkeyHash: r.vkeyHash, outputs: r.outputs, setup: r.setup };
+      return { valid: r.valid, reason: r.reason, modelId: model.id, vkeyHash: model.vkeyHash!, outputs: r.outputs, setup: model.setup! };
     },
   );
 }
