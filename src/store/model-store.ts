@@ -1,10 +1,10 @@
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayerPlan } from '../circuit/index.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import { artifactRoot, exists } from './paths.ts';
-import { readJson, writeJsonAtomic } from './json-file.ts';
+import { RecordStore } from './record-store.ts';
 
 export type ModelStatus = 'queued' | 'compiling' | 'ready' | 'failed';
 
@@ -35,33 +35,13 @@ export interface ModelRecord {
 }
 
 /** Models under artifacts/models/<id>/: the uploaded files and record.json. */
-export class ModelStore {
-  constructor(private readonly root = path.join(artifactRoot(), 'models')) {}
-
-  dir(id: string): string {
-    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`not a model id: ${id}`);
-    return path.join(this.root, id);
+export class ModelStore extends RecordStore<ModelRecord> {
+  constructor(root = path.join(artifactRoot(), 'models')) {
+    super(root, /^[0-9a-f]{64}$/, 'model');
   }
 
   modelFile(rec: Pick<ModelRecord, 'id' | 'fileName'>): string {
     return path.join(this.dir(rec.id), rec.fileName);
-  }
-
-  async get(id: string): Promise<ModelRecord | null> {
-    if (!/^[0-9a-f]{64}$/.test(id)) return null;
-    return readJson<ModelRecord>(path.join(this.dir(id), 'record.json'));
-  }
-
-  async put(rec: ModelRecord): Promise<void> {
-    await writeJsonAtomic(path.join(this.dir(rec.id), 'record.json'), rec);
-  }
-
-  async update(id: string, patch: Partial<ModelRecord>): Promise<ModelRecord> {
-    const cur = await this.get(id);
-    if (!cur) throw new Error(`model ${id} vanished`);
-    const next = { ...cur, ...patch, updatedAt: new Date().toISOString() };
-    await this.put(next);
-    return next;
   }
 
   /** Stores the uploaded files (content-addressed: the same upload writes the same bytes). */
@@ -77,13 +57,7 @@ export class ModelStore {
     }
   }
 
-  async list(tenant?: string): Promise<ModelRecord[]> {
-    if (!(await exists(this.root))) return [];
-    const out: ModelRecord[] = [];
-    for (const id of await readdir(this.root)) {
-      const rec = await this.get(id);
-      if (rec && (!tenant || rec.tenant === tenant)) out.push(rec);
-    }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  listFor(tenant?: string): Promise<ModelRecord[]> {
+    return this.list((rec) => !tenant || rec.tenant === tenant);
   }
 }

@@ -1,7 +1,8 @@
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProofBundle } from '../prover/bundle.ts';
-import { artifactRoot, exists } from './paths.ts';
+import { artifactRoot } from './paths.ts';
+import { RecordStore } from './record-store.ts';
 import { readJson, writeJsonAtomic } from './json-file.ts';
 
 export type ProofStatus = 'queued' | 'proving' | 'done' | 'failed';
@@ -29,29 +30,9 @@ export interface ProofRequestSecret {
 }
 
 /** Proofs under artifacts/proofs/<id>/: record.json, request.json (until proved), bundle.json, receipt.json. */
-export class ProofStore {
-  constructor(private readonly root = path.join(artifactRoot(), 'proofs')) {}
-
-  dir(id: string): string {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw new Error(`not a proof id: ${id}`);
-    return path.join(this.root, id);
-  }
-
-  async get(id: string): Promise<ProofRecord | null> {
-    if (!/^[0-9a-f-]{36}$/.test(id)) return null;
-    return readJson<ProofRecord>(path.join(this.dir(id), 'record.json'));
-  }
-
-  async put(rec: ProofRecord): Promise<void> {
-    await writeJsonAtomic(path.join(this.dir(rec.id), 'record.json'), rec);
-  }
-
-  async update(id: string, patch: Partial<ProofRecord>): Promise<ProofRecord> {
-    const cur = await this.get(id);
-    if (!cur) throw new Error(`proof ${id} vanished`);
-    const next = { ...cur, ...patch, updatedAt: new Date().toISOString() };
-    await this.put(next);
-    return next;
+export class ProofStore extends RecordStore<ProofRecord> {
+  constructor(root = path.join(artifactRoot(), 'proofs')) {
+    super(root, /^[0-9a-f-]{36}$/, 'proof');
   }
 
   saveRequest(id: string, req: ProofRequestSecret): Promise<void> {
@@ -80,13 +61,7 @@ export class ProofStore {
     return readJson(path.join(this.dir(id), 'receipt.json'));
   }
 
-  async list(filter: { tenant?: string; modelId?: string }): Promise<ProofRecord[]> {
-    if (!(await exists(this.root))) return [];
-    const out: ProofRecord[] = [];
-    for (const id of await readdir(this.root)) {
-      const rec = await this.get(id);
-      if (rec && (!filter.tenant || rec.tenant === filter.tenant) && (!filter.modelId || rec.modelId === filter.modelId)) out.push(rec);
-    }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  listFor(filter: { tenant?: string; modelId?: string }): Promise<ProofRecord[]> {
+    return this.list((rec) => (!filter.tenant || rec.tenant === filter.tenant) && (!filter.modelId || rec.modelId === filter.modelId));
   }
 }

@@ -85,7 +85,7 @@ describe.skipIf(!redis.url)('a worker killed with SIGKILL in the middle of a pro
     expect(rec.status, JSON.stringify(rec)).toBe('done');
     expect(rec.worker).toMatch(new RegExp(`:${second.pid}$`));
     expect((await verifyBundle(rec.bundle)).valid).toBe(true);
-    const all = await new ProofStore().list({ modelId });
+    const all = await new ProofStore().listFor({ modelId });
     expect(all.filter((p) => p.id === proofId)).toHaveLength(1);
     expect(await new ProofStore().getRequest(proofId)).toBeNull(); // the private input is gone
   });

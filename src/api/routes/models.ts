@@ -87,7 +87,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.get('/v1/models', { schema: { summary: 'List models (a prover sees its own; a verifier or admin sees all)', response: { 200: Type.Array(ModelSchema), ...errors } } }, async (req) => {
     const caller = ctx.auth(req, ['prover', 'verifier']);
-    const list = await ctx.models.list(caller.role === 'prover' ? caller.tenant : undefined);
+    const list = await ctx.models.listFor(caller.role === 'prover' ? caller.tenant : undefined);
     return list.map(publicModel);
   });
 

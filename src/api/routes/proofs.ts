@@ -98,7 +98,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     async (req) => {
       const caller = ctx.auth(req, ['prover', 'verifier']);
       const { modelId } = req.query as { modelId?: string };
-      const list = await ctx.proofs.list({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId });
+      const list = await ctx.proofs.listFor({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId });
       return list.map(({ tenant: _t, ...pub }) => pub);
     },
   );
