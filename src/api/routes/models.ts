@@ -28,7 +28,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       schema: {
         summary: 'Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
-        response: { 202: Accepted, ...errors },
+        response: { 202: Accepted, ...errors, 409: ErrorSchema },
       },
     },
     async (req, reply) => {

@@ -31,7 +31,7 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       schema: {
         summary: "Verify a proof bundle, or a proof with its public signals and model id, against the registered model's verification key (never a key sent in the request)",
         body: VerifyRequestSchema,
-        response: { 200: VerifyResultSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema },
+        response: { 200: VerifyResultSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema },
       },
     },
     async (req) => {
