@@ -80,7 +80,7 @@ export async function serviceBench(): Promise<string> {
           }
         }),
       );
-      verifyLine = `POST /v1/verify (loan example, 4 concurrent clients, 5 s, API process only): ${(count / 5).toFixed(0)} requests/s.`;
+      verifyLine = `POST /v1/verify (loan example, 4 concurrent clients, 5 s, API with its 2 verification processes): ${(count / 5).toFixed(0)} requests/s.`;
     }
     for (const w of workers) w.kill('SIGTERM');
     await app.close();

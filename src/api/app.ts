@@ -17,6 +17,7 @@ import { modelRoutes } from './routes/models.ts';
 import { proofRoutes } from './routes/proofs.ts';
 import { verifyRoutes } from './routes/verify.ts';
 import { ErrorSchema } from './schemas.ts';
+import { VerifyProcesses } from './verify-processes.ts';
 
 /** The services routes use, built once per app. */
 export interface AppContext {
@@ -26,6 +27,7 @@ export interface AppContext {
   proofs: ProofStore;
   idempotency: IdempotencyStore;
   metrics: ApiMetrics;
+  verifier: VerifyProcesses;
   auth(req: FastifyRequest, roles: Role[]): Caller;
 }
 
@@ -53,8 +55,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     proofs: new ProofStore(),
     idempotency: opts.redis ? redisIdempotency(opts.redis, config.queuePrefix) : memoryIdempotency(),
     metrics: createMetrics(opts.queue),
+    verifier: new VerifyProcesses(),
     auth: makeAuthenticator(config.apiKeys),
   };
+  app.addHook('onClose', async () => ctx.verifier.close());
   app.setErrorHandler(errorHandler);
   // JSON only (and multipart uploads): any other body is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');

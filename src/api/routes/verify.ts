@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { VerificationKey } from 'snarkjs';
 import type { BundleModel } from '../../prover/bundle.ts';
 import type { ModelRecord } from '../../store/model-store.ts';
-import { checkProof, parseBundle, parseProofParts, verifyBundle } from '../../verifier/index.ts';
+import { type ErrorCode, ZkinferError } from '../../errors.ts';
+import { parseBundle } from '../../verifier/index.ts';
 import { readJson } from '../../store/json-file.ts';
 import { HttpError } from '../http-error.ts';
 import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
@@ -43,11 +44,12 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       if (!model) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', field);
       if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}`, field);
       const vkey = (await readJson(path.join(ctx.models.dir(model.id), 'vkey.json'))) as VerificationKey;
-      let r: { valid: boolean; reason: string; outputs: unknown };
-      if (bundle) r = await verifyBundle(bundle, { vkey });
-      else {
-        const parts = parseProofParts({ proof: body.proof, publicSignals: body.publicSignals });
-        r = await checkProof(registeredModel(model), parts.proof, parts.publicSignals, vkey);
+      const r = await ctx.verifier.run(
+        bundle ? { kind: 'bundle', bundle, vkey } : { kind: 'parts', model: registeredModel(model), proof: body.proof, publicSignals: body.publicSignals, vkey },
+      );
+      if (!r.ok) {
+        if ('internal' in r) throw new Error(r.internal);
+        throw new ZkinferError(r.code as ErrorCode, r.message, r.field);
       }
       ctx.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
       return { valid: r.valid, reason: r.reason, modelId: model.id, vkeyHash: model.vkeyHash!, outputs: r.outputs, setup: model.setup! };
