@@ -78,7 +78,13 @@ export const constantOps: Record<string, ConstOp> = {
   Div: binary((a, b) => a / b),
   Neg: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map((v) => -v) }],
   Sqrt: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map(Math.sqrt) }],
-  Shape: (_n, [a]) => [{ shape: [a!.shape.length], data: Float64Array.from(a!.shape) }],
+  Shape(node, [a]) {
+    const A = need(node, a, 'data');
+    const rank = A.shape.length;
+    const norm = (v: number) => Math.min(rank, Math.max(0, v < 0 ? v + rank : v));
+    const dims = A.shape.slice(norm(attrInt(node, 'start', 0)), norm(attrInt(node, 'end', rank)));
+    return [{ shape: [dims.length], data: Float64Array.from(dims) }];
+  },
   ConstantOfShape(node, [s]) {
     const shape = Array.from(need(node, s, 'a shape').data);
     const v = attrTensor(node, 'value')?.data[0] ?? 0;
@@ -151,6 +157,34 @@ export const constantOps: Record<string, ConstOp> = {
     const reps = Array.from(need(node, r, 'repeats').data);
     const st = strides(A.shape);
     return [gatherBy(A, A.shape.map((d, i) => d * reps[i]), (i, idx) => (idx % A.shape[i]) * st[i])];
+  },
+  Slice(node, ins, opset) {
+    const A = need(node, ins[0], 'data');
+    const rank = A.shape.length;
+    const fromInput = (i: number) => (ins[i] ? Array.from(ins[i]!.data) : undefined);
+    const starts = (opset >= 10 ? Array.from(need(node, ins[1], 'starts').data) : attrInts(node, 'starts')) ?? [];
+    const ends = (opset >= 10 ? Array.from(need(node, ins[2], 'ends').data) : attrInts(node, 'ends')) ?? [];
+    const axes = (opset >= 10 ? fromInput(3) : attrInts(node, 'axes')) ?? starts.map((_, i) => i);
+    const steps = (opset >= 10 ? fromInput(4) : undefined) ?? starts.map(() => 1);
+    const begin = A.shape.map(() => 0);
+    const step = A.shape.map(() => 1);
+    const shape = [...A.shape];
+    const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+    axes.forEach((ax0, k) => {
+      const ax = ax0 < 0 ? ax0 + rank : ax0;
+      const d = A.shape[ax];
+      const st = steps[k];
+      if (d === undefined || !st) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Slice "${node.name}": axis ${ax0} or step ${st} is invalid`, node.name ?? undefined);
+      let s0 = starts[k] < 0 ? starts[k] + d : starts[k];
+      let e0 = ends[k] < 0 ? ends[k] + d : ends[k];
+      if (st > 0) [s0, e0] = [clamp(s0, 0, d), clamp(e0, 0, d)];
+      else [s0, e0] = [clamp(s0, 0, d - 1), clamp(e0, -1, d - 1)];
+      shape[ax] = Math.max(0, Math.ceil((e0 - s0) / st));
+      begin[ax] = s0;
+      step[ax] = st;
+    });
+    const st = strides(A.shape);
+    return [gatherBy(A, shape, (i, idx) => (begin[i] + idx * step[i]) * st[i])];
   },
   Transpose(node, [a]) {
     const A = a!;

@@ -20,6 +20,12 @@ export interface IrInput {
   size: number;
   /** Position of the first scalar of this input in the flat vector. */
   offset: number;
+  /**
+   * `false` when the graph input has no batch dimension (its first declared dimension
+   * is a fixed size other than 1, so every dimension is a feature): onnxruntime is then
+   * fed `shape` as is instead of `[1, ...shape]`. Absent means batched.
+   */
+  batched?: boolean;
 }
 
 /** `y = W·x + b`, W row-major with `outSize` rows of `inSize` columns. */

@@ -105,6 +105,13 @@ class Lowering {
     return v.t;
   }
 
+  /** Like `constant`, for an input the op cannot do without (a malformed node must not crash). */
+  required(node: NodeProto, i: number, what: string): Tensor {
+    const t = this.constant(node, i, what);
+    if (!t) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) is missing ${what}`, node.name ?? undefined);
+    return t;
+  }
+
   /** The newest activation; anything else means the graph branches. */
   activation(node: NodeProto, v: Activation): Activation {
     if (v.inputIndex !== undefined && !this.merged && this.inputs.length > 1) {
@@ -209,13 +216,13 @@ function reshapeTarget(node: NodeProto, from: number[], target: number[]): numbe
 }
 
 function axesOf(L: Lowering, node: NodeProto): number[] | undefined {
-  return L.opset >= 13 && node.input?.[1] ? Array.from(L.constant(node, 1, 'axes')!.data) : attrInts(node, 'axes');
+  return L.opset >= 13 && node.input?.[1] ? Array.from(L.required(node, 1, 'axes').data) : attrInts(node, 'axes');
 }
 
 const HANDLERS: Record<string, Handler> = {
   Gemm(L, node, act, [b, c]) {
     if (attrInt(node, 'transA', 0) !== 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" with transA is not supported`, nodeName(node));
-    const B = L.constant(node, 1, 'the weight matrix B')!;
+    const B = L.required(node, 1, 'the weight matrix B');
     if (!b || B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" needs a 2-d constant B`, nodeName(node));
     const K = rowLength(node, act);
     const transB = attrInt(node, 'transB', 0) === 1;
@@ -229,14 +236,14 @@ const HANDLERS: Record<string, Handler> = {
     dense(L, node, act, W, K, N, bias);
   },
   MatMul(L, node, act) {
-    const B = L.constant(node, 1, 'the second operand')!;
+    const B = L.required(node, 1, 'the second operand');
     if (B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}" needs a 2-d constant right operand`, nodeName(node));
     const K = rowLength(node, act);
     if (B.shape[0] !== K) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}": input has ${K} features, weights expect ${B.shape[0]}`, nodeName(node));
     dense(L, node, act, transpose(B.data, K, B.shape[1]), K, B.shape[1], new Float64Array(B.shape[1]));
   },
   BatchNormalization(L, node, act) {
-    const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => L.constant(node, i, 'BatchNormalization parameters')!);
+    const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => L.required(node, i, 'BatchNormalization parameters'));
     const eps = attrFloat(node, 'epsilon', 1e-5);
     const C = act.shape[1] ?? 1;
     const scaleC = gamma.data.map((g, c) => g / Math.sqrt(variance.data[c] + eps));
@@ -254,7 +261,7 @@ const HANDLERS: Record<string, Handler> = {
     L.emit(node, { kind: 'leaky_relu', name: nodeName(node), size: alpha.length, alpha, nodes: [nodeName(node)] }, act.shape);
   },
   PRelu(L, node, act) {
-    const slope = L.constant(node, 1, 'the slope')!;
+    const slope = L.required(node, 1, 'the slope');
     // PRelu broadcasts a per-channel slope [C] (or [C,1,1]) over [N, C, ...].
     const t = slope.shape.length === 1 && act.shape.length > 2 ? { data: slope.data, shape: [slope.shape[0], ...Array(act.shape.length - 2).fill(1)] } : slope;
     const alpha = broadcastTo(t, act.shape, nodeName(node));
@@ -282,8 +289,11 @@ const HANDLERS: Record<string, Handler> = {
     const axis = attrInt(node, 'axis', L.opset >= 13 ? -1 : 1);
     const rank = act.shape.length;
     const a = axis < 0 ? axis + rank : axis;
-    if (act.shape.slice(1).filter((d, i) => i + 1 !== a && d !== 1).length > 0 && a !== rank - 1) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" must act on the feature vector`, nodeName(node));
+    // One softmax over the whole vector. Before opset 13 Softmax flattens the dimensions
+    // from `axis` on, so only those before it must be 1; from 13 on every other one must.
+    const others = L.opset < 13 ? act.shape.slice(0, a) : act.shape.filter((_, i) => i !== a);
+    if (a < 0 || a >= rank || others.some((d) => d !== 1)) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" over axis ${axis} of shape [${act.shape}]: only a softmax over the whole feature vector is supported`, nodeName(node));
     }
     L.pendingHead = { op: 'softmax', node: nodeName(node), size: size(act.shape) };
     L.setAct(node, act.shape);
@@ -294,7 +304,7 @@ const HANDLERS: Record<string, Handler> = {
     L.reshapeAct(node, [size(act.shape.slice(0, a)), size(act.shape.slice(a))]);
   },
   Reshape(L, node, act) {
-    L.reshapeAct(node, reshapeTarget(node, act.shape, Array.from(L.constant(node, 1, 'the target shape')!.data)));
+    L.reshapeAct(node, reshapeTarget(node, act.shape, Array.from(L.required(node, 1, 'the target shape').data)));
   },
   Squeeze(L, node, act) {
     const axes = axesOf(L, node)?.map((a) => (a < 0 ? a + act.shape.length : a));
@@ -317,7 +327,7 @@ const HANDLERS: Record<string, Handler> = {
     L.reshapeAct(node, act.shape);
   },
   Expand(L, node, act) {
-    const target = Array.from(L.constant(node, 1, 'the shape')!.data);
+    const target = Array.from(L.required(node, 1, 'the shape').data);
     const rank = Math.max(target.length, act.shape.length);
     const a = [...Array(rank - act.shape.length).fill(1), ...act.shape];
     const t = [...Array(rank - target.length).fill(1), ...target];
@@ -328,7 +338,7 @@ const HANDLERS: Record<string, Handler> = {
     L.reshapeAct(node, a);
   },
   Tile(L, node, act) {
-    const reps = Array.from(L.constant(node, 1, 'the repeats')!.data);
+    const reps = Array.from(L.required(node, 1, 'the repeats').data);
     if (reps.slice(1).some((r) => r !== 1)) {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Tile "${nodeName(node)}" repeats features, which is not supported (only the batch dimension)`, nodeName(node));
     }
@@ -343,11 +353,45 @@ for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
   };
 }
 
+/** Ops of already quantized models whose activations are integers. */
+const QUANTIZED_ACTIVATION_OPS = ['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'QLinearMatMul', 'ConvInteger', 'QLinearConv', 'QLinearAdd', 'QLinearMul', 'QGemm'];
+
+function unsupportedOp(op: string, name: string): ZkinferError {
+  const why = QUANTIZED_ACTIVATION_OPS.includes(op)
+    ? ' (quantized activations are not supported yet: only constant weights may be quantized, through DequantizeLinear; export the float model instead)'
+    : op in constantOps
+      ? ' on an activation (it is supported only on constants: weights and shapes folded at import)'
+      : '';
+  return new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"${why}; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+}
+
+/**
+ * Lowers one node. Any failure that is not already a typed error (a malformed node
+ * missing an input or attribute) becomes MODEL_UNSUPPORTED_GRAPH naming the node,
+ * never a bare TypeError.
+ */
 function lowerNode(L: Lowering, node: NodeProto): void {
+  try {
+    lowerNodeUnchecked(L, node);
+  } catch (e) {
+    if (e instanceof ZkinferError) throw e;
+    const name = nodeName(node);
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${node.opType}) could not be lowered: ${(e as Error).message}`, name, { cause: e });
+  }
+}
+
+/** The dimensions `Shape` returns, honouring its `start` / `end` attributes (opset 15). */
+function shapeSlice(node: NodeProto, shape: number[]): number[] {
+  const rank = shape.length;
+  const norm = (v: number) => Math.min(rank, Math.max(0, v < 0 ? v + rank : v));
+  return shape.slice(norm(attrInt(node, 'start', 0)), norm(attrInt(node, 'end', rank)));
+}
+
+function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   const op = node.opType ?? '';
   const name = nodeName(node);
   if (node.domain && node.domain !== 'ai.onnx' && node.domain !== '') {
-    throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${node.domain}.${op}" at node "${name}"; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+    throw unsupportedOp(`${node.domain}.${op}`, name);
   }
   if (op === 'Constant') {
     const t = attrTensor(node, 'value');
@@ -369,7 +413,7 @@ function lowerNode(L: Lowering, node: NodeProto): void {
   if (acts.length === 0) {
     // Everything constant: fold.
     const fold: ConstOp | undefined = constantOps[op];
-    if (!fold) throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+    if (!fold) throw unsupportedOp(op, name);
     const outs = fold(node, ins.map((v) => (v as Constant | undefined)?.t), L.opset);
     outs.forEach((t, i) => L.values.set(node.output![i], { kind: 'const', t }));
     return;
@@ -378,9 +422,13 @@ function lowerNode(L: Lowering, node: NodeProto): void {
     lowerInputConcat(L, node, ins);
     return;
   }
-  if (!ACTIVATION_OPS.includes(op)) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+  if (op === 'Shape') {
+    // The shape of an activation is known at import time (batch 1): a constant.
+    const dims = shapeSlice(node, acts[0].shape);
+    L.values.set(node.output![0], { kind: 'const', t: { data: Float64Array.from(dims), shape: [dims.length] } });
+    return;
   }
+  if (!ACTIVATION_OPS.includes(op)) throw unsupportedOp(op, name);
   if (acts.length > 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) combines two activations: only chains are supported`, name);
   const act = L.activation(node, acts[0]);
   if (['Add', 'Sub', 'Mul', 'Div'].includes(op)) {
@@ -398,13 +446,28 @@ function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)
   const order = ins.map((v) => (v?.kind === 'act' ? v.inputIndex : undefined));
   const expected = L.inputs.map((_, i) => i);
   const axis = attrInt(node, 'axis', 0);
-  const rank = L.inputs[0] ? L.inputs[0].shape.length + 1 : 2;
+  const first = ins[0];
+  const rank = first?.kind === 'act' ? first.shape.length : 2;
   if (L.merged || order.join() !== expected.join() || (axis !== -1 && axis !== rank - 1)) {
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}" is supported only for all graph inputs, in order, along the last axis`, name);
   }
   L.merged = true;
   const total = L.inputs.reduce((a, i) => a + i.size, 0);
   L.values.set(node.output![0], { kind: 'act', shape: [1, total], version: L.version });
+}
+
+/**
+ * Weights from Constant nodes or folded arithmetic escape the initializer check:
+ * check what the circuit will get.
+ */
+function checkFinite(layer: Layer): void {
+  const arrays = layer.kind === 'dense' ? [layer.weights, layer.bias] : layer.kind === 'leaky_relu' ? [layer.alpha] : [];
+  if (arrays.some((a) => a.some((v) => !Number.isFinite(v)))) {
+    throw new ZkinferError('MODEL_BAD_WEIGHTS', `layer "${layer.name}" (ONNX nodes ${layer.nodes.join(', ')}) has NaN or infinite weights`, layer.name);
+  }
+  if (layer.kind === 'clip' && (Number.isNaN(layer.min) || Number.isNaN(layer.max) || layer.min > layer.max)) {
+    throw new ZkinferError('MODEL_BAD_WEIGHTS', `Clip "${layer.name}" has bounds [${layer.min}, ${layer.max}]`, layer.name);
+  }
 }
 
 function dimsOf(vi: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null } | null } | null }): (number | null)[] {
@@ -422,25 +485,30 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>)
   }
   const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
   if (graphInputs.length === 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'the graph has no inputs', 'model');
+  if ((graph.output ?? []).length !== 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `the graph has ${(graph.output ?? []).length} outputs; exactly one is supported`, 'model');
   let offset = 0;
+  let batched = true;
   graphInputs.forEach((gi, index) => {
     const dims = dimsOf(gi);
-    // The first dimension is the batch (symbolic, unknown or 1); the rest must be known.
-    const feat = dims.length >= 2 ? dims.slice(1) : dims;
-    if (feat.some((d) => d === null) || feat.length === 0) {
+    // The first dimension is the batch when it is symbolic, unknown or 1; an input whose
+    // first dimension is a fixed size has no batch dimension (all of it is features).
+    const hasBatch = dims.length > 0 && (dims[0] === null || dims[0] === 1);
+    const feat = hasBatch ? dims.slice(1) : dims;
+    if (feat.some((d) => d === null) || dims.length === 0) {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph input "${gi.name}" has an unknown feature dimension [${dims.map((d) => d ?? '?')}]`, gi.name ?? undefined);
     }
     const shape = feat as number[];
     const n = size(shape);
-    L.inputs.push({ name: gi.name ?? `input${index}`, shape, size: n, offset });
+    L.inputs.push({ name: gi.name ?? `input${index}`, shape, size: n, offset, ...(hasBatch ? {} : { batched: false }) });
+    if (!hasBatch) batched = false;
     offset += n;
-    L.values.set(gi.name ?? '', { kind: 'act', shape: [1, ...shape], version: 0, ...(graphInputs.length > 1 ? { inputIndex: index } : {}) });
+    const actShape = hasBatch ? [1, ...shape] : shape;
+    L.values.set(gi.name ?? '', { kind: 'act', shape: actShape, version: 0, ...(graphInputs.length > 1 ? { inputIndex: index } : {}) });
   });
   if (L.inputs.length === 1) L.merged = true;
 
   for (const node of graph.node ?? []) lowerNode(L, node);
 
-  if ((graph.output ?? []).length !== 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `the graph has ${(graph.output ?? []).length} outputs; exactly one is supported`, 'model');
   const outName = graph.output![0].name ?? '';
   const out = L.values.get(outName);
   if (!out || out.kind !== 'act' || out.version !== L.version) {
@@ -449,6 +517,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>)
   if (L.inputs.length > 1 && !L.merged) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'several graph inputs must be concatenated before use', 'model');
   const head: Head = L.pendingHead?.op ?? 'none';
   const layers = foldDenseChain(L.layers, L.diagonal);
+  for (const layer of layers) checkFinite(layer);
   return {
     inputs: L.inputs,
     inputSize: offset,
@@ -457,7 +526,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>)
     outputSize: size(out.shape),
     head,
     outputName: outName,
-    outputShape: out.shape[0] === 1 ? out.shape.slice(1) : out.shape,
+    outputShape: batched && out.shape[0] === 1 ? out.shape.slice(1) : out.shape,
     opset,
   };
 }
