@@ -1,5 +1,7 @@
 /** Order r of the BN254 scalar field, in which every circuit signal lives. */
 export const FIELD_ORDER = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+/** The BN254 base field modulus q: proof point coordinates must be below it. */
+export const BASE_FIELD_ORDER = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
 
 /** The field element standing for a signed integer. */
 export function toField(v: bigint): bigint {

@@ -5,7 +5,7 @@ import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../errors.ts';
 import type { BundleModel, DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
 import { assertUsableVkey, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
-import { FIELD_ORDER } from '../quant/field.ts';
+import { BASE_FIELD_ORDER, FIELD_ORDER } from '../quant/field.ts';
 import { decodeOutputs, signalLayout } from './decode.ts';
 
 const require = createRequire(import.meta.url);
@@ -78,6 +78,14 @@ export async function checkProof(
   if (publicSignals.length !== L.count) return fail(`expected ${L.count} public signals for this model, found ${publicSignals.length}`);
   if (vkey.nPublic !== publicSignals.length) return fail(`the verification key expects ${vkey.nPublic} public signals, the proof has ${publicSignals.length}`);
   if (publicSignals[L.modelCommitment] !== model.commitment) return fail("the model commitment in the public signals is not the model's");
+  // snarkjs reduces coordinates modulo q, the EVM's pairing precompile refuses them:
+  // refuse here too, so a proof has one encoding and both verifiers agree.
+  const coords = [proof.pi_a, proof.pi_b, proof.pi_c].flat(2).map(String);
+  if (coords.some((c) => !/^[0-9]+$/.test(c) || BigInt(c) >= BASE_FIELD_ORDER)) return fail('the proof has a coordinate that is not a canonical base field element (>= q)');
+  // Affine points only (z = 1): the on-chain calldata carries x and y alone.
+  if (String(proof.pi_a[2]) !== '1' || String(proof.pi_c[2]) !== '1' || String(proof.pi_b[2]?.[0]) !== '1' || String(proof.pi_b[2]?.[1]) !== '0') {
+    return fail('the proof points are not in affine form (z must be 1)');
+  }
   let ok: boolean;
   try {
     ok = await snarkjs.groth16.verify(vkey, publicSignals, proof);
