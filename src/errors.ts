@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'ARTIFACT_CORRUPT' // a stored zkey / wasm / ptau no longer matches its recorded hash
   | 'BUNDLE_INVALID' // a proof bundle or verification key that cannot even be checked
   | 'VKEY_REFUSED' // a verification key that would accept forged proofs (gamma == delta)
+  | 'CONTRACT_COMPILE' // solc refused a generated contract
+  | 'CHAIN' // the JSON-RPC node is unreachable, or refused or reverted a call or transaction
   | 'NOT_FOUND';
 
 export class ZkinferError extends Error {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { isZkinferError } from '../errors.ts';
+import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { proveCommand } from './commands/prove.ts';
@@ -14,7 +15,7 @@ const program = new Command()
   .description('Prove quantized neural network inferences with Circom and Groth16')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand]) add(program);
+for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, chainCommands]) add(program);
 
 try {
   await program.parseAsync(process.argv);

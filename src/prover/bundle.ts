@@ -77,18 +77,20 @@ export interface Receipt {
   given: Record<string, number | number[]> | number[];
 }
 
-/** A dependency's version, read from the package.json above its entry point (some packages do not export it). */
-function packageVersion(name: string): string {
+/** A dependency's root folder, found above its entry point (some packages do not export their package.json). */
+export function packageDir(name: string): string | null {
   let dir = path.dirname(require.resolve(name));
   while (dir !== path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === name) return pkg.version ?? 'unknown';
-    }
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === name) return dir;
     dir = path.dirname(dir);
   }
-  return 'unknown';
+  return null;
+}
+
+function packageVersion(name: string): string {
+  const dir = packageDir(name);
+  return dir ? ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown') : 'unknown';
 }
 
 let versions: Record<string, string> | undefined;

@@ -7,7 +7,7 @@ import path from 'node:path';
  * content-addressed: a directory's name is the hash of what produced it, so the same
  * input always maps to the same place and a cache hit is a directory that exists.
  */
-export type ArtifactKind = 'circuit' | 'model' | 'tmp';
+export type ArtifactKind = 'circuit' | 'contract' | 'model' | 'tmp';
 
 /** Root of the artifact store: `ZKINFER_ARTIFACTS`, else `./artifacts`. */
 export function artifactRoot(): string {
@@ -18,6 +18,8 @@ export function artifactDir(kind: ArtifactKind, id: string): string {
   switch (kind) {
     case 'circuit':
       return path.join(artifactRoot(), 'circuits', id);
+    case 'contract':
+      return path.join(artifactRoot(), 'contracts', id);
     case 'model':
       return path.join(artifactRoot(), 'models', id);
     case 'tmp':

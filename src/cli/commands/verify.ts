@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { connect, verifyOnChain } from '../../chain/index.ts';
+import { ZkinferError } from '../../errors.ts';
 import { checkReceipt, parseBundle, verifyBundle } from '../../verifier/index.ts';
 import { readJsonFile } from '../options.ts';
 
@@ -13,8 +15,24 @@ export function verifyCommand(program: Command): void {
     .option('--vkey <file>', "the model's published verification key (default: the key embedded in the bundle)")
     .option('--receipt <file>', "an applicant's receipt: also check that the proof used their salt and features")
     .option('--json', 'print the result as JSON')
-    .action(async (bundleFile: string, o: { vkey?: string; receipt?: string; json?: boolean }) => {
+    .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
+    .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
+    .option('--address <addr>', "with --onchain: the model's verifier or registry address")
+    .action(async (bundleFile: string, o: { vkey?: string; receipt?: string; json?: boolean; onchain?: boolean; rpc?: string; address?: string }) => {
       const bundle = await readJsonFile(bundleFile, 'bundle');
+      if (o.onchain) {
+        if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
+        const { provider } = await connect(o.rpc);
+        const r = await verifyOnChain(provider, o.address, parseBundle(bundle));
+        if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        else {
+          const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
+          if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
+          process.stdout.write(lines.join('\n') + '\n');
+        }
+        if (!r.valid) process.exitCode = EXIT_INVALID;
+        return;
+      }
       const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
       const r = await verifyBundle(bundle, { vkey });
       const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
