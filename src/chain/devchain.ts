@@ -53,8 +53,9 @@ export async function startDevChain(opts: { accounts?: number } = {}): Promise<D
     {
       allowBlocksWithSameTimestamp: false,
       allowUnlimitedContractSize: false,
-      bailOnCallFailure: false,
-      bailOnTransactionFailure: false,
+      // A reverted call or transaction is a JSON-RPC error, as on a real node.
+      bailOnCallFailure: true,
+      bailOnTransactionFailure: true,
       chainId: BigInt(DEV_CHAIN_ID),
       coinbase: new Uint8Array(20),
       // Below the Osaka per-transaction gas cap (2^24).

@@ -1,4 +1,4 @@
-import { Contract, ContractFactory, Interface, isAddress, JsonRpcProvider, Network, type Provider, type Signer, Wallet } from 'ethers';
+import { Contract, ContractFactory, type ErrorDescription, Interface, isAddress, JsonRpcProvider, Network, type Provider, type Signer, Wallet } from 'ethers';
 import { ZkinferError } from '../errors.ts';
 import type { ProofBundle } from '../prover/bundle.ts';
 import { signalLayout } from '../verifier/decode.ts';
@@ -150,6 +150,16 @@ function revertData(e: unknown, depth = 0): string | null {
   return null;
 }
 
+/** A contract's custom error in an ethers error, decoded with the contract's ABI. */
+export function decodeRevert(iface: Interface, e: unknown): ErrorDescription | null {
+  const data = revertData(e);
+  try {
+    return data ? iface.parseError(data) : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface AttestResult {
   txHash: string;
   blockNumber: number;
@@ -160,6 +170,7 @@ export interface AttestResult {
 /** Sends `attest` to a model's registry; a revert is a CHAIN error naming the registry's reason (WrongModel, NonceUsed, InvalidProof). */
 export async function attestOnChain(signer: Signer, registryAddress: string, registryAbi: unknown[], bundle: ProofBundle): Promise<AttestResult> {
   if (!isAddress(registryAddress)) throw chainError(`--address must be a 0x-prefixed 20-byte address, got "${registryAddress}"`, 'address');
+  if ((await signer.provider!.getCode(registryAddress)) === '0x') throw chainError(`there is no contract at ${registryAddress}`, 'address');
   const p = solidityProof(bundle.proof, bundle.publicSignals);
   const registry = new Contract(registryAddress, registryAbi as never, signer);
   try {
@@ -167,8 +178,7 @@ export async function attestOnChain(signer: Signer, registryAddress: string, reg
     const receipt = await tx.wait();
     return { txHash: tx.hash, blockNumber: receipt.blockNumber, gasUsed: String(receipt.gasUsed), nonce: bundle.publicSignals[signalLayout(bundle.model).nonce] };
   } catch (e) {
-    const data = revertData(e);
-    const decoded = data ? registry.interface.parseError(data) : null;
+    const decoded = decodeRevert(registry.interface, e);
     if (decoded) throw chainError(`the registry reverted: ${decoded.name}(${decoded.args.join(', ')})`, 'bundle', e);
     throw chainError(`attest failed: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`, 'rpc', e);
   }

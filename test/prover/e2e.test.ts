@@ -11,19 +11,10 @@ import { FIELD_ORDER, runReference } from '../../src/quant/index.ts';
 import { parseInput } from '../../src/model/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import type { CircuitSetup } from '../../src/prover/setup.ts';
-import { CLI, LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+import { cli } from '../helpers/cli.ts';
+import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const run = promisify(execFile);
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO });
-    return { code: 0, ...r };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
