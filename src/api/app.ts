@@ -13,6 +13,7 @@ import { errorHandler } from './http-error.ts';
 import { type IdempotencyStore, memoryIdempotency, redisIdempotency } from './idempotency.ts';
 import { type ApiMetrics, createMetrics } from './metrics.ts';
 import { healthRoutes } from './routes/health.ts';
+import { chainRoutes } from './routes/chain.ts';
 import { modelRoutes } from './routes/models.ts';
 import { proofRoutes } from './routes/proofs.ts';
 import { verifyRoutes } from './routes/verify.ts';
@@ -86,6 +87,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await modelRoutes(scope, ctx);
     await proofRoutes(scope, ctx);
     await verifyRoutes(scope, ctx);
+    await chainRoutes(scope, ctx);
   });
   return app;
 }

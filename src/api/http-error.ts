@@ -20,6 +20,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FIELD_OVERFLOW: 422,
   ARTIFACT_CORRUPT: 500,
   CIRCUIT_COMPILE: 500,
+  CONTRACT_COMPILE: 500,
+  CHAIN: 502,
 };
 
 export interface ErrorBody {

@@ -89,3 +89,36 @@ export const VerifyResultSchema = Type.Object(
 );
 
 export const Accepted = Type.Object({ id: Type.String(), status: Type.String() });
+
+const Word = Type.String({ pattern: '^0x[0-9a-f]{64}$', description: '32-byte word, 0x-prefixed hex' });
+const Contract = Type.Object({
+  name: Type.String(),
+  source: Type.String({ description: 'Solidity source' }),
+  abi: Type.Array(Type.Object({}, { additionalProperties: true })),
+  bytecode: Type.String({ description: 'creation bytecode, 0x-prefixed hex' }),
+});
+
+export const ContractsSchema = Type.Object(
+  {
+    modelId: Type.String(),
+    compiler: Type.Object({ name: Type.Literal('solc'), version: Type.String(), settings: Type.Object({}, { additionalProperties: true }) }),
+    verifier: Contract,
+    registry: Contract,
+  },
+  { description: "The model's Groth16 verifier (snarkjs template) and its attestation registry, compiled with the pinned solc" },
+);
+
+export const CalldataSchema = Type.Object(
+  {
+    modelId: Type.String(),
+    pA: Type.Array(Word, { minItems: 2, maxItems: 2 }),
+    pB: Type.Array(Type.Array(Word, { minItems: 2, maxItems: 2 }), { minItems: 2, maxItems: 2 }),
+    pC: Type.Array(Word, { minItems: 2, maxItems: 2 }),
+    pubSignals: Type.Array(Word),
+    calldata: Type.Object({
+      verifyProof: Type.String({ description: "transaction data for the verifier's verifyProof" }),
+      attest: Type.String({ description: "transaction data for the registry's attest" }),
+    }),
+  },
+  { description: 'The proof as the Solidity verifier takes it (pB coordinate pairs in the EVM order), and ready-made transaction data' },
+);

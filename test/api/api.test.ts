@@ -14,6 +14,8 @@ import type { Config } from '../../src/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
 import { ModelStore } from '../../src/store/model-store.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
+import { BrowserProvider, Interface } from 'ethers';
+import { decodeRevert, deployContracts, startDevChain } from '../../src/chain/index.ts';
 import { findRedis } from '../helpers/redis.ts';
 import { CLI, LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
@@ -168,6 +170,32 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
     const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
     expect(workerMetrics).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
+  });
+
+  it('serves the Solidity verifier, the registry and calldata that an EVM accepts', async () => {
+    const sol = await call('GET', `/v1/models/${modelId}/verifier.sol`, KEYS.regulator);
+    expect(sol.status).toBe(200);
+    expect(sol.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(sol.body).toContain('contract Groth16Verifier');
+    const contracts = await call('GET', `/v1/models/${modelId}/contracts`, KEYS.regulator);
+    expect(contracts.body.verifier.source).toBe(sol.body);
+    expect(contracts.body.compiler.version).toMatch(/^0\.8\.37/);
+    expect(contracts.body.registry.source).toContain(`MODEL_COMMITMENT = ${bundle.publicSignals[0]}`);
+    const calldata = await call('GET', `/v1/proofs/${proofId}/calldata`, KEYS.bank);
+    expect(calldata.status).toBe(200);
+    expect(calldata.body.pubSignals.map((w: string) => BigInt(w).toString())).toEqual(bundle.publicSignals);
+
+    const chain = await startDevChain();
+    const provider = new BrowserProvider(chain.provider);
+    const d = await deployContracts(await provider.getSigner(0), contracts.body);
+    expect(BigInt(await provider.call({ to: d.verifier.address, data: calldata.body.calldata.verifyProof }))).toBe(1n);
+    await (await (await provider.getSigner(0)).sendTransaction({ to: d.registry.address, data: calldata.body.calldata.attest })).wait();
+    const replay = await (await provider.getSigner(0)).sendTransaction({ to: d.registry.address, data: calldata.body.calldata.attest }).catch((e: unknown) => e);
+    expect(decodeRevert(new Interface(contracts.body.registry.abi), replay)?.name).toBe('NonceUsed');
+
+    expect((await call('GET', `/v1/models/${'0'.repeat(64)}/verifier.sol`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+    expect((await call('GET', '/v1/proofs/nope/calldata', KEYS.bank)).status).toBe(404);
+    expect((await call('GET', `/v1/models/${modelId}/contracts`, null)).status).toBe(401);
   });
 
   it('works end to end through a client generated from openapi.yaml', async () => {

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { VerificationKey } from 'snarkjs';
+import { compileContracts, type ContractSet, encodeCalls, solidityProof } from '../../chain/index.ts';
+import { readJson } from '../../store/json-file.ts';
+import { HttpError } from '../http-error.ts';
+import { CalldataSchema, ContractsSchema, ErrorSchema } from '../schemas.ts';
+import type { AppContext } from '../app.ts';
+
+const Id = Type.Object({ id: Type.String() });
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+
+/** Solidity verifier, registry and calldata: what a caller needs to verify and attest on chain. */
+export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const inflight = new Map<string, Promise<ContractSet>>();
+
+  async function contractsOf(req: Parameters<AppContext['auth']>[0]): Promise<ContractSet> {
+    const caller = ctx.auth(req, ['prover', 'verifier']);
+    const rec = await ctx.models.get((req.params as { id: string }).id);
+    if (!rec || (caller.role === 'prover' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
+    if (rec.status !== 'ready' || !rec.commitment || !rec.inputs || rec.outputSize === undefined || rec.decisionSize === undefined) {
+      throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}`, 'id');
+    }
+    const model = { id: rec.id, commitment: rec.commitment, inputs: rec.inputs, outputSize: rec.outputSize, decisionSize: rec.decisionSize, publicInput: rec.publicInput === true };
+    // Compiled once per model and cached on disk by content (about 0.5 s the first time).
+    let p = inflight.get(rec.id);
+    if (!p) {
+      p = (async () => {
+        const vkey = await readJson<VerificationKey>(path.join(ctx.models.dir(rec.id), 'vkey.json'));
+        if (!vkey) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no verification key yet', 'id');
+        return compileContracts(model, vkey);
+      })().finally(() => inflight.delete(rec.id));
+      inflight.set(rec.id, p);
+    }
+    return p;
+  }
+
+  app.get(
+    '/v1/models/:id/verifier.sol',
+    { schema: { summary: "The model's Groth16 verifier contract (Solidity source, snarkjs template)", params: Id, produces: ['text/plain'], response: { 200: Type.String(), ...errors } } },
+    async (req, reply) => {
+      const set = await contractsOf(req);
+      return reply.type('text/plain; charset=utf-8').header('content-disposition', `inline; filename="${set.verifier.name}.sol"`).send(set.verifier.source);
+    },
+  );
+
+  app.get(
+    '/v1/models/:id/contracts',
+    { schema: { summary: "The model's verifier and attestation registry: Solidity source, ABI and bytecode, with the compiler version and settings", params: Id, response: { 200: ContractsSchema, ...errors } } },
+    async (req) => contractsOf(req),
+  );
+
+  app.get(
+    '/v1/proofs/:id/calldata',
+    { schema: { summary: "A finished proof as verifyProof / attest arguments and transaction data", params: Id, response: { 200: CalldataSchema, ...errors } } },
+    async (req) => {
+      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const rec = await ctx.proofs.get((req.params as { id: string }).id);
+      if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
+      if (rec.status !== 'done') throw new HttpError(409, 'PROOF_NOT_DONE', `the proof is ${rec.status}`, 'id');
+      const bundle = await ctx.proofs.getBundle(rec.id);
+      if (!bundle) throw new HttpError(404, 'NOT_FOUND', 'the proof bundle is missing', 'id');
+      const args = solidityProof(bundle.proof, bundle.publicSignals);
+      return { modelId: bundle.model.id, ...args, calldata: encodeCalls(args) };
+    },
+  );
+}
