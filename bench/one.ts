@@ -3,7 +3,11 @@
 import { readFile } from 'node:fs/promises';
 import { constraintsPerNeuron } from '../src/cli/format.ts';
 import { loadModel, parseInput, parseInputRows } from '../src/model/index.ts';
-import { compileLoaded, compileModel, type CompiledModel, proveModel, randomInputs, setupModel } from '../src/pipeline/index.ts';
+import { BrowserProvider } from 'ethers';
+import type { VerificationKey } from 'snarkjs';
+import { compileContracts, deployContracts, encodeCalls, solidityProof, startDevChain } from '../src/chain/index.ts';
+import { bundleModel, compileLoaded, compileModel, type CompiledModel, proveModel, randomInputs, setupModel } from '../src/pipeline/index.ts';
+import type { ProofBundle } from '../src/prover/index.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { COMPILE_SET, PROVE_SET, syntheticModel } from './models.ts';
 
@@ -69,6 +73,22 @@ if (mode === 'prove') {
   out.verifyMs = median(ver);
   out.proofBytes = JSON.stringify(first.bundle.proof).length;
   out.bundleBytes = JSON.stringify(first.bundle).length;
+  Object.assign(out, await gas(m, setup.vkey, first.bundle));
+}
+
+/**
+ * Gas on an in-process EVM (EDR, latest hardfork): a transaction calling the verifier's
+ * verifyProof (estimateGas: 21k intrinsic and calldata included), and a first attest.
+ */
+async function gas(m: CompiledModel, vkey: VerificationKey, bundle: ProofBundle) {
+  const set = await compileContracts(bundleModel(m), vkey);
+  const provider = new BrowserProvider((await startDevChain()).provider);
+  const signer = await provider.getSigner(0);
+  const d = await deployContracts(signer, set);
+  const data = encodeCalls(solidityProof(bundle.proof, bundle.publicSignals));
+  const verifyGas = await provider.estimateGas({ to: d.verifier.address, data: data.verifyProof });
+  const attest = await (await signer.sendTransaction({ to: d.registry.address, data: data.attest })).wait();
+  return { verifyGas: Number(verifyGas), attestGas: Number(attest?.gasUsed ?? 0), verifierDeployGas: Number(d.verifier.gasUsed), publicSignals: bundle.publicSignals.length };
 }
 out.peakRssMb = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -76,6 +76,15 @@ if (!compileOnly) {
     '',
     '"prove" includes the witness; "setup s" is phase 2 (new zkey, a contribution, a beacon) on an existing development ptau.',
     '',
+    '## On-chain gas (EDR in-process EVM, latest L1 hardfork; solc 0.8.37, optimizer 200 runs, EVM paris)',
+    '',
+    table(
+      ['model', 'public signals', 'verifyProof gas', 'attest gas', 'verifier deploy gas'],
+      proved.filter((r) => !r.error).map((r) => [String(r.name), fmt(r.publicSignals), fmt(r.verifyGas), fmt(r.attestGas), fmt(r.verifierDeployGas)]),
+    ),
+    '',
+    '"verifyProof gas" is a transaction calling the verifier (eth_estimateGas: 21,000 intrinsic and calldata included; target <= 250k). "attest" is a first attestation in the registry: verifyProof plus storing the input commitment, the outputs, the sender and the block.',
+    '',
   );
 }
 if (!compileOnly && (!only || 'service'.includes(only))) {
