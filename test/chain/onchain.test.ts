@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BrowserProvider, Contract, type Signer } from 'ethers';
+import { BrowserProvider, Contract, type Signer, solidityPackedKeccak256 } from 'ethers';
 import * as snarkjs from 'snarkjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -238,6 +238,22 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     const q = solidityProof(second.proof, second.publicSignals);
     await (await registry.attest(q.pA, q.pB, q.pC, q.pubSignals)).wait();
     expect(await registry.attestationCount()).toBe(2n);
+  });
+
+  it('registry of a public-input model records keccak256 of the public features', async () => {
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, publicInput: true });
+    const setup = await setupModel(m);
+    const b = (await proveModel(m, setup, applicant, { nonce: 4004n })).bundle;
+    const s = await compileContracts(bundleModel(m), setup.vkey);
+    const d = await deployContracts(signer, s);
+    const reg = new Contract(d.registry.address, s.registry.abi as never, signer);
+    const p = solidityProof(b.proof, b.publicSignals);
+    await (await reg.attest(p.pA, p.pB, p.pC, p.pubSignals)).wait();
+    const features = b.publicSignals.slice(1, 1 + 8).map(BigInt);
+    const rec = await reg.getAttestation(4004n);
+    expect(rec.inputCommitment).toBe(BigInt(solidityPackedKeccak256(features.map(() => 'uint256'), features)));
+    expect(rec.outputs.map(String)).toEqual(b.publicSignals.slice(9, -1));
   });
 
   describe('CLI against a local JSON-RPC node', () => {
