@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError } from '../errors.ts';
-import { artifactRoot, exists } from '../store/paths.ts';
+import { artifactKindDir, exists } from '../store/paths.ts';
 import { generateDevPtau } from './dev-ptau.ts';
 
 /**
@@ -105,7 +105,7 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
     }
     return { file: BUNDLED_DEV_PTAU.file, power: BUNDLED_DEV_PTAU.power, kind: 'development', insecure: true, name: 'zkinfer-dev-13', sha256 };
   }
-  const dir = path.join(artifactRoot(), 'ptau');
+  const dir = artifactKindDir('ptau');
   const cachedPowers = (await exists(dir) ? await readdir(dir) : [])
     .map((f) => /^dev-(\d+)\.ptau$/.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { LayerPlan } from '../circuit/index.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
-import { artifactRoot, exists } from './paths.ts';
+import { artifactKindDir, exists } from './paths.ts';
 import { RecordStore } from './record-store.ts';
 
 export type ModelStatus = 'queued' | 'compiling' | 'ready' | 'failed';
@@ -36,7 +36,7 @@ export interface ModelRecord {
 
 /** Models under artifacts/models/<id>/: the uploaded files and record.json. */
 export class ModelStore extends RecordStore<ModelRecord> {
-  constructor(root = path.join(artifactRoot(), 'models')) {
+  constructor(root = artifactKindDir('model')) {
     super(root, /^[0-9a-f]{64}$/, 'model');
   }
 

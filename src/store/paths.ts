@@ -7,26 +7,22 @@ import path from 'node:path';
  * content-addressed: a directory's name is the hash of what produced it, so the same
  * input always maps to the same place and a cache hit is a directory that exists.
  */
-export type ArtifactKind = 'circuit' | 'contract' | 'model' | 'tmp';
+export type ArtifactKind = 'circuit' | 'contract' | 'model' | 'proof' | 'ptau' | 'tmp';
+
+const FOLDERS: Record<ArtifactKind, string> = { circuit: 'circuits', contract: 'contracts', model: 'models', proof: 'proofs', ptau: 'ptau', tmp: 'tmp' };
 
 /** Root of the artifact store: `ZKINFER_ARTIFACTS`, else `./artifacts`. */
 export function artifactRoot(): string {
   return path.resolve(process.env.ZKINFER_ARTIFACTS ?? 'artifacts');
 }
 
+/** The folder holding every artifact of one kind. */
+export function artifactKindDir(kind: ArtifactKind): string {
+  return path.join(artifactRoot(), FOLDERS[kind]);
+}
+
 export function artifactDir(kind: ArtifactKind, id: string): string {
-  switch (kind) {
-    case 'circuit':
-      return path.join(artifactRoot(), 'circuits', id);
-    case 'contract':
-      return path.join(artifactRoot(), 'contracts', id);
-    case 'model':
-      return path.join(artifactRoot(), 'models', id);
-    case 'tmp':
-      return path.join(artifactRoot(), 'tmp', id);
-    default:
-      return kind satisfies never;
-  }
+  return path.join(artifactKindDir(kind), id);
 }
 
 export function sha256Hex(...parts: (string | Uint8Array)[]): string {

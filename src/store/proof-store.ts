@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProofBundle } from '../prover/bundle.ts';
-import { artifactRoot } from './paths.ts';
+import { artifactKindDir } from './paths.ts';
 import { RecordStore } from './record-store.ts';
 import { readJson, writeJsonAtomic } from './json-file.ts';
 
@@ -31,7 +31,7 @@ export interface ProofRequestSecret {
 
 /** Proofs under artifacts/proofs/<id>/: record.json, request.json (until proved), bundle.json, receipt.json. */
 export class ProofStore extends RecordStore<ProofRecord> {
-  constructor(root = path.join(artifactRoot(), 'proofs')) {
+  constructor(root = artifactKindDir('proof')) {
     super(root, /^[0-9a-f-]{36}$/, 'proof');
   }
 
