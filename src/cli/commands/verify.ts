@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
 import { ZkinferError } from '../../errors.ts';
+import { decodeOutputs } from '../../verifier/decode.ts';
 import { checkReceipt, parseBundle, verifyBundle } from '../../verifier/index.ts';
 import { readJsonFile } from '../options.ts';
 
@@ -23,14 +24,19 @@ export function verifyCommand(program: Command): void {
       if (o.onchain) {
         if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
         const { provider } = await connect(o.rpc);
-        const r = await verifyOnChain(provider, o.address, parseBundle(bundle));
-        if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        const b = parseBundle(bundle);
+        const r = await verifyOnChain(provider, o.address, b);
+        const outputs = r.valid ? decodeOutputs(b.model, b.publicSignals) : null;
+        const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
+        if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
         else {
           const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
           if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
+          if (outputs?.decision) lines.push(`decision ${outputs.decision.join(', ')}`);
+          if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
           process.stdout.write(lines.join('\n') + '\n');
         }
-        if (!r.valid) process.exitCode = EXIT_INVALID;
+        if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
         return;
       }
       const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
