@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { proofRoutes } from './routes/proofs.ts';
 import { verifyRoutes } from './routes/verify.ts';
+import { verifyPageRoutes } from './routes/verify-page.ts';
 import { ErrorSchema } from './schemas.ts';
 import { VerifyProcesses } from './verify-processes.ts';
 
@@ -86,6 +87,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await modelRoutes(scope, ctx);
     await proofRoutes(scope, ctx);
     await verifyRoutes(scope, ctx);
+    await verifyPageRoutes(scope);
   });
   return app;
 }
