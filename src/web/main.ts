@@ -50,15 +50,19 @@ bundleFile.addEventListener('change', () => {
 });
 vkeyFile.addEventListener('change', async () => {
   vkeyText = await readFile(vkeyFile);
+  $('vkey-status').textContent = vkeyText ? `loaded ${vkeyText.name}` : '';
   if (vkeyText) (document.querySelector('input[name=key-source][value=file]') as HTMLInputElement).checked = true;
 });
 receiptFile.addEventListener('change', async () => {
-  receiptText = (await readFile(receiptFile))?.text ?? null;
+  const r = await readFile(receiptFile);
+  receiptText = r?.text ?? null;
+  $('receipt-status').textContent = r ? `loaded ${r.name}: checked with the next Verify` : 'No receipt loaded.';
 });
 $('receipt-clear').addEventListener('click', () => {
   receiptFile.value = '';
   receiptText = null;
   receiptResult.hidden = true;
+  $('receipt-status').textContent = 'No receipt loaded.';
 });
 
 // Dropping a file anywhere must not make the browser navigate away to it.

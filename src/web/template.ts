@@ -71,6 +71,7 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 </div>
 <label for="vkey-file">Key file</label>
 <input type="file" id="vkey-file" accept=".json,application/json">
+<p class="hint" id="vkey-status" aria-live="polite"></p>
 </fieldset>
 <section aria-labelledby="h-receipt">
 <h2 id="h-receipt">3. Applicant receipt (optional)</h2>
@@ -78,6 +79,7 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 <label for="receipt-file">Receipt file</label>
 <input type="file" id="receipt-file" accept=".json,application/json" aria-describedby="receipt-hint">
 <button type="button" class="secondary" id="receipt-clear">Clear receipt</button>
+<p class="hint" id="receipt-status" aria-live="polite">No receipt loaded.</p>
 </section>
 <button type="submit" id="verify">Verify</button>
 </form>
