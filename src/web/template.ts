@@ -43,7 +43,7 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 <body>
 <header>
 <h1>Verify a zkinfer proof</h1>
-<p>Checks a Groth16 proof that a published model made a decision, without seeing the applicant\u2019s data. ${privacy}</p>
+<p>Checks, in this browser, a Groth16 proof that a published model made a decision, without seeing the applicant\u2019s data.</p>
 </header>
 <main>
 <form id="form" novalidate aria-label="What to verify">
@@ -58,8 +58,7 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 <textarea id="bundle-text" spellcheck="false" autocomplete="off"></textarea>
 </section>
 <fieldset>
-<legend>2. Verification key</legend>
-<p class="hint">Verify against the model\u2019s <em>published</em> key; its hash is shown with the result to compare with the one the model\u2019s owner published.</p>
+<legend>2. Verification key (the model\u2019s published one)</legend>
 <label class="radio"${standalone ? ' hidden' : ''}><input type="radio" name="key-source" value="service"${standalone ? ' disabled' : ' checked'}> From this service (<code>GET /v1/models/{id}/vkey</code>)</label>
 <label class="radio"${config.vkey ? '' : ' hidden'}><input type="radio" name="key-source" value="page"${config.vkey ? ' checked' : ' disabled'}> Embedded in this page${config.vkeyName ? ` (<code>${escapeHtml(config.vkeyName)}</code>)` : ''}</label>
 <label class="radio"><input type="radio" name="key-source" value="file"> From a key file</label>
@@ -91,7 +90,7 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 <div id="receipt-result" role="status" aria-live="polite" hidden></div>
 </section>
 </main>
-<footer>zkinfer verification page (${standalone ? 'standalone file' : 'served by the zkinfer service'}): Groth16 on BN254 with snarkjs, commitments with circomlibjs Poseidon, both running in this browser.</footer>
+<footer>${privacy} zkinfer verification page (${standalone ? 'standalone file' : 'served by the zkinfer service'}): Groth16 on BN254 with snarkjs, commitments with circomlibjs Poseidon, both running in this browser.</footer>
 ${script}
 </body>
 </html>
