@@ -19,7 +19,9 @@ const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`skipping the verification page tests: no Chromium at ${CHROMIUM} (.ci/run installs it with apt-get)`);
 
 const SHOTS = path.join(REPO, 'test-results', 'verify-page');
-const ADMIN = 'ops-admin-key-0123456789abcdef';
+// The bank proves, the regulator verifies. Tenant "bank", as in test/api: model records
+// are shared through artifacts/, and another tenant could not register the same model.
+const BANK = 'bank-prover-key-0123456789';
 const REGULATOR = 'regulator-verifier-key-0123';
 
 interface PageResult {
@@ -47,7 +49,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
   const api = async (method: string, url: string, body?: unknown): Promise<any> => {
     const res = await fetch(base + url, {
       method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}) },
+      headers: { authorization: `Bearer ${BANK}`, ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
     });
     expect(res.status, `${method} ${url}`).toBeLessThan(300);
@@ -69,7 +71,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     queue = new LocalJobQueue();
     app = await buildApp({
       config: { host: '127.0.0.1', port: 0, redisUrl: null, queuePrefix: 'test', workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [
-        { key: ADMIN, role: 'admin', tenant: 'ops' },
+        { key: BANK, role: 'prover', tenant: 'bank' },
         { key: REGULATOR, role: 'verifier', tenant: 'bank' },
       ] },
       queue,
