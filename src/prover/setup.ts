@@ -35,9 +35,14 @@ export interface CircuitSetup {
   cached: boolean;
 }
 
+/** sha256 of a string's UTF-8 bytes, as hex: the `Sha256` verifiers use in Node. */
+export function sha256Text(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 /** Canonical hash of a verification key (sorted keys), so any copy can be compared. */
 export function vkeyHash(vkey: VerificationKey): string {
-  return createHash('sha256').update(vkeyHashText(vkey)).digest('hex');
+  return sha256Text(vkeyHashText(vkey));
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -189,6 +189,21 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     expect((await verify(page, 'keyboard')).state).toBe('valid');
   });
 
+  it('takes a bundle dropped on the drop zone', async () => {
+    const page = await open();
+    const text = await readFile(files.bundle, 'utf8');
+    const dataTransfer = await page.evaluateHandle((t) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t], 'dropped.json', { type: 'application/json' }));
+      return dt;
+    }, text);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer });
+    await page.waitForFunction(() => document.getElementById('reason')!.textContent!.startsWith('loaded dropped.json'));
+    expect(await page.inputValue('#bundle-text')).toBe(text);
+    await page.fill('#api-key', REGULATOR);
+    expect((await verify(page)).state).toBe('valid');
+  });
+
   it('says INVALID, with the same reason as the Node verifier, when one public signal changed', async () => {
     const page = await open();
     await loadBundle(page, files.tampered);
