@@ -17,6 +17,7 @@ import { chainRoutes } from './routes/chain.ts';
 import { modelRoutes } from './routes/models.ts';
 import { proofRoutes } from './routes/proofs.ts';
 import { verifyRoutes } from './routes/verify.ts';
+import { verifyPageRoutes } from './routes/verify-page.ts';
 import { ErrorSchema } from './schemas.ts';
 import { VerifyProcesses } from './verify-processes.ts';
 
@@ -46,6 +47,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: opts.logger ?? false,
     bodyLimit: config.bodyLimit,
     requestTimeout: config.requestTimeoutMs,
+    // On close, drop every connection, including ones a browser opened ahead of time
+    // and never used (they would otherwise hold shutdown for about a minute).
+    forceCloseConnections: true,
     // Strict schemas: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
@@ -88,6 +92,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await proofRoutes(scope, ctx);
     await verifyRoutes(scope, ctx);
     await chainRoutes(scope, ctx);
+    await verifyPageRoutes(scope);
   });
   return app;
 }

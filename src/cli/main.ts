@@ -6,6 +6,7 @@ import { inspectCommand } from './commands/inspect.ts';
 import { proveCommand } from './commands/prove.ts';
 import { setupCommand } from './commands/setup.ts';
 import { verifyCommand } from './commands/verify.ts';
+import { verifyPageCommand } from './commands/verify-page.ts';
 
 /** Exit code for input the command cannot use (bad file, bad option, bad model). */
 export const EXIT_UNUSABLE = 2;
@@ -15,7 +16,7 @@ const program = new Command()
   .description('Prove quantized neural network inferences with Circom and Groth16')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, chainCommands]) add(program);
+for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, chainCommands, verifyPageCommand]) add(program);
 
 try {
   await program.parseAsync(process.argv);

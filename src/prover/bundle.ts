@@ -4,13 +4,12 @@ import path from 'node:path';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import type { Head } from '../model/ir.ts';
 import type { QuantSettings } from '../quant/settings.ts';
+import type { BUNDLE_FORMAT, BUNDLE_VERSION, RECEIPT_FORMAT } from './bundle-format.ts';
 import type { SetupProvenance } from './setup.ts';
 
 const require = createRequire(import.meta.url);
 
-export const BUNDLE_FORMAT = 'zkinfer.proof-bundle';
-export const BUNDLE_VERSION = 1;
-export const RECEIPT_FORMAT = 'zkinfer.receipt';
+export { BUNDLE_FORMAT, BUNDLE_VERSION, RECEIPT_FORMAT } from './bundle-format.ts';
 
 /** What a verifier needs to decode public signals: the model's public shape. */
 export interface BundleModel {

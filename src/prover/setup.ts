@@ -1,12 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { CompiledCircuit } from '../circuit/index.ts';
-import { ZkinferError } from '../errors.ts';
-import { exists, publishDir, sha256Hex } from '../store/paths.ts';
+import { exists, publishDir } from '../store/paths.ts';
 import { hashFile, type PtauInfo } from './ptau.ts';
+import { assertUsableVkey, vkeyHashText } from './vkey.ts';
+
+export { assertUsableVkey, type Sha256, vkeyHashText } from './vkey.ts';
 
 /** Where a setup came from: enough for a verifier to judge how far to trust it. */
 export interface SetupProvenance {
@@ -33,25 +35,14 @@ export interface CircuitSetup {
   cached: boolean;
 }
 
-/** Canonical hash of a verification key (sorted keys), so any copy can be compared. */
-export function vkeyHash(vkey: VerificationKey): string {
-  const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-  const { vk_alphabeta_12: _derived, ...rest } = vkey;
-  return sha256Hex(JSON.stringify(canon(rest)));
+/** sha256 of a string's UTF-8 bytes, as hex: the `Sha256` verifiers use in Node. */
+export function sha256Text(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
-/**
- * A key whose gamma equals delta lets anyone forge proofs (the phase-2 contribution
- * never happened): refuse it wherever a key is loaded.
- */
-export function assertUsableVkey(vkey: VerificationKey): void {
-  if (vkey.protocol !== 'groth16' || vkey.curve !== 'bn128') {
-    throw new ZkinferError('BUNDLE_INVALID', `unsupported verification key: ${vkey.protocol}/${vkey.curve}`, 'vkey');
-  }
-  if (JSON.stringify(vkey.vk_gamma_2) === JSON.stringify(vkey.vk_delta_2)) {
-    throw new ZkinferError('VKEY_REFUSED', 'verification key has gamma == delta (no phase-2 contribution): it would accept forged proofs', 'vkey');
-  }
+/** Canonical hash of a verification key (sorted keys), so any copy can be compared. */
+export function vkeyHash(vkey: VerificationKey): string {
+  return sha256Text(vkeyHashText(vkey));
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -1,5 +1,8 @@
+// Browser-safe: the verification page runs this same check.
 import { ZkinferError } from '../errors.ts';
-import { inputCommitment, type ProofBundle, RECEIPT_FORMAT, type Receipt } from '../prover/index.ts';
+import type { ProofBundle, Receipt } from '../prover/bundle.ts';
+import { RECEIPT_FORMAT } from '../prover/bundle-format.ts';
+import { inputCommitment } from '../prover/input-commitment.ts';
 
 export interface ReceiptCheck {
   matches: boolean;

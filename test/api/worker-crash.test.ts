@@ -59,6 +59,9 @@ describe.skipIf(!redis.url)('a worker killed with SIGKILL in the middle of a pro
     const first = startWorker();
     const form = new FormData();
     form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    // Another scale than the API tests use: its own model id, so the open-mode tenant
+    // recorded here never collides with the tenants those tests register the model under.
+    form.append('scale', '9');
     const { id: modelId } = (await (await fetch(`${base}/v1/models`, { method: 'POST', body: form })).json()) as { id: string };
     for (let i = 0; i < 960 && (await get(`/v1/models/${modelId}`)).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 250));
 
