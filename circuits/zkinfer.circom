@@ -153,3 +153,26 @@ template Argmax(M, W) {
     }
     out <== index;
 }
+
+// Packs N signed W-bit values into ceil(N / (250 \ W)) field elements,
+// out[e] = sum_j (v_j + 2^(W-1)) * 2^(W*j) over its block of 250 \ W values: the same
+// packing as InputCommitment, and src/quant/pack.ts outside the circuit. Linear (one
+// constraint per element). Injective because every value is already constrained to W
+// bits by whoever produced it (range-checked inputs, rescaled or clipped activations,
+// 0/1 thresholds, an argmax index), so fewer public signals carry the same values.
+template Pack(N, W) {
+    var P = 250 \ W;
+    var M = (N + P - 1) \ P;
+    signal input in[N];
+    signal output out[M];
+    var acc[M];
+    for (var e = 0; e < M; e++) {
+        acc[e] = 0;
+    }
+    for (var i = 0; i < N; i++) {
+        acc[i \ P] += (in[i] + (1 << (W - 1))) * (1 << (W * (i % P)));
+    }
+    for (var e = 0; e < M; e++) {
+        out[e] <== acc[e];
+    }
+}

@@ -26,7 +26,7 @@ export function verifierSource(vkey: VerificationKey): string {
 }
 
 /** The model facts the registry is generated from (a bundle's `model` has them all). */
-export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | 'outputSize' | 'decisionSize' | 'publicInput'>;
+export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | 'outputSize' | 'decisionSize' | 'publicInput' | 'settings'>;
 
 /**
  * The attestation registry for one model: `attest` checks the model commitment, refuses
@@ -37,12 +37,12 @@ export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | '
 export function registrySource(model: RegistryModel): string {
   const L = signalLayout(model);
   const n = L.count;
-  const nOut = model.outputSize + model.decisionSize;
+  const nOut = L.outputCount;
   const inputLines = model.publicInput
     ? [
-        `        uint256[${L.inputCount}] memory features;`,
-        `        for (uint256 i = 0; i < ${L.inputCount}; i++) features[i] = pubSignals[${L.input} + i];`,
-        '        uint256 inputCommitment = uint256(keccak256(abi.encodePacked(features)));',
+        `        uint256[${L.inputCount}] memory packedFeatures;`,
+        `        for (uint256 i = 0; i < ${L.inputCount}; i++) packedFeatures[i] = pubSignals[${L.input} + i];`,
+        '        uint256 inputCommitment = uint256(keccak256(abi.encodePacked(packedFeatures)));',
       ]
     : [`        uint256 inputCommitment = pubSignals[${L.input}];`];
   return `// SPDX-License-Identifier: MIT
@@ -55,13 +55,14 @@ interface IGroth16Verifier${n} {
 
 /// @title zkinfer attestation registry for one model
 /// @notice An append-only record of verified inferences of model ${model.id}.
-/// Public signals, in order: [0] model commitment, ${model.publicInput ? `[${L.input}..${L.input + L.inputCount - 1}] the quantized features (public-input model)` : `[${L.input}] input commitment`},
-/// [${L.outputs}..${L.outputs + nOut - 1}] outputs (fixed-point logits as field elements, negative v as r - |v|, then the decision), [${L.nonce}] nonce.
+/// Public signals, in order: [0] model commitment, ${model.publicInput ? `[${L.input}..${L.input + L.inputCount - 1}] the packed quantized features (public-input model)` : `[${L.input}] input commitment`},
+/// [${L.outputs}..${L.outputs + nOut - 1}] the packed outputs, [${L.nonce}] nonce. Packed: the ${model.outputSize} output(s) then the ${model.decisionSize} decision(s),
+/// each v as v + 2^${L.width - 1} in ${L.width} bits, ${Math.floor(250 / L.width)} per word from the low bits up (zkinfer decodes them).
 contract ${REGISTRY_CONTRACT} {
     struct Attestation {
-        /// The input commitment${model.publicInput ? ' (here: keccak256 of the public features)' : ''}.
+        /// The input commitment${model.publicInput ? ' (here: keccak256 of the packed public features)' : ''}.
         uint256 inputCommitment;
-        /// The proven outputs, as in the public signals.
+        /// The proven outputs and decision, packed as in the public signals.
         uint256[${nOut}] outputs;
         address attester;
         uint64 blockNumber;

@@ -1,5 +1,6 @@
 import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../quant/settings.ts';
+import { packedCount } from '../quant/pack.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -274,24 +275,21 @@ export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
 
 /** Names of the public signals of a proof circuit, in the order snarkjs lists them. */
 export function publicSignalNames(q: QuantizedModel, decisionSize: number, publicInput = false): string[] {
-  return [
-    'modelCommitment',
-    ...(publicInput ? Array.from({ length: q.inputSize }, (_, i) => `features[${i}]`) : ['inputCommitment']),
-    ...Array.from({ length: q.outputSize }, (_, i) => `y[${i}]`),
-    ...Array.from({ length: decisionSize }, (_, i) => `decision[${i}]`),
-    'nonce',
-  ];
+  const w = activationBits(q.settings);
+  const packed = (name: string, count: number) => Array.from({ length: packedCount(count, w) }, (_, i) => `${name}[${i}]`);
+  return ['modelCommitment', ...(publicInput ? packed('packedFeatures', q.inputSize) : ['inputCommitment']), ...packed('packedOutputs', q.outputSize + decisionSize), 'nonce'];
 }
 
 /**
  * The proof circuit: the model plus what binds a proof to its context. Public signals,
  * in this order (outputs first, then public inputs, as circom lays them out):
- * modelCommitment, inputCommitment (or features[...] when the input is public), y[...],
- * decision[...], nonce.
+ * modelCommitment, inputCommitment (or packedFeatures[...] when the input is public),
+ * packedOutputs[...] (y then decision, packed floor(250 / W) per element), nonce.
+ * Each public signal costs an EVM verifier about 6.5k gas, hence the packing.
  * - modelCommitment is a constant of the circuit (a hash of the model id and the model
  *   template), so the proof names the model it ran.
  * - inputCommitment is a Poseidon chain over the salt and the packed quantized features;
- *   with a public input, the quantized features themselves are public signals instead.
+ *   with a public input, the packed quantized features are public signals instead.
  * - nonce is a public input, squared into a constraint so the proof is bound to it.
  */
 export function generateProofCircuit(
@@ -302,6 +300,8 @@ export function generateProofCircuit(
   const model = generateModelTemplate(q);
   const d = model.decisionSize;
   const pub = opts.publicInput === true;
+  const w = activationBits(q.settings);
+  const nOut = q.outputSize + d;
   const lines = [
     'pragma circom 2.1.6;',
     '',
@@ -311,9 +311,8 @@ export function generateProofCircuit(
     model.source,
     'template ZkinferProof() {',
     `${ind}signal output modelCommitment;`,
-    pub ? `${ind}signal output features[${q.inputSize}];` : `${ind}signal output inputCommitment;`,
-    `${ind}signal output y[${q.outputSize}];`,
-    ...(d > 0 ? [`${ind}signal output decision[${d}];`] : []),
+    pub ? `${ind}signal output packedFeatures[${packedCount(q.inputSize, w)}];` : `${ind}signal output inputCommitment;`,
+    `${ind}signal output packedOutputs[${packedCount(nOut, w)}];`,
     `${ind}signal input nonce;`,
     `${ind}signal input x[${q.inputSize}];`,
     ...(pub ? [] : [`${ind}signal input salt;`]),
@@ -321,10 +320,15 @@ export function generateProofCircuit(
     `${ind}modelCommitment <== ${modelCommitment};`,
     `${ind}component model = ZkinferModel();`,
     `${ind}model.x <== x;`,
-    `${ind}y <== model.y;`,
-    ...(d > 0 ? [`${ind}decision <== model.decision;`] : []),
+    `${ind}// y, then the decision, packed: fewer public signals, each cheaper to verify on chain.`,
+    `${ind}component packOut = Pack(${nOut}, ${w});`,
+    `${ind}for (var i = 0; i < ${q.outputSize}; i++) {`,
+    `${ind}${ind}packOut.in[i] <== model.y[i];`,
+    `${ind}}`,
+    ...(d > 0 ? [`${ind}for (var i = 0; i < ${d}; i++) {`, `${ind}${ind}packOut.in[${q.outputSize} + i] <== model.decision[i];`, `${ind}}`] : []),
+    `${ind}packedOutputs <== packOut.out;`,
     ...(pub
-      ? [`${ind}// The input is public: the quantized features are public signals.`, `${ind}features <== x;`]
+      ? [`${ind}// The input is public: the packed quantized features are public signals.`, `${ind}component packIn = Pack(${q.inputSize}, ${w});`, `${ind}packIn.in <== x;`, `${ind}packedFeatures <== packIn.out;`]
       : [
           `${ind}component commit = InputCommitment(${q.inputSize}, ${activationBits(q.settings)});`,
           `${ind}commit.in <== x;`,

@@ -13,7 +13,8 @@ import {
   RECEIPT_FORMAT,
   toolVersions,
 } from '../prover/index.ts';
-import { activationBits, FIELD_ORDER, runReference, toField } from '../quant/index.ts';
+import { activationBits, FIELD_ORDER, runReference } from '../quant/index.ts';
+import { packValues } from '../quant/pack.ts';
 import { decodeOutputs } from '../verifier/index.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
@@ -64,8 +65,9 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
 
   // The proof's public signals must be exactly what the reference and the commitment say.
   const model = bundleModel(m);
-  const inputSignals = commitment === null ? ref.input.map(toField) : [commitment];
-  const expected = [m.modelCommitment, ...inputSignals, ...ref.output.map(toField), ...ref.decision, nonce].map(String);
+  const w = activationBits(m.settings);
+  const inputSignals = commitment === null ? packValues(ref.input, w) : [commitment];
+  const expected = [m.modelCommitment, ...inputSignals, ...packValues([...ref.output, ...ref.decision], w), nonce].map(String);
   if (expected.join() !== raw.publicSignals.join()) {
     throw new Error(`circuit and reference disagree: ${raw.publicSignals.join()} vs ${expected.join()}`);
   }

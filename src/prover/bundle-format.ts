@@ -1,4 +1,5 @@
 // Browser-safe: the document identifiers the verification page checks too.
 export const BUNDLE_FORMAT = 'zkinfer.proof-bundle';
-export const BUNDLE_VERSION = 1;
+/** 2: outputs (and public features) are packed into fewer public signals. */
+export const BUNDLE_VERSION = 2;
 export const RECEIPT_FORMAT = 'zkinfer.receipt';

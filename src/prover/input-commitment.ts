@@ -1,23 +1,10 @@
 // Browser-safe: the verification page bundles this module (no node: imports).
 import { buildPoseidon, type Poseidon } from 'circomlibjs';
+import { packValues } from '../quant/pack.ts';
+
+export { packValues };
 
 let poseidon: Promise<Poseidon> | undefined;
-
-/**
- * Packs W-bit signed values, floor(250 / W) per field element, as the circuit does:
- * sum_j (v_j + 2^(W-1)) * 2^(W*j). Injective for in-range values.
- */
-export function packValues(values: bigint[], width: number): bigint[] {
-  const per = Math.floor(250 / width);
-  const half = 1n << BigInt(width - 1);
-  const out: bigint[] = [];
-  values.forEach((v, i) => {
-    if (v < -half || v >= half) throw new RangeError(`value ${v} does not fit ${width} bits`);
-    const e = Math.floor(i / per);
-    out[e] = (out[e] ?? 0n) + ((v + half) << BigInt(width * (i % per)));
-  });
-  return out;
-}
 
 /**
  * The input commitment, computed exactly as `InputCommitment` in circuits/commitment.circom:

@@ -35,6 +35,25 @@ function deterministic(e: unknown): e is ZkinferError {
   return isZkinferError(e) && e.code !== 'ARTIFACT_CORRUPT';
 }
 
+/** Writes the key and marks the model ready with what its compile and setup produced. */
+async function recordReady(modelId: string, m: CompiledModel, setup: CircuitSetup): Promise<void> {
+  await writeJsonAtomic(path.join(models.dir(modelId), 'vkey.json'), setup.vkey);
+  await models.update(modelId, {
+    status: 'ready',
+    reason: undefined,
+    inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
+    outputSize: m.ir.outputSize,
+    decisionSize: m.circuit.decisionSize,
+    head: m.ir.head,
+    commitment: m.modelCommitment.toString(),
+    layers: m.circuit.plan,
+    constraints: m.compiled.constraints,
+    fidelity: m.fidelity,
+    vkeyHash: setup.provenance.vkeySha256,
+    setup: setup.provenance,
+  });
+}
+
 export async function processCompile(modelId: string): Promise<void> {
   const rec = await models.get(modelId);
   if (!rec) throw new UnrecoverableError(`model ${modelId} is not registered`);
@@ -44,22 +63,8 @@ export async function processCompile(modelId: string): Promise<void> {
   const t0 = performance.now();
   try {
     const { m, setup } = await prepared(modelId, models.modelFile(rec), rec.settings, rec.publicInput === true);
-    await writeJsonAtomic(path.join(models.dir(modelId), 'vkey.json'), setup.vkey);
+    await recordReady(modelId, m, setup);
     jobSeconds.observe({ queue: 'compile', stage: 'compile+setup', outcome: 'ok' }, (performance.now() - t0) / 1000);
-    await models.update(modelId, {
-      status: 'ready',
-      reason: undefined,
-      inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
-      outputSize: m.ir.outputSize,
-      decisionSize: m.circuit.decisionSize,
-      head: m.ir.head,
-      commitment: m.modelCommitment.toString(),
-      layers: m.circuit.plan,
-      constraints: m.compiled.constraints,
-      fidelity: m.fidelity,
-      vkeyHash: setup.provenance.vkeySha256,
-      setup: setup.provenance,
-    });
   } catch (e) {
     if (deterministic(e)) {
       await models.update(modelId, { status: 'failed', reason: `${e.code}: ${e.message}` });
@@ -83,6 +88,9 @@ export async function processProve(proofId: string): Promise<void> {
   await proofs.update(proofId, { status: 'proving', stage: 'witness' });
   try {
     const { m, setup } = await prepared(model.id, models.modelFile(model), model.settings, model.publicInput === true);
+    // A record written by an older zkinfer (another circuit for the same model): bring
+    // its key and commitment up to date first, so /v1/verify checks against this circuit.
+    if (model.commitment !== m.modelCommitment.toString() || model.vkeyHash !== setup.provenance.vkeySha256) await recordReady(model.id, m, setup);
     const r = await proveModel(m, setup, req.input, {
       salt: req.salt !== undefined ? BigInt(req.salt) : undefined,
       nonce: req.nonce !== undefined ? BigInt(req.nonce) : undefined,

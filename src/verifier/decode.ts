@@ -1,31 +1,39 @@
 import type { BundleModel, DecodedOutputs } from '../prover/bundle.ts';
 import { applyHead } from '../model/head.ts';
-import { fromField } from '../quant/field.ts';
+import { packedCount, unpackValues } from '../quant/pack.ts';
+import { activationBits } from '../quant/settings.ts';
 
 /** Positions of each group in the public signals (see generateProofCircuit). */
-export function signalLayout(m: Pick<BundleModel, 'outputSize' | 'decisionSize' | 'publicInput' | 'inputs'>) {
-  // Either one input commitment, or the quantized inputs themselves.
-  const inputs = m.publicInput ? m.inputs.reduce((a, i) => a + i.size, 0) : 1;
+export function signalLayout(m: Pick<BundleModel, 'outputSize' | 'decisionSize' | 'publicInput' | 'inputs' | 'settings'>) {
+  const w = activationBits(m.settings);
+  const inputSize = m.inputs.reduce((a, i) => a + i.size, 0);
+  // Either one input commitment, or the packed quantized inputs themselves.
+  const inputs = m.publicInput ? packedCount(inputSize, w) : 1;
   const outputs = 1 + inputs;
+  const outputCount = packedCount(m.outputSize + m.decisionSize, w);
   return {
+    width: w,
     modelCommitment: 0,
     input: 1,
     inputCount: inputs,
+    inputSize,
     outputs,
-    decision: outputs + m.outputSize,
-    nonce: outputs + m.outputSize + m.decisionSize,
-    count: outputs + m.outputSize + m.decisionSize + 1,
+    outputCount,
+    nonce: outputs + outputCount,
+    count: outputs + outputCount + 1,
   };
 }
 
 /** Reads the proven outputs out of canonical public signals. */
 export function decodeOutputs(m: BundleModel, publicSignals: string[]): DecodedOutputs {
   const L = signalLayout(m);
-  const ints = publicSignals.slice(L.outputs, L.outputs + m.outputSize).map((s) => fromField(BigInt(s)));
-  const values = ints.map((v) => Number(v) / 2 ** m.settings.scaleBits);
-  const decision = m.decisionSize ? publicSignals.slice(L.decision, L.decision + m.decisionSize).map((s) => Number(s)) : null;
-  const probability = m.head === 'none' ? null : applyHead(m.head, values);
+  const words = (at: number, n: number) => publicSignals.slice(at, at + n).map(BigInt);
+  const values = unpackValues(words(L.outputs, L.outputCount), m.outputSize + m.decisionSize, L.width);
+  const ints = values.slice(0, m.outputSize);
   const scale = 2 ** m.settings.scaleBits;
-  const inputs = m.publicInput ? publicSignals.slice(L.input, L.input + L.inputCount).map((v) => Number(fromField(BigInt(v))) / scale) : null;
-  return { values, integers: ints.map(String), decision, probability, inputs };
+  const reals = ints.map((v) => Number(v) / scale);
+  const decision = m.decisionSize ? values.slice(m.outputSize).map(Number) : null;
+  const probability = m.head === 'none' ? null : applyHead(m.head, reals);
+  const inputs = m.publicInput ? unpackValues(words(L.input, L.inputCount), L.inputSize, L.width).map((v) => Number(v) / scale) : null;
+  return { values: reals, integers: ints.map(String), decision, probability, inputs };
 }

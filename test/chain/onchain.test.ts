@@ -240,7 +240,7 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     expect(await registry.attestationCount()).toBe(2n);
   });
 
-  it('registry of a public-input model records keccak256 of the public features', async () => {
+  it('registry of a public-input model records keccak256 of the packed public features', async () => {
     const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
     const m = await compileModel(LOAN_MODEL, { fidelity: false, publicInput: true });
     const setup = await setupModel(m);
@@ -250,10 +250,11 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     const reg = new Contract(d.registry.address, s.registry.abi as never, signer);
     const p = solidityProof(b.proof, b.publicSignals);
     await (await reg.attest(p.pA, p.pB, p.pC, p.pubSignals)).wait();
-    const features = b.publicSignals.slice(1, 1 + 8).map(BigInt);
+    expect(b.signalNames).toEqual(['modelCommitment', 'packedFeatures[0]', 'packedOutputs[0]', 'nonce']);
+    const packedFeatures = [BigInt(b.publicSignals[1])];
     const rec = await reg.getAttestation(4004n);
-    expect(rec.inputCommitment).toBe(BigInt(solidityPackedKeccak256(features.map(() => 'uint256'), features)));
-    expect(rec.outputs.map(String)).toEqual(b.publicSignals.slice(9, -1));
+    expect(rec.inputCommitment).toBe(BigInt(solidityPackedKeccak256(['uint256'], packedFeatures)));
+    expect(rec.outputs.map(String)).toEqual(b.publicSignals.slice(2, -1));
   });
 
   describe('CLI against a local JSON-RPC node', () => {

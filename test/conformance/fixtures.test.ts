@@ -6,6 +6,7 @@ import { isZkinferError } from '../../src/errors.ts';
 import { loadModel, parseInput } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { activationBits, fromField, runReference } from '../../src/quant/index.ts';
+import { packedCount, unpackValues } from '../../src/quant/pack.ts';
 import { inputCommitment } from '../../src/prover/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { HAVE_SHARED, SHARED_FIXTURES } from '../helpers/paths.ts';
@@ -76,10 +77,13 @@ describe.skipIf(!HAVE_SHARED)('third-party fixtures (../shared/fixtures)', () =>
       const at = (i: number) => fromField(w[1 + i]);
       expect(at(0)).toBe(m.modelCommitment);
       expect(w[2]).toBe(await inputCommitment(ref.input, 11n, activationBits(m.settings)));
-      const ys = Array.from({ length: m.ir.outputSize }, (_, i) => at(2 + i));
-      expect(ys).toEqual(ref.output);
-      const ds = Array.from({ length: m.circuit.decisionSize }, (_, i) => at(2 + m.ir.outputSize + i));
-      expect(ds).toEqual(ref.decision);
+      // The outputs, then the decision, packed into the public signals after the commitment.
+      const width = activationBits(m.settings);
+      const n = m.ir.outputSize + m.circuit.decisionSize;
+      const packed = Array.from({ length: packedCount(n, width) }, (_, i) => w[3 + i]);
+      const values = unpackValues(packed, n, width);
+      expect(values.slice(0, m.ir.outputSize)).toEqual(ref.output);
+      expect(values.slice(m.ir.outputSize)).toEqual(ref.decision);
       expect(firstViolated(await readR1csConstraints(m.compiled.r1cs), w)).toBe(-1);
       expect(m.compiled.constraints).toBeGreaterThanOrEqual(m.circuit.constraints);
     });

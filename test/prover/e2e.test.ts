@@ -44,7 +44,7 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     expect(v.outputs?.decision).toEqual(ref.decision.map(Number));
     expect(bundle.publicSignals.at(-1)).toBe('42');
     expect(bundle.setup.insecure).toBe(true);
-    expect(bundle.signalNames).toEqual(['modelCommitment', 'inputCommitment', 'y[0]', 'decision[0]', 'nonce']);
+    expect(bundle.signalNames).toEqual(['modelCommitment', 'inputCommitment', 'packedOutputs[0]', 'nonce']);
   });
 
   it('fails when any public signal changes', async () => {
@@ -186,15 +186,17 @@ describe('loan example with a public input', () => {
     expect(receipt).toBeNull();
     expect(bundle.inputCommitment).toBeNull();
     expect(bundle.model.publicInput).toBe(true);
-    expect(bundle.signalNames.slice(0, 3)).toEqual(['modelCommitment', 'features[0]', 'features[1]']);
-    expect(bundle.publicSignals).toHaveLength(1 + 8 + 1 + 1 + 1);
+    expect(bundle.signalNames).toEqual(['modelCommitment', 'packedFeatures[0]', 'packedOutputs[0]', 'nonce']);
     const v = await verifyBundle(bundle);
     expect(v.valid).toBe(true);
+    // The 8 features, unpacked from one public signal, are the applicant's quantized values.
+    expect(v.outputs!.inputs).toHaveLength(8);
     Object.values(applicant).forEach((x, i) => expect(Math.abs(v.outputs!.inputs![i] - x)).toBeLessThanOrEqual(2 ** -11));
-    for (let i = 1; i <= 8; i++) {
+    // Changing any one feature (one 22-bit slot of the packed signal) fails verification.
+    for (let i = 0; i < 8; i++) {
       const b = clone(bundle);
-      b.publicSignals[i] = ((BigInt(b.publicSignals[i]) + 1n) % FIELD_ORDER).toString();
-      expect((await verifyBundle(b)).valid, `input ${i}`).toBe(false);
+      b.publicSignals[1] = ((BigInt(b.publicSignals[1]) + (1n << BigInt(22 * i))) % FIELD_ORDER).toString();
+      expect((await verifyBundle(b)).valid, `feature ${i}`).toBe(false);
     }
     // A different model id from the committed-input variant of the same file.
     const committed = await compileModel(LOAN_MODEL, { fidelity: false });

@@ -22,7 +22,7 @@ export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promis
     if (rec.status !== 'ready' || !rec.commitment || !rec.inputs || rec.outputSize === undefined || rec.decisionSize === undefined) {
       throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}`, 'id');
     }
-    const model = { id: rec.id, commitment: rec.commitment, inputs: rec.inputs, outputSize: rec.outputSize, decisionSize: rec.decisionSize, publicInput: rec.publicInput === true };
+    const model = { id: rec.id, commitment: rec.commitment, inputs: rec.inputs, outputSize: rec.outputSize, decisionSize: rec.decisionSize, publicInput: rec.publicInput === true, settings: rec.settings };
     // Compiled once per model and cached on disk by content (about 0.5 s the first time).
     let p = inflight.get(rec.id);
     if (!p) {
