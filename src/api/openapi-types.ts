@@ -1650,7 +1650,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description Solidity source */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1665,7 +1665,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;
@@ -1678,7 +1678,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;
@@ -1691,7 +1691,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;
@@ -1704,7 +1704,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;
@@ -1717,7 +1717,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;
@@ -1730,7 +1730,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;
@@ -1743,7 +1743,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/plain": {
+                        "application/json": {
                             code: string;
                             message: string;
                             field?: string;

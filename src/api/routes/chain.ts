@@ -38,7 +38,7 @@ export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.get(
     '/v1/models/:id/verifier.sol',
-    { schema: { summary: "The model's Groth16 verifier contract (Solidity source, snarkjs template)", params: Id, produces: ['text/plain'], response: { 200: Type.String(), ...errors } } },
+    { schema: { summary: "The model's Groth16 verifier contract (Solidity source, snarkjs template)", params: Id, response: { 200: { description: 'Solidity source', content: { 'text/plain': { schema: Type.String() } } }, ...errors } } },
     async (req, reply) => {
       const set = await contractsOf(req);
       return reply.type('text/plain; charset=utf-8').header('content-disposition', `inline; filename="${set.verifier.name}.sol"`).send(set.verifier.source);
