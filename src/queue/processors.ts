@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { isZkinferError, ZkinferError } from '../errors.ts';
-import { compileModel, type CompiledModel, proveModel, setupModel } from '../pipeline/index.ts';
+import { compileContracts } from '../chain/compile.ts';
+import { bundleModel, compileModel, type CompiledModel, proveModel, setupModel } from '../pipeline/index.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ModelStore } from '../store/model-store.ts';
 import { writeJsonAtomic } from '../store/json-file.ts';
@@ -52,6 +53,9 @@ async function recordReady(modelId: string, m: CompiledModel, setup: CircuitSetu
     vkeyHash: setup.provenance.vkeySha256,
     setup: setup.provenance,
   });
+  // Compile the Solidity contracts now, off the API's event loop: the API's routes then
+  // find them in the content-addressed cache. A failure here is reported by those routes.
+  await compileContracts(bundleModel(m), setup.vkey).catch(() => undefined);
 }
 
 export async function processCompile(modelId: string): Promise<void> {

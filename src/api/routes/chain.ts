@@ -23,7 +23,8 @@ export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promis
       throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}`, 'id');
     }
     const model = { id: rec.id, commitment: rec.commitment, inputs: rec.inputs, outputSize: rec.outputSize, decisionSize: rec.decisionSize, publicInput: rec.publicInput === true, settings: rec.settings };
-    // Compiled once per model and cached on disk by content (about 0.5 s the first time).
+    // The worker compiles them when the model becomes ready; this is a cache hit then, and
+    // compiles (about 0.5 s) only for a model made ready by an older zkinfer.
     let p = inflight.get(rec.id);
     if (!p) {
       p = (async () => {
