@@ -1,9 +1,10 @@
 // Browser-safe: the checks every verifier runs, in Node (verify-bundle.ts) and in the
 // verification page (src/web). No node: imports here or in what this imports.
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import * as snarkjs from 'snarkjs';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../errors.ts';
+import { BUNDLE_VERSION } from '../prover/bundle-format.ts';
 import type { BundleModel, DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import { assertUsableVkey, type Sha256, vkeyHashText } from '../prover/vkey.ts';
@@ -26,6 +27,13 @@ export interface VerifyResult {
 const schema: object = bundleSchema;
 const validate = new Ajv({ strict: false, validateFormats: false }).compile(schema);
 
+/** ajv's message, with the expected value where ajv leaves it out. */
+function describe(err: ErrorObject | undefined): string {
+  if (!err) return 'is invalid';
+  if (err.keyword === 'const') return `must be ${JSON.stringify((err.params as { allowedValue: unknown }).allowedValue)}`;
+  return err.message ?? 'is invalid';
+}
+
 function unusable(message: string, field: string): never {
   throw new ZkinferError('BUNDLE_INVALID', message, field);
 }
@@ -38,7 +46,8 @@ export function parseBundle(doc: unknown): ProofBundle {
   if (!validate(doc)) {
     const err = validate.errors?.[0];
     const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';
-    unusable(`${field} ${err?.message ?? 'is invalid'}`, field);
+    if (field === 'version') unusable(`this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (outputs packed into fewer public signals)`, field);
+    unusable(`${field} ${describe(err)}`, field);
   }
   return doc as ProofBundle;
 }
@@ -56,7 +65,7 @@ export function parseProofParts(doc: unknown): { proof: Groth16Proof; publicSign
   if (!validateParts(doc)) {
     const err = validateParts.errors?.[0];
     const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'body';
-    unusable(`${field} ${err?.message ?? 'is invalid'}`, field);
+    unusable(`${field} ${describe(err)}`, field);
   }
   return doc as { proof: Groth16Proof; publicSignals: string[] };
 }
