@@ -76,6 +76,8 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     (b.proof.pi_a as unknown[])[0] = 12;
     await expect(verifyBundle(b)).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: 'proof.pi_a.0' });
     await expect(verifyBundle('not a bundle')).rejects.toMatchObject({ code: 'BUNDLE_INVALID' });
+    // A version 1 bundle (one public signal per output) is refused by name, not misread.
+    await expect(verifyBundle({ ...clone(bundle), version: 1 })).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: 'version', message: expect.stringMatching(/version 1 bundle/) });
   });
 
   it('refuses a verification key whose gamma equals delta', async () => {
