@@ -20,6 +20,8 @@ export interface DevChain {
   provider: Eip1193Provider;
   accounts: DevAccount[];
   hardfork: string;
+  /** One raw JSON-RPC request (a JSON string) in, EDR's answer (result or error, no id) out. */
+  handle: (body: string) => Promise<unknown>;
 }
 
 /** Development accounts m/44'/60'/0'/0/i of DEV_MNEMONIC. */
@@ -80,15 +82,14 @@ export async function startDevChain(opts: { accounts?: number } = {}): Promise<D
     const r = await provider.handleRequest(body);
     return typeof r.data === 'string' ? JSON.parse(r.data) : r.data;
   };
-  const eip1193: Eip1193Provider & { handle: typeof handle } = {
-    handle,
+  const eip1193: Eip1193Provider = {
     async request({ method, params }) {
       const d = (await handle(JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: params ?? [] }))) as { result?: unknown; error?: { code: number; message: string; data?: unknown } };
       if (d.error) throw Object.assign(new Error(d.error.message), { code: d.error.code, data: d.error.data });
       return d.result;
     },
   };
-  return { provider: eip1193, accounts, hardfork: edr.l1HardforkToString(hardfork) };
+  return { provider: eip1193, accounts, hardfork: edr.l1HardforkToString(hardfork), handle };
 }
 
 /**
@@ -97,7 +98,7 @@ export async function startDevChain(opts: { accounts?: number } = {}): Promise<D
  */
 export async function serveDevChain(opts: { port?: number; host?: string; accounts?: number } = {}): Promise<{ url: string; chain: DevChain; server: Server }> {
   const chain = await startDevChain({ accounts: opts.accounts });
-  const handle = (chain.provider as unknown as { handle: (body: string) => Promise<unknown> }).handle;
+  const { handle } = chain;
   const server = createServer((req, res) => {
     const reply = (status: number, doc: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });

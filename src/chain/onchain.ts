@@ -81,11 +81,29 @@ export async function deployContracts(signer: Signer, set: ContractSet): Promise
   }
 }
 
-const registryView = new Interface([
-  'function verifier() view returns (address)',
-  'function MODEL_COMMITMENT() view returns (uint256)',
-  'function isAttested(uint256 nonce) view returns (bool)',
-]);
+/**
+ * What zkinfer calls on any model's registry (ZkinferRegistry in solidity.ts): its entry
+ * points for `n` public signals, the views, and the custom errors, so a revert decodes
+ * by name without the compiled ABI.
+ */
+function registryInterface(n: number): Interface {
+  return new Interface([
+    ...proofAbi(n).fragments,
+    'function verifier() view returns (address)',
+    'function MODEL_COMMITMENT() view returns (uint256)',
+    'function isAttested(uint256 nonce) view returns (bool)',
+    'error WrongModel(uint256 modelCommitment)',
+    'error NonceUsed(uint256 nonce)',
+    'error InvalidProof()',
+    'error UnknownNonce(uint256 nonce)',
+  ]);
+}
+
+/** Refuses a malformed address, or one with no contract behind it. */
+async function assertContract(provider: Provider, address: string): Promise<void> {
+  if (!isAddress(address)) throw chainError(`--address must be a 0x-prefixed 20-byte address, got "${address}"`, 'address');
+  if ((await provider.getCode(address)) === '0x') throw chainError(`there is no contract at ${address}`, 'address');
+}
 
 export interface OnchainResult {
   valid: boolean;
@@ -102,9 +120,8 @@ export interface OnchainResult {
  * is a registry, on its verifier (after checking the registry is for this model).
  */
 export async function verifyOnChain(provider: Provider, address: string, bundle: ProofBundle): Promise<OnchainResult> {
-  if (!isAddress(address)) throw chainError(`--address must be a 0x-prefixed 20-byte address, got "${address}"`, 'address');
-  if ((await provider.getCode(address)) === '0x') throw chainError(`there is no contract at ${address}`, 'address');
-  const registry = new Contract(address, registryView, provider);
+  await assertContract(provider, address);
+  const registry = new Contract(address, registryInterface(bundle.publicSignals.length), provider);
   let verifier = address;
   let contract: OnchainResult['contract'] = 'verifier';
   let attested: boolean | undefined;
@@ -168,11 +185,10 @@ export interface AttestResult {
 }
 
 /** Sends `attest` to a model's registry; a revert is a CHAIN error naming the registry's reason (WrongModel, NonceUsed, InvalidProof). */
-export async function attestOnChain(signer: Signer, registryAddress: string, registryAbi: unknown[], bundle: ProofBundle): Promise<AttestResult> {
-  if (!isAddress(registryAddress)) throw chainError(`--address must be a 0x-prefixed 20-byte address, got "${registryAddress}"`, 'address');
-  if ((await signer.provider!.getCode(registryAddress)) === '0x') throw chainError(`there is no contract at ${registryAddress}`, 'address');
+export async function attestOnChain(signer: Signer, registryAddress: string, bundle: ProofBundle): Promise<AttestResult> {
+  await assertContract(signer.provider!, registryAddress);
   const p = solidityProof(bundle.proof, bundle.publicSignals);
-  const registry = new Contract(registryAddress, registryAbi as never, signer);
+  const registry = new Contract(registryAddress, registryInterface(bundle.publicSignals.length), signer);
   try {
     const tx = await registry.attest(p.pA, p.pB, p.pC, p.pubSignals);
     const receipt = await tx.wait();

@@ -90,13 +90,11 @@ export function chainCommands(program: Command): void {
   withRpc(program.command('attest').description("record a proof in the model's attestation registry (exit 1 when the registry refuses it)"))
     .argument('<bundle>', 'proof bundle JSON')
     .requiredOption('--address <addr>', 'the registry address (deploy prints it)')
-    .option('--vkey <file>', 'the published verification key (default: the key embedded in the bundle)')
-    .action(async (file: string, o: { rpc: string; privateKey?: string; address: string; vkey?: string }) => {
-      const chain = await connect(o.rpc, { privateKey: o.privateKey ?? process.env.ZKINFER_PRIVATE_KEY });
+    .action(async (file: string, o: { rpc: string; privateKey?: string; address: string }) => {
       const bundle = parseBundle(await readJsonFile(file, 'bundle'));
-      const set = await contractsFor(file, o);
+      const chain = await connect(o.rpc, { privateKey: o.privateKey ?? process.env.ZKINFER_PRIVATE_KEY });
       try {
-        const r = await attestOnChain(await chain.signer(), o.address, set.registry.abi, bundle);
+        const r = await attestOnChain(await chain.signer(), o.address, bundle);
         process.stdout.write(JSON.stringify({ attested: true, registry: o.address, ...r }, null, 2) + '\n');
       } catch (e) {
         if (!isZkinferError(e, 'CHAIN') || !e.message.startsWith('the registry reverted')) throw e;
