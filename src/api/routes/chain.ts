@@ -5,6 +5,7 @@ import type { VerificationKey } from 'snarkjs';
 import { compileContracts, type ContractSet, encodeCalls, solidityProof } from '../../chain/index.ts';
 import { readJson } from '../../store/json-file.ts';
 import { HttpError } from '../http-error.ts';
+import { findModel, findProof } from '../lookup.ts';
 import { CalldataSchema, ContractsSchema, ErrorSchema } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 
@@ -16,11 +17,9 @@ export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promis
   const inflight = new Map<string, Promise<ContractSet>>();
 
   async function contractsOf(req: Parameters<AppContext['auth']>[0]): Promise<ContractSet> {
-    const caller = ctx.auth(req, ['prover', 'verifier']);
-    const rec = await ctx.models.get((req.params as { id: string }).id);
-    if (!rec || (caller.role === 'prover' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
-    if (rec.status !== 'ready' || !rec.commitment || !rec.inputs || rec.outputSize === undefined || rec.decisionSize === undefined) {
-      throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}`, 'id');
+    const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']), { ready: true });
+    if (!rec.commitment || !rec.inputs || rec.outputSize === undefined || rec.decisionSize === undefined) {
+      throw new HttpError(409, 'MODEL_NOT_READY', 'this model record comes from an older zkinfer and lacks its circuit description: upload the model again to refresh it', 'id');
     }
     const model = { id: rec.id, commitment: rec.commitment, inputs: rec.inputs, outputSize: rec.outputSize, decisionSize: rec.decisionSize, publicInput: rec.publicInput === true, settings: rec.settings };
     // The worker compiles them when the model becomes ready; this is a cache hit then, and
@@ -56,10 +55,7 @@ export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/proofs/:id/calldata',
     { schema: { summary: "A finished proof as verifyProof / attest arguments and transaction data", params: Id, response: { 200: CalldataSchema, ...errors } } },
     async (req) => {
-      const caller = ctx.auth(req, ['prover', 'verifier']);
-      const rec = await ctx.proofs.get((req.params as { id: string }).id);
-      if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
-      if (rec.status !== 'done') throw new HttpError(409, 'PROOF_NOT_DONE', `the proof is ${rec.status}`, 'id');
+      const rec = await findProof(ctx, req, ctx.auth(req, ['prover', 'verifier']), { done: true });
       const bundle = await ctx.proofs.getBundle(rec.id);
       if (!bundle) throw new HttpError(404, 'NOT_FOUND', 'the proof bundle is missing', 'id');
       const args = solidityProof(bundle.proof, bundle.publicSignals);

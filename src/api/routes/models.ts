@@ -8,6 +8,7 @@ import { modelIdOf } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
 import { readJson } from '../../store/json-file.ts';
 import { HttpError } from '../http-error.ts';
+import { findModel } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelSchema } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 
@@ -92,20 +93,14 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
   });
 
   app.get('/v1/models/:id', { schema: { summary: 'A model: status, layer table, constraints, fidelity, vkey hash, setup provenance', params: ModelId, response: { 200: ModelSchema, ...errors } } }, async (req) => {
-    const caller = ctx.auth(req, ['prover', 'verifier']);
-    const rec = await ctx.models.get((req.params as { id: string }).id);
-    if (!rec || (caller.role === 'prover' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
-    return publicModel(rec);
+    return publicModel(await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier'])));
   });
 
   app.get(
     '/v1/models/:id/vkey',
     { schema: { summary: "The model's Groth16 verification key (snarkjs JSON)", params: ModelId, response: { 200: Type.Object({}, { additionalProperties: true }), ...errors, 409: ErrorSchema } } },
     async (req) => {
-      const caller = ctx.auth(req, ['prover', 'verifier']);
-      const rec = await ctx.models.get((req.params as { id: string }).id);
-      if (!rec || (caller.role === 'prover' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
-      if (rec.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}`, 'id');
+      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']), { ready: true });
       return readJson(path.join(ctx.models.dir(rec.id), 'vkey.json'));
     },
   );

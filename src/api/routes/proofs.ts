@@ -5,6 +5,7 @@ import { parseInput } from '../../model/parse-input.ts';
 import { FIELD_ORDER } from '../../quant/field.ts';
 import { sha256Hex } from '../../store/paths.ts';
 import { HttpError } from '../http-error.ts';
+import { findModel, findProof } from '../lookup.ts';
 import { Accepted, ErrorSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 
@@ -30,10 +31,8 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
     async (req, reply) => {
       const caller = ctx.auth(req, ['prover']);
-      const modelId = (req.params as { id: string }).id;
-      const model = await ctx.models.get(modelId);
-      if (!model || (caller.role !== 'admin' && model.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such model', 'id');
-      if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}${model.reason ? `: ${model.reason}` : ''}`, 'id');
+      const model = await findModel(ctx, req, caller, { ready: true });
+      const modelId = model.id;
       const body = req.body as ProofBody;
       // Shape and type errors in the input are a 400 now, not a failed job later.
       const inputs = model.inputs ?? [];
@@ -62,10 +61,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/proofs/:id',
     { schema: { summary: 'A proof request: status, stage, timings, and the bundle when done', params: Type.Object({ id: Type.String() }), response: { 200: ProofSchema, ...errors } } },
     async (req) => {
-      const caller = ctx.auth(req, ['prover', 'verifier']);
-      const rec = await ctx.proofs.get((req.params as { id: string }).id);
-      // Another tenant's proof does not exist, as far as this caller can tell.
-      if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
+      const rec = await findProof(ctx, req, ctx.auth(req, ['prover', 'verifier']));
       const { tenant: _t, ...pub } = rec;
       const bundle = rec.status === 'done' ? await ctx.proofs.getBundle(rec.id) : null;
       return { ...pub, ...(bundle ? { bundle } : {}) };
@@ -82,10 +78,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req) => {
-      const caller = ctx.auth(req, ['prover']);
-      const rec = await ctx.proofs.get((req.params as { id: string }).id);
-      if (!rec || (caller.role !== 'admin' && rec.tenant !== caller.tenant)) throw new HttpError(404, 'NOT_FOUND', 'no such proof', 'id');
-      if (rec.status !== 'done') throw new HttpError(409, 'PROOF_NOT_DONE', `the proof is ${rec.status}`, 'id');
+      const rec = await findProof(ctx, req, ctx.auth(req, ['prover']), { done: true });
       const receipt = await ctx.proofs.getReceipt(rec.id);
       if (!receipt) throw new HttpError(404, 'NOT_FOUND', 'this proof has a public input and no receipt', 'id');
       return receipt;
