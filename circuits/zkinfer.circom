@@ -155,8 +155,8 @@ template Argmax(M, W) {
 }
 
 // Packs N signed W-bit values into ceil(N / (250 \ W)) field elements,
-// out[e] = sum_j (v_j + 2^(W-1)) * 2^(W*j) over its block of 250 \ W values: the same
-// packing as InputCommitment, and src/quant/pack.ts outside the circuit. Linear (one
+// out[e] = sum_j (v_j + 2^(W-1)) * 2^(W*j) over its block of 250 \ W values, for the
+// public outputs and InputCommitment; src/quant/pack.ts computes the same outside. Linear (one
 // constraint per element). Injective because every value is already constrained to W
 // bits by whoever produced it (range-checked inputs, rescaled or clipped activations,
 // 0/1 thresholds, an argmax index), so fewer public signals carry the same values.
