@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, or "service">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service" or "browser">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
+import { browserBench } from './browser.ts';
 import { serviceBench } from './service.ts';
 
 const run = promisify(execFile);
@@ -91,7 +92,13 @@ if (!compileOnly && (!only || 'service'.includes(only))) {
   process.stderr.write('service ...\n');
   lines.push(await serviceBench(), '');
 }
+if (!compileOnly && (!only || 'browser'.includes(only))) {
+  process.stderr.write('browser ...\n');
+  lines.push(await browserBench(), '');
+}
 const text = lines.join('\n');
 process.stdout.write(text + '\n');
 if (!only) await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), text + '\n');
 await rm(freshStore, { recursive: true, force: true });
+// snarkjs (proving in this process for the browser section) keeps worker threads alive.
+process.exit(0);

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { writeVerifyPage } from '../../src/cli/commands/verify-page.ts';
@@ -12,10 +11,9 @@ import type { ProofBundle, Receipt } from '../../src/prover/bundle.ts';
 import { vkeyHash } from '../../src/prover/setup.ts';
 import { LocalJobQueue } from '../../src/queue/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from '../helpers/chromium.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`skipping the verification page tests: no Chromium at ${CHROMIUM} (.ci/run installs it with apt-get)`);
 
 const SHOTS = path.join(REPO, 'test-results', 'verify-page');
@@ -108,12 +106,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     files.vkey = await write('vkey.json', JSON.stringify(vkey));
     files.forgeableVkey = await write('forgeable-vkey.json', JSON.stringify({ ...vkey, vk_delta_2: vkey.vk_gamma_2 }));
 
-    browser = await chromium.launchPersistentContext(await mkdtemp(path.join(tmpdir(), 'zkinfer-chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      viewport: { width: 1366, height: 768 },
-    });
+    browser = await launchChromium();
     browser.on('request', (r) => requests.push(r.url()));
   });
 
