@@ -67,8 +67,10 @@ export async function serviceBench(): Promise<string> {
     rows.push(`| ${nWorkers} | 40 | ${pct(lat, 50).toFixed(0)} | ${pct(lat, 95).toFixed(0)} | ${((40 / seconds) * 60).toFixed(0)} |`);
 
     if (nWorkers === 1) {
-      const proofs = await json(`/v1/proofs?modelId=${modelId}`);
-      const bundle = (await json(`/v1/proofs/${proofs[0].id}`)).bundle;
+      // A proof from this run: the store may hold older ones, made with an earlier circuit.
+      const proofs = (await json(`/v1/proofs?modelId=${modelId}`)) as { id: string; status: string; createdAt: string }[];
+      const latest = proofs.filter((p) => p.status === 'done').sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+      const bundle = (await json(`/v1/proofs/${latest.id}`)).bundle;
       const end = performance.now() + 5000;
       let count = 0;
       await Promise.all(
