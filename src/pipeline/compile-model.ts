@@ -1,7 +1,9 @@
-import { compileCircuit, type CompiledCircuit, generateModelTemplate, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
+import { createHash } from 'node:crypto';
+import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
 import { loadModel, runOnnxRuntime, type ModelIR } from '../model/index.ts';
-import { hashToField } from '../prover/commitment.ts';
-import type { BundleModel } from '../prover/bundle.ts';
+import { type BundleModel, CIRCUIT_FORMAT, canonicalJson, DESCRIPTOR_FORMAT, hexToField, type ModelDescriptor } from '../prover/descriptor.ts';
+import { PACK_BITS } from '../quant/pack.ts';
+import { activationBits } from '../quant/settings.ts';
 import {
   DEFAULT_SETTINGS,
   fidelityReport,
@@ -27,7 +29,9 @@ export interface CompiledModel {
   modelPath: string;
   /** sha256 of the ONNX bytes, its external data and the settings: the same upload is the same model. */
   modelId: string;
-  /** The model commitment public signal: sha256(model id, model circuit)'s top 248 bits. */
+  /** Everything a verifier decodes with; its hash is the model commitment. */
+  descriptor: ModelDescriptor;
+  /** The model commitment public signal: top 248 bits of sha256(canonical descriptor). */
   modelCommitment: bigint;
   settings: QuantSettings;
   publicInput: boolean;
@@ -54,19 +58,14 @@ export function randomInputs(size: number, count: number, seed = 1): Float64Arra
   return Array.from({ length: count }, () => Float64Array.from({ length: size }, () => next() * 2 - 1));
 }
 
-/** The public description of a compiled model that goes into every bundle. */
+/** The public description of a compiled model that goes into every bundle: its descriptor and commitment. */
 export function bundleModel(m: CompiledModel): BundleModel {
-  return {
-    id: m.modelId,
-    commitment: m.modelCommitment.toString(),
-    circuitHash: m.compiled.hash,
-    settings: m.settings,
-    inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
-    outputSize: m.ir.outputSize,
-    decisionSize: m.circuit.decisionSize,
-    head: m.ir.head,
-    publicInput: m.publicInput,
-  };
+  return { ...m.descriptor, commitment: m.modelCommitment.toString() };
+}
+
+/** sha256 of a string, in Node (the descriptor's hash is the same text in the browser). */
+function descriptorHash(d: ModelDescriptor): bigint {
+  return hexToField(createHash('sha256').update(canonicalJson(d)).digest('hex'));
 }
 
 /** A model as loaded: its IR and the bytes its id is computed from. */
@@ -88,7 +87,24 @@ export async function compileLoaded(
   const quantized = quantizeModel(loaded.ir, settings);
   const publicInput = opts.publicInput === true;
   const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
-  const modelCommitment = hashToField(sha256Hex(modelId, generateModelTemplate(quantized).source));
+  // The circuit hash covers the whole proof circuit except the commitment constant,
+  // which is the hash of the descriptor holding the circuit hash.
+  const unbound = generateProofCircuit(quantized, 0n, { publicInput });
+  const w = activationBits(settings);
+  const descriptor: ModelDescriptor = {
+    format: DESCRIPTOR_FORMAT,
+    id: modelId,
+    circuitFormat: CIRCUIT_FORMAT,
+    circuitHash: await circuitSourceHash(unbound.source),
+    settings: { scaleBits: settings.scaleBits, bits: settings.bits },
+    inputs: loaded.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
+    outputSize: loaded.ir.outputSize,
+    decisionSize: unbound.decisionSize,
+    head: loaded.ir.head,
+    publicInput,
+    packing: { width: w, perElement: Math.floor(PACK_BITS / w) },
+  };
+  const modelCommitment = descriptorHash(descriptor);
   const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
@@ -97,7 +113,7 @@ export async function compileLoaded(
     const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
     fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : 'random' };
   }
-  return { modelPath: opts.modelPath ?? '', modelId, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
+  return { modelPath: opts.modelPath ?? '', modelId, descriptor, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
 }
 
 /** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */

@@ -47,6 +47,7 @@ async function recordReady(modelId: string, m: CompiledModel, setup: CircuitSetu
     decisionSize: m.circuit.decisionSize,
     head: m.ir.head,
     commitment: m.modelCommitment.toString(),
+    descriptor: bundleModel(m),
     layers: m.circuit.plan,
     constraints: m.compiled.constraints,
     fidelity: m.fidelity,
@@ -62,7 +63,7 @@ export async function processCompile(modelId: string): Promise<void> {
   const rec = await models.get(modelId);
   if (!rec) throw new UnrecoverableError(`model ${modelId} is not registered`);
   // A record from an older version may lack fields; compiling again (from cache) fills them in.
-  if (rec.status === 'ready' && rec.commitment) return;
+  if (rec.status === 'ready' && rec.descriptor) return;
   await models.update(modelId, { status: 'compiling' });
   const t0 = performance.now();
   try {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { LayerPlan } from '../circuit/index.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
+import type { BundleModel } from '../prover/descriptor.ts';
 import { artifactKindDir, exists } from './paths.ts';
 import { RecordStore } from './record-store.ts';
 
@@ -27,6 +28,8 @@ export interface ModelRecord {
   head?: 'none' | 'sigmoid' | 'softmax';
   /** The model commitment public signal (decimal). */
   commitment?: string;
+  /** The model descriptor (and commitment) every bundle of this model carries. */
+  descriptor?: BundleModel;
   layers?: LayerPlan[];
   constraints?: number;
   fidelity?: FidelityReport | null;

@@ -1,29 +1,12 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { VerificationKey } from 'snarkjs';
-import type { BundleModel } from '../../prover/bundle.ts';
-import type { ModelRecord } from '../../store/model-store.ts';
 import { type ErrorCode, ZkinferError } from '../../errors.ts';
 import { parseBundle } from '../../verifier/index.ts';
 import { readJson } from '../../store/json-file.ts';
 import { HttpError } from '../http-error.ts';
 import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
-
-/** The public description of a registered model, as a bundle would carry it. */
-function registeredModel(m: ModelRecord): BundleModel {
-  return {
-    id: m.id,
-    commitment: m.commitment!,
-    circuitHash: m.setup!.circuitHash,
-    settings: m.settings,
-    inputs: m.inputs!,
-    outputSize: m.outputSize!,
-    decisionSize: m.decisionSize!,
-    head: m.head!,
-    publicInput: m.publicInput === true,
-  };
-}
 
 export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.post(
@@ -42,17 +25,28 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       const field = bundle ? 'bundle.model.id' : 'modelId';
       const model = await ctx.models.get(bundle ? bundle.model.id : body.modelId!);
       if (!model) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', field);
-      if (model.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}`, field);
+      if (model.status !== 'ready' || !model.descriptor) throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}`, field);
       const vkey = (await readJson(path.join(ctx.models.dir(model.id), 'vkey.json'))) as VerificationKey;
       const r = await ctx.verifier.run(
-        bundle ? { kind: 'bundle', bundle, vkey } : { kind: 'parts', model: registeredModel(model), proof: body.proof, publicSignals: body.publicSignals, vkey },
+        bundle ? { kind: 'bundle', bundle, vkey, registered: model.descriptor } : { kind: 'parts', model: model.descriptor, proof: body.proof, publicSignals: body.publicSignals, vkey },
       );
       if (!r.ok) {
         if ('internal' in r) throw new Error(r.internal);
         throw new ZkinferError(r.code as ErrorCode, r.message, r.field);
       }
       ctx.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
-      return { valid: r.valid, reason: r.reason, modelId: model.id, vkeyHash: model.vkeyHash!, outputs: r.outputs, setup: model.setup! };
+      return {
+        valid: r.valid,
+        reason: r.reason,
+        ...(r.field ? { field: r.field } : {}),
+        modelId: model.id,
+        vkeyHash: model.vkeyHash!,
+        outputs: r.valid ? r.outputs : null,
+        inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
+        nonce: r.valid ? (r.nonce ?? null) : null,
+        phase1: r.phase1!,
+        setup: model.setup!,
+      };
     },
   );
 }
