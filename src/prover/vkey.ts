@@ -68,8 +68,8 @@ export function assertUsableVkey(vkey: VerificationKey): void {
   if (vkey.protocol !== 'groth16' || vkey.curve !== 'bn128') {
     throw new ZkinferError('BUNDLE_INVALID', `unsupported verification key: ${vkey.protocol}/${vkey.curve}`, 'vkey');
   }
-  if (!Number.isInteger(vkey.nPublic) || vkey.nPublic < 1) refuse('vkey.nPublic must be a positive integer', 'vk.nPublic');
-  if (!Array.isArray(vkey.IC) || vkey.IC.length !== vkey.nPublic + 1) refuse(`the key must have nPublic + 1 = ${vkey.nPublic + 1} IC points`, 'vk.IC');
+  if (!Number.isInteger(vkey.nPublic) || vkey.nPublic < 1) refuse('vkey.nPublic must be a positive integer', 'nPublic');
+  if (!Array.isArray(vkey.IC) || vkey.IC.length !== vkey.nPublic + 1) refuse(`the key must have nPublic + 1 = ${vkey.nPublic + 1} IC points`, 'IC');
   g1(vkey.vk_alpha_1, 'vk_alpha_1');
   g2(vkey.vk_beta_2, 'vk_beta_2');
   vkey.IC.forEach((p, i) => g1(p, `IC[${i}]`));
