@@ -127,3 +127,18 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
   if (sha256 !== recorded) throw new ZkinferError('ARTIFACT_CORRUPT', `${file} does not match its recorded sha256; delete it to regenerate`, 'ptau');
   return { file, power, kind: 'development', insecure: true, name: `zkinfer-dev-${power}`, sha256 };
 }
+
+/**
+ * Names a powers-of-tau file by its bytes, whatever it is called: a known public
+ * ceremony file (blake2b-512, as snarkjs publishes them), the bundled development file,
+ * or unknown (its sha256 is what to compare with what its maker published).
+ */
+export async function identifyPtau(file: string): Promise<{ kind: 'ceremony' | 'development' | 'unknown'; name: string; power: number; sha256: string }> {
+  const power = await readPtauPower(file);
+  const sha256 = await hashFile(file, 'sha256');
+  const blake = await hashFile(file, 'blake2b512');
+  const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake);
+  if (known) return { kind: 'ceremony', name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, power, sha256 };
+  if (sha256 === BUNDLED_DEV_PTAU.sha256) return { kind: 'development', name: `zkinfer-dev-${BUNDLED_DEV_PTAU.power}`, power, sha256 };
+  return { kind: 'unknown', name: path.basename(file), power, sha256 };
+}

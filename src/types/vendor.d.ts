@@ -38,6 +38,7 @@ declare module 'snarkjs' {
     contribute(oldZkey: FileOrMem, newZkey: FileOrMem, name: string, entropy: string, logger?: Logger): Promise<Uint8Array>;
     beacon(oldZkey: FileOrMem, newZkey: FileOrMem, name: string, beaconHash: string, iterExp: number, logger?: Logger): Promise<Uint8Array>;
     exportVerificationKey(zkey: FileOrMem, logger?: Logger): Promise<VerificationKey>;
+    verifyFromR1cs(r1cs: FileOrMem, ptau: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<boolean>;
     exportSolidityVerifier(zkey: FileOrMem, templates: unknown, logger?: Logger): Promise<string>;
   };
   export const groth16: {
