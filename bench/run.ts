@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service" or "browser">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "audit" or "browser">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
+import { auditBench } from './audit.ts';
 import { browserBench } from './browser.ts';
 import { serviceBench } from './service.ts';
 
@@ -91,6 +92,10 @@ if (!compileOnly) {
 if (!compileOnly && (!only || 'service'.includes(only))) {
   process.stderr.write('service ...\n');
   lines.push(await serviceBench(), '');
+}
+if (!compileOnly && (!only || 'audit'.includes(only))) {
+  process.stderr.write('audit ...\n');
+  lines.push(await auditBench(), '');
 }
 if (!compileOnly && (!only || 'browser'.includes(only))) {
   process.stderr.write('browser ...\n');

@@ -212,7 +212,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     const r = await verify(page);
     const node = await verifyBundle(JSON.parse(await readFile(files.tampered, 'utf8')), { vkey: JSON.parse(await readFile(files.vkey, 'utf8')) });
     expect(node.valid).toBe(false);
-    expect(r).toMatchObject({ state: 'invalid', status: 'INVALID', reason: node.reason });
+    expect(r).toMatchObject({ state: 'invalid', status: 'INVALID', reason: `${node.reason} (field ${node.field})` });
     expect(r.reason).toMatch(/pairing check failed/);
     expect(r.details).toContain('not shown: the proof does not verify');
     await shot(page, '2-invalid-signal-changed');
