@@ -64,6 +64,10 @@ function unusable(message: string, field: string): never {
  * be verified at all (CLI exit 2, HTTP 400), as opposed to a proof that is wrong.
  */
 export function parseBundle(doc: unknown): ProofBundle {
+  const version = (doc as { version?: unknown } | null)?.version;
+  if (doc && typeof doc === 'object' && (doc as { format?: unknown }).format === 'zkinfer.proof-bundle' && typeof version === 'number' && version !== BUNDLE_VERSION) {
+    unusable(`this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, 'version');
+  }
   if (!validate(doc)) {
     const err = validate.errors?.[0];
     const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';

@@ -187,3 +187,14 @@ describe('trust chain: a verdict holds only what is proven', () => {
     await expect(verifyBundle(b)).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: 'publicSignals.3' });
   });
 });
+
+describe('verify --json on a bundle that cannot be checked', () => {
+  it('prints the error as JSON on stdout and exits 2', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-json-'));
+    const f = path.join(dir, 'old.json');
+    await writeFile(f, JSON.stringify({ format: 'zkinfer.proof-bundle', version: 2 }));
+    const r = await cli(['verify', f, '--json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ valid: false, usable: false, code: 'BUNDLE_INVALID', field: 'version', reason: expect.stringMatching(/version 2 bundle/) });
+  });
+});

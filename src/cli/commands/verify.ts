@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
-import { ZkinferError } from '../../errors.ts';
+import { isZkinferError, ZkinferError } from '../../errors.ts';
 import { decodeOutputs } from '../../verifier/decode.ts';
 import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
 import { readJsonFile } from '../options.ts';
@@ -19,33 +19,52 @@ export function verifyCommand(program: Command): void {
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
     .option('--address <addr>', "with --onchain: the model's verifier or registry address")
-    .action(async (bundleFile: string, o: { vkey?: string; receipt?: string; json?: boolean; onchain?: boolean; rpc?: string; address?: string }) => {
-      const bundle = await readJsonFile(bundleFile, 'bundle');
-      if (o.onchain) {
-        if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
-        const { provider } = await connect(o.rpc);
-        const b = parseBundle(bundle);
-        const r = await verifyOnChain(provider, o.address, b);
-        const outputs = r.valid ? decodeOutputs(b.model, b.publicSignals) : null;
-        const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
-        if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
-        else {
-          const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
-          if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
-          if (outputs?.decision) lines.push(`decision ${outputs.decision.join(', ')}`);
-          if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
-          process.stdout.write(lines.join('\n') + '\n');
-        }
-        if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
-        return;
+    .action(async (bundleFile: string, o: VerifyOptions) => {
+      try {
+        await verifyAction(bundleFile, o);
+      } catch (e) {
+        // With --json, a bundle that cannot be checked is still an answer on stdout.
+        if (o.json && isZkinferError(e)) process.stdout.write(JSON.stringify({ valid: false, usable: false, code: e.code, reason: e.message, field: e.field ?? null }, null, 2) + '\n');
+        throw e;
       }
-      const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
-      const r = await verifyBundle(bundle, { vkey });
-      const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
-      if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
-      else process.stdout.write(formatVerdict(r, receipt).join('\n') + '\n');
-      if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
     });
+}
+
+interface VerifyOptions {
+  vkey?: string;
+  receipt?: string;
+  json?: boolean;
+  onchain?: boolean;
+  rpc?: string;
+  address?: string;
+}
+
+async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void> {
+  const bundle = await readJsonFile(bundleFile, 'bundle');
+  if (o.onchain) {
+    if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
+    const { provider } = await connect(o.rpc);
+    const b = parseBundle(bundle);
+    const r = await verifyOnChain(provider, o.address, b);
+    const outputs = r.valid ? decodeOutputs(b.model, b.publicSignals) : null;
+    const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
+    if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
+    else {
+      const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
+      if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
+      if (outputs?.decision) lines.push(`decision ${outputs.decision.join(', ')}`);
+      if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
+    return;
+  }
+  const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
+  const r = await verifyBundle(bundle, { vkey });
+  const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
+  if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
+  else process.stdout.write(formatVerdict(r, receipt).join('\n') + '\n');
+  if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
 }
 
 /** What a person reads: the question asked first, then only what is proven or derived from the key; claims labelled. */
