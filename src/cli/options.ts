@@ -1,6 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { ZkinferError } from '../errors.ts';
+import { loadModel, readInputRows } from '../model/index.ts';
+import type { CompileOptions } from '../pipeline/index.ts';
 import type { QuantSettings } from '../quant/settings.ts';
 
 export function intOption(name: string) {
@@ -17,16 +19,41 @@ export function bigintOption(name: string) {
   };
 }
 
-/** --scale / --bits, shared by every command that builds a circuit. */
+/** --scale / --bits / --public-input / --calibration / --input-range, shared by every command that builds a circuit. */
 export function withSettings(cmd: Command): Command {
   return cmd
     .option('--scale <n>', 'fixed-point scale bits: values are stored as round(v * 2^n) (default 10)', intOption('--scale'))
     .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
-    .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it');
+    .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
+    .option('--calibration <file>', "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range")
+    .option('--input-range <name=lo:hi>', "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
+}
+
+export interface SettingsOptions {
+  scale?: number;
+  bits?: number;
+  publicInput?: boolean;
+  calibration?: string;
+  inputRange?: string[];
 }
 
 export function settingsFrom(o: { scale?: number; bits?: number }): Partial<QuantSettings> {
   return { ...(o.scale !== undefined ? { scaleBits: o.scale } : {}), ...(o.bits !== undefined ? { bits: o.bits } : {}) };
+}
+
+const NUM = '-?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
+const RANGE = new RegExp(`^([^=]+)=(${NUM}):(${NUM})$`);
+
+/** The compile options a model's settings flags stand for (reads the calibration file). */
+export async function modelOptionsFrom(model: string, o: SettingsOptions): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges'>> {
+  const inputRanges: Record<string, [number, number]> = {};
+  for (const r of o.inputRange ?? []) {
+    const m = RANGE.exec(r.trim());
+    if (!m) throw new ZkinferError('SETTINGS', `--input-range must look like name=lo:hi (got "${r}")`, 'input-range');
+    inputRanges[m[1]] = [Number(m[2]), Number(m[3])];
+  }
+  const calibration = o.calibration ? (await readInputRows(o.calibration, (await loadModel(model)).ir)).rows : undefined;
+  return { settings: settingsFrom(o), publicInput: o.publicInput, calibration, inputRanges };
 }
 
 /** --ptau / --ptau-sha256, shared by setup and prove. */

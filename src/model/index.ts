@@ -7,3 +7,4 @@ export * from './onnx-file.ts';
 export * from './ort-reference.ts';
 export * from './parse-input.ts';
 export * from './build-onnx.ts';
+export * from './read-rows.ts';

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
 import { loadModel, runOnnxRuntime, type ModelIR } from '../model/index.ts';
 import { type BundleModel, CIRCUIT_FORMAT, canonicalJson, DESCRIPTOR_FORMAT, hexToField, type ModelDescriptor } from '../prover/descriptor.ts';
+import { ZkinferError } from '../errors.ts';
+import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges } from '../quant/input-quant.ts';
 import { PACK_BITS } from '../quant/pack.ts';
 import { activationBits } from '../quant/settings.ts';
 import {
@@ -23,6 +25,13 @@ export interface CompileOptions {
   publicInput?: boolean;
   /** Skip the fidelity report (the proving path does not need it). */
   fidelity?: boolean;
+  /**
+   * Rows of real inputs (raw units) that set each feature's scale and width from its
+   * observed range, with a margin; the fidelity report then runs on them too.
+   */
+  calibration?: ArrayLike<number>[];
+  /** Declared ranges by graph input name (applied to each of its elements); they win over calibration. */
+  inputRanges?: Record<string, [number, number]>;
 }
 
 export interface CompiledModel {
@@ -40,12 +49,52 @@ export interface CompiledModel {
   /** The proof circuit (model + input commitment + nonce); `plan` covers the model part. */
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
-  fidelity: (FidelityReport & { inputs: 'given' | 'random' }) | null;
+  fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
 }
 
 /** A model's id: known from the upload alone, before anything is compiled. */
-export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings, publicInput = false): string {
-  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}) }));
+export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings, publicInput = false, inputQuant: InputQuant | null = null): string {
+  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}), ...(inputQuant ? { inputQuant } : {}) }));
+}
+
+/**
+ * Per-feature scale and width from declared ranges and calibration rows (declared wins);
+ * features with neither keep the model's scale and the full activation width. Null when
+ * nothing was given.
+ */
+export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileOptions, 'calibration' | 'inputRanges'>): InputQuant | null {
+  const declared = opts.inputRanges ?? {};
+  const names = new Set(ir.inputs.map((i) => i.name));
+  for (const k of Object.keys(declared)) {
+    if (!names.has(k)) throw new ZkinferError('SETTINGS', `--input-range names "${k}", which is not an input of this model (${[...names].join(', ')})`, k);
+  }
+  if (!opts.calibration?.length && Object.keys(declared).length === 0) return null;
+  const observed = opts.calibration?.length ? observedRanges(opts.calibration, ir.inputSize) : null;
+  const lim = 2 ** (activationBits(st) - 1) / 2 ** st.scaleBits;
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (const inp of ir.inputs) {
+    for (let k = 0; k < inp.size; k++) {
+      const i = inp.offset + k;
+      const d = declared[inp.name];
+      lo.push(d ? d[0] : observed ? observed.lo[i] : -lim);
+      hi.push(d ? d[1] : observed ? observed.hi[i] : lim - 2 ** -st.scaleBits);
+    }
+  }
+  const name = (i: number) => {
+    const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
+    return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
+  };
+  const iq = inputQuantFromRanges(lo, hi, st, name);
+  // A feature nobody gave a range for keeps exactly the default scale and width.
+  for (let i = 0; i < lo.length; i++) {
+    const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
+    if (!declared[inp.name] && !observed) {
+      iq.scaleBits[i] = st.scaleBits;
+      iq.bits[i] = activationBits(st);
+    }
+  }
+  return isDefaultInputQuant(iq, st) ? null : iq;
 }
 
 /** Seeded uniform inputs in [-1, 1], so a report can be reproduced. */
@@ -84,9 +133,10 @@ export async function compileLoaded(
   opts: CompileOptions & { floatModel?: (x: ArrayLike<number>) => Promise<ArrayLike<number>>; modelPath?: string } = {},
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const quantized = quantizeModel(loaded.ir, settings);
+  const inputQuant = inputQuantOf(loaded.ir, settings, opts);
+  const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined);
   const publicInput = opts.publicInput === true;
-  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant);
   // The circuit hash covers the whole proof circuit except the commitment constant,
   // which is the hash of the descriptor holding the circuit hash.
   const unbound = generateProofCircuit(quantized, 0n, { publicInput });
@@ -103,6 +153,7 @@ export async function compileLoaded(
     head: loaded.ir.head,
     publicInput,
     packing: { width: w, perElement: Math.floor(PACK_BITS / w) },
+    ...(inputQuant ? { inputQuant } : {}),
   };
   const modelCommitment = descriptorHash(descriptor);
   const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
@@ -110,8 +161,9 @@ export async function compileLoaded(
   let fidelity: CompiledModel['fidelity'] = null;
   if (opts.floatModel && opts.fidelity !== false) {
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
-    const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
-    fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : 'random' };
+    const calibrated = !given && opts.calibration !== undefined && opts.calibration.length > 0;
+    const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
+    fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : calibrated ? 'calibration' : 'random' };
   }
   return { modelPath: opts.modelPath ?? '', modelId, descriptor, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
 }

@@ -39,6 +39,12 @@ export interface ModelDescriptor {
   publicInput: boolean;
   /** Bits per packed value (bits - scaleBits) and values per field element. */
   packing: { width: number; perElement: number };
+  /**
+   * Per-feature input quantization, when features are not all at the model's scale and
+   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] signed bits;
+   * lo/hi is the range (real units) it was sized for.
+   */
+  inputQuant?: { scaleBits: number[]; bits: number[]; lo: number[]; hi: number[] };
 }
 
 /** A descriptor plus its commitment (decimal): what a bundle's `model` holds. */

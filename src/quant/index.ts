@@ -3,3 +3,4 @@ export * from './quantize.ts';
 export * from './reference.ts';
 export * from './settings.ts';
 export * from './fidelity.ts';
+export * from './input-quant.ts';
