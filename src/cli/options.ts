@@ -26,6 +26,7 @@ export function withSettings(cmd: Command): Command {
     .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
     .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
     .option('--calibration <file>', "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range")
+    .option('--labels <names>', 'decision names, comma separated: "decline,approve" (0, then 1) for a sigmoid head, one per class for softmax')
     .option('--input-range <name=lo:hi>', "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
 }
 
@@ -35,6 +36,7 @@ export interface SettingsOptions {
   publicInput?: boolean;
   calibration?: string;
   inputRange?: string[];
+  labels?: string;
 }
 
 export function settingsFrom(o: { scale?: number; bits?: number }): Partial<QuantSettings> {
@@ -45,7 +47,7 @@ const NUM = '-?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
 const RANGE = new RegExp(`^([^=]+)=(${NUM}):(${NUM})$`);
 
 /** The compile options a model's settings flags stand for (reads the calibration file). */
-export async function modelOptionsFrom(model: string, o: SettingsOptions): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges'>> {
+export async function modelOptionsFrom(model: string, o: SettingsOptions): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>> {
   const inputRanges: Record<string, [number, number]> = {};
   for (const r of o.inputRange ?? []) {
     const m = RANGE.exec(r.trim());
@@ -53,7 +55,8 @@ export async function modelOptionsFrom(model: string, o: SettingsOptions): Promi
     inputRanges[m[1]] = [Number(m[2]), Number(m[3])];
   }
   const calibration = o.calibration ? (await readInputRows(o.calibration, (await loadModel(model)).ir)).rows : undefined;
-  return { settings: settingsFrom(o), publicInput: o.publicInput, calibration, inputRanges };
+  const labels = o.labels?.split(',').map((l) => l.trim());
+  return { settings: settingsFrom(o), publicInput: o.publicInput, calibration, inputRanges, labels };
 }
 
 /** --ptau / --ptau-sha256, shared by setup and prove. */

@@ -32,6 +32,8 @@ export interface CompileOptions {
   calibration?: ArrayLike<number>[];
   /** Declared ranges by graph input name (applied to each of its elements); they win over calibration. */
   inputRanges?: Record<string, [number, number]>;
+  /** Decision names: [for 0, for 1] with a sigmoid head, one per class with softmax. */
+  labels?: string[];
 }
 
 export interface CompiledModel {
@@ -53,8 +55,29 @@ export interface CompiledModel {
 }
 
 /** A model's id: known from the upload alone, before anything is compiled. */
-export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings, publicInput = false, inputQuant: InputQuant | null = null): string {
-  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}), ...(inputQuant ? { inputQuant } : {}) }));
+export function modelIdOf(
+  bytes: Uint8Array,
+  externalBytes: Uint8Array[],
+  settings: QuantSettings,
+  publicInput = false,
+  inputQuant: InputQuant | null = null,
+  labels: string[] | null = null,
+): string {
+  return sha256Hex(
+    bytes,
+    ...externalBytes,
+    JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}), ...(inputQuant ? { inputQuant } : {}), ...(labels ? { labels } : {}) }),
+  );
+}
+
+/** Checks decision labels against the model's head: two for a sigmoid head, one per class for softmax. */
+export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize'>, labels: string[] | undefined): string[] | null {
+  if (!labels || labels.length === 0) return null;
+  const want = ir.head === 'sigmoid' ? 2 : ir.head === 'softmax' ? ir.outputSize : 0;
+  if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid or softmax head, so no decision', 'labels');
+  if (labels.length !== want) throw new ZkinferError('SETTINGS', `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`, 'labels');
+  if (labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) throw new ZkinferError('SETTINGS', 'each label must be 1 to 64 letters, digits, spaces, dots, dashes or underscores', 'labels');
+  return labels;
 }
 
 /**
@@ -136,7 +159,8 @@ export async function compileLoaded(
   const inputQuant = inputQuantOf(loaded.ir, settings, opts);
   const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined);
   const publicInput = opts.publicInput === true;
-  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant);
+  const labels = checkLabels(loaded.ir, opts.labels);
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels);
   // The circuit hash covers the whole proof circuit except the commitment constant,
   // which is the hash of the descriptor holding the circuit hash.
   const unbound = generateProofCircuit(quantized, 0n, { publicInput });
@@ -154,6 +178,7 @@ export async function compileLoaded(
     publicInput,
     packing: { width: w, perElement: Math.floor(PACK_BITS / w) },
     ...(inputQuant ? { inputQuant } : {}),
+    ...(labels ? { labels } : {}),
   };
   const modelCommitment = descriptorHash(descriptor);
   const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
