@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
-import { loadModel, runOnnxRuntime, type ModelIR } from '../model/index.ts';
+import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime } from '../model/index.ts';
 import { type BundleModel, CIRCUIT_FORMAT, canonicalJson, DESCRIPTOR_FORMAT, hexToField, type ModelDescriptor } from '../prover/descriptor.ts';
 import { ZkinferError } from '../errors.ts';
 import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges } from '../quant/input-quant.ts';
 import { PACK_BITS } from '../quant/pack.ts';
 import { activationBits } from '../quant/settings.ts';
 import {
+  checkCircuitSize,
   DEFAULT_SETTINGS,
   fidelityReport,
   type FidelityReport,
@@ -34,6 +35,8 @@ export interface CompileOptions {
   inputRanges?: Record<string, [number, number]>;
   /** Decision names: [for 0, for 1] with a sigmoid head, one per class with softmax. */
   labels?: string[];
+  /** Size limits (DEFAULT_MODEL_LIMITS otherwise): checked while loading, and maxConstraints before compiling. */
+  limits?: Partial<ModelLimits>;
 }
 
 export interface CompiledModel {
@@ -157,6 +160,8 @@ export async function compileLoaded(
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const inputQuant = inputQuantOf(loaded.ir, settings, opts);
+  // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
+  checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined);
   const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined);
   const publicInput = opts.publicInput === true;
   const labels = checkLabels(loaded.ir, opts.labels);
@@ -195,7 +200,7 @@ export async function compileLoaded(
 
 /** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */
 export async function compileModel(modelPath: string, opts: CompileOptions = {}): Promise<CompiledModel> {
-  const loaded = await loadModel(modelPath);
+  const loaded = await loadModel(modelPath, { limits: opts.limits });
   const floatModel = (x: ArrayLike<number>) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir);
   return compileLoaded(loaded, { ...opts, floatModel, modelPath });
 }

@@ -68,6 +68,35 @@ export async function readPtauPower(file: string): Promise<number> {
   }
 }
 
+/**
+ * The largest powers-of-tau power the service generates, or sets a circuit up with
+ * when the operator supplied no ptau file: generating 2^p takes time and memory
+ * exponential in p, and a few-byte model can ask for it. 2^16 covers the largest model
+ * the repo proves (ezkl large_mlp, about 40k constraints with its input commitment).
+ */
+export const DEFAULT_MAX_PTAU_POWER = 16;
+export const MAX_PTAU_POWER_ENV = 'ZKINFER_MAX_PTAU_POWER';
+
+/** Reads ZKINFER_MAX_PTAU_POWER (8..28; unset: the default), reporting a bad value as a problem. */
+export function maxPtauPowerFromEnv(env: Record<string, string | undefined> = process.env): { maxPtauPower: number; problems: string[] } {
+  const raw = env[MAX_PTAU_POWER_ENV];
+  if (raw === undefined || raw.trim() === '') return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [] };
+  const v = Number(raw.trim());
+  if (!Number.isInteger(v) || v < 8 || v > 28) return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [`${MAX_PTAU_POWER_ENV} must be a whole number from 8 to 28 (got "${raw.slice(0, 40)}")`] };
+  return { maxPtauPower: v, problems: [] };
+}
+
+/** Refuses a circuit needing 2^needed powers when the service may only go to 2^maxPower. */
+export function checkPtauPower(needed: number, maxPower: number, constraints?: number): void {
+  if (needed > maxPower) {
+    throw new ZkinferError(
+      'MODEL_TOO_LARGE',
+      `this circuit${constraints === undefined ? '' : ` (${constraints.toLocaleString('en-US')} constraints)`} needs powers of tau 2^${needed}, over the limit maxPtauPower = ${maxPower} (setting ${MAX_PTAU_POWER_ENV}); supply a ceremony ptau file of at least 2^${needed} powers, or raise the setting`,
+      'maxPtauPower',
+    );
+  }
+}
+
 /** Smallest power p with 2^p >= constraints + public inputs + 1, as Groth16 setup needs. */
 export function requiredPower(constraints: number, nPublic: number): number {
   return Math.max(8, Math.ceil(Math.log2(constraints + nPublic + 1)));
@@ -97,7 +126,9 @@ export async function operatorPtau(file: string, needed: number, pinnedSha256?: 
  * enough, else the smallest cached one under artifacts/ptau that is, else a new one
  * generated once. Each is checked against its recorded sha256 before use.
  */
-export async function developmentPtau(needed: number, log: (m: string) => void = () => {}): Promise<PtauInfo> {
+export async function developmentPtau(needed: number, log: (m: string) => void = () => {}, maxPower = DEFAULT_MAX_PTAU_POWER): Promise<PtauInfo> {
+  // Before anything is generated or read: the power is the operator's policy.
+  checkPtauPower(needed, maxPower);
   if (needed <= BUNDLED_DEV_PTAU.power && (await exists(BUNDLED_DEV_PTAU.file))) {
     const sha256 = await hashFile(BUNDLED_DEV_PTAU.file, 'sha256');
     if (sha256 !== BUNDLED_DEV_PTAU.sha256) {
@@ -110,7 +141,7 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
     .map((f) => /^dev-(\d+)\.ptau$/.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))
-    .filter((p) => p >= needed)
+    .filter((p) => p >= needed && p <= Math.max(maxPower, BUNDLED_DEV_PTAU.power))
     .sort((a, b) => a - b);
   const power = cachedPowers[0] ?? needed;
   const file = path.join(dir, `dev-${power}.ptau`);

@@ -4,3 +4,4 @@ export * from './reference.ts';
 export * from './settings.ts';
 export * from './fidelity.ts';
 export * from './input-quant.ts';
+export * from './circuit-size.ts';

@@ -157,7 +157,7 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
  * values into activations at the model's scale, where they do not fit: it may narrow
  * widths but not lower scales.
  */
-function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSettings): Layer[] {
+export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSettings): Layer[] {
   const first = layers[0];
   const lowered = iq.scaleBits.findIndex((s) => s !== st.scaleBits);
   if (lowered < 0) return layers;
