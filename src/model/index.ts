@@ -8,5 +8,6 @@ export * from './onnx-file.ts';
 export * from './onnx-scan.ts';
 export * from './ort-reference.ts';
 export * from './parse-input.ts';
+export * from './check-input.ts';
 export * from './build-onnx.ts';
 export * from './read-rows.ts';

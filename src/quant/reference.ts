@@ -18,10 +18,13 @@ export interface ReferenceResult {
   decision: bigint[];
 }
 
+/** What quantizing an input needs of a model: its inputs and how each feature is quantized. */
+export type InputSide = Pick<QuantizedModel, 'settings' | 'inputQuant' | 'inputs' | 'inputSize'>;
+
 const floorShift = (v: bigint, k: number): bigint => v >> BigInt(k);
 
 /** Quantizes a float input vector; a value that does not fit the activation width is an error. */
-export function quantizeInput(q: QuantizedModel, x: ArrayLike<number>): bigint[] {
+export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
   if (x.length !== q.inputSize) {
     throw new ZkinferError('INPUT_SHAPE', `expected ${q.inputSize} input values, got ${x.length}`, 'input');
   }
@@ -50,18 +53,19 @@ export function inputBound(q: Pick<QuantizedModel, 'inputQuant' | 'settings'>, i
 }
 
 /** Names flat input position i as `input[k]` (or just `input` for a scalar input). */
-export function featureName(q: QuantizedModel, i: number): string {
+export function featureName(q: Pick<QuantizedModel, 'inputs'>, i: number): string {
   const inp = q.inputs.find((d) => i >= d.offset && i < d.offset + d.size);
   if (!inp) return `input[${i}]`;
   return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
 }
 
+/** An intermediate value (derived from the private input, so never shown) must fit `bits`. */
 function checkWidth(v: bigint, bits: number, where: string): void {
   const lim = 1n << BigInt(bits - 1);
   if (v < -lim || v >= lim) {
     throw new ZkinferError(
       'INPUT_RANGE',
-      `${where} = ${v} does not fit ${bits} bits; the input is too large for these settings (raise --bits or lower --scale)`,
+      `${where} does not fit ${bits} bits for this input; the input is too large for these settings (raise --bits or lower --scale)`,
       where,
     );
   }
