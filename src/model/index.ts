@@ -3,6 +3,7 @@ export * from './float-eval.ts';
 export * from './head.ts';
 export * from './limits.ts';
 export * from './load-model.ts';
+export * from './load-isolated.ts';
 export * from './lower.ts';
 export * from './onnx-file.ts';
 export * from './onnx-scan.ts';
