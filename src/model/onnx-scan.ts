@@ -239,7 +239,11 @@ class Scanner {
       }
       const [s, e] = this.lengthDelimited(p, end);
       this.count(1);
-      if (kind.msg === 'Node' && this.nodes >= this.limits.maxNodes) throw tooLarge(this.limits, 'maxNodes', this.nodes + this.countNodes(pos, end), 'the node count', where);
+      if (kind.msg === 'Node' && this.nodes >= this.limits.maxNodes) {
+        // Counted to the end of the graph without reading the nodes, so the error says how many.
+        const total = this.nodes + this.countNodes(pos, end);
+        throw tooLarge(this.limits, 'maxNodes', total, where === 'model' ? 'the node count of the graph' : `the node count of a subgraph of ${where}`, where === 'model' ? undefined : where);
+      }
       this.message(kind.msg, s, e, depth + 1, where);
       pos = e;
     }
