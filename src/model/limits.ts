@@ -38,7 +38,9 @@ export const DEFAULT_MODEL_LIMITS: Readonly<ModelLimits> = Object.freeze({
   maxInitializerBytes: 16 * 1024 * 1024,
   maxTensorElements: 1 << 20,
   maxConstantElements: 1 << 22,
-  maxParameters: 1_000_000,
+  // Circuit compile time grows with the weights (circom spends ~25 s on 50k): 2.5x the
+  // largest model the repo benches (784-128-10, 101,770).
+  maxParameters: 250_000,
   maxLayerWidth: 4096,
   maxConstraints: 1 << 16,
   maxProtoFields: 1_000_000,

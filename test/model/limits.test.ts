@@ -219,6 +219,9 @@ describe('the attacks of issue #12, refused before allocating', () => {
     // With the width allowed, the n x n matrix is still refused before it is built.
     const wider = await rssGrowth(() => loadModel(file, { limits: { maxLayerWidth: 10_000 } }));
     expectTooLarge(wider.result, 'maxParameters', 'mul', [/64,008,000/, /8000 x 8000/]);
+    // Stored weights count too: a 600 x 600 initializer is over 250,000 before it is decoded.
+    const big = buildOnnx({ ...reluGraph(4), initializers: [{ name: 'W', dims: [600, 600], data: new Float32Array(360_000) }] });
+    expectTooLarge(await loadModel(await write('stored', big)).catch((e) => e), 'maxParameters', 'W', [/360,000/]);
     expect(wider.mb).toBeLessThan(200);
   });
 
@@ -251,11 +254,11 @@ describe('the attacks of issue #12, refused before allocating', () => {
 describe('structure', () => {
   it('matrices built from a reused weight are bounded by their total (maxParameters)', async () => {
     const r = rng(5);
-    const W = Array.from({ length: 600 * 600 }, () => r() - 0.5);
+    const W = Array.from({ length: 300 * 300 }, () => r() - 0.5);
     const bytes = buildOnnx({
-      inputs: [{ name: 'x', dims: [1, 600] }],
-      output: { name: 'y', dims: [1, 600] },
-      initializers: [{ name: 'W', dims: [600, 600], data: W }],
+      inputs: [{ name: 'x', dims: [1, 300] }],
+      output: { name: 'y', dims: [1, 300] },
+      initializers: [{ name: 'W', dims: [300, 300], data: W }],
       nodes: [
         { op: 'MatMul', inputs: ['x', 'W'], outputs: ['a'], name: 'mm0' },
         { op: 'Relu', inputs: ['a'], outputs: ['b'], name: 'r0' },
@@ -264,7 +267,7 @@ describe('structure', () => {
         { op: 'MatMul', inputs: ['d', 'W'], outputs: ['y'], name: 'mm2' },
       ],
     });
-    expectTooLarge(await loadModel(await write('reused', bytes)).catch((e) => e), 'maxParameters', 'mm2', [/1,081,800/]);
+    expectTooLarge(await loadModel(await write('reused', bytes)).catch((e) => e), 'maxParameters', 'mm2', [/270,900/]);
   });
 
   it('subgraphs nested 100 deep are refused without recursing into the decoder', async () => {
