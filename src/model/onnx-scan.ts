@@ -14,7 +14,8 @@ import { checkLimit, elementCount, MAX_PROTO_DEPTH, type ModelLimits, tooLarge }
 
 type Kind =
   | 'str' // string or bytes: one value
-  | 'int' // one varint
+  | 'int' // one int64 varint
+  | 'i32' // one int32 or enum varint
   | 'f32' // one fixed32
   | 'ints' // repeated varint, packed or not: one value per element
   | 'f32s' // repeated float, packed or not
@@ -39,13 +40,13 @@ const SCHEMA: Record<Exclude<MessageName, 'Tensor'>, Record<number, Kind>> = {
   Node: { 1: 'str', 2: 'str', 3: 'str', 4: 'str', 5: m('Attribute'), 6: 'str', 7: 'str' },
   Attribute: {
     1: 'str', 2: 'f32', 3: 'int', 4: 'str', 5: m('Tensor'), 6: m('Graph'), 7: 'f32s', 8: 'ints', 9: 'str', 10: m('Tensor'), 11: m('Graph'),
-    13: 'str', 14: m('Type'), 15: m('Type'), 20: 'int', 21: 'str', 22: m('SparseTensor'), 23: m('SparseTensor'),
+    13: 'str', 14: m('Type'), 15: m('Type'), 20: 'i32', 21: 'str', 22: m('SparseTensor'), 23: m('SparseTensor'),
   },
   ValueInfo: { 1: 'str', 2: m('Type'), 3: 'str' },
   Type: { 1: m('TypeTensor'), 4: m('TypeSequence'), 5: m('TypeMap'), 6: 'str', 8: m('TypeTensor'), 9: m('TypeOptional') },
-  TypeTensor: { 1: 'int', 2: m('Shape') },
+  TypeTensor: { 1: 'i32', 2: m('Shape') },
   TypeSequence: { 1: m('Type') },
-  TypeMap: { 1: 'int', 2: m('Type') },
+  TypeMap: { 1: 'i32', 2: m('Type') },
   TypeOptional: { 1: m('Type') },
   Shape: { 1: m('Dimension') },
   Dimension: { 1: 'int', 2: 'str', 3: 'str' },
@@ -73,7 +74,7 @@ class Unreadable extends Error {}
  * a mismatch would make it read the bytes differently from this scan: refuse it.
  */
 function expectWireType(kind: Kind, wt: number, type: string, tag: number): void {
-  const ok = kind === 'int' ? wt === 0 : kind === 'f32' ? wt === 5 : kind === 'ints' ? wt === 0 || wt === 2 : kind === 'f32s' ? wt === 5 || wt === 2 : wt === 2;
+  const ok = kind === 'int' || kind === 'i32' ? wt === 0 : kind === 'f32' ? wt === 5 : kind === 'ints' ? wt === 0 || wt === 2 : kind === 'f32s' ? wt === 5 || wt === 2 : wt === 2;
   if (!ok) throw new Unreadable(`field ${Math.floor(tag / 8)} of ${type} has wire type ${wt}`);
 }
 
@@ -106,6 +107,38 @@ class Scanner {
     throw new Unreadable('varint longer than 10 bytes');
   }
 
+  /**
+   * A tag or a length, read as protobufjs's `uint32()` reads them. It takes 5 bytes at
+   * most and then skips 5 more without looking, so a longer varint would put it out of
+   * step with this scan: refused, as is a value of 2^32 or more.
+   */
+  uint32(pos: number, end: number): [value: number, next: number] {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 5; i++) {
+      if (pos >= end) throw new Unreadable('truncated varint');
+      const b = this.buf[pos++];
+      if (i === 4 && b > 0x0f) throw new Unreadable('a tag or length of 2^32 or more');
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+      if (b < 0x80) return [v, pos];
+    }
+    throw new Unreadable('a tag or length varint longer than 5 bytes');
+  }
+
+  /**
+   * The end of an int32 varint as protobufjs's `int32()` consumes it: up to 5 bytes, or
+   * 10 when the fifth continues (a negative value, sign-extended), whatever they hold.
+   */
+  int32End(pos: number, end: number): number {
+    for (let i = 0; i < 5; i++) {
+      if (pos >= end) throw new Unreadable('truncated varint');
+      if (this.buf[pos++] < 0x80) return pos;
+    }
+    if (pos + 5 > end) throw new Unreadable('truncated varint');
+    return pos + 5;
+  }
+
   /** A varint as a signed 64-bit integer (dims are int64; a negative one is 10 bytes). */
   int64(pos: number, end: number): [value: number, next: number] {
     let v = 0n;
@@ -122,7 +155,7 @@ class Scanner {
 
   /** Bounds of a length-delimited field's payload starting at `pos`. */
   lengthDelimited(pos: number, end: number): [start: number, stop: number] {
-    const [len, start] = this.varint(pos, end);
+    const [len, start] = this.uint32(pos, end);
     if (start + len > end) throw new Unreadable('a length-delimited field runs past its message');
     return [start, start + len];
   }
@@ -157,7 +190,7 @@ class Scanner {
       }
       if (pos > end) throw new Unreadable('truncated field');
       if (depth <= 0) return pos;
-      const [tag, next] = this.varint(pos, end);
+      const [tag, next] = this.uint32(pos, end);
       pos = next;
       wt = tag & 7;
     }
@@ -173,17 +206,27 @@ class Scanner {
   }
 
   /** Elements of a repeated scalar field: packed (wire type 2) or one per occurrence. */
-  repeated(wireType: number, pos: number, end: number, width: 0 | 4 | 8): [elements: number, bytes: number, next: number] {
+  repeated(wireType: number, pos: number, end: number, width: 0 | 4 | 8, int32 = false): [elements: number, bytes: number, next: number] {
     if (wireType === 2) {
       const [start, stop] = this.lengthDelimited(pos, end);
       const bytes = stop - start;
-      if (width > 0) return [Math.floor(bytes / width), bytes, stop];
+      // protobufjs reads whole elements until it reaches the end or passes it: a packed run
+      // it would overrun puts it out of step with this scan.
+      if (width > 0) {
+        if (bytes % width !== 0) throw new Unreadable(`a packed field of ${bytes} bytes is not a whole number of ${width}-byte values`);
+        return [bytes / width, bytes, stop];
+      }
+      if (int32) {
+        let n = 0;
+        for (let q = start; q < stop; n++) q = this.int32End(q, stop);
+        return [n, bytes, stop];
+      }
       // One varint ends at each byte below 0x80: count them without decoding.
       let n = 0;
       for (let i = start; i < stop; i++) if (this.buf[i] < 0x80) n++;
       return [n, bytes, stop];
     }
-    const next = this.skip(wireType, pos, end);
+    const next = int32 ? this.int32End(pos, end) : this.skip(wireType, pos, end);
     return [1, next - pos, next];
   }
 
@@ -199,7 +242,7 @@ class Scanner {
     const fields = SCHEMA[type];
     let pos = start;
     while (pos < end) {
-      const [tag, p] = this.varint(pos, end);
+      const [tag, p] = this.uint32(pos, end);
       const kind = fields[Math.floor(tag / 8)];
       const wt = tag & 7;
       if (kind === undefined) {
@@ -218,7 +261,7 @@ class Scanner {
         const [s, e] = this.lengthDelimited(p, end);
         this.message(kind.msg, s, e, depth + 1, where);
         pos = e;
-      } else pos = this.skip(wt, p, end);
+      } else pos = kind === 'i32' ? this.int32End(p, end) : this.skip(wt, p, end);
     }
     if (pos !== end) throw new Unreadable(`${type} overruns its length`);
   }
@@ -227,7 +270,7 @@ class Scanner {
   graph(start: number, end: number, depth: number, where: string): void {
     let pos = start;
     while (pos < end) {
-      const [tag, p] = this.varint(pos, end);
+      const [tag, p] = this.uint32(pos, end);
       const field = Math.floor(tag / 8);
       const kind = SCHEMA.Graph[field];
       const wt = tag & 7;
@@ -253,7 +296,7 @@ class Scanner {
   countNodes(pos: number, end: number): number {
     let n = 0;
     while (pos < end) {
-      const [tag, p] = this.varint(pos, end);
+      const [tag, p] = this.uint32(pos, end);
       if (tag === (1 << 3) + 2) n++;
       pos = this.skip(tag & 7, p, end);
     }
@@ -264,7 +307,7 @@ class Scanner {
   nodeName(start: number, end: number): string | null {
     let pos = start;
     while (pos < end) {
-      const [tag, p] = this.varint(pos, end);
+      const [tag, p] = this.uint32(pos, end);
       if (tag === (3 << 3) + 2) {
         const [s, e] = this.lengthDelimited(p, end);
         return new TextDecoder().decode(this.buf.subarray(s, Math.min(e, s + 200))) || null;
@@ -288,7 +331,7 @@ class Scanner {
     let rawBytes = -1;
     let pos = start;
     while (pos < end) {
-      const [tag, p] = this.varint(pos, end);
+      const [tag, p] = this.uint32(pos, end);
       const field = Math.floor(tag / 8);
       const wt = tag & 7;
       const want = TENSOR_WIRE_TYPES[field];
@@ -314,8 +357,8 @@ class Scanner {
           break;
         }
         case 2: {
-          const [v, nq] = this.varint(p, end);
-          dataType = v;
+          const nq = this.int32End(p, end);
+          dataType = nq - p <= 5 ? this.varint(p, nq)[0] : -1;
           this.count(1);
           pos = nq;
           break;
@@ -326,7 +369,7 @@ class Scanner {
         case 10:
         case 11: {
           const width = field === 4 ? 4 : field === 10 ? 8 : 0;
-          const [n, bytes, nq] = this.repeated(wt, p, end, width);
+          const [n, bytes, nq] = this.repeated(wt, p, end, width, field === 5);
           storedElements += n;
           storedBytes += bytes;
           pos = nq;
@@ -358,9 +401,12 @@ class Scanner {
           break;
         }
         case 12:
-        case 14:
           this.count(1);
           pos = this.skip(wt, p, end);
+          break;
+        case 14:
+          this.count(1);
+          pos = this.int32End(p, end);
           break;
         default:
           pos = this.skip(wt, p, end);

@@ -1,5 +1,5 @@
 import { readdirSync, existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import {
   loadModelIsolated,
   MODEL_LIMIT_ENV,
   modelLimitsFromEnv,
+  scanOnnx,
 } from '../../src/model/index.ts';
 import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipeline/index.ts';
 import { developmentPtau, maxPtauPowerFromEnv } from '../../src/prover/ptau.ts';
@@ -282,6 +283,54 @@ describe('structure', () => {
     // graph (field 7) as a varint
     const err = await loadModel(await write('wiretype', cat(buildOnnx(reluGraph(4)), Uint8Array.from([7 << 3, 5])))).catch((e) => e);
     expect(err).toMatchObject({ code: 'MODEL_UNREADABLE', field: 'model' });
+  });
+
+  it('encodings protobufjs would read out of step with the scan are MODEL_UNREADABLE', async () => {
+    const base = buildOnnx(reluGraph(4));
+    // A packed float run that is not a whole number of floats: the decoder would overrun it.
+    const floats = ld(5, cat(Uint8Array.from([2 << 3, 1]), ld(4, new Uint8Array(5))));
+    // A tag varint of 6 bytes: the decoder reads 5 and skips 5.
+    const longTag = Uint8Array.from([0x80 | (7 << 3) | 2, 0x80, 0x80, 0x80, 0x80, 0x00, 0]);
+    // An int32 (data_type) of 7 bytes: the decoder consumes 10, so the name field after it is not one.
+    const int32 = ld(5, cat(Uint8Array.from([2 << 3, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), ld(8, 'abcdef')));
+    for (const [name, extra, why] of [
+      ['floats', ld(7, floats), /not a whole number of 4-byte values/],
+      ['tag', longTag, /a tag or length/],
+      ['int32', ld(7, int32), /overruns|truncated|past/],
+    ] as const) {
+      const bytes = cat(base, extra);
+      expect(() => scanOnnx(bytes, DEFAULT_MODEL_LIMITS), name).toThrow(why);
+      const err = await loadModel(await write(`step-${name}`, bytes)).catch((e) => e);
+      expect(err, name).toMatchObject({ code: 'MODEL_UNREADABLE', field: 'model' });
+    }
+  });
+
+  it('never counts less than the decoder builds (mutated models, seeded)', async () => {
+    const { onnx } = await import('../../src/model/onnx-file.ts');
+    const unlimited = Object.fromEntries(Object.keys(DEFAULT_MODEL_LIMITS).map((k) => [k, Number.MAX_SAFE_INTEGER])) as typeof DEFAULT_MODEL_LIMITS;
+    const r = rng(12);
+    const seeds = [await readFile(path.join(REPO, 'examples', 'loan', 'loan-model.onnx')), buildOnnx({ ...reluGraph(3), initializers: [{ name: 'k', dims: [3], data: [1, 2, 3], type: 'int64' }] })];
+    let compared = 0;
+    for (let iter = 0; iter < 6000; iter++) {
+      const bytes = Uint8Array.from(seeds[iter % 2]);
+      // Continuation bytes half the time: long varints are where a scan and a decoder part ways.
+      for (let m = 1 + Math.floor(r() * 4); m > 0; m--) bytes[Math.floor(r() * bytes.length)] = r() < 0.5 ? 0x80 | Math.floor(r() * 128) : Math.floor(r() * 256);
+      let scan;
+      let model;
+      try {
+        scan = scanOnnx(bytes, unlimited);
+        model = onnx.ModelProto.decode(bytes);
+      } catch {
+        continue;
+      }
+      compared++;
+      const graphs = [model.graph, ...(model.functions ?? [])].filter(Boolean);
+      const nodes = graphs.reduce((a, g) => a + (g!.node?.length ?? 0), 0);
+      expect(scan.nodes).toBeGreaterThanOrEqual(nodes);
+      const elements = (model.graph?.initializer ?? []).reduce((a, t) => a + (t.dims ?? []).reduce((x: number, d) => x * Number(d), 1), 0);
+      expect(scan.tensorElements).toBeGreaterThanOrEqual(elements);
+    }
+    expect(compared).toBeGreaterThan(500);
   });
 
   it('the file size is checked before it is read', async () => {
