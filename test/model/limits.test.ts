@@ -485,6 +485,14 @@ describe('loadModelIsolated', () => {
     expect(mb).toBeLessThan(200);
   });
 
+  it('past every limit, the worker heap bound still stops the import (not the process)', async () => {
+    const file = await write('iso-heap', appendToGraph(buildOnnx(reluGraph(4)), identityNodes(1_000_000)));
+    const unlimited = Object.fromEntries(Object.keys(DEFAULT_MODEL_LIMITS).map((k) => [k, Number.MAX_SAFE_INTEGER]));
+    const { result, mb } = await rssGrowth(() => loadModelIsolated(file, { limits: unlimited, maxHeapMb: 64 }));
+    expect(result).toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'importHeapMb' });
+    expect(mb).toBeLessThan(300);
+  });
+
   it('a worker over its time is stopped and refused', async () => {
     const file = path.join(REPO, 'examples', 'loan', 'loan-model.onnx');
     const err = await loadModelIsolated(file, { timeoutMs: 1 }).catch((e) => e);
