@@ -2,7 +2,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isZkinferError, type ZkinferError } from '../../src/errors.ts';
 import { checkInput, type InputDescription, loadModel, MAX_INPUT_DEPTH, type ModelIR, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
-import { DEFAULT_SETTINGS, fidelityReport, inputRange, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
+import { DEFAULT_SETTINGS, fidelityReport, inputQuantFromRanges, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { packValues } from '../../src/quant/pack.ts';
 import { handIr } from '../helpers/ir.ts';
 import { LOAN_MODEL, REPO } from '../helpers/paths.ts';
@@ -53,9 +53,7 @@ describe('input errors name the feature and the bound, never the value', () => {
   it.each([987654321.123, -31337.77, 2050.4375])('an out-of-range income (%d): INPUT_RANGE naming income and the range', (income) => {
     const e = thrown(() => checkInput({ ...applicant, income }, model));
     expect(e).toMatchObject({ code: 'INPUT_RANGE', field: 'income' });
-    const { min, max } = inputRange(DEFAULT_SETTINGS);
-    expect([min, max]).toEqual([-2048, 2048]);
-    expect(e.message).toBe('income is outside the representable range [-2048, 2048) at scale 2^10 with 32 bits');
+    expect(e.message).toBe('income is outside the representable range [-2048, 2047.9990234375] (scale 2^10, 22 bits)');
     expectNoValue(e, income);
   });
 
@@ -171,7 +169,23 @@ describe('checkInput: the submit-time check from the public description alone', 
     const e = thrown(() => checkInput(applicant, narrow));
     // 674 does not fit [-256, 256): 19-bit activations at scale 2^10.
     expect(e).toMatchObject({ code: 'INPUT_RANGE', field: 'credit_score' });
-    expect(e.message).toContain('[-256, 256)');
+    expect(e.message).toContain('[-256, 255.9990234375]');
     expectNoValue(e, 674);
+  });
+
+  it('uses per-feature quantization when the model has it (a feature in raw units)', () => {
+    // income sized for [0, 200000]: scale 2^-3, 19 bits; every other feature the default.
+    const names = (i: number) => model.inputs[i].name;
+    const lo = model.inputs.map((i) => (i.name === 'income' ? 0 : -2048));
+    const hi = model.inputs.map((i) => (i.name === 'income' ? 200_000 : 2047));
+    const iq = inputQuantFromRanges(lo, hi, DEFAULT_SETTINGS, names);
+    const raw = { ...model, inputQuant: iq };
+    const k = model.inputs.findIndex((i) => i.name === 'income');
+    expect(checkInput({ ...applicant, income: 123_456 }, raw)[k]).toBe(BigInt(Math.round(123_456 * 2 ** iq.scaleBits[k])));
+    const e = thrown(() => checkInput({ ...applicant, income: 4_444_444.25 }, raw));
+    expect(e).toMatchObject({ code: 'INPUT_RANGE', field: 'income' });
+    expect(e.message).toContain(`(scale 2^${iq.scaleBits[k]}, ${iq.bits[k]} bits)`);
+    expectNoValue(e, 4_444_444.25);
+    expect(e.message).not.toContain('4444');
   });
 });

@@ -19,7 +19,7 @@ import {
 } from '../../src/model/index.ts';
 import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipeline/index.ts';
 import { developmentPtau, maxPtauPowerFromEnv } from '../../src/prover/ptau.ts';
-import { checkCircuitSize, DEFAULT_SETTINGS, estimateConstraints, quantizeModel } from '../../src/quant/index.ts';
+import { checkCircuitSize, DEFAULT_SETTINGS, estimateConstraints, inputQuantFromRanges, quantizeModel } from '../../src/quant/index.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
 import { HAVE_SHARED, REPO, SHARED_FIXTURES } from '../helpers/paths.ts';
 
@@ -403,6 +403,19 @@ describe('the constraint estimate equals the generator', () => {
     const plan = generateModelTemplate(quantizeModel(ir, st)).plan;
     const est = estimateConstraints(ir, st);
     expect(est.layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
+  });
+
+  it('with per-feature input scales and widths (the first layer absorbs the scales)', () => {
+    const st = { scaleBits: 10, bits: 32 };
+    // Small weights: the first layer needs extra weight bits at the model's scale, fewer once scales are absorbed.
+    const ir = handIr(4, [denseLayer('fc1', 4, 6, r, 0.002), relu('r', 6), denseLayer('fc2', 6, 2, r)], 'softmax', 2);
+    const iq = inputQuantFromRanges([0, -1, 0, -5], [150_000, 1, 3, 5], st, (i) => `x[${i}]`);
+    expect(iq.scaleBits.some((s) => s < 10)).toBe(true);
+    const plan = generateModelTemplate(quantizeModel(ir, st, iq)).plan;
+    const est = estimateConstraints(ir, st, iq);
+    expect(est.layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
+    // Without the per-feature quantization the estimate is an upper bound.
+    expect(estimateConstraints(ir, st).total).toBeGreaterThanOrEqual(est.total);
   });
 });
 
