@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { compileModel, proveModel, setupModel } from '../../pipeline/index.ts';
+import { checkInput, loadModel } from '../../model/index.ts';
+import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
+import { DEFAULT_SETTINGS } from '../../quant/settings.ts';
 import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 export function proveCommand(program: Command): void {
@@ -18,8 +20,13 @@ export function proveCommand(program: Command): void {
     .option('--nonce <n>', 'request nonce bound into the proof (default: random)', bigintOption('--nonce'))
     .action(async (model: string, inputFile: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
       const input = await readJsonFile(inputFile, 'input');
+      const opts = await modelOptionsFrom(model, o);
+      // The input is checked first (shape, values, range): a typo must not cost a compile.
+      const { ir } = await loadModel(model);
+      const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+      checkInput(input, { inputs: ir.inputs, settings, inputQuant: inputQuantOf(ir, settings, opts) });
       progress(`[1/3] compiling ${model} (cached after the first run) ...`);
-      const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), fidelity: false });
+      const m = await compileModel(model, { ...opts, fidelity: false });
       progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
       const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
       progress('[3/3] proving ...');
