@@ -44,7 +44,7 @@ const HERMEZ_BLAKE2B: Record<number, string> = {
 export const BUNDLED_DEV_PTAU = {
   file: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'ptau', 'dev-13.ptau'),
   power: 13,
-  sha256: 'efeebb93fbe512e1f6106296dd9dddd5ad48050092a05bcfbcdf8ae7b891422f',
+  sha256: '6f927802233059422a4f377ee99d637a242518780d81fea0337a8341f3c40c21',
 };
 
 export async function hashFile(file: string, algorithm: 'sha256' | 'blake2b512'): Promise<string> {
@@ -146,7 +146,7 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
   const power = cachedPowers[0] ?? needed;
   const file = path.join(dir, `dev-${power}.ptau`);
   if (cachedPowers.length === 0) {
-    log(`generating a development powers-of-tau file (2^${power}); this is slow and happens once`);
+    log(`generating a development powers-of-tau file (2^${power}); about a minute at 2^16; it happens once`);
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     await generateDevPtau(power, tmp, log);
