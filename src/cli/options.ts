@@ -66,18 +66,46 @@ export function withPtau(cmd: Command): Command {
     .option('--ptau-sha256 <hex>', 'pin the sha256 of a --ptau file that is not a known ceremony file');
 }
 
+/**
+ * Reads and parses a JSON file the user named. Error messages quote what they show of
+ * the file's text printably, and a binary file (a model passed where the input goes) is
+ * named as such instead of being echoed into the terminal.
+ */
 export async function readJsonFile(file: string, field: string): Promise<unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (e) {
     throw new ZkinferError('NOT_FOUND', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, field);
   }
+  const text = utf8(bytes);
+  if (text === undefined || looksBinary(text)) throw new ZkinferError('INPUT_VALUE', `${file} is not a JSON file (it looks binary)`, field);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ZkinferError('INPUT_VALUE', `${file} is not valid JSON: ${(e as Error).message}`, field);
+    throw new ZkinferError('INPUT_VALUE', `${file} is not valid JSON: ${printable((e as Error).message)}`, field);
   }
+}
+
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Holding control characters JSON text never has (NUL, ESC, ...). */
+function looksBinary(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text.slice(0, 4096));
+}
+
+/** Control characters escaped as \uXXXX, long text cut: safe to print to a terminal. */
+export function printable(s: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex
+  const escaped = s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max)}...` : escaped;
 }
 
 /** Writes through a temp file and a rename, so a reader never sees half a file. */

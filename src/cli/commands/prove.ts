@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { checkInput, loadModel } from '../../model/index.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS } from '../../quant/settings.ts';
+import { ZkinferError } from '../../errors.ts';
 import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 export function proveCommand(program: Command): void {
@@ -19,6 +20,9 @@ export function proveCommand(program: Command): void {
     .option('--salt <n>', 'salt for the input commitment (default: random)', bigintOption('--salt'))
     .option('--nonce <n>', 'request nonce bound into the proof (default: random)', bigintOption('--nonce'))
     .action(async (model: string, inputFile: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
+      if (/\.onnx$/i.test(inputFile) && !/\.onnx$/i.test(model)) {
+        throw new ZkinferError('INPUT_VALUE', `${inputFile} looks like the model, in the input's place: the order is prove <model.onnx> <input.json>`, 'input');
+      }
       const input = await readJsonFile(inputFile, 'input');
       const opts = await modelOptionsFrom(model, o);
       // The input is checked first (shape, values, range): a typo must not cost a compile.
