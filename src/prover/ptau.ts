@@ -97,6 +97,34 @@ export function checkPtauPower(needed: number, maxPower: number, constraints?: n
   }
 }
 
+/**
+ * The first point of a ptau's alphaTauG1 section (alpha*G1, as stored): what every key made
+ * on the file has as `vk_alpha_1`. All current development files share it.
+ */
+export async function readPtauAlphaG1(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    await fh.read(head, 0, 12, 0);
+    if (head.toString('latin1', 0, 4) !== 'ptau') throw new ZkinferError('SETTINGS', `${file} is not a powers-of-tau file`, 'ptau');
+    let pos = 12;
+    for (let i = 0; i < head.readUInt32LE(8); i++) {
+      const sec = Buffer.alloc(12);
+      await fh.read(sec, 0, 12, pos);
+      const size = Number(sec.readBigUInt64LE(4));
+      if (sec.readUInt32LE(0) === 4) {
+        const point = Buffer.alloc(64);
+        await fh.read(point, 0, 64, pos + 12);
+        return point;
+      }
+      pos += 12 + size;
+    }
+    throw new ZkinferError('SETTINGS', `${file} has no alphaTauG1 section`, 'ptau');
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Smallest power p with 2^p >= constraints + public inputs + 1, as Groth16 setup needs. */
 export function requiredPower(constraints: number, nPublic: number): number {
   return Math.max(8, Math.ceil(Math.log2(constraints + nPublic + 1)));
@@ -137,12 +165,17 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
     return { file: BUNDLED_DEV_PTAU.file, power: BUNDLED_DEV_PTAU.power, kind: 'development', insecure: true, name: 'zkinfer-dev-13', sha256 };
   }
   const dir = artifactKindDir('ptau');
-  const cachedPowers = (await exists(dir) ? await readdir(dir) : [])
-    .map((f) => /^dev-(\d+)\.ptau$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .filter((p) => p >= needed && p <= Math.max(maxPower, BUNDLED_DEV_PTAU.power))
-    .sort((a, b) => a - b);
+  // Files cached by the earlier generator (random contributions) have another alpha: they
+  // are passed over, so every development key shares the published one.
+  const devAlpha = await readPtauAlphaG1(BUNDLED_DEV_PTAU.file);
+  const cachedPowers: number[] = [];
+  for (const f of await exists(dir) ? await readdir(dir) : []) {
+    const m = /^dev-(\d+)\.ptau$/.exec(f);
+    if (!m || Number(m[1]) < needed || Number(m[1]) > Math.max(maxPower, BUNDLED_DEV_PTAU.power)) continue;
+    if (!(await readPtauAlphaG1(path.join(dir, f)).catch(() => Buffer.alloc(0))).equals(devAlpha)) continue;
+    cachedPowers.push(Number(m[1]));
+  }
+  cachedPowers.sort((a, b) => a - b);
   const power = cachedPowers[0] ?? needed;
   const file = path.join(dir, `dev-${power}.ptau`);
   if (cachedPowers.length === 0) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
@@ -16,7 +16,8 @@ import {
   LEGACY_DEV_13_ALPHA_1,
 } from '../../src/prover/dev-ptau-identity.ts';
 import { fixedBaseMul, type WasmCurve } from '../../src/prover/fixed-base.ts';
-import { BUNDLED_DEV_PTAU, generateDevPtau } from '../../src/prover/index.ts';
+import { BUNDLED_DEV_PTAU, developmentPtau, generateDevPtau, hashFile, readPtauAlphaG1 } from '../../src/prover/index.ts';
+import { artifactKindDir } from '../../src/store/paths.ts';
 
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 
@@ -89,7 +90,9 @@ describe('development powers of tau', () => {
     forged[1] = (BigInt(forged[1]) + 1n).toString();
     expect(await snarkjs.groth16.verify(vkey, forged, proof)).toBe(false);
 
-    expect(await snarkjs.zKey.verifyFromR1cs(c.r1cs, ptau, z2)).toBe(true);
+    // From memory: snarkjs 0.7.6's verifyFromR1cs leaves a file descriptor open on a path.
+    const mem = async (f: string) => ({ type: 'mem' as const, data: new Uint8Array(await readFile(f)) });
+    expect(await snarkjs.zKey.verifyFromR1cs(await mem(c.r1cs), await mem(ptau), await mem(z2))).toBe(true);
   }, 120_000);
 
   it('publishes secrets that are the documented hashes, and their points', () => {
@@ -111,6 +114,32 @@ describe('development powers of tau', () => {
     expect(isDevelopmentVerificationKey({ vk_alpha_1: [...LEGACY_DEV_13_ALPHA_1, '1'] })).toBe(true);
     expect(isDevelopmentVerificationKey({ vk_alpha_1: [DEV_PTAU_VK_ALPHA_1[0], LEGACY_DEV_13_ALPHA_1[1], '1'] })).toBe(false);
   });
+
+  it('passes over a cached file of another identity, generates and caches one of the published identity', async () => {
+    const saved = process.env.ZKINFER_ARTIFACTS;
+    process.env.ZKINFER_ARTIFACTS = await mkdtemp(path.join(tmpdir(), 'zkinfer-devptau-store-'));
+    try {
+      const cache = artifactKindDir('ptau');
+      await mkdir(cache, { recursive: true });
+      // A "dev-14" from an earlier generator: another alpha, a matching sidecar.
+      const stale = path.join(cache, 'dev-14.ptau');
+      const bytes = await readFile(ptau);
+      bytes[sections(bytes).get(4)!.p + 5] ^= 1;
+      await writeFile(stale, bytes);
+      await writeFile(`${stale}.sha256`, (await hashFile(stale, 'sha256')) + '\n');
+
+      const p = await developmentPtau(14);
+      expect(p).toMatchObject({ file: stale, power: 14, kind: 'development', insecure: true, name: 'zkinfer-dev-14' });
+      expect((await readPtauAlphaG1(p.file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file))).toBe(true);
+      expect((await readFile(`${stale}.sha256`, 'utf8')).trim()).toBe(p.sha256);
+      const mtime = (await stat(stale)).mtimeMs;
+      expect(await developmentPtau(14)).toEqual(p);
+      expect((await stat(stale)).mtimeMs).toBe(mtime);
+    } finally {
+      if (saved === undefined) delete process.env.ZKINFER_ARTIFACTS;
+      else process.env.ZKINFER_ARTIFACTS = saved;
+    }
+  }, 180_000);
 
   it('multiplies a fixed base like the generic scalar multiplication, zero and one included', () => {
     const { G1, G2, Fr } = curve;
