@@ -21,8 +21,10 @@ describe('installing', () => {
       for (const f of ['package.json', 'package-lock.json', '.npmrc']) {
         if (existsSync(path.join(REPO, f))) await copyFile(path.join(REPO, f), path.join(dir, f));
       }
-      // The child reads its own configuration, not the npm_config_* of whatever started vitest.
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+      // The child reads its own configuration, not the npm_config_* of whatever started
+      // vitest (`npm test` exports every config it read); the cache and registry carry over.
+      const keep = /^npm_config_(cache|registry)$/i;
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) || keep.test(k)));
       const r = await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier'], {
         cwd: dir,
         env,
