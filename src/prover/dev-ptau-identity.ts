@@ -1,4 +1,5 @@
-// No imports: this module is loaded by browser verifiers too.
+// No imports: this module is loaded by browser verifiers too (through phase1.ts, which
+// names a key's phase 1 from these points).
 
 /**
  * The public secrets of every zkinfer development powers of tau. Each is
@@ -30,17 +31,17 @@ export const DEV_PTAU_VK_BETA_2 = [
 ] as const;
 
 /**
- * `vk_alpha_1` (x, y) of keys made on the first bundled ptau/dev-13.ptau, generated with
- * random contributions before the development secrets were fixed. Setups made before the
- * change still carry it.
+ * `vk_alpha_1` (x, y) of keys made on the first bundled ptau/dev-13.ptau (sha256
+ * efeebb93...422f), generated with random contributions before the development secrets
+ * were published. Setups made before the change still carry it.
  */
 export const LEGACY_DEV_13_ALPHA_1 = [
   '11809432923554370971450463828514007715149766577660741731654675138618695732498',
   '13837365961638983664608636597689961147850267440706128157040542065127264681123',
 ] as const;
 
-/** True when a snarkjs verification key's alpha is a development ptau's, current or legacy. */
-export function isDevelopmentVerificationKey(vkey: { vk_alpha_1: readonly string[] }): boolean {
-  const [x, y] = vkey.vk_alpha_1;
-  return [DEV_PTAU_VK_ALPHA_1, LEGACY_DEV_13_ALPHA_1].some((a) => a[0] === x && a[1] === y);
-}
+/** `vk_beta_2` of the same legacy keys, in the layout of DEV_PTAU_VK_BETA_2. */
+export const LEGACY_DEV_13_BETA_2 = [
+  ['2432570749231937601445082579699168377348669992577968261926198983846582470614', '3446163855832136023960312395218373303413958003900153652109186963582536017344'],
+  ['21566809387229926879180956983779481108847084020226899467797307379121060328011', '4362197017022648803480033529526590344845871608061550227070412394856691220951'],
+] as const;

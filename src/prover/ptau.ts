@@ -204,5 +204,7 @@ export async function identifyPtau(file: string): Promise<{ kind: 'ceremony' | '
   const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake);
   if (known) return { kind: 'ceremony', name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, power, sha256 };
   if (sha256 === BUNDLED_DEV_PTAU.sha256) return { kind: 'development', name: `zkinfer-dev-${BUNDLED_DEV_PTAU.power}`, power, sha256 };
+  // Every development file (any size) shares the bundled one's alpha: its secrets are published.
+  if ((await readPtauAlphaG1(file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file))) return { kind: 'development', name: `zkinfer-dev-${power}`, power, sha256 };
   return { kind: 'unknown', name: path.basename(file), power, sha256 };
 }

@@ -12,11 +12,12 @@ import {
   DEV_PTAU_TAU,
   DEV_PTAU_VK_ALPHA_1,
   DEV_PTAU_VK_BETA_2,
-  isDevelopmentVerificationKey,
   LEGACY_DEV_13_ALPHA_1,
+  LEGACY_DEV_13_BETA_2,
 } from '../../src/prover/dev-ptau-identity.ts';
+import { phase1Of } from '../../src/prover/phase1.ts';
 import { fixedBaseMul, type WasmCurve } from '../../src/prover/fixed-base.ts';
-import { BUNDLED_DEV_PTAU, developmentPtau, generateDevPtau, hashFile, readPtauAlphaG1 } from '../../src/prover/index.ts';
+import { BUNDLED_DEV_PTAU, developmentPtau, generateDevPtau, hashFile, identifyPtau, readPtauAlphaG1 } from '../../src/prover/index.ts';
 import { artifactKindDir } from '../../src/store/paths.ts';
 
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
@@ -82,7 +83,7 @@ describe('development powers of tau', () => {
     const vkey = await snarkjs.zKey.exportVerificationKey(z2);
     expect(vkey.vk_alpha_1).toEqual([...DEV_PTAU_VK_ALPHA_1, '1']);
     expect(vkey.vk_beta_2).toEqual([...DEV_PTAU_VK_BETA_2.map((p) => [...p]), ['1', '0']]);
-    expect(isDevelopmentVerificationKey(vkey)).toBe(true);
+    expect(phase1Of(vkey)).toMatchObject({ kind: 'development', name: 'zkinfer development (published secrets)', trusted: false });
 
     const { proof, publicSignals } = await snarkjs.groth16.fullProve({ a: 3, b: 5 }, c.wasm, z2);
     expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).toBe(true);
@@ -105,14 +106,17 @@ describe('development powers of tau', () => {
     expect(beta2.slice(0, 2).map((p) => p.map(String))).toEqual(DEV_PTAU_VK_BETA_2.map((p) => [...p]));
   });
 
-  it('the bundled dev-13 is a development ptau of the same identity', async () => {
+  it('the bundled dev-13 has the published identity; keys of the earlier dev-13 are still named development', async () => {
     const buf = await readFile(BUNDLED_DEV_PTAU.file);
     const s4 = sections(buf).get(4)!;
     const { G1 } = curve;
     const alpha1 = G1.toObject(G1.fromRprLEM(buf, s4.p)) as bigint[];
     expect(alpha1.slice(0, 2).map(String)).toEqual([...DEV_PTAU_VK_ALPHA_1]);
-    expect(isDevelopmentVerificationKey({ vk_alpha_1: [...LEGACY_DEV_13_ALPHA_1, '1'] })).toBe(true);
-    expect(isDevelopmentVerificationKey({ vk_alpha_1: [DEV_PTAU_VK_ALPHA_1[0], LEGACY_DEV_13_ALPHA_1[1], '1'] })).toBe(false);
+    expect(await identifyPtau(ptau)).toMatchObject({ kind: 'development', name: 'zkinfer-dev-9', power: 9 });
+    const key = (alpha: readonly string[], beta: readonly (readonly string[])[]) => ({ vk_alpha_1: [...alpha, '1'], vk_beta_2: [...beta.map((c) => [...c]), ['1', '0']] });
+    expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, LEGACY_DEV_13_BETA_2))).toMatchObject({ kind: 'development', name: 'zkinfer development (dev-13, zkinfer 0.1)' });
+    expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, DEV_PTAU_VK_BETA_2)).kind).toBe('unrecognised');
+    expect(phase1Of(key([DEV_PTAU_VK_ALPHA_1[0], LEGACY_DEV_13_ALPHA_1[1]], DEV_PTAU_VK_BETA_2)).kind).toBe('unrecognised');
   });
 
   it('passes over a cached file of another identity, generates and caches one of the published identity', async () => {
