@@ -3,6 +3,16 @@ import * as snarkjs from 'snarkjs';
 import { DEV_PTAU_ALPHA, DEV_PTAU_BETA, DEV_PTAU_TAU } from './dev-ptau-identity.ts';
 import { fixedBaseMul, type WasmCurve } from './fixed-base.ts';
 
+/** Decimal tau, alpha and beta of a powers-of-tau file written by generateDevPtau. */
+export interface PtauSecrets {
+  tau: string;
+  alpha: string;
+  beta: string;
+}
+
+/** The published development secrets (dev-ptau-identity.ts). */
+export const DEV_PTAU_SECRETS: PtauSecrets = { tau: DEV_PTAU_TAU, alpha: DEV_PTAU_ALPHA, beta: DEV_PTAU_BETA };
+
 /**
  * Writes a powers-of-tau file for development only, computed directly from the
  * published secrets in dev-ptau-identity.ts: anyone can forge proofs against a key built
@@ -14,8 +24,11 @@ import { fixedBaseMul, type WasmCurve } from './fixed-base.ts';
  * The Lagrange sections (12-15) are the inverse FFT of the power sections: snarkjs runs
  * that FFT over group points, here it runs over the scalars (the same ffjavascript code on
  * Fr), and each resulting scalar is multiplied by the base point once.
+ *
+ * `secrets` other than the published ones make a file of another identity: tests use
+ * that for "a ptau this key was not made on".
  */
-export async function generateDevPtau(power: number, outFile: string, log: (m: string) => void = () => {}): Promise<void> {
+export async function generateDevPtau(power: number, outFile: string, log: (m: string) => void = () => {}, secrets: PtauSecrets = DEV_PTAU_SECRETS): Promise<void> {
   if (!Number.isInteger(power) || power < 1 || power > 27) throw new RangeError(`development ptau power must be 1..27, got ${power}`);
   // A private single-threaded instance: fixedBaseMul uses its WebAssembly memory directly.
   const curve = (await snarkjs.curves.getCurveFromName('bn128', { singleThread: true })) as unknown as WasmCurve;
@@ -26,10 +39,10 @@ export async function generateDevPtau(power: number, outFile: string, log: (m: s
     const sFr = Fr.n8;
     const sG1 = G1.F.n8 * 2;
     const sG2 = G2.F.n8 * 2;
-    const tau = Fr.e(DEV_PTAU_TAU);
-    const alphaG1 = G1.toAffine(G1.timesFr(G1.oneAffine, Fr.e(DEV_PTAU_ALPHA)));
-    const betaG1 = G1.toAffine(G1.timesFr(G1.oneAffine, Fr.e(DEV_PTAU_BETA)));
-    const betaG2 = G2.toAffine(G2.timesFr(G2.oneAffine, Fr.e(DEV_PTAU_BETA)));
+    const tau = Fr.e(secrets.tau);
+    const alphaG1 = G1.toAffine(G1.timesFr(G1.oneAffine, Fr.e(secrets.alpha)));
+    const betaG1 = G1.toAffine(G1.timesFr(G1.oneAffine, Fr.e(secrets.beta)));
+    const betaG2 = G2.toAffine(G2.timesFr(G2.oneAffine, Fr.e(secrets.beta)));
 
     // tau^0 .. tau^(2n-1), Montgomery form.
     const powers = new Uint8Array(2 * n * sFr);
