@@ -57,11 +57,6 @@ const KNOWN: KnownPhase1[] = [
   },
 ];
 
-/** Adds a phase 1 the table should recognise (an operator's own ceremony, say). */
-export function registerPhase1(p: KnownPhase1): void {
-  if (!KNOWN.some((k) => k.alpha1[0] === p.alpha1[0] && k.alpha1[1] === p.alpha1[1])) KNOWN.push(p);
-}
-
 /** Names the phase 1 a key was made from, from its alpha and beta alone. */
 export function phase1Of(vkey: Pick<VerificationKey, 'vk_alpha_1' | 'vk_beta_2'>): Phase1Identity {
   const a = vkey.vk_alpha_1?.map(String) ?? [];
