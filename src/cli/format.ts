@@ -33,12 +33,13 @@ export function formatCompileReport(m: CompiledModel): string {
   ];
   const f = m.fidelity;
   if (f) {
-    lines.push(
-      '',
-      `fidelity vs onnxruntime on ${f.samples} ${f.inputs} input(s), in ${f.space} space:`,
-      `  max abs error ${f.maxAbsError.toExponential(3)}, mean ${f.meanAbsError.toExponential(3)}`,
-    );
-    if (f.decisionFlips !== null) lines.push(`  decision flips ${f.decisionFlips} (${((f.flipRate ?? 0) * 100).toFixed(2)}%)`);
+    const source = f.inputs === 'random' ? 'synthetic random (uniform in [-1, 1]: meaningless for a model in real units; give --input or --calibration)' : f.inputs;
+    lines.push('', `fidelity vs onnxruntime on ${f.samples} ${source} input(s), in ${f.space} space:`);
+    for (const w of f.warnings) lines.push(`  WARNING: ${w}`);
+    if (f.maxAbsError !== null) {
+      lines.push(`  ${f.compared} compared: max abs error ${f.maxAbsError.toExponential(3)}, mean ${f.meanAbsError!.toExponential(3)}${f.relativeError !== null ? `, relative to the largest output ${f.relativeError.toExponential(2)}` : ''}`);
+    }
+    if (f.decisionFlips !== null && f.compared > 0) lines.push(`  decision flips ${f.decisionFlips} (${((f.flipRate ?? 0) * 100).toFixed(2)}%)`);
     if (f.outOfRange > 0) lines.push(`  ${f.outOfRange} input(s) out of range, first: ${f.firstOutOfRange}`);
   }
   return lines.join('\n');

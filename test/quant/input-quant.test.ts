@@ -133,3 +133,21 @@ describe.skipIf(!HAVE_SHARED)('a real credit model in raw units (cybersuraksha: 
     expect(c.modelId).not.toBe(m.modelId);
   });
 });
+
+describe('fidelity reports that cannot mislead', () => {
+  it('warns when every output rounds to zero, and when nothing could be compared', async () => {
+    const { evalFloat } = await import('../../src/model/float-eval.ts');
+    const { fidelityReport } = await import('../../src/quant/fidelity.ts');
+    const tiny = denseLayer('fc', 2, 1, rng(3), 1);
+    tiny.weights = tiny.weights.map(() => 1e-4);
+    tiny.bias = tiny.bias.map(() => 0);
+    const ir = handIr(2, [tiny], 'none', 1);
+    const q = quantizeModel(ir, DEFAULT_SETTINGS);
+    const float = async (x: ArrayLike<number>) => evalFloat(ir, x).output;
+    const r = await fidelityReport(q, [[1, 1], [0.5, -0.25]], float);
+    expect(r.warnings.join()).toMatch(/every quantized output is 0/);
+    const none = await fidelityReport(q, [[1e6, 0], [-1e7, 1]], float);
+    expect(none).toMatchObject({ compared: 0, maxAbsError: null, outOfRange: 2 });
+    expect(none.warnings[0]).toMatch(/no sample could be compared/);
+  });
+});
