@@ -26,7 +26,7 @@ declare module 'snarkjs' {
     warn(...a: unknown[]): void;
     error(...a: unknown[]): void;
   }
-  export const curves: { getCurveFromName(name: string): Promise<{ terminate(): Promise<void> }> };
+  export const curves: { getCurveFromName(name: string, options?: { singleThread?: boolean }): Promise<{ terminate(): Promise<void> }> };
   export const powersOfTau: {
     newAccumulator(curve: unknown, power: number, file: string, logger?: Logger): Promise<unknown>;
     contribute(oldFile: string, newFile: string, name: string, entropy: string, logger?: Logger): Promise<Uint8Array>;
@@ -43,6 +43,7 @@ declare module 'snarkjs' {
   };
   export const groth16: {
     prove(zkey: FileOrMem, wtns: FileOrMem, logger?: Logger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
+    fullProve(input: Record<string, unknown>, wasm: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
     verify(vkey: VerificationKey, publicSignals: string[], proof: Groth16Proof, logger?: Logger): Promise<boolean>;
     exportSolidityCallData(proof: Groth16Proof, publicSignals: string[]): Promise<string>;
   };
