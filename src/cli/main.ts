@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { isZkinferError } from '../errors.ts';
 import { auditCommand } from './commands/audit.ts';
+import { ceremonyCommands } from './commands/ceremony.ts';
 import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
@@ -17,7 +18,7 @@ const program = new Command()
   .description('Prove quantized neural network inferences with Circom and Groth16')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand]) add(program);
+for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand, ceremonyCommands]) add(program);
 
 try {
   await program.parseAsync(process.argv);
