@@ -6,6 +6,7 @@ import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { proveCommand } from './commands/prove.ts';
+import { releaseCommand } from './commands/release.ts';
 import { setupCommand } from './commands/setup.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { verifyPageCommand } from './commands/verify-page.ts';
@@ -18,7 +19,7 @@ const program = new Command()
   .description('Prove quantized neural network inferences with Circom and Groth16')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand, ceremonyCommands]) add(program);
+for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand, ceremonyCommands, releaseCommand]) add(program);
 
 try {
   await program.parseAsync(process.argv);
