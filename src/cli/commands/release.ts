@@ -52,16 +52,20 @@ export function releaseCommand(program: Command): void {
         .argument('<model>', 'ONNX file (external data files beside it)'),
     ),
   )
-    .requiredOption('--test-set <file>', "CSV with a header of the model's input names (and the label column), or JSON rows")
+    .option('--test-set <file>', "required: CSV with a header of the model's input names (and the label column), or JSON rows")
     .option('--labels <column>', 'the label column / key: measure float and quantized accuracy')
-    .requiredOption('--sign-key <key>', 'Ed25519 or ECDSA P-256 private key: a PEM file, or env:NAME for a PEM in an environment variable')
-    .requiredOption('-o, --out-dir <dir>', 'where to write the artifacts, the proofs, release-report.json and attestation.dsse.json')
+    .option('--sign-key <key>', 'required: Ed25519 or ECDSA P-256 private key: a PEM file, or env:NAME for a PEM in an environment variable')
+    .option('-o, --out-dir <dir>', 'required: where to write the artifacts, the proofs, release-report.json and attestation.dsse.json')
     .option('--zkey <file>', 'a finished ceremony key (zkinfer ceremony finalize) instead of zkinfer\'s own setup; needs --ptau')
     .option('--prove <n>', 'test rows to prove (each proof verified)', intOption('--prove'), 2)
     .option('--max-flip-rate <share>', 'fail (exit 1) when more than this share of decisions differ between the float and the quantized model', shareOption('--max-flip-rate'))
     .option('--min-accuracy <share>', 'fail (exit 1) when the quantized model is right on less than this share of labelled rows (needs --labels)', shareOption('--min-accuracy'))
     .option('--json', 'print the result as JSON')
     .action(async (model: string, o: ReleaseCliOptions) => {
+      // Checked here, not by commander: a parent's mandatory options would bind `release verify` too.
+      for (const [flag, v] of [['--test-set', o.testSet], ['--sign-key', o.signKey], ['--out-dir', o.outDir]] as const) {
+        if (!v) throw new InvalidArgumentError(`required option ${flag} not specified`);
+      }
       if (o.minAccuracy !== undefined && !o.labels) throw new InvalidArgumentError('--min-accuracy needs --labels');
       const r = await runRelease({
         model,
