@@ -23,6 +23,7 @@ export function formatCompileReport(m: CompiledModel): string {
     `model ${m.modelId}`,
     `inputs ${m.ir.inputs.map((i) => `${i.name}[${i.size}]`).join(', ')}  outputs ${m.ir.outputSize}  head ${m.ir.head}`,
     `settings: scale 2^${m.settings.scaleBits}, accumulator width ${m.settings.bits} bits (activations ${m.settings.bits - m.settings.scaleBits} bits)`,
+    ...inputQuantLines(m),
     '',
     table(rows),
     '',
@@ -41,4 +42,14 @@ export function formatCompileReport(m: CompiledModel): string {
     if (f.outOfRange > 0) lines.push(`  ${f.outOfRange} input(s) out of range, first: ${f.firstOutOfRange}`);
   }
   return lines.join('\n');
+}
+
+/** One line per feature with its own scale or width (at most 12, then a count). */
+function inputQuantLines(m: CompiledModel): string[] {
+  const iq = m.quantized.inputQuant;
+  if (!iq) return [];
+  const names = m.ir.inputs.flatMap((inp) => Array.from({ length: inp.size }, (_, k) => (inp.size === 1 ? inp.name : `${inp.name}[${k}]`)));
+  const lines = names.slice(0, 12).map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits`);
+  if (names.length > 12) lines.push(`  ... and ${names.length - 12} more`);
+  return ['per-feature inputs:', ...lines];
 }

@@ -57,6 +57,8 @@ export interface Receipt {
   inputCommitment: string;
   salt: string;
   scaleBits: number;
+  /** Scale bits of each feature, when they differ from `scaleBits` (a model with per-feature input quantization). */
+  featureScaleBits?: number[];
   /** Bit width of each quantized feature, which fixes how features are packed before hashing. */
   width: number;
   /** Quantized features (round(v * 2^scale)), in the model's input order. */

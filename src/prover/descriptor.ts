@@ -39,6 +39,25 @@ export interface ModelDescriptor {
   publicInput: boolean;
   /** Bits per packed value (bits - scaleBits) and values per field element. */
   packing: { width: number; perElement: number };
+  /**
+   * Per-feature input quantization, when features are not all at the model's scale and
+   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] signed bits;
+   * lo/hi is the range (real units) it was sized for.
+   */
+  inputQuant?: { scaleBits: number[]; bits: number[]; lo: number[]; hi: number[] };
+  /**
+   * Names of the decisions: for a sigmoid head, [name of 0, name of 1] (the same for every
+   * output); for a softmax head, one per class. Bound like every other field.
+   */
+  labels?: string[];
+}
+
+/** How a proven decision reads: the model's label when it has one, else what the number means. */
+export function decisionLabel(d: Pick<ModelDescriptor, 'head' | 'labels'>, value: number): string {
+  const label = d.labels?.[value];
+  if (d.head === 'softmax') return label !== undefined ? `class ${value}: ${label}` : `class ${value}`;
+  const meaning = value === 1 ? 'positive (logit \u2265 0, probability \u2265 0.5)' : 'negative (logit < 0, probability < 0.5)';
+  return label !== undefined ? `${value}: ${label} (${value === 1 ? 'logit \u2265 0' : 'logit < 0'})` : `${value}: ${meaning}`;
 }
 
 /** A descriptor plus its commitment (decimal): what a bundle's `model` holds. */

@@ -1,5 +1,6 @@
 // Browser-safe: the verification page names a key's phase 1 with this same table.
 import type { VerificationKey } from 'snarkjs';
+import { DEV_PTAU_VK_ALPHA_1, DEV_PTAU_VK_BETA_2, LEGACY_DEV_13_ALPHA_1, LEGACY_DEV_13_BETA_2 } from './dev-ptau-identity.ts';
 
 /**
  * Where a key's powers of tau (phase 1) came from, recognised from the key itself:
@@ -25,8 +26,8 @@ interface KnownPhase1 {
   kind: 'ceremony' | 'development';
   name: string;
   label: string;
-  alpha1: [string, string];
-  beta2: [[string, string], [string, string]];
+  alpha1: readonly [string, string];
+  beta2: readonly [readonly [string, string], readonly [string, string]];
 }
 
 const KNOWN: KnownPhase1[] = [
@@ -42,20 +43,19 @@ const KNOWN: KnownPhase1[] = [
   },
   {
     kind: 'development',
+    name: 'zkinfer development (published secrets)',
+    label: 'DEVELOPMENT powers of tau of zkinfer: made from published secrets, so anyone can forge proofs',
+    alpha1: DEV_PTAU_VK_ALPHA_1,
+    beta2: DEV_PTAU_VK_BETA_2,
+  },
+  {
+    kind: 'development',
     name: 'zkinfer development (dev-13, zkinfer 0.1)',
     label: 'DEVELOPMENT powers of tau shipped with zkinfer: anyone holding the file\u2019s generator could forge proofs',
-    alpha1: ['11809432923554370971450463828514007715149766577660741731654675138618695732498', '13837365961638983664608636597689961147850267440706128157040542065127264681123'],
-    beta2: [
-      ['2432570749231937601445082579699168377348669992577968261926198983846582470614', '3446163855832136023960312395218373303413958003900153652109186963582536017344'],
-      ['21566809387229926879180956983779481108847084020226899467797307379121060328011', '4362197017022648803480033529526590344845871608061550227070412394856691220951'],
-    ],
+    alpha1: LEGACY_DEV_13_ALPHA_1,
+    beta2: LEGACY_DEV_13_BETA_2,
   },
 ];
-
-/** Adds a phase 1 the table should recognise (the generated development family registers itself). */
-export function registerPhase1(p: KnownPhase1): void {
-  if (!KNOWN.some((k) => k.alpha1[0] === p.alpha1[0] && k.alpha1[1] === p.alpha1[1])) KNOWN.push(p);
-}
 
 /** Names the phase 1 a key was made from, from its alpha and beta alone. */
 export function phase1Of(vkey: Pick<VerificationKey, 'vk_alpha_1' | 'vk_beta_2'>): Phase1Identity {

@@ -5,7 +5,7 @@ import { ceremonySetup } from '../ceremony/index.ts';
 import { compileContracts } from '../chain/index.ts';
 import { ZkinferError } from '../errors.ts';
 import { loadModel, readOnnx, runOnnxRuntime } from '../model/index.ts';
-import { bundleModel, compileModel, type CompiledModel, pickPtau, proveModel } from '../pipeline/index.ts';
+import { bundleModel, compileModel, type CompileOptions, type CompiledModel, pickPtau, proveModel } from '../pipeline/index.ts';
 import type { ModelDescriptor } from '../prover/descriptor.ts';
 import type { identifyPtau } from '../prover/ptau.ts';
 import { type CircuitSetup, setupCircuit } from '../prover/setup.ts';
@@ -25,12 +25,12 @@ export interface ReleaseOptions {
   model: string;
   testSet: string;
   /** The label column (CSV) or key (JSON rows): enables float and quantized accuracy. */
-  labels?: string;
+  labelColumn?: string;
   /** PEM file, or `env:NAME`. */
   signKey: string;
   outDir: string;
-  settings?: Partial<QuantSettings>;
-  publicInput?: boolean;
+  /** The model's compile options (settings, public input, calibration, input ranges, decision names): part of its id. */
+  compile?: Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>;
   /** A finished ceremony key (with `ptau`): used instead of the service's own setup. */
   zkey?: string;
   ptau?: string;
@@ -174,12 +174,12 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
   // Fail on an unusable key before minutes of work.
   const key = await loadSigningKey(o.signKey);
   const loaded = await loadModel(o.model);
-  const testSet = await readTestSet(o.testSet, loaded.ir, o.labels);
+  const testSet = await readTestSet(o.testSet, loaded.ir, o.labelColumn);
   await mkdir(o.outDir, { recursive: true });
   const reportFile = path.join(o.outDir, RELEASE_FILES.report);
 
   log(`[1/6] compiling ${o.model} ...`);
-  const m = await compileModel(o.model, { settings: o.settings, publicInput: o.publicInput, fidelity: false });
+  const m = await compileModel(o.model, { ...o.compile, fidelity: false });
   log(`[2/6] fidelity on ${testSet.rows.length} test rows ...`);
   const fidelity = await measure(m, o.model, testSet.rows, testSet.labels);
   const gates = gatesOf(fidelity, o);
@@ -202,7 +202,7 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
     setup = await setupCircuit(m.compiled, ptau);
   }
   log('[4/6] auditing the key against the model (recompiled circuit, zkey, ptau) ...');
-  const audit = await auditKey({ model: o.model, settings: o.settings, publicInput: o.publicInput, vkey: setup.vkey, zkey: setup.zkey, ptau: ptauFile });
+  const audit = await auditKey({ model: o.model, ...o.compile, vkey: setup.vkey, zkey: setup.zkey, ptau: ptauFile });
   if (!audit.ok) {
     const detail = audit.links.find((l) => !l.ok)!;
     throw new ZkinferError('CEREMONY', `the key does not encode this model: the ${detail.name} link broke (${detail.detail})`, 'zkey');
@@ -254,7 +254,7 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
   const predicate: ReleasePredicate = {
     model: { id: m.modelId, commitment: m.modelCommitment.toString(), descriptor: m.descriptor, file: modelName },
     settings: { ...m.settings, publicInput: m.publicInput },
-    testSet: { file: path.basename(o.testSet), sha256: sha256Of(testBytes), rows: testSet.rows.length, labelColumn: o.labels ?? null },
+    testSet: { file: path.basename(o.testSet), sha256: sha256Of(testBytes), rows: testSet.rows.length, labelColumn: o.labelColumn ?? null },
     fidelity,
     gates,
     circuit: { hash: m.descriptor.circuitHash, constraints: m.compiled.constraints, r1csSha256: audit.r1csSha256 },

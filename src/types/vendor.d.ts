@@ -40,6 +40,7 @@ declare module 'snarkjs' {
     exportVerificationKey(zkey: FileOrMem, logger?: Logger): Promise<VerificationKey>;
     verifyFromR1cs(r1cs: FileOrMem, ptau: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<boolean>;
     exportSolidityVerifier(zkey: FileOrMem, templates: unknown, logger?: Logger): Promise<string>;
+    verifyFromR1cs(r1cs: FileOrMem, ptau: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<boolean>;
   };
   export const groth16: {
     prove(zkey: FileOrMem, wtns: FileOrMem, logger?: Logger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;

@@ -48,6 +48,9 @@ export interface AuditInput {
   model: string;
   settings?: Partial<QuantSettings>;
   publicInput?: boolean;
+  calibration?: ArrayLike<number>[];
+  inputRanges?: Record<string, [number, number]>;
+  labels?: string[];
   /** The published verification key (JSON). */
   vkey: unknown;
   /** The zkey and ptau files the key is said to come from. */
@@ -93,7 +96,7 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
   };
 
   log(`compiling ${input.model} ...`);
-  const m: CompiledModel = await compileModel(input.model, { settings: input.settings, publicInput: input.publicInput, fidelity: false });
+  const m: CompiledModel = await compileModel(input.model, { settings: input.settings, publicInput: input.publicInput, calibration: input.calibration, inputRanges: input.inputRanges, labels: input.labels, fidelity: false });
   const r1csSha256 = await hashFile(m.compiled.r1cs, 'sha256');
   link('circuit', true, `model ${m.modelId}: circuit ${m.descriptor.circuitHash}, r1cs sha256 ${r1csSha256}, ${m.compiled.constraints} constraints`);
 

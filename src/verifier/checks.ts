@@ -22,6 +22,8 @@ export interface VerifyResult {
   field: string | null;
   /** The proven model id (from the descriptor bound to public signal 0); null unless valid. */
   modelId: string | null;
+  /** The proven model descriptor; null unless valid. */
+  model: ModelDescriptor | null;
   vkeyHash: string;
   /** Which key was used: one the caller supplied, or the one embedded in the bundle. */
   vkeySource: 'supplied' | 'bundle';
@@ -202,7 +204,7 @@ export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha
   if (!vkey || typeof vkey !== 'object' || !Array.isArray(vkey.IC)) unusable('verification key is malformed', 'vkey');
   const hash = await opts.sha256(vkeyHashText(vkey));
   const base = { vkeyHash: hash, vkeySource, phase1: phase1Of(vkey), claimedSetup: b.setup } as const;
-  const invalid = (reason: string, field: string): VerifyResult => ({ valid: false, reason, field, modelId: null, outputs: null, inputCommitment: null, nonce: null, ...base });
+  const invalid = (reason: string, field: string): VerifyResult => ({ valid: false, reason, field, modelId: null, model: null, outputs: null, inputCommitment: null, nonce: null, ...base });
   const keyField = vkeySource === 'supplied' ? 'vkey' : 'verificationKey';
   try {
     assertUsableVkey(vkey);
@@ -224,6 +226,7 @@ export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha
     reason: r.reason,
     field: null,
     modelId: b.model.id,
+    model: descriptorOf(b.model),
     outputs: r.outputs,
     inputCommitment: b.model.publicInput ? null : b.publicSignals[L.input],
     nonce: b.publicSignals[L.nonce],

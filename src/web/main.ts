@@ -2,6 +2,7 @@
 // checking is in session.ts and src/verifier; this file wires the form to it.
 import { InputProblem, KEY_SOURCE_LABEL, type KeySource, type Outcome, verifyHere } from './session.ts';
 import type { PageConfig } from './template.ts';
+import { decisionLabel } from '../prover/descriptor.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const config = JSON.parse($('page-config').textContent ?? '{}') as PageConfig;
@@ -104,9 +105,8 @@ function span(text: string, cls: string) {
 
 function decisionText(o: Outcome): string {
   const d = o.result.outputs?.decision;
-  if (!d) return 'none (this model has no decision head)';
-  if (o.bundle.model.head === 'softmax') return d.map((c) => `class ${c}`).join(', ');
-  return d.map((v) => (v === 1 ? '1: positive (logit \u2265 0, probability \u2265 0.5)' : '0: negative (logit < 0, probability < 0.5)')).join('; ');
+  if (!d || !o.result.model) return 'none (this model has no decision head)';
+  return d.map((v) => decisionLabel(o.result.model!, v)).join('; ');
 }
 
 function showOutcome(o: Outcome) {

@@ -89,7 +89,7 @@ describe('file-based ceremony', () => {
     await writeFile(z('sign.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
     const testSet = path.join(REPO, 'examples', 'loan', 'test-set.csv');
     const finalZkey = path.join(dir, 'final', 'circuit_final.zkey');
-    const r = await cli(['release', LOAN_MODEL, '--test-set', testSet, '--labels', 'approved', '--zkey', finalZkey, '--ptau', PTAU, '--prove', '1', '--sign-key', z('sign.pem'), '-o', z('release'), '--json']);
+    const r = await cli(['release', LOAN_MODEL, '--test-set', testSet, '--label-column', 'approved', '--zkey', finalZkey, '--ptau', PTAU, '--prove', '1', '--sign-key', z('sign.pem'), '-o', z('release'), '--json']);
     expect(r.code, r.stderr).toBe(0);
     const env = JSON.parse(await readFile(z('release/attestation.dsse.json'), 'utf8'));
     const p = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')).predicate;
@@ -98,7 +98,7 @@ describe('file-based ceremony', () => {
     expect(await readFile(z('release/keys/circuit.zkey'))).toEqual(await readFile(finalZkey));
     expect((await cli(['release', 'verify', z('release'), '--pub-key', z('sign.pem')])).code).toBe(0);
     // A key of another circuit is refused before anything is signed.
-    const other = await cli(['release', LOAN_MODEL, '--scale', '9', '--test-set', testSet, '--labels', 'approved', '--zkey', finalZkey, '--ptau', PTAU, '--sign-key', z('sign.pem'), '-o', z('release-other')]);
+    const other = await cli(['release', LOAN_MODEL, '--scale', '9', '--test-set', testSet, '--label-column', 'approved', '--zkey', finalZkey, '--ptau', PTAU, '--sign-key', z('sign.pem'), '-o', z('release-other')]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/RELEASE REFUSED: the key does not encode this model: the zkey link broke/);
   });

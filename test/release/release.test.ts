@@ -34,7 +34,7 @@ describe('zkinfer release', () => {
     await writeFile(ec.pubFile, ec.pub);
     out = path.join(dir, 'release');
     result = await cli([
-      'release', LOAN_MODEL, '--test-set', TEST_SET, '--labels', 'approved', '--max-flip-rate', '0.02', '--min-accuracy', '0.85',
+      'release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--max-flip-rate', '0.02', '--min-accuracy', '0.85',
       '--prove', '2', '--sign-key', path.join(dir, 'release.pem'), '-o', out, '--json',
     ]);
   });
@@ -150,7 +150,7 @@ describe('zkinfer release', () => {
 
   it('stops (exit 1) when a gate fails, writing the report but nothing signed', async () => {
     const stopped = path.join(dir, 'stopped');
-    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--labels', 'approved', '--min-accuracy', '0.99', '--sign-key', path.join(dir, 'release.pem'), '-o', stopped]);
+    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--min-accuracy', '0.99', '--sign-key', path.join(dir, 'release.pem'), '-o', stopped]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^RELEASE STOPPED: a fidelity gate failed/);
     expect(r.stdout).toMatch(/FAIL min-accuracy 0.99: measured 0\.9\d+/);

@@ -198,3 +198,21 @@ describe('verify --json on a bundle that cannot be checked', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ valid: false, usable: false, code: 'BUNDLE_INVALID', field: 'version', reason: expect.stringMatching(/version 2 bundle/) });
   });
 });
+
+describe('decision labels are part of the descriptor', () => {
+  it('names the decision in the verdict, and an edited label breaks the commitment', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-labels-'));
+    await expect(compileModel(LOAN_MODEL, { fidelity: false, labels: ['decline'] })).rejects.toMatchObject({ code: 'SETTINGS', field: 'labels' });
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, labels: ['decline', 'approve'] });
+    expect(m.descriptor.labels).toEqual(['decline', 'approve']);
+    const { bundle } = await proveModel(m, await setupModel(m), JSON.parse(await readFile(LOAN_APPLICANT, 'utf8')));
+    const f = path.join(dir, 'bundle.json');
+    await writeFile(f, JSON.stringify(bundle));
+    const out = await cli(['verify', f]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^decision 0: decline \(logit < 0\)$/m);
+    const edited = clone(bundle);
+    edited.model.labels = ['approve', 'decline'];
+    expect(await verifyBundle(edited)).toMatchObject({ valid: false, field: 'model' });
+  });
+});

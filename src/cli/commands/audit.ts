@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { auditKey, type AuditReport } from '../../verifier/audit.ts';
-import { progress, readJsonFile, settingsFrom, withSettings } from '../options.ts';
+import { progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withSettings } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 function format(r: AuditReport): string {
@@ -37,13 +37,12 @@ export function auditCommand(program: Command): void {
       .option('--r1cs <file>', "the service's r1cs (GET /v1/models/{id}/artifacts/r1cs): also check it is the one compiled here")
       .option('--bundle <file>', "a proof bundle: also check its model descriptor is this model's")
       .option('--json', 'print the report as JSON'),
-  ).action(async (model: string, o: { vkey: string; zkey: string; ptau: string; r1cs?: string; bundle?: string; json?: boolean; scale?: number; bits?: number; publicInput?: boolean }) => {
+  ).action(async (model: string, o: { vkey: string; zkey: string; ptau: string; r1cs?: string; bundle?: string; json?: boolean } & SettingsOptions) => {
     const vkey = await readJsonFile(o.vkey, 'vkey');
     const bundle = o.bundle ? ((await readJsonFile(o.bundle, 'bundle')) as { model?: unknown }) : undefined;
     const report = await auditKey({
       model,
-      settings: settingsFrom(o),
-      publicInput: o.publicInput,
+      ...(await modelOptionsFrom(model, o)),
       vkey,
       zkey: o.zkey,
       ptau: o.ptau,

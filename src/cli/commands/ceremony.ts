@@ -15,7 +15,7 @@ import {
 import { isZkinferError } from '../../errors.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { identifyPtau } from '../../prover/ptau.ts';
-import { intOption, progress, settingsFrom, withSettings } from '../options.ts';
+import { intOption, modelOptionsFrom, progress, type SettingsOptions, withSettings } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 /** The ceremony.json beside a key, when there is one. */
@@ -78,10 +78,10 @@ export function ceremonyCommands(program: Command): void {
       .requiredOption('--ptau <file>', 'the powers-of-tau file the ceremony started from')
       .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it')
       .option('--json', 'print the result as JSON'),
-  ).action((zkey: string, o: { model: string; ptau: string; base?: string; json?: boolean; scale?: number; bits?: number; publicInput?: boolean }) =>
+  ).action((zkey: string, o: SettingsOptions & { model: string; ptau: string; base?: string; json?: boolean }) =>
     refusedIsInvalid(async () => {
       progress(`compiling ${o.model} ...`);
-      const m = await compileModel(o.model, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false });
+      const m = await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false });
       const ptau = await identifyPtau(o.ptau);
       progress(`checking ${zkey} against the circuit (${m.compiled.constraints} constraints) and ${ptau.name} ...`);
       const r = o.base
@@ -115,9 +115,9 @@ export function ceremonyCommands(program: Command): void {
       .option('--name <name>', 'the beacon contribution name', 'final beacon')
       .option('--model <onnx>', 'with --ptau: also verify the final key against the recompiled circuit')
       .option('--ptau <file>', 'the ptau file the ceremony started from'),
-  ).action((o: { in: string; beacon: string; iterations: number; outDir: string; name: string; model?: string; ptau?: string; scale?: number; bits?: number; publicInput?: boolean }) =>
+  ).action((o: SettingsOptions & { in: string; beacon: string; iterations: number; outDir: string; name: string; model?: string; ptau?: string }) =>
     refusedIsInvalid(async () => {
-      const m = o.model && o.ptau ? await compileModel(o.model, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false }) : null;
+      const m = o.model && o.ptau ? await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false }) : null;
       progress(`applying the beacon (2^${o.iterations} iterations) to ${o.in} ...`);
       const r = await finalize(o.in, o.outDir, { beacon: o.beacon, iterationsExp: o.iterations, name: o.name, r1cs: m?.compiled.r1cs, ptau: o.ptau });
       const record = await advanceRecord(await recordBeside(o.in), r.zkey, { vkey: path.basename(r.vkeyFile), vkeySha256: r.vkeySha256 });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { isZkinferError } from '../../errors.ts';
 import { type ReleaseFidelity, runRelease, verifyRelease } from '../../release/index.ts';
-import { intOption, progress, settingsFrom, withPtau, withSettings } from '../options.ts';
+import { intOption, modelOptionsFrom, progress, type SettingsOptions, withPtau, withSettings } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 function shareOption(name: string) {
@@ -26,9 +26,9 @@ function fidelityLines(f: ReleaseFidelity): string[] {
   ];
 }
 
-interface ReleaseCliOptions {
+interface ReleaseCliOptions extends SettingsOptions {
   testSet: string;
-  labels?: string;
+  labelColumn?: string;
   signKey: string;
   outDir: string;
   zkey?: string;
@@ -38,9 +38,6 @@ interface ReleaseCliOptions {
   maxFlipRate?: number;
   minAccuracy?: number;
   json?: boolean;
-  scale?: number;
-  bits?: number;
-  publicInput?: boolean;
 }
 
 export function releaseCommand(program: Command): void {
@@ -53,28 +50,27 @@ export function releaseCommand(program: Command): void {
     ),
   )
     .option('--test-set <file>', "required: CSV with a header of the model's input names (and the label column), or JSON rows")
-    .option('--labels <column>', 'the label column / key: measure float and quantized accuracy')
+    .option('--label-column <column>', 'the test set\'s label column (CSV) or key (JSON rows): measure float and quantized accuracy')
     .option('--sign-key <key>', 'required: Ed25519 or ECDSA P-256 private key: a PEM file, or env:NAME for a PEM in an environment variable')
     .option('-o, --out-dir <dir>', 'required: where to write the artifacts, the proofs, release-report.json and attestation.dsse.json')
     .option('--zkey <file>', 'a finished ceremony key (zkinfer ceremony finalize) instead of zkinfer\'s own setup; needs --ptau')
     .option('--prove <n>', 'test rows to prove (each proof verified)', intOption('--prove'), 2)
     .option('--max-flip-rate <share>', 'fail (exit 1) when more than this share of decisions differ between the float and the quantized model', shareOption('--max-flip-rate'))
-    .option('--min-accuracy <share>', 'fail (exit 1) when the quantized model is right on less than this share of labelled rows (needs --labels)', shareOption('--min-accuracy'))
+    .option('--min-accuracy <share>', 'fail (exit 1) when the quantized model is right on less than this share of labelled rows (needs --label-column)', shareOption('--min-accuracy'))
     .option('--json', 'print the result as JSON')
     .action(async (model: string, o: ReleaseCliOptions) => {
       // Checked here, not by commander: a parent's mandatory options would bind `release verify` too.
       for (const [flag, v] of [['--test-set', o.testSet], ['--sign-key', o.signKey], ['--out-dir', o.outDir]] as const) {
         if (!v) throw new InvalidArgumentError(`required option ${flag} not specified`);
       }
-      if (o.minAccuracy !== undefined && !o.labels) throw new InvalidArgumentError('--min-accuracy needs --labels');
+      if (o.minAccuracy !== undefined && !o.labelColumn) throw new InvalidArgumentError('--min-accuracy needs --label-column');
       const r = await runRelease({
         model,
         testSet: o.testSet,
-        labels: o.labels,
+        labelColumn: o.labelColumn,
         signKey: o.signKey,
         outDir: o.outDir,
-        settings: settingsFrom(o),
-        publicInput: o.publicInput,
+        compile: await modelOptionsFrom(model, o),
         zkey: o.zkey,
         ptau: o.ptau,
         ptauSha256: o.ptauSha256,

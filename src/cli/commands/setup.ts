@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { initCeremony } from '../../ceremony/index.ts';
 import { compileModel, pickPtau, setupModel } from '../../pipeline/index.ts';
-import { progress, settingsFrom, withPtau, withSettings } from '../options.ts';
+import { modelOptionsFrom, progress, type SettingsOptions, withPtau, withSettings } from '../options.ts';
 
 export function setupCommand(program: Command): void {
   withPtau(
@@ -13,9 +13,9 @@ export function setupCommand(program: Command): void {
     ),
   )
     .option('--ceremony <dir>', 'instead, start a phase-2 ceremony: write the initial zkey (no contribution) and ceremony.json to this directory')
-    .action(async (model: string, o: { scale?: number; bits?: number; publicInput?: boolean; ptau?: string; ptauSha256?: string; ceremony?: string }) => {
+    .action(async (model: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string; ceremony?: string }) => {
       progress(`compiling ${model} ...`);
-      const m = await compileModel(model, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false });
+      const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), fidelity: false });
       if (o.ceremony) {
         const ptau = await pickPtau(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
         progress(`circuit: ${m.compiled.constraints} constraints; writing the initial key for a ceremony ...`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
 import { isZkinferError, ZkinferError } from '../../errors.ts';
 import { decodeOutputs } from '../../verifier/decode.ts';
+import { decisionLabel } from '../../prover/descriptor.ts';
 import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
 import { readJsonFile } from '../options.ts';
 
@@ -52,7 +53,7 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
     else {
       const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
       if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
-      if (outputs?.decision) lines.push(`decision ${outputs.decision.join(', ')}`);
+      if (outputs?.decision) lines.push(`decision ${outputs.decision.map((d) => decisionLabel(b.model, d)).join('; ')}`);
       if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
       process.stdout.write(lines.join('\n') + '\n');
     }
@@ -83,7 +84,7 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
   if (r.outputs) {
     if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
     lines.push(`outputs ${r.outputs.values.join(', ')}`);
-    if (r.outputs.decision) lines.push(`decision ${r.outputs.decision.join(', ')}`);
+    if (r.outputs.decision && r.model) lines.push(`decision ${r.outputs.decision.map((d) => decisionLabel(r.model!, d)).join('; ')}`);
     if (r.outputs.probability) lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
   }
   if (r.inputCommitment) lines.push(`input commitment ${r.inputCommitment}`);
