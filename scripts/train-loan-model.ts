@@ -5,7 +5,7 @@
  *
  * Deterministic (one seeded generator, fixed epochs), so a rerun rewrites byte-identical
  * files: the tests and bench/RESULTS.md are pinned to this model. Writes
- * examples/loan/{loan-model.onnx, applicant.json, applicants.json, expected.json};
+ * examples/loan/{loan-model.onnx, applicant.json, applicants.json, expected.json, test-set.csv};
  * examples/loan/README.md describes the data rule and the graph.
  *
  * The script is self-contained (onnx-proto, onnxruntime-node, no imports from src/) so the
@@ -348,6 +348,14 @@ async function writeExamples(run: (x: number[]) => Promise<number>, sample: numb
   return probabilities;
 }
 
+/** Held-out rows with their labels as CSV (header: the graph input names, then `approved`): what `zkinfer release --test-set` reads. */
+async function writeTestSet(rows: number[][], labels: number[]): Promise<void> {
+  const lines = [[...FEATURES, 'approved'].join(','), ...rows.map((x, i) => [...x, labels[i]].join(','))];
+  await writeFile(path.join(OUT_DIR, 'test-set.csv'), lines.join('\n') + '\n');
+}
+
+const TEST_SET_ROWS = 200;
+
 const percent = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 async function main(): Promise<void> {
@@ -382,6 +390,7 @@ async function main(): Promise<void> {
   }
 
   const probabilities = await writeExamples(run, raw.slice(TRAIN_ROWS, TRAIN_ROWS + EXAMPLE_ROWS), acc);
+  await writeTestSet(raw.slice(TRAIN_ROWS, TRAIN_ROWS + TEST_SET_ROWS), labels.slice(TRAIN_ROWS, TRAIN_ROWS + TEST_SET_ROWS));
   console.log(`wrote ${path.relative(process.cwd(), OUT_DIR)}: applicant approval probability ${probabilities[0].toFixed(4)}`);
 }
 

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'BUNDLE_INVALID' // a proof bundle or verification key that cannot even be checked
   | 'VKEY_REFUSED' // a verification key that would accept forged proofs (gamma == delta)
   | 'CONTRACT_COMPILE' // solc refused a generated contract
+  | 'CEREMONY' // a phase-2 contribution that does not extend the chain by one, or is not this circuit's
+  | 'SIGNING_KEY' // a release signing / verification key that cannot be read or is of an unsupported type
   | 'CHAIN' // the JSON-RPC node is unreachable, or refused or reverted a call or transaction
   | 'NOT_FOUND';
 

@@ -2,10 +2,12 @@ import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { isZkinferError } from '../errors.ts';
 import { auditCommand } from './commands/audit.ts';
+import { ceremonyCommands } from './commands/ceremony.ts';
 import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { proveCommand } from './commands/prove.ts';
+import { releaseCommand } from './commands/release.ts';
 import { setupCommand } from './commands/setup.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { verifyPageCommand } from './commands/verify-page.ts';
@@ -19,7 +21,7 @@ const program = new Command()
   .version(pkg.version, '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand]) add(program);
+for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand, ceremonyCommands, releaseCommand]) add(program);
 
 try {
   await program.parseAsync(process.argv);

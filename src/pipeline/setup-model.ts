@@ -1,4 +1,4 @@
-import { checkPtauPower, DEFAULT_MAX_PTAU_POWER, developmentPtau, operatorPtau, requiredPower, setupCircuit, type CircuitSetup } from '../prover/index.ts';
+import { checkPtauPower, DEFAULT_MAX_PTAU_POWER, developmentPtau, operatorPtau, type PtauInfo, requiredPower, setupCircuit, type CircuitSetup } from '../prover/index.ts';
 import type { CompiledModel } from './compile-model.ts';
 
 export interface SetupOptions {
@@ -16,13 +16,18 @@ export interface SetupOptions {
   maxPtauPower?: number;
 }
 
-/** Picks the powers of tau for a compiled model and runs (or reuses) its phase-2 setup. */
-export async function setupModel(m: CompiledModel, opts: SetupOptions = {}): Promise<CircuitSetup> {
+/** The powers of tau for a compiled model: the operator's file (checked), else a development one. */
+export async function pickPtau(m: CompiledModel, opts: SetupOptions = {}): Promise<PtauInfo> {
   const nPublic = m.compiled.nPubOut + m.compiled.nPubIn;
   const needed = requiredPower(m.compiled.constraints, nPublic);
   const maxPower = opts.maxPtauPower ?? DEFAULT_MAX_PTAU_POWER;
   if (!opts.ptau) checkPtauPower(needed, maxPower, m.compiled.constraints);
   const ptau = opts.ptau ? await operatorPtau(opts.ptau, needed, opts.ptauSha256) : await developmentPtau(needed, opts.log, maxPower);
   if (ptau.insecure) opts.log?.(`WARNING: development powers of tau (${ptau.name}): proofs from this setup are not secure`);
-  return setupCircuit(m.compiled, ptau);
+  return ptau;
+}
+
+/** Picks the powers of tau for a compiled model and runs (or reuses) its phase-2 setup. */
+export async function setupModel(m: CompiledModel, opts: SetupOptions = {}): Promise<CircuitSetup> {
+  return setupCircuit(m.compiled, await pickPtau(m, opts));
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { compileModel, setupModel } from '../../pipeline/index.ts';
-import { progress, modelOptionsFrom, type SettingsOptions, withPtau, withSettings } from '../options.ts';
+import { initCeremony } from '../../ceremony/index.ts';
+import { compileModel, pickPtau, setupModel } from '../../pipeline/index.ts';
+import { modelOptionsFrom, progress, type SettingsOptions, withPtau, withSettings } from '../options.ts';
 
 export function setupCommand(program: Command): void {
   withPtau(
@@ -10,12 +11,22 @@ export function setupCommand(program: Command): void {
         .description('compile a model and run its Groth16 setup (phase 2 with a contribution and a beacon); print the key and provenance')
         .argument('<model>', 'ONNX file'),
     ),
-  ).action(async (model: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string }) => {
-    progress(`compiling ${model} ...`);
-    const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), fidelity: false });
-    progress(`circuit: ${m.compiled.constraints} constraints; setting up ...`);
-    const s = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
-    const out = { modelId: m.modelId, constraints: m.compiled.constraints, vkeyHash: s.provenance.vkeySha256, vkeyFile: s.vkeyFile, setupMs: Math.round(s.setupMs), setup: s.provenance };
-    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-  });
+  )
+    .option('--ceremony <dir>', 'instead, start a phase-2 ceremony: write the initial zkey (no contribution) and ceremony.json to this directory')
+    .action(async (model: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string; ceremony?: string }) => {
+      progress(`compiling ${model} ...`);
+      const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), fidelity: false });
+      if (o.ceremony) {
+        const ptau = await pickPtau(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+        progress(`circuit: ${m.compiled.constraints} constraints; writing the initial key for a ceremony ...`);
+        const r = await initCeremony(m, ptau, o.ceremony);
+        progress(`next: each contributor runs \`zkinfer ceremony contribute --in ${r.zkey} --out <their key> --name <their name>\` in turn; then \`zkinfer ceremony finalize\``);
+        process.stdout.write(JSON.stringify({ ...r.record, zkey: r.zkey, ceremony: r.recordFile }, null, 2) + '\n');
+        return;
+      }
+      progress(`circuit: ${m.compiled.constraints} constraints; setting up ...`);
+      const s = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+      const out = { modelId: m.modelId, constraints: m.compiled.constraints, vkeyHash: s.provenance.vkeySha256, vkeyFile: s.vkeyFile, setupMs: Math.round(s.setupMs), setup: s.provenance };
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    });
 }

@@ -1,0 +1,2 @@
+export * from './ceremony.ts';
+export * from './chain.ts';

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isZkinferError } from '../errors.ts';
+import { verifyBundle } from '../verifier/index.ts';
+import { type DsseEnvelope, INTOTO_PAYLOAD_TYPE, loadVerifyKey, verifyEnvelope } from './dsse.ts';
+import type { ReleasePredicate } from './release.ts';
+import { RELEASE_FILES } from './release.ts';
+import { RELEASE_PREDICATE_TYPE, type Statement, STATEMENT_TYPE } from './statement.ts';
+
+export interface ReleaseCheck {
+  /** valid: signed by this key and every file and proof checks; invalid: something does not; unusable: cannot be checked. */
+  status: 'valid' | 'invalid' | 'unusable';
+  reason: string;
+  /** The subject (file) that failed, when one did. */
+  subject: string | null;
+  /** What was checked, in order. */
+  checks: { name: string; ok: boolean; detail: string }[];
+  statement: Statement<ReleasePredicate> | null;
+}
+
+/** A subject name must stay inside the release directory. */
+function safeName(name: unknown): name is string {
+  return typeof name === 'string' && name.length > 0 && !path.isAbsolute(name) && !name.split(/[\\/]/).includes('..');
+}
+
+/**
+ * Checks a release directory: the DSSE signature with `pubKey` (PEM file or `env:NAME`),
+ * the statement's type, every subject's sha256 against the file in `dir`, and every sample
+ * proof against the release's verification key.
+ */
+export async function verifyRelease(dir: string, pubKey: string): Promise<ReleaseCheck> {
+  const checks: ReleaseCheck['checks'] = [];
+  const done = (status: ReleaseCheck['status'], reason: string, subject: string | null = null, statement: ReleaseCheck['statement'] = null): ReleaseCheck => ({ status, reason, subject, checks, statement });
+  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+
+  let env: DsseEnvelope;
+  try {
+    env = JSON.parse(await readFile(path.join(dir, RELEASE_FILES.envelope), 'utf8')) as DsseEnvelope;
+    if (typeof env?.payload !== 'string' || typeof env.payloadType !== 'string' || !Array.isArray(env.signatures)) throw new Error('not a DSSE envelope');
+  } catch (e) {
+    return done('unusable', `cannot read ${RELEASE_FILES.envelope} in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let key;
+  try {
+    key = await loadVerifyKey(pubKey);
+  } catch (e) {
+    if (isZkinferError(e)) return done('unusable', e.message);
+    throw e;
+  }
+  if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
+    check('signature', false, `payload type ${env.payloadType}`);
+    return done('invalid', `the envelope's payload type is ${JSON.stringify(env.payloadType)}, not ${INTOTO_PAYLOAD_TYPE}`);
+  }
+  const payload = verifyEnvelope(env, key);
+  check('signature', payload !== null, payload ? 'DSSE signature over the PAE verifies with the given key' : 'no signature verifies with the given key');
+  if (!payload) return done('invalid', 'the attestation is not signed by this key (or was changed after signing)');
+
+  let st: Statement<ReleasePredicate>;
+  try {
+    st = JSON.parse(payload.toString('utf8')) as Statement<ReleasePredicate>;
+  } catch (e) {
+    return done('invalid', `the signed payload is not JSON: ${(e as Error).message}`);
+  }
+  const typed = st._type === STATEMENT_TYPE && st.predicateType === RELEASE_PREDICATE_TYPE && Array.isArray(st.subject) && !!st.predicate;
+  check('statement', typed, typed ? `${STATEMENT_TYPE}, ${RELEASE_PREDICATE_TYPE}` : `type ${st._type}, predicate type ${st.predicateType}`);
+  if (!typed) return done('invalid', 'the signed payload is not a zkinfer release statement', null, st);
+
+  for (const s of st.subject) {
+    const want = s?.digest?.sha256;
+    if (!safeName(s?.name) || typeof want !== 'string') return done('invalid', `subject ${JSON.stringify(s?.name)} is malformed or leaves the release directory`, String(s?.name), st);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path.join(dir, ...s.name.split('/')));
+    } catch {
+      check(`subject ${s.name}`, false, 'missing');
+      return done('invalid', `subject ${s.name} is missing from ${dir}`, s.name, st);
+    }
+    const got = createHash('sha256').update(bytes).digest('hex');
+    check(`subject ${s.name}`, got === want, got === want ? `sha256 ${got}` : `sha256 ${got}, signed ${want}`);
+    if (got !== want) return done('invalid', `subject ${s.name} was changed: its sha256 is ${got}, the signed statement says ${want}`, s.name, st);
+  }
+
+  const names = new Set(st.subject.map((s) => s.name));
+  if (!names.has(RELEASE_FILES.vkey)) return done('invalid', `the statement does not cover ${RELEASE_FILES.vkey}`, RELEASE_FILES.vkey, st);
+  const vkey = JSON.parse(await readFile(path.join(dir, RELEASE_FILES.vkey), 'utf8'));
+  for (const p of st.predicate.proofs ?? []) {
+    if (!names.has(p.file)) return done('invalid', `proof ${p.file} is not a subject of the statement`, p.file, st);
+    const bundle = JSON.parse(await readFile(path.join(dir, ...p.file.split('/')), 'utf8')) as { model?: { commitment?: string } };
+    const r = await verifyBundle(bundle, { vkey });
+    const sameModel = bundle.model?.commitment === st.predicate.model.commitment;
+    check(`proof ${p.file}`, r.valid && sameModel, r.valid ? (sameModel ? 'verifies with the release key' : 'verifies, but for another model') : r.reason);
+    if (!r.valid || !sameModel) return done('invalid', `proof ${p.file} ${r.valid ? 'is for another model' : `does not verify with the release key: ${r.reason}`}`, p.file, st);
+  }
+  return done('valid', `signed release of model ${st.predicate.model.id}: ${st.subject.length} files and ${st.predicate.proofs.length} proof(s) check`, null, st);
+}
