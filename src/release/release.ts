@@ -126,8 +126,10 @@ async function measure(m: CompiledModel, modelPath: string, rows: Float64Array[]
 function gatesOf(f: ReleaseFidelity, o: ReleaseOptions): Gate[] {
   const gates: Gate[] = [];
   if (o.maxFlipRate !== undefined) {
-    // A model without a decision has no flip rate: the gate cannot pass.
-    gates.push({ name: 'max-flip-rate', threshold: o.maxFlipRate, value: f.flipRate, ok: f.flipRate !== null && f.flipRate <= o.maxFlipRate });
+    // A model without a decision has no flip rate: the gate cannot pass. A row the integer
+    // model cannot represent cannot be proven: for the gate it counts as a flip.
+    const rate = f.decisionFlips === null || f.samples === 0 ? null : (f.decisionFlips + f.outOfRange) / f.samples;
+    gates.push({ name: 'max-flip-rate', threshold: o.maxFlipRate, value: rate, ok: rate !== null && rate <= o.maxFlipRate });
   }
   if (o.minAccuracy !== undefined) {
     gates.push({ name: 'min-accuracy', threshold: o.minAccuracy, value: f.quantizedAccuracy, ok: f.quantizedAccuracy !== null && f.quantizedAccuracy >= o.minAccuracy });

@@ -20,7 +20,10 @@ const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(2)}%`
 
 function fidelityLines(f: ReleaseFidelity): string[] {
   return [
-    `fidelity on ${f.samples} test rows (${f.space} space): max abs error ${f.maxAbsError.toExponential(3)}, mean ${f.meanAbsError.toExponential(3)}`,
+    f.maxAbsError === null
+      ? `fidelity on ${f.samples} test rows: none could be compared (all out of range)`
+      : `fidelity on ${f.samples} test rows (${f.space} space): max abs error ${f.maxAbsError.toExponential(3)}, mean ${(f.meanAbsError ?? 0).toExponential(3)}`,
+    ...f.warnings.map((w) => `  WARNING: ${w}`),
     `  decision flips float vs quantized: ${f.decisionFlips ?? '-'} (${pct(f.flipRate)})${f.outOfRange ? `; ${f.outOfRange} row(s) out of range` : ''}`,
     ...(f.labelled !== null ? [`  accuracy on ${f.labelled} labelled rows: float ${pct(f.floatAccuracy)}, quantized ${pct(f.quantizedAccuracy)}`] : []),
   ];
