@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service", "audit", "browser" or "ptau">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "audit", "ceremony", "browser" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
 import { auditBench } from './audit.ts';
 import { browserBench } from './browser.ts';
+import { ceremonyBench } from './ceremony.ts';
 import { devPtauBench } from './dev-ptau.ts';
 import { serviceBench } from './service.ts';
 
@@ -101,6 +102,10 @@ if (!compileOnly && (!only || 'audit'.includes(only))) {
 if (!compileOnly && (!only || 'browser'.includes(only))) {
   process.stderr.write('browser ...\n');
   lines.push(await browserBench(), '');
+}
+if (!compileOnly && (!only || 'ceremony'.includes(only))) {
+  process.stderr.write('ceremony ...\n');
+  lines.push(await ceremonyBench(), '');
 }
 if (!compileOnly && (!only || 'ptau'.includes(only))) {
   process.stderr.write('development ptau ...\n');
