@@ -95,13 +95,24 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     auth: makeAuthenticator(config.apiKeys),
   };
   app.decorate('zk', ctx);
+  // While closing, every answer says "Connection: close": a keep-alive connection whose
+  // request was in flight at SIGTERM ends after its answer instead of holding the close.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   // After the server stopped taking requests and the in-flight ones were answered.
   app.addHook('onClose', async () => {
+    app.log.info('closing: requests answered; stopping the reconciler and the queue');
     await reconciler?.stop();
     await ctx.verifier.close();
     if (!opts.queue) await queue.close();
     ownRedis?.disconnect();
     if (!opts.db) await db.close();
+    app.log.info('closed');
   });
   app.setErrorHandler(errorHandler);
   // JSON only (and multipart uploads): any other body is a 415, not a string to validate.

@@ -105,6 +105,8 @@ export class BullJobQueue implements JobQueue {
         const jobId = kind === 'compile' ? compileJobId(r.tenant, r.id) : r.id;
         const q = this.queues[kind];
         const state = await q.getJobState(jobId);
+        // The job may have finished its record between the read above and this check.
+        if ((state === 'failed' || state === 'completed' || state === 'unknown') && !(await this.records.isOpen(kind, r.tenant, r.id))) continue;
         if (state === 'failed') {
           const job = await q.getJob(jobId);
           const reason = `the job failed for good: ${job?.failedReason ?? 'no reason recorded'}`;

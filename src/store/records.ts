@@ -463,6 +463,15 @@ export class Records {
     return rows;
   }
 
+  /** Whether a record still waits for its job (queued, compiling or proving). */
+  async isOpen(kind: JobKind, tenant: string, id: string): Promise<boolean> {
+    const rows =
+      kind === 'compile'
+        ? await this.db.query("SELECT 1 FROM models WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')", [tenant, id])
+        : await this.db.query("SELECT 1 FROM proofs WHERE id = $1 AND status IN ('queued', 'proving')", [id]);
+    return rows.length > 0;
+  }
+
   async failModel(tenant: string, id: string, reason: string): Promise<void> {
     await this.db.query(
       "UPDATE models SET status = 'failed', reason = $3, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
