@@ -17,7 +17,7 @@ if (only && !(only in FAULTS)) {
   process.stderr.write(`unknown fault ${only}; one of: ${Object.keys(FAULTS).join(', ')}\n`);
   process.exit(2);
 }
-const opts = short ? { n: 6, outageMs: 3000 } : { n: 16, outageMs: 10_000 };
+const opts = short ? { n: 5, outageMs: 3000 } : { n: 16, outageMs: 10_000 };
 const results = await runFaults(names, { ...opts, echo: args.includes('--echo') }, (m) => process.stderr.write(`${m}\n`));
 const section = [
   '<!-- chaos:start (written by npm run chaos) -->',
