@@ -2,12 +2,13 @@
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
 import { browserBench } from './browser.ts';
+import { listBench } from './list.ts';
 import { serviceBench } from './service.ts';
 
 const run = promisify(execFile);
@@ -92,13 +93,21 @@ if (!compileOnly && (!only || 'service'.includes(only))) {
   process.stderr.write('service ...\n');
   lines.push(await serviceBench(), '');
 }
+if (!compileOnly && (!only || 'lists'.includes(only))) {
+  process.stderr.write('lists ...\n');
+  lines.push(await listBench(), '');
+}
 if (!compileOnly && (!only || 'browser'.includes(only))) {
   process.stderr.write('browser ...\n');
   lines.push(await browserBench(), '');
 }
+// The chaos section is written by `npm run chaos`: keep it.
+const resultsFile = path.join(REPO, 'bench', 'RESULTS.md');
+const chaos = /<!-- chaos:start[\s\S]*?<!-- chaos:end -->/.exec(existsSync(resultsFile) ? await readFile(resultsFile, 'utf8') : '')?.[0];
+if (chaos) lines.push(chaos, '');
 const text = lines.join('\n');
 process.stdout.write(text + '\n');
-if (!only) await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), text + '\n');
+if (!only) await writeFile(resultsFile, text + '\n');
 await rm(freshStore, { recursive: true, force: true });
 // snarkjs (proving in this process for the browser section) keeps worker threads alive.
 process.exit(0);

@@ -8,7 +8,7 @@ const LEADER_LOCK = 7_240_012;
 /**
  * Brings every open record to a live job or to failed, on a timer, in one process at a
  * time (a PostgreSQL advisory lock elects the leader; the embedded store has one process).
- * It also forgets idempotency keys past their lifetime.
+ * It also forgets idempotency keys past their lifetime and workers gone for a day.
  */
 export function startReconciler(opts: { db: Db; records: Records; queue: JobQueue; intervalMs: number; idempotencyTtlMs: number; log?: (m: string) => void }): {
   runOnce(): Promise<ReconcileReport | undefined>;
@@ -23,6 +23,7 @@ export function startReconciler(opts: { db: Db; records: Records; queue: JobQueu
         .leader(LEADER_LOCK, async () => {
           const report = await opts.queue.reconcile();
           await opts.records.pruneIdempotencyKeys(opts.idempotencyTtlMs);
+          await opts.records.pruneHeartbeats();
           return report;
         })
         .catch((e: Error) => {

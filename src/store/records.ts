@@ -479,6 +479,11 @@ export class Records {
     );
   }
 
+  /** Forgets workers not seen for a day (each restart of a worker is a new name). */
+  async pruneHeartbeats(): Promise<void> {
+    await this.db.query("DELETE FROM worker_heartbeats WHERE seen_at < now() - interval '1 day'");
+  }
+
   async pruneIdempotencyKeys(ttlMs: number): Promise<number> {
     return (await this.db.query('DELETE FROM idempotency_keys WHERE created_at < now() - ($1::bigint * interval \'1 millisecond\') RETURNING 1', [ttlMs])).length;
   }
