@@ -691,6 +691,8 @@ export interface paths {
                     tenant?: string;
                     /** @description key version (default: the latest ready one) */
                     version?: string;
+                    /** @description the version whose key has this hash (a bundle's vkeyHash), whichever tenant registered it */
+                    vkeyHash?: string;
                 };
                 header?: never;
                 path: {

@@ -61,6 +61,14 @@ export const VersionQuery = Type.Object(
   { tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })), version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })) },
   { additionalProperties: false },
 );
+export const VkeyQuery = Type.Object(
+  {
+    tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
+    version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })),
+    vkeyHash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: "the version whose key has this hash (a bundle's vkeyHash), whichever tenant registered it" })),
+  },
+  { additionalProperties: false },
+);
 
 export const ProofRequestSchema = Type.Object(
   {

@@ -371,6 +371,8 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     expect(before.body.versions.map((v: { version: number }) => v.version)).toEqual([1]);
     expect((await call('GET', `/v1/models/${modelId}/vkey?version=1`, KEYS.regulator)).body).toEqual((await call('GET', `/v1/models/${modelId}/vkey`, KEYS.regulator)).body);
     expect((await call('GET', `/v1/models/${modelId}/vkey?version=2`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'version' });
+    expect((await call('GET', `/v1/models/${modelId}/vkey?vkeyHash=${bundle.vkeyHash}`, KEYS.regulator)).body).toEqual(bundle.verificationKey);
+    expect((await call('GET', `/v1/models/${modelId}/vkey?vkeyHash=${'0'.repeat(64)}`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'vkeyHash' });
     // What an older zkinfer would have left: version 1 made from another circuit.
     await app.zk.db.query("UPDATE model_versions SET circuit_hash = 'older-circuit' WHERE tenant = 'bank' AND model_id = $1 AND version = 1", [modelId]);
     const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));

@@ -8,7 +8,7 @@ import type { ModelRecord, ModelVersion } from '../../store/records.ts';
 import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
-import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VersionQuery } from '../schemas.ts';
+import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
@@ -148,13 +148,21 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       schema: {
         summary: "A version of the model's Groth16 verification key (snarkjs JSON; default: the latest ready version). Keys never change: each version keeps its own.",
         params: ModelId,
-        querystring: VersionQuery,
+        querystring: VkeyQuery,
         response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
       },
     },
     async (req, reply) => {
-      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      const v = await findVersion(ctx, req, rec);
+      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const { vkeyHash } = req.query as { vkeyHash?: string };
+      let v;
+      if (vkeyHash !== undefined) {
+        // A bundle names its key by hash: any registered version with that key will do.
+        [v] = (await ctx.records.versionsByKey((req.params as { id: string }).id, vkeyHash)).filter((x) => caller.role !== 'prover' || x.tenant === caller.tenant);
+        if (!v) throw new HttpError(404, 'NOT_FOUND', `no registered version of this model has the key ${vkeyHash}`, 'vkeyHash');
+      } else {
+        v = await findVersion(ctx, req, await findModel(ctx, req, caller));
+      }
       reply.header('x-zkinfer-model-version', String(v.version)).header('x-zkinfer-vkey-sha256', v.vkeyHash);
       return v.vkey;
     },
