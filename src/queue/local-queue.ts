@@ -62,7 +62,7 @@ export class LocalJobQueue implements JobQueue {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.maxAttempts = opts.maxAttempts ?? 3;
     this.log = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
-    if (opts.autoStart !== false) void this.start();
+    if (opts.autoStart !== false) this.start().catch((e: Error) => this.log(`embedded queue did not start: ${e.message}`));
   }
 
   /** Resumes jobs left running by a dead process (own store), starts the worker, polls. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { artifactDir, exists } from './paths.ts';
 
@@ -27,16 +27,27 @@ export async function stageUpload(files: { name: string; bytes: Uint8Array }[]):
   return dir;
 }
 
-/** Moves a staged folder to its content address; an existing one (the same bytes) is kept. */
+/**
+ * Moves a staged folder to its content address. When the folder exists (the same bytes
+ * uploaded before, maybe by another tenant and under another model file name), a file it
+ * lacks is added and a file whose bytes differ is replaced by the one just hashed.
+ */
 export async function publishUpload(staged: string, id: string): Promise<void> {
   const target = uploadDir(id);
   try {
-    if (await exists(target)) return;
     await mkdir(path.dirname(target), { recursive: true });
-    try {
-      await rename(staged, target);
-    } catch (e) {
-      if (!(await exists(target))) throw e;
+    if (!(await exists(target))) {
+      try {
+        await rename(staged, target);
+        return;
+      } catch (e) {
+        if (!(await exists(target))) throw e;
+      }
+    }
+    for (const name of await readdir(staged)) {
+      const mine = await readFile(path.join(staged, name));
+      const theirs = await readFile(path.join(target, name)).catch(() => null);
+      if (!theirs || !theirs.equals(mine)) await rename(path.join(staged, name), path.join(target, name));
     }
   } finally {
     await rm(staged, { recursive: true, force: true });

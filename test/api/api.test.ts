@@ -330,9 +330,10 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
   });
 
   it('keeps model records per tenant: two tenants register one ONNX and neither blocks the other', async () => {
+    // The same bytes under another file name: the same id, and both names are stored.
     const form = () => {
       const f = new FormData();
-      f.append('model', new Blob([Buffer.from(loanBytes)]), 'loan-model.onnx');
+      f.append('model', new Blob([Buffer.from(loanBytes)]), 'our-copy.onnx');
       return f;
     };
     const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.other}` }, body: form() });
