@@ -51,7 +51,7 @@ const baseEnv = (): NodeJS.ProcessEnv => ({
   WORKER_LOCK_MS: '2000',
   WORKER_HEARTBEAT_STALE_MS: '10000',
   RATE_LIMIT_PER_MINUTE: '1000000',
-  SHUTDOWN_TIMEOUT_MS: '15000',
+  SHUTDOWN_TIMEOUT_MS: '5000',
   REDIS_URL: '',
   DATABASE_URL: '',
 });
@@ -145,25 +145,33 @@ export const redisKillBusy: Fault = async (o) => {
     s.redis.kill('SIGKILL');
     await s.redis.exited;
     const linesBefore = workers.reduce((a, w) => a + w.lines.length, 0);
+    // Submissions during the outage: a 503 at once, retried until Redis is back.
+    const during = burst(s, ledger, modelId, Math.ceil(o.n / 4), input);
     const downReady = (await until(async () => (await readyz(s.base)) === 503, 5000)) ? 503 : await readyz(s.base);
-    await sleep(o.outageMs);
+    // A worker asked to stop during the outage must stop (at the latest after SHUTDOWN_TIMEOUT_MS).
+    const t0 = Date.now();
+    workers[1].kill('SIGTERM');
+    const exit = await Promise.race([workers[1].exited, sleep(30_000).then(() => null)]);
+    notes.push(`a worker sent SIGTERM during the outage ${exit ? `exited in ${((Date.now() - t0) / 1000).toFixed(1)} s (${exit.code ?? exit.signal})` : 'did not exit in 30 s'}`);
+    await sleep(Math.max(0, o.outageMs - (Date.now() - t0)));
     const linesDuring = workers.reduce((a, w) => a + w.lines.length, 0) - linesBefore;
     s.redis = startRedis(s.redisPort);
     await waitRedis(s.redisPort);
-    await b.all;
-    const t0 = Date.now();
+    const t1 = Date.now();
+    workers.push(startWorker(s, 'worker-3'));
+    await Promise.all([b.all, during.all]);
     const backReady = await until(async () => (await readyz(s.base)) === 200, 30_000, 200);
     notes.push(
-      `/readyz while Redis was down: ${downReady}; ready again ${backReady ? `${((Date.now() - t0) / 1000).toFixed(1)} s after Redis came back` : 'never (30 s)'}`,
+      `/readyz while Redis was down: ${downReady}; ready again ${backReady ? `${((Date.now() - t1) / 1000).toFixed(1)} s after Redis came back` : 'never (30 s)'}`,
       `worker log lines during the ${o.outageMs / 1000} s outage: ${linesDuring}`,
-      `503s answered to submissions: ${ledger.unavailable}`,
+      `503s answered to submissions during the outage: ${ledger.unavailable}`,
     );
     const r = await settle(s.base, ledger, 120_000, () => leftoverPg(s.pgUrl));
     // Idle workers too: after this outage they must take new work by themselves.
     const ledger2 = new Ledger();
     await burst(s, ledger2, modelId, 2, input).all;
     const r2 = await settle(s.base, ledger2, 60_000, async () => 0);
-    notes.push(`after the outage, idle workers proved ${r2.done} of ${r2.accepted} new requests`);
+    notes.push(`after the outage, idle workers proved ${r2.done} of ${r2.accepted} new requests`, handedAgain(api));
     return { fault: 'Redis kill -9 with busy workers (no persistence), restarted empty', ...r, lost: r.lost + r2.lost, notes };
   } finally {
     await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
@@ -172,10 +180,27 @@ export const redisKillBusy: Fault = async (o) => {
   }
 };
 
+/** What the API's reconciler reports having done (from its log). */
+function handedAgain(...apis: Proc[]): string {
+  let handed = 0;
+  let failed = 0;
+  for (const a of apis) {
+    for (const l of a.lines) {
+      const m = /reconciler: (\d+) job\(s\) handed to the queue again, (\d+) final failure/.exec(l);
+      if (m) {
+        handed += Number(m[1]);
+        failed += Number(m[2]);
+      }
+    }
+  }
+  return `reconciler: ${handed} job(s) handed to the queue again, ${failed} final failure(s) recorded`;
+}
+
 /** The API killed (-9) in the middle of a burst of keyed submissions, restarted at once. */
 export const apiKillBurst: Fault = async (o) => {
   const s = await bullStack(o.echo);
-  let api = await startApi(s);
+  const first = await startApi(s);
+  let api = first;
   const worker = startWorker(s);
   try {
     const modelId = await readyModel(s.base);
@@ -189,7 +214,11 @@ export const apiKillBurst: Fault = async (o) => {
     await b.all;
     await resend(s, ledger, modelId, b.keys, input);
     const r = await settle(s.base, ledger, 120_000, () => leftoverPg(s.pgUrl));
-    return { fault: 'API kill -9 during a burst (BullMQ), keys retried and sent again', ...r, notes: [`503s and resets seen by clients while it restarted: ${ledger.unavailable} / ${ledger.resets}`] };
+    return {
+      fault: 'API kill -9 during a burst (BullMQ), keys retried and sent again',
+      ...r,
+      notes: [`503s and resets seen by clients while it restarted: ${ledger.unavailable} / ${ledger.resets}`, handedAgain(first, api)],
+    };
   } finally {
     await Promise.all([api.stop(), worker.stop()]);
     await s.redis.stop('SIGKILL');
