@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service" or "browser">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "audit", "browser" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -7,8 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
+import { auditBench } from './audit.ts';
 import { browserBench } from './browser.ts';
 import { listBench } from './list.ts';
+import { devPtauBench } from './dev-ptau.ts';
 import { serviceBench } from './service.ts';
 
 const run = promisify(execFile);
@@ -97,9 +99,17 @@ if (!compileOnly && (!only || 'lists'.includes(only))) {
   process.stderr.write('lists ...\n');
   lines.push(await listBench(), '');
 }
+if (!compileOnly && (!only || 'audit'.includes(only))) {
+  process.stderr.write('audit ...\n');
+  lines.push(await auditBench(), '');
+}
 if (!compileOnly && (!only || 'browser'.includes(only))) {
   process.stderr.write('browser ...\n');
   lines.push(await browserBench(), '');
+}
+if (!compileOnly && (!only || 'ptau'.includes(only))) {
+  process.stderr.write('development ptau ...\n');
+  lines.push(await devPtauBench(), '');
 }
 // The chaos section is written by `npm run chaos`: keep it.
 const resultsFile = path.join(REPO, 'bench', 'RESULTS.md');

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'MODEL_UNSUPPORTED_OP' // op not in the supported list
   | 'MODEL_UNSUPPORTED_GRAPH' // supported ops in a shape the lowering cannot handle
   | 'MODEL_BAD_WEIGHTS' // NaN / Inf / absurd constants
+  | 'MODEL_TOO_LARGE' // over a configured size limit (nodes, tensor data, parameters, layer width, constraints, ptau power)
   | 'INPUT_SHAPE' // wrong number of values, or unknown / missing feature names
   | 'INPUT_VALUE' // non-numeric, NaN, Inf
   | 'INPUT_RANGE' // a value that does not fit the fixed-point width

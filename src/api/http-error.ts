@@ -18,6 +18,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   MODEL_UNSUPPORTED_OP: 422,
   MODEL_UNSUPPORTED_GRAPH: 422,
+  MODEL_TOO_LARGE: 422,
   FIELD_OVERFLOW: 422,
   ARTIFACT_CORRUPT: 500,
   CIRCUIT_COMPILE: 500,
@@ -48,9 +49,13 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   } else if (fe.validation) {
     const v = fe.validation[0];
     const extra = v?.params?.additionalProperty ?? v?.params?.missingProperty;
-    const field = [fe.validationContext, v?.instancePath?.slice(1).replaceAll('/', '.'), extra].filter(Boolean).join('.');
+    // The message is about the object that failed (`body must have required property
+    // 'input'`); the field names the property itself (`body.input`).
+    const where = [fe.validationContext, v?.instancePath?.slice(1).replaceAll('/', '.')].filter(Boolean).join('.');
+    const field = [where, extra].filter(Boolean).join('.');
+    const named = v?.params?.additionalProperty !== undefined ? `: '${String(v.params.additionalProperty)}'` : '';
     status = 400;
-    body = { code: 'VALIDATION', message: `${field || 'request'} ${v?.message ?? 'is invalid'}`, field: field || undefined };
+    body = { code: 'VALIDATION', message: `${where || 'request'} ${v?.message ?? 'is invalid'}${named}`, field: field || undefined };
   } else if (/Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/.test(err.message)) {
     // Redis (queue, rate limits) or the database is down: say so at once, do not hang.
     status = 503;

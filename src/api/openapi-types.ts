@@ -1686,13 +1686,29 @@ export interface paths {
                         "application/json": {
                             valid: boolean;
                             reason: string;
+                            /** @description the bundle (or key) field that failed a check */
+                            field?: string;
                             modelId: string;
+                            /** @description hash of the registered key the proof was checked against */
                             vkeyHash: string;
                             /** @description the key version that was used */
                             version?: number;
+                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid */
                             outputs: {
                                 [key: string]: unknown;
                             } | null;
+                            /** @description proven input commitment (public signal 1); null unless valid, or when the input is public */
+                            inputCommitment: string | null;
+                            /** @description proven nonce; null unless valid */
+                            nonce: string | null;
+                            /** @description the key's powers of tau, recognised from the key itself (vk_alpha_1, vk_beta_2) */
+                            phase1: {
+                                kind: "ceremony" | "development" | "unrecognised";
+                                name: string;
+                                label: string;
+                                trusted: boolean;
+                            };
+                            /** @description the service's record of how it made the key (phase-2 contributions, ptau file): check it with zkinfer audit */
                             setup: {
                                 [key: string]: unknown;
                             };

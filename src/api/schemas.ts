@@ -120,11 +120,18 @@ export const VerifyResultSchema = Type.Object(
   {
     valid: Type.Boolean(),
     reason: Type.String(),
+    field: Type.Optional(Type.String({ description: 'the bundle (or key) field that failed a check' })),
     modelId: Type.String(),
-    vkeyHash: Type.String(),
+    vkeyHash: Type.String({ description: 'hash of the registered key the proof was checked against' }),
     version: Type.Optional(Type.Integer({ description: 'the key version that was used' })),
-    outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })]),
-    setup: Type.Object({}, { additionalProperties: true }),
+    outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], { description: 'decoded from the proven public signals through the registered model descriptor; null unless valid' }),
+    inputCommitment: Type.Union([Type.Null(), Type.String()], { description: 'proven input commitment (public signal 1); null unless valid, or when the input is public' }),
+    nonce: Type.Union([Type.Null(), Type.String()], { description: 'proven nonce; null unless valid' }),
+    phase1: Type.Object(
+      { kind: Type.Union([Type.Literal('ceremony'), Type.Literal('development'), Type.Literal('unrecognised')]), name: Type.String(), label: Type.String(), trusted: Type.Boolean() },
+      { description: "the key's powers of tau, recognised from the key itself (vk_alpha_1, vk_beta_2)" },
+    ),
+    setup: Type.Object({}, { additionalProperties: true, description: "the service's record of how it made the key (phase-2 contributions, ptau file): check it with zkinfer audit" }),
   },
   { $id: 'VerifyResult' },
 );

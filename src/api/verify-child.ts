@@ -2,26 +2,38 @@
 // Errors a caller caused (a malformed bundle, a refused key) come back as values.
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { isZkinferError } from '../errors.ts';
-import type { BundleModel } from '../prover/bundle.ts';
-import { checkProof, parseProofParts, verifyBundle } from '../verifier/index.ts';
+import type { BundleModel, ModelDescriptor } from '../prover/descriptor.ts';
+import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
+import { sha256Text } from '../prover/setup.ts';
+import { assertUsableVkey } from '../prover/vkey.ts';
+import { checkProof, parseProofParts, signalLayout, verifyBundle } from '../verifier/index.ts';
 
 export type VerifyTask =
-  | { kind: 'bundle'; bundle: unknown; vkey: VerificationKey }
+  | { kind: 'bundle'; bundle: unknown; vkey: VerificationKey; registered?: ModelDescriptor }
   | { kind: 'parts'; model: BundleModel; proof: unknown; publicSignals: unknown; vkey: VerificationKey };
 
 export type VerifyTaskResult =
-  | { ok: true; valid: boolean; reason: string; outputs: unknown }
+  | { ok: true; valid: boolean; reason: string; field: string | null; outputs: unknown; inputCommitment?: string | null; nonce?: string | null; phase1?: Phase1Identity }
   | { ok: false; code: string; message: string; field?: string }
   | { ok: false; internal: string };
 
 async function run(task: VerifyTask): Promise<VerifyTaskResult> {
   try {
     if (task.kind === 'bundle') {
-      const r = await verifyBundle(task.bundle, { vkey: task.vkey });
-      return { ok: true, valid: r.valid, reason: r.reason, outputs: r.outputs };
+      const r = await verifyBundle(task.bundle, { vkey: task.vkey, registered: task.registered });
+      return { ok: true, valid: r.valid, reason: r.reason, field: r.field, outputs: r.outputs, inputCommitment: r.inputCommitment, nonce: r.nonce, phase1: r.phase1 };
     }
     const parts = parseProofParts({ proof: task.proof, publicSignals: task.publicSignals });
-    return { ok: true, ...(await checkProof(task.model, parts.proof as Groth16Proof, parts.publicSignals, task.vkey)) };
+    assertUsableVkey(task.vkey);
+    const r = await checkProof(task.model, parts.proof as Groth16Proof, parts.publicSignals, task.vkey, { sha256: sha256Text, registered: task.model });
+    const L = signalLayout(task.model);
+    return {
+      ok: true,
+      ...r,
+      inputCommitment: r.valid && !task.model.publicInput ? parts.publicSignals[L.input] : null,
+      nonce: r.valid ? parts.publicSignals[L.nonce] : null,
+      phase1: phase1Of(task.vkey),
+    };
   } catch (e) {
     if (isZkinferError(e)) return { ok: false, code: e.code, message: e.message, field: e.field };
     return { ok: false, internal: (e as Error).message };

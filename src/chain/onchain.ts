@@ -1,6 +1,8 @@
 import { Contract, ContractFactory, type ErrorDescription, Interface, isAddress, JsonRpcProvider, Network, type Provider, type Signer, Wallet } from 'ethers';
 import { ZkinferError } from '../errors.ts';
 import type { ProofBundle } from '../prover/bundle.ts';
+import { descriptorCommitment } from '../prover/descriptor.ts';
+import { sha256Text } from '../prover/setup.ts';
 import { signalLayout } from '../verifier/decode.ts';
 import { encodeCalls, proofAbi, solidityProof } from './calldata.ts';
 import type { ContractSet } from './compile.ts';
@@ -121,6 +123,12 @@ export interface OnchainResult {
  */
 export async function verifyOnChain(provider: Provider, address: string, bundle: ProofBundle): Promise<OnchainResult> {
   await assertContract(provider, address);
+  // What is decoded from the signals afterwards is read through the descriptor: it must be
+  // the one the circuit (and so the deployed verifier's key) was built with.
+  const bound = (await descriptorCommitment(bundle.model, sha256Text)).toString();
+  if (bound !== bundle.publicSignals[0] || bound !== bundle.model.commitment) {
+    return { valid: false, reason: 'the model descriptor does not hash to the model commitment (public signal 0): bundle.model was changed', contract: 'verifier', verifier: address };
+  }
   const registry = new Contract(address, registryInterface(bundle.publicSignals.length), provider);
   let verifier = address;
   let contract: OnchainResult['contract'] = 'verifier';
@@ -133,7 +141,7 @@ export async function verifyOnChain(provider: Provider, address: string, bundle:
   }
   if (contract === 'registry') {
     const commitment = (await registry.MODEL_COMMITMENT()) as bigint;
-    if (commitment.toString() !== bundle.model.commitment) {
+    if (commitment.toString() !== bound) {
       return { valid: false, reason: `the registry at ${address} is for another model (commitment ${commitment})`, contract, verifier };
     }
     attested = (await registry.isAttested(BigInt(bundle.publicSignals[signalLayout(bundle.model).nonce]))) as boolean;

@@ -54,12 +54,21 @@ function runCircom(cwd: string, args: string[]): Promise<string> {
 }
 
 /**
+ * sha256 of the compiler version, every template a circuit may include, and `mainSource`:
+ * what fixes the r1cs and wasm. A model descriptor's circuit hash is this hash of the proof
+ * circuit with its model-commitment constant set to 0.
+ */
+export async function circuitSourceHash(mainSource: string): Promise<string> {
+  return sha256Hex('circom2', CIRCOM_VERSION, ...(await librarySources()).flat(), mainSource);
+}
+
+/**
  * Compiles `main.circom` text with circom2 (WebAssembly, --O2) to r1cs, wasm and sym,
  * cached under `artifacts/circuits/<hash>`.
  */
 export async function compileCircuit(mainSource: string): Promise<CompiledCircuit> {
   const library = await librarySources();
-  const hash = sha256Hex('circom2', CIRCOM_VERSION, ...library.flat(), mainSource);
+  const hash = await circuitSourceHash(mainSource);
   const dir = artifactDir('circuit', hash);
   const files = {
     r1cs: path.join(dir, 'main.r1cs'),

@@ -210,6 +210,32 @@ function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {
 }
 
 /**
+ * Range checks of inputs with per-feature widths: feature i must lie in
+ * [-2^(b_i - 1), 2^(b_i - 1)). One component array per distinct width (an array's
+ * elements share a template instance shape); `idx` maps each back to its feature.
+ */
+function emitInputChecks(bits: number[], lines: string[]): { pos: string; constraints: number; formula: string } {
+  const groups = new Map<number, number[]>();
+  bits.forEach((b, i) => groups.set(b, [...(groups.get(b) ?? []), i]));
+  lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width`, `${ind}signal inPos[${bits.length}];`);
+  const parts: string[] = [];
+  for (const [b, idx] of [...groups.entries()].sort((x, y) => x[0] - y[0])) {
+    const c = `inSign${b}`;
+    lines.push(
+      `${ind}var ${c}Idx[${idx.length}] = [${idx.join(',')}];`,
+      `${ind}component ${c}[${idx.length}];`,
+      `${ind}for (var k = 0; k < ${idx.length}; k++) {`,
+      `${ind}${ind}${c}[k] = Rescale(${b}, 0);`,
+      `${ind}${ind}${c}[k].in <== x[${c}Idx[k]];`,
+      `${ind}${ind}inPos[${c}Idx[k]] <== ${c}[k].pos;`,
+      `${ind}}`,
+    );
+    parts.push(`${idx.length} x ${b}`);
+  }
+  return { pos: 'inPos', constraints: bits.reduce((a, b) => a + b, 0), formula: parts.join(' + ') };
+}
+
+/**
  * Generates the model template. Inputs `x` are range-checked to the activation width
  * (this bounds every accumulator: see `checkNoWrap`). Outputs `y` are the final
  * values; `decision` holds the sigmoid thresholds or the softmax argmax.
@@ -225,9 +251,16 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
     `${ind}signal output y[${q.outputSize}];`,
   );
   if (decisionSize > 0) lines.push(`${ind}signal output decision[${decisionSize}];`);
-  lines.push(`${ind}// inputs: each must lie in [-2^${w - 1}, 2^${w - 1})`);
-  const inPos = emitSign({ values: 'x', pos: null, size: q.inputSize }, w, { q, index: 0, lines }, 'in');
-  plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: q.inputSize * w, formula: `${q.inputSize} x ${w}` });
+  let inPos: string;
+  if (!q.inputQuant) {
+    lines.push(`${ind}// inputs: each must lie in [-2^${w - 1}, 2^${w - 1})`);
+    inPos = emitSign({ values: 'x', pos: null, size: q.inputSize }, w, { q, index: 0, lines }, 'in');
+    plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: q.inputSize * w, formula: `${q.inputSize} x ${w}` });
+  } else {
+    const r = emitInputChecks(q.inputQuant.bits, lines);
+    inPos = r.pos;
+    plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
+  }
 
   let cur: Cursor = { values: 'x', pos: inPos, size: q.inputSize };
   q.layers.forEach((layer, index) => {

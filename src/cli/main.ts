@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
 import { isZkinferError } from '../errors.ts';
+import { auditCommand } from './commands/audit.ts';
 import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
@@ -14,15 +16,18 @@ export const EXIT_UNUSABLE = 2;
 const program = new Command()
   .name('zkinfer')
   .description('Prove quantized neural network inferences with Circom and Groth16')
+  .version(pkg.version, '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, chainCommands, verifyPageCommand]) add(program);
+for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand]) add(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  const code = (e as { code?: string }).code;
-  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exitCode = 0;
+  const { code, exitCode } = e as { code?: string; exitCode?: number };
+  // --help and --version exit 0; help shown because no command was given (commander writes
+  // it to stderr with exit code 1) is a usage error like any other.
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || (code === 'commander.help' && exitCode === 0)) process.exitCode = 0;
   else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = EXIT_UNUSABLE;
   else if (isZkinferError(e)) {
     process.stderr.write(`error [${e.code}]${e.field ? ` (${e.field})` : ''}: ${e.message}\n`);

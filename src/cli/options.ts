@@ -1,6 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { ZkinferError } from '../errors.ts';
+import { loadModel, readInputRows } from '../model/index.ts';
+import type { CompileOptions } from '../pipeline/index.ts';
 import type { QuantSettings } from '../quant/settings.ts';
 
 export function intOption(name: string) {
@@ -17,16 +19,44 @@ export function bigintOption(name: string) {
   };
 }
 
-/** --scale / --bits, shared by every command that builds a circuit. */
+/** --scale / --bits / --public-input / --calibration / --input-range, shared by every command that builds a circuit. */
 export function withSettings(cmd: Command): Command {
   return cmd
     .option('--scale <n>', 'fixed-point scale bits: values are stored as round(v * 2^n) (default 10)', intOption('--scale'))
     .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
-    .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it');
+    .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
+    .option('--calibration <file>', "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range")
+    .option('--labels <names>', 'decision names, comma separated: "decline,approve" (0, then 1) for a sigmoid head, one per class for softmax')
+    .option('--input-range <name=lo:hi>', "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
+}
+
+export interface SettingsOptions {
+  scale?: number;
+  bits?: number;
+  publicInput?: boolean;
+  calibration?: string;
+  inputRange?: string[];
+  labels?: string;
 }
 
 export function settingsFrom(o: { scale?: number; bits?: number }): Partial<QuantSettings> {
   return { ...(o.scale !== undefined ? { scaleBits: o.scale } : {}), ...(o.bits !== undefined ? { bits: o.bits } : {}) };
+}
+
+const NUM = '-?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
+const RANGE = new RegExp(`^([^=]+)=(${NUM}):(${NUM})$`);
+
+/** The compile options a model's settings flags stand for (reads the calibration file). */
+export async function modelOptionsFrom(model: string, o: SettingsOptions): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>> {
+  const inputRanges: Record<string, [number, number]> = {};
+  for (const r of o.inputRange ?? []) {
+    const m = RANGE.exec(r.trim());
+    if (!m) throw new ZkinferError('SETTINGS', `--input-range must look like name=lo:hi (got "${r}")`, 'input-range');
+    inputRanges[m[1]] = [Number(m[2]), Number(m[3])];
+  }
+  const calibration = o.calibration ? (await readInputRows(o.calibration, (await loadModel(model)).ir)).rows : undefined;
+  const labels = o.labels?.split(',').map((l) => l.trim());
+  return { settings: settingsFrom(o), publicInput: o.publicInput, calibration, inputRanges, labels };
 }
 
 /** --ptau / --ptau-sha256, shared by setup and prove. */
@@ -36,18 +66,46 @@ export function withPtau(cmd: Command): Command {
     .option('--ptau-sha256 <hex>', 'pin the sha256 of a --ptau file that is not a known ceremony file');
 }
 
+/**
+ * Reads and parses a JSON file the user named. Error messages quote what they show of
+ * the file's text printably, and a binary file (a model passed where the input goes) is
+ * named as such instead of being echoed into the terminal.
+ */
 export async function readJsonFile(file: string, field: string): Promise<unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (e) {
     throw new ZkinferError('NOT_FOUND', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, field);
   }
+  const text = utf8(bytes);
+  if (text === undefined || looksBinary(text)) throw new ZkinferError('INPUT_VALUE', `${file} is not a JSON file (it looks binary)`, field);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ZkinferError('INPUT_VALUE', `${file} is not valid JSON: ${(e as Error).message}`, field);
+    throw new ZkinferError('INPUT_VALUE', `${file} is not valid JSON: ${printable((e as Error).message)}`, field);
   }
+}
+
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Holding control characters JSON text never has (NUL, ESC, ...). */
+function looksBinary(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text.slice(0, 4096));
+}
+
+/** Control characters escaped as \uXXXX, long text cut: safe to print to a terminal. */
+export function printable(s: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex
+  const escaped = s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max)}...` : escaped;
 }
 
 /** Writes through a temp file and a rename, so a reader never sees half a file. */

@@ -6,7 +6,24 @@ import { attrFloat, attrInt, attrInts, attrTensor } from './lower.ts';
  * Constant folding: ops whose inputs are all constants are evaluated at import time
  * (shape preludes such as Shape -> Gather -> Concat -> Reshape, and dequantized weights).
  */
-export type ConstOp = (node: NodeProto, ins: (Tensor | undefined)[], opset: number) => Tensor[];
+export type ConstOp = (node: NodeProto, ins: (Tensor | undefined)[], opset: number, ctx: FoldContext) => Tensor[];
+
+/**
+ * Where a folded op gets the storage for its result: `alloc` checks the element count
+ * against the model limits before allocating, so an op that would build a huge
+ * constant (ConstantOfShape([1e8]), an Expand or Tile to a huge shape) is refused
+ * from its shape alone. Ops that only relabel their input's data allocate nothing.
+ */
+export interface FoldContext {
+  alloc(shape: number[], node: NodeProto): Float64Array;
+}
+
+/** `f` applied to every element of `a`, into checked storage. */
+function mapInto(ctx: FoldContext, node: NodeProto, a: Tensor, f: (v: number, i: number) => number): Tensor {
+  const data = ctx.alloc(a.shape, node);
+  for (let i = 0; i < data.length; i++) data[i] = f(a.data[i], i);
+  return { shape: a.shape, data };
+}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const strides = (shape: number[]) => shape.map((_, i) => size(shape.slice(i + 1)));
@@ -37,27 +54,28 @@ function at(t: Tensor, shape: number[], flat: number): number {
 }
 
 /** A tensor of `shape` whose element at each index is A's at the sum of `offset(axis, index)`. */
-function gatherBy(A: Tensor, shape: number[], offset: (axis: number, idx: number) => number): Tensor {
-  return {
-    shape,
-    data: Float64Array.from({ length: size(shape) }, (_, flat) => {
-      let rem = flat;
-      let src = 0;
-      for (let i = shape.length - 1; i >= 0; i--) {
-        src += offset(i, rem % shape[i]);
-        rem = Math.floor(rem / shape[i]);
-      }
-      return A.data[src];
-    }),
-  };
+function gatherBy(ctx: FoldContext, node: NodeProto, A: Tensor, shape: number[], offset: (axis: number, idx: number) => number): Tensor {
+  const data = ctx.alloc(shape, node);
+  for (let flat = 0; flat < data.length; flat++) {
+    let rem = flat;
+    let src = 0;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      src += offset(i, rem % shape[i]);
+      rem = Math.floor(rem / shape[i]);
+    }
+    data[flat] = A.data[src];
+  }
+  return { shape, data };
 }
 
 function binary(f: (a: number, b: number) => number): ConstOp {
-  return (node, [a, b]) => {
+  return (node, [a, b], _opset, ctx) => {
     const A = need(node, a, 'an operand');
     const B = need(node, b, 'an operand');
     const shape = broadcastShape(A.shape, B.shape);
-    return [{ shape, data: Float64Array.from({ length: size(shape) }, (_, i) => f(at(A, shape, i), at(B, shape, i))) }];
+    const data = ctx.alloc(shape, node);
+    for (let i = 0; i < data.length; i++) data[i] = f(at(A, shape, i), at(B, shape, i));
+    return [{ shape, data }];
   };
 }
 
@@ -67,17 +85,17 @@ function axesInput(node: NodeProto, ins: (Tensor | undefined)[], opset: number):
 
 export const constantOps: Record<string, ConstOp> = {
   Identity: (_n, [a]) => [a!],
-  Cast(node, [a]) {
+  Cast(node, [a], _opset, ctx) {
     const to = attrInt(node, 'to', 1);
     const isInt = [2, 3, 4, 5, 6, 7, 12, 13].includes(to);
-    return [{ shape: a!.shape, data: isInt ? a!.data.map(Math.trunc) : Float64Array.from(a!.data) }];
+    return [mapInto(ctx, node, need(node, a, 'data'), isInt ? Math.trunc : (v) => v)];
   },
   Add: binary((a, b) => a + b),
   Sub: binary((a, b) => a - b),
   Mul: binary((a, b) => a * b),
   Div: binary((a, b) => a / b),
-  Neg: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map((v) => -v) }],
-  Sqrt: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map(Math.sqrt) }],
+  Neg: (node, [a], _opset, ctx) => [mapInto(ctx, node, need(node, a, 'data'), (v) => -v)],
+  Sqrt: (node, [a], _opset, ctx) => [mapInto(ctx, node, need(node, a, 'data'), Math.sqrt)],
   Shape(node, [a]) {
     const A = need(node, a, 'data');
     const rank = A.shape.length;
@@ -85,10 +103,11 @@ export const constantOps: Record<string, ConstOp> = {
     const dims = A.shape.slice(norm(attrInt(node, 'start', 0)), norm(attrInt(node, 'end', rank)));
     return [{ shape: [dims.length], data: Float64Array.from(dims) }];
   },
-  ConstantOfShape(node, [s]) {
+  ConstantOfShape(node, [s], _opset, ctx) {
     const shape = Array.from(need(node, s, 'a shape').data);
+    const data = ctx.alloc(shape, node);
     const v = attrTensor(node, 'value')?.data[0] ?? 0;
-    return [{ shape, data: new Float64Array(size(shape)).fill(v) }];
+    return [{ shape, data: data.fill(v) }];
   },
   Reshape(node, [a, s]) {
     const A = need(node, a, 'data');
@@ -113,7 +132,7 @@ export const constantOps: Record<string, ConstOp> = {
     for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : ins[0]!.shape[j++]);
     return [{ shape: out, data: ins[0]!.data }];
   },
-  Concat(node, ins) {
+  Concat(node, ins, _opset, ctx) {
     const parts = ins.filter((t): t is Tensor => !!t);
     const axis0 = attrInt(node, 'axis', 0);
     const rank = parts[0].shape.length;
@@ -121,16 +140,20 @@ export const constantOps: Record<string, ConstOp> = {
     const outer = size(parts[0].shape.slice(0, axis));
     const shape = [...parts[0].shape];
     shape[axis] = parts.reduce((a, p) => a + p.shape[axis], 0);
-    const data: number[] = [];
+    const data = ctx.alloc(shape, node);
+    let k = 0;
     for (let o = 0; o < outer; o++) {
       for (const p of parts) {
         const chunk = size(p.shape.slice(axis));
-        data.push(...p.data.subarray(o * chunk, (o + 1) * chunk));
+        const piece = p.data.subarray(o * chunk, (o + 1) * chunk);
+        if (k + piece.length > data.length) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${node.name}": inputs of shapes ${parts.map((q) => `[${q.shape}]`).join(', ')} do not concatenate`, node.name ?? undefined);
+        data.set(piece, k);
+        k += piece.length;
       }
     }
-    return [{ shape, data: Float64Array.from(data) }];
+    return [{ shape, data }];
   },
-  Gather(node, [a, idx]) {
+  Gather(node, [a, idx], _opset, ctx) {
     const A = need(node, a, 'data');
     const I = need(node, idx, 'indices');
     const axis0 = attrInt(node, 'axis', 0);
@@ -138,27 +161,33 @@ export const constantOps: Record<string, ConstOp> = {
     const outer = size(A.shape.slice(0, axis));
     const inner = size(A.shape.slice(axis + 1));
     const dim = A.shape[axis];
-    const data: number[] = [];
+    const shape = [...A.shape.slice(0, axis), ...I.shape, ...A.shape.slice(axis + 1)];
+    const data = ctx.alloc(shape, node);
+    let j = 0;
     for (let o = 0; o < outer; o++) {
       for (const raw of I.data) {
         const k = raw < 0 ? raw + dim : raw;
-        data.push(...A.data.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner));
+        if (!(k >= 0 && k < dim)) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gather "${node.name}": index ${raw} is outside a dimension of ${dim}`, node.name ?? undefined);
+        data.set(A.data.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner), j);
+        j += inner;
       }
     }
-    return [{ shape: [...A.shape.slice(0, axis), ...I.shape, ...A.shape.slice(axis + 1)], data: Float64Array.from(data) }];
+    return [{ shape, data }];
   },
-  Expand(node, [a, s]) {
+  Expand(node, [a, s], _opset, ctx) {
     const A = need(node, a, 'data');
     const shape = broadcastShape(A.shape, Array.from(need(node, s, 'a shape').data));
-    return [{ shape, data: Float64Array.from({ length: size(shape) }, (_, i) => at(A, shape, i)) }];
+    const data = ctx.alloc(shape, node);
+    for (let i = 0; i < data.length; i++) data[i] = at(A, shape, i);
+    return [{ shape, data }];
   },
-  Tile(node, [a, r]) {
+  Tile(node, [a, r], _opset, ctx) {
     const A = need(node, a, 'data');
     const reps = Array.from(need(node, r, 'repeats').data);
     const st = strides(A.shape);
-    return [gatherBy(A, A.shape.map((d, i) => d * reps[i]), (i, idx) => (idx % A.shape[i]) * st[i])];
+    return [gatherBy(ctx, node, A, A.shape.map((d, i) => d * reps[i]), (i, idx) => (idx % A.shape[i]) * st[i])];
   },
-  Slice(node, ins, opset) {
+  Slice(node, ins, opset, ctx) {
     const A = need(node, ins[0], 'data');
     const rank = A.shape.length;
     const fromInput = (i: number) => (ins[i] ? Array.from(ins[i]!.data) : undefined);
@@ -184,16 +213,16 @@ export const constantOps: Record<string, ConstOp> = {
       step[ax] = st;
     });
     const st = strides(A.shape);
-    return [gatherBy(A, shape, (i, idx) => (begin[i] + idx * step[i]) * st[i])];
+    return [gatherBy(ctx, node, A, shape, (i, idx) => (begin[i] + idx * step[i]) * st[i])];
   },
-  Transpose(node, [a]) {
-    const A = a!;
+  Transpose(node, [a], _opset, ctx) {
+    const A = need(node, a, 'data');
     const perm = attrInts(node, 'perm') ?? A.shape.map((_, i) => A.shape.length - 1 - i);
     const st = strides(A.shape);
-    return [gatherBy(A, perm.map((p) => A.shape[p]), (i, idx) => idx * st[perm[i]])];
+    return [gatherBy(ctx, node, A, perm.map((p) => A.shape[p]), (i, idx) => idx * st[perm[i]])];
   },
   /** Dequantized weights: (q - zero point) * scale, per tensor or per axis. */
-  DequantizeLinear(node, [x, scale, zp]) {
+  DequantizeLinear(node, [x, scale, zp], _opset, ctx) {
     const X = need(node, x, 'data');
     const S = need(node, scale, 'a scale');
     const axis0 = attrInt(node, 'axis', 1);
@@ -201,19 +230,19 @@ export const constantOps: Record<string, ConstOp> = {
     const inner = size(X.shape.slice(axis + 1));
     const dim = X.shape[axis] ?? 1;
     const pick = (t: Tensor | undefined, i: number) => (!t ? 0 : t.data.length === 1 ? t.data[0] : t.data[Math.floor(i / inner) % dim]);
-    return [{ shape: X.shape, data: X.data.map((q, i) => (q - pick(zp, i)) * pick(S, i)) }];
+    return [mapInto(ctx, node, X, (q, i) => (q - pick(zp, i)) * pick(S, i))];
   },
-  QuantizeLinear(node, [x, scale, zp]) {
+  QuantizeLinear(node, [x, scale, zp], _opset, ctx) {
     const X = need(node, x, 'data');
     const S = need(node, scale, 'a scale');
     const z = zp?.data[0] ?? 0;
     const [lo, hi] = zp && zp.data.length && node.input?.[2] && zp.data.some((v) => v < 0) ? [-128, 127] : [0, 255];
-    return [{ shape: X.shape, data: X.data.map((v) => Math.min(hi, Math.max(lo, Math.round(v / S.data[0]) + z))) }];
+    return [mapInto(ctx, node, X, (v) => Math.min(hi, Math.max(lo, Math.round(v / S.data[0]) + z)))];
   },
-  Clip(node, [a, lo, hi], opset) {
+  Clip(node, [a, lo, hi], opset, ctx) {
     const min = opset < 11 ? attrFloat(node, 'min', -Infinity) : (lo?.data[0] ?? -Infinity);
     const max = opset < 11 ? attrFloat(node, 'max', Infinity) : (hi?.data[0] ?? Infinity);
-    return [{ shape: a!.shape, data: a!.data.map((v) => Math.min(max, Math.max(min, v))) }];
+    return [mapInto(ctx, node, need(node, a, 'data'), (v) => Math.min(max, Math.max(min, v)))];
   },
-  Relu: (_n, [a]) => [{ shape: a!.shape, data: a!.data.map((v) => Math.max(0, v)) }],
+  Relu: (node, [a], _opset, ctx) => [mapInto(ctx, node, need(node, a, 'data'), (v) => Math.max(0, v))],
 };

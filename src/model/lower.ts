@@ -1,8 +1,9 @@
 import { ZkinferError } from '../errors.ts';
 import type { DenseLayer, Head, IrInput, Layer, ModelIR } from './ir.ts';
-import { constantOps, type ConstOp } from './const-ops.ts';
+import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
-import { foldDenseChain } from './fold.ts';
+import { type DiagLayer, foldDenseChain } from './fold.ts';
+import { checkLimit, DEFAULT_MODEL_LIMITS, elementCount, type ModelLimits } from './limits.ts';
 
 /**
  * Lowers an ONNX graph to the chain-of-layers IR. Every value is either a constant
@@ -50,9 +51,9 @@ export function attrInts(node: NodeProto, name: string): number[] | undefined {
   const a = attr(node, name);
   return a?.ints && a.ints.length > 0 ? a.ints.map((v) => Number(String(v))) : undefined;
 }
-export function attrTensor(node: NodeProto, name: string): Tensor | undefined {
+export function attrTensor(node: NodeProto, name: string, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Tensor | undefined {
   const a = attr(node, name);
-  return a?.t ? attributeTensor(a.t) : undefined;
+  return a?.t ? attributeTensor(a.t, limits) : undefined;
 }
 
 /** Broadcasts a constant to an activation's full shape (numpy rules), flattened row-major. */
@@ -77,18 +78,46 @@ export function broadcastTo(t: Tensor, shape: number[], where: string): Float64A
   return out;
 }
 
-class Lowering {
+class Lowering implements FoldContext {
   readonly values = new Map<string, Value>();
-  readonly layers: Layer[] = [];
-  /** Dense layers that are elementwise (diagonal), which may fold into a neighbour. */
-  readonly diagonal = new Set<Layer>();
+  /** Layers in order; elementwise ones stay diagonal until `foldDenseChain`. */
+  readonly layers: (Layer | DiagLayer)[] = [];
   version = 0;
+  /** Elements of every constant held (stored and folded), against maxConstantElements. */
+  constantElements = 0;
+  /** Weights allocated for layers so far, against maxParameters. */
+  parameters = 0;
   inputs: IrInput[] = [];
   /** A Sigmoid/Softmax not yet consumed: the head if nothing but shape ops follow it. */
   pendingHead: { op: 'sigmoid' | 'softmax'; node: string; size: number } | null = null;
   merged = false;
 
-  constructor(readonly opset: number) {}
+  constructor(
+    readonly opset: number,
+    readonly limits: ModelLimits,
+  ) {}
+
+  /** A new constant's storage, after its size is checked (FoldContext). */
+  alloc(shape: number[], node: NodeProto): Float64Array {
+    const where = nodeName(node);
+    const n = elementCount(shape, where);
+    checkLimit(this.limits, 'maxTensorElements', n, `the element count of the constant [${shape.slice(0, 8).join(',')}${shape.length > 8 ? ',...' : ''}] that ${node.opType} would compute`, where);
+    this.holdConstant(n, where);
+    return new Float64Array(n);
+  }
+
+  holdConstant(n: number, where: string): void {
+    this.constantElements += n;
+    checkLimit(this.limits, 'maxConstantElements', this.constantElements, 'the element count of all constants held, up to and including this one', where);
+  }
+
+  /** Checks a layer's widths and the weights it adds before they are built. */
+  reserveLayer(node: NodeProto, inSize: number, outSize: number, params: number): void {
+    const where = nodeName(node);
+    checkLimit(this.limits, 'maxLayerWidth', Math.max(inSize, outSize), `the width of ${node.opType} layer (${inSize} in, ${outSize} out)`, where);
+    this.parameters += params;
+    checkLimit(this.limits, 'maxParameters', this.parameters, 'the parameter count of the layers up to and including this one', where);
+  }
 
   get(node: NodeProto, i: number): Value | undefined {
     const name = node.input?.[i];
@@ -137,9 +166,8 @@ class Lowering {
     this.pendingHead = null;
   }
 
-  emit(node: NodeProto, layer: Layer, shape: number[], diagonal = false): void {
+  emit(node: NodeProto, layer: Layer | DiagLayer, shape: number[]): void {
     this.layers.push(layer);
-    if (diagonal) this.diagonal.add(layer);
     this.setAct(node, shape);
   }
 
@@ -154,11 +182,8 @@ class Lowering {
   }
 }
 
-function denseFromDiag(name: string, scale: Float64Array, shift: Float64Array, nodes: string[]): DenseLayer {
-  const n = scale.length;
-  const weights = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) weights[i * n + i] = scale[i];
-  return { kind: 'dense', name, inSize: n, outSize: n, weights, bias: shift, nodes };
+function diag(name: string, scale: Float64Array, shift: Float64Array, nodes: string[]): DiagLayer {
+  return { kind: 'diag', name, size: scale.length, scale, shift, nodes };
 }
 
 type Handler = (L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[]) => void;
@@ -167,6 +192,7 @@ const nodeName = (n: NodeProto) => n.name || `${n.opType}(${n.output?.[0]})`;
 
 function elementwise(L: Lowering, node: NodeProto, act: Activation, c: Tensor, op: string, constFirst: boolean): void {
   const n = size(act.shape);
+  L.reserveLayer(node, n, n, 2 * n);
   const b = broadcastTo(c, act.shape, nodeName(node));
   const scale = new Float64Array(n).fill(1);
   const shift = new Float64Array(n);
@@ -183,7 +209,7 @@ function elementwise(L: Lowering, node: NodeProto, act: Activation, c: Tensor, o
       scale[i] = 1 / b[i];
     }
   }
-  L.emit(node, denseFromDiag(nodeName(node), scale, shift, [nodeName(node)]), act.shape, true);
+  L.emit(node, diag(nodeName(node), scale, shift, [nodeName(node)]), act.shape);
 }
 
 function dense(L: Lowering, node: NodeProto, act: Activation, W: Float64Array, inSize: number, outSize: number, bias: Float64Array): void {
@@ -228,6 +254,7 @@ const HANDLERS: Record<string, Handler> = {
     const transB = attrInt(node, 'transB', 0) === 1;
     const [N, kB] = transB ? B.shape : [B.shape[1], B.shape[0]];
     if (kB !== K) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}": input has ${K} features, weights expect ${kB}`, nodeName(node));
+    L.reserveLayer(node, K, N, K * N + N);
     const alpha = attrFloat(node, 'alpha', 1);
     const beta = attrFloat(node, 'beta', 1);
     const W = (transB ? Float64Array.from(B.data) : transpose(B.data, B.shape[0], B.shape[1])).map((v) => v * alpha);
@@ -240,28 +267,32 @@ const HANDLERS: Record<string, Handler> = {
     if (B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}" needs a 2-d constant right operand`, nodeName(node));
     const K = rowLength(node, act);
     if (B.shape[0] !== K) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}": input has ${K} features, weights expect ${B.shape[0]}`, nodeName(node));
+    L.reserveLayer(node, K, B.shape[1], K * B.shape[1] + B.shape[1]);
     dense(L, node, act, transpose(B.data, K, B.shape[1]), K, B.shape[1], new Float64Array(B.shape[1]));
   },
   BatchNormalization(L, node, act) {
     const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => L.required(node, i, 'BatchNormalization parameters'));
     const eps = attrFloat(node, 'epsilon', 1e-5);
     const C = act.shape[1] ?? 1;
+    L.reserveLayer(node, size(act.shape), size(act.shape), 2 * size(act.shape));
     const scaleC = gamma.data.map((g, c) => g / Math.sqrt(variance.data[c] + eps));
     const shiftC = beta.data.map((b, c) => b - mean.data[c] * scaleC[c]);
     const perChannel = (v: Float64Array): Tensor => ({ data: v, shape: [C, ...Array(Math.max(0, act.shape.length - 2)).fill(1)] });
     const scale = broadcastTo(perChannel(scaleC), act.shape, nodeName(node));
     const shift = broadcastTo(perChannel(shiftC), act.shape, nodeName(node));
-    L.emit(node, denseFromDiag(nodeName(node), scale, shift, [nodeName(node)]), act.shape, true);
+    L.emit(node, diag(nodeName(node), scale, shift, [nodeName(node)]), act.shape);
   },
   Relu(L, node, act) {
     L.emit(node, { kind: 'relu', name: nodeName(node), size: size(act.shape), nodes: [nodeName(node)] }, act.shape);
   },
   LeakyRelu(L, node, act) {
+    L.reserveLayer(node, size(act.shape), size(act.shape), size(act.shape));
     const alpha = new Float64Array(size(act.shape)).fill(attrFloat(node, 'alpha', 0.01));
     L.emit(node, { kind: 'leaky_relu', name: nodeName(node), size: alpha.length, alpha, nodes: [nodeName(node)] }, act.shape);
   },
   PRelu(L, node, act) {
     const slope = L.required(node, 1, 'the slope');
+    L.reserveLayer(node, size(act.shape), size(act.shape), size(act.shape));
     // PRelu broadcasts a per-channel slope [C] (or [C,1,1]) over [N, C, ...].
     const t = slope.shape.length === 1 && act.shape.length > 2 ? { data: slope.data, shape: [slope.shape[0], ...Array(act.shape.length - 2).fill(1)] } : slope;
     const alpha = broadcastTo(t, act.shape, nodeName(node));
@@ -394,7 +425,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     throw unsupportedOp(`${node.domain}.${op}`, name);
   }
   if (op === 'Constant') {
-    const t = attrTensor(node, 'value');
+    const t = attrTensor(node, 'value', L.limits);
     const f = (node.attribute ?? []).find((a) => a.name === 'value_float' || a.name === 'value_int' || a.name === 'value_floats' || a.name === 'value_ints');
     let tensor = t;
     if (!tensor && f) {
@@ -404,6 +435,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
       else tensor = { data: Float64Array.from((f.ints ?? []).map((v) => Number(String(v)))), shape: [(f.ints ?? []).length] };
     }
     if (!tensor) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Constant "${name}" has no supported value attribute`, name);
+    L.holdConstant(tensor.data.length, name);
     L.values.set(node.output![0], { kind: 'const', t: tensor });
     return;
   }
@@ -414,7 +446,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     // Everything constant: fold.
     const fold: ConstOp | undefined = constantOps[op];
     if (!fold) throw unsupportedOp(op, name);
-    const outs = fold(node, ins.map((v) => (v as Constant | undefined)?.t), L.opset);
+    const outs = fold(node, ins.map((v) => (v as Constant | undefined)?.t), L.opset, L);
     outs.forEach((t, i) => L.values.set(node.output![i], { kind: 'const', t }));
     return;
   }
@@ -474,12 +506,17 @@ function dimsOf(vi: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unkno
   return (vi.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && String(d.dimValue) !== '0' ? Number(String(d.dimValue)) : null));
 }
 
-/** Lowers a decoded model; `initializers` are its decoded constant tensors. */
-export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>): ModelIR {
+/**
+ * Lowers a decoded model; `initializers` are its decoded constant tensors. Every
+ * allocation a node implies (a folded constant, a layer's weights) is checked against
+ * `limits` first.
+ */
+export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>, limits: ModelLimits = DEFAULT_MODEL_LIMITS): ModelIR {
   const graph = model.graph!;
   const opset = Number((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 13);
-  const L = new Lowering(opset);
+  const L = new Lowering(opset, limits);
   for (const [name, t] of initializers) {
+    L.holdConstant(t.data.length, name);
     if (t.data.some((v) => !Number.isFinite(v))) throw new ZkinferError('MODEL_BAD_WEIGHTS', `initializer "${name}" contains NaN or Infinity`, name);
     L.values.set(name, { kind: 'const', t });
   }
@@ -498,7 +535,8 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>)
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph input "${gi.name}" has an unknown feature dimension [${dims.map((d) => d ?? '?')}]`, gi.name ?? undefined);
     }
     const shape = feat as number[];
-    const n = size(shape);
+    const n = elementCount(shape, gi.name ?? `input${index}`);
+    checkLimit(limits, 'maxLayerWidth', offset + n, `the input width (features of ${index === 0 ? `input ${gi.name}` : `inputs up to and including ${gi.name}`})`, gi.name ?? undefined);
     L.inputs.push({ name: gi.name ?? `input${index}`, shape, size: n, offset, ...(hasBatch ? {} : { batched: false }) });
     if (!hasBatch) batched = false;
     offset += n;
@@ -516,7 +554,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>)
   }
   if (L.inputs.length > 1 && !L.merged) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'several graph inputs must be concatenated before use', 'model');
   const head: Head = L.pendingHead?.op ?? 'none';
-  const layers = foldDenseChain(L.layers, L.diagonal);
+  const layers = foldDenseChain(L.layers, limits);
   for (const layer of layers) checkFinite(layer);
   return {
     inputs: L.inputs,

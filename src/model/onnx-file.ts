@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { ZkinferError } from '../errors.ts';
+import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from './limits.ts';
+import { scanOnnx } from './onnx-scan.ts';
 
 /** onnx-proto is CommonJS without detectable named exports: take the namespace from the default export. */
 export const onnx = pkg.onnx;
@@ -27,6 +29,9 @@ export interface OnnxFile {
 }
 
 const DT = onnx.TensorProto.DataType;
+
+/** Bytes per element of the fixed-width data types `decodeRaw` reads. */
+const BYTES_PER_ELEMENT: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
 
 function longToNumber(v: unknown): number {
   return typeof v === 'number' ? v : Number(String(v));
@@ -74,14 +79,18 @@ function halfToFloat(h: number): number {
 }
 
 /** Decodes a TensorProto held in the model (not external). */
-export function decodeTensor(t: TensorProto, external?: (t: TensorProto) => Uint8Array): Tensor {
+export function decodeTensor(t: TensorProto, external?: (t: TensorProto) => Uint8Array, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Tensor {
   const name = t.name ?? '?';
   const shape = (t.dims ?? []).map(longToNumber);
   const count = shape.reduce((a, b) => a * b, 1);
+  // scanOnnx has checked the file's own data; this also covers external data and tensors built in memory.
+  checkLimit(limits, 'maxTensorElements', count, `the element count of tensor ${name}`, name);
   let data: Float64Array;
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     if (!external) throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}" has external data but no model directory is known`, name);
-    data = decodeRaw(external(t), t.dataType ?? 0, name);
+    const raw = external(t);
+    checkLimit(limits, 'maxTensorElements', Math.floor(raw.length / Math.max(1, BYTES_PER_ELEMENT[t.dataType ?? 0] ?? 1)), `the element count stored for tensor ${name}`, name);
+    data = decodeRaw(raw, t.dataType ?? 0, name);
   } else if (t.rawData && t.rawData.length > 0) data = decodeRaw(t.rawData, t.dataType ?? 0, name);
   else if (t.floatData && t.floatData.length > 0) data = Float64Array.from(t.floatData);
   else if (t.doubleData && t.doubleData.length > 0) data = Float64Array.from(t.doubleData);
@@ -97,7 +106,8 @@ export function decodeTensor(t: TensorProto, external?: (t: TensorProto) => Uint
 }
 
 /** Reads external tensor data relative to the model's directory, refusing paths that leave it. */
-function externalReader(modelDir: string, files: Map<string, Uint8Array>) {
+function externalReader(files: Map<string, Uint8Array>, limits: ModelLimits, storedBytes: number) {
+  let total = storedBytes;
   return (t: TensorProto): Uint8Array => {
     const name = t.name ?? '?';
     const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
@@ -113,18 +123,27 @@ function externalReader(modelDir: string, files: Map<string, Uint8Array>) {
     if (!(offset >= 0 && length >= 0 && offset + length <= bytes.length)) {
       throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}": "${location}" is too short (needs bytes ${offset}..${offset + length}, has ${bytes.length})`, location);
     }
+    total += length;
+    checkLimit(limits, 'maxInitializerBytes', total, `the tensor data of the model, up to and including external tensor ${name}, in bytes`, name);
     return bytes.subarray(offset, offset + length);
   };
 }
 
-/** Reads and decodes an ONNX file and the external data files its tensors name. */
-export async function readOnnx(file: string): Promise<OnnxFile> {
+/**
+ * Reads and decodes an ONNX file and the external data files its tensors name. Sizes
+ * are checked against `limits` before anything they imply is allocated: file sizes
+ * before reading, the protobuf structure (see `scanOnnx`) before decoding.
+ */
+export async function readOnnx(file: string, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<OnnxFile> {
   let bytes: Uint8Array;
   try {
+    checkLimit(limits, 'maxModelBytes', (await stat(file)).size, 'the size of the ONNX file in bytes', 'model');
     bytes = await readFile(file);
   } catch (e) {
+    if (e instanceof ZkinferError) throw e;
     throw new ZkinferError('NOT_FOUND', `cannot read model ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'model');
   }
+  const scan = scanOnnx(bytes, limits, path.basename(file));
   let model: ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -141,10 +160,14 @@ export async function readOnnx(file: string): Promise<OnnxFile> {
   const files = new Map<string, Uint8Array>();
   const externalBytes: Uint8Array[] = [];
   const dir = path.dirname(file);
+  let totalBytes = bytes.length;
   for (const t of tensors) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
     if (!location || files.has(location) || path.isAbsolute(location) || location.split(/[\\/]/).includes('..')) continue;
+    const size = await stat(path.join(dir, location)).then((st) => st.size, () => 0);
+    totalBytes += size;
+    checkLimit(limits, 'maxModelBytes', totalBytes, `the size of the ONNX file and its external data, up to and including "${location}", in bytes`, location);
     try {
       const b = await readFile(path.join(dir, location));
       files.set(location, b);
@@ -153,13 +176,13 @@ export async function readOnnx(file: string): Promise<OnnxFile> {
       // Reported by the reader below with the tensor's name.
     }
   }
-  const ext = externalReader(dir, files);
+  const ext = externalReader(files, limits, scan.tensorBytes);
   const initializers = new Map<string, Tensor>();
-  for (const t of graph.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t, ext));
+  for (const t of graph.initializer ?? []) initializers.set(t.name ?? '', decodeTensor(t, ext, limits));
   return { model, bytes, externalBytes, initializers };
 }
 
 /** Decodes a Constant node's tensor attribute (its external data, if any, must be loaded). */
-export function attributeTensor(t: TensorProto): Tensor {
-  return decodeTensor(t);
+export function attributeTensor(t: TensorProto, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Tensor {
+  return decodeTensor(t, undefined, limits);
 }

@@ -1,8 +1,13 @@
-import { compileCircuit, type CompiledCircuit, generateModelTemplate, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
-import { loadModel, runOnnxRuntime, type ModelIR } from '../model/index.ts';
-import { hashToField } from '../prover/commitment.ts';
-import type { BundleModel } from '../prover/bundle.ts';
+import { createHash } from 'node:crypto';
+import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
+import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime } from '../model/index.ts';
+import { type BundleModel, CIRCUIT_FORMAT, canonicalJson, DESCRIPTOR_FORMAT, hexToField, type ModelDescriptor } from '../prover/descriptor.ts';
+import { ZkinferError } from '../errors.ts';
+import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges } from '../quant/input-quant.ts';
+import { PACK_BITS } from '../quant/pack.ts';
+import { activationBits } from '../quant/settings.ts';
 import {
+  checkCircuitSize,
   DEFAULT_SETTINGS,
   fidelityReport,
   type FidelityReport,
@@ -21,13 +26,26 @@ export interface CompileOptions {
   publicInput?: boolean;
   /** Skip the fidelity report (the proving path does not need it). */
   fidelity?: boolean;
+  /**
+   * Rows of real inputs (raw units) that set each feature's scale and width from its
+   * observed range, with a margin; the fidelity report then runs on them too.
+   */
+  calibration?: ArrayLike<number>[];
+  /** Declared ranges by graph input name (applied to each of its elements); they win over calibration. */
+  inputRanges?: Record<string, [number, number]>;
+  /** Decision names: [for 0, for 1] with a sigmoid head, one per class with softmax. */
+  labels?: string[];
+  /** Size limits (DEFAULT_MODEL_LIMITS otherwise): checked while loading, and maxConstraints before compiling. */
+  limits?: Partial<ModelLimits>;
 }
 
 export interface CompiledModel {
   modelPath: string;
   /** sha256 of the ONNX bytes, its external data and the settings: the same upload is the same model. */
   modelId: string;
-  /** The model commitment public signal: sha256(model id, model circuit)'s top 248 bits. */
+  /** Everything a verifier decodes with; its hash is the model commitment. */
+  descriptor: ModelDescriptor;
+  /** The model commitment public signal: top 248 bits of sha256(canonical descriptor). */
   modelCommitment: bigint;
   settings: QuantSettings;
   publicInput: boolean;
@@ -36,12 +54,73 @@ export interface CompiledModel {
   /** The proof circuit (model + input commitment + nonce); `plan` covers the model part. */
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
-  fidelity: (FidelityReport & { inputs: 'given' | 'random' }) | null;
+  fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
 }
 
 /** A model's id: known from the upload alone, before anything is compiled. */
-export function modelIdOf(bytes: Uint8Array, externalBytes: Uint8Array[], settings: QuantSettings, publicInput = false): string {
-  return sha256Hex(bytes, ...externalBytes, JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}) }));
+export function modelIdOf(
+  bytes: Uint8Array,
+  externalBytes: Uint8Array[],
+  settings: QuantSettings,
+  publicInput = false,
+  inputQuant: InputQuant | null = null,
+  labels: string[] | null = null,
+): string {
+  return sha256Hex(
+    bytes,
+    ...externalBytes,
+    JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}), ...(inputQuant ? { inputQuant } : {}), ...(labels ? { labels } : {}) }),
+  );
+}
+
+/** Checks decision labels against the model's head: two for a sigmoid head, one per class for softmax. */
+export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize'>, labels: string[] | undefined): string[] | null {
+  if (!labels || labels.length === 0) return null;
+  const want = ir.head === 'sigmoid' ? 2 : ir.head === 'softmax' ? ir.outputSize : 0;
+  if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid or softmax head, so no decision', 'labels');
+  if (labels.length !== want) throw new ZkinferError('SETTINGS', `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`, 'labels');
+  if (labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) throw new ZkinferError('SETTINGS', 'each label must be 1 to 64 letters, digits, spaces, dots, dashes or underscores', 'labels');
+  return labels;
+}
+
+/**
+ * Per-feature scale and width from declared ranges and calibration rows (declared wins);
+ * features with neither keep the model's scale and the full activation width. Null when
+ * nothing was given.
+ */
+export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileOptions, 'calibration' | 'inputRanges'>): InputQuant | null {
+  const declared = opts.inputRanges ?? {};
+  const names = new Set(ir.inputs.map((i) => i.name));
+  for (const k of Object.keys(declared)) {
+    if (!names.has(k)) throw new ZkinferError('SETTINGS', `--input-range names "${k}", which is not an input of this model (${[...names].join(', ')})`, k);
+  }
+  if (!opts.calibration?.length && Object.keys(declared).length === 0) return null;
+  const observed = opts.calibration?.length ? observedRanges(opts.calibration, ir.inputSize) : null;
+  const lim = 2 ** (activationBits(st) - 1) / 2 ** st.scaleBits;
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (const inp of ir.inputs) {
+    for (let k = 0; k < inp.size; k++) {
+      const i = inp.offset + k;
+      const d = declared[inp.name];
+      lo.push(d ? d[0] : observed ? observed.lo[i] : -lim);
+      hi.push(d ? d[1] : observed ? observed.hi[i] : lim - 2 ** -st.scaleBits);
+    }
+  }
+  const name = (i: number) => {
+    const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
+    return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
+  };
+  const iq = inputQuantFromRanges(lo, hi, st, name);
+  // A feature nobody gave a range for keeps exactly the default scale and width.
+  for (let i = 0; i < lo.length; i++) {
+    const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
+    if (!declared[inp.name] && !observed) {
+      iq.scaleBits[i] = st.scaleBits;
+      iq.bits[i] = activationBits(st);
+    }
+  }
+  return isDefaultInputQuant(iq, st) ? null : iq;
 }
 
 /** Seeded uniform inputs in [-1, 1], so a report can be reproduced. */
@@ -54,19 +133,14 @@ export function randomInputs(size: number, count: number, seed = 1): Float64Arra
   return Array.from({ length: count }, () => Float64Array.from({ length: size }, () => next() * 2 - 1));
 }
 
-/** The public description of a compiled model that goes into every bundle. */
+/** The public description of a compiled model that goes into every bundle: its descriptor and commitment. */
 export function bundleModel(m: CompiledModel): BundleModel {
-  return {
-    id: m.modelId,
-    commitment: m.modelCommitment.toString(),
-    circuitHash: m.compiled.hash,
-    settings: m.settings,
-    inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
-    outputSize: m.ir.outputSize,
-    decisionSize: m.circuit.decisionSize,
-    head: m.ir.head,
-    publicInput: m.publicInput,
-  };
+  return { ...m.descriptor, commitment: m.modelCommitment.toString() };
+}
+
+/** sha256 of a string, in Node (the descriptor's hash is the same text in the browser). */
+function descriptorHash(d: ModelDescriptor): bigint {
+  return hexToField(createHash('sha256').update(canonicalJson(d)).digest('hex'));
 }
 
 /** A model as loaded: its IR and the bytes its id is computed from. */
@@ -85,24 +159,48 @@ export async function compileLoaded(
   opts: CompileOptions & { floatModel?: (x: ArrayLike<number>) => Promise<ArrayLike<number>>; modelPath?: string } = {},
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const quantized = quantizeModel(loaded.ir, settings);
+  const inputQuant = inputQuantOf(loaded.ir, settings, opts);
+  // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
+  checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined);
+  const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined);
   const publicInput = opts.publicInput === true;
-  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
-  const modelCommitment = hashToField(sha256Hex(modelId, generateModelTemplate(quantized).source));
+  const labels = checkLabels(loaded.ir, opts.labels);
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels);
+  // The circuit hash covers the whole proof circuit except the commitment constant,
+  // which is the hash of the descriptor holding the circuit hash.
+  const unbound = generateProofCircuit(quantized, 0n, { publicInput });
+  const w = activationBits(settings);
+  const descriptor: ModelDescriptor = {
+    format: DESCRIPTOR_FORMAT,
+    id: modelId,
+    circuitFormat: CIRCUIT_FORMAT,
+    circuitHash: await circuitSourceHash(unbound.source),
+    settings: { scaleBits: settings.scaleBits, bits: settings.bits },
+    inputs: loaded.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
+    outputSize: loaded.ir.outputSize,
+    decisionSize: unbound.decisionSize,
+    head: loaded.ir.head,
+    publicInput,
+    packing: { width: w, perElement: Math.floor(PACK_BITS / w) },
+    ...(inputQuant ? { inputQuant } : {}),
+    ...(labels ? { labels } : {}),
+  };
+  const modelCommitment = descriptorHash(descriptor);
   const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
   if (opts.floatModel && opts.fidelity !== false) {
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
-    const inputs = given ? opts.inputs! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
-    fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : 'random' };
+    const calibrated = !given && opts.calibration !== undefined && opts.calibration.length > 0;
+    const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
+    fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : calibrated ? 'calibration' : 'random' };
   }
-  return { modelPath: opts.modelPath ?? '', modelId, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
+  return { modelPath: opts.modelPath ?? '', modelId, descriptor, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
 }
 
 /** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */
 export async function compileModel(modelPath: string, opts: CompileOptions = {}): Promise<CompiledModel> {
-  const loaded = await loadModel(modelPath);
+  const loaded = await loadModel(modelPath, { limits: opts.limits });
   const floatModel = (x: ArrayLike<number>) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir);
   return compileLoaded(loaded, { ...opts, floatModel, modelPath });
 }

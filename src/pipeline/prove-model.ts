@@ -95,6 +95,7 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
     inputCommitment: commitment.toString(),
     salt: salt.toString(),
     scaleBits: m.settings.scaleBits,
+    ...(m.quantized.inputQuant ? { featureScaleBits: m.quantized.inputQuant.scaleBits } : {}),
     width: activationBits(m.settings),
     features: ref.input.map(String),
     given,

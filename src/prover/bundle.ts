@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
-import type { Head } from '../model/ir.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { BundleModel } from './descriptor.ts';
 import type { BUNDLE_FORMAT, BUNDLE_VERSION, RECEIPT_FORMAT } from './bundle-format.ts';
 import type { SetupProvenance } from './setup.ts';
 
@@ -11,21 +10,7 @@ const require = createRequire(import.meta.url);
 
 export { BUNDLE_FORMAT, BUNDLE_VERSION, RECEIPT_FORMAT } from './bundle-format.ts';
 
-/** What a verifier needs to decode public signals: the model's public shape. */
-export interface BundleModel {
-  /** sha256 of the ONNX bytes, external data and settings: the model's id. */
-  id: string;
-  /** The model commitment public signal (decimal): top 248 bits of sha256(id, model circuit). */
-  commitment: string;
-  circuitHash: string;
-  settings: QuantSettings;
-  inputs: { name: string; size: number }[];
-  outputSize: number;
-  decisionSize: number;
-  head: Head;
-  /** True when the quantized input is in the public signals instead of a commitment. */
-  publicInput: boolean;
-}
+export type { BundleModel, ModelDescriptor } from './descriptor.ts';
 
 export interface DecodedOutputs {
   /** Outputs (logits when head is sigmoid/softmax) as real numbers: integer / 2^scale. */
@@ -49,13 +34,17 @@ export interface ProofBundle {
   proof: Groth16Proof;
   /** Public signals in circuit order; `signalNames` names each one. */
   publicSignals: string[];
+  /** Derived from the descriptor; a verifier checks these copies against it. */
   signalNames: string[];
+  /** Copy of the last public signal, checked by verifiers. */
   nonce: string;
-  /** Null when the input is public. */
+  /** Copy of public signal 1 (null when the input is public), checked by verifiers. */
   inputCommitment: string | null;
+  /** Decoded from the public signals for reading; verifiers decode again and compare. */
   outputs: DecodedOutputs;
   vkeyHash: string;
   verificationKey: VerificationKey;
+  /** What the prover says about its setup. Shown, if at all, as claimed: verifiers derive provenance from the key. */
   setup: SetupProvenance;
   tools: Record<string, string>;
 }
@@ -68,6 +57,8 @@ export interface Receipt {
   inputCommitment: string;
   salt: string;
   scaleBits: number;
+  /** Scale bits of each feature, when they differ from `scaleBits` (a model with per-feature input quantization). */
+  featureScaleBits?: number[];
   /** Bit width of each quantized feature, which fixes how features are packed before hashing. */
   width: number;
   /** Quantized features (round(v * 2^scale)), in the model's input order. */

@@ -44,7 +44,7 @@ const HERMEZ_BLAKE2B: Record<number, string> = {
 export const BUNDLED_DEV_PTAU = {
   file: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'ptau', 'dev-13.ptau'),
   power: 13,
-  sha256: 'efeebb93fbe512e1f6106296dd9dddd5ad48050092a05bcfbcdf8ae7b891422f',
+  sha256: '6f927802233059422a4f377ee99d637a242518780d81fea0337a8341f3c40c21',
 };
 
 export async function hashFile(file: string, algorithm: 'sha256' | 'blake2b512'): Promise<string> {
@@ -63,6 +63,63 @@ export async function readPtauPower(file: string): Promise<number> {
     // magic, version u32, nSections u32, then section 1: type u32, size u64, n8 u32, q (n8 bytes), power u32
     const n8 = buf.readUInt32LE(24);
     return buf.readUInt32LE(28 + n8);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The largest powers-of-tau power the service generates, or sets a circuit up with
+ * when the operator supplied no ptau file: generating 2^p takes time and memory
+ * exponential in p, and a few-byte model can ask for it. 2^16 covers the largest model
+ * the repo proves (ezkl large_mlp, about 40k constraints with its input commitment).
+ */
+export const DEFAULT_MAX_PTAU_POWER = 16;
+export const MAX_PTAU_POWER_ENV = 'ZKINFER_MAX_PTAU_POWER';
+
+/** Reads ZKINFER_MAX_PTAU_POWER (8..28; unset: the default), reporting a bad value as a problem. */
+export function maxPtauPowerFromEnv(env: Record<string, string | undefined> = process.env): { maxPtauPower: number; problems: string[] } {
+  const raw = env[MAX_PTAU_POWER_ENV];
+  if (raw === undefined || raw.trim() === '') return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [] };
+  const v = Number(raw.trim());
+  if (!Number.isInteger(v) || v < 8 || v > 28) return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [`${MAX_PTAU_POWER_ENV} must be a whole number from 8 to 28 (got "${raw.slice(0, 40)}")`] };
+  return { maxPtauPower: v, problems: [] };
+}
+
+/** Refuses a circuit needing 2^needed powers when the service may only go to 2^maxPower. */
+export function checkPtauPower(needed: number, maxPower: number, constraints?: number): void {
+  if (needed > maxPower) {
+    throw new ZkinferError(
+      'MODEL_TOO_LARGE',
+      `this circuit${constraints === undefined ? '' : ` (${constraints.toLocaleString('en-US')} constraints)`} needs powers of tau 2^${needed}, over the limit maxPtauPower = ${maxPower} (setting ${MAX_PTAU_POWER_ENV}); supply a ceremony ptau file of at least 2^${needed} powers, or raise the setting`,
+      'maxPtauPower',
+    );
+  }
+}
+
+/**
+ * The first point of a ptau's alphaTauG1 section (alpha*G1, as stored): what every key made
+ * on the file has as `vk_alpha_1`. All current development files share it.
+ */
+export async function readPtauAlphaG1(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    await fh.read(head, 0, 12, 0);
+    if (head.toString('latin1', 0, 4) !== 'ptau') throw new ZkinferError('SETTINGS', `${file} is not a powers-of-tau file`, 'ptau');
+    let pos = 12;
+    for (let i = 0; i < head.readUInt32LE(8); i++) {
+      const sec = Buffer.alloc(12);
+      await fh.read(sec, 0, 12, pos);
+      const size = Number(sec.readBigUInt64LE(4));
+      if (sec.readUInt32LE(0) === 4) {
+        const point = Buffer.alloc(64);
+        await fh.read(point, 0, 64, pos + 12);
+        return point;
+      }
+      pos += 12 + size;
+    }
+    throw new ZkinferError('SETTINGS', `${file} has no alphaTauG1 section`, 'ptau');
   } finally {
     await fh.close();
   }
@@ -97,7 +154,9 @@ export async function operatorPtau(file: string, needed: number, pinnedSha256?: 
  * enough, else the smallest cached one under artifacts/ptau that is, else a new one
  * generated once. Each is checked against its recorded sha256 before use.
  */
-export async function developmentPtau(needed: number, log: (m: string) => void = () => {}): Promise<PtauInfo> {
+export async function developmentPtau(needed: number, log: (m: string) => void = () => {}, maxPower = DEFAULT_MAX_PTAU_POWER): Promise<PtauInfo> {
+  // Before anything is generated or read: the power is the operator's policy.
+  checkPtauPower(needed, maxPower);
   if (needed <= BUNDLED_DEV_PTAU.power && (await exists(BUNDLED_DEV_PTAU.file))) {
     const sha256 = await hashFile(BUNDLED_DEV_PTAU.file, 'sha256');
     if (sha256 !== BUNDLED_DEV_PTAU.sha256) {
@@ -106,16 +165,21 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
     return { file: BUNDLED_DEV_PTAU.file, power: BUNDLED_DEV_PTAU.power, kind: 'development', insecure: true, name: 'zkinfer-dev-13', sha256 };
   }
   const dir = artifactKindDir('ptau');
-  const cachedPowers = (await exists(dir) ? await readdir(dir) : [])
-    .map((f) => /^dev-(\d+)\.ptau$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .filter((p) => p >= needed)
-    .sort((a, b) => a - b);
+  // Files cached by the earlier generator (random contributions) have another alpha: they
+  // are passed over, so every development key shares the published one.
+  const devAlpha = await readPtauAlphaG1(BUNDLED_DEV_PTAU.file);
+  const cachedPowers: number[] = [];
+  for (const f of await exists(dir) ? await readdir(dir) : []) {
+    const m = /^dev-(\d+)\.ptau$/.exec(f);
+    if (!m || Number(m[1]) < needed || Number(m[1]) > Math.max(maxPower, BUNDLED_DEV_PTAU.power)) continue;
+    if (!(await readPtauAlphaG1(path.join(dir, f)).catch(() => Buffer.alloc(0))).equals(devAlpha)) continue;
+    cachedPowers.push(Number(m[1]));
+  }
+  cachedPowers.sort((a, b) => a - b);
   const power = cachedPowers[0] ?? needed;
   const file = path.join(dir, `dev-${power}.ptau`);
   if (cachedPowers.length === 0) {
-    log(`generating a development powers-of-tau file (2^${power}); this is slow and happens once`);
+    log(`generating a development powers-of-tau file (2^${power}); about a minute at 2^16; it happens once`);
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     await generateDevPtau(power, tmp, log);
@@ -126,4 +190,21 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
   const recorded = (await readFile(`${file}.sha256`, 'utf8').catch(() => '')).trim();
   if (sha256 !== recorded) throw new ZkinferError('ARTIFACT_CORRUPT', `${file} does not match its recorded sha256; delete it to regenerate`, 'ptau');
   return { file, power, kind: 'development', insecure: true, name: `zkinfer-dev-${power}`, sha256 };
+}
+
+/**
+ * Names a powers-of-tau file by its bytes, whatever it is called: a known public
+ * ceremony file (blake2b-512, as snarkjs publishes them), the bundled development file,
+ * or unknown (its sha256 is what to compare with what its maker published).
+ */
+export async function identifyPtau(file: string): Promise<{ kind: 'ceremony' | 'development' | 'unknown'; name: string; power: number; sha256: string }> {
+  const power = await readPtauPower(file);
+  const sha256 = await hashFile(file, 'sha256');
+  const blake = await hashFile(file, 'blake2b512');
+  const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake);
+  if (known) return { kind: 'ceremony', name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, power, sha256 };
+  if (sha256 === BUNDLED_DEV_PTAU.sha256) return { kind: 'development', name: `zkinfer-dev-${BUNDLED_DEV_PTAU.power}`, power, sha256 };
+  // Every development file (any size) shares the bundled one's alpha: its secrets are published.
+  if ((await readPtauAlphaG1(file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file))) return { kind: 'development', name: `zkinfer-dev-${power}`, power, sha256 };
+  return { kind: 'unknown', name: path.basename(file), power, sha256 };
 }

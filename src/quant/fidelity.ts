@@ -13,8 +13,15 @@ export interface FidelityReport {
   /** Samples the integer model could not represent (counted, not compared). */
   outOfRange: number;
   firstOutOfRange?: string;
-  maxAbsError: number;
-  meanAbsError: number;
+  /** Samples compared (in range). */
+  compared: number;
+  /** Null when no sample could be compared. */
+  maxAbsError: number | null;
+  meanAbsError: number | null;
+  /** maxAbsError over the largest float output magnitude; null when nothing was compared. */
+  relativeError: number | null;
+  /** What a reader must not miss: nothing compared, outputs lost to rounding, error as large as the outputs. */
+  warnings: string[];
   /** What `maxAbsError` is measured on. */
   space: 'probability' | 'value';
   /** Null when the model has no decision (a regression with several outputs). */
@@ -51,6 +58,9 @@ export async function fidelityReport(
   let count = 0;
   let flips = 0;
   let compared = 0;
+  let samplesCompared = 0;
+  let maxFloat = 0;
+  let allZero = true;
   for (const x of inputs) {
     let ref;
     try {
@@ -63,6 +73,9 @@ export async function fidelityReport(
     }
     const want = await floatModel(x);
     const got = dequantizeOutput(q, ref.output);
+    samplesCompared++;
+    if (ref.output.some((v) => v !== 0n)) allZero = false;
+    for (let i = 0; i < want.length; i++) maxFloat = Math.max(maxFloat, Math.abs(want[i]));
     for (let i = 0; i < got.length; i++) {
       const d = Math.abs(got[i] - want[i]);
       maxAbs = Math.max(maxAbs, d);
@@ -76,12 +89,23 @@ export async function fidelityReport(
     }
   }
   const hasDecision = q.head !== 'none';
+  const relativeError = samplesCompared && maxFloat > 0 ? maxAbs / maxFloat : null;
+  const warnings: string[] = [];
+  if (inputs.length > 0 && samplesCompared === 0) warnings.push(`no sample could be compared: all ${inputs.length} are outside the representable range (give --calibration or --input-range)`);
+  else if (outOfRange > 0) warnings.push(`${outOfRange} of ${inputs.length} samples are outside the representable range and were not compared`);
+  // With a head, outputs are logits: a zero logit is a real answer; without one, all-zero
+  // outputs where the float model is not zero mean the values fell below the scale.
+  if (samplesCompared > 0 && q.head === 'none' && allZero && maxFloat > 0) warnings.push(`every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the resolution 2^-${q.settings.scaleBits} (raise --scale)`);
+  if (relativeError !== null && relativeError > 0.1 && q.head === 'none') warnings.push(`the error is ${(relativeError * 100).toFixed(0)}% of the outputs' own magnitude`);
   return {
     samples: inputs.length,
     outOfRange,
     ...(firstOutOfRange ? { firstOutOfRange } : {}),
-    maxAbsError: maxAbs,
-    meanAbsError: count ? sumAbs / count : 0,
+    compared: samplesCompared,
+    maxAbsError: samplesCompared ? maxAbs : null,
+    meanAbsError: count ? sumAbs / count : null,
+    relativeError,
+    warnings,
     space: hasDecision ? 'probability' : 'value',
     decisionFlips: hasDecision ? flips : null,
     flipRate: hasDecision && compared ? flips / compared : null,

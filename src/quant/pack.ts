@@ -17,7 +17,8 @@ export function packValues(values: bigint[], width: number): bigint[] {
   const half = 1n << BigInt(width - 1);
   const out: bigint[] = [];
   values.forEach((v, i) => {
-    if (v < -half || v >= half) throw new RangeError(`value ${v} does not fit ${width} bits`);
+    // The value may be private (a feature): the message says where, not what.
+    if (v < -half || v >= half) throw new RangeError(`value ${i} does not fit ${width} bits`);
     const e = Math.floor(i / per);
     out[e] = (out[e] ?? 0n) + ((v + half) << BigInt(width * (i % per)));
   });

@@ -1,6 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
+import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 
 /**
@@ -34,6 +35,8 @@ export type QLayer =
 
 export interface QuantizedModel {
   settings: QuantSettings;
+  /** Per-feature scale and width; null when every feature uses the model's scale and width. */
+  inputQuant: InputQuant | null;
   inputs: IrInput[];
   inputSize: number;
   layers: QLayer[];
@@ -120,8 +123,12 @@ function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
  * Turns the float IR into fixed-point integers and checks statically that no
  * accumulator can wrap around the field for any in-range input.
  */
-export function quantizeModel(ir: ModelIR, settings: QuantSettings): QuantizedModel {
+export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant): QuantizedModel {
   const st = validateSettings(settings);
+  const perFeature = isDefaultInputQuant(inputQuant, st) ? null : inputQuant!;
+  if (perFeature && (perFeature.scaleBits.length !== ir.inputSize || perFeature.bits.length !== ir.inputSize)) {
+    throw new ZkinferError('SETTINGS', `input quantization covers ${perFeature.scaleBits.length} features; the model has ${ir.inputSize}`, 'inputQuant');
+  }
   if (ir.layers.some((l) => l.kind === 'sigmoid') && activationBits(st) < st.scaleBits + 2) {
     throw new ZkinferError(
       'SETTINGS',
@@ -129,9 +136,10 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings): QuantizedMo
       'bits',
     );
   }
-  const layers = ir.layers.map((l) => quantizeLayer(l, st));
+  const layers = (perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers).map((l) => quantizeLayer(l, st));
   const q: QuantizedModel = {
     settings: st,
+    inputQuant: perFeature,
     inputs: ir.inputs,
     inputSize: ir.inputSize,
     layers,
@@ -140,6 +148,28 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings): QuantizedMo
   };
   checkNoWrap(q);
   return q;
+}
+
+/**
+ * Features stored at their own scale 2^s_i enter the first dense layer, whose weights
+ * are multiplied by 2^(s - s_i) (exact: a power of two), so its accumulator is at the
+ * model's scale as before. A model whose first layer is not dense would carry the raw
+ * values into activations at the model's scale, where they do not fit: it may narrow
+ * widths but not lower scales.
+ */
+export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSettings): Layer[] {
+  const first = layers[0];
+  const lowered = iq.scaleBits.findIndex((s) => s !== st.scaleBits);
+  if (lowered < 0) return layers;
+  if (first?.kind !== 'dense') {
+    throw new ZkinferError(
+      'SETTINGS',
+      `input feature ${lowered} needs scale 2^${iq.scaleBits[lowered]} to fit, but this model applies ${first?.kind ?? 'nothing'} to its raw inputs before any dense layer, so they must fit the activations at scale 2^${st.scaleBits}: raise --bits`,
+      'inputQuant',
+    );
+  }
+  const weights = Float64Array.from(first.weights, (v, k) => v * 2 ** (st.scaleBits - iq.scaleBits[k % first.inSize]));
+  return [{ ...first, weights }, ...layers.slice(1)];
 }
 
 /**

@@ -18,46 +18,54 @@ export interface ReferenceResult {
   decision: bigint[];
 }
 
+/** What quantizing an input needs of a model: its inputs and how each feature is quantized. */
+export type InputSide = Pick<QuantizedModel, 'settings' | 'inputQuant' | 'inputs' | 'inputSize'>;
+
 const floorShift = (v: bigint, k: number): bigint => v >> BigInt(k);
 
 /** Quantizes a float input vector; a value that does not fit the activation width is an error. */
-export function quantizeInput(q: QuantizedModel, x: ArrayLike<number>): bigint[] {
+export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
   if (x.length !== q.inputSize) {
     throw new ZkinferError('INPUT_SHAPE', `expected ${q.inputSize} input values, got ${x.length}`, 'input');
   }
-  const s = q.settings.scaleBits;
-  const w = activationBits(q.settings);
-  const lim = 2 ** (w - 1);
   return Array.from(x, (v, i) => {
     const feature = featureName(q, i);
+    const s = q.inputQuant?.scaleBits[i] ?? q.settings.scaleBits;
+    const lim = 2 ** ((q.inputQuant?.bits[i] ?? activationBits(q.settings)) - 1);
+    // The value itself is the applicant's: errors name the feature and the bound only.
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new ZkinferError('INPUT_VALUE', `${feature} is not a finite number (${v})`, feature);
+      throw new ZkinferError('INPUT_VALUE', `${feature} is not a finite number`, feature);
     }
     const r = Math.round(v * 2 ** s);
     if (r < -lim || r >= lim) {
-      throw new ZkinferError(
-        'INPUT_RANGE',
-        `${feature} = ${v} is outside the representable range [${-lim / 2 ** s}, ${(lim - 1) / 2 ** s}] at scale 2^${s} with ${q.settings.bits} bits`,
-        feature,
-      );
+      throw new ZkinferError('INPUT_RANGE', `${feature} is outside the representable range ${inputBound(q, i)}`, feature);
     }
     return BigInt(r);
   });
 }
 
+/** The range feature i must lie in, in real units, e.g. "[-2048, 2047.9990234375] (scale 2^10, 22 bits)". */
+export function inputBound(q: Pick<QuantizedModel, 'inputQuant' | 'settings'>, i: number): string {
+  const s = q.inputQuant?.scaleBits[i] ?? q.settings.scaleBits;
+  const b = q.inputQuant?.bits[i] ?? activationBits(q.settings);
+  const lim = 2 ** (b - 1);
+  return `[${-lim / 2 ** s}, ${(lim - 1) / 2 ** s}] (scale 2^${s}, ${b} bits)`;
+}
+
 /** Names flat input position i as `input[k]` (or just `input` for a scalar input). */
-export function featureName(q: QuantizedModel, i: number): string {
+export function featureName(q: Pick<QuantizedModel, 'inputs'>, i: number): string {
   const inp = q.inputs.find((d) => i >= d.offset && i < d.offset + d.size);
   if (!inp) return `input[${i}]`;
   return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
 }
 
+/** An intermediate value (derived from the private input, so never shown) must fit `bits`. */
 function checkWidth(v: bigint, bits: number, where: string): void {
   const lim = 1n << BigInt(bits - 1);
   if (v < -lim || v >= lim) {
     throw new ZkinferError(
       'INPUT_RANGE',
-      `${where} = ${v} does not fit ${bits} bits; the input is too large for these settings (raise --bits or lower --scale)`,
+      `${where} does not fit ${bits} bits for this input; the input is too large for these settings (raise --bits or lower --scale)`,
       where,
     );
   }

@@ -26,7 +26,7 @@ declare module 'snarkjs' {
     warn(...a: unknown[]): void;
     error(...a: unknown[]): void;
   }
-  export const curves: { getCurveFromName(name: string): Promise<{ terminate(): Promise<void> }> };
+  export const curves: { getCurveFromName(name: string, options?: { singleThread?: boolean }): Promise<{ terminate(): Promise<void> }> };
   export const powersOfTau: {
     newAccumulator(curve: unknown, power: number, file: string, logger?: Logger): Promise<unknown>;
     contribute(oldFile: string, newFile: string, name: string, entropy: string, logger?: Logger): Promise<Uint8Array>;
@@ -38,10 +38,13 @@ declare module 'snarkjs' {
     contribute(oldZkey: FileOrMem, newZkey: FileOrMem, name: string, entropy: string, logger?: Logger): Promise<Uint8Array>;
     beacon(oldZkey: FileOrMem, newZkey: FileOrMem, name: string, beaconHash: string, iterExp: number, logger?: Logger): Promise<Uint8Array>;
     exportVerificationKey(zkey: FileOrMem, logger?: Logger): Promise<VerificationKey>;
+    verifyFromR1cs(r1cs: FileOrMem, ptau: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<boolean>;
     exportSolidityVerifier(zkey: FileOrMem, templates: unknown, logger?: Logger): Promise<string>;
+    verifyFromR1cs(r1cs: FileOrMem, ptau: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<boolean>;
   };
   export const groth16: {
     prove(zkey: FileOrMem, wtns: FileOrMem, logger?: Logger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
+    fullProve(input: Record<string, unknown>, wasm: FileOrMem, zkey: FileOrMem, logger?: Logger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
     verify(vkey: VerificationKey, publicSignals: string[], proof: Groth16Proof, logger?: Logger): Promise<boolean>;
     exportSolidityCallData(proof: Groth16Proof, publicSignals: string[]): Promise<string>;
   };

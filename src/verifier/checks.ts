@@ -5,23 +5,46 @@ import * as snarkjs from 'snarkjs';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../errors.ts';
 import { BUNDLE_VERSION } from '../prover/bundle-format.ts';
-import type { BundleModel, DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
+import type { DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
+import { type BundleModel, descriptorCommitment, descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
+import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
-import { assertUsableVkey, type Sha256, vkeyHashText } from '../prover/vkey.ts';
+import { assertKeyOnCurve, assertUsableVkey, type Bn128, type Sha256, vkeyHashText } from '../prover/vkey.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../quant/field.ts';
-import { decodeOutputs, signalLayout } from './decode.ts';
+import { decodeOutputs, signalLayout, signalNames } from './decode.ts';
 import bundleSchema from '../../schemas/proof-bundle.schema.json' with { type: 'json' };
 
 export interface VerifyResult {
   valid: boolean;
   /** Why: "proof verifies" or the first check that failed. */
   reason: string;
-  modelId: string;
+  /** The bundle field (or key field) that failed a check; null when valid. */
+  field: string | null;
+  /** The proven model id (from the descriptor bound to public signal 0); null unless valid. */
+  modelId: string | null;
+  /** The proven model descriptor; null unless valid. */
+  model: ModelDescriptor | null;
   vkeyHash: string;
   /** Which key was used: one the caller supplied, or the one embedded in the bundle. */
   vkeySource: 'supplied' | 'bundle';
+  /** Where the key's powers of tau come from, recognised from the key itself. */
+  phase1: Phase1Identity;
+  /** Decoded from the proven public signals; null unless valid. */
   outputs: DecodedOutputs | null;
-  setup: SetupProvenance;
+  /** Public signal 1 when the input is committed; null unless valid or when the input is public. */
+  inputCommitment: string | null;
+  /** The proven nonce; null unless valid. */
+  nonce: string | null;
+  /** The bundle's own setup block: what its prover claims, not checked by anything. */
+  claimedSetup: SetupProvenance;
+}
+
+/** The outcome of the checks on the proof itself (`checkProof`). */
+export interface ProofCheck {
+  valid: boolean;
+  reason: string;
+  field: string | null;
+  outputs: DecodedOutputs | null;
 }
 
 const schema: object = bundleSchema;
@@ -43,10 +66,14 @@ function unusable(message: string, field: string): never {
  * be verified at all (CLI exit 2, HTTP 400), as opposed to a proof that is wrong.
  */
 export function parseBundle(doc: unknown): ProofBundle {
+  const version = (doc as { version?: unknown } | null)?.version;
+  if (doc && typeof doc === 'object' && (doc as { format?: unknown }).format === 'zkinfer.proof-bundle' && typeof version === 'number' && version !== BUNDLE_VERSION) {
+    unusable(`this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, 'version');
+  }
   if (!validate(doc)) {
     const err = validate.errors?.[0];
     const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';
-    if (field === 'version') unusable(`this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (outputs packed into fewer public signals)`, field);
+    if (field === 'version') unusable(`this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, field);
     unusable(`${field} ${describe(err)}`, field);
   }
   return doc as ProofBundle;
@@ -71,60 +98,138 @@ export function parseProofParts(doc: unknown): { proof: Groth16Proof; publicSign
 }
 
 /**
- * The checks every verification makes, given the model's public description and a
- * usable key: canonical public signals, their number, the model commitment, then the
- * pairing.
+ * The model commitment check: the bundle's descriptor must hash to its `commitment` and
+ * to public signal 0 (the constant the circuit was built with). With `registered` (the
+ * descriptor a service or publisher holds), the reason names the first field changed.
+ */
+async function checkDescriptor(model: BundleModel, signal0: string, sha256: Sha256, registered?: ModelDescriptor): Promise<{ reason: string; field: string } | null> {
+  if (registered) {
+    const diff = firstDifference(descriptorOf(registered), descriptorOf(model));
+    if (diff !== null) return { reason: `model.${diff} differs from the registered model's descriptor`, field: `model.${diff}` };
+  }
+  const c = (await descriptorCommitment(model, sha256)).toString();
+  if (c !== signal0) {
+    return {
+      reason: 'the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model (settings, head, inputs, sizes, id, circuit) is not the one the circuit was built with',
+      field: 'model',
+    };
+  }
+  if (model.commitment !== c) return { reason: 'model.commitment is not the hash of the model descriptor', field: 'model.commitment' };
+  return null;
+}
+
+let bn128: Promise<Bn128> | undefined;
+/** snarkjs' BN254 curve (built once per process; shared with snarkjs' own verifier). */
+function curve(): Promise<Bn128> {
+  bn128 ??= snarkjs.curves.getCurveFromName('bn128') as unknown as Promise<Bn128>;
+  return bn128;
+}
+
+/**
+ * The checks every verification makes, given the model's descriptor and a usable key:
+ * canonical public signals, their number, the descriptor against the model commitment,
+ * canonical affine proof points, then the pairing. Outputs are decoded from the public
+ * signals through the (now proven) descriptor.
  */
 export async function checkProof(
   model: BundleModel,
   proof: Groth16Proof,
   publicSignals: string[],
   vkey: VerificationKey,
-): Promise<{ valid: boolean; reason: string; outputs: DecodedOutputs | null }> {
-  const fail = (reason: string) => ({ valid: false, reason, outputs: null });
+  opts: { sha256: Sha256; registered?: ModelDescriptor },
+): Promise<ProofCheck> {
+  const fail = (reason: string, field: string) => ({ valid: false, reason, field, outputs: null });
   const nonCanonical = publicSignals.findIndex((s) => BigInt(s) >= FIELD_ORDER);
-  if (nonCanonical >= 0) return fail(`publicSignals[${nonCanonical}] is not a canonical field element (>= r)`);
+  if (nonCanonical >= 0) return fail(`publicSignals[${nonCanonical}] is not a canonical field element (>= r)`, `publicSignals.${nonCanonical}`);
+  const bad = await checkDescriptor(model, publicSignals[0] ?? '', opts.sha256, opts.registered);
+  if (bad) return fail(bad.reason, bad.field);
   const L = signalLayout(model);
-  if (publicSignals.length !== L.count) return fail(`expected ${L.count} public signals for this model, found ${publicSignals.length}`);
-  if (vkey.nPublic !== publicSignals.length) return fail(`the verification key expects ${vkey.nPublic} public signals, the proof has ${publicSignals.length}`);
-  if (publicSignals[L.modelCommitment] !== model.commitment) return fail("the model commitment in the public signals is not the model's");
+  if (publicSignals.length !== L.count) return fail(`expected ${L.count} public signals for this model, found ${publicSignals.length}`, 'publicSignals');
+  if (vkey.nPublic !== publicSignals.length) return fail(`the verification key expects ${vkey.nPublic} public signals, the proof has ${publicSignals.length}`, 'verificationKey.nPublic');
   // snarkjs reduces coordinates modulo q, the EVM's pairing precompile refuses them:
   // refuse here too, so a proof has one encoding and both verifiers agree.
   const coords = [proof.pi_a, proof.pi_b, proof.pi_c].flat(2).map(String);
-  if (coords.some((c) => !/^[0-9]+$/.test(c) || BigInt(c) >= BASE_FIELD_ORDER)) return fail('the proof has a coordinate that is not a canonical base field element (>= q)');
+  if (coords.some((c) => !/^[0-9]+$/.test(c) || BigInt(c) >= BASE_FIELD_ORDER)) return fail('the proof has a coordinate that is not a canonical base field element (>= q)', 'proof');
   // Affine points only (z = 1): the on-chain calldata carries x and y alone.
   if (String(proof.pi_a[2]) !== '1' || String(proof.pi_c[2]) !== '1' || String(proof.pi_b[2]?.[0]) !== '1' || String(proof.pi_b[2]?.[1]) !== '0') {
-    return fail('the proof points are not in affine form (z must be 1)');
+    return fail('the proof points are not in affine form (z must be 1)', 'proof');
   }
   let ok: boolean;
   try {
     ok = await snarkjs.groth16.verify(vkey, publicSignals, proof);
   } catch (e) {
-    return fail(`the proof is malformed: ${(e as Error).message}`);
+    return fail(`the proof is malformed: ${(e as Error).message}`, 'proof');
   }
-  if (!ok) return fail('the pairing check failed: the proof does not match these public signals and key');
-  return { valid: true, reason: 'proof verifies', outputs: decodeOutputs(model, publicSignals) };
+  if (!ok) return fail('the pairing check failed: the proof does not match these public signals and key', 'proof');
+  return { valid: true, reason: 'proof verifies', field: null, outputs: decodeOutputs(model, publicSignals) };
+}
+
+/** Numbers equal as JSON, floats within a relative 1e-9 (Math.exp may differ in the last bit between engines). */
+function sameNumbers(a: unknown, b: unknown): boolean {
+  if (a === null || b === null) return a === b;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  return a.every((x, i) => typeof x === 'number' && typeof b[i] === 'number' ? Math.abs(x - (b[i] as number)) <= 1e-9 * Math.max(1, Math.abs(x)) : x === b[i]);
 }
 
 /**
- * Verifies a proof bundle: its structure, the key (the supplied one, else the
- * embedded one) against the bundle's key hash, then `checkProof`. Returns valid=false
- * with a reason for a proof that is well formed but wrong; throws BUNDLE_INVALID for one
- * that cannot be checked and VKEY_REFUSED for a key that would accept forgeries.
- * `sha256` hashes the key: node:crypto in Node, crypto.subtle in the browser.
+ * The bundle's copies of proven values (nonce, input commitment, decoded outputs, signal
+ * names) must say what the public signals say: a reader of the JSON must not be told
+ * something else than a verifier is. Returns the first copy that differs.
  */
-export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha256: Sha256 }): Promise<VerifyResult> {
+function checkCopies(b: ProofBundle, outputs: DecodedOutputs): { reason: string; field: string } | null {
+  const L = signalLayout(b.model);
+  const names = signalNames(b.model);
+  if (b.signalNames.length !== names.length || b.signalNames.some((n, i) => n !== names[i])) return { reason: 'signalNames are not the names of this model\'s public signals', field: 'signalNames' };
+  if (b.nonce !== b.publicSignals[L.nonce]) return { reason: 'nonce is not the proven nonce (the last public signal)', field: 'nonce' };
+  const ic = b.model.publicInput ? null : b.publicSignals[L.input];
+  if (b.inputCommitment !== ic) return { reason: 'inputCommitment is not the proven input commitment (public signal 1)', field: 'inputCommitment' };
+  for (const k of ['integers', 'values', 'decision', 'probability', 'inputs'] as const) {
+    if (!sameNumbers(b.outputs[k], outputs[k])) return { reason: `outputs.${k} is not what the public signals hold`, field: `outputs.${k}` };
+  }
+  return null;
+}
+
+/**
+ * Verifies a proof bundle: its structure, the key (the supplied one, else the embedded
+ * one) and its hash, then `checkProof` and the bundle's copies of proven values. Returns
+ * valid=false with a reason and the field for anything wrong, a refused key included;
+ * throws BUNDLE_INVALID for a document that cannot be checked at all. What the result
+ * shows beyond valid/reason is proven (or derived from the key), or labelled claimed.
+ * `sha256` hashes keys and descriptors: node:crypto in Node, crypto.subtle in the browser.
+ */
+export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha256: Sha256; registered?: ModelDescriptor }): Promise<VerifyResult> {
   const b = parseBundle(doc);
   const vkeySource = opts.vkey ? 'supplied' : 'bundle';
   const vkey = (opts.vkey ?? b.verificationKey) as VerificationKey;
   if (!vkey || typeof vkey !== 'object' || !Array.isArray(vkey.IC)) unusable('verification key is malformed', 'vkey');
-  assertUsableVkey(vkey);
   const hash = await opts.sha256(vkeyHashText(vkey));
-  const base = { modelId: b.model.id, vkeyHash: hash, vkeySource, setup: b.setup } as const;
-  const nonCanonical = b.publicSignals.findIndex((s) => BigInt(s) >= FIELD_ORDER);
-  if (hash !== b.vkeyHash && nonCanonical < 0) {
-    const reason = vkeySource === 'supplied' ? `the supplied verification key (${hash}) is not the one this bundle was made with (${b.vkeyHash})` : "the embedded verification key does not match the bundle's vkeyHash";
-    return { valid: false, reason, outputs: null, ...base };
+  const base = { vkeyHash: hash, vkeySource, phase1: phase1Of(vkey), claimedSetup: b.setup } as const;
+  const invalid = (reason: string, field: string): VerifyResult => ({ valid: false, reason, field, modelId: null, model: null, outputs: null, inputCommitment: null, nonce: null, ...base });
+  const keyField = vkeySource === 'supplied' ? 'vkey' : 'verificationKey';
+  try {
+    assertUsableVkey(vkey);
+    assertKeyOnCurve(vkey, await curve());
+  } catch (e) {
+    if (e instanceof ZkinferError && e.code === 'VKEY_REFUSED') return invalid(`the verification key is refused: ${e.message}`, `${keyField}.${e.field ?? ''}`.replace(/\.$/, ''));
+    throw e;
   }
-  return { ...(await checkProof(b.model, b.proof, b.publicSignals, vkey)), ...base };
+  if (hash !== b.vkeyHash) {
+    return invalid(vkeySource === 'supplied' ? `the supplied verification key (${hash}) is not the one this bundle was made with (${b.vkeyHash})` : "the embedded verification key does not match the bundle's vkeyHash", 'vkeyHash');
+  }
+  const r = await checkProof(b.model, b.proof, b.publicSignals, vkey, { sha256: opts.sha256, registered: opts.registered });
+  if (!r.valid || !r.outputs) return invalid(r.reason, r.field ?? 'proof');
+  const copy = checkCopies(b, r.outputs);
+  if (copy) return invalid(copy.reason, copy.field);
+  const L = signalLayout(b.model);
+  return {
+    valid: true,
+    reason: r.reason,
+    field: null,
+    modelId: b.model.id,
+    model: descriptorOf(b.model),
+    outputs: r.outputs,
+    inputCommitment: b.model.publicInput ? null : b.publicSignals[L.input],
+    nonce: b.publicSignals[L.nonce],
+    ...base,
+  };
 }

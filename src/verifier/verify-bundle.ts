@@ -1,9 +1,10 @@
+import type { ModelDescriptor } from '../prover/descriptor.ts';
 import { sha256Text } from '../prover/setup.ts';
 import { type VerifyResult, verifyBundleWith } from './checks.ts';
 
-export { checkProof, parseBundle, parseProofParts, type VerifyResult, verifyBundleWith } from './checks.ts';
+export { checkProof, type ProofCheck, parseBundle, parseProofParts, type VerifyResult, verifyBundleWith } from './checks.ts';
 
 /** `verifyBundleWith` hashing keys with node:crypto. */
-export function verifyBundle(doc: unknown, opts: { vkey?: unknown } = {}): Promise<VerifyResult> {
+export function verifyBundle(doc: unknown, opts: { vkey?: unknown; registered?: ModelDescriptor } = {}): Promise<VerifyResult> {
   return verifyBundleWith(doc, { ...opts, sha256: sha256Text });
 }

@@ -2,6 +2,7 @@
 // checking is in session.ts and src/verifier; this file wires the form to it.
 import { InputProblem, KEY_SOURCE_LABEL, type KeySource, type Outcome, verifyHere } from './session.ts';
 import type { PageConfig } from './template.ts';
+import { decisionLabel } from '../prover/descriptor.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const config = JSON.parse($('page-config').textContent ?? '{}') as PageConfig;
@@ -104,42 +105,56 @@ function span(text: string, cls: string) {
 
 function decisionText(o: Outcome): string {
   const d = o.result.outputs?.decision;
-  if (!d) return 'none (this model has no decision head)';
-  if (o.bundle.model.head === 'softmax') return d.map((c) => `class ${c}`).join(', ');
-  return d.map((v) => (v === 1 ? '1: positive (logit \u2265 0, probability \u2265 0.5)' : '0: negative (logit < 0, probability < 0.5)')).join('; ');
+  if (!d || !o.result.model) return 'none (this model has no decision head)';
+  return d.map((v) => decisionLabel(o.result.model!, v)).join('; ');
 }
 
 function showOutcome(o: Outcome) {
   const { result: r, bundle: b } = o;
-  setStatus(r.valid ? 'valid' : 'invalid', r.valid ? 'VALID' : 'INVALID', r.reason);
+  const receiptMismatch = o.receipt !== null && !o.receipt.matches;
+  // The question asked comes first: with a receipt, "was this applicant's data used?".
+  if (r.valid && receiptMismatch) setStatus('invalid', 'RECEIPT DOES NOT MATCH', `the proof verifies, but not for this applicant's data: ${o.receipt!.reason}`);
+  else setStatus(r.valid ? 'valid' : 'invalid', r.valid ? 'VALID' : 'INVALID', r.field ? `${r.reason} (field ${r.field})` : r.reason);
   details.replaceChildren();
-  row('Model id', span(r.modelId, 'mono'));
   const key = row('Verification key', span(r.vkeyHash, 'mono'), document.createElement('br'), `key ${KEY_SOURCE_LABEL[o.keySource]}`);
   if (o.keySource === 'bundle') key.append(document.createElement('br'), span('Not an independent check: compare this hash with the one the model\u2019s owner published, or load the published key.', 'warn'));
   if (r.vkeyHash !== o.claimedVkeyHash) key.append(document.createElement('br'), `the bundle claims key ${o.claimedVkeyHash}`);
-  const s = b.setup;
-  const setup = s.insecure
-    ? row('Setup', span('DEVELOPMENT setup: insecure powers of tau (whoever generated them can forge proofs). Not for real decisions.', 'danger'))
-    : row('Setup', `${s.ptau.kind} powers of tau ${s.ptau.name} (2^${s.ptau.power})`);
-  setup.append(document.createElement('br'), `ptau sha256 ${s.ptau.sha256.slice(0, 16)}\u2026, ${s.phase2.length} phase-2 contribution(s), created ${s.createdAt}`);
-  if (r.outputs) {
-    const out = r.outputs;
-    if (out.inputs) row('Public input', out.inputs.join(', '));
-    row('Outputs', `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : '; logits'})`);
-    if (out.probability) row('Probability', `${out.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
-    row('Decision', span(decisionText(o), 'strong'));
-  } else {
+  const p1 = r.phase1;
+  row('Setup, phase 1', p1.trusted ? `${p1.label} (recognised from the key)` : span(`${p1.label} (recognised from the key). Not for real decisions.`, 'danger'));
+  if (!r.valid) {
     row('Outputs', 'not shown: the proof does not verify, so nothing it claims is proven');
+    row('Verified in', `${Math.round(o.verifyMs)} ms, in this browser`);
+    details.hidden = false;
+    showReceipt(o);
+    return;
   }
-  if (!b.model.publicInput) row('Input commitment', span(b.publicSignals[1] ?? '', 'mono'));
-  row('Nonce', span(b.publicSignals.at(-1) ?? '', 'mono'));
+  const p2 = row('Setup, phase 2', 'not checked on this page: ');
+  const code = document.createElement('code');
+  code.textContent = 'zkinfer audit';
+  p2.append(code, ' (README: \u201cHow a regulator checks a key\u201d) checks that the key was made from this model\u2019s circuit and lists its contributions.');
+  const s = b.setup;
+  row('Claimed by the prover', span(`not checked: ${s.insecure ? 'development' : s.ptau.kind} powers of tau ${s.ptau.name}, ${s.phase2.length} phase-2 contribution(s), created ${s.createdAt}`, 'claimed'));
+  row('Model id', span(r.modelId ?? '', 'mono'));
+  const out = r.outputs!;
+  if (out.inputs) row('Public input', out.inputs.join(', '));
+  row('Outputs', `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : '; logits'})`);
+  if (out.probability) row('Probability', `${out.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
+  row('Decision', span(decisionText(o), 'strong'));
+  if (r.inputCommitment) row('Input commitment', span(r.inputCommitment, 'mono'));
+  row('Nonce', span(r.nonce ?? '', 'mono'));
   row('Verified in', `${Math.round(o.verifyMs)} ms, in this browser`);
   details.hidden = false;
-  if (o.receipt) {
-    receiptResult.dataset.state = o.receipt.matches ? 'match' : 'mismatch';
-    receiptResult.textContent = `Receipt ${o.receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${o.receipt.reason}${o.receipt.matches && !r.valid ? ' (but the proof itself does not verify)' : ''}`;
-    receiptResult.hidden = false;
-  } else receiptResult.hidden = true;
+  showReceipt(o);
+}
+
+function showReceipt(o: Outcome) {
+  if (!o.receipt) {
+    receiptResult.hidden = true;
+    return;
+  }
+  receiptResult.dataset.state = o.receipt.matches ? 'match' : 'mismatch';
+  receiptResult.textContent = `Receipt ${o.receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${o.receipt.reason}${o.receipt.matches && !o.result.valid ? ' (but the proof itself does not verify)' : ''}`;
+  receiptResult.hidden = false;
 }
 
 form.addEventListener('submit', async (e) => {

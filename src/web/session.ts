@@ -18,7 +18,7 @@ export type KeySource =
   | { kind: 'bundle' };
 
 export const KEY_SOURCE_LABEL: Record<KeySource['kind'], string> = {
-  service: 'published by this service (GET /v1/models/{id}/vkey)',
+  service: 'published by this service (GET /v1/models/{id}/vkey, the registered version the bundle names)',
   file: 'loaded from a file',
   page: 'embedded in this page when it was built',
   bundle: 'embedded in the bundle itself: it proves nothing unless its hash equals the published one',
@@ -67,20 +67,21 @@ function asProblem(e: unknown, prefix: string): unknown {
   return isZkinferError(e) ? new InputProblem(`${prefix}: ${e.message}`) : e;
 }
 
-async function fetchServiceKey(modelId: string, apiKey: string): Promise<unknown> {
-  const res = await fetch(`/v1/models/${encodeURIComponent(modelId)}/vkey`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, cache: 'no-store' });
+/** The registered key version the bundle names (a model's key never changes; a new key is a new version). */
+async function fetchServiceKey(modelId: string, vkeyHash: string, apiKey: string): Promise<unknown> {
+  const res = await fetch(`/v1/models/${encodeURIComponent(modelId)}/vkey?vkeyHash=${encodeURIComponent(vkeyHash)}`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, cache: 'no-store' });
   const body = (await res.json().catch(() => null)) as { message?: string } | null;
   if (res.ok) return body;
   const why = body?.message ?? res.statusText;
   if (res.status === 401 || res.status === 403) throw new InputProblem(`the service refused the key request (${res.status}: ${why}): enter a verifier API key`);
-  if (res.status === 404) throw new InputProblem(`this service does not know model ${modelId}: load its published key from a file instead`);
+  if (res.status === 404) throw new InputProblem(`this service has no registered key ${vkeyHash} for model ${modelId}: the bundle names a key the service never published (or load the published key from a file)`);
   throw new InputProblem(`the service could not give the key (${res.status}: ${why})`);
 }
 
 async function resolveKey(source: KeySource, bundle: ProofBundle): Promise<unknown> {
   switch (source.kind) {
     case 'service':
-      return fetchServiceKey(bundle.model.id, source.apiKey.trim());
+      return fetchServiceKey(bundle.model.id, bundle.vkeyHash, source.apiKey.trim());
     case 'file':
       return parseJson(source.text, `verification key file (${source.name})`);
     case 'page':

@@ -383,7 +383,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const after = await call('GET', `/v1/models/${modelId}`, KEYS.bank);
     expect(after.body.versions.map((v: { version: number; circuitHash: string }) => [v.version, v.circuitHash])).toEqual([
       [1, 'older-circuit'],
-      [2, done.body.bundle.model.circuitHash],
+      [2, done.body.bundle.setup.circuitHash],
     ]);
     expect(after.body.version).toBe(2);
     // The first proof of this suite (version 1) still verifies, as a bundle and as parts of version 1.

@@ -39,7 +39,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
   let bundle: ProofBundle;
   let receipt: Receipt;
   let publishedHash: string;
-  const files: Record<'bundle' | 'tampered' | 'malformed' | 'receipt' | 'wrongReceipt' | 'vkey' | 'forgeableVkey' | 'page', string> = {} as never;
+  const files: Record<'bundle' | 'tampered' | 'malformed' | 'receipt' | 'wrongReceipt' | 'vkey' | 'forgeableVkey' | 'claimsCeremony' | 'editedBits' | 'page', string> = {} as never;
   const requests: string[] = [];
   const timings: Record<string, number> = {};
 
@@ -101,6 +101,13 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     files.receipt = await write('receipt.json', JSON.stringify(receipt, null, 2));
     files.wrongReceipt = await write('wrong-receipt.json', JSON.stringify(wrongReceipt, null, 2));
     files.vkey = await write('vkey.json', JSON.stringify(vkey));
+    const claimsCeremony = structuredClone(bundle);
+    claimsCeremony.setup.insecure = false;
+    claimsCeremony.setup.ptau = { kind: 'ceremony', name: 'powersOfTau28_hez_final_16', power: 16, sha256: 'f'.repeat(64) };
+    files.claimsCeremony = await write('claims-ceremony.json', JSON.stringify(claimsCeremony));
+    const editedBits = structuredClone(bundle);
+    editedBits.model.settings.bits = 14;
+    files.editedBits = await write('edited-bits.json', JSON.stringify(editedBits));
     files.forgeableVkey = await write('forgeable-vkey.json', JSON.stringify({ ...vkey, vk_delta_2: vkey.vk_gamma_2 }));
 
     browser = await launchChromium();
@@ -155,7 +162,8 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     expect(r.details).toContain(bundle.model.id);
     expect(r.details).toContain(publishedHash);
     expect(r.details).toContain('published by this service');
-    expect(r.details).toContain('DEVELOPMENT setup');
+    expect(r.details).toContain('DEVELOPMENT powers of tau');
+    expect(r.details).toContain('Claimed by the prover');
     expect(await page.locator('#details .danger').count()).toBe(1);
     expect(r.details).toContain(`Decision${decisionText()}`);
     expect(r.details).toContain(`Input commitment${bundle.publicSignals[1]}`);
@@ -200,7 +208,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     const r = await verify(page);
     const node = await verifyBundle(JSON.parse(await readFile(files.tampered, 'utf8')), { vkey: JSON.parse(await readFile(files.vkey, 'utf8')) });
     expect(node.valid).toBe(false);
-    expect(r).toMatchObject({ state: 'invalid', status: 'INVALID', reason: node.reason });
+    expect(r).toMatchObject({ state: 'invalid', status: 'INVALID', reason: `${node.reason} (field ${node.field})` });
     expect(r.reason).toMatch(/pairing check failed/);
     expect(r.details).toContain('not shown: the proof does not verify');
     await shot(page, '2-invalid-signal-changed');
@@ -225,8 +233,8 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     await page.setInputFiles('#vkey-file', files.forgeableVkey);
     await page.waitForFunction(() => document.getElementById('vkey-status')!.textContent!.startsWith('loaded'));
     r = await verify(page);
-    expect(r.state).toBe('error');
-    expect(r.reason).toMatch(/gamma == delta/);
+    expect(r.state).toBe('invalid');
+    expect(r.reason).toMatch(/gamma == delta.*\(field vkey\.vk_delta_2\)/);
   });
 
   it('checks the receipt: a wrong feature does not match', async () => {
@@ -236,11 +244,34 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     await page.waitForFunction(() => document.getElementById('vkey-status')!.textContent!.startsWith('loaded'));
     await loadReceipt(page, files.wrongReceipt);
     const r = await verify(page);
-    expect(r.state).toBe('valid');
+    // The question asked ("was this applicant's data used?") is the headline.
+    expect(r).toMatchObject({ state: 'invalid', status: 'RECEIPT DOES NOT MATCH' });
+    expect(r.reason).toMatch(/^the proof verifies, but not for this applicant's data/);
     expect(r.details).toContain('loaded from a file');
     expect(r.details).toContain(publishedHash);
     expect(r.receipt).toMatch(/^Receipt DOES NOT MATCH: the commitment recomputed from the receipt differs/);
     await shot(page, '4-receipt-wrong-feature');
+  });
+
+  it('shows a development key as development whatever the bundle claims, and nothing unproven', async () => {
+    const page = await open();
+    await page.setInputFiles('#vkey-file', files.vkey);
+    await page.waitForFunction(() => document.getElementById('vkey-status')!.textContent!.startsWith('loaded'));
+    await loadBundle(page, files.claimsCeremony);
+    let r = await verify(page);
+    expect(r).toMatchObject({ state: 'valid', status: 'VALID' });
+    expect(r.details).toContain('DEVELOPMENT powers of tau');
+    expect(await page.locator('#details .danger').count()).toBe(1);
+    expect(r.details).toContain('Claimed by the provernot checked: ceremony powers of tau powersOfTau28_hez_final_16');
+    await shot(page, '6-development-key-claiming-ceremony');
+
+    // The decoding settings edited (bits 32 -> 14): INVALID, naming the field, nothing decoded.
+    await loadBundle(page, files.editedBits);
+    r = await verify(page);
+    expect(r).toMatchObject({ state: 'invalid', status: 'INVALID' });
+    expect(r.reason).toMatch(/does not hash to the model commitment.*\(field model\)/);
+    expect(r.details).not.toMatch(/Decision|Nonce|Input commitment|Model id/);
+    await shot(page, '7-edited-settings-invalid');
   });
 
   it('made no request to any host but the test server', () => {

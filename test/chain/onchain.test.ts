@@ -23,6 +23,7 @@ import type { ProofBundle } from '../../src/prover/index.ts';
 import { packageDir } from '../../src/prover/bundle.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/quant/field.ts';
 import { checkProof } from '../../src/verifier/verify-bundle.ts';
+import { sha256Text } from '../../src/prover/setup.ts';
 import type { VerificationKey } from 'snarkjs';
 import type { Groth16Proof } from 'snarkjs';
 import { cli } from '../helpers/cli.ts';
@@ -74,7 +75,7 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     return (proofAbi(signals.length).decodeFunctionResult('verifyProof', out) as unknown as [boolean])[0];
   }
 
-  const jsVerifies = async (proof: Groth16Proof, signals: (string | bigint)[]) => (await checkProof(bundle.model, proof, signals.map(String), vkey)).valid;
+  const jsVerifies = async (proof: Groth16Proof, signals: (string | bigint)[]) => (await checkProof(bundle.model, proof, signals.map(String), vkey, { sha256: sha256Text })).valid;
 
   it("exports snarkjs's own verifier for the model's zkey, compiled with the pinned solc", async () => {
     const template = await readFile(path.join(packageDir('snarkjs')!, 'templates', 'verifier_groth16.sol.ejs'), 'utf8');

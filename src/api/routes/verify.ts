@@ -44,7 +44,7 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
           throw new HttpError(409, 'UNKNOWN_KEY', `no registered version of this model has the key ${bundle.vkeyHash}`, 'bundle.vkeyHash');
         }
         used = v;
-        r = await run({ kind: 'bundle', bundle, vkey: v.vkey });
+        r = await run({ kind: 'bundle', bundle, vkey: v.vkey, registered: v.descriptor });
       } else {
         const modelId = body.modelId!;
         const signals = Array.isArray(body.publicSignals) ? (body.publicSignals as unknown[]) : [];
@@ -69,7 +69,19 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
         }
       }
       ctx.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
-      return { valid: r.valid, reason: r.reason, modelId: used.modelId, vkeyHash: used.vkeyHash, version: used.version, outputs: r.outputs as Record<string, unknown> | null, setup: used.setup as unknown as Record<string, unknown> };
+      return {
+        valid: r.valid,
+        reason: r.reason,
+        ...(r.field ? { field: r.field } : {}),
+        modelId: used.modelId,
+        vkeyHash: used.vkeyHash,
+        version: used.version,
+        outputs: r.valid ? (r.outputs as Record<string, unknown> | null) : null,
+        inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
+        nonce: r.valid ? (r.nonce ?? null) : null,
+        phase1: r.phase1!,
+        setup: used.setup as unknown as Record<string, unknown>,
+      };
     },
   );
 }

@@ -7,15 +7,12 @@ import { isZkinferError } from '../../errors.ts';
 import { bundleModel, compileModel, setupModel } from '../../pipeline/index.ts';
 import { assertUsableVkey, vkeyHash } from '../../prover/setup.ts';
 import { parseBundle } from '../../verifier/index.ts';
-import { intOption, progress, readJsonFile, settingsFrom, withPtau, withSettings, writeJsonFile } from '../options.ts';
+import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 /** Exit code for a transaction the chain refused (a registry revert). */
 const EXIT_REFUSED = 1;
 
-interface ModelOptions {
-  scale?: number;
-  bits?: number;
-  publicInput?: boolean;
+interface ModelOptions extends SettingsOptions {
   ptau?: string;
   ptauSha256?: string;
   vkey?: string;
@@ -35,7 +32,7 @@ async function contractsFor(target: string, o: ModelOptions): Promise<ContractSe
     return compileContracts(bundle.model, vkey);
   }
   progress(`compiling ${target} (cached after the first run) ...`);
-  const m = await compileModel(target, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false });
+  const m = await compileModel(target, { ...(await modelOptionsFrom(target, o)), fidelity: false });
   const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
   progress(`verification key ${setup.provenance.vkeySha256}`);
   return compileContracts(bundleModel(m), setup.vkey);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadModel, parseInputRows } from '../../model/index.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { formatCompileReport } from '../format.ts';
-import { intOption, progress, readJsonFile, settingsFrom, withSettings } from '../options.ts';
+import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withSettings } from '../options.ts';
 
 export function compileCommand(program: Command): void {
   withSettings(
@@ -14,10 +14,10 @@ export function compileCommand(program: Command): void {
     .option('--input <file>', 'inputs for the fidelity report: {"input_data": [[...], ...]} (one row each), a flat array, or named features')
     .option('--samples <n>', 'random inputs in [-1, 1] for the fidelity report when no --input is given', intOption('--samples'), 32)
     .option('--json', 'print the report as JSON')
-    .action(async (model: string, o: { scale?: number; bits?: number; publicInput?: boolean; input?: string; samples: number; json?: boolean }) => {
+    .action(async (model: string, o: SettingsOptions & { input?: string; samples: number; json?: boolean }) => {
       const inputs = o.input ? parseInputRows(await readJsonFile(o.input, 'input'), (await loadModel(model)).ir) : undefined;
       progress(`compiling ${model} ...`);
-      const m = await compileModel(model, { settings: settingsFrom(o), publicInput: o.publicInput, inputs, samples: o.samples });
+      const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), inputs, samples: o.samples });
       if (!o.json) {
         process.stdout.write(formatCompileReport(m) + '\n');
         return;

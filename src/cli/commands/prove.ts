@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { compileModel, proveModel, setupModel } from '../../pipeline/index.ts';
-import { bigintOption, progress, readJsonFile, settingsFrom, withPtau, withSettings, writeJsonFile } from '../options.ts';
+import { checkInput, loadModel } from '../../model/index.ts';
+import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
+import { DEFAULT_SETTINGS } from '../../quant/settings.ts';
+import { ZkinferError } from '../../errors.ts';
+import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 export function proveCommand(program: Command): void {
   withPtau(
@@ -16,10 +19,18 @@ export function proveCommand(program: Command): void {
     .option('--receipt <file>', "where to write the applicant's receipt (salt and features); default <output>.receipt.json")
     .option('--salt <n>', 'salt for the input commitment (default: random)', bigintOption('--salt'))
     .option('--nonce <n>', 'request nonce bound into the proof (default: random)', bigintOption('--nonce'))
-    .action(async (model: string, inputFile: string, o: { scale?: number; bits?: number; publicInput?: boolean; ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
+    .action(async (model: string, inputFile: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
+      if (/\.onnx$/i.test(inputFile) && !/\.onnx$/i.test(model)) {
+        throw new ZkinferError('INPUT_VALUE', `${inputFile} looks like the model, in the input's place: the order is prove <model.onnx> <input.json>`, 'input');
+      }
       const input = await readJsonFile(inputFile, 'input');
+      const opts = await modelOptionsFrom(model, o);
+      // The input is checked first (shape, values, range): a typo must not cost a compile.
+      const { ir } = await loadModel(model);
+      const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+      checkInput(input, { inputs: ir.inputs, settings, inputQuant: inputQuantOf(ir, settings, opts) });
       progress(`[1/3] compiling ${model} (cached after the first run) ...`);
-      const m = await compileModel(model, { settings: settingsFrom(o), publicInput: o.publicInput, fidelity: false });
+      const m = await compileModel(model, { ...opts, fidelity: false });
       progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
       const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
       progress('[3/3] proving ...');

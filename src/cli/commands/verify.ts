@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
-import { ZkinferError } from '../../errors.ts';
+import { isZkinferError, ZkinferError } from '../../errors.ts';
 import { decodeOutputs } from '../../verifier/decode.ts';
-import { checkReceipt, parseBundle, verifyBundle } from '../../verifier/index.ts';
+import { decisionLabel } from '../../prover/descriptor.ts';
+import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
 import { readJsonFile } from '../options.ts';
 
 /** Exit code for a well-formed proof that does not verify. */
@@ -19,42 +20,76 @@ export function verifyCommand(program: Command): void {
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
     .option('--address <addr>', "with --onchain: the model's verifier or registry address")
-    .action(async (bundleFile: string, o: { vkey?: string; receipt?: string; json?: boolean; onchain?: boolean; rpc?: string; address?: string }) => {
-      const bundle = await readJsonFile(bundleFile, 'bundle');
-      if (o.onchain) {
-        if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
-        const { provider } = await connect(o.rpc);
-        const b = parseBundle(bundle);
-        const r = await verifyOnChain(provider, o.address, b);
-        const outputs = r.valid ? decodeOutputs(b.model, b.publicSignals) : null;
-        const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
-        if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
-        else {
-          const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
-          if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
-          if (outputs?.decision) lines.push(`decision ${outputs.decision.join(', ')}`);
-          if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
-          process.stdout.write(lines.join('\n') + '\n');
-        }
-        if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
-        return;
+    .action(async (bundleFile: string, o: VerifyOptions) => {
+      try {
+        await verifyAction(bundleFile, o);
+      } catch (e) {
+        // With --json, a bundle that cannot be checked is still an answer on stdout.
+        if (o.json && isZkinferError(e)) process.stdout.write(JSON.stringify({ valid: false, usable: false, code: e.code, reason: e.message, field: e.field ?? null }, null, 2) + '\n');
+        throw e;
       }
-      const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
-      const r = await verifyBundle(bundle, { vkey });
-      const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
-      if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
-      else {
-        const lines = [`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}`, `model ${r.modelId}`, `verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`];
-        if (r.setup?.insecure) lines.push('setup: DEVELOPMENT (insecure powers of tau)');
-        if (r.outputs) {
-          if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
-          lines.push(`outputs ${r.outputs.values.join(', ')}`);
-          if (r.outputs.decision) lines.push(`decision ${r.outputs.decision.join(', ')}`);
-          if (r.outputs.probability) lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
-        }
-        if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
-        process.stdout.write(lines.join('\n') + '\n');
-      }
-      if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
     });
+}
+
+interface VerifyOptions {
+  vkey?: string;
+  receipt?: string;
+  json?: boolean;
+  onchain?: boolean;
+  rpc?: string;
+  address?: string;
+}
+
+async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void> {
+  const bundle = await readJsonFile(bundleFile, 'bundle');
+  if (o.onchain) {
+    if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
+    const { provider } = await connect(o.rpc);
+    const b = parseBundle(bundle);
+    const r = await verifyOnChain(provider, o.address, b);
+    const outputs = r.valid ? decodeOutputs(b.model, b.publicSignals) : null;
+    const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
+    if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
+    else {
+      const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
+      if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
+      if (outputs?.decision) lines.push(`decision ${outputs.decision.map((d) => decisionLabel(b.model, d)).join('; ')}`);
+      if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
+    return;
+  }
+  const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
+  const r = await verifyBundle(bundle, { vkey });
+  const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
+  if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
+  else process.stdout.write(formatVerdict(r, receipt).join('\n') + '\n');
+  if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
+}
+
+/** What a person reads: the question asked first, then only what is proven or derived from the key; claims labelled. */
+export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[] {
+  const lines: string[] = [];
+  if (receipt) {
+    const used = receipt.matches && r.valid;
+    lines.push(`${used ? "APPLICANT'S DATA USED" : "APPLICANT'S DATA NOT SHOWN TO BE USED"}: ${!r.valid ? 'the proof itself is INVALID' : receipt.reason}`);
+  }
+  lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
+  lines.push(`verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`);
+  lines.push(`phase 1 (from the key): ${r.phase1.label}`);
+  if (!r.valid) return lines;
+  lines.push(`phase 2: not checked by verify; \`zkinfer audit\` checks the key's contribution chain against the model`);
+  lines.push(`model ${r.modelId} (its descriptor hashes to public signal 0)`);
+  if (r.outputs) {
+    if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
+    lines.push(`outputs ${r.outputs.values.join(', ')}`);
+    if (r.outputs.decision && r.model) lines.push(`decision ${r.outputs.decision.map((d) => decisionLabel(r.model!, d)).join('; ')}`);
+    if (r.outputs.probability) lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
+  }
+  if (r.inputCommitment) lines.push(`input commitment ${r.inputCommitment}`);
+  lines.push(`nonce ${r.nonce}`);
+  const s = r.claimedSetup;
+  lines.push(`claimed by the prover, not checked: ${s.insecure ? 'development' : s.ptau.kind} ptau ${s.ptau.name}, ${s.phase2.length} phase-2 contribution(s)`);
+  return lines;
 }

@@ -1,0 +1,115 @@
+// Browser-safe: every verifier (CLI, REST, the page, the on-chain registry check)
+// recomputes the model commitment from a bundle's descriptor with this code.
+import type { Head } from '../model/ir.ts';
+import type { QuantSettings } from '../quant/settings.ts';
+import type { Sha256 } from './vkey.ts';
+
+export const DESCRIPTOR_FORMAT = 'zkinfer.model-descriptor';
+
+/**
+ * Version of the circuit generator's output format. Raise it whenever the generated
+ * circuit changes meaning for the same model (a new template, a new signal layout): a
+ * new format is a new circuit hash, so a new model version with its own key.
+ */
+export const CIRCUIT_FORMAT = 3;
+
+/**
+ * Everything a verifier uses to decode or display a proof of this model. Its canonical
+ * hash *is* the model commitment (public signal 0, a constant of the circuit), so a
+ * verifier that recomputes it knows that each field below is the one the circuit was
+ * built with: none of it is taken on the bundle's word.
+ */
+export interface ModelDescriptor {
+  format: typeof DESCRIPTOR_FORMAT;
+  /** sha256 of the ONNX bytes, external data and quantization settings: the model's id. */
+  id: string;
+  /** The circuit generator's format version (`CIRCUIT_FORMAT` when it was built). */
+  circuitFormat: number;
+  /**
+   * sha256 of the compiler version, the circuit templates and the generated proof
+   * circuit with its model-commitment constant left out (it cannot hash itself).
+   */
+  circuitHash: string;
+  settings: QuantSettings;
+  inputs: { name: string; size: number }[];
+  outputSize: number;
+  decisionSize: number;
+  head: Head;
+  /** True when the quantized input is in the public signals instead of a commitment. */
+  publicInput: boolean;
+  /** Bits per packed value (bits - scaleBits) and values per field element. */
+  packing: { width: number; perElement: number };
+  /**
+   * Per-feature input quantization, when features are not all at the model's scale and
+   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] signed bits;
+   * lo/hi is the range (real units) it was sized for.
+   */
+  inputQuant?: { scaleBits: number[]; bits: number[]; lo: number[]; hi: number[] };
+  /**
+   * Names of the decisions: for a sigmoid head, [name of 0, name of 1] (the same for every
+   * output); for a softmax head, one per class. Bound like every other field.
+   */
+  labels?: string[];
+}
+
+/** How a proven decision reads: the model's label when it has one, else what the number means. */
+export function decisionLabel(d: Pick<ModelDescriptor, 'head' | 'labels'>, value: number): string {
+  const label = d.labels?.[value];
+  if (d.head === 'softmax') return label !== undefined ? `class ${value}: ${label}` : `class ${value}`;
+  const meaning = value === 1 ? 'positive (logit \u2265 0, probability \u2265 0.5)' : 'negative (logit < 0, probability < 0.5)';
+  return label !== undefined ? `${value}: ${label} (${value === 1 ? 'logit \u2265 0' : 'logit < 0'})` : `${value}: ${meaning}`;
+}
+
+/** A descriptor plus its commitment (decimal): what a bundle's `model` holds. */
+export type BundleModel = ModelDescriptor & {
+  /** Public signal 0: top 248 bits of sha256(canonical descriptor). Checked, never trusted. */
+  commitment: string;
+};
+
+/** JSON with object keys sorted at every level: one text per value, on any machine. */
+export function canonicalJson(v: unknown): string {
+  const canon = (x: unknown): unknown =>
+    Array.isArray(x) ? x.map(canon) : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, canon((x as Record<string, unknown>)[k])])) : x;
+  return JSON.stringify(canon(v));
+}
+
+/** The descriptor part of a bundle's model (every field except the commitment itself). */
+export function descriptorOf(model: BundleModel | ModelDescriptor): ModelDescriptor {
+  const { commitment: _c, ...rest } = model as BundleModel;
+  return rest;
+}
+
+/** A sha256 hex digest as a field element: its top 248 bits, always below r. */
+export function hexToField(hex: string): bigint {
+  return BigInt('0x' + hex) >> 8n;
+}
+
+/** The model commitment of a descriptor: top 248 bits of sha256 of its canonical JSON. */
+export async function descriptorCommitment(d: ModelDescriptor, sha256: Sha256): Promise<bigint> {
+  return hexToField(await sha256(canonicalJson(descriptorOf(d))));
+}
+
+/**
+ * The first field where two descriptors differ ("settings.bits", "inputs[2].name"), or
+ * null when they are the same: lets a verifier holding the registered descriptor name
+ * what was changed in a bundle.
+ */
+export function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+  if (a === b) return null;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const d = firstDifference(a[i], b[i], `${at}[${i}]`);
+      if (d !== null) return d;
+    }
+    return null;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const k of keys) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
+      if (d !== null) return d;
+    }
+    return null;
+  }
+  return at || '(root)';
+}

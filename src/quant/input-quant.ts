@@ -1,0 +1,75 @@
+import { ZkinferError } from '../errors.ts';
+import { activationBits, type QuantSettings } from './settings.ts';
+
+/**
+ * Per-feature input quantization. A feature i is stored as round(v * 2^scaleBits[i]) and
+ * range-checked to bits[i] signed bits, so a model taking raw units (an income in
+ * dollars) fits without widening every activation, and a feature with a small range
+ * (a pixel in [0, 1]) costs fewer range-check constraints. The first dense layer absorbs
+ * the scale difference: its weights are multiplied by 2^(s - scaleBits[i]).
+ */
+export interface InputQuant {
+  /** Scale bits of each feature (at most the model's scale; may be negative). */
+  scaleBits: number[];
+  /** Signed bit width each feature is range-checked to (at most the activation width). */
+  bits: number[];
+  /** The range each feature was sized for, in real units (from calibration data or declared). */
+  lo: number[];
+  hi: number[];
+}
+
+/** Head-room above the largest magnitude seen in calibration data. */
+export const CALIBRATION_MARGIN = 1.25;
+/** Lowest per-feature scale: 2^-16 is a unit of 65,536 (an income rounded to that is useless). */
+export const MIN_INPUT_SCALE = -16;
+
+/**
+ * Scale and width of each feature from its range: the finest scale (up to the model's
+ * scale) at which the range, with a margin, fits the activation width; then the fewest
+ * bits that hold the range at that scale.
+ */
+export function inputQuantFromRanges(lo: number[], hi: number[], st: QuantSettings, names: (i: number) => string): InputQuant {
+  const w = activationBits(st);
+  const scaleBits: number[] = [];
+  const bits: number[] = [];
+  for (let i = 0; i < lo.length; i++) {
+    if (!Number.isFinite(lo[i]) || !Number.isFinite(hi[i]) || lo[i] > hi[i]) {
+      throw new ZkinferError('SETTINGS', `the range of ${names(i)} must be two finite numbers lo <= hi`, names(i));
+    }
+    const maxAbs = Math.max(Math.abs(lo[i]), Math.abs(hi[i])) * CALIBRATION_MARGIN;
+    let s = st.scaleBits;
+    // round(maxAbs * 2^s) must lie in [-2^(w-1), 2^(w-1)).
+    while (s > MIN_INPUT_SCALE && Math.round(maxAbs * 2 ** s) >= 2 ** (w - 1)) s--;
+    if (Math.round(maxAbs * 2 ** s) >= 2 ** (w - 1)) {
+      throw new ZkinferError('SETTINGS', `${names(i)} ranges up to ${maxAbs / CALIBRATION_MARGIN}: too large even at scale 2^${MIN_INPUT_SCALE} with ${w}-bit activations (raise --bits)`, names(i));
+    }
+    const top = Math.round(maxAbs * 2 ** s);
+    // Signed: values in [-2^(b-1), 2^(b-1)) hold -top..top.
+    let b = 2;
+    while (2 ** (b - 1) <= top) b++;
+    scaleBits.push(s);
+    bits.push(Math.min(b, w));
+  }
+  return { scaleBits, bits, lo: [...lo], hi: [...hi] };
+}
+
+/** Per-feature [min, max] over rows of real-valued inputs. */
+export function observedRanges(rows: ArrayLike<number>[], size: number): { lo: number[]; hi: number[] } {
+  if (rows.length === 0) throw new ZkinferError('SETTINGS', 'the calibration data has no rows', 'calibration');
+  const lo = Array.from({ length: size }, () => Infinity);
+  const hi = Array.from({ length: size }, () => -Infinity);
+  for (const r of rows) {
+    for (let i = 0; i < size; i++) {
+      lo[i] = Math.min(lo[i], r[i]);
+      hi[i] = Math.max(hi[i], r[i]);
+    }
+  }
+  return { lo, hi };
+}
+
+/** True when every feature uses the model's scale and the full activation width (the default). */
+export function isDefaultInputQuant(q: InputQuant | undefined, st: QuantSettings): boolean {
+  if (!q) return true;
+  const w = activationBits(st);
+  return q.scaleBits.every((s) => s === st.scaleBits) && q.bits.every((b) => b === w);
+}

@@ -1,0 +1,169 @@
+import * as snarkjs from 'snarkjs';
+import type { VerificationKey } from 'snarkjs';
+import { compileModel, type CompiledModel } from '../pipeline/index.ts';
+import { descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
+import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
+import { hashFile, identifyPtau } from '../prover/ptau.ts';
+import { vkeyHash } from '../prover/setup.ts';
+import { assertUsableVkey } from '../prover/vkey.ts';
+import type { QuantSettings } from '../quant/settings.ts';
+
+/** One link of the chain from the published model to the published key. */
+export interface AuditLink {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface Contribution {
+  /** 1-based position in the chain, as snarkjs numbers them. */
+  index: number;
+  name: string;
+  /** blake2b-512 contribution hash: what a contributor publishes to find itself in the chain. */
+  hash: string;
+  beacon?: { hash: string; iterationsExp: number };
+}
+
+export interface AuditReport {
+  /** True when every link holds: the key provably encodes this model's circuit. */
+  ok: boolean;
+  /** The first link that broke, when one did. */
+  broken: string | null;
+  links: AuditLink[];
+  modelId: string;
+  descriptor: ModelDescriptor;
+  commitment: string;
+  circuitHash: string;
+  r1csSha256: string;
+  constraints: number;
+  ptau: Awaited<ReturnType<typeof identifyPtau>>;
+  phase1: Phase1Identity | null;
+  /** Phase-2 contributions in chain order (the beacon last). */
+  contributions: Contribution[];
+  vkeyHash: string | null;
+  auditMs: number;
+}
+
+export interface AuditInput {
+  model: string;
+  settings?: Partial<QuantSettings>;
+  publicInput?: boolean;
+  calibration?: ArrayLike<number>[];
+  inputRanges?: Record<string, [number, number]>;
+  labels?: string[];
+  /** The published verification key (JSON). */
+  vkey: unknown;
+  /** The zkey and ptau files the key is said to come from. */
+  zkey: string;
+  ptau: string;
+  /** Optional: an r1cs the service published, compared with the one compiled here. */
+  r1cs?: string;
+  /** Optional: a descriptor to compare with this model's (a bundle's `model`, or the service's). */
+  descriptor?: unknown;
+  log?: (m: string) => void;
+}
+
+/** Reads the contribution list out of snarkjs' verifier log (it prints, it does not return them). */
+function contributionsFrom(lines: string[]): Contribution[] {
+  const out: Contribution[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^contribution #(\d+) ?(.*):\n([\s\S]*)$/.exec(lines[i]);
+    if (!m) continue;
+    const c: Contribution = { index: Number(m[1]), name: m[2], hash: m[3].replace(/[^0-9a-f]/g, '') };
+    const gen = /^Beacon generator: ([0-9a-f]+)$/.exec(lines[i + 1] ?? '');
+    const iter = /^Beacon iterations Exp: (\d+)$/.exec(lines[i + 2] ?? '');
+    if (gen && iter) c.beacon = { hash: gen[1], iterationsExp: Number(iter[1]) };
+    out.push(c);
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/**
+ * Checks that a published key encodes a published model: recompiles the model's circuit
+ * here (deterministic: same circuit hash and r1cs on any machine), checks the zkey against
+ * that r1cs and the ptau link by link (snarkjs `zKey.verifyFromR1cs`: every phase-2
+ * contribution, the beacon, the circuit's sections), and that the key exported from the
+ * zkey is the published key. Reports every link and the first that broke; throws only
+ * for input it cannot use (missing files, a model that does not load).
+ */
+export async function auditKey(input: AuditInput): Promise<AuditReport> {
+  const t0 = performance.now();
+  const log = input.log ?? (() => {});
+  const links: AuditLink[] = [];
+  const link = (name: string, ok: boolean, detail: string) => {
+    links.push({ name, ok, detail });
+    log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
+  };
+
+  log(`compiling ${input.model} ...`);
+  const m: CompiledModel = await compileModel(input.model, { settings: input.settings, publicInput: input.publicInput, calibration: input.calibration, inputRanges: input.inputRanges, labels: input.labels, fidelity: false });
+  const r1csSha256 = await hashFile(m.compiled.r1cs, 'sha256');
+  link('circuit', true, `model ${m.modelId}: circuit ${m.descriptor.circuitHash}, r1cs sha256 ${r1csSha256}, ${m.compiled.constraints} constraints`);
+
+  if (input.descriptor !== undefined) {
+    const diff = firstDifference(descriptorOf(m.descriptor), descriptorOf(input.descriptor as ModelDescriptor));
+    link('descriptor', diff === null, diff === null ? 'the given descriptor is this model\u2019s' : `the given descriptor differs from this model\u2019s at ${diff}`);
+  }
+  if (input.r1cs) {
+    const theirs = await hashFile(input.r1cs, 'sha256');
+    link('r1cs', theirs === r1csSha256, theirs === r1csSha256 ? 'the published r1cs is the one compiled here' : `the published r1cs (${theirs}) is not the one compiled here (${r1csSha256})`);
+  }
+
+  const ptau = await identifyPtau(input.ptau);
+  const infos: string[] = [];
+  const errors: string[] = [];
+  const logger = {
+    info: (...a: unknown[]) => infos.push(a.map(String).join(' ')),
+    debug: () => {},
+    warn: (...a: unknown[]) => errors.push(a.map(String).join(' ')),
+    error: (...a: unknown[]) => errors.push(a.map(String).join(' ')),
+  };
+  log(`checking the zkey against the circuit and ${ptau.name} (2^${ptau.power}) ...`);
+  let zkeyOk = false;
+  try {
+    zkeyOk = await snarkjs.zKey.verifyFromR1cs(m.compiled.r1cs, input.ptau, input.zkey, logger);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  const contributions = zkeyOk ? contributionsFrom(infos) : [];
+  link(
+    'zkey',
+    zkeyOk,
+    zkeyOk
+      ? `the zkey is this circuit's, made on this ptau, through ${contributions.length} verified phase-2 contribution(s)`
+      : `the zkey was not made from this circuit and this ptau${errors.length ? ` (${errors.join('; ').replace(/\s+/g, ' ').trim()})` : ''}`,
+  );
+
+  let published: string | null = null;
+  let phase1: Phase1Identity | null = null;
+  try {
+    const key = input.vkey as VerificationKey;
+    assertUsableVkey(key);
+    published = vkeyHash(key);
+    phase1 = phase1Of(key);
+  } catch (e) {
+    link('vkey', false, `the published key is refused: ${(e as Error).message}`);
+  }
+  if (published !== null) {
+    const exported = await snarkjs.zKey.exportVerificationKey(input.zkey).catch(() => null);
+    const fromZkey = exported ? vkeyHash(exported) : null;
+    link('vkey', fromZkey === published, fromZkey === published ? `the published key (${published}) is the zkey's` : `the published key (${published}) is not the zkey's (${fromZkey ?? 'unreadable zkey'})`);
+  }
+  const broken = links.find((l) => !l.ok)?.name ?? null;
+  return {
+    ok: broken === null,
+    broken,
+    links,
+    modelId: m.modelId,
+    descriptor: m.descriptor,
+    commitment: m.modelCommitment.toString(),
+    circuitHash: m.descriptor.circuitHash,
+    r1csSha256,
+    constraints: m.compiled.constraints,
+    ptau,
+    phase1,
+    contributions,
+    vkeyHash: published,
+    auditMs: performance.now() - t0,
+  };
+}
