@@ -1,8 +1,8 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service", "audit", "ceremony", "browser" or "ptau">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import { COMPILE_SET, PROVE_SET, REPO, type BenchModel } from './models.ts';
 import { auditBench } from './audit.ts';
 import { browserBench } from './browser.ts';
 import { ceremonyBench } from './ceremony.ts';
+import { listBench } from './list.ts';
 import { devPtauBench } from './dev-ptau.ts';
 import { serviceBench } from './service.ts';
 
@@ -95,6 +96,10 @@ if (!compileOnly && (!only || 'service'.includes(only))) {
   process.stderr.write('service ...\n');
   lines.push(await serviceBench(), '');
 }
+if (!compileOnly && (!only || 'lists'.includes(only))) {
+  process.stderr.write('lists ...\n');
+  lines.push(await listBench(), '');
+}
 if (!compileOnly && (!only || 'audit'.includes(only))) {
   process.stderr.write('audit ...\n');
   lines.push(await auditBench(), '');
@@ -111,9 +116,13 @@ if (!compileOnly && (!only || 'ptau'.includes(only))) {
   process.stderr.write('development ptau ...\n');
   lines.push(await devPtauBench(), '');
 }
+// The chaos section is written by `npm run chaos`: keep it.
+const resultsFile = path.join(REPO, 'bench', 'RESULTS.md');
+const chaos = /<!-- chaos:start[\s\S]*?<!-- chaos:end -->/.exec(existsSync(resultsFile) ? await readFile(resultsFile, 'utf8') : '')?.[0];
+if (chaos) lines.push(chaos, '');
 const text = lines.join('\n');
 process.stdout.write(text + '\n');
-if (!only) await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), text + '\n');
+if (!only) await writeFile(resultsFile, text + '\n');
 await rm(freshStore, { recursive: true, force: true });
 // snarkjs (proving in this process for the browser section) keeps worker threads alive.
 process.exit(0);

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildApp } from '../src/api/app.ts';
-import { BullJobQueue, redisConnection } from '../src/queue/index.ts';
+import { loadConfig } from '../src/config.ts';
+import { redisConnection } from '../src/queue/index.ts';
+import { freshPostgres } from '../test/helpers/postgres.ts';
 import { findRedis } from '../test/helpers/redis.ts';
 import { REPO } from './models.ts';
 
@@ -18,16 +20,16 @@ const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.m
 export async function serviceBench(): Promise<string> {
   const redis = await findRedis();
   if (!redis.url) return `Service benchmark skipped: ${redis.why}.`;
+  const postgres = await freshPostgres();
+  if (!postgres.url) return `Service benchmark skipped: ${postgres.why}.`;
   const rows: string[] = [];
   const applicant = JSON.parse(await readFile(APPLICANT, 'utf8'));
   let verifyLine = '';
   for (const nWorkers of [1, 2]) {
     const prefix = `bench-${randomUUID()}`;
     const conn = redisConnection(redis.url);
-    const queue = new BullJobQueue({ redisUrl: redis.url, prefix });
     const app = await buildApp({
-      config: { host: '127.0.0.1', port: 0, redisUrl: redis.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 24, requestTimeoutMs: 30_000, rateLimit: 1_000_000, apiKeys: [] },
-      queue,
+      config: { ...loadConfig({}), host: '127.0.0.1', port: 0, redisUrl: redis.url, databaseUrl: postgres.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 24, requestTimeoutMs: 30_000, rateLimit: 1_000_000, apiKeys: [] },
       redis: conn,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -35,7 +37,7 @@ export async function serviceBench(): Promise<string> {
     const workers: ChildProcess[] = Array.from({ length: nWorkers }, () =>
       spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
         cwd: REPO,
-        env: { ...process.env, REDIS_URL: redis.url!, ZKINFER_QUEUE_PREFIX: prefix },
+        env: { ...process.env, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, ZKINFER_QUEUE_PREFIX: prefix },
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
     );
@@ -68,7 +70,7 @@ export async function serviceBench(): Promise<string> {
 
     if (nWorkers === 1) {
       // A proof from this run: the store may hold older ones, made with an earlier circuit.
-      const proofs = (await json(`/v1/proofs?modelId=${modelId}`)) as { id: string; status: string; createdAt: string }[];
+      const proofs = (await json(`/v1/proofs?modelId=${modelId}&limit=200`)).items as { id: string; status: string; createdAt: string }[];
       const latest = proofs.filter((p) => p.status === 'done').sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       const bundle = (await json(`/v1/proofs/${latest.id}`)).bundle;
       const end = performance.now() + 5000;
@@ -86,12 +88,12 @@ export async function serviceBench(): Promise<string> {
     }
     for (const w of workers) w.kill('SIGTERM');
     await app.close();
-    await queue.close();
     const keys = await conn.keys(`${prefix}:*`);
     if (keys.length) await conn.del(...keys);
     conn.disconnect();
   }
   redis.stop();
+  await postgres.stop();
   return [
     '## Service (loan example through the REST API, BullMQ on Redis, each worker one job at a time)',
     '',

@@ -12,8 +12,22 @@ export interface ApiKey {
 export interface Config {
   host: string;
   port: number;
-  /** BullMQ on this Redis when set; otherwise the in-process (local) queue. */
+  /** BullMQ on this Redis when set (needs databaseUrl); otherwise the database is the queue. */
   redisUrl: string | null;
+  /** PostgreSQL for the records when set; otherwise the embedded store (PGlite). */
+  databaseUrl: string | null;
+  /** Folder of the embedded store (default artifacts/db; "memory://" keeps nothing). */
+  dbDir: string | null;
+  /** How often the reconciler brings every open record to a live job. */
+  reconcileIntervalMs: number;
+  /** /readyz is not ready when no worker heartbeat is younger than this. */
+  heartbeatStaleMs: number;
+  /** How many times a job is taken before it is failed (worker deaths included). */
+  jobAttempts: number;
+  /** How long an Idempotency-Key stays bound to its proof. */
+  idempotencyTtlMs: number;
+  /** On SIGTERM, how long in-flight requests and running jobs get to finish. */
+  shutdownTimeoutMs: number;
   queuePrefix: string;
   workerConcurrency: number;
   /** How long a job's lock lasts without renewal: a dead worker's job is retried after this. */
@@ -54,6 +68,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST ?? '127.0.0.1',
     port: int('PORT', 3000, 0),
     redisUrl: env.REDIS_URL || null,
+    databaseUrl: env.DATABASE_URL || null,
+    dbDir: env.ZKINFER_DB_DIR || null,
+    reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 2000, 100),
+    heartbeatStaleMs: int('WORKER_HEARTBEAT_STALE_MS', 30_000, 1000),
+    jobAttempts: int('JOB_ATTEMPTS', 3, 1),
+    idempotencyTtlMs: int('IDEMPOTENCY_TTL_HOURS', 24, 1) * 3600_000,
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     queuePrefix: env.ZKINFER_QUEUE_PREFIX || 'zkinfer',
     workerConcurrency: int('WORKER_CONCURRENCY', 1, 1),
     workerLockMs: int('WORKER_LOCK_MS', 30_000, 1000),
@@ -63,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: int('RATE_LIMIT_PER_MINUTE', 600, 1),
     apiKeys,
   };
+  if (cfg.redisUrl && !cfg.databaseUrl) {
+    problems.push('REDIS_URL needs DATABASE_URL: BullMQ workers in other processes cannot share the embedded store (unset REDIS_URL to run on the embedded store alone)');
+  }
   if (problems.length) throw new ZkinferError('SETTINGS', `configuration: ${problems.join('; ')}`, 'env');
   return cfg;
 }

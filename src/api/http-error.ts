@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isZkinferError, type ErrorCode } from '../errors.ts';
+import { CursorError } from '../store/records.ts';
 
 /** An error with its HTTP status, a stable code and the bad field. */
 export class HttpError extends Error {
@@ -36,7 +37,10 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   let status = 500;
   let body: ErrorBody = { code: 'INTERNAL', message: 'internal error' };
   const fe = err as FastifyError & { validation?: { instancePath?: string; params?: Record<string, unknown>; message?: string }[] };
-  if (err instanceof HttpError) {
+  if (err instanceof CursorError) {
+    status = 400;
+    body = { code: 'VALIDATION', message: err.message, field: 'querystring.cursor' };
+  } else if (err instanceof HttpError) {
     status = err.statusCode;
     body = { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
   } else if (isZkinferError(err)) {
@@ -52,10 +56,10 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     const named = v?.params?.additionalProperty !== undefined ? `: '${String(v.params.additionalProperty)}'` : '';
     status = 400;
     body = { code: 'VALIDATION', message: `${where || 'request'} ${v?.message ?? 'is invalid'}${named}`, field: field || undefined };
-  } else if (/Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue/.test(err.message)) {
-    // Redis (queue, idempotency keys, rate limits) is down: say so at once, do not hang.
+  } else if (/Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/.test(err.message)) {
+    // Redis (queue, rate limits) or the database is down: say so at once, do not hang.
     status = 503;
-    body = { code: 'BACKEND_UNAVAILABLE', message: 'the job queue is unavailable; try again later' };
+    body = { code: 'BACKEND_UNAVAILABLE', message: 'a backend (job queue or database) is unavailable; try again later' };
   } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     status = fe.statusCode;
     body = { code: fe.code ?? 'BAD_REQUEST', message: fe.message };

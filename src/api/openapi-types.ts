@@ -26,6 +26,8 @@ export interface paths {
                         "application/json": {
                             status: string;
                             queue?: string;
+                            database?: string;
+                            workers?: string;
                             store?: string;
                         };
                     };
@@ -47,7 +49,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the queue backend and the artifact store are reachable */
+        /** Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently */
         get: {
             parameters: {
                 query?: never;
@@ -66,6 +68,8 @@ export interface paths {
                         "application/json": {
                             status: string;
                             queue?: string;
+                            database?: string;
+                            workers?: string;
                             store?: string;
                         };
                     };
@@ -79,6 +83,8 @@ export interface paths {
                         "application/json": {
                             status: string;
                             queue?: string;
+                            database?: string;
+                            workers?: string;
                             store?: string;
                         };
                     };
@@ -134,10 +140,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List models (a prover sees its own; a verifier or admin sees all) */
+        /** List models, a page at a time (a prover sees its own tenant's; a verifier or admin sees every tenant's) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description page size, 1 to 200 (default 50) */
+                    limit?: string;
+                    /** @description nextCursor of the previous page */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -150,7 +161,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["def-1"][];
+                        "application/json": {
+                            items: components["schemas"]["def-1"][];
+                            nextCursor: string | null;
+                        };
                     };
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
@@ -194,6 +208,19 @@ export interface paths {
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -273,7 +300,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). Compile and setup run as a queued job. */
+        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). The id is the sha256 of exactly the bytes stored and the settings; the same model registered by several tenants is one record per tenant. Compile and setup run as a queued job. */
         post: {
             parameters: {
                 query?: never;
@@ -440,10 +467,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A model: status, layer table, constraints, fidelity, vkey hash, setup provenance */
+        /** A model: status, its key versions, and the latest one's layer table, constraints, fidelity, vkey hash and setup provenance */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    tenant?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -494,6 +523,17 @@ export interface paths {
                             setup?: {
                                 [key: string]: unknown;
                             };
+                            /** @description the latest ready key version, which the fields above describe */
+                            version?: number;
+                            /** @description every key this model has had, oldest first: a key never changes; a new circuit or setup is a new version */
+                            versions: {
+                                version: number;
+                                status: string;
+                                vkeyHash: string;
+                                circuitHash: string;
+                                commitment: string;
+                                createdAt: string;
+                            }[];
                         };
                     };
                 };
@@ -538,6 +578,19 @@ export interface paths {
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -631,10 +684,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The model's Groth16 verification key (snarkjs JSON) */
+        /** A version of the model's Groth16 verification key (snarkjs JSON; default: the latest ready version). Keys never change: each version keeps its own. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    tenant?: string;
+                    /** @description key version (default: the latest ready one) */
+                    version?: string;
+                    /** @description the version whose key has this hash (a bundle's vkeyHash), whichever tenant registered it */
+                    vkeyHash?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -773,6 +832,127 @@ export interface paths {
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
                 503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}/artifacts/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches. */
+        get: {
+            parameters: {
+                query?: {
+                    tenant?: string;
+                    /** @description key version (default: the latest ready one) */
+                    version?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                    kind: "r1cs" | "zkey" | "circuit" | "ptau";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the file */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": string;
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1006,6 +1186,8 @@ export interface paths {
                             };
                             /** @description host:pid of the worker that made the proof */
                             worker?: string;
+                            /** @description the model's key version the proof was made with */
+                            modelVersion?: number;
                             /** @description the proof bundle (schemas/proof-bundle.schema.json) once done */
                             bundle?: {
                                 [key: string]: unknown;
@@ -1304,11 +1486,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the caller's proofs, optionally for one model */
+        /** List the caller's proofs, newest first, a page at a time (`limit`, and `cursor` from the previous page's nextCursor), optionally for one model */
         get: {
             parameters: {
                 query?: {
                     modelId?: string;
+                    /** @description page size, 1 to 200 (default 50) */
+                    limit?: string;
+                    /** @description nextCursor of the previous page */
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1322,7 +1508,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["def-2"][];
+                        "application/json": {
+                            items: components["schemas"]["def-2"][];
+                            nextCursor: string | null;
+                        };
                     };
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
@@ -1461,7 +1650,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify a proof bundle, or a proof with its public signals and model id, against the registered model's verification key (never a key sent in the request) */
+        /** Verify a proof bundle, or a proof with its public signals and model id, against a registered key of the model (never a key sent in the request). A bundle is checked with the registered version whose key hash is the bundle's vkeyHash; parts with the given version, else each version whose commitment is publicSignals[0], newest first. Every version's key stays registered, so earlier proofs keep verifying. */
         post: {
             parameters: {
                 query?: never;
@@ -1482,6 +1671,8 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         publicSignals: string[];
+                        /** @description the key version; by default each version whose commitment is publicSignals[0], newest first */
+                        version?: number;
                     };
                 };
             };
@@ -1500,6 +1691,8 @@ export interface paths {
                             modelId: string;
                             /** @description hash of the registered key the proof was checked against */
                             vkeyHash: string;
+                            /** @description the key version that was used */
+                            version?: number;
                             /** @description decoded from the proven public signals through the registered model descriptor; null unless valid */
                             outputs: {
                                 [key: string]: unknown;
@@ -1657,7 +1850,11 @@ export interface paths {
         /** The model's Groth16 verifier contract (Solidity source, snarkjs template) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    tenant?: string;
+                    /** @description key version (default: the latest ready one) */
+                    version?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -1786,7 +1983,11 @@ export interface paths {
         /** The model's verifier and attestation registry: Solidity source, ABI and bytecode, with the compiler version and settings */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    tenant?: string;
+                    /** @description key version (default: the latest ready one) */
+                    version?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -2126,6 +2327,17 @@ export interface components {
             setup?: {
                 [key: string]: unknown;
             };
+            /** @description the latest ready key version, which the fields above describe */
+            version?: number;
+            /** @description every key this model has had, oldest first: a key never changes; a new circuit or setup is a new version */
+            versions: {
+                version: number;
+                status: string;
+                vkeyHash: string;
+                circuitHash: string;
+                commitment: string;
+                createdAt: string;
+            }[];
         };
         /** Proof */
         "def-2": {
@@ -2144,6 +2356,8 @@ export interface components {
             };
             /** @description host:pid of the worker that made the proof */
             worker?: string;
+            /** @description the model's key version the proof was made with */
+            modelVersion?: number;
             /** @description the proof bundle (schemas/proof-bundle.schema.json) once done */
             bundle?: {
                 [key: string]: unknown;

@@ -30,8 +30,44 @@ export const ModelSchema = Type.Object(
     fidelity: Type.Optional(Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })])),
     vkeyHash: Type.Optional(Type.String()),
     setup: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    version: Type.Optional(Type.Integer({ description: 'the latest ready key version, which the fields above describe' })),
+    versions: Type.Array(
+      Type.Object({
+        version: Type.Integer(),
+        status: Type.String(),
+        vkeyHash: Type.String(),
+        circuitHash: Type.String(),
+        commitment: Type.String(),
+        createdAt: Type.String(),
+      }),
+      { description: 'every key this model has had, oldest first: a key never changes; a new circuit or setup is a new version' },
+    ),
   },
   { $id: 'Model' },
+);
+
+export const ModelPageSchema = Type.Object({ items: Type.Array(ModelSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+const Limit = Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: 'page size, 1 to 200 (default 50)' });
+const Cursor = Type.String({ maxLength: 400, description: 'nextCursor of the previous page' });
+export const ModelListQuery = Type.Object({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) }, { additionalProperties: false });
+export const ProofListQuery = Type.Object(
+  { modelId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })), limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) },
+  { additionalProperties: false },
+);
+/** Picks one tenant's record when several tenants registered the same model (verifier and admin roles). */
+export const TenantQuery = Type.Object({ tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })) }, { additionalProperties: false });
+export const VersionQuery = Type.Object(
+  { tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })), version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })) },
+  { additionalProperties: false },
+);
+export const VkeyQuery = Type.Object(
+  {
+    tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
+    version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })),
+    vkeyHash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: "the version whose key has this hash (a bundle's vkeyHash), whichever tenant registered it" })),
+  },
+  { additionalProperties: false },
 );
 
 export const ProofRequestSchema = Type.Object(
@@ -56,10 +92,13 @@ export const ProofSchema = Type.Object(
     updatedAt: Type.String(),
     timings: Type.Optional(Type.Object({ witnessMs: Type.Number(), proveMs: Type.Number(), verifyMs: Type.Number(), totalMs: Type.Number() })),
     worker: Type.Optional(Type.String({ description: 'host:pid of the worker that made the proof' })),
+    modelVersion: Type.Optional(Type.Integer({ description: "the model's key version the proof was made with" })),
     bundle: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the proof bundle (schemas/proof-bundle.schema.json) once done' })),
   },
   { $id: 'Proof' },
 );
+
+export const ProofPageSchema = Type.Object({ items: Type.Array(ProofSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
 export const VerifyRequestSchema = Type.Union(
   [
@@ -69,6 +108,7 @@ export const VerifyRequestSchema = Type.Union(
         modelId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
         proof: Type.Object({}, { additionalProperties: true }),
         publicSignals: Type.Array(Type.String()),
+        version: Type.Optional(Type.Integer({ minimum: 1, description: 'the key version; by default each version whose commitment is publicSignals[0], newest first' })),
       },
       { additionalProperties: false },
     ),
@@ -83,6 +123,7 @@ export const VerifyResultSchema = Type.Object(
     field: Type.Optional(Type.String({ description: 'the bundle (or key) field that failed a check' })),
     modelId: Type.String(),
     vkeyHash: Type.String({ description: 'hash of the registered key the proof was checked against' }),
+    version: Type.Optional(Type.Integer({ description: 'the key version that was used' })),
     outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], { description: 'decoded from the proven public signals through the registered model descriptor; null unless valid' }),
     inputCommitment: Type.Union([Type.Null(), Type.String()], { description: 'proven input commitment (public signal 1); null unless valid, or when the input is public' }),
     nonce: Type.Union([Type.Null(), Type.String()], { description: 'proven nonce; null unless valid' }),

@@ -1,21 +1,36 @@
-// `npm start`: the REST API. With REDIS_URL, jobs go to BullMQ for `npm run worker`
-// processes; without it, to a local worker process this server starts itself.
+// `npm start`: the REST API. With REDIS_URL (and DATABASE_URL), jobs go to BullMQ for
+// `npm run worker` processes; without it, the database is the queue and this server runs
+// the jobs in a worker process of its own. Records live in PostgreSQL (DATABASE_URL) or in
+// the embedded store under artifacts/db.
 import { loadConfig } from '../config.ts';
-import { BullJobQueue, LocalJobQueue, redisConnection, type JobQueue } from '../queue/index.ts';
+import { redisConnection, redisPersistence } from '../queue/index.ts';
 import { buildApp } from './app.ts';
 
 const config = loadConfig();
-const redis = config.redisUrl ? redisConnection(config.redisUrl) : null;
-redis?.on('error', () => {});
-const queue: JobQueue = config.redisUrl ? new BullJobQueue({ redisUrl: config.redisUrl, prefix: config.queuePrefix }) : new LocalJobQueue();
-const app = await buildApp({ config, queue, redis, logger: true });
+const app = await buildApp({ config, logger: true });
 if (config.apiKeys.length === 0) app.log.warn('no ZKINFER_API_KEYS configured: open development mode, every caller is admin');
+if (config.redisUrl) {
+  const probe = redisConnection(config.redisUrl);
+  probe.on('error', () => {});
+  const warning = await redisPersistence(probe).catch(() => null);
+  if (warning) app.log.warn(`${warning}: a Redis restart loses queued jobs; nothing accepted is lost (the database is the source of truth and the reconciler enqueues them again), but they wait for the next reconciler pass`);
+  probe.disconnect();
+}
 await app.listen({ host: config.host, port: config.port });
+let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, async () => {
+  process.on(sig, async () => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info(`${sig}: no new connections; finishing in-flight requests and running jobs`);
+    const force = setTimeout(() => {
+      app.log.error('shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5000);
+    // Stops listening, closes idle connections, waits for in-flight requests, then (onClose)
+    // stops the reconciler, lets the running job finish, and closes the database.
     await app.close();
-    await queue.close();
-    redis?.disconnect();
+    clearTimeout(force);
     process.exit(0);
   });
 }

@@ -1,7 +1,10 @@
+import { hostname } from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { processCompile, processProve } from './processors.ts';
-import { type JobQueue, QUEUE_NAMES } from './types.ts';
+import type { JobKind, Records } from '../store/records.ts';
+import { throttledLog } from './log-throttle.ts';
+import type { Processors } from './processors.ts';
+import { compileJobId, type JobQueue, QUEUE_NAMES, type ReconcileReport } from './types.ts';
 
 export interface BullOptions {
   redisUrl: string;
@@ -9,47 +12,75 @@ export interface BullOptions {
   prefix?: string;
 }
 
-const JOB_OPTIONS = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 } as const;
+/** BullMQ retries a job this often; the reconciler writes the final failure to the record. */
+export const JOB_OPTIONS = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 10_000 } as const;
 
+/**
+ * The API's Redis client (queue producer, rate limits): fails fast while Redis is down
+ * (no offline queue), so a request gets a 503 at once instead of hanging.
+ */
 export function redisConnection(url: string): Redis {
-  // BullMQ needs maxRetriesPerRequest null for blocking commands; fail fast when Redis is down.
-  return new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: false, connectTimeout: 2000 });
+  return new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: false, connectTimeout: 2000, retryStrategy: (n) => Math.min(2000, 100 * n) });
+}
+
+/**
+ * A worker's Redis client, per BullMQ's production guidance: commands wait through an
+ * outage (offline queue on, no per-request retry limit) and the client reconnects by
+ * itself however long the outage lasts.
+ */
+export function workerRedisConnection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5000, retryStrategy: (n) => Math.min(2000, 100 * n) });
 }
 
 export class BullJobQueue implements JobQueue {
   readonly kind = 'bullmq';
   private readonly connection: Redis;
-  private readonly compile: Queue;
-  private readonly prove: Queue;
+  private readonly queues: Record<JobKind, Queue>;
 
-  constructor(private readonly opts: BullOptions) {
+  constructor(
+    private readonly opts: BullOptions,
+    private readonly records: Records,
+    private readonly log: (m: string) => void = (m) => process.stderr.write(`${m}\n`),
+  ) {
     this.connection = redisConnection(opts.redisUrl);
-    this.connection.on('error', () => {}); // reported through ping() / enqueue failures
+    this.connection.on('error', () => {}); // reported through ping(), accepting() and enqueue failures
     const prefix = opts.prefix ?? 'zkinfer';
-    this.compile = new Queue(QUEUE_NAMES.compile, { connection: this.connection, prefix });
-    this.prove = new Queue(QUEUE_NAMES.prove, { connection: this.connection, prefix });
-    for (const q of [this.compile, this.prove]) q.on('error', () => {}); // surfaced by enqueue and ping
+    this.queues = {
+      compile: new Queue(QUEUE_NAMES.compile, { connection: this.connection, prefix }),
+      prove: new Queue(QUEUE_NAMES.prove, { connection: this.connection, prefix }),
+    };
+    for (const q of Object.values(this.queues)) q.on('error', () => {});
   }
 
-  async enqueueCompile(modelId: string): Promise<void> {
-    // jobId = model id: a second upload of the same model is the same job while it runs;
-    // a finished job with that id is removed first, or the new one would be ignored.
-    const old = await this.compile.getJob(modelId);
+  accepting(): boolean {
+    return this.connection.status === 'ready';
+  }
+
+  private async add(kind: JobKind, tenant: string, id: string): Promise<void> {
+    const jobId = kind === 'compile' ? compileJobId(tenant, id) : id;
+    const q = this.queues[kind];
+    // A finished job with this id would make the add a no-op: a model registered again
+    // after failing, or a record the reconciler found open with its job completed.
+    const old = await q.getJob(jobId);
     if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
-    await this.compile.add('compile', { modelId }, { ...JOB_OPTIONS, jobId: modelId });
+    await q.add(kind, kind === 'compile' ? { tenant, modelId: id } : { proofId: id }, { ...JOB_OPTIONS, jobId });
+    await this.records.markHanded(kind, tenant, id);
   }
 
-  async enqueueProve(proofId: string): Promise<void> {
-    await this.prove.add('prove', { proofId }, { ...JOB_OPTIONS, jobId: proofId });
+  enqueueCompile(tenant: string, modelId: string): Promise<void> {
+    return this.add('compile', tenant, modelId);
+  }
+
+  enqueueProve(proofId: string): Promise<void> {
+    return this.add('prove', '', proofId);
   }
 
   async depth() {
-    const [c, p] = await Promise.all([this.compile.getJobCounts('waiting', 'active', 'delayed'), this.prove.getJobCounts('waiting', 'active', 'delayed')]);
-    const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-    return { compile: sum(c), prove: sum(p) };
+    return this.records.openCounts();
   }
 
   async ping(): Promise<boolean> {
+    if (this.connection.status !== 'ready') return false;
     try {
       return (await Promise.race([this.connection.ping(), new Promise<string>((_, rej) => setTimeout(() => rej(new Error('timeout')), 500))])) === 'PONG';
     } catch {
@@ -57,31 +88,100 @@ export class BullJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Hands over what was committed but never enqueued (the API died in between, or Redis
+   * was down), re-adds open records whose job Redis no longer has, and writes BullMQ's final
+   * failures (retries exhausted, stalled too often) back to the records.
+   */
+  async reconcile(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { requeued: 0, failed: 0 };
+    if (!this.accepting()) return report;
+    for (const kind of ['compile', 'prove'] as const) {
+      for (const r of await this.records.unhanded(kind, 1000, 500)) {
+        await this.add(kind, r.tenant, r.id);
+        report.requeued++;
+      }
+      for (const r of await this.records.openToCheck(kind, 500)) {
+        const jobId = kind === 'compile' ? compileJobId(r.tenant, r.id) : r.id;
+        const q = this.queues[kind];
+        const state = await q.getJobState(jobId);
+        // The job may have finished its record between the read above and this check.
+        if ((state === 'failed' || state === 'completed' || state === 'unknown') && !(await this.records.isOpen(kind, r.tenant, r.id))) continue;
+        if (state === 'failed') {
+          const job = await q.getJob(jobId);
+          const reason = `the job failed for good: ${job?.failedReason ?? 'no reason recorded'}`;
+          if (kind === 'compile') await this.records.failModel(r.tenant, r.id, reason);
+          else await this.records.failProof(r.id, reason);
+          report.failed++;
+        } else if (state === 'unknown' || state === 'completed') {
+          // Redis lost it (restarted without persistence), or it completed without the
+          // record saying so: run it again; the processor skips finished records.
+          await this.add(kind, r.tenant, r.id);
+          report.requeued++;
+        }
+      }
+    }
+    if (report.requeued || report.failed) this.log(`reconciler: ${report.requeued} job(s) handed to the queue again, ${report.failed} final failure(s) recorded`);
+    return report;
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([this.compile.close(), this.prove.close()]);
+    await Promise.allSettled(Object.values(this.queues).map((q) => q.close()));
     this.connection.disconnect();
   }
 }
 
-/** Worker side: processes both queues in this process until closed. */
-export function startBullWorkers(opts: BullOptions & { concurrency: number; lockMs?: number }): { close(): Promise<void> } {
+/**
+ * Worker side: processes both queues in this process until closed, heartbeating in the
+ * database. Worker.close() lets running jobs finish.
+ */
+export function startBullWorkers(
+  opts: BullOptions & { concurrency: number; lockMs?: number; processors: Processors; records: Pick<Records, 'heartbeat' | 'forgetWorker'>; heartbeatMs?: number },
+): { name: string; close(): Promise<void> } {
   const prefix = opts.prefix ?? 'zkinfer';
-  const mk = (name: string, fn: (id: string) => Promise<void>, key: 'modelId' | 'proofId') =>
-    new Worker(name, async (job) => fn(job.data[key] as string), {
-      connection: redisConnection(opts.redisUrl),
+  const logError = throttledLog((m) => process.stderr.write(`worker: ${m}\n`));
+  const mk = (name: string, fn: (data: Record<string, string>) => Promise<void>) => {
+    const connection = workerRedisConnection(opts.redisUrl);
+    connection.on('error', (e) => logError(`redis: ${e.message}`));
+    const w = new Worker(name, async (job) => fn(job.data as Record<string, string>), {
+      connection,
       prefix,
       concurrency: opts.concurrency,
       // A worker that dies (kill -9) stops renewing its lock; after lockMs its job counts
-      // as stalled and another worker takes it over.
+      // as stalled and another worker takes it over; a second stall fails it for good.
       lockDuration: opts.lockMs ?? 30_000,
       stalledInterval: opts.lockMs ?? 30_000,
+      maxStalledCount: 1,
     });
-  const workers = [mk(QUEUE_NAMES.compile, processCompile, 'modelId'), mk(QUEUE_NAMES.prove, processProve, 'proofId')];
-  for (const w of workers) w.on('error', (e) => process.stderr.write(`worker error: ${e.message}\n`));
+    w.on('error', (e) => logError(e.message));
+    return { w, connection };
+  };
+  const workers = [mk(QUEUE_NAMES.compile, (d) => opts.processors.compile(d.tenant, d.modelId)), mk(QUEUE_NAMES.prove, (d) => opts.processors.prove(d.proofId))];
+  const name = `${hostname()}:${process.pid}`;
+  const beat = () =>
+    opts.records.heartbeat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));
+  void beat();
+  const timer = setInterval(beat, opts.heartbeatMs ?? 5000);
   return {
-    // Worker.close() waits for the running job to finish.
+    name,
     close: async () => {
-      await Promise.all(workers.map((w) => w.close()));
+      clearInterval(timer);
+      await Promise.all(workers.map(({ w }) => w.close()));
+      for (const { connection } of workers) connection.disconnect();
+      await opts.records.forgetWorker(name).catch(() => {});
     },
   };
+}
+
+/**
+ * Null when Redis keeps its data across a restart (AOF or RDB snapshots); else a sentence
+ * saying it does not. Managed Redis that refuses CONFIG GET counts as unknown (null).
+ */
+export async function redisPersistence(redis: Redis): Promise<string | null> {
+  await redis.connect().catch(() => {});
+  for (let i = 0; i < 20 && redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+  const aof = (await redis.config('GET', 'appendonly')) as string[];
+  const save = (await redis.config('GET', 'save')) as string[];
+  if (aof[1] === 'no' && !save[1]?.trim()) return 'Redis has no persistence (appendonly no, no RDB save)';
+  return null;
 }

@@ -7,9 +7,9 @@ import path from 'node:path';
  * content-addressed: a directory's name is the hash of what produced it, so the same
  * input always maps to the same place and a cache hit is a directory that exists.
  */
-export type ArtifactKind = 'circuit' | 'contract' | 'model' | 'proof' | 'ptau' | 'tmp';
+export type ArtifactKind = 'circuit' | 'contract' | 'db' | 'proof' | 'ptau' | 'tmp' | 'upload';
 
-const FOLDERS: Record<ArtifactKind, string> = { circuit: 'circuits', contract: 'contracts', model: 'models', proof: 'proofs', ptau: 'ptau', tmp: 'tmp' };
+const FOLDERS = { circuit: 'circuits', contract: 'contracts', db: 'db', proof: 'proofs', ptau: 'ptau', tmp: 'tmp', upload: 'uploads' } satisfies Record<ArtifactKind, string>;
 
 /** Root of the artifact store: `ZKINFER_ARTIFACTS`, else `./artifacts`. */
 export function artifactRoot(): string {

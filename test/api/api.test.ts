@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,27 +10,39 @@ import createClient from 'openapi-fetch';
 import { openapiClientTypes, openapiYaml } from '../../src/api/openapi.ts';
 import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
-import type { Config } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
-import { ModelStore } from '../../src/store/model-store.ts';
+import { Records } from '../../src/store/records.ts';
+import { openDb } from '../../src/store/db.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
 import { BrowserProvider, Interface } from 'ethers';
 import { decodeRevert, deployContracts, startDevChain } from '../../src/chain/index.ts';
 import { findRedis } from '../helpers/redis.ts';
+import { freshPostgres } from '../helpers/postgres.ts';
 import { CLI, LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const redis = await findRedis();
+const postgres = await freshPostgres();
 const workerMetricsPort = 20000 + Math.floor(Math.random() * 20000);
-if (!redis.url) console.warn(`skipping the service tests: ${redis.why}`);
+
+/** The same suite runs on each backend: the records in PostgreSQL with BullMQ workers, and the embedded store. */
+const BACKENDS = [
+  { name: 'PostgreSQL with BullMQ workers on Redis', bull: true, skip: !redis.url ? redis.why : !postgres.url ? postgres.why : null },
+  { name: 'the embedded store (PGlite) with its own worker process', bull: false, skip: null },
+];
+for (const b of BACKENDS) if (b.skip) console.warn(`skipping the service tests on ${b.name}: ${b.skip}`);
 
 const KEYS = {
   bank: 'bank-prover-key-0123456789',
   regulator: 'regulator-verifier-key-0123',
   other: 'other-bank-prover-key-98765',
+  admin: 'admin-key-0123456789abcdef',
 };
 
 function config(over: Partial<Config> = {}): Config {
   return {
+    ...loadConfig({}),
+    reconcileIntervalMs: 500,
     host: '127.0.0.1',
     port: 0,
     redisUrl: redis.url,
@@ -45,6 +57,7 @@ function config(over: Partial<Config> = {}): Config {
       { key: KEYS.bank, role: 'prover', tenant: 'bank' },
       { key: KEYS.regulator, role: 'verifier', tenant: 'bank' },
       { key: KEYS.other, role: 'prover', tenant: 'other' },
+      { key: KEYS.admin, role: 'admin', tenant: 'ops' },
     ],
     ...over,
   };
@@ -59,16 +72,21 @@ async function poll<T>(fn: () => Promise<T>, done: (v: T) => boolean, ms = 240_0
   }
 }
 
-describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
+afterAll(async () => {
+  await postgres.stop();
+  redis.stop();
+});
+
+for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API on ${backend.name}`, () => {
   let app: FastifyInstance;
   let base: string;
-  let worker: ChildProcess;
-  let conn: Redis;
-  let queue: BullJobQueue;
+  let worker: ChildProcess | null = null;
+  let conn: Redis | null = null;
   let cfg: Config;
   let modelId: string;
   let bundle: Record<string, unknown> & { publicSignals: string[] };
   let proofId: string;
+  let loanBytes: Buffer;
 
   const call = async (method: string, url: string, key: string | null, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(base + url, {
@@ -87,21 +105,28 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
   };
 
   beforeAll(async () => {
-    cfg = config();
-    conn = redisConnection(redis.url!);
-    queue = new BullJobQueue({ redisUrl: redis.url!, prefix: cfg.queuePrefix });
-    app = await buildApp({ config: cfg, queue, redis: conn });
+    cfg = backend.bull
+      ? config({ redisUrl: redis.url, databaseUrl: postgres.url })
+      : config({ redisUrl: null, databaseUrl: null, dbDir: await mkdtemp(path.join(tmpdir(), 'zkinfer-db-')) });
+    if (backend.bull) {
+      conn = redisConnection(redis.url!);
+      conn.on('error', () => {});
+    }
+    app = await buildApp({ config: cfg });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address() as { port: number };
     base = `http://127.0.0.1:${addr.port}`;
-    worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
-      cwd: REPO,
-      env: { ...process.env, REDIS_URL: redis.url!, ZKINFER_QUEUE_PREFIX: cfg.queuePrefix, METRICS_PORT: String(workerMetricsPort) },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    if (backend.bull) {
+      worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
+        cwd: REPO,
+        env: { ...process.env, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, ZKINFER_QUEUE_PREFIX: cfg.queuePrefix, METRICS_PORT: String(workerMetricsPort) },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+    }
 
+    loanBytes = await readFile(LOAN_MODEL);
     const form = new FormData();
-    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    form.append('model', new Blob([Buffer.from(loanBytes)]), 'loan-model.onnx');
     const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.bank}` }, body: form });
     expect(up.status).toBe(202);
     modelId = ((await up.json()) as { id: string }).id;
@@ -112,11 +137,11 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
   afterAll(async () => {
     worker?.kill('SIGTERM');
     await app?.close();
-    await queue?.close();
-    const keys = await conn.keys(`${cfg.queuePrefix}:*`);
-    if (keys.length) await conn.del(...keys);
-    conn?.disconnect();
-    redis.stop();
+    if (conn) {
+      const keys = await conn.keys(`${cfg.queuePrefix}:*`);
+      if (keys.length) await conn.del(...keys);
+      conn.disconnect();
+    }
   });
 
   it('uploads, proves through the worker, and verifies through /v1/verify and the CLI', async () => {
@@ -164,12 +189,19 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     expect(JSON.stringify(done.body)).not.toContain(receipt.body.salt);
 
     const listed = await call('GET', `/v1/proofs?modelId=${modelId}`, KEYS.bank);
-    expect(listed.body.map((p: { id: string }) => p.id)).toContain(proofId);
+    expect(listed.body.items.map((p: { id: string }) => p.id)).toContain(proofId);
     const metrics = await call('GET', '/metrics', null);
     expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 2/);
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
-    const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
-    expect(workerMetrics).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
+    if (backend.bull) {
+      const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+      expect(workerMetrics).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
+    }
+    // The private request went with the proof's end; a worker heartbeats, so the API is ready.
+    expect(await app.zk.records.hasRequest(proofId)).toBe(false);
+    const ready = await call('GET', '/readyz', null);
+    expect(ready.status, JSON.stringify(ready.body)).toBe(200);
+    expect(ready.body.workers).toMatch(/^ok/);
   });
 
   it('serves the Solidity verifier, the registry and calldata that an EVM accepts', async () => {
@@ -228,8 +260,15 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     const other = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.bank, { input: { ...applicant, age: 41 } }, { 'idempotency-key': key });
     expect(other.status).toBe(409);
     expect(other.body.code).toBe('IDEMPOTENCY_CONFLICT');
-    const jobs = await queue.depth();
-    expect(jobs.prove).toBeLessThanOrEqual(1);
+    const [{ n }] = await app.zk.db.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1", [key]);
+    expect(n).toBe(1);
+    // The same payload with its keys in another order is the same request, not a conflict.
+    const reordered = Object.fromEntries(Object.entries(applicant).reverse());
+    const again = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.bank, { input: reordered }, { 'idempotency-key': key });
+    expect(again.status).toBe(202);
+    expect(again.body.id).toBe(rs[0].body.id);
+    const done = await poll(() => call('GET', `/v1/proofs/${again.body.id}`, KEYS.bank), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    expect(done.body.status).toBe('done');
   });
 
   it('answers bad requests with a documented 4xx naming the problem', async () => {
@@ -259,10 +298,10 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
       if (field) expect(r.body.field).toBe(field);
     }
     // A model that is not ready yet.
-    const store = new ModelStore();
-    const rec = (await store.get(modelId))!;
     const pendingId = 'f'.repeat(64);
-    await store.put({ ...rec, id: pendingId, status: 'compiling' });
+    await app.zk.records.registerModel({ tenant: 'bank', id: pendingId, fileName: 'x.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await app.zk.records.setModelStatus('bank', pendingId, 'compiling');
+    await app.zk.db.query("UPDATE models SET handed_at = now(), lease_owner = 'test', lease_until = now() + interval '1 hour' WHERE id = $1", [pendingId]);
     const notReady = await call('POST', `/v1/models/${pendingId}/proofs`, KEYS.bank, { input: applicant });
     expect(notReady).toMatchObject({ status: 409, body: { code: 'MODEL_NOT_READY' } });
     // A bad model upload is refused at once, naming the op.
@@ -274,7 +313,7 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
   });
 
   it('limits the request rate per key with 429 and Retry-After', async () => {
-    const limited = await buildApp({ config: config({ rateLimit: 3 }), queue, redis: conn });
+    const limited = await buildApp({ config: { ...cfg, rateLimit: 3, queuePrefix: `test-${randomUUID()}` }, db: app.zk.db, queue: app.zk.queue, redis: conn, background: false });
     await limited.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(limited.server.address() as { port: number }).port}/v1/models`;
     const statuses: number[] = [];
@@ -290,12 +329,112 @@ describe.skipIf(!redis.url)('REST API with BullMQ workers on Redis', () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
   });
 
-  it('answers 503 at once when Redis is down', async () => {
+  it('keeps model records per tenant: two tenants register one ONNX and neither blocks the other', async () => {
+    // The same bytes under another file name: the same id, and both names are stored.
+    const form = () => {
+      const f = new FormData();
+      f.append('model', new Blob([Buffer.from(loanBytes)]), 'our-copy.onnx');
+      return f;
+    };
+    const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.other}` }, body: form() });
+    expect(up.status).toBe(202);
+    expect(((await up.json()) as { id: string }).id).toBe(modelId);
+    const ready = await poll(() => call('GET', `/v1/models/${modelId}`, KEYS.other), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+    expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
+    // Each prover lists its own; the admin sees both; a verifier names the tenant when it is not its own.
+    expect((await call('GET', '/v1/models', KEYS.other)).body.items.map((m: { id: string }) => m.id)).toEqual([modelId]);
+    const all = await call('GET', '/v1/models?limit=200', KEYS.admin);
+    expect(all.body.items.filter((m: { id: string }) => m.id === modelId)).toHaveLength(2);
+    expect((await call('GET', `/v1/models/${modelId}`, KEYS.admin)).body).toMatchObject({ code: 'AMBIGUOUS_TENANT', field: 'tenant' });
+    expect((await call('GET', `/v1/models/${modelId}?tenant=other`, KEYS.admin)).body.status).toBe('ready');
+    expect((await call('GET', `/v1/models/${modelId}?tenant=bank`, KEYS.other)).status).toBe(404);
+    // A proof of the other tenant verifies for the regulator, whose tenant is the bank.
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const req = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.other, { input: applicant });
+    expect(req.status).toBe(202);
+    const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.other), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    expect(done.body.status).toBe('done');
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle: done.body.bundle })).body.valid).toBe(true);
+    expect((await call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank)).status).toBe(404);
+  });
+
+  it('refuses an upload with one file name twice, naming it', async () => {
+    const f = new FormData();
+    f.append('model', new Blob([Buffer.from(loanBytes)]), 'loan-model.onnx');
+    f.append('external', new Blob([Buffer.from('x')]), 'loan-model.onnx');
+    const r = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.bank}` }, body: f });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { message: string }).message).toContain('"loan-model.onnx" is uploaded twice');
+  });
+
+  it('keeps every key version: a new circuit makes version 2 and proofs of version 1 still verify', async () => {
+    const before = await call('GET', `/v1/models/${modelId}`, KEYS.bank);
+    expect(before.body.versions.map((v: { version: number }) => v.version)).toEqual([1]);
+    expect((await call('GET', `/v1/models/${modelId}/vkey?version=1`, KEYS.regulator)).body).toEqual((await call('GET', `/v1/models/${modelId}/vkey`, KEYS.regulator)).body);
+    expect((await call('GET', `/v1/models/${modelId}/vkey?version=2`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'version' });
+    expect((await call('GET', `/v1/models/${modelId}/vkey?vkeyHash=${bundle.vkeyHash}`, KEYS.regulator)).body).toEqual(bundle.verificationKey);
+    expect((await call('GET', `/v1/models/${modelId}/vkey?vkeyHash=${'0'.repeat(64)}`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'vkeyHash' });
+    // What an older zkinfer would have left: version 1 made from another circuit.
+    await app.zk.db.query("UPDATE model_versions SET circuit_hash = 'older-circuit' WHERE tenant = 'bank' AND model_id = $1 AND version = 1", [modelId]);
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const req = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.bank, { input: applicant });
+    const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    expect(done.body).toMatchObject({ status: 'done', modelVersion: 2 });
+    const after = await call('GET', `/v1/models/${modelId}`, KEYS.bank);
+    expect(after.body.versions.map((v: { version: number; circuitHash: string }) => [v.version, v.circuitHash])).toEqual([
+      [1, 'older-circuit'],
+      [2, done.body.bundle.setup.circuitHash],
+    ]);
+    expect(after.body.version).toBe(2);
+    // The first proof of this suite (version 1) still verifies, as a bundle and as parts of version 1.
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle })).body).toMatchObject({ valid: true });
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { modelId, proof: bundle.proof, publicSignals: bundle.publicSignals, version: 1 })).body).toMatchObject({ valid: true, version: 1 });
+    const unknownKey = await call('POST', '/v1/verify', KEYS.regulator, { bundle: { ...bundle, vkeyHash: 'f'.repeat(64) } });
+    expect([404, 409, 400]).toContain(unknownKey.status);
+    if (unknownKey.status !== 400) expect(unknownKey.body.field).toBe('bundle.vkeyHash');
+  });
+
+  it("serves a version's r1cs, zkey, circuit source and ptau, hash-checked", async () => {
+    const model = (await call('GET', `/v1/models/${modelId}`, KEYS.regulator)).body;
+    const setup = model.setup;
+    for (const [kind, sha] of [
+      ['r1cs', setup.r1csSha256],
+      ['zkey', setup.zkeySha256],
+      ['ptau', setup.ptau.sha256],
+      ['circuit', null],
+    ] as const) {
+      const res = await fetch(`${base}/v1/models/${modelId}/artifacts/${kind}`, { headers: { authorization: `Bearer ${KEYS.regulator}` } });
+      expect(res.status, kind).toBe(200);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      expect(res.headers.get('x-zkinfer-sha256')).toBe(actual);
+      if (sha) expect(actual, kind).toBe(sha);
+      if (kind === 'circuit') expect(bytes.toString('utf8')).toContain('component main');
+    }
+    expect((await call('GET', `/v1/models/${modelId}/artifacts/wasm`, KEYS.regulator)).status).toBe(400);
+    expect((await call('GET', `/v1/models/${modelId}/artifacts/r1cs?version=9`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'version' });
+  });
+
+  it('pages through proofs with limit and an opaque cursor', async () => {
+    const first = await call('GET', `/v1/proofs?modelId=${modelId}&limit=2`, KEYS.bank);
+    expect(first.body.items).toHaveLength(2);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const second = await call('GET', `/v1/proofs?modelId=${modelId}&limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`, KEYS.bank);
+    expect(second.body.items.length).toBeGreaterThan(0);
+    const ids = [...first.body.items, ...second.body.items].map((p: { id: string }) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const times = [...first.body.items, ...second.body.items].map((p: { createdAt: string }) => p.createdAt);
+    expect([...times].sort().reverse()).toEqual(times);
+    expect((await call('GET', '/v1/proofs?cursor=garbage', KEYS.bank)).body).toMatchObject({ code: 'VALIDATION', field: 'querystring.cursor' });
+    expect((await call('GET', '/v1/proofs?limit=500', KEYS.bank)).status).toBe(400);
+  });
+
+  it.skipIf(!backend.bull)('answers 503 at once when Redis is down', async () => {
     const deadUrl = 'redis://127.0.0.1:1';
     const deadConn = redisConnection(deadUrl);
     deadConn.on('error', () => {});
-    const deadQueue = new BullJobQueue({ redisUrl: deadUrl });
-    const down = await buildApp({ config: config({ redisUrl: deadUrl }), queue: deadQueue, redis: deadConn });
+    const deadQueue = new BullJobQueue({ redisUrl: deadUrl }, app.zk.records);
+    const down = await buildApp({ config: { ...cfg, redisUrl: deadUrl }, db: app.zk.db, queue: deadQueue, redis: deadConn, background: false });
     await down.listen({ host: '127.0.0.1', port: 0 });
     const b = `http://127.0.0.1:${(down.server.address() as { port: number }).port}`;
     const t0 = Date.now();

@@ -9,7 +9,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { writeVerifyPage } from '../../src/cli/commands/verify-page.ts';
 import type { ProofBundle, Receipt } from '../../src/prover/bundle.ts';
 import { vkeyHash } from '../../src/prover/setup.ts';
-import { LocalJobQueue } from '../../src/queue/index.ts';
+import { loadConfig } from '../../src/config.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from '../helpers/chromium.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
@@ -33,7 +33,6 @@ interface PageResult {
 
 describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
   let app: FastifyInstance | null;
-  let queue: LocalJobQueue;
   let base: string;
   let browser: BrowserContext;
   let dir: string;
@@ -66,13 +65,11 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     const t0 = performance.now();
     dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-page-'));
     await mkdir(SHOTS, { recursive: true });
-    queue = new LocalJobQueue();
     app = await buildApp({
-      config: { host: '127.0.0.1', port: 0, redisUrl: null, queuePrefix: 'test', workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [
+      config: { ...loadConfig({}), dbDir: 'memory://', host: '127.0.0.1', port: 0, redisUrl: null, queuePrefix: 'test', workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [
         { key: BANK, role: 'prover', tenant: 'bank' },
         { key: REGULATOR, role: 'verifier', tenant: 'bank' },
       ] },
-      queue,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -120,7 +117,6 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await app?.close();
-    await queue?.close();
     console.log(`verification page timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
   });
 

@@ -5,20 +5,49 @@ import { artifactRoot } from '../../store/paths.ts';
 import type { AppContext } from '../app.ts';
 
 export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const Status = Type.Object({ status: Type.String(), queue: Type.Optional(Type.String()), store: Type.Optional(Type.String()) });
-  app.get('/healthz', { config: { rateLimit: false }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { rateLimit: false }, schema: { summary: 'Readiness: the queue backend and the artifact store are reachable', response: { 200: Status, 503: Status } } }, async (_req, reply) => {
-    const queue = (await ctx.queue.ping()) ? 'ok' : 'unreachable';
-    let store = 'ok';
-    try {
-      await mkdir(artifactRoot(), { recursive: true });
-      await access(artifactRoot(), constants.W_OK);
-    } catch {
-      store = 'unwritable';
-    }
-    const ok = queue === 'ok' && store === 'ok';
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', queue: `${ctx.queue.kind}: ${queue}`, store });
+  const Status = Type.Object({
+    status: Type.String(),
+    queue: Type.Optional(Type.String()),
+    database: Type.Optional(Type.String()),
+    workers: Type.Optional(Type.String()),
+    store: Type.Optional(Type.String()),
   });
+  app.get('/healthz', { config: { rateLimit: false }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/readyz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: 'Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently',
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (_req, reply) => {
+      const [queueUp, dbUp] = await Promise.all([ctx.queue.ping(), ctx.db.ping()]);
+      let workers = 'unknown (database unreachable)';
+      let workersOk = false;
+      if (dbUp) {
+        const age = await ctx.records.heartbeatAgeMs().catch(() => null);
+        workersOk = age !== null && age <= ctx.config.heartbeatStaleMs;
+        workers = age === null ? 'no worker has ever heartbeated' : workersOk ? `ok (last heartbeat ${Math.round(age / 1000)} s ago)` : `no heartbeat for ${Math.round(age / 1000)} s`;
+      }
+      let store = 'ok';
+      try {
+        await mkdir(artifactRoot(), { recursive: true });
+        await access(artifactRoot(), constants.W_OK);
+      } catch {
+        store = 'unwritable';
+      }
+      const ok = queueUp && dbUp && workersOk && store === 'ok';
+      return reply.status(ok ? 200 : 503).send({
+        status: ok ? 'ready' : 'not ready',
+        queue: `${ctx.queue.kind}: ${queueUp ? 'ok' : 'unreachable'}`,
+        database: `${ctx.db.kind}: ${dbUp ? 'ok' : 'unreachable'}`,
+        workers,
+        store,
+      });
+    },
+  );
   app.get('/metrics', { config: { rateLimit: false }, schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_req, reply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();

@@ -1,50 +1,85 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { loadModel } from '../../model/index.ts';
 import { modelIdOf } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
-import { readJson } from '../../store/json-file.ts';
+import type { ModelRecord, ModelVersion } from '../../store/records.ts';
+import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
-import { findModel } from '../lookup.ts';
-import { Accepted, ErrorSchema, ModelSchema } from '../schemas.ts';
+import { findModel, findVersion } from '../lookup.ts';
+import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
-/** Public part of a model record (the tenant is not shown). */
-function publicModel<T extends { tenant?: string; externalFiles?: string[] }>(rec: T) {
-  const { tenant: _t, externalFiles: _e, ...rest } = rec;
-  return rest;
+/** Public view of a model record: the tenant is not shown; the latest key version's description is. */
+export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
+  const latest = versions.filter((v) => v.status === 'ready').at(-1);
+  return {
+    id: rec.id,
+    status: rec.status,
+    ...(rec.reason ? { reason: rec.reason } : {}),
+    fileName: rec.fileName,
+    settings: rec.settings,
+    publicInput: rec.publicInput,
+    createdAt: rec.createdAt,
+    updatedAt: rec.updatedAt,
+    ...(latest
+      ? {
+          version: latest.version,
+          ...latest.summary,
+          commitment: latest.commitment,
+          layers: latest.layers,
+          constraints: latest.constraints,
+          fidelity: latest.fidelity,
+          vkeyHash: latest.vkeyHash,
+          setup: latest.setup as unknown as Record<string, unknown>,
+        }
+      : {}),
+    versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt })),
+  };
 }
+
+export const pageLimit = (raw: string | undefined): number => {
+  const n = raw === undefined ? 50 : Number(raw);
+  if (n > 200) throw new HttpError(400, 'VALIDATION', 'limit must be at most 200', 'querystring.limit');
+  return n;
+};
 
 export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.post(
     '/v1/models',
     {
       schema: {
-        summary: 'Register a model: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). Compile and setup run as a queued job.',
+        summary:
+          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). The id is the sha256 of exactly the bytes stored and the settings; the same model registered by several tenants is one record per tenant. Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
-        response: { 202: Accepted, ...errors, 409: ErrorSchema },
+        response: { 202: Accepted, ...errors },
       },
     },
     async (req, reply) => {
       const caller = ctx.auth(req, ['prover']);
       if (!req.isMultipart()) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'upload the model as multipart/form-data', 'content-type');
+      if (!ctx.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
       let model: { name: string; bytes: Buffer } | undefined;
       const external: { name: string; bytes: Buffer }[] = [];
+      const names = new Set<string>();
       const fields: Record<string, string> = {};
       for await (const part of req.parts()) {
         if (part.type === 'file') {
           const bytes = await part.toBuffer();
           const name = part.filename || part.fieldname;
           if (!SAFE_NAME.test(name)) throw new HttpError(400, 'VALIDATION', `file name "${name}" is not allowed`, part.fieldname);
-          if (part.fieldname === 'model') model = { name, bytes };
-          else if (part.fieldname === 'external') external.push({ name, bytes });
+          // One part per file name: a second one would be stored under the same name as the first.
+          if (names.has(name)) throw new HttpError(400, 'VALIDATION', `file name "${name}" is uploaded twice`, part.fieldname);
+          names.add(name);
+          if (part.fieldname === 'model') {
+            if (model) throw new HttpError(400, 'VALIDATION', 'only one "model" file may be uploaded', 'model');
+            model = { name, bytes };
+          } else if (part.fieldname === 'external') external.push({ name, bytes });
           else throw new HttpError(400, 'VALIDATION', `unknown file field "${part.fieldname}"`, part.fieldname);
         } else {
           if (!['scale', 'bits', 'publicInput'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
@@ -61,47 +96,75 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput)) throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
       const publicInput = fields.publicInput === 'true';
 
-      // Import once now, so a bad model is a 4xx at upload rather than a failed job later.
-      const tmp = await mkdtemp(path.join(tmpdir(), 'zkinfer-upload-'));
-      let loaded;
+      // Import once now, from the very files that will be stored, so a bad model is a 4xx at
+      // upload and the id is the hash of exactly the bytes kept.
+      const staged = await stageUpload([model, ...external]);
+      let id: string;
       try {
-        for (const f of [model, ...external]) await writeFile(path.join(tmp, f.name), f.bytes);
-        loaded = await loadModel(path.join(tmp, model.name));
-      } finally {
-        await rm(tmp, { recursive: true, force: true });
+        const loaded = await loadModel(path.join(staged, model.name));
+        for (const e of external) {
+          if (!loaded.externalBytes.some((b) => Buffer.compare(Buffer.from(b), e.bytes) === 0)) {
+            throw new HttpError(400, 'VALIDATION', `external file "${e.name}" is not referenced by the model`, 'external');
+          }
+        }
+        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
+      } catch (e) {
+        await discardUpload(staged);
+        throw e;
       }
-      const id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
-      const existing = await ctx.models.get(id);
-      if (existing && existing.tenant !== caller.tenant && caller.role !== 'admin') {
-        throw new HttpError(409, 'CONFLICT', 'this model is registered by another tenant', 'model');
+      await publishUpload(staged, id);
+      const { model: rec, enqueue } = await ctx.records.registerModel({ tenant: caller.tenant, id, fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput });
+      if (enqueue) {
+        // Committed: if the hand-off fails, the reconciler hands the job over later.
+        await ctx.queue.enqueueCompile(caller.tenant, id).catch((e: Error) => req.log.warn({ err: e }, 'compile job not handed to the queue yet'));
       }
-      if (!existing) {
-        await ctx.models.saveFiles(id, [model, ...external]);
-        const now = new Date().toISOString();
-        await ctx.models.put({ id, tenant: caller.tenant, status: 'queued', fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput, createdAt: now, updatedAt: now });
-      }
-      if (!existing || existing.status === 'failed' || existing.status === 'queued' || !existing.commitment) await ctx.queue.enqueueCompile(id);
-      const rec = await ctx.models.get(id);
-      return reply.status(202).send({ id, status: rec!.status });
+      return reply.status(202).send({ id, status: rec.status });
     },
   );
 
-  app.get('/v1/models', { schema: { summary: 'List models (a prover sees its own; a verifier or admin sees all)', response: { 200: Type.Array(ModelSchema), ...errors } } }, async (req) => {
-    const caller = ctx.auth(req, ['prover', 'verifier']);
-    const list = await ctx.models.listFor(caller.role === 'prover' ? caller.tenant : undefined);
-    return list.map(publicModel);
-  });
+  app.get(
+    '/v1/models',
+    { schema: { summary: 'List models, a page at a time (a prover sees its own tenant\'s; a verifier or admin sees every tenant\'s)', querystring: ModelListQuery, response: { 200: ModelPageSchema, ...errors } } },
+    async (req) => {
+      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const q = req.query as { limit?: string; cursor?: string };
+      const page = await ctx.records.listModels({ tenant: caller.role === 'prover' ? caller.tenant : undefined, limit: pageLimit(q.limit), cursor: q.cursor });
+      return { items: await Promise.all(page.items.map(async (m) => publicModel(m, await ctx.records.versions(m.tenant, m.id)))), nextCursor: page.nextCursor };
+    },
+  );
 
-  app.get('/v1/models/:id', { schema: { summary: 'A model: status, layer table, constraints, fidelity, vkey hash, setup provenance', params: ModelId, response: { 200: ModelSchema, ...errors } } }, async (req) => {
-    return publicModel(await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier'])));
-  });
+  app.get(
+    '/v1/models/:id',
+    { schema: { summary: 'A model: status, its key versions, and the latest one\'s layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
+    async (req) => {
+      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
+      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id));
+    },
+  );
 
   app.get(
     '/v1/models/:id/vkey',
-    { schema: { summary: "The model's Groth16 verification key (snarkjs JSON)", params: ModelId, response: { 200: Type.Object({}, { additionalProperties: true }), ...errors, 409: ErrorSchema } } },
-    async (req) => {
-      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']), { ready: true });
-      return readJson(path.join(ctx.models.dir(rec.id), 'vkey.json'));
+    {
+      schema: {
+        summary: "A version of the model's Groth16 verification key (snarkjs JSON; default: the latest ready version). Keys never change: each version keeps its own.",
+        params: ModelId,
+        querystring: VkeyQuery,
+        response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const { vkeyHash } = req.query as { vkeyHash?: string };
+      let v;
+      if (vkeyHash !== undefined) {
+        // A bundle names its key by hash: any registered version with that key will do.
+        [v] = (await ctx.records.versionsByKey((req.params as { id: string }).id, vkeyHash)).filter((x) => caller.role !== 'prover' || x.tenant === caller.tenant);
+        if (!v) throw new HttpError(404, 'NOT_FOUND', `no registered version of this model has the key ${vkeyHash}`, 'vkeyHash');
+      } else {
+        v = await findVersion(ctx, req, await findModel(ctx, req, caller));
+      }
+      reply.header('x-zkinfer-model-version', String(v.version)).header('x-zkinfer-vkey-sha256', v.vkeyHash);
+      return v.vkey;
     },
   );
 }

@@ -4,9 +4,13 @@ import { Type } from 'typebox';
 import { parseInput } from '../../model/parse-input.ts';
 import { FIELD_ORDER } from '../../quant/field.ts';
 import { sha256Hex } from '../../store/paths.ts';
+import { readBundle, readReceipt } from '../../store/proof-files.ts';
+import { CursorError, type ProofRecord } from '../../store/records.ts';
+import { canonicalJson } from '../canonical-json.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findProof } from '../lookup.ts';
-import { Accepted, ErrorSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
+import { Accepted, ErrorSchema, ProofListQuery, ProofPageSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
+import { pageLimit } from './models.ts';
 import type { AppContext } from '../app.ts';
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
@@ -32,28 +36,34 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     async (req, reply) => {
       const caller = ctx.auth(req, ['prover']);
       const model = await findModel(ctx, req, caller, { ready: true });
-      const modelId = model.id;
+      const version = await ctx.records.latestVersion(model.tenant, model.id);
+      if (!version) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no key yet', 'id');
       const body = req.body as ProofBody;
       // Shape and type errors in the input are a 400 now, not a failed job later.
-      const inputs = model.inputs ?? [];
+      const inputs = version.summary.inputs;
       parseInput(body.input, { inputs, inputSize: inputs.reduce((a, i) => a + i.size, 0) });
       for (const f of ['salt', 'nonce'] as const) {
         if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER) throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
       }
-      let proofId = randomUUID();
+      // The queue backend cannot take jobs now: say so at once instead of accepting work.
+      if (!ctx.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
       const key = req.headers['idempotency-key'] as string | undefined;
-      if (key) {
-        const payloadHash = sha256Hex(modelId, JSON.stringify(body));
-        const bound = await ctx.idempotency.claim(`${caller.tenant}:${key}`, payloadHash, proofId);
-        if (bound.payloadHash !== payloadHash) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
-        if (bound.proofId !== proofId) return reply.status(202).send({ id: bound.proofId, status: (await ctx.proofs.get(bound.proofId))?.status ?? 'queued' });
-        proofId = bound.proofId;
+      // The record, the private request and the key commit together: a 202 means the proof
+      // will be made (or fail with a reason), whatever dies next.
+      const r = await ctx.records.acceptProof({
+        id: randomUUID(),
+        tenant: caller.tenant,
+        modelId: model.id,
+        request: { input: body.input, salt: body.salt, nonce: body.nonce },
+        idempotency: key ? { key, payloadHash: sha256Hex(model.id, canonicalJson(body)) } : undefined,
+      });
+      if (r.kind === 'existing') {
+        if (r.payloadHash !== sha256Hex(model.id, canonicalJson(body))) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
+        return reply.status(202).send({ id: r.proofId, status: r.status });
       }
-      const now = new Date().toISOString();
-      await ctx.proofs.saveRequest(proofId, { input: body.input, salt: body.salt, nonce: body.nonce });
-      await ctx.proofs.put({ id: proofId, modelId, tenant: caller.tenant, status: 'queued', stage: 'queued', createdAt: now, updatedAt: now });
-      await ctx.queue.enqueueProve(proofId);
-      return reply.status(202).send({ id: proofId, status: 'queued' });
+      // Committed: if this hand-off fails (Redis went down just now), the reconciler makes it.
+      await ctx.queue.enqueueProve(r.proofId).catch((e: Error) => req.log.warn({ err: e }, 'proof job not handed to the queue yet'));
+      return reply.status(202).send({ id: r.proofId, status: 'queued' });
     },
   );
 
@@ -62,8 +72,8 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     { schema: { summary: 'A proof request: status, stage, timings, and the bundle when done', params: Type.Object({ id: Type.String() }), response: { 200: ProofSchema, ...errors } } },
     async (req) => {
       const rec = await findProof(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      const { tenant: _t, ...pub } = rec;
-      const bundle = rec.status === 'done' ? await ctx.proofs.getBundle(rec.id) : null;
+      const pub = publicProof(rec);
+      const bundle = rec.status === 'done' ? await readBundle(rec.id) : null;
       return { ...pub, ...(bundle ? { bundle } : {}) };
     },
   );
@@ -79,7 +89,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
     async (req) => {
       const rec = await findProof(ctx, req, ctx.auth(req, ['prover']), { done: true });
-      const receipt = await ctx.proofs.getReceipt(rec.id);
+      const receipt = await readReceipt(rec.id);
       if (!receipt) throw new HttpError(404, 'NOT_FOUND', 'this proof has a public input and no receipt', 'id');
       return receipt;
     },
@@ -87,12 +97,29 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.get(
     '/v1/proofs',
-    { schema: { summary: "List the caller's proofs, optionally for one model", querystring: Type.Object({ modelId: Type.Optional(Type.String()) }, { additionalProperties: false }), response: { 200: Type.Array(ProofSchema), ...errors } } },
+    {
+      schema: {
+        summary: "List the caller's proofs, newest first, a page at a time (`limit`, and `cursor` from the previous page's nextCursor), optionally for one model",
+        querystring: ProofListQuery,
+        response: { 200: ProofPageSchema, ...errors },
+      },
+    },
     async (req) => {
       const caller = ctx.auth(req, ['prover', 'verifier']);
-      const { modelId } = req.query as { modelId?: string };
-      const list = await ctx.proofs.listFor({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId });
-      return list.map(({ tenant: _t, ...pub }) => pub);
+      const q = req.query as { modelId?: string; limit?: string; cursor?: string };
+      try {
+        const page = await ctx.records.listProofs({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId: q.modelId, limit: pageLimit(q.limit), cursor: q.cursor });
+        return { items: page.items.map(publicProof), nextCursor: page.nextCursor };
+      } catch (e) {
+        if (e instanceof CursorError) throw new HttpError(400, 'VALIDATION', e.message, 'querystring.cursor');
+        throw e;
+      }
     },
   );
+}
+
+/** A proof record as callers see it: no tenant, no bookkeeping. */
+function publicProof(rec: ProofRecord) {
+  const { tenant: _t, attempts: _a, ...pub } = rec;
+  return pub;
 }

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
+import { artifactDir, artifactKindDir } from '../../store/paths.ts';
+import type { ModelVersion } from '../../store/records.ts';
+import { HttpError } from '../http-error.ts';
+import { findModel, findVersion } from '../lookup.ts';
+import { ErrorSchema, VersionQuery } from '../schemas.ts';
+import type { AppContext } from '../app.ts';
+
+type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau';
+
+/** Where a version's file lives and the sha256 its records pinned for it. */
+function located(v: ModelVersion, kind: Kind): { file: string; sha256: string; type: string; name: string } | null {
+  const circuitDir = artifactDir('circuit', v.circuitHash);
+  switch (kind) {
+    case 'r1cs':
+      return { file: path.join(circuitDir, 'main.r1cs'), sha256: v.setup.r1csSha256, type: 'application/octet-stream', name: `${v.modelId}-v${v.version}.r1cs` };
+    case 'zkey':
+      return { file: path.join(circuitDir, `setup-${v.setup.ptau.sha256.slice(0, 16)}`, 'circuit.zkey'), sha256: v.setup.zkeySha256, type: 'application/octet-stream', name: `${v.modelId}-v${v.version}.zkey` };
+    case 'circuit':
+      return { file: path.join(circuitDir, 'main.circom'), sha256: v.circuitSourceSha256, type: 'text/plain; charset=utf-8', name: `${v.modelId}-v${v.version}.circom` };
+    case 'ptau': {
+      const p = v.setup.ptau;
+      const file =
+        p.sha256 === BUNDLED_DEV_PTAU.sha256 ? BUNDLED_DEV_PTAU.file : p.kind === 'development' ? path.join(artifactKindDir('ptau'), `dev-${p.power}.ptau`) : null;
+      return file ? { file, sha256: p.sha256, type: 'application/octet-stream', name: `${p.name}.ptau` } : null;
+    }
+    default:
+      return kind satisfies never;
+  }
+}
+
+/** Hashes a file once per (path, size, mtime): a changed file is hashed again. */
+const verified = new Map<string, string>();
+async function sha256Of(file: string): Promise<string> {
+  const s = await stat(file);
+  const key = `${file}:${s.size}:${s.mtimeMs}`;
+  const known = verified.get(key);
+  if (known) return known;
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  const hex = h.digest('hex');
+  verified.set(key, hex);
+  return hex;
+}
+
+/**
+ * A model version's setup material for an auditor: the r1cs, the final zkey, the generated
+ * circuit source and the powers of tau it was set up with. Each file is hash-checked
+ * against what the version recorded before it is served.
+ */
+export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.get(
+    '/v1/models/:id/artifacts/:kind',
+    {
+      schema: {
+        summary:
+          "A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches.",
+        params: Type.Object({ id: Type.String(), kind: Type.Union([Type.Literal('r1cs'), Type.Literal('zkey'), Type.Literal('circuit'), Type.Literal('ptau')]) }),
+        querystring: VersionQuery,
+        response: { 200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
+      const v = await findVersion(ctx, req, rec);
+      const kind = (req.params as { kind: Kind }).kind;
+      const where = located(v, kind);
+      if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file)`, 'kind');
+      let actual: string;
+      try {
+        actual = await sha256Of(where.file);
+      } catch {
+        throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is no longer stored`, 'kind');
+      }
+      if (actual !== where.sha256) throw new HttpError(409, 'ARTIFACT_CORRUPT', `the stored ${kind} of version ${v.version} hashes to ${actual}, not the recorded ${where.sha256}`, 'kind');
+      reply
+        .type(where.type)
+        .header('x-zkinfer-sha256', actual)
+        .header('x-zkinfer-model-version', String(v.version))
+        .header('content-disposition', `attachment; filename="${where.name}"`);
+      return reply.send(createReadStream(where.file));
+    },
+  );
+}

@@ -1,0 +1,49 @@
+import type { Db } from '../store/db.ts';
+import type { Records } from '../store/records.ts';
+import { throttledLog } from './log-throttle.ts';
+import type { JobQueue, ReconcileReport } from './types.ts';
+
+const LEADER_LOCK = 7_240_012;
+
+/**
+ * Brings every open record to a live job or to failed, on a timer, in one process at a
+ * time (a PostgreSQL advisory lock elects the leader; the embedded store has one process).
+ * It also forgets idempotency keys past their lifetime and workers gone for a day.
+ */
+export function startReconciler(opts: { db: Db; records: Records; queue: JobQueue; intervalMs: number; idempotencyTtlMs: number; log?: (m: string) => void }): {
+  runOnce(): Promise<ReconcileReport | undefined>;
+  stop(): Promise<void>;
+} {
+  const log = throttledLog(opts.log ?? ((m) => process.stderr.write(`${m}\n`)));
+  let running: Promise<ReconcileReport | undefined> | null = null;
+  let stopped = false;
+  const runOnce = () => {
+    if (!running) {
+      running = opts.db
+        .leader(LEADER_LOCK, async () => {
+          const report = await opts.queue.reconcile();
+          await opts.records.pruneIdempotencyKeys(opts.idempotencyTtlMs);
+          await opts.records.pruneHeartbeats();
+          return report;
+        })
+        .catch((e: Error) => {
+          log(`reconciler: ${e.message}`);
+          return undefined;
+        })
+        .finally(() => (running = null));
+    }
+    return running;
+  };
+  const timer = setInterval(() => {
+    if (!stopped) void runOnce();
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

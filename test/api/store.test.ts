@@ -1,0 +1,155 @@
+// The records layer, run twice: on PostgreSQL and on the embedded store (PGlite), through
+// the same SQL. Real databases, no mocks.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Db, migrate, openDb } from '../../src/store/db.ts';
+import { type NewVersion, Records } from '../../src/store/records.ts';
+import { freshPostgres } from '../helpers/postgres.ts';
+
+const postgres = await freshPostgres();
+if (!postgres.url) console.warn(`skipping the PostgreSQL run of the store tests: ${postgres.why}`);
+afterAll(() => postgres.stop());
+
+const BACKENDS = [
+  { name: 'PostgreSQL', skip: !postgres.url, open: () => openDb({ url: postgres.url }) },
+  { name: 'PGlite', skip: false, open: async () => openDb({ dir: path.join(await mkdtemp(path.join(tmpdir(), 'zkinfer-store-')), 'db') }) },
+];
+
+const MODEL = 'a'.repeat(64);
+const version = (circuitHash: string, vkeyHash: string): NewVersion => ({
+  circuitHash,
+  circuitSourceSha256: 'c'.repeat(64),
+  commitment: '123',
+  descriptor: { id: MODEL, anything: ['kept', 'as', 'given'] } as never,
+  summary: { inputs: [{ name: 'x', size: 2 }], outputSize: 1, decisionSize: 1, head: 'sigmoid' },
+  vkey: { protocol: 'groth16', marker: vkeyHash } as never,
+  vkeyHash,
+  setup: { vkeySha256: vkeyHash } as never,
+  constraints: 10,
+  layers: [],
+  fidelity: null,
+});
+
+for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => {
+  let db: Db;
+  let records: Records;
+  beforeAll(async () => {
+    db = await b.open();
+    records = new Records(db);
+    await records.registerModel({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await records.registerModel({ tenant: 't2', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('records each migration once', async () => {
+    expect(await migrate(db)).toEqual([]);
+    const rows = await db.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.name)).toEqual(['001_records.sql']);
+  });
+
+  it('keeps one model record per tenant for the same id', async () => {
+    expect((await records.modelTenants(MODEL)).sort()).toEqual(['t1', 't2']);
+    const again = await records.registerModel({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    expect(again.enqueue).toBe(false);
+  });
+
+  it('makes a new version only when the circuit or the key changes, and never rewrites one', async () => {
+    expect(await records.recordVersion('t1', MODEL, version('circuit-1', 'key-1'))).toBe(1);
+    expect(await records.recordVersion('t1', MODEL, version('circuit-1', 'key-1'))).toBe(1);
+    expect(await records.recordVersion('t1', MODEL, version('circuit-2', 'key-2'))).toBe(2);
+    expect(await records.recordVersion('t1', MODEL, version('circuit-2', 'key-3'))).toBe(3);
+    const vs = await records.versions('t1', MODEL);
+    expect(vs.map((v) => [v.version, v.circuitHash, v.vkeyHash])).toEqual([
+      [1, 'circuit-1', 'key-1'],
+      [2, 'circuit-2', 'key-2'],
+      [3, 'circuit-2', 'key-3'],
+    ]);
+    expect(vs[0].descriptor).toEqual({ id: MODEL, anything: ['kept', 'as', 'given'] });
+    expect((await records.getModel('t1', MODEL))!.status).toBe('ready');
+    expect((await records.versionsByKey(MODEL, 'key-1'))[0].version).toBe(1);
+    expect(await records.versionsFor(MODEL, { commitment: '123' })).toHaveLength(3);
+    expect((await records.latestVersion('t1', MODEL))!.version).toBe(3);
+    expect(await records.latestVersion('t2', MODEL)).toBeNull();
+  });
+
+  it('accepts a proof, its private request and its key together; concurrent requests with one key make one proof', async () => {
+    const key = randomUUID();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => records.acceptProof({ id: randomUUID(), tenant: 't1', modelId: MODEL, request: { input: [1, 2] }, idempotency: { key, payloadHash: 'h' } })),
+    );
+    const ids = new Set(results.map((r) => r.proofId));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+    const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM proofs WHERE tenant = 't1'");
+    expect(n).toBe(1);
+    expect(await records.hasRequest(id)).toBe(true);
+    // The same key under another tenant is another request.
+    const other = await records.acceptProof({ id: randomUUID(), tenant: 't2', modelId: MODEL, request: { input: [1] }, idempotency: { key, payloadHash: 'h' } });
+    expect(other.kind).toBe('accepted');
+    // A record that cannot be written leaves nothing behind: no request, no key.
+    const bad = randomUUID();
+    await expect(records.acceptProof({ id: bad, tenant: 't1', modelId: 'b'.repeat(64), request: { input: [] }, idempotency: { key: 'k-bad', payloadHash: 'h' } })).rejects.toThrow();
+    expect(await records.hasRequest(bad)).toBe(false);
+    expect(await db.query("SELECT 1 FROM idempotency_keys WHERE key = 'k-bad'")).toHaveLength(0);
+    // Done deletes the private request in the same transaction.
+    await records.finishProof(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
+    expect(await records.hasRequest(id)).toBe(false);
+    expect((await records.getProof(id))!.modelVersion).toBe(3);
+  });
+
+  it('hands each queued job to one claimer, and fails a job after its last attempt', async () => {
+    const ids = await Promise.all(Array.from({ length: 4 }, async () => (await records.acceptProof({ id: randomUUID(), tenant: 't2', modelId: MODEL, request: { input: [] } })).proofId));
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => records.claimNext(`owner-${i}`, 60_000)));
+    const taken = claims.filter((c) => c !== null).map((c) => c!.id);
+    expect(new Set(taken).size).toBe(taken.length);
+    expect(taken.filter((t) => ids.includes(t)).length).toBeGreaterThanOrEqual(4);
+    const job = { kind: 'prove' as const, id: ids[0] };
+    expect(await records.releaseJob(job, null, 'worker died', 3, 0)).toBe('requeued');
+    expect((await records.claimNext('again', 60_000))?.id).toBe(ids[0]);
+    expect(await records.releaseJob(job, 'someone else', 'worker died', 3, 0)).toBe('finished'); // not that owner's lease
+    expect(await records.releaseJob(job, 'again', 'worker died', 3, 0)).toBe('requeued');
+    expect((await records.claimNext('again', 60_000))?.id).toBe(ids[0]);
+    // Taken 3 times now: the next release fails it for good, with the reason, and drops the request.
+    expect(await records.releaseJob(job, 'again', 'worker died', 3, 0)).toBe('failed');
+    const rec = (await records.getProof(ids[0]))!;
+    expect(rec.status).toBe('failed');
+    expect(rec.reason).toContain('worker died');
+    expect(await records.hasRequest(ids[0])).toBe(false);
+  });
+
+  it('pages proofs newest first through a cursor, per tenant and model', async () => {
+    await db.query(
+      `INSERT INTO proofs (id, tenant, model_id, status, stage, created_at)
+       SELECT gen_random_uuid(), 't1', $1, 'done', 'stored', timestamp '2026-01-01' + (i || ' seconds')::interval FROM generate_series(1, 120) i`,
+      [MODEL],
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await records.listProofs({ tenant: 't1', modelId: MODEL, limit: 50, cursor });
+      seen.push(...page.items.map((p) => p.createdAt + p.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(121);
+    expect(new Set(seen).size).toBe(121);
+    expect([...seen].sort().reverse()).toEqual(seen);
+  });
+
+  it('reports the freshest worker heartbeat', async () => {
+    expect(await records.heartbeatAgeMs()).toBeNull();
+    await records.heartbeat('w1', 'test');
+    expect(await records.heartbeatAgeMs()).toBeLessThan(5000);
+  });
+});
+
+afterAll(async () => {
+  await rm(path.join(tmpdir(), 'zkinfer-store-none'), { recursive: true, force: true });
+});
