@@ -4,8 +4,9 @@ import { UnrecoverableError } from 'bullmq';
 import { isZkinferError, ZkinferError } from '../errors.ts';
 import { compileContracts } from '../chain/compile.ts';
 import { bundleModel, compileModel, type CompiledModel, proveModel, setupModel } from '../pipeline/index.ts';
+import type { ModelLimits } from '../model/limits.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
-import type { NewVersion, Records } from '../store/records.ts';
+import type { ModelRecord, NewVersion, Records } from '../store/records.ts';
 import { saveProofResult } from '../store/proof-files.ts';
 import { uploadFile } from '../store/uploads.ts';
 import { jobSeconds } from './job-metrics.ts';
@@ -15,6 +16,12 @@ import { jobSeconds } from './job-metrics.ts';
  * process's database over IPC (the embedded queue's worker process).
  */
 export type JobRecords = Pick<Records, 'getModel' | 'setModelStatus' | 'latestVersion' | 'recordVersion' | 'proofJob' | 'setProofStage' | 'finishProof' | 'failProof' | 'failModel' | 'heartbeat'>;
+
+/** What a worker applies to every job: the same limits the upload was checked with. */
+export interface ProcessorOptions {
+  limits?: Partial<ModelLimits>;
+  maxPtauPower?: number;
+}
 
 export interface Processors {
   compile(tenant: string, modelId: string): Promise<void>;
@@ -47,19 +54,28 @@ function versionOf(m: CompiledModel, setup: CircuitSetup): NewVersion {
  * recorded and thrown as UnrecoverableError so BullMQ does not retry them; other errors
  * propagate and are retried.
  */
-export function makeProcessors(records: JobRecords): Processors {
+export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {}): Processors {
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
 
   /** Compiles and sets up the stored upload, refusing bytes that do not hash to the model id. */
-  function prepared(rec: { id: string; fileName: string; settings: CompiledModel['settings']; publicInput: boolean }) {
+  function prepared(rec: Pick<ModelRecord, 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'>) {
     let p = warm.get(rec.id);
     if (!p) {
       p = (async () => {
-        const m = await compileModel(uploadFile(rec.id, rec.fileName), { settings: rec.settings, publicInput: rec.publicInput, samples: 16 });
+        // Exactly what the upload fixed: its settings, input quantization and labels (the
+        // calibration rows are not kept), under the same limits.
+        const m = await compileModel(uploadFile(rec.id, rec.fileName), {
+          settings: rec.settings,
+          publicInput: rec.publicInput,
+          inputQuant: rec.inputQuant ?? null,
+          ...(rec.labels ? { labels: rec.labels } : {}),
+          limits: opts.limits,
+          samples: 16,
+        });
         if (m.modelId !== rec.id) {
           throw new ZkinferError('MODEL_UNREADABLE', `the stored upload hashes to ${m.modelId}, not to the model id ${rec.id}: refusing to compile it`, 'model');
         }
-        return { m, setup: await setupModel(m) };
+        return { m, setup: await setupModel(m, { maxPtauPower: opts.maxPtauPower }) };
       })();
       warm.set(rec.id, p);
       p.catch(() => warm.delete(rec.id));

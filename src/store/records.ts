@@ -3,6 +3,7 @@ import type { LayerPlan } from '../circuit/index.ts';
 import type { BundleModel } from '../prover/bundle.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
+import type { InputQuant } from '../quant/input-quant.ts';
 import type { Db, Sql } from './db.ts';
 
 export type ModelStatus = 'queued' | 'compiling' | 'ready' | 'failed';
@@ -20,6 +21,10 @@ export interface ModelRecord {
   settings: QuantSettings;
   /** The quantized input is in the public signals instead of a commitment. */
   publicInput: boolean;
+  /** Per-feature input quantization fixed at upload (null: the settings' defaults). */
+  inputQuant?: InputQuant | null;
+  /** Decision names fixed at upload. */
+  labels?: string[] | null;
   attempts: number;
   createdAt: string;
   updatedAt: string;
@@ -114,6 +119,8 @@ function modelRow(r: Record<string, any>): ModelRecord {
     externalFiles: r.external_files,
     settings: r.settings,
     publicInput: r.public_input,
+    ...(r.input_quant ? { inputQuant: r.input_quant } : {}),
+    ...(r.labels ? { labels: r.labels } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
@@ -176,7 +183,7 @@ function decodeCursor(cursor: string, arity: number): string[] {
 }
 
 const PROOF_COLUMNS = 'id, tenant, model_id, model_version, status, reason, stage, timings, worker, attempts, created_at, updated_at';
-const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, attempts, created_at, updated_at';
+const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, attempts, created_at, updated_at';
 
 class IdempotencyTaken extends Error {}
 
@@ -204,14 +211,16 @@ export class Records {
    * Registers a model for a tenant, or gives a failed one another go. Returns the record
    * and whether a compile job is due.
    */
-  async registerModel(m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput'>): Promise<{ model: ModelRecord; enqueue: boolean }> {
+  async registerModel(
+    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'>,
+  ): Promise<{ model: ModelRecord; enqueue: boolean }> {
     const rows = await this.db.query(
-      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input)
-       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6)
+      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels)
+       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb)
        ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
        RETURNING ${MODEL_COLUMNS}`,
-      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput],
+      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput, m.inputQuant ? json(m.inputQuant) : null, m.labels ? json(m.labels) : null],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };
     return { model: (await this.getModel(m.tenant, m.id))!, enqueue: false };
