@@ -153,14 +153,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
     const url = req.routeOptions.url;
     if (req.routeOptions.config?.public === true || (config.publicDocs && adminRoute(url))) return;
+    // A refused request's body is never read: close the connection after the answer rather
+    // than leave the sender to push the rest of it into a socket nobody reads.
+    const refuse = () => {
+      if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) reply.header('connection', 'close');
+    };
     const wait = await failures.blockedFor(req.ip);
     if (wait > 0) {
+      refuse();
       reply.header('retry-after', String(wait));
       throw new HttpError(429, 'AUTH_RATE_LIMITED', `too many failed authentications from this address: try again in ${wait} s`, 'authorization');
     }
     try {
       req.caller = authn.identify(req);
     } catch (e) {
+      refuse();
       await failures.record(req.ip);
       throw e;
     }
@@ -202,7 +209,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (config.adminPort !== null) {
     // /metrics and /docs on their own port (a private interface), not on the API's.
     let admin: FastifyInstance | null = null;
-    app.addHook('onListen', async () => {
+    app.addHook('onReady', async () => {
       admin = await buildAdminApp(app, ctx);
       await admin.listen({ host: config.host, port: config.adminPort! });
       ctx.adminAddress = admin.server.address() as AddressInfo;
