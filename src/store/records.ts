@@ -119,7 +119,9 @@ function modelRow(r: Record<string, any>): ModelRecord {
     externalFiles: r.external_files,
     settings: r.settings,
     publicInput: r.public_input,
-    ...(r.input_quant ? { inputQuant: r.input_quant } : {}),
+    // jsonb reorders object keys; the model id hashes this object's JSON text, so it is
+    // rebuilt in the field order inputQuantOf produces.
+    ...(r.input_quant ? { inputQuant: { scaleBits: r.input_quant.scaleBits, bits: r.input_quant.bits, lo: r.input_quant.lo, hi: r.input_quant.hi } } : {}),
     ...(r.labels ? { labels: r.labels } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
