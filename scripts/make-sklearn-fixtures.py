@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Writes the scikit-learn fixtures under test/fixtures/models/sklearn/.
+
+Small linear models trained on a synthetic credit data set (income, debt, age,
+years employed, in raw units), exported to ONNX the way skl2onnx exports them:
+an ai.onnx.ml Scaler for StandardScaler, LinearClassifier / LinearRegressor for the
+linear models, a Normalizer(L1) after a binary LogisticRegression, ZipMap on or off,
+one graph input per column merged by FeatureVectorizer, ArrayFeatureExtractor for a
+column selection. When skl2onnx is importable it converts the pipelines itself;
+otherwise (no network) the same graphs are built with onnx.helper from the trained
+coefficients, following skl2onnx's converters (linear_classifier.py, scaler.py).
+
+For each model: NAME.onnx, NAME.inputs.json (20 rows, raw units, one list per row in
+the order of the graph inputs' columns) and NAME.expected.json (every graph output
+from onnxruntime on those rows; ZipMap outputs as lists in class-label order).
+Run from the repository root: python3 scripts/make-sklearn-fixtures.py
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+OUT = os.path.join('test', 'fixtures', 'models', 'sklearn')
+COLUMNS = ['income', 'debt', 'age', 'years_employed']
+OPSETS = [helper.make_opsetid('', 15), helper.make_opsetid('ai.onnx.ml', 3)]
+
+
+def credit_data(n, seed=7):
+    rng = np.random.default_rng(seed)
+    income = rng.uniform(15_000, 180_000, n).round(0)
+    debt = (rng.uniform(0, 0.9, n) * income).round(0)
+    age = rng.integers(18, 76, n).astype(float)
+    years = np.minimum(age - 18, rng.uniform(0, 35, n)).round(1)
+    X = np.stack([income, debt, age, years], axis=1)
+    score = (income - 1.6 * debt) / 10_000 + 0.08 * years + 0.02 * (age - 40) + rng.normal(0, 1.0, n)
+    return X, score
+
+
+def f32(a):
+    return [float(v) for v in np.asarray(a, dtype=np.float64).ravel()]
+
+
+def scaler_node(sc, inp, out, name='Scaler'):
+    # skl2onnx: offset = mean, scale = 1 / std (Y = (X - offset) * scale).
+    return helper.make_node('Scaler', [inp], [out], name=name, domain='ai.onnx.ml', offset=f32(sc.mean_), scale=f32(1 / sc.scale_))
+
+
+def classifier_node(coef, intercept, labels, post, inp, name='LinearClassifier'):
+    kw = {'classlabels_strings': labels} if isinstance(labels[0], str) else {'classlabels_ints': [int(v) for v in labels]}
+    return helper.make_node(
+        'LinearClassifier', [inp], ['label', 'probability_tensor'], name=name, domain='ai.onnx.ml',
+        coefficients=f32(coef), intercepts=f32(intercept), post_transform=post, multi_class=0, **kw,
+    )
+
+
+def label_type(labels):
+    return TensorProto.STRING if isinstance(labels[0], str) else TensorProto.INT64
+
+
+def finish(name, nodes, inputs, outputs, doc):
+    graph = helper.make_graph(nodes, name, inputs, outputs)
+    model = helper.make_model(graph, opset_imports=OPSETS, producer_name='skl2onnx-layout (scripts/make-sklearn-fixtures.py)', ir_version=8)
+    model.doc_string = doc
+    onnx.checker.check_model(model)
+    with open(os.path.join(OUT, f'{name}.onnx'), 'wb') as f:
+        f.write(model.SerializeToString())
+
+
+def outputs_with_zipmap(labels, zipmap, nodes, prob='probabilities'):
+    """The label output, and the scores as a tensor or through ZipMap (skl2onnx's zipmap option)."""
+    lt = label_type(labels)
+    if zipmap:
+        kw = {'classlabels_strings': labels} if lt == TensorProto.STRING else {'classlabels_int64s': [int(v) for v in labels]}
+        nodes.append(helper.make_node('Identity', ['label'], ['output_label'], name='LabelIdentity'))
+        nodes.append(helper.make_node('ZipMap', [prob], ['output_probability'], name='ZipMap', domain='ai.onnx.ml', **kw))
+        key = TensorProto.STRING if lt == TensorProto.STRING else TensorProto.INT64
+        seq = helper.make_sequence_type_proto(helper.make_map_type_proto(key, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+        return [helper.make_tensor_value_info('output_label', lt, [None]), helper.make_value_info('output_probability', seq)]
+    return [helper.make_tensor_value_info('label', lt, [None]), helper.make_tensor_value_info(prob, TensorProto.FLOAT, [None, len(labels)])]
+
+
+def binary_logistic(sc, lr, labels, inp, zipmap):
+    # skl2onnx, binary LogisticRegression: two rows (-w, w), intercepts (-b, b),
+    # post_transform LOGISTIC, then Normalizer(L1) to make the two columns sum to 1.
+    coef = np.vstack([-lr.coef_, lr.coef_])
+    b = np.concatenate([-lr.intercept_, lr.intercept_])
+    nodes = [
+        scaler_node(sc, inp, 'variable'),
+        classifier_node(coef, b, labels, 'LOGISTIC', 'variable'),
+        helper.make_node('Normalizer', ['probability_tensor'], ['probabilities'], name='Normalizer', domain='ai.onnx.ml', norm='L1'),
+    ]
+    return nodes, outputs_with_zipmap(labels, zipmap, nodes)
+
+
+def run_ort(name, feeds_rows, input_names, split):
+    sess = ort.InferenceSession(os.path.join(OUT, f'{name}.onnx'))
+    out = {o.name: [] for o in sess.get_outputs()}
+    for row in feeds_rows:
+        feeds = {}
+        for n, (a, b) in zip(input_names, split):
+            feeds[n] = np.array([row[a:b]], dtype=np.float32)
+        res = sess.run(None, feeds)
+        for o, v in zip(sess.get_outputs(), res):
+            if isinstance(v, list):  # ZipMap: a list of {label: p}
+                out[o.name].append([float(p) for p in v[0].values()])
+            elif v.dtype.kind in 'OUS':
+                out[o.name].append(str(v.ravel()[0]))
+            elif o.name.endswith('label') or o.name == 'label':
+                out[o.name].append(int(v.ravel()[0]))
+            else:
+                out[o.name].append([float(p) for p in v.ravel()])
+    return out
+
+
+def write_rows(name, rows, input_names, split):
+    with open(os.path.join(OUT, f'{name}.inputs.json'), 'w') as f:
+        json.dump({'columns': COLUMNS, 'inputs': input_names, 'rows': [[float(v) for v in r] for r in rows]}, f, indent=1)
+    with open(os.path.join(OUT, f'{name}.expected.json'), 'w') as f:
+        json.dump(run_ort(name, rows, input_names, split), f, indent=1)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    X, score = credit_data(600)
+    Xt, _ = credit_data(20, seed=99)
+    one = [('input', 0, 4)]
+    finput = lambda: [helper.make_tensor_value_info('input', TensorProto.FLOAT, [None, 4])]
+
+    # 1. StandardScaler + LogisticRegression, binary, int labels, zipmap off.
+    y2 = (score > np.median(score)).astype(int)
+    p = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y2)
+    nodes, outs = binary_logistic(p[0], p[1], [0, 1], 'input', zipmap=False)
+    finish('logreg_binary', nodes, finput(), outs, 'StandardScaler + LogisticRegression (approve = 1)')
+    write_rows('logreg_binary', Xt, ['input'], [(0, 4)])
+
+    # 2. The same with string labels and ZipMap on (skl2onnx's default).
+    ys = np.where(y2 == 1, 'approve', 'decline')
+    p = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, ys)
+    nodes, outs = binary_logistic(p[0], p[1], [str(c) for c in p[1].classes_], 'input', zipmap=True)
+    finish('logreg_binary_zipmap', nodes, finput(), outs, 'StandardScaler + LogisticRegression, string labels, ZipMap')
+    write_rows('logreg_binary_zipmap', Xt, ['input'], [(0, 4)])
+
+    # 3. StandardScaler + multinomial LogisticRegression, 3 risk classes: SOFTMAX.
+    y3 = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+    names = np.array(['high_risk', 'medium_risk', 'low_risk'])[y3]
+    p = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, names)
+    labels = [str(c) for c in p[1].classes_]
+    nodes = [scaler_node(p[0], 'input', 'variable'), classifier_node(p[1].coef_, p[1].intercept_, labels, 'SOFTMAX', 'variable')]
+    nodes.append(helper.make_node('Identity', ['probability_tensor'], ['probabilities'], name='ProbIdentity'))
+    finish('logreg_3class', nodes, finput(), outputs_with_zipmap(labels, False, nodes), 'StandardScaler + LogisticRegression, 3 classes')
+    write_rows('logreg_3class', Xt, ['input'], [(0, 4)])
+
+    # 4. LinearRegression on raw units (a credit limit), on 3 selected columns (ArrayFeatureExtractor).
+    cols = [0, 1, 3]
+    limit = 0.25 * X[:, 0] - 0.4 * X[:, 1] + 300 * X[:, 3] + 5_000
+    lin = LinearRegression().fit(X[:, cols], limit)
+    idx = helper.make_tensor('columns', TensorProto.INT64, [len(cols)], cols)
+    nodes = [
+        helper.make_node('ArrayFeatureExtractor', ['input', 'columns'], ['selected'], name='ArrayFeatureExtractor', domain='ai.onnx.ml'),
+        helper.make_node('LinearRegressor', ['selected'], ['variable'], name='LinearRegressor', domain='ai.onnx.ml',
+                         coefficients=f32(lin.coef_), intercepts=f32([lin.intercept_]), targets=1, post_transform='NONE'),
+    ]
+    graph_out = [helper.make_tensor_value_info('variable', TensorProto.FLOAT, [None, 1])]
+    g = helper.make_graph(nodes, 'linreg_limit', finput(), graph_out, initializer=[idx])
+    model = helper.make_model(g, opset_imports=OPSETS, producer_name='skl2onnx-layout (scripts/make-sklearn-fixtures.py)', ir_version=8)
+    onnx.checker.check_model(model)
+    with open(os.path.join(OUT, 'linreg_limit.onnx'), 'wb') as f:
+        f.write(model.SerializeToString())
+    write_rows('linreg_limit', Xt, ['input'], [(0, 4)])
+
+    # 5. StandardScaler + LinearSVC, binary: LinearClassifier with post_transform NONE (raw scores), ZipMap on.
+    p = make_pipeline(StandardScaler(), LinearSVC()).fit(X, y2)
+    coef = np.vstack([-p[1].coef_, p[1].coef_])
+    b = np.concatenate([-p[1].intercept_, p[1].intercept_])
+    nodes = [scaler_node(p[0], 'input', 'variable'), classifier_node(coef, b, [0, 1], 'NONE', 'variable')]
+    nodes.append(helper.make_node('Identity', ['probability_tensor'], ['probabilities'], name='ScoreIdentity'))
+    finish('linear_svc', nodes, finput(), outputs_with_zipmap([0, 1], True, nodes), 'StandardScaler + LinearSVC')
+    write_rows('linear_svc', Xt, ['input'], [(0, 4)])
+
+    # 6. One graph input per column (a bank's feature table), merged by FeatureVectorizer,
+    #    then StandardScaler + LogisticRegression with one coefficient row (LOGISTIC).
+    p = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y2)
+    ins = [helper.make_tensor_value_info(c, TensorProto.FLOAT, [None, 1]) for c in COLUMNS]
+    nodes = [
+        helper.make_node('FeatureVectorizer', COLUMNS, ['merged'], name='FeatureVectorizer', domain='ai.onnx.ml', inputdimensions=[1, 1, 1, 1]),
+        scaler_node(p[0], 'merged', 'variable'),
+        classifier_node(p[1].coef_, p[1].intercept_, [0, 1], 'LOGISTIC', 'variable'),
+    ]
+    nodes.append(helper.make_node('Identity', ['probability_tensor'], ['probabilities'], name='ProbIdentity'))
+    finish('multi_input', nodes, ins, outputs_with_zipmap([0, 1], False, nodes), 'Four column inputs, one coefficient row')
+    write_rows('multi_input', Xt, COLUMNS, [(0, 1), (1, 2), (2, 3), (3, 4)])
+
+    # 7. Refused: Normalizer(L2), Binarizer and a TreeEnsembleClassifier in one graph.
+    nodes = [
+        scaler_node(p[0], 'input', 'scaled'),
+        helper.make_node('Normalizer', ['scaled'], ['normed'], name='norm_l2', domain='ai.onnx.ml', norm='L2'),
+        helper.make_node('Binarizer', ['normed'], ['bin'], name='binarize', domain='ai.onnx.ml', threshold=0.0),
+        helper.make_node('TreeEnsembleClassifier', ['bin'], ['label', 'probabilities'], name='trees', domain='ai.onnx.ml',
+                         classlabels_int64s=[0, 1], nodes_treeids=[0], nodes_nodeids=[0], nodes_featureids=[0], nodes_values=[0.0],
+                         nodes_modes=['LEAF'], nodes_truenodeids=[0], nodes_falsenodeids=[0], class_treeids=[0], class_nodeids=[0],
+                         class_ids=[1], class_weights=[1.0]),
+    ]
+    finish('refused_trees', nodes, finput(), [helper.make_tensor_value_info('label', TensorProto.INT64, [None]),
+                                              helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, [None, 2])],
+           'Normalizer L2, Binarizer, TreeEnsembleClassifier: refused')
+
+
+if __name__ == '__main__':
+    main()
