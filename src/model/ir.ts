@@ -98,4 +98,21 @@ export interface ModelIR {
   outputShape: number[];
   /** Default-domain opset version of the model. */
   opset: number;
+  /**
+   * Class labels declared by the model (ai.onnx.ml LinearClassifier's classlabels_strings
+   * or classlabels_ints, as text): the decision names when the user gives none.
+   */
+  labels?: string[];
+  /**
+   * How the IR's output (after the head) relates to the ONNX graph's output, when it is
+   * not the plain first `outputSize` values: `applyHead(apply, onnx[name][pick])` is what
+   * `applyHead(head, logits)` reproduces. A binary LinearClassifier outputs two columns
+   * (1 - p, p) where the IR has one logit; a post_transform NONE classifier outputs raw
+   * scores where the IR's head gives probabilities. `name` is the tensor to fetch (the
+   * input of a ZipMap, whose own output is not a tensor); `trim` lists the ZipMap graph
+   * outputs onnxruntime cannot return.
+   */
+  onnxOutput?: { name: string; pick: number[]; apply: Head; zipMap?: string };
+  /** Graph outputs that carry the predicted class label (proven as the decision). */
+  labelOutputs?: string[];
 }

@@ -4,6 +4,7 @@ import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
 import { type DiagLayer, foldDenseChain } from './fold.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, elementCount, type ModelLimits } from './limits.ts';
+import { ML_ACTIVATION_OPS, ML_DOMAIN, ML_HANDLERS, mlOpsNote, mlRefusal } from './ml-ops.ts';
 
 /**
  * Lowers an ONNX graph to the chain-of-layers IR. Every value is either a constant
@@ -19,7 +20,16 @@ const ACTIVATION_OPS = [
 
 export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
 
-interface Activation {
+/** Default-domain ops accepted on activations (Concat and Shape too, of graph inputs / as constants). */
+export const SUPPORTED_ACTIVATION_OPS: string[] = [...ACTIVATION_OPS, 'Shape'].sort();
+/** Default-domain ops evaluated at import when all their inputs are constants. */
+export const SUPPORTED_CONSTANT_OPS: string[] = [...new Set([...Object.keys(constantOps), 'Constant'])].sort();
+/** The supported list as error messages give it: activations, constants, ai.onnx.ml apart. */
+export function supportedOpsNote(): string {
+  return `supported on activations: ${SUPPORTED_ACTIVATION_OPS.join(', ')}; folded on constants only: ${SUPPORTED_CONSTANT_OPS.join(', ')}; ai.onnx.ml: ${mlOpsNote()}`;
+}
+
+export interface Activation {
   kind: 'act';
   /** Full shape, batch dimension (1) first. */
   shape: number[];
@@ -32,7 +42,11 @@ interface Constant {
   kind: 'const';
   t: Tensor;
 }
-type Value = Activation | Constant;
+/** A classifier's predicted label (ai.onnx.ml): the decision the circuit proves from the scores. */
+interface Label {
+  kind: 'label';
+}
+export type Value = Activation | Constant | Label;
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -78,7 +92,7 @@ export function broadcastTo(t: Tensor, shape: number[], where: string): Float64A
   return out;
 }
 
-class Lowering implements FoldContext {
+export class Lowering implements FoldContext {
   readonly values = new Map<string, Value>();
   /** Layers in order; elementwise ones stay diagonal until `foldDenseChain`. */
   readonly layers: (Layer | DiagLayer)[] = [];
@@ -89,8 +103,14 @@ class Lowering implements FoldContext {
   parameters = 0;
   inputs: IrInput[] = [];
   /** A Sigmoid/Softmax not yet consumed: the head if nothing but shape ops follow it. */
-  pendingHead: { op: 'sigmoid' | 'softmax'; node: string; size: number } | null = null;
+  pendingHead: { op: 'sigmoid' | 'softmax'; node: string; size: number; final?: boolean } | null = null;
   merged = false;
+  /** The ai.onnx.ml classifier whose scores end the chain, if any. */
+  classifier: { node: string; head: 'sigmoid' | 'softmax'; labels: string[]; pick: number[]; apply: Head; scores: string } | null = null;
+  /** Version of an activation whose columns sum to exactly 1 (a binary logistic classifier's). */
+  sumsToOne = -1;
+  /** ZipMap output -> its input (onnxruntime-node cannot return a ZipMap's maps). */
+  readonly zipMaps = new Map<string, string>();
 
   constructor(
     readonly opset: number,
@@ -159,6 +179,10 @@ class Lowering implements FoldContext {
     if (!h) return;
     const shapeOnly = ['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout'].includes(node.opType ?? '');
     if (shapeOnly) return;
+    if (h.final && node.domain === ML_DOMAIN && ['ZipMap', 'Normalizer'].includes(node.opType ?? '')) return;
+    if (h.final) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `classifier "${h.node}" is followed by "${node.name}" (${node.opType}): a classifier's scores are supported only as the output`, h.node);
+    }
     if (h.op === 'softmax') {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${h.node}" is followed by "${node.name}" (${node.opType}): Softmax is supported only as the last op`, h.node);
     }
@@ -166,14 +190,15 @@ class Lowering implements FoldContext {
     this.pendingHead = null;
   }
 
-  emit(node: NodeProto, layer: Layer | DiagLayer, shape: number[]): void {
+  /** Appends a layer; output `out` of the node is the new activation. */
+  emit(node: NodeProto, layer: Layer | DiagLayer, shape: number[], out = 0): void {
     this.layers.push(layer);
-    this.setAct(node, shape);
+    this.setAct(node, shape, out);
   }
 
-  setAct(node: NodeProto, shape: number[]): void {
+  setAct(node: NodeProto, shape: number[], out = 0): void {
     this.version++;
-    this.values.set(node.output![0], { kind: 'act', shape, version: this.version });
+    this.values.set(node.output![out], { kind: 'act', shape, version: this.version });
   }
 
   /** Output shares the activation (shape change only). */
@@ -182,13 +207,13 @@ class Lowering implements FoldContext {
   }
 }
 
-function diag(name: string, scale: Float64Array, shift: Float64Array, nodes: string[]): DiagLayer {
+export function diag(name: string, scale: Float64Array, shift: Float64Array, nodes: string[]): DiagLayer {
   return { kind: 'diag', name, size: scale.length, scale, shift, nodes };
 }
 
 type Handler = (L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[]) => void;
 
-const nodeName = (n: NodeProto) => n.name || `${n.opType}(${n.output?.[0]})`;
+export const nodeName = (n: NodeProto) => n.name || `${n.opType}(${n.output?.[0]})`;
 
 function elementwise(L: Lowering, node: NodeProto, act: Activation, c: Tensor, op: string, constFirst: boolean): void {
   const n = size(act.shape);
@@ -393,7 +418,51 @@ function unsupportedOp(op: string, name: string): ZkinferError {
     : op in constantOps
       ? ' on an activation (it is supported only on constants: weights and shapes folded at import)'
       : '';
-  return new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"${why}; supported: ${SUPPORTED_OPS.join(', ')}`, name);
+  return new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"${why}; ${supportedOpsNote()}`, name);
+}
+
+function whyUnsupported(op: string): string {
+  return QUANTIZED_ACTIVATION_OPS.includes(op)
+    ? ' (quantized activations are not supported yet: only constant weights may be quantized, through DequantizeLinear; export the float model instead)'
+    : op in constantOps
+      ? ' on an activation (it is supported only on constants: weights and shapes folded at import)'
+      : '';
+}
+
+/**
+ * Every node whose op (or, for ai.onnx.ml, op and attributes) cannot be lowered,
+ * found before lowering starts so that one error names them all. Which values derive
+ * from the graph inputs is followed through the graph: an op supported only on
+ * constants is refused where it reads an activation.
+ */
+function refuseUnsupported(nodes: NodeProto[], inputs: string[]): void {
+  const live = new Set(inputs);
+  const found: { op: string; node: string; why: string }[] = [];
+  for (const node of nodes) {
+    const op = node.opType ?? '';
+    const name = nodeName(node);
+    const onAct = (node.input ?? []).some((i) => live.has(i));
+    const domain = node.domain ?? '';
+    if (domain === ML_DOMAIN) {
+      const why = mlRefusal(node);
+      if (why) found.push({ op: `${ML_DOMAIN}.${op}`, node: name, why: ` (${why})` });
+    } else if (domain !== '' && domain !== 'ai.onnx') {
+      found.push({ op: `${domain}.${op}`, node: name, why: '' });
+    } else if (op === 'Constant') {
+      continue;
+    } else if (onAct ? !ACTIVATION_OPS.includes(op) && op !== 'Shape' : !(op in constantOps)) {
+      found.push({ op, node: name, why: whyUnsupported(op) });
+    }
+    // Shape of an activation is known at import time: a constant.
+    if (onAct && op !== 'Shape') for (const o of node.output ?? []) live.add(o);
+  }
+  if (found.length === 0) return;
+  if (found.length === 1) {
+    const f = found[0];
+    throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${f.op}" at node "${f.node}"${f.why}; ${supportedOpsNote()}`, f.node);
+  }
+  const list = found.map((f) => `"${f.op}" at node "${f.node}"${f.why}`).join('; ');
+  throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX ops at ${found.length} nodes: ${list}. ${supportedOpsNote()}`, found[0].node);
 }
 
 /**
@@ -421,6 +490,27 @@ function shapeSlice(node: NodeProto, shape: number[]): number[] {
 function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   const op = node.opType ?? '';
   const name = nodeName(node);
+  const labelIn = (node.input ?? []).some((i) => L.values.get(i)?.kind === 'label');
+  if (labelIn) {
+    // A classifier's label may be renamed or cast on its way to a graph output, no more.
+    if ((node.domain ?? '') === '' && (op === 'Identity' || op === 'Cast')) {
+      L.values.set(node.output![0], { kind: 'label' });
+      return;
+    }
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) computes on a classifier's label: only the label itself may be an output`, name);
+  }
+  if (node.domain === ML_DOMAIN) {
+    if (!ML_ACTIVATION_OPS.includes(op)) throw unsupportedOp(`${node.domain}.${op}`, name);
+    const ins = (node.input ?? []).map((_, i) => L.get(node, i));
+    if (op === 'FeatureVectorizer') {
+      lowerInputConcat(L, node, ins, attrInts(node, 'inputdimensions'));
+      return;
+    }
+    const act = ins[0];
+    if (act?.kind !== 'act') throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${op} "${name}" must read the activation (its first input is constant)`, name);
+    ML_HANDLERS[op](L, node, L.activation(node, act), ins);
+    return;
+  }
   if (node.domain && node.domain !== 'ai.onnx' && node.domain !== '') {
     throw unsupportedOp(`${node.domain}.${op}`, name);
   }
@@ -472,16 +562,22 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   HANDLERS[op](L, node, act, ins.slice(1));
 }
 
-/** Concat of all graph inputs, in order, along the last axis: the flat input layout already is that. */
-function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)[]): void {
+/**
+ * Concat of all graph inputs, in order, along the last axis, or an ai.onnx.ml
+ * FeatureVectorizer of them (`dims`: its inputdimensions, each the input's full width):
+ * the flat input layout already is that.
+ */
+function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)[], dims?: number[]): void {
   const name = nodeName(node);
   const order = ins.map((v) => (v?.kind === 'act' ? v.inputIndex : undefined));
   const expected = L.inputs.map((_, i) => i);
-  const axis = attrInt(node, 'axis', 0);
+  const vectorizer = node.domain === ML_DOMAIN;
+  const axis = vectorizer ? -1 : attrInt(node, 'axis', 0);
   const first = ins[0];
   const rank = first?.kind === 'act' ? first.shape.length : 2;
-  if (L.merged || order.join() !== expected.join() || (axis !== -1 && axis !== rank - 1)) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}" is supported only for all graph inputs, in order, along the last axis`, name);
+  const widths = vectorizer && (!dims || dims.length !== L.inputs.length || dims.some((d, i) => d !== L.inputs[i].size));
+  if (L.merged || order.join() !== expected.join() || (axis !== -1 && axis !== rank - 1) || widths) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}" is supported only for all graph inputs, in order, along the last axis${vectorizer ? ', each at its full width' : ''}`, name);
   }
   L.merged = true;
   const total = L.inputs.reduce((a, i) => a + i.size, 0);
@@ -522,7 +618,6 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   }
   const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
   if (graphInputs.length === 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'the graph has no inputs', 'model');
-  if ((graph.output ?? []).length !== 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `the graph has ${(graph.output ?? []).length} outputs; exactly one is supported`, 'model');
   let offset = 0;
   let batched = true;
   graphInputs.forEach((gi, index) => {
@@ -545,13 +640,27 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   });
   if (L.inputs.length === 1) L.merged = true;
 
+  refuseUnsupported(graph.node ?? [], [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k));
   for (const node of graph.node ?? []) lowerNode(L, node);
 
-  const outName = graph.output![0].name ?? '';
+  // One output is the end of the chain; a classifier's label may sit beside it.
+  const outputs = (graph.output ?? []).map((o) => o.name ?? '');
+  const labelOutputs = outputs.filter((n) => L.values.get(n)?.kind === 'label');
+  const chainOutputs = outputs.filter((n) => !labelOutputs.includes(n));
+  if (chainOutputs.length !== 1) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `the graph has ${chainOutputs.length} outputs besides a classifier's label (${chainOutputs.join(', ') || 'none'}); exactly one is supported`, 'model');
+  }
+  const outName = chainOutputs[0];
   const out = L.values.get(outName);
   if (!out || out.kind !== 'act' || out.version !== L.version) {
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph output "${outName}" is not the end of the layer chain`, outName);
   }
+  const cls = L.classifier;
+  // A ZipMap's output is fetched from onnxruntime as the tensor it reads.
+  let fetch = outName;
+  while (L.zipMaps.has(fetch)) fetch = L.zipMaps.get(fetch)!;
+  const zipMap = fetch !== outName ? outName : undefined;
+  const onnxOutput = cls ? { name: fetch, pick: cls.pick, apply: cls.apply, ...(zipMap ? { zipMap } : {}) } : zipMap ? { name: fetch, pick: Array.from({ length: size(out.shape) }, (_, i) => i), apply: 'none' as Head, zipMap } : undefined;
   if (L.inputs.length > 1 && !L.merged) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'several graph inputs must be concatenated before use', 'model');
   const head: Head = L.pendingHead?.op ?? 'none';
   const layers = foldDenseChain(L.layers, limits);
@@ -566,5 +675,8 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     outputName: outName,
     outputShape: batched && out.shape[0] === 1 ? out.shape.slice(1) : out.shape,
     opset,
+    ...(cls ? { labels: cls.labels } : {}),
+    ...(onnxOutput ? { onnxOutput } : {}),
+    ...(labelOutputs.length ? { labelOutputs } : {}),
   };
 }

@@ -1,0 +1,199 @@
+import { ZkinferError } from '../errors.ts';
+import type { Head } from './ir.ts';
+import type { AttributeProto, NodeProto } from './onnx-file.ts';
+import type { Activation, Lowering, Value } from './lower.ts';
+
+/**
+ * The linear part of the ai.onnx.ml domain (what scikit-learn pipelines exported by
+ * skl2onnx are made of), lowered into the same dense IR as the default domain:
+ * Scaler, ArrayFeatureExtractor and LinearRegressor/LinearClassifier are affine maps
+ * with constant weights; FeatureVectorizer merges one graph input per column; ZipMap and
+ * a Normalizer(L1) after a binary logistic classifier only relabel what is there.
+ * Semantics follow the ai.onnx.ml operator spec and were checked against onnxruntime
+ * (test/model/sklearn.test.ts, scripts/make-sklearn-fixtures.py).
+ */
+
+export const ML_DOMAIN = 'ai.onnx.ml';
+
+/** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
+export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'Scaler', 'ZipMap'];
+
+/** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
+const REFUSED: Record<string, string> = {
+  Binarizer: 'a threshold is not linear',
+  Imputer: 'replacing a missing-value sentinel (NaN for scikit-learn) cannot be proven: the circuit has no NaN, so impute before the model',
+  TreeEnsembleClassifier: 'tree ensembles are not supported yet',
+  TreeEnsembleRegressor: 'tree ensembles are not supported yet',
+  TreeEnsemble: 'tree ensembles are not supported yet',
+  OneHotEncoder: 'categorical (string) inputs are not supported',
+  LabelEncoder: 'categorical (string) inputs are not supported',
+  CategoryMapper: 'categorical (string) inputs are not supported',
+  DictVectorizer: 'map inputs are not supported',
+  CastMap: 'map inputs are not supported',
+  SVMClassifier: 'SVMs are not supported yet (a LinearSVC exports as LinearClassifier, which is)',
+  SVMRegressor: 'SVMs are not supported yet (a LinearSVR exports as LinearRegressor, which is)',
+};
+
+function attr(node: NodeProto, name: string): AttributeProto | undefined {
+  return (node.attribute ?? []).find((a) => a.name === name);
+}
+const text = (b: Uint8Array | string | null | undefined) => (typeof b === 'string' ? b : b ? new TextDecoder().decode(b) : '');
+export function attrString(node: NodeProto, name: string, dflt: string): string {
+  const a = attr(node, name);
+  return a?.s && a.s.length > 0 ? text(a.s) : dflt;
+}
+function attrStrings(node: NodeProto, name: string): string[] | undefined {
+  const a = attr(node, name);
+  return a?.strings && a.strings.length > 0 ? a.strings.map(text) : undefined;
+}
+function attrFloats(node: NodeProto, name: string): Float64Array | undefined {
+  const a = attr(node, name);
+  return a?.floats && a.floats.length > 0 ? Float64Array.from(a.floats) : undefined;
+}
+function attrIntList(node: NodeProto, name: string): number[] | undefined {
+  const a = attr(node, name);
+  return a?.ints && a.ints.length > 0 ? a.ints.map((v) => Number(String(v))) : undefined;
+}
+
+/**
+ * Why this ai.onnx.ml node is refused before lowering starts (null: it may be lowered).
+ * Decided from the op and its attributes alone, so every refused node of a graph is
+ * reported at once.
+ */
+export function mlRefusal(node: NodeProto): string | null {
+  const op = node.opType ?? '';
+  if (op in REFUSED) return REFUSED[op];
+  if (!ML_ACTIVATION_OPS.includes(op)) return 'not an ai.onnx.ml op zkinfer knows';
+  if (op === 'Normalizer') {
+    const norm = attrString(node, 'norm', 'MAX');
+    if (norm !== 'L1') return `${norm} normalisation is not linear`;
+  }
+  const post = attrString(node, 'post_transform', 'NONE');
+  if (op === 'LinearRegressor' && post !== 'NONE') return `post_transform ${post} (only NONE)`;
+  if (op === 'LinearClassifier' && !['NONE', 'LOGISTIC', 'SOFTMAX'].includes(post)) return `post_transform ${post} (only NONE, LOGISTIC, SOFTMAX)`;
+  return null;
+}
+
+const nodeName = (n: NodeProto) => n.name || `${n.opType}(${n.output?.[0]})`;
+
+function fail(node: NodeProto, why: string): never {
+  throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${nodeName(node)}": ${why}`, nodeName(node));
+}
+
+/** The activation as one row of features (batch 1). */
+function features(node: NodeProto, act: Activation): number {
+  if (act.shape.slice(0, -1).some((d) => d !== 1)) fail(node, `an activation of shape [${act.shape}]: only one row of features is supported`);
+  return act.shape.at(-1) ?? 1;
+}
+
+/** A per-feature attribute: one value for all, or one per feature. */
+function perFeature(node: NodeProto, v: Float64Array | undefined, n: number, dflt: number, what: string): Float64Array {
+  if (!v) return new Float64Array(n).fill(dflt);
+  if (v.length === 1) return new Float64Array(n).fill(v[0]);
+  if (v.length !== n) fail(node, `${what} has ${v.length} values for ${n} features`);
+  return v;
+}
+
+export type MlHandler = (L: Lowering, node: NodeProto, act: Activation, ins: (Value | undefined)[]) => void;
+
+export const ML_HANDLERS: Record<string, MlHandler> = {
+  /** Y = (X - offset) * scale, per feature. */
+  Scaler(L, node, act) {
+    const n = features(node, act);
+    L.reserveLayer(node, n, n, 2 * n);
+    const scale = perFeature(node, attrFloats(node, 'scale'), n, 1, 'scale');
+    const offset = perFeature(node, attrFloats(node, 'offset'), n, 0, 'offset');
+    L.emit(node, { kind: 'diag', name: nodeName(node), size: n, scale: Float64Array.from(scale), shift: offset.map((o, i) => -o * scale[i]), nodes: [nodeName(node)] }, act.shape);
+  },
+  /** Columns picked by constant indices: a 0/1 selection matrix. */
+  ArrayFeatureExtractor(L, node, act) {
+    const n = features(node, act);
+    const idx = Array.from(L.required(node, 1, 'the column indices').data);
+    L.reserveLayer(node, n, idx.length, n * idx.length + idx.length);
+    const weights = new Float64Array(idx.length * n);
+    idx.forEach((raw, r) => {
+      const k = raw < 0 ? raw + n : raw;
+      if (!(Number.isInteger(k) && k >= 0 && k < n)) fail(node, `column index ${raw} is outside ${n} features`);
+      weights[r * n + k] = 1;
+    });
+    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: idx.length, weights, bias: new Float64Array(idx.length), nodes: [nodeName(node)] }, [1, idx.length]);
+  },
+  LinearRegressor(L, node, act) {
+    const n = features(node, act);
+    const coef = attrFloats(node, 'coefficients');
+    const targets = Number(attr(node, 'targets')?.i ?? 1);
+    if (!coef || coef.length !== targets * n) fail(node, `needs ${targets} x ${n} coefficients, has ${coef?.length ?? 0}`);
+    L.reserveLayer(node, n, targets, coef.length + targets);
+    const bias = perFeature(node, attrFloats(node, 'intercepts'), targets, 0, 'intercepts');
+    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: targets, weights: Float64Array.from(coef), bias: Float64Array.from(bias), nodes: [nodeName(node)] }, [1, targets]);
+  },
+  LinearClassifier: linearClassifier,
+  Normalizer(L, node, act) {
+    // mlRefusal let only L1 through. L1 over (1 - p, p) divides by exactly 1.
+    if (L.sumsToOne !== act.version) fail(node, 'L1 normalisation is not linear; it is accepted only right after a binary logistic LinearClassifier, whose two columns already sum to 1');
+    L.reshapeAct(node, act.shape);
+  },
+  ZipMap(L, node, act) {
+    // A list of {label: score} maps: the same scores, relabelled.
+    L.zipMaps.set(node.output![0], node.input![0]);
+    L.reshapeAct(node, act.shape);
+  },
+};
+
+/**
+ * LinearClassifier: scores z = W·x + b, one row of W per score (row-major, per class).
+ * The circuit proves the logits and the decision; onnxruntime's label is that decision.
+ * - one row and two labels: onnxruntime outputs (f(-z), f(z)) or (1 - p, p) and label
+ *   z > 0: a sigmoid head on z;
+ * - two rows that are exact negatives (skl2onnx's binary layout): the same, on row 2;
+ * - one row per class otherwise: a softmax head (argmax decision); LOGISTIC is refused
+ *   there (one-vs-rest sigmoids are not a softmax).
+ */
+function linearClassifier(L: Lowering, node: NodeProto, act: Activation): void {
+  const n = features(node, act);
+  const coef = attrFloats(node, 'coefficients');
+  const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints')?.map(String);
+  const post = attrString(node, 'post_transform', 'NONE');
+  if (!coef || coef.length % n !== 0) fail(node, `${coef?.length ?? 0} coefficients do not make rows of ${n} features`);
+  const rows = coef.length / n;
+  const b = perFeature(node, attrFloats(node, 'intercepts'), rows, 0, 'intercepts');
+  if (!labels || labels.length < 2) fail(node, 'needs at least two class labels');
+  let weights: Float64Array;
+  let bias: Float64Array;
+  let head: 'sigmoid' | 'softmax';
+  let pick: number[];
+  let sumsToOne = false;
+  const symmetric = rows === 2 && coef.subarray(0, n).every((v, i) => v === -coef[n + i]) && b[0] === -b[1];
+  if (labels.length === 2 && (rows === 1 || symmetric)) {
+    weights = Float64Array.from(coef.subarray(coef.length - n));
+    bias = Float64Array.of(b[rows - 1]);
+    head = 'sigmoid';
+    pick = [1];
+    sumsToOne = post === 'LOGISTIC';
+  } else if (rows === labels.length) {
+    if (post === 'LOGISTIC') fail(node, `post_transform LOGISTIC over ${rows} classes (one-vs-rest) is not a softmax: export a multinomial model`);
+    weights = Float64Array.from(coef);
+    bias = Float64Array.from(b);
+    head = 'softmax';
+    pick = labels.map((_, i) => i);
+  } else {
+    fail(node, `${rows} coefficient rows for ${labels.length} class labels`);
+  }
+  L.reserveLayer(node, n, bias.length, weights.length + bias.length);
+  // NONE: onnxruntime outputs the raw scores, which the head turns into the IR's output.
+  const apply: Head = post === 'NONE' ? head : 'none';
+  const scoresOut = node.output?.[1] ? 1 : 0;
+  L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: bias.length, weights, bias, nodes: [nodeName(node)] }, [1, bias.length], scoresOut);
+  L.classifier = { node: nodeName(node), head, labels, pick, apply, scores: node.output?.[1] ?? '' };
+  if (sumsToOne) L.sumsToOne = L.version;
+  // The label output: the decision, proven from the scores.
+  if (scoresOut === 1 && node.output?.[0]) L.values.set(node.output[0], { kind: 'label' });
+  // The scores output stands for the chain; a head on it is final (nothing but a ZipMap,
+  // Normalizer(L1) or shape op may follow).
+  if (node.output?.[1]) L.pendingHead = { op: head, node: nodeName(node), size: bias.length, final: true };
+}
+
+/** Every ai.onnx.ml op, for the error's supported list. */
+export function mlOpsNote(): string {
+  return `${ML_ACTIVATION_OPS.join(', ')} (Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE)`;
+}
