@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
+import { applyHead } from './head.ts';
 import type { ModelIR } from './ir.ts';
+import { onnx } from './onnx-file.ts';
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
@@ -22,14 +25,18 @@ function feed(type: string, values: number[], dims: number[]): ort.Tensor {
  * lowering and measure the quantization error. The flat vector is split into the
  * named graph inputs (`[1, ...shape]`, or `shape` for inputs without a batch
  * dimension). Returns the first `outputSize` values of the graph output (models that
- * tile the batch produce identical rows). Sessions are cached per path.
+ * tile the batch produce identical rows), or for an ai.onnx.ml classifier what
+ * `ir.onnxOutput` says: the columns the IR reproduces, in the head's space (a ZipMap
+ * output is read as the tensor it maps). Sessions are cached per path.
  */
 export async function runOnnxRuntime(file: string, x: ArrayLike<number>, ir: ModelIR): Promise<Float64Array> {
-  let s = sessions.get(file);
+  const zipMap = ir.onnxOutput?.zipMap;
+  const key = zipMap ? `${file}\0${zipMap}` : file;
+  let s = sessions.get(key);
   if (!s) {
-    s = ort.InferenceSession.create(file);
-    sessions.set(file, s);
-    s.catch(() => sessions.delete(file));
+    s = zipMap ? withoutZipMap(file, zipMap, ir.onnxOutput!.name) : ort.InferenceSession.create(file);
+    sessions.set(key, s);
+    s.catch(() => sessions.delete(key));
   }
   const session = await s;
   const feeds: Record<string, ort.Tensor> = {};
@@ -39,8 +46,24 @@ export async function runOnnxRuntime(file: string, x: ArrayLike<number>, ir: Mod
     const slice = Array.from({ length: inp.size }, (_, i) => x[inp.offset + i]);
     feeds[inp.name] = feed(type, slice, inp.batched === false ? inp.shape : [1, ...inp.shape]);
   }
-  const out = await session.run(feeds);
-  const t = out[ir.outputName] ?? Object.values(out)[0];
+  const o = ir.onnxOutput;
+  const out = await session.run(feeds, [o?.name ?? ir.outputName]);
+  const t = out[o?.name ?? ir.outputName] ?? Object.values(out)[0];
   const data = t.data as ArrayLike<number | bigint>;
+  if (o) return Float64Array.from(applyHead(o.apply, o.pick.map((i) => Number(data[i]))));
   return Float64Array.from({ length: Math.min(ir.outputSize, data.length) }, (_, i) => Number(data[i]));
+}
+
+/**
+ * The model with its ZipMap output replaced by the tensor the ZipMap reads:
+ * onnxruntime-node returns no sequence of maps, and ZipMap only relabels the scores.
+ */
+async function withoutZipMap(file: string, zipMap: string, tensor: string): Promise<ort.InferenceSession> {
+  const model = onnx.ModelProto.decode(await readFile(file));
+  const g = model.graph!;
+  g.node = (g.node ?? []).filter((n) => !(n.opType === 'ZipMap' && n.output?.[0] === zipMap));
+  g.output = (g.output ?? []).map((v) =>
+    v.name === zipMap ? onnx.ValueInfoProto.create({ name: tensor, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }) : v,
+  );
+  return ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
 }

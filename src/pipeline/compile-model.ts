@@ -79,9 +79,18 @@ export function modelIdOf(
   );
 }
 
-/** Checks decision labels against the model's head: two for a sigmoid head, one per class for softmax. */
-export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize'>, labels: string[] | undefined): string[] | null {
+/**
+ * Checks decision labels against the model's head: two for a sigmoid head, one per class
+ * for softmax. Without labels given, the class labels the ONNX model declares (an
+ * ai.onnx.ml classifier's) are used.
+ */
+export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize' | 'labels'>, given: string[] | undefined): string[] | null {
+  const fromModel = !given || given.length === 0;
+  const labels = fromModel ? ir.labels : given;
   if (!labels || labels.length === 0) return null;
+  if (fromModel && labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) {
+    throw new ZkinferError('SETTINGS', `the model's class labels (${labels.slice(0, 4).map((l) => JSON.stringify(l.slice(0, 20))).join(', ')}) are not usable as decision names (1 to 64 letters, digits, spaces, dots, dashes or underscores): give labels`, 'labels');
+  }
   const want = ir.head === 'sigmoid' ? 2 : ir.head === 'softmax' ? ir.outputSize : 0;
   if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid or softmax head, so no decision', 'labels');
   if (labels.length !== want) throw new ZkinferError('SETTINGS', `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`, 'labels');

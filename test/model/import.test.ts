@@ -197,7 +197,7 @@ describe('bad models get a typed error', () => {
     const file = await write('sin', { inputs: X(2), output: Y(2), nodes: [{ op: 'Sin', name: 'wave', inputs: ['x'], outputs: ['y'] }] });
     const err = await loadModel(file).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'wave' });
-    expect((err as Error).message).toMatch(/"Sin".*"wave".*supported: .*Gemm/);
+    expect((err as Error).message).toMatch(/"Sin".*"wave".*supported on activations: .*Gemm/);
   });
 
   it('NaN or infinite weights', async () => {
