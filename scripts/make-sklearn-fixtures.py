@@ -25,7 +25,7 @@ from onnx import TensorProto, helper
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC, SVR, LinearSVC
 
 OUT = os.path.join('test', 'fixtures', 'models', 'sklearn')
 COLUMNS = ['income', 'debt', 'age', 'years_employed']
@@ -197,19 +197,50 @@ def main():
     finish('multi_input', nodes, ins, outputs_with_zipmap([0, 1], False, nodes), 'Four column inputs, one coefficient row')
     write_rows('multi_input', Xt, COLUMNS, [(0, 1), (1, 2), (2, 3), (3, 4)])
 
-    # 7. Refused: Normalizer(L2), Binarizer and a TreeEnsembleClassifier in one graph.
+    # 7. StandardScaler + SVC(kernel='linear'), binary: SVMClassifier. onnxruntime labels
+    #    class 0 when sum_j coef_j <x, sv_j> + rho > 0 (libsvm's pair order), so the
+    #    converter negates scikit-learn's dual coefficients and intercept.
+    p = make_pipeline(StandardScaler(), SVC(kernel='linear')).fit(X[:300], ys[:300])
+    svc = p[1]
+    labels = [str(c) for c in svc.classes_]
+    nodes = [
+        scaler_node(p[0], 'input', 'variable'),
+        helper.make_node('SVMClassifier', ['variable'], ['label', 'probability_tensor'], name='SVMClassifier', domain='ai.onnx.ml',
+                         kernel_type='LINEAR', kernel_params=[0.0, 0.0, 3.0], coefficients=f32(-svc.dual_coef_), rho=f32(-svc.intercept_),
+                         support_vectors=f32(svc.support_vectors_), vectors_per_class=[int(v) for v in svc.n_support_],
+                         classlabels_strings=labels, post_transform='NONE'),
+        helper.make_node('Identity', ['probability_tensor'], ['probabilities'], name='ScoreIdentity'),
+    ]
+    finish('svc_linear', nodes, finput(), outputs_with_zipmap(labels, False, nodes), 'StandardScaler + SVC(kernel=linear)')
+    write_rows('svc_linear', Xt, ['input'], [(0, 4)])
+
+    # 8. SVR(kernel='linear') on standardized columns: SVMRegressor (a credit limit in thousands).
+    p = make_pipeline(StandardScaler(), SVR(kernel='linear', C=10.0)).fit(X[:300], limit[:300] / 1000)
+    svr = p[1]
+    nodes = [
+        scaler_node(p[0], 'input', 'variable'),
+        helper.make_node('SVMRegressor', ['variable'], ['limit'], name='SVMRegressor', domain='ai.onnx.ml',
+                         kernel_type='LINEAR', kernel_params=[0.0, 0.0, 3.0], coefficients=f32(svr.dual_coef_), rho=f32(svr.intercept_),
+                         support_vectors=f32(svr.support_vectors_), n_supports=len(svr.support_), post_transform='NONE'),
+    ]
+    finish('svr_linear', nodes, finput(), [helper.make_tensor_value_info('limit', TensorProto.FLOAT, [None, 1])], 'StandardScaler + SVR(kernel=linear)')
+    write_rows('svr_linear', Xt, ['input'], [(0, 4)])
+
+    # 9. Refused: Normalizer(L2), Binarizer, an RBF SVM and a TreeEnsembleClassifier in one graph.
     nodes = [
         scaler_node(p[0], 'input', 'scaled'),
         helper.make_node('Normalizer', ['scaled'], ['normed'], name='norm_l2', domain='ai.onnx.ml', norm='L2'),
         helper.make_node('Binarizer', ['normed'], ['bin'], name='binarize', domain='ai.onnx.ml', threshold=0.0),
-        helper.make_node('TreeEnsembleClassifier', ['bin'], ['label', 'probabilities'], name='trees', domain='ai.onnx.ml',
+        helper.make_node('SVMRegressor', ['bin'], ['svr'], name='svr_rbf', domain='ai.onnx.ml', kernel_type='RBF', kernel_params=[0.1, 0.0, 3.0],
+                         coefficients=[1.0], support_vectors=[0.0, 0.0, 0.0, 0.0], n_supports=1, rho=[0.0]),
+        helper.make_node('TreeEnsembleClassifier', ['svr'], ['label', 'probabilities'], name='trees', domain='ai.onnx.ml',
                          classlabels_int64s=[0, 1], nodes_treeids=[0], nodes_nodeids=[0], nodes_featureids=[0], nodes_values=[0.0],
                          nodes_modes=['LEAF'], nodes_truenodeids=[0], nodes_falsenodeids=[0], class_treeids=[0], class_nodeids=[0],
                          class_ids=[1], class_weights=[1.0]),
     ]
     finish('refused_trees', nodes, finput(), [helper.make_tensor_value_info('label', TensorProto.INT64, [None]),
                                               helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, [None, 2])],
-           'Normalizer L2, Binarizer, TreeEnsembleClassifier: refused')
+           'Normalizer L2, Binarizer, an RBF SVMRegressor, TreeEnsembleClassifier: refused')
 
 
 if __name__ == '__main__':

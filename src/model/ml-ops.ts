@@ -16,7 +16,7 @@ import type { Activation, Lowering, Value } from './lower.ts';
 export const ML_DOMAIN = 'ai.onnx.ml';
 
 /** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
-export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'Scaler', 'ZipMap'];
+export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'ZipMap'];
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
 const REFUSED: Record<string, string> = {
@@ -30,8 +30,6 @@ const REFUSED: Record<string, string> = {
   CategoryMapper: 'categorical (string) inputs are not supported',
   DictVectorizer: 'map inputs are not supported',
   CastMap: 'map inputs are not supported',
-  SVMClassifier: 'SVMs are not supported yet (a LinearSVC exports as LinearClassifier, which is)',
-  SVMRegressor: 'SVMs are not supported yet (a LinearSVR exports as LinearRegressor, which is)',
 };
 
 function attr(node: NodeProto, name: string): AttributeProto | undefined {
@@ -71,6 +69,18 @@ export function mlRefusal(node: NodeProto): string | null {
   const post = attrString(node, 'post_transform', 'NONE');
   if (op === 'LinearRegressor' && post !== 'NONE') return `post_transform ${post} (only NONE)`;
   if (op === 'LinearClassifier' && !['NONE', 'LOGISTIC', 'SOFTMAX'].includes(post)) return `post_transform ${post} (only NONE, LOGISTIC, SOFTMAX)`;
+  if (op === 'SVMClassifier' || op === 'SVMRegressor') {
+    const kernel = attrString(node, 'kernel_type', 'LINEAR');
+    if (kernel !== 'LINEAR') return `kernel ${kernel} is not linear (only LINEAR)`;
+    if (post !== 'NONE') return `post_transform ${post} (only NONE)`;
+  }
+  if (op === 'SVMRegressor' && Number(attr(node, 'one_class')?.i ?? 0) !== 0) return 'a one-class SVM outputs a sign, which is not linear';
+  if (op === 'SVMClassifier') {
+    const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints');
+    if (attrFloats(node, 'prob_a')) return 'Platt probabilities (probability=True) are not supported';
+    if (labels && labels.length > 2) return `one-vs-one voting over ${labels.length} classes is not linear (only two classes)`;
+    if (!attrFloats(node, 'support_vectors')) return 'only the support-vector form (SVC) is supported';
+  }
   return null;
 }
 
@@ -128,6 +138,31 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
     L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: targets, weights: Float64Array.from(coef), bias: Float64Array.from(bias), nodes: [nodeName(node)] }, [1, targets]);
   },
   LinearClassifier: linearClassifier,
+  /** Linear kernel: sum_j coef_j <x, sv_j> + rho = w·x + rho with w = sum_j coef_j sv_j. */
+  SVMRegressor(L, node, act) {
+    const n = features(node, act);
+    const w = svmWeights(node, n);
+    L.reserveLayer(node, n, 1, n + 1);
+    const rho = attrFloats(node, 'rho')?.[0] ?? 0;
+    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: 1, weights: w, bias: Float64Array.of(rho), nodes: [nodeName(node)] }, [1, 1]);
+  },
+  /**
+   * Two classes, linear kernel. onnxruntime computes s = w·x + rho, outputs the scores
+   * (-s, s) and labels[0] when s > 0, else labels[1] (libsvm's pair order): the logit
+   * for labels[1] is -s, which is score column 0.
+   */
+  SVMClassifier(L, node, act) {
+    const n = features(node, act);
+    if (!node.output?.[1]) fail(node, 'has no scores output: the proof is about the scores and the decision taken from them');
+    const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints')?.map(String);
+    if (!labels || labels.length !== 2) fail(node, 'needs two class labels');
+    const w = svmWeights(node, n).map((v) => -v);
+    const rho = attrFloats(node, 'rho')?.[0] ?? 0;
+    L.reserveLayer(node, n, 1, n + 1);
+    const scoresOut = node.output?.[1] ? 1 : 0;
+    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: 1, weights: w, bias: Float64Array.of(-rho), nodes: [nodeName(node)] }, [1, 1], scoresOut);
+    classifierEnd(L, node, scoresOut, { head: 'sigmoid', labels, pick: [0], apply: 'sigmoid' });
+  },
   Normalizer(L, node, act) {
     // mlRefusal let only L1 through. L1 over (1 - p, p) divides by exactly 1.
     if (L.sumsToOne !== act.version) fail(node, 'L1 normalisation is not linear; it is accepted only right after a binary logistic LinearClassifier, whose two columns already sum to 1');
@@ -151,6 +186,7 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
  */
 function linearClassifier(L: Lowering, node: NodeProto, act: Activation): void {
   const n = features(node, act);
+  if (!node.output?.[1]) fail(node, 'has no scores output: the proof is about the scores and the decision taken from them');
   const coef = attrFloats(node, 'coefficients');
   const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints')?.map(String);
   const post = attrString(node, 'post_transform', 'NONE');
@@ -184,16 +220,35 @@ function linearClassifier(L: Lowering, node: NodeProto, act: Activation): void {
   const apply: Head = post === 'NONE' ? head : 'none';
   const scoresOut = node.output?.[1] ? 1 : 0;
   L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: bias.length, weights, bias, nodes: [nodeName(node)] }, [1, bias.length], scoresOut);
-  L.classifier = { node: nodeName(node), head, labels, pick, apply, scores: node.output?.[1] ?? '' };
+  classifierEnd(L, node, scoresOut, { head, labels, pick, apply });
   if (sumsToOne) L.sumsToOne = L.version;
-  // The label output: the decision, proven from the scores.
+}
+
+/** The weights of a linear-kernel SVM: sum_j coef_j sv_j, or the coefficients themselves without support vectors. */
+function svmWeights(node: NodeProto, n: number): Float64Array {
+  const coef = attrFloats(node, 'coefficients');
+  const sv = attrFloats(node, 'support_vectors');
+  if (!coef) fail(node, 'has no coefficients');
+  if (!sv) {
+    if (coef.length !== n) fail(node, `${coef.length} coefficients for ${n} features`);
+    return Float64Array.from(coef);
+  }
+  const count = sv.length / n;
+  if (!Number.isInteger(count) || coef.length !== count) fail(node, `${coef.length} coefficients for ${sv.length / n} support vectors of ${n} features (only two classes)`);
+  const w = new Float64Array(n);
+  for (let j = 0; j < count; j++) for (let i = 0; i < n; i++) w[i] += coef[j] * sv[j * n + i];
+  return w;
+}
+
+/** A classifier's outputs: the label (the decision, proven from the scores) and the scores, whose head is final. */
+function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c: { head: 'sigmoid' | 'softmax'; labels: string[]; pick: number[]; apply: Head }): void {
+  L.classifier = { node: nodeName(node), ...c, scores: node.output?.[1] ?? '' };
   if (scoresOut === 1 && node.output?.[0]) L.values.set(node.output[0], { kind: 'label' });
-  // The scores output stands for the chain; a head on it is final (nothing but a ZipMap,
-  // Normalizer(L1) or shape op may follow).
-  if (node.output?.[1]) L.pendingHead = { op: head, node: nodeName(node), size: bias.length, final: true };
+  // Nothing but a ZipMap, Normalizer(L1) or shape op may follow the scores.
+  if (scoresOut === 1) L.pendingHead = { op: c.head, node: nodeName(node), size: c.pick.length === 1 && c.head === 'sigmoid' ? 1 : c.pick.length, final: true };
 }
 
 /** Every ai.onnx.ml op, for the error's supported list. */
 export function mlOpsNote(): string {
-  return `${ML_ACTIVATION_OPS.join(', ')} (Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE)`;
+  return `${ML_ACTIVATION_OPS.join(', ')} (Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes)`;
 }

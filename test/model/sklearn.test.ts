@@ -34,6 +34,9 @@ const CASES: Case[] = [
   // A credit limit in dollars (up to ~10^5): 48-bit activations at 2^14.
   { name: 'linreg_limit', head: 'none', settings: { scaleBits: 14, bits: 48 }, tolerance: 5 },
   { name: 'linear_svc', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.02 },
+  { name: 'svc_linear', head: 'sigmoid', labels: ['approve', 'decline'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.02 },
+  // Thousands of dollars.
+  { name: 'svr_linear', head: 'none', settings: { scaleBits: 12, bits: 40 }, tolerance: 0.05 },
   { name: 'multi_input', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
 ];
 
@@ -120,11 +123,12 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     expect(m.descriptor.labels).toEqual(['decline', 'approve']);
   });
 
-  it('refuses Normalizer(L2), Binarizer and TreeEnsembleClassifier at once, naming each op and node', async () => {
+  it('refuses Normalizer(L2), Binarizer, an RBF SVM and TreeEnsembleClassifier at once, naming each op and node', async () => {
     const err = await loadModel(file('refused_trees')).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'norm_l2' });
     const msg = (err as Error).message;
-    expect(msg).toMatch(/at 3 nodes/);
+    expect(msg).toMatch(/at 4 nodes/);
+    expect(msg).toMatch(/"ai\.onnx\.ml\.SVMRegressor" at node "svr_rbf" \(kernel RBF is not linear/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.Normalizer" at node "norm_l2" \(L2 normalisation is not linear\)/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.Binarizer" at node "binarize"/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.TreeEnsembleClassifier" at node "trees"/);
