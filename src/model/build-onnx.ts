@@ -9,8 +9,11 @@ export interface NodeSpec {
   inputs: string[];
   outputs: string[];
   name?: string;
-  /** A number is an INT attribute; `{ float }` a FLOAT one. */
-  attrs?: Record<string, number | number[] | { float: number } | { tensor: { dims: number[]; data: number[]; int64?: boolean } }>;
+  /** A number is an INT attribute; `{ float }` a FLOAT one; `{ floats }`, `{ string }`, `{ strings }` as named. */
+  attrs?: Record<
+    string,
+    number | number[] | { float: number } | { floats: number[] } | { string: string } | { strings: string[] } | { tensor: { dims: number[]; data: number[]; int64?: boolean } }
+  >;
   domain?: string;
 }
 
@@ -55,6 +58,9 @@ function attribute(name: string, v: NonNullable<NodeSpec['attrs']>[string]) {
   if (typeof v === 'number') return { name, type: T.INT, i: v };
   if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+  if ('string' in v) return { name, type: T.STRING, s: new TextEncoder().encode(v.string) };
+  if ('strings' in v) return { name, type: T.STRINGS, strings: v.strings.map((x) => new TextEncoder().encode(x)) };
   return { name, type: T.TENSOR, t: tensor('', v.tensor.dims, v.tensor.data, v.tensor.int64 ? 'int64' : 'float') };
 }
 
@@ -63,7 +69,7 @@ export function buildOnnx(g: GraphSpec): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: g.producer ?? 'zkinfer',
-    opsetImport: [{ domain: '', version: g.opset ?? 13 }],
+    opsetImport: [{ domain: '', version: g.opset ?? 13 }, ...(g.nodes.some((n) => n.domain === 'ai.onnx.ml') ? [{ domain: 'ai.onnx.ml', version: 3 }] : [])],
     graph: {
       name: 'graph',
       input: g.inputs.map((i) => valueInfo(i.name, i.dims)),

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyHead, evalFloat, loadModel, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { applyHead, buildOnnx, evalFloat, type GraphSpec, loadModel, type NodeSpec, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { runReference } from '../../src/quant/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
@@ -134,5 +136,50 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     expect(msg).toMatch(/"ai\.onnx\.ml\.TreeEnsembleClassifier" at node "trees"/);
     // The supported list separates ops on activations from ops folded on constants.
     expect(msg).toMatch(/supported on activations: .*Gemm.*; folded on constants only: .*Transpose.*; ai\.onnx\.ml: .*LinearClassifier/);
+  });
+
+  describe('single ai.onnx.ml nodes, against onnxruntime-node', () => {
+    const ML = 'ai.onnx.ml';
+    const W = [0.5, -1.25, 2, 0.75];
+    async function write(name: string, nodes: NodeSpec[], output: GraphSpec['output'] = { name: 'scores', dims: ['N', 2] }): Promise<string> {
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const f = path.join(dir, `${name}.onnx`);
+      await writeFile(f, buildOnnx({ inputs: [{ name: 'x', dims: ['N', 4] }], output, nodes }));
+      return f;
+    }
+    const rows = [[0.3, -1, 2, 0.5], [-2, 0.1, 0.2, -0.7], [1, 1, -1, 1]];
+
+    it.each(['NONE', 'LOGISTIC'])('LinearClassifier with one coefficient row and two labels, %s: a sigmoid head on the row, column 1 of the scores', async (post) => {
+      const f = await write(`one-row-${post}`, [
+        { op: 'LinearClassifier', domain: ML, name: 'lc', inputs: ['x'], outputs: ['label', 'scores'], attrs: { coefficients: { floats: W }, intercepts: { floats: [0.25] }, classlabels_ints: [3, 7], post_transform: { string: post } } },
+      ]);
+      const { ir } = await loadModel(f);
+      expect([ir.head, ir.outputSize, ir.labels, ir.onnxOutput?.pick]).toEqual(['sigmoid', 1, ['3', '7'], [1]]);
+      for (const row of rows) {
+        const x = Float64Array.from(row);
+        const want = await runOnnxRuntime(f, x, ir);
+        const got = evalFloat(ir, x).output;
+        expect(Math.abs(got[0] - want[0])).toBeLessThan(1e-5);
+      }
+    });
+
+    it('Normalizer(L1) anywhere but after a binary logistic classifier is refused, naming the node', async () => {
+      const f = await write('l1', [
+        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['s'], attrs: { scale: { floats: [2] }, offset: { floats: [1] } } },
+        { op: 'Normalizer', domain: ML, name: 'l1', inputs: ['s'], outputs: ['scores'], attrs: { norm: { string: 'L1' } } },
+      ], { name: 'scores', dims: ['N', 4] });
+      await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'l1', message: expect.stringMatching(/L1 normalisation is not linear/) });
+    });
+
+    it('one-vs-rest LOGISTIC over three classes is refused; an Imputer is refused by name', async () => {
+      const ovr = await write('ovr', [
+        { op: 'LinearClassifier', domain: ML, name: 'ovr', inputs: ['x'], outputs: ['label', 'scores'], attrs: { coefficients: { floats: [...W, ...W, ...W] }, classlabels_ints: [0, 1, 2], post_transform: { string: 'LOGISTIC' } } },
+      ], { name: 'scores', dims: ['N', 3] });
+      await expect(loadModel(ovr)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'ovr', message: expect.stringMatching(/one-vs-rest/) });
+      const imp = await write('imputer', [
+        { op: 'Imputer', domain: ML, name: 'imp', inputs: ['x'], outputs: ['scores'], attrs: { imputed_value_floats: { floats: [0, 0, 0, 0] }, replaced_value_float: { float: Number.NaN } } },
+      ], { name: 'scores', dims: ['N', 4] });
+      await expect(loadModel(imp)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'imp', message: expect.stringMatching(/Imputer.*NaN/) });
+    });
   });
 });
