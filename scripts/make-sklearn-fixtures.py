@@ -23,6 +23,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
@@ -84,6 +85,14 @@ def outputs_with_zipmap(labels, zipmap, nodes, prob='probabilities'):
         seq = helper.make_sequence_type_proto(helper.make_map_type_proto(key, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
         return [helper.make_tensor_value_info('output_label', lt, [None]), helper.make_value_info('output_probability', seq)]
     return [helper.make_tensor_value_info('label', lt, [None]), helper.make_tensor_value_info(prob, TensorProto.FLOAT, [None, len(labels)])]
+
+
+def binary_logistic_nodes(lr, labels, inp):
+    """skl2onnx's binary LogisticRegression: rows (-w, w), LOGISTIC, then Normalizer(L1)."""
+    return [
+        classifier_node(np.vstack([-lr.coef_, lr.coef_]), np.concatenate([-lr.intercept_, lr.intercept_]), labels, 'LOGISTIC', inp),
+        helper.make_node('Normalizer', ['probability_tensor'], ['probabilities'], name='Normalizer', domain='ai.onnx.ml', norm='L1'),
+    ]
 
 
 def binary_logistic(sc, lr, labels, inp, zipmap):
@@ -187,6 +196,7 @@ def main():
     # 6. One graph input per column (a bank's feature table), merged by FeatureVectorizer,
     #    then StandardScaler + LogisticRegression with one coefficient row (LOGISTIC).
     p = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y2)
+    scaler4 = p[0]
     ins = [helper.make_tensor_value_info(c, TensorProto.FLOAT, [None, 1]) for c in COLUMNS]
     nodes = [
         helper.make_node('FeatureVectorizer', COLUMNS, ['merged'], name='FeatureVectorizer', domain='ai.onnx.ml', inputdimensions=[1, 1, 1, 1]),
@@ -226,9 +236,44 @@ def main():
     finish('svr_linear', nodes, finput(), [helper.make_tensor_value_info('limit', TensorProto.FLOAT, [None, 1])], 'StandardScaler + SVR(kernel=linear)')
     write_rows('svr_linear', Xt, ['input'], [(0, 4)])
 
+    # 10. ColumnTransformer on one input per column, as skl2onnx exports a DataFrame:
+    #     the scaled group (income, debt, years_employed) is concatenated, scaled, then
+    #     merged with age passed through: the model sees the columns in another order.
+    ct = ColumnTransformer([('num', StandardScaler(), [0, 1, 3]), ('age', 'passthrough', [2])])
+    p = make_pipeline(ct, LogisticRegression(max_iter=1000)).fit(X, y2)
+    sc = p[0].named_transformers_['num']
+    lr = p[1]
+    ins = [helper.make_tensor_value_info(c, TensorProto.FLOAT, [None, 1]) for c in COLUMNS]
+    nodes = [
+        helper.make_node('Concat', ['income', 'debt', 'years_employed'], ['num_in'], name='num_concat', axis=1),
+        scaler_node(sc, 'num_in', 'num_out', name='num_scaler'),
+        helper.make_node('Identity', ['age'], ['age_out'], name='age_passthrough'),
+        helper.make_node('Concat', ['num_out', 'age_out'], ['transformed'], name='columns_concat', axis=1),
+    ]
+    nodes += binary_logistic_nodes(lr, [0, 1], 'transformed')
+    finish('column_transformer', nodes, ins, outputs_with_zipmap([0, 1], True, nodes), 'ColumnTransformer(StandardScaler on 3 columns, age passthrough) + LogisticRegression')
+    write_rows('column_transformer', Xt, COLUMNS, [(0, 1), (1, 2), (2, 3), (3, 4)])
+
+    # 11. The same on one table input: ArrayFeatureExtractor picks each group's columns.
+    cols = helper.make_tensor('num_cols', TensorProto.INT64, [3], [0, 1, 3])
+    age_col = helper.make_tensor('age_col', TensorProto.INT64, [1], [2])
+    nodes = [
+        helper.make_node('ArrayFeatureExtractor', ['input', 'num_cols'], ['num_in'], name='num_columns', domain='ai.onnx.ml'),
+        scaler_node(sc, 'num_in', 'num_out', name='num_scaler'),
+        helper.make_node('ArrayFeatureExtractor', ['input', 'age_col'], ['age_out'], name='age_column', domain='ai.onnx.ml'),
+        helper.make_node('Concat', ['num_out', 'age_out'], ['transformed'], name='columns_concat', axis=1),
+    ]
+    nodes += binary_logistic_nodes(lr, [0, 1], 'transformed')
+    graph = helper.make_graph(nodes, 'column_transformer_table', finput(), outputs_with_zipmap([0, 1], False, nodes), initializer=[cols, age_col])
+    model = helper.make_model(graph, opset_imports=OPSETS, producer_name='skl2onnx-layout (scripts/make-sklearn-fixtures.py)', ir_version=8)
+    onnx.checker.check_model(model)
+    with open(os.path.join(OUT, 'column_transformer_table.onnx'), 'wb') as f:
+        f.write(model.SerializeToString())
+    write_rows('column_transformer_table', Xt, ['input'], [(0, 4)])
+
     # 9. Refused: Normalizer(L2), Binarizer, an RBF SVM and a TreeEnsembleClassifier in one graph.
     nodes = [
-        scaler_node(p[0], 'input', 'scaled'),
+        scaler_node(scaler4, 'input', 'scaled'),
         helper.make_node('Normalizer', ['scaled'], ['normed'], name='norm_l2', domain='ai.onnx.ml', norm='L2'),
         helper.make_node('Binarizer', ['normed'], ['bin'], name='binarize', domain='ai.onnx.ml', threshold=0.0),
         helper.make_node('SVMRegressor', ['bin'], ['svr'], name='svr_rbf', domain='ai.onnx.ml', kernel_type='RBF', kernel_params=[0.1, 0.0, 3.0],

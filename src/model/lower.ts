@@ -4,6 +4,7 @@ import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
 import { type DiagLayer, foldDenseChain } from './fold.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, elementCount, type ModelLimits } from './limits.ts';
+import { lowerColumnPrefix } from './column-prefix.ts';
 import { ML_ACTIVATION_OPS, ML_DOMAIN, ML_HANDLERS, mlOpsNote, mlRefusal } from './ml-ops.ts';
 
 /**
@@ -641,7 +642,8 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   if (L.inputs.length === 1) L.merged = true;
 
   refuseUnsupported(graph.node ?? [], [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k));
-  for (const node of graph.node ?? []) lowerNode(L, node);
+  const prefix = lowerColumnPrefix(L, graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
+  for (const node of graph.node ?? []) if (!prefix.has(nodeName(node))) lowerNode(L, node);
 
   // One output is the end of the chain; a classifier's label may sit beside it.
   const outputs = (graph.output ?? []).map((o) => o.name ?? '');

@@ -39,6 +39,9 @@ const CASES: Case[] = [
   { name: 'svc_linear', head: 'sigmoid', labels: ['approve', 'decline'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.02 },
   // Thousands of dollars.
   { name: 'svr_linear', head: 'none', settings: { scaleBits: 12, bits: 40 }, tolerance: 0.05 },
+  // ColumnTransformer: a scaled group and a passthrough column, in another order than the inputs.
+  { name: 'column_transformer', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
+  { name: 'column_transformer_table', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
   { name: 'multi_input', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
 ];
 
@@ -169,6 +172,16 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
         { op: 'Normalizer', domain: ML, name: 'l1', inputs: ['s'], outputs: ['scores'], attrs: { norm: { string: 'L1' } } },
       ], { name: 'scores', dims: ['N', 4] });
       await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'l1', message: expect.stringMatching(/L1 normalisation is not linear/) });
+    });
+
+    it('a column prefix that doubles its width per Concat is refused at the width limit, before it is built', async () => {
+      const nodes: NodeSpec[] = [{ op: 'ArrayFeatureExtractor', domain: ML, name: 'pick', inputs: ['x', 'cols'], outputs: ['c0'] }];
+      for (let i = 0; i < 30; i++) nodes.push({ op: 'Concat', name: `dup${i}`, inputs: [`c${i}`, `c${i}`], outputs: [`c${i + 1}`], attrs: { axis: 1 } });
+      nodes.push({ op: 'Concat', name: 'both', inputs: ['c30', 'x'], outputs: ['scores'], attrs: { axis: 1 } });
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const f = path.join(dir, 'doubling.onnx');
+      await writeFile(f, buildOnnx({ inputs: [{ name: 'x', dims: ['N', 4] }], output: { name: 'scores', dims: ['N', 8] }, initializers: [{ name: 'cols', dims: [4], data: [0, 1, 2, 3], type: 'int64' }], nodes }));
+      await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxLayerWidth/) });
     });
 
     it('one-vs-rest LOGISTIC over three classes is refused; an Imputer is refused by name', async () => {
