@@ -160,8 +160,8 @@ export class Ceremonies {
         [tenant, modelId],
       );
       await q.query(
-        "UPDATE ceremonies SET state = 'finalized', beacon = $3::jsonb, version = $4, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
-        [tenant, modelId, JSON.stringify(beacon), version],
+        "UPDATE ceremonies SET state = 'finalized', beacon = $3::jsonb, version = $4, current_sha256 = $5, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
+        [tenant, modelId, JSON.stringify(beacon), version, beacon.finalZkeySha256],
       );
       return { kind: 'finalized-now', version } as const;
     });

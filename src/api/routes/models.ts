@@ -4,19 +4,22 @@ import { Type } from 'typebox';
 import { loadModel } from '../../model/index.ts';
 import { modelIdOf } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
-import type { ModelRecord, ModelVersion } from '../../store/records.ts';
+import { phase2Trust } from '../../ceremony/trust.ts';
+import { Ceremonies, type CeremonyRow } from '../../store/ceremonies.ts';
+import type { ModelRecord, ModelVersion, SetupMode } from '../../store/records.ts';
 import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
+import { ceremonyView } from './ceremony.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 /** Public view of a model record: the tenant is not shown; the latest key version's description is. */
-export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
+export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony?: CeremonyRow | null) {
   const latest = versions.filter((v) => v.status === 'ready').at(-1);
   return {
     id: rec.id,
@@ -25,6 +28,8 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
     fileName: rec.fileName,
     settings: rec.settings,
     publicInput: rec.publicInput,
+    setupMode: rec.setup,
+    ...(ceremony ? { ceremony: ceremonyView(ceremony) } : {}),
     createdAt: rec.createdAt,
     updatedAt: rec.updatedAt,
     ...(latest
@@ -36,7 +41,7 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
           constraints: latest.constraints,
           fidelity: latest.fidelity,
           vkeyHash: latest.vkeyHash,
-          setup: latest.setup as unknown as Record<string, unknown>,
+          setup: { ...latest.setup, trust: phase2Trust(latest.setup) } as unknown as Record<string, unknown>,
         }
       : {}),
     versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt })),
@@ -55,7 +60,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     {
       schema: {
         summary:
-          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits" and "publicInput" ("true" puts the quantized input in the public signals instead of a commitment). The id is the sha256 of exactly the bytes stored and the settings; the same model registered by several tenants is one record per tenant. Compile and setup run as a queued job.',
+          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored and the settings; the same model registered by several tenants is one record per tenant. Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
         response: { 202: Accepted, ...errors },
       },
@@ -82,7 +87,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
           } else if (part.fieldname === 'external') external.push({ name, bytes });
           else throw new HttpError(400, 'VALIDATION', `unknown file field "${part.fieldname}"`, part.fieldname);
         } else {
-          if (!['scale', 'bits', 'publicInput'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
+          if (!['scale', 'bits', 'publicInput', 'setup'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           fields[part.fieldname] = String(part.value);
         }
       }
@@ -95,6 +100,8 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const settings = validateSettings({ scaleBits: int('scale', DEFAULT_SETTINGS.scaleBits), bits: int('bits', DEFAULT_SETTINGS.bits) });
       if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput)) throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
       const publicInput = fields.publicInput === 'true';
+      if (fields.setup !== undefined && !['service', 'ceremony'].includes(fields.setup)) throw new HttpError(400, 'VALIDATION', 'setup must be service or ceremony', 'setup');
+      const setup = (fields.setup ?? 'service') as SetupMode;
 
       // Import once now, from the very files that will be stored, so a bad model is a 4xx at
       // upload and the id is the hash of exactly the bytes kept.
@@ -113,7 +120,8 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
         throw e;
       }
       await publishUpload(staged, id);
-      const { model: rec, enqueue } = await ctx.records.registerModel({ tenant: caller.tenant, id, fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput });
+      const { model: rec, enqueue } = await ctx.records.registerModel({ tenant: caller.tenant, id, fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput, setup });
+      if (rec.setup !== setup) throw new HttpError(409, 'SETUP_CONFLICT', `this model is already registered with setup=${rec.setup}`, 'setup');
       if (enqueue) {
         // Committed: if the hand-off fails, the reconciler hands the job over later.
         await ctx.queue.enqueueCompile(caller.tenant, id).catch((e: Error) => req.log.warn({ err: e }, 'compile job not handed to the queue yet'));
@@ -138,7 +146,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     { schema: { summary: 'A model: status, its key versions, and the latest one\'s layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
     async (req) => {
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id));
+      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id), rec.setup === 'ceremony' ? await new Ceremonies(ctx.db).get(rec.tenant, rec.id) : null);
     },
   );
 
