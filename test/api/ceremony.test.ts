@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { contribute, initCeremony } from '../../src/ceremony/index.ts';
+import { contribute, initCeremony, phase2Trust } from '../../src/ceremony/index.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { compileModel, pickPtau } from '../../src/pipeline/index.ts';
 import { cli } from '../helpers/cli.ts';
@@ -127,6 +127,15 @@ describe('a ceremony over REST', () => {
     expect(prove.body.message).toMatch(/ceremony/);
     // Another tenant's contributor does not see this tenant's ceremony.
     expect((await call('GET', `/v1/models/${id}/ceremony`, KEYS.outsider)).status).toBe(404);
+    // The same model again with the service's own setup is a conflict; an unknown setup a 400.
+    for (const [setup, status, code] of [['service', 409, 'SETUP_CONFLICT'], ['mine', 400, 'VALIDATION']] as const) {
+      const form = new FormData();
+      form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+      form.append('setup', setup);
+      const r = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.bank}` }, body: form });
+      expect(r.status).toBe(status);
+      expect(((await r.json()) as { code: string }).code).toBe(code);
+    }
     // Finalizing a key nobody contributed to is refused (a beacon alone is public).
     const early = await call('POST', `/v1/models/${id}/ceremony/finalize`, KEYS.bank, { beacon: BEACON, iterationsExp: 10 });
     expect(early.status).toBe(400);
@@ -296,6 +305,13 @@ describe('a ceremony over REST', () => {
     expect(v.body.setup.ceremony.contributions.map((c: any) => c.name)).toEqual(['alice (regulator)', 'bob (bank)', expect.any(String), expect.any(String), expect.any(String)]);
     expect(v.body.setup.phase2).toHaveLength(6);
   }, 240_000);
+
+  it("a key whose only contributions are the service's own is labelled so", () => {
+    const service = phase2Trust({ phase2: [{ name: 'zkinfer phase 2 contribution', hash: 'a' }, { name: 'zkinfer phase 2 beacon (00, 2^10 iterations)', hash: 'b' }] });
+    expect(service).toMatchObject({ kind: 'service', contributions: 1 });
+    expect(service.label).toMatch(/could forge/);
+    expect(phase2Trust({ phase2: [{ name: 'alice', hash: 'a' }, { name: 'final beacon (beacon 00, 2^10 iterations)', hash: 'b' }] })).toMatchObject({ kind: 'external', contributions: 1 });
+  });
 
   it('`zkinfer audit` on the files the service hands out lists every contribution and the beacon', async () => {
     const files: Record<string, string> = {};
