@@ -12,6 +12,10 @@ import { buildApp } from '../../src/api/app.ts';
 import { contribute, initCeremony, phase2Trust } from '../../src/ceremony/index.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { compileModel, pickPtau } from '../../src/pipeline/index.ts';
+import { Ceremonies } from '../../src/store/ceremonies.ts';
+import { openDb } from '../../src/store/db.ts';
+import { Records } from '../../src/store/records.ts';
+import { freshPostgres } from '../helpers/postgres.ts';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
 
@@ -24,6 +28,42 @@ const KEYS = {
 };
 const BEACON = 'ab'.repeat(32);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const postgres = await freshPostgres();
+if (!postgres.url) console.warn(`skipping the PostgreSQL run of the ceremony compare-and-set: ${postgres.why}`);
+afterAll(() => postgres.stop());
+
+// The compare-and-set itself, on both databases: concurrent transactions (PostgreSQL's pool
+// runs them on separate connections), many at once on one base, exactly one wins.
+for (const b of [
+  { name: 'PostgreSQL', skip: !postgres.url, open: () => openDb({ url: postgres.url, poolSize: 12 }) },
+  { name: 'PGlite', skip: false, open: async () => openDb({ dir: path.join(await mkdtemp(path.join(tmpdir(), 'zkinfer-cas-')), 'db') }) },
+]) {
+  describe.skipIf(b.skip)(`the ceremony's compare-and-set on ${b.name}`, () => {
+    it('of ten contributions on one base, one is recorded; the rest see the new current key', async () => {
+      const db = await b.open();
+      try {
+        const model = 'c'.repeat(64);
+        await new Records(db).registerModel({ tenant: 't', id: model, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false, setup: 'ceremony' });
+        const c = new Ceremonies(db);
+        const base0 = '0'.repeat(64);
+        await new Records(db).startCeremony('t', model, { circuitHash: 'h', r1csSha256: 'r', csHash: 'cs', ptau: { kind: 'development', name: 'p', power: 13, sha256: 'p'.repeat(64) }, baseSha256: base0, pending: {} as never });
+        expect((await new Records(db).getModel('t', model))?.status).toBe('ceremony');
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => c.accept('t', model, base0, { name: `c${i}`, hash: `h${i}`, zkeySha256: String(i).padStart(64, '1'), uploadedBy: 'contributor:t', checkMs: 1 })),
+        );
+        const won = outcomes.filter((o) => o.kind === 'accepted');
+        expect(won).toEqual([{ kind: 'accepted', index: 1 }]);
+        const row = await c.get('t', model);
+        expect(row?.contributions).toHaveLength(1);
+        expect(outcomes.filter((o) => o.kind === 'moved')).toEqual(Array(9).fill({ kind: 'moved', current: row!.currentSha256 }));
+        // The next one builds on the winner.
+        expect(await c.accept('t', model, row!.currentSha256, { name: 'next', hash: 'hn', zkeySha256: 'e'.repeat(64), uploadedBy: 'prover:t', checkMs: 1 })).toEqual({ kind: 'accepted', index: 2 });
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}
 
 describe('a ceremony over REST', () => {
   let app: FastifyInstance;
