@@ -2,7 +2,8 @@
 // worker process and a real HTTP server: contributors through the CLI (real zkeys), the
 // contributions the service must refuse, two uploads racing on one base, finalize, a proof
 // under the final key, and `zkinfer audit` on the files the service hands out.
-import { createHash } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,12 +13,14 @@ import { buildApp } from '../../src/api/app.ts';
 import { contribute, initCeremony, phase2Trust } from '../../src/ceremony/index.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { compileModel, pickPtau } from '../../src/pipeline/index.ts';
+import { redisConnection } from '../../src/queue/index.ts';
 import { Ceremonies } from '../../src/store/ceremonies.ts';
 import { openDb } from '../../src/store/db.ts';
 import { Records } from '../../src/store/records.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 import { cli } from '../helpers/cli.ts';
-import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+import { findRedis } from '../helpers/redis.ts';
 
 const KEYS = {
   bank: 'bank-prover-key-0123456789',
@@ -65,8 +68,19 @@ for (const b of [
   });
 }
 
-describe('a ceremony over REST', () => {
+const redis = await findRedis();
+afterAll(() => redis.stop());
+/** The same ceremony on each backend: the embedded store with its worker process, and PostgreSQL with a BullMQ worker. */
+const BACKENDS = [
+  { name: 'the embedded store (PGlite) with its own worker process', bull: false, skip: null as string | null },
+  { name: 'PostgreSQL with a BullMQ worker on Redis', bull: true, skip: !redis.url ? redis.why : !postgres.url ? postgres.why : null },
+];
+for (const b of BACKENDS) if (b.skip) console.warn(`skipping the REST ceremony on ${b.name}: ${b.skip}`);
+
+for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`a ceremony over REST on ${backend.name}`, () => {
   let app: FastifyInstance;
+  let worker: ChildProcess | null = null;
+  let queuePrefix: string;
   let base: string;
   let id: string;
   let dir: string;
@@ -117,9 +131,10 @@ describe('a ceremony over REST', () => {
       ...loadConfig({}),
       host: '127.0.0.1',
       port: 0,
-      redisUrl: null,
-      databaseUrl: null,
+      redisUrl: backend.bull ? redis.url : null,
+      databaseUrl: backend.bull ? postgres.url : null,
       dbDir: path.join(dir, 'db'),
+      queuePrefix: (queuePrefix = `test-ceremony-${randomUUID()}`),
       reconcileIntervalMs: 500,
       rateLimit: 10_000,
       apiKeys: [
@@ -134,6 +149,13 @@ describe('a ceremony over REST', () => {
     app = await buildApp({ config });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    if (backend.bull) {
+      worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
+        cwd: REPO,
+        env: { ...process.env, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, ZKINFER_QUEUE_PREFIX: queuePrefix },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+    }
     const form = new FormData();
     form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
     form.append('setup', 'ceremony');
@@ -148,8 +170,16 @@ describe('a ceremony over REST', () => {
   }, 300_000);
 
   afterAll(async () => {
+    worker?.kill('SIGTERM');
     await app?.close();
-    console.log(`REST ceremony timings: ${JSON.stringify(timings)}`);
+    if (backend.bull) {
+      const conn = redisConnection(redis.url!);
+      conn.on('error', () => {});
+      const keys = await conn.keys(`${queuePrefix}:*`);
+      if (keys.length) await conn.del(...keys);
+      conn.disconnect();
+    }
+    console.log(`REST ceremony timings on ${backend.name}: ${JSON.stringify(timings)}`);
   });
 
   it('waits in status ceremony with the initial key: no proofs, the chain is empty', async () => {
