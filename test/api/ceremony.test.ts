@@ -8,6 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { contribute, initCeremony, phase2Trust } from '../../src/ceremony/index.ts';
@@ -81,6 +82,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`a ceremo
   let app: FastifyInstance;
   let worker: ChildProcess | null = null;
   let queuePrefix: string;
+  let conn: Redis | null = null;
   let base: string;
   let id: string;
   let dir: string;
@@ -150,6 +152,8 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`a ceremo
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     if (backend.bull) {
+      conn = redisConnection(redis.url!);
+      conn.on('error', () => {});
       worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
         cwd: REPO,
         env: { ...process.env, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, ZKINFER_QUEUE_PREFIX: queuePrefix },
@@ -172,9 +176,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`a ceremo
   afterAll(async () => {
     worker?.kill('SIGTERM');
     await app?.close();
-    if (backend.bull) {
-      const conn = redisConnection(redis.url!);
-      conn.on('error', () => {});
+    if (conn) {
       const keys = await conn.keys(`${queuePrefix}:*`);
       if (keys.length) await conn.del(...keys);
       conn.disconnect();
