@@ -1,4 +1,6 @@
 import { ZkinferError } from './errors.ts';
+import { type ModelLimits, modelLimitsFromEnv } from './model/limits.ts';
+import { maxPtauPowerFromEnv } from './prover/ptau.ts';
 
 /** contributor: reads a ceremony and uploads contributions to it (its own tenant's models), nothing else. */
 export type Role = 'prover' | 'verifier' | 'admin' | 'contributor';
@@ -35,11 +37,27 @@ export interface Config {
   workerLockMs: number;
   /** A worker serves its own Prometheus /metrics (job time per stage) on this port when set. */
   workerMetricsPort: number | null;
-  /** Largest request body in bytes (model uploads included). */
+  /** Largest JSON body in bytes of a route without its own limit (uploads use `limits.maxModelBytes`). */
   bodyLimit: number;
+  /** Largest body of POST /v1/verify. */
+  verifyBodyLimit: number;
+  /** Largest body of POST /v1/models/:id/proofs. */
+  proofBodyLimit: number;
   requestTimeoutMs: number;
-  /** Requests per minute per key. */
+  /** Requests per minute per API key (per IP address without one). */
   rateLimit: number;
+  /** Failed authentications per minute per IP address; past it every request from it is a 429. */
+  authFailureLimit: number;
+  /** What one uploaded model may spend (ZKINFER_MAX_*): the upload and the worker apply the same. */
+  limits: ModelLimits;
+  /** Largest powers of tau generated or used without an operator's file (ZKINFER_MAX_PTAU_POWER). */
+  maxPtauPower: number;
+  /** How long an applicant's receipt is kept after its proof is done; then it is deleted. */
+  receiptTtlMs: number;
+  /** /metrics and /docs are served on this port only (not on the API's) when set. */
+  adminPort: number | null;
+  /** False: /metrics and /docs need an API key (any role) on the API port. */
+  publicDocs: boolean;
   /** Empty means open development mode: every caller is admin of tenant "default". */
   apiKeys: ApiKey[];
 }
@@ -59,6 +77,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     return v;
   };
+  const bool = (name: string, dflt: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    problems.push(`${name} must be true or false (got "${raw.slice(0, 40)}")`);
+    return dflt;
+  };
+  const modelLimits = modelLimitsFromEnv(env);
+  problems.push(...modelLimits.problems);
+  const ptau = maxPtauPowerFromEnv(env);
+  problems.push(...ptau.problems);
   const apiKeys: ApiKey[] = [];
   for (const entry of (env.ZKINFER_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([^=]{16,})=(prover|verifier|admin|contributor):([A-Za-z0-9_-]+)$/.exec(entry);
@@ -80,11 +109,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: int('WORKER_CONCURRENCY', 1, 1),
     workerLockMs: int('WORKER_LOCK_MS', 30_000, 1000),
     workerMetricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1) : null,
-    bodyLimit: int('BODY_LIMIT', 64 * 1024 * 1024, 1024),
+    bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024),
+    verifyBodyLimit: int('VERIFY_BODY_LIMIT', 256 * 1024, 1024),
+    proofBodyLimit: int('PROOF_BODY_LIMIT', 256 * 1024, 1024),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1000),
     rateLimit: int('RATE_LIMIT_PER_MINUTE', 600, 1),
+    authFailureLimit: int('AUTH_FAILURES_PER_MINUTE', 20, 1),
+    limits: modelLimits.limits,
+    maxPtauPower: ptau.maxPtauPower,
+    receiptTtlMs: int('RECEIPT_TTL_SECONDS', 24 * 3600, 1) * 1000,
+    adminPort: env.ADMIN_PORT ? int('ADMIN_PORT', 0, 1) : null,
+    publicDocs: bool('PUBLIC_DOCS', true),
     apiKeys,
   };
+  if (cfg.adminPort !== null && cfg.adminPort === cfg.port) problems.push(`ADMIN_PORT must differ from PORT (both ${cfg.port})`);
   if (cfg.redisUrl && !cfg.databaseUrl) {
     problems.push('REDIS_URL needs DATABASE_URL: BullMQ workers in other processes cannot share the embedded store (unset REDIS_URL to run on the embedded store alone)');
   }

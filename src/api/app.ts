@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
@@ -11,8 +12,11 @@ import { startReconciler } from '../queue/reconciler.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { Records } from '../store/records.ts';
+import { AuthFailures } from './auth-failures.ts';
 import { type Caller, makeAuthenticator } from './auth.ts';
-import { errorHandler } from './http-error.ts';
+import { registerJsonParser } from './json-body.ts';
+import { buildAdminApp } from './admin.ts';
+import { errorHandler, HttpError } from './http-error.ts';
 import { type ApiMetrics, createMetrics } from './metrics.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -36,11 +40,17 @@ export interface AppContext {
   /** One reconciler pass now (tests and the chaos suite use it; a timer runs it too). */
   reconcile(): Promise<unknown>;
   auth(req: FastifyRequest, roles: Role[]): Caller;
+  /** Where /metrics and /docs listen when ADMIN_PORT is set (once the API listens). */
+  adminAddress?: AddressInfo;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     zk: AppContext;
+  }
+  interface FastifyContextConfig {
+    /** Served without credentials (liveness, the verification page). */
+    public?: boolean;
   }
 }
 
@@ -52,7 +62,8 @@ export interface AppOptions {
   queue?: JobQueue;
   /** Redis for rate limits (shared by every API process); from the config when absent. */
   redis?: Redis | null;
-  logger?: boolean;
+  /** Fastify's logger: off by default; options (a level, a stream) to capture it. */
+  logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
   /**
    * Run the reconciler and, in embedded mode, the worker process (default true). False
    * serves the routes only (generating the OpenAPI document).
@@ -83,8 +94,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     opts.queue ??
     (config.redisUrl
       ? new BullJobQueue({ redisUrl: config.redisUrl, prefix: config.queuePrefix }, records, log)
-      : new LocalJobQueue(records, { ownsStore: db.kind === 'pglite', leaseMs: config.workerLockMs, maxAttempts: config.jobAttempts, autoStart: background, log }));
-  const reconciler = background ? startReconciler({ db, records, queue, intervalMs: config.reconcileIntervalMs, idempotencyTtlMs: config.idempotencyTtlMs, log }) : null;
+      : new LocalJobQueue(records, {
+          ownsStore: db.kind === 'pglite',
+          leaseMs: config.workerLockMs,
+          maxAttempts: config.jobAttempts,
+          autoStart: background,
+          log,
+          worker: { limits: config.limits, maxPtauPower: config.maxPtauPower },
+        }));
+  const reconciler = background
+    ? startReconciler({ db, records, queue, intervalMs: config.reconcileIntervalMs, idempotencyTtlMs: config.idempotencyTtlMs, receiptTtlMs: config.receiptTtlMs, log })
+    : null;
+  const authn = makeAuthenticator(config.apiKeys);
   const ctx: AppContext = {
     config,
     db,
@@ -93,7 +114,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     metrics: createMetrics(queue),
     verifier: new VerifyProcesses(),
     reconcile: async () => (await db.leader(7_240_012, () => queue.reconcile())) ?? null,
-    auth: makeAuthenticator(config.apiKeys),
+    auth: (req, roles) => authn.require(req, roles),
   };
   app.decorate('zk', ctx);
   // While closing, every answer says "Connection: close": a keep-alive connection whose
@@ -117,7 +138,44 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.setErrorHandler(errorHandler);
   // JSON only (and multipart uploads): any other body is a 415, not a string to validate.
+  // JSON nesting is bounded before the text is parsed.
   app.removeContentTypeParser('text/plain');
+  registerJsonParser(app);
+
+  // Authentication comes first, in onRequest: before the body is read or parsed and before
+  // the rate limit (which then counts per key, not per header text). An address that
+  // failed to authenticate too often is refused before its credentials are compared.
+  const failures = new AuthFailures(config.authFailureLimit, redis, config.queuePrefix);
+  const adminRoute = (url: string | undefined) => url === '/metrics' || url === '/docs' || (url?.startsWith('/docs/') ?? false);
+  app.addHook('onRequest', async (req, reply) => {
+    if (authn.open) {
+      req.caller = authn.identify(req);
+      return;
+    }
+    const url = req.routeOptions.url;
+    if (req.routeOptions.config?.public === true || (config.publicDocs && adminRoute(url))) return;
+    // A refused request's body is never read: close the connection after the answer rather
+    // than leave the sender to push the rest of it into a socket nobody reads.
+    const refuse = () => {
+      if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) reply.header('connection', 'close');
+    };
+    const wait = await failures.blockedFor(req.ip);
+    if (wait > 0) {
+      refuse();
+      reply.header('retry-after', String(wait));
+      throw new HttpError(429, 'AUTH_RATE_LIMITED', `too many failed authentications from this address: try again in ${wait} s`, 'authorization');
+    }
+    try {
+      req.caller = authn.identify(req);
+    } catch (e) {
+      refuse();
+      await failures.record(req.ip);
+      throw e;
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
   app.addSchema(ErrorSchema);
   await app.register(swagger, {
     openapi: {
@@ -126,17 +184,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (config.adminPort === null) await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(rateLimit, {
     max: config.rateLimit,
     timeWindow: '1 minute',
     ...(redis ? { redis, nameSpace: `${config.queuePrefix}:ratelimit:` } : {}),
-    keyGenerator: (req) => (req.headers.authorization as string | undefined) ?? (req.headers['x-api-key'] as string | undefined) ?? req.ip,
+    // One identity per authenticated key (a hash of it), else the address: header text
+    // a caller can vary never makes a new identity.
+    keyGenerator: (req) => (req.caller?.keyId ? `key:${req.caller.keyId}` : `ip:${req.ip}`),
     errorResponseBuilder: (_req, c) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limit of ${c.max} requests per ${c.after} exceeded` }),
     // Redis down: fail the request fast rather than letting it through unlimited or hang.
     skipOnError: false,
   });
-  await app.register(multipart, { limits: { fileSize: config.bodyLimit, files: 8, fields: 4 } });
+  // Uploads are bounded by the model byte limit (each file here; their sum in the route).
+  await app.register(multipart, { limits: { fileSize: config.limits.maxModelBytes, files: 64, fields: 64, fieldSize: 64 * 1024 } });
   await app.register(async (scope) => {
     await healthRoutes(scope, ctx);
     await modelRoutes(scope, ctx);
@@ -147,5 +208,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await ceremonyRoutes(scope, ctx);
     await verifyPageRoutes(scope);
   });
+  if (config.adminPort !== null) {
+    // /metrics and /docs on their own port (a private interface), not on the API's.
+    let admin: FastifyInstance | null = null;
+    app.addHook('onReady', async () => {
+      admin = await buildAdminApp(app, ctx);
+      await admin.listen({ host: config.host, port: config.adminPort! });
+      ctx.adminAddress = admin.server.address() as AddressInfo;
+    });
+    app.addHook('onClose', async () => {
+      await admin?.close();
+    });
+  }
   return app;
 }

@@ -47,7 +47,9 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     status = STATUS[err.code] ?? 400;
     body = status >= 500 ? body : { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
   } else if (fe.validation) {
-    const v = fe.validation[0];
+    // Of a union's branches, the error that got deepest into the body names the problem
+    // (not "must have required property 'bundle'" for a bad public signal).
+    const v = fe.validation.reduce((a, b) => ((b.instancePath?.length ?? 0) > (a.instancePath?.length ?? 0) ? b : a), fe.validation[0]);
     const extra = v?.params?.additionalProperty ?? v?.params?.missingProperty;
     // The message is about the object that failed (`body must have required property
     // 'input'`); the field names the property itself (`body.input`).

@@ -106,7 +106,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics: queue depth, verifications, HTTP request durations per route, job durations per stage (embedded mode) */
         get: {
             parameters: {
                 query?: never;
@@ -300,7 +300,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored and the settings; the same model registered by several tenants is one record per tenant. Compile and setup run as a queued job. */
+        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature's scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
         post: {
             parameters: {
                 query?: never;
@@ -1335,7 +1335,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a verifier */
+        /** The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a verifier. Kept RECEIPT_TTL_SECONDS after the proof is done (default 24 h), then deleted: 410 RECEIPT_GONE after that or after an erasure. */
         get: {
             parameters: {
                 query?: never;
@@ -1424,6 +1424,19 @@ export interface paths {
                     };
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1479,7 +1492,162 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /** Erase the applicant's receipt now (it is deleted anyway once RECEIPT_TTL_SECONDS pass): a later fetch is 410 RECEIPT_GONE */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            erased: boolean;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -1673,8 +1841,15 @@ export interface paths {
                         };
                     } | {
                         modelId: string;
+                        /** @description a snarkjs Groth16 proof */
                         proof: {
-                            [key: string]: unknown;
+                            pi_a: string[];
+                            pi_b: string[][];
+                            pi_c: string[];
+                            /** @enum {string} */
+                            protocol: "groth16";
+                            /** @enum {string} */
+                            curve: "bn128";
                         };
                         publicSignals: string[];
                         /** @description the key version; by default each version whose commitment is publicSignals[0], newest first */

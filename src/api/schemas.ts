@@ -102,14 +102,27 @@ export const ProofSchema = Type.Object(
 
 export const ProofPageSchema = Type.Object({ items: Type.Array(ProofSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
+/** A field element or coordinate as the bundle schema has it: decimal, no leading zeros, at most 78 digits. */
+const Decimal = Type.String({ pattern: '^(0|[1-9][0-9]{0,77})$', maxLength: 78 });
+const Groth16Proof = Type.Object(
+  {
+    pi_a: Type.Array(Decimal, { minItems: 3, maxItems: 3 }),
+    pi_b: Type.Array(Type.Array(Decimal, { minItems: 2, maxItems: 2 }), { minItems: 3, maxItems: 3 }),
+    pi_c: Type.Array(Decimal, { minItems: 3, maxItems: 3 }),
+    protocol: Type.Literal('groth16'),
+    curve: Type.Literal('bn128'),
+  },
+  { additionalProperties: false, description: 'a snarkjs Groth16 proof' },
+);
+
 export const VerifyRequestSchema = Type.Union(
   [
     Type.Object({ bundle: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }),
     Type.Object(
       {
         modelId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-        proof: Type.Object({}, { additionalProperties: true }),
-        publicSignals: Type.Array(Type.String()),
+        proof: Groth16Proof,
+        publicSignals: Type.Array(Decimal, { minItems: 3, maxItems: 4096 }),
         version: Type.Optional(Type.Integer({ minimum: 1, description: 'the key version; by default each version whose commitment is publicSignals[0], newest first' })),
       },
       { additionalProperties: false },

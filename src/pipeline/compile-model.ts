@@ -33,6 +33,12 @@ export interface CompileOptions {
   calibration?: ArrayLike<number>[];
   /** Declared ranges by graph input name (applied to each of its elements); they win over calibration. */
   inputRanges?: Record<string, [number, number]>;
+  /**
+   * The per-feature input quantization, already computed (by `inputQuantOf` at upload):
+   * used as is, bypassing `calibration` and `inputRanges` (null: the model's defaults).
+   * A service worker compiles with exactly what the upload fixed, without the rows.
+   */
+  inputQuant?: InputQuant | null;
   /** Decision names: [for 0, for 1] with a sigmoid head, one per class with softmax. */
   labels?: string[];
   /** Size limits (DEFAULT_MODEL_LIMITS otherwise): checked while loading, and maxConstraints before compiling. */
@@ -159,7 +165,7 @@ export async function compileLoaded(
   opts: CompileOptions & { floatModel?: (x: ArrayLike<number>) => Promise<ArrayLike<number>>; modelPath?: string } = {},
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const inputQuant = inputQuantOf(loaded.ir, settings, opts);
+  const inputQuant = opts.inputQuant !== undefined ? opts.inputQuant : inputQuantOf(loaded.ir, settings, opts);
   // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
   checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined);
   const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined);

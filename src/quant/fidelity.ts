@@ -29,8 +29,8 @@ export interface FidelityReport {
   flipRate: number | null;
 }
 
-/** Float-side decision, with the same tie rule as the circuit (first maximum). */
-function decide(head: QuantizedModel['head'], out: ArrayLike<number>): number[] | null {
+/** Float-side decision, with the same rules as the circuit (sigmoid: p >= 0.5 per output; softmax: first maximum). */
+export function floatDecision(head: QuantizedModel['head'], out: ArrayLike<number>): number[] | null {
   if (head === 'sigmoid') return Array.from(out, (p) => (p >= 0.5 ? 1 : 0));
   if (head === 'softmax') {
     let best = 0;
@@ -82,7 +82,7 @@ export async function fidelityReport(
       sumAbs += d;
       count++;
     }
-    const fd = decide(q.head, want);
+    const fd = floatDecision(q.head, want);
     if (fd) {
       compared++;
       if (fd.join() !== ref.decision.join()) flips++;

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClaimedJob, Records } from '../store/records.ts';
-import type { JobRecords } from './processors.ts';
+import type { JobRecords, ProcessorOptions } from './processors.ts';
 import type { JobQueue, ReconcileReport } from './types.ts';
 
 /** Messages between the API process and its worker process. */
@@ -29,6 +29,8 @@ export interface EmbeddedOptions {
   /** Start the worker process now (false: only when `start()` is called). */
   autoStart?: boolean;
   log?: (m: string) => void;
+  /** Limits the worker process applies (the API's own, so a job is checked as its upload was). */
+  worker?: ProcessorOptions;
 }
 
 /**
@@ -39,6 +41,9 @@ export interface EmbeddedOptions {
  * to the queue, and is failed after `maxAttempts` takes. A restart resumes every accepted
  * job from the store.
  */
+/** How the embedded worker process gets its ProcessorOptions. */
+export const WORKER_OPTIONS_ENV = 'ZKINFER_EMBEDDED_WORKER_OPTIONS';
+
 export class LocalJobQueue implements JobQueue {
   readonly kind = 'embedded';
   private child: ChildProcess | null = null;
@@ -83,7 +88,11 @@ export class LocalJobQueue implements JobQueue {
   private spawn(): void {
     if (this.closing) return;
     const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'local-worker.ts');
-    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(entry, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, [WORKER_OPTIONS_ENV]: JSON.stringify(this.opts.worker ?? {}) },
+    });
     this.child = child;
     this.childReady = false;
     child.on('message', (m: FromWorker) => void this.onMessage(child, m));

@@ -2,8 +2,8 @@
 // time, reading and writing records through the API process over IPC (see local-queue.ts).
 import { hostname } from 'node:os';
 import { UnrecoverableError } from 'bullmq';
-import type { FromWorker, ToWorker } from './local-queue.ts';
-import { makeProcessors, type JobRecords } from './processors.ts';
+import { type FromWorker, type ToWorker, WORKER_OPTIONS_ENV } from './local-queue.ts';
+import { makeProcessors, type JobRecords, type ProcessorOptions } from './processors.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 let seq = 0;
@@ -19,7 +19,7 @@ const records = new Proxy({} as JobRecords, {
         send({ type: 'rpc', seq: id, method: method as keyof JobRecords, args });
       }),
 });
-const processors = makeProcessors(records);
+const processors = makeProcessors(records, JSON.parse(process.env[WORKER_OPTIONS_ENV] || '{}') as ProcessorOptions);
 const name = `${hostname()}:${process.pid}`;
 let running: Promise<void> = Promise.resolve();
 let stopping = false;

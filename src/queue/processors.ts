@@ -6,6 +6,7 @@ import { isZkinferError, ZkinferError } from '../errors.ts';
 import { compileContracts } from '../chain/compile.ts';
 import { ceremonySetup, copyAtomically, initCeremony } from '../ceremony/index.ts';
 import { bundleModel, compileModel, type CompiledModel, pickPtau, proveModel, setupModel } from '../pipeline/index.ts';
+import type { ModelLimits } from '../model/limits.ts';
 import { hashFile } from '../prover/ptau.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ceremonyKeyFile } from '../store/ceremonies.ts';
@@ -20,6 +21,12 @@ import { jobSeconds } from './job-metrics.ts';
  * process's database over IPC (the embedded queue's worker process).
  */
 export type JobRecords = Pick<Records, 'getModel' | 'setModelStatus' | 'latestVersion' | 'recordVersion' | 'proofJob' | 'setProofStage' | 'finishProof' | 'failProof' | 'failModel' | 'heartbeat' | 'startCeremony'>;
+
+/** What a worker applies to every job: the same limits the upload was checked with. */
+export interface ProcessorOptions {
+  limits?: Partial<ModelLimits>;
+  maxPtauPower?: number;
+}
 
 export interface Processors {
   compile(tenant: string, modelId: string): Promise<void>;
@@ -54,8 +61,8 @@ function versionOf(m: CompiledModel, setup: CircuitSetup): NewVersion {
  * by its sha256 beside the circuit, and the ceremony row; the model then waits in status
  * 'ceremony' until its owner finalizes it.
  */
-async function startCeremony(records: JobRecords, tenant: string, modelId: string, m: CompiledModel): Promise<void> {
-  const ptau = await pickPtau(m);
+async function startCeremony(records: JobRecords, tenant: string, modelId: string, m: CompiledModel, maxPtauPower?: number): Promise<void> {
+  const ptau = await pickPtau(m, { maxPtauPower });
   const tmp = artifactDir('tmp', `ceremony-${randomUUID()}`);
   try {
     const init = await initCeremony(m, ptau, tmp);
@@ -79,17 +86,26 @@ async function startCeremony(records: JobRecords, tenant: string, modelId: strin
  * recorded and thrown as UnrecoverableError so BullMQ does not retry them; other errors
  * propagate and are retried.
  */
-export function makeProcessors(records: JobRecords): Processors {
+export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {}): Processors {
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
   const compiledWarm = new Map<string, Promise<CompiledModel>>();
-  type Rec = { tenant: string; id: string; fileName: string; settings: CompiledModel['settings']; publicInput: boolean; setup?: ModelRecord['setup'] };
+  type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: ModelRecord['setup'] };
 
   /** Compiles the stored upload, refusing bytes that do not hash to the model id. */
   function compiled(rec: Rec): Promise<CompiledModel> {
     let p = compiledWarm.get(rec.id);
     if (!p) {
       p = (async () => {
-        const m = await compileModel(uploadFile(rec.id, rec.fileName), { settings: rec.settings, publicInput: rec.publicInput, samples: 16 });
+        // Exactly what the upload fixed: its settings, input quantization and labels (the
+        // calibration rows are not kept), under the same limits.
+        const m = await compileModel(uploadFile(rec.id, rec.fileName), {
+          settings: rec.settings,
+          publicInput: rec.publicInput,
+          inputQuant: rec.inputQuant ?? null,
+          ...(rec.labels ? { labels: rec.labels } : {}),
+          limits: opts.limits,
+          samples: 16,
+        });
         if (m.modelId !== rec.id) {
           throw new ZkinferError('MODEL_UNREADABLE', `the stored upload hashes to ${m.modelId}, not to the model id ${rec.id}: refusing to compile it`, 'model');
         }
@@ -111,10 +127,10 @@ export function makeProcessors(records: JobRecords): Processors {
     if (!p) {
       p = (async () => {
         const m = await compiled(rec);
-        if (rec.setup !== 'ceremony') return { m, setup: await setupModel(m) };
+        if (rec.setup !== 'ceremony') return { m, setup: await setupModel(m, { maxPtauPower: opts.maxPtauPower }) };
         const v = await records.latestVersion(rec.tenant, rec.id);
         if (!v) throw new ZkinferError('NOT_FOUND', 'the model\u2019s ceremony is not finalized: it has no key yet', 'model');
-        const ptau = await pickPtau(m);
+        const ptau = await pickPtau(m, { maxPtauPower: opts.maxPtauPower });
         const setup = await ceremonySetup(m, ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256), ptau.file, v.vkey);
         return { m, setup: { ...setup, provenance: { ...setup.provenance, ceremony: v.setup.ceremony } } };
       })();
@@ -133,7 +149,7 @@ export function makeProcessors(records: JobRecords): Processors {
     const t0 = performance.now();
     try {
       if (rec.setup === 'ceremony') {
-        await startCeremony(records, tenant, modelId, await compiled(rec));
+        await startCeremony(records, tenant, modelId, await compiled(rec), opts.maxPtauPower);
         jobSeconds.observe({ queue: 'compile', stage: 'compile+ceremony', outcome: 'ok' }, (performance.now() - t0) / 1000);
         return;
       }

@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.ts';
 import type { Records } from '../store/records.ts';
+import { sweepReceipts } from '../store/proof-files.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { JobQueue, ReconcileReport } from './types.ts';
 
@@ -8,9 +9,19 @@ const LEADER_LOCK = 7_240_012;
 /**
  * Brings every open record to a live job or to failed, on a timer, in one process at a
  * time (a PostgreSQL advisory lock elects the leader; the embedded store has one process).
- * It also forgets idempotency keys past their lifetime and workers gone for a day.
+ * It also forgets idempotency keys past their lifetime and workers gone for a day, and
+ * deletes applicants' receipts past theirs.
  */
-export function startReconciler(opts: { db: Db; records: Records; queue: JobQueue; intervalMs: number; idempotencyTtlMs: number; log?: (m: string) => void }): {
+export function startReconciler(opts: {
+  db: Db;
+  records: Records;
+  queue: JobQueue;
+  intervalMs: number;
+  idempotencyTtlMs: number;
+  /** Receipts older than this are deleted (absent: kept). */
+  receiptTtlMs?: number;
+  log?: (m: string) => void;
+}): {
   runOnce(): Promise<ReconcileReport | undefined>;
   stop(): Promise<void>;
 } {
@@ -24,6 +35,7 @@ export function startReconciler(opts: { db: Db; records: Records; queue: JobQueu
           const report = await opts.queue.reconcile();
           await opts.records.pruneIdempotencyKeys(opts.idempotencyTtlMs);
           await opts.records.pruneHeartbeats();
+          if (opts.receiptTtlMs !== undefined) await sweepReceipts(opts.receiptTtlMs);
           return report;
         })
         .catch((e: Error) => {

@@ -20,7 +20,7 @@ const workers = startBullWorkers({
   prefix: cfg.queuePrefix,
   concurrency: cfg.workerConcurrency,
   lockMs: cfg.workerLockMs,
-  processors: makeProcessors(records),
+  processors: makeProcessors(records, { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower }),
   records,
 });
 const metrics = cfg.workerMetricsPort ? serveWorkerMetrics(cfg.workerMetricsPort) : null;

@@ -10,7 +10,7 @@ import type { ModelDescriptor } from '../prover/descriptor.ts';
 import type { identifyPtau } from '../prover/ptau.ts';
 import { type CircuitSetup, setupCircuit } from '../prover/setup.ts';
 import { toolVersions } from '../prover/bundle.ts';
-import { fidelityReport, type FidelityReport, runReference } from '../quant/index.ts';
+import { fidelityReport, type FidelityReport, floatDecision, runReference } from '../quant/index.ts';
 import type { QuantSettings } from '../quant/settings.ts';
 import { type AuditReport, auditKey, type Contribution } from '../verifier/audit.ts';
 import { verifyBundle } from '../verifier/index.ts';
@@ -89,17 +89,6 @@ export interface ReleaseResult {
   reportFile: string;
   envelopeFile: string | null;
   statement: Statement<ReleasePredicate> | null;
-}
-
-/** The float model's decision, by the circuit's rules (sigmoid: p >= 0.5 per output; softmax: first maximum). */
-function floatDecision(head: CompiledModel['ir']['head'], out: ArrayLike<number>): number[] | null {
-  if (head === 'sigmoid') return Array.from(out, (p) => (p >= 0.5 ? 1 : 0));
-  if (head === 'softmax') {
-    let best = 0;
-    for (let i = 1; i < out.length; i++) if (out[i] > out[best]) best = i;
-    return [best];
-  }
-  return null;
 }
 
 async function measure(m: CompiledModel, modelPath: string, rows: Float64Array[], labels: number[] | null): Promise<ReleaseFidelity> {

@@ -4,6 +4,7 @@ import type { BundleModel } from '../prover/bundle.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import { Ceremonies, type CeremonyStart } from './ceremonies.ts';
+import type { InputQuant } from '../quant/input-quant.ts';
 import type { Db, Sql } from './db.ts';
 
 /** 'ceremony': compiled, its phase-2 ceremony open (no key yet: no proofs until it is finalized). */
@@ -25,6 +26,10 @@ export interface ModelRecord {
   /** The quantized input is in the public signals instead of a commitment. */
   publicInput: boolean;
   setup: SetupMode;
+  /** Per-feature input quantization fixed at upload (null: the settings' defaults). */
+  inputQuant?: InputQuant | null;
+  /** Decision names fixed at upload. */
+  labels?: string[] | null;
   attempts: number;
   createdAt: string;
   updatedAt: string;
@@ -120,6 +125,10 @@ function modelRow(r: Record<string, any>): ModelRecord {
     settings: r.settings,
     publicInput: r.public_input,
     setup: r.setup ?? 'service',
+    // jsonb reorders object keys; the model id hashes this object's JSON text, so it is
+    // rebuilt in the field order inputQuantOf produces.
+    ...(r.input_quant ? { inputQuant: { scaleBits: r.input_quant.scaleBits, bits: r.input_quant.bits, lo: r.input_quant.lo, hi: r.input_quant.hi } } : {}),
+    ...(r.labels ? { labels: r.labels } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
@@ -182,7 +191,7 @@ function decodeCursor(cursor: string, arity: number): string[] {
 }
 
 const PROOF_COLUMNS = 'id, tenant, model_id, model_version, status, reason, stage, timings, worker, attempts, created_at, updated_at';
-const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, setup, attempts, created_at, updated_at';
+const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, setup, attempts, created_at, updated_at';
 
 class IdempotencyTaken extends Error {}
 
@@ -219,14 +228,16 @@ export class Records {
    * Registers a model for a tenant, or gives a failed one another go. Returns the record
    * and whether a compile job is due.
    */
-  async registerModel(m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput'> & { setup?: SetupMode }): Promise<{ model: ModelRecord; enqueue: boolean }> {
+  async registerModel(
+    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: SetupMode },
+  ): Promise<{ model: ModelRecord; enqueue: boolean }> {
     const rows = await this.db.query(
-      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, setup)
-       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7)
-       ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, setup = $7, updated_at = date_trunc('milliseconds', now())
+      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup)
+       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9)
+       ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
        RETURNING ${MODEL_COLUMNS}`,
-      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput, m.setup ?? 'service'],
+      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput, m.inputQuant ? json(m.inputQuant) : null, m.labels ? json(m.labels) : null, m.setup ?? 'service'],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };
     return { model: (await this.getModel(m.tenant, m.id))!, enqueue: false };

@@ -14,6 +14,7 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
 import { Records } from '../../src/store/records.ts';
 import { openDb } from '../../src/store/db.ts';
+import type { ProofBundle } from '../../src/prover/bundle.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
 import { BrowserProvider, Interface } from 'ethers';
 import { decodeRevert, deployContracts, startDevChain } from '../../src/chain/index.ts';
@@ -173,6 +174,15 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const bad = await call('POST', '/v1/verify', KEYS.regulator, { bundle: tampered });
     expect(bad.status).toBe(200);
     expect(bad.body.valid).toBe(false);
+    // The trust chain through REST: an edited decoding setting is named; the prover's
+    // setup claims do not change what the key is.
+    const edited = structuredClone(bundle) as unknown as ProofBundle;
+    edited.model.settings.bits = 14;
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle: edited })).body).toMatchObject({ valid: false, field: 'model.settings.bits', outputs: null, nonce: null });
+    const claims = structuredClone(bundle) as unknown as ProofBundle;
+    claims.setup = { ...claims.setup, insecure: false, ptau: { kind: 'ceremony', name: 'powersOfTau28_hez_final_16', power: 16, sha256: 'f'.repeat(64) } };
+    const claimed = await call('POST', '/v1/verify', KEYS.regulator, { bundle: claims });
+    expect(claimed.body).toMatchObject({ valid: true, phase1: { kind: 'development', trusted: false }, nonce: '77', inputCommitment: bundle.publicSignals[1] });
 
     const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-api-'));
     await writeFile(path.join(dir, 'bundle.json'), JSON.stringify(bundle));
@@ -191,7 +201,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const listed = await call('GET', `/v1/proofs?modelId=${modelId}`, KEYS.bank);
     expect(listed.body.items.map((p: { id: string }) => p.id)).toContain(proofId);
     const metrics = await call('GET', '/metrics', null);
-    expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 2/);
+    expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 3/);
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
     if (backend.bull) {
       const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();

@@ -1,5 +1,5 @@
 import { access, constants, mkdir } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { artifactRoot } from '../../store/paths.ts';
 import type { AppContext } from '../app.ts';
@@ -12,11 +12,11 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     workers: Type.Optional(Type.String()),
     store: Type.Optional(Type.String()),
   });
-  app.get('/healthz', { config: { rateLimit: false }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { rateLimit: false, public: true }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
     {
-      config: { rateLimit: false },
+      config: { rateLimit: false, public: true },
       schema: {
         summary: 'Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently',
         response: { 200: Status, 503: Status },
@@ -48,8 +48,18 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
       });
     },
   );
-  app.get('/metrics', { config: { rateLimit: false }, schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_req, reply) => {
+  // With ADMIN_PORT, /metrics is served there instead (admin.ts).
+  if (ctx.config.adminPort === null) app.get('/metrics', { config: { rateLimit: false }, schema: metricsSchema }, metricsHandler(ctx));
+}
+
+export const metricsSchema = {
+  summary: 'Prometheus metrics: queue depth, verifications, HTTP request durations per route, job durations per stage (embedded mode)',
+  produces: ['text/plain'],
+};
+
+export function metricsHandler(ctx: AppContext) {
+  return async (_req: FastifyRequest, reply: FastifyReply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
-  });
+  };
 }

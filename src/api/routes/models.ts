@@ -1,8 +1,12 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { loadModel } from '../../model/index.ts';
-import { modelIdOf } from '../../pipeline/index.ts';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadModelIsolated, MODEL_LIMIT_ENV, type ModelIR, readInputRows } from '../../model/index.ts';
+import { checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
+import type { InputQuant } from '../../quant/input-quant.ts';
+import { artifactDir } from '../../store/paths.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
 import { Ceremonies, type CeremonyRow } from '../../store/ceremonies.ts';
@@ -48,6 +52,39 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
   };
 }
 
+/** `inputRange` fields, each `name=lo:hi` (one per graph input). */
+function parseRanges(raw: string[]): Record<string, [number, number]> | undefined {
+  if (raw.length === 0) return undefined;
+  const out: Record<string, [number, number]> = {};
+  for (const r of raw) {
+    const m = /^([^=]{1,200})=([^:]+):(.+)$/.exec(r);
+    const lo = m ? Number(m[2]) : NaN;
+    const hi = m ? Number(m[3]) : NaN;
+    if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || !(lo < hi)) throw new HttpError(400, 'VALIDATION', 'each inputRange must be name=lo:hi with finite numbers, lo < hi', 'inputRange');
+    if (out[m[1]]) throw new HttpError(400, 'VALIDATION', `inputRange names "${m[1].slice(0, 64)}" twice`, 'inputRange');
+    out[m[1]] = [lo, hi];
+  }
+  return out;
+}
+
+/** Calibration rows (CSV with a header, or JSON rows) read against the model's inputs; the file is deleted at once. */
+async function calibrationRows(bytes: Buffer, ir: ModelIR): Promise<Float64Array[]> {
+  const file = artifactDir('tmp', `calibration-${randomUUID()}`);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, bytes, { mode: 0o600 });
+  try {
+    const { rows } = await readInputRows(file, ir);
+    if (rows.length === 0) throw new HttpError(400, 'VALIDATION', 'the calibration file has no rows', 'calibration');
+    return rows;
+  } catch (e) {
+    // Errors name the row and column; the file's own name (a temp path) is no one's business.
+    if (e instanceof Error) e.message = e.message.replaceAll(file, 'the calibration file');
+    throw e;
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
 export const pageLimit = (raw: string | undefined): number => {
   const n = raw === undefined ? 50 : Number(raw);
   if (n > 200) throw new HttpError(400, 'VALIDATION', 'limit must be at most 200', 'querystring.limit');
@@ -60,7 +97,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     {
       schema: {
         summary:
-          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored and the settings; the same model registered by several tenants is one record per tenant. Compile and setup run as a queued job.',
+          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature\'s scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
         response: { 202: Accepted, ...errors },
       },
@@ -69,13 +106,32 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const caller = ctx.auth(req, ['prover']);
       if (!req.isMultipart()) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'upload the model as multipart/form-data', 'content-type');
       if (!ctx.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
+      const { limits } = ctx.config;
+      const tooBig = (field: string) =>
+        new HttpError(413, 'MODEL_TOO_LARGE', `the model files are over the limit maxModelBytes = ${limits.maxModelBytes.toLocaleString('en-US')} bytes (setting ${MODEL_LIMIT_ENV.maxModelBytes})`, field);
       let model: { name: string; bytes: Buffer } | undefined;
+      let calibration: Buffer | undefined;
       const external: { name: string; bytes: Buffer }[] = [];
       const names = new Set<string>();
       const fields: Record<string, string> = {};
+      const ranges: string[] = [];
+      let modelBytes = 0;
       for await (const part of req.parts()) {
         if (part.type === 'file') {
-          const bytes = await part.toBuffer();
+          let bytes: Buffer;
+          try {
+            bytes = await part.toBuffer();
+          } catch (e) {
+            if ((e as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooBig(part.fieldname);
+            throw e;
+          }
+          if (part.fieldname === 'calibration') {
+            if (calibration) throw new HttpError(400, 'VALIDATION', 'only one "calibration" file may be uploaded', 'calibration');
+            calibration = bytes;
+            continue;
+          }
+          modelBytes += bytes.length;
+          if (modelBytes > limits.maxModelBytes) throw tooBig(part.fieldname);
           const name = part.filename || part.fieldname;
           if (!SAFE_NAME.test(name)) throw new HttpError(400, 'VALIDATION', `file name "${name}" is not allowed`, part.fieldname);
           // One part per file name: a second one would be stored under the same name as the first.
@@ -87,7 +143,12 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
           } else if (part.fieldname === 'external') external.push({ name, bytes });
           else throw new HttpError(400, 'VALIDATION', `unknown file field "${part.fieldname}"`, part.fieldname);
         } else {
-          if (!['scale', 'bits', 'publicInput', 'setup'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
+          if (part.fieldname === 'inputRange') {
+            ranges.push(String(part.value));
+            continue;
+          }
+          if (!['scale', 'bits', 'publicInput', 'labels', 'setup'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
+          if (fields[part.fieldname] !== undefined) throw new HttpError(400, 'VALIDATION', `field "${part.fieldname}" is given twice`, part.fieldname);
           fields[part.fieldname] = String(part.value);
         }
       }
@@ -102,25 +163,45 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const publicInput = fields.publicInput === 'true';
       if (fields.setup !== undefined && !['service', 'ceremony'].includes(fields.setup)) throw new HttpError(400, 'VALIDATION', 'setup must be service or ceremony', 'setup');
       const setup = (fields.setup ?? 'service') as SetupMode;
+      const inputRanges = parseRanges(ranges);
+      const wantedLabels = fields.labels === undefined ? undefined : fields.labels.split(',').map((l) => l.trim());
 
       // Import once now, from the very files that will be stored, so a bad model is a 4xx at
-      // upload and the id is the hash of exactly the bytes kept.
+      // upload and the id is the hash of exactly the bytes kept. The import runs in a worker
+      // thread with a bounded heap and time, never on this event loop.
       const staged = await stageUpload([model, ...external]);
       let id: string;
+      let inputQuant: InputQuant | null;
+      let labels: string[] | null;
       try {
-        const loaded = await loadModel(path.join(staged, model.name));
+        const loaded = await loadModelIsolated(path.join(staged, model.name), { limits, settings });
         for (const e of external) {
           if (!loaded.externalBytes.some((b) => Buffer.compare(Buffer.from(b), e.bytes) === 0)) {
             throw new HttpError(400, 'VALIDATION', `external file "${e.name}" is not referenced by the model`, 'external');
           }
         }
-        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput);
+        // Calibration rows set the per-feature quantization and are then dropped: only the
+        // ranges they imply are kept (in the model id and the record).
+        const rows = calibration ? await calibrationRows(calibration, loaded.ir) : undefined;
+        inputQuant = inputQuantOf(loaded.ir, settings, { calibration: rows, inputRanges });
+        labels = checkLabels(loaded.ir, wantedLabels);
+        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels);
       } catch (e) {
         await discardUpload(staged);
         throw e;
       }
       await publishUpload(staged, id);
-      const { model: rec, enqueue } = await ctx.records.registerModel({ tenant: caller.tenant, id, fileName: model.name, externalFiles: external.map((e) => e.name), settings, publicInput, setup });
+      const { model: rec, enqueue } = await ctx.records.registerModel({
+        tenant: caller.tenant,
+        id,
+        fileName: model.name,
+        externalFiles: external.map((e) => e.name),
+        settings,
+        publicInput,
+        inputQuant,
+        labels,
+        setup,
+      });
       if (rec.setup !== setup) throw new HttpError(409, 'SETUP_CONFLICT', `this model is already registered with setup=${rec.setup}`, 'setup');
       if (enqueue) {
         // Committed: if the hand-off fails, the reconciler hands the job over later.

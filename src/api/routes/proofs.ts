@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { parseInput } from '../../model/parse-input.ts';
+import { checkInput } from '../../model/check-input.ts';
 import { FIELD_ORDER } from '../../quant/field.ts';
 import { sha256Hex } from '../../store/paths.ts';
-import { readBundle, readReceipt } from '../../store/proof-files.ts';
+import { eraseReceipt, readBundle, readReceipt } from '../../store/proof-files.ts';
 import { CursorError, type ProofRecord } from '../../store/records.ts';
 import { canonicalJson } from '../canonical-json.ts';
 import { HttpError } from '../http-error.ts';
@@ -14,6 +14,8 @@ import { pageLimit } from './models.ts';
 import type { AppContext } from '../app.ts';
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const receiptErrors = { ...errors, 410: ErrorSchema };
+const receiptGone = () => new HttpError(410, 'RECEIPT_GONE', "the receipt expired or was erased: the service no longer holds the applicant's salt and features", 'id');
 
 interface ProofBody {
   input: unknown;
@@ -25,6 +27,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
   app.post(
     '/v1/models/:id/proofs',
     {
+      bodyLimit: ctx.config.proofBodyLimit,
       schema: {
         summary: 'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409.',
         params: Type.Object({ id: Type.String() }),
@@ -39,9 +42,11 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const version = await ctx.records.latestVersion(model.tenant, model.id);
       if (!version) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no key yet', 'id');
       const body = req.body as ProofBody;
-      // Shape and type errors in the input are a 400 now, not a failed job later.
-      const inputs = version.summary.inputs;
-      parseInput(body.input, { inputs, inputSize: inputs.reduce((a, i) => a + i.size, 0) });
+      // The input's shape, values and per-feature ranges are checked now, against the key
+      // version's descriptor, before anything serializes the body (the idempotency hash and
+      // the stored request do): a bad input is a 400 naming the feature and the bound
+      // (never the value), not a failed job later.
+      checkInput(body.input, version.descriptor);
       for (const f of ['salt', 'nonce'] as const) {
         if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER) throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
       }
@@ -82,18 +87,43 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/proofs/:id/receipt',
     {
       schema: {
-        summary: "The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a verifier",
+        summary:
+          "The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a verifier. Kept RECEIPT_TTL_SECONDS after the proof is done (default 24 h), then deleted: 410 RECEIPT_GONE after that or after an erasure.",
         params: Type.Object({ id: Type.String() }),
-        response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
+        response: { 200: Type.Object({}, { additionalProperties: true }), ...receiptErrors },
       },
     },
     async (req) => {
       const rec = await findProof(ctx, req, ctx.auth(req, ['prover']), { done: true });
-      const receipt = await readReceipt(rec.id);
-      if (!receipt) throw new HttpError(404, 'NOT_FOUND', 'this proof has a public input and no receipt', 'id');
+      const receipt = await readReceipt(rec.id, ctx.config.receiptTtlMs);
+      if (!receipt) throw await noReceipt(rec);
       return receipt;
     },
   );
+
+  app.delete(
+    '/v1/proofs/:id/receipt',
+    {
+      schema: {
+        summary: "Erase the applicant's receipt now (it is deleted anyway once RECEIPT_TTL_SECONDS pass): a later fetch is 410 RECEIPT_GONE",
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: Type.Object({ id: Type.String(), erased: Type.Boolean() }), ...receiptErrors },
+      },
+    },
+    async (req) => {
+      const rec = await findProof(ctx, req, ctx.auth(req, ['prover']), { done: true });
+      if (!(await eraseReceipt(rec.id))) throw await noReceipt(rec);
+      req.log.info({ proof: rec.id }, 'receipt erased on request');
+      return { id: rec.id, erased: true };
+    },
+  );
+
+  /** Why a done proof has no receipt: its input is public (404), or the receipt is gone (410). */
+  async function noReceipt(rec: ProofRecord): Promise<HttpError> {
+    const model = await ctx.records.getModel(rec.tenant, rec.modelId);
+    if (model?.publicInput) return new HttpError(404, 'NOT_FOUND', 'this proof has a public input and no receipt', 'id');
+    return receiptGone();
+  }
 
   app.get(
     '/v1/proofs',

@@ -10,7 +10,7 @@ const SCRIPT_URL = '/verify/app.js';
  * auth for the page itself; the key route checks the API key the visitor enters.
  */
 export async function verifyPageRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/verify', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/verify', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
     const { hash } = await pageScript();
     reply
       .type('text/html; charset=utf-8')
@@ -19,7 +19,7 @@ export async function verifyPageRoutes(app: FastifyInstance): Promise<void> {
       .header('referrer-policy', 'no-referrer');
     return servedPage(`${SCRIPT_URL}?v=${hash.slice(0, 16)}`);
   });
-  app.get(SCRIPT_URL, { schema: { hide: true } }, async (req, reply) => {
+  app.get(SCRIPT_URL, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
     const { code, hash } = await pageScript();
     const etag = `"${hash}"`;
     reply.type('text/javascript; charset=utf-8').header('etag', etag).header('cache-control', 'public, max-age=3600');
