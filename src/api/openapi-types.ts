@@ -106,7 +106,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics: queue depth, verifications, HTTP request durations per route, job durations per stage (embedded mode) */
+        /** Prometheus metrics: queue depth, verifications, HTTP request durations per route, and in embedded mode job durations per stage (BullMQ workers serve theirs on METRICS_PORT) */
         get: {
             parameters: {
                 query?: never;

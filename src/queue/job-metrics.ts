@@ -13,7 +13,11 @@ export const jobSeconds = new Histogram({
   registers: [workerRegistry],
 });
 
-export function serveWorkerMetrics(port: number): Server {
+/**
+ * Serves this worker's /metrics on HOST:port. Resolves once listening, so a taken port
+ * stops the worker before it takes any job (rejects with the reason).
+ */
+export function serveWorkerMetrics(port: number, host: string): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
@@ -22,6 +26,11 @@ export function serveWorkerMetrics(port: number): Server {
     res.writeHead(200, { 'content-type': workerRegistry.contentType });
     res.end(await workerRegistry.metrics());
   });
-  server.listen(port, '0.0.0.0');
-  return server;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }

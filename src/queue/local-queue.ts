@@ -5,13 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClaimedJob, Records } from '../store/records.ts';
 import type { JobRecords, ProcessorOptions } from './processors.ts';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { JobQueue, ReconcileReport } from './types.ts';
 
 /** Messages between the API process and its worker process. */
 export type ToWorker = { type: 'job'; job: ClaimedJob } | { type: 'stop' } | { type: 'rpc-result'; seq: number; ok: boolean; value?: unknown; error?: string };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; ok: boolean; unrecoverable?: boolean; error?: string }
+  | { type: 'done'; ok: boolean; unrecoverable?: boolean; error?: string; jobMetrics?: MetricObjectWithValues<MetricValue<string>> }
   | { type: 'rpc'; seq: number; method: keyof JobRecords; args: unknown[] };
 
 /** The record methods the worker process may call over IPC: nothing else is served. */
@@ -49,6 +50,13 @@ export class LocalJobQueue implements JobQueue {
   private child: ChildProcess | null = null;
   private childReady = false;
   private current: ClaimedJob | null = null;
+  /** The worker process's job-time histogram, as of its last job (cumulative in that process). */
+  private lastJobMetrics: MetricObjectWithValues<MetricValue<string>> | null = null;
+
+  /** Time per job stage from the worker process, for the API's /metrics. */
+  jobMetrics(): MetricObjectWithValues<MetricValue<string>> | null {
+    return this.lastJobMetrics;
+  }
   private pumping = false;
   private closing = false;
   private started = false;
@@ -116,6 +124,7 @@ export class LocalJobQueue implements JobQueue {
       }
       if (child.connected) child.send(reply, () => {});
     } else if (m.type === 'done') {
+      if (m.jobMetrics) this.lastJobMetrics = m.jobMetrics;
       const job = this.current;
       this.current = null;
       if (job) {

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError } from 'bullmq';
 import { type FromWorker, type ToWorker, WORKER_OPTIONS_ENV } from './local-queue.ts';
+import { jobSeconds } from './job-metrics.ts';
 import { makeProcessors, type JobRecords, type ProcessorOptions } from './processors.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
@@ -34,9 +35,9 @@ process.on('message', (m: ToWorker) => {
     running = (async () => {
       try {
         await (m.job.kind === 'compile' ? processors.compile(m.job.tenant, m.job.id) : processors.prove(m.job.id));
-        send({ type: 'done', ok: true });
+        send({ type: 'done', ok: true, jobMetrics: await jobSeconds.get() });
       } catch (e) {
-        send({ type: 'done', ok: false, unrecoverable: e instanceof UnrecoverableError, error: (e as Error).message });
+        send({ type: 'done', ok: false, unrecoverable: e instanceof UnrecoverableError, error: (e as Error).message, jobMetrics: await jobSeconds.get() });
       }
     })();
   } else if (m.type === 'stop') {

@@ -1,3 +1,4 @@
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 /**
  * The job queue the API hands work to. Two implementations share it: BullMQ on Redis (any
  * number of worker processes on any number of machines) and the embedded one, where the
@@ -14,6 +15,11 @@ export interface JobQueue {
   accepting(): boolean;
   /** Open jobs per queue, for /metrics. */
   depth(): Promise<{ compile: number; prove: number }>;
+  /**
+   * The workers' job-time histogram (zkinfer_job_seconds) when the API process can see it
+   * (the embedded worker reports it after each job); BullMQ workers serve their own.
+   */
+  jobMetrics?(): MetricObjectWithValues<MetricValue<string>> | null;
   /** True when the backend answers (Redis ping, or the embedded worker process is alive). */
   ping(): Promise<boolean>;
   /** One reconciler pass (run by one leader at a time). */

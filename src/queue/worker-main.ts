@@ -13,6 +13,13 @@ if (!cfg.redisUrl || !cfg.databaseUrl) {
   process.stderr.write('npm run worker needs REDIS_URL and DATABASE_URL (without them, `npm start` runs jobs in its own worker process)\n');
   process.exit(2);
 }
+// The metrics port first: a taken port must stop this worker before it takes a job.
+const metrics = cfg.workerMetricsPort
+  ? await serveWorkerMetrics(cfg.workerMetricsPort, cfg.host).catch((e: NodeJS.ErrnoException) => {
+      process.stderr.write(`METRICS_PORT ${cfg.workerMetricsPort} on ${cfg.host}: ${e.code ?? e.message}; not starting\n`);
+      process.exit(2);
+    })
+  : null;
 const db = await openDb({ url: cfg.databaseUrl, poolSize: cfg.workerConcurrency * 2 + 2 });
 const records = new Records(db);
 const workers = startBullWorkers({
@@ -23,7 +30,6 @@ const workers = startBullWorkers({
   processors: makeProcessors(records, { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower }),
   records,
 });
-const metrics = cfg.workerMetricsPort ? serveWorkerMetrics(cfg.workerMetricsPort) : null;
 process.stderr.write(`zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} queues\n`);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

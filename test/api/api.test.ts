@@ -203,9 +203,13 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const metrics = await call('GET', '/metrics', null);
     expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 3/);
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
+    expect(metrics.body).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/verify",status="200"\} [1-9]/);
     if (backend.bull) {
       const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
       expect(workerMetrics).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
+    } else {
+      // The embedded worker process reports its job times to the API's /metrics.
+      expect(metrics.body).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
     }
     // The private request went with the proof's end; a worker heartbeats, so the API is ready.
     expect(await app.zk.records.hasRequest(proofId)).toBe(false);

@@ -1,3 +1,4 @@
+import { AggregatorRegistry, Registry } from 'prom-client';
 import { access, constants, mkdir } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -53,13 +54,16 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
 }
 
 export const metricsSchema = {
-  summary: 'Prometheus metrics: queue depth, verifications, HTTP request durations per route, job durations per stage (embedded mode)',
+  summary: 'Prometheus metrics: queue depth, verifications, HTTP request durations per route, and in embedded mode job durations per stage (BullMQ workers serve theirs on METRICS_PORT)',
   produces: ['text/plain'],
 };
 
 export function metricsHandler(ctx: AppContext) {
   return async (_req: FastifyRequest, reply: FastifyReply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
-    return ctx.metrics.registry.metrics();
+    // The embedded worker process's job times join the API's own metrics.
+    const jobs = ctx.queue.jobMetrics?.();
+    if (!jobs) return ctx.metrics.registry.metrics();
+    return Registry.merge([ctx.metrics.registry, AggregatorRegistry.aggregate([[jobs]])]).metrics();
   };
 }
