@@ -3,13 +3,15 @@
 // caller caused (a refused contribution) come back as values.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { compileContracts } from '../chain/compile.ts';
 import { isZkinferError, ZkinferError } from '../errors.ts';
+import type { BundleModel } from '../prover/bundle.ts';
 import { checkContribution, finalize } from './ceremony.ts';
 import type { Contribution } from './chain.ts';
 
 export type CeremonyTask =
   | { kind: 'contribution'; base: string; candidate: string; r1cs: string; r1csSha256: string; ptau: string }
-  | { kind: 'finalize'; zkey: string; outDir: string; beacon: string; iterationsExp: number; r1cs: string; r1csSha256: string; ptau: string };
+  | { kind: 'finalize'; zkey: string; outDir: string; beacon: string; iterationsExp: number; r1cs: string; r1csSha256: string; ptau: string; descriptor: BundleModel };
 
 export type CeremonyTaskResult =
   | { ok: true; kind: 'contribution'; added: Contribution; chain: Contribution[]; ms: number }
@@ -33,6 +35,9 @@ async function run(task: CeremonyTask): Promise<CeremonyTaskResult> {
       return { ok: true, kind: 'contribution', added: r.added, chain: r.chain.contributions, ms: performance.now() - t0 };
     }
     const r = await finalize(task.zkey, task.outDir, { beacon: task.beacon, iterationsExp: task.iterationsExp, r1cs: task.r1cs, ptau: task.ptau });
+    // The Solidity contracts for the new key, into their content-addressed cache now (as the
+    // worker does for the service's own setup): the chain routes then never run solc.
+    await compileContracts(task.descriptor, r.vkey).catch(() => undefined);
     return { ok: true, kind: 'finalize', zkey: r.zkey, zkeySha256: await sha256(r.zkey), vkey: r.vkey, vkeySha256: r.vkeySha256, hash: r.hash, chain: r.chain.contributions, ms: performance.now() - t0 };
   } catch (e) {
     if (isZkinferError(e)) return { ok: false, code: e.code, message: e.message, field: e.field };

@@ -376,6 +376,11 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`a ceremo
     expect(v.body.setup.trust.kind).toBe('ceremony');
     expect(v.body.setup.ceremony.contributions.map((c: any) => c.name)).toEqual(['alice (regulator)', 'bob (bank)', expect.any(String), expect.any(String), expect.any(String)]);
     expect(v.body.setup.phase2).toHaveLength(6);
+    // The Solidity verifier for the ceremony key (compiled when the ceremony was finalized).
+    const contracts = await call('GET', `/v1/models/${id}/contracts`, KEYS.regulator);
+    expect(contracts.status).toBe(200);
+    expect(contracts.body.verifier.bytecode).toMatch(/^0x[0-9a-f]+$/);
+    expect(contracts.body.registry.source).toContain(`MODEL_COMMITMENT = ${done.body.bundle.publicSignals[0]}`);
   }, 240_000);
 
   it("a key whose only contributions are the service's own is labelled so", () => {

@@ -301,7 +301,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
           const outDir = path.join(path.dirname(keyFile(now, base)), `.final-${randomUUID()}`);
           try {
             const r = answer(
-              await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon: body.beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: ptauFile(now.ptau) }),
+              await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon: body.beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: ptauFile(now.ptau), descriptor: now.pending.descriptor }),
               'finalize',
             );
             await rename(r.zkey, keyFile(now, r.zkeySha256));
