@@ -2,7 +2,8 @@ import { ZkinferError } from './errors.ts';
 import { type ModelLimits, modelLimitsFromEnv } from './model/limits.ts';
 import { maxPtauPowerFromEnv } from './prover/ptau.ts';
 
-export type Role = 'prover' | 'verifier' | 'admin';
+/** contributor: reads a ceremony and uploads contributions to it (its own tenant's models), nothing else. */
+export type Role = 'prover' | 'verifier' | 'admin' | 'contributor';
 
 export interface ApiKey {
   key: string;
@@ -61,7 +62,7 @@ export interface Config {
   apiKeys: ApiKey[];
 }
 
-const ROLES: Role[] = ['prover', 'verifier', 'admin'];
+const ROLES: Role[] = ['prover', 'verifier', 'admin', 'contributor'];
 
 /** Reads the config, reporting every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -89,7 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...ptau.problems);
   const apiKeys: ApiKey[] = [];
   for (const entry of (env.ZKINFER_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([^=]{16,})=(prover|verifier|admin):([A-Za-z0-9_-]+)$/.exec(entry);
+    const m = /^([^=]{16,})=(prover|verifier|admin|contributor):([A-Za-z0-9_-]+)$/.exec(entry);
     if (!m) problems.push(`ZKINFER_API_KEYS entries must look like <key of 16+ chars>=<${ROLES.join('|')}>:<tenant>`);
     else apiKeys.push({ key: m[1], role: m[2] as Role, tenant: m[3] });
   }

@@ -20,6 +20,7 @@ import { errorHandler, HttpError } from './http-error.ts';
 import { type ApiMetrics, createMetrics } from './metrics.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { ceremonyRoutes } from './routes/ceremony.ts';
 import { chainRoutes } from './routes/chain.ts';
 import { modelRoutes } from './routes/models.ts';
 import { proofRoutes } from './routes/proofs.ts';
@@ -204,6 +205,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await proofRoutes(scope, ctx);
     await verifyRoutes(scope, ctx);
     await chainRoutes(scope, ctx);
+    await ceremonyRoutes(scope, ctx);
     await verifyPageRoutes(scope);
   });
   if (config.adminPort !== null) {

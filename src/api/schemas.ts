@@ -5,7 +5,7 @@ export const ErrorSchema = Type.Object(
   { $id: 'Error', description: 'A client error names what was wrong (code) and where (field); a server error says only "internal error".' },
 );
 
-const ModelStatus = Type.Union([Type.Literal('queued'), Type.Literal('compiling'), Type.Literal('ready'), Type.Literal('failed')]);
+const ModelStatus = Type.Union([Type.Literal('queued'), Type.Literal('compiling'), Type.Literal('ceremony'), Type.Literal('ready'), Type.Literal('failed')]);
 const Settings = Type.Object({ scaleBits: Type.Integer(), bits: Type.Integer() });
 
 export const ModelSchema = Type.Object(
@@ -16,6 +16,8 @@ export const ModelSchema = Type.Object(
     fileName: Type.String(),
     settings: Settings,
     publicInput: Type.Optional(Type.Boolean()),
+    setupMode: Type.Optional(Type.Union([Type.Literal('service'), Type.Literal('ceremony')], { description: "who makes the phase-2 key: the service alone, or a ceremony over REST" })),
+    ceremony: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony' })),
     createdAt: Type.String(),
     updatedAt: Type.String(),
     inputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), size: Type.Integer() }))),

@@ -1,2 +1,3 @@
 export * from './ceremony.ts';
 export * from './chain.ts';
+export * from './trust.ts';

@@ -23,6 +23,15 @@ export interface SetupProvenance {
   zkeySha256: string;
   vkeySha256: string;
   createdAt: string;
+  /** Set when the key came from a REST ceremony: who contributed what, and the beacon. */
+  ceremony?: CeremonyProvenance;
+}
+
+/** A REST ceremony's record in a version's provenance (the key's own chain is what `zkinfer audit` checks). */
+export interface CeremonyProvenance {
+  baseSha256: string;
+  contributions: { index: number; name: string; hash: string; uploadedBy: string; createdAt: string }[];
+  beacon: { hash: string; iterationsExp: number; contributionHash: string };
 }
 
 export interface CircuitSetup {

@@ -16,7 +16,7 @@ export type FromWorker =
   | { type: 'rpc'; seq: number; method: keyof JobRecords; args: unknown[] };
 
 /** The record methods the worker process may call over IPC: nothing else is served. */
-export const WORKER_RPC: (keyof JobRecords)[] = ['getModel', 'setModelStatus', 'latestVersion', 'recordVersion', 'proofJob', 'setProofStage', 'finishProof', 'failProof', 'failModel', 'heartbeat'];
+export const WORKER_RPC: (keyof JobRecords)[] = ['getModel', 'setModelStatus', 'latestVersion', 'recordVersion', 'proofJob', 'setProofStage', 'finishProof', 'failProof', 'failModel', 'heartbeat', 'startCeremony'];
 
 export interface EmbeddedOptions {
   /** A taken job's lease; renewed while its worker runs it. */

@@ -1,11 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { UnrecoverableError } from 'bullmq';
 import { isZkinferError, ZkinferError } from '../errors.ts';
 import { compileContracts } from '../chain/compile.ts';
-import { bundleModel, compileModel, type CompiledModel, proveModel, setupModel } from '../pipeline/index.ts';
+import { ceremonySetup, copyAtomically, initCeremony } from '../ceremony/index.ts';
+import { bundleModel, compileModel, type CompiledModel, pickPtau, proveModel, setupModel } from '../pipeline/index.ts';
 import type { ModelLimits } from '../model/limits.ts';
+import { hashFile } from '../prover/ptau.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
+import { ceremonyKeyFile } from '../store/ceremonies.ts';
+import { artifactDir } from '../store/paths.ts';
 import type { ModelRecord, NewVersion, Records } from '../store/records.ts';
 import { saveProofResult } from '../store/proof-files.ts';
 import { uploadFile } from '../store/uploads.ts';
@@ -15,7 +20,7 @@ import { jobSeconds } from './job-metrics.ts';
  * What a worker reads and writes: the database directly (BullMQ workers), or the API
  * process's database over IPC (the embedded queue's worker process).
  */
-export type JobRecords = Pick<Records, 'getModel' | 'setModelStatus' | 'latestVersion' | 'recordVersion' | 'proofJob' | 'setProofStage' | 'finishProof' | 'failProof' | 'failModel' | 'heartbeat'>;
+export type JobRecords = Pick<Records, 'getModel' | 'setModelStatus' | 'latestVersion' | 'recordVersion' | 'proofJob' | 'setProofStage' | 'finishProof' | 'failProof' | 'failModel' | 'heartbeat' | 'startCeremony'>;
 
 /** What a worker applies to every job: the same limits the upload was checked with. */
 export interface ProcessorOptions {
@@ -32,21 +37,48 @@ function deterministic(e: unknown): e is ZkinferError {
   return isZkinferError(e) && e.code !== 'ARTIFACT_CORRUPT';
 }
 
-/** The key version a compile and setup produced, as the records keep it. */
-function versionOf(m: CompiledModel, setup: CircuitSetup): NewVersion {
+/** What a version holds besides its key, from the compile. */
+function pendingOf(m: CompiledModel): Omit<NewVersion, 'vkey' | 'vkeyHash' | 'setup'> {
   return {
     circuitHash: m.compiled.hash,
     circuitSourceSha256: createHash('sha256').update(m.circuit.source).digest('hex'),
     commitment: m.modelCommitment.toString(),
     descriptor: bundleModel(m),
     summary: { inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })), outputSize: m.ir.outputSize, decisionSize: m.circuit.decisionSize, head: m.ir.head },
-    vkey: setup.vkey,
-    vkeyHash: setup.provenance.vkeySha256,
-    setup: setup.provenance,
     constraints: m.compiled.constraints,
     layers: m.circuit.plan,
     fidelity: m.fidelity,
   };
+}
+
+/** The key version a compile and setup produced, as the records keep it. */
+function versionOf(m: CompiledModel, setup: CircuitSetup): NewVersion {
+  return { ...pendingOf(m), vkey: setup.vkey, vkeyHash: setup.provenance.vkeySha256, setup: setup.provenance };
+}
+
+/**
+ * Starts a model's REST ceremony: the initial key (snarkjs newZKey, no contribution) stored
+ * by its sha256 beside the circuit, and the ceremony row; the model then waits in status
+ * 'ceremony' until its owner finalizes it.
+ */
+async function startCeremony(records: JobRecords, tenant: string, modelId: string, m: CompiledModel, maxPtauPower?: number): Promise<void> {
+  const ptau = await pickPtau(m, { maxPtauPower });
+  const tmp = artifactDir('tmp', `ceremony-${randomUUID()}`);
+  try {
+    const init = await initCeremony(m, ptau, tmp);
+    const sha = init.record.zkeySha256;
+    await copyAtomically(init.zkey, ceremonyKeyFile(m.compiled.hash, ptau.sha256, sha));
+    await records.startCeremony(tenant, modelId, {
+      circuitHash: m.compiled.hash,
+      r1csSha256: init.record.r1csSha256,
+      csHash: init.record.csHash,
+      ptau: init.record.ptau,
+      baseSha256: sha,
+      pending: { ...pendingOf(m), wasmSha256: await hashFile(m.compiled.wasm, 'sha256'), insecure: ptau.insecure },
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -56,10 +88,12 @@ function versionOf(m: CompiledModel, setup: CircuitSetup): NewVersion {
  */
 export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {}): Processors {
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
+  const compiledWarm = new Map<string, Promise<CompiledModel>>();
+  type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: ModelRecord['setup'] };
 
-  /** Compiles and sets up the stored upload, refusing bytes that do not hash to the model id. */
-  function prepared(rec: Pick<ModelRecord, 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'>) {
-    let p = warm.get(rec.id);
+  /** Compiles the stored upload, refusing bytes that do not hash to the model id. */
+  function compiled(rec: Rec): Promise<CompiledModel> {
+    let p = compiledWarm.get(rec.id);
     if (!p) {
       p = (async () => {
         // Exactly what the upload fixed: its settings, input quantization and labels (the
@@ -75,10 +109,33 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
         if (m.modelId !== rec.id) {
           throw new ZkinferError('MODEL_UNREADABLE', `the stored upload hashes to ${m.modelId}, not to the model id ${rec.id}: refusing to compile it`, 'model');
         }
-        return { m, setup: await setupModel(m, { maxPtauPower: opts.maxPtauPower }) };
+        return m;
       })();
-      warm.set(rec.id, p);
-      p.catch(() => warm.delete(rec.id));
+      compiledWarm.set(rec.id, p);
+      p.catch(() => compiledWarm.delete(rec.id));
+    }
+    return p;
+  }
+
+  /**
+   * The compiled model and its key: the service's own setup, or for a ceremony model the
+   * finalized key of its latest version (never a service setup).
+   */
+  function prepared(rec: Rec) {
+    const key = rec.setup === 'ceremony' ? `${rec.tenant}/${rec.id}` : rec.id;
+    let p = warm.get(key);
+    if (!p) {
+      p = (async () => {
+        const m = await compiled(rec);
+        if (rec.setup !== 'ceremony') return { m, setup: await setupModel(m, { maxPtauPower: opts.maxPtauPower }) };
+        const v = await records.latestVersion(rec.tenant, rec.id);
+        if (!v) throw new ZkinferError('NOT_FOUND', 'the model\u2019s ceremony is not finalized: it has no key yet', 'model');
+        const ptau = await pickPtau(m, { maxPtauPower: opts.maxPtauPower });
+        const setup = await ceremonySetup(m, ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256), ptau.file, v.vkey);
+        return { m, setup: { ...setup, provenance: { ...setup.provenance, ceremony: v.setup.ceremony } } };
+      })();
+      warm.set(key, p);
+      p.catch(() => warm.delete(key));
     }
     return p;
   }
@@ -86,11 +143,16 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
   async function compile(tenant: string, modelId: string): Promise<void> {
     const rec = await records.getModel(tenant, modelId);
     if (!rec) throw new UnrecoverableError(`model ${modelId} is not registered for tenant ${tenant}`);
-    if (rec.status === 'failed') return;
+    if (rec.status === 'failed' || rec.status === 'ceremony') return;
     if (rec.status === 'ready' && (await records.latestVersion(tenant, modelId))) return;
     await records.setModelStatus(tenant, modelId, 'compiling');
     const t0 = performance.now();
     try {
+      if (rec.setup === 'ceremony') {
+        await startCeremony(records, tenant, modelId, await compiled(rec), opts.maxPtauPower);
+        jobSeconds.observe({ queue: 'compile', stage: 'compile+ceremony', outcome: 'ok' }, (performance.now() - t0) / 1000);
+        return;
+      }
       const { m, setup } = await prepared(rec);
       await records.recordVersion(tenant, modelId, versionOf(m, setup));
       jobSeconds.observe({ queue: 'compile', stage: 'compile+setup', outcome: 'ok' }, (performance.now() - t0) / 1000);

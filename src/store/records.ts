@@ -3,10 +3,14 @@ import type { LayerPlan } from '../circuit/index.ts';
 import type { BundleModel } from '../prover/bundle.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
+import { Ceremonies, type CeremonyStart } from './ceremonies.ts';
 import type { InputQuant } from '../quant/input-quant.ts';
 import type { Db, Sql } from './db.ts';
 
-export type ModelStatus = 'queued' | 'compiling' | 'ready' | 'failed';
+/** 'ceremony': compiled, its phase-2 ceremony open (no key yet: no proofs until it is finalized). */
+export type ModelStatus = 'queued' | 'compiling' | 'ceremony' | 'ready' | 'failed';
+/** Who makes the phase-2 key: the service alone (a contribution and a beacon), or a ceremony over REST. */
+export type SetupMode = 'service' | 'ceremony';
 export type ProofStatus = 'queued' | 'proving' | 'done' | 'failed';
 export type JobKind = 'compile' | 'prove';
 
@@ -21,6 +25,7 @@ export interface ModelRecord {
   settings: QuantSettings;
   /** The quantized input is in the public signals instead of a commitment. */
   publicInput: boolean;
+  setup: SetupMode;
   /** Per-feature input quantization fixed at upload (null: the settings' defaults). */
   inputQuant?: InputQuant | null;
   /** Decision names fixed at upload. */
@@ -119,6 +124,7 @@ function modelRow(r: Record<string, any>): ModelRecord {
     externalFiles: r.external_files,
     settings: r.settings,
     publicInput: r.public_input,
+    setup: r.setup ?? 'service',
     // jsonb reorders object keys; the model id hashes this object's JSON text, so it is
     // rebuilt in the field order inputQuantOf produces.
     ...(r.input_quant ? { inputQuant: { scaleBits: r.input_quant.scaleBits, bits: r.input_quant.bits, lo: r.input_quant.lo, hi: r.input_quant.hi } } : {}),
@@ -185,9 +191,18 @@ function decodeCursor(cursor: string, arity: number): string[] {
 }
 
 const PROOF_COLUMNS = 'id, tenant, model_id, model_version, status, reason, stage, timings, worker, attempts, created_at, updated_at';
-const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, attempts, created_at, updated_at';
+const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, setup, attempts, created_at, updated_at';
 
 class IdempotencyTaken extends Error {}
+
+/** Inserts key version `version` of a model, ready (inside the caller's transaction). */
+export async function insertVersion(q: Sql, tenant: string, modelId: string, version: number, v: NewVersion): Promise<void> {
+  await q.query(
+    `INSERT INTO model_versions (tenant, model_id, version, status, circuit_hash, circuit_source_sha256, commitment, descriptor, summary, vkey, vkey_hash, setup, constraints, layers, fidelity)
+     VALUES ($1, $2, $3, 'ready', $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13::jsonb, $14::jsonb)`,
+    [tenant, modelId, version, v.circuitHash, v.circuitSourceSha256, v.commitment, json(v.descriptor), json(v.summary), json(v.vkey), v.vkeyHash, json(v.setup), v.constraints, json(v.layers), v.fidelity === null ? null : json(v.fidelity)],
+  );
+}
 
 /**
  * Every read and write of the service's records, in one SQL dialect for PostgreSQL and
@@ -214,15 +229,15 @@ export class Records {
    * and whether a compile job is due.
    */
   async registerModel(
-    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'>,
+    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: SetupMode },
   ): Promise<{ model: ModelRecord; enqueue: boolean }> {
     const rows = await this.db.query(
-      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels)
-       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb)
-       ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now())
+      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup)
+       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9)
+       ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
        RETURNING ${MODEL_COLUMNS}`,
-      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput, m.inputQuant ? json(m.inputQuant) : null, m.labels ? json(m.labels) : null],
+      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput, m.inputQuant ? json(m.inputQuant) : null, m.labels ? json(m.labels) : null, m.setup ?? 'service'],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };
     return { model: (await this.getModel(m.tenant, m.id))!, enqueue: false };
@@ -294,11 +309,7 @@ export class Records {
       let version = latest?.version ?? 0;
       if (!latest || latest.circuit_hash !== v.circuitHash || latest.vkey_hash !== v.vkeyHash) {
         version += 1;
-        await q.query(
-          `INSERT INTO model_versions (tenant, model_id, version, status, circuit_hash, circuit_source_sha256, commitment, descriptor, summary, vkey, vkey_hash, setup, constraints, layers, fidelity)
-           VALUES ($1, $2, $3, 'ready', $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13::jsonb, $14::jsonb)`,
-          [tenant, modelId, version, v.circuitHash, v.circuitSourceSha256, v.commitment, json(v.descriptor), json(v.summary), json(v.vkey), v.vkeyHash, json(v.setup), v.constraints, json(v.layers), v.fidelity === null ? null : json(v.fidelity)],
-        );
+        await insertVersion(q, tenant, modelId, version, v);
       }
       await q.query(
         "UPDATE models SET status = 'ready', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2",
@@ -306,6 +317,14 @@ export class Records {
       );
       return version;
     });
+  }
+
+  /**
+   * A compiled model whose setup is a ceremony: its ceremony row (the initial key as base
+   * and current key) and the model in status 'ceremony', in one transaction (the worker's call).
+   */
+  startCeremony(tenant: string, modelId: string, c: CeremonyStart): Promise<void> {
+    return new Ceremonies(this.db).start(tenant, modelId, c);
   }
 
   /** Versions of a model (any tenant's) with this key hash, newest first. */

@@ -168,7 +168,9 @@ describe('credentials before the body', () => {
     expect(result.ms).toBeLessThan(2000);
     // Parsing it would hold the 61 MB text and more.
     expect(heapMb).toBeLessThan(20);
-    expect(slowestMs).toBeLessThan(100);
+    // A guard against blocking (parsing it took 1.1 s of event loop per request), not a
+    // timing target: the client shares this process and 2 cores; timings live in the bench.
+    expect(slowestMs).toBeLessThan(500);
   });
 
   it('the same 61 MB with a key: 413 at the verify body limit, quickly', async () => {
@@ -299,7 +301,8 @@ describe('a hostile ONNX upload', () => {
     expect(result.body.field).toBe('cos0');
     expect(result.body.message).toMatch(/maxTensorElements/);
     expect(result.body.message).toMatch(/ZKINFER_MAX_TENSOR_ELEMENTS/);
-    expect(slowestMs).toBeLessThan(100);
+    // Import runs in a worker thread: the event loop is never held for long (a guard, not a timing target).
+    expect(slowestMs).toBeLessThan(500);
   });
 
   it('files over the model byte limit: 413 naming maxModelBytes', async () => {

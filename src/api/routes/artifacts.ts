@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
+import { ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir, artifactKindDir } from '../../store/paths.ts';
 import type { ModelVersion } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
@@ -21,7 +22,13 @@ function located(v: ModelVersion, kind: Kind): { file: string; sha256: string; t
     case 'r1cs':
       return { file: path.join(circuitDir, 'main.r1cs'), sha256: v.setup.r1csSha256, type: 'application/octet-stream', name: `${v.modelId}-v${v.version}.r1cs` };
     case 'zkey':
-      return { file: path.join(circuitDir, `setup-${v.setup.ptau.sha256.slice(0, 16)}`, 'circuit.zkey'), sha256: v.setup.zkeySha256, type: 'application/octet-stream', name: `${v.modelId}-v${v.version}.zkey` };
+      return {
+        // A ceremony's final key is kept by its sha256 beside the circuit; the service's own setup in setup-<ptau>/.
+        file: v.setup.ceremony ? ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256) : path.join(circuitDir, `setup-${v.setup.ptau.sha256.slice(0, 16)}`, 'circuit.zkey'),
+        sha256: v.setup.zkeySha256,
+        type: 'application/octet-stream',
+        name: `${v.modelId}-v${v.version}.zkey`,
+      };
     case 'circuit':
       return { file: path.join(circuitDir, 'main.circom'), sha256: v.circuitSourceSha256, type: 'text/plain; charset=utf-8', name: `${v.modelId}-v${v.version}.circom` };
     case 'ptau': {

@@ -8,19 +8,22 @@ import { checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
 import type { InputQuant } from '../../quant/input-quant.ts';
 import { artifactDir } from '../../store/paths.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
-import type { ModelRecord, ModelVersion } from '../../store/records.ts';
+import { phase2Trust } from '../../ceremony/trust.ts';
+import { Ceremonies, type CeremonyRow } from '../../store/ceremonies.ts';
+import type { ModelRecord, ModelVersion, SetupMode } from '../../store/records.ts';
 import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
+import { ceremonyView } from './ceremony.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 /** Public view of a model record: the tenant is not shown; the latest key version's description is. */
-export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
+export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony?: CeremonyRow | null) {
   const latest = versions.filter((v) => v.status === 'ready').at(-1);
   return {
     id: rec.id,
@@ -29,6 +32,8 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
     fileName: rec.fileName,
     settings: rec.settings,
     publicInput: rec.publicInput,
+    setupMode: rec.setup,
+    ...(ceremony ? { ceremony: ceremonyView(ceremony) } : {}),
     createdAt: rec.createdAt,
     updatedAt: rec.updatedAt,
     ...(latest
@@ -40,7 +45,7 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[]) {
           constraints: latest.constraints,
           fidelity: latest.fidelity,
           vkeyHash: latest.vkeyHash,
-          setup: latest.setup as unknown as Record<string, unknown>,
+          setup: { ...latest.setup, trust: phase2Trust(latest.setup) } as unknown as Record<string, unknown>,
         }
       : {}),
     versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt })),
@@ -92,7 +97,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     {
       schema: {
         summary:
-          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi) and a file "calibration" (CSV with a header, or JSON rows: it sets each feature\'s scale and width and is not kept). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job.',
+          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature\'s scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
         response: { 202: Accepted, ...errors },
       },
@@ -142,7 +147,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
             ranges.push(String(part.value));
             continue;
           }
-          if (!['scale', 'bits', 'publicInput', 'labels'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
+          if (!['scale', 'bits', 'publicInput', 'labels', 'setup'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           if (fields[part.fieldname] !== undefined) throw new HttpError(400, 'VALIDATION', `field "${part.fieldname}" is given twice`, part.fieldname);
           fields[part.fieldname] = String(part.value);
         }
@@ -156,6 +161,8 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const settings = validateSettings({ scaleBits: int('scale', DEFAULT_SETTINGS.scaleBits), bits: int('bits', DEFAULT_SETTINGS.bits) });
       if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput)) throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
       const publicInput = fields.publicInput === 'true';
+      if (fields.setup !== undefined && !['service', 'ceremony'].includes(fields.setup)) throw new HttpError(400, 'VALIDATION', 'setup must be service or ceremony', 'setup');
+      const setup = (fields.setup ?? 'service') as SetupMode;
       const inputRanges = parseRanges(ranges);
       const wantedLabels = fields.labels === undefined ? undefined : fields.labels.split(',').map((l) => l.trim());
 
@@ -193,7 +200,9 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
         publicInput,
         inputQuant,
         labels,
+        setup,
       });
+      if (rec.setup !== setup) throw new HttpError(409, 'SETUP_CONFLICT', `this model is already registered with setup=${rec.setup}`, 'setup');
       if (enqueue) {
         // Committed: if the hand-off fails, the reconciler hands the job over later.
         await ctx.queue.enqueueCompile(caller.tenant, id).catch((e: Error) => req.log.warn({ err: e }, 'compile job not handed to the queue yet'));
@@ -218,7 +227,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     { schema: { summary: 'A model: status, its key versions, and the latest one\'s layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
     async (req) => {
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id));
+      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id), rec.setup === 'ceremony' ? await new Ceremonies(ctx.db).get(rec.tenant, rec.id) : null);
     },
   );
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type ErrorCode, ZkinferError } from '../../errors.ts';
+import { phase2Trust } from '../../ceremony/trust.ts';
 import type { ModelVersion } from '../../store/records.ts';
 import { parseBundle } from '../../verifier/index.ts';
 import { HttpError } from '../http-error.ts';
@@ -81,7 +82,8 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
         inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
         nonce: r.valid ? (r.nonce ?? null) : null,
         phase1: r.phase1!,
-        setup: used.setup as unknown as Record<string, unknown>,
+        // The contribution list, and who the key depends on (the service alone, or a ceremony).
+        setup: { ...used.setup, trust: phase2Trust(used.setup) } as unknown as Record<string, unknown>,
       };
     },
   );

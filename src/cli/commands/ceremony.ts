@@ -12,7 +12,8 @@ import {
   readChain,
   verifyCeremonyKey,
 } from '../../ceremony/index.ts';
-import { isZkinferError } from '../../errors.ts';
+import { isZkinferError, ZkinferError } from '../../errors.ts';
+import { contributeOverRest } from '../../ceremony/remote.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { identifyPtau } from '../../prover/ptau.ts';
 import { intOption, modelOptionsFrom, progress, type SettingsOptions, withSettings } from '../options.ts';
@@ -53,18 +54,35 @@ export function ceremonyCommands(program: Command): void {
 
   ceremony
     .command('contribute')
-    .description('add your contribution (fresh local entropy, never stored) to a ceremony key; prints the contribution hash to publish; works offline')
-    .requiredOption('--in <zkey>', 'the current ceremony key')
-    .requiredOption('--out <zkey>', 'where to write the key with your contribution (a ceremony.json beside --in is carried along)')
+    .description(
+      'add your contribution (fresh local entropy, never stored) to a ceremony key; prints the contribution hash to publish. With files (--in, --out) it works offline; with --url and --model it downloads the latest key from the service, contributes, and uploads it (retrying on a newer key when another contribution came first)',
+    )
+    .option('--in <zkey>', 'the current ceremony key (file mode)')
+    .option('--out <zkey>', 'where to write the key with your contribution (file mode; a ceremony.json beside --in is carried along)')
+    .option('--url <url>', 'the zkinfer service (REST mode)')
+    .option('--model <id>', 'the model id whose ceremony to contribute to (REST mode)')
+    .option('--api-key <key>', 'API key (contributor, or the owning prover); default: env ZKINFER_API_KEY')
+    .option('--tenant <tenant>', "the tenant whose model it is (an admin key's choice when several registered it)")
+    .option('--attempts <n>', 'REST mode: how many times to start over on a newer key after losing a race (409)', intOption('--attempts'), 5)
     .requiredOption('--name <name>', 'your name as you will publish it (at most 64 bytes)')
-    .action((o: { in: string; out: string; name: string }) =>
+    .action((o: { in?: string; out?: string; url?: string; model?: string; apiKey?: string; tenant?: string; attempts: number; name: string }) =>
       refusedIsInvalid(async () => {
-        progress(`contributing to ${o.in} as "${o.name}" ...`);
-        const r = await contribute(o.in, o.out, o.name);
-        const record = await advanceRecord(await recordBeside(o.in), o.out);
+        if (o.url || o.model) {
+          if (!o.url || !o.model) throw new ZkinferError('SETTINGS', 'REST mode needs both --url and --model', o.url ? 'model' : 'url');
+          const r = await contributeOverRest({ url: o.url, model: o.model, apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY, tenant: o.tenant, name: o.name, attempts: o.attempts, log: progress });
+          progress('publish your contribution hash (it is listed by GET /v1/models/{id}/ceremony, `zkinfer ceremony verify` and `zkinfer audit`):');
+          process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+          return;
+        }
+        if (!o.in || !o.out) throw new ZkinferError('SETTINGS', 'give --in and --out (files), or --url and --model (a service)', o.in ? 'out' : 'in');
+        const inZkey = o.in;
+        const outZkey = o.out;
+        progress(`contributing to ${inZkey} as "${o.name}" ...`);
+        const r = await contribute(inZkey, outZkey, o.name);
+        const record = await advanceRecord(await recordBeside(inZkey), outZkey);
         progress('publish your contribution hash (it is listed by `zkinfer ceremony verify` and `zkinfer audit`):');
         process.stdout.write(
-          JSON.stringify({ out: o.out, name: o.name, contributionHash: r.hash, index: r.chain.contributions.length, zkeySha256: r.zkeySha256, ceremony: record }, null, 2) + '\n',
+          JSON.stringify({ out: outZkey, name: o.name, contributionHash: r.hash, index: r.chain.contributions.length, zkeySha256: r.zkeySha256, ceremony: record }, null, 2) + '\n',
         );
       }),
     );

@@ -1,0 +1,178 @@
+import path from 'node:path';
+import type { Db } from './db.ts';
+import { artifactDir } from './paths.ts';
+import { insertVersion, type NewVersion } from './records.ts';
+
+/**
+ * Where a ceremony key lives: content-addressed by its sha256, beside the circuit it is for
+ * (artifacts/circuits/<circuit hash>/ceremony-<ptau sha256 prefix>/<zkey sha256>.zkey).
+ */
+export function ceremonyKeyFile(circuitHash: string, ptauSha256: string, zkeySha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(zkeySha256)) throw new Error(`not a sha256: ${zkeySha256}`);
+  return path.join(artifactDir('circuit', circuitHash), `ceremony-${ptauSha256.slice(0, 16)}`, `${zkeySha256}.zkey`);
+}
+
+export interface CeremonyPtau {
+  kind: string;
+  name: string;
+  power: number;
+  sha256: string;
+}
+
+/** What a version made by this ceremony will hold besides its key, from the compile. */
+export type PendingVersion = Omit<NewVersion, 'vkey' | 'vkeyHash' | 'setup'> & { wasmSha256: string; insecure: boolean };
+
+export interface CeremonyStart {
+  circuitHash: string;
+  r1csSha256: string;
+  csHash: string;
+  ptau: CeremonyPtau;
+  /** sha256 of the initial key (no contribution). */
+  baseSha256: string;
+  pending: PendingVersion;
+}
+
+export interface CeremonyContributionRow {
+  index: number;
+  name: string;
+  hash: string;
+  baseSha256: string;
+  zkeySha256: string;
+  uploadedBy: string;
+  checkMs: number;
+  createdAt: string;
+}
+
+export interface CeremonyRow extends CeremonyStart {
+  tenant: string;
+  modelId: string;
+  state: 'open' | 'finalized';
+  currentSha256: string;
+  contributions: CeremonyContributionRow[];
+  beacon: { hash: string; iterationsExp: number; contributionHash: string; finalZkeySha256: string } | null;
+  version: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type AcceptOutcome =
+  | { kind: 'accepted'; index: number }
+  | { kind: 'moved'; current: string }
+  | { kind: 'finalized' }
+  | { kind: 'missing' };
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+
+/**
+ * A model's phase-2 ceremony in the records. The current key is named by its sha256; every
+ * change to it (a contribution, the beacon) is a compare-and-set on that sha256 inside a
+ * transaction holding the ceremony row: of two uploads on one base, one wins.
+ */
+export class Ceremonies {
+  constructor(private readonly db: Db) {}
+
+  async start(tenant: string, modelId: string, c: CeremonyStart): Promise<void> {
+    await this.db.tx(async (q) => {
+      await q.query(
+        `INSERT INTO ceremonies (tenant, model_id, state, circuit_hash, r1cs_sha256, cs_hash, ptau, base_sha256, current_sha256, pending)
+         VALUES ($1, $2, 'open', $3, $4, $5, $6::jsonb, $7, $7, $8::jsonb) ON CONFLICT (tenant, model_id) DO NOTHING`,
+        [tenant, modelId, c.circuitHash, c.r1csSha256, c.csHash, JSON.stringify(c.ptau), c.baseSha256, JSON.stringify(c.pending)],
+      );
+      await q.query(
+        `UPDATE models SET status = 'ceremony', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now())
+         WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')`,
+        [tenant, modelId],
+      );
+    });
+  }
+
+  async get(tenant: string, modelId: string): Promise<CeremonyRow | null> {
+    const [r] = await this.db.query<Record<string, any>>('SELECT * FROM ceremonies WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
+    if (!r) return null;
+    const rows = await this.db.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [tenant, modelId]);
+    return {
+      tenant: r.tenant,
+      modelId: r.model_id,
+      state: r.state,
+      circuitHash: r.circuit_hash,
+      r1csSha256: r.r1cs_sha256,
+      csHash: r.cs_hash,
+      ptau: r.ptau,
+      baseSha256: r.base_sha256,
+      currentSha256: r.current_sha256,
+      pending: r.pending,
+      beacon: r.beacon ?? null,
+      version: r.version ?? null,
+      createdAt: iso(r.created_at),
+      updatedAt: iso(r.updated_at),
+      contributions: rows.map((c) => ({
+        index: c.idx,
+        name: c.name,
+        hash: c.hash,
+        baseSha256: c.base_sha256,
+        zkeySha256: c.zkey_sha256,
+        uploadedBy: c.uploaded_by,
+        checkMs: c.check_ms,
+        createdAt: iso(c.created_at),
+      })),
+    };
+  }
+
+  /** Records a checked contribution if the ceremony's current key is still `base` (else says what it is now). */
+  async accept(tenant: string, modelId: string, base: string, c: Omit<CeremonyContributionRow, 'index' | 'baseSha256' | 'createdAt'>): Promise<AcceptOutcome> {
+    return this.db.tx(async (q) => {
+      const [r] = await q.query<{ state: string; current_sha256: string; contributions: number }>(
+        'SELECT state, current_sha256, contributions FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE',
+        [tenant, modelId],
+      );
+      if (!r) return { kind: 'missing' } as const;
+      if (r.state !== 'open') return { kind: 'finalized' } as const;
+      if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 } as const;
+      const index = r.contributions + 1;
+      await q.query(
+        `INSERT INTO ceremony_contributions (tenant, model_id, idx, name, hash, base_sha256, zkey_sha256, uploaded_by, check_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [tenant, modelId, index, c.name, c.hash, base, c.zkeySha256, c.uploadedBy, Math.round(c.checkMs)],
+      );
+      await q.query(
+        "UPDATE ceremonies SET current_sha256 = $3, contributions = $4, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
+        [tenant, modelId, c.zkeySha256, index],
+      );
+      return { kind: 'accepted', index } as const;
+    });
+  }
+
+  /**
+   * Closes the ceremony if its current key is still `base`: the version (the final key) is
+   * inserted, the model is ready and the ceremony finalized, in one transaction.
+   */
+  async finalize(tenant: string, modelId: string, base: string, beacon: NonNullable<CeremonyRow['beacon']>, v: NewVersion): Promise<AcceptOutcome | { kind: 'finalized-now'; version: number }> {
+    return this.db.tx(async (q) => {
+      const [r] = await q.query<{ state: string; current_sha256: string }>('SELECT state, current_sha256 FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE', [tenant, modelId]);
+      if (!r) return { kind: 'missing' } as const;
+      if (r.state !== 'open') return { kind: 'finalized' } as const;
+      if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 } as const;
+      await q.query('SELECT 1 FROM models WHERE tenant = $1 AND id = $2 FOR UPDATE', [tenant, modelId]);
+      const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(version), 0)::int AS n FROM model_versions WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
+      const version = n + 1;
+      await insertVersion(q, tenant, modelId, version, v);
+      await q.query(
+        "UPDATE models SET status = 'ready', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2",
+        [tenant, modelId],
+      );
+      await q.query(
+        "UPDATE ceremonies SET state = 'finalized', beacon = $3::jsonb, version = $4, current_sha256 = $5, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
+        [tenant, modelId, JSON.stringify(beacon), version, beacon.finalZkeySha256],
+      );
+      return { kind: 'finalized-now', version } as const;
+    });
+  }
+
+  /** Whether any ceremony refers to this key (a refused or losing upload's file may then go). */
+  async keyInUse(zkeySha256: string): Promise<boolean> {
+    const rows = await this.db.query(
+      'SELECT 1 FROM ceremonies WHERE base_sha256 = $1 OR current_sha256 = $1 UNION ALL SELECT 1 FROM ceremony_contributions WHERE zkey_sha256 = $1 LIMIT 1',
+      [zkeySha256],
+    );
+    return rows.length > 0;
+  }
+}
