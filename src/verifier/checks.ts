@@ -118,6 +118,13 @@ async function checkDescriptor(model: BundleModel, signal0: string, sha256: Sha2
   return null;
 }
 
+/**
+ * Hashes of keys that passed `assertKeyOnCurve` in this process. The hash is over the
+ * key's whole canonical text (all but the derived vk_alphabeta_12), so the same hash is
+ * the same points.
+ */
+const curveChecked = new Set<string>();
+
 let bn128: Promise<Bn128> | undefined;
 /** snarkjs' BN254 curve (built once per process; shared with snarkjs' own verifier). */
 function curve(): Promise<Bn128> {
@@ -208,7 +215,12 @@ export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha
   const keyField = vkeySource === 'supplied' ? 'vkey' : 'verificationKey';
   try {
     assertUsableVkey(vkey);
-    assertKeyOnCurve(vkey, await curve());
+    // The curve and subgroup checks cost a few G2 multiplications: once per key text.
+    if (!curveChecked.has(hash)) {
+      assertKeyOnCurve(vkey, await curve());
+      if (curveChecked.size >= 1024) curveChecked.clear();
+      curveChecked.add(hash);
+    }
   } catch (e) {
     if (e instanceof ZkinferError && e.code === 'VKEY_REFUSED') return invalid(`the verification key is refused: ${e.message}`, `${keyField}.${e.field ?? ''}`.replace(/\.$/, ''));
     throw e;
