@@ -12,6 +12,9 @@ const LEADER_LOCK = 7_240_012;
  * It also forgets idempotency keys past their lifetime and workers gone for a day, and
  * deletes applicants' receipts past theirs.
  */
+/** How often the leader rewrites the private-request table. */
+const SCRUB_INTERVAL_MS = 60_000;
+
 export function startReconciler(opts: {
   db: Db;
   records: Records;
@@ -28,6 +31,7 @@ export function startReconciler(opts: {
   const log = throttledLog(opts.log ?? ((m) => process.stderr.write(`${m}\n`)));
   let running: Promise<ReconcileReport | undefined> | null = null;
   let stopped = false;
+  let scrubbedAt = 0;
   const runOnce = () => {
     if (!running) {
       running = opts.db
@@ -36,6 +40,11 @@ export function startReconciler(opts: {
           await opts.records.pruneIdempotencyKeys(opts.idempotencyTtlMs);
           await opts.records.pruneHeartbeats();
           if (opts.receiptTtlMs !== undefined) await sweepReceipts(opts.receiptTtlMs);
+          // Deleted private requests leave their bytes in the table's files until rewritten.
+          if (Date.now() - scrubbedAt >= SCRUB_INTERVAL_MS) {
+            await opts.records.scrubDeletedRequests();
+            scrubbedAt = Date.now();
+          }
           return report;
         })
         .catch((e: Error) => {

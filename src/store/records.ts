@@ -510,6 +510,15 @@ export class Records {
   }
 
   /** Forgets workers not seen for a day (each restart of a worker is a new name). */
+  /**
+   * Rewrites the private-request table (VACUUM FULL): a deleted request's bytes otherwise
+   * stay in the table's files until PostgreSQL reuses the space. The table only holds
+   * requests still waiting for their proof, so the rewrite is small.
+   */
+  async scrubDeletedRequests(): Promise<void> {
+    await this.db.query('VACUUM FULL proof_requests');
+  }
+
   async pruneHeartbeats(): Promise<void> {
     await this.db.query("DELETE FROM worker_heartbeats WHERE seen_at < now() - interval '1 day'");
   }
