@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
 import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime } from '../model/index.ts';
-import { type BundleModel, CIRCUIT_FORMAT, canonicalJson, DESCRIPTOR_FORMAT, hexToField, type ModelDescriptor } from '../prover/descriptor.ts';
+import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../prover/descriptor.ts';
+import { sha256Text } from '../prover/setup.ts';
 import { ZkinferError } from '../errors.ts';
 import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges } from '../quant/input-quant.ts';
 import { PACK_BITS } from '../quant/pack.ts';
@@ -153,11 +153,6 @@ export function bundleModel(m: CompiledModel): BundleModel {
   return { ...m.descriptor, commitment: m.modelCommitment.toString() };
 }
 
-/** sha256 of a string, in Node (the descriptor's hash is the same text in the browser). */
-function descriptorHash(d: ModelDescriptor): bigint {
-  return hexToField(createHash('sha256').update(canonicalJson(d)).digest('hex'));
-}
-
 /** A model as loaded: its IR and the bytes its id is computed from. */
 export interface LoadedModel {
   ir: ModelIR;
@@ -200,7 +195,8 @@ export async function compileLoaded(
     ...(inputQuant ? { inputQuant } : {}),
     ...(labels ? { labels } : {}),
   };
-  const modelCommitment = descriptorHash(descriptor);
+  // The same function every verifier recomputes it with.
+  const modelCommitment = await descriptorCommitment(descriptor, sha256Text);
   const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
