@@ -12,6 +12,9 @@ export type ModelStatus = 'queued' | 'compiling' | 'ceremony' | 'ready' | 'faile
 /** Who makes the phase-2 key: the service alone (a contribution and a beacon), or a ceremony over REST. */
 export type SetupMode = 'service' | 'ceremony';
 export type ProofStatus = 'queued' | 'proving' | 'done' | 'failed';
+/** Serializes compile claims (per-tenant limits are counted, then taken, under it). */
+const COMPILE_CLAIM_LOCK = 'zkinfer-compile-claim';
+
 export type JobKind = 'compile' | 'prove';
 
 /** A model registered by one tenant (public: no private data in it). */
@@ -541,20 +544,69 @@ export class Records {
    * Takes the oldest queued job (compiles first) for `owner` until now + leaseMs. SKIP
    * LOCKED lets several dispatchers share one PostgreSQL without taking the same row.
    */
-  async claimNext(owner: string, leaseMs: number): Promise<ClaimedJob | null> {
-    const lease = [owner, leaseMs];
-    const [m] = await this.db.query<{ tenant: string; id: string }>(
-      `UPDATE models SET status = 'compiling', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, updated_at = date_trunc('milliseconds', now())
-       WHERE (tenant, id) = (SELECT tenant, id FROM models WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING tenant, id`,
-      lease,
-    );
-    if (m) return { kind: 'compile', tenant: m.tenant, id: m.id };
+  /** The next job of either kind (compiles first), for a worker that runs both. */
+  async claimNext(owner: string, leaseMs: number, compilesPerTenant = Number.MAX_SAFE_INTEGER): Promise<ClaimedJob | null> {
+    return (await this.claimCompile(owner, leaseMs, compilesPerTenant)) ?? (await this.claimProve(owner, leaseMs));
+  }
+
+  /**
+   * Takes the next queued compile/setup job with a lease: round-robin across tenants (the
+   * tenant whose last compile was taken longest ago first, then the oldest upload), skipping
+   * tenants that already run `perTenant` compiles. Claims are serialized by an advisory lock
+   * so two dispatchers cannot both take a tenant's last free slot.
+   */
+  async claimCompile(owner: string, leaseMs: number, perTenant: number): Promise<ClaimedJob | null> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [COMPILE_CLAIM_LOCK]);
+      const [m] = await q.query<{ tenant: string; id: string }>(
+        `UPDATE models SET status = 'compiling', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1,
+           claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', now())
+         WHERE (tenant, id) = (
+           SELECT m.tenant, m.id FROM models m
+           WHERE m.status = 'queued' AND (m.lease_until IS NULL OR m.lease_until < now())
+             AND (SELECT count(*) FROM models r WHERE r.tenant = m.tenant AND r.status = 'compiling') < $3
+           ORDER BY (SELECT max(c.claimed_at) FROM models c WHERE c.tenant = m.tenant) ASC NULLS FIRST, m.created_at, m.id
+           LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING tenant, id`,
+        [owner, leaseMs, Math.min(perTenant, 2 ** 31 - 1)],
+      );
+      return m ? { kind: 'compile' as const, tenant: m.tenant, id: m.id } : null;
+    });
+  }
+
+  /**
+   * A BullMQ worker about to compile a model: marks it compiling unless its tenant already
+   * runs `perTenant` other compiles (false: the job waits and is tried again later).
+   */
+  async startCompile(tenant: string, id: string, perTenant: number): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [COMPILE_CLAIM_LOCK]);
+      const [{ n }] = await q.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND id <> $2 AND status = 'compiling'",
+        [tenant, id],
+      );
+      if (n >= perTenant) return false;
+      await q.query(
+        "UPDATE models SET status = 'compiling', claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
+        [tenant, id],
+      );
+      return true;
+    });
+  }
+
+  /** Compile jobs of a tenant not finished yet (queued or compiling). */
+  async openCompiles(tenant: string): Promise<number> {
+    const [{ n }] = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND status IN ('queued', 'compiling')", [tenant]);
+    return n;
+  }
+
+  /** Takes the oldest queued proof with a lease. */
+  async claimProve(owner: string, leaseMs: number): Promise<ClaimedJob | null> {
     const [p] = await this.db.query<{ id: string }>(
       `UPDATE proofs SET status = 'proving', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, updated_at = date_trunc('milliseconds', now())
        WHERE id = (SELECT id FROM proofs WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING id`,
-      lease,
+      [owner, leaseMs],
     );
     return p ? { kind: 'prove', id: p.id } : null;
   }

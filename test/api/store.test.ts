@@ -49,7 +49,7 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
   it('records each migration once', async () => {
     expect(await migrate(db)).toEqual([]);
     const rows = await db.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => r.name)).toEqual(['001_records.sql', '002_ceremony.sql', '003_model_input_quant.sql']);
+    expect(rows.map((r) => r.name)).toEqual(['001_records.sql', '002_ceremony.sql', '003_model_input_quant.sql', '004_compile_fairness.sql']);
   });
 
   it('keeps one model record per tenant for the same id', async () => {
@@ -141,6 +141,46 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     expect(seen).toHaveLength(121);
     expect(new Set(seen).size).toBe(121);
     expect([...seen].sort().reverse()).toEqual(seen);
+  });
+
+  it('takes compiles round-robin across tenants, at most N per tenant at once', async () => {
+    // Only this test's models are queued.
+    await db.query("UPDATE models SET status = 'failed' WHERE status = 'queued'");
+    const id = (c: string) => c.repeat(64);
+    const reg = (tenant: string, c: string) => records.registerModel({ tenant, id: id(c), fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    // Tenant A uploads three models, then tenant B one.
+    for (const c of ['1', '2', '3']) await reg('fair-a', c);
+    await reg('fair-b', '4');
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const job = await records.claimCompile(`w${i}`, 60_000, 1);
+      expect(job?.kind).toBe('compile');
+      const j = job as { tenant: string; id: string };
+      order.push(`${j.tenant}:${j.id[0]}`);
+      await records.setModelStatus(j.tenant, j.id, 'ready');
+    }
+    // B's one upload is not held back behind A's queue.
+    expect(order).toEqual(['fair-a:1', 'fair-b:4', 'fair-a:2', 'fair-a:3']);
+
+    // With one of A's compiles running, A's next waits while B's is taken.
+    for (const c of ['5', '6']) await reg('fair-a', c);
+    await reg('fair-b', '7');
+    const a = (await records.claimCompile('x', 60_000, 1)) as { tenant: string; id: string };
+    const b = (await records.claimCompile('y', 60_000, 1)) as { tenant: string; id: string };
+    expect([a.tenant, b.tenant].sort()).toEqual(['fair-a', 'fair-b']);
+    expect(await records.claimCompile('z', 60_000, 1)).toBeNull();
+    expect(((await records.claimCompile('z', 60_000, 2)) as { tenant: string } | null)?.tenant).toBe('fair-a');
+
+    // BullMQ workers ask before compiling: refused while the tenant is at its limit.
+    await reg('fair-c', '8');
+    await reg('fair-c', '9');
+    expect(await records.startCompile('fair-c', id('8'), 1)).toBe(true);
+    expect(await records.startCompile('fair-c', id('8'), 1)).toBe(true); // its own retry
+    expect(await records.startCompile('fair-c', id('9'), 1)).toBe(false);
+    expect((await records.getModel('fair-c', id('9')))!.status).toBe('queued');
+    await records.setModelStatus('fair-c', id('8'), 'ready');
+    expect(await records.startCompile('fair-c', id('9'), 1)).toBe(true);
+    expect(await records.openCompiles('fair-c')).toBe(1);
   });
 
   it('reports the freshest worker heartbeat', async () => {
