@@ -5,6 +5,7 @@ import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import { Ceremonies, type CeremonyStart } from './ceremonies.ts';
 import type { InputQuant } from '../quant/input-quant.ts';
+import { isSealed, RequestKeys } from './request-keys.ts';
 import type { Db, Sql } from './db.ts';
 
 /** 'ceremony': compiled, its phase-2 ceremony open (no key yet: no proofs until it is finalized). */
@@ -213,7 +214,14 @@ export async function insertVersion(q: Sql, tenant: string, modelId: string, ver
  * so the embedded worker process can call them over IPC.
  */
 export class Records {
-  constructor(readonly db: Db) {}
+  /** Private requests are sealed under per-request keys kept in these files (see request-keys.ts). */
+  readonly requestKeys: RequestKeys;
+  constructor(
+    readonly db: Db,
+    opts: { requestKeys?: RequestKeys } = {},
+  ) {
+    this.requestKeys = opts.requestKeys ?? new RequestKeys();
+  }
 
   // ---- models ----
 
@@ -360,10 +368,13 @@ export class Records {
    * bound proof is returned.
    */
   async acceptProof(p: { id: string; tenant: string; modelId: string; request: ProofRequestSecret; idempotency?: { key: string; payloadHash: string } }): Promise<AcceptResult> {
+    // The key file is on disk before the commit; if the commit does not happen it goes.
+    const sealed = await this.requestKeys.seal(p.id, p.request);
+    let committed = false;
     try {
       await this.db.tx(async (q) => {
         await q.query(`INSERT INTO proofs (id, tenant, model_id, status, stage) VALUES ($1, $2, $3, 'queued', 'queued')`, [p.id, p.tenant, p.modelId]);
-        await q.query('INSERT INTO proof_requests (proof_id, body) VALUES ($1, $2::jsonb)', [p.id, json(p.request)]);
+        await q.query('INSERT INTO proof_requests (proof_id, body) VALUES ($1, $2::jsonb)', [p.id, json(sealed)]);
         if (p.idempotency) {
           // Of concurrent requests with one key, one inserts; the others wait for it to
           // commit, find the key taken and roll back everything they wrote.
@@ -376,6 +387,7 @@ export class Records {
           if (!bound.length) throw new IdempotencyTaken();
         }
       });
+      committed = true;
       return { kind: 'accepted', proofId: p.id };
     } catch (e) {
       if (!(e instanceof IdempotencyTaken)) throw e;
@@ -385,6 +397,8 @@ export class Records {
       );
       if (!r) throw new Error('idempotency key vanished while it was read');
       return { kind: 'existing', proofId: r.proof_id, payloadHash: r.payload_hash, status: r.status };
+    } finally {
+      if (!committed) await this.requestKeys.erase(p.id).catch(() => {});
     }
   }
 
@@ -430,8 +444,10 @@ export class Records {
     const proof = await this.getProof(id);
     if (!proof) return null;
     const model = await this.getModel(proof.tenant, proof.modelId);
-    const [req] = await this.db.query<{ body: ProofRequestSecret }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
-    return { proof, model, request: req?.body ?? null };
+    const [req] = await this.db.query<{ body: unknown }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
+    // A request whose key is gone (or that does not open) is missing: the proof fails.
+    const request = !req ? null : isSealed(req.body) ? await this.requestKeys.open<ProofRequestSecret>(id, req.body) : (req.body as ProofRequestSecret);
+    return { proof, model, request };
   }
 
   async setProofStage(id: string, status: 'queued' | 'proving', stage: string): Promise<void> {
@@ -448,6 +464,7 @@ export class Records {
       );
       await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [id]);
     });
+    await this.requestKeys.erase(id);
   }
 
   /** Failed, with the reason; the private request is deleted in the same transaction. Done stays done. */
@@ -460,6 +477,7 @@ export class Records {
       );
       await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [id]);
     });
+    await this.requestKeys.erase(id);
   }
 
   // ---- the outbox and the reconciler ----
@@ -520,6 +538,11 @@ export class Records {
    */
   async scrubDeletedRequests(): Promise<void> {
     await this.db.query('VACUUM FULL proof_requests');
+    // Keys whose request is gone (a rolled-back acceptance, a crash before the erase).
+    await this.requestKeys.sweep(async (ids) => {
+      const rows = await this.db.query<{ proof_id: string }>('SELECT proof_id::text FROM proof_requests WHERE proof_id = ANY($1::uuid[])', [ids]);
+      return new Set(rows.map((r) => r.proof_id));
+    }, 60_000);
   }
 
   async pruneHeartbeats(): Promise<void> {
@@ -631,7 +654,7 @@ export class Records {
     const keyParams: unknown[] = job.kind === 'compile' ? [job.tenant, job.id] : [job.id];
     const ownerCond = owner === null ? '' : ` AND lease_owner = $${keyParams.length + 1}`;
     const params = owner === null ? keyParams : [...keyParams, owner];
-    return this.db.tx(async (q) => {
+    const outcome = await this.db.tx(async (q) => {
       const [r] = await q.query<{ attempts: number; status: string }>(`SELECT attempts, status FROM ${table} WHERE ${key}${ownerCond} FOR UPDATE`, params);
       if (!r || (r.status !== running && r.status !== 'queued')) return 'finished';
       if (r.attempts >= maxAttempts) {
@@ -644,8 +667,10 @@ export class Records {
         `UPDATE ${table} SET status = 'queued', ${job.kind === 'prove' ? "stage = 'queued', " : ''}lease_owner = NULL, lease_until = now() + ($${keyParams.length + 1}::int * interval '1 millisecond'), updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
         [...keyParams, retryInMs],
       );
-      return 'requeued';
+      return 'requeued' as const;
     });
+    if (outcome === 'failed' && job.kind === 'prove') await this.requestKeys.erase(job.id);
+    return outcome;
   }
 
   /** Jobs whose lease ran out (their dispatcher died); with `all`, every running job (this process owns the store). */

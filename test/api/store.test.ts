@@ -1,12 +1,13 @@
 // The records layer, run twice: on PostgreSQL and on the embedded store (PGlite), through
 // the same SQL. Real databases, no mocks.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openDb } from '../../src/store/db.ts';
 import { type NewVersion, Records } from '../../src/store/records.ts';
+import { RequestKeys } from '../../src/store/request-keys.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 
 const postgres = await freshPostgres();
@@ -36,14 +37,17 @@ const version = (circuitHash: string, vkeyHash: string): NewVersion => ({
 for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => {
   let db: Db;
   let records: Records;
+  let keysDir: string;
   beforeAll(async () => {
     db = await b.open();
-    records = new Records(db);
+    keysDir = await mkdtemp(path.join(tmpdir(), 'zkinfer-request-keys-'));
+    records = new Records(db, { requestKeys: new RequestKeys(keysDir) });
     await records.registerModel({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
     await records.registerModel({ tenant: 't2', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
   });
   afterAll(async () => {
     await db?.close();
+    await rm(keysDir, { recursive: true, force: true });
   });
 
   it('records each migration once', async () => {
@@ -96,10 +100,46 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     await expect(records.acceptProof({ id: bad, tenant: 't1', modelId: 'b'.repeat(64), request: { input: [] }, idempotency: { key: 'k-bad', payloadHash: 'h' } })).rejects.toThrow();
     expect(await records.hasRequest(bad)).toBe(false);
     expect(await db.query("SELECT 1 FROM idempotency_keys WHERE key = 'k-bad'")).toHaveLength(0);
+    // Of the 20 concurrent acceptances, only the winner's request key is left.
+    expect((await readdir(keysDir)).filter((f) => ![...ids, other.proofId].some((i) => f === `${i}.key`))).toEqual([]);
     // Done deletes the private request in the same transaction.
     await records.finishProof(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
     expect(await records.hasRequest(id)).toBe(false);
     expect((await records.getProof(id))!.modelVersion).toBe(3);
+  });
+
+  it('seals the private request under a key of its own, and erases the key when the proof ends', async () => {
+    const secret = { input: { income: 73519.4271 }, salt: '918273645546372819' };
+    await records.registerModel({ tenant: 't3', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await records.setModelStatus('t3', MODEL, 'ready');
+    const id = randomUUID();
+    await records.acceptProof({ id, tenant: 't3', modelId: MODEL, request: secret });
+    // The database holds ciphertext only; the key is a 0600 file.
+    const [row] = await db.query<{ body: unknown }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
+    expect(JSON.stringify(row.body)).not.toContain('73519');
+    expect(JSON.stringify(row.body)).not.toContain('918273645546372819');
+    expect((await stat(path.join(keysDir, `${id}.key`))).mode & 0o777).toBe(0o600);
+    expect((await records.proofJob(id))!.request).toEqual(secret);
+    // Failed (or done): the row and the key go; a copy of the row left anywhere cannot be opened.
+    await records.failProof(id, 'test');
+    expect(await readdir(keysDir)).not.toContain(`${id}.key`);
+    expect(await new RequestKeys(keysDir).open(id, row.body as never)).toBeNull();
+    // A sealed body whose key is gone reads as a missing request (the worker fails the proof).
+    const lost = randomUUID();
+    await records.acceptProof({ id: lost, tenant: 't3', modelId: MODEL, request: secret });
+    await rm(path.join(keysDir, `${lost}.key`));
+    expect((await records.proofJob(lost))!.request).toBeNull();
+    await records.failProof(lost, 'test');
+    // The sweep removes keys whose request is gone, and keeps open ones.
+    const open = randomUUID();
+    await records.acceptProof({ id: open, tenant: 't3', modelId: MODEL, request: secret });
+    const orphan = randomUUID();
+    await new RequestKeys(keysDir).seal(orphan, secret);
+    expect(await records.requestKeys.sweep(async (ids) => new Set((await db.query<{ proof_id: string }>('SELECT proof_id::text FROM proof_requests WHERE proof_id = ANY($1::uuid[])', [ids])).map((r) => r.proof_id)), 0)).toBeGreaterThanOrEqual(1);
+    const left = await readdir(keysDir);
+    expect(left).toContain(`${open}.key`);
+    expect(left).not.toContain(`${orphan}.key`);
+    await records.failProof(open, 'test');
   });
 
   it('hands each queued job to one claimer, and fails a job after its last attempt', async () => {
