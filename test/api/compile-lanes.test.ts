@@ -13,6 +13,13 @@ import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { buildOnnx } from '../../src/model/index.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { openDb } from '../../src/store/db.ts';
+import { Records } from '../../src/store/records.ts';
+import { makeProcessors } from '../../src/queue/processors.ts';
+import { redisConnection, startBullWorkers } from '../../src/queue/index.ts';
+import { freshPostgres } from '../helpers/postgres.ts';
+import { findRedis } from '../helpers/redis.ts';
+import { randomUUID } from 'node:crypto';
 
 const KEYS = { bank: 'lanes-bank-prover-key-0123456789', hostile: 'lanes-hostile-prover-key-012345' };
 let app: FastifyInstance;
@@ -111,6 +118,83 @@ describe('compile lanes and per-tenant fairness (embedded queue)', () => {
     // Every accepted job ends.
     for (const id of slow) {
       expect((await until(() => call('GET', `/v1/models/${id}`, KEYS.hostile), (r) => r.body.status === 'ready' || r.body.status === 'failed')).body.status).toBe('ready');
+    }
+  }, 900_000);
+});
+
+describe('per-tenant compile limit on BullMQ workers', () => {
+  it("a tenant's second compile waits for its first (delayed, not failed) while another tenant's runs", async () => {
+    const redis = await findRedis();
+    const postgres = await freshPostgres();
+    if (!redis.url || !postgres.url) {
+      console.warn(`skipping the BullMQ per-tenant test: ${redis.why || postgres.why}`);
+      redis.stop();
+      await postgres.stop();
+      return;
+    }
+    const prefix = `test-${randomUUID()}`;
+    const config: Config = {
+      ...loadConfig({}),
+      host: '127.0.0.1',
+      port: 0,
+      redisUrl: redis.url,
+      databaseUrl: postgres.url,
+      queuePrefix: prefix,
+      rateLimit: 10_000,
+      reconcileIntervalMs: 500,
+      compilesPerTenant: 1,
+      apiKeys: [
+        { key: KEYS.bank, role: 'prover', tenant: 'bank' },
+        { key: KEYS.hostile, role: 'prover', tenant: 'hostile' },
+      ],
+    };
+    const conn = redisConnection(redis.url);
+    conn.on('error', () => {});
+    const api = await buildApp({ config, redis: conn });
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    const saved = base;
+    base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+    const db = await openDb({ url: postgres.url });
+    const records = new Records(db);
+    // A compile-only worker taking two jobs at a time: without the limit, both of the
+    // hostile tenant's compiles would run together.
+    const workers = startBullWorkers({ redisUrl: redis.url, prefix, concurrency: 2, processors: makeProcessors(records, { limits: config.limits, maxPtauPower: config.maxPtauPower }), records, queues: ['compile'], compilesPerTenant: 1 });
+    try {
+      const w0 = 20 + Math.floor(Math.random() * 100) * 2;
+      // The hostile tenant's first compile is slow, the others small: the bank's ends while
+      // it runs, freeing a slot that the hostile tenant's second one must not take.
+      const a1 = await upload(KEYS.hostile, wideRelu(w0 + 250), 'a1.onnx');
+      const a2 = await upload(KEYS.hostile, wideRelu(w0 + 1), 'a2.onnx');
+      const b1 = await upload(KEYS.bank, wideRelu(w0), 'b1.onnx');
+      let overlap = false;
+      const states = async () => Promise.all([[KEYS.hostile, a1], [KEYS.hostile, a2], [KEYS.bank, b1]].map(async ([k, id]) => (await call('GET', `/v1/models/${id}`, k)).body.status as string));
+      const end = Date.now() + 600_000;
+      let s: string[] = [];
+      while (Date.now() < end) {
+        s = await states();
+        if (s[0] === 'compiling' && s[1] === 'compiling') overlap = true;
+        if (s.every((x) => x === 'ready' || x === 'failed')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(s).toEqual(['ready', 'ready', 'ready']);
+      expect(overlap).toBe(false);
+      // The bank's compile was taken before the hostile tenant's second one.
+      const rows = await db.query<{ id: string; claimed_at: Date }>('SELECT id, claimed_at FROM models WHERE id = ANY($1::text[])', [[a1, a2, b1]]);
+      const at = new Map(rows.map((r) => [r.id, new Date(r.claimed_at).getTime()]));
+      expect(at.get(b1)!).toBeLessThan(at.get(a2)!);
+      // Waiting at the limit is not an attempt: no job failed, none was retried.
+      const failed = await conn.keys(`${prefix}:zkinfer-compile:failed`);
+      expect(failed).toEqual([]);
+    } finally {
+      await workers.close();
+      base = saved;
+      await api.close();
+      const keys = await conn.keys(`${prefix}:*`);
+      if (keys.length) await conn.del(...keys);
+      conn.disconnect();
+      await db.close();
+      redis.stop();
+      await postgres.stop();
     }
   }, 900_000);
 });
