@@ -198,3 +198,14 @@ describe('per-tenant compile limit on BullMQ workers', () => {
     }
   }, 900_000);
 });
+
+describe('queue settings', () => {
+  it('reads COMPILE_WORKERS, PROVE_WORKERS, COMPILES_PER_TENANT and WORKER_QUEUES, and names every bad one', () => {
+    const c = loadConfig({ COMPILE_WORKERS: '2', PROVE_WORKERS: '3', COMPILES_PER_TENANT: '4', WORKER_QUEUES: 'prove' });
+    expect([c.compileWorkers, c.proveWorkers, c.compilesPerTenant, c.workerQueues]).toEqual([2, 3, 4, ['prove']]);
+    expect(loadConfig({}).workerQueues).toEqual(['compile', 'prove']);
+    expect(() => loadConfig({ COMPILE_WORKERS: '0', COMPILES_PER_TENANT: 'x', WORKER_QUEUES: 'compile,verify' })).toThrow(
+      /COMPILE_WORKERS must be an integer >= 1.*COMPILES_PER_TENANT must be an integer >= 1.*WORKER_QUEUES must list compile and\/or prove/,
+    );
+  });
+});
