@@ -176,3 +176,67 @@ template Pack(N, W) {
         out[e] <== acc[e];
     }
 }
+
+// Checks 0 <= in < 2^N (in is known to lie within (-2^N, 2^N): a negative value is a
+// field element near p, which has no N-bit decomposition). Cost: N constraints.
+template NonNegative(N) {
+    signal input in;
+    signal bits[N];
+    // Hint: the binary digits of in. Pinned: each digit is boolean and they recombine to in.
+    var recombined = 0;
+    for (var i = 0; i < N; i++) {
+        bits[i] <-- (in >> i) & 1;
+        bits[i] * (bits[i] - 1) === 0;
+        recombined += bits[i] * (1 << i);
+    }
+    recombined === in;
+}
+
+// Comparison bits le[j] = [in <= T[j]] for M >= 3 ascending thresholds T[j], each in
+// [-2^(B-1), 2^(B-1) - 2], of a value in [-2^(B-1), 2^(B-1)) (range-checked by whoever
+// produced it). The value's bucket among the thresholds is one-hot: bucket k holds
+// T[k-1] < in <= T[k] (bucket 0: in <= T[0]; bucket M: in > T[M-1]), and le[j] is the sum
+// of buckets 0..j. Cost: M + 1 + 2B constraints for all M bits.
+template TreeBuckets(M, B, T) {
+    signal input in;
+    signal output le[M];
+    signal onehot[M + 1];
+    var LO = -(1 << (B - 1));
+    var HI = (1 << (B - 1)) - 1;
+    // Hint: the bucket (the number of thresholds below the value; circom compares field
+    // elements as signed values). Pinned: boolean entries, exactly one set, and the value
+    // lies within the chosen bucket's ends (two range checks), which only its own bucket
+    // satisfies since the buckets partition [-2^(B-1), 2^(B-1)).
+    var k = 0;
+    for (var j = 0; j < M; j++) {
+        if (in > T[j]) { k = j + 1; }
+    }
+    var total = 0;
+    var lower = 0;
+    var upper = 0;
+    for (var i = 0; i <= M; i++) {
+        onehot[i] <-- (i == k) ? 1 : 0;
+        onehot[i] * (onehot[i] - 1) === 0;
+        total += onehot[i];
+        if (i == 0) {
+            lower += onehot[i] * LO;
+        } else {
+            lower += onehot[i] * (T[i - 1] + 1);
+        }
+        if (i == M) {
+            upper += onehot[i] * HI;
+        } else {
+            upper += onehot[i] * T[i];
+        }
+    }
+    total === 1;
+    component above = NonNegative(B);
+    above.in <== in - lower;
+    component below = NonNegative(B);
+    below.in <== upper - in;
+    var acc = 0;
+    for (var j = 0; j < M; j++) {
+        acc += onehot[j];
+        le[j] <== acc;
+    }
+}
