@@ -182,6 +182,33 @@ function readForest(L: Lowering, node: NodeProto, nFeatures: number, prefix: 'cl
   return { roots: Int32Array.from(roots), feature, mode, threshold, trueChild, falseChild, wNode, wId: Int32Array.from(wIds), wValue: Float64Array.from(wVals) };
 }
 
+/**
+ * Output ids that some tree scores on every one of its leaves: onnxruntime gives an id no
+ * leaf on the input's path scored no value at all (a regressor outputs 0 without its
+ * base value; a classifier leaves the class out of the decision unless it has a base
+ * value), which is not a sum; an id scored by one whole tree always has a value.
+ */
+function coveredIds(f: Forest, K: number): boolean[] {
+  const n = f.feature.length;
+  const has = new Uint8Array(n * K);
+  for (let j = 0; j < f.wNode.length; j++) has[f.wNode[j] * K + f.wId[j]] = 1;
+  const covered = new Array<boolean>(K).fill(false);
+  for (const r of f.roots) {
+    const all = new Array<boolean>(K).fill(true);
+    const stack = [r];
+    while (stack.length) {
+      const i = stack.pop()!;
+      if (f.mode[i] !== TREE_LEAF) {
+        stack.push(f.trueChild[i], f.falseChild[i]);
+        continue;
+      }
+      for (let k = 0; k < K; k++) if (!has[i * K + k]) all[k] = false;
+    }
+    all.forEach((a, k) => (covered[k] ||= a));
+  }
+  return covered;
+}
+
 /** The layer: `outSize` outputs; column `col(id)` receives `sign * weight` of output id `id`. */
 function layerOf(node: NodeProto, inSize: number, f: Forest, outSize: number, base: Float64Array, scale: number, columns: (id: number) => [number, number][]): TreeEnsembleLayer {
   const n = f.feature.length;
@@ -226,6 +253,10 @@ export function lowerTreeRegressor(L: Lowering, node: NodeProto, act: Activation
   if (f.wId.some((id) => id < 0 || id >= targets)) fail(node, `a target id is outside 0..${targets - 1}`);
   const base = floats(L, node, 'base_values') ?? new Float64Array(targets);
   if (base.length !== targets) fail(node, `${base.length} base values for ${targets} targets`);
+  const covered = coveredIds(f, targets);
+  for (let k = 0; k < targets; k++) {
+    if (!covered[k] && base[k] !== 0) fail(node, `target ${k} is not scored by every leaf of any tree: where no leaf on the path scores it, onnxruntime outputs 0 instead of its base value ${base[k]}, which is not a sum`);
+  }
   const scale = str(node, 'aggregate_function', 'SUM') === 'AVERAGE' ? 1 / f.roots.length : 1;
   L.emit(node, layerOf(node, inSize, f, targets, Float64Array.from(base), scale, (id) => [[id, 1]]), [1, targets]);
 }
@@ -265,7 +296,8 @@ export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activatio
   // A column per class.
   if (K === 2 && baseIn && baseIn.some((v) => v !== 0)) fail(node, 'two score columns with base values (onnxruntime then overwrites column 0 with -column 1)');
   if (baseIn && baseIn.length !== K) fail(node, `${baseIn.length} base values for ${K} classes`);
-  for (let c = 0; c < K; c++) if (!ids.has(c) && !baseIn) fail(node, `class ${labels[c]} has no leaf weight and no base value (onnxruntime leaves it out of the decision)`);
+  const covered = coveredIds(f, K);
+  for (let c = 0; c < K; c++) if (!covered[c] && !baseIn) fail(node, `class ${labels[c]} is not scored by every leaf of any tree and has no base value: where no leaf on the path scores it, onnxruntime leaves it out of the decision`);
   if (post === 'LOGISTIC') fail(node, `post_transform LOGISTIC over ${K} score columns (one-vs-rest) is not a softmax`);
   L.emit(node, layerOf(node, inSize, f, K, Float64Array.from(baseIn ?? new Float64Array(K)), 1, (id) => [[id, 1]]), [1, K], 1);
   endClassifier(L, node, post === 'SOFTMAX' ? { head: 'softmax', labels, pick: labels.map((_, i) => i), apply: 'none' } : { head: 'argmax', labels, pick: labels.map((_, i) => i), apply: 'argmax' });
