@@ -20,6 +20,10 @@ export interface LayerSize {
  * Without `inputQuant` every feature is checked at the full activation width: an upper
  * bound for the same model with per-feature widths (narrower checks, and a first layer
  * whose weights grow by the absorbed scales and so need no more weight bits).
+ * Not so for a model whose first layer is a tree ensemble: its thresholds are quantized
+ * to each feature's own scale, and a finer scale can bring thresholds into range that
+ * the model's scale put beyond it (constant tests). Compiling checks the limit again
+ * with the model's actual input quantization, before anything is compiled.
  */
 export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant): { total: number; layers: LayerSize[] } {
   const st = validateSettings(settings);
