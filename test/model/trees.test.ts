@@ -195,6 +195,23 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
+    it('a Scaler before the trees (a StandardScaler pipeline) is a dense layer the trees read', async () => {
+      const f = await write('scaled', [
+        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [50_000, 30] }, scale: { floats: [1 / 20_000, 0.1] } } },
+        { ...regressor('BRANCH_LEQ'), inputs: ['z'] },
+      ], { name: 'y', dims: ['N', 2] });
+      const { ir } = await loadModel(f);
+      expect(ir.layers.map((l) => l.kind)).toEqual(['dense', 'tree_ensemble']);
+      const raw = [[60_000, 20], [40_000, 17.5], [61_000, 25], [10_000, 90], [150_000, 31]];
+      const m = await compileModel(f, { calibration: raw, fidelity: true });
+      expect(m.quantized.inputQuant!.scaleBits[0]).toBeLessThan(10);
+      for (const row of raw) {
+        const want = await runOnnxRuntime(f, Float64Array.from(row), ir);
+        const got = runReference(m.quantized, row).output.map((v) => Number(v) / 2 ** 10);
+        for (let j = 0; j < 2; j++) expect(Math.abs(got[j] - want[j]), `at ${row}`).toBeLessThan(2e-3);
+      }
+    }, 60_000);
+
     it('a binary classifier with mixed-sign weights and post_transform NONE: a sigmoid head, onnxruntime\'s raw score read through it', async () => {
       const f = await write('mixed', [{
         op: 'TreeEnsembleClassifier', domain: ML, name: 'cls', inputs: ['x'], outputs: ['label', 'scores'],
