@@ -230,6 +230,26 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
+    it.each([['NONE', 'argmax'], ['SOFTMAX', 'softmax']])('a binary classifier with a column per class, %s: an %s head over both columns', async (post, head) => {
+      const f = await write(`two-${post}`, [{
+        op: 'TreeEnsembleClassifier', domain: ML, name: 'cls', inputs: ['x'], outputs: ['label', 'scores'],
+        attrs: {
+          nodes_treeids: [0, 0, 0], nodes_nodeids: [0, 1, 2], nodes_featureids: [1, 0, 0], nodes_values: { floats: [0.25, 0, 0] },
+          nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] }, nodes_truenodeids: [1, 0, 0], nodes_falsenodeids: [2, 0, 0],
+          class_treeids: [0, 0, 0, 0], class_nodeids: [1, 1, 2, 2], class_ids: [0, 1, 0, 1], class_weights: { floats: [0.3, 0.7, 0.8, 0.2] },
+          classlabels_int64s: [3, 7], post_transform: { string: post },
+        },
+      }], { name: 'scores', dims: ['N', 2] });
+      const { ir } = await loadModel(f);
+      expect([ir.head, ir.outputSize]).toEqual([head, 2]);
+      for (const row of rows) {
+        const x = Float64Array.from(row);
+        const want = await runOnnxRuntime(f, x, ir);
+        const got = evalFloat(ir, x).output;
+        for (let j = 0; j < 2; j++) expect(Math.abs(got[j] - want[j])).toBeLessThan(1e-6);
+      }
+    });
+
     it('refuses MIN aggregation, PROBIT, an unknown mode and positive binary weights under LOGISTIC, naming each node at once', async () => {
       const cls = (name: string, post: string): NodeSpec => ({
         op: 'TreeEnsembleClassifier', domain: ML, name, inputs: ['x'], outputs: [`${name}_label`, `${name}_scores`],
