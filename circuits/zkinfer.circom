@@ -194,49 +194,45 @@ template NonNegative(N) {
 
 // Comparison bits le[j] = [in <= T[j]] for M >= 3 ascending thresholds T[j], each in
 // [-2^(B-1), 2^(B-1) - 2], of a value in [-2^(B-1), 2^(B-1)) (range-checked by whoever
-// produced it). The value's bucket among the thresholds is one-hot: bucket k holds
-// T[k-1] < in <= T[k] (bucket 0: in <= T[0]; bucket M: in > T[M-1]), and le[j] is the sum
-// of buckets 0..j. Cost: M + 1 + 2B constraints for all M bits.
+// produced it). The bits are a thermometer code (0 up to the value's bucket among the
+// thresholds, 1 from there on): bucket k holds T[k-1] < in <= T[k] (bucket 0: in <= T[0];
+// bucket M: in > T[M-1]). They are signals in their own right, so every node that tests
+// one reads a single signal. Cost: M + 1 + 2B constraints for all M bits.
 template TreeBuckets(M, B, T) {
     signal input in;
     signal output le[M];
-    signal onehot[M + 1];
     var LO = -(1 << (B - 1));
     var HI = (1 << (B - 1)) - 1;
-    // Hint: the bucket (the number of thresholds below the value; circom compares field
-    // elements as signed values). Pinned: boolean entries, exactly one set, and the value
-    // lies within the chosen bucket's ends (two range checks), which only its own bucket
-    // satisfies since the buckets partition [-2^(B-1), 2^(B-1)).
-    var k = 0;
+    // Hint: the comparisons (circom compares field elements as signed values). Pinned:
+    // le[0] and each step le[j] - le[j-1] are 0 or 1 and le[M-1] is 0 or 1, so the bits
+    // rise once at most (a bucket k); the value lies within bucket k's ends (two range
+    // checks), which only its own bucket satisfies since the buckets partition
+    // [-2^(B-1), 2^(B-1)).
     for (var j = 0; j < M; j++) {
-        if (in > T[j]) { k = j + 1; }
+        le[j] <-- (in <= T[j]) ? 1 : 0;
     }
-    var total = 0;
-    var lower = 0;
-    var upper = 0;
-    for (var i = 0; i <= M; i++) {
-        onehot[i] <-- (i == k) ? 1 : 0;
-        onehot[i] * (onehot[i] - 1) === 0;
-        total += onehot[i];
-        if (i == 0) {
-            lower += onehot[i] * LO;
+    le[0] * (le[0] - 1) === 0;
+    for (var j = 1; j < M; j++) {
+        (le[j] - le[j - 1]) * (le[j] - le[j - 1] - 1) === 0;
+    }
+    le[M - 1] * (le[M - 1] - 1) === 0;
+    // The bucket's ends, telescoped over the bits: (1 - le[j]) is 1 exactly for j < k.
+    var lower = LO;
+    var upper = T[0];
+    for (var j = 0; j < M; j++) {
+        if (j == 0) {
+            lower += (1 - le[j]) * (T[0] + 1 - LO);
         } else {
-            lower += onehot[i] * (T[i - 1] + 1);
+            lower += (1 - le[j]) * (T[j] - T[j - 1]);
         }
-        if (i == M) {
-            upper += onehot[i] * HI;
+        if (j == M - 1) {
+            upper += (1 - le[j]) * (HI - T[j]);
         } else {
-            upper += onehot[i] * T[i];
+            upper += (1 - le[j]) * (T[j + 1] - T[j]);
         }
     }
-    total === 1;
     component above = NonNegative(B);
     above.in <== in - lower;
     component below = NonNegative(B);
     below.in <== upper - in;
-    var acc = 0;
-    for (var j = 0; j < M; j++) {
-        acc += onehot[j];
-        le[j] <== acc;
-    }
 }

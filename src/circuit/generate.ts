@@ -198,8 +198,8 @@ const hardSigmoid: LayerGenerator<'hard_sigmoid'> = (layer, cur, ctx) => {
 
 /**
  * A tree ensemble (see src/quant/tree-plan.ts): comparison bits per feature (a
- * range-checked difference per threshold, or one bucket per feature with 3 or more
- * thresholds), one indicator per node that is not constant (a product for a true child
+ * range-checked difference per threshold, or one thermometer code per feature with 3
+ * or more thresholds), one indicator per node that is not constant (a product for a true child
  * below the root, a difference for a false child), the outputs as constant-weighted sums
  * of the leaf indicators, rescaled by 2^e with rounding.
  */

@@ -14,9 +14,12 @@ import { TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from '..
  * constant. Bits are shared by every node (of every tree) testing the same feature
  * against the same integer threshold. Per feature with m distinct thresholds:
  * - m <= 2: one range-checked difference per threshold, b + 1 constraints each;
- * - m >= 3: a one-hot "bucket" of X among the sorted thresholds, pinned by two b-bit
- *   range checks (X above the bucket's lower end, below its upper end): m + 1 + 2b
- *   constraints for all m bits, which are then linear sums of the bucket indicator.
+ * - m >= 3: the m bits as a thermometer code (boolean steps rising once, at X's bucket
+ *   among the sorted thresholds), pinned by two b-bit range checks (X above the bucket's
+ *   lower end, below its upper end): m + 1 + 2b constraints for all m bits. Each bit is
+ *   a signal of its own (a one-hot bucket would make each bit a sum of up to m bucket
+ *   signals, which every node testing it would then carry: millions of nonzero matrix
+ *   entries for a large forest, and a setup and prove time to match).
  * The indicator of a node (1 when the input's path goes through it) is 1 at the root;
  * the true child's is parent * test (one constraint, none when the parent's indicator
  * or the test is constant), the false child's parent - true child's (linear).

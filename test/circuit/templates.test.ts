@@ -92,7 +92,8 @@ describe.each(cases())('circuit $name', ({ q, inputScale }) => {
     const ref = runReference(q, Array.from({ length: q.inputSize }, (_, i) => ((i % 3) - 1) * 0.7));
     const honest = await h.witness(ref.input);
     const constraints = await h.constraints();
-    const hints = [...h.symbols].filter(([name]) => /\.(bits|onehot)\[\d+\]$/.test(name));
+    // Rescale / NonNegative digits, the Argmax one-hot, TreeBuckets' comparison bits.
+    const hints = [...h.symbols].filter(([name]) => /\.(bits|onehot|le)\[\d+\]$/.test(name));
     expect(hints.length).toBeGreaterThan(0);
     for (const [name, idx] of hints) {
       for (const delta of [1n, FIELD_ORDER - 1n, 2n]) {
