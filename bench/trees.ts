@@ -6,6 +6,7 @@
 //   node --import tsx bench/trees.ts measure
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadModel, parseInput, runOnnxRuntime } from '../src/model/index.ts';
@@ -122,13 +123,14 @@ export async function treesBench(store: string): Promise<string> {
   const env = { ...process.env, NODE_OPTIONS: '--max-old-space-size=8192', ZKINFER_ARTIFACTS: store };
   const r = await run(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench', 'trees.ts'), 'measure'], { cwd: REPO, maxBuffer: 1 << 24, env });
   const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  const load = os.loadavg()[0];
   const x = o.xgb;
   const c = o.credit;
   return [
     '<!-- trees:start (bench/trees.ts; `npm run bench -- --only trees` rewrites this section) -->',
     '## Tree ensembles (ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor)',
     '',
-    'Inputs in raw units (income and debt in dollars), per-feature scale and width from the 20 fixture applicants (`--calibration`); default settings (scale 2^10, 32 bits).',
+    `Inputs in raw units (income and debt in dollars), per-feature scale and width from the 20 fixture applicants (\`--calibration\`); default settings (scale 2^10, 32 bits). Load average ${load.toFixed(1)} on ${os.cpus().length} cores at the end of the run (other jobs share the machine: times are upper bounds).`,
     '',
     '| model | trees | nodes | internal | comparison bits | comparison constraints | path products | tree layer | model constraints |',
     '|---|---|---|---|---|---|---|---|---|',
