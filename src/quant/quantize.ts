@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
+import { type Head, type IrInput, type Layer, type ModelIR, TREE_LEAF } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
 import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
@@ -152,8 +152,8 @@ function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant)
         shift: e,
         plan,
         roots: layer.roots,
-        trueChild: Int32Array.from(layer.trueChild, (c, i) => (layer.mode[i] === 255 ? -1 : c)),
-        falseChild: Int32Array.from(layer.falseChild, (c, i) => (layer.mode[i] === 255 ? -1 : c)),
+        trueChild: Int32Array.from(layer.trueChild, (c, i) => (layer.mode[i] === TREE_LEAF ? -1 : c)),
+        falseChild: Int32Array.from(layer.falseChild, (c, i) => (layer.mode[i] === TREE_LEAF ? -1 : c)),
         leafWeights: Array.from(layer.leafWeights, (v, i) => (v === 0 ? 0n : toFixed(v, s + e, `${layer.name}.leaf[${Math.floor(i / layer.outSize)}]`))),
         bias: Array.from(layer.base, (v, j) => toFixed(v, s + e, `${layer.name}.base[${j}]`) + half),
       };
