@@ -233,11 +233,13 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
     }
     parts.push(`${m} x ${f.bits}`);
   }
-  // Indicators: a signal for every node whose indicator is not constant.
+  // Indicators: circom variables holding linear expressions (free), a signal only for
+  // each product; no linear constraint is generated for circom to simplify away.
   const slot = new Int32Array(n).fill(-1);
   let slots = 0;
   for (let i = 0; i < n; i++) if (plan.indicator[i] === IND_VAR) slot[i] = slots++;
-  if (slots > 0) ctx.lines.push(`${ind}signal ${t}I[${slots}];`);
+  if (slots > 0) ctx.lines.push(`${ind}var ${t}I[${slots}];`);
+  if (plan.products > 0) ctx.lines.push(`${ind}signal ${t}P[${plan.products}];`);
   const test = (i: number): string => {
     const terms: string[] = [];
     if (plan.testConst[i] !== 0) terms.push(String(plan.testConst[i]));
@@ -248,6 +250,7 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
     return terms.join(' ');
   };
   const ref = (i: number) => `${t}I[${slot[i]}]`;
+  let products = 0;
   const stack = [...layer.roots];
   while (stack.length) {
     const i = stack.pop()!;
@@ -260,13 +263,14 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
     if (plan.testA[i] < 0) {
       // A constant test: the child taken has the parent's indicator.
       const taken = plan.testConst[i] === 1 ? a : b;
-      if (I === IND_VAR) ctx.lines.push(`${ind}${ref(taken)} <== ${ref(i)};`);
+      if (I === IND_VAR) ctx.lines.push(`${ind}${ref(taken)} = ${ref(i)};`);
       continue;
     }
     if (I === IND_ONE) {
-      ctx.lines.push(`${ind}${ref(a)} <== ${test(i)};`, `${ind}${ref(b)} <== 1 - ${ref(a)};`);
+      ctx.lines.push(`${ind}${ref(a)} = ${test(i)};`, `${ind}${ref(b)} = 1 - ${ref(a)};`);
     } else {
-      ctx.lines.push(`${ind}${ref(a)} <== ${ref(i)} * (${test(i)});`, `${ind}${ref(b)} <== ${ref(i)} - ${ref(a)};`);
+      const p = `${t}P[${products++}]`;
+      ctx.lines.push(`${ind}${p} <== ${ref(i)} * (${test(i)});`, `${ind}${ref(a)} = ${p};`, `${ind}${ref(b)} = ${ref(i)} - ${p};`);
     }
   }
   // Outputs: base + sum of leaf weights times indicators (constant-1 leaves fold into the base).
