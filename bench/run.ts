@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser" or "ptau">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { ceremonyBench } from './ceremony.ts';
 import { listBench } from './list.ts';
 import { devPtauBench } from './dev-ptau.ts';
 import { serviceBench } from './service.ts';
+import { treesBench } from './trees.ts';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -112,6 +113,10 @@ if (!compileOnly && (!only || 'ceremony'.includes(only))) {
   process.stderr.write('ceremony ...\n');
   lines.push(await ceremonyBench(), '');
 }
+if (!compileOnly && (!only || 'trees'.includes(only))) {
+  process.stderr.write('trees ...\n');
+  lines.push(await treesBench(freshStore), '');
+}
 if (!compileOnly && (!only || 'ptau'.includes(only))) {
   process.stderr.write('development ptau ...\n');
   lines.push(await devPtauBench(), '');
@@ -123,6 +128,13 @@ if (chaos) lines.push(chaos, '');
 const text = lines.join('\n');
 process.stdout.write(text + '\n');
 if (!only) await writeFile(resultsFile, text + '\n');
+// The tree section alone replaces its own part of the file.
+if (only === 'trees' && existsSync(resultsFile)) {
+  const section = /<!-- trees:start[\s\S]*?<!-- trees:end -->/.exec(text)?.[0];
+  const old = await readFile(resultsFile, 'utf8');
+  const marked = /<!-- trees:start[\s\S]*?<!-- trees:end -->/;
+  if (section) await writeFile(resultsFile, marked.test(old) ? old.replace(marked, () => section) : old.replace(/(<!-- chaos:start)|$/, (m) => `${section}\n\n${m}`));
+}
 await rm(freshStore, { recursive: true, force: true });
 // snarkjs (proving in this process for the browser section) keeps worker threads alive.
 process.exit(0);

@@ -176,3 +176,63 @@ template Pack(N, W) {
         out[e] <== acc[e];
     }
 }
+
+// Checks 0 <= in < 2^N (in is known to lie within (-2^N, 2^N): a negative value is a
+// field element near p, which has no N-bit decomposition). Cost: N constraints.
+template NonNegative(N) {
+    signal input in;
+    signal bits[N];
+    // Hint: the binary digits of in. Pinned: each digit is boolean and they recombine to in.
+    var recombined = 0;
+    for (var i = 0; i < N; i++) {
+        bits[i] <-- (in >> i) & 1;
+        bits[i] * (bits[i] - 1) === 0;
+        recombined += bits[i] * (1 << i);
+    }
+    recombined === in;
+}
+
+// Comparison bits le[j] = [in <= T[j]] for M >= 3 ascending thresholds T[j], each in
+// [-2^(B-1), 2^(B-1) - 2], of a value in [-2^(B-1), 2^(B-1)) (range-checked by whoever
+// produced it). The bits are a thermometer code (0 up to the value's bucket among the
+// thresholds, 1 from there on): bucket k holds T[k-1] < in <= T[k] (bucket 0: in <= T[0];
+// bucket M: in > T[M-1]). They are signals in their own right, so every node that tests
+// one reads a single signal. Cost: M + 1 + 2B constraints for all M bits.
+template TreeBuckets(M, B, T) {
+    signal input in;
+    signal output le[M];
+    var LO = -(1 << (B - 1));
+    var HI = (1 << (B - 1)) - 1;
+    // Hint: the comparisons (circom compares field elements as signed values). Pinned:
+    // le[0] and each step le[j] - le[j-1] are 0 or 1 and le[M-1] is 0 or 1, so the bits
+    // rise once at most (a bucket k); the value lies within bucket k's ends (two range
+    // checks), which only its own bucket satisfies since the buckets partition
+    // [-2^(B-1), 2^(B-1)).
+    for (var j = 0; j < M; j++) {
+        le[j] <-- (in <= T[j]) ? 1 : 0;
+    }
+    le[0] * (le[0] - 1) === 0;
+    for (var j = 1; j < M; j++) {
+        (le[j] - le[j - 1]) * (le[j] - le[j - 1] - 1) === 0;
+    }
+    le[M - 1] * (le[M - 1] - 1) === 0;
+    // The bucket's ends, telescoped over the bits: (1 - le[j]) is 1 exactly for j < k.
+    var lower = LO;
+    var upper = T[0];
+    for (var j = 0; j < M; j++) {
+        if (j == 0) {
+            lower += (1 - le[j]) * (T[0] + 1 - LO);
+        } else {
+            lower += (1 - le[j]) * (T[j] - T[j - 1]);
+        }
+        if (j == M - 1) {
+            upper += (1 - le[j]) * (HI - T[j]);
+        } else {
+            upper += (1 - le[j]) * (T[j + 1] - T[j]);
+        }
+    }
+    component above = NonNegative(B);
+    above.in <== in - lower;
+    component below = NonNegative(B);
+    below.in <== upper - in;
+}

@@ -1,6 +1,7 @@
 import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../quant/settings.ts';
 import { packedCount } from '../quant/pack.ts';
+import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO } from '../quant/tree-plan.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -195,6 +196,123 @@ const hardSigmoid: LayerGenerator<'hard_sigmoid'> = (layer, cur, ctx) => {
   };
 };
 
+/**
+ * A tree ensemble (see src/quant/tree-plan.ts): comparison bits per feature (a
+ * range-checked difference per threshold, or one thermometer code per feature with 3
+ * or more thresholds), one indicator per node that is not constant (a product for a true child
+ * below the root, a difference for a false child), the outputs as constant-weighted sums
+ * of the leaf indicators, rescaled by 2^e with rounding.
+ */
+const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
+  const w = activationBits(ctx.q.settings);
+  const t = `l${ctx.index}`;
+  const { plan } = layer;
+  const n = layer.trueChild.length;
+  const N = w + layer.shift;
+  ctx.lines.push(`${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${n} nodes, ${plan.bitCount} comparison bits, ${plan.products} path products, ${layer.outSize} outputs rescaled by 2^${layer.shift}`);
+  if (plan.bitCount > 0) ctx.lines.push(`${ind}signal ${t}Le[${plan.bitCount}];`);
+  const parts: string[] = [];
+  for (const f of plan.features) {
+    const m = f.thresholds.length;
+    const x = `${cur.values}[${f.feature}]`;
+    if (m <= 2) {
+      f.thresholds.forEach((T, j) => {
+        const c = `${t}C${f.offset + j}`;
+        ctx.lines.push(`${ind}component ${c} = Rescale(${f.bits + 1}, 0);`, `${ind}${c}.in <== ${T} - ${x};`, `${ind}${t}Le[${f.offset + j}] <== ${c}.pos;`);
+      });
+    } else {
+      const c = `${t}F${f.feature}`;
+      ctx.lines.push(
+        `${ind}var ${c}T[${m}] = [${f.thresholds.join(',')}];`,
+        `${ind}component ${c} = TreeBuckets(${m}, ${f.bits}, ${c}T);`,
+        `${ind}${c}.in <== ${x};`,
+        `${ind}for (var j = 0; j < ${m}; j++) {`,
+        `${ind}${ind}${t}Le[${f.offset} + j] <== ${c}.le[j];`,
+        `${ind}}`,
+      );
+    }
+    parts.push(`${m} x ${f.bits}`);
+  }
+  // Indicators: circom variables holding linear expressions (free), a signal only for
+  // each product; no linear constraint is generated for circom to simplify away.
+  const slot = new Int32Array(n).fill(-1);
+  let slots = 0;
+  for (let i = 0; i < n; i++) if (plan.indicator[i] === IND_VAR) slot[i] = slots++;
+  if (slots > 0) ctx.lines.push(`${ind}var ${t}I[${slots}];`);
+  if (plan.products > 0) ctx.lines.push(`${ind}signal ${t}P[${plan.products}];`);
+  const test = (i: number): string => {
+    const terms: string[] = [];
+    if (plan.testConst[i] !== 0) terms.push(String(plan.testConst[i]));
+    for (const [b, sgn] of [[plan.testA[i], plan.signA[i]], [plan.testB[i], plan.signB[i]]]) {
+      if (b < 0) continue;
+      terms.push(`${sgn < 0 ? '- ' : terms.length ? '+ ' : ''}${t}Le[${b}]`);
+    }
+    return terms.join(' ');
+  };
+  const ref = (i: number) => `${t}I[${slot[i]}]`;
+  let products = 0;
+  const stack = [...layer.roots];
+  while (stack.length) {
+    const i = stack.pop()!;
+    const a = layer.trueChild[i];
+    if (a < 0) continue;
+    const b = layer.falseChild[i];
+    stack.push(a, b);
+    const I = plan.indicator[i];
+    if (I === IND_ZERO) continue;
+    if (plan.testA[i] < 0) {
+      // A constant test: the child taken has the parent's indicator.
+      const taken = plan.testConst[i] === 1 ? a : b;
+      if (I === IND_VAR) ctx.lines.push(`${ind}${ref(taken)} = ${ref(i)};`);
+      continue;
+    }
+    if (I === IND_ONE) {
+      ctx.lines.push(`${ind}${ref(a)} = ${test(i)};`, `${ind}${ref(b)} = 1 - ${ref(a)};`);
+    } else {
+      const p = `${t}P[${products++}]`;
+      ctx.lines.push(`${ind}${p} <== ${ref(i)} * (${test(i)});`, `${ind}${ref(a)} = ${p};`, `${ind}${ref(b)} = ${ref(i)} - ${p};`);
+    }
+  }
+  // Outputs: base + sum of leaf weights times indicators (constant-1 leaves fold into the base).
+  const bias = layer.bias.slice();
+  const leaves: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (layer.trueChild[i] >= 0 || plan.indicator[i] === IND_ZERO) continue;
+    const ws = layer.leafWeights.slice(i * layer.outSize, (i + 1) * layer.outSize);
+    if (ws.every((v) => v === 0n)) continue;
+    if (plan.indicator[i] === IND_ONE) ws.forEach((v, j) => (bias[j] += v));
+    else leaves.push(i);
+  }
+  const L = leaves.length;
+  if (L > 0) {
+    ctx.lines.push(`${ind}var ${t}Li[${L}] = [${leaves.map((i) => slot[i]).join(',')}];`);
+    const rows = Array.from({ length: layer.outSize }, (_, j) => `[${leaves.map((i) => layer.leafWeights[i * layer.outSize + j]).join(',')}]`);
+    ctx.lines.push(`${ind}var ${t}Lw[${layer.outSize}][${L}] = [${rows.join(',\n        ')}];`);
+  }
+  ctx.lines.push(
+    `${ind}var ${t}B[${layer.outSize}] = [${bias.join(',')}];`,
+    `${ind}component ${t}Rs[${layer.outSize}];`,
+    `${ind}signal ${t}[${layer.outSize}];`,
+    `${ind}signal ${t}Pos[${layer.outSize}];`,
+    `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
+    `${ind}${ind}var acc = ${t}B[j];`,
+    ...(L > 0 ? [`${ind}${ind}for (var k = 0; k < ${L}; k++) {`, `${ind}${ind}${ind}acc += ${t}Lw[j][k] * ${t}I[${t}Li[k]];`, `${ind}${ind}}`] : []),
+    `${ind}${ind}${t}Rs[j] = Rescale(${N}, ${layer.shift});`,
+    `${ind}${ind}${t}Rs[j].in <== acc;`,
+    `${ind}${ind}${t}[j] <== ${t}Rs[j].out;`,
+    `${ind}${ind}${t}Pos[j] <== ${t}Rs[j].pos;`,
+    `${ind}}`,
+  );
+  const cmp = plan.features.reduce((a, f) => a + comparisonCost(f.thresholds.length, f.bits), 0);
+  return {
+    cursor: { values: t, pos: `${t}Pos`, size: layer.outSize },
+    plan: {
+      constraints: cmp + plan.products + layer.outSize * N,
+      formula: `comparisons (${parts.join(' + ') || 'none'}) ${cmp} + paths ${plan.products} + ${layer.outSize} x ${N}`,
+    },
+  };
+};
+
 /** One generator per layer kind; a new kind fails to type-check until it has one. */
 const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   dense,
@@ -202,6 +320,7 @@ const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   leaky_relu: leakyRelu,
   clip,
   hard_sigmoid: hardSigmoid,
+  tree_ensemble: treeEnsemble,
 };
 
 function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {
@@ -244,7 +363,7 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   const w = activationBits(q.settings);
   const lines: string[] = [];
   const plan: LayerPlan[] = [];
-  const decisionSize = q.head === 'sigmoid' ? q.outputSize : q.head === 'softmax' ? 1 : 0;
+  const decisionSize = q.head === 'sigmoid' ? q.outputSize : q.head === 'softmax' || q.head === 'argmax' ? 1 : 0;
   lines.push(
     `template ${template}() {`,
     `${ind}signal input x[${q.inputSize}];`,
@@ -278,9 +397,9 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
     lines.push(`${ind}decision <== ${pos};`);
     const c = hadPos ? 0 : q.outputSize * w;
     plan.push({ name: 'head', kind: 'head', size: q.outputSize, constraints: c, formula: hadPos ? 'sign digits reused' : `${q.outputSize} x ${w}` });
-  } else if (q.head === 'softmax') {
+  } else if (q.head === 'softmax' || q.head === 'argmax') {
     lines.push(
-      `${ind}// softmax head: decision = index of the first maximum logit`,
+      `${ind}// ${q.head} head: decision = index of the first maximum ${q.head === 'softmax' ? 'logit' : 'score'}`,
       `${ind}component head = Argmax(${q.outputSize}, ${w});`,
       `${ind}head.in <== ${cur.values};`,
       `${ind}decision[0] <== head.out;`,

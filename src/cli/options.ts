@@ -26,7 +26,7 @@ export function withSettings(cmd: Command): Command {
     .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
     .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
     .option('--calibration <file>', "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range")
-    .option('--labels <names>', 'decision names, comma separated: "decline,approve" (0, then 1) for a sigmoid head, one per class for softmax')
+    .option('--labels <names>', 'decision names, comma separated: "decline,approve" (0, then 1) for a sigmoid head, one per class for softmax or argmax')
     .option('--input-range <name=lo:hi>', "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
 }
 

@@ -1,5 +1,6 @@
 import { applyHead } from './head.ts';
 import type { Layer, ModelIR } from './ir.ts';
+import { evalTreesFloat } from './trees.ts';
 
 /** Plain float evaluation of the IR: checks the lowering against onnxruntime. */
 export function evalFloat(ir: ModelIR, x: ArrayLike<number>): { logits: Float64Array; output: Float64Array } {
@@ -27,6 +28,8 @@ function applyFloat(layer: Layer, x: Float64Array): Float64Array {
       return x.map((v) => Math.min(layer.max, Math.max(layer.min, v)));
     case 'sigmoid':
       return x.map((v) => 1 / (1 + Math.exp(-v)));
+    case 'tree_ensemble':
+      return evalTreesFloat(layer, x);
     default:
       return layer satisfies never;
   }

@@ -38,7 +38,7 @@ export function foldDenseChain(layers: (Layer | DiagLayer)[], limits: ModelLimit
   }
   // What the circuit will hold: weights of every layer, a leftover diagonal as n x n.
   const params = (l: Layer | DiagLayer) =>
-    l.kind === 'dense' ? l.inSize * l.outSize + l.outSize : l.kind === 'diag' ? l.size * l.size + l.size : l.kind === 'leaky_relu' ? l.size : 0;
+    l.kind === 'dense' ? l.inSize * l.outSize + l.outSize : l.kind === 'diag' ? l.size * l.size + l.size : l.kind === 'leaky_relu' ? l.size : l.kind === 'tree_ensemble' ? l.feature.length * (1 + l.outSize) + l.outSize : 0;
   let total = 0;
   for (const l of out) {
     total += params(l);

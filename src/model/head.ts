@@ -13,5 +13,6 @@ export function applyHead(head: Head, logits: ArrayLike<number>): number[] {
     const s = e.reduce((a, b) => a + b, 0);
     return e.map((v) => v / s);
   }
+  // 'argmax': the outputs are the class scores as they are.
   return z;
 }

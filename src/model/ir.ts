@@ -74,15 +74,57 @@ export interface SigmoidLayer {
   nodes: string[];
 }
 
-export type Layer = DenseLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer;
+/**
+ * How an internal tree node tests its feature x against its threshold t (ai.onnx.ml
+ * nodes_modes): the node's true branch is taken when the test holds.
+ */
+export const TREE_MODES = ['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT', 'BRANCH_EQ', 'BRANCH_NEQ'] as const;
+export type TreeMode = (typeof TREE_MODES)[number];
+/** `TreeEnsembleLayer.mode` of a leaf. */
+export const TREE_LEAF = 255;
+
+/**
+ * A sum of decision trees (ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor):
+ * `y = base + sum over trees of the weights of the leaf the input reaches`. Nodes of all
+ * trees are numbered 0..n-1 together; each tree is a proper binary tree (every node has
+ * one parent, its root none), checked at lowering. An AVERAGE aggregation is folded into
+ * the leaf weights (1 / number of trees); a binary classifier's complementary column
+ * (1 - p) is a second output with weights -w and base 1 - b.
+ */
+export interface TreeEnsembleLayer {
+  kind: 'tree_ensemble';
+  name: string;
+  inSize: number;
+  outSize: number;
+  /** Root node of each tree. */
+  roots: Int32Array;
+  /** Per node: the feature it tests (-1 for a leaf). */
+  feature: Int32Array;
+  /** Per node: index into TREE_MODES, or TREE_LEAF. */
+  mode: Uint8Array;
+  threshold: Float64Array;
+  /** Per internal node: the node taken when the test holds, and when it does not (-1 for a leaf). */
+  trueChild: Int32Array;
+  falseChild: Int32Array;
+  /** Per node and output (row-major, nodes x outSize): the leaf's weight, 0 for internal nodes. */
+  leafWeights: Float64Array;
+  /** Per output: the base value. */
+  base: Float64Array;
+  nodes: string[];
+}
+
+export type Layer = DenseLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer;
 export type LayerKind = Layer['kind'];
 
 /**
  * What happens after the last layer. A final Sigmoid or Softmax is not put in the
  * circuit: the circuit outputs the logits and the decision (threshold at logit 0 for
  * sigmoid, first argmax for softmax); the probability is computed outside the proof.
+ * `argmax`: the outputs already are the class scores (a decision tree's or random
+ * forest's class probabilities, post_transform NONE) and the decision is the index of
+ * the first maximum, as for softmax, with no transform.
  */
-export type Head = 'none' | 'sigmoid' | 'softmax';
+export type Head = 'none' | 'sigmoid' | 'softmax' | 'argmax';
 
 export interface ModelIR {
   inputs: IrInput[];

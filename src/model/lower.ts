@@ -104,10 +104,10 @@ export class Lowering implements FoldContext {
   parameters = 0;
   inputs: IrInput[] = [];
   /** A Sigmoid/Softmax not yet consumed: the head if nothing but shape ops follow it. */
-  pendingHead: { op: 'sigmoid' | 'softmax'; node: string; size: number; final?: boolean } | null = null;
+  pendingHead: { op: Exclude<Head, 'none'>; node: string; size: number; final?: boolean } | null = null;
   merged = false;
   /** The ai.onnx.ml classifier whose scores end the chain, if any. */
-  classifier: { node: string; head: 'sigmoid' | 'softmax'; labels: string[]; pick: number[]; apply: Head; scores: string } | null = null;
+  classifier: { node: string; head: Exclude<Head, 'none'>; labels: string[]; pick: number[]; apply: Head; scores: string } | null = null;
   /** Version of an activation whose columns sum to exactly 1 (a binary logistic classifier's). */
   sumsToOne = -1;
   /** ZipMap output -> its input (onnxruntime-node cannot return a ZipMap's maps). */
@@ -590,7 +590,8 @@ function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)
  * check what the circuit will get.
  */
 function checkFinite(layer: Layer): void {
-  const arrays = layer.kind === 'dense' ? [layer.weights, layer.bias] : layer.kind === 'leaky_relu' ? [layer.alpha] : [];
+  const arrays =
+    layer.kind === 'dense' ? [layer.weights, layer.bias] : layer.kind === 'leaky_relu' ? [layer.alpha] : layer.kind === 'tree_ensemble' ? [layer.leafWeights, layer.base, layer.threshold] : [];
   if (arrays.some((a) => a.some((v) => !Number.isFinite(v)))) {
     throw new ZkinferError('MODEL_BAD_WEIGHTS', `layer "${layer.name}" (ONNX nodes ${layer.nodes.join(', ')}) has NaN or infinite weights`, layer.name);
   }

@@ -2,6 +2,7 @@ import { ZkinferError } from '../errors.ts';
 import type { Head } from './ir.ts';
 import type { AttributeProto, NodeProto } from './onnx-file.ts';
 import type { Activation, Lowering, Value } from './lower.ts';
+import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts';
 
 /**
  * The linear part of the ai.onnx.ml domain (what scikit-learn pipelines exported by
@@ -16,15 +17,13 @@ import type { Activation, Lowering, Value } from './lower.ts';
 export const ML_DOMAIN = 'ai.onnx.ml';
 
 /** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
-export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'ZipMap'];
+export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
 const REFUSED: Record<string, string> = {
   Binarizer: 'a threshold is not linear',
   Imputer: 'replacing a missing-value sentinel (NaN for scikit-learn) cannot be proven: the circuit has no NaN, so impute before the model',
-  TreeEnsembleClassifier: 'tree ensembles are not supported yet',
-  TreeEnsembleRegressor: 'tree ensembles are not supported yet',
-  TreeEnsemble: 'tree ensembles are not supported yet',
+  TreeEnsemble: 'the opset-5 TreeEnsemble op is not supported yet (TreeEnsembleClassifier and TreeEnsembleRegressor are: export with ai.onnx.ml opset 3)',
   OneHotEncoder: 'categorical (string) inputs are not supported',
   LabelEncoder: 'categorical (string) inputs are not supported',
   CategoryMapper: 'categorical (string) inputs are not supported',
@@ -62,6 +61,7 @@ export function mlRefusal(node: NodeProto): string | null {
   const op = node.opType ?? '';
   if (op in REFUSED) return REFUSED[op];
   if (!ML_ACTIVATION_OPS.includes(op)) return 'not an ai.onnx.ml op zkinfer knows';
+  if (op === 'TreeEnsembleClassifier' || op === 'TreeEnsembleRegressor') return treeRefusal(node);
   if (op === 'Normalizer') {
     const norm = attrString(node, 'norm', 'MAX');
     if (norm !== 'L1') return `${norm} normalisation is not linear`;
@@ -138,6 +138,8 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
     L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: targets, weights: Float64Array.from(coef), bias: Float64Array.from(bias), nodes: [nodeName(node)] }, [1, targets]);
   },
   LinearClassifier: linearClassifier,
+  TreeEnsembleClassifier: lowerTreeClassifier,
+  TreeEnsembleRegressor: lowerTreeRegressor,
   /** Linear kernel: sum_j coef_j <x, sv_j> + rho = w·x + rho with w = sum_j coef_j sv_j. */
   SVMRegressor(L, node, act) {
     const n = features(node, act);
@@ -241,7 +243,7 @@ function svmWeights(node: NodeProto, n: number): Float64Array {
 }
 
 /** A classifier's outputs: the label (the decision, proven from the scores) and the scores, whose head is final. */
-function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c: { head: 'sigmoid' | 'softmax'; labels: string[]; pick: number[]; apply: Head }): void {
+export function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c: { head: Exclude<Head, 'none'>; labels: string[]; pick: number[]; apply: Head }): void {
   L.classifier = { node: nodeName(node), ...c, scores: node.output?.[1] ?? '' };
   if (scoresOut === 1 && node.output?.[0]) L.values.set(node.output[0], { kind: 'label' });
   // Nothing but a ZipMap, Normalizer(L1) or shape op may follow the scores.
@@ -250,5 +252,5 @@ function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c: { hea
 
 /** Every ai.onnx.ml op, for the error's supported list. */
 export function mlOpsNote(): string {
-  return `${ML_ACTIVATION_OPS.join(', ')} (Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes)`;
+  return `${ML_ACTIVATION_OPS.join(', ')} (Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`;
 }

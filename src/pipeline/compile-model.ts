@@ -91,8 +91,8 @@ export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize' | 'labels'>,
   if (fromModel && labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) {
     throw new ZkinferError('SETTINGS', `the model's class labels (${labels.slice(0, 4).map((l) => JSON.stringify(l.slice(0, 20))).join(', ')}) are not usable as decision names (1 to 64 letters, digits, spaces, dots, dashes or underscores): give labels`, 'labels');
   }
-  const want = ir.head === 'sigmoid' ? 2 : ir.head === 'softmax' ? ir.outputSize : 0;
-  if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid or softmax head, so no decision', 'labels');
+  const want = ir.head === 'sigmoid' ? 2 : ir.head === 'softmax' || ir.head === 'argmax' ? ir.outputSize : 0;
+  if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid, softmax or argmax head, so no decision', 'labels');
   if (labels.length !== want) throw new ZkinferError('SETTINGS', `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`, 'labels');
   if (labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) throw new ZkinferError('SETTINGS', 'each label must be 1 to 64 letters, digits, spaces, dots, dashes or underscores', 'labels');
   return labels;

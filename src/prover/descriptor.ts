@@ -55,7 +55,7 @@ export interface ModelDescriptor {
 /** How a proven decision reads: the model's label when it has one, else what the number means. */
 export function decisionLabel(d: Pick<ModelDescriptor, 'head' | 'labels'>, value: number): string {
   const label = d.labels?.[value];
-  if (d.head === 'softmax') return label !== undefined ? `class ${value}: ${label}` : `class ${value}`;
+  if (d.head === 'softmax' || d.head === 'argmax') return label !== undefined ? `class ${value}: ${label}` : `class ${value}`;
   const meaning = value === 1 ? 'positive (logit \u2265 0, probability \u2265 0.5)' : 'negative (logit < 0, probability < 0.5)';
   return label !== undefined ? `${value}: ${label} (${value === 1 ? 'logit \u2265 0' : 'logit < 0'})` : `${value}: ${meaning}`;
 }

@@ -3,6 +3,7 @@ import type { ModelIR } from '../model/ir.ts';
 import type { InputQuant } from './input-quant.ts';
 import { absorbInputScales, weightShift } from './quantize.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
+import { planTrees, treeShift } from './tree-plan.ts';
 
 /** One row of the estimate: a layer's exact constraint count. */
 export interface LayerSize {
@@ -19,6 +20,10 @@ export interface LayerSize {
  * Without `inputQuant` every feature is checked at the full activation width: an upper
  * bound for the same model with per-feature widths (narrower checks, and a first layer
  * whose weights grow by the absorbed scales and so need no more weight bits).
+ * Not so for a model whose first layer is a tree ensemble: its thresholds are quantized
+ * to each feature's own scale, and a finer scale can bring thresholds into range that
+ * the model's scale put beyond it (constant tests). Compiling checks the limit again
+ * with the model's actual input quantization, before anything is compiled.
  */
 export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant): { total: number; layers: LayerSize[] } {
   const st = validateSettings(settings);
@@ -32,7 +37,7 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   let pos = true;
   // As quantizeModel: the first dense layer absorbs lowered feature scales (only its weights change).
   const irLayers = inputQuant && inputQuant.scaleBits.some((x) => x !== s) ? absorbInputScales(ir.layers, inputQuant, st) : ir.layers;
-  for (const l of irLayers) {
+  for (const [index, l] of irLayers.entries()) {
     let c: number;
     switch (l.kind) {
       case 'dense':
@@ -59,13 +64,21 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
         c = l.size * (w + 2) + l.size * 2 * (w + 2);
         pos = false;
         break;
+      case 'tree_ensemble': {
+        // As quantizeModel: a first tree layer compares the features at their own scale and width.
+        const first = index === 0 && inputQuant;
+        const plan = planTrees(l, first ? inputQuant.scaleBits : new Array(l.inSize).fill(s), first ? inputQuant.bits : new Array(l.inSize).fill(w));
+        c = plan.comparisons + plan.products + l.outSize * (w + treeShift(l));
+        pos = true;
+        break;
+      }
       default:
         return l satisfies never;
     }
     layers.push({ name: l.name, constraints: c });
   }
   if (ir.head === 'sigmoid') layers.push({ name: 'head', constraints: pos ? 0 : ir.outputSize * w });
-  else if (ir.head === 'softmax') layers.push({ name: 'head', constraints: ir.outputSize * (w + 3) });
+  else if (ir.head === 'softmax' || ir.head === 'argmax') layers.push({ name: 'head', constraints: ir.outputSize * (w + 3) });
   return { total: layers.reduce((a, l) => a + l.constraints, 0), layers };
 }
 

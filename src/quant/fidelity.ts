@@ -29,10 +29,10 @@ export interface FidelityReport {
   flipRate: number | null;
 }
 
-/** Float-side decision, with the same rules as the circuit (sigmoid: p >= 0.5 per output; softmax: first maximum). */
+/** Float-side decision, with the same rules as the circuit (sigmoid: p >= 0.5 per output; softmax, argmax: first maximum). */
 export function floatDecision(head: QuantizedModel['head'], out: ArrayLike<number>): number[] | null {
   if (head === 'sigmoid') return Array.from(out, (p) => (p >= 0.5 ? 1 : 0));
-  if (head === 'softmax') {
+  if (head === 'softmax' || head === 'argmax') {
     let best = 0;
     for (let i = 1; i < out.length; i++) if (out[i] > out[best]) best = i;
     return [best];

@@ -1,8 +1,9 @@
 import { ZkinferError } from '../errors.ts';
-import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
+import { type Head, type IrInput, type Layer, type ModelIR, TREE_LEAF } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
 import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
+import { planTrees, treeShift, type TreePlan } from './tree-plan.ts';
 
 /**
  * A quantized layer. Values are integers at scale 2^s (activations) and 2^(2s)
@@ -31,7 +32,25 @@ export type QLayer =
   | { kind: 'relu'; name: string; size: number }
   | { kind: 'leaky_relu'; name: string; size: number; /** round(alpha * 2^s) */ alpha: bigint[] }
   | { kind: 'clip'; name: string; size: number; min: bigint | null; max: bigint | null }
-  | { kind: 'hard_sigmoid'; name: string; size: number };
+  | { kind: 'hard_sigmoid'; name: string; size: number }
+  | {
+      kind: 'tree_ensemble';
+      name: string;
+      inSize: number;
+      outSize: number;
+      /** Extra fractional bits e of the leaf weights; the sum is rescaled by 2^e. */
+      shift: number;
+      /** Comparison bits and path indicators (see tree-plan.ts). */
+      plan: TreePlan;
+      roots: Int32Array;
+      /** Per internal node its children; -1 for a leaf. */
+      trueChild: Int32Array;
+      falseChild: Int32Array;
+      /** round(w * 2^(s+e)) per node and output (row-major, nodes x outSize), 0 for internal nodes. */
+      leafWeights: bigint[];
+      /** round(base * 2^(s+e)) + 2^(e-1) (so the floor of the rescale rounds to nearest; + 0 when e = 0). */
+      bias: bigint[];
+    };
 
 export interface QuantizedModel {
   settings: QuantSettings;
@@ -73,7 +92,13 @@ export function weightShift(weights: Float64Array, s: number): number {
   return s + Math.min(MAX_EXTRA_WEIGHT_BITS, Math.max(0, MIN_SIGNIFICANT_BITS - have));
 }
 
-function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
+/** Scale and width of each feature a layer reads: the inputs' own for the first layer, else the activations'. */
+export interface LayerInputQuant {
+  scales: number[];
+  widths: number[];
+}
+
+function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant): QLayer {
   const s = st.scaleBits;
   const w = activationBits(st);
   const lo = -(1n << BigInt(w - 1));
@@ -114,8 +139,67 @@ function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
     }
     case 'sigmoid':
       return { kind: 'hard_sigmoid', name: layer.name, size: layer.size };
+    case 'tree_ensemble': {
+      const e = treeShift(layer);
+      const iq = input ?? { scales: new Array(layer.inSize).fill(s), widths: new Array(layer.inSize).fill(w) };
+      const plan = planTrees(layer, iq.scales, iq.widths);
+      const half = e > 0 ? 1n << BigInt(e - 1) : 0n;
+      const q: QLayer = {
+        kind: 'tree_ensemble',
+        name: layer.name,
+        inSize: layer.inSize,
+        outSize: layer.outSize,
+        shift: e,
+        plan,
+        roots: layer.roots,
+        trueChild: Int32Array.from(layer.trueChild, (c, i) => (layer.mode[i] === TREE_LEAF ? -1 : c)),
+        falseChild: Int32Array.from(layer.falseChild, (c, i) => (layer.mode[i] === TREE_LEAF ? -1 : c)),
+        leafWeights: Array.from(layer.leafWeights, (v, i) => (v === 0 ? 0n : toFixed(v, s + e, `${layer.name}.leaf[${Math.floor(i / layer.outSize)}]`))),
+        bias: Array.from(layer.base, (v, j) => toFixed(v, s + e, `${layer.name}.base[${j}]`) + half),
+      };
+      checkTreeRange(q, w, s);
+      return q;
+    }
     default:
       return layer satisfies never;
+  }
+}
+
+/**
+ * A tree ensemble's output is base + one leaf per tree: it lies between base + the sum of
+ * each tree's smallest leaf and base + the sum of the largest. Both must fit the rescale
+ * (w + e bits), so no input can make the sum unprovable (and it is far from wrapping).
+ */
+function checkTreeRange(q: Extract<QLayer, { kind: 'tree_ensemble' }>, w: number, s: number): void {
+  const lim = 1n << BigInt(w + q.shift - 1);
+  for (let j = 0; j < q.outSize; j++) {
+    let lo = q.bias[j];
+    let hi = q.bias[j];
+    for (const r of q.roots) {
+      let min: bigint | null = null;
+      let max: bigint | null = null;
+      const stack = [r];
+      while (stack.length) {
+        const i = stack.pop()!;
+        if (q.trueChild[i] >= 0) {
+          stack.push(q.trueChild[i], q.falseChild[i]);
+          continue;
+        }
+        const v = q.leafWeights[i * q.outSize + j];
+        if (min === null || v < min) min = v;
+        if (max === null || v > max) max = v;
+      }
+      lo += min ?? 0n;
+      hi += max ?? 0n;
+    }
+    if (lo < -lim || hi >= lim) {
+      const unit = 2 ** (s + q.shift);
+      throw new ZkinferError(
+        'SETTINGS',
+        `${q.name}: output ${j} of the tree ensemble can range over [${Number(lo) / unit}, ${Number(hi) / unit}], which does not fit ${w}-bit activations at scale 2^${s}: raise --bits or lower --scale`,
+        q.name,
+      );
+    }
   }
 }
 
@@ -136,7 +220,10 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
       'bits',
     );
   }
-  const layers = (perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers).map((l) => quantizeLayer(l, st));
+  const w = activationBits(st);
+  // A first tree layer compares the features at their own scale and width.
+  const firstInput = perFeature ? { scales: perFeature.scaleBits, widths: perFeature.bits } : { scales: new Array(ir.inputSize).fill(st.scaleBits), widths: new Array(ir.inputSize).fill(w) };
+  const layers = (perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers).map((l, i) => quantizeLayer(l, st, i === 0 ? firstInput : undefined));
   const q: QuantizedModel = {
     settings: st,
     inputQuant: perFeature,
@@ -153,14 +240,16 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
 /**
  * Features stored at their own scale 2^s_i enter the first dense layer, whose weights
  * are multiplied by 2^(s - s_i) (exact: a power of two), so its accumulator is at the
- * model's scale as before. A model whose first layer is not dense would carry the raw
- * values into activations at the model's scale, where they do not fit: it may narrow
- * widths but not lower scales.
+ * model's scale as before. A first tree ensemble compares each feature at its own scale
+ * (its thresholds are quantized to it) and is left as it is. A model whose first layer is
+ * neither would carry the raw values into activations at the model's scale, where they
+ * do not fit: it may narrow widths but not lower scales.
  */
 export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSettings): Layer[] {
   const first = layers[0];
   const lowered = iq.scaleBits.findIndex((s) => s !== st.scaleBits);
-  if (lowered < 0) return layers;
+  // A tree ensemble compares each feature at its own scale: its thresholds absorb it.
+  if (lowered < 0 || first?.kind === 'tree_ensemble') return layers;
   if (first?.kind !== 'dense') {
     throw new ZkinferError(
       'SETTINGS',

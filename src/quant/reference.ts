@@ -1,6 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { QLayer, QuantizedModel } from './quantize.ts';
 import { activationBits } from './settings.ts';
+import { nodeTest } from './tree-plan.ts';
 
 /**
  * The integer reference implementation: the oracle for the circuit. Its outputs are
@@ -14,7 +15,7 @@ export interface ReferenceResult {
   layers: bigint[][];
   /** Final values (logits when the model has a sigmoid or softmax head), at scale 2^s. */
   output: bigint[];
-  /** Sigmoid head: 1 where logit >= 0 (p >= 0.5). Softmax head: [index of the first maximum]. */
+  /** Sigmoid head: 1 where logit >= 0 (p >= 0.5). Softmax or argmax head: [index of the first maximum]. */
   decision: bigint[];
 }
 
@@ -110,6 +111,22 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
         return u < 0n ? 0n : u > one ? one : u;
       });
     }
+    case 'tree_ensemble': {
+      // The comparison bits [X_f <= T], then each tree's path as the circuit's indicators select it.
+      const { plan } = layer;
+      const bits = new Uint8Array(plan.bitCount);
+      for (const f of plan.features) f.thresholds.forEach((T, j) => (bits[f.offset + j] = x[f.feature] <= T ? 1 : 0));
+      const acc = layer.bias.slice();
+      for (const r of layer.roots) {
+        let i = r;
+        while (layer.trueChild[i] >= 0) i = nodeTest(plan, i, bits) === 1 ? layer.trueChild[i] : layer.falseChild[i];
+        for (let j = 0; j < layer.outSize; j++) acc[j] += layer.leafWeights[i * layer.outSize + j];
+      }
+      return acc.map((v, j) => {
+        checkWidth(v, w + layer.shift, `${layer.name}[${j}]`);
+        return floorShift(v, layer.shift);
+      });
+    }
     default:
       return layer satisfies never;
   }
@@ -126,7 +143,7 @@ export function runReference(q: QuantizedModel, x: ArrayLike<number>): Reference
   }
   let decision: bigint[] = [];
   if (q.head === 'sigmoid') decision = cur.map((v) => (v >= 0n ? 1n : 0n));
-  if (q.head === 'softmax') {
+  if (q.head === 'softmax' || q.head === 'argmax') {
     let best = 0;
     for (let i = 1; i < cur.length; i++) if (cur[i] > cur[best]) best = i;
     decision = [BigInt(best)];

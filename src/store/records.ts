@@ -44,7 +44,7 @@ export interface ModelSummary {
   inputs: { name: string; size: number }[];
   outputSize: number;
   decisionSize: number;
-  head: 'none' | 'sigmoid' | 'softmax';
+  head: 'none' | 'sigmoid' | 'softmax' | 'argmax';
 }
 
 /** One immutable key of a model: a new circuit or a new setup makes a new version. */

@@ -137,7 +137,7 @@ function showOutcome(o: Outcome) {
   row('Model id', span(r.modelId ?? '', 'mono'));
   const out = r.outputs!;
   if (out.inputs) row('Public input', out.inputs.join(', '));
-  row('Outputs', `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : '; logits'})`);
+  row('Outputs', `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : b.model.head === 'argmax' ? '; class scores' : '; logits'})`);
   if (out.probability) row('Probability', `${out.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
   row('Decision', span(decisionText(o), 'strong'));
   if (r.inputCommitment) row('Input commitment', span(r.inputCommitment, 'mono'));

@@ -7,6 +7,7 @@ import type { Layer } from '../../src/model/ir.ts';
 import { FIELD_ORDER, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+import { everyModeTrees, treeLayer } from '../helpers/trees.ts';
 
 const relu = (name: string, size: number): Layer => ({ kind: 'relu', name, size, nodes: [name] });
 
@@ -49,6 +50,18 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
       ),
       inputScale: 4,
     },
+    {
+      // Trees on the inputs: bucketed feature 0, directly compared features 1 and 2, argmax head.
+      name: 'trees-argmax',
+      q: quantizeModel(handIr(3, [treeLayer('trees', 3, 2, everyModeTrees(3, 2), [0.25, -0.125])], 'argmax', 2), st),
+      inputScale: 2.5,
+    },
+    {
+      // Trees on activations (after a dense layer), one output, sigmoid head reusing the rescale's sign digit.
+      name: 'dense-trees-sigmoid',
+      q: quantizeModel(handIr(3, [denseLayer('fc', 3, 3, r), treeLayer('trees', 3, 1, everyModeTrees(3, 1), [-0.5])], 'sigmoid', 1), st),
+      inputScale: 2,
+    },
   ];
 }
 
@@ -79,7 +92,8 @@ describe.each(cases())('circuit $name', ({ q, inputScale }) => {
     const ref = runReference(q, Array.from({ length: q.inputSize }, (_, i) => ((i % 3) - 1) * 0.7));
     const honest = await h.witness(ref.input);
     const constraints = await h.constraints();
-    const hints = [...h.symbols].filter(([name]) => /\.(bits|onehot)\[\d+\]$/.test(name));
+    // Rescale / NonNegative digits, the Argmax one-hot, TreeBuckets' comparison bits.
+    const hints = [...h.symbols].filter(([name]) => /\.(bits|onehot|le)\[\d+\]$/.test(name));
     expect(hints.length).toBeGreaterThan(0);
     for (const [name, idx] of hints) {
       for (const delta of [1n, FIELD_ORDER - 1n, 2n]) {

@@ -20,6 +20,7 @@ import {
 import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipeline/index.ts';
 import { developmentPtau, maxPtauPowerFromEnv } from '../../src/prover/ptau.ts';
 import { checkCircuitSize, DEFAULT_SETTINGS, estimateConstraints, inputQuantFromRanges, quantizeModel } from '../../src/quant/index.ts';
+import { everyModeTrees, treeLayer } from '../helpers/trees.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
 import { HAVE_SHARED, REPO, SHARED_FIXTURES } from '../helpers/paths.ts';
 
@@ -396,6 +397,8 @@ describe('the constraint estimate equals the generator', () => {
     ],
     ['sigmoid head reusing sign digits', [5, [denseLayer('fc1', 5, 4, r), relu('r', 4), denseLayer('fc2', 4, 2, r, 0.01)], 'sigmoid', 2], { scaleBits: 10, bits: 32 }],
     ['sigmoid head after relu', [3, [denseLayer('fc1', 3, 2, r), relu('r', 2)], 'sigmoid', 2], { scaleBits: 10, bits: 32 }],
+    ['trees on the inputs, argmax head', [3, [treeLayer('trees', 3, 2, everyModeTrees(3, 2), [0.25, -0.125])], 'argmax', 2], { scaleBits: 8, bits: 24 }],
+    ['trees after a dense layer, sigmoid head', [3, [denseLayer('fc', 3, 3, r), treeLayer('trees', 3, 1, everyModeTrees(3, 1), [0.5])], 'sigmoid', 1], { scaleBits: 10, bits: 32 }],
     ['clip bounds out of range and one-sided', [3, [{ kind: 'clip', name: 'c1', size: 3, min: -1e9, max: 6, nodes: [] }, { kind: 'clip', name: 'c2', size: 3, min: 0, max: Infinity, nodes: [] }], 'none', 3], { scaleBits: 10, bits: 32 }],
   ];
   it.each(cases)('%s', (_name, args, st) => {
@@ -416,6 +419,15 @@ describe('the constraint estimate equals the generator', () => {
     expect(est.layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
     // Without the per-feature quantization the estimate is an upper bound.
     expect(estimateConstraints(ir, st).total).toBeGreaterThanOrEqual(est.total);
+  });
+
+  it('a first tree ensemble at per-feature scales and widths (its thresholds absorb the scales)', () => {
+    const st = { scaleBits: 10, bits: 32 };
+    const ir = handIr(3, [treeLayer('trees', 3, 2, everyModeTrees(3, 2), [0.25, -0.125])], 'softmax', 2);
+    const iq = inputQuantFromRanges([-2000, -3, 0], [2000, 3, 0.5], st, (i) => `x[${i}]`);
+    expect(iq.scaleBits.some((s) => s < 10)).toBe(true);
+    const plan = generateModelTemplate(quantizeModel(ir, st, iq)).plan;
+    expect(estimateConstraints(ir, st, iq).layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
   });
 });
 
