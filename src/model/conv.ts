@@ -27,6 +27,9 @@ export function convRefusal(node: NodeProto): string | null {
   const op = node.opType ?? '';
   const autoPad = attrString(node, 'auto_pad', 'NOTSET');
   if (['Conv', 'ConvTranspose', 'AveragePool', 'MaxPool'].includes(op) && !AUTO_PADS.includes(autoPad)) return `auto_pad "${autoPad}" is not an ONNX padding mode`;
+  if ((autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') && (attrInts(node, 'dilations') ?? []).some((d) => d !== 1)) {
+    return `auto_pad = ${autoPad} with dilations is not supported (onnxruntime refuses it too; give explicit pads)`;
+  }
   if (op === 'ConvTranspose') {
     if (attrInts(node, 'output_shape')) return 'attribute output_shape is not supported (give pads and output_padding instead)';
     if (autoPad !== 'NOTSET' && autoPad !== 'VALID') return `attribute auto_pad = ${autoPad} is not supported (give explicit pads)`;
