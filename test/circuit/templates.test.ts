@@ -6,7 +6,7 @@ import { isZkinferError } from '../../src/errors.ts';
 import type { Layer } from '../../src/model/ir.ts';
 import { FIELD_ORDER, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
-import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
 
 const relu = (name: string, size: number): Layer => ({ kind: 'relu', name, size, nodes: [name] });
 
@@ -36,6 +36,29 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
           ],
           'softmax',
           4,
+        ),
+        st,
+      ),
+      inputScale: 4,
+    },
+    {
+      // A max pool on the range-checked input, a sparse layer whose max pool compares its
+      // accumulators before the rescale (windows of 3, and of 1), a relu on the maxima,
+      // and a max pool on activations (a window of 1 among them).
+      name: 'sparse-maxpool',
+      q: quantizeModel(
+        handIr(
+          12,
+          [
+            maxPoolLayer('pool0', 12, [[0, 1], [2, 3, 4], [5], [6, 7], [8, 9, 10, 11], [1, 6]]),
+            sparseLayer('conv', 6, 10, 3, r),
+            maxPoolLayer('pool1', 10, [[0, 1, 2], [3], [4, 5, 6], [7, 8, 9], [2, 9]]),
+            relu('relu1', 5),
+            maxPoolLayer('pool2', 5, [[0, 1], [2], [3, 4, 0]]),
+            denseLayer('fc', 3, 3, r),
+          ],
+          'softmax',
+          3,
         ),
         st,
       ),

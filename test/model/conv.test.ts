@@ -174,7 +174,7 @@ describe('refusals', () => {
         { op: 'Conv', inputs: ['z', 'W'], outputs: ['w'], name: 'same', attrs: { auto_pad: { string: 'SAME_LOWER' }, dilations: [2, 2] } },
       ],
     });
-    const err = await loadModel(file).catch((e: unknown) => e as Error & { code: string });
+    const err = (await loadModel(file).catch((e: unknown) => e)) as Error & { code: string };
     expect(err.code).toBe('MODEL_UNSUPPORTED_OP');
     expect(err.message).toMatch(/"ConvTranspose" at node "up" \(attribute output_shape/);
     expect(err.message).toMatch(/"MaxPool" at node "pool" \(the Indices output/);
@@ -183,7 +183,7 @@ describe('refusals', () => {
   });
 
   it('a Conv whose weights do not fit its input is refused naming the node', async () => {
-    const err = await loadModel(await write('badw', single([2, 5, 5], [1, 3, 3], { op: 'Conv', inputs: ['W'], name: 'c' }, [W('W', [1, 3, 3, 3])]))).catch((e: unknown) => e as Error & { code: string; field: string });
+    const err = (await loadModel(await write('badw', single([2, 5, 5], [1, 3, 3], { op: 'Conv', inputs: ['W'], name: 'c' }, [W('W', [1, 3, 3, 3])]))).catch((e: unknown) => e)) as Error & { code: string; field: string };
     expect(err.code).toBe('MODEL_UNSUPPORTED_GRAPH');
     expect(err.field).toBe('c');
   });
@@ -191,7 +191,7 @@ describe('refusals', () => {
   it('counts the nonzeros of a convolution before building it (maxParameters)', async () => {
     // 64 x 64 channels over 60 x 60 with a 3x3 kernel: 132M terms from a 150 kB file.
     const file = await write('huge', single([64, 62, 62], [64, 60, 60], { op: 'Conv', inputs: ['W'], name: 'big' }, [{ name: 'W', dims: [64, 64, 3, 3], data: new Float32Array(64 * 64 * 9).fill(0.1) }]));
-    const err = await loadModel(file, { limits: { maxLayerWidth: 1 << 20 } }).catch((e: unknown) => e as Error & { code: string; field: string });
+    const err = (await loadModel(file, { limits: { maxLayerWidth: 1 << 20 } }).catch((e: unknown) => e)) as Error & { code: string; field: string };
     expect(err.code).toBe('MODEL_TOO_LARGE');
     expect(err.field).toBe('big');
     expect(err.message).toMatch(/maxParameters/);
