@@ -23,7 +23,7 @@ const freshStore = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-bench-'));
 const sharedPtau = path.join(REPO, 'artifacts', 'ptau');
 await mkdir(sharedPtau, { recursive: true });
 await symlink(sharedPtau, path.join(freshStore, 'ptau'));
-const available = (m: BenchModel) => (m.kind === 'synthetic' || existsSync(m.file)) && (!only || m.name.includes(only));
+const available = (m: BenchModel) => (m.kind === 'synthetic' || m.build !== undefined || existsSync(m.file)) && (!only || m.name.includes(only));
 
 async function measure(mode: 'compile' | 'prove', i: number): Promise<Record<string, unknown>> {
   const set = mode === 'compile' ? COMPILE_SET : PROVE_SET;
