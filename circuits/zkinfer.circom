@@ -70,6 +70,38 @@ template SparseConst(IN, OUT, NNZ, ROW, COL, W, B) {
     }
 }
 
+// A convolution with compile-time constant weights, as a sparse linear map whose terms
+// are computed here instead of listed: input [C][H][W], output [M][OH][OW], kernel
+// WT[M][C / G][KH][KW], strides, dilations, padding PH / PW at the start of each axis
+// (taps outside the input contribute nothing), G groups, bias B per output. Linear.
+template ConvConst(C, H, W, M, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, G, WT, B) {
+    signal input in[C * H * W];
+    signal output out[M * OH * OW];
+    var CG = C \ G;
+    var MG = M \ G;
+    for (var m = 0; m < M; m++) {
+        var g = m \ MG;
+        for (var oh = 0; oh < OH; oh++) {
+            for (var ow = 0; ow < OW; ow++) {
+                var acc = B[(m * OH + oh) * OW + ow];
+                for (var c = 0; c < CG; c++) {
+                    for (var kh = 0; kh < KH; kh++) {
+                        var ih = oh * SH - PH + kh * DH;
+                        for (var kw = 0; kw < KW; kw++) {
+                            var iw = ow * SW - PW + kw * DW;
+                            var w = WT[((m * CG + c) * KH + kh) * KW + kw];
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W && w != 0) {
+                                acc += w * in[((g * CG + c) * H + ih) * W + iw];
+                            }
+                        }
+                    }
+                }
+                out[(m * OH + oh) * OW + ow] <== acc;
+            }
+        }
+    }
+}
+
 // max(a, b) for values in [-2^(N-1), 2^(N-1)): the sign digit of a - b, pinned by a
 // range-checked decomposition (Rescale), selects a or b.
 // Cost: N + 2 constraints.

@@ -130,6 +130,17 @@ function list(values: (bigint | number)[]): string {
 const sparse: LayerGenerator<'sparse'> = (layer, cur, ctx) => {
   const t = `l${ctx.index}`;
   const nnz = layer.weights.length;
+  const c = layer.conv;
+  if (c) {
+    ctx.lines.push(
+      `${ind}// ${layer.name}: convolution [${c.inShape}] -> [${c.outShape}], kernel ${c.kernel.join('x')}, strides ${c.strides.join('x')}, dilations ${c.dilations.join('x')}, pads ${c.pads.join('x')}, group ${c.group} (${nnz} terms), weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
+      `${ind}var ${t}K[${c.weights.length}] = ${list(c.weights)};`,
+      `${ind}var ${t}B[${layer.outSize}] = ${list(layer.bias)};`,
+      `${ind}component ${t}Mul = ConvConst(${[...c.inShape, ...c.outShape, ...c.kernel, ...c.strides, ...c.dilations, ...c.pads, c.group].join(', ')}, ${t}K, ${t}B);`,
+      `${ind}${t}Mul.in <== ${cur.values};`,
+    );
+    return emitRescale(layer, t, ctx);
+  }
   ctx.lines.push(
     `${ind}// ${layer.name}: sparse linear ${layer.inSize} -> ${layer.outSize} (${nnz} terms), constant weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
     `${ind}var ${t}R[${layer.outSize + 1}] = ${list(layer.rowPtr)};`,

@@ -1,5 +1,6 @@
 import { ZkinferError } from '../errors.ts';
-import type { MaxPoolLayer, SparseLayer } from './ir.ts';
+import type { ConvStructure, MaxPoolLayer, SparseLayer } from './ir.ts';
+import { convTermCount, csrFromConv } from './conv-structure.ts';
 import { attrString } from './ml-ops.ts';
 import type { NodeProto } from './onnx-file.ts';
 import { type Activation, attrFloat, attrInt, attrInts, type Lowering, nodeName, type Value } from './lower.ts';
@@ -234,6 +235,16 @@ function emitSparse(L: Lowering, node: NodeProto, layer: SparseLayer, shape: num
   L.emit(node, layer, shape);
 }
 
+/** A 1D or 2D convolution with its structure; the terms are counted before they are built. */
+function emitConv(L: Lowering, node: NodeProto, c: ConvStructure, bias: (m: number) => number, shape: number[]): void {
+  const [M, OH, OW] = c.outShape;
+  const outSize = M * OH * OW;
+  L.reserveLayer(node, c.inShape[0] * c.inShape[1] * c.inShape[2], outSize, convTermCount(c) + outSize);
+  const b = Float64Array.from({ length: outSize }, (_, o) => bias(Math.floor(o / (OH * OW))));
+  const name = nodeName(node);
+  L.emit(node, csrFromConv(c, b, name, [name]), shape);
+}
+
 function convLike(L: Lowering, node: NodeProto, act: Activation, transposed: boolean): void {
   const { C, spatial } = spatialOf(node, act);
   const W = L.required(node, 1, 'the weights W');
@@ -288,6 +299,23 @@ function convLike(L: Lowering, node: NodeProto, act: Activation, transposed: boo
   const weight = transposed
     ? (m: number, c: number, kk: number) => W.data[(c * Mg + (m % Mg)) * kSize + kk]
     : (m: number, c: number, kk: number) => W.data[(m * Cg + (c % Cg)) * kSize + kk];
+  if (!transposed && n <= 2) {
+    // 1D and 2D: the layer keeps its kernel, for a compact circuit.
+    const g = geometry(node, spatial, kernel);
+    const two = <T>(v: T[], one: T): [T, T] => (n === 2 ? [v[0], v[1]] : [one, v[0]]);
+    const structure: ConvStructure = {
+      inShape: [C, ...two(spatial, 1)],
+      outShape: [M, ...two(outSpatial, 1)],
+      kernel: two(kernel, 1),
+      strides: two(g.strides, 1),
+      dilations: two(g.dilations, 1),
+      pads: two(g.padsBegin, 0),
+      group,
+      weights: Float64Array.from(W.data),
+    };
+    emitConv(L, node, structure, (m) => (B ? B.data[m] : 0), [1, M, ...outSpatial]);
+    return;
+  }
   const layer = assemble(L, node, C, spatial, M, outSpatial, taps, kernel, Cg, chanList, weight, (m) => (B ? B.data[m] : 0));
   emitSparse(L, node, layer, [1, M, ...outSpatial]);
 }
@@ -327,6 +355,24 @@ function averagePool(L: Lowering, node: NodeProto, act: Activation, global: bool
       const v = 1 / per[r % per.length];
       for (let k = layer.rowPtr[r]; k < layer.rowPtr[r + 1]; k++) layer.vals[k] = v;
     }
+  }
+  const K = prod(g.kernel);
+  if (spatial.length <= 2 && layer.vals.every((v) => v === 1 / K)) {
+    // Every window divides by the full kernel size: a depthwise convolution, kept as one.
+    const n = spatial.length;
+    const two = <T>(v: T[], one: T): [T, T] => (n === 2 ? [v[0], v[1]] : [one, v[0]]);
+    const structure: ConvStructure = {
+      inShape: [C, ...two(spatial, 1)],
+      outShape: [C, ...two(outSpatial, 1)],
+      kernel: two(g.kernel, 1),
+      strides: two(g.strides, 1),
+      dilations: two(g.dilations, 1),
+      pads: two(g.padsBegin, 0),
+      group: C,
+      weights: new Float64Array(C * K).fill(1 / K),
+    };
+    emitConv(L, node, structure, () => 0, [1, C, ...outSpatial]);
+    return;
   }
   emitSparse(L, node, layer, [1, C, ...outSpatial]);
 }

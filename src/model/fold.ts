@@ -1,4 +1,5 @@
 import type { DenseLayer, Layer, SparseLayer } from './ir.ts';
+import { composeConv, convTermCount, csrFromConv, scaleConvInputs, scaleConvOutputs } from './conv-structure.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from './limits.ts';
 
 /**
@@ -69,7 +70,7 @@ export function foldInto(out: (Layer | DiagLayer)[], layer: Layer | DiagLayer): 
   else if (layer.kind === 'sparse' && prev?.kind === 'diag') out[last] = diagThenSparse(prev, layer);
   else if (layer.kind === 'dense' && prev?.kind === 'dense' && composeIsSmaller(prev, layer)) out[last] = compose(prev, layer, layer.name);
   else if ((layer.kind === 'sparse' || layer.kind === 'dense') && (prev?.kind === 'sparse' || prev?.kind === 'dense') && (layer.kind === 'sparse' || prev.kind === 'sparse')) {
-    const c = composeSparse(prev, layer);
+    const c = (prev.kind === 'sparse' && layer.kind === 'sparse' ? composeConvLayers(prev, layer) : null) ?? composeSparse(prev, layer);
     if (c) out[last] = c;
     else out.push(layer);
   } else out.push(layer);
@@ -87,7 +88,13 @@ export function sparseFromDiag(d: DiagLayer): SparseLayer {
   return { kind: 'sparse', name: d.name, inSize: n, outSize: n, rowPtr, cols, vals: Float64Array.from(d.scale), bias: d.shift, nodes: d.nodes };
 }
 
-/** diag(s) · A: rows scaled, b = s ∘ b1 + shift. */
+/** A sparse layer without its convolution structure (its terms no longer follow a kernel). */
+export function plain(l: SparseLayer): SparseLayer {
+  const { conv: _conv, ...rest } = l;
+  return rest;
+}
+
+/** diag(s) · A: rows scaled, b = s ∘ b1 + shift. A convolution stays one when s is constant per output channel. */
 function sparseThenDiag(first: SparseLayer, second: DiagLayer): SparseLayer {
   const vals = new Float64Array(first.vals.length);
   const bias = Float64Array.from(second.shift);
@@ -96,10 +103,13 @@ function sparseThenDiag(first: SparseLayer, second: DiagLayer): SparseLayer {
     bias[o] += s * first.bias[o];
     for (let k = first.rowPtr[o]; k < first.rowPtr[o + 1]; k++) vals[k] = s * first.vals[k];
   }
-  return { ...first, vals, bias, nodes: [...first.nodes, ...second.nodes] };
+  const nodes = [...first.nodes, ...second.nodes];
+  const conv = first.conv && scaleConvOutputs(first.conv, second.scale);
+  if (conv) return csrFromConv(conv, bias, first.name, nodes);
+  return { ...plain(first), vals, bias, nodes };
 }
 
-/** A · diag(s): columns scaled, b = A · shift + b2. */
+/** A · diag(s): columns scaled, b = A · shift + b2. A convolution stays one when s is constant per input channel. */
 function diagThenSparse(first: DiagLayer, second: SparseLayer): SparseLayer {
   const vals = new Float64Array(second.vals.length);
   const bias = Float64Array.from(second.bias);
@@ -110,7 +120,29 @@ function diagThenSparse(first: DiagLayer, second: SparseLayer): SparseLayer {
       vals[k] = second.vals[k] * first.scale[m];
     }
   }
-  return { ...second, vals, bias, nodes: [...first.nodes, ...second.nodes] };
+  const nodes = [...first.nodes, ...second.nodes];
+  const conv = second.conv && scaleConvInputs(second.conv, first.scale);
+  if (conv) return csrFromConv(conv, bias, second.name, nodes);
+  return { ...plain(second), vals, bias, nodes };
+}
+
+/**
+ * Two convolutions, the second unpadded (Conv then AveragePool), as one convolution
+ * when its terms are no more than the two layers' together; null otherwise.
+ */
+function composeConvLayers(first: SparseLayer, second: SparseLayer): SparseLayer | null {
+  if (!first.conv || !second.conv) return null;
+  const budget = first.vals.length + second.vals.length;
+  const [M] = second.conv.outShape;
+  const [C] = first.conv.inShape;
+  const ext = [0, 1].map((d) => (first.conv!.kernel[d] - 1) * first.conv!.dilations[d] + first.conv!.strides[d] * second.conv!.dilations[d] * (second.conv!.kernel[d] - 1) + 1);
+  // The kernel is built before its terms are counted: bounded first.
+  if (M * C * ext[0] * ext[1] > 8 * budget) return null;
+  const conv = composeConv(first.conv, second.conv);
+  if (!conv || convTermCount(conv) > budget) return null;
+  const bias = Float64Array.from(second.bias);
+  for (let o = 0; o < second.outSize; o++) for (let k = second.rowPtr[o]; k < second.rowPtr[o + 1]; k++) bias[o] += second.vals[k] * first.bias[second.cols[k]];
+  return csrFromConv(conv, bias, second.name, [...first.nodes, ...second.nodes]);
 }
 
 /** Compressed rows of a dense or sparse layer (a dense layer's zero weights left out). */

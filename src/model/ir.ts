@@ -57,6 +57,24 @@ export interface SparseLayer {
   vals: Float64Array;
   bias: Float64Array;
   nodes: string[];
+  /**
+   * Set when the terms are a convolution's (1D as 2D with height 1): exactly `conv.weights`
+   * at the taps inside the input, zero weights left out. The circuit then gets the kernel
+   * once and computes the indices (ConvConst) instead of listing every term.
+   */
+  conv?: ConvStructure;
+}
+
+/** A 2D convolution over [C, H, W] with `pads` at the start of each axis, weights [M, C / group, KH, KW]. */
+export interface ConvStructure {
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  pads: [number, number];
+  group: number;
+  weights: Float64Array;
 }
 
 /**

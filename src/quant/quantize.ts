@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
+import type { ConvStructure, Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
 import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
@@ -39,6 +39,8 @@ export type QLayer =
       cols: number[];
       weights: bigint[];
       bias: bigint[];
+      /** The convolution the terms come from (its kernel quantized alike), for a compact circuit. */
+      conv?: Omit<ConvStructure, 'weights'> & { weights: bigint[] };
     }
   | { kind: 'maxpool'; name: string; inSize: number; outSize: number; /** output j is the max of x[idx[rowPtr[j] .. rowPtr[j + 1])] */ rowPtr: number[]; idx: number[] }
   | { kind: 'relu'; name: string; size: number }
@@ -116,6 +118,7 @@ function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
         cols: Array.from(layer.cols),
         weights: Array.from(layer.vals, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
         bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
+        ...(layer.conv ? { conv: { ...layer.conv, weights: Array.from(layer.conv.weights, (v, i) => toFixed(v, t, `${layer.name}.kernel[${i}]`)) } } : {}),
       };
     }
     case 'maxpool':
@@ -191,8 +194,10 @@ export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSett
   const lowered = iq.scaleBits.findIndex((s) => s !== st.scaleBits);
   if (lowered < 0) return layers;
   if (first?.kind === 'sparse') {
+    // Per-feature factors break the kernel's sharing: the terms are listed as they are.
     const vals = Float64Array.from(first.vals, (v, k) => v * 2 ** (st.scaleBits - iq.scaleBits[first.cols[k]]));
-    return [{ ...first, vals }, ...layers.slice(1)];
+    const { conv: _conv, ...rest } = first;
+    return [{ ...rest, vals }, ...layers.slice(1)];
   }
   if (first?.kind !== 'dense') {
     throw new ZkinferError(

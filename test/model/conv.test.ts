@@ -137,6 +137,8 @@ describe('folding', () => {
     const ir = await matchesOrt('conv-bn-relu-pool', g);
     // Pad then Gemm compose into one dense-or-sparse layer (the Pad adds no terms).
     expect(ir.layers.map((l) => l.kind)).toEqual(['sparse', 'maxpool', 'relu', 'dense']);
+    // The BatchNormalization scales whole channels: the conv keeps its kernel.
+    expect(ir.layers[0].kind === 'sparse' && ir.layers[0].conv?.kernel).toEqual([3, 3]);
     expect(ir.layers[2]).toMatchObject({ size: 64 });
   });
 
@@ -156,6 +158,8 @@ describe('folding', () => {
     const l = folded.layers[0];
     // Interior outputs read 2 channels x 6 x 6 inputs.
     if (l.kind === 'sparse') expect(Math.max(...Array.from({ length: l.outSize }, (_, o) => l.rowPtr[o + 1] - l.rowPtr[o]))).toBe(72);
+    // Still a convolution, for the circuit: one kernel, not 1,728 listed terms.
+    expect(l.kind === 'sparse' && l.conv).toMatchObject({ kernel: [6, 6], strides: [2, 2], pads: [2, 2], group: 1 });
     const two = await matchesOrt('avg-conv', { ...g('pool'), output: { name: 'y', dims: [1, 3, 6, 6] } });
     expect(two.layers.map((l) => l.kind)).toEqual(['sparse', 'sparse']);
   });
