@@ -200,4 +200,14 @@ describe('refusals', () => {
     expect(err.field).toBe('big');
     expect(err.message).toMatch(/maxParameters/);
   });
+
+  it('counts the window indices of a max pool before building them (maxParameters)', async () => {
+    // 16 channels of 128 x 128, 60 x 60 windows at stride 1: 1.1e8 indices from a 100-byte file.
+    const file = await write('hugepool', single([16, 128, 128], [16, 69, 69], { op: 'MaxPool', inputs: [], name: 'pool', attrs: { kernel_shape: [60, 60] } }));
+    const t0 = performance.now();
+    const err = (await loadModel(file, { limits: { maxLayerWidth: 1 << 20 } }).catch((e: unknown) => e)) as Error & { code: string; field: string };
+    expect(err.code).toBe('MODEL_TOO_LARGE');
+    expect(err.field).toBe('pool');
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
 });
