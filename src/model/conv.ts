@@ -1,6 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { ConvStructure, MaxPoolLayer, SparseLayer } from './ir.ts';
 import { convTermCount, csrFromConv } from './conv-structure.ts';
+import { checkLimit, tooLarge } from './limits.ts';
 import { attrString } from './ml-ops.ts';
 import type { NodeProto } from './onnx-file.ts';
 import { type Activation, attrFloat, attrInt, attrInts, type Lowering, nodeName, type Value } from './lower.ts';
@@ -52,8 +53,17 @@ interface DimTaps {
   src: Int32Array;
 }
 
-/** Taps of one dimension, listing only those `at` maps inside the input (>= 0). */
-function dimTaps(outLen: number, k: number, at: (o: number, kk: number) => number): DimTaps {
+/**
+ * Taps of one dimension, listing only those `at` maps inside the input (>= 0). The scan
+ * costs output length x kernel size, both from the file (pads and kernels are
+ * attributes): checked first, against the layer width and 16 x maxParameters.
+ */
+function dimTaps(L: Lowering, node: NodeProto, outLen: number, k: number, at: (o: number, kk: number) => number): DimTaps {
+  const where = nodeName(node);
+  checkLimit(L.limits, 'maxLayerWidth', outLen, `the output length of one spatial axis of ${node.opType}`, where);
+  if (outLen * k > 16 * L.limits.maxParameters) {
+    throw tooLarge(L.limits, 'maxParameters', outLen * k, `the kernel positions ${node.opType} would scan on one spatial axis (output length ${outLen} x kernel ${k}, allowed up to 16 x the limit)`, where);
+  }
   const ptr = new Int32Array(outLen + 1);
   let n = 0;
   for (let o = 0; o < outLen; o++) {
@@ -170,9 +180,9 @@ function geometry(node: NodeProto, spatial: number[], kernel: number[]): Geometr
 }
 
 /** Conv taps: input position o * s - pb + kk * d, inside the input. */
-function convTaps(g: Geometry, spatial: number[]): DimTaps[] {
+function convTaps(L: Lowering, node: NodeProto, g: Geometry, spatial: number[]): DimTaps[] {
   return spatial.map((x, d) =>
-    dimTaps(g.outSpatial[d], g.kernel[d], (o, kk) => {
+    dimTaps(L, node, g.outSpatial[d], g.kernel[d], (o, kk) => {
       const i = o * g.strides[d] - g.padsBegin[d] + kk * g.dilations[d];
       return i >= 0 && i < x ? i : -1;
     }),
@@ -267,7 +277,7 @@ function convLike(L: Lowering, node: NodeProto, act: Activation, transposed: boo
     Mg = M / group;
     const g = geometry(node, spatial, kernel);
     outSpatial = g.outSpatial;
-    taps = convTaps(g, spatial);
+    taps = convTaps(L, node, g, spatial);
   } else {
     if (W.shape[0] !== C) throw refuse(node, `weights of shape [${W.shape}] do not fit ${C} input channels`);
     Mg = W.shape[1];
@@ -283,7 +293,7 @@ function convLike(L: Lowering, node: NodeProto, act: Activation, transposed: boo
     if (outSpatial.some((o) => o < 1)) throw refuse(node, `the output would be empty ([${outSpatial}])`);
     // Output o receives input i through kernel offset kk when i * s - pb + kk * d = o.
     taps = spatial.map((x, d) =>
-      dimTaps(outSpatial[d], kernel[d], (o, kk) => {
+      dimTaps(L, node, outSpatial[d], kernel[d], (o, kk) => {
         const t = o + pads[d] - kk * dilations[d];
         if (t < 0 || t % strides[d] !== 0) return -1;
         const i = t / strides[d];
@@ -331,7 +341,7 @@ function poolGeometry(node: NodeProto, spatial: number[], global: boolean): Geom
 function averagePool(L: Lowering, node: NodeProto, act: Activation, global: boolean): void {
   const { C, spatial } = spatialOf(node, act);
   const g = poolGeometry(node, spatial, global);
-  const taps = convTaps(g, spatial);
+  const taps = convTaps(L, node, g, spatial);
   const includePad = !global && attrInt(node, 'count_include_pad', 0) === 1;
   // With count_include_pad the divisor counts the window's positions inside the padded
   // input (a ceil-mode window hanging past the end padding is cut there).
@@ -380,7 +390,7 @@ function averagePool(L: Lowering, node: NodeProto, act: Activation, global: bool
 function maxPool(L: Lowering, node: NodeProto, act: Activation, global: boolean): void {
   const { C, spatial } = spatialOf(node, act);
   const g = poolGeometry(node, spatial, global);
-  const taps = convTaps(g, spatial);
+  const taps = convTaps(L, node, g, spatial);
   const inSize = C * prod(spatial);
   const outSize = C * prod(g.outSpatial);
   const terms = C * tapCount(taps);
@@ -404,7 +414,7 @@ function maxPool(L: Lowering, node: NodeProto, act: Activation, global: boolean)
 }
 
 /** Pad (constant value, edge or reflect): each output is one input or the constant. */
-function pad(L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[]): void {
+function pad(L: Lowering, node: NodeProto, act: Activation): void {
   const rank = act.shape.length;
   let pads: number[];
   let value = 0;
@@ -419,7 +429,6 @@ function pad(L: Lowering, node: NodeProto, act: Activation, others: (Value | und
     const a = node.input?.[3] ? L.constant(node, 3, 'the axes') : undefined;
     if (a) axes = Array.from(a.data, (x) => (x < 0 ? x + rank : x));
   }
-  void others;
   const ax = axes ?? Array.from({ length: rank }, (_, i) => i);
   if (pads.length !== 2 * ax.length) throw refuse(node, `pads [${pads}] do not give a begin and an end for each of ${ax.length} axes`);
   const begin = Array(rank).fill(0);

@@ -201,6 +201,16 @@ describe('refusals', () => {
     expect(err.message).toMatch(/maxParameters/);
   });
 
+  it('huge pads or kernels are refused before the taps are scanned', async () => {
+    const t0 = performance.now();
+    const padded = await write('hugepads', single([1, 8, 8], [1, 8, 8], { op: 'AveragePool', inputs: [], name: 'pads', attrs: { kernel_shape: [3, 3], pads: [1e8, 1e8, 1e8, 1e8] } }));
+    expect(await loadModel(padded).catch((e: unknown) => e)).toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'pads' });
+    const kernel = await write('hugekernel', single([1, 3000], [1, 3000], { op: 'Conv', inputs: ['W'], name: 'k', attrs: { pads: [200000, 0] } }, [{ name: 'W', dims: [1, 1, 200001], data: new Float32Array(200001) }]));
+    const err = (await loadModel(kernel, { limits: { maxTensorElements: 1 << 20 } }).catch((e: unknown) => e)) as Error & { code: string; field: string };
+    expect(err).toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'k' });
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
   it('counts the window indices of a max pool before building them (maxParameters)', async () => {
     // 16 channels of 128 x 128, 60 x 60 windows at stride 1: 1.1e8 indices from a 100-byte file.
     const file = await write('hugepool', single([16, 128, 128], [16, 69, 69], { op: 'MaxPool', inputs: [], name: 'pool', attrs: { kernel_shape: [60, 60] } }));
