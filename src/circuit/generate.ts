@@ -1,6 +1,7 @@
 import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../quant/settings.ts';
 import { packedCount } from '../quant/pack.ts';
+import { type OneHotGroup, oneHotGroups } from '../quant/input-quant.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -213,13 +214,20 @@ function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {
  * Range checks of inputs with per-feature widths: feature i must lie in
  * [-2^(b_i - 1), 2^(b_i - 1)). One component array per distinct width (an array's
  * elements share a template instance shape); `idx` maps each back to its feature.
+ * A categorical column's features (`groups`) are checked as one-hot instead: each is 0
+ * or `one` (1.0 at the model's scale), and they sum to `one`, so exactly one is set; that
+ * also bounds them, and their sign digit is 1.
  */
-function emitInputChecks(bits: number[], lines: string[]): { pos: string; constraints: number; formula: string } {
-  const groups = new Map<number, number[]>();
-  bits.forEach((b, i) => groups.set(b, [...(groups.get(b) ?? []), i]));
+function emitInputChecks(bits: number[], lines: string[], groups: OneHotGroup[] = [], one = 0n): { pos: string; constraints: number; formula: string } {
+  const inGroup = new Set(groups.flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
+  const groupsByWidth = new Map<number, number[]>();
+  bits.forEach((b, i) => {
+    if (!inGroup.has(i)) groupsByWidth.set(b, [...(groupsByWidth.get(b) ?? []), i]);
+  });
   lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width`, `${ind}signal inPos[${bits.length}];`);
   const parts: string[] = [];
-  for (const [b, idx] of [...groups.entries()].sort((x, y) => x[0] - y[0])) {
+  let constraints = 0;
+  for (const [b, idx] of [...groupsByWidth.entries()].sort((x, y) => x[0] - y[0])) {
     const c = `inSign${b}`;
     lines.push(
       `${ind}var ${c}Idx[${idx.length}] = [${idx.join(',')}];`,
@@ -231,8 +239,23 @@ function emitInputChecks(bits: number[], lines: string[]): { pos: string; constr
       `${ind}}`,
     );
     parts.push(`${idx.length} x ${b}`);
+    constraints += idx.length * b;
   }
-  return { pos: 'inPos', constraints: bits.reduce((a, b) => a + b, 0), formula: parts.join(' + ') };
+  for (const g of groups) {
+    lines.push(
+      `${ind}// categorical column ${g.name}: one-hot over its ${g.size} categories, each feature 0 or ${one} (1.0), exactly one set`,
+      `${ind}var oh${g.start}Sum = 0;`,
+      `${ind}for (var i = ${g.start}; i < ${g.start + g.size}; i++) {`,
+      `${ind}${ind}x[i] * (x[i] - ${one}) === 0;`,
+      `${ind}${ind}inPos[i] <== 1;`,
+      `${ind}${ind}oh${g.start}Sum += x[i];`,
+      `${ind}}`,
+      `${ind}oh${g.start}Sum === ${one};`,
+    );
+    constraints += g.size;
+  }
+  if (groups.length > 0) parts.push(`${groups.reduce((a, g) => a + g.size, 0)} x 1 (one-hot)`);
+  return { pos: 'inPos', constraints, formula: parts.join(' + ') };
 }
 
 /**
@@ -252,7 +275,12 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   );
   if (decisionSize > 0) lines.push(`${ind}signal output decision[${decisionSize}];`);
   let inPos: string;
-  if (!q.inputQuant) {
+  const groups = oneHotGroups(q.inputs);
+  if (groups.length > 0) {
+    const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits));
+    inPos = r.pos;
+    plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
+  } else if (!q.inputQuant) {
     lines.push(`${ind}// inputs: each must lie in [-2^${w - 1}, 2^${w - 1})`);
     inPos = emitSign({ values: 'x', pos: null, size: q.inputSize }, w, { q, index: 0, lines }, 'in');
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: q.inputSize * w, formula: `${q.inputSize} x ${w}` });

@@ -31,7 +31,15 @@ export interface ModelDescriptor {
    */
   circuitHash: string;
   settings: QuantSettings;
-  inputs: { name: string; size: number }[];
+  /**
+   * The graph inputs in order: name and flat size (features the circuit takes). An input
+   * with categorical columns lists each column's ordered categories (null: a numeric
+   * column): a category is given by name, and the circuit takes and commits to its one-hot
+   * vector in this order (size counts those features); an unknown category is refused. An
+   * input with imputed columns lists each column's value (raw units) for a missing entry
+   * (null: it may not be missing), substituted before quantization.
+   */
+  inputs: { name: string; size: number; categories?: (string[] | null)[]; unknownCategory?: 'refused'; missing?: (number | null)[] }[];
   outputSize: number;
   decisionSize: number;
   head: Head;

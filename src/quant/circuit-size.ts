@@ -1,6 +1,6 @@
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../model/limits.ts';
 import type { ModelIR } from '../model/ir.ts';
-import type { InputQuant } from './input-quant.ts';
+import { type InputQuant, oneHotGroups } from './input-quant.ts';
 import { absorbInputScales, weightShift } from './quantize.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 
@@ -27,7 +27,11 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   const w = activationBits(st);
   const lo = -(2 ** (w - 1));
   const hi = 2 ** (w - 1) - 1;
-  const layers: LayerSize[] = [{ name: 'input', constraints: inputQuant ? inputQuant.bits.reduce((a, b) => a + b, 0) : ir.inputSize * w }];
+  // A categorical column's one-hot features cost one constraint each instead of a range check.
+  const oneHot = new Set(oneHotGroups(ir.inputs).flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
+  let inputChecks = 0;
+  for (let i = 0; i < ir.inputSize; i++) inputChecks += oneHot.has(i) ? 1 : (inputQuant?.bits[i] ?? w);
+  const layers: LayerSize[] = [{ name: 'input', constraints: inputChecks }];
   // Whether the current vector's sign digits exist (a rescale or the input check made them).
   let pos = true;
   // As quantizeModel: the first dense layer absorbs lowered feature scales (only its weights change).

@@ -73,3 +73,25 @@ export function isDefaultInputQuant(q: InputQuant | undefined, st: QuantSettings
   const w = activationBits(st);
   return q.scaleBits.every((s) => s === st.scaleBits) && q.bits.every((b) => b === w);
 }
+
+/** A categorical column's one-hot features in the flat input: [start, start + size). */
+export interface OneHotGroup {
+  /** The column, as errors and the layer table name it: the input, and its column index when it has several. */
+  name: string;
+  start: number;
+  size: number;
+}
+
+/** Every categorical column's one-hot features, in flat order. */
+export function oneHotGroups(inputs: readonly { name: string; offset: number; categories?: (string[] | null)[] }[]): OneHotGroup[] {
+  const out: OneHotGroup[] = [];
+  for (const inp of inputs) {
+    if (!inp.categories) continue;
+    let k = inp.offset;
+    inp.categories.forEach((cats, j) => {
+      if (cats) out.push({ name: inp.categories!.length === 1 ? inp.name : `${inp.name}[${j}]`, start: k, size: cats.length });
+      k += cats ? cats.length : 1;
+    });
+  }
+  return out;
+}
