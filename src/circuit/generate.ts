@@ -75,7 +75,8 @@ function matrixLiteral(values: bigint[], rows: number, cols: number): string {
 }
 
 const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
-  const N = activationBits(ctx.q.settings) + layer.shift;
+  // The accumulator's width: activation bits + t, or narrower for a first layer whose inputs are narrower.
+  const N = layer.accBits ?? activationBits(ctx.q.settings) + layer.shift;
   const t = `l${ctx.index}`;
   ctx.lines.push(
     `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} (linear), then rescale by 2^${layer.shift}`,

@@ -1,7 +1,7 @@
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../model/limits.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { type InputQuant, oneHotGroups } from './input-quant.ts';
-import { absorbInputScales, weightShift } from './quantize.ts';
+import { type InputQuant, isDefaultInputQuant, oneHotGroups } from './input-quant.ts';
+import { absorbInputScales, firstLayerAccBits, type QLayer, quantizeLayer, weightShift } from './quantize.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 
 /** One row of the estimate: a layer's exact constraint count. */
@@ -36,13 +36,16 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   let pos = true;
   // As quantizeModel: the first dense layer absorbs lowered feature scales (only its weights change).
   const irLayers = inputQuant && inputQuant.scaleBits.some((x) => x !== s) ? absorbInputScales(ir.layers, inputQuant, st) : ir.layers;
-  for (const l of irLayers) {
+  for (const [k, l] of irLayers.entries()) {
     let c: number;
     switch (l.kind) {
-      case 'dense':
-        c = l.outSize * (w + weightShift(l.weights, s));
+      case 'dense': {
+        // As quantizeModel: a first layer after per-feature input checks may rescale narrower.
+        const acc = k === 0 && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerAccBits(quantizeLayer(l, st) as Extract<QLayer, { kind: 'dense' }>, st, inputQuant.bits) : null;
+        c = l.outSize * (acc ?? w + weightShift(l.weights, s));
         pos = true;
         break;
+      }
       case 'relu':
         c = pos ? l.size : l.size * (w + 1);
         pos = false;

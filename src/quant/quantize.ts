@@ -27,6 +27,12 @@ export type QLayer =
        * the rescale round to nearest.
        */
       bias: bigint[];
+      /**
+       * Width of the accumulator's range-checked decomposition (the rescale), when it is
+       * narrower than activation bits + t: the first layer's accumulator is bounded by its
+       * inputs' own widths (narrow per-feature input checks), |acc| <= |b| + sum |W| 2^(b_i - 1).
+       */
+      accBits?: number;
     }
   | { kind: 'relu'; name: string; size: number }
   | { kind: 'leaky_relu'; name: string; size: number; /** round(alpha * 2^s) */ alpha: bigint[] }
@@ -73,7 +79,7 @@ export function weightShift(weights: Float64Array, s: number): number {
   return s + Math.min(MAX_EXTRA_WEIGHT_BITS, Math.max(0, MIN_SIGNIFICANT_BITS - have));
 }
 
-function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
+export function quantizeLayer(layer: Layer, st: QuantSettings): QLayer {
   const s = st.scaleBits;
   const w = activationBits(st);
   const lo = -(1n << BigInt(w - 1));
@@ -137,6 +143,10 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
     );
   }
   const layers = (perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers).map((l) => quantizeLayer(l, st));
+  if (perFeature && layers[0]?.kind === 'dense') {
+    const acc = firstLayerAccBits(layers[0], st, perFeature.bits);
+    if (acc !== null) layers[0] = { ...layers[0], accBits: acc };
+  }
   const q: QuantizedModel = {
     settings: st,
     inputQuant: perFeature,
@@ -148,6 +158,30 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
   };
   checkNoWrap(q);
   return q;
+}
+
+/**
+ * The rescale width of a first dense layer whose inputs have their own (narrower) widths
+ * `inputBits`: the fewest bits N (more than the weight shift t) with
+ * |b_j| + sum_i |W_ji| 2^(bits_i - 1) < 2^(N - 1) for every neuron, so every accumulator an
+ * in-range input can produce decomposes in N bits; null when that is not narrower than
+ * the usual activation bits + t. The quotient then lies within N - t <= activation bits,
+ * so what follows sees a value of the usual width.
+ */
+export function firstLayerAccBits(layer: Extract<QLayer, { kind: 'dense' }>, st: QuantSettings, inputBits: number[]): number | null {
+  const usual = activationBits(st) + layer.shift;
+  let widest = 0n;
+  for (let j = 0; j < layer.outSize; j++) {
+    let bound = layer.bias[j] < 0n ? -layer.bias[j] : layer.bias[j];
+    for (let i = 0; i < layer.inSize; i++) {
+      const v = layer.weights[j * layer.inSize + i];
+      bound += (v < 0n ? -v : v) << BigInt(inputBits[i] - 1);
+    }
+    if (bound > widest) widest = bound;
+  }
+  // N - 1 >= bit length of the bound, N > t.
+  const n = Math.max(widest.toString(2).length + 1, layer.shift + 1);
+  return n < usual ? n : null;
 }
 
 /**

@@ -82,7 +82,7 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
         let acc = layer.bias[j];
         const row = j * layer.inSize;
         for (let i = 0; i < layer.inSize; i++) acc += layer.weights[row + i] * x[i];
-        checkWidth(acc, w + layer.shift, `${layer.name}[${j}]`);
+        checkWidth(acc, layer.accBits ?? w + layer.shift, `${layer.name}[${j}]`);
         out.push(floorShift(acc, layer.shift));
       }
       return out;

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { firstViolated, generateCircuit } from '../../src/circuit/index.ts';
 import { isZkinferError } from '../../src/errors.ts';
 import type { Layer } from '../../src/model/ir.ts';
-import { FIELD_ORDER, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
+import { FIELD_ORDER, inputQuantFromRanges, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
 
@@ -40,6 +40,12 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
         st,
       ),
       inputScale: 4,
+    },
+    {
+      // Inputs in [-1, 1] with their own narrow range checks: the first layer's rescale is narrower too.
+      name: 'narrow-inputs-first-layer',
+      q: quantizeModel(handIr(6, [denseLayer('fc1', 6, 4, r), relu('relu1', 4), denseLayer('fc2', 4, 2, r)], 'sigmoid', 2), st, inputQuantFromRanges(Array(6).fill(-1), Array(6).fill(1), st, (i) => `x[${i}]`)),
+      inputScale: 1,
     },
     {
       name: 'clip-one-sided-regression',
