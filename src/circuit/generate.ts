@@ -1,7 +1,7 @@
 import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../quant/settings.ts';
 import { packedCount } from '../quant/pack.ts';
-import { type OneHotGroup, oneHotGroups } from '../quant/input-quant.ts';
+import { isUnsigned, type OneHotGroup, oneHotGroups } from '../quant/input-quant.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -219,27 +219,33 @@ function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {
  * or `one` (1.0 at the model's scale), and they sum to `one`, so exactly one is set; that
  * also bounds them, and their sign digit is 1.
  */
-function emitInputChecks(bits: number[], lines: string[], groups: OneHotGroup[] = [], one = 0n): { pos: string; constraints: number; formula: string } {
+function emitInputChecks(bits: number[], lines: string[], groups: OneHotGroup[] = [], one = 0n, unsigned: (i: number) => boolean = () => false): { pos: string; constraints: number; formula: string } {
   const inGroup = new Set(groups.flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
-  const groupsByWidth = new Map<number, number[]>();
+  const groupsByWidth = new Map<string, number[]>();
   bits.forEach((b, i) => {
-    if (!inGroup.has(i)) groupsByWidth.set(b, [...(groupsByWidth.get(b) ?? []), i]);
+    const key = `${b}${unsigned(i) ? 'u' : ''}`;
+    if (!inGroup.has(i)) groupsByWidth.set(key, [...(groupsByWidth.get(key) ?? []), i]);
   });
-  lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width`, `${ind}signal inPos[${bits.length}];`);
+  const anyUnsigned = bits.some((_, i) => !inGroup.has(i) && unsigned(i));
+  lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width${anyUnsigned ? ', or in [0, 2^b_i) when its range starts at 0 or above' : ''}`, `${ind}signal inPos[${bits.length}];`);
   const parts: string[] = [];
   let constraints = 0;
-  for (const [b, idx] of [...groupsByWidth.entries()].sort((x, y) => x[0] - y[0])) {
-    const c = `inSign${b}`;
+  const order = [...groupsByWidth.entries()].sort((x, y) => parseInt(x[0]) - parseInt(y[0]) || x[0].localeCompare(y[0]));
+  for (const [key, idx] of order) {
+    const b = parseInt(key);
+    const u = key.endsWith('u');
+    const c = `inSign${key}`;
+    // Unsigned: the b digits of x itself (Rescale decomposes its input plus 2^(b-1)), and x >= 0.
     lines.push(
       `${ind}var ${c}Idx[${idx.length}] = [${idx.join(',')}];`,
       `${ind}component ${c}[${idx.length}];`,
       `${ind}for (var k = 0; k < ${idx.length}; k++) {`,
       `${ind}${ind}${c}[k] = Rescale(${b}, 0);`,
-      `${ind}${ind}${c}[k].in <== x[${c}Idx[k]];`,
-      `${ind}${ind}inPos[${c}Idx[k]] <== ${c}[k].pos;`,
+      u ? `${ind}${ind}${c}[k].in <== x[${c}Idx[k]] - ${1n << BigInt(b - 1)};` : `${ind}${ind}${c}[k].in <== x[${c}Idx[k]];`,
+      u ? `${ind}${ind}inPos[${c}Idx[k]] <== 1;` : `${ind}${ind}inPos[${c}Idx[k]] <== ${c}[k].pos;`,
       `${ind}}`,
     );
-    parts.push(`${idx.length} x ${b}`);
+    parts.push(`${idx.length} x ${b}${u ? 'u' : ''}`);
     constraints += idx.length * b;
   }
   for (const g of groups) {
@@ -278,7 +284,7 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   let inPos: string;
   const groups = oneHotGroups(q.inputs);
   if (groups.length > 0) {
-    const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits));
+    const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits), (i) => isUnsigned(q.inputQuant, i));
     inPos = r.pos;
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
   } else if (!q.inputQuant) {
@@ -286,7 +292,8 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
     inPos = emitSign({ values: 'x', pos: null, size: q.inputSize }, w, { q, index: 0, lines }, 'in');
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: q.inputSize * w, formula: `${q.inputSize} x ${w}` });
   } else {
-    const r = emitInputChecks(q.inputQuant.bits, lines);
+    const iq = q.inputQuant;
+    const r = emitInputChecks(iq.bits, lines, [], 0n, (i) => isUnsigned(iq, i));
     inPos = r.pos;
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
   }

@@ -49,8 +49,9 @@ export interface ModelDescriptor {
   packing: { width: number; perElement: number };
   /**
    * Per-feature input quantization, when features are not all at the model's scale and
-   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] signed bits;
-   * lo/hi is the range (real units) it was sized for.
+   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] bits, signed,
+   * or unsigned ([0, 2^bits[i])) when lo[i] >= 0; lo/hi is the range (real units) it was
+   * sized for.
    */
   inputQuant?: { scaleBits: number[]; bits: number[]; lo: number[]; hi: number[] };
   /**

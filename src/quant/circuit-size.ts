@@ -41,7 +41,7 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
     switch (l.kind) {
       case 'dense': {
         // As quantizeModel: a first layer after per-feature input checks may rescale narrower.
-        const acc = k === 0 && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerAccBits(quantizeLayer(l, st) as Extract<QLayer, { kind: 'dense' }>, st, inputQuant.bits) : null;
+        const acc = k === 0 && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerAccBits(quantizeLayer(l, st) as Extract<QLayer, { kind: 'dense' }>, st, inputQuant) : null;
         c = l.outSize * (acc ?? w + weightShift(l.weights, s));
         pos = true;
         break;

@@ -1,7 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
-import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
+import { inputMagnitude, type InputQuant, isDefaultInputQuant } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 
 /**
@@ -144,7 +144,7 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
   }
   const layers = (perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers).map((l) => quantizeLayer(l, st));
   if (perFeature && layers[0]?.kind === 'dense') {
-    const acc = firstLayerAccBits(layers[0], st, perFeature.bits);
+    const acc = firstLayerAccBits(layers[0], st, perFeature);
     if (acc !== null) layers[0] = { ...layers[0], accBits: acc };
   }
   const q: QuantizedModel = {
@@ -162,20 +162,20 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
 
 /**
  * The rescale width of a first dense layer whose inputs have their own (narrower) widths
- * `inputBits`: the fewest bits N (more than the weight shift t) with
- * |b_j| + sum_i |W_ji| 2^(bits_i - 1) < 2^(N - 1) for every neuron, so every accumulator an
+ * (`iq`): the fewest bits N (more than the weight shift t) with
+ * |b_j| + sum_i |W_ji| max|x_i| < 2^(N - 1) for every neuron, so every accumulator an
  * in-range input can produce decomposes in N bits; null when that is not narrower than
  * the usual activation bits + t. The quotient then lies within N - t <= activation bits,
  * so what follows sees a value of the usual width.
  */
-export function firstLayerAccBits(layer: Extract<QLayer, { kind: 'dense' }>, st: QuantSettings, inputBits: number[]): number | null {
+export function firstLayerAccBits(layer: Extract<QLayer, { kind: 'dense' }>, st: QuantSettings, iq: InputQuant): number | null {
   const usual = activationBits(st) + layer.shift;
   let widest = 0n;
   for (let j = 0; j < layer.outSize; j++) {
     let bound = layer.bias[j] < 0n ? -layer.bias[j] : layer.bias[j];
     for (let i = 0; i < layer.inSize; i++) {
       const v = layer.weights[j * layer.inSize + i];
-      bound += (v < 0n ? -v : v) << BigInt(inputBits[i] - 1);
+      bound += (v < 0n ? -v : v) * inputMagnitude(iq, i);
     }
     if (bound > widest) widest = bound;
   }

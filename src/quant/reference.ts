@@ -1,6 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { QLayer, QuantizedModel } from './quantize.ts';
 import { activationBits } from './settings.ts';
+import { isUnsigned } from './input-quant.ts';
 
 /**
  * The integer reference implementation: the oracle for the circuit. Its outputs are
@@ -31,13 +32,15 @@ export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
   return Array.from(x, (v, i) => {
     const feature = featureName(q, i);
     const s = q.inputQuant?.scaleBits[i] ?? q.settings.scaleBits;
-    const lim = 2 ** ((q.inputQuant?.bits[i] ?? activationBits(q.settings)) - 1);
+    const b = q.inputQuant?.bits[i] ?? activationBits(q.settings);
+    const unsigned = isUnsigned(q.inputQuant, i);
+    const [min, lim] = unsigned ? [0, 2 ** b] : [-(2 ** (b - 1)), 2 ** (b - 1)];
     // The value itself is the applicant's: errors name the feature and the bound only.
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       throw new ZkinferError('INPUT_VALUE', `${feature} is not a finite number`, feature);
     }
     const r = Math.round(v * 2 ** s);
-    if (r < -lim || r >= lim) {
+    if (r < min || r >= lim) {
       throw new ZkinferError('INPUT_RANGE', `${feature} is outside the representable range ${inputBound(q, i)}`, feature);
     }
     return BigInt(r);
@@ -48,6 +51,7 @@ export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
 export function inputBound(q: Pick<QuantizedModel, 'inputQuant' | 'settings'>, i: number): string {
   const s = q.inputQuant?.scaleBits[i] ?? q.settings.scaleBits;
   const b = q.inputQuant?.bits[i] ?? activationBits(q.settings);
+  if (isUnsigned(q.inputQuant, i)) return `[0, ${(2 ** b - 1) / 2 ** s}] (scale 2^${s}, ${b} bits unsigned)`;
   const lim = 2 ** (b - 1);
   return `[${-lim / 2 ** s}, ${(lim - 1) / 2 ** s}] (scale 2^${s}, ${b} bits)`;
 }
