@@ -77,15 +77,23 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
       if (!Number.isFinite(v)) throw new ZkinferError('INPUT_VALUE', `test set line ${r + 2}, column "${header[c]}": not a number`, header[c]);
       return v;
     });
+    // By input name, so that an error names the column.
+    const named: Record<string, unknown> = {};
+    let k = 0;
+    for (const inp of ir.inputs) {
+      const n = inp.categories ? inp.categories.length : inp.size;
+      named[inp.name] = n === 1 ? values[k] : values.slice(k, k + n);
+      k += n;
+    }
     let x: Float64Array;
     try {
-      x = parseInput(values, ir);
+      x = parseInput(named, ir);
     } catch (e) {
       if (e instanceof ZkinferError) throw new ZkinferError(e.code, `test set line ${r + 2}: ${e.message}`, e.field);
       throw e;
     }
     rows.push(x);
-    given.push(values);
+    given.push(named);
     if (labelAt >= 0) labels.push(labelValue(f[labelAt], `test set line ${r + 2}`));
   });
   return { rows, labels: labelAt >= 0 ? labels : null, given };

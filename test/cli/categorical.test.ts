@@ -51,7 +51,7 @@ describe('categorical columns on the CLI', () => {
     await writeFile(csv, `${COLUMNS.join(',')},approved\n52000,9000,41,OWN,car,60,1\n`);
     const t = await readTestSet(csv, ir, 'approved');
     expect(Array.from(t.rows[0])).toEqual([52000, 9000, 41, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1]);
-    expect(t.given[0]).toEqual([52000, 9000, 41, 'OWN', 'car', '60']);
+    expect(t.given[0]).toEqual({ income: 52000, debt: 9000, age: 41, home_ownership: 'OWN', purpose: 'car', term: '60' });
     const imp = (await loadModel(path.join(DIR, 'credit_imputer.onnx'))).ir;
     await writeFile(csv, 'input[0],input[1],input[2],input[3]\n50000,,30,2\n');
     const m = await readTestSet(csv, imp);
