@@ -20,7 +20,7 @@ export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
 const REFUSED: Record<string, string> = {
-  Binarizer: 'a threshold is not linear',
+  Binarizer: 'a threshold (1 where x > t, else 0) is not linear, and no range-checked comparison layer is built for it',
   TreeEnsembleClassifier: 'tree ensembles are not supported yet',
   TreeEnsembleRegressor: 'tree ensembles are not supported yet',
   TreeEnsemble: 'tree ensembles are not supported yet',
@@ -68,7 +68,7 @@ export function mlRefusal(node: NodeProto): string | null {
   if (op === 'OneHotEncoder' && !attrStrings(node, 'cats_strings') && !attrIntList(node, 'cats_int64s')) return 'needs cats_strings or cats_int64s';
   if (op === 'Normalizer') {
     const norm = attrString(node, 'norm', 'MAX');
-    if (norm !== 'L1') return `${norm} normalisation is not linear`;
+    if (norm !== 'L1') return `${norm} normalisation is not linear: it divides each feature by the activation's ${norm === 'L2' ? 'Euclidean norm' : 'largest magnitude'}, a proven division per feature (quotient and remainder range-checked) that is not built`;
   }
   const post = attrString(node, 'post_transform', 'NONE');
   if (op === 'LinearRegressor' && post !== 'NONE') return `post_transform ${post} (only NONE)`;

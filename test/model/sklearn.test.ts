@@ -248,7 +248,7 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     const msg = (err as Error).message;
     expect(msg).toMatch(/at 4 nodes/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.SVMRegressor" at node "svr_rbf" \(kernel RBF is not linear/);
-    expect(msg).toMatch(/"ai\.onnx\.ml\.Normalizer" at node "norm_l2" \(L2 normalisation is not linear\)/);
+    expect(msg).toMatch(/"ai\.onnx\.ml\.Normalizer" at node "norm_l2" \(L2 normalisation is not linear: it divides each feature by the activation's Euclidean norm/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.Binarizer" at node "binarize"/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.TreeEnsembleClassifier" at node "trees"/);
     // The supported list separates ops on activations from ops folded on constants.
