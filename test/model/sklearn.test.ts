@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -222,6 +222,41 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       await writeFile(path.join(dir, 'imp.json'), JSON.stringify([[50000, null, 30, 2]]));
       const j = await readInputRows(path.join(dir, 'imp.json'), imp);
       expect(j.rows[0][1]).toBe(imp.inputs[0].missing![1]);
+    });
+
+    it('a table of string columns (Gather per column, OneHotEncoder with a dropped category) and a LabelEncoder to floats lower exactly against onnxruntime-node', async () => {
+      const ML = 'ai.onnx.ml';
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const f = path.join(dir, 'table.onnx');
+      await writeFile(f, buildOnnx({
+        inputs: [{ name: 'num', dims: ['N', 1] }, { name: 'cats', dims: ['N', 2], type: 'string' }],
+        output: { name: 'y', dims: ['N', 1] },
+        initializers: [{ name: 'i0', dims: [1], data: [0], type: 'int64' }, { name: 'i1', dims: [1], data: [1], type: 'int64' }, { name: 'keep', dims: [2], data: [1, 2], type: 'int64' }],
+        nodes: [
+          { op: 'Gather', name: 'g0', inputs: ['cats', 'i0'], outputs: ['c0'], attrs: { axis: 1 } },
+          { op: 'OneHotEncoder', domain: ML, name: 'ohe0', inputs: ['c0'], outputs: ['o0'], attrs: { cats_strings: { strings: ['a', 'b', 'c'] }, zeros: 0 } },
+          // drop='first': the first category's column is left out.
+          { op: 'Gather', name: 'drop0', inputs: ['o0', 'keep'], outputs: ['d0'], attrs: { axis: -1 } },
+          { op: 'Reshape', name: 'r0', inputs: ['d0', 'shape2'], outputs: ['e0'] },
+          { op: 'Gather', name: 'g1', inputs: ['cats', 'i1'], outputs: ['c1'], attrs: { axis: 1 } },
+          { op: 'LabelEncoder', domain: ML, name: 'le1', inputs: ['c1'], outputs: ['e1'], attrs: { keys_strings: { strings: ['low', 'mid', 'high'] }, values_floats: { floats: [0.5, 1.5, -2] } } },
+          { op: 'Concat', name: 'all', inputs: ['num', 'e0', 'e1'], outputs: ['x'], attrs: { axis: 1 } },
+          { op: 'LinearRegressor', domain: ML, name: 'lin', inputs: ['x'], outputs: ['y'], attrs: { coefficients: { floats: [0.25, 1, -3, 2] }, intercepts: { floats: [0.5] }, targets: 1 } },
+        ],
+      }));
+      // The Reshape target as a constant: built above by name, supplied here.
+      const { onnx } = await import('../../src/model/onnx-file.ts');
+      const proto = onnx.ModelProto.decode(await readFile(f));
+      proto.graph!.initializer!.push(onnx.TensorProto.create({ name: 'shape2', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1, 2] }));
+      await writeFile(f, onnx.ModelProto.encode(proto).finish());
+      const { ir } = await loadModel(f);
+      expect(ir.inputs[1].categories).toEqual([['a', 'b', 'c'], ['low', 'mid', 'high']]);
+      expect(ir.inputs[1].size).toBe(6);
+      for (const row of [[1.5, 'a', 'low'], [-2, 'c', 'high'], [0.25, 'b', 'mid']]) {
+        const x = parseInput({ num: row[0], cats: [row[1], row[2]] }, ir);
+        const want = await runOnnxRuntime(f, x, ir);
+        expect(Math.abs(evalFloat(ir, x).output[0] - want[0]), row.join()).toBeLessThan(1e-5);
+      }
     });
 
     it('an Imputer replacing a number (not NaN) is refused by name, with the reason', async () => {
