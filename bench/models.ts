@@ -25,7 +25,17 @@ export type BenchModel =
       limits?: Partial<ModelLimits>;
       maxPtauPower?: number;
     }
-  | { name: string; kind: 'synthetic'; sizes: number[]; head: 'sigmoid' | 'softmax' };
+  | { name: string; kind: 'synthetic'; sizes: number[]; head: 'sigmoid' | 'softmax'; calibration?: 'pixels' };
+
+/**
+ * Calibration rows of 8-bit pixels (k / 255, in [0, 1]), seeded: every feature sees 0 and
+ * 1 and values between, as an image data set would. Per-feature quantization
+ * (src/quant/input-quant.ts) then sizes each input's range check from them.
+ */
+export function pixelRows(size: number, count = 32, seed = 3): Float64Array[] {
+  const r = rng(seed);
+  return Array.from({ length: count }, (_, k) => Float64Array.from({ length: size }, () => (k === 0 ? 0 : k === 1 ? 1 : Math.floor(r() * 256) / 255)));
+}
 
 /** A seeded MLP with ReLU between layers and weights ~ U(-1, 1) / sqrt(fan-in). */
 export function syntheticModel(sizes: number[], head: 'sigmoid' | 'softmax'): LoadedModel {
@@ -82,6 +92,7 @@ export const PROVE_SET: BenchModel[] = [
   { name: 'mlp 7-20-20-3', kind: 'synthetic', sizes: [7, 20, 20, 3], head: 'softmax' },
   { name: 'mlp 41-82-82-1', kind: 'synthetic', sizes: [41, 82, 82, 1], head: 'sigmoid' },
   { name: 'mlp 784-128-10', kind: 'synthetic', sizes: [784, 128, 10], head: 'softmax' },
+  { name: 'mlp 784-128-10 calibrated', kind: 'synthetic', sizes: [784, 128, 10], head: 'softmax', calibration: 'pixels' },
   ezkl('large_mlp'),
   LENET_AVG,
 ];

@@ -9,13 +9,18 @@ import { compileContracts, deployContracts, encodeCalls, solidityProof, startDev
 import { bundleModel, compileLoaded, compileModel, type CompiledModel, proveModel, randomInputs, setupModel } from '../src/pipeline/index.ts';
 import type { ProofBundle } from '../src/prover/index.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
-import { COMPILE_SET, PROVE_SET, syntheticModel } from './models.ts';
+import { COMPILE_SET, PROVE_SET, pixelRows, syntheticModel } from './models.ts';
 
 const [mode, idx] = process.argv.slice(2);
 const spec = (mode === 'compile' ? COMPILE_SET : PROVE_SET)[Number(idx)];
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function compile(): Promise<{ m: CompiledModel; input: unknown }> {
+  if (spec.kind === 'synthetic' && spec.calibration === 'pixels') {
+    const loaded = syntheticModel(spec.sizes, spec.head);
+    const rows = pixelRows(spec.sizes[0]);
+    return { m: await compileLoaded(loaded, { calibration: rows }), input: Array.from(pixelRows(spec.sizes[0], 1, 5)[0]) };
+  }
   if (spec.kind === 'synthetic') {
     const loaded = syntheticModel(spec.sizes, spec.head);
     return { m: await compileLoaded(loaded), input: Array.from(randomInputs(spec.sizes[0], 1, 5)[0]) };
@@ -44,6 +49,8 @@ const out: Record<string, unknown> = {
   neurons: m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'sparse' ? l.outSize : 0), 0),
   modelConstraints: m.circuit.constraints,
   constraints: m.compiled.constraints,
+  inputChecks: m.circuit.plan[0]?.formula,
+  layerPlan: m.circuit.plan.map((p) => `${p.name} ${p.constraints}`).join(', '),
   perNeuron: constraintsPerNeuron(m),
   compileS: m.compiled.cached ? 'cached' : compileS,
   fidelityInputs: m.fidelity ? `${m.fidelity.samples} ${m.fidelity.inputs}` : null,

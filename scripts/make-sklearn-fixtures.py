@@ -11,17 +11,30 @@ otherwise (no network) the same graphs are built with onnx.helper from the train
 coefficients, following skl2onnx's converters (linear_classifier.py, scaler.py).
 
 For each model: NAME.onnx, NAME.inputs.json (20 rows, raw units, one list per row in
-the order of the graph inputs' columns) and NAME.expected.json (every graph output
-from onnxruntime on those rows; ZipMap outputs as lists in class-label order).
-Run from the repository root: python3 scripts/make-sklearn-fixtures.py
+the order of the graph inputs' columns; a category as its string, a missing value as
+null) and NAME.expected.json (every graph output on those rows, from onnxruntime when
+it is importable, otherwise from scikit-learn's own predict / predict_proba, which the
+TypeScript tests check onnxruntime-node against; ZipMap outputs as lists in class-label
+order).
+
+Also: a credit pipeline with categorical columns (ColumnTransformer: StandardScaler on
+the numeric columns, OneHotEncoder on string and integer categories, one graph input per
+column), an Imputer pipeline (SimpleImputer on NaN), and an OrdinalEncoder pipeline
+(skl2onnx lowers it to one LabelEncoder per column).
+Run from the repository root: python3 scripts/make-sklearn-fixtures.py [NAME ...]
+(only the named fixtures; all without names).
 """
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper
+try:
+    import onnxruntime as ort
+except ImportError:  # expected outputs then come from scikit-learn
+    ort = None
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
@@ -65,13 +78,40 @@ def label_type(labels):
     return TensorProto.STRING if isinstance(labels[0], str) else TensorProto.INT64
 
 
-def finish(name, nodes, inputs, outputs, doc):
-    graph = helper.make_graph(nodes, name, inputs, outputs)
+ONLY = set(sys.argv[1:])
+
+
+def wanted(name):
+    return not ONLY or name in ONLY
+
+
+def finish(name, nodes, inputs, outputs, doc, initializer=()):
+    if not wanted(name):
+        return
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializer))
     model = helper.make_model(graph, opset_imports=OPSETS, producer_name='skl2onnx-layout (scripts/make-sklearn-fixtures.py)', ir_version=8)
     model.doc_string = doc
     onnx.checker.check_model(model)
     with open(os.path.join(OUT, f'{name}.onnx'), 'wb') as f:
         f.write(model.SerializeToString())
+
+
+def map_type(key, value):
+    """helper.make_map_type_proto, which onnx before 1.13 lacks."""
+    if hasattr(helper, 'make_map_type_proto'):
+        return helper.make_map_type_proto(key, value)
+    t = onnx.TypeProto()
+    t.map_type.key_type = key
+    t.map_type.value_type.CopyFrom(value)
+    return t
+
+
+def sequence_type(elem):
+    if hasattr(helper, 'make_sequence_type_proto'):
+        return helper.make_sequence_type_proto(elem)
+    t = onnx.TypeProto()
+    t.sequence_type.elem_type.CopyFrom(elem)
+    return t
 
 
 def outputs_with_zipmap(labels, zipmap, nodes, prob='probabilities'):
@@ -82,7 +122,7 @@ def outputs_with_zipmap(labels, zipmap, nodes, prob='probabilities'):
         nodes.append(helper.make_node('Identity', ['label'], ['output_label'], name='LabelIdentity'))
         nodes.append(helper.make_node('ZipMap', [prob], ['output_probability'], name='ZipMap', domain='ai.onnx.ml', **kw))
         key = TensorProto.STRING if lt == TensorProto.STRING else TensorProto.INT64
-        seq = helper.make_sequence_type_proto(helper.make_map_type_proto(key, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+        seq = sequence_type(map_type(key, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
         return [helper.make_tensor_value_info('output_label', lt, [None]), helper.make_value_info('output_probability', seq)]
     return [helper.make_tensor_value_info('label', lt, [None]), helper.make_tensor_value_info(prob, TensorProto.FLOAT, [None, len(labels)])]
 
@@ -114,7 +154,10 @@ def run_ort(name, feeds_rows, input_names, split):
     for row in feeds_rows:
         feeds = {}
         for n, (a, b) in zip(input_names, split):
-            feeds[n] = np.array([row[a:b]], dtype=np.float32)
+            vals = list(row[a:b])
+            kind = next(i.type for i in sess.get_inputs() if i.name == n)
+            dtype = object if 'string' in kind else np.int64 if 'int64' in kind else np.float32
+            feeds[n] = np.array([[np.nan if v is None else v for v in vals]], dtype=dtype)
         res = sess.run(None, feeds)
         for o, v in zip(sess.get_outputs(), res):
             if isinstance(v, list):  # ZipMap: a list of {label: p}
@@ -128,11 +171,25 @@ def run_ort(name, feeds_rows, input_names, split):
     return out
 
 
-def write_rows(name, rows, input_names, split):
+def write_rows(name, rows, input_names, split, expected=None, columns=COLUMNS):
+    """`expected`: the outputs by name from scikit-learn, used when onnxruntime is missing."""
+    if not wanted(name):
+        return
+    cell = lambda v: v if isinstance(v, str) else None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
     with open(os.path.join(OUT, f'{name}.inputs.json'), 'w') as f:
-        json.dump({'columns': COLUMNS, 'inputs': input_names, 'rows': [[float(v) for v in r] for r in rows]}, f, indent=1)
+        json.dump({'columns': columns, 'inputs': input_names, 'rows': [[cell(v) for v in r] for r in rows]}, f, indent=1)
+    if ort is None and expected is None:
+        raise SystemExit(f'{name}: onnxruntime is not importable and no scikit-learn outputs were given')
+    out = run_ort(name, rows, input_names, split) if ort is not None else expected
     with open(os.path.join(OUT, f'{name}.expected.json'), 'w') as f:
-        json.dump(run_ort(name, rows, input_names, split), f, indent=1)
+        json.dump(out, f, indent=1)
+
+
+def sk_expected(pipe, X, label_key, prob_key):
+    """Labels and class probabilities from scikit-learn (float64), as onnxruntime would give them."""
+    labels = pipe.predict(X)
+    lab = [str(v) if isinstance(v, str) else int(v) for v in labels]
+    return {label_key: lab, prob_key: [[float(p) for p in row] for row in pipe.predict_proba(X)]}
 
 
 def main():
@@ -180,8 +237,9 @@ def main():
     g = helper.make_graph(nodes, 'linreg_limit', finput(), graph_out, initializer=[idx])
     model = helper.make_model(g, opset_imports=OPSETS, producer_name='skl2onnx-layout (scripts/make-sklearn-fixtures.py)', ir_version=8)
     onnx.checker.check_model(model)
-    with open(os.path.join(OUT, 'linreg_limit.onnx'), 'wb') as f:
-        f.write(model.SerializeToString())
+    if wanted('linreg_limit'):
+        with open(os.path.join(OUT, 'linreg_limit.onnx'), 'wb') as f:
+            f.write(model.SerializeToString())
     write_rows('linreg_limit', Xt, ['input'], [(0, 4)])
 
     # 5. StandardScaler + LinearSVC, binary: LinearClassifier with post_transform NONE (raw scores), ZipMap on.
@@ -267,9 +325,14 @@ def main():
     graph = helper.make_graph(nodes, 'column_transformer_table', finput(), outputs_with_zipmap([0, 1], False, nodes), initializer=[cols, age_col])
     model = helper.make_model(graph, opset_imports=OPSETS, producer_name='skl2onnx-layout (scripts/make-sklearn-fixtures.py)', ir_version=8)
     onnx.checker.check_model(model)
-    with open(os.path.join(OUT, 'column_transformer_table.onnx'), 'wb') as f:
-        f.write(model.SerializeToString())
+    if wanted('column_transformer_table'):
+        with open(os.path.join(OUT, 'column_transformer_table.onnx'), 'wb') as f:
+            f.write(model.SerializeToString())
     write_rows('column_transformer_table', Xt, ['input'], [(0, 4)])
+
+    categorical_fixtures()
+    imputer_fixture()
+    ordinal_fixture()
 
     # 9. Refused: Normalizer(L2), Binarizer, an RBF SVM and a TreeEnsembleClassifier in one graph.
     nodes = [
@@ -286,6 +349,147 @@ def main():
     finish('refused_trees', nodes, finput(), [helper.make_tensor_value_info('label', TensorProto.INT64, [None]),
                                               helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, [None, 2])],
            'Normalizer L2, Binarizer, an RBF SVMRegressor, TreeEnsembleClassifier: refused')
+
+
+HOME = ['MORTGAGE', 'OWN', 'RENT']
+PURPOSE = ['car', 'debt_consolidation', 'education', 'home_improvement', 'medical']
+TERMS = [36, 60]
+CAT_COLUMNS = ['income', 'debt', 'age', 'home_ownership', 'purpose', 'term']
+
+
+def categorical_data(n, seed=11):
+    """Credit applicants in raw units with categorical columns (strings, and an integer term in months)."""
+    X, score = credit_data(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    home = rng.choice(HOME, n, p=[0.4, 0.2, 0.4])
+    purpose = rng.choice(PURPOSE, n)
+    term = rng.choice(TERMS, n, p=[0.7, 0.3])
+    score = score + np.select([home == 'OWN', home == 'RENT'], [0.8, -0.6], 0.0) + np.where(purpose == 'debt_consolidation', -0.7, 0.0) + np.where(purpose == 'medical', -0.4, 0.0) + np.where(term == 60, -0.5, 0.0)
+    rows = np.empty((n, 6), dtype=object)
+    rows[:, 0], rows[:, 1], rows[:, 2] = X[:, 0], X[:, 1], X[:, 2]
+    rows[:, 3], rows[:, 4], rows[:, 5] = home, purpose, term.astype(np.int64)
+    return rows, score
+
+
+def column_inputs(names, types):
+    return [helper.make_tensor_value_info(c, t, [None, 1]) for c, t in zip(names, types)]
+
+
+def categorical_fixtures():
+    """ColumnTransformer(StandardScaler on income, debt, age; OneHotEncoder on home_ownership,
+    purpose (strings) and term (int64)) + LogisticRegression, one graph input per column,
+    as skl2onnx converts a DataFrame: numeric columns concatenated and scaled, each
+    categorical column one-hot encoded (OneHotEncoder node, output [N, 1, k]), the
+    encodings concatenated on the last axis and reshaped to [N, K], then both groups
+    concatenated."""
+    from sklearn.preprocessing import OneHotEncoder
+    rows, score = categorical_data(800)
+    test, _ = categorical_data(20, seed=101)
+    y = (score > np.median(score)).astype(int)
+    ct = ColumnTransformer([('num', StandardScaler(), [0, 1, 2]), ('cat', OneHotEncoder(handle_unknown='error'), [3, 4, 5])])
+    pipe = make_pipeline(ct, LogisticRegression(max_iter=2000)).fit(rows, y)
+    sc = pipe[0].named_transformers_['num']
+    ohe = pipe[0].named_transformers_['cat']
+    lr = pipe[1]
+    ins = column_inputs(CAT_COLUMNS, [TensorProto.FLOAT] * 3 + [TensorProto.STRING, TensorProto.STRING, TensorProto.INT64])
+    nodes = [
+        helper.make_node('Concat', ['income', 'debt', 'age'], ['num_in'], name='num_concat', axis=1),
+        scaler_node(sc, 'num_in', 'num_out', name='num_scaler'),
+    ]
+    ohe_outs = []
+    total = 0
+    for col, cats in zip(['home_ownership', 'purpose', 'term'], ohe.categories_):
+        src = col
+        if col == 'term':
+            nodes.append(helper.make_node('Cast', [col], [f'{col}_cast'], name=f'{col}_cast', to=TensorProto.INT64))
+            src = f'{col}_cast'
+            kw = {'cats_int64s': [int(c) for c in cats]}
+        else:
+            kw = {'cats_strings': [str(c) for c in cats]}
+        nodes.append(helper.make_node('OneHotEncoder', [src], [f'{col}_ohe'], name=f'{col}_OneHotEncoder', domain='ai.onnx.ml', zeros=0, **kw))
+        ohe_outs.append(f'{col}_ohe')
+        total += len(cats)
+    shape = helper.make_tensor('cat_shape', TensorProto.INT64, [2], [-1, total])
+    nodes += [
+        helper.make_node('Concat', ohe_outs, ['cat_concat'], name='cat_concat', axis=-1),
+        helper.make_node('Reshape', ['cat_concat', 'cat_shape'], ['cat_out'], name='cat_reshape'),
+        helper.make_node('Concat', ['num_out', 'cat_out'], ['transformed'], name='columns_concat', axis=1),
+    ]
+    nodes += binary_logistic_nodes(lr, [0, 1], 'transformed')
+    outs = outputs_with_zipmap([0, 1], True, nodes)
+    finish('credit_categorical', nodes, ins, outs, 'ColumnTransformer(StandardScaler, OneHotEncoder on strings and int64) + LogisticRegression', [shape])
+    split = [(i, i + 1) for i in range(6)]
+    write_rows('credit_categorical', test.tolist(), CAT_COLUMNS, split, sk_expected(pipe, test, 'output_label', 'output_probability'), columns=CAT_COLUMNS)
+
+
+def imputer_fixture():
+    """SimpleImputer(median) + StandardScaler + LogisticRegression on one table of four
+    numeric columns with missing values (NaN): Imputer, Scaler, LinearClassifier."""
+    from sklearn.impute import SimpleImputer
+    X, score = credit_data(600, seed=21)
+    rng = np.random.default_rng(22)
+    Xm = X.copy()
+    Xm[rng.random(X.shape) < 0.1] = np.nan
+    Xt, _ = credit_data(20, seed=23)
+    # Every column missing in some test row, and a row missing two.
+    for r, c in [(0, 0), (1, 1), (2, 2), (3, 3), (4, 1), (4, 3), (7, 0), (12, 2)]:
+        Xt[r, c] = np.nan
+    y = (score > np.median(score)).astype(int)
+    pipe = make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), LogisticRegression()).fit(Xm, y)
+    imp = pipe[0]
+    nodes = [
+        helper.make_node('Imputer', ['input'], ['imputed'], name='Imputer', domain='ai.onnx.ml', imputed_value_floats=f32(imp.statistics_), replaced_value_float=float('nan')),
+        scaler_node(pipe[1], 'imputed', 'variable'),
+    ]
+    lr = pipe[2]
+    nodes += [
+        classifier_node(np.vstack([-lr.coef_, lr.coef_]), np.concatenate([-lr.intercept_, lr.intercept_]), [0, 1], 'LOGISTIC', 'variable'),
+        helper.make_node('Normalizer', ['probability_tensor'], ['probabilities'], name='Normalizer', domain='ai.onnx.ml', norm='L1'),
+    ]
+    outs = outputs_with_zipmap([0, 1], False, nodes)
+    finish('credit_imputer', nodes, [helper.make_tensor_value_info('input', TensorProto.FLOAT, [None, 4])], outs, 'SimpleImputer(median) + StandardScaler + LogisticRegression')
+    write_rows('credit_imputer', Xt.tolist(), ['input'], [(0, 4)], sk_expected(pipe, Xt, 'label', 'probabilities'))
+
+
+def ordinal_fixture():
+    """ColumnTransformer(OrdinalEncoder on home_ownership and purpose, StandardScaler on
+    income, debt, age) + LogisticRegression. skl2onnx's OrdinalEncoder: the string columns
+    concatenated, each picked by ArrayFeatureExtractor and mapped by a LabelEncoder
+    (keys_strings -> values_int64s), reshaped, concatenated and cast to float."""
+    from sklearn.preprocessing import OrdinalEncoder
+    rows, score = categorical_data(800, seed=31)
+    test, _ = categorical_data(20, seed=131)
+    rows, test = rows[:, [0, 1, 2, 3, 4]], test[:, [0, 1, 2, 3, 4]]
+    names = CAT_COLUMNS[:5]
+    y = (score > np.median(score)).astype(int)
+    ct = ColumnTransformer([('ord', OrdinalEncoder(), [3, 4]), ('num', StandardScaler(), [0, 1, 2])])
+    pipe = make_pipeline(ct, LogisticRegression(max_iter=2000)).fit(rows, y)
+    enc = pipe[0].named_transformers_['ord']
+    sc = pipe[0].named_transformers_['num']
+    ins = column_inputs(names, [TensorProto.FLOAT] * 3 + [TensorProto.STRING] * 2)
+    inits = [helper.make_tensor('shape_col', TensorProto.INT64, [2], [-1, 1])]
+    nodes = [helper.make_node('Concat', ['home_ownership', 'purpose'], ['ord_in'], name='ord_concat', axis=1)]
+    outs = []
+    for i, cats in enumerate(enc.categories_):
+        inits.append(helper.make_tensor(f'index{i}', TensorProto.INT64, [], [i]))
+        nodes += [
+            helper.make_node('ArrayFeatureExtractor', ['ord_in', f'index{i}'], [f'feature_column{i}'], name=f'ArrayFeatureExtractor{i}', domain='ai.onnx.ml'),
+            helper.make_node('LabelEncoder', [f'feature_column{i}'], [f'label_encoder{i}'], name=f'LabelEncoder{i}', domain='ai.onnx.ml',
+                             keys_strings=[str(c) for c in cats], values_int64s=list(range(len(cats)))),
+            helper.make_node('Reshape', [f'label_encoder{i}', 'shape_col'], [f'ordinal_output{i}'], name=f'Reshape{i}'),
+        ]
+        outs.append(f'ordinal_output{i}')
+    nodes += [
+        helper.make_node('Concat', outs, ['ord_concat_result'], name='ord_result', axis=1),
+        helper.make_node('Cast', ['ord_concat_result'], ['ord_out'], name='ord_cast', to=TensorProto.FLOAT),
+        helper.make_node('Concat', ['income', 'debt', 'age'], ['num_in'], name='num_concat', axis=1),
+        scaler_node(sc, 'num_in', 'num_out', name='num_scaler'),
+        helper.make_node('Concat', ['ord_out', 'num_out'], ['transformed'], name='columns_concat', axis=1),
+    ]
+    nodes += binary_logistic_nodes(pipe[1], [0, 1], 'transformed')
+    gouts = outputs_with_zipmap([0, 1], False, nodes)
+    finish('credit_ordinal', nodes, ins, gouts, 'ColumnTransformer(OrdinalEncoder as LabelEncoders, StandardScaler) + LogisticRegression', inits)
+    write_rows('credit_ordinal', test.tolist(), names, [(i, i + 1) for i in range(5)], sk_expected(pipe, test, 'label', 'probabilities'), columns=names)
 
 
 if __name__ == '__main__':

@@ -507,7 +507,14 @@ export interface paths {
                             updatedAt: string;
                             inputs?: {
                                 name: string;
+                                /** @description features the circuit takes (a categorical column counts one per category) */
                                 size: number;
+                                /** @description per column: its ordered categories (give one of them, as a string), or null for a numeric column */
+                                categories?: (string[] | null)[];
+                                /** @enum {string} */
+                                unknownCategory?: "refused";
+                                /** @description per column: the value a missing entry (null) takes before quantization, or null when it may not be missing */
+                                missing?: (number | null)[];
                             }[];
                             outputSize?: number;
                             head?: string;
@@ -1004,7 +1011,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description {"input_data": [[...]]}, a flat array, or named features */
+                        /** @description {"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one) */
                         input: unknown[] | {
                             [key: string]: unknown;
                         };
@@ -3196,7 +3203,14 @@ export interface components {
             updatedAt: string;
             inputs?: {
                 name: string;
+                /** @description features the circuit takes (a categorical column counts one per category) */
                 size: number;
+                /** @description per column: its ordered categories (give one of them, as a string), or null for a numeric column */
+                categories?: (string[] | null)[];
+                /** @enum {string} */
+                unknownCategory?: "refused";
+                /** @description per column: the value a missing entry (null) takes before quantization, or null when it may not be missing */
+                missing?: (number | null)[];
             }[];
             outputSize?: number;
             head?: string;

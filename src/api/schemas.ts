@@ -20,7 +20,17 @@ export const ModelSchema = Type.Object(
     ceremony: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony' })),
     createdAt: Type.String(),
     updatedAt: Type.String(),
-    inputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), size: Type.Integer() }))),
+    inputs: Type.Optional(
+      Type.Array(
+        Type.Object({
+          name: Type.String(),
+          size: Type.Integer({ description: 'features the circuit takes (a categorical column counts one per category)' }),
+          categories: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Array(Type.String())]), { description: "per column: its ordered categories (give one of them, as a string), or null for a numeric column" })),
+          unknownCategory: Type.Optional(Type.Literal('refused')),
+          missing: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Number()]), { description: 'per column: the value a missing entry (null) takes before quantization, or null when it may not be missing' })),
+        }),
+      ),
+    ),
     outputSize: Type.Optional(Type.Integer()),
     head: Type.Optional(Type.String()),
     decisionSize: Type.Optional(Type.Integer()),
@@ -75,7 +85,7 @@ export const VkeyQuery = Type.Object(
 export const ProofRequestSchema = Type.Object(
   {
     input: Type.Union([Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown())], {
-      description: '{"input_data": [[...]]}, a flat array, or named features',
+      description: '{"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one)',
     }),
     salt: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
     nonce: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),

@@ -2,6 +2,7 @@ import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../quant/settings.ts';
 import { packedCount } from '../quant/pack.ts';
 import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO } from '../quant/tree-plan.ts';
+import { isUnsigned, type OneHotGroup, oneHotGroups } from '../quant/input-quant.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -83,8 +84,9 @@ function matrixLiteral(values: bigint[], rows: number, cols: number): string {
  * compares the accumulators and rescales only the maxima (floor division is
  * nondecreasing, so the result is the same, on a quarter of the values for 2x2 pools).
  */
-function emitRescale(layer: { outSize: number; shift: number }, t: string, ctx: EmitContext): { cursor: Cursor; plan: { constraints: number; formula: string } } {
-  const N = activationBits(ctx.q.settings) + layer.shift;
+function emitRescale(layer: { outSize: number; shift: number; accBits?: number }, t: string, ctx: EmitContext): { cursor: Cursor; plan: { constraints: number; formula: string } } {
+  // The accumulator's width: activation bits + t, or narrower for a first layer whose inputs are narrower.
+  const N = layer.accBits ?? activationBits(ctx.q.settings) + layer.shift;
   if (ctx.next?.kind === 'maxpool') {
     ctx.lines.push(`${ind}// (rescaled after the max pool that follows)`);
     return {
@@ -429,26 +431,54 @@ function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {
  * Range checks of inputs with per-feature widths: feature i must lie in
  * [-2^(b_i - 1), 2^(b_i - 1)). One component array per distinct width (an array's
  * elements share a template instance shape); `idx` maps each back to its feature.
+ * A categorical column's features (`groups`) are checked as one-hot instead: each is 0
+ * or `one` (1.0 at the model's scale), and they sum to `one`, so exactly one is set; that
+ * also bounds them, and their sign digit is 1.
  */
-function emitInputChecks(bits: number[], lines: string[]): { pos: string; constraints: number; formula: string } {
-  const groups = new Map<number, number[]>();
-  bits.forEach((b, i) => groups.set(b, [...(groups.get(b) ?? []), i]));
-  lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width`, `${ind}signal inPos[${bits.length}];`);
+function emitInputChecks(bits: number[], lines: string[], groups: OneHotGroup[] = [], one = 0n, unsigned: (i: number) => boolean = () => false): { pos: string; constraints: number; formula: string } {
+  const inGroup = new Set(groups.flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
+  const groupsByWidth = new Map<string, number[]>();
+  bits.forEach((b, i) => {
+    const key = `${b}${unsigned(i) ? 'u' : ''}`;
+    if (!inGroup.has(i)) groupsByWidth.set(key, [...(groupsByWidth.get(key) ?? []), i]);
+  });
+  const anyUnsigned = bits.some((_, i) => !inGroup.has(i) && unsigned(i));
+  lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width${anyUnsigned ? ', or in [0, 2^b_i) when its range starts at 0 or above' : ''}`, `${ind}signal inPos[${bits.length}];`);
   const parts: string[] = [];
-  for (const [b, idx] of [...groups.entries()].sort((x, y) => x[0] - y[0])) {
-    const c = `inSign${b}`;
+  let constraints = 0;
+  const order = [...groupsByWidth.entries()].sort((x, y) => parseInt(x[0]) - parseInt(y[0]) || x[0].localeCompare(y[0]));
+  for (const [key, idx] of order) {
+    const b = parseInt(key);
+    const u = key.endsWith('u');
+    const c = `inSign${key}`;
+    // Unsigned: the b digits of x itself (Rescale decomposes its input plus 2^(b-1)), and x >= 0.
     lines.push(
       `${ind}var ${c}Idx[${idx.length}] = [${idx.join(',')}];`,
       `${ind}component ${c}[${idx.length}];`,
       `${ind}for (var k = 0; k < ${idx.length}; k++) {`,
       `${ind}${ind}${c}[k] = Rescale(${b}, 0);`,
-      `${ind}${ind}${c}[k].in <== x[${c}Idx[k]];`,
-      `${ind}${ind}inPos[${c}Idx[k]] <== ${c}[k].pos;`,
+      u ? `${ind}${ind}${c}[k].in <== x[${c}Idx[k]] - ${1n << BigInt(b - 1)};` : `${ind}${ind}${c}[k].in <== x[${c}Idx[k]];`,
+      u ? `${ind}${ind}inPos[${c}Idx[k]] <== 1;` : `${ind}${ind}inPos[${c}Idx[k]] <== ${c}[k].pos;`,
       `${ind}}`,
     );
-    parts.push(`${idx.length} x ${b}`);
+    parts.push(`${idx.length} x ${b}${u ? 'u' : ''}`);
+    constraints += idx.length * b;
   }
-  return { pos: 'inPos', constraints: bits.reduce((a, b) => a + b, 0), formula: parts.join(' + ') };
+  for (const g of groups) {
+    lines.push(
+      `${ind}// categorical column ${g.name}: one-hot over its ${g.size} categories, each feature 0 or ${one} (1.0), exactly one set`,
+      `${ind}var oh${g.start}Sum = 0;`,
+      `${ind}for (var i = ${g.start}; i < ${g.start + g.size}; i++) {`,
+      `${ind}${ind}x[i] * (x[i] - ${one}) === 0;`,
+      `${ind}${ind}inPos[i] <== 1;`,
+      `${ind}${ind}oh${g.start}Sum += x[i];`,
+      `${ind}}`,
+      `${ind}oh${g.start}Sum === ${one};`,
+    );
+    constraints += g.size;
+  }
+  if (groups.length > 0) parts.push(`${groups.reduce((a, g) => a + g.size, 0)} x 1 (one-hot)`);
+  return { pos: 'inPos', constraints, formula: parts.join(' + ') };
 }
 
 /**
@@ -468,12 +498,18 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   );
   if (decisionSize > 0) lines.push(`${ind}signal output decision[${decisionSize}];`);
   let inPos: string;
-  if (!q.inputQuant) {
+  const groups = oneHotGroups(q.inputs);
+  if (groups.length > 0) {
+    const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits), (i) => isUnsigned(q.inputQuant, i));
+    inPos = r.pos;
+    plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
+  } else if (!q.inputQuant) {
     lines.push(`${ind}// inputs: each must lie in [-2^${w - 1}, 2^${w - 1})`);
     inPos = emitSign({ values: 'x', pos: null, size: q.inputSize }, w, { q, index: 0, lines }, 'in');
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: q.inputSize * w, formula: `${q.inputSize} x ${w}` });
   } else {
-    const r = emitInputChecks(q.inputQuant.bits, lines);
+    const iq = q.inputQuant;
+    const r = emitInputChecks(iq.bits, lines, [], 0n, (i) => isUnsigned(iq, i));
     inPos = r.pos;
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
   }

@@ -50,7 +50,7 @@ function inputQuantLines(m: CompiledModel): string[] {
   const iq = m.quantized.inputQuant;
   if (!iq) return [];
   const names = m.ir.inputs.flatMap((inp) => Array.from({ length: inp.size }, (_, k) => (inp.size === 1 ? inp.name : `${inp.name}[${k}]`)));
-  const lines = names.slice(0, 12).map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits`);
+  const lines = names.slice(0, 12).map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`);
   if (names.length > 12) lines.push(`  ... and ${names.length - 12} more`);
   return ['per-feature inputs:', ...lines];
 }

@@ -18,7 +18,8 @@ export interface NodeSpec {
 }
 
 export interface GraphSpec {
-  inputs: { name: string; dims: (number | string)[] }[];
+  /** Graph inputs: float unless `type` says otherwise (string columns, int64 categories). */
+  inputs: { name: string; dims: (number | string)[]; type?: 'float' | 'string' | 'int64' }[];
   output: { name: string; dims: (number | string)[] };
   initializers?: { name: string; dims: number[]; data: ArrayLike<number>; type?: 'float' | 'int64' | 'int8' | 'uint8' }[];
   nodes: NodeSpec[];
@@ -26,10 +27,10 @@ export interface GraphSpec {
   producer?: string;
 }
 
-function valueInfo(name: string, dims: (number | string)[]) {
+function valueInfo(name: string, dims: (number | string)[], type: 'float' | 'string' | 'int64' = 'float') {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: { tensorType: { elemType: type === 'string' ? onnx.TensorProto.DataType.STRING : type === 'int64' ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
   });
 }
 
@@ -72,7 +73,7 @@ export function buildOnnx(g: GraphSpec): Uint8Array {
     opsetImport: [{ domain: '', version: g.opset ?? 13 }, ...(g.nodes.some((n) => n.domain === 'ai.onnx.ml') ? [{ domain: 'ai.onnx.ml', version: 3 }] : [])],
     graph: {
       name: 'graph',
-      input: g.inputs.map((i) => valueInfo(i.name, i.dims)),
+      input: g.inputs.map((i) => valueInfo(i.name, i.dims, i.type)),
       output: [valueInfo(g.output.name, g.output.dims)],
       initializer: (g.initializers ?? []).map((t) => tensor(t.name, t.dims, t.data, t.type)),
       node: g.nodes.map((n, k) =>

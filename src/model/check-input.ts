@@ -11,7 +11,7 @@ import { parseInput } from './parse-input.ts';
  * compiled circuit.
  */
 export interface InputDescription {
-  inputs: { name: string; size: number }[];
+  inputs: { name: string; size: number; categories?: (string[] | null)[]; missing?: (number | null)[] }[];
   settings: QuantSettings;
   inputQuant?: InputQuant | null;
 }
@@ -30,7 +30,8 @@ export interface InputDescription {
 export function checkInput(json: unknown, model: InputDescription): bigint[] {
   let offset = 0;
   const inputs = model.inputs.map((i) => {
-    const d = { name: i.name, size: i.size, shape: [i.size], offset };
+    // Categories and imputed values as the descriptor lists them: the same mapping the prover applies.
+    const d = { name: i.name, size: i.size, shape: [i.size], offset, ...(i.categories ? { categories: i.categories } : {}), ...(i.missing ? { missing: i.missing } : {}) };
     offset += i.size;
     return d;
   });

@@ -27,6 +27,20 @@ export interface IrInput {
    * fed `shape` as is instead of `[1, ...shape]`. Absent means batched.
    */
   batched?: boolean;
+  /**
+   * Categorical columns (ai.onnx.ml OneHotEncoder / LabelEncoder read them): one entry per
+   * column of the graph input (`shape`'s product of them), the column's ordered categories
+   * or null for a numeric column. A categorical column is given as one of its categories
+   * (a string, or an integer category) and held in the flat vector as its one-hot vector,
+   * one feature per category in this order, so `size` counts the flat features. Absent:
+   * every column is numeric.
+   */
+  categories?: (string[] | null)[];
+  /**
+   * Per column, the value (raw units) a missing entry takes (an ai.onnx.ml Imputer over
+   * it, missing = NaN), or null when the column may not be missing. Absent: none may be.
+   */
+  missing?: (number | null)[];
 }
 
 /** `y = W·x + b`, W row-major with `outSize` rows of `inSize` columns. */

@@ -113,6 +113,8 @@ export class Lowering implements FoldContext {
   classifier: { node: string; head: Exclude<Head, 'none'>; labels: string[]; pick: number[]; apply: Head; scores: string } | null = null;
   /** Version of an activation whose columns sum to exactly 1 (a binary logistic classifier's). */
   sumsToOne = -1;
+  /** Graph inputs of element type STRING (only encoders may read them). */
+  readonly stringInputs = new Set<string>();
   /** ZipMap output -> its input (onnxruntime-node cannot return a ZipMap's maps). */
   readonly zipMaps = new Map<string, string>();
 
@@ -483,7 +485,7 @@ function refuseUnsupported(nodes: NodeProto[], inputs: string[]): void {
       found.push({ op: `${domain}.${op}`, node: name, why: '' });
     } else if (op === 'Constant') {
       continue;
-    } else if (onAct ? !ACTIVATION_OPS.includes(op) && op !== 'Shape' : !(op in constantOps)) {
+    } else if (onAct ? !ACTIVATION_OPS.includes(op) && op !== 'Shape' && op !== 'Gather' : !(op in constantOps)) {
       found.push({ op, node: name, why: whyUnsupported(op) });
     } else if (onAct && op in CONV_HANDLERS) {
       const why = convRefusal(node);
@@ -643,6 +645,9 @@ function checkFinite(layer: Layer): void {
   }
 }
 
+/** onnx.TensorProto.DataType.STRING */
+const STRING_TYPE = 8;
+
 function dimsOf(vi: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null } | null } | null }): (number | null)[] {
   return (vi.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && String(d.dimValue) !== '0' ? Number(String(d.dimValue)) : null));
 }
@@ -678,6 +683,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     const n = elementCount(shape, gi.name ?? `input${index}`);
     checkLimit(limits, 'maxLayerWidth', offset + n, `the input width (features of ${index === 0 ? `input ${gi.name}` : `inputs up to and including ${gi.name}`})`, gi.name ?? undefined);
     L.inputs.push({ name: gi.name ?? `input${index}`, shape, size: n, offset, ...(hasBatch ? {} : { batched: false }) });
+    if (gi.type?.tensorType?.elemType === STRING_TYPE) L.stringInputs.add(gi.name ?? '');
     if (!hasBatch) batched = false;
     offset += n;
     const actShape = hasBatch ? [1, ...shape] : shape;
@@ -688,6 +694,8 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   refuseUnsupported(graph.node ?? [], [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k));
   const prefix = lowerColumnPrefix(L, graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
   for (const node of graph.node ?? []) if (!prefix.has(nodeName(node))) lowerNode(L, node);
+  // Categorical columns widened the flat vector (one feature per category).
+  offset = L.inputs.reduce((a, i) => a + i.size, 0);
 
   // One output is the end of the chain; a classifier's label may sit beside it.
   const outputs = (graph.output ?? []).map((o) => o.name ?? '');

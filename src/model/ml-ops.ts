@@ -17,16 +17,13 @@ import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts
 export const ML_DOMAIN = 'ai.onnx.ml';
 
 /** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
-export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
+export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
 const REFUSED: Record<string, string> = {
-  Binarizer: 'a threshold is not linear',
-  Imputer: 'replacing a missing-value sentinel (NaN for scikit-learn) cannot be proven: the circuit has no NaN, so impute before the model',
+  Binarizer: 'a threshold (1 where x > t, else 0) is not linear, and no range-checked comparison layer is built for it',
   TreeEnsemble: 'the opset-5 TreeEnsemble op is not supported yet (TreeEnsembleClassifier and TreeEnsembleRegressor are: export with ai.onnx.ml opset 3)',
-  OneHotEncoder: 'categorical (string) inputs are not supported',
-  LabelEncoder: 'categorical (string) inputs are not supported',
-  CategoryMapper: 'categorical (string) inputs are not supported',
+  CategoryMapper: 'CategoryMapper is not supported (OneHotEncoder and LabelEncoder are)',
   DictVectorizer: 'map inputs are not supported',
   CastMap: 'map inputs are not supported',
 };
@@ -62,9 +59,16 @@ export function mlRefusal(node: NodeProto): string | null {
   if (op in REFUSED) return REFUSED[op];
   if (!ML_ACTIVATION_OPS.includes(op)) return 'not an ai.onnx.ml op zkinfer knows';
   if (op === 'TreeEnsembleClassifier' || op === 'TreeEnsembleRegressor') return treeRefusal(node);
+  if (op === 'Imputer') {
+    const r = attr(node, 'replaced_value_float');
+    if (attr(node, 'imputed_value_int64s') || !r || !Number.isNaN(r.f)) return 'only NaN may be replaced (a float Imputer as scikit-learn exports it): a numeric sentinel is an ordinary value to a circuit';
+  }
+  if (op === 'LabelEncoder' && !attrIntList(node, 'values_int64s') && !attrFloats(node, 'values_floats')) return 'only string or integer keys mapped to numbers (values_int64s, values_floats) are supported';
+  if (op === 'LabelEncoder' && !attrStrings(node, 'keys_strings') && !attrIntList(node, 'keys_int64s')) return 'only keys_strings or keys_int64s keys are supported';
+  if (op === 'OneHotEncoder' && !attrStrings(node, 'cats_strings') && !attrIntList(node, 'cats_int64s')) return 'needs cats_strings or cats_int64s';
   if (op === 'Normalizer') {
     const norm = attrString(node, 'norm', 'MAX');
-    if (norm !== 'L1') return `${norm} normalisation is not linear`;
+    if (norm !== 'L1') return `${norm} normalisation is not linear: it divides each feature by the activation's ${norm === 'L2' ? 'Euclidean norm' : 'largest magnitude'}, a proven division per feature (quotient and remainder range-checked) that is not built`;
   }
   const post = attrString(node, 'post_transform', 'NONE');
   if (op === 'LinearRegressor' && post !== 'NONE') return `post_transform ${post} (only NONE)`;
@@ -170,12 +174,20 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
     if (L.sumsToOne !== act.version) fail(node, 'L1 normalisation is not linear; it is accepted only right after a binary logistic LinearClassifier, whose two columns already sum to 1');
     L.reshapeAct(node, act.shape);
   },
+  // Encoders and imputers are lowered in the column prefix (column-prefix.ts), on the input columns.
+  OneHotEncoder: prefixOnly,
+  LabelEncoder: prefixOnly,
+  Imputer: prefixOnly,
   ZipMap(L, node, act) {
     // A list of {label: score} maps: the same scores, relabelled.
     L.zipMaps.set(node.output![0], node.input![0]);
     L.reshapeAct(node, act.shape);
   },
 };
+
+function prefixOnly(_L: Lowering, node: NodeProto): never {
+  fail(node, `${node.opType} is supported only on the graph inputs' columns, before any other computation (an encoder reads an input column; an imputer a column, possibly picked or concatenated)`);
+}
 
 /**
  * LinearClassifier: scores z = W·x + b, one row of W per score (row-major, per class).
@@ -252,5 +264,5 @@ export function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c
 
 /** Every ai.onnx.ml op, for the error's supported list. */
 export function mlOpsNote(): string {
-  return `${ML_ACTIVATION_OPS.join(', ')} (Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`;
+  return `${ML_ACTIVATION_OPS.join(', ')} (OneHotEncoder, LabelEncoder and Imputer on input columns: categories and NaN imputation applied before proving; Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`;
 }

@@ -7,7 +7,13 @@ import { onnx } from './onnx-file.ts';
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
 /** An onnxruntime tensor of the input's declared element type (float32 when unknown). */
-function feed(type: string, values: number[], dims: number[]): ort.Tensor {
+function feed(type: string, values: (number | string)[], dims: number[]): ort.Tensor {
+  if (type === 'string') return new ort.Tensor('string', values.map(String), dims);
+  if (values.some((v) => typeof v === 'string')) return feed(type, values.map(Number), dims);
+  return feedNumbers(type, values as number[], dims);
+}
+
+function feedNumbers(type: string, values: number[], dims: number[]): ort.Tensor {
   switch (type) {
     case 'float64':
       return new ort.Tensor('float64', Float64Array.from(values), dims);
@@ -43,7 +49,7 @@ export async function runOnnxRuntime(file: string, x: ArrayLike<number>, ir: Mod
   for (const inp of ir.inputs) {
     const meta = session.inputMetadata.find((m) => m.name === inp.name);
     const type = meta && meta.isTensor ? meta.type : 'float32';
-    const slice = Array.from({ length: inp.size }, (_, i) => x[inp.offset + i]);
+    const slice = columnsOf(inp, x);
     feeds[inp.name] = feed(type, slice, inp.batched === false ? inp.shape : [1, ...inp.shape]);
   }
   const o = ir.onnxOutput;
@@ -52,6 +58,27 @@ export async function runOnnxRuntime(file: string, x: ArrayLike<number>, ir: Mod
   const data = t.data as ArrayLike<number | bigint>;
   if (o) return Float64Array.from(applyHead(o.apply, o.pick.map((i) => Number(data[i]))));
   return Float64Array.from({ length: Math.min(ir.outputSize, data.length) }, (_, i) => Number(data[i]));
+}
+
+/**
+ * An input's columns as the ONNX graph takes them: a categorical column's one-hot features
+ * decoded back to its category (the first set feature), a numeric column's value as is.
+ */
+function columnsOf(inp: ModelIR['inputs'][number], x: ArrayLike<number>): (number | string)[] {
+  if (!inp.categories) return Array.from({ length: inp.size }, (_, i) => x[inp.offset + i]);
+  const out: (number | string)[] = [];
+  let k = inp.offset;
+  for (const cats of inp.categories) {
+    if (!cats) {
+      out.push(x[k++]);
+      continue;
+    }
+    let idx = 0;
+    for (let c = 0; c < cats.length; c++) if (x[k + c] > x[k + idx]) idx = c;
+    out.push(cats[idx]);
+    k += cats.length;
+  }
+  return out;
 }
 
 /**

@@ -46,13 +46,23 @@ function csvRows(text: string, layout: InputLayout, keep: string[]): { rows: Flo
   } catch (e) {
     throw new ZkinferError('INPUT_VALUE', `not a CSV file with a header: ${(e as Error).message}`, 'calibration');
   }
+  // A categorical input's cell is its category (a string); an empty cell is a missing value.
+  const categorical = new Set(layout.inputs.filter((i) => i.categories).map((i) => i.name));
   const rows = records.map((rec, i) =>
     withRow(i, () => {
-      const obj: Record<string, number> = {};
+      const obj: Record<string, number | string | null> = {};
       for (const [k, v] of Object.entries(rec)) {
         if (keep.includes(k)) continue;
+        if (categorical.has(k)) {
+          obj[k] = v;
+          continue;
+        }
+        if (v === '') {
+          obj[k] = null;
+          continue;
+        }
         const n = Number(v);
-        if (v === '' || !Number.isFinite(n)) throw new ZkinferError('INPUT_VALUE', `column "${k}" is not a finite number`, k);
+        if (!Number.isFinite(n)) throw new ZkinferError('INPUT_VALUE', `column "${k}" is not a finite number`, k);
         obj[k] = n;
       }
       return parseInput(obj, layout);

@@ -3,7 +3,7 @@ import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime 
 import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../prover/descriptor.ts';
 import { sha256Text } from '../prover/setup.ts';
 import { ZkinferError } from '../errors.ts';
-import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges } from '../quant/input-quant.ts';
+import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../quant/input-quant.ts';
 import { PACK_BITS } from '../quant/pack.ts';
 import { activationBits } from '../quant/settings.ts';
 import {
@@ -108,6 +108,7 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
   const names = new Set(ir.inputs.map((i) => i.name));
   for (const k of Object.keys(declared)) {
     if (!names.has(k)) throw new ZkinferError('SETTINGS', `--input-range names "${k}", which is not an input of this model (${[...names].join(', ')})`, k);
+    if (ir.inputs.find((i) => i.name === k)?.categories) throw new ZkinferError('SETTINGS', `--input-range names "${k}", which has categorical columns: a category has no range`, k);
   }
   if (!opts.calibration?.length && Object.keys(declared).length === 0) return null;
   const observed = opts.calibration?.length ? observedRanges(opts.calibration, ir.inputSize) : null;
@@ -135,7 +136,33 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
       iq.bits[i] = activationBits(st);
     }
   }
+  // A categorical column's one-hot features are 0 or 1.0 at the model's scale, whatever the data showed.
+  for (const g of oneHotGroups(ir.inputs)) {
+    for (let i = g.start; i < g.start + g.size; i++) {
+      iq.scaleBits[i] = st.scaleBits;
+      iq.bits[i] = Math.min(activationBits(st), st.scaleBits + 2);
+      lo[i] = 0;
+      hi[i] = 1;
+    }
+  }
+  iq.lo = [...lo];
+  iq.hi = [...hi];
   return isDefaultInputQuant(iq, st) ? null : iq;
+}
+
+/**
+ * An input as the descriptor shows it: name and flat size, and when it has them, the
+ * ordered categories of its categorical columns (a category is given by name and proven
+ * as its one-hot vector; an unknown one is refused) and each column's imputed value for a
+ * missing entry (applied before quantization).
+ */
+export function describeInput(i: ModelIR['inputs'][number]): ModelDescriptor['inputs'][number] {
+  return {
+    name: i.name,
+    size: i.size,
+    ...(i.categories ? { categories: i.categories, unknownCategory: 'refused' as const } : {}),
+    ...(i.missing ? { missing: i.missing } : {}),
+  };
 }
 
 /** Seeded uniform inputs in [-1, 1], so a report can be reproduced. */
@@ -186,7 +213,7 @@ export async function compileLoaded(
     circuitFormat: CIRCUIT_FORMAT,
     circuitHash: await circuitSourceHash(unbound.source),
     settings: { scaleBits: settings.scaleBits, bits: settings.bits },
-    inputs: loaded.ir.inputs.map((i) => ({ name: i.name, size: i.size })),
+    inputs: loaded.ir.inputs.map(describeInput),
     outputSize: loaded.ir.outputSize,
     decisionSize: unbound.decisionSize,
     head: loaded.ir.head,

@@ -87,7 +87,7 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
     setup: setup.provenance,
     tools: toolVersions(),
   };
-  const given = input && typeof input === 'object' && !Array.isArray(input) && !('input_data' in input) ? (input as Record<string, number>) : Array.from(x);
+  const given = input && typeof input === 'object' && !Array.isArray(input) && !('input_data' in input) ? (input as Receipt['given']) : Array.isArray(input) && input.some((v) => typeof v === 'string' || v === null) ? (input as Receipt['given']) : Array.from(x);
   const receipt: Receipt | null = commitment === null ? null : {
     format: RECEIPT_FORMAT,
     version: 1,

@@ -63,8 +63,12 @@ export interface Receipt {
   width: number;
   /** Quantized features (round(v * 2^scale)), in the model's input order. */
   features: string[];
-  /** The features as given, for the applicant's reading. */
-  given: Record<string, number | number[]> | number[];
+  /**
+   * The features as given, for the applicant's reading: numbers, a categorical column's
+   * category (a string; `features` holds its one-hot vector), null for a missing value
+   * (`features` holds the imputed one).
+   */
+  given: Record<string, number | string | null | (number | string | null)[]> | (number | string | null)[];
 }
 
 /** A dependency's root folder, found above its entry point (some packages do not export their package.json). */

@@ -31,7 +31,15 @@ export interface ModelDescriptor {
    */
   circuitHash: string;
   settings: QuantSettings;
-  inputs: { name: string; size: number }[];
+  /**
+   * The graph inputs in order: name and flat size (features the circuit takes). An input
+   * with categorical columns lists each column's ordered categories (null: a numeric
+   * column): a category is given by name, and the circuit takes and commits to its one-hot
+   * vector in this order (size counts those features); an unknown category is refused. An
+   * input with imputed columns lists each column's value (raw units) for a missing entry
+   * (null: it may not be missing), substituted before quantization.
+   */
+  inputs: { name: string; size: number; categories?: (string[] | null)[]; unknownCategory?: 'refused'; missing?: (number | null)[] }[];
   outputSize: number;
   decisionSize: number;
   head: Head;
@@ -41,8 +49,9 @@ export interface ModelDescriptor {
   packing: { width: number; perElement: number };
   /**
    * Per-feature input quantization, when features are not all at the model's scale and
-   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] signed bits;
-   * lo/hi is the range (real units) it was sized for.
+   * width: feature i is round(v * 2^scaleBits[i]), range-checked to bits[i] bits, signed,
+   * or unsigned ([0, 2^bits[i])) when lo[i] >= 0; lo/hi is the range (real units) it was
+   * sized for.
    */
   inputQuant?: { scaleBits: number[]; bits: number[]; lo: number[]; hi: number[] };
   /**

@@ -1,7 +1,7 @@
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../model/limits.ts';
 import type { ModelIR } from '../model/ir.ts';
-import type { InputQuant } from './input-quant.ts';
-import { absorbInputScales, weightShift } from './quantize.ts';
+import { type InputQuant, isDefaultInputQuant, oneHotGroups } from './input-quant.ts';
+import { absorbInputScales, firstLayerAccBits, firstLayerInput, type QLayer, quantizeLayer, weightShift } from './quantize.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 import { planTrees, treeShift } from './tree-plan.ts';
 
@@ -32,7 +32,11 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   const w = activationBits(st);
   const lo = -(2 ** (w - 1));
   const hi = 2 ** (w - 1) - 1;
-  const layers: LayerSize[] = [{ name: 'input', constraints: inputQuant ? inputQuant.bits.reduce((a, b) => a + b, 0) : ir.inputSize * w }];
+  // A categorical column's one-hot features cost one constraint each instead of a range check.
+  const oneHot = new Set(oneHotGroups(ir.inputs).flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
+  let inputChecks = 0;
+  for (let i = 0; i < ir.inputSize; i++) inputChecks += oneHot.has(i) ? 1 : (inputQuant?.bits[i] ?? w);
+  const layers: LayerSize[] = [{ name: 'input', constraints: inputChecks }];
   // Whether the current vector's sign digits exist (a rescale or the input check made them).
   let pos = true;
   // As quantizeModel: the first dense layer absorbs lowered feature scales (only its weights change).
@@ -51,7 +55,12 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
         if (next?.kind === 'maxpool') {
           pooledShift = t;
           c = 0;
-        } else c = l.outSize * (w + t);
+        } else {
+          // As quantizeModel: a first dense layer after per-feature input checks may rescale narrower.
+          const acc =
+            li === 0 && l.kind === 'dense' && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerAccBits(quantizeLayer(l, st) as Extract<QLayer, { kind: 'dense' }>, st, inputQuant) : null;
+          c = l.outSize * (acc ?? w + t);
+        }
         pos = true;
         break;
       }
@@ -89,8 +98,8 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
         break;
       case 'tree_ensemble': {
         // As quantizeModel: a first tree layer compares the features at their own scale and width.
-        const first = li === 0 && inputQuant;
-        const plan = planTrees(l, first ? inputQuant.scaleBits : new Array(l.inSize).fill(s), first ? inputQuant.bits : new Array(l.inSize).fill(w));
+        const input = li === 0 ? firstLayerInput(st, l.inSize, inputQuant) : firstLayerInput(st, l.inSize, null);
+        const plan = planTrees(l, input.scales, input.widths);
         c = plan.comparisons + plan.products + l.outSize * (w + treeShift(l));
         pos = true;
         break;

@@ -11,7 +11,10 @@ import { activationBits, type QuantSettings } from './settings.ts';
 export interface InputQuant {
   /** Scale bits of each feature (at most the model's scale; may be negative). */
   scaleBits: number[];
-  /** Signed bit width each feature is range-checked to (at most the activation width). */
+  /**
+   * Bit width each feature is range-checked to (at most the activation width): signed,
+   * [-2^(b-1), 2^(b-1)), or unsigned, [0, 2^b), for a feature whose range has lo >= 0.
+   */
   bits: number[];
   /** The range each feature was sized for, in real units (from calibration data or declared). */
   lo: number[];
@@ -44,9 +47,13 @@ export function inputQuantFromRanges(lo: number[], hi: number[], st: QuantSettin
       throw new ZkinferError('SETTINGS', `${names(i)} ranges up to ${maxAbs / CALIBRATION_MARGIN}: too large even at scale 2^${MIN_INPUT_SCALE} with ${w}-bit activations (raise --bits)`, names(i));
     }
     const top = Math.round(maxAbs * 2 ** s);
-    // Signed: values in [-2^(b-1), 2^(b-1)) hold -top..top.
+    // Signed: values in [-2^(b-1), 2^(b-1)) hold -top..top. A range with lo >= 0 is
+    // checked unsigned, [0, 2^b) holding 0..top: one bit fewer (a pixel in [0, 1]: 11).
     let b = 2;
-    while (2 ** (b - 1) <= top) b++;
+    if (lo[i] >= 0) {
+      b = 1;
+      while (2 ** b <= top) b++;
+    } else while (2 ** (b - 1) <= top) b++;
     scaleBits.push(s);
     bits.push(Math.min(b, w));
   }
@@ -72,4 +79,36 @@ export function isDefaultInputQuant(q: InputQuant | undefined, st: QuantSettings
   if (!q) return true;
   const w = activationBits(st);
   return q.scaleBits.every((s) => s === st.scaleBits) && q.bits.every((b) => b === w);
+}
+
+/** A categorical column's one-hot features in the flat input: [start, start + size). */
+export interface OneHotGroup {
+  /** The column, as errors and the layer table name it: the input, and its column index when it has several. */
+  name: string;
+  start: number;
+  size: number;
+}
+
+/** Every categorical column's one-hot features, in flat order. */
+export function oneHotGroups(inputs: readonly { name: string; offset: number; categories?: (string[] | null)[] }[]): OneHotGroup[] {
+  const out: OneHotGroup[] = [];
+  for (const inp of inputs) {
+    if (!inp.categories) continue;
+    let k = inp.offset;
+    inp.categories.forEach((cats, j) => {
+      if (cats) out.push({ name: inp.categories!.length === 1 ? inp.name : `${inp.name}[${j}]`, start: k, size: cats.length });
+      k += cats ? cats.length : 1;
+    });
+  }
+  return out;
+}
+
+/** Whether feature i is range-checked unsigned, to [0, 2^bits[i]): its range starts at or above 0. */
+export function isUnsigned(q: Pick<InputQuant, 'lo'> | null | undefined, i: number): boolean {
+  return q !== null && q !== undefined && q.lo[i] >= 0;
+}
+
+/** The largest magnitude feature i can have after its range check. */
+export function inputMagnitude(q: InputQuant, i: number): bigint {
+  return isUnsigned(q, i) ? (1n << BigInt(q.bits[i])) - 1n : 1n << BigInt(q.bits[i] - 1);
 }

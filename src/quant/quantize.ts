@@ -1,7 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import { type ConvStructure, type Head, type IrInput, type Layer, type ModelIR, TREE_LEAF } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
-import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
+import { inputMagnitude, type InputQuant, isDefaultInputQuant, isUnsigned } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 import { planTrees, treeShift, type TreePlan } from './tree-plan.ts';
 
@@ -28,6 +28,12 @@ export type QLayer =
        * the rescale round to nearest.
        */
       bias: bigint[];
+      /**
+       * Width of the accumulator's range-checked decomposition (the rescale), when it is
+       * narrower than activation bits + t: the first layer's accumulator is bounded by its
+       * inputs' own widths (narrow per-feature input checks), |acc| <= |b| + sum |W| 2^(b_i - 1).
+       */
+      accBits?: number;
     }
   | {
       /** As dense, with the weights of row j at `weights[rowPtr[j] .. rowPtr[j + 1])`, on inputs `cols[...]`. */
@@ -113,7 +119,16 @@ export interface LayerInputQuant {
   widths: number[];
 }
 
-function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant): QLayer {
+/**
+ * What the first layer reads: each feature's scale, and the width of a signed range that
+ * holds it ([-2^(w-1), 2^(w-1))). An unsigned feature, checked in [0, 2^b), needs w = b + 1.
+ */
+export function firstLayerInput(st: QuantSettings, inputSize: number, perFeature: InputQuant | null | undefined): LayerInputQuant {
+  if (!perFeature) return { scales: new Array(inputSize).fill(st.scaleBits), widths: new Array(inputSize).fill(activationBits(st)) };
+  return { scales: [...perFeature.scaleBits], widths: perFeature.bits.map((b, i) => (isUnsigned(perFeature, i) ? b + 1 : b)) };
+}
+
+export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant): QLayer {
   const s = st.scaleBits;
   const w = activationBits(st);
   const lo = -(1n << BigInt(w - 1));
@@ -252,10 +267,15 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
       'bits',
     );
   }
-  const w = activationBits(st);
   // A first tree layer compares the features at their own scale and width.
-  const firstInput = perFeature ? { scales: perFeature.scaleBits, widths: perFeature.bits } : { scales: new Array(ir.inputSize).fill(st.scaleBits), widths: new Array(ir.inputSize).fill(w) };
+  const firstInput = firstLayerInput(st, ir.inputSize, perFeature);
   const layers = (perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers).map((l, i) => quantizeLayer(l, st, i === 0 ? firstInput : undefined));
+  // A first dense layer after narrower input checks rescales narrower (not when a max pool
+  // follows: the pool compares its accumulators at the full width).
+  if (perFeature && layers[0]?.kind === 'dense' && layers[1]?.kind !== 'maxpool') {
+    const acc = firstLayerAccBits(layers[0], st, perFeature);
+    if (acc !== null) layers[0] = { ...layers[0], accBits: acc };
+  }
   const q: QuantizedModel = {
     settings: st,
     inputQuant: perFeature,
@@ -267,6 +287,30 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
   };
   checkNoWrap(q);
   return q;
+}
+
+/**
+ * The rescale width of a first dense layer whose inputs have their own (narrower) widths
+ * (`iq`): the fewest bits N (more than the weight shift t) with
+ * |b_j| + sum_i |W_ji| max|x_i| < 2^(N - 1) for every neuron, so every accumulator an
+ * in-range input can produce decomposes in N bits; null when that is not narrower than
+ * the usual activation bits + t. The quotient then lies within N - t <= activation bits,
+ * so what follows sees a value of the usual width.
+ */
+export function firstLayerAccBits(layer: Extract<QLayer, { kind: 'dense' }>, st: QuantSettings, iq: InputQuant): number | null {
+  const usual = activationBits(st) + layer.shift;
+  let widest = 0n;
+  for (let j = 0; j < layer.outSize; j++) {
+    let bound = layer.bias[j] < 0n ? -layer.bias[j] : layer.bias[j];
+    for (let i = 0; i < layer.inSize; i++) {
+      const v = layer.weights[j * layer.inSize + i];
+      bound += (v < 0n ? -v : v) * inputMagnitude(iq, i);
+    }
+    if (bound > widest) widest = bound;
+  }
+  // N - 1 >= bit length of the bound, N > t.
+  const n = Math.max(widest.toString(2).length + 1, layer.shift + 1);
+  return n < usual ? n : null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ZkinferError } from '../errors.ts';
 import type { QLayer, QuantizedModel } from './quantize.ts';
 import { activationBits } from './settings.ts';
 import { nodeTest } from './tree-plan.ts';
+import { isUnsigned } from './input-quant.ts';
 
 /**
  * The integer reference implementation: the oracle for the circuit. Its outputs are
@@ -32,13 +33,15 @@ export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
   return Array.from(x, (v, i) => {
     const feature = featureName(q, i);
     const s = q.inputQuant?.scaleBits[i] ?? q.settings.scaleBits;
-    const lim = 2 ** ((q.inputQuant?.bits[i] ?? activationBits(q.settings)) - 1);
+    const b = q.inputQuant?.bits[i] ?? activationBits(q.settings);
+    const unsigned = isUnsigned(q.inputQuant, i);
+    const [min, lim] = unsigned ? [0, 2 ** b] : [-(2 ** (b - 1)), 2 ** (b - 1)];
     // The value itself is the applicant's: errors name the feature and the bound only.
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       throw new ZkinferError('INPUT_VALUE', `${feature} is not a finite number`, feature);
     }
     const r = Math.round(v * 2 ** s);
-    if (r < -lim || r >= lim) {
+    if (r < min || r >= lim) {
       throw new ZkinferError('INPUT_RANGE', `${feature} is outside the representable range ${inputBound(q, i)}`, feature);
     }
     return BigInt(r);
@@ -49,6 +52,7 @@ export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
 export function inputBound(q: Pick<QuantizedModel, 'inputQuant' | 'settings'>, i: number): string {
   const s = q.inputQuant?.scaleBits[i] ?? q.settings.scaleBits;
   const b = q.inputQuant?.bits[i] ?? activationBits(q.settings);
+  if (isUnsigned(q.inputQuant, i)) return `[0, ${(2 ** b - 1) / 2 ** s}] (scale 2^${s}, ${b} bits unsigned)`;
   const lim = 2 ** (b - 1);
   return `[${-lim / 2 ** s}, ${(lim - 1) / 2 ** s}] (scale 2^${s}, ${b} bits)`;
 }
@@ -83,7 +87,7 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
         let acc = layer.bias[j];
         const row = j * layer.inSize;
         for (let i = 0; i < layer.inSize; i++) acc += layer.weights[row + i] * x[i];
-        checkWidth(acc, w + layer.shift, `${layer.name}[${j}]`);
+        checkWidth(acc, layer.accBits ?? w + layer.shift, `${layer.name}[${j}]`);
         out.push(floorShift(acc, layer.shift));
       }
       return out;

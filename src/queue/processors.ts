@@ -5,7 +5,7 @@ import { UnrecoverableError } from 'bullmq';
 import { isZkinferError, ZkinferError } from '../errors.ts';
 import { compileContracts } from '../chain/compile.ts';
 import { ceremonySetup, copyAtomically, initCeremony } from '../ceremony/index.ts';
-import { bundleModel, compileModel, type CompiledModel, pickPtau, proveModel, setupModel } from '../pipeline/index.ts';
+import { bundleModel, compileModel, type CompiledModel, describeInput, pickPtau, proveModel, setupModel } from '../pipeline/index.ts';
 import type { ModelLimits } from '../model/limits.ts';
 import { hashFile } from '../prover/ptau.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
@@ -44,7 +44,7 @@ function pendingOf(m: CompiledModel): Omit<NewVersion, 'vkey' | 'vkeyHash' | 'se
     circuitSourceSha256: createHash('sha256').update(m.circuit.source).digest('hex'),
     commitment: m.modelCommitment.toString(),
     descriptor: bundleModel(m),
-    summary: { inputs: m.ir.inputs.map((i) => ({ name: i.name, size: i.size })), outputSize: m.ir.outputSize, decisionSize: m.circuit.decisionSize, head: m.ir.head },
+    summary: { inputs: m.ir.inputs.map(describeInput), outputSize: m.ir.outputSize, decisionSize: m.circuit.decisionSize, head: m.ir.head },
     constraints: m.compiled.constraints,
     layers: m.circuit.plan,
     fidelity: m.fidelity,

@@ -47,14 +47,17 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
   const header = csvFields(lines[0]);
   const labelAt = labelColumn === undefined ? -1 : header.indexOf(labelColumn);
   if (labelColumn !== undefined && labelAt < 0) throw new ZkinferError('INPUT_SHAPE', `the test set has no column "${labelColumn}" (columns: ${header.join(', ')})`, 'labels');
-  // Where each input element is read from.
+  // Where each given value is read from: one column per feature, or per categorical column.
   const at: number[] = [];
+  const categorical: boolean[] = [];
   for (const inp of ir.inputs) {
-    for (let i = 0; i < inp.size; i++) {
-      const names = inp.size === 1 ? [inp.name] : [`${inp.name}[${i}]`];
+    const n = inp.categories ? inp.categories.length : inp.size;
+    for (let i = 0; i < n; i++) {
+      const names = n === 1 ? [inp.name] : [`${inp.name}[${i}]`];
       const col = header.findIndex((h) => names.includes(h));
       if (col < 0) throw new ZkinferError('INPUT_SHAPE', `the test set has no column "${names[0]}" (the model's inputs: ${ir.inputs.map((x) => x.name).join(', ')})`, names[0]);
       at.push(col);
+      categorical.push(Boolean(inp.categories?.[i]));
     }
   }
   const used = new Set([...at, labelAt]);
@@ -66,13 +69,31 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
   lines.slice(1).forEach((line, r) => {
     const f = csvFields(line);
     if (f.length !== header.length) throw new ZkinferError('INPUT_SHAPE', `test set line ${r + 2} has ${f.length} fields, the header ${header.length}`, 'test-set');
-    const x = Float64Array.from(at, (c) => {
+    // A categorical column is its category; an empty cell is a missing value (imputed or refused by parseInput).
+    const values = at.map((c, k) => {
+      if (categorical[k]) return f[c];
+      if (f[c] === '') return null;
       const v = Number(f[c]);
-      if (f[c] === '' || !Number.isFinite(v)) throw new ZkinferError('INPUT_VALUE', `test set line ${r + 2}, column "${header[c]}": not a number (${JSON.stringify(f[c])})`, header[c]);
+      if (!Number.isFinite(v)) throw new ZkinferError('INPUT_VALUE', `test set line ${r + 2}, column "${header[c]}": not a number`, header[c]);
       return v;
     });
+    // By input name, so that an error names the column.
+    const named: Record<string, unknown> = {};
+    let k = 0;
+    for (const inp of ir.inputs) {
+      const n = inp.categories ? inp.categories.length : inp.size;
+      named[inp.name] = n === 1 ? values[k] : values.slice(k, k + n);
+      k += n;
+    }
+    let x: Float64Array;
+    try {
+      x = parseInput(named, ir);
+    } catch (e) {
+      if (e instanceof ZkinferError) throw new ZkinferError(e.code, `test set line ${r + 2}: ${e.message}`, e.field);
+      throw e;
+    }
     rows.push(x);
-    given.push(Array.from(x));
+    given.push(named);
     if (labelAt >= 0) labels.push(labelValue(f[labelAt], `test set line ${r + 2}`));
   });
   return { rows, labels: labelAt >= 0 ? labels : null, given };

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { firstViolated, generateCircuit } from '../../src/circuit/index.ts';
 import { isZkinferError } from '../../src/errors.ts';
 import type { Layer } from '../../src/model/ir.ts';
-import { FIELD_ORDER, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
+import { FIELD_ORDER, inputQuantFromRanges, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
 import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
 import { everyModeTrees, treeLayer } from '../helpers/trees.ts';
@@ -96,6 +96,12 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
         st,
       ),
       inputScale: 3,
+    },
+    {
+      // Inputs in [-1, 1] with their own narrow range checks: the first layer's rescale is narrower too.
+      name: 'narrow-inputs-first-layer',
+      q: quantizeModel(handIr(6, [denseLayer('fc1', 6, 4, r), relu('relu1', 4), denseLayer('fc2', 4, 2, r)], 'sigmoid', 2), st, inputQuantFromRanges(Array(6).fill(-1), Array(6).fill(1), st, (i) => `x[${i}]`)),
+      inputScale: 1,
     },
     {
       name: 'clip-one-sided-regression',
@@ -241,5 +247,57 @@ describe('inner sigmoid approximation', () => {
     }
     expect(worst).toBeLessThan(0.12);
     expect(worst).toBeGreaterThan(0.1); // the bound is tight, not loose
+  });
+});
+
+describe('categorical input columns (one-hot)', () => {
+  const st = { scaleBits: 8, bits: 24 };
+  const one = 1n << 8n;
+  /** A numeric feature, then a categorical column of three categories: four flat features. */
+  function ir(layers: Layer[], head: 'none' | 'sigmoid', outputSize: number) {
+    const base = handIr(4, layers, head, outputSize);
+    return { ...base, inputs: [{ name: 'num', shape: [1], size: 1, offset: 0 }, { name: 'cat', shape: [1], size: 3, offset: 1, categories: [['a', 'b', 'c']] }] };
+  }
+
+  it('costs one constraint per category, and the model circuit matches the integer reference', async () => {
+    const q = quantizeModel(ir([denseLayer('fc', 4, 1, rng(3))], 'sigmoid', 1), st);
+    const h = await harness(q);
+    expect(h.gen.plan[0]).toMatchObject({ name: 'input', constraints: 16 + 3, formula: '1 x 16 + 3 x 1 (one-hot)' });
+    expect(h.compiled.constraints).toBe(h.gen.constraints);
+    const constraints = await h.constraints();
+    for (const x of [[0.5, 1, 0, 0], [-3, 0, 1, 0], [7.25, 0, 0, 1]]) {
+      const ref = runReference(q, x);
+      const w = await h.witness(ref.input);
+      expectMatches(ref, witnessOutputs(w, q, h.gen.decisionSize));
+      expect(firstViolated(constraints, w)).toBe(-1);
+    }
+    // The witness generator itself refuses what is not one category.
+    for (const forged of [[0n, 0n, 0n], [one, one, 0n], [one / 2n, one / 2n, 0n], [2n * one, FIELD_ORDER - one, 0n], [1n, 0n, 0n]]) {
+      await expect(h.witness([100n, ...forged])).rejects.toThrow();
+    }
+  });
+
+  it('a witness whose categorical features are not one-hot violates a constraint', async () => {
+    // No layers: the outputs are the inputs, so only the input checks constrain them.
+    const q = quantizeModel(ir([], 'none', 4), st);
+    const h = await harness(q);
+    const constraints = await h.constraints();
+    const honest = await h.witness([100n, 0n, one, 0n]);
+    expect(firstViolated(constraints, honest)).toBe(-1);
+    const set = (w: bigint[], i: number, v: bigint) => {
+      for (const name of [`main.x[${i}]`, `main.y[${i}]`]) {
+        const idx = h.symbols.get(name);
+        if (idx !== undefined && idx >= 0) w[idx] = ((v % FIELD_ORDER) + FIELD_ORDER) % FIELD_ORDER;
+      }
+    };
+    for (const forged of [[0n, 0n, 0n], [one, one, 0n], [one / 2n, one / 2n, 0n], [2n * one, -one, 0n], [0n, one + 1n, -1n]]) {
+      const w = honest.slice();
+      forged.forEach((v, k) => set(w, 1 + k, v));
+      expect(firstViolated(constraints, w), forged.join()).not.toBe(-1);
+    }
+    // Another category, consistently set, is a valid witness (the constraint is not vacuous the other way).
+    const other = honest.slice();
+    [0n, 0n, one].forEach((v, k) => set(other, 1 + k, v));
+    expect(firstViolated(constraints, other)).toBe(-1);
   });
 });

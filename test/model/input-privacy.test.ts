@@ -174,7 +174,7 @@ describe('checkInput: the submit-time check from the public description alone', 
   });
 
   it('uses per-feature quantization when the model has it (a feature in raw units)', () => {
-    // income sized for [0, 200000]: scale 2^-3, 19 bits; every other feature the default.
+    // income sized for [0, 200000]: scale 2^-3, 18 unsigned bits (its range starts at 0); every other feature the default.
     const names = (i: number) => model.inputs[i].name;
     const lo = model.inputs.map((i) => (i.name === 'income' ? 0 : -2048));
     const hi = model.inputs.map((i) => (i.name === 'income' ? 200_000 : 2047));
@@ -184,7 +184,7 @@ describe('checkInput: the submit-time check from the public description alone', 
     expect(checkInput({ ...applicant, income: 123_456 }, raw)[k]).toBe(BigInt(Math.round(123_456 * 2 ** iq.scaleBits[k])));
     const e = thrown(() => checkInput({ ...applicant, income: 4_444_444.25 }, raw));
     expect(e).toMatchObject({ code: 'INPUT_RANGE', field: 'income' });
-    expect(e.message).toContain(`(scale 2^${iq.scaleBits[k]}, ${iq.bits[k]} bits)`);
+    expect(e.message).toContain(`(scale 2^${iq.scaleBits[k]}, ${iq.bits[k]} bits unsigned)`);
     expectNoValue(e, 4_444_444.25);
     expect(e.message).not.toContain('4444');
   });

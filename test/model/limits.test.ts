@@ -450,6 +450,29 @@ describe('the constraint estimate equals the generator', () => {
     const plan = generateModelTemplate(quantizeModel(ir, st, iq)).plan;
     expect(estimateConstraints(ir, st, iq).layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
   });
+
+  it('with narrow inputs (pixels in [0, 1]) the first layer rescales narrower, and the estimate says so', () => {
+    const st = { scaleBits: 10, bits: 32 };
+    const ir = handIr(16, [denseLayer('fc1', 16, 8, r, 0.25), relu('r', 8), denseLayer('fc2', 8, 3, r)], 'softmax', 3);
+    const iq = inputQuantFromRanges(Array(16).fill(0), Array(16).fill(1), st, (i) => `x[${i}]`);
+    const q = quantizeModel(ir, st, iq);
+    const first = q.layers[0] as Extract<typeof q.layers[number], { kind: 'dense' }>;
+    expect(first.accBits).toBeDefined();
+    expect(first.accBits!).toBeLessThan(22 + first.shift);
+    const plan = generateModelTemplate(q).plan;
+    const est = estimateConstraints(ir, st, iq);
+    expect(est.layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
+    expect(plan[1].constraints).toBe(8 * first.accBits!);
+  });
+
+  it('with categorical columns: one constraint per category in the estimate and the plan', () => {
+    const st = { scaleBits: 10, bits: 32 };
+    const base = handIr(5, [denseLayer('fc1', 5, 2, r)], 'sigmoid', 2);
+    const ir = { ...base, inputs: [{ name: 'n', shape: [1], size: 1, offset: 0 }, { name: 'c', shape: [2], size: 4, offset: 1, categories: [['a', 'b', 'c'], null] }] };
+    const plan = generateModelTemplate(quantizeModel(ir, st)).plan;
+    expect(plan[0]).toMatchObject({ constraints: 2 * 22 + 3, formula: '2 x 22 + 3 x 1 (one-hot)' });
+    expect(estimateConstraints(ir, st).layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
+  });
 });
 
 describe('setup size is policy', () => {

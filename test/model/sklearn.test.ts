@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyHead, buildOnnx, evalFloat, type GraphSpec, loadModel, type NodeSpec, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { applyHead, buildOnnx, checkInput, evalFloat, type GraphSpec, loadModel, type NodeSpec, parseInput, readInputRows, runOnnxRuntime } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { runReference } from '../../src/quant/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
@@ -43,6 +43,12 @@ const CASES: Case[] = [
   { name: 'column_transformer', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
   { name: 'column_transformer_table', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
   { name: 'multi_input', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
+  // One graph input per column: numeric columns scaled, string and int64 categories one-hot encoded.
+  { name: 'credit_categorical', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
+  // OrdinalEncoder: one LabelEncoder (strings -> int64) per categorical column.
+  { name: 'credit_ordinal', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
+  // SimpleImputer (NaN -> median): rows with missing values given as null.
+  { name: 'credit_imputer', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
 ];
 
 const read = (name: string, kind: string) => JSON.parse(readFileSync(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
@@ -50,7 +56,7 @@ const file = (name: string) => path.join(DIR, `${name}.onnx`);
 
 /** The rows, onnxruntime's output (in the IR's head space) and label per row. */
 function fixture(name: string, ir: Awaited<ReturnType<typeof loadModel>>['ir']) {
-  const rows: number[][] = read(name, 'inputs').rows;
+  const rows: (number | string | null)[][] = read(name, 'inputs').rows;
   const exp: Record<string, unknown[]> = read(name, 'expected');
   const labelKey = Object.keys(exp).find((k) => ir.labelOutputs?.includes(k));
   const outKey = Object.keys(exp).find((k) => k !== labelKey)!;
@@ -62,7 +68,7 @@ function fixture(name: string, ir: Awaited<ReturnType<typeof loadModel>>['ir']) 
 
 describe('scikit-learn pipelines (ai.onnx.ml)', () => {
   describe.each(CASES)('$name', (c) => {
-    it('lowers exactly: the float IR and onnxruntime-node agree with onnxruntime in Python on every row', async () => {
+    it('lowers exactly: the float IR and onnxruntime-node agree with the fixture outputs (onnxruntime in Python, or scikit-learn) on every row', async () => {
       const { ir } = await loadModel(file(c.name));
       expect(ir.head).toBe(c.head);
       expect(ir.labels).toEqual(c.labels);
@@ -71,7 +77,7 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       const { rows, want, labels } = fixture(c.name, ir);
       expect(rows).toHaveLength(20);
       for (const [r, row] of rows.entries()) {
-        const x = parseInput(row, ir);
+        const x = parseInput(row as unknown[], ir);
         const f = evalFloat(ir, x);
         const node = await runOnnxRuntime(file(c.name), x, ir);
         for (let i = 0; i < want[r].length; i++) {
@@ -89,14 +95,14 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     it('compiles in raw units; the integer reference matches onnxruntime with no decision flip', async () => {
       const probe = (await loadModel(file(c.name))).ir;
       const { rows, want, labels } = fixture(c.name, probe);
-      const m = await compileModel(file(c.name), { calibration: rows, settings: c.settings, fidelity: true });
+      const m = await compileModel(file(c.name), { calibration: rows.map((r) => parseInput(r, probe)), settings: c.settings, fidelity: true });
       expect(m.descriptor.labels).toEqual(c.labels);
       expect(m.fidelity!.outOfRange).toBe(0);
       expect(m.fidelity!.maxAbsError).toBeLessThanOrEqual(c.tolerance);
       let flips = 0;
       let maxErr = 0;
       for (const [r, row] of rows.entries()) {
-        const ref = runReference(m.quantized, parseInput(row, m.ir));
+        const ref = runReference(m.quantized, parseInput(row as unknown[], m.ir));
         const out = applyHead(m.ir.head, ref.output.map((v) => Number(v) / 2 ** m.settings.scaleBits));
         for (let i = 0; i < want[r].length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - want[r][i]));
         if (labels && m.ir.labels![Number(ref.decision![0])] !== labels[r]) flips++;
@@ -111,7 +117,7 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     const c = CASES.find((k) => k.name === name)!;
     const probe = (await loadModel(file(name))).ir;
     const { rows, labels } = fixture(name, probe);
-    const m = await compileModel(file(name), { calibration: rows, settings: c.settings, fidelity: false });
+    const m = await compileModel(file(name), { calibration: rows.map((r) => parseInput(r, probe)), settings: c.settings, fidelity: false });
     const setup = await setupModel(m);
     const { bundle } = await proveModel(m, setup, rows[0]);
     expect(bundle.model.labels).toEqual(c.labels);
@@ -122,9 +128,152 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     expect(m.ir.labels![Number(ref.decision![0])]).toBe(labels![0]);
   });
 
+  describe('categorical columns and missing values', () => {
+    it('credit_categorical: proves and verifies a row given with string and integer categories; the descriptor holds each column\'s categories, and editing them breaks the commitment', async () => {
+      const c = CASES.find((k) => k.name === 'credit_categorical')!;
+      const probe = (await loadModel(file(c.name))).ir;
+      const { rows, labels } = fixture(c.name, probe);
+      const m = await compileModel(file(c.name), { calibration: rows.map((r) => parseInput(r, probe)), settings: c.settings, fidelity: false });
+      const home = m.descriptor.inputs.find((i) => i.name === 'home_ownership')!;
+      expect(home).toEqual({ name: 'home_ownership', size: 3, categories: [['MORTGAGE', 'OWN', 'RENT']], unknownCategory: 'refused' });
+      expect(m.descriptor.inputs.find((i) => i.name === 'term')).toMatchObject({ size: 2, categories: [['36', '60']] });
+      expect(m.descriptor.inputs.find((i) => i.name === 'income')).toEqual({ name: 'income', size: 1 });
+      // One constraint per category instead of a range check.
+      expect(m.circuit.plan[0].formula).toMatch(/10 x 1 \(one-hot\)/);
+      const setup = await setupModel(m);
+      const applicant = { income: 52000, debt: 9000, age: 41, home_ownership: rows[3][3], purpose: rows[3][4], term: rows[3][5] };
+      const named = Object.fromEntries(Object.keys(applicant).map((k, i) => [k, rows[3][i]]));
+      const { bundle, receipt } = await proveModel(m, setup, named);
+      const v = await verifyBundle(bundle);
+      expect(v.valid).toBe(true);
+      const ref = runReference(m.quantized, parseInput(named, m.ir));
+      expect(v.outputs!.integers).toEqual(ref.output.map(String));
+      expect(m.ir.labels![Number(ref.decision[0])]).toBe(labels![3]);
+      // The commitment covers the one-hot features: the receipt lists them (at scale 2^12).
+      const one = String(2 ** 12);
+      expect(receipt!.features.slice(3, 6)).toEqual(['MORTGAGE', 'OWN', 'RENT'].map((k) => (k === rows[3][3] ? one : '0')));
+      // A verifier sees the mapping: any edit of it is a different model commitment.
+      const edited = structuredClone(bundle);
+      (edited.model.inputs[3].categories as string[][])[0].reverse();
+      const bad = await verifyBundle(edited);
+      expect(bad.valid).toBe(false);
+      // The REST check reads the same descriptor.
+      expect(checkInput(named, bundle.model)).toEqual(ref.input);
+      expect(applicant.income).toBe(52000);
+    });
+
+    it('an unknown category, a null category or a missing number without an imputer is an error naming the column, never the value', async () => {
+      const { ir } = await loadModel(file('credit_categorical'));
+      const row = { income: 52000, debt: 9000, age: 41, home_ownership: 'RENT', purpose: 'car', term: 36 };
+      expect(parseInput(row, ir)).toHaveLength(13);
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...row, home_ownership: 'CASTLE-owner-7741' }, 'home_ownership'],
+        [{ ...row, purpose: 'rent' }, 'purpose'],
+        [{ ...row, term: 48 }, 'term'],
+        [{ ...row, term: 36.5 }, 'term'],
+        [{ ...row, home_ownership: null }, 'home_ownership'],
+        [{ ...row, income: null }, 'income'],
+        [{ ...row, income: 'SECRET-52000' }, 'income'],
+      ];
+      for (const [input, field] of cases) {
+        let err: unknown;
+        try {
+          parseInput(input, ir);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, JSON.stringify(input)).toMatchObject({ code: 'INPUT_VALUE', field });
+        const msg = (err as Error).message;
+        expect(msg).not.toMatch(/CASTLE|7741|SECRET|52000|rent\b|48|36\.5/);
+      }
+      expect(() => parseInput({ ...row, home_ownership: 'CASTLE' }, ir)).toThrow(/not one of the 3 categories/);
+      expect(() => parseInput({ ...row, income: null }, ir)).toThrow(/imputes no value/);
+      // A flat array takes one value per column, a category as its string.
+      expect(Array.from(parseInput([52000, 9000, 41, 'OWN', 'medical', 60], ir))).toEqual([52000, 9000, 41, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]);
+    });
+
+    it('credit_imputer: onnxruntime-node given NaN for a missing value agrees with the row imputed before the model; the descriptor holds the imputed values', async () => {
+      const { ir } = await loadModel(file('credit_imputer'));
+      expect(ir.inputs[0].missing).toHaveLength(4);
+      const { rows, want } = fixture('credit_imputer', ir);
+      let missing = 0;
+      for (const [r, row] of rows.entries()) {
+        const withNaN = Float64Array.from(row, (v) => (v === null ? Number.NaN : (v as number)));
+        missing += withNaN.filter(Number.isNaN).length;
+        const node = await runOnnxRuntime(file('credit_imputer'), withNaN, ir);
+        const imputed = evalFloat(ir, parseInput(row, ir)).output;
+        expect(Math.abs(node[0] - want[r][0])).toBeLessThan(1e-4);
+        expect(Math.abs(imputed[0] - node[0])).toBeLessThan(1e-4);
+      }
+      expect(missing).toBeGreaterThanOrEqual(8);
+      const m = await compileModel(file('credit_imputer'), { calibration: rows.map((r) => parseInput(r, ir)), settings: { scaleBits: 12, bits: 32 }, fidelity: false });
+      expect(m.descriptor.inputs[0].missing).toEqual(ir.inputs[0].missing);
+    });
+
+    it('reads CSV with categories as strings and an empty cell as a missing value', async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const { ir } = await loadModel(file('credit_categorical'));
+      await writeFile(path.join(dir, 'cat.csv'), 'income,debt,age,home_ownership,purpose,term\n52000,9000,41,OWN,car,60\n');
+      const { rows } = await readInputRows(path.join(dir, 'cat.csv'), ir);
+      expect(Array.from(rows[0])).toEqual([52000, 9000, 41, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1]);
+      await writeFile(path.join(dir, 'unknown.csv'), 'income,debt,age,home_ownership,purpose,term\n52000,9000,41,CASTLE,car,60\n');
+      await expect(readInputRows(path.join(dir, 'unknown.csv'), ir)).rejects.toMatchObject({ code: 'INPUT_VALUE', field: 'home_ownership', message: expect.not.stringMatching(/CASTLE/) });
+      const imp = (await loadModel(file('credit_imputer'))).ir;
+      await writeFile(path.join(dir, 'imp.json'), JSON.stringify([[50000, null, 30, 2]]));
+      const j = await readInputRows(path.join(dir, 'imp.json'), imp);
+      expect(j.rows[0][1]).toBe(imp.inputs[0].missing![1]);
+    });
+
+    it('a table of string columns (Gather per column, OneHotEncoder with a dropped category) and a LabelEncoder to floats lower exactly against onnxruntime-node', async () => {
+      const ML = 'ai.onnx.ml';
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const f = path.join(dir, 'table.onnx');
+      await writeFile(f, buildOnnx({
+        inputs: [{ name: 'num', dims: ['N', 1] }, { name: 'cats', dims: ['N', 2], type: 'string' }],
+        output: { name: 'y', dims: ['N', 1] },
+        initializers: [{ name: 'i0', dims: [1], data: [0], type: 'int64' }, { name: 'i1', dims: [1], data: [1], type: 'int64' }, { name: 'keep', dims: [2], data: [1, 2], type: 'int64' }],
+        nodes: [
+          { op: 'Gather', name: 'g0', inputs: ['cats', 'i0'], outputs: ['c0'], attrs: { axis: 1 } },
+          { op: 'OneHotEncoder', domain: ML, name: 'ohe0', inputs: ['c0'], outputs: ['o0'], attrs: { cats_strings: { strings: ['a', 'b', 'c'] }, zeros: 0 } },
+          // drop='first': the first category's column is left out.
+          { op: 'Gather', name: 'drop0', inputs: ['o0', 'keep'], outputs: ['d0'], attrs: { axis: -1 } },
+          { op: 'Reshape', name: 'r0', inputs: ['d0', 'shape2'], outputs: ['e0'] },
+          { op: 'Gather', name: 'g1', inputs: ['cats', 'i1'], outputs: ['c1'], attrs: { axis: 1 } },
+          { op: 'LabelEncoder', domain: ML, name: 'le1', inputs: ['c1'], outputs: ['e1'], attrs: { keys_strings: { strings: ['low', 'mid', 'high'] }, values_floats: { floats: [0.5, 1.5, -2] } } },
+          { op: 'Concat', name: 'all', inputs: ['num', 'e0', 'e1'], outputs: ['x'], attrs: { axis: 1 } },
+          { op: 'LinearRegressor', domain: ML, name: 'lin', inputs: ['x'], outputs: ['y'], attrs: { coefficients: { floats: [0.25, 1, -3, 2] }, intercepts: { floats: [0.5] }, targets: 1 } },
+        ],
+      }));
+      // The Reshape target as a constant: built above by name, supplied here.
+      const { onnx } = await import('../../src/model/onnx-file.ts');
+      const proto = onnx.ModelProto.decode(await readFile(f));
+      proto.graph!.initializer!.push(onnx.TensorProto.create({ name: 'shape2', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1, 2] }));
+      await writeFile(f, onnx.ModelProto.encode(proto).finish());
+      const { ir } = await loadModel(f);
+      expect(ir.inputs[1].categories).toEqual([['a', 'b', 'c'], ['low', 'mid', 'high']]);
+      expect(ir.inputs[1].size).toBe(6);
+      for (const row of [[1.5, 'a', 'low'], [-2, 'c', 'high'], [0.25, 'b', 'mid']]) {
+        const x = parseInput({ num: row[0], cats: [row[1], row[2]] }, ir);
+        const want = await runOnnxRuntime(f, x, ir);
+        expect(Math.abs(evalFloat(ir, x).output[0] - want[0]), row.join()).toBeLessThan(1e-5);
+      }
+    });
+
+    it('an Imputer replacing a number (not NaN) is refused by name, with the reason', async () => {
+      const ML = 'ai.onnx.ml';
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const f = path.join(dir, 'imp0.onnx');
+      await writeFile(f, buildOnnx({ inputs: [{ name: 'x', dims: ['N', 2] }], output: { name: 'y', dims: ['N', 2] }, nodes: [
+        { op: 'Imputer', domain: ML, name: 'imp', inputs: ['x'], outputs: ['y'], attrs: { imputed_value_floats: { floats: [1, 2] }, replaced_value_float: { float: -1 } } },
+      ] }));
+      await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'imp', message: expect.stringMatching(/Imputer.*only NaN/) });
+    });
+  });
+
   it('labels given by the user win over the ONNX class labels', async () => {
-    const { rows } = fixture('logreg_binary', (await loadModel(file('logreg_binary'))).ir);
-    const m = await compileModel(file('logreg_binary'), { calibration: rows, labels: ['decline', 'approve'], fidelity: false });
+    const probe = (await loadModel(file('logreg_binary'))).ir;
+    const { rows } = fixture('logreg_binary', probe);
+    const m = await compileModel(file('logreg_binary'), { calibration: rows.map((r) => parseInput(r, probe)), labels: ['decline', 'approve'], fidelity: false });
     expect(m.descriptor.labels).toEqual(['decline', 'approve']);
   });
 
@@ -134,7 +283,7 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     const msg = (err as Error).message;
     expect(msg).toMatch(/at 3 nodes/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.SVMRegressor" at node "svr_rbf" \(kernel RBF is not linear/);
-    expect(msg).toMatch(/"ai\.onnx\.ml\.Normalizer" at node "norm_l2" \(L2 normalisation is not linear\)/);
+    expect(msg).toMatch(/"ai\.onnx\.ml\.Normalizer" at node "norm_l2" \(L2 normalisation is not linear: it divides each feature by the activation's Euclidean norm/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.Binarizer" at node "binarize"/);
     expect(msg).not.toMatch(/TreeEnsembleClassifier" at node/);
     // The supported list separates ops on activations from ops folded on constants.
@@ -184,15 +333,16 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxLayerWidth/) });
     });
 
-    it('one-vs-rest LOGISTIC over three classes is refused; an Imputer is refused by name', async () => {
+    it('one-vs-rest LOGISTIC over three classes is refused; an Imputer after a classifier is refused by name', async () => {
       const ovr = await write('ovr', [
         { op: 'LinearClassifier', domain: ML, name: 'ovr', inputs: ['x'], outputs: ['label', 'scores'], attrs: { coefficients: { floats: [...W, ...W, ...W] }, classlabels_ints: [0, 1, 2], post_transform: { string: 'LOGISTIC' } } },
       ], { name: 'scores', dims: ['N', 3] });
       await expect(loadModel(ovr)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'ovr', message: expect.stringMatching(/one-vs-rest/) });
       const imp = await write('imputer', [
-        { op: 'Imputer', domain: ML, name: 'imp', inputs: ['x'], outputs: ['scores'], attrs: { imputed_value_floats: { floats: [0, 0, 0, 0] }, replaced_value_float: { float: Number.NaN } } },
-      ], { name: 'scores', dims: ['N', 4] });
-      await expect(loadModel(imp)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'imp', message: expect.stringMatching(/Imputer.*NaN/) });
+        { op: 'LinearRegressor', domain: ML, name: 'lin', inputs: ['x'], outputs: ['z'], attrs: { coefficients: { floats: [...W, ...W] }, targets: 2 } },
+        { op: 'Imputer', domain: ML, name: 'imp', inputs: ['z'], outputs: ['scores'], attrs: { imputed_value_floats: { floats: [0, 0] }, replaced_value_float: { float: Number.NaN } } },
+      ], { name: 'scores', dims: ['N', 2] });
+      await expect(loadModel(imp)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'imp', message: expect.stringMatching(/Imputer is supported only on the graph inputs' columns/) });
     });
   });
 });

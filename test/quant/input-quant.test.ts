@@ -18,15 +18,18 @@ describe('per-feature scale and width from ranges', () => {
   const name = (i: number) => `f${i}`;
   it('keeps the model scale where it fits and narrows the width', () => {
     const q = inputQuantFromRanges([0], [1], DEFAULT_SETTINGS, name);
-    // A pixel in [0, 1] at 2^10 with a 25% margin: 1280 < 2^11, so 12 signed bits, not 22.
-    expect(q).toMatchObject({ scaleBits: [10], bits: [12] });
+    // A pixel in [0, 1] at 2^10 with a 25% margin: 1280 < 2^11, so 11 unsigned bits (the range starts at 0), not 22.
+    expect(q).toMatchObject({ scaleBits: [10], bits: [11] });
+    // A range below 0 is checked signed: 12 bits.
+    expect(inputQuantFromRanges([-1], [1], DEFAULT_SETTINGS, name)).toMatchObject({ scaleBits: [10], bits: [12] });
   });
   it('lowers the scale of a feature in raw units until it fits the activation width', () => {
     const q = inputQuantFromRanges([0, 300], [500_000, 850], DEFAULT_SETTINGS, name);
     // 625,000 * 2^1 < 2^21 <= 625,000 * 2^2.
     expect(q.scaleBits).toEqual([1, 10]);
     expect(q.bits[0]).toBeLessThanOrEqual(22);
-    expect(q.bits[1]).toBe(22);
+    // 850 * 1.25 * 2^10 < 2^21: 21 unsigned bits (the range starts above 0).
+    expect(q.bits[1]).toBe(21);
   });
   it('refuses a range that fits no scale, naming the feature', () => {
     expect(() => inputQuantFromRanges([0], [1e15], DEFAULT_SETTINGS, () => 'income')).toThrow(/income/);
@@ -65,6 +68,12 @@ describe('circuit with per-feature inputs equals the integer reference', () => {
     const beyond = [...runReference(q, [0, 0, 0]).input];
     beyond[2] = 1n << BigInt(iq.bits[2]);
     await expect(h.witness(beyond)).rejects.toThrow();
+    // x[2]'s range starts at 0, so it is checked unsigned: a negative value is refused by the reference and the circuit.
+    expect(() => runReference(q, [0, 0, -0.5])).toThrow(expect.objectContaining({ code: 'INPUT_RANGE', field: 'x[2]' }));
+    const negative = [...runReference(q, [0, 0, 0]).input];
+    negative[2] = -1n;
+    await expect(h.witness(negative)).rejects.toThrow();
+    expect(h.gen.source).toMatch(/inPos\[inSign\d+uIdx\[k\]\] <== 1;/);
   });
 
   it('a model that starts with ReLU may narrow widths but not lower scales', async () => {
