@@ -11,7 +11,9 @@ export const DESCRIPTOR_FORMAT = 'zkinfer.model-descriptor';
  * circuit changes meaning for the same model (a new template, a new signal layout): a
  * new format is a new circuit hash, so a new model version with its own key.
  */
-export const CIRCUIT_FORMAT = 3;
+// 4: a per-feature input whose range starts at 0 is range-checked unsigned; categorical
+// columns are checked one-hot; a first layer after narrow inputs rescales narrower.
+export const CIRCUIT_FORMAT = 4;
 
 /**
  * Everything a verifier uses to decode or display a proof of this model. Its canonical

@@ -218,6 +218,38 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     expect(ready.body.workers).toMatch(/^ok/);
   });
 
+  it('a scikit-learn pipeline with categorical columns: calibrated by a CSV upload, proved from category strings; an unknown category or a missing number is a 400 naming the column, never the value', async () => {
+    const dir = path.join(REPO, 'test', 'fixtures', 'models', 'sklearn');
+    const { rows } = JSON.parse(await readFile(path.join(dir, 'credit_categorical.inputs.json'), 'utf8')) as { rows: (string | number)[][] };
+    const columns = ['income', 'debt', 'age', 'home_ownership', 'purpose', 'term'];
+    const form = new FormData();
+    form.append('model', new Blob([await readFile(path.join(dir, 'credit_categorical.onnx'))]), 'credit_categorical.onnx');
+    form.append('scale', '12');
+    form.append('calibration', new Blob([[columns.join(','), ...rows.map((r) => r.join(','))].join('\n')]), 'calibration.csv');
+    const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.bank}` }, body: form });
+    expect(up.status).toBe(202);
+    const id = ((await up.json()) as { id: string }).id;
+    const ready = await poll(() => call('GET', `/v1/models/${id}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+    expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
+    expect(ready.body.inputs[3]).toEqual({ name: 'home_ownership', size: 3, categories: [['MORTGAGE', 'OWN', 'RENT']], unknownCategory: 'refused' });
+    const applicant = Object.fromEntries(columns.map((c, i) => [c, rows[2][i]]));
+    for (const [input, field] of [
+      [{ ...applicant, home_ownership: 'YACHT-9931' }, 'home_ownership'],
+      [{ ...applicant, income: null }, 'income'],
+    ] as const) {
+      const r = await call('POST', `/v1/models/${id}/proofs`, KEYS.bank, { input });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({ code: 'INPUT_VALUE', field });
+      expect(JSON.stringify(r.body)).not.toMatch(/YACHT|9931/);
+    }
+    const req = await call('POST', `/v1/models/${id}/proofs`, KEYS.bank, { input: applicant });
+    expect(req.status).toBe(202);
+    const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    expect(done.body.status, JSON.stringify(done.body)).toBe('done');
+    expect(done.body.bundle.model.inputs[4].categories).toEqual([['car', 'debt_consolidation', 'education', 'home_improvement', 'medical']]);
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle: done.body.bundle })).body).toMatchObject({ valid: true, modelId: id });
+  });
+
   it('serves the Solidity verifier, the registry and calldata that an EVM accepts', async () => {
     const sol = await call('GET', `/v1/models/${modelId}/verifier.sol`, KEYS.regulator);
     expect(sol.status).toBe(200);
