@@ -3,12 +3,28 @@ import type { Layer } from '../src/model/ir.ts';
 import { denseLayer, handIr, rng } from '../test/helpers/ir.ts';
 import type { LoadedModel } from '../src/pipeline/index.ts';
 import { sha256Hex } from '../src/store/paths.ts';
+import os from 'node:os';
+import type { ModelLimits } from '../src/model/limits.ts';
+import { lenet5Onnx, lenetImages, lenetLimits } from '../test/helpers/lenet.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '..');
 export const SHARED = path.resolve(REPO, '..', 'shared', 'fixtures');
 
 export type BenchModel =
-  | { name: string; kind: 'onnx'; file: string; input?: string; fidelityInput?: string }
+  | {
+      name: string;
+      kind: 'onnx';
+      file: string;
+      input?: string;
+      fidelityInput?: string;
+      /** A model the bench builds (written to `file` first). */
+      build?: () => Uint8Array;
+      /** Fidelity rows and the proven input, when the model has no input file. */
+      rows?: () => number[][];
+      /** Limits over the defaults, and the largest development ptau the setup may make. */
+      limits?: Partial<ModelLimits>;
+      maxPtauPower?: number;
+    }
   | { name: string; kind: 'synthetic'; sizes: number[]; head: 'sigmoid' | 'softmax' };
 
 /** A seeded MLP with ReLU between layers and weights ~ U(-1, 1) / sqrt(fan-in). */
@@ -25,6 +41,24 @@ export function syntheticModel(sizes: number[], head: 'sigmoid' | 'softmax'): Lo
 
 const ezkl = (n: string): BenchModel => ({ name: `ezkl/${n}`, kind: 'onnx', file: path.join(SHARED, 'ezkl', n, 'network.onnx'), input: path.join(SHARED, 'ezkl', n, 'input.json') });
 
+/**
+ * LeNet-5 on 28x28 with seeded random weights (test/helpers/lenet.ts). Over the default
+ * limits (65,536 constraints, 2^16 powers of tau): the bench raises maxConstraints and
+ * lets the setup generate a larger development ptau, as an operator would with
+ * ZKINFER_MAX_CONSTRAINTS and ZKINFER_MAX_PTAU_POWER (or a ceremony ptau file).
+ */
+const lenet = (pool: 'avg' | 'max'): BenchModel => ({
+  name: `lenet-5 ${pool}pool`,
+  kind: 'onnx',
+  file: path.join(os.tmpdir(), `zkinfer-bench-lenet5-${pool}.onnx`),
+  build: () => lenet5Onnx(pool),
+  rows: () => lenetImages(16),
+  limits: { ...lenetLimits(pool), maxConstraints: 1 << 19 },
+  maxPtauPower: 19,
+});
+export const LENET_AVG = lenet('avg');
+export const LENET_MAX = lenet('max');
+
 /** Compile-only table (issue: constraints per neuron). */
 export const COMPILE_SET: BenchModel[] = [
   {
@@ -34,10 +68,12 @@ export const COMPILE_SET: BenchModel[] = [
     input: path.join(REPO, 'examples', 'loan', 'applicant.json'),
     fidelityInput: path.join(REPO, 'examples', 'loan', 'applicants.json'),
   },
-  ...['1l_linear', '1l_mlp', '2l_relu_fc', 'sklearn_mlp', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'large_mlp'].map(ezkl),
+  ...['1l_linear', '1l_mlp', '2l_relu_fc', 'sklearn_mlp', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'large_mlp', '1l_conv', '4l_relu_conv_fc'].map(ezkl),
   { name: 'credit/fedos94', kind: 'onnx', file: path.join(SHARED, 'credit', 'fedos94-credit-scoring', 'credit_model.onnx') },
   { name: 'credit/cybersuraksha', kind: 'onnx', file: path.join(SHARED, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx') },
   { name: 'mlp 784-64-10', kind: 'synthetic', sizes: [784, 64, 10], head: 'softmax' },
+  LENET_AVG,
+  LENET_MAX,
 ];
 
 /** The proving ladder. */
@@ -47,4 +83,5 @@ export const PROVE_SET: BenchModel[] = [
   { name: 'mlp 41-82-82-1', kind: 'synthetic', sizes: [41, 82, 82, 1], head: 'sigmoid' },
   { name: 'mlp 784-128-10', kind: 'synthetic', sizes: [784, 128, 10], head: 'softmax' },
   ezkl('large_mlp'),
+  LENET_AVG,
 ];

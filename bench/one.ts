@@ -1,6 +1,6 @@
 // Measures one model in a fresh process (so cold timings and peak memory are its own).
 // Usage: node --import tsx bench/one.ts <compile|prove> <index>
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { constraintsPerNeuron } from '../src/cli/format.ts';
 import { loadModel, parseInput, parseInputRows } from '../src/model/index.ts';
 import { BrowserProvider } from 'ethers';
@@ -20,10 +20,12 @@ async function compile(): Promise<{ m: CompiledModel; input: unknown }> {
     const loaded = syntheticModel(spec.sizes, spec.head);
     return { m: await compileLoaded(loaded), input: Array.from(randomInputs(spec.sizes[0], 1, 5)[0]) };
   }
-  const { ir } = await loadModel(spec.file);
+  if (spec.build) await writeFile(spec.file, spec.build());
+  const { ir } = await loadModel(spec.file, { limits: spec.limits });
   const fidelityDoc = spec.fidelityInput ? JSON.parse(await readFile(spec.fidelityInput, 'utf8')) : undefined;
-  const m = await compileModel(spec.file, { samples: 16, inputs: fidelityDoc ? parseInputRows(fidelityDoc, ir) : undefined });
-  let input: unknown = Array.from(randomInputs(m.ir.inputSize, 1, 5)[0]);
+  const rows = spec.rows?.();
+  const m = await compileModel(spec.file, { samples: 16, limits: spec.limits, inputs: rows ?? (fidelityDoc ? parseInputRows(fidelityDoc, ir) : undefined) });
+  let input: unknown = rows ? rows[1] : Array.from(randomInputs(m.ir.inputSize, 1, 5)[0]);
   if (spec.input) {
     const doc = JSON.parse(await readFile(spec.input, 'utf8'));
     // Fixture files may hold a batch flattened into one row: prove its first row.
@@ -39,7 +41,7 @@ const compileS = m.compiled.cached ? null : (performance.now() - t0) / 1000;
 const out: Record<string, unknown> = {
   name: spec.name,
   inputs: m.ir.inputSize,
-  neurons: m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' ? l.outSize : 0), 0),
+  neurons: m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'sparse' ? l.outSize : 0), 0),
   modelConstraints: m.circuit.constraints,
   constraints: m.compiled.constraints,
   perNeuron: constraintsPerNeuron(m),
@@ -50,7 +52,7 @@ const out: Record<string, unknown> = {
 };
 if (mode === 'prove') {
   const s0 = performance.now();
-  const setup = await setupModel(m, { log: (x) => process.stderr.write(`${x}\n`) });
+  const setup = await setupModel(m, { log: (x) => process.stderr.write(`${x}\n`), ...(spec.kind === 'onnx' && spec.maxPtauPower ? { maxPtauPower: spec.maxPtauPower } : {}) });
   out.setupS = setup.cached ? 'cached' : (performance.now() - s0) / 1000;
   out.ptau = `2^${setup.provenance.ptau.power}`;
   const c0 = performance.now();

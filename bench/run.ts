@@ -24,7 +24,7 @@ const freshStore = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-bench-'));
 const sharedPtau = path.join(REPO, 'artifacts', 'ptau');
 await mkdir(sharedPtau, { recursive: true });
 await symlink(sharedPtau, path.join(freshStore, 'ptau'));
-const available = (m: BenchModel) => (m.kind === 'synthetic' || existsSync(m.file)) && (!only || m.name.includes(only));
+const available = (m: BenchModel) => (m.kind === 'synthetic' || m.build !== undefined || existsSync(m.file)) && (!only || m.name.includes(only));
 
 async function measure(mode: 'compile' | 'prove', i: number): Promise<Record<string, unknown>> {
   const set = mode === 'compile' ? COMPILE_SET : PROVE_SET;
@@ -36,7 +36,11 @@ async function measure(mode: 'compile' | 'prove', i: number): Promise<Record<str
     const r = await run(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench', 'one.ts'), mode, String(i)], { cwd: REPO, maxBuffer: 1 << 24, env });
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   } catch (e) {
-    const msg = ((e as { stderr?: string }).stderr ?? String(e)).trim().split('\n').filter((l) => l.includes('error')).slice(-1)[0] ?? String(e);
+    const stderr = (e as { stderr?: string }).stderr ?? '';
+    // The table keeps one line; the reason goes to the console in full (an out-of-memory
+    // crash says "FATAL ERROR", which no lowercase filter finds).
+    process.stderr.write(`${set[i].name} failed:\n${stderr.trim().split('\n').slice(-20).join('\n')}\n`);
+    const msg = (stderr || String(e)).trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0] ?? String(e);
     return { name: set[i].name, error: msg.slice(0, 160) };
   }
 }

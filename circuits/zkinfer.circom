@@ -54,6 +54,93 @@ template DenseConst(IN, OUT, W, B) {
     }
 }
 
+// y = A.x + B with A a compile-time constant sparse matrix in compressed rows: output j
+// sums W[k] * in[COL[k]] for k in [ROW[j], ROW[j + 1]) (Conv, pooling, Pad, elementwise
+// maps). Linear, like DenseConst: no multiplicative constraint, and only the nonzero
+// terms are written.
+template SparseConst(IN, OUT, NNZ, ROW, COL, W, B) {
+    signal input in[IN];
+    signal output out[OUT];
+    for (var j = 0; j < OUT; j++) {
+        var acc = B[j];
+        for (var k = ROW[j]; k < ROW[j + 1]; k++) {
+            acc += W[k] * in[COL[k]];
+        }
+        out[j] <== acc;
+    }
+}
+
+// A convolution with compile-time constant weights, as a sparse linear map whose terms
+// are computed here instead of listed: input [C][H][W], output [M][OH][OW], kernel
+// WT[M][C / G][KH][KW], strides, dilations, padding PH / PW at the start of each axis
+// (taps outside the input contribute nothing), G groups, bias B per output. Linear.
+template ConvConst(C, H, W, M, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, G, WT, B) {
+    signal input in[C * H * W];
+    signal output out[M * OH * OW];
+    var CG = C \ G;
+    var MG = M \ G;
+    for (var m = 0; m < M; m++) {
+        var g = m \ MG;
+        for (var oh = 0; oh < OH; oh++) {
+            for (var ow = 0; ow < OW; ow++) {
+                var acc = B[(m * OH + oh) * OW + ow];
+                for (var c = 0; c < CG; c++) {
+                    for (var kh = 0; kh < KH; kh++) {
+                        var ih = oh * SH - PH + kh * DH;
+                        for (var kw = 0; kw < KW; kw++) {
+                            var iw = ow * SW - PW + kw * DW;
+                            var w = WT[((m * CG + c) * KH + kh) * KW + kw];
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W && w != 0) {
+                                acc += w * in[((g * CG + c) * H + ih) * W + iw];
+                            }
+                        }
+                    }
+                }
+                out[(m * OH + oh) * OW + ow] <== acc;
+            }
+        }
+    }
+}
+
+// max(a, b) for values in [-2^(N-1), 2^(N-1)): the sign digit of a - b, pinned by a
+// range-checked decomposition (Rescale), selects a or b.
+// Cost: N + 2 constraints.
+template Max2(N) {
+    signal input a;
+    signal input b;
+    signal output out;
+    component d = Rescale(N + 1, 0);
+    d.in <== a - b;
+    out <== b + d.pos * (a - b);
+}
+
+// Max pool: out[j] = max of in[IDX[k]] for k in [ROW[j], ROW[j + 1]), each window of at
+// least one value, by a chain of Max2. Values must lie in [-2^(N-1), 2^(N-1)).
+// Cost: (NIDX - OUT) * (N + 2) constraints.
+template MaxPoolConst(IN, OUT, NIDX, N, ROW, IDX) {
+    signal input in[IN];
+    signal output out[OUT];
+    component mx[NIDX - OUT];
+    var p = 0;
+    for (var j = 0; j < OUT; j++) {
+        if (ROW[j + 1] - ROW[j] == 1) {
+            out[j] <== in[IDX[ROW[j]]];
+        } else {
+            for (var k = ROW[j] + 1; k < ROW[j + 1]; k++) {
+                mx[p] = Max2(N);
+                if (k == ROW[j] + 1) {
+                    mx[p].a <== in[IDX[ROW[j]]];
+                } else {
+                    mx[p].a <== mx[p - 1].out;
+                }
+                mx[p].b <== in[IDX[k]];
+                p++;
+            }
+            out[j] <== mx[p - 1].out;
+        }
+    }
+}
+
 // ReLU from a sign digit that an earlier Rescale already pinned: y = x if pos else 0.
 // Cost: 1 constraint.
 template ReluFromSign() {

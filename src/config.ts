@@ -33,6 +33,13 @@ export interface Config {
   shutdownTimeoutMs: number;
   queuePrefix: string;
   workerConcurrency: number;
+  /** Embedded queue: worker processes for compile/setup jobs, and for proofs. */
+  compileWorkers: number;
+  proveWorkers: number;
+  /** Compile/setup jobs of one tenant running at once, at most (both queue backends). */
+  compilesPerTenant: number;
+  /** `npm run worker`: which BullMQ queues this process takes jobs from. */
+  workerQueues: ('compile' | 'prove')[];
   /** How long a job's lock lasts without renewal: a dead worker's job is retried after this. */
   workerLockMs: number;
   /** A worker serves its own Prometheus /metrics (job time per stage) on this port when set. */
@@ -107,6 +114,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     queuePrefix: env.ZKINFER_QUEUE_PREFIX || 'zkinfer',
     workerConcurrency: int('WORKER_CONCURRENCY', 1, 1),
+    compileWorkers: int('COMPILE_WORKERS', 1, 1),
+    proveWorkers: int('PROVE_WORKERS', 1, 1),
+    compilesPerTenant: int('COMPILES_PER_TENANT', 1, 1),
+    workerQueues: workerQueues(env.WORKER_QUEUES, problems),
     workerLockMs: int('WORKER_LOCK_MS', 30_000, 1000),
     workerMetricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1) : null,
     bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024),
@@ -128,4 +139,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (problems.length) throw new ZkinferError('SETTINGS', `configuration: ${problems.join('; ')}`, 'env');
   return cfg;
+}
+
+/** WORKER_QUEUES: a comma-separated subset of compile, prove (default both). */
+function workerQueues(value: string | undefined, problems: string[]): ('compile' | 'prove')[] {
+  if (!value?.trim()) return ['compile', 'prove'];
+  const names = [...new Set(value.split(',').map((s) => s.trim()).filter(Boolean))];
+  const bad = names.filter((n) => n !== 'compile' && n !== 'prove');
+  if (bad.length || !names.length) {
+    problems.push(`WORKER_QUEUES must list compile and/or prove, comma-separated (got "${value}")`);
+    return ['compile', 'prove'];
+  }
+  return names as ('compile' | 'prove')[];
 }

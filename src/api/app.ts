@@ -101,6 +101,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           autoStart: background,
           log,
           worker: { limits: config.limits, maxPtauPower: config.maxPtauPower },
+          compileWorkers: config.compileWorkers,
+          proveWorkers: config.proveWorkers,
+          compilesPerTenant: config.compilesPerTenant,
         }));
   const reconciler = background
     ? startReconciler({ db, records, queue, intervalMs: config.reconcileIntervalMs, idempotencyTtlMs: config.idempotencyTtlMs, receiptTtlMs: config.receiptTtlMs, log })

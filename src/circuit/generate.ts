@@ -37,12 +37,16 @@ interface Cursor {
   values: string;
   pos: string | null;
   size: number;
+  /** Set when `values` are a linear layer's accumulators, not yet rescaled by 2^acc (a max pool follows). */
+  acc?: number;
 }
 
 interface EmitContext {
   q: QuantizedModel;
   index: number;
   lines: string[];
+  /** The layer after this one, if any. */
+  next?: QLayer;
 }
 
 type LayerGenerator<K extends QLayer['kind']> = (
@@ -74,15 +78,21 @@ function matrixLiteral(values: bigint[], rows: number, cols: number): string {
   return `[${out.join(',\n        ')}]`;
 }
 
-const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
+/**
+ * The rescale after a linear layer, or nothing when a max pool follows: the pool then
+ * compares the accumulators and rescales only the maxima (floor division is
+ * nondecreasing, so the result is the same, on a quarter of the values for 2x2 pools).
+ */
+function emitRescale(layer: { outSize: number; shift: number }, t: string, ctx: EmitContext): { cursor: Cursor; plan: { constraints: number; formula: string } } {
   const N = activationBits(ctx.q.settings) + layer.shift;
-  const t = `l${ctx.index}`;
+  if (ctx.next?.kind === 'maxpool') {
+    ctx.lines.push(`${ind}// (rescaled after the max pool that follows)`);
+    return {
+      cursor: { values: `${t}Mul.out`, pos: null, size: layer.outSize, acc: layer.shift },
+      plan: { constraints: 0, formula: 'rescaled after the max pool' },
+    };
+  }
   ctx.lines.push(
-    `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} (linear), then rescale by 2^${layer.shift}`,
-    `${ind}var ${t}W[${layer.outSize}][${layer.inSize}] = ${matrixLiteral(layer.weights, layer.outSize, layer.inSize)};`,
-    `${ind}var ${t}B[${layer.outSize}] = [${layer.bias.join(',')}];`,
-    `${ind}component ${t}Mul = DenseConst(${layer.inSize}, ${layer.outSize}, ${t}W, ${t}B);`,
-    `${ind}${t}Mul.in <== ${cur.values};`,
     `${ind}component ${t}Rs[${layer.outSize}];`,
     `${ind}signal ${t}[${layer.outSize}];`,
     `${ind}signal ${t}Pos[${layer.outSize}];`,
@@ -96,6 +106,91 @@ const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
   return {
     cursor: { values: t, pos: `${t}Pos`, size: layer.outSize },
     plan: { constraints: layer.outSize * N, formula: `${layer.outSize} x ${N}` },
+  };
+}
+
+const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
+  const t = `l${ctx.index}`;
+  ctx.lines.push(
+    `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} (linear), then rescale by 2^${layer.shift}`,
+    `${ind}var ${t}W[${layer.outSize}][${layer.inSize}] = ${matrixLiteral(layer.weights, layer.outSize, layer.inSize)};`,
+    `${ind}var ${t}B[${layer.outSize}] = [${layer.bias.join(',')}];`,
+    `${ind}component ${t}Mul = DenseConst(${layer.inSize}, ${layer.outSize}, ${t}W, ${t}B);`,
+    `${ind}${t}Mul.in <== ${cur.values};`,
+  );
+  return emitRescale(layer, t, ctx);
+};
+
+/** Wraps a long list of numbers over lines of about 20 entries (compact, diff-friendly text). */
+function list(values: (bigint | number)[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < values.length; i += 20) out.push(values.slice(i, i + 20).join(','));
+  return `[${out.join(',\n        ')}]`;
+}
+
+const sparse: LayerGenerator<'sparse'> = (layer, cur, ctx) => {
+  const t = `l${ctx.index}`;
+  const nnz = layer.weights.length;
+  const c = layer.conv;
+  if (c) {
+    ctx.lines.push(
+      `${ind}// ${layer.name}: convolution [${c.inShape}] -> [${c.outShape}], kernel ${c.kernel.join('x')}, strides ${c.strides.join('x')}, dilations ${c.dilations.join('x')}, pads ${c.pads.join('x')}, group ${c.group} (${nnz} terms), weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
+      `${ind}var ${t}K[${c.weights.length}] = ${list(c.weights)};`,
+      `${ind}var ${t}B[${layer.outSize}] = ${list(layer.bias)};`,
+      `${ind}component ${t}Mul = ConvConst(${[...c.inShape, ...c.outShape, ...c.kernel, ...c.strides, ...c.dilations, ...c.pads, c.group].join(', ')}, ${t}K, ${t}B);`,
+      `${ind}${t}Mul.in <== ${cur.values};`,
+    );
+    return emitRescale(layer, t, ctx);
+  }
+  ctx.lines.push(
+    `${ind}// ${layer.name}: sparse linear ${layer.inSize} -> ${layer.outSize} (${nnz} terms), constant weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
+    `${ind}var ${t}R[${layer.outSize + 1}] = ${list(layer.rowPtr)};`,
+    `${ind}var ${t}C[${Math.max(1, nnz)}] = ${list(nnz ? layer.cols : [0])};`,
+    `${ind}var ${t}W[${Math.max(1, nnz)}] = ${list(nnz ? layer.weights : [0n])};`,
+    `${ind}var ${t}B[${layer.outSize}] = ${list(layer.bias)};`,
+    `${ind}component ${t}Mul = SparseConst(${layer.inSize}, ${layer.outSize}, ${Math.max(1, nnz)}, ${t}R, ${t}C, ${t}W, ${t}B);`,
+    `${ind}${t}Mul.in <== ${cur.values};`,
+  );
+  return emitRescale(layer, t, ctx);
+};
+
+const maxpool: LayerGenerator<'maxpool'> = (layer, cur, ctx) => {
+  const w = activationBits(ctx.q.settings);
+  const t = `l${ctx.index}`;
+  const pairs = layer.idx.length - layer.outSize;
+  const pooled = cur.acc !== undefined;
+  // Width of the compared values: accumulators of the layer before, or activations.
+  const N = pooled ? w + cur.acc! : w;
+  ctx.lines.push(
+    `${ind}// ${layer.name}: max pool ${layer.inSize} -> ${layer.outSize}, ${pairs} pairwise comparisons of ${N}-bit values${pooled ? `, then rescale by 2^${cur.acc}` : ''}`,
+    `${ind}var ${t}R[${layer.outSize + 1}] = ${list(layer.rowPtr)};`,
+    `${ind}var ${t}I[${layer.idx.length}] = ${list(layer.idx)};`,
+  );
+  const src = pairs > 0 ? `${t}Max.out` : `${t}Pick`;
+  if (pairs > 0) {
+    ctx.lines.push(`${ind}component ${t}Max = MaxPoolConst(${layer.inSize}, ${layer.outSize}, ${layer.idx.length}, ${N}, ${t}R, ${t}I);`, `${ind}${t}Max.in <== ${cur.values};`);
+  } else {
+    // Every window is one value: a selection, no constraint.
+    ctx.lines.push(`${ind}signal ${t}Pick[${layer.outSize}];`, `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`, `${ind}${ind}${t}Pick[j] <== ${cur.values}[${t}I[j]];`, `${ind}}`);
+  }
+  const cmp = pairs * (N + 2);
+  if (!pooled) {
+    return { cursor: { values: src, pos: null, size: layer.outSize }, plan: { constraints: cmp, formula: `${pairs} x (${N} + 2)` } };
+  }
+  ctx.lines.push(
+    `${ind}component ${t}Rs[${layer.outSize}];`,
+    `${ind}signal ${t}[${layer.outSize}];`,
+    `${ind}signal ${t}Pos[${layer.outSize}];`,
+    `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
+    `${ind}${ind}${t}Rs[j] = Rescale(${N}, ${cur.acc});`,
+    `${ind}${ind}${t}Rs[j].in <== ${src}[j];`,
+    `${ind}${ind}${t}[j] <== ${t}Rs[j].out;`,
+    `${ind}${ind}${t}Pos[j] <== ${t}Rs[j].pos;`,
+    `${ind}}`,
+  );
+  return {
+    cursor: { values: t, pos: `${t}Pos`, size: layer.outSize },
+    plan: { constraints: cmp + layer.outSize * N, formula: `${pairs} x (${N} + 2) + ${layer.outSize} x ${N}` },
   };
 };
 
@@ -331,6 +426,8 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
 /** One generator per layer kind; a new kind fails to type-check until it has one. */
 const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   dense,
+  sparse,
+  maxpool,
   relu,
   leaky_relu: leakyRelu,
   clip,
@@ -398,7 +495,7 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
 
   let cur: Cursor = { values: 'x', pos: inPos, size: q.inputSize };
   q.layers.forEach((layer, index) => {
-    const r = emitLayer(layer, cur, { q, index, lines });
+    const r = emitLayer(layer, cur, { q, index, lines, next: q.layers[index + 1] });
     plan.push({ name: layer.name, kind: layer.kind, size: r.cursor.size, ...r.plan });
     cur = r.cursor;
   });

@@ -7,7 +7,7 @@ export function table(rows: string[][]): string {
 
 /** Non-linear constraints per dense neuron, not counting input range checks or commitments. */
 export function constraintsPerNeuron(m: CompiledModel): number | null {
-  const neurons = m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' ? l.outSize : 0), 0);
+  const neurons = m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'sparse' ? l.outSize : 0), 0);
   if (!neurons) return null;
   return (m.circuit.constraints - m.circuit.plan[0].constraints) / neurons;
 }

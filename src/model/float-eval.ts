@@ -20,6 +20,24 @@ function applyFloat(layer: Layer, x: Float64Array): Float64Array {
       }
       return y;
     }
+    case 'sparse': {
+      const y = Float64Array.from(layer.bias);
+      for (let j = 0; j < layer.outSize; j++) {
+        let acc = y[j];
+        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) acc += layer.vals[k] * x[layer.cols[k]];
+        y[j] = acc;
+      }
+      return y;
+    }
+    case 'maxpool': {
+      const y = new Float64Array(layer.outSize);
+      for (let j = 0; j < layer.outSize; j++) {
+        let m = -Infinity;
+        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) m = Math.max(m, x[layer.idx[k]]);
+        y[j] = m;
+      }
+      return y;
+    }
     case 'relu':
       return x.map((v) => Math.max(0, v));
     case 'leaky_relu':

@@ -1,4 +1,5 @@
-import type { DenseLayer, Layer } from './ir.ts';
+import type { DenseLayer, Layer, SparseLayer } from './ir.ts';
+import { composeConv, convTermCount, csrFromConv, scaleConvInputs, scaleConvOutputs } from './conv-structure.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from './limits.ts';
 
 /**
@@ -16,43 +17,226 @@ export interface DiagLayer {
 }
 
 /**
- * Folds adjacent dense layers, because each dense layer costs a rescale (and its
- * rounding) in the circuit. Elementwise-affine (diagonal) layers always fold into a
- * neighbouring dense layer: standardization before a Gemm, BatchNormalization after
- * one, a bias Add after a MatMul. Two full dense layers in a row are composed
+ * Folds adjacent linear layers, because each one costs a rescale (and its rounding) in
+ * the circuit. Elementwise-affine (diagonal) layers always fold into a neighbouring
+ * dense or sparse layer: standardization before a Gemm, BatchNormalization after one
+ * or after a Conv, a bias Add after a MatMul. Two dense layers in a row are composed
  * (W2·W1) only when that does not grow the weight count: 4 -> 64 -> 2 becomes one
  * 4 -> 2 layer, while a bottleneck 16 -> 2 -> 16 stays two layers (64 weights, not 256).
+ * A sparse layer (Conv, pooling) composes with its neighbour under the same rule on
+ * nonzeros: Conv then AveragePool is one map (a 6x6 stride-2 kernel for 5x5 then 2x2),
+ * while AveragePool then Conv stays two layers (the product would have 4x the terms).
  *
- * A diagonal layer left alone becomes a dense n x n layer, after its size is checked
- * against `limits` (maxLayerWidth, maxParameters with the other layers' weights).
+ * A diagonal layer left alone becomes a sparse layer (its n nonzeros); the total is
+ * checked against `limits.maxParameters`.
  */
 export function foldDenseChain(layers: (Layer | DiagLayer)[], limits: ModelLimits = DEFAULT_MODEL_LIMITS): Layer[] {
   const out: (Layer | DiagLayer)[] = [];
-  for (const layer of layers) {
-    const prev = out.at(-1);
-    if (layer.kind === 'diag' && prev?.kind === 'diag') out[out.length - 1] = diagThenDiag(prev, layer);
-    else if (layer.kind === 'diag' && prev?.kind === 'dense') out[out.length - 1] = denseThenDiag(prev, layer);
-    else if (layer.kind === 'dense' && prev?.kind === 'diag') out[out.length - 1] = diagThenDense(prev, layer);
-    else if (layer.kind === 'dense' && prev?.kind === 'dense' && composeIsSmaller(prev, layer)) out[out.length - 1] = compose(prev, layer, layer.name);
-    else out.push(layer);
-  }
-  // What the circuit will hold: weights of every layer, a leftover diagonal as n x n.
-  const params = (l: Layer | DiagLayer) =>
-    l.kind === 'dense' ? l.inSize * l.outSize + l.outSize : l.kind === 'diag' ? l.size * l.size + l.size : l.kind === 'leaky_relu' ? l.size : l.kind === 'tree_ensemble' ? l.feature.length * (1 + l.outSize) + l.outSize : 0;
+  for (const layer of layers) foldInto(out, layer);
   let total = 0;
   for (const l of out) {
-    total += params(l);
-    checkLimit(limits, 'maxParameters', total, `the parameter count of the layers up to and including ${l.kind === 'diag' ? `the elementwise layer ${l.name} (as a dense ${l.size} x ${l.size} layer)` : l.name}`, l.name);
+    total += layerParameters(l);
+    checkLimit(limits, 'maxParameters', total, `the parameter count of the layers up to and including ${l.kind === 'diag' ? `the elementwise layer ${l.name}` : l.name}`, l.name);
   }
-  return out.map((l) => (l.kind === 'diag' ? denseFromDiag(l) : l));
+  return out.map((l) => (l.kind === 'diag' ? sparseFromDiag(l) : l));
 }
 
-/** A diagonal layer as the dense layer the circuit takes. */
-function denseFromDiag(d: DiagLayer): DenseLayer {
+/** What a layer holds in the circuit: weights and biases, nonzeros of a sparse one, window indices of a max pool. */
+export function layerParameters(l: Layer | DiagLayer): number {
+  switch (l.kind) {
+    case 'dense':
+      return l.inSize * l.outSize + l.outSize;
+    case 'sparse':
+      return l.vals.length + l.outSize;
+    case 'maxpool':
+      return l.idx.length;
+    case 'diag':
+      return 2 * l.size;
+    case 'leaky_relu':
+      return l.size;
+    case 'tree_ensemble':
+      return l.feature.length * (1 + l.outSize) + l.outSize;
+    default:
+      return 0;
+  }
+}
+
+/** Appends `layer` to a folded chain, folding it into the last layer when that is worth it. */
+export function foldInto(out: (Layer | DiagLayer)[], layer: Layer | DiagLayer): void {
+  const prev = out.at(-1);
+  const last = out.length - 1;
+  if (layer.kind === 'diag' && prev?.kind === 'diag') out[last] = diagThenDiag(prev, layer);
+  else if (layer.kind === 'diag' && prev?.kind === 'dense') out[last] = denseThenDiag(prev, layer);
+  else if (layer.kind === 'dense' && prev?.kind === 'diag') out[last] = diagThenDense(prev, layer);
+  else if (layer.kind === 'diag' && prev?.kind === 'sparse') out[last] = sparseThenDiag(prev, layer);
+  else if (layer.kind === 'sparse' && prev?.kind === 'diag') out[last] = diagThenSparse(prev, layer);
+  else if (layer.kind === 'dense' && prev?.kind === 'dense' && composeIsSmaller(prev, layer)) out[last] = compose(prev, layer, layer.name);
+  else if ((layer.kind === 'sparse' || layer.kind === 'dense') && (prev?.kind === 'sparse' || prev?.kind === 'dense') && (layer.kind === 'sparse' || prev.kind === 'sparse')) {
+    const c = (prev.kind === 'sparse' && layer.kind === 'sparse' ? composeConvLayers(prev, layer) : null) ?? composeSparse(prev, layer);
+    if (c) out[last] = c;
+    else out.push(layer);
+  } else out.push(layer);
+}
+
+/** A diagonal layer as a sparse layer with one term per row. */
+export function sparseFromDiag(d: DiagLayer): SparseLayer {
   const n = d.size;
-  const weights = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) weights[i * n + i] = d.scale[i];
-  return { kind: 'dense', name: d.name, inSize: n, outSize: n, weights, bias: d.shift, nodes: d.nodes };
+  const rowPtr = new Int32Array(n + 1);
+  const cols = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    rowPtr[i + 1] = i + 1;
+    cols[i] = i;
+  }
+  return { kind: 'sparse', name: d.name, inSize: n, outSize: n, rowPtr, cols, vals: Float64Array.from(d.scale), bias: d.shift, nodes: d.nodes };
+}
+
+/** A sparse layer without its convolution structure (its terms no longer follow a kernel). */
+export function plain(l: SparseLayer): SparseLayer {
+  const { conv: _conv, ...rest } = l;
+  return rest;
+}
+
+/** diag(s) · A: rows scaled, b = s ∘ b1 + shift. A convolution stays one when s is constant per output channel. */
+function sparseThenDiag(first: SparseLayer, second: DiagLayer): SparseLayer {
+  const vals = new Float64Array(first.vals.length);
+  const bias = Float64Array.from(second.shift);
+  for (let o = 0; o < first.outSize; o++) {
+    const s = second.scale[o];
+    bias[o] += s * first.bias[o];
+    for (let k = first.rowPtr[o]; k < first.rowPtr[o + 1]; k++) vals[k] = s * first.vals[k];
+  }
+  const nodes = [...first.nodes, ...second.nodes];
+  const conv = first.conv && scaleConvOutputs(first.conv, second.scale);
+  if (conv) return csrFromConv(conv, bias, first.name, nodes);
+  return { ...plain(first), vals, bias, nodes };
+}
+
+/** A · diag(s): columns scaled, b = A · shift + b2. A convolution stays one when s is constant per input channel. */
+function diagThenSparse(first: DiagLayer, second: SparseLayer): SparseLayer {
+  const vals = new Float64Array(second.vals.length);
+  const bias = Float64Array.from(second.bias);
+  for (let o = 0; o < second.outSize; o++) {
+    for (let k = second.rowPtr[o]; k < second.rowPtr[o + 1]; k++) {
+      const m = second.cols[k];
+      bias[o] += second.vals[k] * first.shift[m];
+      vals[k] = second.vals[k] * first.scale[m];
+    }
+  }
+  const nodes = [...first.nodes, ...second.nodes];
+  const conv = second.conv && scaleConvInputs(second.conv, first.scale);
+  if (conv) return csrFromConv(conv, bias, second.name, nodes);
+  return { ...plain(second), vals, bias, nodes };
+}
+
+/**
+ * Two convolutions, the second unpadded (Conv then AveragePool), as one convolution
+ * when its terms are no more than the two layers' together; null otherwise.
+ */
+function composeConvLayers(first: SparseLayer, second: SparseLayer): SparseLayer | null {
+  if (!first.conv || !second.conv) return null;
+  const budget = first.vals.length + second.vals.length;
+  const [M] = second.conv.outShape;
+  const [C] = first.conv.inShape;
+  const ext = [0, 1].map((d) => (first.conv!.kernel[d] - 1) * first.conv!.dilations[d] + first.conv!.strides[d] * second.conv!.dilations[d] * (second.conv!.kernel[d] - 1) + 1);
+  // The kernel is built before its terms are counted: bounded first.
+  if (M * C * ext[0] * ext[1] > 8 * budget) return null;
+  const conv = composeConv(first.conv, second.conv);
+  if (!conv || convTermCount(conv) > budget) return null;
+  const bias = Float64Array.from(second.bias);
+  for (let o = 0; o < second.outSize; o++) for (let k = second.rowPtr[o]; k < second.rowPtr[o + 1]; k++) bias[o] += second.vals[k] * first.bias[second.cols[k]];
+  return csrFromConv(conv, bias, second.name, [...first.nodes, ...second.nodes]);
+}
+
+/** Compressed rows of a dense or sparse layer (a dense layer's zero weights left out). */
+function csr(l: DenseLayer | SparseLayer): { rowPtr: Int32Array; cols: Int32Array; vals: Float64Array } {
+  if (l.kind === 'sparse') return l;
+  let nnz = 0;
+  for (const v of l.weights) if (v !== 0) nnz++;
+  const rowPtr = new Int32Array(l.outSize + 1);
+  const cols = new Int32Array(nnz);
+  const vals = new Float64Array(nnz);
+  let k = 0;
+  for (let o = 0; o < l.outSize; o++) {
+    for (let i = 0; i < l.inSize; i++) {
+      const v = l.weights[o * l.inSize + i];
+      if (v === 0) continue;
+      cols[k] = i;
+      vals[k++] = v;
+    }
+    rowPtr[o + 1] = k;
+  }
+  return { rowPtr, cols, vals };
+}
+
+/**
+ * second ∘ first when at least one is sparse, or null when the product would hold more
+ * terms than the two together (or cost more than 8x their terms to find out: the work
+ * is counted before any of it is done). Named after the second layer, as `compose`.
+ */
+function composeSparse(first: DenseLayer | SparseLayer, second: DenseLayer | SparseLayer): DenseLayer | SparseLayer | null {
+  const a = csr(first);
+  const b = csr(second);
+  const budget = a.vals.length + b.vals.length + first.outSize + second.outSize;
+  let work = 0;
+  for (let k = 0; k < b.vals.length; k++) {
+    const m = b.cols[k];
+    work += a.rowPtr[m + 1] - a.rowPtr[m];
+  }
+  if (work > 8 * budget) return null;
+  // Count the product's nonzero positions, row by row, with a marker per column.
+  const mark = new Int32Array(first.inSize).fill(-1);
+  let nnz = 0;
+  for (let o = 0; o < second.outSize; o++) {
+    for (let k = b.rowPtr[o]; k < b.rowPtr[o + 1]; k++) {
+      const m = b.cols[k];
+      for (let t = a.rowPtr[m]; t < a.rowPtr[m + 1]; t++) {
+        if (mark[a.cols[t]] !== o) {
+          mark[a.cols[t]] = o;
+          nnz++;
+        }
+      }
+    }
+  }
+  if (nnz + second.outSize > a.vals.length + b.vals.length + first.outSize + second.outSize) return null;
+  const rowPtr = new Int32Array(second.outSize + 1);
+  const cols = new Int32Array(nnz);
+  const vals = new Float64Array(nnz);
+  const bias = Float64Array.from(second.bias);
+  const acc = new Float64Array(first.inSize);
+  const pos = new Int32Array(first.inSize).fill(-1);
+  let n = 0;
+  for (let o = 0; o < second.outSize; o++) {
+    const start = n;
+    for (let k = b.rowPtr[o]; k < b.rowPtr[o + 1]; k++) {
+      const m = b.cols[k];
+      const w2 = b.vals[k];
+      bias[o] += w2 * first.bias[m];
+      for (let t = a.rowPtr[m]; t < a.rowPtr[m + 1]; t++) {
+        const i = a.cols[t];
+        if (pos[i] < start) {
+          pos[i] = n;
+          cols[n++] = i;
+          acc[i] = 0;
+        }
+        acc[i] += w2 * a.vals[t];
+      }
+    }
+    // Columns in increasing order: the circuit text does not depend on the fold order.
+    const row = Array.from(cols.subarray(start, n)).sort((x, y) => x - y);
+    for (let j = 0; j < row.length; j++) {
+      cols[start + j] = row[j];
+      vals[start + j] = acc[row[j]];
+    }
+    rowPtr[o + 1] = n;
+  }
+  const nodes = [...first.nodes, ...second.nodes];
+  if (2 * nnz > first.inSize * second.outSize) {
+    // Mostly nonzero: the dense form is the more compact circuit text.
+    const weights = new Float64Array(first.inSize * second.outSize);
+    for (let o = 0; o < second.outSize; o++) for (let k = rowPtr[o]; k < rowPtr[o + 1]; k++) weights[o * first.inSize + cols[k]] = vals[k];
+    return { kind: 'dense', name: second.name, inSize: first.inSize, outSize: second.outSize, weights, bias, nodes };
+  }
+  return { kind: 'sparse', name: second.name, inSize: first.inSize, outSize: second.outSize, rowPtr, cols, vals, bias, nodes };
 }
 
 // The three compositions below give, bit for bit, what `compose` gives on the dense

@@ -5,7 +5,8 @@
  * row-major order, as ONNX lays tensors out). Shape operators (Flatten, Reshape,
  * Squeeze, Unsqueeze, Identity, Cast) vanish during lowering because they do not
  * change the flat vector; every linear operator (Gemm, MatMul, Add/Sub/Mul/Div by
- * constants, BatchNormalization) becomes or folds into a `dense` layer.
+ * constants, BatchNormalization) becomes or folds into a `dense` layer, or a `sparse`
+ * one (Conv, ConvTranspose, AveragePool, Pad: activations in NCHW order, batch 1).
  *
  * All numbers are floats here; `src/quant` turns them into fixed-point integers.
  */
@@ -37,6 +38,56 @@ export interface DenseLayer {
   weights: Float64Array;
   bias: Float64Array;
   /** ONNX node names folded into this layer, for the layer table. */
+  nodes: string[];
+}
+
+/**
+ * `y = A·x + b` with A sparse, in compressed rows: row o's terms are
+ * `vals[k] * x[cols[k]]` for k in [rowPtr[o], rowPtr[o + 1]). Conv, ConvTranspose,
+ * AveragePool, Pad and elementwise maps lower to it, so memory and circuit text grow
+ * with the nonzeros, not with inSize x outSize.
+ */
+export interface SparseLayer {
+  kind: 'sparse';
+  name: string;
+  inSize: number;
+  outSize: number;
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  vals: Float64Array;
+  bias: Float64Array;
+  nodes: string[];
+  /**
+   * Set when the terms are a convolution's (1D as 2D with height 1): exactly `conv.weights`
+   * at the taps inside the input, zero weights left out. The circuit then gets the kernel
+   * once and computes the indices (ConvConst) instead of listing every term.
+   */
+  conv?: ConvStructure;
+}
+
+/** A 2D convolution over [C, H, W] with `pads` at the start of each axis, weights [M, C / group, KH, KW]. */
+export interface ConvStructure {
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  pads: [number, number];
+  group: number;
+  weights: Float64Array;
+}
+
+/**
+ * MaxPool / GlobalMaxPool: output o is the largest of `x[idx[k]]` for k in
+ * [rowPtr[o], rowPtr[o + 1]) (every window holds at least one input: padding never wins).
+ */
+export interface MaxPoolLayer {
+  kind: 'maxpool';
+  name: string;
+  inSize: number;
+  outSize: number;
+  rowPtr: Int32Array;
+  idx: Int32Array;
   nodes: string[];
 }
 
@@ -113,7 +164,7 @@ export interface TreeEnsembleLayer {
   nodes: string[];
 }
 
-export type Layer = DenseLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer;
+export type Layer = DenseLayer | SparseLayer | MaxPoolLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer;
 export type LayerKind = Layer['kind'];
 
 /**

@@ -2,7 +2,8 @@ import { ZkinferError } from '../errors.ts';
 import type { DenseLayer, Head, IrInput, Layer, ModelIR } from './ir.ts';
 import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
-import { type DiagLayer, foldDenseChain } from './fold.ts';
+import { type DiagLayer, foldDenseChain, foldInto, layerParameters } from './fold.ts';
+import { CONV_HANDLERS, convRefusal } from './conv.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, elementCount, type ModelLimits } from './limits.ts';
 import { lowerColumnPrefix } from './column-prefix.ts';
 import { ML_ACTIVATION_OPS, ML_DOMAIN, ML_HANDLERS, mlOpsNote, mlRefusal } from './ml-ops.ts';
@@ -17,6 +18,8 @@ import { ML_ACTIVATION_OPS, ML_DOMAIN, ML_HANDLERS, mlOpsNote, mlRefusal } from 
 const ACTIVATION_OPS = [
   'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip',
   'Sigmoid', 'Softmax', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout', 'Concat', 'Expand', 'Tile',
+  // Convolutions and pooling (src/model/conv.ts), on NCHW activations.
+  'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
 ];
 
 export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
@@ -100,7 +103,7 @@ export class Lowering implements FoldContext {
   version = 0;
   /** Elements of every constant held (stored and folded), against maxConstantElements. */
   constantElements = 0;
-  /** Weights allocated for layers so far, against maxParameters. */
+  /** Parameters held by the layers so far (adjacent linear layers folded as they come). */
   parameters = 0;
   inputs: IrInput[] = [];
   /** A Sigmoid/Softmax not yet consumed: the head if nothing but shape ops follow it. */
@@ -132,12 +135,24 @@ export class Lowering implements FoldContext {
     checkLimit(this.limits, 'maxConstantElements', this.constantElements, 'the element count of all constants held, up to and including this one', where);
   }
 
-  /** Checks a layer's widths and the weights it adds before they are built. */
+  /**
+   * Checks a layer's widths and the parameters it adds (weights, or a sparse layer's
+   * nonzeros) before they are built. The layers so far are held folded (a Conv and the
+   * AveragePool after it are one map), and a new layer may fold into the last one, so
+   * while lowering they may hold up to twice maxParameters; the folded chain is held to
+   * maxParameters itself (`foldDenseChain`).
+   */
   reserveLayer(node: NodeProto, inSize: number, outSize: number, params: number): void {
     const where = nodeName(node);
     checkLimit(this.limits, 'maxLayerWidth', Math.max(inSize, outSize), `the width of ${node.opType} layer (${inSize} in, ${outSize} out)`, where);
-    this.parameters += params;
-    checkLimit(this.limits, 'maxParameters', this.parameters, 'the parameter count of the layers up to and including this one', where);
+    this.parameters = this.layers.reduce((a, l) => a + layerParameters(l), 0) + params;
+    checkLimit(
+      { ...this.limits, maxParameters: 2 * this.limits.maxParameters },
+      'maxParameters',
+      this.parameters,
+      `the parameter count of the layers up to and including this one (held while lowering, before adjacent linear layers fold: up to twice the limit of ${this.limits.maxParameters.toLocaleString('en-US')} for the folded model)`,
+      where,
+    );
   }
 
   get(node: NodeProto, i: number): Value | undefined {
@@ -187,14 +202,31 @@ export class Lowering implements FoldContext {
     if (h.op === 'softmax') {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${h.node}" is followed by "${node.name}" (${node.opType}): Softmax is supported only as the last op`, h.node);
     }
-    this.layers.push({ kind: 'sigmoid', name: h.node, size: h.size, nodes: [h.node] });
+    this.pushLayer({ kind: 'sigmoid', name: h.node, size: h.size, nodes: [h.node] });
     this.pendingHead = null;
   }
 
   /** Appends a layer; output `out` of the node is the new activation. */
   emit(node: NodeProto, layer: Layer | DiagLayer, shape: number[], out = 0): void {
-    this.layers.push(layer);
+    this.pushLayer(layer);
     this.setAct(node, shape, out);
+  }
+
+  /**
+   * Appends a layer, folding linear layers as they come. A max pool right after a ReLU
+   * or a Clip is moved before it (both are nondecreasing, so max and they commute,
+   * exactly, in integers too): the activation then runs on the pooled values only, and
+   * the max runs on the accumulators of the linear layer before (see the circuit).
+   */
+  pushLayer(layer: Layer | DiagLayer): void {
+    const prev = this.layers.at(-1);
+    if (layer.kind === 'maxpool' && (prev?.kind === 'relu' || prev?.kind === 'clip')) {
+      this.layers.pop();
+      this.pushLayer(layer);
+      this.layers.push({ ...prev, size: layer.outSize, nodes: [...prev.nodes] });
+      return;
+    }
+    foldInto(this.layers, layer);
   }
 
   setAct(node: NodeProto, shape: number[], out = 0): void {
@@ -453,6 +485,9 @@ function refuseUnsupported(nodes: NodeProto[], inputs: string[]): void {
       continue;
     } else if (onAct ? !ACTIVATION_OPS.includes(op) && op !== 'Shape' : !(op in constantOps)) {
       found.push({ op, node: name, why: whyUnsupported(op) });
+    } else if (onAct && op in CONV_HANDLERS) {
+      const why = convRefusal(node);
+      if (why) found.push({ op, node: name, why: ` (${why})` });
     }
     // Shape of an activation is known at import time: a constant.
     if (onAct && op !== 'Shape') for (const o of node.output ?? []) live.add(o);
@@ -560,7 +595,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     elementwise(L, node, act, c.t, op, constFirst);
     return;
   }
-  HANDLERS[op](L, node, act, ins.slice(1));
+  (HANDLERS[op] ?? CONV_HANDLERS[op])(L, node, act, ins.slice(1));
 }
 
 /**
@@ -591,7 +626,15 @@ function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)
  */
 function checkFinite(layer: Layer): void {
   const arrays =
-    layer.kind === 'dense' ? [layer.weights, layer.bias] : layer.kind === 'leaky_relu' ? [layer.alpha] : layer.kind === 'tree_ensemble' ? [layer.leafWeights, layer.base, layer.threshold] : [];
+    layer.kind === 'dense'
+      ? [layer.weights, layer.bias]
+      : layer.kind === 'sparse'
+        ? [layer.vals, layer.bias]
+        : layer.kind === 'leaky_relu'
+          ? [layer.alpha]
+          : layer.kind === 'tree_ensemble'
+            ? [layer.leafWeights, layer.base, layer.threshold]
+            : [];
   if (arrays.some((a) => a.some((v) => !Number.isFinite(v)))) {
     throw new ZkinferError('MODEL_BAD_WEIGHTS', `layer "${layer.name}" (ONNX nodes ${layer.nodes.join(', ')}) has NaN or infinite weights`, layer.name);
   }

@@ -37,13 +37,36 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   let pos = true;
   // As quantizeModel: the first dense layer absorbs lowered feature scales (only its weights change).
   const irLayers = inputQuant && inputQuant.scaleBits.some((x) => x !== s) ? absorbInputScales(ir.layers, inputQuant, st) : ir.layers;
-  for (const [index, l] of irLayers.entries()) {
+  // A max pool right after a linear layer compares its accumulators (width w + t) and
+  // rescales only the maxima (src/circuit/generate.ts): t of the layer before, or -1.
+  let pooledShift = -1;
+  for (let li = 0; li < irLayers.length; li++) {
+    const l = irLayers[li];
+    const next = irLayers[li + 1];
     let c: number;
     switch (l.kind) {
       case 'dense':
-        c = l.outSize * (w + weightShift(l.weights, s));
+      case 'sparse': {
+        const t = weightShift(l.kind === 'dense' ? l.weights : l.vals, s);
+        if (next?.kind === 'maxpool') {
+          pooledShift = t;
+          c = 0;
+        } else c = l.outSize * (w + t);
         pos = true;
         break;
+      }
+      case 'maxpool': {
+        const pairs = l.idx.length - l.outSize;
+        if (pooledShift >= 0) {
+          c = pairs * (w + pooledShift + 2) + l.outSize * (w + pooledShift);
+          pos = true;
+        } else {
+          c = pairs * (w + 2);
+          pos = false;
+        }
+        pooledShift = -1;
+        break;
+      }
       case 'relu':
         c = pos ? l.size : l.size * (w + 1);
         pos = false;
@@ -66,7 +89,7 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
         break;
       case 'tree_ensemble': {
         // As quantizeModel: a first tree layer compares the features at their own scale and width.
-        const first = index === 0 && inputQuant;
+        const first = li === 0 && inputQuant;
         const plan = planTrees(l, first ? inputQuant.scaleBits : new Array(l.inSize).fill(s), first ? inputQuant.bits : new Array(l.inSize).fill(w));
         c = plan.comparisons + plan.products + l.outSize * (w + treeShift(l));
         pos = true;

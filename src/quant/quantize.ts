@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import { type Head, type IrInput, type Layer, type ModelIR, TREE_LEAF } from '../model/ir.ts';
+import { type ConvStructure, type Head, type IrInput, type Layer, type ModelIR, TREE_LEAF } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
 import { type InputQuant, isDefaultInputQuant } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
@@ -29,6 +29,21 @@ export type QLayer =
        */
       bias: bigint[];
     }
+  | {
+      /** As dense, with the weights of row j at `weights[rowPtr[j] .. rowPtr[j + 1])`, on inputs `cols[...]`. */
+      kind: 'sparse';
+      name: string;
+      inSize: number;
+      outSize: number;
+      shift: number;
+      rowPtr: number[];
+      cols: number[];
+      weights: bigint[];
+      bias: bigint[];
+      /** The convolution the terms come from (its kernel quantized alike), for a compact circuit. */
+      conv?: Omit<ConvStructure, 'weights'> & { weights: bigint[] };
+    }
+  | { kind: 'maxpool'; name: string; inSize: number; outSize: number; /** output j is the max of x[idx[rowPtr[j] .. rowPtr[j + 1])] */ rowPtr: number[]; idx: number[] }
   | { kind: 'relu'; name: string; size: number }
   | { kind: 'leaky_relu'; name: string; size: number; /** round(alpha * 2^s) */ alpha: bigint[] }
   | { kind: 'clip'; name: string; size: number; min: bigint | null; max: bigint | null }
@@ -116,6 +131,23 @@ function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant)
         bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
       };
     }
+    case 'sparse': {
+      const t = weightShift(layer.vals, s);
+      return {
+        kind: 'sparse',
+        name: layer.name,
+        inSize: layer.inSize,
+        outSize: layer.outSize,
+        shift: t,
+        rowPtr: Array.from(layer.rowPtr),
+        cols: Array.from(layer.cols),
+        weights: Array.from(layer.vals, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
+        bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
+        ...(layer.conv ? { conv: { ...layer.conv, weights: Array.from(layer.conv.weights, (v, i) => toFixed(v, t, `${layer.name}.kernel[${i}]`)) } } : {}),
+      };
+    }
+    case 'maxpool':
+      return { kind: 'maxpool', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, rowPtr: Array.from(layer.rowPtr), idx: Array.from(layer.idx) };
     case 'relu':
       return { kind: 'relu', name: layer.name, size: layer.size };
     case 'leaky_relu':
@@ -250,10 +282,16 @@ export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSett
   const lowered = iq.scaleBits.findIndex((s) => s !== st.scaleBits);
   // A tree ensemble compares each feature at its own scale: its thresholds absorb it.
   if (lowered < 0 || first?.kind === 'tree_ensemble') return layers;
+  if (first?.kind === 'sparse') {
+    // Per-feature factors break the kernel's sharing: the terms are listed as they are.
+    const vals = Float64Array.from(first.vals, (v, k) => v * 2 ** (st.scaleBits - iq.scaleBits[first.cols[k]]));
+    const { conv: _conv, ...rest } = first;
+    return [{ ...rest, vals }, ...layers.slice(1)];
+  }
   if (first?.kind !== 'dense') {
     throw new ZkinferError(
       'SETTINGS',
-      `input feature ${lowered} needs scale 2^${iq.scaleBits[lowered]} to fit, but this model applies ${first?.kind ?? 'nothing'} to its raw inputs before any dense layer, so they must fit the activations at scale 2^${st.scaleBits}: raise --bits`,
+      `input feature ${lowered} needs scale 2^${iq.scaleBits[lowered]} to fit, but this model applies ${first?.kind ?? 'nothing'} to its raw inputs before any dense or convolution layer, so they must fit the activations at scale 2^${st.scaleBits}: raise --bits`,
       'inputQuant',
     );
   }
@@ -279,17 +317,28 @@ export function checkNoWrap(q: QuantizedModel): void {
         if (bound >= limit) throw new ZkinferError('FIELD_OVERFLOW', `${layer.name}: slope too large for the field`, layer.name);
       }
     }
-    if (layer.kind !== 'dense') continue;
+    if (layer.kind !== 'dense' && layer.kind !== 'sparse') continue;
+    // Accumulators a max pool compares before their rescale are subtracted from each
+    // other: their differences must not wrap either.
+    const pooled = q.layers[q.layers.indexOf(layer) + 1]?.kind === 'maxpool';
+    const lim = pooled ? limit / 2n : limit;
     for (let j = 0; j < layer.outSize; j++) {
       let bound = layer.bias[j] < 0n ? -layer.bias[j] : layer.bias[j];
-      for (let i = 0; i < layer.inSize; i++) {
-        const v = layer.weights[j * layer.inSize + i];
-        bound += (v < 0n ? -v : v) * xMax;
+      if (layer.kind === 'dense') {
+        for (let i = 0; i < layer.inSize; i++) {
+          const v = layer.weights[j * layer.inSize + i];
+          bound += (v < 0n ? -v : v) * xMax;
+        }
+      } else {
+        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) {
+          const v = layer.weights[k];
+          bound += (v < 0n ? -v : v) * xMax;
+        }
       }
-      if (bound >= limit) {
+      if (bound >= lim) {
         throw new ZkinferError(
           'FIELD_OVERFLOW',
-          `${layer.name}: neuron ${j} could reach ${bound} > p/2 and wrap around the field; use a smaller scale or bit width`,
+          `${layer.name}: neuron ${j} could reach ${bound} > p/${pooled ? 4 : 2} and wrap around the field; use a smaller scale or bit width`,
           layer.name,
         );
       }

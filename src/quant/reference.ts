@@ -88,6 +88,27 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
       }
       return out;
     }
+    case 'sparse': {
+      const out: bigint[] = [];
+      for (let j = 0; j < layer.outSize; j++) {
+        let acc = layer.bias[j];
+        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) acc += layer.weights[k] * x[layer.cols[k]];
+        checkWidth(acc, w + layer.shift, `${layer.name}[${j}]`);
+        out.push(floorShift(acc, layer.shift));
+      }
+      return out;
+    }
+    case 'maxpool': {
+      // The circuit may take the max of the accumulators before their rescale: the floor
+      // division is nondecreasing, so the result is the same.
+      const out: bigint[] = [];
+      for (let j = 0; j < layer.outSize; j++) {
+        let m = x[layer.idx[layer.rowPtr[j]]];
+        for (let k = layer.rowPtr[j] + 1; k < layer.rowPtr[j + 1]; k++) if (x[layer.idx[k]] > m) m = x[layer.idx[k]];
+        out.push(m);
+      }
+      return out;
+    }
     case 'relu':
       return x.map((v) => (v > 0n ? v : 0n));
     case 'leaky_relu':

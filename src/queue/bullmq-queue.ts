@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobKind, Records } from '../store/records.ts';
 import { throttledLog } from './log-throttle.ts';
@@ -11,6 +11,11 @@ export interface BullOptions {
   /** Key prefix, so tests (and tenants of one Redis) do not see each other's jobs. */
   prefix?: string;
 }
+
+/** Lowest compile priority given (BullMQ allows up to 2^21). */
+const COMPILE_PRIORITY_MAX = 1000;
+/** A compile whose tenant is at its limit is tried again after this. */
+const TENANT_BUSY_DELAY_MS = 2000;
 
 /** BullMQ retries a job this often; the reconciler writes the final failure to the record. */
 export const JOB_OPTIONS = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 10_000 } as const;
@@ -63,7 +68,10 @@ export class BullJobQueue implements JobQueue {
     // after failing, or a record the reconciler found open with its job completed.
     const old = await q.getJob(jobId);
     if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
-    await q.add(kind, kind === 'compile' ? { tenant, modelId: id } : { proofId: id }, { ...JOB_OPTIONS, jobId });
+    // Compiles are prioritized by the tenant's own backlog (BullMQ: lower runs first), so a
+    // tenant's tenth upload waits behind other tenants' first ones instead of before them.
+    const priority = kind === 'compile' ? Math.min(COMPILE_PRIORITY_MAX, await this.records.openCompiles(tenant)) : undefined;
+    await q.add(kind, kind === 'compile' ? { tenant, modelId: id } : { proofId: id }, { ...JOB_OPTIONS, jobId, ...(priority ? { priority } : {}) });
     await this.records.markHanded(kind, tenant, id);
   }
 
@@ -132,18 +140,29 @@ export class BullJobQueue implements JobQueue {
 }
 
 /**
- * Worker side: processes both queues in this process until closed, heartbeating in the
- * database. Worker.close() lets running jobs finish.
+ * Worker side: processes the given queues (default both) in this process until closed,
+ * heartbeating in the database. A compile whose tenant already runs `compilesPerTenant`
+ * compiles goes back to the queue (delayed) instead of taking the worker. Worker.close()
+ * lets running jobs finish.
  */
 export function startBullWorkers(
-  opts: BullOptions & { concurrency: number; lockMs?: number; processors: Processors; records: Pick<Records, 'heartbeat' | 'forgetWorker'>; heartbeatMs?: number },
+  opts: BullOptions & {
+    concurrency: number;
+    lockMs?: number;
+    processors: Processors;
+    records: Pick<Records, 'heartbeat' | 'forgetWorker' | 'startCompile'>;
+    heartbeatMs?: number;
+    queues?: JobKind[];
+    compilesPerTenant?: number;
+  },
 ): { name: string; close(): Promise<void> } {
   const prefix = opts.prefix ?? 'zkinfer';
+  const perTenant = opts.compilesPerTenant ?? Number.MAX_SAFE_INTEGER;
   const logError = throttledLog((m) => process.stderr.write(`worker: ${m}\n`));
-  const mk = (name: string, fn: (data: Record<string, string>) => Promise<void>) => {
+  const mk = (name: string, fn: (job: Job, token?: string) => Promise<void>) => {
     const connection = workerRedisConnection(opts.redisUrl);
     connection.on('error', (e) => logError(`redis: ${e.message}`));
-    const w = new Worker(name, async (job) => fn(job.data as Record<string, string>), {
+    const w = new Worker(name, fn, {
       connection,
       prefix,
       concurrency: opts.concurrency,
@@ -156,7 +175,18 @@ export function startBullWorkers(
     w.on('error', (e) => logError(e.message));
     return { w, connection };
   };
-  const workers = [mk(QUEUE_NAMES.compile, (d) => opts.processors.compile(d.tenant, d.modelId)), mk(QUEUE_NAMES.prove, (d) => opts.processors.prove(d.proofId))];
+  const compile = async (job: Job, token?: string) => {
+    const d = job.data as { tenant: string; modelId: string };
+    if (!(await opts.records.startCompile(d.tenant, d.modelId, perTenant))) {
+      // The tenant's compile slots are taken: wait without counting an attempt.
+      await job.moveToDelayed(Date.now() + TENANT_BUSY_DELAY_MS, token);
+      throw new DelayedError();
+    }
+    await opts.processors.compile(d.tenant, d.modelId);
+  };
+  const prove = async (job: Job) => opts.processors.prove((job.data as { proofId: string }).proofId);
+  const queues = opts.queues ?? ['compile', 'prove'];
+  const workers = queues.map((k) => (k === 'compile' ? mk(QUEUE_NAMES.compile, compile) : mk(QUEUE_NAMES.prove, prove)));
   const name = `${hostname()}:${process.pid}`;
   const beat = () =>
     opts.records.heartbeat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClaimedJob, Records } from '../store/records.ts';
+import type { ClaimedJob, JobKind, Records } from '../store/records.ts';
 import type { JobRecords, ProcessorOptions } from './processors.ts';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { JobQueue, ReconcileReport } from './types.ts';
@@ -27,46 +27,68 @@ export interface EmbeddedOptions {
    * start was left by a process that died, and goes back to the queue at once.
    */
   ownsStore: boolean;
-  /** Start the worker process now (false: only when `start()` is called). */
+  /** Start the worker processes now (false: only when `start()` is called). */
   autoStart?: boolean;
   log?: (m: string) => void;
-  /** Limits the worker process applies (the API's own, so a job is checked as its upload was). */
+  /** Limits the worker processes apply (the API's own, so a job is checked as its upload was). */
   worker?: ProcessorOptions;
+  /** Worker processes for compile/setup jobs (default 1). */
+  compileWorkers?: number;
+  /** Worker processes for proofs (default 1). */
+  proveWorkers?: number;
+  /** Compile jobs of one tenant running at once, at most (default 1). */
+  compilesPerTenant?: number;
+}
+
+/**
+ * One worker process and the job it holds. Compile lanes take only compile/setup jobs and
+ * prove lanes only proofs, so a long compile never delays a proof of a ready model.
+ */
+class Lane {
+  child: ChildProcess | null = null;
+  ready = false;
+  current: ClaimedJob | null = null;
+  restartTimer: NodeJS.Timeout | null = null;
+  exited: Promise<void> = Promise.resolve();
+  constructor(
+    readonly kind: JobKind,
+    readonly index: number,
+  ) {}
 }
 
 /**
  * The embedded queue: the database rows are the jobs. This process takes the oldest queued
- * one with a lease (`FOR UPDATE SKIP LOCKED`) and hands it to its worker process over IPC;
- * the worker proves off this process's event loop and reads and writes records through
- * this process (PGlite has one connection, held here). A job whose worker dies goes back
- * to the queue, and is failed after `maxAttempts` takes. A restart resumes every accepted
- * job from the store.
+ * one with a lease (`FOR UPDATE SKIP LOCKED`) and hands it to one of its worker processes
+ * over IPC; the workers prove off this process's event loop and read and write records
+ * through this process (PGlite has one connection, held here). Compile/setup jobs and
+ * proofs run in separate worker processes (lanes); compiles are taken round-robin across
+ * tenants with at most `compilesPerTenant` of one tenant at once. A job whose worker dies
+ * goes back to the queue, and is failed after `maxAttempts` takes. A restart resumes every
+ * accepted job from the store.
  */
 /** How the embedded worker process gets its ProcessorOptions. */
 export const WORKER_OPTIONS_ENV = 'ZKINFER_EMBEDDED_WORKER_OPTIONS';
 
 export class LocalJobQueue implements JobQueue {
   readonly kind = 'embedded';
-  private child: ChildProcess | null = null;
-  private childReady = false;
-  private current: ClaimedJob | null = null;
-  /** The worker process's job-time histogram, as of its last job (cumulative in that process). */
-  private lastJobMetrics: MetricObjectWithValues<MetricValue<string>> | null = null;
+  private readonly lanes: Lane[];
+  /** Each worker process's job-time histogram, as of its last job (cumulative in that process). */
+  private readonly laneMetrics = new Map<string, MetricObjectWithValues<MetricValue<string>>>();
 
-  /** Time per job stage from the worker process, for the API's /metrics. */
-  jobMetrics(): MetricObjectWithValues<MetricValue<string>> | null {
-    return this.lastJobMetrics;
+  /** Time per job stage from the worker processes, for the API's /metrics. */
+  jobMetrics(): MetricObjectWithValues<MetricValue<string>>[] {
+    return [...this.laneMetrics.values()];
   }
   private pumping = false;
+  private pumpAgain = false;
   private closing = false;
   private started = false;
-  private restartTimer: NodeJS.Timeout | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
+  private readonly perTenant: number;
   private readonly log: (m: string) => void;
-  private exited: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly records: Records,
@@ -74,11 +96,16 @@ export class LocalJobQueue implements JobQueue {
   ) {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.maxAttempts = opts.maxAttempts ?? 3;
+    this.perTenant = opts.compilesPerTenant ?? 1;
     this.log = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
+    this.lanes = [
+      ...Array.from({ length: Math.max(1, opts.compileWorkers ?? 1) }, (_, i) => new Lane('compile', i)),
+      ...Array.from({ length: Math.max(1, opts.proveWorkers ?? 1) }, (_, i) => new Lane('prove', i)),
+    ];
     if (opts.autoStart !== false) this.start().catch((e: Error) => this.log(`embedded queue did not start: ${e.message}`));
   }
 
-  /** Resumes jobs left running by a dead process (own store), starts the worker, polls. */
+  /** Resumes jobs left running by a dead process (own store), starts the workers, polls. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
@@ -87,31 +114,31 @@ export class LocalJobQueue implements JobQueue {
         await this.records.releaseJob(job, null, 'the service stopped while the job ran', this.maxAttempts, 0);
       }
     }
-    this.spawn();
+    for (const lane of this.lanes) this.spawn(lane);
     this.timers.push(setInterval(() => void this.pump(), 1000));
     this.timers.push(setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.leaseMs / 3))));
     for (const t of this.timers) t.unref();
   }
 
-  private spawn(): void {
+  private spawn(lane: Lane): void {
     if (this.closing) return;
     const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'local-worker.ts');
-    const child = fork(entry, [], {
+    const child = fork(entry, [lane.kind], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, [WORKER_OPTIONS_ENV]: JSON.stringify(this.opts.worker ?? {}) },
     });
-    this.child = child;
-    this.childReady = false;
-    child.on('message', (m: FromWorker) => void this.onMessage(child, m));
+    lane.child = child;
+    lane.ready = false;
+    child.on('message', (m: FromWorker) => void this.onMessage(lane, child, m));
     child.on('error', () => {});
     // Resolves once the job it held is back in the store, so close() can close the store after.
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => void this.onExit(child, code, signal).finally(resolve)));
+    lane.exited = new Promise((resolve) => child.once('exit', (code, signal) => void this.onExit(lane, child, code, signal).finally(resolve)));
   }
 
-  private async onMessage(child: ChildProcess, m: FromWorker): Promise<void> {
+  private async onMessage(lane: Lane, child: ChildProcess, m: FromWorker): Promise<void> {
     if (m.type === 'ready') {
-      this.childReady = true;
+      lane.ready = true;
       void this.pump();
     } else if (m.type === 'rpc') {
       let reply: ToWorker;
@@ -124,9 +151,9 @@ export class LocalJobQueue implements JobQueue {
       }
       if (child.connected) child.send(reply, () => {});
     } else if (m.type === 'done') {
-      if (m.jobMetrics) this.lastJobMetrics = m.jobMetrics;
-      const job = this.current;
-      this.current = null;
+      if (m.jobMetrics) this.laneMetrics.set(`${lane.kind}-${lane.index}`, m.jobMetrics);
+      const job = lane.current;
+      lane.current = null;
       if (job) {
         // A retryable error leaves the record open: back to the queue with a backoff.
         const backoff = 2000;
@@ -137,41 +164,53 @@ export class LocalJobQueue implements JobQueue {
     }
   }
 
-  private async onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    if (this.child !== child) return;
-    this.child = null;
-    this.childReady = false;
-    const job = this.current;
-    this.current = null;
+  private async onExit(lane: Lane, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (lane.child !== child) return;
+    lane.child = null;
+    lane.ready = false;
+    const job = lane.current;
+    lane.current = null;
     if (job) {
       const why = this.closing ? 'the service stopped while the job ran' : `the worker process died (${signal ?? `exit code ${code}`}) while running it`;
       const outcome = await this.records.releaseJob(job, this.owner, why, this.closing ? Number.MAX_SAFE_INTEGER : this.maxAttempts, this.closing ? 0 : 500).catch(() => 'unknown');
       if (!this.closing) this.log(`${job.kind} ${job.id}: ${why}; ${outcome}`);
     }
     if (!this.closing) {
-      this.restartTimer = setTimeout(() => this.spawn(), 200);
+      lane.restartTimer = setTimeout(() => this.spawn(lane), 200);
     }
   }
 
   private async renew(): Promise<void> {
-    const job = this.current;
-    if (job) await this.records.renewLease(job, this.owner, this.leaseMs).catch(() => {});
+    for (const lane of this.lanes) {
+      const job = lane.current;
+      if (job) await this.records.renewLease(job, this.owner, this.leaseMs).catch(() => {});
+    }
   }
 
-  /** Hands the next queued job to the worker when it is idle. */
+  /** Hands the next queued job of each idle lane's kind to that lane's worker. */
   private async pump(): Promise<void> {
-    if (this.pumping || this.closing || !this.child || !this.childReady || this.current) return;
+    if (this.closing) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
     this.pumping = true;
     try {
-      const job = await this.records.claimNext(this.owner, this.leaseMs);
-      if (!job) return;
-      const child = this.child;
-      if (!child || !child.connected || this.closing) {
-        await this.records.releaseJob(job, this.owner, 'not started', Number.MAX_SAFE_INTEGER, 0);
-        return;
-      }
-      this.current = job;
-      child.send({ type: 'job', job } satisfies ToWorker);
+      do {
+        this.pumpAgain = false;
+        for (const lane of this.lanes) {
+          if (this.closing || !lane.child || !lane.ready || lane.current) continue;
+          const job = lane.kind === 'compile' ? await this.records.claimCompile(this.owner, this.leaseMs, this.perTenant) : await this.records.claimProve(this.owner, this.leaseMs);
+          if (!job) continue;
+          const child = lane.child;
+          if (!child || !child.connected || this.closing) {
+            await this.records.releaseJob(job, this.owner, 'not started', Number.MAX_SAFE_INTEGER, 0);
+            continue;
+          }
+          lane.current = job;
+          child.send({ type: 'job', job } satisfies ToWorker);
+        }
+      } while (this.pumpAgain && !this.closing);
     } catch (e) {
       this.log(`embedded queue: ${(e as Error).message}`);
     } finally {
@@ -195,8 +234,9 @@ export class LocalJobQueue implements JobQueue {
     return this.records.openCounts();
   }
 
+  /** True when every worker process is alive. */
   async ping(): Promise<boolean> {
-    return this.child !== null && this.child.connected;
+    return this.lanes.every((l) => l.child !== null && l.child.connected);
   }
 
   /** Jobs whose dispatcher stopped renewing its lease (another API process died) go back to the queue. */
@@ -210,16 +250,20 @@ export class LocalJobQueue implements JobQueue {
     return report;
   }
 
-  /** Lets the running job finish (up to `timeoutMs`), then stops the worker process. */
+  /** Lets the running jobs finish (up to `timeoutMs`), then stops the worker processes. */
   async close(timeoutMs = 30_000): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    const child = this.child;
-    if (!child) return;
-    if (child.connected) child.send({ type: 'stop' } satisfies ToWorker, () => {});
-    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await this.exited;
-    clearTimeout(killer);
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        if (lane.restartTimer) clearTimeout(lane.restartTimer);
+        const child = lane.child;
+        if (!child) return;
+        if (child.connected) child.send({ type: 'stop' } satisfies ToWorker, () => {});
+        const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        await lane.exited;
+        clearTimeout(killer);
+      }),
+    );
   }
 }

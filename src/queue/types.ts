@@ -16,10 +16,11 @@ export interface JobQueue {
   /** Open jobs per queue, for /metrics. */
   depth(): Promise<{ compile: number; prove: number }>;
   /**
-   * The workers' job-time histogram (zkinfer_job_seconds) when the API process can see it
-   * (the embedded worker reports it after each job); BullMQ workers serve their own.
+   * The workers' job-time histograms (zkinfer_job_seconds), one per worker process, when the
+   * API process can see them (embedded workers report theirs after each job); BullMQ
+   * workers serve their own.
    */
-  jobMetrics?(): MetricObjectWithValues<MetricValue<string>> | null;
+  jobMetrics?(): MetricObjectWithValues<MetricValue<string>>[];
   /** True when the backend answers (Redis ping, or the embedded worker process is alive). */
   ping(): Promise<boolean>;
   /** One reconciler pass (run by one leader at a time). */

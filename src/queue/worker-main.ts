@@ -29,8 +29,10 @@ const workers = startBullWorkers({
   lockMs: cfg.workerLockMs,
   processors: makeProcessors(records, { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower }),
   records,
+  queues: cfg.workerQueues,
+  compilesPerTenant: cfg.compilesPerTenant,
 });
-process.stderr.write(`zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} queues\n`);
+process.stderr.write(`zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} ${cfg.workerQueues.join(' and ')} queue(s)\n`);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, async () => {

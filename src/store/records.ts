@@ -5,6 +5,7 @@ import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import { Ceremonies, type CeremonyStart } from './ceremonies.ts';
 import type { InputQuant } from '../quant/input-quant.ts';
+import { isSealed, RequestKeys } from './request-keys.ts';
 import type { Db, Sql } from './db.ts';
 
 /** 'ceremony': compiled, its phase-2 ceremony open (no key yet: no proofs until it is finalized). */
@@ -12,6 +13,9 @@ export type ModelStatus = 'queued' | 'compiling' | 'ceremony' | 'ready' | 'faile
 /** Who makes the phase-2 key: the service alone (a contribution and a beacon), or a ceremony over REST. */
 export type SetupMode = 'service' | 'ceremony';
 export type ProofStatus = 'queued' | 'proving' | 'done' | 'failed';
+/** Serializes compile claims (per-tenant limits are counted, then taken, under it). */
+const COMPILE_CLAIM_LOCK = 'zkinfer-compile-claim';
+
 export type JobKind = 'compile' | 'prove';
 
 /** A model registered by one tenant (public: no private data in it). */
@@ -210,7 +214,14 @@ export async function insertVersion(q: Sql, tenant: string, modelId: string, ver
  * so the embedded worker process can call them over IPC.
  */
 export class Records {
-  constructor(readonly db: Db) {}
+  /** Private requests are sealed under per-request keys kept in these files (see request-keys.ts). */
+  readonly requestKeys: RequestKeys;
+  constructor(
+    readonly db: Db,
+    opts: { requestKeys?: RequestKeys } = {},
+  ) {
+    this.requestKeys = opts.requestKeys ?? new RequestKeys();
+  }
 
   // ---- models ----
 
@@ -357,10 +368,13 @@ export class Records {
    * bound proof is returned.
    */
   async acceptProof(p: { id: string; tenant: string; modelId: string; request: ProofRequestSecret; idempotency?: { key: string; payloadHash: string } }): Promise<AcceptResult> {
+    // The key file is on disk before the commit; if the commit does not happen it goes.
+    const sealed = await this.requestKeys.seal(p.id, p.request);
+    let committed = false;
     try {
       await this.db.tx(async (q) => {
         await q.query(`INSERT INTO proofs (id, tenant, model_id, status, stage) VALUES ($1, $2, $3, 'queued', 'queued')`, [p.id, p.tenant, p.modelId]);
-        await q.query('INSERT INTO proof_requests (proof_id, body) VALUES ($1, $2::jsonb)', [p.id, json(p.request)]);
+        await q.query('INSERT INTO proof_requests (proof_id, body) VALUES ($1, $2::jsonb)', [p.id, json(sealed)]);
         if (p.idempotency) {
           // Of concurrent requests with one key, one inserts; the others wait for it to
           // commit, find the key taken and roll back everything they wrote.
@@ -373,6 +387,7 @@ export class Records {
           if (!bound.length) throw new IdempotencyTaken();
         }
       });
+      committed = true;
       return { kind: 'accepted', proofId: p.id };
     } catch (e) {
       if (!(e instanceof IdempotencyTaken)) throw e;
@@ -382,6 +397,8 @@ export class Records {
       );
       if (!r) throw new Error('idempotency key vanished while it was read');
       return { kind: 'existing', proofId: r.proof_id, payloadHash: r.payload_hash, status: r.status };
+    } finally {
+      if (!committed) await this.requestKeys.erase(p.id).catch(() => {});
     }
   }
 
@@ -427,8 +444,10 @@ export class Records {
     const proof = await this.getProof(id);
     if (!proof) return null;
     const model = await this.getModel(proof.tenant, proof.modelId);
-    const [req] = await this.db.query<{ body: ProofRequestSecret }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
-    return { proof, model, request: req?.body ?? null };
+    const [req] = await this.db.query<{ body: unknown }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
+    // A request whose key is gone (or that does not open) is missing: the proof fails.
+    const request = !req ? null : isSealed(req.body) ? await this.requestKeys.open<ProofRequestSecret>(id, req.body) : (req.body as ProofRequestSecret);
+    return { proof, model, request };
   }
 
   async setProofStage(id: string, status: 'queued' | 'proving', stage: string): Promise<void> {
@@ -445,6 +464,7 @@ export class Records {
       );
       await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [id]);
     });
+    await this.requestKeys.erase(id);
   }
 
   /** Failed, with the reason; the private request is deleted in the same transaction. Done stays done. */
@@ -457,6 +477,7 @@ export class Records {
       );
       await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [id]);
     });
+    await this.requestKeys.erase(id);
   }
 
   // ---- the outbox and the reconciler ----
@@ -517,6 +538,11 @@ export class Records {
    */
   async scrubDeletedRequests(): Promise<void> {
     await this.db.query('VACUUM FULL proof_requests');
+    // Keys whose request is gone (a rolled-back acceptance, a crash before the erase).
+    await this.requestKeys.sweep(async (ids) => {
+      const rows = await this.db.query<{ proof_id: string }>('SELECT proof_id::text FROM proof_requests WHERE proof_id = ANY($1::uuid[])', [ids]);
+      return new Set(rows.map((r) => r.proof_id));
+    }, 60_000);
   }
 
   async pruneHeartbeats(): Promise<void> {
@@ -541,20 +567,69 @@ export class Records {
    * Takes the oldest queued job (compiles first) for `owner` until now + leaseMs. SKIP
    * LOCKED lets several dispatchers share one PostgreSQL without taking the same row.
    */
-  async claimNext(owner: string, leaseMs: number): Promise<ClaimedJob | null> {
-    const lease = [owner, leaseMs];
-    const [m] = await this.db.query<{ tenant: string; id: string }>(
-      `UPDATE models SET status = 'compiling', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, updated_at = date_trunc('milliseconds', now())
-       WHERE (tenant, id) = (SELECT tenant, id FROM models WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING tenant, id`,
-      lease,
-    );
-    if (m) return { kind: 'compile', tenant: m.tenant, id: m.id };
+  /** The next job of either kind (compiles first), for a worker that runs both. */
+  async claimNext(owner: string, leaseMs: number, compilesPerTenant = Number.MAX_SAFE_INTEGER): Promise<ClaimedJob | null> {
+    return (await this.claimCompile(owner, leaseMs, compilesPerTenant)) ?? (await this.claimProve(owner, leaseMs));
+  }
+
+  /**
+   * Takes the next queued compile/setup job with a lease: round-robin across tenants (the
+   * tenant whose last compile was taken longest ago first, then the oldest upload), skipping
+   * tenants that already run `perTenant` compiles. Claims are serialized by an advisory lock
+   * so two dispatchers cannot both take a tenant's last free slot.
+   */
+  async claimCompile(owner: string, leaseMs: number, perTenant: number): Promise<ClaimedJob | null> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [COMPILE_CLAIM_LOCK]);
+      const [m] = await q.query<{ tenant: string; id: string }>(
+        `UPDATE models SET status = 'compiling', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1,
+           claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', now())
+         WHERE (tenant, id) = (
+           SELECT m.tenant, m.id FROM models m
+           WHERE m.status = 'queued' AND (m.lease_until IS NULL OR m.lease_until < now())
+             AND (SELECT count(*) FROM models r WHERE r.tenant = m.tenant AND r.status = 'compiling') < $3
+           ORDER BY (SELECT max(c.claimed_at) FROM models c WHERE c.tenant = m.tenant) ASC NULLS FIRST, m.created_at, m.id
+           LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING tenant, id`,
+        [owner, leaseMs, Math.min(perTenant, 2 ** 31 - 1)],
+      );
+      return m ? { kind: 'compile' as const, tenant: m.tenant, id: m.id } : null;
+    });
+  }
+
+  /**
+   * A BullMQ worker about to compile a model: marks it compiling unless its tenant already
+   * runs `perTenant` other compiles (false: the job waits and is tried again later).
+   */
+  async startCompile(tenant: string, id: string, perTenant: number): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [COMPILE_CLAIM_LOCK]);
+      const [{ n }] = await q.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND id <> $2 AND status = 'compiling'",
+        [tenant, id],
+      );
+      if (n >= perTenant) return false;
+      await q.query(
+        "UPDATE models SET status = 'compiling', claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
+        [tenant, id],
+      );
+      return true;
+    });
+  }
+
+  /** Compile jobs of a tenant not finished yet (queued or compiling). */
+  async openCompiles(tenant: string): Promise<number> {
+    const [{ n }] = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND status IN ('queued', 'compiling')", [tenant]);
+    return n;
+  }
+
+  /** Takes the oldest queued proof with a lease. */
+  async claimProve(owner: string, leaseMs: number): Promise<ClaimedJob | null> {
     const [p] = await this.db.query<{ id: string }>(
       `UPDATE proofs SET status = 'proving', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, updated_at = date_trunc('milliseconds', now())
        WHERE id = (SELECT id FROM proofs WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING id`,
-      lease,
+      [owner, leaseMs],
     );
     return p ? { kind: 'prove', id: p.id } : null;
   }
@@ -579,7 +654,7 @@ export class Records {
     const keyParams: unknown[] = job.kind === 'compile' ? [job.tenant, job.id] : [job.id];
     const ownerCond = owner === null ? '' : ` AND lease_owner = $${keyParams.length + 1}`;
     const params = owner === null ? keyParams : [...keyParams, owner];
-    return this.db.tx(async (q) => {
+    const outcome = await this.db.tx(async (q) => {
       const [r] = await q.query<{ attempts: number; status: string }>(`SELECT attempts, status FROM ${table} WHERE ${key}${ownerCond} FOR UPDATE`, params);
       if (!r || (r.status !== running && r.status !== 'queued')) return 'finished';
       if (r.attempts >= maxAttempts) {
@@ -592,8 +667,10 @@ export class Records {
         `UPDATE ${table} SET status = 'queued', ${job.kind === 'prove' ? "stage = 'queued', " : ''}lease_owner = NULL, lease_until = now() + ($${keyParams.length + 1}::int * interval '1 millisecond'), updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
         [...keyParams, retryInMs],
       );
-      return 'requeued';
+      return 'requeued' as const;
     });
+    if (outcome === 'failed' && job.kind === 'prove') await this.requestKeys.erase(job.id);
+    return outcome;
   }
 
   /** Jobs whose lease ran out (their dispatcher died); with `all`, every running job (this process owns the store). */

@@ -344,10 +344,11 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
   });
 
   it('keeps model records per tenant: two tenants register one ONNX and neither blocks the other', async () => {
-    // The same bytes under another file name: the same id, and both names are stored.
+    // The same bytes under another file name: the same id, and both names are stored. The
+    // name is the one the service's own records would have if uploads lived beside them.
     const form = () => {
       const f = new FormData();
-      f.append('model', new Blob([Buffer.from(loanBytes)]), 'our-copy.onnx');
+      f.append('model', new Blob([Buffer.from(loanBytes)]), 'record.json');
       return f;
     };
     const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.other}` }, body: form() });
@@ -355,6 +356,9 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     expect(((await up.json()) as { id: string }).id).toBe(modelId);
     const ready = await poll(() => call('GET', `/v1/models/${modelId}`, KEYS.other), (r) => r.body.status === 'ready' || r.body.status === 'failed');
     expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
+    expect(ready.body.fileName).toBe('record.json');
+    // The bank's record of the same model is untouched.
+    expect((await call('GET', `/v1/models/${modelId}`, KEYS.bank)).body).toMatchObject({ status: 'ready', fileName: 'loan-model.onnx' });
     // Each prover lists its own; the admin sees both; a verifier names the tenant when it is not its own.
     expect((await call('GET', '/v1/models', KEYS.other)).body.items.map((m: { id: string }) => m.id)).toEqual([modelId]);
     const all = await call('GET', '/v1/models?limit=200', KEYS.admin);

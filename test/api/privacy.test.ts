@@ -237,15 +237,17 @@ describe('applicant data', () => {
     }
     console.log(`searched ${needles.length} values: the log (${log.length} chars), ${rows} rows of ${tables.length} tables, ${fileCount} files (${(bytes / 2 ** 20).toFixed(1)} MB) under the artifact folder: ${hits.length} hits`);
     expect(hits).toEqual([]);
-    // Outside the artifact folder, the embedded database's own files may hold deleted rows
-    // until the table is rewritten (the reconciler does it every minute; here, now) and its
-    // write-ahead log is recycled: reported, not asserted.
+    // Outside the artifact folder: the embedded database's own files (tables, write-ahead
+    // log). Requests are stored there sealed under per-request keys, and every key was
+    // erased when its proof ended: no raw value or salt is readable in them either.
     await app.zk.records.scrubDeletedRequests();
     const dbHits = new Set<string>();
     for await (const f of files(dbDir)) {
       const data = await readFile(f);
       for (const n of needles) if (data.includes(n)) dbHits.add(n);
     }
-    console.log(`embedded database files (after the table rewrite; the write-ahead log may still hold them): ${dbHits.size} of ${needles.length} values still in deleted rows`);
+    console.log(`embedded database files, write-ahead log included: ${dbHits.size} of ${needles.length} values found`);
+    expect([...dbHits]).toEqual([]);
+    expect(await readdir(path.join(artifacts, 'request-keys')).catch(() => [])).toEqual([]);
   });
 });

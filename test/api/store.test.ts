@@ -1,12 +1,13 @@
 // The records layer, run twice: on PostgreSQL and on the embedded store (PGlite), through
 // the same SQL. Real databases, no mocks.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openDb } from '../../src/store/db.ts';
 import { type NewVersion, Records } from '../../src/store/records.ts';
+import { RequestKeys } from '../../src/store/request-keys.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 
 const postgres = await freshPostgres();
@@ -36,20 +37,23 @@ const version = (circuitHash: string, vkeyHash: string): NewVersion => ({
 for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => {
   let db: Db;
   let records: Records;
+  let keysDir: string;
   beforeAll(async () => {
     db = await b.open();
-    records = new Records(db);
+    keysDir = await mkdtemp(path.join(tmpdir(), 'zkinfer-request-keys-'));
+    records = new Records(db, { requestKeys: new RequestKeys(keysDir) });
     await records.registerModel({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
     await records.registerModel({ tenant: 't2', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
   });
   afterAll(async () => {
     await db?.close();
+    await rm(keysDir, { recursive: true, force: true });
   });
 
   it('records each migration once', async () => {
     expect(await migrate(db)).toEqual([]);
     const rows = await db.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => r.name)).toEqual(['001_records.sql', '002_ceremony.sql', '003_model_input_quant.sql']);
+    expect(rows.map((r) => r.name)).toEqual(['001_records.sql', '002_ceremony.sql', '003_model_input_quant.sql', '004_compile_fairness.sql']);
   });
 
   it('keeps one model record per tenant for the same id', async () => {
@@ -96,10 +100,46 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     await expect(records.acceptProof({ id: bad, tenant: 't1', modelId: 'b'.repeat(64), request: { input: [] }, idempotency: { key: 'k-bad', payloadHash: 'h' } })).rejects.toThrow();
     expect(await records.hasRequest(bad)).toBe(false);
     expect(await db.query("SELECT 1 FROM idempotency_keys WHERE key = 'k-bad'")).toHaveLength(0);
+    // Of the 20 concurrent acceptances, only the winner's request key is left.
+    expect((await readdir(keysDir)).filter((f) => ![...ids, other.proofId].some((i) => f === `${i}.key`))).toEqual([]);
     // Done deletes the private request in the same transaction.
     await records.finishProof(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
     expect(await records.hasRequest(id)).toBe(false);
     expect((await records.getProof(id))!.modelVersion).toBe(3);
+  });
+
+  it('seals the private request under a key of its own, and erases the key when the proof ends', async () => {
+    const secret = { input: { income: 73519.4271 }, salt: '918273645546372819' };
+    await records.registerModel({ tenant: 't3', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await records.setModelStatus('t3', MODEL, 'ready');
+    const id = randomUUID();
+    await records.acceptProof({ id, tenant: 't3', modelId: MODEL, request: secret });
+    // The database holds ciphertext only; the key is a 0600 file.
+    const [row] = await db.query<{ body: unknown }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
+    expect(JSON.stringify(row.body)).not.toContain('73519');
+    expect(JSON.stringify(row.body)).not.toContain('918273645546372819');
+    expect((await stat(path.join(keysDir, `${id}.key`))).mode & 0o777).toBe(0o600);
+    expect((await records.proofJob(id))!.request).toEqual(secret);
+    // Failed (or done): the row and the key go; a copy of the row left anywhere cannot be opened.
+    await records.failProof(id, 'test');
+    expect(await readdir(keysDir)).not.toContain(`${id}.key`);
+    expect(await new RequestKeys(keysDir).open(id, row.body as never)).toBeNull();
+    // A sealed body whose key is gone reads as a missing request (the worker fails the proof).
+    const lost = randomUUID();
+    await records.acceptProof({ id: lost, tenant: 't3', modelId: MODEL, request: secret });
+    await rm(path.join(keysDir, `${lost}.key`));
+    expect((await records.proofJob(lost))!.request).toBeNull();
+    await records.failProof(lost, 'test');
+    // The sweep removes keys whose request is gone, and keeps open ones.
+    const open = randomUUID();
+    await records.acceptProof({ id: open, tenant: 't3', modelId: MODEL, request: secret });
+    const orphan = randomUUID();
+    await new RequestKeys(keysDir).seal(orphan, secret);
+    expect(await records.requestKeys.sweep(async (ids) => new Set((await db.query<{ proof_id: string }>('SELECT proof_id::text FROM proof_requests WHERE proof_id = ANY($1::uuid[])', [ids])).map((r) => r.proof_id)), 0)).toBeGreaterThanOrEqual(1);
+    const left = await readdir(keysDir);
+    expect(left).toContain(`${open}.key`);
+    expect(left).not.toContain(`${orphan}.key`);
+    await records.failProof(open, 'test');
   });
 
   it('hands each queued job to one claimer, and fails a job after its last attempt', async () => {
@@ -141,6 +181,46 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     expect(seen).toHaveLength(121);
     expect(new Set(seen).size).toBe(121);
     expect([...seen].sort().reverse()).toEqual(seen);
+  });
+
+  it('takes compiles round-robin across tenants, at most N per tenant at once', async () => {
+    // Only this test's models are queued.
+    await db.query("UPDATE models SET status = 'failed' WHERE status = 'queued'");
+    const id = (c: string) => c.repeat(64);
+    const reg = (tenant: string, c: string) => records.registerModel({ tenant, id: id(c), fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    // Tenant A uploads three models, then tenant B one.
+    for (const c of ['1', '2', '3']) await reg('fair-a', c);
+    await reg('fair-b', '4');
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const job = await records.claimCompile(`w${i}`, 60_000, 1);
+      expect(job?.kind).toBe('compile');
+      const j = job as { tenant: string; id: string };
+      order.push(`${j.tenant}:${j.id[0]}`);
+      await records.setModelStatus(j.tenant, j.id, 'ready');
+    }
+    // B's one upload is not held back behind A's queue.
+    expect(order).toEqual(['fair-a:1', 'fair-b:4', 'fair-a:2', 'fair-a:3']);
+
+    // With one of A's compiles running, A's next waits while B's is taken.
+    for (const c of ['5', '6']) await reg('fair-a', c);
+    await reg('fair-b', '7');
+    const a = (await records.claimCompile('x', 60_000, 1)) as { tenant: string; id: string };
+    const b = (await records.claimCompile('y', 60_000, 1)) as { tenant: string; id: string };
+    expect([a.tenant, b.tenant].sort()).toEqual(['fair-a', 'fair-b']);
+    expect(await records.claimCompile('z', 60_000, 1)).toBeNull();
+    expect(((await records.claimCompile('z', 60_000, 2)) as { tenant: string } | null)?.tenant).toBe('fair-a');
+
+    // BullMQ workers ask before compiling: refused while the tenant is at its limit.
+    await reg('fair-c', '8');
+    await reg('fair-c', '9');
+    expect(await records.startCompile('fair-c', id('8'), 1)).toBe(true);
+    expect(await records.startCompile('fair-c', id('8'), 1)).toBe(true); // its own retry
+    expect(await records.startCompile('fair-c', id('9'), 1)).toBe(false);
+    expect((await records.getModel('fair-c', id('9')))!.status).toBe('queued');
+    await records.setModelStatus('fair-c', id('8'), 'ready');
+    expect(await records.startCompile('fair-c', id('9'), 1)).toBe(true);
+    expect(await records.openCompiles('fair-c')).toBe(1);
   });
 
   it('reports the freshest worker heartbeat', async () => {

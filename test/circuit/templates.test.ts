@@ -6,14 +6,18 @@ import { isZkinferError } from '../../src/errors.ts';
 import type { Layer } from '../../src/model/ir.ts';
 import { FIELD_ORDER, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
-import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
 import { everyModeTrees, treeLayer } from '../helpers/trees.ts';
+import { composeConv, csrFromConv } from '../../src/model/conv-structure.ts';
+import type { ConvStructure } from '../../src/model/ir.ts';
 
 const relu = (name: string, size: number): Layer => ({ kind: 'relu', name, size, nodes: [name] });
 
 /** Small models that together use every template, with and without reusable sign digits. */
 function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
   const r = rng(7);
+  const rand = (n: number) => Float64Array.from({ length: n }, () => (r() * 2 - 1) * 0.7);
+  const conv = (name: string, c: ConvStructure): Layer => csrFromConv(c, rand(c.outShape.reduce((a, b) => a * b, 1)), name, [name]);
   const st = { scaleBits: 8, bits: 24 };
   return [
     {
@@ -41,6 +45,57 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
         st,
       ),
       inputScale: 4,
+    },
+    {
+      // A max pool on the range-checked input, a sparse layer whose max pool compares its
+      // accumulators before the rescale (windows of 3, and of 1), a relu on the maxima,
+      // and a max pool on activations (a window of 1 among them).
+      name: 'sparse-maxpool',
+      q: quantizeModel(
+        handIr(
+          12,
+          [
+            maxPoolLayer('pool0', 12, [[0, 1], [2, 3, 4], [5], [6, 7], [8, 9, 10, 11], [1, 6]]),
+            sparseLayer('conv', 6, 10, 3, r),
+            maxPoolLayer('pool1', 10, [[0, 1, 2], [3], [4, 5, 6], [7, 8, 9], [2, 9]]),
+            relu('relu1', 5),
+            maxPoolLayer('pool2', 5, [[0, 1], [2], [3, 4, 0]]),
+            denseLayer('fc', 3, 3, r),
+          ],
+          'softmax',
+          3,
+        ),
+        st,
+      ),
+      inputScale: 4,
+    },
+    {
+      // Convolutions given to the circuit as kernels (ConvConst): grouped, strided,
+      // dilated and padded; then a max pool on its accumulators; then a depthwise average
+      // pool composed with a second convolution.
+      name: 'conv-kernels',
+      q: quantizeModel(
+        handIr(
+          50,
+          [
+            conv('conv1', { inShape: [2, 5, 5], outShape: [4, 3, 3], kernel: [3, 2], strides: [2, 1], dilations: [1, 2], pads: [1, 1], group: 2, weights: rand(4 * 1 * 3 * 2) }),
+            maxPoolLayer('pool1', 36, Array.from({ length: 12 }, (_, k) => [3 * k, 3 * k + 1, 3 * k + 2])),
+            relu('relu1', 12),
+            conv(
+              'conv2-pool',
+              composeConv(
+                { inShape: [4, 3, 1], outShape: [2, 2, 1], kernel: [2, 1], strides: [1, 1], dilations: [1, 1], pads: [1, 0], group: 1, weights: rand(2 * 4 * 2) },
+                { inShape: [2, 2, 1], outShape: [2, 1, 1], kernel: [2, 1], strides: [2, 1], dilations: [1, 1], pads: [0, 0], group: 2, weights: Float64Array.of(0.5, 0.5, 0.5, 0.5) },
+              )!,
+            ),
+            denseLayer('fc', 2, 3, r),
+          ],
+          'softmax',
+          3,
+        ),
+        st,
+      ),
+      inputScale: 3,
     },
     {
       name: 'clip-one-sided-regression',

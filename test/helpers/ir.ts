@@ -1,4 +1,4 @@
-import type { DenseLayer, Layer, ModelIR } from '../../src/model/ir.ts';
+import type { DenseLayer, Layer, MaxPoolLayer, ModelIR, SparseLayer } from '../../src/model/ir.ts';
 
 /** A deterministic pseudo-random source, so generated circuits (and goldens) are stable. */
 export function rng(seed: number): () => number {
@@ -34,4 +34,34 @@ export function handIr(inputSize: number, layers: Layer[], head: ModelIR['head']
     outputShape: [outputSize],
     opset: 13,
   };
+}
+
+/** A random sparse layer: row o reads `perRow` distinct inputs. */
+export function sparseLayer(name: string, inSize: number, outSize: number, perRow: number, rand: () => number, scale = 1): SparseLayer {
+  const rowPtr = new Int32Array(outSize + 1);
+  const cols: number[] = [];
+  for (let o = 0; o < outSize; o++) {
+    const picked = new Set<number>();
+    while (picked.size < Math.min(perRow, inSize)) picked.add(Math.floor(rand() * inSize));
+    cols.push(...[...picked].sort((a, b) => a - b));
+    rowPtr[o + 1] = cols.length;
+  }
+  return {
+    kind: 'sparse',
+    name,
+    inSize,
+    outSize,
+    rowPtr,
+    cols: Int32Array.from(cols),
+    vals: Float64Array.from(cols, () => (rand() * 2 - 1) * scale),
+    bias: Float64Array.from({ length: outSize }, () => (rand() * 2 - 1) * 0.5),
+    nodes: [name],
+  };
+}
+
+/** A max pool over the given windows (lists of input indices). */
+export function maxPoolLayer(name: string, inSize: number, windows: number[][]): MaxPoolLayer {
+  const rowPtr = new Int32Array(windows.length + 1);
+  windows.forEach((w, o) => (rowPtr[o + 1] = rowPtr[o] + w.length));
+  return { kind: 'maxpool', name, inSize, outSize: windows.length, rowPtr, idx: Int32Array.from(windows.flat()), nodes: [name] };
 }

@@ -12,7 +12,7 @@ import { HAVE_SHARED, REPO, SHARED_FIXTURES } from '../helpers/paths.ts';
  */
 const FEDOS94_LOCAL = path.join(REPO, 'test', 'fixtures', 'models', 'fedos94-credit-scoring', 'credit_model.onnx');
 
-const EZKL = ['1l_linear', '1l_mlp', '2l_relu_fc', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'sklearn_mlp', 'large_mlp'];
+const EZKL = ['1l_linear', '1l_mlp', '2l_relu_fc', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'sklearn_mlp', 'large_mlp', '1l_conv', '4l_relu_conv_fc'];
 
 interface Case {
   name: string;
@@ -29,7 +29,11 @@ const sharedCases: Case[] = [
   { name: 'credit/cybersuraksha', file: path.join(SHARED_FIXTURES, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx'), layers: ['dense'], head: 'sigmoid' },
 ];
 const PINNED: Record<string, Partial<Case>> = {
-  'ezkl/1l_batch_norm': { layers: ['dense'] },
+  // A 4-d BatchNormalization (3 channels of 2 x 2) alone: a sparse diagonal.
+  'ezkl/1l_batch_norm': { layers: ['sparse'] },
+  'ezkl/1l_conv': { layers: ['sparse'] },
+  // Two strided 5x5 Convs with Relu, then two Gemms.
+  'ezkl/4l_relu_conv_fc': { layers: ['sparse', 'relu', 'sparse', 'relu', 'dense', 'relu', 'dense'] },
   'ezkl/1l_sigmoid': { layers: [], head: 'sigmoid' },
   'ezkl/1l_softmax': { layers: [], head: 'softmax' },
   // The Expand + Tile prelude only repeats the batch: it lowers to nothing.
@@ -97,13 +101,6 @@ if (!HAVE_SHARED) console.warn('skipping the third-party float conformance tests
 describe.skipIf(!HAVE_SHARED || !existsSync(path.join(SHARED_FIXTURES, 'ezkl')))('third-party fixtures in float (../shared/fixtures)', () => {
   it.each(sharedCases)('$name: lowered IR matches onnxruntime within 1e-4', async (c) => {
     await checkAgainstOrt(c);
-  });
-
-  it.each(['1l_conv', '4l_relu_conv_fc'])('ezkl/%s: Conv is refused naming the op and node', async (n) => {
-    const err = await loadModel(path.join(SHARED_FIXTURES, 'ezkl', n, 'network.onnx')).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP' });
-    expect((err as Error).message).toMatch(/Unsupported ONNX ops? (at \d+ nodes: )?"Conv" at node/);
-    expect((err as { field?: string }).field).toBeTruthy();
   });
 
   it.each(sharedCases)('$name: the first half of the file is MODEL_UNREADABLE', async (c) => {

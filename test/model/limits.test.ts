@@ -21,7 +21,7 @@ import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipelin
 import { developmentPtau, maxPtauPowerFromEnv } from '../../src/prover/ptau.ts';
 import { checkCircuitSize, DEFAULT_SETTINGS, estimateConstraints, inputQuantFromRanges, quantizeModel } from '../../src/quant/index.ts';
 import { everyModeTrees, treeLayer } from '../helpers/trees.ts';
-import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
 import { HAVE_SHARED, REPO, SHARED_FIXTURES } from '../helpers/paths.ts';
 
 let dir: string;
@@ -200,7 +200,7 @@ describe('the attacks of issue #12, refused before allocating', () => {
     expectTooLarge(await loadModel(file2, { limits: { maxTensorElements: 1e9 } }).catch((e) => e), 'maxInitializerBytes', 'big2');
   });
 
-  it('input [1, 8000] then Mul and Add (a 155-byte 8000 x 8000 dense layer): maxLayerWidth, then maxParameters', async () => {
+  it('input [1, 8000] then Mul and Add (a 155-byte 8000 x 8000 dense layer): maxLayerWidth; with the width allowed, a sparse diagonal', async () => {
     const bytes = buildOnnx({
       inputs: [{ name: 'x', dims: [1, 8000] }],
       output: { name: 'y', dims: [1, 8000] },
@@ -218,9 +218,12 @@ describe('the attacks of issue #12, refused before allocating', () => {
     const { result, mb } = await rssGrowth(() => loadModel(file));
     expectTooLarge(result, 'maxLayerWidth', 'x', [/8,000/]);
     expect(mb).toBeLessThan(200);
-    // With the width allowed, the n x n matrix is still refused before it is built.
+    // With the width allowed, the elementwise layer is a sparse diagonal: 8000 terms, not
+    // an 8000 x 8000 matrix.
     const wider = await rssGrowth(() => loadModel(file, { limits: { maxLayerWidth: 10_000 } }));
-    expectTooLarge(wider.result, 'maxParameters', 'mul', [/64,008,000/, /8000 x 8000/]);
+    const layers = (wider.result as { ir: { layers: { kind: string; vals?: Float64Array }[] } }).ir.layers;
+    expect(layers.map((l) => l.kind)).toEqual(['sparse']);
+    expect(layers[0].vals!.length).toBe(8000);
     // Stored weights count too: a 600 x 600 initializer is over 250,000 before it is decoded.
     const big = buildOnnx({ ...reluGraph(4), initializers: [{ name: 'W', dims: [600, 600], data: new Float32Array(360_000) }] });
     expectTooLarge(await loadModel(await write('stored', big)).catch((e) => e), 'maxParameters', 'W', [/360,000/]);
@@ -353,7 +356,7 @@ describe('the defaults admit every model the repo uses', () => {
 
   it.each(files.map((f) => ({ name: path.relative(REPO, f), f })))('$name', async ({ f }) => {
     const loaded = await loadModel(f).catch((e) => e);
-    // Conv models are unsupported ops, not too large.
+    // Models with ops not supported yet are refused as such, not as too large.
     if (isZkinferError(loaded)) return expect(loaded.code).toBe('MODEL_UNSUPPORTED_OP');
     const total = checkCircuitSize(loaded.ir, DEFAULT_SETTINGS);
     expect(total).toBe(generateModelTemplate(quantizeModel(loaded.ir, DEFAULT_SETTINGS)).constraints);
@@ -396,6 +399,24 @@ describe('the constraint estimate equals the generator', () => {
       { scaleBits: 8, bits: 24 },
     ],
     ['sigmoid head reusing sign digits', [5, [denseLayer('fc1', 5, 4, r), relu('r', 4), denseLayer('fc2', 4, 2, r, 0.01)], 'sigmoid', 2], { scaleBits: 10, bits: 32 }],
+    [
+      'sparse layers and max pools, before and after the rescale',
+      [
+        8,
+        [
+          maxPoolLayer('p0', 8, [[0, 1], [2, 3, 4], [5], [6, 7]]),
+          sparseLayer('s1', 4, 9, 2, r, 0.05),
+          maxPoolLayer('p1', 9, [[0, 1, 2], [3, 4], [5], [6, 7, 8]]),
+          relu('r1', 4),
+          sparseLayer('s2', 4, 3, 2, r),
+          relu('r2', 3),
+          maxPoolLayer('p2', 3, [[0, 1], [2]]),
+        ],
+        'sigmoid',
+        2,
+      ],
+      { scaleBits: 10, bits: 32 },
+    ],
     ['sigmoid head after relu', [3, [denseLayer('fc1', 3, 2, r), relu('r', 2)], 'sigmoid', 2], { scaleBits: 10, bits: 32 }],
     ['trees on the inputs, argmax head', [3, [treeLayer('trees', 3, 2, everyModeTrees(3, 2), [0.25, -0.125])], 'argmax', 2], { scaleBits: 8, bits: 24 }],
     ['trees after a dense layer, sigmoid head', [3, [denseLayer('fc', 3, 3, r), treeLayer('trees', 3, 1, everyModeTrees(3, 1), [0.5])], 'sigmoid', 1], { scaleBits: 10, bits: 32 }],

@@ -86,7 +86,7 @@ describe('constant folding and shape tracking', () => {
         { op: 'Clip', inputs: ['d'], outputs: ['y'], attrs: { min: { float: -1 }, max: { float: 1.5 } } },
       ],
     });
-    expect(ir.layers.map((l) => l.kind)).toEqual(['dense', 'clip']);
+    expect(ir.layers.map((l) => l.kind)).toEqual(['sparse', 'clip']);
   });
 
   it('a softmax over a whole [C, H] block before opset 13 is a head', async () => {

@@ -200,13 +200,13 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
-    it('a Scaler before the trees (a StandardScaler pipeline) is a dense layer the trees read', async () => {
+    it('a Scaler before the trees (a StandardScaler pipeline) is a linear layer (a sparse diagonal) the trees read', async () => {
       const f = await write('scaled', [
         { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [50_000, 30] }, scale: { floats: [1 / 20_000, 0.1] } } },
         { ...regressor('BRANCH_LEQ'), inputs: ['z'] },
       ], { name: 'y', dims: ['N', 2] });
       const { ir } = await loadModel(f);
-      expect(ir.layers.map((l) => l.kind)).toEqual(['dense', 'tree_ensemble']);
+      expect(ir.layers.map((l) => l.kind)).toEqual(['sparse', 'tree_ensemble']);
       const raw = [[60_000, 20], [40_000, 17.5], [61_000, 25], [10_000, 90], [150_000, 31]];
       const m = await compileModel(f, { calibration: raw, fidelity: true });
       expect(m.quantized.inputQuant!.scaleBits[0]).toBeLessThan(10);

@@ -61,9 +61,9 @@ export const metricsSchema = {
 export function metricsHandler(ctx: AppContext) {
   return async (_req: FastifyRequest, reply: FastifyReply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
-    // The embedded worker process's job times join the API's own metrics.
-    const jobs = ctx.queue.jobMetrics?.();
-    if (!jobs) return ctx.metrics.registry.metrics();
-    return Registry.merge([ctx.metrics.registry, AggregatorRegistry.aggregate([[jobs]])]).metrics();
+    // The embedded worker processes' job times, summed, join the API's own metrics.
+    const jobs = ctx.queue.jobMetrics?.() ?? [];
+    if (!jobs.length) return ctx.metrics.registry.metrics();
+    return Registry.merge([ctx.metrics.registry, AggregatorRegistry.aggregate(jobs.map((j) => [j]))]).metrics();
   };
 }
