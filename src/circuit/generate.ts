@@ -381,6 +381,7 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
     else leaves.push(i);
   }
   const L = leaves.length;
+  const chunk = Math.max(16, Math.ceil(Math.sqrt(L)));
   if (L > 0) {
     ctx.lines.push(`${ind}var ${t}Li[${L}] = [${leaves.map((i) => slot[i]).join(',')}];`);
     const rows = Array.from({ length: layer.outSize }, (_, j) => `[${leaves.map((i) => layer.leafWeights[i * layer.outSize + j]).join(',')}]`);
@@ -393,7 +394,21 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
     `${ind}signal ${t}Pos[${layer.outSize}];`,
     `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
     `${ind}${ind}var acc = ${t}B[j];`,
-    ...(L > 0 ? [`${ind}${ind}for (var k = 0; k < ${L}; k++) {`, `${ind}${ind}${ind}acc += ${t}Lw[j][k] * ${t}I[${t}Li[k]];`, `${ind}${ind}}`] : []),
+    // Summed in chunks of about sqrt(L) leaves: adding each term to one growing
+    // expression costs circom time quadratic in L (most of a 100-tree model's compile).
+    ...(L > 0
+      ? [
+          `${ind}${ind}for (var c = 0; c < ${Math.ceil(L / chunk)}; c++) {`,
+          `${ind}${ind}${ind}var part = 0;`,
+          `${ind}${ind}${ind}var end = (c + 1) * ${chunk};`,
+          `${ind}${ind}${ind}if (end > ${L}) { end = ${L}; }`,
+          `${ind}${ind}${ind}for (var k = c * ${chunk}; k < end; k++) {`,
+          `${ind}${ind}${ind}${ind}part += ${t}Lw[j][k] * ${t}I[${t}Li[k]];`,
+          `${ind}${ind}${ind}}`,
+          `${ind}${ind}${ind}acc += part;`,
+          `${ind}${ind}}`,
+        ]
+      : []),
     `${ind}${ind}${t}Rs[j] = Rescale(${N}, ${layer.shift});`,
     `${ind}${ind}${t}Rs[j].in <== acc;`,
     `${ind}${ind}${t}[j] <== ${t}Rs[j].out;`,
