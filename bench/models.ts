@@ -83,7 +83,7 @@ export const COMPILE_SET: BenchModel[] = [
   { name: 'credit/cybersuraksha', kind: 'onnx', file: path.join(SHARED, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx') },
   { name: 'mlp 784-64-10', kind: 'synthetic', sizes: [784, 64, 10], head: 'softmax' },
   LENET_AVG,
-  LENET_MAX,
+  // LENET_MAX (239k constraints) is left out: circom2 did not compile it within 30 minutes.
 ];
 
 /** The proving ladder. */

@@ -142,6 +142,19 @@ describe('folding', () => {
     expect(ir.layers[2]).toMatchObject({ size: 64 });
   });
 
+  it('Conv -> Clip (ReLU6) -> GlobalMaxPool: the pool moves before the Clip too; a LeakyRelu is not moved', async () => {
+    const g = (act: NodeSpec): GraphSpec => ({
+      inputs: [{ name: 'x', dims: [1, 2, 6, 6] }],
+      output: { name: 'y', dims: [1, 3, 1, 1] },
+      initializers: [W('W', [3, 2, 3, 3]), { name: 'lo', dims: [], data: [0] }, { name: 'hi', dims: [], data: [0.4] }],
+      nodes: [{ op: 'Conv', inputs: ['x', 'W'], outputs: ['c'] }, act, { op: 'GlobalMaxPool', inputs: ['a'], outputs: ['y'] }],
+    });
+    const clip = await matchesOrt('conv-clip-gmp', g({ op: 'Clip', inputs: ['c', 'lo', 'hi'], outputs: ['a'] }));
+    expect(clip.layers.map((l) => l.kind)).toEqual(['sparse', 'maxpool', 'clip']);
+    const leaky = await matchesOrt('conv-leaky-gmp', g({ op: 'LeakyRelu', inputs: ['c'], outputs: ['a'], attrs: { alpha: { float: 0.1 } } }));
+    expect(leaky.layers.map((l) => l.kind)).toEqual(['sparse', 'leaky_relu', 'maxpool']);
+  });
+
   it('Conv -> AveragePool is one sparse layer (a 6x6 stride-2 kernel), AveragePool -> Conv stays two', async () => {
     const g = (first: 'conv' | 'pool'): GraphSpec => {
       const conv = { op: 'Conv', inputs: [first === 'conv' ? 'x' : 'a', 'W', 'B'], outputs: [first === 'conv' ? 'a' : 'y'], attrs: { pads: [2, 2, 2, 2] } };
