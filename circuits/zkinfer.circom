@@ -323,3 +323,160 @@ template TreeBuckets(M, B, T) {
     component below = NonNegative(B);
     below.in <== upper - in;
 }
+
+// ---- ai.onnx.ml Normalizer (L1, L2, MAX): y = x / norm(x) at scale 2^S, rounded half up;
+// y = x when the norm is 0 (as onnxruntime). src/quant/ml-plan.ts states the widths and
+// checks that no intermediate can wrap around the field; the integer reference computes
+// the same.
+
+// floor(a / d) of field elements read as signed integers, d > 0 (hints only).
+function signedFloorDiv(a, d) {
+    if (a < 0) {
+        return -((-a + d - 1) \ d);
+    }
+    return a \ d;
+}
+
+// floor(sqrt(v)) for 0 <= v < 2^(2 RB) (hints only; c * c never wraps for c < 2^RB).
+function isqrtHint(v, RB) {
+    var r = 0;
+    for (var i = RB - 1; i >= 0; i--) {
+        var c = r + (1 << i);
+        if (c * c <= v) {
+            r = c;
+        }
+    }
+    return r;
+}
+
+// out = 1 when in = 0, else 0. Cost: 2 constraints.
+template NormIsZero() {
+    signal input in;
+    signal output out;
+    signal inv;
+    // Hint: 1 / in (0 for in = 0). Pinned: out = 1 - in * inv and in * out = 0, so in != 0
+    // forces out = 0 (and inv = 1 / in), and in = 0 forces out = 1.
+    inv <-- in != 0 ? 1 / in : 0;
+    out <== 1 - in * inv;
+    in * out === 0;
+}
+
+// out = floor(num / den) for 1 <= den <= 2^NB, range-checked to W bits (pos: its sign
+// digit). Cost: 1 + W + 2 NB constraints.
+template DivFloor(W, NB) {
+    signal input num;
+    signal input den;
+    signal output out;
+    signal output pos;
+    signal q;
+    signal qd;
+    // Hint: the quotient. Pinned: q has a W-bit signed decomposition, and the remainder
+    // num - q * den and den - 1 - (num - q * den) both have NB-bit decompositions, so the
+    // remainder lies in [0, den). All magnitudes are far below p / 2 (checked when the
+    // circuit is generated), so q * den + remainder = num holds in the integers: q is the
+    // floor division, the only one.
+    q <-- signedFloorDiv(num, den);
+    qd <== q * den;
+    component range = Rescale(W, 0);
+    range.in <== q;
+    out <== range.out;
+    pos <== range.pos;
+    component rem = NonNegative(NB);
+    rem.in <== num - qd;
+    component gap = NonNegative(NB);
+    gap.in <== den - 1 - num + qd;
+}
+
+// L1: norm = sum |in[i]|, |in[i]| = in[i] (2 sign[i] - 1) from the inputs' sign digits
+// (pinned by whoever produced them). Cost: N + 2 + N (1 + W + 2 NB).
+template NormL1(N, W, NB, S) {
+    signal input in[N];
+    signal input sign[N];
+    signal output out[N];
+    signal output pos[N];
+    signal mag[N];
+    var norm = 0;
+    for (var i = 0; i < N; i++) {
+        mag[i] <== in[i] * (2 * sign[i] - 1);
+        norm += mag[i];
+    }
+    component zero = NormIsZero();
+    zero.in <== norm;
+    component div[N];
+    for (var i = 0; i < N; i++) {
+        div[i] = DivFloor(W, NB);
+        div[i].num <== in[i] * (1 << (S + 1)) + norm;
+        div[i].den <== 2 * norm + zero.out * (1 << (S + 1));
+        out[i] <== div[i].out;
+        pos[i] <== div[i].pos;
+    }
+}
+
+// L2: norm = floor(sqrt(sum in[i]^2)). Cost: N + 1 + RB + 2 KB + 2 + N (1 + W + 2 NB).
+template NormL2(N, W, NB, RB, KB, S) {
+    signal input in[N];
+    signal output out[N];
+    signal output pos[N];
+    signal sq[N];
+    var sum = 0;
+    for (var i = 0; i < N; i++) {
+        sq[i] <== in[i] * in[i];
+        sum += sq[i];
+    }
+    signal root;
+    signal root2;
+    // Hint: the integer square root. Pinned: root has RB digits (so root^2 cannot wrap),
+    // and sum - root^2 and root^2 + 2 root - sum have KB digits each: root^2 <= sum <
+    // (root + 1)^2, which only floor(sqrt(sum)) satisfies.
+    root <-- isqrtHint(sum, RB);
+    component rootRange = NonNegative(RB);
+    rootRange.in <== root;
+    root2 <== root * root;
+    component below = NonNegative(KB);
+    below.in <== sum - root2;
+    component above = NonNegative(KB);
+    above.in <== root2 + 2 * root - sum;
+    component zero = NormIsZero();
+    zero.in <== root;
+    component div[N];
+    for (var i = 0; i < N; i++) {
+        div[i] = DivFloor(W, NB);
+        div[i].num <== in[i] * (1 << (S + 1)) + root;
+        div[i].den <== 2 * root + zero.out * (1 << (S + 1));
+        out[i] <== div[i].out;
+        pos[i] <== div[i].pos;
+    }
+}
+
+// MAX (onnxruntime's: the largest value, signed): m = max in[i] by a chain of Max2; with
+// sigma = 1 for m >= 0 and -1 for m < 0, norm = sigma m = |m| and y = (sigma x) / norm.
+// Cost: (N - 1)(XB + 2) + XB + 1 + 2 + N + N (1 + W + 2 NB).
+template NormMax(N, XB, W, NB, S) {
+    signal input in[N];
+    signal output out[N];
+    signal output pos[N];
+    component mx[N > 1 ? N - 1 : 1];
+    var m = in[0];
+    for (var i = 1; i < N; i++) {
+        mx[i - 1] = Max2(XB);
+        mx[i - 1].a <== m;
+        mx[i - 1].b <== in[i];
+        m = mx[i - 1].out;
+    }
+    component sign = Rescale(XB, 0);
+    sign.in <== m;
+    signal norm;
+    norm <== m * (2 * sign.pos - 1);
+    component zero = NormIsZero();
+    zero.in <== norm;
+    signal flip[N];
+    component div[N];
+    for (var i = 0; i < N; i++) {
+        flip[i] <== in[i] * (2 * sign.pos - 1);
+        div[i] = DivFloor(W, NB);
+        div[i].num <== flip[i] * (1 << (S + 1)) + norm;
+        div[i].den <== 2 * norm + zero.out * (1 << (S + 1));
+        out[i] <== div[i].out;
+        pos[i] <== div[i].pos;
+    }
+}

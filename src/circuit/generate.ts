@@ -3,6 +3,7 @@ import { activationBits } from '../quant/settings.ts';
 import { packedCount } from '../quant/pack.ts';
 import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO } from '../quant/tree-plan.ts';
 import { isUnsigned, type OneHotGroup, oneHotGroups } from '../quant/input-quant.ts';
+import { binarizeCost, normalizeCost } from '../quant/ml-plan.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -425,6 +426,52 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
   };
 };
 
+/**
+ * Binarizer: y_i = 2^s (1.0) when x_i > T_i, else 0. The sign digit of x_i - T_i - 1 from a
+ * decomposition of width b_i + 1 (b_i: x_i's width, so the difference always fits; see
+ * `binarizeThreshold`), times 2^s (linear). One component array per distinct width.
+ */
+const binarize: LayerGenerator<'binarize'> = (layer, cur, ctx) => {
+  const t = `l${ctx.index}`;
+  const one = 1n << BigInt(ctx.q.settings.scaleBits);
+  const byWidth = new Map<number, number[]>();
+  layer.widths.forEach((b, i) => byWidth.set(b, [...(byWidth.get(b) ?? []), i]));
+  ctx.lines.push(
+    `${ind}// ${layer.name}: binarize, y_i = ${one} (1.0) when x_i > T_i (x_i - T_i - 1 >= 0), else 0`,
+    `${ind}var ${t}T[${layer.size}] = ${list(layer.threshold)};`,
+    `${ind}signal ${t}[${layer.size}];`,
+  );
+  for (const [b, idx] of [...byWidth.entries()].sort((x, y) => x[0] - y[0])) {
+    const c = `${t}B${b}`;
+    ctx.lines.push(
+      `${ind}var ${c}Idx[${idx.length}] = ${list(idx)};`,
+      `${ind}component ${c}[${idx.length}];`,
+      `${ind}for (var k = 0; k < ${idx.length}; k++) {`,
+      `${ind}${ind}${c}[k] = Rescale(${b + 1}, 0);`,
+      `${ind}${ind}${c}[k].in <== ${cur.values}[${c}Idx[k]] - ${t}T[${c}Idx[k]] - 1;`,
+      `${ind}${ind}${t}[${c}Idx[k]] <== ${c}[k].pos * ${one};`,
+      `${ind}}`,
+    );
+  }
+  const cost = binarizeCost(layer.widths);
+  return { cursor: { values: t, pos: null, size: layer.size }, plan: cost };
+};
+
+/** Normalizer: NormL1 / NormL2 / NormMax (circuits/zkinfer.circom) with the widths of `layer.plan`. */
+const normalize: LayerGenerator<'normalize'> = (layer, cur, ctx) => {
+  const t = `l${ctx.index}`;
+  const p = layer.plan;
+  const s = p.scaleBits;
+  ctx.lines.push(`${ind}// ${layer.name}: ${p.norm} normalisation of ${p.size} values of ${p.xBits} bits, y = x / norm at scale 2^${s} rounded (x when the norm is 0); divisors below 2^${p.divBits}`);
+  const hadPos = cur.pos !== null;
+  const sign = p.norm === 'L1' ? (cur.pos ?? emitSign(cur, p.xBits, ctx, t)) : null;
+  const args = p.norm === 'L1' ? [p.size, p.outBits, p.divBits, s] : p.norm === 'L2' ? [p.size, p.outBits, p.divBits, p.rootBits, p.gapBits, s] : [p.size, p.xBits, p.outBits, p.divBits, s];
+  const tpl = p.norm === 'L1' ? 'NormL1' : p.norm === 'L2' ? 'NormL2' : 'NormMax';
+  ctx.lines.push(`${ind}component ${t}Nm = ${tpl}(${args.join(', ')});`, `${ind}${t}Nm.in <== ${cur.values};`);
+  if (sign) ctx.lines.push(`${ind}${t}Nm.sign <== ${sign};`);
+  return { cursor: { values: `${t}Nm.out`, pos: `${t}Nm.pos`, size: p.size }, plan: normalizeCost(p, hadPos) };
+};
+
 /** One generator per layer kind; a new kind fails to type-check until it has one. */
 const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   dense,
@@ -435,6 +482,8 @@ const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   clip,
   hard_sigmoid: hardSigmoid,
   tree_ensemble: treeEnsemble,
+  binarize,
+  normalize,
 };
 
 function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {

@@ -48,7 +48,20 @@ function applyFloat(layer: Layer, x: Float64Array): Float64Array {
       return x.map((v) => 1 / (1 + Math.exp(-v)));
     case 'tree_ensemble':
       return evalTreesFloat(layer, x);
+    case 'binarize':
+      return x.map((v, i) => (v > layer.threshold[i] ? 1 : 0));
+    case 'normalize':
+      return normalizeFloat(layer.norm, x);
     default:
       return layer satisfies never;
   }
+}
+
+/** onnxruntime's Normalizer on one row: MAX divides by the largest value (signed); a zero norm leaves the row as it is. */
+function normalizeFloat(norm: 'L1' | 'L2' | 'MAX', x: Float64Array): Float64Array {
+  let n: number;
+  if (norm === 'L1') n = x.reduce((a, v) => a + Math.abs(v), 0);
+  else if (norm === 'L2') n = Math.sqrt(x.reduce((a, v) => a + v * v, 0));
+  else n = x.reduce((a, v) => Math.max(a, v), -Infinity);
+  return n === 0 ? Float64Array.from(x) : x.map((v) => v / n);
 }

@@ -56,6 +56,8 @@ export function layerParameters(l: Layer | DiagLayer): number {
       return l.size;
     case 'tree_ensemble':
       return l.feature.length * (1 + l.outSize) + l.outSize;
+    case 'binarize':
+      return l.size;
     default:
       return 0;
   }

@@ -178,7 +178,33 @@ export interface TreeEnsembleLayer {
   nodes: string[];
 }
 
-export type Layer = DenseLayer | SparseLayer | MaxPoolLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer;
+/**
+ * ai.onnx.ml Binarizer: `y = 1 if x > threshold else 0`, elementwise (one threshold per
+ * element, the op's one threshold broadcast). Not linear: each element is a range-checked
+ * comparison in the circuit.
+ */
+export interface BinarizeLayer {
+  kind: 'binarize';
+  name: string;
+  size: number;
+  threshold: Float64Array;
+  nodes: string[];
+}
+
+/**
+ * ai.onnx.ml Normalizer over one row of `size` values, as onnxruntime computes it:
+ * `y = x / n` with n = sum |x_i| (L1), sqrt(sum x_i^2) (L2) or max x_i (MAX: the largest
+ * value, signed, not the largest magnitude), and `y = x` when n = 0.
+ */
+export interface NormalizeLayer {
+  kind: 'normalize';
+  name: string;
+  size: number;
+  norm: 'L1' | 'L2' | 'MAX';
+  nodes: string[];
+}
+
+export type Layer = DenseLayer | SparseLayer | MaxPoolLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer | BinarizeLayer | NormalizeLayer;
 export type LayerKind = Layer['kind'];
 
 /**

@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import type { Head } from './ir.ts';
+import type { Head, NormalizeLayer } from './ir.ts';
 import type { AttributeProto, NodeProto } from './onnx-file.ts';
 import type { Activation, Lowering, Value } from './lower.ts';
 import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts';
@@ -9,7 +9,8 @@ import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts
  * skl2onnx are made of), lowered into the same dense IR as the default domain:
  * Scaler, ArrayFeatureExtractor and LinearRegressor/LinearClassifier are affine maps
  * with constant weights; FeatureVectorizer merges one graph input per column; ZipMap and
- * a Normalizer(L1) after a binary logistic classifier only relabel what is there.
+ * a Normalizer(L1) after a binary logistic classifier only relabel what is there. Binarizer
+ * and Normalizer elsewhere become their own (non-linear) layers, proven in the circuit.
  * Semantics follow the ai.onnx.ml operator spec and were checked against onnxruntime
  * (test/model/sklearn.test.ts, scripts/make-sklearn-fixtures.py).
  */
@@ -17,11 +18,10 @@ import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts
 export const ML_DOMAIN = 'ai.onnx.ml';
 
 /** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
-export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
+export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'Binarizer', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
 const REFUSED: Record<string, string> = {
-  Binarizer: 'a threshold (1 where x > t, else 0) is not linear, and no range-checked comparison layer is built for it',
   TreeEnsemble: 'the opset-5 TreeEnsemble op is not supported yet (TreeEnsembleClassifier and TreeEnsembleRegressor are: export with ai.onnx.ml opset 3)',
   CategoryMapper: 'CategoryMapper is not supported (OneHotEncoder and LabelEncoder are)',
   DictVectorizer: 'map inputs are not supported',
@@ -68,7 +68,11 @@ export function mlRefusal(node: NodeProto): string | null {
   if (op === 'OneHotEncoder' && !attrStrings(node, 'cats_strings') && !attrIntList(node, 'cats_int64s')) return 'needs cats_strings or cats_int64s';
   if (op === 'Normalizer') {
     const norm = attrString(node, 'norm', 'MAX');
-    if (norm !== 'L1') return `${norm} normalisation is not linear: it divides each feature by the activation's ${norm === 'L2' ? 'Euclidean norm' : 'largest magnitude'}, a proven division per feature (quotient and remainder range-checked) that is not built`;
+    if (!['L1', 'L2', 'MAX'].includes(norm)) return `norm ${norm} is not one of MAX, L1, L2`;
+  }
+  if (op === 'Binarizer') {
+    const t = attr(node, 'threshold');
+    if (t && !Number.isFinite(t.f ?? 0)) return `threshold ${t.f} is not a finite number`;
   }
   const post = attrString(node, 'post_transform', 'NONE');
   if (op === 'LinearRegressor' && post !== 'NONE') return `post_transform ${post} (only NONE)`;
@@ -169,10 +173,28 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
     L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: 1, weights: w, bias: Float64Array.of(-rho), nodes: [nodeName(node)] }, [1, 1], scoresOut);
     classifierEnd(L, node, scoresOut, { head: 'sigmoid', labels, pick: [0], apply: 'sigmoid' });
   },
+  /**
+   * L1 over a binary logistic classifier's (1 - p, p) divides by exactly 1: a relabelling.
+   * Elsewhere (not over a classifier's scores, which the circuit carries as logits) a
+   * normalize layer: one row divided by its L1, L2 or MAX norm, proven in the circuit.
+   */
   Normalizer(L, node, act) {
-    // mlRefusal let only L1 through. L1 over (1 - p, p) divides by exactly 1.
-    if (L.sumsToOne !== act.version) fail(node, 'L1 normalisation is not linear; it is accepted only right after a binary logistic LinearClassifier, whose two columns already sum to 1');
-    L.reshapeAct(node, act.shape);
+    const norm = attrString(node, 'norm', 'MAX') as NormalizeLayer['norm'];
+    if (norm === 'L1' && L.sumsToOne === act.version) {
+      L.reshapeAct(node, act.shape);
+      return;
+    }
+    if (L.pendingHead?.final) fail(node, `${norm} normalisation of a classifier's scores is not supported (the circuit proves the scores as logits): only L1 right after a binary logistic LinearClassifier, whose two columns already sum to 1`);
+    const n = features(node, act);
+    L.reserveLayer(node, n, n, 0);
+    L.emit(node, { kind: 'normalize', name: nodeName(node), size: n, norm, nodes: [nodeName(node)] }, act.shape);
+  },
+  /** y = 1 where x > threshold, else 0, elementwise: a range-checked comparison per element. */
+  Binarizer(L, node, act) {
+    const n = act.shape.reduce((a, b) => a * b, 1);
+    const t = attr(node, 'threshold')?.f ?? 0;
+    L.reserveLayer(node, n, n, n);
+    L.emit(node, { kind: 'binarize', name: nodeName(node), size: n, threshold: new Float64Array(n).fill(t), nodes: [nodeName(node)] }, act.shape);
   },
   // Encoders and imputers are lowered in the column prefix (column-prefix.ts), on the input columns.
   OneHotEncoder: prefixOnly,
@@ -264,5 +286,5 @@ export function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c
 
 /** Every ai.onnx.ml op, for the error's supported list. */
 export function mlOpsNote(): string {
-  return `${ML_ACTIVATION_OPS.join(', ')} (OneHotEncoder, LabelEncoder and Imputer on input columns: categories and NaN imputation applied before proving; Normalizer only L1 after a binary logistic classifier; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`;
+  return `${ML_ACTIVATION_OPS.join(', ')} (OneHotEncoder, LabelEncoder and Imputer on input columns: categories and NaN imputation applied before proving; Binarizer (threshold) on any activation; Normalizer L1, L2 or MAX (onnxruntime's: divided by the largest value) on one row, or L1 right after a binary logistic classifier as a relabelling; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`;
 }

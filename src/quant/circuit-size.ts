@@ -4,6 +4,7 @@ import { type InputQuant, isDefaultInputQuant, oneHotGroups } from './input-quan
 import { absorbInputScales, firstLayerAccBits, firstLayerInput, type QLayer, quantizeLayer, weightShift } from './quantize.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 import { planTrees, treeShift } from './tree-plan.ts';
+import { binarizeCost, normalizeCost, planNormalize } from './ml-plan.ts';
 
 /** One row of the estimate: a layer's exact constraint count. */
 export interface LayerSize {
@@ -102,6 +103,14 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
         const plan = planTrees(l, input.scales, input.widths);
         c = plan.comparisons + plan.products + l.outSize * (w + treeShift(l));
         pos = true;
+        break;
+      }
+      case 'binarize':
+      case 'normalize': {
+        // As quantizeModel: a first layer reads the inputs at their own widths (a first binarize also at their own scales).
+        const first = li === 0 && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerInput(st, l.size, inputQuant) : null;
+        c = l.kind === 'binarize' ? binarizeCost(first?.widths ?? new Array(l.size).fill(w)).constraints : normalizeCost(planNormalize(l.norm, l.size, first ? Math.max(...first.widths) : w, s, w, l.name), pos).constraints;
+        pos = l.kind === 'normalize';
         break;
       }
       default:

@@ -4,6 +4,7 @@ import { FIELD_ORDER } from './field.ts';
 import { inputMagnitude, type InputQuant, isDefaultInputQuant, isUnsigned } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 import { planTrees, treeShift, type TreePlan } from './tree-plan.ts';
+import { binarizeThreshold, type NormalizePlan, planNormalize } from './ml-plan.ts';
 
 /**
  * A quantized layer. Values are integers at scale 2^s (activations) and 2^(2s)
@@ -71,6 +72,23 @@ export type QLayer =
       leafWeights: bigint[];
       /** round(base * 2^(s+e)) + 2^(e-1) (so the floor of the rescale rounds to nearest; + 0 when e = 0). */
       bias: bigint[];
+    }
+  | {
+      /** y_i = 2^s (1.0) when x_i > threshold[i], else 0. */
+      kind: 'binarize';
+      name: string;
+      size: number;
+      /** Per element: floor(t·2^k), k the scale x_i is stored at, clamped to its range (`binarizeThreshold`). */
+      threshold: bigint[];
+      /** Per element: the signed width of x_i (the activation width, or a first layer's input widths). */
+      widths: number[];
+    }
+  | {
+      /** y = x / norm(x) at scale 2^s, rounded half up; y = x when the norm is 0 (see ml-plan.ts). */
+      kind: 'normalize';
+      name: string;
+      size: number;
+      plan: NormalizePlan;
     };
 
 export interface QuantizedModel {
@@ -207,9 +225,35 @@ export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInpu
       checkTreeRange(q, w, s);
       return q;
     }
+    case 'binarize':
+    case 'normalize':
+      return quantizeMlLayer(layer, st, input);
     default:
       return layer satisfies never;
   }
+}
+
+/**
+ * Binarizer and Normalizer. Their outputs are 1.0 (binarize), or as large as 1.0 (an L1 or
+ * L2 normalisation, and a MAX one's maximum), so 2^s must fit the activations. A first
+ * binarize layer compares each feature at its own scale and width (as a first tree
+ * ensemble does); its output is at the model's scale whatever the inputs' scales. A first
+ * normalize layer reads its inputs at the model's scale (`absorbInputScales` refuses
+ * lowered input scales before it), up to their own widths.
+ */
+function quantizeMlLayer(layer: Extract<Layer, { kind: 'binarize' | 'normalize' }>, st: QuantSettings, input?: LayerInputQuant): QLayer {
+  const s = st.scaleBits;
+  const w = activationBits(st);
+  if (w < s + 2) {
+    throw new ZkinferError('SETTINGS', `${layer.name}: a ${layer.kind === 'binarize' ? 'Binarizer' : 'Normalizer'} outputs 1.0, which needs bits >= 2 * scale + 2 = ${2 * s + 2}`, 'bits');
+  }
+  if (layer.kind === 'binarize') {
+    const widths = Array.from({ length: layer.size }, (_, i) => input?.widths[i] ?? w);
+    const threshold = Array.from(layer.threshold, (t, i) => binarizeThreshold(t, input?.scales[i] ?? s, widths[i]));
+    return { kind: 'binarize', name: layer.name, size: layer.size, threshold, widths };
+  }
+  const xBits = input ? Math.max(...input.widths) : w;
+  return { kind: 'normalize', name: layer.name, size: layer.size, plan: planNormalize(layer.norm, layer.size, xBits, s, w, layer.name) };
 }
 
 /**
@@ -317,7 +361,7 @@ export function firstLayerAccBits(layer: Extract<QLayer, { kind: 'dense' }>, st:
  * Features stored at their own scale 2^s_i enter the first dense layer, whose weights
  * are multiplied by 2^(s - s_i) (exact: a power of two), so its accumulator is at the
  * model's scale as before. A first tree ensemble compares each feature at its own scale
- * (its thresholds are quantized to it) and is left as it is. A model whose first layer is
+ * (its thresholds are quantized to it) and is left as it is, and so is a first Binarizer. A model whose first layer is
  * neither would carry the raw values into activations at the model's scale, where they
  * do not fit: it may narrow widths but not lower scales.
  */
@@ -326,6 +370,8 @@ export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSett
   const lowered = iq.scaleBits.findIndex((s) => s !== st.scaleBits);
   // A tree ensemble compares each feature at its own scale: its thresholds absorb it.
   if (lowered < 0 || first?.kind === 'tree_ensemble') return layers;
+  // So does a Binarizer (its output, 0 or 1.0, is at the model's scale).
+  if (first?.kind === 'binarize') return layers;
   if (first?.kind === 'sparse') {
     // Per-feature factors break the kernel's sharing: the terms are listed as they are.
     const vals = Float64Array.from(first.vals, (v, k) => v * 2 ** (st.scaleBits - iq.scaleBits[first.cols[k]]));

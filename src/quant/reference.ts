@@ -3,6 +3,7 @@ import type { QLayer, QuantizedModel } from './quantize.ts';
 import { activationBits } from './settings.ts';
 import { nodeTest } from './tree-plan.ts';
 import { isUnsigned } from './input-quant.ts';
+import { normalizeInts } from './ml-plan.ts';
 
 /**
  * The integer reference implementation: the oracle for the circuit. Its outputs are
@@ -151,6 +152,17 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
         checkWidth(v, w + layer.shift, `${layer.name}[${j}]`);
         return floorShift(v, layer.shift);
       });
+    }
+    case 'binarize': {
+      const one = 1n << BigInt(s);
+      return x.map((v, i) => (v > layer.threshold[i] ? one : 0n));
+    }
+    case 'normalize': {
+      // The circuit range-checks each quotient to the activation width: a MAX normalisation
+      // by a small maximum can exceed it.
+      const y = normalizeInts(layer.plan.norm, x, s);
+      y.forEach((v, i) => checkWidth(v, w, `${layer.name}[${i}]`));
+      return y;
     }
     default:
       return layer satisfies never;
