@@ -17,6 +17,13 @@ it is importable, otherwise from scikit-learn's own predict / predict_proba, whi
 TypeScript tests check onnxruntime-node against; ZipMap outputs as lists in class-label
 order).
 
+Binarizer and Normalizer pipelines: StandardScaler + Binarizer + LogisticRegression on the
+credit data; Binarizer + LogisticRegression on raw counts and a balance in dollars (one
+threshold for every column, as scikit-learn's); Normalizer('l1') and Normalizer('max') +
+LogisticRegression on non-negative spending amounts (scikit-learn's 'max' divides by the
+largest magnitude, onnxruntime's MAX by the largest value: the same on non-negative rows),
+with an all-zero row (left as it is by both); StandardScaler + Normalizer('l2') +
+LogisticRegression on the credit data.
 Also: a credit pipeline with categorical columns (ColumnTransformer: StandardScaler on
 the numeric columns, OneHotEncoder on string and integer categories, one graph input per
 column), an Imputer pipeline (SimpleImputer on NaN), and an OrdinalEncoder pipeline
@@ -333,12 +340,14 @@ def main():
     categorical_fixtures()
     imputer_fixture()
     ordinal_fixture()
+    binarizer_normalizer_fixtures(X, y2, Xt)
 
-    # 9. Refused: Normalizer(L2), Binarizer, an RBF SVM and a TreeEnsembleClassifier in one graph.
+    # 9. Refused: a Binarizer with a NaN threshold and an RBF SVM, between a supported
+    #    Normalizer(L2) and a supported TreeEnsembleClassifier, in one graph.
     nodes = [
         scaler_node(scaler4, 'input', 'scaled'),
         helper.make_node('Normalizer', ['scaled'], ['normed'], name='norm_l2', domain='ai.onnx.ml', norm='L2'),
-        helper.make_node('Binarizer', ['normed'], ['bin'], name='binarize', domain='ai.onnx.ml', threshold=0.0),
+        helper.make_node('Binarizer', ['normed'], ['bin'], name='binarize', domain='ai.onnx.ml', threshold=float('nan')),
         helper.make_node('SVMRegressor', ['bin'], ['svr'], name='svr_rbf', domain='ai.onnx.ml', kernel_type='RBF', kernel_params=[0.1, 0.0, 3.0],
                          coefficients=[1.0], support_vectors=[0.0, 0.0, 0.0, 0.0], n_supports=1, rho=[0.0]),
         helper.make_node('TreeEnsembleClassifier', ['svr'], ['label', 'probabilities'], name='trees', domain='ai.onnx.ml',
@@ -348,7 +357,7 @@ def main():
     ]
     finish('refused_trees', nodes, finput(), [helper.make_tensor_value_info('label', TensorProto.INT64, [None]),
                                               helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, [None, 2])],
-           'Normalizer L2, Binarizer, an RBF SVMRegressor, TreeEnsembleClassifier: refused')
+           'Normalizer L2, Binarizer (NaN threshold), an RBF SVMRegressor, TreeEnsembleClassifier: the Binarizer and the SVM refused')
 
 
 HOME = ['MORTGAGE', 'OWN', 'RENT']
@@ -490,6 +499,79 @@ def ordinal_fixture():
     gouts = outputs_with_zipmap([0, 1], False, nodes)
     finish('credit_ordinal', nodes, ins, gouts, 'ColumnTransformer(OrdinalEncoder as LabelEncoders, StandardScaler) + LogisticRegression', inits)
     write_rows('credit_ordinal', test.tolist(), names, [(i, i + 1) for i in range(5)], sk_expected(pipe, test, 'label', 'probabilities'), columns=names)
+
+
+def binarizer_normalizer_fixtures(X, y2, Xt):
+    """skl2onnx's Binarizer (ai.onnx.ml Binarizer, threshold) and Normalizer (ai.onnx.ml
+    Normalizer, norm MAX / L1 / L2) before a binary LogisticRegression."""
+    from sklearn.preprocessing import Binarizer, Normalizer
+    finput = lambda n: [helper.make_tensor_value_info('input', TensorProto.FLOAT, [None, n])]
+
+    def binarizer_node(b, inp, out):
+        return helper.make_node('Binarizer', [inp], [out], name='Binarizer', domain='ai.onnx.ml', threshold=float(b.threshold))
+
+    def normalizer_node(nm, inp, out):
+        return helper.make_node('Normalizer', [inp], [out], name='Normalizer_' + nm.norm, domain='ai.onnx.ml', norm=nm.norm.upper())
+
+    def lr_nodes(lr, inp):
+        # binary_logistic_nodes names its Normalizer(L1) 'Normalizer': renamed apart from ours.
+        nodes = binary_logistic_nodes(lr, [0, 1], inp)
+        nodes[1].name = 'ProbNormalizer'
+        return nodes
+
+    # StandardScaler, then Binarizer(0.25) on the standardized credit columns.
+    p = make_pipeline(StandardScaler(), Binarizer(threshold=0.25), LogisticRegression()).fit(X, y2)
+    nodes = [scaler_node(p[0], 'input', 'scaled'), binarizer_node(p[1], 'scaled', 'binary')] + lr_nodes(p[2], 'binary')
+    finish('binarizer_scaled', nodes, finput(4), outputs_with_zipmap([0, 1], False, nodes), 'StandardScaler + Binarizer(0.25) + LogisticRegression')
+    write_rows('binarizer_scaled', Xt, ['input'], [(0, 4)], sk_expected(p, Xt, 'label', 'probabilities'))
+
+    # Binarizer(0.5) on raw columns: late payments, inquiries, delinquent accounts (counts)
+    # and a revolving balance in dollars: "has any".
+    cols = ['late_payments', 'inquiries', 'delinquent_accounts', 'balance']
+
+    def counts(n, seed):
+        rng = np.random.default_rng(seed)
+        late = rng.poisson(0.8, n).astype(float)
+        inq = rng.poisson(1.5, n).astype(float)
+        delinquent = rng.poisson(0.3, n).astype(float)
+        balance = np.where(rng.random(n) < 0.35, 0.0, rng.uniform(100, 180_000, n).round(0))
+        Xc = np.stack([late, inq, delinquent, balance], axis=1)
+        score = -0.9 * (late > 0) - 0.4 * (inq > 0) - 1.2 * (delinquent > 0) + 0.5 * (balance > 0) + rng.normal(0.6, 0.7, n)
+        return Xc, (score > 0).astype(int)
+
+    Xc, yc = counts(800, 41)
+    Xct, _ = counts(20, 43)
+    p = make_pipeline(Binarizer(threshold=0.5), LogisticRegression()).fit(Xc, yc)
+    nodes = [binarizer_node(p[0], 'input', 'binary')] + lr_nodes(p[1], 'binary')
+    finish('binarizer_raw', nodes, finput(4), outputs_with_zipmap([0, 1], False, nodes), 'Binarizer(0.5) on raw counts and a balance in dollars + LogisticRegression')
+    write_rows('binarizer_raw', Xct, ['input'], [(0, 4)], sk_expected(p, Xct, 'label', 'probabilities'), columns=cols)
+
+    # Monthly spending in five categories (hundreds of dollars, non-negative): a risk flag
+    # from the shares of gambling and cash advances.
+    spend_cols = ['groceries', 'rent', 'travel', 'gambling', 'cash_advance']
+
+    def spending(n, seed):
+        rng = np.random.default_rng(seed)
+        S = np.stack([rng.uniform(2, 12, n), rng.uniform(5, 30, n), rng.exponential(3, n), rng.exponential(1.5, n), rng.exponential(1.0, n)], axis=1)
+        S = np.minimum(S, 45).round(2)
+        share = (S[:, 3] + S[:, 4]) / S.sum(axis=1)
+        return S, (share + rng.normal(0, 0.03, n) > np.median(share)).astype(int)
+
+    S, ys = spending(800, 51)
+    St, _ = spending(20, 53)
+    St[5] = 0.0  # a zero row: both libraries leave it as it is
+    for norm in ['l1', 'max']:
+        p = make_pipeline(Normalizer(norm=norm), LogisticRegression(C=100.0)).fit(S, ys)
+        name = f'normalizer_{norm}'
+        nodes = [normalizer_node(p[0], 'input', 'normed')] + lr_nodes(p[1], 'normed')
+        finish(name, nodes, finput(5), outputs_with_zipmap([0, 1], False, nodes), f'Normalizer({norm!r}) + LogisticRegression on spending amounts')
+        write_rows(name, St, ['input'], [(0, 5)], sk_expected(p, St, 'label', 'probabilities'), columns=spend_cols)
+
+    # StandardScaler, then Normalizer('l2') (rows of mixed signs), on the credit columns.
+    p = make_pipeline(StandardScaler(), Normalizer(norm='l2'), LogisticRegression()).fit(X, y2)
+    nodes = [scaler_node(p[0], 'input', 'scaled'), normalizer_node(p[1], 'scaled', 'normed')] + lr_nodes(p[2], 'normed')
+    finish('normalizer_l2', nodes, finput(4), outputs_with_zipmap([0, 1], False, nodes), "StandardScaler + Normalizer('l2') + LogisticRegression")
+    write_rows('normalizer_l2', Xt, ['input'], [(0, 4)], sk_expected(p, Xt, 'label', 'probabilities'))
 
 
 if __name__ == '__main__':

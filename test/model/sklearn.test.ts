@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyHead, buildOnnx, checkInput, evalFloat, type GraphSpec, loadModel, type NodeSpec, parseInput, readInputRows, runOnnxRuntime } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
-import { runReference } from '../../src/quant/index.ts';
+import { activationBits, runReference } from '../../src/quant/index.ts';
+import { firstViolated, loadWitnessCalculator, readR1csConstraints } from '../../src/circuit/index.ts';
+import { packedCount, unpackValues } from '../../src/quant/pack.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { REPO } from '../helpers/paths.ts';
 
@@ -26,6 +28,8 @@ interface Case {
   settings?: { scaleBits: number; bits: number };
   /** Max abs error of the quantized output (probabilities, or the regressor's value) against onnxruntime. */
   tolerance: number;
+  /** The lowered layers' kinds (default: one dense layer, every linear op folded). */
+  kinds?: string[];
 }
 
 const CASES: Case[] = [
@@ -49,6 +53,14 @@ const CASES: Case[] = [
   { name: 'credit_ordinal', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
   // SimpleImputer (NaN -> median): rows with missing values given as null.
   { name: 'credit_imputer', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005 },
+  // Binarizer after a StandardScaler (the scaler stays a layer of its own, rescaled: the comparison reads its output).
+  { name: 'binarizer_scaled', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005, kinds: ['sparse', 'binarize', 'dense'] },
+  // Binarizer on raw counts and a balance in dollars: each feature compared at its own calibrated scale.
+  { name: 'binarizer_raw', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005, kinds: ['binarize', 'dense'] },
+  // Normalizers proven in the circuit: on the inputs (L1, MAX, with an all-zero row), after a StandardScaler (L2).
+  { name: 'normalizer_l1', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.01, kinds: ['normalize', 'dense'] },
+  { name: 'normalizer_max', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.01, kinds: ['normalize', 'dense'] },
+  { name: 'normalizer_l2', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005, kinds: ['sparse', 'normalize', 'dense'] },
 ];
 
 const read = (name: string, kind: string) => JSON.parse(readFileSync(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
@@ -72,8 +84,8 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       const { ir } = await loadModel(file(c.name));
       expect(ir.head).toBe(c.head);
       expect(ir.labels).toEqual(c.labels);
-      // Every linear op folds into one dense layer.
-      expect(ir.layers.map((l) => l.kind)).toEqual(['dense']);
+      // Every linear op folds into one dense layer (a Binarizer or Normalizer is a layer of its own).
+      expect(ir.layers.map((l) => l.kind)).toEqual(c.kinds ?? ['dense']);
       const { rows, want, labels } = fixture(c.name, ir);
       expect(rows).toHaveLength(20);
       for (const [r, row] of rows.entries()) {
@@ -126,6 +138,46 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     const ref = runReference(m.quantized, parseInput(rows[0], m.ir));
     expect(v.outputs!.integers).toEqual(ref.output.map(String));
     expect(m.ir.labels![Number(ref.decision![0])]).toBe(labels![0]);
+  });
+
+  it.each(CASES.filter((c) => c.kinds))('$name: on every fixture row the proof circuit\'s witness holds the integer reference\'s outputs and decision and satisfies every constraint', async (c) => {
+    const probe = (await loadModel(file(c.name))).ir;
+    const { rows } = fixture(c.name, probe);
+    const m = await compileModel(file(c.name), { calibration: rows.map((r) => parseInput(r, probe)), settings: c.settings, fidelity: false });
+    const calc = await loadWitnessCalculator(m.compiled.wasm);
+    const constraints = await readR1csConstraints(m.compiled.r1cs);
+    const width = activationBits(m.settings);
+    const n = m.ir.outputSize + m.circuit.decisionSize;
+    for (const row of rows) {
+      const ref = runReference(m.quantized, parseInput(row, m.ir));
+      const w = await calc.witness({ nonce: 7n, x: ref.input, salt: 11n });
+      const values = unpackValues(Array.from({ length: packedCount(n, width) }, (_, i) => w[3 + i]), n, width);
+      expect(values).toEqual([...ref.output, ...ref.decision]);
+      expect(firstViolated(constraints, w)).toBe(-1);
+    }
+  });
+
+  it.each(['binarizer_raw', 'normalizer_l2'])('%s: proves and verifies end to end (real circom compile and Groth16), the proven output being the integer reference', async (name) => {
+    const c = CASES.find((k) => k.name === name)!;
+    const probe = (await loadModel(file(name))).ir;
+    const { rows, labels } = fixture(name, probe);
+    const m = await compileModel(file(name), { calibration: rows.map((r) => parseInput(r, probe)), settings: c.settings, fidelity: false });
+    if (name === 'binarizer_raw') {
+      // The balance in dollars at a coarse scale of its own, the counts at the model's: compared where they are.
+      expect(m.quantized.inputQuant!.scaleBits[3]).toBeLessThan(c.settings!.scaleBits);
+      expect(m.quantized.inputQuant!.scaleBits[0]).toBe(c.settings!.scaleBits);
+      expect(m.circuit.plan.find((p) => p.kind === 'binarize')!.constraints).toBe(m.quantized.inputQuant!.bits.reduce((a, b) => a + b + 2, 0));
+    }
+    const setup = await setupModel(m);
+    // For the Binarizer, a row whose binarized features are not all equal, so the proof is not of a constant.
+    const r = name === 'binarizer_raw' ? rows.findIndex((row) => new Set(row.map((v) => Number(v) > 0.5)).size > 1) : 0;
+    expect(r).toBeGreaterThanOrEqual(0);
+    const { bundle } = await proveModel(m, setup, rows[r]);
+    const v = await verifyBundle(bundle);
+    expect(v.valid).toBe(true);
+    const ref = runReference(m.quantized, parseInput(rows[r], m.ir));
+    expect(v.outputs!.integers).toEqual(ref.output.map(String));
+    expect(m.ir.labels![Number(ref.decision[0])]).toBe(labels![r]);
   });
 
   describe('categorical columns and missing values', () => {
@@ -277,14 +329,14 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     expect(m.descriptor.labels).toEqual(['decline', 'approve']);
   });
 
-  it('refuses Normalizer(L2), Binarizer and an RBF SVM at once, naming each op and node (the TreeEnsembleClassifier after them is supported)', async () => {
+  it('refuses a Binarizer with a NaN threshold and an RBF SVM at once, naming each op and node (the Normalizer(L2) before them and the TreeEnsembleClassifier after them are supported)', async () => {
     const err = await loadModel(file('refused_trees')).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'norm_l2' });
+    expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'binarize' });
     const msg = (err as Error).message;
-    expect(msg).toMatch(/at 3 nodes/);
+    expect(msg).toMatch(/at 2 nodes/);
     expect(msg).toMatch(/"ai\.onnx\.ml\.SVMRegressor" at node "svr_rbf" \(kernel RBF is not linear/);
-    expect(msg).toMatch(/"ai\.onnx\.ml\.Normalizer" at node "norm_l2" \(L2 normalisation is not linear: it divides each feature by the activation's Euclidean norm/);
-    expect(msg).toMatch(/"ai\.onnx\.ml\.Binarizer" at node "binarize"/);
+    expect(msg).toMatch(/"ai\.onnx\.ml\.Binarizer" at node "binarize" \(threshold NaN is not a finite number\)/);
+    expect(msg).not.toMatch(/Normalizer" at node/);
     expect(msg).not.toMatch(/TreeEnsembleClassifier" at node/);
     // The supported list separates ops on activations from ops folded on constants.
     expect(msg).toMatch(/supported on activations: .*Gemm.*; folded on constants only: .*Transpose.*; ai\.onnx\.ml: .*LinearClassifier/);
@@ -315,12 +367,52 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       }
     });
 
-    it('Normalizer(L1) anywhere but after a binary logistic classifier is refused, naming the node', async () => {
-      const f = await write('l1', [
-        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['s'], attrs: { scale: { floats: [2] }, offset: { floats: [1] } } },
-        { op: 'Normalizer', domain: ML, name: 'l1', inputs: ['s'], outputs: ['scores'], attrs: { norm: { string: 'L1' } } },
+    // Rows with mixed signs, an all-zero row (left as it is), negative and zero maxima (onnxruntime's MAX divides by the largest value, signed).
+    const normRows = [...rows, [0, 0, 0, 0], [-1, -2, -4, -0.5], [-1, 0, 0, -3], [0.5, 0, 0, 0]];
+
+    it.each(['L1', 'L2', 'MAX', undefined])('Normalizer(%s) after a Scaler: a normalize layer whose float evaluation is onnxruntime-node\'s, zero rows and negative maxima included', async (norm) => {
+      const f = await write(`norm-${norm}`, [
+        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['s'], attrs: { scale: { floats: [2] }, offset: { floats: [0.5] } } },
+        { op: 'Normalizer', domain: ML, name: 'nm', inputs: ['s'], outputs: ['scores'], attrs: norm ? { norm: { string: norm } } : {} },
       ], { name: 'scores', dims: ['N', 4] });
-      await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'l1', message: expect.stringMatching(/L1 normalisation is not linear/) });
+      const { ir } = await loadModel(f);
+      expect(ir.layers.map((l) => l.kind)).toEqual(['sparse', 'normalize']);
+      // The ONNX default norm is MAX.
+      expect(ir.layers[1]).toMatchObject({ norm: norm ?? 'MAX', size: 4, name: 'nm' });
+      for (const row of [...normRows, [0.5, 0.5, 0.5, 0.5], [0.25, 0.5, 0.5, 0.5]]) {
+        const x = Float64Array.from(row);
+        const want = await runOnnxRuntime(f, x, ir);
+        const got = evalFloat(ir, x).output;
+        for (let i = 0; i < 4; i++) expect(Math.abs(got[i] - want[i]), `${row} [${i}]`).toBeLessThan(1e-5);
+      }
+    });
+
+    it('Binarizer on the inputs, then a LinearRegressor: y = 1 where x > threshold (not at it), as onnxruntime-node', async () => {
+      const f = await write('bin', [
+        { op: 'Binarizer', domain: ML, name: 'bin', inputs: ['x'], outputs: ['b'], attrs: { threshold: { float: 0.5 } } },
+        { op: 'LinearRegressor', domain: ML, name: 'lin', inputs: ['b'], outputs: ['scores'], attrs: { coefficients: { floats: [1, 2, 4, 8] }, targets: 1 } },
+      ], { name: 'scores', dims: ['N', 1] });
+      const { ir } = await loadModel(f);
+      expect(ir.layers.map((l) => l.kind)).toEqual(['binarize', 'dense']);
+      for (const row of [...normRows, [0.5, 0.5001, 0.4999, 2], [0.5, 0.5, 0.5, 0.5]]) {
+        const x = Float64Array.from(row);
+        const want = await runOnnxRuntime(f, x, ir);
+        expect(evalFloat(ir, x).output[0], `${row}`).toBe(want[0]);
+      }
+      // Without the attribute the threshold is 0.
+      const d = await write('bin0', [{ op: 'Binarizer', domain: ML, name: 'bin0', inputs: ['x'], outputs: ['scores'] }], { name: 'scores', dims: ['N', 4] });
+      const bin0 = (await loadModel(d)).ir;
+      expect(Array.from(evalFloat(bin0, Float64Array.of(0, 1e-3, -1, 2)).output)).toEqual(Array.from(await runOnnxRuntime(d, Float64Array.of(0, 1e-3, -1, 2), bin0)));
+    });
+
+    it('a Normalizer over a classifier\'s scores other than L1 after a binary logistic one is refused naming the node; an unknown norm by name', async () => {
+      const soft = await write('softmax-l2', [
+        { op: 'LinearClassifier', domain: ML, name: 'lc', inputs: ['x'], outputs: ['label', 'p'], attrs: { coefficients: { floats: [...W, ...W, ...W] }, classlabels_ints: [0, 1, 2], post_transform: { string: 'SOFTMAX' } } },
+        { op: 'Normalizer', domain: ML, name: 'l2', inputs: ['p'], outputs: ['scores'], attrs: { norm: { string: 'L2' } } },
+      ], { name: 'scores', dims: ['N', 3] });
+      await expect(loadModel(soft)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'l2', message: expect.stringMatching(/L2 normalisation of a classifier's scores is not supported/) });
+      const l3 = await write('l3', [{ op: 'Normalizer', domain: ML, name: 'l3', inputs: ['x'], outputs: ['scores'], attrs: { norm: { string: 'L3' } } }], { name: 'scores', dims: ['N', 4] });
+      await expect(loadModel(l3)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'l3', message: expect.stringMatching(/norm L3 is not one of MAX, L1, L2/) });
     });
 
     it('a column prefix that doubles its width per Concat is refused at the width limit, before it is built', async () => {
