@@ -23,7 +23,9 @@ export interface LayerSize {
  * whose weights grow by the absorbed scales and so need no more weight bits).
  * Not so for a model whose first layer is a tree ensemble: its thresholds are quantized
  * to each feature's own scale, and a finer scale can bring thresholds into range that
- * the model's scale put beyond it (constant tests). Compiling checks the limit again
+ * the model's scale put beyond it (constant tests); nor, by up to a bit per element, for a
+ * first binarize or normalize layer reading unsigned features of the full width (checked
+ * in [0, 2^w): w + 1 signed bits). Compiling checks the limit again
  * with the model's actual input quantization, before anything is compiled.
  */
 export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant): { total: number; layers: LayerSize[] } {
