@@ -188,6 +188,16 @@ export function copySourcesFloat(layer: DenseLayer | SparseLayer, t: number, s: 
   return src;
 }
 
+/** A linear layer's weights at scale 2^t (t from `weightShift`) and biases at 2^(s+t) plus the rounding half. */
+function quantizeLinear(name: string, weights: Float64Array, bias: Float64Array, s: number): { shift: number; weights: bigint[]; bias: bigint[] } {
+  const t = weightShift(weights, s);
+  return {
+    shift: t,
+    weights: Array.from(weights, (v, i) => toFixed(v, t, `${name}.weight[${i}]`)),
+    bias: Array.from(bias, (v, i) => toFixed(v, s + t, `${name}.bias[${i}]`) + (1n << BigInt(t - 1))),
+  };
+}
+
 export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant): QLayer {
   const s = st.scaleBits;
   const w = activationBits(st);
@@ -195,29 +205,20 @@ export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInpu
   const hi = (1n << BigInt(w - 1)) - 1n;
   switch (layer.kind) {
     case 'dense': {
-      const t = weightShift(layer.weights, s);
-      return {
-        kind: 'dense',
-        name: layer.name,
-        inSize: layer.inSize,
-        outSize: layer.outSize,
-        shift: t,
-        weights: Array.from(layer.weights, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
-        bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
-      };
+      const lin = quantizeLinear(layer.name, layer.weights, layer.bias, s);
+      return { kind: 'dense', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, ...lin };
     }
     case 'sparse': {
-      const t = weightShift(layer.vals, s);
+      const lin = quantizeLinear(layer.name, layer.vals, layer.bias, s);
+      const t = lin.shift;
       return {
         kind: 'sparse',
         name: layer.name,
         inSize: layer.inSize,
         outSize: layer.outSize,
-        shift: t,
         rowPtr: Array.from(layer.rowPtr),
         cols: Array.from(layer.cols),
-        weights: Array.from(layer.vals, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
-        bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
+        ...lin,
         ...(layer.conv ? { conv: { ...layer.conv, weights: Array.from(layer.conv.weights, (v, i) => toFixed(v, t, `${layer.name}.kernel[${i}]`)) } } : {}),
       };
     }
