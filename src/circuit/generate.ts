@@ -1,4 +1,4 @@
-import type { QLayer, QuantizedModel } from '../quant/quantize.ts';
+import { copySources, firstLayerInput, type QLayer, type QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../quant/settings.ts';
 import { packedCount } from '../quant/pack.ts';
 import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO } from '../quant/tree-plan.ts';
@@ -41,11 +41,14 @@ interface Cursor {
   size: number;
   /** Set when `values` are a linear layer's accumulators, not yet rescaled by 2^acc (a max pool follows). */
   acc?: number;
+  /** Per element, its entry in `pos`, or -1 when its sign digit is not known; absent: the same index. */
+  posIdx?: Int32Array;
 }
 
 interface EmitContext {
   q: QuantizedModel;
-  index: number;
+  /** Names the layer's signals (`l<index>`). */
+  index: number | string;
   lines: string[];
   /** The layer after this one, if any. */
   next?: QLayer;
@@ -74,6 +77,33 @@ function emitSign(cur: Cursor, width: number, ctx: EmitContext, tag: string): st
   return `${c}Pos`;
 }
 
+/**
+ * Sign digits of every element of `cur`: the known ones when all are known (through
+ * `posIdx` when they sit in another order), else computed (`had` false).
+ */
+function signDigits(cur: Cursor, width: number, ctx: EmitContext, tag: string): { pos: string; had: boolean } {
+  if (cur.pos !== null && !cur.posIdx) return { pos: cur.pos, had: true };
+  if (cur.pos !== null && cur.posIdx && cur.posIdx.every((k) => k >= 0)) {
+    ctx.lines.push(
+      `${ind}var ${tag}PI[${cur.size}] = ${list(Array.from(cur.posIdx))};`,
+      `${ind}signal ${tag}Pm[${cur.size}];`,
+      `${ind}for (var i = 0; i < ${cur.size}; i++) {`,
+      `${ind}${ind}${tag}Pm[i] <== ${cur.pos}[${tag}PI[i]];`,
+      `${ind}}`,
+    );
+    return { pos: `${tag}Pm`, had: true };
+  }
+  return { pos: emitSign(cur, width, ctx, tag), had: false };
+}
+
+/** Whether input column `col` of the layer at `index` is known to fit the activation width (see `copySources`). */
+function sourceFits(ctx: EmitContext): (col: number) => boolean {
+  const w = activationBits(ctx.q.settings);
+  if (ctx.index !== 0) return () => true;
+  const widths = firstLayerInput(ctx.q.settings, ctx.q.inputSize, ctx.q.inputQuant).widths;
+  return (col) => widths[col] <= w;
+}
+
 function matrixLiteral(values: bigint[], rows: number, cols: number): string {
   const out: string[] = [];
   for (let j = 0; j < rows; j++) out.push(`[${values.slice(j * cols, (j + 1) * cols).join(',')}]`);
@@ -85,9 +115,9 @@ function matrixLiteral(values: bigint[], rows: number, cols: number): string {
  * compares the accumulators and rescales only the maxima (floor division is
  * nondecreasing, so the result is the same, on a quarter of the values for 2x2 pools).
  */
-function emitRescale(layer: { outSize: number; shift: number; accBits?: number }, t: string, ctx: EmitContext): { cursor: Cursor; plan: { constraints: number; formula: string } } {
+function emitRescale(layer: Extract<QLayer, { kind: 'dense' | 'sparse' }>, t: string, ctx: EmitContext, cur: Cursor): { cursor: Cursor; plan: { constraints: number; formula: string } } {
   // The accumulator's width: activation bits + t, or narrower for a first layer whose inputs are narrower.
-  const N = layer.accBits ?? activationBits(ctx.q.settings) + layer.shift;
+  const N = (layer.kind === 'dense' ? layer.accBits : undefined) ?? activationBits(ctx.q.settings) + layer.shift;
   if (ctx.next?.kind === 'maxpool') {
     ctx.lines.push(`${ind}// (rescaled after the max pool that follows)`);
     return {
@@ -95,6 +125,11 @@ function emitRescale(layer: { outSize: number; shift: number; accBits?: number }
       plan: { constraints: 0, formula: 'rescaled after the max pool' },
     };
   }
+  const src = copySources(layer, sourceFits(ctx));
+  const copies: number[] = [];
+  const rescaled: number[] = [];
+  src.forEach((c, j) => (c >= 0 ? copies : rescaled).push(j));
+  if (copies.length > 0) return emitRescaleWithCopies(layer, t, ctx, cur, N, src, copies, rescaled);
   ctx.lines.push(
     `${ind}component ${t}Rs[${layer.outSize}];`,
     `${ind}signal ${t}[${layer.outSize}];`,
@@ -112,6 +147,52 @@ function emitRescale(layer: { outSize: number; shift: number; accBits?: number }
   };
 }
 
+/**
+ * The rescale of a linear layer some of whose rows copy an input (`copySources`): those
+ * take the input as it is (it is already range-checked to the activation width, and the
+ * rescale would give it back exactly), the others are rescaled as usual.
+ */
+function emitRescaleWithCopies(
+  layer: { outSize: number; shift: number },
+  t: string,
+  ctx: EmitContext,
+  cur: Cursor,
+  N: number,
+  src: Int32Array,
+  copies: number[],
+  rescaled: number[],
+): { cursor: Cursor; plan: { constraints: number; formula: string } } {
+  const r = rescaled.length;
+  ctx.lines.push(`${ind}signal ${t}[${layer.outSize}];`);
+  if (r > 0) {
+    ctx.lines.push(
+      `${ind}var ${t}Ri[${r}] = ${list(rescaled)};`,
+      `${ind}component ${t}Rs[${r}];`,
+      `${ind}signal ${t}Pos[${r}];`,
+      `${ind}for (var k = 0; k < ${r}; k++) {`,
+      `${ind}${ind}${t}Rs[k] = Rescale(${N}, ${layer.shift});`,
+      `${ind}${ind}${t}Rs[k].in <== ${t}Mul.out[${t}Ri[k]];`,
+      `${ind}${ind}${t}[${t}Ri[k]] <== ${t}Rs[k].out;`,
+      `${ind}${ind}${t}Pos[k] <== ${t}Rs[k].pos;`,
+      `${ind}}`,
+    );
+  }
+  ctx.lines.push(
+    `${ind}// ${copies.length} rows copy an input (a carried value): no rescale`,
+    `${ind}var ${t}Ci[${copies.length}] = ${list(copies)};`,
+    `${ind}var ${t}Cs[${copies.length}] = ${list(copies.map((j) => src[j]))};`,
+    `${ind}for (var k = 0; k < ${copies.length}; k++) {`,
+    `${ind}${ind}${t}[${t}Ci[k]] <== ${cur.values}[${t}Cs[k]];`,
+    `${ind}}`,
+  );
+  const posIdx = new Int32Array(layer.outSize).fill(-1);
+  rescaled.forEach((j, k) => (posIdx[j] = k));
+  return {
+    cursor: { values: t, pos: r > 0 ? `${t}Pos` : null, size: layer.outSize, posIdx },
+    plan: { constraints: r * N, formula: `${r} x ${N} (${copies.length} copied)` },
+  };
+}
+
 const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
   const t = `l${ctx.index}`;
   ctx.lines.push(
@@ -121,7 +202,7 @@ const dense: LayerGenerator<'dense'> = (layer, cur, ctx) => {
     `${ind}component ${t}Mul = DenseConst(${layer.inSize}, ${layer.outSize}, ${t}W, ${t}B);`,
     `${ind}${t}Mul.in <== ${cur.values};`,
   );
-  return emitRescale(layer, t, ctx);
+  return emitRescale(layer, t, ctx, cur);
 };
 
 /** Wraps a long list of numbers over lines of about 20 entries (compact, diff-friendly text). */
@@ -143,7 +224,7 @@ const sparse: LayerGenerator<'sparse'> = (layer, cur, ctx) => {
       `${ind}component ${t}Mul = ConvConst(${[...c.inShape, ...c.outShape, ...c.kernel, ...c.strides, ...c.dilations, ...c.pads, c.group].join(', ')}, ${t}K, ${t}B);`,
       `${ind}${t}Mul.in <== ${cur.values};`,
     );
-    return emitRescale(layer, t, ctx);
+    return emitRescale(layer, t, ctx, cur);
   }
   ctx.lines.push(
     `${ind}// ${layer.name}: sparse linear ${layer.inSize} -> ${layer.outSize} (${nnz} terms), constant weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
@@ -154,7 +235,7 @@ const sparse: LayerGenerator<'sparse'> = (layer, cur, ctx) => {
     `${ind}component ${t}Mul = SparseConst(${layer.inSize}, ${layer.outSize}, ${Math.max(1, nnz)}, ${t}R, ${t}C, ${t}W, ${t}B);`,
     `${ind}${t}Mul.in <== ${cur.values};`,
   );
-  return emitRescale(layer, t, ctx);
+  return emitRescale(layer, t, ctx, cur);
 };
 
 const maxpool: LayerGenerator<'maxpool'> = (layer, cur, ctx) => {
@@ -201,8 +282,7 @@ const relu: LayerGenerator<'relu'> = (layer, cur, ctx) => {
   const w = activationBits(ctx.q.settings);
   const t = `l${ctx.index}`;
   ctx.lines.push(`${ind}// ${layer.name}: relu`);
-  const hadPos = cur.pos !== null;
-  const pos = cur.pos ?? emitSign(cur, w, ctx, t);
+  const { pos, had: hadPos } = signDigits(cur, w, ctx, t);
   ctx.lines.push(
     `${ind}signal ${t}[${layer.size}];`,
     `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
@@ -222,8 +302,7 @@ const leakyRelu: LayerGenerator<'leaky_relu'> = (layer, cur, ctx) => {
   const w = activationBits(ctx.q.settings);
   const t = `l${ctx.index}`;
   ctx.lines.push(`${ind}// ${layer.name}: leaky relu, slopes at scale 2^${s}`);
-  const hadPos = cur.pos !== null;
-  const pos = cur.pos ?? emitSign(cur, w, ctx, t);
+  const { pos, had: hadPos } = signDigits(cur, w, ctx, t);
   ctx.lines.push(
     `${ind}var ${t}A[${layer.size}] = [${layer.alpha.join(',')}];`,
     `${ind}component ${t}Lr[${layer.size}];`,
@@ -427,6 +506,96 @@ const treeEnsemble: LayerGenerator<'tree_ensemble'> = (layer, cur, ctx) => {
 };
 
 /**
+ * The product of two activations per output (a quadratic constraint), rescaled by 2^s
+ * with rounding and range-checked to the activation width; outputs that carry a value
+ * (b = -1) take it as it is.
+ */
+const mul: LayerGenerator<'mul'> = (layer, cur, ctx) => {
+  const s = ctx.q.settings.scaleBits;
+  const w = activationBits(ctx.q.settings);
+  const N = w + s;
+  const t = `l${ctx.index}`;
+  const prods: number[] = [];
+  const carried: number[] = [];
+  layer.b.forEach((b, k) => (b >= 0 ? prods : carried).push(k));
+  const p = prods.length;
+  ctx.lines.push(`${ind}// ${layer.name}: ${p} products of two activations, each rescaled by 2^${s} (rounded)${carried.length ? `, ${carried.length} values carried` : ''}`, `${ind}signal ${t}[${layer.outSize}];`);
+  if (p > 0) {
+    ctx.lines.push(
+      `${ind}var ${t}K[${p}] = ${list(prods)};`,
+      `${ind}var ${t}A[${p}] = ${list(prods.map((k) => layer.a[k]))};`,
+      `${ind}var ${t}B[${p}] = ${list(prods.map((k) => layer.b[k]))};`,
+      `${ind}signal ${t}P[${p}];`,
+      `${ind}component ${t}Rs[${p}];`,
+      `${ind}signal ${t}Pos[${p}];`,
+      `${ind}for (var k = 0; k < ${p}; k++) {`,
+      `${ind}${ind}${t}P[k] <== ${cur.values}[${t}A[k]] * ${cur.values}[${t}B[k]];`,
+      `${ind}${ind}${t}Rs[k] = Rescale(${N}, ${s});`,
+      `${ind}${ind}${t}Rs[k].in <== ${t}P[k] + ${1n << BigInt(s - 1)};`,
+      `${ind}${ind}${t}[${t}K[k]] <== ${t}Rs[k].out;`,
+      `${ind}${ind}${t}Pos[k] <== ${t}Rs[k].pos;`,
+      `${ind}}`,
+    );
+  }
+  if (carried.length > 0) {
+    ctx.lines.push(
+      `${ind}var ${t}Ci[${carried.length}] = ${list(carried)};`,
+      `${ind}var ${t}Cs[${carried.length}] = ${list(carried.map((k) => layer.a[k]))};`,
+      `${ind}for (var k = 0; k < ${carried.length}; k++) {`,
+      `${ind}${ind}${t}[${t}Ci[k]] <== ${cur.values}[${t}Cs[k]];`,
+      `${ind}}`,
+    );
+  }
+  const posIdx = new Int32Array(layer.outSize).fill(-1);
+  prods.forEach((k, i) => (posIdx[k] = i));
+  return {
+    cursor: { values: t, pos: p > 0 ? `${t}Pos` : null, size: layer.outSize, ...(carried.length ? { posIdx } : {}) },
+    plan: { constraints: p * (1 + N), formula: `${p} x (1 + ${N})` },
+  };
+};
+
+/**
+ * An elementwise layer with a `span` acts on those elements only (the others are
+ * carried): the generator runs on a copy of the span (linear, no constraint) and the
+ * result is put back in place.
+ */
+function spanned<K extends 'relu' | 'leaky_relu' | 'clip' | 'hard_sigmoid'>(gen: LayerGenerator<K>): LayerGenerator<K> {
+  return (typed, cur, ctx) => {
+    const layer = typed as Extract<QLayer, { kind: 'relu' | 'leaky_relu' | 'clip' | 'hard_sigmoid' }>;
+    if (!layer.span) return gen(typed, cur, ctx);
+    const [lo, hi] = layer.span;
+    const n = hi - lo;
+    const t = `l${ctx.index}`;
+    ctx.lines.push(
+      `${ind}// ${layer.name}: on elements ${lo} to ${hi - 1} of ${layer.size}, the others carried`,
+      `${ind}signal ${t}In[${n}];`,
+      `${ind}for (var i = 0; i < ${n}; i++) {`,
+      `${ind}${ind}${t}In[i] <== ${cur.values}[${lo} + i];`,
+      `${ind}}`,
+    );
+    let pos: string | null = null;
+    const idx = Array.from({ length: n }, (_, i) => (cur.posIdx ? cur.posIdx[lo + i] : lo + i));
+    if (cur.pos !== null && idx.every((k) => k >= 0)) {
+      pos = `${t}InPos`;
+      ctx.lines.push(`${ind}var ${t}InPI[${n}] = ${list(idx)};`, `${ind}signal ${pos}[${n}];`, `${ind}for (var i = 0; i < ${n}; i++) {`, `${ind}${ind}${pos}[i] <== ${cur.pos}[${t}InPI[i]];`, `${ind}}`);
+    }
+    const inner = { ...layer, size: n, span: undefined, ...('alpha' in layer ? { alpha: layer.alpha.slice(lo, hi) } : {}) } as typeof typed;
+    const r = gen(inner, { values: `${t}In`, pos, size: n }, { ...ctx, index: `${ctx.index}s` });
+    ctx.lines.push(
+      `${ind}signal ${t}[${layer.size}];`,
+      `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
+      `${ind}${ind}if (i < ${lo} || i >= ${hi}) {`,
+      `${ind}${ind}${ind}${t}[i] <== ${cur.values}[i];`,
+      `${ind}${ind}} else {`,
+      `${ind}${ind}${ind}${t}[i] <== ${r.cursor.values}[i - ${lo}];`,
+      `${ind}${ind}}`,
+      `${ind}}`,
+    );
+    return { cursor: { values: t, pos: null, size: layer.size }, plan: r.plan };
+  };
+}
+
+/**
  * Binarizer: y_i = 2^s (1.0) when x_i > T_i, else 0. The sign digit of x_i - T_i - 1 from a
  * decomposition of width b_i + 1 (b_i: x_i's width, so the difference always fits; see
  * `binarizeThreshold`), times 2^s (linear). One component array per distinct width.
@@ -463,8 +632,10 @@ const normalize: LayerGenerator<'normalize'> = (layer, cur, ctx) => {
   const p = layer.plan;
   const s = p.scaleBits;
   ctx.lines.push(`${ind}// ${layer.name}: ${p.norm} normalisation of ${p.size} values of ${p.xBits} bits, y = x / norm at scale 2^${s} rounded (x when the norm is 0); divisors below 2^${p.divBits}`);
-  const hadPos = cur.pos !== null;
-  const sign = p.norm === 'L1' ? (cur.pos ?? emitSign(cur, p.xBits, ctx, t)) : null;
+  // L1 takes |x_i| from the sign digits: the known ones (in their order), else decomposed.
+  const signs = p.norm === 'L1' ? signDigits(cur, p.xBits, ctx, t) : null;
+  const hadPos = signs?.had ?? true;
+  const sign = signs?.pos ?? null;
   const args = p.norm === 'L1' ? [p.size, p.outBits, p.divBits, s] : p.norm === 'L2' ? [p.size, p.outBits, p.divBits, p.rootBits, p.gapBits, s] : [p.size, p.xBits, p.outBits, p.divBits, s];
   const tpl = p.norm === 'L1' ? 'NormL1' : p.norm === 'L2' ? 'NormL2' : 'NormMax';
   ctx.lines.push(`${ind}component ${t}Nm = ${tpl}(${args.join(', ')});`, `${ind}${t}Nm.in <== ${cur.values};`);
@@ -477,10 +648,11 @@ const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   dense,
   sparse,
   maxpool,
-  relu,
-  leaky_relu: leakyRelu,
-  clip,
-  hard_sigmoid: hardSigmoid,
+  relu: spanned(relu),
+  leaky_relu: spanned(leakyRelu),
+  clip: spanned(clip),
+  hard_sigmoid: spanned(hardSigmoid),
+  mul,
   tree_ensemble: treeEnsemble,
   binarize,
   normalize,
@@ -589,8 +761,7 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   if (q.head === 'sigmoid') {
     const ctx = { q, index: q.layers.length, lines };
     lines.push(`${ind}// sigmoid head: decision = (logit >= 0), i.e. probability >= 0.5`);
-    const hadPos = cur.pos !== null;
-    const pos = cur.pos ?? emitSign(cur, w, ctx, 'head');
+    const { pos, had: hadPos } = signDigits(cur, w, ctx, 'head');
     lines.push(`${ind}decision <== ${pos};`);
     const c = hadPos ? 0 : q.outputSize * w;
     plan.push({ name: 'head', kind: 'head', size: q.outputSize, constraints: c, formula: hadPos ? 'sign digits reused' : `${q.outputSize} x ${w}` });

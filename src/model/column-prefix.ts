@@ -223,12 +223,12 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
   const single = p.every((q) => q.terms.length === 1);
   const identityOrder = p.length === n && single && p.every((q, i) => flat(q.terms[0]) === i);
   if (identityOrder && p.every((q) => q.terms[0].coef === 1 && q.shift === 0)) {
-    L.values.set(name, { kind: 'act', shape: [1, n], version: L.version });
+    L.resetWhole(name, [1, n]);
   } else if (identityOrder) {
     L.reserveLayer(last, n, n, 2 * n);
     L.layers.push({ kind: 'diag', name: where.at(-1)!, size: n, scale: Float64Array.from(p, (q) => q.terms[0].coef), shift: Float64Array.from(p, (q) => q.shift), nodes: where });
     L.version++;
-    L.values.set(name, { kind: 'act', shape: [1, n], version: L.version });
+    L.resetWhole(name, [1, n]);
   } else {
     L.reserveLayer(last, n, p.length, n * p.length + p.length);
     const weights = new Float64Array(p.length * n);
@@ -237,7 +237,7 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
     });
     L.layers.push({ kind: 'dense', name: where.at(-1) ?? name, inSize: n, outSize: p.length, weights, bias: Float64Array.from(p, (q) => q.shift), nodes: where });
     L.version++;
-    L.values.set(name, { kind: 'act', shape: [1, p.length], version: L.version });
+    L.resetWhole(name, [1, p.length]);
   }
   return new Set(where);
 }

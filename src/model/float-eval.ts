@@ -1,5 +1,5 @@
 import { applyHead } from './head.ts';
-import type { Layer, ModelIR } from './ir.ts';
+import type { Layer, ModelIR, Span } from './ir.ts';
 import { evalTreesFloat } from './trees.ts';
 
 /** Plain float evaluation of the IR: checks the lowering against onnxruntime. */
@@ -7,6 +7,12 @@ export function evalFloat(ir: ModelIR, x: ArrayLike<number>): { logits: Float64A
   let cur: Float64Array = Float64Array.from(x);
   for (const layer of ir.layers) cur = applyFloat(layer, cur);
   return { logits: cur, output: Float64Array.from(applyHead(ir.head, cur)) };
+}
+
+/** Applies `f` to the elements of the layer's span (all when it has none), the others unchanged. */
+function inSpan(layer: { span?: Span }, x: Float64Array, f: (v: number, i: number) => number): Float64Array {
+  const [lo, hi] = layer.span ?? [0, x.length];
+  return x.map((v, i) => (i >= lo && i < hi ? f(v, i) : v));
 }
 
 function applyFloat(layer: Layer, x: Float64Array): Float64Array {
@@ -39,13 +45,15 @@ function applyFloat(layer: Layer, x: Float64Array): Float64Array {
       return y;
     }
     case 'relu':
-      return x.map((v) => Math.max(0, v));
+      return inSpan(layer, x, (v) => Math.max(0, v));
     case 'leaky_relu':
-      return x.map((v, i) => (v >= 0 ? v : layer.alpha[i] * v));
+      return inSpan(layer, x, (v, i) => (v >= 0 ? v : layer.alpha[i] * v));
     case 'clip':
-      return x.map((v) => Math.min(layer.max, Math.max(layer.min, v)));
+      return inSpan(layer, x, (v) => Math.min(layer.max, Math.max(layer.min, v)));
     case 'sigmoid':
-      return x.map((v) => 1 / (1 + Math.exp(-v)));
+      return inSpan(layer, x, (v) => 1 / (1 + Math.exp(-v)));
+    case 'mul':
+      return Float64Array.from(layer.a, (a, k) => (layer.b[k] < 0 ? x[a] : x[a] * x[layer.b[k]]));
     case 'tree_ensemble':
       return evalTreesFloat(layer, x);
     case 'binarize':

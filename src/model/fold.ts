@@ -54,6 +54,8 @@ export function layerParameters(l: Layer | DiagLayer): number {
       return 2 * l.size;
     case 'leaky_relu':
       return l.size;
+    case 'mul':
+      return 2 * l.outSize;
     case 'tree_ensemble':
       return l.feature.length * (1 + l.outSize) + l.outSize;
     case 'binarize':

@@ -2,7 +2,12 @@
  * The layer IR: what an ONNX graph is lowered to before quantization.
  *
  * The IR is a straight chain of layers acting on one flat vector (batch size 1,
- * row-major order, as ONNX lays tensors out). Shape operators (Flatten, Reshape,
+ * row-major order, as ONNX lays tensors out). A graph that is a DAG (a residual
+ * connection, a product or a concatenation of two activations) is lowered to the same
+ * chain: while a value is still needed by a later node it is carried in the vector next
+ * to the branch being computed (copied by the linear layers, which costs no constraint,
+ * and passed over by the elementwise ones, see `Span`), and Add/Sub/Concat of two
+ * activations are linear layers, Mul of two a `mul` layer. Shape operators (Flatten, Reshape,
  * Squeeze, Unsqueeze, Identity, Cast) vanish during lowering because they do not
  * change the flat vector; every linear operator (Gemm, MatMul, Add/Sub/Mul/Div by
  * constants, BatchNormalization) becomes or folds into a `dense` layer, or a `sparse`
@@ -105,10 +110,18 @@ export interface MaxPoolLayer {
   nodes: string[];
 }
 
+/**
+ * Elementwise layers may apply to a part of the vector only: `span` = [start, end) of
+ * the elements they act on, the others passed through unchanged (another branch of a
+ * graph that is a DAG, carried alongside). Absent: the whole vector.
+ */
+export type Span = [number, number];
+
 export interface ReluLayer {
   kind: 'relu';
   name: string;
   size: number;
+  span?: Span;
   nodes: string[];
 }
 
@@ -117,7 +130,9 @@ export interface LeakyReluLayer {
   kind: 'leaky_relu';
   name: string;
   size: number;
+  /** Per element of the whole vector (entries outside `span` unused). */
   alpha: Float64Array;
+  span?: Span;
   nodes: string[];
 }
 
@@ -125,6 +140,7 @@ export interface ClipLayer {
   kind: 'clip';
   name: string;
   size: number;
+  span?: Span;
   /** `-Infinity` / `Infinity` when the bound is absent. */
   min: number;
   max: number;
@@ -136,6 +152,7 @@ export interface SigmoidLayer {
   kind: 'sigmoid';
   name: string;
   size: number;
+  span?: Span;
   nodes: string[];
 }
 
@@ -179,6 +196,20 @@ export interface TreeEnsembleLayer {
 }
 
 /**
+ * The elementwise product of two activations (ONNX Mul of two activations): output k is
+ * `x[a[k]] * x[b[k]]`, or `x[a[k]]` unchanged where `b[k]` is -1 (a value carried past).
+ */
+export interface MulLayer {
+  kind: 'mul';
+  name: string;
+  inSize: number;
+  outSize: number;
+  a: Int32Array;
+  b: Int32Array;
+  nodes: string[];
+}
+
+/**
  * ai.onnx.ml Binarizer: `y = 1 if x > threshold else 0`, elementwise (one threshold per
  * element, the op's one threshold broadcast). Not linear: each element is a range-checked
  * comparison in the circuit.
@@ -204,7 +235,7 @@ export interface NormalizeLayer {
   nodes: string[];
 }
 
-export type Layer = DenseLayer | SparseLayer | MaxPoolLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer | BinarizeLayer | NormalizeLayer;
+export type Layer = MulLayer | DenseLayer | SparseLayer | MaxPoolLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer | BinarizeLayer | NormalizeLayer;
 export type LayerKind = Layer['kind'];
 
 /**

@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import type { DenseLayer, Head, IrInput, Layer, ModelIR } from './ir.ts';
+import type { DenseLayer, Head, IrInput, Layer, ModelIR, SparseLayer } from './ir.ts';
 import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
 import { type DiagLayer, foldDenseChain, foldInto, layerParameters } from './fold.ts';
@@ -22,6 +22,9 @@ const ACTIVATION_OPS = [
   'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
 ];
 
+/** Ops that may read two activations (a graph that is a DAG): the rest take constants beside one activation. */
+const TWO_ACTIVATION_OPS = ['Add', 'Sub', 'Mul', 'Concat'];
+
 export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
 
 /** Default-domain ops accepted on activations (Concat and Shape too, of graph inputs / as constants). */
@@ -30,15 +33,17 @@ export const SUPPORTED_ACTIVATION_OPS: string[] = [...ACTIVATION_OPS, 'Shape'].s
 export const SUPPORTED_CONSTANT_OPS: string[] = [...new Set([...Object.keys(constantOps), 'Constant'])].sort();
 /** The supported list as error messages give it: activations, constants, ai.onnx.ml apart. */
 export function supportedOpsNote(): string {
-  return `supported on activations: ${SUPPORTED_ACTIVATION_OPS.join(', ')}; folded on constants only: ${SUPPORTED_CONSTANT_OPS.join(', ')}; ai.onnx.ml: ${mlOpsNote()}`;
+  return `supported on activations: ${SUPPORTED_ACTIVATION_OPS.join(', ')} (${TWO_ACTIVATION_OPS.join(', ')} also of two activations); folded on constants only: ${SUPPORTED_CONSTANT_OPS.join(', ')}; ai.onnx.ml: ${mlOpsNote()}`;
 }
 
 export interface Activation {
   kind: 'act';
   /** Full shape, batch dimension (1) first. */
   shape: number[];
-  /** Which version of the chain this is: a node may only consume the newest one. */
+  /** The layer count (`Lowering.version`) when this value was made. */
   version: number;
+  /** The slot of the current vector that holds it (values a shape op renames share one). */
+  slot: number;
   /** Set for graph inputs not yet merged (several inputs must be concatenated first). */
   inputIndex?: number;
 }
@@ -117,6 +122,18 @@ export class Lowering implements FoldContext {
   readonly stringInputs = new Set<string>();
   /** ZipMap output -> its input (onnxruntime-node cannot return a ZipMap's maps). */
   readonly zipMaps = new Map<string, string>();
+  /**
+   * Reads of each value by nodes not yet lowered (a graph output counts one more): a
+   * value still to be read is carried in the vector beside the branch being computed.
+   */
+  readonly uses = new Map<string, number>();
+  /** The current vector: the activations it holds, in order, each a slot of `size` scalars. */
+  layout: { id: number; size: number }[] = [];
+  /** Reads still to come of each slot (of all the names it goes by). */
+  readonly slotUses = new Map<number, number>();
+  nextSlot = 1;
+  /** The activation the node being lowered reads (set by `activation`). */
+  consuming: Activation | null = null;
 
   constructor(
     readonly opset: number,
@@ -179,16 +196,71 @@ export class Lowering implements FoldContext {
     return t;
   }
 
-  /** The newest activation; anything else means the graph branches. */
+  /** An activation the node reads: it must be in the current vector; it becomes the one `emit` consumes. */
   activation(node: NodeProto, v: Activation): Activation {
     if (v.inputIndex !== undefined && !this.merged && this.inputs.length > 1) {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) uses one of several graph inputs before they are concatenated`, node.name ?? undefined);
     }
-    if (v.version !== this.version) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads an earlier activation: only chains (no branches or skip connections) are supported`, node.name ?? undefined);
+    if (!this.layout.some((s) => s.id === v.slot)) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads an activation that is no longer available (a graph input read again after its columns were encoded)`, node.name ?? undefined);
     }
     this.settleHead(node);
+    this.consuming = v;
     return v;
+  }
+
+  /** Counts the reads of each value by `nodes` and the graph outputs (before any value is bound). */
+  countUses(nodes: NodeProto[], outputs: string[]): void {
+    for (const n of nodes) for (const i of n.input ?? []) if (i) this.uses.set(i, (this.uses.get(i) ?? 0) + 1);
+    for (const o of outputs) this.uses.set(o, (this.uses.get(o) ?? 0) + 1);
+  }
+
+  /** Names `name` as the activation in `slot`; the slot is then needed for the reads of `name` to come. */
+  bind(name: string, shape: number[], slot: number, extra: Partial<Activation> = {}): Activation {
+    const v: Activation = { kind: 'act', shape, version: this.version, slot, ...extra };
+    this.values.set(name, v);
+    this.slotUses.set(slot, (this.slotUses.get(slot) ?? 0) + (this.uses.get(name) ?? 0));
+    return v;
+  }
+
+  /** A node reads the values `names` (each read once per occurrence): fewer reads remain. */
+  consume(names: string[]): void {
+    for (const name of names) {
+      const v = this.values.get(name);
+      if (!name || v?.kind !== 'act') continue;
+      this.uses.set(name, (this.uses.get(name) ?? 1) - 1);
+      this.slotUses.set(v.slot, (this.slotUses.get(v.slot) ?? 1) - 1);
+    }
+  }
+
+  /** Whether a slot will be read again. */
+  needed(id: number): boolean {
+    return (this.slotUses.get(id) ?? 0) > 0;
+  }
+
+  width(): number {
+    return this.layout.reduce((a, s) => a + s.size, 0);
+  }
+
+  offsetOf(id: number): number {
+    let off = 0;
+    for (const s of this.layout) {
+      if (s.id === id) return off;
+      off += s.size;
+    }
+    throw new Error(`slot ${id} is not in the current vector`);
+  }
+
+  /** The vector is `act` alone, and nothing reads `act` after this node: the plain chain case. */
+  whole(act: Activation): boolean {
+    return this.layout.length === 1 && this.layout[0].id === act.slot && !this.needed(act.slot);
+  }
+
+  /** The whole vector becomes one new activation `name` (the inputs, after their columns are encoded). */
+  resetWhole(name: string, shape: number[]): Activation {
+    const id = this.nextSlot++;
+    this.layout = [{ id, size: size(shape) }];
+    return this.bind(name, shape, id);
   }
 
   /** A Sigmoid followed by more computation is an inner sigmoid; a Softmax cannot be. */
@@ -208,10 +280,19 @@ export class Lowering implements FoldContext {
     this.pendingHead = null;
   }
 
-  /** Appends a layer; output `out` of the node is the new activation. */
+  /**
+   * Appends a layer computing output `out` of the node from the activation it consumes.
+   * When other activations are carried in the vector (or the consumed one is read again
+   * later), the layer is embedded: see `embed`.
+   */
   emit(node: NodeProto, layer: Layer | DiagLayer, shape: number[], out = 0): void {
-    this.pushLayer(layer);
-    this.setAct(node, shape, out);
+    const c = this.consuming;
+    if (!c || this.whole(c)) {
+      this.pushLayer(layer);
+      this.setAct(node, shape, out);
+      return;
+    }
+    embed(this, node, layer, c, shape, out);
   }
 
   /**
@@ -220,9 +301,9 @@ export class Lowering implements FoldContext {
    * exactly, in integers too): the activation then runs on the pooled values only, and
    * the max runs on the accumulators of the linear layer before (see the circuit).
    */
-  pushLayer(layer: Layer | DiagLayer): void {
+  pushLayer(layer: Layer | DiagLayer, embedded = false): void {
     const prev = this.layers.at(-1);
-    if (layer.kind === 'maxpool' && (prev?.kind === 'relu' || prev?.kind === 'clip')) {
+    if (!embedded && layer.kind === 'maxpool' && (prev?.kind === 'relu' || prev?.kind === 'clip') && !prev.span) {
       this.layers.pop();
       this.pushLayer(layer);
       this.layers.push({ ...prev, size: layer.outSize, nodes: [...prev.nodes] });
@@ -231,15 +312,297 @@ export class Lowering implements FoldContext {
     foldInto(this.layers, layer);
   }
 
+  /** Output `out` of the node is the new activation, the whole vector. */
   setAct(node: NodeProto, shape: number[], out = 0): void {
     this.version++;
-    this.values.set(node.output![out], { kind: 'act', shape, version: this.version });
+    this.consuming = this.resetWhole(node.output![out], shape);
   }
 
-  /** Output shares the activation (shape change only). */
+  /** Output shares the consumed activation's slot (shape change only). */
   reshapeAct(node: NodeProto, shape: number[]): void {
-    this.values.set(node.output![0], { kind: 'act', shape, version: this.version });
+    const c = this.consuming;
+    if (!c) throw new Error('reshapeAct without an activation');
+    this.bind(node.output![0], shape, c.slot);
   }
+
+  /**
+   * Replaces the vector by `rows` (a sparse layer over it: copies of the slots in
+   * `keep`, then `extra` rows, if any, as one new slot of `extraSize`); returns the new
+   * slot's id (or -1 when there are no extra rows). A copy row costs no constraint
+   * (see src/circuit/generate.ts), so carrying a value is free.
+   */
+  relayout(node: NodeProto, keep: { id: number; size: number }[], extra: ((rows: RowBuilder) => void) | null, extraSize: number, nodes: string[]): number {
+    const rows = new RowBuilder();
+    for (const s of keep) {
+      const off = this.offsetOf(s.id);
+      for (let i = 0; i < s.size; i++) rows.copy(off + i);
+    }
+    if (extra) extra(rows);
+    const width = this.width();
+    const outSize = rows.count();
+    checkLimit(this.limits, 'maxLayerWidth', Math.max(width, outSize), `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${outSize})`, nodeName(node));
+    this.reserveLayer(node, width, outSize, rows.terms() + outSize);
+    this.pushLayer(rows.layer(nodes.at(-1) ?? nodeName(node), width, nodes), true);
+    this.version++;
+    const id = extra ? this.nextSlot++ : -1;
+    this.layout = [...keep.map((s) => ({ ...s })), ...(extra ? [{ id, size: extraSize }] : [])];
+    return id;
+  }
+}
+
+/** Compressed rows of a sparse layer, built row by row. */
+export class RowBuilder {
+  readonly rowPtr: number[] = [0];
+  readonly cols: number[] = [];
+  readonly vals: number[] = [];
+  readonly bias: number[] = [];
+
+  copy(col: number): void {
+    this.row([[col, 1]], 0);
+  }
+
+  /** One row: the terms' weights are summed per column, columns in increasing order. */
+  row(terms: [number, number][], bias: number): void {
+    const byCol = new Map<number, number>();
+    for (const [c, v] of terms) byCol.set(c, (byCol.get(c) ?? 0) + v);
+    for (const c of [...byCol.keys()].sort((a, b) => a - b)) {
+      const v = byCol.get(c)!;
+      if (v === 0) continue;
+      this.cols.push(c);
+      this.vals.push(v);
+    }
+    this.bias.push(bias);
+    this.rowPtr.push(this.cols.length);
+  }
+
+  count(): number {
+    return this.bias.length;
+  }
+
+  terms(): number {
+    return this.cols.length;
+  }
+
+  layer(name: string, inSize: number, nodes: string[]): SparseLayer {
+    return { kind: 'sparse', name, inSize, outSize: this.count(), rowPtr: Int32Array.from(this.rowPtr), cols: Int32Array.from(this.cols), vals: Float64Array.from(this.vals), bias: Float64Array.from(this.bias), nodes };
+  }
+}
+
+/**
+ * Appends `layer` (computing the node's output `out` from the slot `c`) while other
+ * activations are carried in the vector, or `c` itself is read again later.
+ * - Elementwise layers act in place on `c`'s elements (`span`, or an identity diagonal
+ *   elsewhere), after `c` is first copied when it is read again, and the slots nothing
+ *   reads any more are first dropped.
+ * - Linear layers become one sparse layer: copies of the slots still read, then the
+ *   layer's rows on `c`'s elements, as a new slot at the end.
+ * - A max pool passes the slots still read as windows of one element (no comparison).
+ * - A tree ensemble must read the whole vector.
+ */
+function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activation, shape: number[], out: number): void {
+  const name = nodeName(node);
+  const kept = L.layout.filter((s) => L.needed(s.id));
+  const n = L.layout.find((s) => s.id === c.slot)!.size;
+  const outSize = size(shape);
+  const finish = (id: number) => {
+    L.consuming = L.bind(node.output![out], shape, id);
+  };
+  switch (layer.kind) {
+    case 'diag':
+    case 'relu':
+    case 'leaky_relu':
+    case 'clip':
+    case 'sigmoid': {
+      let slot = c.slot;
+      if (L.needed(c.slot) || L.layout.some((s) => s.id !== c.slot && !L.needed(s.id))) {
+        slot = L.relayout(node, kept, (rows) => {
+          const off = L.offsetOf(c.slot);
+          for (let i = 0; i < n; i++) rows.copy(off + i);
+        }, n, [`${name}/carry`]);
+      }
+      const off = L.offsetOf(slot);
+      const T = L.width();
+      const span: [number, number] = [off, off + n];
+      let inPlace: Layer | DiagLayer;
+      if (layer.kind === 'diag') {
+        const scale = new Float64Array(T).fill(1);
+        const shift = new Float64Array(T);
+        scale.set(layer.scale, off);
+        shift.set(layer.shift, off);
+        inPlace = { ...layer, size: T, scale, shift };
+      } else if (layer.kind === 'leaky_relu') {
+        const alpha = new Float64Array(T);
+        alpha.set(layer.alpha, off);
+        inPlace = { ...layer, size: T, alpha, span };
+      } else {
+        inPlace = { ...layer, size: T, span };
+      }
+      L.reserveLayer(node, T, T, layer.kind === 'diag' || layer.kind === 'leaky_relu' ? 2 * T : 0);
+      L.pushLayer(inPlace, true);
+      L.version++;
+      const id = L.nextSlot++;
+      L.layout = L.layout.map((s) => (s.id === slot ? { id, size: outSize } : s));
+      finish(id);
+      return;
+    }
+    case 'dense':
+    case 'sparse': {
+      const off = L.offsetOf(c.slot);
+      const id = L.relayout(node, kept, (rows) => {
+        for (let j = 0; j < layer.outSize; j++) {
+          const terms: [number, number][] = [];
+          if (layer.kind === 'dense') {
+            for (let i = 0; i < layer.inSize; i++) terms.push([off + i, layer.weights[j * layer.inSize + i]]);
+          } else {
+            for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) terms.push([off + layer.cols[k], layer.vals[k]]);
+          }
+          rows.row(terms, layer.bias[j]);
+        }
+      }, layer.outSize, layer.nodes);
+      finish(id);
+      return;
+    }
+    case 'maxpool': {
+      const off = L.offsetOf(c.slot);
+      const rowPtr = [0];
+      const idx: number[] = [];
+      for (const s of kept) {
+        const o = L.offsetOf(s.id);
+        for (let i = 0; i < s.size; i++) {
+          idx.push(o + i);
+          rowPtr.push(idx.length);
+        }
+      }
+      for (let j = 0; j < layer.outSize; j++) {
+        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) idx.push(off + layer.idx[k]);
+        rowPtr.push(idx.length);
+      }
+      const T = L.width();
+      L.reserveLayer(node, T, rowPtr.length - 1, idx.length);
+      L.pushLayer({ ...layer, inSize: T, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx) }, true);
+      L.version++;
+      const id = L.nextSlot++;
+      L.layout = [...kept.map((s) => ({ ...s })), { id, size: layer.outSize }];
+      finish(id);
+      return;
+    }
+    default:
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}" (${layer.kind}) is supported only on the whole activation, not while other activations are carried beside it (a branch of the graph)`, name);
+  }
+}
+
+/** For each element of `out` (a broadcast result shape), the element of `shape` it reads (numpy rules). */
+function broadcastIndex(shape: number[], out: number[]): Int32Array {
+  const rank = out.length;
+  const s = [...Array(rank - shape.length).fill(1), ...shape];
+  const strides = s.map((_, i) => s.slice(i + 1).reduce((a, b) => a * b, 1));
+  const idx = new Int32Array(size(out));
+  for (let k = 0; k < idx.length; k++) {
+    let rem = k;
+    let src = 0;
+    for (let i = rank - 1; i >= 0; i--) {
+      const d = rem % out[i];
+      rem = Math.floor(rem / out[i]);
+      if (s[i] !== 1) src += d * strides[i];
+    }
+    idx[k] = src;
+  }
+  return idx;
+}
+
+function broadcastShape(node: NodeProto, a: number[], b: number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  const pa = [...Array(rank - a.length).fill(1), ...a];
+  const pb = [...Array(rank - b.length).fill(1), ...b];
+  return pa.map((d, i) => {
+    if (d === pb[i] || pb[i] === 1) return d;
+    if (d === 1) return pb[i];
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${nodeName(node)}": shapes [${a}] and [${b}] do not broadcast`, nodeName(node));
+  });
+}
+
+/**
+ * Add, Sub or Mul of two activations (numpy broadcasting). Add and Sub are linear: one
+ * sparse layer (copies of what is still read, then the sums). Mul is a `mul` layer: one
+ * product and one rescale per element, the other slots passed through.
+ */
+function lowerCombine(L: Lowering, node: NodeProto, op: string, x: Activation, y: Activation): void {
+  const name = nodeName(node);
+  for (const v of [x, y]) L.activation(node, v);
+  const shape = broadcastShape(node, x.shape, y.shape);
+  const n = size(shape);
+  const ix = broadcastIndex(x.shape, shape);
+  const iy = broadcastIndex(y.shape, shape);
+  const ox = L.offsetOf(x.slot);
+  const oy = L.offsetOf(y.slot);
+  const kept = L.layout.filter((s) => L.needed(s.id));
+  if (op === 'Add' || op === 'Sub') {
+    const sign = op === 'Add' ? 1 : -1;
+    const id = L.relayout(node, kept, (rows) => {
+      for (let k = 0; k < n; k++) rows.row([[ox + ix[k], 1], [oy + iy[k], sign]], 0);
+    }, n, [name]);
+    L.consuming = L.bind(node.output![0], shape, id);
+    return;
+  }
+  const T = L.width();
+  const a: number[] = [];
+  const b: number[] = [];
+  for (const s of kept) {
+    const o = L.offsetOf(s.id);
+    for (let i = 0; i < s.size; i++) {
+      a.push(o + i);
+      b.push(-1);
+    }
+  }
+  for (let k = 0; k < n; k++) {
+    a.push(ox + ix[k]);
+    b.push(oy + iy[k]);
+  }
+  checkLimit(L.limits, 'maxLayerWidth', Math.max(T, a.length), `the width of the vector carrying ${kept.length + 1} activations (${a.length})`, name);
+  L.reserveLayer(node, T, a.length, a.length);
+  L.pushLayer({ kind: 'mul', name, inSize: T, outSize: a.length, a: Int32Array.from(a), b: Int32Array.from(b), nodes: [name] }, true);
+  L.version++;
+  const id = L.nextSlot++;
+  L.layout = [...kept.map((s) => ({ ...s })), { id, size: n }];
+  L.consuming = L.bind(node.output![0], shape, id);
+}
+
+/**
+ * Concat of activations (and constants) along any axis, batch 1: a sparse layer whose
+ * rows copy each element where the concatenation puts it (a constant's elements are
+ * rows with a bias only).
+ */
+function lowerConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)[]): void {
+  const name = nodeName(node);
+  const parts = ins.map((v, i) => {
+    if (v?.kind === 'act') return { shape: v.shape, act: L.activation(node, v), data: null };
+    if (v?.kind === 'const') return { shape: v.t.shape, act: null, data: v.t.data };
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}": input ${i} is neither an activation nor a constant`, name);
+  });
+  const rank = parts[0].shape.length;
+  const axisAttr = attrInt(node, 'axis', 0);
+  const axis = axisAttr < 0 ? axisAttr + rank : axisAttr;
+  if (axis < 0 || axis >= rank || parts.some((p) => p.shape.length !== rank || p.shape.some((d, i) => i !== axis && d !== parts[0].shape[i]))) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}" along axis ${axisAttr} of shapes ${parts.map((p) => `[${p.shape}]`).join(', ')}: the other dimensions must agree`, name);
+  }
+  const outer = size(parts[0].shape.slice(0, axis));
+  const inner = size(parts[0].shape.slice(axis + 1));
+  const shape = parts[0].shape.map((d, i) => (i === axis ? parts.reduce((a, p) => a + p.shape[axis], 0) : d));
+  const kept = L.layout.filter((s) => L.needed(s.id));
+  const offs = parts.map((p) => (p.act ? L.offsetOf(p.act.slot) : 0));
+  const id = L.relayout(node, kept, (rows) => {
+    for (let o = 0; o < outer; o++) {
+      parts.forEach((p, j) => {
+        const chunk = p.shape[axis] * inner;
+        for (let k = 0; k < chunk; k++) {
+          const src = o * chunk + k;
+          if (p.act) rows.copy(offs[j] + src);
+          else rows.row([], p.data![src]);
+        }
+      });
+    }
+  }, size(shape), [name]);
+  L.consuming = L.bind(node.output![0], shape, id);
 }
 
 export function diag(name: string, scale: Float64Array, shift: Float64Array, nodes: string[]): DiagLayer {
@@ -373,6 +736,11 @@ const HANDLERS: Record<string, Handler> = {
     L.emit(node, { kind: 'clip', name: nodeName(node), size: size(act.shape), min, max, nodes: [nodeName(node)] }, act.shape);
   },
   Sigmoid(L, node, act) {
+    // A sigmoid on a branch cannot be the head: it is computed where it is.
+    if (!L.whole(act)) {
+      L.emit(node, { kind: 'sigmoid', name: nodeName(node), size: size(act.shape), nodes: [nodeName(node)] }, act.shape);
+      return;
+    }
     L.pendingHead = { op: 'sigmoid', node: nodeName(node), size: size(act.shape) };
     L.setAct(node, act.shape);
   },
@@ -385,6 +753,9 @@ const HANDLERS: Record<string, Handler> = {
     const others = L.opset < 13 ? act.shape.slice(0, a) : act.shape.filter((_, i) => i !== a);
     if (a < 0 || a >= rank || others.some((d) => d !== 1)) {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" over axis ${axis} of shape [${act.shape}]: only a softmax over the whole feature vector is supported`, nodeName(node));
+    }
+    if (!L.whole(act)) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" is read by more than one node or computed on a branch: Softmax is supported only as the last op`, nodeName(node));
     }
     L.pendingHead = { op: 'softmax', node: nodeName(node), size: size(act.shape) };
     L.setAct(node, act.shape);
@@ -487,6 +858,8 @@ function refuseUnsupported(nodes: NodeProto[], inputs: string[]): void {
       continue;
     } else if (onAct ? !ACTIVATION_OPS.includes(op) && op !== 'Shape' && op !== 'Gather' : !(op in constantOps)) {
       found.push({ op, node: name, why: whyUnsupported(op) });
+    } else if ((node.input ?? []).filter((i) => live.has(i)).length > 1 && !TWO_ACTIVATION_OPS.includes(op)) {
+      found.push({ op, node: name, why: ` (of two activations: ${TWO_ACTIVATION_OPS.join(', ')} of two activations are supported, other ops only with constant operands)` });
     } else if (onAct && op in CONV_HANDLERS) {
       const why = convRefusal(node);
       if (why) found.push({ op, node: name, why: ` (${why})` });
@@ -537,6 +910,8 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     }
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) computes on a classifier's label: only the label itself may be an output`, name);
   }
+  // Reads counted down first: `emit` carries only what later nodes still read.
+  L.consume(node.input ?? []);
   if (node.domain === ML_DOMAIN) {
     if (!ML_ACTIVATION_OPS.includes(op)) throw unsupportedOp(`${node.domain}.${op}`, name);
     const ins = (node.input ?? []).map((_, i) => L.get(node, i));
@@ -579,7 +954,8 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     return;
   }
   if (op === 'Concat') {
-    lowerInputConcat(L, node, ins);
+    if (!L.merged && acts.every((a) => a.inputIndex !== undefined)) lowerInputConcat(L, node, ins);
+    else lowerConcat(L, node, ins);
     return;
   }
   if (op === 'Shape') {
@@ -589,7 +965,13 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     return;
   }
   if (!ACTIVATION_OPS.includes(op)) throw unsupportedOp(op, name);
-  if (acts.length > 1) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) combines two activations: only chains are supported`, name);
+  if (acts.length > 1) {
+    if (op === 'Add' || op === 'Sub' || op === 'Mul') {
+      lowerCombine(L, node, op, acts[0], acts[1]);
+      return;
+    }
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) reads two activations: of the ops on two activations, Add, Sub, Mul and Concat are supported`, name);
+  }
   const act = L.activation(node, acts[0]);
   if (['Add', 'Sub', 'Mul', 'Div'].includes(op)) {
     const constFirst = ins[0]?.kind === 'const';
@@ -619,7 +1001,7 @@ function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)
   }
   L.merged = true;
   const total = L.inputs.reduce((a, i) => a + i.size, 0);
-  L.values.set(node.output![0], { kind: 'act', shape: [1, total], version: L.version });
+  L.consuming = L.bind(node.output![0], [1, total], L.layout[0].id);
 }
 
 /**
@@ -667,6 +1049,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     L.values.set(name, { kind: 'const', t });
   }
   const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
+  L.countUses(graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
   if (graphInputs.length === 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'the graph has no inputs', 'model');
   let offset = 0;
   let batched = true;
@@ -687,12 +1070,15 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     if (!hasBatch) batched = false;
     offset += n;
     const actShape = hasBatch ? [1, ...shape] : shape;
-    L.values.set(gi.name ?? '', { kind: 'act', shape: actShape, version: 0, ...(graphInputs.length > 1 ? { inputIndex: index } : {}) });
+    L.bind(gi.name ?? '', actShape, 0, graphInputs.length > 1 ? { inputIndex: index } : {});
   });
+  // One slot holds all the inputs (several must be concatenated before use).
+  L.layout = [{ id: 0, size: offset }];
   if (L.inputs.length === 1) L.merged = true;
 
   refuseUnsupported(graph.node ?? [], [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k));
   const prefix = lowerColumnPrefix(L, graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
+  for (const node of graph.node ?? []) if (prefix.has(nodeName(node))) L.consume(node.input ?? []);
   for (const node of graph.node ?? []) if (!prefix.has(nodeName(node))) lowerNode(L, node);
   // Categorical columns widened the flat vector (one feature per category).
   offset = L.inputs.reduce((a, i) => a + i.size, 0);
@@ -706,8 +1092,12 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   }
   const outName = chainOutputs[0];
   const out = L.values.get(outName);
-  if (!out || out.kind !== 'act' || out.version !== L.version) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph output "${outName}" is not the end of the layer chain`, outName);
+  if (!out || out.kind !== 'act' || !L.layout.some((s) => s.id === out.slot)) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph output "${outName}" is not computed from the graph inputs`, outName);
+  }
+  if (L.layout.length > 1) {
+    // Values nothing read any more (read only by Shape, say) are dropped.
+    L.relayout({ name: `${outName}/output`, opType: 'Identity' } as NodeProto, L.layout.filter((s) => s.id === out.slot), null, 0, [`${outName}/output`]);
   }
   const cls = L.classifier;
   // A ZipMap's output is fetched from onnxruntime as the tensor it reads.

@@ -78,13 +78,8 @@ function fail(node: NodeProto, why: string): never {
 }
 
 /** The parsed and checked trees, before they become outputs. */
-interface Forest {
-  roots: Int32Array;
-  feature: Int32Array;
-  mode: Uint8Array;
-  threshold: Float64Array;
-  trueChild: Int32Array;
-  falseChild: Int32Array;
+/** The tree structure as the layer holds it, and the leaf weights as the node lists them. */
+interface Forest extends Pick<TreeEnsembleLayer, 'roots' | 'feature' | 'mode' | 'threshold' | 'trueChild' | 'falseChild'> {
   /** Per leaf weight entry: node index, output id, weight. */
   wNode: Int32Array;
   wId: Int32Array;

@@ -1,7 +1,7 @@
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../model/limits.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { type InputQuant, isDefaultInputQuant, oneHotGroups } from './input-quant.ts';
-import { absorbInputScales, firstLayerAccBits, firstLayerInput, type QLayer, quantizeLayer, weightShift } from './quantize.ts';
+import { absorbInputScales, copySourcesFloat, firstLayerAccBits, firstLayerInput, type QLayer, quantizeLayer, weightShift } from './quantize.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
 import { planTrees, treeShift } from './tree-plan.ts';
 import { binarizeCost, normalizeCost, planNormalize } from './ml-plan.ts';
@@ -40,8 +40,14 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   let inputChecks = 0;
   for (let i = 0; i < ir.inputSize; i++) inputChecks += oneHot.has(i) ? 1 : (inputQuant?.bits[i] ?? w);
   const layers: LayerSize[] = [{ name: 'input', constraints: inputChecks }];
-  // Whether the current vector's sign digits exist (a rescale or the input check made them).
-  let pos = true;
+  // Which elements of the current vector have sign digits (a rescale or the input check made them).
+  let pos = new Uint8Array(ir.inputSize).fill(1);
+  const allKnown = (lo: number, hi: number) => {
+    for (let i = lo; i < hi; i++) if (!pos[i]) return false;
+    return true;
+  };
+  const spanOf = (l: { size: number; span?: [number, number] }): [number, number] => l.span ?? [0, l.size];
+  const firstWidths = firstLayerInput(st, ir.inputSize, inputQuant).widths;
   // As quantizeModel: the first dense layer absorbs lowered feature scales (only its weights change).
   const irLayers = inputQuant && inputQuant.scaleBits.some((x) => x !== s) ? absorbInputScales(ir.layers, inputQuant, st) : ir.layers;
   // A max pool right after a linear layer compares its accumulators (width w + t) and
@@ -55,6 +61,7 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
       case 'dense':
       case 'sparse': {
         const t = weightShift(l.kind === 'dense' ? l.weights : l.vals, s);
+        pos = new Uint8Array(l.outSize).fill(1);
         if (next?.kind === 'maxpool') {
           pooledShift = t;
           c = 0;
@@ -62,57 +69,76 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
           // As quantizeModel: a first dense layer after per-feature input checks may rescale narrower.
           const acc =
             li === 0 && l.kind === 'dense' && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerAccBits(quantizeLayer(l, st) as Extract<QLayer, { kind: 'dense' }>, st, inputQuant) : null;
-          c = l.outSize * (acc ?? w + t);
+          // As the generator: rows that copy an input are not rescaled (and have no sign digits).
+          const src = copySourcesFloat(l, t, s, li === 0 ? (col) => firstWidths[col] <= w : () => true);
+          let rescaled = 0;
+          src.forEach((col, j) => {
+            if (col >= 0) pos[j] = 0;
+            else rescaled++;
+          });
+          c = rescaled * (acc ?? w + t);
         }
-        pos = true;
         break;
       }
       case 'maxpool': {
         const pairs = l.idx.length - l.outSize;
         if (pooledShift >= 0) {
           c = pairs * (w + pooledShift + 2) + l.outSize * (w + pooledShift);
-          pos = true;
+          pos = new Uint8Array(l.outSize).fill(1);
         } else {
           c = pairs * (w + 2);
-          pos = false;
+          pos = new Uint8Array(l.outSize);
         }
         pooledShift = -1;
         break;
       }
-      case 'relu':
-        c = pos ? l.size : l.size * (w + 1);
-        pos = false;
+      case 'relu': {
+        const [a, b] = spanOf(l);
+        c = allKnown(a, b) ? b - a : (b - a) * (w + 1);
+        pos = new Uint8Array(l.size);
         break;
-      case 'leaky_relu':
-        c = l.size * (1 + B + (pos ? 0 : w));
-        pos = false;
+      }
+      case 'leaky_relu': {
+        const [a, b] = spanOf(l);
+        c = (b - a) * (1 + B + (allKnown(a, b) ? 0 : w));
+        pos = new Uint8Array(l.size);
         break;
+      }
       case 'clip': {
         // As quantizeLayer: a bound the representable range cannot reach is dropped.
         const min = l.min === -Infinity || Math.round(l.min * 2 ** s) <= lo ? 0 : 1;
         const max = l.max === Infinity || Math.round(l.max * 2 ** s) >= hi ? 0 : 1;
-        c = l.size * (min + max) * (w + 2);
-        pos = false;
+        const [a, b] = spanOf(l);
+        c = (b - a) * (min + max) * (w + 2);
+        pos = new Uint8Array(l.size);
         break;
       }
-      case 'sigmoid':
-        c = l.size * (w + 2) + l.size * 2 * (w + 2);
-        pos = false;
+      case 'sigmoid': {
+        const [a, b] = spanOf(l);
+        c = (b - a) * (w + 2) + (b - a) * 2 * (w + 2);
+        pos = new Uint8Array(l.size);
         break;
+      }
+      case 'mul': {
+        pos = Uint8Array.from(l.b, (b) => (b >= 0 ? 1 : 0));
+        c = pos.reduce((a, v) => a + v, 0) * (1 + w + s);
+        break;
+      }
       case 'tree_ensemble': {
         // As quantizeModel: a first tree layer compares the features at their own scale and width.
         const input = li === 0 ? firstLayerInput(st, l.inSize, inputQuant) : firstLayerInput(st, l.inSize, null);
         const plan = planTrees(l, input.scales, input.widths);
         c = plan.comparisons + plan.products + l.outSize * (w + treeShift(l));
-        pos = true;
+        pos = new Uint8Array(l.outSize).fill(1);
         break;
       }
       case 'binarize':
       case 'normalize': {
         // As quantizeModel: a first layer reads the inputs at their own widths (a first binarize also at their own scales).
         const first = li === 0 && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerInput(st, l.size, inputQuant) : null;
-        c = l.kind === 'binarize' ? binarizeCost(first?.widths ?? new Array(l.size).fill(w)).constraints : normalizeCost(planNormalize(l.norm, l.size, first ? Math.max(...first.widths) : w, s, w, l.name), pos).constraints;
-        pos = l.kind === 'normalize';
+        c = l.kind === 'binarize' ? binarizeCost(first?.widths ?? new Array(l.size).fill(w)).constraints : normalizeCost(planNormalize(l.norm, l.size, first ? Math.max(...first.widths) : w, s, w, l.name), allKnown(0, l.size)).constraints;
+        // A normalize layer's quotients are range-checked: their sign digits are known.
+        pos = new Uint8Array(l.size).fill(l.kind === 'normalize' ? 1 : 0);
         break;
       }
       default:
@@ -120,7 +146,7 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
     }
     layers.push({ name: l.name, constraints: c });
   }
-  if (ir.head === 'sigmoid') layers.push({ name: 'head', constraints: pos ? 0 : ir.outputSize * w });
+  if (ir.head === 'sigmoid') layers.push({ name: 'head', constraints: allKnown(0, ir.outputSize) ? 0 : ir.outputSize * w });
   else if (ir.head === 'softmax' || ir.head === 'argmax') layers.push({ name: 'head', constraints: ir.outputSize * (w + 3) });
   return { total: layers.reduce((a, l) => a + l.constraints, 0), layers };
 }

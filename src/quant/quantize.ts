@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import { type ConvStructure, type Head, type IrInput, type Layer, type ModelIR, TREE_LEAF } from '../model/ir.ts';
+import { type ConvStructure, type DenseLayer, type Head, type IrInput, type Layer, type ModelIR, type Span, type SparseLayer, TREE_LEAF } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
 import { inputMagnitude, type InputQuant, isDefaultInputQuant, isUnsigned } from './input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
@@ -51,10 +51,19 @@ export type QLayer =
       conv?: Omit<ConvStructure, 'weights'> & { weights: bigint[] };
     }
   | { kind: 'maxpool'; name: string; inSize: number; outSize: number; /** output j is the max of x[idx[rowPtr[j] .. rowPtr[j + 1])] */ rowPtr: number[]; idx: number[] }
-  | { kind: 'relu'; name: string; size: number }
-  | { kind: 'leaky_relu'; name: string; size: number; /** round(alpha * 2^s) */ alpha: bigint[] }
-  | { kind: 'clip'; name: string; size: number; min: bigint | null; max: bigint | null }
-  | { kind: 'hard_sigmoid'; name: string; size: number }
+  | { kind: 'relu'; name: string; size: number; span?: Span }
+  | { kind: 'leaky_relu'; name: string; size: number; /** round(alpha * 2^s) */ alpha: bigint[]; span?: Span }
+  | { kind: 'clip'; name: string; size: number; min: bigint | null; max: bigint | null; span?: Span }
+  | { kind: 'hard_sigmoid'; name: string; size: number; span?: Span }
+  | {
+      /** Output k: x[a[k]] * x[b[k]] rescaled by 2^s (rounded to nearest), or x[a[k]] where b[k] is -1. */
+      kind: 'mul';
+      name: string;
+      inSize: number;
+      outSize: number;
+      a: number[];
+      b: number[];
+    }
   | {
       kind: 'tree_ensemble';
       name: string;
@@ -146,6 +155,67 @@ export function firstLayerInput(st: QuantSettings, inputSize: number, perFeature
   return { scales: [...perFeature.scaleBits], widths: perFeature.bits.map((b, i) => (isUnsigned(perFeature, i) ? b + 1 : b)) };
 }
 
+const spanOf = (l: { span?: Span }): { span?: Span } => (l.span ? { span: [l.span[0], l.span[1]] } : {});
+
+/**
+ * Which rows of a quantized linear layer copy one input unchanged: a single weight of
+ * 2^t and the bias 2^(t-1) (zero plus the rounding half), so the rescale gives the input
+ * back exactly. `fits(col)`: whether that input is known to fit the activation width
+ * (every activation is; a first layer's inputs may be checked wider). The circuit then
+ * copies the value instead of rescaling it (no constraint): carried branches are free.
+ * Per row, the source column or -1.
+ */
+export function copySources(layer: Extract<QLayer, { kind: 'dense' | 'sparse' }>, fits: (col: number) => boolean): Int32Array {
+  const one = 1n << BigInt(layer.shift);
+  const half = 1n << BigInt(layer.shift - 1);
+  const src = new Int32Array(layer.outSize).fill(-1);
+  for (let j = 0; j < layer.outSize; j++) {
+    if (layer.bias[j] !== half) continue;
+    let col = -1;
+    let ok = true;
+    const visit = (c: number, w: bigint) => {
+      if (w === 0n) return;
+      if (col >= 0 || w !== one) ok = false;
+      col = c;
+    };
+    if (layer.kind === 'dense') for (let i = 0; i < layer.inSize && ok; i++) visit(i, layer.weights[j * layer.inSize + i]);
+    else for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1] && ok; k++) visit(layer.cols[k], layer.weights[k]);
+    if (ok && col >= 0 && fits(col)) src[j] = col;
+  }
+  return src;
+}
+
+/** `copySources` of the float layer that quantizes with weight shift t (the same rounding as `quantizeLayer`). */
+export function copySourcesFloat(layer: DenseLayer | SparseLayer, t: number, s: number, fits: (col: number) => boolean): Int32Array {
+  const one = 2 ** t;
+  const src = new Int32Array(layer.outSize).fill(-1);
+  for (let j = 0; j < layer.outSize; j++) {
+    if (Math.round(layer.bias[j] * 2 ** (s + t)) !== 0) continue;
+    let col = -1;
+    let ok = true;
+    const visit = (c: number, v: number) => {
+      const w = Math.round(v * one);
+      if (w === 0) return;
+      if (col >= 0 || w !== one) ok = false;
+      col = c;
+    };
+    if (layer.kind === 'dense') for (let i = 0; i < layer.inSize && ok; i++) visit(i, layer.weights[j * layer.inSize + i]);
+    else for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1] && ok; k++) visit(layer.cols[k], layer.vals[k]);
+    if (ok && col >= 0 && fits(col)) src[j] = col;
+  }
+  return src;
+}
+
+/** A linear layer's weights at scale 2^t (t from `weightShift`) and biases at 2^(s+t) plus the rounding half. */
+function quantizeLinear(name: string, weights: Float64Array, bias: Float64Array, s: number): { shift: number; weights: bigint[]; bias: bigint[] } {
+  const t = weightShift(weights, s);
+  return {
+    shift: t,
+    weights: Array.from(weights, (v, i) => toFixed(v, t, `${name}.weight[${i}]`)),
+    bias: Array.from(bias, (v, i) => toFixed(v, s + t, `${name}.bias[${i}]`) + (1n << BigInt(t - 1))),
+  };
+}
+
 export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInputQuant): QLayer {
   const s = st.scaleBits;
   const w = activationBits(st);
@@ -153,43 +223,37 @@ export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInpu
   const hi = (1n << BigInt(w - 1)) - 1n;
   switch (layer.kind) {
     case 'dense': {
-      const t = weightShift(layer.weights, s);
-      return {
-        kind: 'dense',
-        name: layer.name,
-        inSize: layer.inSize,
-        outSize: layer.outSize,
-        shift: t,
-        weights: Array.from(layer.weights, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
-        bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
-      };
+      const lin = quantizeLinear(layer.name, layer.weights, layer.bias, s);
+      return { kind: 'dense', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, ...lin };
     }
     case 'sparse': {
-      const t = weightShift(layer.vals, s);
+      const lin = quantizeLinear(layer.name, layer.vals, layer.bias, s);
+      const t = lin.shift;
       return {
         kind: 'sparse',
         name: layer.name,
         inSize: layer.inSize,
         outSize: layer.outSize,
-        shift: t,
         rowPtr: Array.from(layer.rowPtr),
         cols: Array.from(layer.cols),
-        weights: Array.from(layer.vals, (v, i) => toFixed(v, t, `${layer.name}.weight[${i}]`)),
-        bias: Array.from(layer.bias, (v, i) => toFixed(v, s + t, `${layer.name}.bias[${i}]`) + (1n << BigInt(t - 1))),
+        ...lin,
         ...(layer.conv ? { conv: { ...layer.conv, weights: Array.from(layer.conv.weights, (v, i) => toFixed(v, t, `${layer.name}.kernel[${i}]`)) } } : {}),
       };
     }
     case 'maxpool':
       return { kind: 'maxpool', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, rowPtr: Array.from(layer.rowPtr), idx: Array.from(layer.idx) };
     case 'relu':
-      return { kind: 'relu', name: layer.name, size: layer.size };
+      return { kind: 'relu', name: layer.name, size: layer.size, ...spanOf(layer) };
     case 'leaky_relu':
       return {
         kind: 'leaky_relu',
         name: layer.name,
         size: layer.size,
         alpha: Array.from(layer.alpha, (v, i) => toFixed(v, s, `${layer.name}.alpha[${i}]`)),
+        ...spanOf(layer),
       };
+    case 'mul':
+      return { kind: 'mul', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, a: Array.from(layer.a), b: Array.from(layer.b) };
     case 'clip': {
       // A bound outside the representable range never binds: values cannot reach it.
       const min = layer.min === -Infinity ? null : toFixed(layer.min, s, `${layer.name}.min`);
@@ -200,10 +264,11 @@ export function quantizeLayer(layer: Layer, st: QuantSettings, input?: LayerInpu
         size: layer.size,
         min: min === null || min <= lo ? null : min > hi ? hi : min,
         max: max === null || max >= hi ? null : max < lo ? lo : max,
+        ...spanOf(layer),
       };
     }
     case 'sigmoid':
-      return { kind: 'hard_sigmoid', name: layer.name, size: layer.size };
+      return { kind: 'hard_sigmoid', name: layer.name, size: layer.size, ...spanOf(layer) };
     case 'tree_ensemble': {
       const e = treeShift(layer);
       const iq = input ?? { scales: new Array(layer.inSize).fill(s), widths: new Array(layer.inSize).fill(w) };
@@ -401,6 +466,9 @@ export function checkNoWrap(q: QuantizedModel): void {
   const xMax = 1n << (w - 1n);
   const limit = FIELD_ORDER / 2n;
   for (const layer of q.layers) {
+    if (layer.kind === 'mul' && 2n * w >= BigInt(FIELD_ORDER.toString(2).length - 2)) {
+      throw new ZkinferError('FIELD_OVERFLOW', `${layer.name}: a product of two ${w}-bit activations could wrap around the field; lower the bit width`, layer.name);
+    }
     if (layer.kind === 'leaky_relu') {
       for (const a of layer.alpha) {
         const bound = (a < 0n ? -a : a) * xMax + (1n << BigInt(q.settings.scaleBits));

@@ -77,6 +77,12 @@ function checkWidth(v: bigint, bits: number, where: string): void {
   }
 }
 
+/** Applies `f` to the elements of the layer's span (all when it has none), the others unchanged. */
+function inSpan(layer: { span?: [number, number] }, x: bigint[], f: (v: bigint, i: number) => bigint): bigint[] {
+  const [lo, hi] = layer.span ?? [0, x.length];
+  return x.map((v, i) => (i >= lo && i < hi ? f(v, i) : v));
+}
+
 function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
   const s = q.settings.scaleBits;
   const B = q.settings.bits;
@@ -115,15 +121,15 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
       return out;
     }
     case 'relu':
-      return x.map((v) => (v > 0n ? v : 0n));
+      return inSpan(layer, x, (v) => (v > 0n ? v : 0n));
     case 'leaky_relu':
-      return x.map((v, i) => {
+      return inSpan(layer, x, (v, i) => {
         const t = (v >= 0n ? v << BigInt(s) : layer.alpha[i] * v) + (1n << BigInt(s - 1));
         checkWidth(t, B, `${layer.name}[${i}]`);
         return floorShift(t, s);
       });
     case 'clip':
-      return x.map((v) => {
+      return inSpan(layer, x, (v) => {
         let y = v;
         if (layer.min !== null && y < layer.min) y = layer.min;
         if (layer.max !== null && y > layer.max) y = layer.max;
@@ -132,9 +138,19 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
     case 'hard_sigmoid': {
       // clip(x/4 + 1/2, 0, 1), rounded to nearest.
       const one = 1n << BigInt(s);
-      return x.map((v) => {
+      return inSpan(layer, x, (v) => {
         const u = floorShift(v + 2n * one + 2n, 2);
         return u < 0n ? 0n : u > one ? one : u;
+      });
+    }
+    case 'mul': {
+      // Rounded to nearest: (x_a * x_b + 2^(s-1)) >> s, which must fit the activation width.
+      const half = 1n << BigInt(s - 1);
+      return layer.a.map((a, k) => {
+        if (layer.b[k] < 0) return x[a];
+        const p = x[a] * x[layer.b[k]] + half;
+        checkWidth(p, w + s, `${layer.name}[${k}]`);
+        return floorShift(p, s);
       });
     }
     case 'tree_ensemble': {

@@ -4,6 +4,7 @@ import type { Layer, NormalizeLayer } from '../../src/model/ir.ts';
 import { FIELD_ORDER, inputQuantFromRanges, type InputQuant, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+import { copyDense } from '../helpers/ml-ops.ts';
 
 /**
  * The Binarizer and Normalizer circuits (binarize: a range-checked sign digit per element;
@@ -74,6 +75,14 @@ function cases(): Case[] {
       sample: uniform(3, 6),
       edges: [[0, 0, 0], [-1, 0, 0], [3, -4, 0], [2 ** -8, 0, 0]],
       tamper: [-3, 1.5, 2],
+    },
+    {
+      // A linear layer whose rows 0 and 2 copy an input (not rescaled: no sign digits for them), then L1 and a binarize.
+      name: 'normalize-after-copies',
+      q: quantizeModel(handIr(3, [copyDense(), norm('l1', 'L1', 4), { kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(0, 0.1, -0.1, 0.2), nodes: ['bin'] }], 'none', 4), st),
+      sample: uniform(3, 4),
+      edges: [[0, 0, 0], [-1, 0, 2]],
+      tamper: [0.7, 1.5, -0.7],
     },
     {
       // One-element rows: MAX without a comparison, then a sigmoid head on L1's sign digits.

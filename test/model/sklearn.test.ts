@@ -405,6 +405,16 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       expect(Array.from(evalFloat(bin0, Float64Array.of(0, 1e-3, -1, 2)).output)).toEqual(Array.from(await runOnnxRuntime(d, Float64Array.of(0, 1e-3, -1, 2), bin0)));
     });
 
+    it('a Binarizer or Normalizer on a branch of a DAG (its input read again later) is refused naming the node', async () => {
+      for (const op of ['Binarizer', 'Normalizer']) {
+        const f = await write(`dag-${op}`, [
+          { op, domain: ML, name: 'branch', inputs: ['x'], outputs: ['b'], attrs: op === 'Normalizer' ? { norm: { string: 'L2' } } : {} },
+          { op: 'Add', name: 'residual', inputs: ['b', 'x'], outputs: ['scores'] },
+        ], { name: 'scores', dims: ['N', 4] });
+        await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'branch', message: expect.stringMatching(/supported only on the whole activation/) });
+      }
+    });
+
     it('a Normalizer over a classifier\'s scores other than L1 after a binary logistic one is refused naming the node; an unknown norm by name', async () => {
       const soft = await write('softmax-l2', [
         { op: 'LinearClassifier', domain: ML, name: 'lc', inputs: ['x'], outputs: ['label', 'p'], attrs: { coefficients: { floats: [...W, ...W, ...W] }, classlabels_ints: [0, 1, 2], post_transform: { string: 'SOFTMAX' } } },

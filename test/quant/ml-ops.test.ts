@@ -5,6 +5,7 @@ import type { Layer, NormalizeLayer } from '../../src/model/ir.ts';
 import { estimateConstraints, inputQuantFromRanges, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { binarizeThreshold, isqrt, normalizeInts, planNormalize } from '../../src/quant/ml-plan.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
+import { copyDense } from '../helpers/ml-ops.ts';
 
 /**
  * The integer rules of the Binarizer and Normalizer layers: the integer threshold test is
@@ -133,11 +134,18 @@ describe('normalize: the integer rule', () => {
       handIr(3, [n('L1', 3), denseLayer('fc', 3, 2, r), n('L2', 2), n('MAX', 2)], 'softmax', 2),
       handIr(3, [relu(3), n('L1', 3), { kind: 'binarize', name: 'b', size: 3, threshold: Float64Array.of(0.1, 0, -0.1), nodes: [] }, n('MAX', 3), n('MAX', 3)], 'none', 3),
       handIr(1, [n('MAX', 1), n('L2', 1), n('L1', 1)], 'sigmoid', 1),
+      // Rows that copy an input have no sign digits: L1 decomposes every element then.
+      handIr(3, [copyDense(), n('L1', 4), n('L1', 4)], 'none', 4),
     ];
     for (const ir of irs) {
       const q = quantizeModel(ir, st);
       expect(estimateConstraints(ir, st).layers.map((l) => l.constraints)).toEqual(generateModelTemplate(q).plan.map((p) => p.constraints));
     }
+    // After the copies, the first L1 decomposes its inputs; the second reuses the first's quotient digits.
+    const plan = generateModelTemplate(quantizeModel(irs[3], st)).plan;
+    expect(plan[1].formula).toMatch(/2 copied/);
+    expect(plan[2].formula).toMatch(/^signs 4 x 16 \+/);
+    expect(plan[3].formula).toMatch(/^\|x\| 4/);
     const iq = inputQuantFromRanges([0, -1, 0], [3, 1, 0.5], st, (i) => `x[${i}]`);
     for (const ir of [handIr(3, [n('L1', 3)], 'none', 3), handIr(3, [n('MAX', 3)], 'none', 3), handIr(3, [n('L2', 3)], 'none', 3)]) {
       const q = quantizeModel(ir, st, iq);
