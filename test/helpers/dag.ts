@@ -103,3 +103,20 @@ export const threeReads = (): GraphSpec => ({
   ],
 });
 
+
+/** Two graph inputs read apart: a deep branch on `deep`, then Concat with the raw `wide` input (Keras wide and deep). */
+export const twoInputs = (): GraphSpec => ({
+  inputs: [
+    { name: 'wide', dims: ['batch', 3] },
+    { name: 'deep', dims: ['batch', 4] },
+  ],
+  output: { name: 'probs', dims: ['batch', 2] },
+  initializers: [W('W1', [5, 4]), W('b1', [5], 0.1), W('W2', [2, 8]), W('b2', [2], 0.1)],
+  nodes: [
+    { op: 'Gemm', name: 'deep1', inputs: ['deep', 'W1', 'b1'], outputs: ['h'], attrs: { transB: 1 } },
+    { op: 'Relu', name: 'relu', inputs: ['h'], outputs: ['a'] },
+    { op: 'Concat', name: 'cat', inputs: ['wide', 'a'], outputs: ['c'], attrs: { axis: -1 } },
+    { op: 'Gemm', name: 'out', inputs: ['c', 'W2', 'b2'], outputs: ['logits'], attrs: { transB: 1 } },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});
