@@ -18,12 +18,14 @@ import { ML_ACTIVATION_OPS, ML_DOMAIN, ML_HANDLERS, mlOpsNote, mlRefusal } from 
 const ACTIVATION_OPS = [
   'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip',
   'Sigmoid', 'Softmax', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout', 'Concat', 'Expand', 'Tile',
+  // Of several activations (and constants): Sum and Mean are linear, Max a pool of one window per element.
+  'Sum', 'Mean', 'Max',
   // Convolutions and pooling (src/model/conv.ts), on NCHW activations.
   'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
 ];
 
 /** Ops that may read two activations (a graph that is a DAG): the rest take constants beside one activation. */
-const TWO_ACTIVATION_OPS = ['Add', 'Sub', 'Mul', 'Concat'];
+const TWO_ACTIVATION_OPS = ['Add', 'Sub', 'Mul', 'Concat', 'Sum', 'Mean', 'Max'];
 
 export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
 
@@ -565,6 +567,67 @@ function lowerCombine(L: Lowering, node: NodeProto, op: string, x: Activation, y
 }
 
 /**
+ * Sum, Mean or Max of activations and constants (numpy broadcasting). Sum and Mean are
+ * one sparse layer (the constants in the bias); Max of activations is a max pool with one
+ * window per element (the values compared), the other slots passed as one-element
+ * windows; a Max with a constant is refused (only of activations).
+ */
+function lowerVariadic(L: Lowering, node: NodeProto, op: 'Sum' | 'Mean' | 'Max', ins: (Value | undefined)[]): void {
+  const name = nodeName(node);
+  const parts = ins.map((v, i) => {
+    if (v?.kind === 'act') return { shape: v.shape, act: v, data: null as Float64Array | null };
+    if (v?.kind === 'const') return { shape: v.t.shape, act: null, data: v.t.data };
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${op} "${name}": input ${i} is neither an activation nor a constant`, name);
+  });
+  if (op === 'Max' && parts.some((p) => !p.act)) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Max "${name}" with a constant operand is not supported (Max of activations is; use Relu or Clip for a bound)`, name);
+  }
+  for (const p of parts) if (p.act) L.activation(node, p.act);
+  const shape = parts.reduce((acc, p) => broadcastShape(node, acc, p.shape), parts[0].shape);
+  const n = size(shape);
+  const maps = parts.map((p) => broadcastIndex(p.shape, shape));
+  const offs = parts.map((p) => (p.act ? L.offsetOf(p.act.slot) : 0));
+  const kept = L.layout.filter((s) => L.needed(s.id));
+  if (op !== 'Max') {
+    const f = op === 'Mean' ? 1 / parts.length : 1;
+    const id = L.relayout(node, kept, (rows) => {
+      for (let k = 0; k < n; k++) {
+        const terms: [number, number][] = [];
+        let bias = 0;
+        parts.forEach((p, j) => {
+          if (p.act) terms.push([offs[j] + maps[j][k], f]);
+          else bias += f * p.data![maps[j][k]];
+        });
+        rows.row(terms, bias);
+      }
+    }, n, [name]);
+    L.consuming = L.bind(node.output![0], shape, id);
+    return;
+  }
+  const rowPtr = [0];
+  const idx: number[] = [];
+  for (const s of kept) {
+    const o = L.offsetOf(s.id);
+    for (let i = 0; i < s.size; i++) {
+      idx.push(o + i);
+      rowPtr.push(idx.length);
+    }
+  }
+  for (let k = 0; k < n; k++) {
+    for (let j = 0; j < parts.length; j++) idx.push(offs[j] + maps[j][k]);
+    rowPtr.push(idx.length);
+  }
+  const T = L.width();
+  checkLimit(L.limits, 'maxLayerWidth', Math.max(T, rowPtr.length - 1), `the width of the vector carrying ${kept.length + 1} activations (${rowPtr.length - 1})`, name);
+  L.reserveLayer(node, T, rowPtr.length - 1, idx.length);
+  L.pushLayer({ kind: 'maxpool', name, inSize: T, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx), nodes: [name] }, true);
+  L.version++;
+  const id = L.nextSlot++;
+  L.layout = [...kept.map((s) => ({ ...s })), { id, size: n }];
+  L.consuming = L.bind(node.output![0], shape, id);
+}
+
+/**
  * Concat of activations (and constants) along any axis, batch 1: a sparse layer whose
  * rows copy each element where the concatenation puts it (a constant's elements are
  * rows with a bias only).
@@ -954,6 +1017,10 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   }
   if (op === 'Concat') {
     if (!lowerInputConcat(L, node, ins)) lowerConcat(L, node, ins);
+    return;
+  }
+  if (op === 'Sum' || op === 'Mean' || op === 'Max') {
+    lowerVariadic(L, node, op, ins);
     return;
   }
   if (op === 'Shape') {

@@ -120,3 +120,20 @@ export const twoInputs = (): GraphSpec => ({
     { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
   ],
 });
+
+/** Max of two branches, Sum of three values and a constant, Mean of two: Mean(Sum(Max(Relu(x W1), x W2), x, c), x W2) W3. */
+export const variadic = (): GraphSpec => ({
+  inputs: [{ name: 'x', dims: ['batch', 4] }],
+  output: { name: 'probs', dims: ['batch', 3] },
+  initializers: [W('W1', [4, 4]), W('W2', [4, 4]), W('c', [4], 0.2), W('W3', [4, 3])],
+  nodes: [
+    { op: 'MatMul', name: 'm1', inputs: ['x', 'W1'], outputs: ['h1'] },
+    { op: 'Relu', name: 'r1', inputs: ['h1'], outputs: ['a1'] },
+    { op: 'MatMul', name: 'm2', inputs: ['x', 'W2'], outputs: ['h2'] },
+    { op: 'Max', name: 'max', inputs: ['a1', 'h2'], outputs: ['m'] },
+    { op: 'Sum', name: 'sum', inputs: ['m', 'x', 'c'], outputs: ['s'] },
+    { op: 'Mean', name: 'mean', inputs: ['s', 'h2'], outputs: ['e'] },
+    { op: 'MatMul', name: 'm3', inputs: ['e', 'W3'], outputs: ['logits'] },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});
