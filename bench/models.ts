@@ -6,6 +6,8 @@ import { sha256Hex } from '../src/store/paths.ts';
 import os from 'node:os';
 import type { ModelLimits } from '../src/model/limits.ts';
 import { lenet5Onnx, lenetImages, lenetLimits } from '../test/helpers/lenet.ts';
+import { buildOnnx, type GraphSpec } from '../src/model/index.ts';
+import { residualConv, residualMlp } from '../test/helpers/dag.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '..');
 export const SHARED = path.resolve(REPO, '..', 'shared', 'fixtures');
@@ -69,6 +71,20 @@ const lenet = (pool: 'avg' | 'max'): BenchModel => ({
 export const LENET_AVG = lenet('avg');
 export const LENET_MAX = lenet('max');
 
+/** A graph that is a DAG (test/helpers/dag.ts), with 16 seeded rows in [-1.5, 1.5]. */
+const dag = (name: string, graph: () => GraphSpec, inputSize: number): BenchModel => ({
+  name,
+  kind: 'onnx',
+  file: path.join(os.tmpdir(), `zkinfer-bench-${name.replace(/\W+/g, '-')}.onnx`),
+  build: () => buildOnnx(graph()),
+  rows: () => {
+    const r = rng(inputSize);
+    return Array.from({ length: 16 }, () => Array.from({ length: inputSize }, () => (r() * 2 - 1) * 1.5));
+  },
+});
+export const DAG_MLP = dag('residual mlp 6-8-6-3 (DAG)', residualMlp, 6);
+export const DAG_CONV = dag('residual conv block 2x6x6 (DAG)', residualConv, 72);
+
 /** Compile-only table (issue: constraints per neuron). */
 export const COMPILE_SET: BenchModel[] = [
   {
@@ -84,6 +100,8 @@ export const COMPILE_SET: BenchModel[] = [
   { name: 'mlp 784-64-10', kind: 'synthetic', sizes: [784, 64, 10], head: 'softmax' },
   LENET_AVG,
   // LENET_MAX (239k constraints) is left out: circom2 did not compile it within 30 minutes.
+  DAG_MLP,
+  DAG_CONV,
 ];
 
 /** The proving ladder. */
@@ -95,4 +113,6 @@ export const PROVE_SET: BenchModel[] = [
   { name: 'mlp 784-128-10 calibrated', kind: 'synthetic', sizes: [784, 128, 10], head: 'softmax', calibration: 'pixels' },
   ezkl('large_mlp'),
   LENET_AVG,
+  DAG_MLP,
+  DAG_CONV,
 ];

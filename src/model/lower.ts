@@ -18,12 +18,14 @@ import { ML_ACTIVATION_OPS, ML_DOMAIN, ML_HANDLERS, mlOpsNote, mlRefusal } from 
 const ACTIVATION_OPS = [
   'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip',
   'Sigmoid', 'Softmax', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout', 'Concat', 'Expand', 'Tile',
+  // Of several activations (and constants): Sum and Mean are linear, Max a pool of one window per element.
+  'Sum', 'Mean', 'Max',
   // Convolutions and pooling (src/model/conv.ts), on NCHW activations.
   'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
 ];
 
 /** Ops that may read two activations (a graph that is a DAG): the rest take constants beside one activation. */
-const TWO_ACTIVATION_OPS = ['Add', 'Sub', 'Mul', 'Concat'];
+const TWO_ACTIVATION_OPS = ['Add', 'Sub', 'Mul', 'Concat', 'Sum', 'Mean', 'Max'];
 
 export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
 
@@ -44,7 +46,7 @@ export interface Activation {
   version: number;
   /** The slot of the current vector that holds it (values a shape op renames share one). */
   slot: number;
-  /** Set for graph inputs not yet merged (several inputs must be concatenated first). */
+  /** Set for each graph input of a model with several (their Concat in order is the flat input vector as it is). */
   inputIndex?: number;
 }
 interface Constant {
@@ -198,9 +200,6 @@ export class Lowering implements FoldContext {
 
   /** An activation the node reads: it must be in the current vector; it becomes the one `emit` consumes. */
   activation(node: NodeProto, v: Activation): Activation {
-    if (v.inputIndex !== undefined && !this.merged && this.inputs.length > 1) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) uses one of several graph inputs before they are concatenated`, node.name ?? undefined);
-    }
     if (!this.layout.some((s) => s.id === v.slot)) {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads an activation that is no longer available (a graph input read again after its columns were encoded)`, node.name ?? undefined);
     }
@@ -568,6 +567,67 @@ function lowerCombine(L: Lowering, node: NodeProto, op: string, x: Activation, y
 }
 
 /**
+ * Sum, Mean or Max of activations and constants (numpy broadcasting). Sum and Mean are
+ * one sparse layer (the constants in the bias); Max of activations is a max pool with one
+ * window per element (the values compared), the other slots passed as one-element
+ * windows; a Max with a constant is refused (only of activations).
+ */
+function lowerVariadic(L: Lowering, node: NodeProto, op: 'Sum' | 'Mean' | 'Max', ins: (Value | undefined)[]): void {
+  const name = nodeName(node);
+  const parts = ins.map((v, i) => {
+    if (v?.kind === 'act') return { shape: v.shape, act: v, data: null as Float64Array | null };
+    if (v?.kind === 'const') return { shape: v.t.shape, act: null, data: v.t.data };
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${op} "${name}": input ${i} is neither an activation nor a constant`, name);
+  });
+  if (op === 'Max' && parts.some((p) => !p.act)) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Max "${name}" with a constant operand is not supported (Max of activations is; use Relu or Clip for a bound)`, name);
+  }
+  for (const p of parts) if (p.act) L.activation(node, p.act);
+  const shape = parts.reduce((acc, p) => broadcastShape(node, acc, p.shape), parts[0].shape);
+  const n = size(shape);
+  const maps = parts.map((p) => broadcastIndex(p.shape, shape));
+  const offs = parts.map((p) => (p.act ? L.offsetOf(p.act.slot) : 0));
+  const kept = L.layout.filter((s) => L.needed(s.id));
+  if (op !== 'Max') {
+    const f = op === 'Mean' ? 1 / parts.length : 1;
+    const id = L.relayout(node, kept, (rows) => {
+      for (let k = 0; k < n; k++) {
+        const terms: [number, number][] = [];
+        let bias = 0;
+        parts.forEach((p, j) => {
+          if (p.act) terms.push([offs[j] + maps[j][k], f]);
+          else bias += f * p.data![maps[j][k]];
+        });
+        rows.row(terms, bias);
+      }
+    }, n, [name]);
+    L.consuming = L.bind(node.output![0], shape, id);
+    return;
+  }
+  const rowPtr = [0];
+  const idx: number[] = [];
+  for (const s of kept) {
+    const o = L.offsetOf(s.id);
+    for (let i = 0; i < s.size; i++) {
+      idx.push(o + i);
+      rowPtr.push(idx.length);
+    }
+  }
+  for (let k = 0; k < n; k++) {
+    for (let j = 0; j < parts.length; j++) idx.push(offs[j] + maps[j][k]);
+    rowPtr.push(idx.length);
+  }
+  const T = L.width();
+  checkLimit(L.limits, 'maxLayerWidth', Math.max(T, rowPtr.length - 1), `the width of the vector carrying ${kept.length + 1} activations (${rowPtr.length - 1})`, name);
+  L.reserveLayer(node, T, rowPtr.length - 1, idx.length);
+  L.pushLayer({ kind: 'maxpool', name, inSize: T, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx), nodes: [name] }, true);
+  L.version++;
+  const id = L.nextSlot++;
+  L.layout = [...kept.map((s) => ({ ...s })), { id, size: n }];
+  L.consuming = L.bind(node.output![0], shape, id);
+}
+
+/**
  * Concat of activations (and constants) along any axis, batch 1: a sparse layer whose
  * rows copy each element where the concatenation puts it (a constant's elements are
  * rows with a bias only).
@@ -916,7 +976,9 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     if (!ML_ACTIVATION_OPS.includes(op)) throw unsupportedOp(`${node.domain}.${op}`, name);
     const ins = (node.input ?? []).map((_, i) => L.get(node, i));
     if (op === 'FeatureVectorizer') {
-      lowerInputConcat(L, node, ins, attrInts(node, 'inputdimensions'));
+      if (!lowerInputConcat(L, node, ins, attrInts(node, 'inputdimensions'))) {
+        throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `FeatureVectorizer "${name}" is supported only for all graph inputs, in order, each at its full width, and read by nothing else`, name);
+      }
       return;
     }
     const act = ins[0];
@@ -954,8 +1016,11 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     return;
   }
   if (op === 'Concat') {
-    if (!L.merged && acts.every((a) => a.inputIndex !== undefined)) lowerInputConcat(L, node, ins);
-    else lowerConcat(L, node, ins);
+    if (!lowerInputConcat(L, node, ins)) lowerConcat(L, node, ins);
+    return;
+  }
+  if (op === 'Sum' || op === 'Mean' || op === 'Max') {
+    lowerVariadic(L, node, op, ins);
     return;
   }
   if (op === 'Shape') {
@@ -984,11 +1049,12 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
 
 /**
  * Concat of all graph inputs, in order, along the last axis, or an ai.onnx.ml
- * FeatureVectorizer of them (`dims`: its inputdimensions, each the input's full width):
- * the flat input layout already is that.
+ * FeatureVectorizer of them (`dims`: its inputdimensions, each the input's full width),
+ * when nothing else reads them: the flat input layout already is that, so the output
+ * is the whole input vector, with no layer (a first Gemm then reads the raw inputs at
+ * their own scales). False when this is not such a concatenation.
  */
-function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)[], dims?: number[]): void {
-  const name = nodeName(node);
+function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)[], dims?: number[]): boolean {
   const order = ins.map((v) => (v?.kind === 'act' ? v.inputIndex : undefined));
   const expected = L.inputs.map((_, i) => i);
   const vectorizer = node.domain === ML_DOMAIN;
@@ -996,12 +1062,12 @@ function lowerInputConcat(L: Lowering, node: NodeProto, ins: (Value | undefined)
   const first = ins[0];
   const rank = first?.kind === 'act' ? first.shape.length : 2;
   const widths = vectorizer && (!dims || dims.length !== L.inputs.length || dims.some((d, i) => d !== L.inputs[i].size));
-  if (L.merged || order.join() !== expected.join() || (axis !== -1 && axis !== rank - 1) || widths) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}" is supported only for all graph inputs, in order, along the last axis${vectorizer ? ', each at its full width' : ''}`, name);
-  }
+  const inputsAsLaidOut = L.layout.map((s) => s.id).join() === expected.join() && L.layout.every((s) => !L.needed(s.id));
+  if (L.merged || L.inputs.length < 2 || order.join() !== expected.join() || (axis !== -1 && axis !== rank - 1) || widths || !inputsAsLaidOut) return false;
   L.merged = true;
   const total = L.inputs.reduce((a, i) => a + i.size, 0);
-  L.consuming = L.bind(node.output![0], [1, total], L.layout[0].id);
+  L.consuming = L.resetWhole(node.output![0], [1, total]);
+  return true;
 }
 
 /**
@@ -1070,10 +1136,11 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     if (!hasBatch) batched = false;
     offset += n;
     const actShape = hasBatch ? [1, ...shape] : shape;
-    L.bind(gi.name ?? '', actShape, 0, graphInputs.length > 1 ? { inputIndex: index } : {});
+    L.bind(gi.name ?? '', actShape, index, graphInputs.length > 1 ? { inputIndex: index } : {});
   });
-  // One slot holds all the inputs (several must be concatenated before use).
-  L.layout = [{ id: 0, size: offset }];
+  // Each input is a slot of the vector, in order: the flat input layout.
+  L.layout = L.inputs.map((inp, id) => ({ id, size: inp.size }));
+  L.nextSlot = L.inputs.length;
   if (L.inputs.length === 1) L.merged = true;
 
   refuseUnsupported(graph.node ?? [], [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k));
@@ -1105,7 +1172,6 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   while (L.zipMaps.has(fetch)) fetch = L.zipMaps.get(fetch)!;
   const zipMap = fetch !== outName ? outName : undefined;
   const onnxOutput = cls ? { name: fetch, pick: cls.pick, apply: cls.apply, ...(zipMap ? { zipMap } : {}) } : zipMap ? { name: fetch, pick: Array.from({ length: size(out.shape) }, (_, i) => i), apply: 'none' as Head, zipMap } : undefined;
-  if (L.inputs.length > 1 && !L.merged) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'several graph inputs must be concatenated before use', 'model');
   const head: Head = L.pendingHead?.op ?? 'none';
   const layers = foldDenseChain(L.layers, limits);
   for (const layer of layers) checkFinite(layer);

@@ -103,3 +103,37 @@ export const threeReads = (): GraphSpec => ({
   ],
 });
 
+
+/** Two graph inputs read apart: a deep branch on `deep`, then Concat with the raw `wide` input (Keras wide and deep). */
+export const twoInputs = (): GraphSpec => ({
+  inputs: [
+    { name: 'wide', dims: ['batch', 3] },
+    { name: 'deep', dims: ['batch', 4] },
+  ],
+  output: { name: 'probs', dims: ['batch', 2] },
+  initializers: [W('W1', [5, 4]), W('b1', [5], 0.1), W('W2', [2, 8]), W('b2', [2], 0.1)],
+  nodes: [
+    { op: 'Gemm', name: 'deep1', inputs: ['deep', 'W1', 'b1'], outputs: ['h'], attrs: { transB: 1 } },
+    { op: 'Relu', name: 'relu', inputs: ['h'], outputs: ['a'] },
+    { op: 'Concat', name: 'cat', inputs: ['wide', 'a'], outputs: ['c'], attrs: { axis: -1 } },
+    { op: 'Gemm', name: 'out', inputs: ['c', 'W2', 'b2'], outputs: ['logits'], attrs: { transB: 1 } },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});
+
+/** Max of two branches, Sum of three values and a constant, Mean of two: Mean(Sum(Max(Relu(x W1), x W2), x, c), x W2) W3. */
+export const variadic = (): GraphSpec => ({
+  inputs: [{ name: 'x', dims: ['batch', 4] }],
+  output: { name: 'probs', dims: ['batch', 3] },
+  initializers: [W('W1', [4, 4]), W('W2', [4, 4]), W('c', [4], 0.2), W('W3', [4, 3])],
+  nodes: [
+    { op: 'MatMul', name: 'm1', inputs: ['x', 'W1'], outputs: ['h1'] },
+    { op: 'Relu', name: 'r1', inputs: ['h1'], outputs: ['a1'] },
+    { op: 'MatMul', name: 'm2', inputs: ['x', 'W2'], outputs: ['h2'] },
+    { op: 'Max', name: 'max', inputs: ['a1', 'h2'], outputs: ['m'] },
+    { op: 'Sum', name: 'sum', inputs: ['m', 'x', 'c'], outputs: ['s'] },
+    { op: 'Mean', name: 'mean', inputs: ['s', 'h2'], outputs: ['e'] },
+    { op: 'MatMul', name: 'm3', inputs: ['e', 'W3'], outputs: ['logits'] },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnx, evalFloat, type GraphSpec, loadModel, type ModelIR, runOnnxRuntime } from '../../src/model/index.ts';
 import { generateCircuit } from '../../src/circuit/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeModel, runReference } from '../../src/quant/index.ts';
-import { channelGate, polynomial, rand, residualConv, residualMlp, threeReads, wideDeep, W } from '../helpers/dag.ts';
+import { channelGate, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep, W } from '../helpers/dag.ts';
 
 /**
  * Graphs that are DAGs, not chains: residual connections, a value read by several
@@ -101,6 +101,19 @@ describe('graphs that are DAGs', () => {
 
   it('a value read by three nodes, and Sub of two activations', async () => {
     await check('three-reads', threeReads());
+  });
+
+  it('two graph inputs read apart (wide and deep with two inputs)', async () => {
+    const ir = await check('two-inputs', twoInputs());
+    expect(ir.inputs.map((i) => [i.name, i.offset, i.size])).toEqual([
+      ['wide', 0, 3],
+      ['deep', 3, 4],
+    ]);
+  });
+
+  it('Max of two branches (a max pool of two-element windows), Sum and Mean of several values', async () => {
+    const ir = await check('variadic', variadic());
+    expect(ir.layers.map((l) => l.kind)).toContain('maxpool');
   });
 
   it('ops of two activations that are not supported are named, with the supported ones', async () => {

@@ -6,7 +6,7 @@ import { buildOnnx, type GraphSpec, loadModel, runOnnxRuntime } from '../../src/
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeInput, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
-import { channelGate, polynomial, rand, residualConv, residualMlp, threeReads, wideDeep } from '../helpers/dag.ts';
+import { channelGate, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep } from '../helpers/dag.ts';
 import { expectMatches, harness, witnessOutputs } from '../helpers/circuit.ts';
 
 /**
@@ -32,6 +32,8 @@ const models: [string, () => GraphSpec][] = [
   ['residual conv block', residualConv],
   ['channel gate (broadcast Mul)', () => channelGate('Relu')],
   ['three reads and a Sub', threeReads],
+  ['two graph inputs read apart', twoInputs],
+  ['Max, Sum and Mean of several values', variadic],
 ];
 
 describe.each(models)('%s compiled with circom', (name, graph) => {
