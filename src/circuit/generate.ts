@@ -559,9 +559,10 @@ const mul: LayerGenerator<'mul'> = (layer, cur, ctx) => {
  * carried): the generator runs on a copy of the span (linear, no constraint) and the
  * result is put back in place.
  */
-function spanned<K extends 'relu' | 'leaky_relu' | 'clip' | 'hard_sigmoid'>(gen: LayerGenerator<K>): LayerGenerator<K> {
+type Spanned = 'relu' | 'leaky_relu' | 'clip' | 'hard_sigmoid' | 'binarize' | 'normalize';
+function spanned<K extends Spanned>(gen: LayerGenerator<K>): LayerGenerator<K> {
   return (typed, cur, ctx) => {
-    const layer = typed as Extract<QLayer, { kind: 'relu' | 'leaky_relu' | 'clip' | 'hard_sigmoid' }>;
+    const layer = typed as Extract<QLayer, { kind: Spanned }>;
     if (!layer.span) return gen(typed, cur, ctx);
     const [lo, hi] = layer.span;
     const n = hi - lo;
@@ -579,7 +580,9 @@ function spanned<K extends 'relu' | 'leaky_relu' | 'clip' | 'hard_sigmoid'>(gen:
       pos = `${t}InPos`;
       ctx.lines.push(`${ind}var ${t}InPI[${n}] = ${list(idx)};`, `${ind}signal ${pos}[${n}];`, `${ind}for (var i = 0; i < ${n}; i++) {`, `${ind}${ind}${pos}[i] <== ${cur.pos}[${t}InPI[i]];`, `${ind}}`);
     }
-    const inner = { ...layer, size: n, span: undefined, ...('alpha' in layer ? { alpha: layer.alpha.slice(lo, hi) } : {}) } as typeof typed;
+    // Per-element parameters are sliced to the span.
+    const sliced = Object.fromEntries((['alpha', 'threshold', 'widths'] as const).filter((k) => k in layer).map((k) => [k, (layer as unknown as Record<string, unknown[]>)[k].slice(lo, hi)]));
+    const inner = { ...layer, size: n, span: undefined, ...sliced } as typeof typed;
     const r = gen(inner, { values: `${t}In`, pos, size: n }, { ...ctx, index: `${ctx.index}s` });
     ctx.lines.push(
       `${ind}signal ${t}[${layer.size}];`,
@@ -654,8 +657,8 @@ const GENERATORS: { [K in QLayer['kind']]: LayerGenerator<K> } = {
   hard_sigmoid: spanned(hardSigmoid),
   mul,
   tree_ensemble: treeEnsemble,
-  binarize,
-  normalize,
+  binarize: spanned(binarize),
+  normalize: spanned(normalize),
 };
 
 function emitLayer(layer: QLayer, cur: Cursor, ctx: EmitContext) {

@@ -57,9 +57,13 @@ function applyFloat(layer: Layer, x: Float64Array): Float64Array {
     case 'tree_ensemble':
       return evalTreesFloat(layer, x);
     case 'binarize':
-      return x.map((v, i) => (v > layer.threshold[i] ? 1 : 0));
-    case 'normalize':
-      return normalizeFloat(layer.norm, x);
+      return inSpan(layer, x, (v, i) => (v > layer.threshold[i] ? 1 : 0));
+    case 'normalize': {
+      const [lo, hi] = layer.span ?? [0, x.length];
+      const y = Float64Array.from(x);
+      y.set(normalizeFloat(layer.norm, x.slice(lo, hi)), lo);
+      return y;
+    }
     default:
       return layer satisfies never;
   }

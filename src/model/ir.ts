@@ -218,7 +218,9 @@ export interface BinarizeLayer {
   kind: 'binarize';
   name: string;
   size: number;
+  /** Per element of the whole vector (entries outside `span` unused). */
   threshold: Float64Array;
+  span?: Span;
   nodes: string[];
 }
 
@@ -232,6 +234,8 @@ export interface NormalizeLayer {
   name: string;
   size: number;
   norm: 'L1' | 'L2' | 'MAX';
+  /** The row is these elements (a branch of a DAG); the others are carried. Absent: all. */
+  span?: Span;
   nodes: string[];
 }
 

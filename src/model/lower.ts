@@ -411,7 +411,9 @@ function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activa
     case 'relu':
     case 'leaky_relu':
     case 'clip':
-    case 'sigmoid': {
+    case 'sigmoid':
+    case 'binarize':
+    case 'normalize': {
       let slot = c.slot;
       if (L.needed(c.slot) || L.layout.some((s) => s.id !== c.slot && !L.needed(s.id))) {
         slot = L.relayout(node, kept, (rows) => {
@@ -433,6 +435,10 @@ function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activa
         const alpha = new Float64Array(T);
         alpha.set(layer.alpha, off);
         inPlace = { ...layer, size: T, alpha, span };
+      } else if (layer.kind === 'binarize') {
+        const threshold = new Float64Array(T);
+        threshold.set(layer.threshold, off);
+        inPlace = { ...layer, size: T, threshold, span };
       } else {
         inPlace = { ...layer, size: T, span };
       }

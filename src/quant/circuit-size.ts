@@ -136,9 +136,11 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
       case 'normalize': {
         // As quantizeModel: a first layer reads the inputs at their own widths (a first binarize also at their own scales).
         const first = li === 0 && inputQuant && !isDefaultInputQuant(inputQuant, st) ? firstLayerInput(st, l.size, inputQuant) : null;
-        c = l.kind === 'binarize' ? binarizeCost(first?.widths ?? new Array(l.size).fill(w)).constraints : normalizeCost(planNormalize(l.norm, l.size, first ? Math.max(...first.widths) : w, s, w, l.name), allKnown(0, l.size)).constraints;
-        // A normalize layer's quotients are range-checked: their sign digits are known.
-        pos = new Uint8Array(l.size).fill(l.kind === 'normalize' ? 1 : 0);
+        const [a, b] = spanOf(l);
+        const widths = (first?.widths ?? new Array(l.size).fill(w)).slice(a, b);
+        c = l.kind === 'binarize' ? binarizeCost(widths).constraints : normalizeCost(planNormalize(l.norm, b - a, first ? Math.max(...widths) : w, s, w, l.name), allKnown(a, b)).constraints;
+        // A normalize layer's quotients are range-checked: their sign digits are known (not on a span: see `spanned`).
+        pos = new Uint8Array(l.size).fill(l.kind === 'normalize' && !l.span ? 1 : 0);
         break;
       }
       default:

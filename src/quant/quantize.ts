@@ -91,13 +91,16 @@ export type QLayer =
       threshold: bigint[];
       /** Per element: the signed width of x_i (the activation width, or a first layer's input widths). */
       widths: number[];
+      span?: Span;
     }
   | {
       /** y = x / norm(x) at scale 2^s, rounded half up; y = x when the norm is 0 (see ml-plan.ts). */
       kind: 'normalize';
       name: string;
       size: number;
+      /** Over the span's elements (`plan.size` of them), the others carried. */
       plan: NormalizePlan;
+      span?: Span;
     };
 
 export interface QuantizedModel {
@@ -315,10 +318,11 @@ function quantizeMlLayer(layer: Extract<Layer, { kind: 'binarize' | 'normalize' 
   if (layer.kind === 'binarize') {
     const widths = Array.from({ length: layer.size }, (_, i) => input?.widths[i] ?? w);
     const threshold = Array.from(layer.threshold, (t, i) => binarizeThreshold(t, input?.scales[i] ?? s, widths[i]));
-    return { kind: 'binarize', name: layer.name, size: layer.size, threshold, widths };
+    return { kind: 'binarize', name: layer.name, size: layer.size, threshold, widths, ...spanOf(layer) };
   }
-  const xBits = input ? Math.max(...input.widths) : w;
-  return { kind: 'normalize', name: layer.name, size: layer.size, plan: planNormalize(layer.norm, layer.size, xBits, s, w, layer.name) };
+  const [lo, hi] = layer.span ?? [0, layer.size];
+  const xBits = input ? Math.max(...input.widths.slice(lo, hi)) : w;
+  return { kind: 'normalize', name: layer.name, size: layer.size, plan: planNormalize(layer.norm, hi - lo, xBits, s, w, layer.name), ...spanOf(layer) };
 }
 
 /**

@@ -171,14 +171,15 @@ function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
     }
     case 'binarize': {
       const one = 1n << BigInt(s);
-      return x.map((v, i) => (v > layer.threshold[i] ? one : 0n));
+      return inSpan(layer, x, (v, i) => (v > layer.threshold[i] ? one : 0n));
     }
     case 'normalize': {
       // The circuit range-checks each quotient to the activation width: a MAX normalisation
       // by a small maximum can exceed it.
-      const y = normalizeInts(layer.plan.norm, x, s);
-      y.forEach((v, i) => checkWidth(v, w, `${layer.name}[${i}]`));
-      return y;
+      const [lo, hi] = layer.span ?? [0, x.length];
+      const y = normalizeInts(layer.plan.norm, x.slice(lo, hi), s);
+      y.forEach((v, i) => checkWidth(v, w, `${layer.name}[${lo + i}]`));
+      return [...x.slice(0, lo), ...y, ...x.slice(hi)];
     }
     default:
       return layer satisfies never;

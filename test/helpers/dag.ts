@@ -137,3 +137,45 @@ export const variadic = (): GraphSpec => ({
     { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
   ],
 });
+
+const ML = 'ai.onnx.ml';
+
+/**
+ * A ColumnTransformer as skl2onnx writes it, with a Binarizer on some columns: columns
+ * [0, 1] picked and binarized, [2, 3] picked and scaled, concatenated, a logistic regression.
+ */
+export const columnsBinarized = (): GraphSpec => ({
+  inputs: [{ name: 'x', dims: ['N', 4] }],
+  output: { name: 'p', dims: ['N', 1] },
+  initializers: [
+    { name: 'binCols', dims: [2], data: [0, 1], type: 'int64' },
+    { name: 'numCols', dims: [2], data: [2, 3], type: 'int64' },
+    W('W', [4, 1], 1),
+    W('b', [1], 0.2),
+  ],
+  nodes: [
+    { op: 'ArrayFeatureExtractor', domain: ML, name: 'pickBin', inputs: ['x', 'binCols'], outputs: ['xb'] },
+    { op: 'Binarizer', domain: ML, name: 'bin', inputs: ['xb'], outputs: ['yb'], attrs: { threshold: { float: 0.25 } } },
+    { op: 'ArrayFeatureExtractor', domain: ML, name: 'pickNum', inputs: ['x', 'numCols'], outputs: ['xn'] },
+    { op: 'Scaler', domain: ML, name: 'scale', inputs: ['xn'], outputs: ['yn'], attrs: { offset: { floats: [0.1, -0.2] }, scale: { floats: [1.5, 0.8] } } },
+    { op: 'Concat', name: 'merge', inputs: ['yb', 'yn'], outputs: ['z'], attrs: { axis: 1 } },
+    { op: 'MatMul', name: 'lr', inputs: ['z', 'W'], outputs: ['s'] },
+    { op: 'Add', name: 'bias', inputs: ['s', 'b'], outputs: ['logit'] },
+    { op: 'Sigmoid', name: 'sig', inputs: ['logit'], outputs: ['p'] },
+  ],
+});
+
+/** An L2 Normalizer on a branch, the raw input carried beside it: Gemm(Concat(Normalizer(Relu(x W1)), x)). */
+export const normalizedBranch = (): GraphSpec => ({
+  inputs: [{ name: 'x', dims: ['N', 4] }],
+  output: { name: 'probs', dims: ['N', 2] },
+  initializers: [W('W1', [4, 3]), W('W2', [2, 7]), W('b2', [2], 0.1)],
+  nodes: [
+    { op: 'MatMul', name: 'm1', inputs: ['x', 'W1'], outputs: ['h'] },
+    { op: 'Relu', name: 'r1', inputs: ['h'], outputs: ['a'] },
+    { op: 'Normalizer', domain: ML, name: 'l2', inputs: ['a'], outputs: ['n'], attrs: { norm: { string: 'L2' } } },
+    { op: 'Concat', name: 'cat', inputs: ['n', 'x'], outputs: ['c'], attrs: { axis: 1 } },
+    { op: 'Gemm', name: 'out', inputs: ['c', 'W2', 'b2'], outputs: ['logits'], attrs: { transB: 1 } },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnx, evalFloat, type GraphSpec, loadModel, type ModelIR, runOnnxRuntime } from '../../src/model/index.ts';
 import { generateCircuit } from '../../src/circuit/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeModel, runReference } from '../../src/quant/index.ts';
-import { channelGate, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep, W } from '../helpers/dag.ts';
+import { channelGate, columnsBinarized, normalizedBranch, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep, W } from '../helpers/dag.ts';
 
 /**
  * Graphs that are DAGs, not chains: residual connections, a value read by several
@@ -114,6 +114,16 @@ describe('graphs that are DAGs', () => {
   it('Max of two branches (a max pool of two-element windows), Sum and Mean of several values', async () => {
     const ir = await check('variadic', variadic());
     expect(ir.layers.map((l) => l.kind)).toContain('maxpool');
+  });
+
+  it('a ColumnTransformer with a Binarizer on some columns: the binarized branch is compared, the scaled one carried', async () => {
+    const ir = await check('columns-binarized', columnsBinarized());
+    expect(ir.layers.some((l) => l.kind === 'binarize' && l.span)).toBe(true);
+  });
+
+  it('an L2 Normalizer on a branch, the input carried beside it', async () => {
+    const ir = await check('normalized-branch', normalizedBranch(), 24, 1);
+    expect(ir.layers.some((l) => l.kind === 'normalize' && l.span)).toBe(true);
   });
 
   it('ops of two activations that are not supported are named, with the supported ones', async () => {

@@ -6,7 +6,7 @@ import { buildOnnx, type GraphSpec, loadModel, runOnnxRuntime } from '../../src/
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeInput, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
-import { channelGate, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep } from '../helpers/dag.ts';
+import { channelGate, columnsBinarized, normalizedBranch, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep } from '../helpers/dag.ts';
 import { expectMatches, harness, witnessOutputs } from '../helpers/circuit.ts';
 
 /**
@@ -34,6 +34,8 @@ const models: [string, () => GraphSpec][] = [
   ['three reads and a Sub', threeReads],
   ['two graph inputs read apart', twoInputs],
   ['Max, Sum and Mean of several values', variadic],
+  ['a ColumnTransformer with a Binarizer on some columns', columnsBinarized],
+  ['an L2 Normalizer on a branch', normalizedBranch],
 ];
 
 describe.each(models)('%s compiled with circom', (name, graph) => {
