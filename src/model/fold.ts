@@ -1,4 +1,4 @@
-import type { DenseLayer, Layer, SparseLayer } from './ir.ts';
+import { type DenseLayer, type Layer, type SparseLayer, TREE_LEAF, TREE_MODES, type TreeEnsembleLayer } from './ir.ts';
 import { composeConv, convTermCount, csrFromConv, scaleConvInputs, scaleConvOutputs } from './conv-structure.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from './limits.ts';
 
@@ -69,7 +69,9 @@ export function layerParameters(l: Layer | DiagLayer): number {
 export function foldInto(out: (Layer | DiagLayer)[], layer: Layer | DiagLayer): void {
   const prev = out.at(-1);
   const last = out.length - 1;
-  if (layer.kind === 'diag' && prev?.kind === 'diag') out[last] = diagThenDiag(prev, layer);
+  const trees = layer.kind === 'tree_ensemble' && (prev?.kind === 'diag' || prev?.kind === 'sparse' || prev?.kind === 'dense') ? affineThenTrees(prev, layer) : null;
+  if (trees) out[last] = trees;
+  else if (layer.kind === 'diag' && prev?.kind === 'diag') out[last] = diagThenDiag(prev, layer);
   else if (layer.kind === 'diag' && prev?.kind === 'dense') out[last] = denseThenDiag(prev, layer);
   else if (layer.kind === 'dense' && prev?.kind === 'diag') out[last] = diagThenDense(prev, layer);
   else if (layer.kind === 'diag' && prev?.kind === 'sparse') out[last] = sparseThenDiag(prev, layer);
@@ -311,4 +313,52 @@ function compose(first: DenseLayer, second: DenseLayer, name: string): DenseLaye
     }
   }
   return { kind: 'dense', name, inSize, outSize, weights, bias, nodes: [...first.nodes, ...second.nodes] };
+}
+
+/**
+ * A per-feature affine map before a tree ensemble (a Scaler, a StandardScaler in a
+ * column prefix: each feature the tree reads is a·x_c + b of one input) folds into the
+ * trees: testing a·x_c + b against t is testing x_c against (t - b) / a, the comparison
+ * reversed when a < 0. The trees then read the map's inputs themselves (the model's
+ * inputs at their own calibrated scales, when the map was the first layer), with no
+ * rescale. Null (no fold) when a tested feature is not such a map of one input, or a
+ * threshold would not be finite.
+ */
+function affineThenTrees(first: DiagLayer | SparseLayer | DenseLayer, trees: TreeEnsembleLayer): TreeEnsembleLayer | null {
+  const term = (j: number): [number, number, number] | null => {
+    if (first.kind === 'diag') return first.scale[j] === 0 ? null : [j, first.scale[j], first.shift[j]];
+    let found: [number, number] | null = null;
+    if (first.kind === 'sparse') {
+      for (let k = first.rowPtr[j]; k < first.rowPtr[j + 1]; k++) {
+        if (first.vals[k] === 0) continue;
+        if (found) return null;
+        found = [first.cols[k], first.vals[k]];
+      }
+    } else {
+      for (let i = 0; i < first.inSize; i++) {
+        const v = first.weights[j * first.inSize + i];
+        if (v === 0) continue;
+        if (found) return null;
+        found = [i, v];
+      }
+    }
+    return found ? [found[0], found[1], first.bias[j]] : null;
+  };
+  const reversed: Record<string, number> = { BRANCH_LEQ: 2, BRANCH_LT: 3, BRANCH_GTE: 0, BRANCH_GT: 1 };
+  const feature = Int32Array.from(trees.feature);
+  const mode = Uint8Array.from(trees.mode);
+  const threshold = Float64Array.from(trees.threshold);
+  for (let i = 0; i < feature.length; i++) {
+    if (trees.mode[i] === TREE_LEAF) continue;
+    const m = term(trees.feature[i]);
+    if (!m) return null;
+    const [c, a, b] = m;
+    const t = (trees.threshold[i] - b) / a;
+    if (!Number.isFinite(t)) return null;
+    feature[i] = c;
+    threshold[i] = t;
+    if (a < 0) mode[i] = reversed[TREE_MODES[trees.mode[i]]] ?? trees.mode[i];
+  }
+  const inSize = first.kind === 'diag' ? first.size : first.inSize;
+  return { ...trees, inSize, feature, mode, threshold, nodes: [...first.nodes, ...trees.nodes] };
 }

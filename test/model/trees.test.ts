@@ -200,13 +200,31 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
-    it('a Scaler before the trees (a StandardScaler pipeline) is a linear layer (a sparse diagonal) the trees read', async () => {
+    it.each(['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT'])('%s after a Scaler with a negative scale: the folded comparison is reversed, as onnxruntime takes it', async (mode) => {
+      const f = await write(`neg-${mode}`, [
+        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [1, -2] }, scale: { floats: [-2, 0.5] } } },
+        { ...regressor(mode), inputs: ['z'] },
+      ], { name: 'y', dims: ['N', 2] });
+      const { ir } = await loadModel(f);
+      expect(ir.layers.map((l) => l.kind)).toEqual(['tree_ensemble']);
+      // z0 = -2 (x0 - 1) = 0.5 at x0 = 0.75; z1 = 0.5 (x1 + 2) = -1.25 at x1 = -4.5: at, above and below both.
+      const q = quantizeModel(ir, { scaleBits: 10, bits: 32 });
+      for (const row of [[0.75, -4.5], [0.5, -4], [1, -5], [0.74, -4.51], [0.76, -4.49], [-3, 8]]) {
+        const x = Float64Array.from(row);
+        const want = await runOnnxRuntime(f, x, ir);
+        expect(Array.from(evalFloat(ir, x).output).map((v) => Math.round(v * 1e6) / 1e6), `${mode} at ${row}`).toEqual(Array.from(want).map((v) => Math.round(v * 1e6) / 1e6));
+        const got = runReference(q, row).output.map((v) => Number(v) / 2 ** 10);
+        for (let j = 0; j < 2; j++) expect(Math.abs(got[j] - want[j]), `${mode} integer at ${row}`).toBeLessThan(1e-3);
+      }
+    });
+
+    it('a Scaler before the trees (a StandardScaler pipeline) folds into the thresholds: the trees compare the raw inputs at their own scales', async () => {
       const f = await write('scaled', [
         { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [50_000, 30] }, scale: { floats: [1 / 20_000, 0.1] } } },
         { ...regressor('BRANCH_LEQ'), inputs: ['z'] },
       ], { name: 'y', dims: ['N', 2] });
       const { ir } = await loadModel(f);
-      expect(ir.layers.map((l) => l.kind)).toEqual(['sparse', 'tree_ensemble']);
+      expect(ir.layers.map((l) => l.kind)).toEqual(['tree_ensemble']);
       const raw = [[60_000, 20], [40_000, 17.5], [61_000, 25], [10_000, 90], [150_000, 31]];
       const m = await compileModel(f, { calibration: raw, fidelity: true });
       expect(m.quantized.inputQuant!.scaleBits[0]).toBeLessThan(10);
