@@ -331,6 +331,9 @@ export class Lowering implements FoldContext {
    * (see src/circuit/generate.ts), so carrying a value is free.
    */
   relayout(node: NodeProto, keep: { id: number; size: number }[], extra: ((rows: RowBuilder) => void) | null, extraSize: number, nodes: string[]): number {
+    // Sized before anything is built: a broadcast can ask for far more rows than it reads.
+    const planned = keep.reduce((a, s) => a + s.size, 0) + (extra ? extraSize : 0);
+    checkLimit(this.limits, 'maxLayerWidth', planned, `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${planned})`, nodeName(node));
     const rows = new RowBuilder();
     for (const s of keep) {
       const off = this.offsetOf(s.id);
@@ -536,6 +539,7 @@ function lowerCombine(L: Lowering, node: NodeProto, op: string, x: Activation, y
   for (const v of [x, y]) L.activation(node, v);
   const shape = broadcastShape(node, x.shape, y.shape);
   const n = size(shape);
+  checkLimit(L.limits, 'maxLayerWidth', n, `the element count of ${op}'s broadcast result [${shape}]`, name);
   const ix = broadcastIndex(x.shape, shape);
   const iy = broadcastIndex(y.shape, shape);
   const ox = L.offsetOf(x.slot);
@@ -591,6 +595,7 @@ function lowerVariadic(L: Lowering, node: NodeProto, op: 'Sum' | 'Mean' | 'Max',
   for (const p of parts) if (p.act) L.activation(node, p.act);
   const shape = parts.reduce((acc, p) => broadcastShape(node, acc, p.shape), parts[0].shape);
   const n = size(shape);
+  checkLimit(L.limits, 'maxLayerWidth', n, `the element count of ${op}'s broadcast result [${shape}]`, name);
   const maps = parts.map((p) => broadcastIndex(p.shape, shape));
   const offs = parts.map((p) => (p.act ? L.offsetOf(p.act.slot) : 0));
   const kept = L.layout.filter((s) => L.needed(s.id));

@@ -144,6 +144,19 @@ describe('graphs that are DAGs', () => {
     }
   });
 
+  it('a broadcast of two activations to a huge shape is refused at the width limit before it is built', async () => {
+    const file = await write('broadcast-bomb', {
+      inputs: [{ name: 'x', dims: [1, 4096, 1] }],
+      output: { name: 'y', dims: [1, 4096, 4096] },
+      initializers: [{ name: 'shape', dims: [3], data: [1, 1, 4096], type: 'int64' }],
+      nodes: [
+        { op: 'Reshape', name: 'r', inputs: ['x', 'shape'], outputs: ['xr'] },
+        { op: 'Mul', name: 'outer', inputs: ['x', 'xr'], outputs: ['y'] },
+      ],
+    });
+    await expect(loadModel(file)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxLayerWidth/) });
+  });
+
   it('a Softmax read twice is refused (it is supported only as the last op)', async () => {
     const file = await write('softmax-twice', {
       inputs: [{ name: 'x', dims: [1, 3] }],
