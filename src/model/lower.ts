@@ -20,6 +20,8 @@ const ACTIVATION_OPS = [
   'Sigmoid', 'Softmax', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout', 'Concat', 'Expand', 'Tile',
   // Of several activations (and constants): Sum and Mean are linear, Max a pool of one window per element.
   'Sum', 'Mean', 'Max',
+  // Data movement (a copy layer: no constraint) and reductions (linear).
+  'Transpose', 'Slice', 'Gather', 'ReduceSum', 'ReduceMean', 'Neg',
   // Convolutions and pooling (src/model/conv.ts), on NCHW activations.
   'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
 ];
@@ -724,6 +726,70 @@ function transpose(t: Float64Array, rows: number, cols: number): Float64Array {
   return out;
 }
 
+/**
+ * Data movement on an activation (Transpose, Slice, Gather with constant indices): the
+ * op's constant implementation applied to the element indices 0..n-1 says where each
+ * output element comes from. A layer of copy rows: no constraint, and it folds into the
+ * linear layers next to it.
+ */
+function movement(L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[]): void {
+  const name = nodeName(node);
+  const n = size(act.shape);
+  const idx = L.alloc(act.shape, node);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const rest = others.map((v, i) => {
+    if (v && v.kind !== 'const') throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}": input ${i + 1} must be a constant`, name);
+    return v?.t;
+  });
+  const [out] = constantOps[node.opType!](node, [{ data: idx, shape: act.shape }, ...rest], L.opset, L);
+  const m = out.data.length;
+  L.reserveLayer(node, n, m, 2 * m);
+  const rowPtr = Int32Array.from({ length: m + 1 }, (_, k) => k);
+  L.emit(node, { kind: 'sparse', name, inSize: n, outSize: m, rowPtr, cols: Int32Array.from(out.data), vals: new Float64Array(m).fill(1), bias: new Float64Array(m), nodes: [name] }, out.shape);
+}
+
+/** ReduceSum / ReduceMean of an activation over constant axes (all when none): one sum per output, a linear layer. */
+function reduce(L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[], mean: boolean): void {
+  const name = nodeName(node);
+  const rank = act.shape.length;
+  const axesIn = others[0];
+  if (axesIn && axesIn.kind !== 'const') throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}": the axes must be a constant`, name);
+  const listed = axesIn?.kind === 'const' ? Array.from(axesIn.t.data) : attrInts(node, 'axes');
+  if ((!listed || listed.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1) {
+    L.reshapeAct(node, act.shape);
+    return;
+  }
+  const axes = (listed && listed.length > 0 ? listed : act.shape.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));
+  if (axes.some((a) => a < 0 || a >= rank)) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}": axes [${listed}] outside a rank-${rank} activation`, name);
+  const keep = attrInt(node, 'keepdims', 1) === 1;
+  const kept = act.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const shape = keep ? kept : act.shape.filter((_, i) => !axes.includes(i));
+  const n = size(act.shape);
+  const m = size(kept);
+  L.reserveLayer(node, n, m, n + m);
+  const count = n / m;
+  // Input element i's coordinates, the reduced ones dropped, name its output.
+  const outOf = new Int32Array(n);
+  const outStrides = kept.map((_, i) => size(kept.slice(i + 1)));
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let o = 0;
+    for (let d = rank - 1; d >= 0; d--) {
+      const c = rem % act.shape[d];
+      rem = Math.floor(rem / act.shape[d]);
+      if (!axes.includes(d)) o += c * outStrides[d];
+    }
+    outOf[i] = o;
+  }
+  const rowPtr = new Int32Array(m + 1);
+  for (let i = 0; i < n; i++) rowPtr[outOf[i] + 1]++;
+  for (let o = 0; o < m; o++) rowPtr[o + 1] += rowPtr[o];
+  const fill = Int32Array.from(rowPtr.subarray(0, m));
+  const cols = new Int32Array(n);
+  for (let i = 0; i < n; i++) cols[fill[outOf[i]]++] = i;
+  L.emit(node, { kind: 'sparse', name, inSize: n, outSize: m, rowPtr, cols, vals: new Float64Array(n).fill(mean ? 1 / count : 1), bias: new Float64Array(m), nodes: [name] }, shape);
+}
+
 function reshapeTarget(node: NodeProto, from: number[], target: number[]): number[] {
   const out = target.map((d, i) => (d === 0 ? from[i] : d));
   const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
@@ -853,6 +919,16 @@ const HANDLERS: Record<string, Handler> = {
     L.reshapeAct(node, out);
   },
   Identity: (L, node, act) => L.reshapeAct(node, act.shape),
+  Transpose: movement,
+  Slice: movement,
+  Gather: movement,
+  ReduceSum: (L, node, act, others) => reduce(L, node, act, others, false),
+  ReduceMean: (L, node, act, others) => reduce(L, node, act, others, true),
+  Neg(L, node, act) {
+    const n = size(act.shape);
+    L.reserveLayer(node, n, n, 2 * n);
+    L.emit(node, diag(nodeName(node), new Float64Array(n).fill(-1), new Float64Array(n), [nodeName(node)]), act.shape);
+  },
   Dropout: (L, node, act) => L.reshapeAct(node, act.shape),
   Cast(L, node, act) {
     const to = attrInt(node, 'to', 1);

@@ -179,3 +179,45 @@ export const normalizedBranch = (): GraphSpec => ({
     { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
   ],
 });
+
+/** A Keras CNN as tf2onnx writes it: an NHWC input transposed to NCHW, Conv, Relu, ReduceMean over H and W, Gemm. */
+export const nhwcConv = (): GraphSpec => ({
+  inputs: [{ name: 'image', dims: ['N', 5, 5, 2] }],
+  output: { name: 'probs', dims: ['N', 3] },
+  initializers: [W('K', [4, 2, 3, 3], 0.4), W('k', [4], 0.1), W('F', [3, 4]), W('f', [3], 0.1), { name: 'axes', dims: [2], data: [2, 3], type: 'int64' }],
+  nodes: [
+    { op: 'Transpose', name: 'nchw', inputs: ['image'], outputs: ['x'], attrs: { perm: [0, 3, 1, 2] } },
+    { op: 'Conv', name: 'conv', inputs: ['x', 'K', 'k'], outputs: ['h'], attrs: { pads: [1, 1, 1, 1] } },
+    { op: 'Relu', name: 'relu', inputs: ['h'], outputs: ['a'] },
+    { op: 'ReduceMean', name: 'gap', inputs: ['a'], outputs: ['g'], attrs: { axes: [2, 3], keepdims: 0 } },
+    { op: 'Gemm', name: 'fc', inputs: ['g', 'F', 'f'], outputs: ['logits'], attrs: { transB: 1 } },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});
+
+/** Feature selection on activations: Slice of the first 4 features, Gather of features 5 and 1 negated, ReduceSum, Concat, Gemm. */
+export const selections = (): GraphSpec => ({
+  inputs: [{ name: 'x', dims: ['N', 6] }],
+  output: { name: 'probs', dims: ['N', 2] },
+  initializers: [
+    { name: 'starts', dims: [1], data: [0], type: 'int64' },
+    { name: 'ends', dims: [1], data: [4], type: 'int64' },
+    { name: 'axes', dims: [1], data: [1], type: 'int64' },
+    { name: 'idx', dims: [2], data: [5, -5], type: 'int64' },
+    { name: 'raxes', dims: [1], data: [1], type: 'int64' },
+    W('W1', [6, 4]),
+    W('W2', [7, 2]),
+  ],
+  nodes: [
+    { op: 'MatMul', name: 'm1', inputs: ['x', 'W1'], outputs: ['h'] },
+    { op: 'Relu', name: 'r1', inputs: ['h'], outputs: ['a'] },
+    { op: 'Slice', name: 'first4', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['s'] },
+    { op: 'Gather', name: 'pick', inputs: ['x', 'idx'], outputs: ['g'], attrs: { axis: 1 } },
+    { op: 'Neg', name: 'neg', inputs: ['g'], outputs: ['ng'] },
+    { op: 'ReduceSum', name: 'total', inputs: ['a', 'raxes'], outputs: ['t'], attrs: { keepdims: 1 } },
+    { op: 'Add', name: 'mix', inputs: ['s', 'a'], outputs: ['m'] },
+    { op: 'Concat', name: 'cat', inputs: ['m', 'ng', 't'], outputs: ['c'], attrs: { axis: 1 } },
+    { op: 'MatMul', name: 'm2', inputs: ['c', 'W2'], outputs: ['logits'] },
+    { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
+  ],
+});

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnx, evalFloat, type GraphSpec, loadModel, type ModelIR, runOnnxRuntime } from '../../src/model/index.ts';
 import { generateCircuit } from '../../src/circuit/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeModel, runReference } from '../../src/quant/index.ts';
-import { channelGate, columnsBinarized, normalizedBranch, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep, W } from '../helpers/dag.ts';
+import { channelGate, columnsBinarized, nhwcConv, normalizedBranch, polynomial, selections, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep, W } from '../helpers/dag.ts';
 
 /**
  * Graphs that are DAGs, not chains: residual connections, a value read by several
@@ -124,6 +124,16 @@ describe('graphs that are DAGs', () => {
   it('an L2 Normalizer on a branch, the input carried beside it', async () => {
     const ir = await check('normalized-branch', normalizedBranch(), 24, 1);
     expect(ir.layers.some((l) => l.kind === 'normalize' && l.span)).toBe(true);
+  });
+
+  it('an NHWC image transposed to NCHW (tf2onnx), ReduceMean over H and W', async () => {
+    const ir = await check('nhwc-conv', nhwcConv(), 16, 1);
+    // The transpose is a permutation: it folds into the convolution (the mean stays a layer: folded into the Gemm it would hold more terms).
+    expect(ir.layers.map((l) => l.kind)).toEqual(['sparse', 'relu', 'sparse', 'dense']);
+  });
+
+  it('Slice, Gather (a negative index), Neg and ReduceSum of activations', async () => {
+    await check('selections', selections());
   });
 
   it('ops of two activations that are not supported are named, with the supported ones', async () => {

@@ -187,7 +187,7 @@ describe('graphs the chain IR cannot express get a typed error naming the node',
   });
 
   it('a constant-only op applied to the activation, and a custom domain', async () => {
-    const t = await lowerError('transpose', { inputs: X(2), output: Y(2), nodes: [{ op: 'Transpose', name: 'tr', inputs: ['x'], outputs: ['y'] }] });
+    const t = await lowerError('sqrt', { inputs: X(2), output: Y(2), nodes: [{ op: 'Sqrt', name: 'tr', inputs: ['x'], outputs: ['y'] }] });
     expect(t).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'tr' });
     expect(t.message).toMatch(/supported only on constants/);
     const custom = await lowerError('custom', { inputs: X(2), output: Y(2), nodes: [{ op: 'Gelu', name: 'g', domain: 'com.microsoft', inputs: ['x'], outputs: ['y'] }] });

@@ -6,7 +6,7 @@ import { buildOnnx, type GraphSpec, loadModel, runOnnxRuntime } from '../../src/
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeInput, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
-import { channelGate, columnsBinarized, normalizedBranch, polynomial, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep } from '../helpers/dag.ts';
+import { channelGate, columnsBinarized, nhwcConv, normalizedBranch, polynomial, selections, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep } from '../helpers/dag.ts';
 import { expectMatches, harness, witnessOutputs } from '../helpers/circuit.ts';
 
 /**
@@ -36,6 +36,8 @@ const models: [string, () => GraphSpec][] = [
   ['Max, Sum and Mean of several values', variadic],
   ['a ColumnTransformer with a Binarizer on some columns', columnsBinarized],
   ['an L2 Normalizer on a branch', normalizedBranch],
+  ['an NHWC image transposed (tf2onnx), ReduceMean', nhwcConv],
+  ['Slice, Gather, Neg and ReduceSum of activations', selections],
 ];
 
 describe.each(models)('%s compiled with circom', (name, graph) => {
