@@ -12,8 +12,8 @@ import { REPO } from '../helpers/paths.ts';
 
 /**
  * Tree ensembles (ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor) from
- * test/fixtures/models/trees, written by scripts/make-tree-fixtures.py from scikit-learn
- * and XGBoost models on a credit data set in raw units, with 20 applicants and the
+ * test/fixtures/models/trees, written by scripts/make-tree-fixtures.py from scikit-learn,
+ * XGBoost and LightGBM models on a credit data set in raw units, with 20 applicants and the
  * libraries' own predictions. onnxruntime-node agrees with the libraries (which checks
  * the converter), the lowering agrees with onnxruntime-node, and the integer model
  * compiled with per-feature input quantization from the applicants makes the libraries'
@@ -41,6 +41,10 @@ const CASES: Case[] = [
   { name: 'xgb_credit', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.002 },
   // The benchmark model (compiled and proved in bench/trees.ts).
   { name: 'xgb_100x6', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.002 },
+  // LightGBM in onnxmltools' layout: the label cast to int64, the probabilities through ZipMap.
+  { name: 'lgbm_credit', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.002 },
+  { name: 'lgbm_3class', head: 'softmax', labels: ['0', '1', '2'], tolerance: 0.002 },
+  { name: 'lgbm_limit', head: 'none', tolerance: 0.005 },
 ];
 
 const read = (name: string, kind: string) => JSON.parse(readFileSync(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
@@ -115,8 +119,10 @@ describe('tree ensembles (ai.onnx.ml)', () => {
     });
   });
 
-  it('the gradient-boosted credit model in raw units: 20 applicants proved and verified, none refused for range, no decision flipped', async () => {
-    const name = 'gb_credit';
+  it.each([
+    ['gb_credit', 'scikit-learn, 40 trees of depth 3'],
+    ['lgbm_credit', 'LightGBM, 60 trees of up to 15 leaves on 8 features'],
+  ])('the gradient-boosted credit model %s (%s) in raw units: 20 applicants proved and verified, none refused for range, no decision flipped', async (name) => {
     const probe = (await loadModel(file(name))).ir;
     const { rows, labels } = fixture(name, probe);
     const m = await compileModel(file(name), { calibration: rows, fidelity: false });
@@ -131,7 +137,7 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       expect(v.outputs!.integers).toEqual(ref.output.map(String));
       if (bundle.model.labels![Number(v.outputs!.decision![0])] !== labels![r]) flips++;
     }
-    console.info(`${name}: ${rows.length} applicants proved and verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (warm key), ${flips} flips`);
+    console.info(`${name}: ${m.compiled.constraints} constraints, ${rows.length} applicants proved and verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (warm key), ${flips} flips`);
     expect(flips).toBe(0);
   }, 180_000);
 
