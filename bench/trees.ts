@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { loadModel, parseInput, runOnnxRuntime } from '../src/model/index.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, floatDecision, runReference } from '../src/quant/index.ts';
+import { firstLayerInput } from '../src/quant/quantize.ts';
 import { planTrees } from '../src/quant/tree-plan.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { REPO } from './models.ts';
@@ -30,7 +31,9 @@ async function breakdown() {
     const iq = inputQuantOf(ir, DEFAULT_SETTINGS, { calibration });
     const layer = ir.layers[0];
     if (layer.kind !== 'tree_ensemble') throw new Error(`${name}: not a tree model`);
-    const plan = planTrees(layer, iq!.scaleBits, iq!.bits);
+    // The feature scales and widths the tree layer compares at (an unsigned feature is one bit wider), as quantizeModel.
+    const input = firstLayerInput(DEFAULT_SETTINGS, layer.inSize, iq);
+    const plan = planTrees(layer, input.scales, input.widths);
     const est = estimateConstraints(ir, DEFAULT_SETTINGS, iq ?? undefined);
     const internal = layer.mode.filter((m) => m !== 255).length;
     rows.push({ name, trees: layer.roots.length, nodes: layer.feature.length, internal, bits: plan.bitCount, comparisons: plan.comparisons, products: plan.products, layer: est.layers[1].constraints, model: est.total });
