@@ -1,5 +1,5 @@
 // Tree ensembles: the 100-tree depth-6 XGBoost model (compile, setup, warm prove) and the
-// gradient-boosted credit model proved for its 20 applicants, in raw units, plus the
+// gradient-boosted credit models (scikit-learn, LightGBM) proved for their 20 applicants, in raw units, plus the
 // constraint breakdown of every tree fixture. `npm run bench -- --only trees` runs this
 // section alone and rewrites it in bench/RESULTS.md.
 // The measurement runs in a child process with an empty artifact store:
@@ -12,12 +12,13 @@ import { promisify } from 'node:util';
 import { loadModel, parseInput, runOnnxRuntime } from '../src/model/index.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, floatDecision, runReference } from '../src/quant/index.ts';
+import { firstLayerInput } from '../src/quant/quantize.ts';
 import { planTrees } from '../src/quant/tree-plan.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { REPO } from './models.ts';
 
 const DIR = path.join(REPO, 'test', 'fixtures', 'models', 'trees');
-const FIXTURES = ['dt_binary', 'rf_zipmap', 'dt_3class', 'gb_credit', 'gb_3class', 'gb_limit', 'rf_limit', 'xgb_credit', 'xgb_100x6'];
+const FIXTURES = ['dt_binary', 'rf_zipmap', 'dt_3class', 'gb_credit', 'gb_3class', 'gb_limit', 'rf_limit', 'xgb_credit', 'xgb_100x6', 'lgbm_credit', 'lgbm_3class', 'lgbm_limit'];
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const read = async (name: string, kind: string) => JSON.parse(await readFile(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
 
@@ -30,7 +31,9 @@ async function breakdown() {
     const iq = inputQuantOf(ir, DEFAULT_SETTINGS, { calibration });
     const layer = ir.layers[0];
     if (layer.kind !== 'tree_ensemble') throw new Error(`${name}: not a tree model`);
-    const plan = planTrees(layer, iq!.scaleBits, iq!.bits);
+    // The feature scales and widths the tree layer compares at (an unsigned feature is one bit wider), as quantizeModel.
+    const input = firstLayerInput(DEFAULT_SETTINGS, layer.inSize, iq);
+    const plan = planTrees(layer, input.scales, input.widths);
     const est = estimateConstraints(ir, DEFAULT_SETTINGS, iq ?? undefined);
     const internal = layer.mode.filter((m) => m !== 255).length;
     rows.push({ name, trees: layer.roots.length, nodes: layer.feature.length, internal, bits: plan.bitCount, comparisons: plan.comparisons, products: plan.products, layer: est.layers[1].constraints, model: est.total });
@@ -80,8 +83,7 @@ async function measureXgb() {
   };
 }
 
-async function measureCredit() {
-  const name = 'gb_credit';
+async function measureCredit(name: string) {
   const file = path.join(DIR, `${name}.onnx`);
   const rows: number[][] = (await read(name, 'inputs')).rows;
   const labels: number[] = (await read(name, 'expected')).label;
@@ -111,7 +113,7 @@ async function measureCredit() {
 }
 
 if (process.argv[2] === 'measure') {
-  const out = { breakdown: await breakdown(), xgb: await measureXgb(), credit: await measureCredit() };
+  const out = { breakdown: await breakdown(), xgb: await measureXgb(), credit: await measureCredit('gb_credit'), lgbm: await measureCredit('lgbm_credit') };
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(0);
 }
@@ -126,6 +128,7 @@ export async function treesBench(store: string): Promise<string> {
   const load = os.loadavg()[0];
   const x = o.xgb;
   const c = o.credit;
+  const l = o.lgbm;
   return [
     '<!-- trees:start (bench/trees.ts; `npm run bench -- --only trees` rewrites this section) -->',
     '## Tree ensembles (ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor)',
@@ -145,6 +148,8 @@ export async function treesBench(store: string): Promise<string> {
     `| ${x.compileS.toFixed(1)} | ${x.setupS.toFixed(1)} | ${x.coldMs.toFixed(0)} | ${x.warmMs.toFixed(0)} | ${x.verifyMs.toFixed(1)} | ${x.maxAbsError.toExponential(2)} | ${x.fidelityFlips} / ${x.rows} | ${x.libraryFlips} / ${x.rows} |`,
     '',
     `**Gradient-boosted credit model in raw units** (\`gb_credit\`, scikit-learn GradientBoostingClassifier, 40 trees of depth 3, ${c.constraints.toLocaleString('en-US')} constraints; feature scales 2^[${c.scales.join(', ')}], widths [${c.bits.join(', ')}] bits): ${c.proved} of 20 realistic applicants proved and verified, ${c.refused} refused for range, decision flip rate ${c.flips}/20 against scikit-learn and ${c.onnxFlips}/20 against onnxruntime; warm prove ${c.medianMs.toFixed(0)} ms median, ${c.totalS.toFixed(1)} s for all 20.`,
+    '',
+    `**LightGBM credit model in raw units** (\`lgbm_credit\`, LGBMClassifier in onnxmltools' layout, 60 trees of up to 15 leaves on 8 features, ${l.constraints.toLocaleString('en-US')} constraints; feature scales 2^[${l.scales.join(', ')}], widths [${l.bits.join(', ')}] bits): ${l.proved} of 20 applicants proved and verified, ${l.refused} refused for range, decision flip rate ${l.flips}/20 against LightGBM and ${l.onnxFlips}/20 against onnxruntime; warm prove ${l.medianMs.toFixed(0)} ms median, ${l.totalS.toFixed(1)} s for all 20.`,
     '<!-- trees:end -->',
   ].join('\n');
 }

@@ -268,7 +268,7 @@ export class Lowering implements FoldContext {
   settleHead(node: NodeProto): void {
     const h = this.pendingHead;
     if (!h) return;
-    const shapeOnly = ['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout'].includes(node.opType ?? '');
+    const shapeOnly = ['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout'].includes(node.opType ?? '') || timesOne(this, node);
     if (shapeOnly) return;
     if (h.final && node.domain === ML_DOMAIN && ['ZipMap', 'Normalizer'].includes(node.opType ?? '')) return;
     if (h.final) {
@@ -1045,6 +1045,19 @@ function shapeSlice(node: NodeProto, shape: number[]): number[] {
   return shape.slice(norm(attrInt(node, 'start', 0)), norm(attrInt(node, 'end', rank)));
 }
 
+/**
+ * Whether the node, after a classifier's scores, is them times (or divided by) the
+ * constant 1, with no broadcast that changes their shape: the identity. onnxmltools ends
+ * a LightGBM classifier converted without ZipMap so (`probabilities` = scores * 1).
+ */
+function timesOne(L: Lowering, node: NodeProto): boolean {
+  const op = node.opType ?? '';
+  if (!L.pendingHead?.final || (node.domain ?? '') !== '' || (op !== 'Mul' && op !== 'Div') || node.input?.length !== 2) return false;
+  const [a, b] = node.input.map((n) => L.values.get(n));
+  const pairs: [typeof a, typeof b][] = op === 'Mul' ? [[a, b], [b, a]] : [[a, b]];
+  return pairs.some(([x, c]) => x?.kind === 'act' && c?.kind === 'const' && c.t.data.length === 1 && c.t.data[0] === 1 && c.t.shape.length <= x.shape.length);
+}
+
 function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   const op = node.opType ?? '';
   const name = nodeName(node);
@@ -1123,6 +1136,10 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
       return;
     }
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) reads two activations: of the ops on two activations, Add, Sub, Mul and Concat are supported`, name);
+  }
+  if (timesOne(L, node)) {
+    L.reshapeAct(node, L.activation(node, acts[0]).shape);
+    return;
   }
   const act = L.activation(node, acts[0]);
   if (['Add', 'Sub', 'Mul', 'Div'].includes(op)) {

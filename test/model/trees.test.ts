@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyHead, buildOnnx, evalFloat, type GraphSpec, loadModel, type NodeSpec, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { onnx } from '../../src/model/onnx-file.ts';
 import { generateModelTemplate } from '../../src/circuit/index.ts';
 import { compileLoaded, compileModel, inputQuantOf, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, fidelityReport, quantizeModel, runReference } from '../../src/quant/index.ts';
@@ -12,8 +13,8 @@ import { REPO } from '../helpers/paths.ts';
 
 /**
  * Tree ensembles (ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor) from
- * test/fixtures/models/trees, written by scripts/make-tree-fixtures.py from scikit-learn
- * and XGBoost models on a credit data set in raw units, with 20 applicants and the
+ * test/fixtures/models/trees, written by scripts/make-tree-fixtures.py from scikit-learn,
+ * XGBoost and LightGBM models on a credit data set in raw units, with 20 applicants and the
  * libraries' own predictions. onnxruntime-node agrees with the libraries (which checks
  * the converter), the lowering agrees with onnxruntime-node, and the integer model
  * compiled with per-feature input quantization from the applicants makes the libraries'
@@ -41,6 +42,10 @@ const CASES: Case[] = [
   { name: 'xgb_credit', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.002 },
   // The benchmark model (compiled and proved in bench/trees.ts).
   { name: 'xgb_100x6', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.002 },
+  // LightGBM in onnxmltools' layout: the label cast to int64, the probabilities through ZipMap.
+  { name: 'lgbm_credit', head: 'sigmoid', labels: ['0', '1'], tolerance: 0.002 },
+  { name: 'lgbm_3class', head: 'softmax', labels: ['0', '1', '2'], tolerance: 0.002 },
+  { name: 'lgbm_limit', head: 'none', tolerance: 0.005 },
 ];
 
 const read = (name: string, kind: string) => JSON.parse(readFileSync(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
@@ -115,8 +120,10 @@ describe('tree ensembles (ai.onnx.ml)', () => {
     });
   });
 
-  it('the gradient-boosted credit model in raw units: 20 applicants proved and verified, none refused for range, no decision flipped', async () => {
-    const name = 'gb_credit';
+  it.each([
+    ['gb_credit', 'scikit-learn, 40 trees of depth 3'],
+    ['lgbm_credit', 'LightGBM, 60 trees of up to 15 leaves on 8 features'],
+  ])('the gradient-boosted credit model %s (%s) in raw units: 20 applicants proved and verified, none refused for range, no decision flipped', async (name) => {
     const probe = (await loadModel(file(name))).ir;
     const { rows, labels } = fixture(name, probe);
     const m = await compileModel(file(name), { calibration: rows, fidelity: false });
@@ -131,9 +138,37 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       expect(v.outputs!.integers).toEqual(ref.output.map(String));
       if (bundle.model.labels![Number(v.outputs!.decision![0])] !== labels![r]) flips++;
     }
-    console.info(`${name}: ${rows.length} applicants proved and verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (warm key), ${flips} flips`);
+    console.info(`${name}: ${m.compiled.constraints} constraints, ${rows.length} applicants proved and verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (warm key), ${flips} flips`);
     expect(flips).toBe(0);
   }, 180_000);
+
+  it.each([[1, true], [2, false]])('onnxmltools\' LightGBM layout without ZipMap (probabilities = scores * %d): accepted as the scores only for 1', async (factor, ok) => {
+    // convert_lightgbm(zipmap=False) ends in Mul(lgbmprobabilities, one) instead of the ZipMap.
+    const model = onnx.ModelProto.decode(readFileSync(file('lgbm_3class')));
+    const g = model.graph!;
+    g.node = (g.node ?? []).map((n) => (n.opType === 'ZipMap' ? onnx.NodeProto.create({ name: 'Mul', opType: 'Mul', input: ['lgbmprobabilities', 'one'], output: ['probabilities'] }) : n));
+    g.initializer = [onnx.TensorProto.create({ name: 'one', dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [factor] })];
+    g.output = g.output!.map((o) => (o.name === 'probabilities' ? onnx.ValueInfoProto.create({ name: 'probabilities', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } } } }) : o));
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-trees-'));
+    const f = path.join(dir, 'lgbm_3class_nozipmap.onnx');
+    await writeFile(f, onnx.ModelProto.encode(model).finish());
+    if (!ok) {
+      await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', message: expect.stringMatching(/followed by "Mul"/) });
+      return;
+    }
+    const { ir } = await loadModel(f);
+    expect([ir.head, ir.labels, ir.outputName, ir.onnxOutput?.zipMap]).toEqual(['softmax', ['0', '1', '2'], 'probabilities', undefined]);
+    const { rows, want } = fixture('lgbm_3class', ir);
+    for (const [r, row] of rows.entries()) {
+      const x = parseInput(row, ir);
+      const node = await runOnnxRuntime(f, x, ir);
+      const got = evalFloat(ir, x).output;
+      for (let i = 0; i < 3; i++) {
+        expect(Math.abs(node[i] - want[r][i]), `row ${r} [${i}]`).toBeLessThanOrEqual(1e-4);
+        expect(Math.abs(got[i] - node[i]), `row ${r} [${i}]`).toBeLessThanOrEqual(1e-5);
+      }
+    }
+  });
 
   it('an argmax head (random forest probabilities) proves and verifies; the bundle shows the class scores as they are', async () => {
     const name = 'rf_zipmap';
