@@ -28,6 +28,17 @@ Also: a credit pipeline with categorical columns (ColumnTransformer: StandardSca
 the numeric columns, OneHotEncoder on string and integer categories, one graph input per
 column), an Imputer pipeline (SimpleImputer on NaN), and an OrdinalEncoder pipeline
 (skl2onnx lowers it to one LabelEncoder per column).
+MLPClassifier (mlp_binary: StandardScaler + MLPClassifier((16, 8), relu), two classes, six
+credit columns; mlp_3class: MLPClassifier((12,), relu), three classes, no scaler), in the
+layout of skl2onnx's multilayer_perceptron.py: Cast of the input, per layer MatMul + Add
+then the activation, Sigmoid (two classes: Sub(unity, p), Concat) or Softmax (Identity) out,
+ArgMax -> ArrayFeatureExtractor on int32 classes -> Reshape(-1) -> Cast(int64); ZipMap on.
+Each is checked with onnxruntime against predict / predict_proba (the run fails otherwise).
+Interpreter: the fixtures up to the MLPs were written by whichever python3 had onnxruntime;
+the MLP fixtures were written by the pyenv python3 (scikit-learn 1.9.1, onnx 1.23,
+onnxruntime 1.30), only by name, so no other fixture was regenerated:
+  python3 scripts/make-sklearn-fixtures.py mlp_binary mlp_3class
+The MLP fixtures need onnxruntime (their check does).
 Run from the repository root: python3 scripts/make-sklearn-fixtures.py [NAME ...]
 (only the named fixtures; all without names).
 """
@@ -341,6 +352,7 @@ def main():
     imputer_fixture()
     ordinal_fixture()
     binarizer_normalizer_fixtures(X, y2, Xt)
+    mlp_fixtures()
 
     # 9. Refused: a Binarizer with a NaN threshold and an RBF SVM, between a supported
     #    Normalizer(L2) and a supported TreeEnsembleClassifier, in one graph.
@@ -572,6 +584,145 @@ def binarizer_normalizer_fixtures(X, y2, Xt):
     nodes = [scaler_node(p[0], 'input', 'scaled'), normalizer_node(p[1], 'scaled', 'normed')] + lr_nodes(p[2], 'normed')
     finish('normalizer_l2', nodes, finput(4), outputs_with_zipmap([0, 1], False, nodes), "StandardScaler + Normalizer('l2') + LogisticRegression")
     write_rows('normalizer_l2', Xt, ['input'], [(0, 4)], sk_expected(p, Xt, 'label', 'probabilities'))
+
+
+MLP_COLUMNS = ['income', 'debt', 'age', 'years_employed', 'credit_lines', 'late_payments']
+RISK_COLUMNS = ['debt_to_income', 'utilization', 'late_payments', 'years_employed_decades']
+
+
+def mlp_credit_data(n, seed):
+    """Six credit columns in raw units; approve = 1."""
+    X4, score = credit_data(n, seed)
+    rng = np.random.default_rng(seed + 1000)
+    lines = rng.integers(0, 15, n).astype(float)
+    late = rng.poisson(0.7, n).astype(float)
+    score = score + 0.1 * np.minimum(lines, 8) - 0.6 * late - 0.3 * (lines == 0)
+    return np.column_stack([X4, lines, late]), (score > np.median(score)).astype(int)
+
+
+def mlp_risk_data(n, seed):
+    """Four columns in units near 1 (ratios, a count, years / 10); three risk tiers 0, 1, 2."""
+    rng = np.random.default_rng(seed)
+    dti = rng.uniform(0, 0.9, n).round(3)
+    util = rng.uniform(0, 1, n).round(3)
+    late = rng.poisson(0.8, n).astype(float)
+    years = rng.uniform(0, 3.5, n).round(2)
+    score = -2.5 * dti - 1.5 * util ** 2 - 0.5 * late + 0.4 * years + rng.normal(0, 0.3, n)
+    y = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+    return np.column_stack([dti, util, late, years]), 2 - y  # 0 low risk .. 2 high risk
+
+
+class Names:
+    """skl2onnx's Scope naming: a seed, then seed1, seed2, ... (variables and operators apart)."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+
+    def __call__(self, seed):
+        name, i = seed, 0
+        while name in self.taken:
+            i += 1
+            name = f'{seed}{i}'
+        self.taken.add(name)
+        return name
+
+
+def mlp_classifier_nodes(mlp, inp, var, op):
+    """skl2onnx operator_converters/multilayer_perceptron.py, convert_sklearn_mlp_classifier
+    (float input, integer classes, not multilabel): outputs 'label' and 'probabilities'."""
+    act = {'identity': 'Identity', 'tanh': 'Tanh', 'logistic': 'Sigmoid', 'relu': 'Relu', 'softmax': 'Softmax'}
+    nodes, inits = [], []
+    argmax_output = var('argmax_output')
+    afe_result = var('array_feature_extractor_result')
+    # _predict: the input cast to the float type first.
+    cast_input = var('cast_input')
+    nodes.append(helper.make_node('Cast', [inp], [cast_input], name=op('Cast'), to=TensorProto.FLOAT))
+    # _forward_pass
+    out_act = var('out_activations_result')
+    prev = cast_input
+    for i in range(mlp.n_layers_ - 1):
+        coef, icpt, mul, add = var('coefficient'), var('intercepts'), var('mul_result'), var('add_result')
+        inits.append(helper.make_tensor(coef, TensorProto.FLOAT, list(mlp.coefs_[i].shape), f32(mlp.coefs_[i])))
+        inits.append(helper.make_tensor(icpt, TensorProto.FLOAT, [1, len(mlp.intercepts_[i])], f32(mlp.intercepts_[i])))
+        nodes.append(helper.make_node('MatMul', [prev, coef], [mul], name=op('MatMul')))
+        nodes.append(helper.make_node('Add', [mul, icpt], [add], name=op('Add')))
+        if i + 1 != mlp.n_layers_ - 1:
+            nxt = var('next_activations')
+            nodes.append(helper.make_node(act[mlp.activation], [add], [nxt], name=op(act[mlp.activation])))
+            prev = nxt
+    # The output activation's node is named after the hidden activation, as skl2onnx does.
+    nodes.append(helper.make_node(act[mlp.out_activation_], [add], [out_act], name=op(act[mlp.activation])))
+    classes = mlp.classes_
+    assert np.issubdtype(classes.dtype, np.signedinteger), classes.dtype
+    if len(classes) == 2:
+        unity, neg = var('unity'), var('negative_class_proba')
+        inits.append(helper.make_tensor(unity, TensorProto.FLOAT, [], [1.0]))
+        nodes.append(helper.make_node('Sub', [unity, out_act], [neg], name=op('Sub')))
+        nodes.append(helper.make_node('Concat', [neg, out_act], ['probabilities'], name=op('Concat'), axis=1))
+    else:
+        nodes.append(helper.make_node('Identity', [out_act], ['probabilities'], name=op('Identity')))
+    cls = var('classes')
+    inits.append(helper.make_tensor(cls, TensorProto.INT32, [len(classes)], [int(c) for c in classes]))
+    nodes.append(helper.make_node('ArgMax', ['probabilities'], [argmax_output], name=op('ArgMax'), axis=1))
+    nodes.append(helper.make_node('ArrayFeatureExtractor', [cls, argmax_output], [afe_result], name=op('ArrayFeatureExtractor'), domain='ai.onnx.ml'))
+    reshaped, shape = var('reshaped_result'), var('shape_tensor')
+    inits.append(helper.make_tensor(shape, TensorProto.INT64, [1], [-1]))
+    nodes.append(helper.make_node('Reshape', [afe_result, shape], [reshaped], name=op('Reshape')))
+    nodes.append(helper.make_node('Cast', [reshaped], ['label'], name=op('Cast'), to=TensorProto.INT64))
+    return nodes, inits
+
+
+def check_mlp(name, pipe, Xt):
+    """onnxruntime on the written model against scikit-learn: labels equal, probabilities within 1e-5."""
+    if ort is None:
+        raise SystemExit(f'{name}: the MLP fixtures are checked with onnxruntime, which is not importable')
+    sess = ort.InferenceSession(os.path.join(OUT, f'{name}.onnx'))
+    label, probs = sess.run(['output_label', 'output_probability'], {'input': np.asarray(Xt, dtype=np.float32)})
+    classes = [int(c) for c in pipe.classes_]
+    got = np.array([[row[c] for c in classes] for row in probs])
+    want = pipe.predict_proba(Xt)
+    diff = float(np.max(np.abs(got - want)))
+    same = np.array_equal(np.asarray(label), pipe.predict(Xt))
+    print(f'{name}: {len(Xt)} rows, max |p_onnxruntime - p_sklearn| = {diff:.3g}, labels equal: {same}, '
+          f'sklearn labels {np.bincount(pipe.predict(Xt), minlength=len(classes)).tolist()}')
+    if not same or not diff < 1e-5:
+        raise SystemExit(f'{name}: onnxruntime disagrees with scikit-learn (max diff {diff}, labels equal {same})')
+
+
+def mlp_fixtures():
+    """MLPClassifier as skl2onnx converts it (see the module docstring), ZipMap on."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    warnings.simplefilter('ignore', ConvergenceWarning)
+    finput = lambda n: [helper.make_tensor_value_info('input', TensorProto.FLOAT, [None, n])]
+
+    # StandardScaler + MLPClassifier((16, 8), relu), binary: Scaler first (its output
+    # 'variable', as skl2onnx names a pipeline's first intermediate variable).
+    X, y = mlp_credit_data(1200, seed=61)
+    Xt, _ = mlp_credit_data(20, seed=63)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16, 8), activation='relu', alpha=1e-3, max_iter=1000, random_state=0)).fit(X, y)
+    var = Names(['input', 'variable', 'label', 'probabilities', 'output_label', 'output_probability'])
+    op = Names(['Scaler'])
+    nodes, inits = mlp_classifier_nodes(pipe[1], 'variable', var, op)
+    nodes = [scaler_node(pipe[0], 'input', 'variable')] + nodes
+    outs = outputs_with_zipmap([0, 1], True, nodes)
+    finish('mlp_binary', nodes, finput(6), outs, 'StandardScaler + MLPClassifier((16, 8), relu), two classes (approve = 1), skl2onnx layout, ZipMap', inits)
+    write_rows('mlp_binary', Xt, ['input'], [(0, 6)], sk_expected(pipe, Xt, 'output_label', 'output_probability'), columns=MLP_COLUMNS)
+    if wanted('mlp_binary'):
+        check_mlp('mlp_binary', pipe, Xt)
+
+    # MLPClassifier((12,), relu), three risk tiers, no scaler: Softmax, Identity.
+    X, y = mlp_risk_data(1200, seed=71)
+    Xt, _ = mlp_risk_data(20, seed=73)
+    mlp = MLPClassifier(hidden_layer_sizes=(12,), activation='relu', alpha=1e-3, max_iter=2000, random_state=0).fit(X, y)
+    var = Names(['input', 'label', 'probabilities', 'output_label', 'output_probability'])
+    nodes, inits = mlp_classifier_nodes(mlp, 'input', var, Names())
+    outs = outputs_with_zipmap([0, 1, 2], True, nodes)
+    finish('mlp_3class', nodes, finput(4), outs, 'MLPClassifier((12,), relu), three risk tiers (0 low .. 2 high), no scaler, skl2onnx layout, ZipMap', inits)
+    write_rows('mlp_3class', Xt, ['input'], [(0, 4)], sk_expected(mlp, Xt, 'output_label', 'output_probability'), columns=RISK_COLUMNS)
+    if wanted('mlp_3class'):
+        check_mlp('mlp_3class', mlp, Xt)
 
 
 if __name__ == '__main__':
