@@ -21,6 +21,8 @@ export interface GraphSpec {
   /** Graph inputs: float unless `type` says otherwise (string columns, int64 categories). */
   inputs: { name: string; dims: (number | string)[]; type?: 'float' | 'string' | 'int64' }[];
   output: { name: string; dims: (number | string)[] };
+  /** More graph outputs after `output` (a label beside the probabilities). */
+  extraOutputs?: { name: string; dims: (number | string)[]; type?: 'float' | 'string' | 'int64' }[];
   initializers?: { name: string; dims: number[]; data: ArrayLike<number>; type?: 'float' | 'int64' | 'int8' | 'uint8' }[];
   nodes: NodeSpec[];
   opset?: number;
@@ -74,7 +76,7 @@ export function buildOnnx(g: GraphSpec): Uint8Array {
     graph: {
       name: 'graph',
       input: g.inputs.map((i) => valueInfo(i.name, i.dims, i.type)),
-      output: [valueInfo(g.output.name, g.output.dims)],
+      output: [valueInfo(g.output.name, g.output.dims), ...(g.extraOutputs ?? []).map((o) => valueInfo(o.name, o.dims, o.type))],
       initializer: (g.initializers ?? []).map((t) => tensor(t.name, t.dims, t.data, t.type)),
       node: g.nodes.map((n, k) =>
         onnx.NodeProto.create({

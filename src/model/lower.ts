@@ -22,6 +22,8 @@ const ACTIVATION_OPS = [
   'Sum', 'Mean', 'Max',
   // Data movement (a copy layer: no constraint) and reductions (linear).
   'Transpose', 'Slice', 'Gather', 'ReduceSum', 'ReduceMean', 'Neg',
+  // Of the model's outputs only, as the predicted label (the decision the circuit proves).
+  'ArgMax',
   // Convolutions and pooling (src/model/conv.ts), on NCHW activations.
   'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
 ];
@@ -59,7 +61,15 @@ interface Constant {
 interface Label {
   kind: 'label';
 }
-export type Value = Activation | Constant | Label;
+/**
+ * `1 - p` of a binary classifier's probability p (skl2onnx's MLPClassifier writes its two
+ * columns as Concat(1 - p, p)): only that Concat may read it.
+ */
+interface Complement {
+  kind: 'complement';
+  of: string;
+}
+export type Value = Activation | Constant | Label | Complement;
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -120,6 +130,12 @@ export class Lowering implements FoldContext {
   merged = false;
   /** The ai.onnx.ml classifier whose scores end the chain, if any. */
   classifier: { node: string; head: Exclude<Head, 'none'>; labels: string[]; pick: number[]; apply: Head; scores: string } | null = null;
+  /** Class labels a label output picks from (skl2onnx: ArrayFeatureExtractor(classes, ArgMax(probabilities))). */
+  classLabels: string[] | null = null;
+  /** An ArgMax of the outputs with no Sigmoid or Softmax before it: the decision is the argmax head. */
+  argmaxLabel = false;
+  /** The ArgMax (node, slot it read) whose label must be of the graph's output. */
+  labelSource: { node: string; slot: number } | null = null;
   /** Version of an activation whose columns sum to exactly 1 (a binary logistic classifier's). */
   sumsToOne = -1;
   /** Graph inputs of element type STRING (only encoders may read them). */
@@ -270,7 +286,7 @@ export class Lowering implements FoldContext {
     if (!h) return;
     const shapeOnly = ['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout'].includes(node.opType ?? '') || timesOne(this, node);
     if (shapeOnly) return;
-    if (h.final && node.domain === ML_DOMAIN && ['ZipMap', 'Normalizer'].includes(node.opType ?? '')) return;
+    if (node.domain === ML_DOMAIN && (node.opType === 'ZipMap' || (h.final && node.opType === 'Normalizer'))) return;
     if (h.final) {
       throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `classifier "${h.node}" is followed by "${node.name}" (${node.opType}): a classifier's scores are supported only as the output`, h.node);
     }
@@ -1058,13 +1074,70 @@ function timesOne(L: Lowering, node: NodeProto): boolean {
   return pairs.some(([x, c]) => x?.kind === 'act' && c?.kind === 'const' && c.t.data.length === 1 && c.t.data[0] === 1 && c.t.shape.length <= x.shape.length);
 }
 
+/**
+ * What follows a classifier's output activation as skl2onnx writes an MLPClassifier:
+ * `Sub(1, p)` and `Concat(1 - p, p)` after a binary model's Sigmoid (the two columns of
+ * probabilities, the IR keeping the one logit and its sigmoid head), and `ArgMax` of the
+ * probabilities (or of the outputs) as the predicted label. True when the node was one.
+ */
+function lowerProbabilities(L: Lowering, node: NodeProto): boolean {
+  const op = node.opType ?? '';
+  const name = nodeName(node);
+  const ins = (node.input ?? []).map((i) => (i ? L.values.get(i) : undefined));
+  const h = L.pendingHead;
+  const isEnd = (v: Value | undefined): v is Activation => v?.kind === 'act' && L.layout.length === 1 && L.layout[0].id === v.slot;
+  if ((node.domain ?? '') !== '' && ins.some((v) => v?.kind === 'complement')) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) reads 1 - p of a binary classifier: only Concat(1 - p, p) may`, name);
+  }
+  if ((node.domain ?? '') !== '') return false;
+  const [a, b] = ins;
+  if (op === 'Sub' && a?.kind === 'const' && a.t.data.length === 1 && a.t.data[0] === 1 && isEnd(b) && h?.op === 'sigmoid' && !h.final && h.size === 1) {
+    L.values.set(node.output![0], { kind: 'complement', of: node.input![1] });
+    return true;
+  }
+  if (op === 'Concat' && a?.kind === 'complement') {
+    const axis = attrInt(node, 'axis', 0);
+    if (ins.length !== 2 || a.of !== node.input![1] || !isEnd(b) || !h || (axis !== 1 && axis !== -1)) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}" of 1 - p is supported only as Concat(1 - p, p) along the last axis`, name);
+    }
+    L.classifier = { node: h.node, head: 'sigmoid', labels: [], pick: [1], apply: 'none', scores: node.output![0] };
+    L.pendingHead = { ...h, final: true };
+    L.consuming = L.bind(node.output![0], b.shape, b.slot);
+    return true;
+  }
+  if (ins.some((v) => v?.kind === 'complement')) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) reads 1 - p of a binary classifier: only Concat(1 - p, p) may`, name);
+  }
+  if (op === 'ArgMax') {
+    const axis = attrInt(node, 'axis', 0);
+    const rank = a?.kind === 'act' ? a.shape.length : 0;
+    const ax = axis < 0 ? axis + rank : axis;
+    if (!isEnd(a) || a.shape.some((d, i) => i !== ax && d !== 1) || attrInt(node, 'select_last_index', 0) !== 0) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `ArgMax "${name}" is supported only over the model's output vector (its predicted label, the first maximum)`, name);
+    }
+    if (h && h.op === 'sigmoid' && !h.final) {
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `ArgMax "${name}" over a Sigmoid's outputs is not a decision zkinfer proves (it proves p >= 0.5 per output, or the argmax of a Softmax)`, name);
+    }
+    if (!h) L.argmaxLabel = true;
+    L.labelSource = { node: name, slot: a.slot };
+    L.values.set(node.output![0], { kind: 'label' });
+    return true;
+  }
+  return false;
+}
+
 function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   const op = node.opType ?? '';
   const name = nodeName(node);
   const labelIn = (node.input ?? []).some((i) => L.values.get(i)?.kind === 'label');
   if (labelIn) {
-    // A classifier's label may be renamed or cast on its way to a graph output, no more.
-    if ((node.domain ?? '') === '' && (op === 'Identity' || op === 'Cast')) {
+    // A classifier's label may be renamed, reshaped or cast on its way to a graph output, or
+    // name a class (skl2onnx: ArrayFeatureExtractor(classes, argmax)), no more.
+    const plain = (node.domain ?? '') === '' && ['Identity', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten'].includes(op) && L.values.get(node.input![0])?.kind === 'label';
+    const classes = L.values.get(node.input![0] ?? '');
+    const picked = node.domain === ML_DOMAIN && op === 'ArrayFeatureExtractor' && classes?.kind === 'const' && L.values.get(node.input![1] ?? '')?.kind === 'label';
+    if (plain || picked) {
+      if (picked && classes?.kind === 'const') L.classLabels = Array.from(classes.t.data, (v) => String(v));
       L.values.set(node.output![0], { kind: 'label' });
       return;
     }
@@ -1072,6 +1145,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
   }
   // Reads counted down first: `emit` carries only what later nodes still read.
   L.consume(node.input ?? []);
+  if (lowerProbabilities(L, node)) return;
   if (node.domain === ML_DOMAIN) {
     if (!ML_ACTIVATION_OPS.includes(op)) throw unsupportedOp(`${node.domain}.${op}`, name);
     const ins = (node.input ?? []).map((_, i) => L.get(node, i));
@@ -1266,6 +1340,9 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   if (!out || out.kind !== 'act' || !L.layout.some((s) => s.id === out.slot)) {
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph output "${outName}" is not computed from the graph inputs`, outName);
   }
+  if (L.labelSource && L.labelSource.slot !== out.slot) {
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `ArgMax "${L.labelSource.node}" is not of the graph output "${outName}": a label is supported only as the argmax of the model's outputs`, L.labelSource.node);
+  }
   if (L.layout.length > 1) {
     // Values nothing read any more (read only by Shape, say) are dropped.
     L.relayout({ name: `${outName}/output`, opType: 'Identity' } as NodeProto, L.layout.filter((s) => s.id === out.slot), null, 0, [`${outName}/output`]);
@@ -1276,7 +1353,8 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   while (L.zipMaps.has(fetch)) fetch = L.zipMaps.get(fetch)!;
   const zipMap = fetch !== outName ? outName : undefined;
   const onnxOutput = cls ? { name: fetch, pick: cls.pick, apply: cls.apply, ...(zipMap ? { zipMap } : {}) } : zipMap ? { name: fetch, pick: Array.from({ length: size(out.shape) }, (_, i) => i), apply: 'none' as Head, zipMap } : undefined;
-  const head: Head = L.pendingHead?.op ?? 'none';
+  const head: Head = L.pendingHead?.op ?? (L.argmaxLabel ? 'argmax' : 'none');
+  const labels = cls?.labels.length ? cls.labels : (L.classLabels ?? undefined);
   const layers = foldDenseChain(L.layers, limits);
   for (const layer of layers) checkFinite(layer);
   return {
@@ -1289,7 +1367,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     outputName: outName,
     outputShape: batched && out.shape[0] === 1 ? out.shape.slice(1) : out.shape,
     opset,
-    ...(cls ? { labels: cls.labels } : {}),
+    ...(labels?.length ? { labels } : {}),
     ...(onnxOutput ? { onnxOutput } : {}),
     ...(labelOutputs.length ? { labelOutputs } : {}),
   };

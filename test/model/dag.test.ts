@@ -167,6 +167,46 @@ describe('graphs that are DAGs', () => {
     await expect(loadModel(file)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxLayerWidth/) });
   });
 
+  it('ArgMax of the outputs as the predicted label: an argmax head over logits; over a Sigmoid\'s outputs refused', async () => {
+    const logits = await write('argmax-logits', {
+      inputs: [{ name: 'x', dims: [1, 3] }],
+      output: { name: 'z', dims: [1, 3] },
+      extraOutputs: [{ name: 'label', dims: [1], type: 'int64' }],
+      initializers: [W('W', [3, 3])],
+      nodes: [
+        { op: 'MatMul', name: 'm', inputs: ['x', 'W'], outputs: ['z'] },
+        { op: 'ArgMax', name: 'am', inputs: ['z'], outputs: ['label'], attrs: { axis: 1, keepdims: 0 } },
+      ],
+    });
+    const { ir } = await loadModel(logits);
+    expect([ir.head, ir.labelOutputs]).toEqual(['argmax', ['label']]);
+    const q = quantizeModel(ir, DEFAULT_SETTINGS);
+    const x = [0.5, -1, 0.25];
+    const z = evalFloat(ir, x).output;
+    expect(Number(runReference(q, x).decision[0])).toBe(z.indexOf(Math.max(...z)));
+    const sig = await write('argmax-sigmoid', {
+      inputs: [{ name: 'x', dims: [1, 3] }],
+      output: { name: 'p', dims: [1, 3] },
+      extraOutputs: [{ name: 'label', dims: [1], type: 'int64' }],
+      nodes: [
+        { op: 'Sigmoid', name: 's', inputs: ['x'], outputs: ['p'] },
+        { op: 'ArgMax', name: 'am', inputs: ['p'], outputs: ['label'], attrs: { axis: 1 } },
+      ],
+    });
+    await expect(loadModel(sig)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'am' });
+    const inner = await write('argmax-inner', {
+      inputs: [{ name: 'x', dims: [1, 3] }],
+      output: { name: 'y', dims: [1, 3] },
+      extraOutputs: [{ name: 'label', dims: [1], type: 'int64' }],
+      initializers: [W('W', [3, 3])],
+      nodes: [
+        { op: 'ArgMax', name: 'am', inputs: ['x'], outputs: ['label'], attrs: { axis: 1 } },
+        { op: 'MatMul', name: 'm', inputs: ['x', 'W'], outputs: ['y'] },
+      ],
+    });
+    await expect(loadModel(inner)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'am' });
+  });
+
   it('a Softmax read twice is refused (it is supported only as the last op)', async () => {
     const file = await write('softmax-twice', {
       inputs: [{ name: 'x', dims: [1, 3] }],

@@ -61,6 +61,9 @@ const CASES: Case[] = [
   { name: 'normalizer_l1', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.01, kinds: ['normalize', 'dense'] },
   { name: 'normalizer_max', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.01, kinds: ['normalize', 'dense'] },
   { name: 'normalizer_l2', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.005, kinds: ['sparse', 'normalize', 'dense'] },
+  // MLPClassifier (skl2onnx's layout): Sigmoid, then Sub(1, p) and Concat(1 - p, p), ArgMax -> ArrayFeatureExtractor(classes) as the label.
+  { name: 'mlp_binary', head: 'sigmoid', labels: ['0', '1'], settings: { scaleBits: 12, bits: 32 }, tolerance: 0.01, kinds: ['dense', 'relu', 'dense', 'relu', 'dense'] },
+  { name: 'mlp_3class', head: 'softmax', labels: ['0', '1', '2'], tolerance: 0.01, kinds: ['dense', 'relu', 'dense'] },
 ];
 
 const read = (name: string, kind: string) => JSON.parse(readFileSync(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
@@ -125,7 +128,7 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
     });
   });
 
-  it.each(['logreg_binary_zipmap', 'logreg_3class'])('%s: proves and verifies end to end, the decision named by the ONNX class labels', async (name) => {
+  it.each(['logreg_binary_zipmap', 'logreg_3class', 'mlp_binary'])('%s: proves and verifies end to end, the decision named by the ONNX class labels', async (name) => {
     const c = CASES.find((k) => k.name === name)!;
     const probe = (await loadModel(file(name))).ir;
     const { rows, labels } = fixture(name, probe);
