@@ -136,6 +136,8 @@ export class Lowering implements FoldContext {
   argmaxLabel = false;
   /** The ArgMax (node, slot it read) whose label must be of the graph's output. */
   labelSource: { node: string; slot: number } | null = null;
+  /** The graph's nodes (to look ahead at what reads a value). */
+  graphNodes: NodeProto[] = [];
   /** Version of an activation whose columns sum to exactly 1 (a binary logistic classifier's). */
   sumsToOne = -1;
   /** Graph inputs of element type STRING (only encoders may read them). */
@@ -1091,7 +1093,8 @@ function lowerProbabilities(L: Lowering, node: NodeProto): boolean {
   }
   if ((node.domain ?? '') !== '') return false;
   const [a, b] = ins;
-  if (op === 'Sub' && a?.kind === 'const' && a.t.data.length === 1 && a.t.data[0] === 1 && isEnd(b) && h?.op === 'sigmoid' && !h.final && h.size === 1) {
+  const concatOfBoth = () => L.graphNodes.some((n) => n.opType === 'Concat' && (n.domain ?? '') === '' && n.input?.length === 2 && n.input[0] === node.output?.[0] && n.input[1] === node.input?.[1]);
+  if (op === 'Sub' && a?.kind === 'const' && a.t.data.length === 1 && a.t.data[0] === 1 && isEnd(b) && h?.op === 'sigmoid' && !h.final && h.size === 1 && concatOfBoth()) {
     L.values.set(node.output![0], { kind: 'complement', of: node.input![1] });
     return true;
   }
@@ -1294,6 +1297,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   }
   const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
   L.countUses(graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
+  L.graphNodes = graph.node ?? [];
   if (graphInputs.length === 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'the graph has no inputs', 'model');
   let offset = 0;
   let batched = true;

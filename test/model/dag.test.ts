@@ -207,6 +207,23 @@ describe('graphs that are DAGs', () => {
     await expect(loadModel(inner)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'am' });
   });
 
+  it('1 - sigmoid(x) that no Concat(1 - p, p) reads is an inner sigmoid, as before', async () => {
+    const file = await write('one-minus-sigmoid', {
+      inputs: [{ name: 'x', dims: [1, 1] }],
+      output: { name: 'y', dims: [1, 2] },
+      initializers: [{ name: 'one', dims: [], data: [1] }, W('W', [1, 2])],
+      nodes: [
+        { op: 'Sigmoid', name: 's', inputs: ['x'], outputs: ['p'] },
+        { op: 'Sub', name: 'c', inputs: ['one', 'p'], outputs: ['q'] },
+        { op: 'MatMul', name: 'm', inputs: ['q', 'W'], outputs: ['y'] },
+      ],
+    });
+    const { ir } = await loadModel(file);
+    expect(ir.layers.map((l) => l.kind)).toEqual(['sigmoid', 'dense']);
+    const want = await runOnnxRuntime(file, [0.3], ir);
+    evalFloat(ir, [0.3]).output.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
+  });
+
   it('a Softmax read twice is refused (it is supported only as the last op)', async () => {
     const file = await write('softmax-twice', {
       inputs: [{ name: 'x', dims: [1, 3] }],
