@@ -1140,7 +1140,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     const classes = L.values.get(node.input![0] ?? '');
     const picked = node.domain === ML_DOMAIN && op === 'ArrayFeatureExtractor' && classes?.kind === 'const' && L.values.get(node.input![1] ?? '')?.kind === 'label';
     if (plain || picked) {
-      if (picked && classes?.kind === 'const') L.classLabels = Array.from(classes.t.data, (v) => String(v));
+      if (picked && classes?.kind === 'const') L.classLabels = classes.t.strings ?? Array.from(classes.t.data, (v) => String(v));
       L.values.set(node.output![0], { kind: 'label' });
       return;
     }
@@ -1292,7 +1292,7 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   const L = new Lowering(opset, limits);
   for (const [name, t] of initializers) {
     L.holdConstant(t.data.length, name);
-    if (t.data.some((v) => !Number.isFinite(v))) throw new ZkinferError('MODEL_BAD_WEIGHTS', `initializer "${name}" contains NaN or Infinity`, name);
+    if (!t.strings && t.data.some((v) => !Number.isFinite(v))) throw new ZkinferError('MODEL_BAD_WEIGHTS', `initializer "${name}" contains NaN or Infinity`, name);
     L.values.set(name, { kind: 'const', t });
   }
   const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));

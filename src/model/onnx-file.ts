@@ -17,6 +17,11 @@ export type AttributeProto = OnnxTypes.IAttributeProto;
 export interface Tensor {
   data: Float64Array;
   shape: number[];
+  /**
+   * A STRING tensor's values (class names: skl2onnx's MLPClassifier `classes`). Its `data`
+   * is then NaN: a string used as a number is refused as a non-finite weight.
+   */
+  strings?: string[];
 }
 
 export interface OnnxFile {
@@ -86,6 +91,11 @@ export function decodeTensor(t: TensorProto, external?: (t: TensorProto) => Uint
   // scanOnnx has checked the file's own data; this also covers external data and tensors built in memory.
   checkLimit(limits, 'maxTensorElements', count, `the element count of tensor ${name}`, name);
   let data: Float64Array;
+  if (t.dataType === DT.STRING) {
+    const strings = (t.stringData ?? []).map((b) => new TextDecoder().decode(b));
+    if (strings.length !== count) throw new ZkinferError('MODEL_UNREADABLE', `tensor "${name}" holds ${strings.length} strings but its shape [${shape}] needs ${count}`, name);
+    return { data: new Float64Array(count).fill(Number.NaN), shape, strings };
+  }
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     if (!external) throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}" has external data but no model directory is known`, name);
     const raw = external(t);

@@ -10,6 +10,7 @@ import { firstViolated, loadWitnessCalculator, readR1csConstraints } from '../..
 import { packedCount, unpackValues } from '../../src/quant/pack.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { REPO } from '../helpers/paths.ts';
+import onnxProto from 'onnx-proto';
 
 /**
  * scikit-learn pipelines as skl2onnx exports them (ai.onnx.ml Scaler, LinearClassifier,
@@ -126,6 +127,44 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       expect(flips).toBe(0);
       expect(maxErr).toBeLessThanOrEqual(c.tolerance);
     });
+  });
+
+  it('an MLPClassifier trained on string labels: the STRING classes tensor names the decisions', async () => {
+    // mlp_3class as skl2onnx writes it for string classes: a STRING `classes` initializer, no Cast of the label.
+    const { onnx } = onnxProto;
+    const m = onnx.ModelProto.decode(readFileSync(file('mlp_3class')));
+    const names = ['high_risk', 'low_risk', 'medium_risk'];
+    const g = m.graph!;
+    g.initializer = g.initializer!.map((t) => (t.name === 'classes' ? onnx.TensorProto.create({ name: 'classes', dims: [3], dataType: onnx.TensorProto.DataType.STRING, stringData: names.map((n) => new TextEncoder().encode(n)) }) : t));
+    for (const n of g.node!) {
+      if (n.opType === 'Cast' && n.output![0] === 'label') {
+        n.opType = 'Identity';
+        n.attribute = [];
+      }
+      if (n.opType === 'ZipMap') n.attribute = [onnx.AttributeProto.create({ name: 'classlabels_strings', type: onnx.AttributeProto.AttributeType.STRINGS, strings: names.map((x) => new TextEncoder().encode(x)) })];
+    }
+    g.output!.find((o) => o.name === 'output_label')!.type!.tensorType!.elemType = onnx.TensorProto.DataType.STRING;
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-mlp-'));
+    const f = path.join(dir, 'mlp_strings.onnx');
+    await writeFile(f, onnx.ModelProto.encode(m).finish());
+    const { ir } = await loadModel(f);
+    expect([ir.head, ir.labels]).toEqual(['softmax', names]);
+    // A STRING tensor used as a number is refused as a non-finite weight, naming the layer.
+    const bad = onnx.ModelProto.decode(onnx.ModelProto.encode(m).finish());
+    bad.graph!.initializer = bad.graph!.initializer!.map((t) => (t.name === 'intercepts1' ? onnx.TensorProto.create({ name: 'intercepts1', dims: [1, 3], dataType: onnx.TensorProto.DataType.STRING, stringData: ['a', 'b', 'c'].map((n) => new TextEncoder().encode(n)) }) : t));
+    const fb = path.join(dir, 'mlp_string_weights.onnx');
+    await writeFile(fb, onnx.ModelProto.encode(bad).finish());
+    await expect(loadModel(fb)).rejects.toMatchObject({ code: 'MODEL_BAD_WEIGHTS' });
+    const rows: number[][] = read('mlp_3class', 'inputs').rows;
+    const exp: Record<string, number[][]> = read('mlp_3class', 'expected');
+    for (const [r, row] of rows.slice(0, 5).entries()) {
+      const got = evalFloat(ir, row).output;
+      const want = await runOnnxRuntime(f, Float64Array.from(row), ir);
+      got.forEach((v, i) => {
+        expect(Math.abs(v - want[i])).toBeLessThan(1e-4);
+        expect(Math.abs(v - exp.output_probability[r][i])).toBeLessThan(1e-4);
+      });
+    }
   });
 
   it.each(['logreg_binary_zipmap', 'logreg_3class', 'mlp_binary'])('%s: proves and verifies end to end, the decision named by the ONNX class labels', async (name) => {
