@@ -147,6 +147,17 @@ function emitRescale(layer: Extract<QLayer, { kind: 'dense' | 'sparse' }>, t: st
   };
 }
 
+/** `t[targets[k]] <== cur[sources[k]]`: carried values, copied (linear, no constraint after --O2). */
+function emitCopies(t: string, targets: number[], sources: number[], cur: Cursor, ctx: EmitContext): void {
+  ctx.lines.push(
+    `${ind}var ${t}Ci[${targets.length}] = ${list(targets)};`,
+    `${ind}var ${t}Cs[${targets.length}] = ${list(sources)};`,
+    `${ind}for (var k = 0; k < ${targets.length}; k++) {`,
+    `${ind}${ind}${t}[${t}Ci[k]] <== ${cur.values}[${t}Cs[k]];`,
+    `${ind}}`,
+  );
+}
+
 /**
  * The rescale of a linear layer some of whose rows copy an input (`copySources`): those
  * take the input as it is (it is already range-checked to the activation width, and the
@@ -177,14 +188,8 @@ function emitRescaleWithCopies(
       `${ind}}`,
     );
   }
-  ctx.lines.push(
-    `${ind}// ${copies.length} rows copy an input (a carried value): no rescale`,
-    `${ind}var ${t}Ci[${copies.length}] = ${list(copies)};`,
-    `${ind}var ${t}Cs[${copies.length}] = ${list(copies.map((j) => src[j]))};`,
-    `${ind}for (var k = 0; k < ${copies.length}; k++) {`,
-    `${ind}${ind}${t}[${t}Ci[k]] <== ${cur.values}[${t}Cs[k]];`,
-    `${ind}}`,
-  );
+  ctx.lines.push(`${ind}// ${copies.length} rows copy an input (a carried value): no rescale`);
+  emitCopies(t, copies, copies.map((j) => src[j]), cur, ctx);
   const posIdx = new Int32Array(layer.outSize).fill(-1);
   rescaled.forEach((j, k) => (posIdx[j] = k));
   return {
@@ -537,15 +542,7 @@ const mul: LayerGenerator<'mul'> = (layer, cur, ctx) => {
       `${ind}}`,
     );
   }
-  if (carried.length > 0) {
-    ctx.lines.push(
-      `${ind}var ${t}Ci[${carried.length}] = ${list(carried)};`,
-      `${ind}var ${t}Cs[${carried.length}] = ${list(carried.map((k) => layer.a[k]))};`,
-      `${ind}for (var k = 0; k < ${carried.length}; k++) {`,
-      `${ind}${ind}${t}[${t}Ci[k]] <== ${cur.values}[${t}Cs[k]];`,
-      `${ind}}`,
-    );
-  }
+  if (carried.length > 0) emitCopies(t, carried, carried.map((k) => layer.a[k]), cur, ctx);
   const posIdx = new Int32Array(layer.outSize).fill(-1);
   prods.forEach((k, i) => (posIdx[k] = i));
   return {

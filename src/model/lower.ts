@@ -365,9 +365,44 @@ export class Lowering implements FoldContext {
     checkLimit(this.limits, 'maxLayerWidth', Math.max(width, outSize), `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${outSize})`, nodeName(node));
     this.reserveLayer(node, width, outSize, rows.terms() + outSize);
     this.pushLayer(rows.layer(nodes.at(-1) ?? nodeName(node), width, nodes), true);
+    if (!extra) {
+      this.version++;
+      this.layout = keep.map((s) => ({ ...s }));
+      return -1;
+    }
+    return this.appendSlot(keep, extraSize);
+  }
+
+  /**
+   * As `relayout`, with a max pool: one-element windows (no comparison) for the slots in
+   * `keep`, then `extra`'s windows (positions in the current vector) as a new slot of
+   * `extraSize`; returns its id.
+   */
+  relayoutPool(node: NodeProto, keep: { id: number; size: number }[], extra: (window: (positions: number[]) => void) => void, extraSize: number, name: string, nodes: string[]): number {
+    const planned = keep.reduce((a, s) => a + s.size, 0) + extraSize;
+    checkLimit(this.limits, 'maxLayerWidth', planned, `the width of the vector carrying ${keep.length + 1} activations (${planned})`, nodeName(node));
+    const rowPtr = [0];
+    const idx: number[] = [];
+    const window = (positions: number[]) => {
+      idx.push(...positions);
+      rowPtr.push(idx.length);
+    };
+    for (const s of keep) {
+      const o = this.offsetOf(s.id);
+      for (let i = 0; i < s.size; i++) window([o + i]);
+    }
+    extra(window);
+    const width = this.width();
+    this.reserveLayer(node, width, rowPtr.length - 1, idx.length);
+    this.pushLayer({ kind: 'maxpool', name, inSize: width, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx), nodes }, true);
+    return this.appendSlot(keep, extraSize);
+  }
+
+  /** After a layer that keeps the slots `keep` (in order) and appends one of `size`: the new vector's layout; the new slot's id. */
+  appendSlot(keep: { id: number; size: number }[], size: number): number {
     this.version++;
-    const id = extra ? this.nextSlot++ : -1;
-    this.layout = [...keep.map((s) => ({ ...s })), ...(extra ? [{ id, size: extraSize }] : [])];
+    const id = this.nextSlot++;
+    this.layout = [...keep.map((s) => ({ ...s })), { id, size }];
     return id;
   }
 }
@@ -492,25 +527,9 @@ function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activa
     }
     case 'maxpool': {
       const off = L.offsetOf(c.slot);
-      const rowPtr = [0];
-      const idx: number[] = [];
-      for (const s of kept) {
-        const o = L.offsetOf(s.id);
-        for (let i = 0; i < s.size; i++) {
-          idx.push(o + i);
-          rowPtr.push(idx.length);
-        }
-      }
-      for (let j = 0; j < layer.outSize; j++) {
-        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) idx.push(off + layer.idx[k]);
-        rowPtr.push(idx.length);
-      }
-      const T = L.width();
-      L.reserveLayer(node, T, rowPtr.length - 1, idx.length);
-      L.pushLayer({ ...layer, inSize: T, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx) }, true);
-      L.version++;
-      const id = L.nextSlot++;
-      L.layout = [...kept.map((s) => ({ ...s })), { id, size: layer.outSize }];
+      const id = L.relayoutPool(node, kept, (window) => {
+        for (let j = 0; j < layer.outSize; j++) window(Array.from(layer.idx.subarray(layer.rowPtr[j], layer.rowPtr[j + 1]), (k) => off + k));
+      }, layer.outSize, layer.name, layer.nodes);
       finish(id);
       return;
     }
@@ -590,10 +609,7 @@ function lowerCombine(L: Lowering, node: NodeProto, op: string, x: Activation, y
   checkLimit(L.limits, 'maxLayerWidth', Math.max(T, a.length), `the width of the vector carrying ${kept.length + 1} activations (${a.length})`, name);
   L.reserveLayer(node, T, a.length, a.length);
   L.pushLayer({ kind: 'mul', name, inSize: T, outSize: a.length, a: Int32Array.from(a), b: Int32Array.from(b), nodes: [name] }, true);
-  L.version++;
-  const id = L.nextSlot++;
-  L.layout = [...kept.map((s) => ({ ...s })), { id, size: n }];
-  L.consuming = L.bind(node.output![0], shape, id);
+  L.consuming = L.bind(node.output![0], shape, L.appendSlot(kept, n));
 }
 
 /**
@@ -635,26 +651,9 @@ function lowerVariadic(L: Lowering, node: NodeProto, op: 'Sum' | 'Mean' | 'Max',
     L.consuming = L.bind(node.output![0], shape, id);
     return;
   }
-  const rowPtr = [0];
-  const idx: number[] = [];
-  for (const s of kept) {
-    const o = L.offsetOf(s.id);
-    for (let i = 0; i < s.size; i++) {
-      idx.push(o + i);
-      rowPtr.push(idx.length);
-    }
-  }
-  for (let k = 0; k < n; k++) {
-    for (let j = 0; j < parts.length; j++) idx.push(offs[j] + maps[j][k]);
-    rowPtr.push(idx.length);
-  }
-  const T = L.width();
-  checkLimit(L.limits, 'maxLayerWidth', Math.max(T, rowPtr.length - 1), `the width of the vector carrying ${kept.length + 1} activations (${rowPtr.length - 1})`, name);
-  L.reserveLayer(node, T, rowPtr.length - 1, idx.length);
-  L.pushLayer({ kind: 'maxpool', name, inSize: T, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx), nodes: [name] }, true);
-  L.version++;
-  const id = L.nextSlot++;
-  L.layout = [...kept.map((s) => ({ ...s })), { id, size: n }];
+  const id = L.relayoutPool(node, kept, (window) => {
+    for (let k = 0; k < n; k++) window(parts.map((_, j) => offs[j] + maps[j][k]));
+  }, n, name, [name]);
   L.consuming = L.bind(node.output![0], shape, id);
 }
 
