@@ -1846,6 +1846,10 @@ export interface paths {
                         bundle: {
                             [key: string]: unknown;
                         };
+                        /** @description whose registration of the model to verify against; by default the caller's own tenant, else the only one (a 409 when several registered it) */
+                        tenant?: string;
+                        /** @description the key hash the verifier expects (the one the model owner published): a proof checked with any other key is invalid */
+                        expectVkeyHash?: string;
                     } | {
                         modelId: string;
                         /** @description a snarkjs Groth16 proof */
@@ -1861,6 +1865,10 @@ export interface paths {
                         publicSignals: string[];
                         /** @description the key version; by default each version whose commitment is publicSignals[0], newest first */
                         version?: number;
+                        /** @description whose registration of the model to verify against; by default the caller's own tenant, else the only one (a 409 when several registered it) */
+                        tenant?: string;
+                        /** @description the key hash the verifier expects (the one the model owner published): a proof checked with any other key is invalid */
+                        expectVkeyHash?: string;
                     };
                 };
             };
@@ -1889,13 +1897,18 @@ export interface paths {
                             inputCommitment: string | null;
                             /** @description proven nonce; null unless valid */
                             nonce: string | null;
-                            /** @description the key's powers of tau, recognised from the key itself (vk_alpha_1, vk_beta_2) */
+                            /** @description the tenant whose registered key the proof was checked against */
+                            tenant: string;
+                            /** @description the key's powers of tau as this service established it when it set the key up: by the hash of its configured ptau file (checkedBy: service, the service's word); a regulator establishes it from the file itself with zkinfer audit */
                             phase1: {
-                                kind: "ceremony" | "development" | "unrecognised";
+                                kind: "ceremony" | "auditor-trusted" | "operator-pinned" | "development" | "unrecognised" | "not-checked";
                                 name: string;
                                 label: string;
                                 trusted: boolean;
+                                checkedBy: "service" | "key" | "file";
                             };
+                            /** @description one line on how far the setup can be trusted (development, phase 1, phase-2 contributions), from the service's records */
+                            trust: string;
                             /** @description the service's record of how it made the key (phase-2 contributions, ptau file): check it with zkinfer audit */
                             setup: {
                                 [key: string]: unknown;

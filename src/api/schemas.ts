@@ -125,15 +125,24 @@ const Groth16Proof = Type.Object(
   { additionalProperties: false, description: 'a snarkjs Groth16 proof' },
 );
 
+const VerifyTenant = Type.Optional(
+  Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "whose registration of the model to verify against; by default the caller's own tenant, else the only one (a 409 when several registered it)" }),
+);
+const ExpectVkeyHash = Type.Optional(
+  Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key hash the verifier expects (the one the model owner published): a proof checked with any other key is invalid' }),
+);
+
 export const VerifyRequestSchema = Type.Union(
   [
-    Type.Object({ bundle: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }),
+    Type.Object({ bundle: Type.Object({}, { additionalProperties: true }), tenant: VerifyTenant, expectVkeyHash: ExpectVkeyHash }, { additionalProperties: false }),
     Type.Object(
       {
         modelId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
         proof: Groth16Proof,
         publicSignals: Type.Array(Decimal, { minItems: 3, maxItems: 4096 }),
         version: Type.Optional(Type.Integer({ minimum: 1, description: 'the key version; by default each version whose commitment is publicSignals[0], newest first' })),
+        tenant: VerifyTenant,
+        expectVkeyHash: ExpectVkeyHash,
       },
       { additionalProperties: false },
     ),
@@ -152,10 +161,21 @@ export const VerifyResultSchema = Type.Object(
     outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], { description: 'decoded from the proven public signals through the registered model descriptor; null unless valid' }),
     inputCommitment: Type.Union([Type.Null(), Type.String()], { description: 'proven input commitment (public signal 1); null unless valid, or when the input is public' }),
     nonce: Type.Union([Type.Null(), Type.String()], { description: 'proven nonce; null unless valid' }),
+    tenant: Type.String({ description: 'the tenant whose registered key the proof was checked against' }),
     phase1: Type.Object(
-      { kind: Type.Union([Type.Literal('ceremony'), Type.Literal('development'), Type.Literal('unrecognised')]), name: Type.String(), label: Type.String(), trusted: Type.Boolean() },
-      { description: "the key's powers of tau, recognised from the key itself (vk_alpha_1, vk_beta_2)" },
+      {
+        kind: Type.Union(['ceremony', 'auditor-trusted', 'operator-pinned', 'development', 'unrecognised', 'not-checked'].map((k) => Type.Literal(k))),
+        name: Type.String(),
+        label: Type.String(),
+        trusted: Type.Boolean(),
+        checkedBy: Type.Union([Type.Literal('service'), Type.Literal('key'), Type.Literal('file')]),
+      },
+      {
+        description:
+          "the key's powers of tau as this service established it when it set the key up: by the hash of its configured ptau file (checkedBy: service, the service's word); a regulator establishes it from the file itself with zkinfer audit",
+      },
     ),
+    trust: Type.String({ description: "one line on how far the setup can be trusted (development, phase 1, phase-2 contributions), from the service's records" }),
     setup: Type.Object({}, { additionalProperties: true, description: "the service's record of how it made the key (phase-2 contributions, ptau file): check it with zkinfer audit" }),
   },
   { $id: 'VerifyResult' },

@@ -116,3 +116,26 @@ export async function writeJsonFile(file: string, doc: unknown): Promise<void> {
 }
 
 export const progress = (m: string) => process.stderr.write(`${m}\n`);
+
+/** The trust-policy flags of every command that judges a setup (verify, audit, release, ceremony verify). */
+export function withTrustPolicy(cmd: Command): Command {
+  return cmd
+    .option('--require-trusted-setup', 'exit 1 unless phase 1 is established from a published ceremony ptau (or one passed with --trust-ptau) and the setup is not a development one')
+    .option('--min-independent-contributions <n>', "exit 1 unless phase 2 has at least n contributions known to be independent of the model's owner (--independent-contribution)", intOption('--min-independent-contributions'));
+}
+
+export interface TrustPolicyOptions {
+  requireTrustedSetup?: boolean;
+  minIndependentContributions?: number;
+}
+
+/** Hex hashes from repeatable flags: 64 (sha256) or 128 (blake2b-512) hex digits, 0x allowed. */
+export function hashList(flag: string, bytes: number[]) {
+  return (v: string, acc: string[]): string[] => {
+    const h = v.trim().toLowerCase().replace(/^0x/, '');
+    if (!/^[0-9a-f]+$/.test(h) || !bytes.includes(h.length / 2)) {
+      throw new InvalidArgumentError(`${flag} must be ${bytes.map((b) => `${b * 2}`).join(' or ')} hex digits`);
+    }
+    return [...acc, h];
+  };
+}

@@ -197,14 +197,15 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
  * ceremony file (blake2b-512, as snarkjs publishes them), the bundled development file,
  * or unknown (its sha256 is what to compare with what its maker published).
  */
-export async function identifyPtau(file: string): Promise<{ kind: 'ceremony' | 'development' | 'unknown'; name: string; power: number; sha256: string }> {
+export async function identifyPtau(file: string): Promise<{ kind: 'ceremony' | 'development' | 'unknown'; name: string; power: number; sha256: string; blake2b: string }> {
   const power = await readPtauPower(file);
   const sha256 = await hashFile(file, 'sha256');
-  const blake = await hashFile(file, 'blake2b512');
-  const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake);
-  if (known) return { kind: 'ceremony', name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, power, sha256 };
-  if (sha256 === BUNDLED_DEV_PTAU.sha256) return { kind: 'development', name: `zkinfer-dev-${BUNDLED_DEV_PTAU.power}`, power, sha256 };
+  const blake2b = await hashFile(file, 'blake2b512');
+  const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake2b);
+  if (known) return { kind: 'ceremony', name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, power, sha256, blake2b };
+  if (sha256 === BUNDLED_DEV_PTAU.sha256) return { kind: 'development', name: `zkinfer-dev-${BUNDLED_DEV_PTAU.power}`, power, sha256, blake2b };
   // Every development file (any size) shares the bundled one's alpha: its secrets are published.
-  if ((await readPtauAlphaG1(file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file))) return { kind: 'development', name: `zkinfer-dev-${power}`, power, sha256 };
-  return { kind: 'unknown', name: path.basename(file), power, sha256 };
+  // (A file made to carry that alpha is called development too: never trusted either way.)
+  if ((await readPtauAlphaG1(file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file))) return { kind: 'development', name: `zkinfer-dev-${power}`, power, sha256, blake2b };
+  return { kind: 'unknown', name: path.basename(file), power, sha256, blake2b };
 }

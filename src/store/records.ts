@@ -338,15 +338,22 @@ export class Records {
     return new Ceremonies(this.db).start(tenant, modelId, c);
   }
 
-  /** Versions of a model (any tenant's) with this key hash, newest first. */
-  async versionsByKey(modelId: string, vkeyHash: string): Promise<ModelVersion[]> {
-    return (await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND status = 'ready' ORDER BY created_at DESC LIMIT 4", [modelId, vkeyHash])).map(versionRow);
+  /** Versions of a model (any tenant's, or one tenant's) with this key hash, newest first. */
+  async versionsByKey(modelId: string, vkeyHash: string, tenant?: string): Promise<ModelVersion[]> {
+    if (tenant !== undefined) {
+      return (await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND tenant = $3 AND status = 'ready' ORDER BY created_at DESC LIMIT 4", [modelId, vkeyHash, tenant])).map(versionRow);
+    }
+    return (await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND status = 'ready' ORDER BY created_at DESC LIMIT 32", [modelId, vkeyHash])).map(versionRow);
   }
 
-  /** Versions of a model (any tenant's), by number or by commitment, newest first, one per key. */
-  async versionsFor(modelId: string, by: { version?: number; commitment?: string }, limit = 4): Promise<ModelVersion[]> {
+  /** Versions of a model (any tenant's, or one tenant's), by number or by commitment, newest first, one per key. */
+  async versionsFor(modelId: string, by: { version?: number; commitment?: string; tenant?: string }, limit = 4): Promise<ModelVersion[]> {
     const params: unknown[] = [modelId];
     let cond = '';
+    if (by.tenant !== undefined) {
+      params.push(by.tenant);
+      cond += ` AND tenant = $${params.length}`;
+    }
     if (by.version !== undefined) {
       params.push(by.version);
       cond += ` AND version = $${params.length}`;

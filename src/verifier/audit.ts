@@ -2,11 +2,12 @@ import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { compileModel, type CompiledModel } from '../pipeline/index.ts';
 import { descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
-import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
+import { type Phase1Identity, phase1OfFile } from '../prover/phase1.ts';
 import { hashFile, identifyPtau } from '../prover/ptau.ts';
 import { vkeyHash } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
 import type { QuantSettings } from '../quant/settings.ts';
+import { judgeSetup, type SetupTrust, type TrustPolicy } from './trust.ts';
 
 /** One link of the chain from the published model to the published key. */
 export interface AuditLink {
@@ -37,7 +38,10 @@ export interface AuditReport {
   r1csSha256: string;
   constraints: number;
   ptau: Awaited<ReturnType<typeof identifyPtau>>;
-  phase1: Phase1Identity | null;
+  /** Phase 1 as established from the ptau file's hash (never from the key's points). */
+  phase1: Phase1Identity;
+  /** How far the setup can be trusted, and what the policy refused (a refusal fails the audit). */
+  trust: SetupTrust;
   /** Phase-2 contributions in chain order (the beacon last). */
   contributions: Contribution[];
   vkeyHash: string | null;
@@ -60,6 +64,11 @@ export interface AuditInput {
   r1cs?: string;
   /** Optional: a descriptor to compare with this model's (a bundle's `model`, or the service's). */
   descriptor?: unknown;
+  /** sha256 or blake2b-512 hashes of ptau files the auditor trusts besides the published ceremony files. */
+  trustPtau?: string[];
+  /** Hashes of phase-2 contributions the auditor knows were made independently of the model's owner (e.g. its own). */
+  independentContributions?: string[];
+  policy?: TrustPolicy;
   log?: (m: string) => void;
 }
 
@@ -134,13 +143,21 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
       : `the zkey was not made from this circuit and this ptau${errors.length ? ` (${errors.join('; ').replace(/\s+/g, ' ').trim()})` : ''}`,
   );
 
+  // Phase 1 is the ptau file's identity, by its hash: the key's alpha/beta are public points anyone can copy.
+  const phase1 = phase1OfFile(ptau, { trustedHashes: input.trustPtau });
+  link(
+    'phase1',
+    phase1.kind !== 'unrecognised',
+    phase1.kind === 'unrecognised'
+      ? `${phase1.label}; pass --trust-ptau <its hash> only if you know how it was made`
+      : `${phase1.label}${zkeyOk ? '' : ' (but the zkey was not shown to be made on it)'}`,
+  );
+
   let published: string | null = null;
-  let phase1: Phase1Identity | null = null;
   try {
     const key = input.vkey as VerificationKey;
     assertUsableVkey(key);
     published = vkeyHash(key);
-    phase1 = phase1Of(key);
   } catch (e) {
     link('vkey', false, `the published key is refused: ${(e as Error).message}`);
   }
@@ -148,6 +165,16 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
     const exported = await snarkjs.zKey.exportVerificationKey(input.zkey).catch(() => null);
     const fromZkey = exported ? vkeyHash(exported) : null;
     link('vkey', fromZkey === published, fromZkey === published ? `the published key (${published}) is the zkey's` : `the published key (${published}) is not the zkey's (${fromZkey ?? 'unreadable zkey'})`);
+  }
+  const ordinary = contributions.filter((c) => !c.beacon);
+  const known = new Set((input.independentContributions ?? []).map((h) => h.toLowerCase().replace(/^0x/, '').replace(/[^0-9a-f]/g, '')));
+  const trust = judgeSetup(
+    phase1,
+    { contributions: zkeyOk ? ordinary.length : null, independent: zkeyOk && known.size ? ordinary.filter((c) => known.has(c.hash)).length : zkeyOk ? 0 : null },
+    input.policy,
+  );
+  if (input.policy?.requireTrustedSetup || input.policy?.minIndependentContributions) {
+    link('policy', trust.refusals.length === 0, trust.refusals.length === 0 ? 'the setup meets the trust policy' : trust.refusals.join('; '));
   }
   const broken = links.find((l) => !l.ok)?.name ?? null;
   return {
@@ -162,6 +189,7 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
     constraints: m.compiled.constraints,
     ptau,
     phase1,
+    trust,
     contributions,
     vkeyHash: published,
     auditMs: performance.now() - t0,

@@ -12,6 +12,7 @@ import type { SetupProvenance } from '../prover/setup.ts';
 import { assertKeyOnCurve, assertUsableVkey, type Bn128, type Sha256, vkeyHashText } from '../prover/vkey.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../quant/field.ts';
 import { decodeOutputs, signalLayout, signalNames } from './decode.ts';
+import { judgeSetup, type SetupTrust } from './trust.ts';
 import bundleSchema from '../../schemas/proof-bundle.schema.json' with { type: 'json' };
 
 export interface VerifyResult {
@@ -27,8 +28,10 @@ export interface VerifyResult {
   vkeyHash: string;
   /** Which key was used: one the caller supplied, or the one embedded in the bundle. */
   vkeySource: 'supplied' | 'bundle';
-  /** Where the key's powers of tau come from, recognised from the key itself. */
+  /** Phase 1 as far as a key alone can tell: "development", else "not checked" (only `zkinfer audit` with the ptau file establishes it). */
   phase1: Phase1Identity;
+  /** The setup's trust as a key-only verifier sees it (never "trusted": that takes the ptau file). */
+  trust: SetupTrust;
   /** Decoded from the proven public signals; null unless valid. */
   outputs: DecodedOutputs | null;
   /** Public signal 1 when the input is committed; null unless valid or when the input is public. */
@@ -210,7 +213,8 @@ export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha
   const vkey = (opts.vkey ?? b.verificationKey) as VerificationKey;
   if (!vkey || typeof vkey !== 'object' || !Array.isArray(vkey.IC)) unusable('verification key is malformed', 'vkey');
   const hash = await opts.sha256(vkeyHashText(vkey));
-  const base = { vkeyHash: hash, vkeySource, phase1: phase1Of(vkey), claimedSetup: b.setup } as const;
+  const phase1 = phase1Of(vkey);
+  const base = { vkeyHash: hash, vkeySource, phase1, trust: judgeSetup(phase1, { contributions: null, independent: null }), claimedSetup: b.setup } as const;
   const invalid = (reason: string, field: string): VerifyResult => ({ valid: false, reason, field, modelId: null, model: null, outputs: null, inputCommitment: null, nonce: null, ...base });
   const keyField = vkeySource === 'supplied' ? 'vkey' : 'verificationKey';
   try {

@@ -120,7 +120,8 @@ function showOutcome(o: Outcome) {
   if (o.keySource === 'bundle') key.append(document.createElement('br'), span('Not an independent check: compare this hash with the one the model\u2019s owner published, or load the published key.', 'warn'));
   if (r.vkeyHash !== o.claimedVkeyHash) key.append(document.createElement('br'), `the bundle claims key ${o.claimedVkeyHash}`);
   const p1 = r.phase1;
-  row('Setup, phase 1', p1.trusted ? `${p1.label} (recognised from the key)` : span(`${p1.label} (recognised from the key). Not for real decisions.`, 'danger'));
+  // A key alone says "development" or nothing: which phase 1 it came from takes the ptau file (`zkinfer audit`).
+  row('Setup, phase 1', p1.kind === 'development' ? span(`${p1.label}. Not for real decisions.`, 'danger') : span(p1.label, 'warn'));
   if (!r.valid) {
     row('Outputs', 'not shown: the proof does not verify, so nothing it claims is proven');
     row('Verified in', `${Math.round(o.verifyMs)} ms, in this browser`);

@@ -164,7 +164,15 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     expect(done.body.timings.proveMs).toBeGreaterThan(0);
 
     const ok = await call('POST', '/v1/verify', KEYS.regulator, { bundle });
-    expect(ok.body).toMatchObject({ valid: true, modelId });
+    // It names what it verified against: the tenant, the version, the key; phase 1 as the service set it up.
+    expect(ok.body).toMatchObject({ valid: true, modelId, tenant: 'bank', version: 1, vkeyHash: bundle.vkeyHash, phase1: { kind: 'development', trusted: false } });
+    expect(ok.body.trust).toMatch(/^SETUP: DEVELOPMENT/);
+    expect(JSON.stringify(ok.body)).not.toMatch(/hermez/i);
+    // A verifier may pin the key the owner published: any other key is an invalid verdict.
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle, expectVkeyHash: bundle.vkeyHash })).body).toMatchObject({ valid: true });
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle, expectVkeyHash: 'a'.repeat(64) })).body).toMatchObject({ valid: false, field: 'expectVkeyHash', outputs: null });
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { modelId, proof: bundle.proof, publicSignals: bundle.publicSignals, expectVkeyHash: 'a'.repeat(64) })).body).toMatchObject({ valid: false, field: 'expectVkeyHash' });
+    expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle, tenant: 'nobody' })).body).toMatchObject({ code: 'NOT_FOUND', field: 'tenant' });
     const parts = await call('POST', '/v1/verify', KEYS.regulator, { modelId, proof: bundle.proof, publicSignals: bundle.publicSignals });
     expect(parts.body).toMatchObject({ valid: true, modelId });
     const wrongSignals = await call('POST', '/v1/verify', KEYS.regulator, { modelId, proof: bundle.proof, publicSignals: [...bundle.publicSignals.slice(0, -1), '78'] });
@@ -201,7 +209,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const listed = await call('GET', `/v1/proofs?modelId=${modelId}`, KEYS.bank);
     expect(listed.body.items.map((p: { id: string }) => p.id)).toContain(proofId);
     const metrics = await call('GET', '/metrics', null);
-    expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 3/);
+    expect(metrics.body).toMatch(/zkinfer_verifications_total\{result="valid"\} 4/);
     expect(metrics.body).toMatch(/zkinfer_queue_depth/);
     expect(metrics.body).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/verify",status="200"\} [1-9]/);
     if (backend.bull) {
@@ -406,6 +414,11 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     expect(done.body.status).toBe('done');
     expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle: done.body.bundle })).body.valid).toBe(true);
     expect((await call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank)).status).toBe(404);
+    // A verifier of neither tenant must say whose registration it means, as for GET /v1/models/{id}.
+    const parts = { modelId, proof: done.body.bundle.proof, publicSignals: done.body.bundle.publicSignals };
+    expect((await call('POST', '/v1/verify', KEYS.admin, parts)).body).toMatchObject({ code: 'AMBIGUOUS_TENANT', field: 'tenant' });
+    expect((await call('POST', '/v1/verify', KEYS.admin, { ...parts, tenant: 'other' })).body).toMatchObject({ valid: true, tenant: 'other' });
+    expect((await call('POST', '/v1/verify', KEYS.admin, { bundle: done.body.bundle, tenant: 'other' })).body).toMatchObject({ valid: true, tenant: 'other' });
   });
 
   it('refuses an upload with one file name twice, naming it', async () => {

@@ -115,8 +115,8 @@ describe('development powers of tau', () => {
     expect(await identifyPtau(ptau)).toMatchObject({ kind: 'development', name: 'zkinfer-dev-9', power: 9 });
     const key = (alpha: readonly string[], beta: readonly (readonly string[])[]) => ({ vk_alpha_1: [...alpha, '1'], vk_beta_2: [...beta.map((c) => [...c]), ['1', '0']] });
     expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, LEGACY_DEV_13_BETA_2))).toMatchObject({ kind: 'development', name: 'zkinfer development (dev-13, zkinfer 0.1)' });
-    expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, DEV_PTAU_VK_BETA_2)).kind).toBe('unrecognised');
-    expect(phase1Of(key([DEV_PTAU_VK_ALPHA_1[0], LEGACY_DEV_13_ALPHA_1[1]], DEV_PTAU_VK_BETA_2)).kind).toBe('unrecognised');
+    expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, DEV_PTAU_VK_BETA_2)).kind).toBe('not-checked');
+    expect(phase1Of(key([DEV_PTAU_VK_ALPHA_1[0], LEGACY_DEV_13_ALPHA_1[1]], DEV_PTAU_VK_BETA_2)).kind).toBe('not-checked');
   });
 
   it('passes over a cached file of another identity, generates and caches one of the published identity', async () => {

@@ -42,7 +42,7 @@ describe('zkinfer audit', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ ok: true, broken: null, vkeyHash: loan.provenance.vkeySha256 });
-    expect(report.links.map((l: { name: string }) => l.name)).toEqual(['circuit', 'descriptor', 'r1cs', 'zkey', 'vkey']);
+    expect(report.links.map((l: { name: string }) => l.name)).toEqual(['circuit', 'descriptor', 'r1cs', 'zkey', 'phase1', 'vkey']);
     // The same r1cs byte for byte: the circuit compiles deterministically.
     expect(report.r1csSha256).toBe(loan.provenance.r1csSha256);
     expect(report.contributions.map((c: { hash: string }) => c.hash)).toEqual(loan.provenance.phase2.map((p) => p.hash));

@@ -45,7 +45,7 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
           constraints: latest.constraints,
           fidelity: latest.fidelity,
           vkeyHash: latest.vkeyHash,
-          setup: { ...latest.setup, trust: phase2Trust(latest.setup) } as unknown as Record<string, unknown>,
+          setup: { ...latest.setup, trust: phase2Trust(latest.setup, rec.tenant) } as unknown as Record<string, unknown>,
         }
       : {}),
     versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt })),

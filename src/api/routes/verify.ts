@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { type ErrorCode, ZkinferError } from '../../errors.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
+import { type Phase1Identity, phase1Of, phase1OfFile } from '../../prover/phase1.ts';
+import { judgeSetup } from '../../verifier/trust.ts';
+import type { Caller } from '../auth.ts';
 import type { ModelVersion } from '../../store/records.ts';
 import { parseBundle } from '../../verifier/index.ts';
 import { HttpError } from '../http-error.ts';
@@ -11,6 +14,26 @@ import type { VerifyTaskResult } from '../verify-child.ts';
 type Verdict = Extract<VerifyTaskResult, { ok: true }>;
 
 export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  /**
+   * Whose registration of the model a verdict is about: the named tenant, else the caller's
+   * own, else the only one (for a bundle: the only tenant holding its key). Several and
+   * none named is a 409, as for GET /v1/models/{id}.
+   */
+  async function tenantFor(modelId: string, idField: string, caller: Caller, wanted: string | undefined, vkeyHash?: string): Promise<string> {
+    const tenants = await ctx.records.modelTenants(modelId);
+    if (tenants.length === 0) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', idField);
+    if (wanted !== undefined) {
+      if (!tenants.includes(wanted)) throw new HttpError(404, 'NOT_FOUND', `tenant ${wanted} has not registered this model`, 'tenant');
+      return wanted;
+    }
+    // A bundle names its key: the tenants holding that key are the candidates.
+    const holders = vkeyHash ? [...new Set((await ctx.records.versionsByKey(modelId, vkeyHash)).map((v) => v.tenant))] : tenants;
+    const among = holders.length ? holders : tenants;
+    if (among.includes(caller.tenant)) return caller.tenant;
+    if (among.length === 1) return among[0];
+    throw new HttpError(409, 'AMBIGUOUS_TENANT', `${among.length} tenants registered this model${vkeyHash && holders.length ? ' with this key' : ''}: name one with "tenant"`, 'tenant');
+  }
+
   /** Runs a check in a verification process; a request that cannot be checked is a 4xx. */
   async function run(task: Parameters<AppContext['verifier']['run']>[0]): Promise<Verdict> {
     const r = await ctx.verifier.run(task);
@@ -33,35 +56,34 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       },
     },
     async (req) => {
-      ctx.auth(req, ['verifier', 'prover']);
-      const body = req.body as { bundle?: unknown; modelId?: string; proof?: unknown; publicSignals?: unknown; version?: number };
+      const caller = ctx.auth(req, ['verifier', 'prover']);
+      const body = req.body as { bundle?: unknown; modelId?: string; proof?: unknown; publicSignals?: unknown; version?: number; tenant?: string; expectVkeyHash?: string };
+      const bundle = body.bundle !== undefined ? parseBundle(body.bundle) : null;
+      const modelId = bundle ? bundle.model.id : body.modelId!;
+      const idField = bundle ? 'bundle.model.id' : 'modelId';
+      const tenant = await tenantFor(modelId, idField, caller, body.tenant, bundle?.vkeyHash);
       let used: ModelVersion;
       let r: Verdict;
-      if (body.bundle !== undefined) {
-        const bundle = parseBundle(body.bundle);
-        // The key is what matters, whichever tenant registered it.
-        const [v] = await ctx.records.versionsByKey(bundle.model.id, bundle.vkeyHash);
-        if (!v) {
-          if ((await ctx.records.modelTenants(bundle.model.id)).length === 0) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', 'bundle.model.id');
-          throw new HttpError(409, 'UNKNOWN_KEY', `no registered version of this model has the key ${bundle.vkeyHash}`, 'bundle.vkeyHash');
-        }
+      if (bundle) {
+        const [v] = await ctx.records.versionsByKey(bundle.model.id, bundle.vkeyHash, tenant);
+        if (!v) throw new HttpError(409, 'UNKNOWN_KEY', `no registered version of this model (tenant ${tenant}) has the key ${bundle.vkeyHash}`, 'bundle.vkeyHash');
         used = v;
         r = await run({ kind: 'bundle', bundle, vkey: v.vkey, registered: v.descriptor });
       } else {
-        const modelId = body.modelId!;
         const signals = Array.isArray(body.publicSignals) ? (body.publicSignals as unknown[]) : [];
         const byVersion = body.version !== undefined;
-        let candidates = await ctx.records.versionsFor(modelId, byVersion ? { version: body.version } : { commitment: typeof signals[0] === 'string' ? signals[0] : '' });
+        let candidates = await ctx.records.versionsFor(modelId, byVersion ? { version: body.version, tenant } : { commitment: typeof signals[0] === 'string' ? signals[0] : '', tenant });
         if (candidates.length === 0) {
-          if ((await ctx.records.modelTenants(modelId)).length === 0) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', 'modelId');
           if (byVersion) throw new HttpError(404, 'NOT_FOUND', `the model has no version ${body.version}`, 'version');
           // No key of this model commits to publicSignals[0]: the latest one says why it fails.
-          candidates = await ctx.records.versionsFor(modelId, {}, 1);
+          candidates = await ctx.records.versionsFor(modelId, { tenant }, 1);
           if (candidates.length === 0) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no key yet', 'modelId');
         }
+        // A pinned key is tried first: the verdict is then about that key.
+        if (body.expectVkeyHash) candidates = [...candidates.filter((v) => v.vkeyHash === body.expectVkeyHash), ...candidates.filter((v) => v.vkeyHash !== body.expectVkeyHash)];
         used = candidates[0];
         r = await run({ kind: 'parts', model: used.descriptor, proof: body.proof, publicSignals: body.publicSignals, vkey: used.vkey });
-        for (const v of candidates.slice(1)) {
+        for (const v of body.expectVkeyHash ? [] : candidates.slice(1)) {
           if (r.valid) break;
           const next = await run({ kind: 'parts', model: v.descriptor, proof: body.proof, publicSignals: body.publicSignals, vkey: v.vkey });
           if (next.valid) {
@@ -70,21 +92,40 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
           }
         }
       }
+      if (body.expectVkeyHash && used.vkeyHash !== body.expectVkeyHash) {
+        r = { ...r, valid: false, reason: `the proof was checked with the key ${used.vkeyHash}, not the pinned key ${body.expectVkeyHash}`, field: 'expectVkeyHash', outputs: null, inputCommitment: null, nonce: null };
+      }
       ctx.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
+      const phase1 = servicePhase1(used);
+      const phase2 = phase2Trust(used.setup, used.tenant);
       return {
         valid: r.valid,
         reason: r.reason,
         ...(r.field ? { field: r.field } : {}),
         modelId: used.modelId,
+        tenant: used.tenant,
         vkeyHash: used.vkeyHash,
         version: used.version,
         outputs: r.valid ? (r.outputs as Record<string, unknown> | null) : null,
         inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
         nonce: r.valid ? (r.nonce ?? null) : null,
-        phase1: r.phase1!,
-        // The contribution list, and who the key depends on (the service alone, or a ceremony).
-        setup: { ...used.setup, trust: phase2Trust(used.setup) } as unknown as Record<string, unknown>,
+        phase1,
+        trust: judgeSetup(phase1, { contributions: phase2.contributions, independent: phase2.independent }).summary,
+        // The contribution list (who uploaded each, as this service recorded it), and who the key depends on.
+        setup: { ...used.setup, trust: phase2 } as unknown as Record<string, unknown>,
       };
     },
   );
+}
+
+/**
+ * Phase 1 of a registered key: the service set every key up on a ptau file it checked by
+ * hash (its configured file, or the development one), so this is the service's own check,
+ * labelled as such. A key carrying the development points is development whatever its record says.
+ */
+function servicePhase1(v: ModelVersion): Phase1Identity {
+  const fromKey = phase1Of(v.vkey);
+  if (fromKey.kind === 'development') return fromKey;
+  const p = v.setup.ptau;
+  return phase1OfFile({ kind: p.kind === 'ceremony' ? 'ceremony' : p.kind === 'development' ? 'development' : 'operator-pinned', name: p.name, power: p.power, sha256: p.sha256 }, { checkedBy: 'service' });
 }

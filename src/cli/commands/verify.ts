@@ -4,13 +4,15 @@ import { isZkinferError, ZkinferError } from '../../errors.ts';
 import { decodeOutputs } from '../../verifier/decode.ts';
 import { decisionLabel } from '../../prover/descriptor.ts';
 import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
-import { readJsonFile } from '../options.ts';
+import { judgeSetup, type SetupTrust } from '../../verifier/trust.ts';
+import type { Phase1Identity } from '../../prover/phase1.ts';
+import { readJsonFile, type TrustPolicyOptions, withTrustPolicy } from '../options.ts';
 
 /** Exit code for a well-formed proof that does not verify. */
 export const EXIT_INVALID = 1;
 
 export function verifyCommand(program: Command): void {
-  program
+  const cmd = program
     .command('verify')
     .description('verify a proof bundle; exit 0 valid, 1 invalid, 2 unusable input, always with a reason')
     .argument('<bundle>', 'proof bundle JSON')
@@ -20,7 +22,8 @@ export function verifyCommand(program: Command): void {
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
     .option('--address <addr>', "with --onchain: the model's verifier or registry address")
-    .action(async (bundleFile: string, o: VerifyOptions) => {
+    .option('--audit <report.json>', "your own `zkinfer audit --json` report of the key: phase 1 and phase 2 are then taken as that audit established them");
+  withTrustPolicy(cmd).action(async (bundleFile: string, o: VerifyOptions) => {
       try {
         await verifyAction(bundleFile, o);
       } catch (e) {
@@ -31,7 +34,8 @@ export function verifyCommand(program: Command): void {
     });
 }
 
-interface VerifyOptions {
+interface VerifyOptions extends TrustPolicyOptions {
+  audit?: string;
   vkey?: string;
   receipt?: string;
   json?: boolean;
@@ -61,11 +65,47 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
     return;
   }
   const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
-  const r = await verifyBundle(bundle, { vkey });
+  const audit = o.audit ? auditOf(await readJsonFile(o.audit, 'audit')) : undefined;
+  const checked = await verifyBundle(bundle, { vkey });
+  const r = { ...checked, ...setupTrust(checked, audit, o) };
   const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
   if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
   else process.stdout.write(formatVerdict(r, receipt).join('\n') + '\n');
-  if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
+  if (!r.valid || (receipt && !receipt.matches) || r.trust.refusals.length > 0) process.exitCode = EXIT_INVALID;
+}
+
+/** The parts of an audit report (`zkinfer audit --json`) that verify relies on. */
+interface AuditFacts {
+  ok: boolean;
+  vkeyHash: string;
+  phase1: Phase1Identity;
+  trust: { contributions: number | null; independent: number | null };
+}
+
+function auditOf(doc: unknown): AuditFacts {
+  const a = doc as Partial<AuditFacts> | null;
+  const bad = (what: string) => new ZkinferError('BUNDLE_INVALID', `--audit: ${what}; pass the JSON that \`zkinfer audit --json\` printed`, 'audit');
+  if (!a || typeof a !== 'object') throw bad('not an audit report');
+  if (typeof a.ok !== 'boolean' || typeof a.vkeyHash !== 'string' || !a.phase1 || typeof a.phase1 !== 'object' || !a.trust || typeof a.trust !== 'object') throw bad('missing ok, vkeyHash, phase1 or trust');
+  return a as AuditFacts;
+}
+
+/**
+ * The setup's trust for this verdict: from the verifier's own audit report of the key when
+ * one is given (and is for this key), else what the key alone shows; judged by the policy.
+ */
+function setupTrust(r: VerifyResult, audit: AuditFacts | undefined, o: TrustPolicyOptions): { phase1: Phase1Identity; trust: SetupTrust } {
+  const policy = { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions };
+  if (!audit) return { phase1: r.phase1, trust: judgeSetup(r.phase1, { contributions: null, independent: null }, policy) };
+  if (audit.vkeyHash !== r.vkeyHash) {
+    throw new ZkinferError('BUNDLE_INVALID', `--audit is a report of the key ${audit.vkeyHash}, not of the key ${r.vkeyHash} this bundle was checked with`, 'audit');
+  }
+  if (!audit.ok) {
+    const phase1: Phase1Identity = { ...r.phase1, label: `${r.phase1.label}; your audit of this key FAILED` };
+    const trust = judgeSetup(phase1, { contributions: null, independent: null }, policy);
+    return { phase1, trust: { ...trust, summary: 'SETUP: your audit of this key FAILED: it is not shown to encode the model', refusals: [...trust.refusals, 'your audit of this key failed'] } };
+  }
+  return { phase1: audit.phase1, trust: judgeSetup(audit.phase1, { contributions: audit.trust.contributions, independent: audit.trust.independent }, policy) };
 }
 
 /** What a person reads: the question asked first, then only what is proven or derived from the key; claims labelled. */
@@ -75,11 +115,13 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
     const used = receipt.matches && r.valid;
     lines.push(`${used ? "APPLICANT'S DATA USED" : "APPLICANT'S DATA NOT SHOWN TO BE USED"}: ${!r.valid ? 'the proof itself is INVALID' : receipt.reason}`);
   }
+  if (r.valid && r.trust.refusals.length) lines.push(`REFUSED BY THE TRUST POLICY: ${r.trust.refusals.join('; ')}`);
   lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
+  lines.push(r.trust.summary);
   lines.push(`verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`);
-  lines.push(`phase 1 (from the key): ${r.phase1.label}`);
+  lines.push(`phase 1 (${r.phase1.checkedBy === 'file' ? 'from your audit of the ptau file' : 'from the key alone'}): ${r.phase1.label}`);
   if (!r.valid) return lines;
-  lines.push(`phase 2: not checked by verify; \`zkinfer audit\` checks the key's contribution chain against the model`);
+  if (r.trust.contributions === null) lines.push(`phase 2: not checked by verify; \`zkinfer audit\` checks the key's contribution chain against the model`);
   lines.push(`model ${r.modelId} (its descriptor hashes to public signal 0)`);
   if (r.outputs) {
     if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
