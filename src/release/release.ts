@@ -8,6 +8,7 @@ import { loadModel, readOnnx, runOnnxRuntime } from '../model/index.ts';
 import { bundleModel, compileModel, type CompileOptions, type CompiledModel, pickPtau, proveModel } from '../pipeline/index.ts';
 import type { ModelDescriptor } from '../prover/descriptor.ts';
 import type { identifyPtau } from '../prover/ptau.ts';
+import type { TrustPolicy } from '../verifier/trust.ts';
 import { type CircuitSetup, setupCircuit } from '../prover/setup.ts';
 import { toolVersions } from '../prover/bundle.ts';
 import { fidelityReport, type FidelityReport, floatDecision, runReference } from '../quant/index.ts';
@@ -35,6 +36,12 @@ export interface ReleaseOptions {
   zkey?: string;
   ptau?: string;
   ptauSha256?: string;
+  /** Hashes of ptau files the releaser trusts besides the published ceremony files (a pinned --ptau-sha256 counts as one). */
+  trustPtau?: string[];
+  /** Contribution hashes the releaser knows were made independently of the model's owner. */
+  independentContributions?: string[];
+  /** What the release demands of the setup: a refusal stops the release before anything is proven or signed. */
+  policy?: TrustPolicy;
   /** How many test rows to prove (each proof verified). */
   prove: number;
   maxFlipRate?: number;
@@ -70,6 +77,8 @@ export interface ReleasePredicate {
     insecure: boolean;
     ptau: Awaited<ReturnType<typeof identifyPtau>>;
     phase1: AuditReport['phase1'];
+    /** The releaser's audit's judgement of the setup. */
+    trust: { level: AuditReport['trust']['level']; summary: string };
     /** The zkey's phase-2 contributions, verified by the key audit run in this release. */
     phase2: Contribution[];
     audit: { ok: boolean; links: AuditReport['links'] };
@@ -193,9 +202,20 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
     setup = await setupCircuit(m.compiled, ptau);
   }
   log('[4/6] auditing the key against the model (recompiled circuit, zkey, ptau) ...');
-  const audit = await auditKey({ model: o.model, ...o.compile, vkey: setup.vkey, zkey: setup.zkey, ptau: ptauFile });
+  const audit = await auditKey({
+    model: o.model,
+    ...o.compile,
+    vkey: setup.vkey,
+    zkey: setup.zkey,
+    ptau: ptauFile,
+    // The releaser pinning its own ptau by hash is the releaser's trust in that file.
+    trustPtau: [...(o.trustPtau ?? []), ...(o.ptauSha256 ? [o.ptauSha256] : [])],
+    independentContributions: o.independentContributions,
+    policy: o.policy,
+  });
   if (!audit.ok) {
     const detail = audit.links.find((l) => !l.ok)!;
+    if (detail.name === 'policy') throw new ZkinferError('CEREMONY', `the setup does not meet the trust policy: ${detail.detail}`, 'setup');
     throw new ZkinferError('CEREMONY', `the key does not encode this model: the ${detail.name} link broke (${detail.detail})`, 'zkey');
   }
 
@@ -254,6 +274,7 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
       insecure: audit.ptau.kind === 'development',
       ptau: audit.ptau,
       phase1: audit.phase1,
+      trust: { level: audit.trust.level, summary: audit.trust.summary },
       phase2: audit.contributions,
       audit: { ok: audit.ok, links: audit.links },
     },

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isZkinferError } from '../errors.ts';
+import * as snarkjs from 'snarkjs';
+import type { VerificationKey } from 'snarkjs';
+import { phase1Of, phase1OfFile } from '../prover/phase1.ts';
+import { identifyPtau } from '../prover/ptau.ts';
+import { vkeyHash } from '../prover/setup.ts';
+import { contributionsFrom } from '../verifier/audit.ts';
 import { verifyBundle } from '../verifier/index.ts';
+import { judgeSetup, type SetupTrust, type TrustPolicy } from '../verifier/trust.ts';
 import { type DsseEnvelope, INTOTO_PAYLOAD_TYPE, loadVerifyKey, verifyEnvelope } from './dsse.ts';
 import type { ReleasePredicate } from './release.ts';
 import { RELEASE_FILES } from './release.ts';
@@ -29,7 +36,7 @@ function safeName(name: unknown): name is string {
  * the statement's type, every subject's sha256 against the file in `dir`, and every sample
  * proof against the release's verification key.
  */
-export async function verifyRelease(dir: string, pubKey: string): Promise<ReleaseCheck> {
+export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseTrustOptions = {}): Promise<ReleaseCheck> {
   const checks: ReleaseCheck['checks'] = [];
   const done = (status: ReleaseCheck['status'], reason: string, subject: string | null = null, statement: ReleaseCheck['statement'] = null): ReleaseCheck => ({ status, reason, subject, checks, statement });
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
@@ -92,5 +99,46 @@ export async function verifyRelease(dir: string, pubKey: string): Promise<Releas
     check(`proof ${p.file}`, r.valid && sameModel, r.valid ? (sameModel ? 'verifies with the release key' : 'verifies, but for another model') : r.reason);
     if (!r.valid || !sameModel) return done('invalid', `proof ${p.file} ${r.valid ? 'is for another model' : `does not verify with the release key: ${r.reason}`}`, p.file, st);
   }
+  if (trust.policy?.requireTrustedSetup || trust.policy?.minIndependentContributions) {
+    const setup = await judgeReleaseSetup(dir, names, vkey, trust);
+    check('setup', setup.refusals.length === 0, `${setup.summary}${setup.refusals.length ? `; refused: ${setup.refusals.join('; ')}` : ''}`);
+    if (setup.refusals.length) return done('invalid', `the setup does not meet the trust policy: ${setup.refusals.join('; ')}`, RELEASE_FILES.vkey, st);
+  }
   return done('valid', `signed release of model ${st.predicate.model.id}: ${st.subject.length} files and ${st.predicate.proofs.length} proof(s) check`, null, st);
+}
+
+/** What `release verify` may demand of the release's setup, and the files it judges it from. */
+export interface ReleaseTrustOptions {
+  policy?: TrustPolicy;
+  /** The ptau file the release's zkey was made on: phase 1 is then established from its hash. */
+  ptau?: string;
+  trustPtau?: string[];
+  independentContributions?: string[];
+}
+
+/**
+ * The release's setup as this verifier can establish it: a development key is known from
+ * the key; otherwise phase 1 takes the ptau file (the signed statement's word is not
+ * enough): the release's zkey is checked against its r1cs and that ptau (snarkjs
+ * verifyFromR1cs), the release key against the zkey, and the ptau by its hash.
+ */
+async function judgeReleaseSetup(dir: string, names: Set<string>, vkey: VerificationKey, o: ReleaseTrustOptions): Promise<SetupTrust> {
+  const fromKey = phase1Of(vkey);
+  if (fromKey.kind === 'development' || !o.ptau) return judgeSetup(fromKey, { contributions: null, independent: null }, o.policy);
+  const r1cs = 'circuit/main.r1cs';
+  const zkey = 'keys/circuit.zkey';
+  for (const f of [r1cs, zkey]) if (!names.has(f)) return { ...judgeSetup(fromKey, { contributions: null, independent: null }, o.policy), refusals: [`the statement does not cover ${f}`] };
+  const infos: string[] = [];
+  const logger = { info: (...a: unknown[]) => infos.push(a.map(String).join(' ')), debug: () => {}, warn: () => {}, error: () => {} };
+  const ptau = await identifyPtau(o.ptau);
+  const zkeyFile = path.join(dir, ...zkey.split('/'));
+  const chained = await snarkjs.zKey.verifyFromR1cs(path.join(dir, ...r1cs.split('/')), o.ptau, zkeyFile, logger).catch(() => false);
+  const exported = chained ? await snarkjs.zKey.exportVerificationKey(zkeyFile).catch(() => null) : null;
+  if (!chained || !exported || vkeyHash(exported) !== vkeyHash(vkey)) {
+    const t = judgeSetup(fromKey, { contributions: null, independent: null }, o.policy);
+    return { ...t, refusals: [...t.refusals, chained ? "the release key is not the release zkey's" : `the release zkey was not made from its r1cs and ${ptau.name}`] };
+  }
+  const ordinary = contributionsFrom(infos).filter((c) => !c.beacon);
+  const known = new Set(o.independentContributions ?? []);
+  return judgeSetup(phase1OfFile(ptau, { trustedHashes: o.trustPtau }), { contributions: ordinary.length, independent: ordinary.filter((c) => known.has(c.hash)).length }, o.policy);
 }

@@ -73,7 +73,7 @@ export interface AuditInput {
 }
 
 /** Reads the contribution list out of snarkjs' verifier log (it prints, it does not return them). */
-function contributionsFrom(lines: string[]): Contribution[] {
+export function contributionsFrom(lines: string[]): Contribution[] {
   const out: Contribution[] = [];
   for (let i = 0; i < lines.length; i++) {
     const m = /^contribution #(\d+) ?(.*):\n([\s\S]*)$/.exec(lines[i]);

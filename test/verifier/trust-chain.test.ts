@@ -113,7 +113,7 @@ describe('trust chain: a verdict holds only what is proven', () => {
     expect(v.claimedSetup.ptau.kind).toBe('ceremony');
     const out = await cliVerify(b);
     expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(/phase 1 \(from the key\): DEVELOPMENT/);
+    expect(out.stdout).toMatch(/phase 1 \(from the key alone\): DEVELOPMENT/);
     expect(out.stdout).toMatch(/claimed by the prover, not checked: ceremony ptau powersOfTau28_hez_final_16/);
     const claims = path.join(dir, 'claims.json');
     await writeFile(claims, JSON.stringify(b));

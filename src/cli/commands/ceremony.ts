@@ -15,8 +15,10 @@ import {
 import { isZkinferError, ZkinferError } from '../../errors.ts';
 import { contributeOverRest } from '../../ceremony/remote.ts';
 import { compileModel } from '../../pipeline/index.ts';
+import { phase1OfFile } from '../../prover/phase1.ts';
 import { identifyPtau } from '../../prover/ptau.ts';
-import { intOption, modelOptionsFrom, progress, type SettingsOptions, withSettings } from '../options.ts';
+import { judgeSetup } from '../../verifier/trust.ts';
+import { hashList, intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustPolicy } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 /** The ceremony.json beside a key, when there is one. */
@@ -87,7 +89,7 @@ export function ceremonyCommands(program: Command): void {
       }),
     );
 
-  withSettings(
+  const verifyCmd = withSettings(
     ceremony
       .command('verify')
       .description("check a ceremony key against the model's recompiled circuit and the ptau, link by link, and list its contributions; exit 0 valid, 1 refused, 2 unusable input")
@@ -95,8 +97,11 @@ export function ceremonyCommands(program: Command): void {
       .requiredOption('--model <onnx>', 'the ONNX model the ceremony is for (recompiled here)')
       .requiredOption('--ptau <file>', 'the powers-of-tau file the ceremony started from')
       .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it')
+      .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)', hashList('--trust-ptau', [32, 64]), [] as string[])
+      .option('--independent-contribution <hash>', "a contribution hash you know was not made by the model's owner, e.g. your own (repeatable)", hashList('--independent-contribution', [64]), [] as string[])
       .option('--json', 'print the result as JSON'),
-  ).action((zkey: string, o: SettingsOptions & { model: string; ptau: string; base?: string; json?: boolean }) =>
+  );
+  withTrustPolicy(verifyCmd).action((zkey: string, o: SettingsOptions & TrustPolicyOptions & { model: string; ptau: string; base?: string; json?: boolean; trustPtau: string[]; independentContribution: string[] }) =>
     refusedIsInvalid(async () => {
       progress(`compiling ${o.model} ...`);
       const m = await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false });
@@ -106,11 +111,23 @@ export function ceremonyCommands(program: Command): void {
         ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau)) }
         : await verifyCeremonyKey(zkey, m.compiled.r1cs, o.ptau);
       const finalized = r.chain.contributions.at(-1)?.beacon !== undefined;
-      const out = { valid: r.ok, reason: r.reason, modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
+      // Phase 1 from the ptau file's hash; phase 2 independence only from hashes the checker knows.
+      const ordinary = r.chain.contributions.filter((c) => !c.beacon);
+      const known = new Set(o.independentContribution);
+      const trust = judgeSetup(
+        phase1OfFile(ptau, { trustedHashes: o.trustPtau }),
+        { contributions: r.ok ? ordinary.length : null, independent: r.ok ? ordinary.filter((c) => known.has(c.hash)).length : null },
+        { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions },
+      );
+      const refused = r.ok && trust.refusals.length > 0;
+      const out = { valid: r.ok && !refused, reason: r.reason ?? (refused ? trust.refusals.join('; ') : null), modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, trust, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
       if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       else {
         const lines = [
+          ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
           r.ok ? `VALID: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}` : `INVALID: ${r.reason}`,
+          trust.summary,
+          `phase 1 (from the ptau file): ${trust.phase1.label}`,
           `model ${m.modelId}, commitment ${out.commitment}`,
           'contributions (each contributor finds their published hash here):',
           ...chainLines(r.chain.contributions),
@@ -118,7 +135,7 @@ export function ceremonyCommands(program: Command): void {
         ];
         process.stdout.write(lines.join('\n') + '\n');
       }
-      if (!r.ok) process.exitCode = EXIT_INVALID;
+      if (!r.ok || refused) process.exitCode = EXIT_INVALID;
     }),
   );
 

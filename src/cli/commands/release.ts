@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { isZkinferError } from '../../errors.ts';
 import { type ReleaseFidelity, runRelease, verifyRelease } from '../../release/index.ts';
-import { intOption, modelOptionsFrom, progress, type SettingsOptions, withPtau, withSettings } from '../options.ts';
+import { hashList, intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withPtau, withSettings, withTrustPolicy } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 function shareOption(name: string) {
@@ -29,7 +29,9 @@ function fidelityLines(f: ReleaseFidelity): string[] {
   ];
 }
 
-interface ReleaseCliOptions extends SettingsOptions {
+interface ReleaseCliOptions extends SettingsOptions, TrustPolicyOptions {
+  trustPtau: string[];
+  independentContribution: string[];
   testSet: string;
   labelColumn?: string;
   signKey: string;
@@ -44,14 +46,16 @@ interface ReleaseCliOptions extends SettingsOptions {
 }
 
 export function releaseCommand(program: Command): void {
-  const release = withPtau(
+  const release = withTrustPolicy(withPtau(
     withSettings(
       program
         .command('release')
         .description('CI release of a model: fidelity gates on a test set, setup (or a ceremony key), key audit, contracts, sample proofs, and a signed in-toto attestation (DSSE); exit 1 when a gate fails')
         .argument('<model>', 'ONNX file (external data files beside it)'),
     ),
-  )
+  ))
+    .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable; a pinned --ptau-sha256 counts)', hashList('--trust-ptau', [32, 64]), [] as string[])
+    .option('--independent-contribution <hash>', "a ceremony contribution hash known not to be the model owner's (repeatable)", hashList('--independent-contribution', [64]), [] as string[])
     .option('--test-set <file>', "required: CSV with a header of the model's input names (and the label column), or JSON rows")
     .option('--label-column <column>', 'the test set\'s label column (CSV) or key (JSON rows): measure float and quantized accuracy')
     .option('--sign-key <key>', 'required: Ed25519 or ECDSA P-256 private key: a PEM file, or env:NAME for a PEM in an environment variable')
@@ -77,6 +81,9 @@ export function releaseCommand(program: Command): void {
         zkey: o.zkey,
         ptau: o.ptau,
         ptauSha256: o.ptauSha256,
+        trustPtau: o.trustPtau,
+        independentContributions: o.independentContribution,
+        policy: { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions },
         prove: o.prove,
         maxFlipRate: o.maxFlipRate,
         minAccuracy: o.minAccuracy,
@@ -103,6 +110,7 @@ export function releaseCommand(program: Command): void {
         ];
         if (r.statement) {
           const s = r.statement.predicate.setup;
+          lines.splice(1, 0, s.trust.summary);
           lines.push(`key ${r.statement.predicate.vkeySha256} (${s.source}, ptau ${s.ptau.name}${s.insecure ? ', DEVELOPMENT: insecure' : ''}), ${s.phase2.length} phase-2 contribution(s), audit ok`);
           lines.push(...r.statement.predicate.proofs.map((p) => `proof ${p.file}: test row ${p.row}, decision ${p.decision?.join(', ') ?? '-'}, verified`));
         }
@@ -116,9 +124,17 @@ export function releaseCommand(program: Command): void {
     .description('check a release directory: the signature, every file against its signed sha256, every sample proof; exit 0 valid, 1 invalid (naming the file), 2 unusable input')
     .argument('<dir>', 'the release directory (zkinfer release -o)')
     .requiredOption('--pub-key <key>', 'the public key: a PEM file, or env:NAME')
+    .option('--ptau <file>', "the ptau the release's zkey was made on: establishes phase 1 from the file (needed by --require-trusted-setup unless the key is a development one)")
     .option('--json', 'print the result as JSON')
-    .action(async (dir: string, o: { pubKey: string; json?: boolean }) => {
-      const r = await verifyRelease(dir, o.pubKey);
+    .action(async (dir: string, _o: unknown, cmd: Command) => {
+      // The policy flags are the parent's (`release`): commander gives them to it wherever they appear.
+      const o = cmd.optsWithGlobals() as { pubKey: string; json?: boolean; ptau?: string; trustPtau: string[]; independentContribution: string[] } & TrustPolicyOptions;
+      const r = await verifyRelease(dir, o.pubKey, {
+        policy: { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions },
+        ptau: o.ptau,
+        trustPtau: o.trustPtau,
+        independentContributions: o.independentContribution,
+      });
       if (o.json) process.stdout.write(JSON.stringify({ status: r.status, reason: r.reason, subject: r.subject, checks: r.checks }, null, 2) + '\n');
       else {
         const head = r.status === 'valid' ? 'VALID' : r.status === 'invalid' ? 'INVALID' : 'UNUSABLE';
