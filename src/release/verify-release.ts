@@ -99,11 +99,10 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
     check(`proof ${p.file}`, r.valid && sameModel, r.valid ? (sameModel ? 'verifies with the release key' : 'verifies, but for another model') : r.reason);
     if (!r.valid || !sameModel) return done('invalid', `proof ${p.file} ${r.valid ? 'is for another model' : `does not verify with the release key: ${r.reason}`}`, p.file, st);
   }
-  if (trust.policy?.requireTrustedSetup || trust.policy?.minIndependentContributions) {
-    const setup = await judgeReleaseSetup(dir, names, vkey, trust);
-    check('setup', setup.refusals.length === 0, `${setup.summary}${setup.refusals.length ? `; refused: ${setup.refusals.join('; ')}` : ''}`);
-    if (setup.refusals.length) return done('invalid', `the setup does not meet the trust policy: ${setup.refusals.join('; ')}`, RELEASE_FILES.vkey, st);
-  }
+  // The setup's trust, as this verifier can establish it (never the signed statement's word).
+  const setup = await judgeReleaseSetup(dir, names, vkey, trust);
+  check('setup', setup.refusals.length === 0, `${setup.summary}${setup.refusals.length ? `; refused: ${setup.refusals.join('; ')}` : ''}`);
+  if (setup.refusals.length) return done('invalid', `the setup does not meet the trust policy: ${setup.refusals.join('; ')}`, RELEASE_FILES.vkey, st);
   return done('valid', `signed release of model ${st.predicate.model.id}: ${st.subject.length} files and ${st.predicate.proofs.length} proof(s) check`, null, st);
 }
 

@@ -148,6 +148,26 @@ describe('zkinfer release', () => {
     }
   });
 
+  it('states the setup first and applies the trust policy: a development release is refused by --require-trusted-setup', async () => {
+    const plain = await cli(['release', 'verify', out, '--pub-key', ec.pubFile]);
+    expect(plain.stdout.split('\n')[1]).toMatch(/^SETUP: DEVELOPMENT/);
+    const strict = await cli(['release', 'verify', out, '--pub-key', ec.pubFile, '--require-trusted-setup', '--json']);
+    expect(strict.code).toBe(1);
+    expect(JSON.parse(strict.stdout)).toMatchObject({ status: 'invalid', subject: 'keys/vkey.json', reason: expect.stringMatching(/trust policy: the setup is a development one/) });
+    // With the ptau file it is established from the file: still development.
+    const withPtau = await cli(['release', 'verify', out, '--pub-key', ec.pubFile, '--ptau', path.join(REPO, 'ptau', 'dev-13.ptau'), '--require-trusted-setup']);
+    expect(withPtau.code).toBe(1);
+    const contributions = await cli(['release', 'verify', out, '--pub-key', ec.pubFile, '--min-independent-contributions', '1']);
+    expect(contributions.code).toBe(1);
+    expect(contributions.stdout).toMatch(/no phase-2 contribution is known to be independent/);
+    // The release itself refuses before proving or signing anything.
+    const refused = path.join(dir, 'refused');
+    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--prove', '1', '--sign-key', path.join(dir, 'release.pem'), '-o', refused, '--require-trusted-setup']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/RELEASE REFUSED: the setup does not meet the trust policy: the setup is a development one/);
+    expect(await readdir(refused)).not.toContain('attestation.dsse.json');
+  });
+
   it('stops (exit 1) when a gate fails, writing the report but nothing signed', async () => {
     const stopped = path.join(dir, 'stopped');
     const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--min-accuracy', '0.99', '--sign-key', path.join(dir, 'release.pem'), '-o', stopped]);

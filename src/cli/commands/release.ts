@@ -138,7 +138,8 @@ export function releaseCommand(program: Command): void {
       if (o.json) process.stdout.write(JSON.stringify({ status: r.status, reason: r.reason, subject: r.subject, checks: r.checks }, null, 2) + '\n');
       else {
         const head = r.status === 'valid' ? 'VALID' : r.status === 'invalid' ? 'INVALID' : 'UNUSABLE';
-        process.stdout.write([`${head}: ${r.reason}`, ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`)].join('\n') + '\n');
+        const setup = r.checks.find((c) => c.name === 'setup');
+        process.stdout.write([`${head}: ${r.reason}`, ...(setup ? [setup.detail] : []), ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`)].join('\n') + '\n');
       }
       process.exitCode = r.status === 'valid' ? 0 : r.status === 'invalid' ? EXIT_INVALID : EXIT_UNUSABLE_INPUT;
     });
