@@ -162,7 +162,7 @@ describe('zkinfer release', () => {
     expect(contributions.stdout).toMatch(/no phase-2 contribution is known to be independent/);
     // The release itself refuses before proving or signing anything.
     const refused = path.join(dir, 'refused');
-    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--prove', '1', '--sign-key', path.join(dir, 'release.pem'), '-o', refused, '--require-trusted-setup']);
+    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--prove', '1', '--sign-key', path.join(dir, 'release.pem'), '-o', refused, '--require-trusted-setup']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/RELEASE REFUSED: the setup does not meet the trust policy: the setup is a development one/);
     expect(await readdir(refused)).not.toContain('attestation.dsse.json');

@@ -5,7 +5,7 @@ import { decodeOutputs } from '../../verifier/decode.ts';
 import { decisionLabel } from '../../prover/descriptor.ts';
 import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
 import { judgeSetup, type SetupTrust } from '../../verifier/trust.ts';
-import type { Phase1Identity } from '../../prover/phase1.ts';
+import { NOT_CHECKED_LABEL, type Phase1Identity } from '../../prover/phase1.ts';
 import { readJsonFile, type TrustPolicyOptions, withTrustPolicy } from '../options.ts';
 
 /** Exit code for a well-formed proof that does not verify. */
@@ -55,7 +55,12 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
     const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
     if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
     else {
-      const lines = [`${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`, `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`];
+      const lines = [
+        `${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`,
+        // The contract holds only a key: phase 1 takes the ptau file (`zkinfer audit`).
+        `SETUP: phase 1 NOT ESTABLISHED (a contract holds only a key): ${NOT_CHECKED_LABEL}`,
+        `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`,
+      ];
       if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
       if (outputs?.decision) lines.push(`decision ${outputs.decision.map((d) => decisionLabel(b.model, d)).join('; ')}`);
       if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
