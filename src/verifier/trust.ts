@@ -34,7 +34,7 @@ export function judgeSetup(phase1: Phase1Identity, phase2: { contributions: numb
       : `phase 2: ${phase2.contributions} contribution(s)${phase2.independent === null ? '' : `, ${phase2.independent} known independent of the model's owner`}`;
   const summary =
     level === 'development'
-      ? 'SETUP: DEVELOPMENT: anyone can forge proofs for this key; not for real decisions'
+      ? 'SETUP: DEVELOPMENT: anyone can forge proofs for this key; do not rely on its verdicts'
       : level === 'trusted'
         ? `SETUP: phase 1 TRUSTED (${phase1.name}, checked from the ptau file); ${p2}`
         : `SETUP: phase 1 NOT ESTABLISHED (${phase1.kind === 'not-checked' ? 'only the key was seen' : phase1.kind}); ${p2}`;

@@ -374,6 +374,13 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`a ceremo
     expect(v.status).toBe(200);
     expect(v.body).toMatchObject({ valid: true, version: 1, vkeyHash: model.body.vkeyHash });
     expect(v.body.setup.trust.kind).toBe('ceremony');
+    // Who uploaded each contribution, as the service recorded it, beside the self-chosen name:
+    // only uploads with a key other than the owner's count as independent.
+    expect(v.body.tenant).toBe('bank');
+    expect(v.body.setup.trust.label).toContain('"alice (regulator)" (a self-chosen name), uploaded by contributor:bank;');
+    expect(v.body.setup.trust.label).toContain('"bob (bank)" (a self-chosen name), uploaded by prover:bank, the owner');
+    expect(v.body.setup.trust.independent).toBe(v.body.setup.ceremony.contributions.filter((c: any) => c.uploadedBy.startsWith('contributor:')).length);
+    expect(v.body.trust).toMatch(/^SETUP: DEVELOPMENT/);
     expect(v.body.setup.ceremony.contributions.map((c: any) => c.name)).toEqual(['alice (regulator)', 'bob (bank)', expect.any(String), expect.any(String), expect.any(String)]);
     expect(v.body.setup.phase2).toHaveLength(6);
     // The Solidity verifier for the ceremony key (compiled when the ceremony was finalized).
