@@ -19,6 +19,8 @@ import { generateDevPtau } from '../../src/prover/dev-ptau.ts';
 import { BUNDLED_DEV_PTAU, hashFile, operatorPtau } from '../../src/prover/ptau.ts';
 import { checkServicePhase1 } from '../../src/service-phase1.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+import { freshPostgres } from '../helpers/postgres.ts';
+import { findRedis } from '../helpers/redis.ts';
 
 const KEYS = { bank: 'bank-prover-key-0123456789', regulator: 'regulator-verifier-key-0123', trust: 'trust-bank-prover-key-0123', alice: 'alice-contributor-key-0123' };
 /** Not the development secrets: a file nobody can forge with (the test forgets them). */
@@ -54,14 +56,15 @@ async function poll<T>(fn: () => Promise<T>, done: (v: T) => boolean, ms = 300_0
   }
 }
 
-/** A service started from environment settings, as `npm start` reads them (embedded store, its own worker). */
-async function startService(env: Record<string, string>): Promise<{ app: FastifyInstance; base: string; config: Config }> {
+/** A service started from environment settings, as `npm start` reads them (embedded store and its own worker, unless `over` names PostgreSQL and Redis). */
+async function startService(env: Record<string, string>, over: Partial<Config> = {}): Promise<{ app: FastifyInstance; base: string; config: Config }> {
   const config: Config = {
     ...loadConfig(env),
     host: '127.0.0.1',
     port: 0,
     redisUrl: null,
     databaseUrl: null,
+    ...over,
     dbDir: await mkdtemp(path.join(dir, 'db-')),
     reconcileIntervalMs: 500,
     rateLimit: 10_000,
@@ -71,6 +74,7 @@ async function startService(env: Record<string, string>): Promise<{ app: Fastify
       { key: KEYS.trust, role: 'prover', tenant: 'trust' },
       { key: KEYS.alice, role: 'contributor', tenant: 'trust' },
     ],
+    ...over,
   };
   const app = await buildApp({ config });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -105,14 +109,16 @@ async function uploadLoan(base: string, fields: Record<string, string> = {}, key
   return ((await up.json()) as { id: string }).id;
 }
 
+/** This process's environment without any zkinfer, Redis or PostgreSQL setting. */
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZKINFER_') && k !== 'REDIS_URL' && k !== 'DATABASE_URL'));
+
 /** Runs `npm start` (or `npm run worker`) with these settings; a refusal exits before it listens. */
 function runEntry(entry: 'server' | 'worker', env: Record<string, string>): Promise<{ code: number | null; stderr: string; started: boolean }> {
   const file = entry === 'server' ? path.join(REPO, 'src', 'api', 'server.ts') : path.join(REPO, 'src', 'queue', 'worker-main.ts');
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZKINFER_') && k !== 'REDIS_URL' && k !== 'DATABASE_URL'));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: REPO,
-      env: { ...clean, PORT: '0', ZKINFER_DB_DIR: 'memory://', ZKINFER_ARTIFACTS: path.join(dir, 'artifacts'), ...env },
+      env: { ...cleanEnv(), PORT: '0', ZKINFER_DB_DIR: 'memory://', ZKINFER_ARTIFACTS: path.join(dir, 'artifacts'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -346,4 +352,42 @@ describe('other phase 1 settings on a running service', () => {
       await app.close();
     }
   });
+});
+
+describe('BullMQ: `npm run worker` reads the same phase 1 settings', () => {
+  it('a worker started with the operator\u2019s pinned ptau sets the model up on it', async (t) => {
+    const redis = await findRedis();
+    const postgres = await freshPostgres();
+    if (!redis.url || !postgres.url) {
+      redis.stop();
+      await postgres.stop();
+      t.skip(`no ${!redis.url ? `Redis (${redis.why})` : `PostgreSQL (${postgres.why})`}`);
+      return;
+    }
+    const env = { ZKINFER_MODE: 'production', ZKINFER_PTAU: prodPtau, ZKINFER_PTAU_SHA256: prodSha };
+    const queuePrefix = `test-prod-ptau-${Date.now()}`;
+    const { app, base } = await startService(env, { redisUrl: redis.url, databaseUrl: postgres.url, dbDir: null, queuePrefix });
+    let stderr = '';
+    const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
+      cwd: REPO,
+      env: { ...cleanEnv(), ...env, REDIS_URL: redis.url, DATABASE_URL: postgres.url, ZKINFER_QUEUE_PREFIX: queuePrefix },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    worker.stderr!.on('data', (d) => (stderr += d));
+    try {
+      const call = caller(base);
+      const id = await uploadLoan(base);
+      const ready = await poll(() => call('GET', `/v1/models/${id}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+      expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
+      expect(ready.body.phase1).toEqual({ kind: 'operator-pinned', name: 'bank-ceremony-13.ptau', power: 13, sha256: prodSha, insecure: false, checkedBy: 'service', from: 'key version' });
+      expect(stderr).toContain(`zkinfer worker phase 1: bank-ceremony-13.ptau (operator-pinned, 2^13, sha256 ${prodSha})`);
+      expect((await call('GET', '/readyz', null)).body.phase1).toMatchObject({ kind: 'operator-pinned', sha256: prodSha, source: 'ZKINFER_PTAU' });
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+      await app.close();
+      redis.stop();
+      await postgres.stop();
+    }
+  }, 600_000);
 });
