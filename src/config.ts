@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { ZkinferError } from './errors.ts';
 import { type ModelLimits, modelLimitsFromEnv } from './model/limits.ts';
 import { maxPtauPowerFromEnv } from './prover/ptau.ts';
@@ -59,6 +61,18 @@ export interface Config {
   limits: ModelLimits;
   /** Largest powers of tau generated or used without an operator's file (ZKINFER_MAX_PTAU_POWER). */
   maxPtauPower: number;
+  /**
+   * ZKINFER_MODE. 'production': the service refuses to start when its setups would use a
+   * development powers of tau (no ZKINFER_PTAU, or a development file), unless
+   * `allowDevSetup`. 'development' (default): without ZKINFER_PTAU, development files are used.
+   */
+  mode: 'production' | 'development';
+  /** ZKINFER_PTAU: the operator's powers-of-tau file (absolute path), used for every setup and ceremony. */
+  ptau: string | null;
+  /** ZKINFER_PTAU_SHA256: the sha256 the operator pins for a ptau that is not a known public ceremony file. */
+  ptauSha256: string | null;
+  /** ZKINFER_ALLOW_DEV_SETUP: production mode may start on a development powers of tau (setups then say development, insecure). */
+  allowDevSetup: boolean;
   /** How long an applicant's receipt is kept after its proof is done; then it is deleted. */
   receiptTtlMs: number;
   /** /metrics and /docs are served on this port only (not on the API's) when set. */
@@ -95,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...modelLimits.problems);
   const ptau = maxPtauPowerFromEnv(env);
   problems.push(...ptau.problems);
+  const phase1 = phase1Settings(env, problems);
   const apiKeys: ApiKey[] = [];
   for (const entry of (env.ZKINFER_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([^=]{16,})=(prover|verifier|admin|contributor):([A-Za-z0-9_-]+)$/.exec(entry);
@@ -128,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureLimit: int('AUTH_FAILURES_PER_MINUTE', 20, 1),
     limits: modelLimits.limits,
     maxPtauPower: ptau.maxPtauPower,
+    ...phase1,
     receiptTtlMs: int('RECEIPT_TTL_SECONDS', 24 * 3600, 1) * 1000,
     adminPort: env.ADMIN_PORT ? int('ADMIN_PORT', 0, 1) : null,
     publicDocs: bool('PUBLIC_DOCS', true),
@@ -139,6 +155,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (problems.length) throw new ZkinferError('SETTINGS', `configuration: ${problems.join('; ')}`, 'env');
   return cfg;
+}
+
+export const PHASE1_ENV = { mode: 'ZKINFER_MODE', ptau: 'ZKINFER_PTAU', ptauSha256: 'ZKINFER_PTAU_SHA256', allowDevSetup: 'ZKINFER_ALLOW_DEV_SETUP' } as const;
+
+/** What to set for a production phase 1: named in every refusal. */
+export const PRODUCTION_PTAU_HINT =
+  `set ${PHASE1_ENV.ptau} to a public ceremony file (e.g. powersOfTau28_hez_final_16.ptau, recognised by its hash) or to your own file pinned with ${PHASE1_ENV.ptauSha256}=<its sha256>; or set ${PHASE1_ENV.allowDevSetup}=true to run on an insecure development setup anyway`;
+
+/**
+ * ZKINFER_MODE, ZKINFER_PTAU, ZKINFER_PTAU_SHA256, ZKINFER_ALLOW_DEV_SETUP: what can be told
+ * without reading the file. The file itself (a ptau, its hash recognised or pinned, not a
+ * development file in production) is checked at start by `checkServicePhase1`.
+ */
+function phase1Settings(env: NodeJS.ProcessEnv, problems: string[]): Pick<Config, 'mode' | 'ptau' | 'ptauSha256' | 'allowDevSetup'> {
+  const rawMode = env[PHASE1_ENV.mode]?.trim() ?? '';
+  let mode: Config['mode'] = 'development';
+  if (rawMode === 'production' || rawMode === 'development') mode = rawMode;
+  else if (rawMode !== '') problems.push(`${PHASE1_ENV.mode} must be production or development (got "${rawMode.slice(0, 40)}")`);
+  const rawAllow = env[PHASE1_ENV.allowDevSetup]?.trim() ?? '';
+  if (rawAllow !== '' && rawAllow !== 'true' && rawAllow !== 'false') problems.push(`${PHASE1_ENV.allowDevSetup} must be true or false (got "${rawAllow.slice(0, 40)}")`);
+  const allowDevSetup = rawAllow === 'true';
+  const rawPtau = env[PHASE1_ENV.ptau]?.trim() ?? '';
+  const ptau = rawPtau ? path.resolve(rawPtau) : null;
+  if (ptau && !existsSync(ptau)) problems.push(`${PHASE1_ENV.ptau} names a file that does not exist (${rawPtau.slice(0, 200)})`);
+  const rawPin = env[PHASE1_ENV.ptauSha256]?.trim() ?? '';
+  let ptauSha256: string | null = null;
+  if (rawPin !== '') {
+    const pin = rawPin.toLowerCase().replace(/^0x/, '');
+    if (!/^[0-9a-f]{64}$/.test(pin)) problems.push(`${PHASE1_ENV.ptauSha256} must be a sha256 of 64 hex digits (got "${rawPin.slice(0, 80)}")`);
+    else if (!ptau) problems.push(`${PHASE1_ENV.ptauSha256} pins a file, but ${PHASE1_ENV.ptau} is not set`);
+    else ptauSha256 = pin;
+  }
+  if (mode === 'production' && !ptau && !allowDevSetup) {
+    problems.push(`${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`);
+  }
+  return { mode, ptau, ptauSha256, allowDevSetup };
 }
 
 /** WORKER_QUEUES: a comma-separated subset of compile, prove (default both). */

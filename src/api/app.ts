@@ -12,6 +12,7 @@ import { startReconciler } from '../queue/reconciler.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { Records } from '../store/records.ts';
+import { checkServicePhase1, type ServicePhase1 } from '../service-phase1.ts';
 import { AuthFailures } from './auth-failures.ts';
 import { type Caller, makeAuthenticator } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
@@ -40,6 +41,8 @@ export interface AppContext {
   /** One reconciler pass now (tests and the chaos suite use it; a timer runs it too). */
   reconcile(): Promise<unknown>;
   auth(req: FastifyRequest, roles: Role[]): Caller;
+  /** The phase 1 every setup and ceremony of this service uses, as checked at start (/readyz shows it). */
+  phase1: ServicePhase1;
   /** Where /metrics and /docs listen when ADMIN_PORT is set (once the API listens). */
   adminAddress?: AddressInfo;
 }
@@ -69,6 +72,8 @@ export interface AppOptions {
    * serves the routes only (generating the OpenAPI document).
    */
   background?: boolean;
+  /** The phase 1 already checked (checkServicePhase1); checked here when absent. */
+  phase1?: ServicePhase1;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -85,6 +90,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   const log = (m: string) => app.log.warn(m);
+  // Before anything is opened: a production service on a development phase 1 does not start.
+  const phase1 = opts.phase1 ?? (await checkServicePhase1(config));
+  if (phase1.insecure) log(`phase 1: ${phase1.name} (${phase1.source}): development powers of tau, setups made on it are insecure (anyone can forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`);
   const db = opts.db ?? (await openDb({ url: config.databaseUrl, dir: config.dbDir }));
   const records = new Records(db);
   const ownRedis = opts.redis === undefined && config.redisUrl ? redisConnection(config.redisUrl) : null;
@@ -100,7 +108,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           maxAttempts: config.jobAttempts,
           autoStart: background,
           log,
-          worker: { limits: config.limits, maxPtauPower: config.maxPtauPower },
+          worker: { limits: config.limits, maxPtauPower: config.maxPtauPower, phase1: { mode: config.mode, ptau: config.ptau, ptauSha256: config.ptauSha256, allowDevSetup: config.allowDevSetup } },
           compileWorkers: config.compileWorkers,
           proveWorkers: config.proveWorkers,
           compilesPerTenant: config.compilesPerTenant,
@@ -118,6 +126,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     verifier: new VerifyProcesses(),
     reconcile: async () => (await db.leader(7_240_012, () => queue.reconcile())) ?? null,
     auth: (req, roles) => authn.require(req, roles),
+    phase1,
   };
   app.decorate('zk', ctx);
   // While closing, every answer says "Connection: close": a keep-alive connection whose

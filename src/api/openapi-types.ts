@@ -29,6 +29,26 @@ export interface paths {
                             database?: string;
                             workers?: string;
                             store?: string;
+                            /** @description the powers of tau every setup and ceremony of this service uses */
+                            phase1?: {
+                                /** @description ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs */
+                                kind: "ceremony" | "operator-pinned" | "development";
+                                name: string;
+                                /** @description the file's power; without ZKINFER_PTAU, the largest development file the service generates */
+                                power: number;
+                                /** @description null without ZKINFER_PTAU: development files are picked per circuit */
+                                sha256: string | null;
+                                insecure: boolean;
+                                source: "ZKINFER_PTAU" | "development files";
+                                /** @description ZKINFER_MODE */
+                                mode: "production" | "development";
+                                /**
+                                 * @description this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you
+                                 * @enum {string}
+                                 */
+                                checkedBy: "service";
+                                checkedAt: string;
+                            };
                         };
                     };
                 };
@@ -49,7 +69,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently */
+        /** Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently; phase1 names the powers of tau every setup uses (ZKINFER_PTAU, checked by the service at start) */
         get: {
             parameters: {
                 query?: never;
@@ -71,6 +91,26 @@ export interface paths {
                             database?: string;
                             workers?: string;
                             store?: string;
+                            /** @description the powers of tau every setup and ceremony of this service uses */
+                            phase1?: {
+                                /** @description ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs */
+                                kind: "ceremony" | "operator-pinned" | "development";
+                                name: string;
+                                /** @description the file's power; without ZKINFER_PTAU, the largest development file the service generates */
+                                power: number;
+                                /** @description null without ZKINFER_PTAU: development files are picked per circuit */
+                                sha256: string | null;
+                                insecure: boolean;
+                                source: "ZKINFER_PTAU" | "development files";
+                                /** @description ZKINFER_MODE */
+                                mode: "production" | "development";
+                                /**
+                                 * @description this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you
+                                 * @enum {string}
+                                 */
+                                checkedBy: "service";
+                                checkedAt: string;
+                            };
                         };
                     };
                 };
@@ -86,6 +126,26 @@ export interface paths {
                             database?: string;
                             workers?: string;
                             store?: string;
+                            /** @description the powers of tau every setup and ceremony of this service uses */
+                            phase1?: {
+                                /** @description ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs */
+                                kind: "ceremony" | "operator-pinned" | "development";
+                                name: string;
+                                /** @description the file's power; without ZKINFER_PTAU, the largest development file the service generates */
+                                power: number;
+                                /** @description null without ZKINFER_PTAU: development files are picked per circuit */
+                                sha256: string | null;
+                                insecure: boolean;
+                                source: "ZKINFER_PTAU" | "development files";
+                                /** @description ZKINFER_MODE */
+                                mode: "production" | "development";
+                                /**
+                                 * @description this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you
+                                 * @enum {string}
+                                 */
+                                checkedBy: "service";
+                                checkedAt: string;
+                            };
                         };
                     };
                 };
@@ -535,6 +595,23 @@ export interface paths {
                             vkeyHash?: string;
                             setup?: {
                                 [key: string]: unknown;
+                            };
+                            /** @description which powers of tau (phase 1) the key was (or will be) set up on */
+                            phase1?: {
+                                /** @description ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs */
+                                kind: "ceremony" | "operator-pinned" | "development";
+                                name: string;
+                                power: number;
+                                sha256: string;
+                                /** @description true for a development phase 1: proofs under this key can be forged */
+                                insecure: boolean;
+                                /**
+                                 * @description this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you
+                                 * @enum {string}
+                                 */
+                                checkedBy: "service";
+                                /** @description key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, the phase 1 the service is configured to use */
+                                from: "key version" | "ceremony" | "service setting";
                             };
                             /** @description the latest ready key version, which the fields above describe */
                             version?: number;
@@ -3244,6 +3321,23 @@ export interface components {
             vkeyHash?: string;
             setup?: {
                 [key: string]: unknown;
+            };
+            /** @description which powers of tau (phase 1) the key was (or will be) set up on */
+            phase1?: {
+                /** @description ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs */
+                kind: "ceremony" | "operator-pinned" | "development";
+                name: string;
+                power: number;
+                sha256: string;
+                /** @description true for a development phase 1: proofs under this key can be forged */
+                insecure: boolean;
+                /**
+                 * @description this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you
+                 * @enum {string}
+                 */
+                checkedBy: "service";
+                /** @description key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, the phase 1 the service is configured to use */
+                from: "key version" | "ceremony" | "service setting";
             };
             /** @description the latest ready key version, which the fields above describe */
             version?: number;

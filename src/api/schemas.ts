@@ -5,6 +5,43 @@ export const ErrorSchema = Type.Object(
   { $id: 'Error', description: 'A client error names what was wrong (code) and where (field); a server error says only "internal error".' },
 );
 
+const Phase1Kind = Type.Union([Type.Literal('ceremony'), Type.Literal('operator-pinned'), Type.Literal('development')], {
+  description: 'ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator\'s own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs',
+});
+const CheckedBy = Type.Literal('service', { description: 'this is the service\'s own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you' });
+
+/** The powers of tau (phase 1) of a model's key, as the service recorded it when it set the key up. */
+export const ModelPhase1Schema = Type.Object(
+  {
+    kind: Phase1Kind,
+    name: Type.String(),
+    power: Type.Integer(),
+    sha256: Type.String(),
+    insecure: Type.Boolean({ description: 'true for a development phase 1: proofs under this key can be forged' }),
+    checkedBy: CheckedBy,
+    from: Type.Union([Type.Literal('key version'), Type.Literal('ceremony'), Type.Literal('service setting')], {
+      description: 'key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, the phase 1 the service is configured to use',
+    }),
+  },
+  { description: 'which powers of tau (phase 1) the key was (or will be) set up on' },
+);
+
+/** The phase 1 the service sets models up on (ZKINFER_PTAU), as it checked the file at start. */
+export const ServicePhase1Schema = Type.Object(
+  {
+    kind: Phase1Kind,
+    name: Type.String(),
+    power: Type.Integer({ description: 'the file\'s power; without ZKINFER_PTAU, the largest development file the service generates' }),
+    sha256: Type.Union([Type.String(), Type.Null()], { description: 'null without ZKINFER_PTAU: development files are picked per circuit' }),
+    insecure: Type.Boolean(),
+    source: Type.Union([Type.Literal('ZKINFER_PTAU'), Type.Literal('development files')]),
+    mode: Type.Union([Type.Literal('production'), Type.Literal('development')], { description: 'ZKINFER_MODE' }),
+    checkedBy: CheckedBy,
+    checkedAt: Type.String(),
+  },
+  { description: 'the powers of tau every setup and ceremony of this service uses' },
+);
+
 const ModelStatus = Type.Union([Type.Literal('queued'), Type.Literal('compiling'), Type.Literal('ceremony'), Type.Literal('ready'), Type.Literal('failed')]);
 const Settings = Type.Object({ scaleBits: Type.Integer(), bits: Type.Integer() });
 
@@ -42,6 +79,7 @@ export const ModelSchema = Type.Object(
     fidelity: Type.Optional(Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })])),
     vkeyHash: Type.Optional(Type.String()),
     setup: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    phase1: Type.Optional(ModelPhase1Schema),
     version: Type.Optional(Type.Integer({ description: 'the latest ready key version, which the fields above describe' })),
     versions: Type.Array(
       Type.Object({

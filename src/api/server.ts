@@ -3,11 +3,28 @@
 // the jobs in a worker process of its own. Records live in PostgreSQL (DATABASE_URL) or in
 // the embedded store under artifacts/db.
 import { loadConfig } from '../config.ts';
+import { isZkinferError } from '../errors.ts';
 import { redisConnection, redisPersistence } from '../queue/index.ts';
+import { checkServicePhase1 } from '../service-phase1.ts';
 import { buildApp } from './app.ts';
 
-const config = loadConfig();
-const app = await buildApp({ config, logger: true });
+/** A settings problem (every one at once, each naming its setting) stops the start with exit 2. */
+function refuse(e: unknown): never {
+  if (!isZkinferError(e) || e.code !== 'SETTINGS') throw e;
+  process.stderr.write(`zkinfer not starting: ${e.message}\n`);
+  process.exit(2);
+}
+const config = (() => {
+  try {
+    return loadConfig();
+  } catch (e) {
+    refuse(e);
+  }
+})();
+// The powers of tau every setup and ceremony will use, checked before anything is opened.
+const phase1 = await checkServicePhase1(config).catch(refuse);
+const app = await buildApp({ config, logger: true, phase1 });
+app.log.info({ phase1 }, `phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', insecure' : ''})`);
 if (config.apiKeys.length === 0) app.log.warn('no ZKINFER_API_KEYS configured: open development mode, every caller is admin');
 if (config.redisUrl) {
   const probe = redisConnection(config.redisUrl);

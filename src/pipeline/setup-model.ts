@@ -1,3 +1,4 @@
+import { ZkinferError } from '../errors.ts';
 import { checkPtauPower, DEFAULT_MAX_PTAU_POWER, developmentPtau, operatorPtau, type PtauInfo, requiredPower, setupCircuit, type CircuitSetup } from '../prover/index.ts';
 import type { CompiledModel } from './compile-model.ts';
 
@@ -5,7 +6,15 @@ export interface SetupOptions {
   /** A ceremony ptau file; without one a development file is used (and marked insecure). */
   ptau?: string;
   /** sha256 an operator pins for a ptau file that is not a known ceremony file. */
-  ptauSha256?: string;
+  ptauSha256?: string | null;
+  /** The setting that named the ptau, for errors (the service: ZKINFER_PTAU; default "ptau"). */
+  ptauSetting?: string;
+  /**
+   * Refuse a development (insecure) powers of tau, the operator's file or the fallback: the
+   * service in production mode without ZKINFER_ALLOW_DEV_SETUP. Checked before anything is
+   * generated.
+   */
+  refuseDevelopment?: boolean;
   log?: (m: string) => void;
   /**
    * Largest ptau power used without an operator's file (default 16, env
@@ -21,8 +30,12 @@ export async function pickPtau(m: CompiledModel, opts: SetupOptions = {}): Promi
   const nPublic = m.compiled.nPubOut + m.compiled.nPubIn;
   const needed = requiredPower(m.compiled.constraints, nPublic);
   const maxPower = opts.maxPtauPower ?? DEFAULT_MAX_PTAU_POWER;
-  if (!opts.ptau) checkPtauPower(needed, maxPower, m.compiled.constraints);
-  const ptau = opts.ptau ? await operatorPtau(opts.ptau, needed, opts.ptauSha256) : await developmentPtau(needed, opts.log, maxPower);
+  if (!opts.ptau) {
+    if (opts.refuseDevelopment) throw refusedDevelopment(opts.ptauSetting);
+    checkPtauPower(needed, maxPower, m.compiled.constraints);
+  }
+  const ptau = opts.ptau ? await operatorPtau(opts.ptau, needed, opts.ptauSha256, opts.ptauSetting) : await developmentPtau(needed, opts.log, maxPower);
+  if (ptau.insecure && opts.refuseDevelopment) throw refusedDevelopment(opts.ptauSetting, ptau.name);
   if (ptau.insecure) opts.log?.(`WARNING: development powers of tau (${ptau.name}): proofs from this setup are not secure`);
   return ptau;
 }
@@ -30,4 +43,14 @@ export async function pickPtau(m: CompiledModel, opts: SetupOptions = {}): Promi
 /** Picks the powers of tau for a compiled model and runs (or reuses) its phase-2 setup. */
 export async function setupModel(m: CompiledModel, opts: SetupOptions = {}): Promise<CircuitSetup> {
   return setupCircuit(m.compiled, await pickPtau(m, opts));
+}
+
+function refusedDevelopment(setting = 'ptau', name?: string): ZkinferError {
+  return new ZkinferError(
+    'SETTINGS',
+    name
+      ? `the powers of tau ${name} (${setting}) is a development file whose secrets are published: a setup on it can be forged; production setups need a public ceremony file or an operator-pinned one`
+      : `no powers of tau is configured (${setting}): production setups need a public ceremony file or an operator-pinned one, not a development file`,
+    setting,
+  );
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError } from '../errors.ts';
@@ -130,23 +130,33 @@ export function requiredPower(constraints: number, nPublic: number): number {
   return Math.max(8, Math.ceil(Math.log2(constraints + nPublic + 1)));
 }
 
-/** An operator's ptau: accepted when it is a known ceremony file or matches the pinned sha256. */
-export async function operatorPtau(file: string, needed: number, pinnedSha256?: string): Promise<PtauInfo> {
-  if (!(await exists(file))) throw new ZkinferError('SETTINGS', `ptau file not found: ${file}`, 'ptau');
-  const power = await readPtauPower(file);
-  if (power < needed) throw new ZkinferError('SETTINGS', `ptau file has 2^${power} powers; this circuit needs 2^${needed}`, 'ptau');
-  const sha256 = await hashFile(file, 'sha256');
-  const blake = await hashFile(file, 'blake2b512');
-  const known = Object.entries(HERMEZ_BLAKE2B).find(([, h]) => h === blake);
-  if (known) return { file, power, kind: 'ceremony', insecure: false, name: `powersOfTau28_hez_final_${known[0].padStart(2, '0')}`, sha256 };
-  if (pinnedSha256 && pinnedSha256.toLowerCase() === sha256) return { file, power, kind: 'operator-pinned', insecure: false, name: path.basename(file), sha256 };
-  throw new ZkinferError(
-    'SETTINGS',
-    pinnedSha256
-      ? `ptau sha256 ${sha256} does not match the pinned ${pinnedSha256}`
-      : `${path.basename(file)} is not a known ceremony file; pin its sha256 (${sha256}) to use it`,
-    'ptau',
-  );
+/**
+ * An operator's ptau: what the file is, by its bytes (identifyPtau), never by the pin alone.
+ * A known public ceremony file is `ceremony`; a development file (the bundled one, or any
+ * that shares the published development secrets) is `development` and insecure, pinned or
+ * not; any other file is accepted only when its sha256 is the one the operator pinned
+ * (`operator-pinned`). A pin that does not match the file is refused whatever the file is.
+ * `needed` is the circuit's power (0: no circuit yet); a file with fewer powers is
+ * MODEL_TOO_LARGE naming the file.
+ */
+export async function operatorPtau(file: string, needed: number, pinnedSha256?: string | null, setting = 'ptau'): Promise<PtauInfo> {
+  if (!(await exists(file))) throw new ZkinferError('SETTINGS', `ptau file not found: ${file}`, setting);
+  const id = await identifyPtau(file);
+  const pin = pinnedSha256?.trim().toLowerCase().replace(/^0x/, '');
+  if (pin && pin !== id.sha256) throw new ZkinferError('SETTINGS', `ptau sha256 ${id.sha256} does not match the pinned ${pin}`, setting);
+  let info: PtauInfo;
+  if (id.kind === 'ceremony') info = { file, power: id.power, kind: 'ceremony', insecure: false, name: id.name, sha256: id.sha256 };
+  else if (id.kind === 'development') info = { file, power: id.power, kind: 'development', insecure: true, name: id.name, sha256: id.sha256 };
+  else if (pin) info = { file, power: id.power, kind: 'operator-pinned', insecure: false, name: id.name, sha256: id.sha256 };
+  else throw new ZkinferError('SETTINGS', `${path.basename(file)} is not a known ceremony file; pin its sha256 (${id.sha256}) to use it`, setting);
+  if (id.power < needed) {
+    throw new ZkinferError(
+      'MODEL_TOO_LARGE',
+      `this circuit needs powers of tau 2^${needed}; the ptau file ${info.name} (${setting}) has 2^${id.power}: supply a file of at least 2^${needed} powers`,
+      setting,
+    );
+  }
+  return info;
 }
 
 /**
@@ -197,7 +207,30 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
  * ceremony file (blake2b-512, as snarkjs publishes them), the bundled development file,
  * or unknown (its sha256 is what to compare with what its maker published).
  */
-export async function identifyPtau(file: string): Promise<{ kind: 'ceremony' | 'development' | 'unknown'; name: string; power: number; sha256: string; blake2b: string }> {
+export async function identifyPtau(file: string): Promise<PtauIdentity> {
+  // Hashing a large ceremony file takes seconds: the answer is kept per (file, size, mtime).
+  const s = await stat(file);
+  const key = `${path.resolve(file)}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  let p = identified.get(key);
+  if (!p) {
+    p = identifyUncached(file);
+    identified.set(key, p);
+    p.catch(() => identified.delete(key));
+  }
+  return { ...(await p) };
+}
+
+export interface PtauIdentity {
+  kind: 'ceremony' | 'development' | 'unknown';
+  name: string;
+  power: number;
+  sha256: string;
+  blake2b: string;
+}
+
+const identified = new Map<string, Promise<PtauIdentity>>();
+
+async function identifyUncached(file: string): Promise<PtauIdentity> {
   const power = await readPtauPower(file);
   const sha256 = await hashFile(file, 'sha256');
   const blake2b = await hashFile(file, 'blake2b512');

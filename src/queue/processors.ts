@@ -5,7 +5,9 @@ import { UnrecoverableError } from 'bullmq';
 import { isZkinferError, ZkinferError } from '../errors.ts';
 import { compileContracts } from '../chain/compile.ts';
 import { ceremonySetup, copyAtomically, initCeremony } from '../ceremony/index.ts';
-import { bundleModel, compileModel, type CompiledModel, describeInput, pickPtau, proveModel, setupModel } from '../pipeline/index.ts';
+import type { Config } from '../config.ts';
+import { bundleModel, compileModel, type CompiledModel, describeInput, pickPtau, proveModel, type SetupOptions, setupModel } from '../pipeline/index.ts';
+import { PHASE1_ENV, ptauFileFor, serviceSetupOptions } from '../service-phase1.ts';
 import type { ModelLimits } from '../model/limits.ts';
 import { hashFile } from '../prover/ptau.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
@@ -26,6 +28,12 @@ export type JobRecords = Pick<Records, 'getModel' | 'setModelStatus' | 'latestVe
 export interface ProcessorOptions {
   limits?: Partial<ModelLimits>;
   maxPtauPower?: number;
+  /**
+   * The phase 1 settings (ZKINFER_MODE, ZKINFER_PTAU, ZKINFER_PTAU_SHA256,
+   * ZKINFER_ALLOW_DEV_SETUP), checked at start: every setup and ceremony uses the
+   * configured file; without one, development files (refused in production mode).
+   */
+  phase1?: Pick<Config, 'mode' | 'ptau' | 'ptauSha256' | 'allowDevSetup'>;
 }
 
 export interface Processors {
@@ -61,8 +69,8 @@ function versionOf(m: CompiledModel, setup: CircuitSetup): NewVersion {
  * by its sha256 beside the circuit, and the ceremony row; the model then waits in status
  * 'ceremony' until its owner finalizes it.
  */
-async function startCeremony(records: JobRecords, tenant: string, modelId: string, m: CompiledModel, maxPtauPower?: number): Promise<void> {
-  const ptau = await pickPtau(m, { maxPtauPower });
+async function startCeremony(records: JobRecords, tenant: string, modelId: string, m: CompiledModel, setupOpts: SetupOptions): Promise<void> {
+  const ptau = await pickPtau(m, setupOpts);
   const tmp = artifactDir('tmp', `ceremony-${randomUUID()}`);
   try {
     const init = await initCeremony(m, ptau, tmp);
@@ -87,6 +95,7 @@ async function startCeremony(records: JobRecords, tenant: string, modelId: strin
  * propagate and are retried.
  */
 export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {}): Processors {
+  const setupOpts = serviceSetupOptions({ mode: 'development', ptau: null, ptauSha256: null, allowDevSetup: false, ...opts.phase1, maxPtauPower: opts.maxPtauPower });
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
   const compiledWarm = new Map<string, Promise<CompiledModel>>();
   type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: ModelRecord['setup'] };
@@ -127,12 +136,16 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
     if (!p) {
       p = (async () => {
         const m = await compiled(rec);
-        if (rec.setup !== 'ceremony') return { m, setup: await setupModel(m, { maxPtauPower: opts.maxPtauPower }) };
+        if (rec.setup !== 'ceremony') return { m, setup: await setupModel(m, setupOpts) };
         const v = await records.latestVersion(rec.tenant, rec.id);
         if (!v) throw new ZkinferError('NOT_FOUND', 'the model\u2019s ceremony is not finalized: it has no key yet', 'model');
-        const ptau = await pickPtau(m, { maxPtauPower: opts.maxPtauPower });
-        const setup = await ceremonySetup(m, ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256), ptau.file, v.vkey);
-        return { m, setup: { ...setup, provenance: { ...setup.provenance, ceremony: v.setup.ceremony } } };
+        // The ceremony's own phase 1 (recorded when it started), not whatever is configured now.
+        const ptauFile = await ptauFileFor(v.setup.ptau, setupOpts.ptau);
+        if (!ptauFile) {
+          throw new ZkinferError('SETTINGS', `the ceremony was made on the powers of tau ${v.setup.ptau.name} (sha256 ${v.setup.ptau.sha256}), which is not the configured ${PHASE1_ENV.ptau}: configure that file to prove with this key`, PHASE1_ENV.ptau);
+        }
+        const setup = await ceremonySetup(m, ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256), ptauFile, v.vkey);
+        return { m, setup: { ...setup, provenance: { ...setup.provenance, insecure: v.setup.insecure, ptau: v.setup.ptau, ceremony: v.setup.ceremony } } };
       })();
       warm.set(key, p);
       p.catch(() => warm.delete(key));
@@ -149,7 +162,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
     const t0 = performance.now();
     try {
       if (rec.setup === 'ceremony') {
-        await startCeremony(records, tenant, modelId, await compiled(rec), opts.maxPtauPower);
+        await startCeremony(records, tenant, modelId, await compiled(rec), setupOpts);
         jobSeconds.observe({ queue: 'compile', stage: 'compile+ceremony', outcome: 'ok' }, (performance.now() - t0) / 1000);
         return;
       }

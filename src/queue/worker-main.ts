@@ -2,17 +2,33 @@
 // lets the running job finish (BullMQ's worker.close()) before exiting. Records live in
 // PostgreSQL (DATABASE_URL); the worker heartbeats there for the API's /readyz.
 import { loadConfig } from '../config.ts';
+import { isZkinferError } from '../errors.ts';
+import { checkServicePhase1 } from '../service-phase1.ts';
 import { openDb } from '../store/db.ts';
 import { Records } from '../store/records.ts';
 import { startBullWorkers } from './bullmq-queue.ts';
 import { serveWorkerMetrics } from './job-metrics.ts';
 import { makeProcessors } from './processors.ts';
 
-const cfg = loadConfig();
+/** A settings problem stops the worker before it takes a job: the message names the setting. */
+function refuse(e: unknown): never {
+  process.stderr.write(`zkinfer worker not starting: ${isZkinferError(e) ? e.message : (e as Error).message}\n`);
+  process.exit(2);
+}
+const cfg = (() => {
+  try {
+    return loadConfig();
+  } catch (e) {
+    refuse(e);
+  }
+})();
 if (!cfg.redisUrl || !cfg.databaseUrl) {
   process.stderr.write('npm run worker needs REDIS_URL and DATABASE_URL (without them, `npm start` runs jobs in its own worker process)\n');
   process.exit(2);
 }
+// The same phase 1 check as the API's: every setup this worker runs uses the checked file.
+const phase1 = await checkServicePhase1(cfg).catch(refuse);
+process.stderr.write(`zkinfer worker phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', INSECURE' : ''}, 2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})\n`);
 // The metrics port first: a taken port must stop this worker before it takes a job.
 const metrics = cfg.workerMetricsPort
   ? await serveWorkerMetrics(cfg.workerMetricsPort, cfg.host).catch((e: NodeJS.ErrnoException) => {
@@ -27,7 +43,7 @@ const workers = startBullWorkers({
   prefix: cfg.queuePrefix,
   concurrency: cfg.workerConcurrency,
   lockMs: cfg.workerLockMs,
-  processors: makeProcessors(records, { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower }),
+  processors: makeProcessors(records, { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower, phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup } }),
   records,
   queues: cfg.workerQueues,
   compilesPerTenant: cfg.compilesPerTenant,

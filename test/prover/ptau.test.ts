@@ -11,12 +11,13 @@ describe('powers of tau', () => {
     expect(await readPtauPower(BUNDLED_DEV_PTAU.file)).toBe(13);
   });
 
-  it('accepts an operator file only when it is a known ceremony file or its sha256 is pinned', async () => {
-    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 10)).rejects.toMatchObject({ code: 'SETTINGS', field: 'ptau' });
+  it('names an operator file by its bytes: the development file stays development, pinned or not', async () => {
     await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 10, 'ab'.repeat(32))).rejects.toThrow(/does not match the pinned/);
+    // A pin says which bytes the operator expects, not what they are: still development, insecure.
     const pinned = await operatorPtau(BUNDLED_DEV_PTAU.file, 10, BUNDLED_DEV_PTAU.sha256);
-    expect(pinned).toMatchObject({ kind: 'operator-pinned', insecure: false, power: 13 });
-    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 14, BUNDLED_DEV_PTAU.sha256)).rejects.toThrow(/needs 2\^14/);
+    expect(pinned).toMatchObject({ kind: 'development', insecure: true, power: 13, name: 'zkinfer-dev-13' });
+    expect(await operatorPtau(BUNDLED_DEV_PTAU.file, 10)).toMatchObject({ kind: 'development', insecure: true });
+    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 14, BUNDLED_DEV_PTAU.sha256)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/needs powers of tau 2\^14; the ptau file zkinfer-dev-13 \(ptau\) has 2\^13/) });
   });
 
   it('refuses a missing or non-ptau file', async () => {

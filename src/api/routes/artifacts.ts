@@ -4,9 +4,9 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
+import { ptauFileFor } from '../../service-phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir, artifactKindDir } from '../../store/paths.ts';
+import { artifactDir } from '../../store/paths.ts';
 import type { ModelVersion } from '../../store/records.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
@@ -16,7 +16,7 @@ import type { AppContext } from '../app.ts';
 type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau';
 
 /** Where a version's file lives and the sha256 its records pinned for it. */
-function located(v: ModelVersion, kind: Kind): { file: string; sha256: string; type: string; name: string } | null {
+async function located(v: ModelVersion, kind: Kind, configuredPtau: string | null): Promise<{ file: string; sha256: string; type: string; name: string } | null> {
   const circuitDir = artifactDir('circuit', v.circuitHash);
   switch (kind) {
     case 'r1cs':
@@ -32,9 +32,9 @@ function located(v: ModelVersion, kind: Kind): { file: string; sha256: string; t
     case 'circuit':
       return { file: path.join(circuitDir, 'main.circom'), sha256: v.circuitSourceSha256, type: 'text/plain; charset=utf-8', name: `${v.modelId}-v${v.version}.circom` };
     case 'ptau': {
+      // A development file, or the configured ZKINFER_PTAU when its bytes are the recorded ones.
       const p = v.setup.ptau;
-      const file =
-        p.sha256 === BUNDLED_DEV_PTAU.sha256 ? BUNDLED_DEV_PTAU.file : p.kind === 'development' ? path.join(artifactKindDir('ptau'), `dev-${p.power}.ptau`) : null;
+      const file = await ptauFileFor(p, configuredPtau);
       return file ? { file, sha256: p.sha256, type: 'application/octet-stream', name: `${p.name}.ptau` } : null;
     }
     default:
@@ -77,8 +77,8 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
       const v = await findVersion(ctx, req, rec);
       const kind = (req.params as { kind: Kind }).kind;
-      const where = located(v, kind);
-      if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file)`, 'kind');
+      const where = await located(v, kind, ctx.config.ptau);
+      if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`, 'kind');
       let actual: string;
       try {
         actual = await sha256Of(where.file);

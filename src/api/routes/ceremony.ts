@@ -9,10 +9,10 @@ import { Type } from 'typebox';
 import { CeremonyProcesses } from '../../ceremony/check-processes.ts';
 import type { CeremonyTaskResult } from '../../ceremony/check-child.ts';
 import { type ErrorCode, ZkinferError } from '../../errors.ts';
-import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
 import type { SetupProvenance } from '../../prover/setup.ts';
+import { PHASE1_ENV, ptauFileFor } from '../../service-phase1.ts';
 import { type CeremonyPtau, type CeremonyRow, Ceremonies, ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir, artifactKindDir } from '../../store/paths.ts';
+import { artifactDir } from '../../store/paths.ts';
 import type { ModelRecord } from '../../store/records.ts';
 import type { Caller } from '../auth.ts';
 import { HttpError } from '../http-error.ts';
@@ -84,11 +84,11 @@ export function ceremonyView(c: CeremonyRow) {
   };
 }
 
-/** The ptau file a ceremony's keys were made on (the service's development files only: an operator's file is not kept). */
-function ptauFile(p: CeremonyPtau): string {
-  if (p.sha256 === BUNDLED_DEV_PTAU.sha256) return BUNDLED_DEV_PTAU.file;
-  if (p.kind === 'development') return path.join(artifactKindDir('ptau'), `dev-${p.power}.ptau`);
-  throw new HttpError(409, 'ARTIFACT_MISSING', `the ceremony's powers of tau (${p.name}) is an operator's file this service does not keep`, 'ptau');
+/** The ptau file a ceremony's keys were made on: a development file, or the configured ZKINFER_PTAU when its bytes are the ceremony's. */
+async function ptauFile(p: CeremonyPtau, configured: string | null): Promise<string> {
+  const file = await ptauFileFor(p, configured);
+  if (file) return file;
+  throw new HttpError(409, 'ARTIFACT_MISSING', `the ceremony's powers of tau (${p.name}) is not the file this service is configured with (${PHASE1_ENV.ptau})`, 'ptau');
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -246,7 +246,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
             const now = await ceremonies.get(model.tenant, model.id);
             if (!now || now.state !== 'open') throw finalized();
             if (now.currentSha256 !== base) throw moved(now, base);
-            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: ptauFile(now.ptau) }), 'contribution');
+            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau) }), 'contribution');
             // Stored under its content address before the record names it.
             await rename(tmp, keyFile(now, sha));
             stored = true;
@@ -301,7 +301,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
           const outDir = path.join(path.dirname(keyFile(now, base)), `.final-${randomUUID()}`);
           try {
             const r = answer(
-              await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon: body.beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: ptauFile(now.ptau), descriptor: now.pending.descriptor }),
+              await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon: body.beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau), descriptor: now.pending.descriptor }),
               'finalize',
             );
             await rename(r.zkey, keyFile(now, r.zkeySha256));

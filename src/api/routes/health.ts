@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { artifactRoot } from '../../store/paths.ts';
 import type { AppContext } from '../app.ts';
+import { ServicePhase1Schema } from '../schemas.ts';
 
 export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const Status = Type.Object({
@@ -12,6 +13,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     database: Type.Optional(Type.String()),
     workers: Type.Optional(Type.String()),
     store: Type.Optional(Type.String()),
+    phase1: Type.Optional(ServicePhase1Schema),
   });
   app.get('/healthz', { config: { rateLimit: false, public: true }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
   app.get(
@@ -19,7 +21,8 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
     {
       config: { rateLimit: false, public: true },
       schema: {
-        summary: 'Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently',
+        summary:
+          'Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently; phase1 names the powers of tau every setup uses (ZKINFER_PTAU, checked by the service at start)',
         response: { 200: Status, 503: Status },
       },
     },
@@ -46,6 +49,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
         database: `${ctx.db.kind}: ${dbUp ? 'ok' : 'unreachable'}`,
         workers,
         store,
+        phase1: ctx.phase1,
       });
     },
   );

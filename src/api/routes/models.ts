@@ -16,6 +16,7 @@ import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
+import { recordedPhase1, type ServicePhase1 } from '../../service-phase1.ts';
 import { ceremonyView } from './ceremony.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
@@ -23,8 +24,17 @@ const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: Erro
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 /** Public view of a model record: the tenant is not shown; the latest key version's description is. */
-export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony?: CeremonyRow | null) {
+export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony: CeremonyRow | null | undefined, service: ServicePhase1) {
   const latest = versions.filter((v) => v.status === 'ready').at(-1);
+  // Which phase 1 the key was set up on: the latest key's, else the open ceremony's, else
+  // what the service is configured to use. The service's own record, labelled as such.
+  const phase1 = latest
+    ? { ...recordedPhase1(latest.setup.ptau, latest.setup.insecure), from: 'key version' as const }
+    : ceremony
+      ? { ...recordedPhase1(ceremony.ptau, ceremony.pending.insecure), from: 'ceremony' as const }
+      : service.sha256 !== null
+        ? { kind: service.kind, name: service.name, power: service.power, sha256: service.sha256, insecure: service.insecure, checkedBy: 'service' as const, from: 'service setting' as const }
+        : null;
   return {
     id: rec.id,
     status: rec.status,
@@ -48,6 +58,7 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
           setup: { ...latest.setup, trust: phase2Trust(latest.setup, rec.tenant) } as unknown as Record<string, unknown>,
         }
       : {}),
+    ...(phase1 ? { phase1 } : {}),
     versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt })),
   };
 }
@@ -218,7 +229,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const caller = ctx.auth(req, ['prover', 'verifier']);
       const q = req.query as { limit?: string; cursor?: string };
       const page = await ctx.records.listModels({ tenant: caller.role === 'prover' ? caller.tenant : undefined, limit: pageLimit(q.limit), cursor: q.cursor });
-      return { items: await Promise.all(page.items.map(async (m) => publicModel(m, await ctx.records.versions(m.tenant, m.id)))), nextCursor: page.nextCursor };
+      return { items: await Promise.all(page.items.map(async (m) => publicModel(m, await ctx.records.versions(m.tenant, m.id), null, ctx.phase1))), nextCursor: page.nextCursor };
     },
   );
 
@@ -227,7 +238,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     { schema: { summary: 'A model: status, its key versions, and the latest one\'s layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
     async (req) => {
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id), rec.setup === 'ceremony' ? await new Ceremonies(ctx.db).get(rec.tenant, rec.id) : null);
+      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id), rec.setup === 'ceremony' ? await new Ceremonies(ctx.db).get(rec.tenant, rec.id) : null, ctx.phase1);
     },
   );
 
