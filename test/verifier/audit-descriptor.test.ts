@@ -230,7 +230,7 @@ describe('an edited descriptor fails the audit', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/FAIL descriptor: the bundle's descriptor differs from this model.s at labels\[0\]$/m);
     // The service's descriptor still holds, and so does every other link.
-    expect(r.stdout).toMatch(/ok {3}descriptor: model\.json's descriptor is this model.s/);
+    expect(r.stdout).toMatch(/ok {3}descriptor: \S*model\.json's descriptor is this model.s/);
     expect(r.stdout).toMatch(/ok {3}r1cs/);
   });
 });
@@ -264,7 +264,7 @@ describe('unusable input: exit 2 naming the flag or field', () => {
     const r2 = await audit([LOAN_MODEL, '--descriptor', badField, ...published()]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/bad-field\.json: the descriptor's inputQuant\.bits\[2\] must be a whole number/);
-    const noVersion = await audit([LOAN_MODEL, '--descriptor', files.record, '--version', '7', ...published()]);
+    const noVersion = await audit([LOAN_MODEL, '--descriptor', files.record, '--model-version', '7', ...published()]);
     expect(noVersion.code).toBe(2);
     expect(noVersion.stderr).toMatch(/has no descriptor for version 7/);
   });

@@ -37,7 +37,7 @@ interface AuditOptions extends SettingsOptions {
   r1cs?: string;
   bundle?: string;
   descriptor?: string;
-  version?: number;
+  modelVersion?: number;
   service?: string;
   modelId?: string;
   apiKey?: string;
@@ -84,10 +84,10 @@ export function auditCommand(program: Command): void {
       .option('--r1cs <file>', "the service's r1cs (GET /v1/models/{id}/artifacts/r1cs): also check it is the one compiled here")
       .option(
         '--descriptor <file>',
-        'the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its descriptor, or --version\'s). Compiles with its settings, publicInput, inputQuant and labels (no settings flags needed) and checks it field for field',
+        'the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its descriptor, or --model-version\'s). Compiles with its settings, publicInput, inputQuant and labels (no settings flags needed) and checks it field for field',
       )
       .option('--bundle <file>', "a proof bundle: check its model descriptor field for field; without --descriptor, also compile with it")
-      .option('--version <n>', 'with a model record or --service: the key version to audit (default: the latest ready one)', intOption('--version'))
+      .option('--model-version <n>', 'with a model record (--descriptor) or --service: the key version to audit (default: the latest ready one)', intOption('--model-version'))
       .option('--service <url>', 'the zkinfer service: download the ONNX, key, zkey, ptau, r1cs and descriptor of --model-id, then audit them')
       .option('--model-id <id>', 'with --service: the model id')
       .option('--api-key <key>', 'with --service: an API key (a verifier key will do); default: env ZKINFER_API_KEY')
@@ -104,7 +104,7 @@ export function auditCommand(program: Command): void {
           if (v !== undefined) throw usage(`${flag} cannot be given with --service: the audit downloads it from the service`, flag.replace(/^--|[<>]/g, ''));
         }
         if (!o.modelId) throw usage('--service needs --model-id', 'model-id');
-        const got = await downloadAudit({ url: o.service, modelId: o.modelId, apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY, tenant: o.tenant, version: o.version, dir: o.keep, log: progress });
+        const got = await downloadAudit({ url: o.service, modelId: o.modelId, apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY, tenant: o.tenant, version: o.modelVersion, dir: o.keep, log: progress });
         if (!o.keep) cleanup = got.dir;
         files = got;
         descriptorDoc = { source: `the service's descriptor of ${o.modelId} version ${got.version}`, doc: got.descriptor };
@@ -116,7 +116,7 @@ export function auditCommand(program: Command): void {
         }
         files = { model, vkey: o.vkey!, zkey: o.zkey!, ptau: o.ptau!, r1cs: o.r1cs };
         if (o.descriptor !== undefined) descriptorDoc = { source: o.descriptor, doc: await readJsonFile(o.descriptor, 'descriptor') };
-        else if (o.version !== undefined) throw usage('--version picks a version of a model record given with --descriptor (or of --service)', 'version');
+        else if (o.modelVersion !== undefined) throw usage('--model-version picks a version of a model record given with --descriptor (or of --service)', 'model-version');
       }
       const vkey = await readJsonFile(files.vkey, 'vkey');
       const bundle = o.bundle ? await readJsonFile(o.bundle, 'bundle') : undefined;
@@ -126,7 +126,7 @@ export function auditCommand(program: Command): void {
       const descriptors: NonNullable<AuditInput['descriptors']> = [];
       let primary: { source: string; descriptor: ModelDescriptor | BundleModel } | null = null;
       if (descriptorDoc) {
-        const d = descriptorIn(descriptorDoc.doc, descriptorDoc.source, o.service !== undefined ? undefined : o.version);
+        const d = descriptorIn(descriptorDoc.doc, descriptorDoc.source, o.service !== undefined ? undefined : o.modelVersion);
         primary = { source: descriptorDoc.source, descriptor: d };
         descriptors.push({ from: o.service !== undefined ? "the service's" : `${descriptorDoc.source}'s`, descriptor: d });
       }
