@@ -134,6 +134,10 @@ describe('the model descriptor the service publishes', () => {
     const bytes = Buffer.from(await onnx.arrayBuffer());
     expect(bytes.equals(await readFile(LOAN_MODEL))).toBe(true);
     expect(onnx.headers.get('x-zkinfer-sha256')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    // Only the files the record lists are served as external data.
+    const other = await call('GET', `/v1/models/${modelId}/artifacts/external/loan-model.onnx`, REGULATOR);
+    expect(other).toMatchObject({ status: 404, body: { code: 'NOT_FOUND', field: 'name' } });
+    expect(record.externalFiles).toBeUndefined();
   });
 });
 
@@ -221,6 +225,14 @@ describe('an edited descriptor fails the audit', () => {
     expect(r.stdout).toMatch(/FAIL r1cs/);
   });
 
+  it('only the commitment beside the descriptor changed: exit 1 naming the commitment', async () => {
+    const file = await edited('commitment-edited.json', (d) => (d.commitment = '12345'));
+    const r = await audit([LOAN_MODEL, '--descriptor', file, ...published()]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/FAIL descriptor: \S*commitment-edited\.json's descriptor is this model.s but its commitment \(12345\) is not/);
+    expect(r.stdout).toMatch(/ok {3}r1cs/);
+  });
+
   it('the published descriptor with a bundle whose label was edited: exit 1 naming labels[0]', async () => {
     const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
     bundle.model.labels[0] = 'approve';
@@ -247,7 +259,7 @@ describe('unusable input: exit 2 naming the flag or field', () => {
     expect(ranges.code).toBe(2);
     expect(ranges.stderr).toMatch(/--input-range cannot be used with .*inputQuant/);
     // A flag that agrees is harmless.
-    const same = await audit([LOAN_MODEL, '--descriptor', files.record, '--scale', '10', '--labels', 'decline,approve', ...published()]);
+    const same = await audit([LOAN_MODEL, '--descriptor', files.record, '--model-version', '1', '--scale', '10', '--labels', 'decline,approve', ...published()]);
     expect(same.code, same.stdout + same.stderr).toBe(0);
   });
 
