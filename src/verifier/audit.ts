@@ -1,7 +1,7 @@
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { compileModel, type CompiledModel } from '../pipeline/index.ts';
-import { descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
+import type { ModelDescriptor } from '../prover/descriptor.ts';
 import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
 import { hashFile, identifyPtau } from '../prover/ptau.ts';
 import { vkeyHash } from '../prover/setup.ts';
