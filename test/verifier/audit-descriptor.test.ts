@@ -134,6 +134,7 @@ describe('the model descriptor the service publishes', () => {
     const bytes = Buffer.from(await onnx.arrayBuffer());
     expect(bytes.equals(await readFile(LOAN_MODEL))).toBe(true);
     expect(onnx.headers.get('x-zkinfer-sha256')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect((await call('GET', `/v1/models/${modelId}/artifacts/model?version=9`, REGULATOR)).body).toMatchObject({ code: 'NOT_FOUND', field: 'version' });
     // Only the files the record lists are served as external data.
     const other = await call('GET', `/v1/models/${modelId}/artifacts/external/loan-model.onnx`, REGULATOR);
     expect(other).toMatchObject({ status: 404, body: { code: 'NOT_FOUND', field: 'name' } });

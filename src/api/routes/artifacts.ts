@@ -93,7 +93,8 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
     async (req, reply) => {
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
       const kind = (req.params as { kind: Kind }).kind;
-      if (kind === 'model') return sendUpload(reply, rec, rec.fileName, null);
+      // The uploaded ONNX is the same for every version (and there before any): a version asked for must still exist.
+      if (kind === 'model') return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(ctx, req, rec)).version : null);
       const v = await findVersion(ctx, req, rec);
       const where = located(v, kind);
       if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file)`, 'kind');
