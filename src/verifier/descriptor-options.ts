@@ -24,6 +24,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 export function descriptorIn(doc: unknown, source: string, version?: number): ModelDescriptor | BundleModel {
   const bad = (why: string, field = source) => new ZkinferError('INPUT_VALUE', `${source} ${why}`, field);
   if (!isObject(doc)) throw bad('is not a JSON object holding a model descriptor');
+  const single = doc.format === DESCRIPTOR_FORMAT ? 'a descriptor' : isObject(doc.model) && doc.model.format === DESCRIPTOR_FORMAT ? 'a proof bundle' : null;
+  if (single && version !== undefined) throw bad(`is ${single}, one version's: a version is picked from a model record (GET /v1/models/{id})`, 'model-version');
   if (doc.format === DESCRIPTOR_FORMAT) return doc as unknown as ModelDescriptor;
   if (isObject(doc.model) && doc.model.format === DESCRIPTOR_FORMAT) return doc.model as unknown as BundleModel;
   if (version !== undefined || (Array.isArray(doc.versions) && !isObject(doc.descriptor))) {
