@@ -527,7 +527,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A model: status, its key versions, and the latest one's layer table, constraints, fidelity, vkey hash and setup provenance */
+        /** A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their model descriptors, and the latest one's full descriptor (what `zkinfer audit --descriptor` replays), layer table, constraints, fidelity, vkey hash and setup provenance */
         get: {
             parameters: {
                 query?: {
@@ -552,6 +552,8 @@ export interface paths {
                             status: "queued" | "compiling" | "ceremony" | "ready" | "failed";
                             reason?: string;
                             fileName: string;
+                            /** @description the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name}) */
+                            externalFiles?: string[];
                             settings: {
                                 scaleBits: number;
                                 bits: number;
@@ -562,6 +564,19 @@ export interface paths {
                             /** @description the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony */
                             ceremony?: {
                                 [key: string]: unknown;
+                            };
+                            /** @description decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise) */
+                            labels?: string[];
+                            /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                            inputQuant?: {
+                                /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
+                                scaleBits: number[];
+                                /** @description per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0) */
+                                bits: number[];
+                                /** @description per feature: the low end of the range (real units) it was sized for */
+                                lo: number[];
+                                /** @description per feature: the high end of that range */
+                                hi: number[];
                             };
                             createdAt: string;
                             updatedAt: string;
@@ -615,6 +630,54 @@ export interface paths {
                             };
                             /** @description the latest ready key version, which the fields above describe */
                             version?: number;
+                            /** @description the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it and checks the key against that circuit */
+                            descriptor?: {
+                                /** @enum {string} */
+                                format: "zkinfer.model-descriptor";
+                                /** @description the model id */
+                                id: string;
+                                circuitFormat: number;
+                                circuitHash: string;
+                                settings: {
+                                    scaleBits: number;
+                                    bits: number;
+                                };
+                                inputs: {
+                                    name: string;
+                                    /** @description features the circuit takes (a categorical column counts one per category) */
+                                    size: number;
+                                    /** @description per column: its ordered categories (give one of them, as a string), or null for a numeric column */
+                                    categories?: (string[] | null)[];
+                                    /** @enum {string} */
+                                    unknownCategory?: "refused";
+                                    /** @description per column: the value a missing entry (null) takes before quantization, or null when it may not be missing */
+                                    missing?: (number | null)[];
+                                }[];
+                                outputSize: number;
+                                decisionSize: number;
+                                head: string;
+                                publicInput: boolean;
+                                packing: {
+                                    width: number;
+                                    perElement: number;
+                                };
+                                /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                                inputQuant?: {
+                                    /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
+                                    scaleBits: number[];
+                                    /** @description per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0) */
+                                    bits: number[];
+                                    /** @description per feature: the low end of the range (real units) it was sized for */
+                                    lo: number[];
+                                    /** @description per feature: the high end of that range */
+                                    hi: number[];
+                                };
+                                labels?: string[];
+                                /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
+                                commitment: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
                             /** @description every key this model has had, oldest first: a key never changes; a new circuit or setup is a new version */
                             versions: {
                                 version: number;
@@ -623,6 +686,54 @@ export interface paths {
                                 circuitHash: string;
                                 commitment: string;
                                 createdAt: string;
+                                /** @description the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it and checks the key against that circuit */
+                                descriptor: {
+                                    /** @enum {string} */
+                                    format: "zkinfer.model-descriptor";
+                                    /** @description the model id */
+                                    id: string;
+                                    circuitFormat: number;
+                                    circuitHash: string;
+                                    settings: {
+                                        scaleBits: number;
+                                        bits: number;
+                                    };
+                                    inputs: {
+                                        name: string;
+                                        /** @description features the circuit takes (a categorical column counts one per category) */
+                                        size: number;
+                                        /** @description per column: its ordered categories (give one of them, as a string), or null for a numeric column */
+                                        categories?: (string[] | null)[];
+                                        /** @enum {string} */
+                                        unknownCategory?: "refused";
+                                        /** @description per column: the value a missing entry (null) takes before quantization, or null when it may not be missing */
+                                        missing?: (number | null)[];
+                                    }[];
+                                    outputSize: number;
+                                    decisionSize: number;
+                                    head: string;
+                                    publicInput: boolean;
+                                    packing: {
+                                        width: number;
+                                        perElement: number;
+                                    };
+                                    /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                                    inputQuant?: {
+                                        /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
+                                        scaleBits: number[];
+                                        /** @description per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0) */
+                                        bits: number[];
+                                        /** @description per feature: the low end of the range (real units) it was sized for */
+                                        lo: number[];
+                                        /** @description per feature: the high end of that range */
+                                        hi: number[];
+                                    };
+                                    labels?: string[];
+                                    /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
+                                    commitment: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
                             }[];
                         };
                     };
@@ -950,7 +1061,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches. */
+        /** A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256); or the uploaded ONNX file (model: its id is the hash of its bytes, settings, input quantization and labels, which an audit recomputes; external data files under /artifacts/external/{name}). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches. */
         get: {
             parameters: {
                 query?: {
@@ -961,7 +1072,7 @@ export interface paths {
                 header?: never;
                 path: {
                     id: string;
-                    kind: "r1cs" | "zkey" | "circuit" | "ptau";
+                    kind: "r1cs" | "zkey" | "circuit" | "ptau" | "model";
                 };
                 cookie?: never;
             };
@@ -1030,6 +1141,114 @@ export interface paths {
                 };
                 /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}/artifacts/external/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the model's uploaded external data files (the record's externalFiles), as stored (header x-zkinfer-sha256): put it beside the ONNX file to compile or audit the model. */
+        get: {
+            parameters: {
+                query?: {
+                    tenant?: string;
+                    /** @description key version (default: the latest ready one) */
+                    version?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the file */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": string;
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3278,6 +3497,8 @@ export interface components {
             status: "queued" | "compiling" | "ceremony" | "ready" | "failed";
             reason?: string;
             fileName: string;
+            /** @description the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name}) */
+            externalFiles?: string[];
             settings: {
                 scaleBits: number;
                 bits: number;
@@ -3288,6 +3509,19 @@ export interface components {
             /** @description the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony */
             ceremony?: {
                 [key: string]: unknown;
+            };
+            /** @description decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise) */
+            labels?: string[];
+            /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+            inputQuant?: {
+                /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
+                scaleBits: number[];
+                /** @description per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0) */
+                bits: number[];
+                /** @description per feature: the low end of the range (real units) it was sized for */
+                lo: number[];
+                /** @description per feature: the high end of that range */
+                hi: number[];
             };
             createdAt: string;
             updatedAt: string;
@@ -3341,6 +3575,54 @@ export interface components {
             };
             /** @description the latest ready key version, which the fields above describe */
             version?: number;
+            /** @description the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it and checks the key against that circuit */
+            descriptor?: {
+                /** @enum {string} */
+                format: "zkinfer.model-descriptor";
+                /** @description the model id */
+                id: string;
+                circuitFormat: number;
+                circuitHash: string;
+                settings: {
+                    scaleBits: number;
+                    bits: number;
+                };
+                inputs: {
+                    name: string;
+                    /** @description features the circuit takes (a categorical column counts one per category) */
+                    size: number;
+                    /** @description per column: its ordered categories (give one of them, as a string), or null for a numeric column */
+                    categories?: (string[] | null)[];
+                    /** @enum {string} */
+                    unknownCategory?: "refused";
+                    /** @description per column: the value a missing entry (null) takes before quantization, or null when it may not be missing */
+                    missing?: (number | null)[];
+                }[];
+                outputSize: number;
+                decisionSize: number;
+                head: string;
+                publicInput: boolean;
+                packing: {
+                    width: number;
+                    perElement: number;
+                };
+                /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                inputQuant?: {
+                    /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
+                    scaleBits: number[];
+                    /** @description per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0) */
+                    bits: number[];
+                    /** @description per feature: the low end of the range (real units) it was sized for */
+                    lo: number[];
+                    /** @description per feature: the high end of that range */
+                    hi: number[];
+                };
+                labels?: string[];
+                /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
+                commitment: string;
+            } & {
+                [key: string]: unknown;
+            };
             /** @description every key this model has had, oldest first: a key never changes; a new circuit or setup is a new version */
             versions: {
                 version: number;
@@ -3349,6 +3631,54 @@ export interface components {
                 circuitHash: string;
                 commitment: string;
                 createdAt: string;
+                /** @description the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it and checks the key against that circuit */
+                descriptor: {
+                    /** @enum {string} */
+                    format: "zkinfer.model-descriptor";
+                    /** @description the model id */
+                    id: string;
+                    circuitFormat: number;
+                    circuitHash: string;
+                    settings: {
+                        scaleBits: number;
+                        bits: number;
+                    };
+                    inputs: {
+                        name: string;
+                        /** @description features the circuit takes (a categorical column counts one per category) */
+                        size: number;
+                        /** @description per column: its ordered categories (give one of them, as a string), or null for a numeric column */
+                        categories?: (string[] | null)[];
+                        /** @enum {string} */
+                        unknownCategory?: "refused";
+                        /** @description per column: the value a missing entry (null) takes before quantization, or null when it may not be missing */
+                        missing?: (number | null)[];
+                    }[];
+                    outputSize: number;
+                    decisionSize: number;
+                    head: string;
+                    publicInput: boolean;
+                    packing: {
+                        width: number;
+                        perElement: number;
+                    };
+                    /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                    inputQuant?: {
+                        /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
+                        scaleBits: number[];
+                        /** @description per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0) */
+                        bits: number[];
+                        /** @description per feature: the low end of the range (real units) it was sized for */
+                        lo: number[];
+                        /** @description per feature: the high end of that range */
+                        hi: number[];
+                    };
+                    labels?: string[];
+                    /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
+                    commitment: string;
+                } & {
+                    [key: string]: unknown;
+                };
             }[];
         };
         /** Proof */

@@ -45,16 +45,62 @@ export const ServicePhase1Schema = Type.Object(
 const ModelStatus = Type.Union([Type.Literal('queued'), Type.Literal('compiling'), Type.Literal('ceremony'), Type.Literal('ready'), Type.Literal('failed')]);
 const Settings = Type.Object({ scaleBits: Type.Integer(), bits: Type.Integer() });
 
+const InputQuantSchema = Type.Object(
+  {
+    scaleBits: Type.Array(Type.Integer(), { description: 'per feature: its scale bits (feature i is round(v * 2^scaleBits[i]))' }),
+    bits: Type.Array(Type.Integer(), { description: 'per feature: the bit width it is range-checked to (unsigned when lo[i] >= 0)' }),
+    lo: Type.Array(Type.Number(), { description: 'per feature: the low end of the range (real units) it was sized for' }),
+    hi: Type.Array(Type.Number(), { description: 'per feature: the high end of that range' }),
+  },
+  { description: 'per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays' },
+);
+
+const DescriptorInput = Type.Object({
+  name: Type.String(),
+  size: Type.Integer({ description: 'features the circuit takes (a categorical column counts one per category)' }),
+  categories: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Array(Type.String())]), { description: "per column: its ordered categories (give one of them, as a string), or null for a numeric column" })),
+  unknownCategory: Type.Optional(Type.Literal('refused')),
+  missing: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Number()]), { description: 'per column: the value a missing entry (null) takes before quantization, or null when it may not be missing' })),
+});
+
+/** A version's full model descriptor with its commitment: what every bundle's `model` holds. */
+export const DescriptorSchema = Type.Object(
+  {
+    format: Type.Literal('zkinfer.model-descriptor'),
+    id: Type.String({ description: 'the model id' }),
+    circuitFormat: Type.Integer(),
+    circuitHash: Type.String(),
+    settings: Type.Object({ scaleBits: Type.Integer(), bits: Type.Integer() }),
+    inputs: Type.Array(DescriptorInput),
+    outputSize: Type.Integer(),
+    decisionSize: Type.Integer(),
+    head: Type.String(),
+    publicInput: Type.Boolean(),
+    packing: Type.Object({ width: Type.Integer(), perElement: Type.Integer() }),
+    inputQuant: Type.Optional(InputQuantSchema),
+    labels: Type.Optional(Type.Array(Type.String())),
+    commitment: Type.String({ description: 'the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one)' }),
+  },
+  {
+    additionalProperties: true,
+    description:
+      "the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it and checks the key against that circuit",
+  },
+);
+
 export const ModelSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     status: ModelStatus,
     reason: Type.Optional(Type.String()),
     fileName: Type.String(),
+    externalFiles: Type.Optional(Type.Array(Type.String(), { description: 'the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name})' })),
     settings: Settings,
     publicInput: Type.Optional(Type.Boolean()),
     setupMode: Type.Optional(Type.Union([Type.Literal('service'), Type.Literal('ceremony')], { description: "who makes the phase-2 key: the service alone, or a ceremony over REST" })),
     ceremony: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony' })),
+    labels: Type.Optional(Type.Array(Type.String(), { description: 'decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise)' })),
+    inputQuant: Type.Optional(InputQuantSchema),
     createdAt: Type.String(),
     updatedAt: Type.String(),
     inputs: Type.Optional(
@@ -81,6 +127,7 @@ export const ModelSchema = Type.Object(
     setup: Type.Optional(Type.Object({}, { additionalProperties: true })),
     phase1: Type.Optional(ModelPhase1Schema),
     version: Type.Optional(Type.Integer({ description: 'the latest ready key version, which the fields above describe' })),
+    descriptor: Type.Optional(DescriptorSchema),
     versions: Type.Array(
       Type.Object({
         version: Type.Integer(),
@@ -89,6 +136,7 @@ export const ModelSchema = Type.Object(
         circuitHash: Type.String(),
         commitment: Type.String(),
         createdAt: Type.String(),
+        descriptor: DescriptorSchema,
       }),
       { description: 'every key this model has had, oldest first: a key never changes; a new circuit or setup is a new version' },
     ),

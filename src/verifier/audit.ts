@@ -1,12 +1,14 @@
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { compileModel, type CompiledModel } from '../pipeline/index.ts';
-import { descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
+import type { ModelDescriptor } from '../prover/descriptor.ts';
 import { type Phase1Identity, phase1OfFile } from '../prover/phase1.ts';
 import { hashFile, identifyPtau } from '../prover/ptau.ts';
 import { vkeyHash } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
+import type { InputQuant } from '../quant/input-quant.ts';
 import type { QuantSettings } from '../quant/settings.ts';
+import { descriptorDifferences, differenceHint } from './descriptor-options.ts';
 import { judgeSetup, type SetupTrust, type TrustPolicy } from './trust.ts';
 
 /** One link of the chain from the published model to the published key. */
@@ -55,6 +57,11 @@ export interface AuditInput {
   calibration?: ArrayLike<number>[];
   inputRanges?: Record<string, [number, number]>;
   labels?: string[];
+  /**
+   * The per-feature input quantization the service fixed at upload (a descriptor's
+   * `inputQuant`; null: the defaults): compiled with as is, bypassing calibration and ranges.
+   */
+  inputQuant?: InputQuant | null;
   /** The published verification key (JSON). */
   vkey: unknown;
   /** The zkey and ptau files the key is said to come from. */
@@ -64,6 +71,8 @@ export interface AuditInput {
   r1cs?: string;
   /** Optional: a descriptor to compare with this model's (a bundle's `model`, or the service's). */
   descriptor?: unknown;
+  /** Optional: more descriptors to compare, each named by where it came from ("the bundle's", "model.json's"). */
+  descriptors?: { from: string; descriptor: unknown }[];
   /** sha256 or blake2b-512 hashes of ptau files the auditor trusts besides the published ceremony files. */
   trustPtau?: string[];
   /** Hashes of phase-2 contributions the auditor knows were made independently of the model's owner (e.g. its own). */
@@ -105,13 +114,26 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
   };
 
   log(`compiling ${input.model} ...`);
-  const m: CompiledModel = await compileModel(input.model, { settings: input.settings, publicInput: input.publicInput, calibration: input.calibration, inputRanges: input.inputRanges, labels: input.labels, fidelity: false });
+  const m: CompiledModel = await compileModel(input.model, { settings: input.settings, publicInput: input.publicInput, calibration: input.calibration, inputRanges: input.inputRanges, inputQuant: input.inputQuant, labels: input.labels, fidelity: false });
   const r1csSha256 = await hashFile(m.compiled.r1cs, 'sha256');
   link('circuit', true, `model ${m.modelId}: circuit ${m.descriptor.circuitHash}, r1cs sha256 ${r1csSha256}, ${m.compiled.constraints} constraints`);
 
-  if (input.descriptor !== undefined) {
-    const diff = firstDifference(descriptorOf(m.descriptor), descriptorOf(input.descriptor as ModelDescriptor));
-    link('descriptor', diff === null, diff === null ? 'the given descriptor is this model\u2019s' : `the given descriptor differs from this model\u2019s at ${diff}`);
+  const given = [...(input.descriptor !== undefined ? [{ from: 'the given', descriptor: input.descriptor }] : []), ...(input.descriptors ?? [])];
+  for (const g of given) {
+    // The whole descriptor, every field: what a verifier decodes a proof with.
+    const diffs = descriptorDifferences(m.descriptor, g.descriptor);
+    // A commitment beside it (a bundle's model, a model record's descriptor) must be this model's too.
+    const theirs = (g.descriptor as { commitment?: unknown } | null)?.commitment;
+    const commitmentOk = theirs === undefined || theirs === m.modelCommitment.toString();
+    link(
+      'descriptor',
+      diffs.length === 0 && commitmentOk,
+      diffs.length > 0
+        ? `${g.from} descriptor differs from this model\u2019s at ${diffs.slice(0, 6).join(', ')}${diffs.length > 6 ? ', ...' : ''}${differenceHint(diffs)}`
+        : commitmentOk
+          ? `${g.from} descriptor is this model\u2019s, field for field`
+          : `${g.from} descriptor is this model\u2019s but its commitment (${String(theirs)}) is not (${m.modelCommitment})`,
+    );
   }
   if (input.r1cs) {
     const theirs = await hashFile(input.r1cs, 'sha256');

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { writeVerifyPage } from '../../src/cli/commands/verify-page.ts';
 import type { ProofBundle, Receipt } from '../../src/prover/bundle.ts';
+import { CEREMONY_POINTS } from '../../src/prover/phase1.ts';
 import { vkeyHash } from '../../src/prover/setup.ts';
 import { loadConfig } from '../../src/config.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
@@ -272,6 +273,24 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     expect(r.reason).toMatch(/does not hash to the model commitment.*\(field model\)/);
     expect(r.details).not.toMatch(/Decision|Nonce|Input commitment|Model id/);
     await shot(page, '7-edited-settings-invalid');
+  });
+
+  it("a key carrying a public ceremony's alpha and beta: phase 1 is \"not checked\", the ceremony is never named", async () => {
+    // Anyone can copy those two points into a powers of tau of their own: they prove nothing.
+    const vkey = JSON.parse(await readFile(files.vkey, 'utf8'));
+    const copied = { ...vkey, vk_alpha_1: [...CEREMONY_POINTS.alpha1, '1'], vk_beta_2: [...CEREMONY_POINTS.beta2.map((c) => [...c]), ['1', '0']] };
+    const file = path.join(dir, 'copied-points-vkey.json');
+    await writeFile(file, JSON.stringify(copied));
+    const page = await open();
+    await page.setInputFiles('#vkey-file', file);
+    await page.waitForFunction(() => document.getElementById('vkey-status')!.textContent!.startsWith('loaded'));
+    await loadBundle(page, files.bundle);
+    const r = await verify(page);
+    expect(r.state).toBe('invalid');
+    expect(r.details).toContain('Setup, phase 1not checked: a key cannot show which powers of tau it came from');
+    expect(r.details).not.toMatch(/hermez/i);
+    expect(await page.locator('#details .danger').count()).toBe(0);
+    await shot(page, '7b-copied-ceremony-points-not-checked');
   });
 
   it('made no request to any host but the test server', () => {

@@ -54,9 +54,15 @@ describe('zkinfer audit', () => {
   });
 
   it('fails for a bundle whose descriptor is not this model\'s, naming the field', async () => {
-    const r = await audit(['--vkey', loan.vkeyFile, '--zkey', loan.zkey, '--ptau', ptauOf(loan), '--bundle', path.join(dir, 'edited.json')]);
+    // The genuine descriptor (here a genuine bundle's) fixes the compile; the edited bundle is compared with it.
+    const r = await audit(['--vkey', loan.vkeyFile, '--zkey', loan.zkey, '--ptau', ptauOf(loan), '--descriptor', bundleFile, '--bundle', path.join(dir, 'edited.json')]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/the descriptor link broke[\s\S]*differs from this model.s at settings\.bits/);
+    expect(r.stdout).toMatch(/the descriptor link broke[\s\S]*the bundle's descriptor differs from this model.s at settings\.bits$/m);
+    // Alone, the edited bundle's settings make another circuit: not the published key's.
+    const alone = await audit(['--vkey', loan.vkeyFile, '--zkey', loan.zkey, '--ptau', ptauOf(loan), '--r1cs', loan.r1cs, '--bundle', path.join(dir, 'edited.json')]);
+    expect(alone.code, alone.stderr).toBe(1);
+    expect(alone.stdout).toMatch(/FAIL descriptor: the bundle's descriptor differs from this model.s at circuitHash/);
+    expect(alone.stdout).toMatch(/FAIL r1cs/);
   });
 
   it("fails (exit 1) for another model's key, naming the vkey link", async () => {

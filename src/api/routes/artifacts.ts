@@ -6,14 +6,15 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ptauFileFor } from '../../service-phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir } from '../../store/paths.ts';
-import type { ModelVersion } from '../../store/records.ts';
+import { artifactDir, artifactKindDir } from '../../store/paths.ts';
+import type { ModelRecord, ModelVersion } from '../../store/records.ts';
+import { uploadFile } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { ErrorSchema, VersionQuery } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 
-type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau';
+type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau' | 'model';
 
 /** Where a version's file lives and the sha256 its records pinned for it. */
 async function located(v: ModelVersion, kind: Kind, configuredPtau: string | null): Promise<{ file: string; sha256: string; type: string; name: string } | null> {
@@ -37,9 +38,25 @@ async function located(v: ModelVersion, kind: Kind, configuredPtau: string | nul
       const file = await ptauFileFor(p, configuredPtau);
       return file ? { file, sha256: p.sha256, type: 'application/octet-stream', name: `${p.name}.ptau` } : null;
     }
+    case 'model':
+      return null;
     default:
       return kind satisfies never;
   }
+}
+
+/** The uploaded model files, served as stored: an audit recomputes the model id from them (the id covers their bytes). */
+async function sendUpload(reply: import('fastify').FastifyReply, rec: ModelRecord, name: string, version: number | null) {
+  const file = uploadFile(rec.id, name);
+  let actual: string;
+  try {
+    actual = await sha256Of(file);
+  } catch {
+    throw new HttpError(404, 'ARTIFACT_MISSING', `the model file "${name}" is no longer stored`, 'name');
+  }
+  reply.type('application/octet-stream').header('x-zkinfer-sha256', actual).header('content-disposition', `attachment; filename="${name}"`);
+  if (version !== null) reply.header('x-zkinfer-model-version', String(version));
+  return reply.send(createReadStream(file));
 }
 
 /** Hashes a file once per (path, size, mtime): a changed file is hashed again. */
@@ -67,16 +84,18 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
     {
       schema: {
         summary:
-          "A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches.",
-        params: Type.Object({ id: Type.String(), kind: Type.Union([Type.Literal('r1cs'), Type.Literal('zkey'), Type.Literal('circuit'), Type.Literal('ptau')]) }),
+          "A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256); or the uploaded ONNX file (model: its id is the hash of its bytes, settings, input quantization and labels, which an audit recomputes; external data files under /artifacts/external/{name}). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches.",
+        params: Type.Object({ id: Type.String(), kind: Type.Union([Type.Literal('r1cs'), Type.Literal('zkey'), Type.Literal('circuit'), Type.Literal('ptau'), Type.Literal('model')]) }),
         querystring: VersionQuery,
         response: { 200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema },
       },
     },
     async (req, reply) => {
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      const v = await findVersion(ctx, req, rec);
       const kind = (req.params as { kind: Kind }).kind;
+      // The uploaded ONNX is the same for every version (and there before any): a version asked for must still exist.
+      if (kind === 'model') return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(ctx, req, rec)).version : null);
+      const v = await findVersion(ctx, req, rec);
       const where = await located(v, kind, ctx.config.ptau);
       if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`, 'kind');
       let actual: string;
@@ -92,6 +111,24 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
         .header('x-zkinfer-model-version', String(v.version))
         .header('content-disposition', `attachment; filename="${where.name}"`);
       return reply.send(createReadStream(where.file));
+    },
+  );
+
+  app.get(
+    '/v1/models/:id/artifacts/external/:name',
+    {
+      schema: {
+        summary: "One of the model's uploaded external data files (the record's externalFiles), as stored (header x-zkinfer-sha256): put it beside the ONNX file to compile or audit the model.",
+        params: Type.Object({ id: Type.String(), name: Type.String() }),
+        querystring: VersionQuery,
+        response: { 200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
+      const name = (req.params as { name: string }).name;
+      if (!rec.externalFiles.includes(name)) throw new HttpError(404, 'NOT_FOUND', 'the model has no external data file of that name', 'name');
+      return sendUpload(reply, rec, name, null);
     },
   );
 }

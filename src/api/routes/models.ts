@@ -40,9 +40,13 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
     status: rec.status,
     ...(rec.reason ? { reason: rec.reason } : {}),
     fileName: rec.fileName,
+    ...(rec.externalFiles.length ? { externalFiles: rec.externalFiles } : {}),
     settings: rec.settings,
     publicInput: rec.publicInput,
     setupMode: rec.setup,
+    // Fixed at upload (the calibration rows are not kept): known before any compile.
+    ...(rec.labels ? { labels: rec.labels } : {}),
+    ...(rec.inputQuant ? { inputQuant: rec.inputQuant } : {}),
     ...(ceremony ? { ceremony: ceremonyView(ceremony) } : {}),
     createdAt: rec.createdAt,
     updatedAt: rec.updatedAt,
@@ -56,10 +60,12 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
           fidelity: latest.fidelity,
           vkeyHash: latest.vkeyHash,
           setup: { ...latest.setup, trust: phase2Trust(latest.setup, rec.tenant) } as unknown as Record<string, unknown>,
+          // The whole descriptor, as every bundle of this version holds it: `zkinfer audit --descriptor` replays it.
+          descriptor: latest.descriptor,
         }
       : {}),
     ...(phase1 ? { phase1 } : {}),
-    versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt })),
+    versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt, descriptor: v.descriptor })),
   };
 }
 
@@ -235,7 +241,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.get(
     '/v1/models/:id',
-    { schema: { summary: 'A model: status, its key versions, and the latest one\'s layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
+    { schema: { summary: 'A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their model descriptors, and the latest one\'s full descriptor (what `zkinfer audit --descriptor` replays), layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
     async (req) => {
       const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
       return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id), rec.setup === 'ceremony' ? await new Ceremonies(ctx.db).get(rec.tenant, rec.id) : null, ctx.phase1);
