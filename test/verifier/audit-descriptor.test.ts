@@ -160,6 +160,7 @@ describe('zkinfer audit from the published descriptor', () => {
       ['descriptor', true],
       ['r1cs', true],
       ['zkey', true],
+      ['phase1', true],
       ['vkey', true],
     ]);
     // The same model id and the same r1cs, byte for byte, as the service's.
