@@ -273,6 +273,36 @@ describe('rate limits', () => {
   });
 });
 
+describe('malformed list cursors', () => {
+  it('a cursor this service did not hand out is a 400 naming querystring.cursor on both list routes, never a 500', async () => {
+    const { base } = await start();
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const cursors = [
+      'garbage',
+      b64([1, 2]),
+      b64(['x', 'y']),
+      b64(['2026-01-01T00:00:00.000Z', 'not-a-uuid']),
+      b64(['not a time', randomUUID()]),
+      b64(['bank\u0000', 'a'.repeat(64)]),
+      b64(['bank', "' OR 1=1 --"]),
+      b64(['a', 'b', 'c']),
+    ];
+    for (const route of ['/v1/proofs', '/v1/models']) {
+      for (const cursor of cursors) {
+        const r = await fetch(`${base}${route}?cursor=${encodeURIComponent(cursor)}`, { headers: { authorization: `Bearer ${KEY}` } });
+        const body = (await r.json()) as { code: string; field: string };
+        expect([route, cursor, r.status]).toEqual([route, cursor, 400]);
+        expect(body).toMatchObject({ code: 'VALIDATION', field: 'querystring.cursor' });
+      }
+    }
+    // A well-formed cursor still pages.
+    const ok = await fetch(`${base}/v1/proofs?cursor=${b64(['2026-01-01T00:00:00.000Z', randomUUID()])}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(ok.status).toBe(200);
+    const okModels = await fetch(`${base}/v1/models?cursor=${b64(['bank', 'a'.repeat(64)])}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(okModels.status).toBe(200);
+  });
+});
+
 describe('a hostile ONNX upload', () => {
   it('3 x ConstantOfShape([1e8]) in a 300-byte file: 422 naming the limit and the node, /healthz responsive meanwhile', async () => {
     const { base } = await start();
