@@ -2,6 +2,7 @@
 // count per key and per address, bodies are bounded per route, JSON nesting and signal
 // lengths are bounded, and a hostile ONNX upload is refused without stalling the API.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { buildOnnx } from '../../src/model/index.ts';
 import { redisConnection } from '../../src/queue/index.ts';
 import { findRedis } from '../helpers/redis.ts';
+import { LOAN_MODEL } from '../helpers/paths.ts';
 
 const redis = await findRedis();
 const KEY = 'hostile-prover-key-0123456789';
@@ -300,6 +302,21 @@ describe('malformed list cursors', () => {
     expect(ok.status).toBe(200);
     const okModels = await fetch(`${base}/v1/models?cursor=${b64(['bank', 'a'.repeat(64)])}`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(okModels.status).toBe(200);
+  });
+});
+
+describe('duplicate labels', () => {
+  it('an upload naming one decision twice is a 400 SETTINGS naming labels', async () => {
+    const { base } = await start();
+    const form = new FormData();
+    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    form.append('labels', 'approve,approve');
+    const r = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form });
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { code: string; field: string; message: string };
+    expect(body).toMatchObject({ code: 'SETTINGS', field: 'labels' });
+    expect(body.message).toMatch(/"approve" twice/);
+    expect(((await (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
 
