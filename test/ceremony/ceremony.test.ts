@@ -42,7 +42,7 @@ describe('file-based ceremony', () => {
 
   it('prints the contribution hash snarkjs computed, and the coordinator accepts each step', async () => {
     expect(hashes.alice).toMatch(/^[0-9a-f]{128}$/);
-    const r = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('alice.zkey'), '--json']);
+    const r = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development', '--base', z('alice.zkey'), '--json']);
     const v = json(r);
     expect(v.valid).toBe(true);
     expect(v.chain.map((c: { name: string; hash: string }) => [c.name, c.hash])).toEqual([['alice (regulator)', hashes.alice], ['bob (bank)', hashes.bob]]);
@@ -61,7 +61,7 @@ describe('file-based ceremony', () => {
     expect(audit.ok).toBe(true);
     expect(audit.contributions.map((c: { hash: string }) => c.hash)).toEqual([hashes.alice, hashes.bob, f.beaconHash]);
     expect(audit.contributions[2].beacon).toEqual({ hash: BEACON, iterationsExp: 10 });
-    const text = await cli(['ceremony', 'verify', path.join(dir, 'final', 'circuit_final.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU]);
+    const text = await cli(['ceremony', 'verify', path.join(dir, 'final', 'circuit_final.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^VALID: .* through 3 verified contribution\(s\)/);
     expect(text.stdout).toContain(`#1 alice (regulator): ${hashes.alice}`);
@@ -106,7 +106,7 @@ describe('file-based ceremony', () => {
   it('refuses a key that adds two contributions at once', async () => {
     await contribute(z('alice.zkey'), z('carol1.zkey'), 'carol');
     await contribute(z('carol1.zkey'), z('carol2.zkey'), 'carol again');
-    const r = await cli(['ceremony', 'verify', z('carol2.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('alice.zkey')]);
+    const r = await cli(['ceremony', 'verify', z('carol2.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development', '--base', z('alice.zkey')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/REFUSED: contribution refused: it adds 2 contributions at once/);
     await expect(checkContribution(z('alice.zkey'), z('carol2.zkey'), m.compiled.r1cs, PTAU)).rejects.toThrow(/adds 2 contributions at once/);
@@ -117,7 +117,7 @@ describe('file-based ceremony', () => {
   it('refuses a contribution built on an old base', async () => {
     // The ceremony is at bob's key; dave contributed to alice's, which bob's already extends.
     await contribute(z('alice.zkey'), z('dave.zkey'), 'dave');
-    const r = await cli(['ceremony', 'verify', z('dave.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('bob.zkey')]);
+    const r = await cli(['ceremony', 'verify', z('dave.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development', '--base', z('bob.zkey')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/it does not build on the base key: contribution #2 is "dave" .* where the base has "bob \(bank\)"/);
     // The initial key again (a contribution that drops every earlier one) is refused too.
@@ -130,15 +130,58 @@ describe('file-based ceremony', () => {
     await mkdir(other);
     json(await cli(['setup', LOAN_MODEL, '--scale', '9', '--ceremony', other]));
     await contribute(path.join(other, 'circuit_0000.zkey'), z('mallory.zkey'), 'mallory');
-    const withBase = await cli(['ceremony', 'verify', z('mallory.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('alice.zkey')]);
+    const withBase = await cli(['ceremony', 'verify', z('mallory.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development', '--base', z('alice.zkey')]);
     expect(withBase.code).toBe(1);
     expect(withBase.stderr).toMatch(/it is a key of another circuit or ptau/);
-    const alone = await cli(['ceremony', 'verify', z('mallory.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU]);
+    const alone = await cli(['ceremony', 'verify', z('mallory.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development']);
     expect(alone.code).toBe(1);
     expect(alone.stdout).toMatch(/^INVALID: the key was not made from this circuit and this ptau/);
     // Same history, but a zkey of another circuit copied over the name the ceremony expects.
     await copyFile(z('mallory.zkey'), z('copied.zkey'));
     await expect(checkContribution(z('circuit_0000.zkey'), z('copied.zkey'), m.compiled.r1cs, PTAU)).rejects.toThrow(/another circuit/);
+  });
+
+  it('ceremony verify refuses the development ptau unless --allow-development (exit 1, naming it), as setup refuses it', async () => {
+    const refused = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/REFUSED: .*dev-13\.ptau is the development powers of tau zkinfer-dev-13 .*anyone can forge.*--allow-development/);
+    expect(refused.stdout).toBe('');
+    // setup on the same file, named as an operator's ptau, refuses it too.
+    const setup = await cli(['setup', LOAN_MODEL, '--ptau', PTAU, '--ceremony', z('dev-setup')]);
+    expect(setup.code).not.toBe(0);
+    expect(setup.stderr).toMatch(/dev-13\.ptau is not a known ceremony file/);
+    // Allowed, every answer says development.
+    const allowed = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/^VALID \(DEVELOPMENT ONLY\): /);
+    expect(allowed.stdout).toMatch(/\nDEVELOPMENT: zkinfer-dev-13 is the development powers of tau/);
+    const j = json(await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development', '--json']));
+    expect(j).toMatchObject({ valid: true, development: true, ptau: { kind: 'development' } });
+  });
+
+  it('a beacon is not a contribution: a key that adds a beacon is refused as the next step, but checks as the finalization of its base', async () => {
+    const { finalize } = await import('../../src/ceremony/index.ts');
+    await finalize(z('bob.zkey'), z('beacon-as-contribution'), { beacon: 'cd'.repeat(32), iterationsExp: 10 });
+    const beaconKey = path.join(dir, 'beacon-as-contribution', 'circuit_final.zkey');
+    expect((await readChain(beaconKey)).types).toEqual([0, 0, 1]);
+    await expect(checkContribution(z('bob.zkey'), beaconKey, m.compiled.r1cs, PTAU)).rejects.toThrow(/contribution refused: its new contribution "final beacon" .* is a beacon, not a contribution/);
+    // `ceremony verify --base` checks a finalized key against the key it closed.
+    const v = await cli(['ceremony', 'verify', beaconKey, '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development', '--base', z('bob.zkey')]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/finalized with a public beacon/);
+  });
+
+  it('finalize takes a 0x beacon (as block hashes are written); a beacon that is not hex is a usage error (exit 2)', async () => {
+    const f = json(await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', `0x${'AB'.repeat(32)}`, '--iterations', '10', '-o', z('final-0x')]));
+    expect(f.chain[2].beacon).toEqual({ hash: 'ab'.repeat(32), iterationsExp: 10 });
+    for (const bad of ['0x', 'xyz', '0xabc', '0x0xab']) {
+      const r = await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', bad, '--iterations', '10', '-o', z('final-bad')]);
+      expect([bad, r.code]).toEqual([bad, 2]);
+      expect(r.stderr).toMatch(/error \[SETTINGS\] \(beacon\): the beacon must be 1 to 255 bytes of hex/);
+    }
+    const iters = await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', BEACON, '--iterations', '5', '-o', z('final-bad')]);
+    expect(iters.code).toBe(2);
+    expect(iters.stderr).toMatch(/\(iterations\)/);
   });
 
   it('refuses to contribute to a finalized key, or to finalize a key nobody contributed to', async () => {

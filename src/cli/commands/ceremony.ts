@@ -94,23 +94,33 @@ export function ceremonyCommands(program: Command): void {
       .argument('<zkey>', 'the ceremony key to check')
       .requiredOption('--model <onnx>', 'the ONNX model the ceremony is for (recompiled here)')
       .requiredOption('--ptau <file>', 'the powers-of-tau file the ceremony started from')
-      .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it')
+      .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it (or the beacon that finalized it)')
+      .option('--allow-development', 'accept a development powers of tau (its secret is published: anyone can forge with such a key); without it such a ptau is refused, as `setup --ceremony` refuses it')
       .option('--json', 'print the result as JSON'),
-  ).action((zkey: string, o: SettingsOptions & { model: string; ptau: string; base?: string; json?: boolean }) =>
+  ).action((zkey: string, o: SettingsOptions & { model: string; ptau: string; base?: string; allowDevelopment?: boolean; json?: boolean }) =>
     refusedIsInvalid(async () => {
+      const ptau = await identifyPtau(o.ptau);
+      // A key on a development ptau proves nothing whatever its phase 2: refused before any
+      // work unless asked for (then every line of the answer says so).
+      const development = ptau.kind === 'development';
+      if (development && !o.allowDevelopment) {
+        throw new ZkinferError('CEREMONY', `${o.ptau} is the development powers of tau ${ptau.name} (its toxic waste is published: anyone can forge proofs for a key made on it); a ceremony on it is not a trusted setup. Pass --allow-development to check it anyway`, 'ptau');
+      }
       progress(`compiling ${o.model} ...`);
       const m = await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false });
-      const ptau = await identifyPtau(o.ptau);
       progress(`checking ${zkey} against the circuit (${m.compiled.constraints} constraints) and ${ptau.name} ...`);
       const r = o.base
-        ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau)) }
+        ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau, { allowBeacon: true })) }
         : await verifyCeremonyKey(zkey, m.compiled.r1cs, o.ptau);
       const finalized = r.chain.contributions.at(-1)?.beacon !== undefined;
-      const out = { valid: r.ok, reason: r.reason, modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
+      const out = { valid: r.ok, reason: r.reason, development, modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
       if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       else {
         const lines = [
-          r.ok ? `VALID: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}` : `INVALID: ${r.reason}`,
+          r.ok
+            ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
+            : `INVALID: ${r.reason}`,
+          ...(development ? [`DEVELOPMENT: ${ptau.name} is the development powers of tau: its secret is published, anyone can forge proofs for this key`] : []),
           `model ${m.modelId}, commitment ${out.commitment}`,
           'contributions (each contributor finds their published hash here):',
           ...chainLines(r.chain.contributions),
@@ -127,7 +137,7 @@ export function ceremonyCommands(program: Command): void {
       .command('finalize')
       .description('close a ceremony with a public beacon; writes circuit_final.zkey and vkey.json and checks them')
       .requiredOption('--in <zkey>', 'the last contributed key')
-      .requiredOption('--beacon <hex>', 'public randomness fixed in advance (e.g. a future block hash), hex')
+      .requiredOption('--beacon <hex>', 'public randomness fixed in advance (e.g. a future block hash), hex, 0x allowed')
       .requiredOption('--iterations <n>', 'beacon hash iterations as an exponent: 2^n, 10 to 63', intOption('--iterations'))
       .requiredOption('-o, --out-dir <dir>', 'where to write circuit_final.zkey, vkey.json and ceremony.json')
       .option('--name <name>', 'the beacon contribution name', 'final beacon')
