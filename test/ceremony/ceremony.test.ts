@@ -63,7 +63,7 @@ describe('file-based ceremony', () => {
     expect(audit.contributions[2].beacon).toEqual({ hash: BEACON, iterationsExp: 10 });
     const text = await cli(['ceremony', 'verify', path.join(dir, 'final', 'circuit_final.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--allow-development']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^VALID: .* through 3 verified contribution\(s\)/);
+    expect(text.stdout).toMatch(/^VALID \(DEVELOPMENT ONLY\): .* through 3 verified contribution\(s\)/);
     expect(text.stdout).toContain(`#1 alice (regulator): ${hashes.alice}`);
     expect(text.stdout).toMatch(/finalized with a public beacon/);
   });
