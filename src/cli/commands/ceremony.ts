@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import {
   advanceRecord,
+  beaconHex,
   CEREMONY_FILE,
   type CeremonyRecord,
   checkContribution,
@@ -145,6 +146,8 @@ export function ceremonyCommands(program: Command): void {
       .option('--ptau <file>', 'the ptau file the ceremony started from'),
   ).action((o: SettingsOptions & { in: string; beacon: string; iterations: number; outDir: string; name: string; model?: string; ptau?: string }) =>
     refusedIsInvalid(async () => {
+      // A beacon that is not hex is a usage error, found before any compile.
+      beaconHex(o.beacon);
       const m = o.model && o.ptau ? await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false }) : null;
       progress(`applying the beacon (2^${o.iterations} iterations) to ${o.in} ...`);
       const r = await finalize(o.in, o.outDir, { beacon: o.beacon, iterationsExp: o.iterations, name: o.name, r1cs: m?.compiled.r1cs, ptau: o.ptau });
