@@ -257,21 +257,54 @@ describe('rate limits', () => {
     expect((await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${VERIFIER}` } })).status).toBe(200);
   });
 
-  it('key guessing: after AUTH_FAILURES_PER_MINUTE failures an address gets 429 before its keys are compared', async () => {
+  it('key guessing: after AUTH_FAILURES_PER_MINUTE different wrong keys an address gets 429 for every key it has not used before', async () => {
     const { base } = await start({ authFailureLimit: 5, rateLimit: 1000 });
+    const get = (key: string) => fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    // A client of this address works before anyone guesses.
+    expect((await get(KEY)).status).toBe(200);
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const r = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer guess-${randomUUID()}` } });
+      const r = await get(`guess-${randomUUID()}`);
       statuses.push(r.status);
       await r.text();
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
-    const blocked = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
+    // The key already used from this address still works: one client guessing (or
+    // misconfigured) does not lock its neighbours out.
+    const known = await get(KEY);
+    expect(known.status).toBe(200);
+    // A valid key never used from here waits like a wrong one, with the same answer: a
+    // locked address cannot tell a right guess from a wrong one.
+    const blocked = await get(VERIFIER);
     expect(blocked.status).toBe(429);
-    expect(await blocked.json()).toMatchObject({ code: 'AUTH_RATE_LIMITED' });
+    const blockedBody = await blocked.json();
+    expect(blockedBody).toMatchObject({ code: 'AUTH_RATE_LIMITED' });
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    const wrong = await get(`guess-${randomUUID()}`);
+    expect(wrong.status).toBe(429);
+    // The same answer but for the seconds left.
+    expect({ ...(await wrong.json()), message: '' }).toEqual({ ...blockedBody, message: '' });
     // Liveness is not behind the lock.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('a stale key retried', () => {
+  it('one wrong key presented again and again is not guessing: it stays 401 and locks out no other key', async () => {
+    const { base } = await start({ authFailureLimit: 5, rateLimit: 1000 });
+    const stale = `stale-${randomUUID()}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${stale}` } });
+      statuses.push(r.status);
+      await r.text();
+    }
+    expect(statuses).toEqual(Array(25).fill(401));
+    // A key never used from this address before works.
+    expect((await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${VERIFIER}` } })).status).toBe(200);
+    // Requests with no key at all count once too.
+    for (let i = 0; i < 10; i++) expect((await fetch(`${base}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
   });
 });
 
