@@ -14,7 +14,8 @@ import { type Db, openDb } from '../store/db.ts';
 import { Records } from '../store/records.ts';
 import { checkServicePhase1, type ServicePhase1 } from '../service-phase1.ts';
 import { AuthFailures } from './auth-failures.ts';
-import { type Caller, makeAuthenticator } from './auth.ts';
+import { serviceSecret } from '../store/service-secret.ts';
+import { type Caller, keyFingerprint, makeAuthenticator, presentedKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
 import { buildAdminApp } from './admin.ts';
 import { errorHandler, HttpError } from './http-error.ts';
@@ -43,6 +44,8 @@ export interface AppContext {
   auth(req: FastifyRequest, roles: Role[]): Caller;
   /** The phase 1 every setup and ceremony of this service uses, as checked at start (/readyz shows it). */
   phase1: ServicePhase1;
+  /** The secret the idempotency table's payload fingerprints are keyed with (artifacts/secrets). */
+  idempotencySecret: Buffer;
   /** Where /metrics and /docs listen when ADMIN_PORT is set (once the API listens). */
   adminAddress?: AddressInfo;
 }
@@ -127,6 +130,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reconcile: async () => (await db.leader(7_240_012, () => queue.reconcile())) ?? null,
     auth: (req, roles) => authn.require(req, roles),
     phase1,
+    idempotencySecret: await serviceSecret('idempotency'),
   };
   app.decorate('zk', ctx);
   // While closing, every answer says "Connection: close": a keep-alive connection whose
@@ -171,19 +175,35 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const refuse = () => {
       if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) reply.header('connection', 'close');
     };
+    const fp = keyFingerprint(presentedKey(req));
     const wait = await failures.blockedFor(req.ip);
     if (wait > 0) {
+      // A locked address: the keys that authenticated from it before still work (its other
+      // clients are not locked out by one that is misconfigured); any other key, valid or
+      // not, waits, so guessing learns nothing. The lookup is made for every key presented.
+      const known = await failures.knownFrom(req.ip, fp);
+      let caller: Caller | null = null;
+      try {
+        caller = authn.identify(req);
+      } catch {
+        caller = null;
+      }
+      if (known && caller) {
+        req.caller = caller;
+        return;
+      }
       refuse();
       reply.header('retry-after', String(wait));
-      throw new HttpError(429, 'AUTH_RATE_LIMITED', `too many failed authentications from this address: try again in ${wait} s`, 'authorization');
+      throw new HttpError(429, 'AUTH_RATE_LIMITED', `too many failed authentications from this address: try again in ${wait} s (keys already used from this address still work)`, 'authorization');
     }
     try {
       req.caller = authn.identify(req);
     } catch (e) {
       refuse();
-      await failures.record(req.ip);
+      await failures.record(req.ip, fp);
       throw e;
     }
+    await failures.succeeded(req.ip, fp);
   });
   app.addHook('onResponse', async (req, reply) => {
     ctx.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);

@@ -2,38 +2,55 @@ import type { Redis } from 'ioredis';
 
 /**
  * Failed authentications per client address in fixed one-minute windows, shared by every
- * API process through Redis when there is one. Past the limit an address is refused (429)
- * before its credentials are even compared: guessing keys costs a minute per `limit` tries.
+ * API process through Redis when there is one. What counts is the number of *different*
+ * keys an address presented and got wrong: guessing needs a new key per try, while a client
+ * retrying its one stale key is not guessing (and locks out no one). Past the limit the
+ * address is refused (429) for the rest of the window, except for the keys that have
+ * authenticated from it before (kept a day): an office behind one address keeps working
+ * while one of its clients is misconfigured, and a locked address still learns nothing
+ * about any key it has not used successfully.
  */
 export class AuthFailures {
-  private readonly local = new Map<string, { n: number; until: number }>();
+  private readonly local = new Map<string, { keys: Set<string>; until: number }>();
+  private readonly known = new Map<string, Map<string, number>>();
+  /** When this process last wrote a (address, key) success to Redis: at most one write per key and address per `noteEveryMs`. */
+  private readonly noted = new Map<string, number>();
 
   constructor(
     private readonly limit: number,
     private readonly redis: Redis | null,
     private readonly prefix: string,
     private readonly windowMs = 60_000,
+    private readonly knownMs = 24 * 3600_000,
+    private readonly noteEveryMs = 10 * 60_000,
   ) {}
 
   private key(ip: string): string {
     return `${this.prefix}:authfail:${ip}`;
   }
 
-  /** Seconds until the address may try again, or 0 when it is under the limit. */
+  private knownKey(ip: string): string {
+    return `${this.prefix}:authok:${ip}`;
+  }
+
+  /** Seconds until the address may try new keys again, or 0 when it is under the limit. */
   async blockedFor(ip: string): Promise<number> {
     if (this.redis) {
-      const [n, ttl] = await Promise.all([this.redis.get(this.key(ip)), this.redis.pttl(this.key(ip))]);
-      return Number(n ?? 0) >= this.limit ? Math.max(1, Math.ceil(ttl / 1000)) : 0;
+      const [n, ttl] = await Promise.all([this.redis.scard(this.key(ip)), this.redis.pttl(this.key(ip))]);
+      return n >= this.limit ? Math.max(1, Math.ceil(ttl / 1000)) : 0;
     }
     const e = this.local.get(ip);
     if (!e || e.until <= Date.now()) return 0;
-    return e.n >= this.limit ? Math.max(1, Math.ceil((e.until - Date.now()) / 1000)) : 0;
+    return e.keys.size >= this.limit ? Math.max(1, Math.ceil((e.until - Date.now()) / 1000)) : 0;
   }
 
-  async record(ip: string): Promise<void> {
+  /** A failed authentication from `ip` with the key whose fingerprint is `fp` ('' for no key). */
+  async record(ip: string, fp: string): Promise<void> {
+    const member = fp || 'none';
     if (this.redis) {
-      const n = await this.redis.incr(this.key(ip));
-      if (n === 1) await this.redis.pexpire(this.key(ip), this.windowMs);
+      const r = await this.redis.multi().sadd(this.key(ip), member).pttl(this.key(ip)).exec();
+      // No expiry yet (a new window): set it. Two processes racing both set about the same one.
+      if (r && Number(r[1]?.[1]) < 0) await this.redis.pexpire(this.key(ip), this.windowMs);
       return;
     }
     const now = Date.now();
@@ -41,7 +58,38 @@ export class AuthFailures {
     if (!e || e.until <= now) {
       // Forget expired windows now and then, so a scan of many addresses cannot grow the map for ever.
       if (this.local.size > 10_000) for (const [k, v] of this.local) if (v.until <= now) this.local.delete(k);
-      this.local.set(ip, { n: 1, until: now + this.windowMs });
-    } else e.n += 1;
+      this.local.set(ip, { keys: new Set([member]), until: now + this.windowMs });
+    } else if (e.keys.size < this.limit) e.keys.add(member);
+  }
+
+  /** A key (by fingerprint) authenticated from `ip`: it stays usable from there while the address is locked. */
+  async succeeded(ip: string, fp: string): Promise<void> {
+    const now = Date.now();
+    const memo = `${ip} ${fp}`;
+    if ((this.noted.get(memo) ?? 0) > now - this.noteEveryMs) return;
+    if (this.noted.size > 10_000) this.noted.clear();
+    this.noted.set(memo, now);
+    if (this.redis) {
+      await this.redis.multi().sadd(this.knownKey(ip), fp).pexpire(this.knownKey(ip), this.knownMs).exec();
+      return;
+    }
+    if (this.known.size > 10_000) {
+      for (const [k, m] of this.known) {
+        for (const [f, until] of m) if (until <= now) m.delete(f);
+        if (m.size === 0) this.known.delete(k);
+      }
+    }
+    const m = this.known.get(ip) ?? new Map<string, number>();
+    m.set(fp, now + this.knownMs);
+    this.known.set(ip, m);
+  }
+
+  /**
+   * Whether the key with fingerprint `fp` authenticated from `ip` before. Asked for every
+   * key a locked address presents, valid or not, so the time of the answer says nothing.
+   */
+  async knownFrom(ip: string, fp: string): Promise<boolean> {
+    if (this.redis) return (await this.redis.sismember(this.knownKey(ip), fp)) === 1;
+    return (this.known.get(ip)?.get(fp) ?? 0) > Date.now();
   }
 }

@@ -22,6 +22,14 @@ declare module 'fastify' {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/**
+ * A presented key's fingerprint: for a configured key, its `keyId`. Lets the lockout tell
+ * keys apart (and remember good ones) without keeping any key.
+ */
+export function keyFingerprint(presented: string | undefined): string {
+  return presented === undefined ? '' : digest(presented).subarray(0, 12).toString('hex');
+}
+
 /** The key a request presents: `Authorization: Bearer <key>`, else the `x-api-key` header. */
 export function presentedKey(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
@@ -46,7 +54,7 @@ export interface Authenticator {
 export function makeAuthenticator(keys: ApiKey[]): Authenticator {
   const table = keys.map((k) => {
     const d = digest(k.key);
-    return { role: k.role, tenant: k.tenant, digest: d, keyId: d.subarray(0, 12).toString('hex') };
+    return { role: k.role, tenant: k.tenant, digest: d, keyId: keyFingerprint(k.key) };
   });
   const open = table.length === 0;
   const identify = (req: FastifyRequest): Caller => {

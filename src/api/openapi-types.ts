@@ -2834,6 +2834,34 @@ export interface paths {
                                 checkMs: number;
                                 createdAt: string;
                             }[];
+                            /** @description resets of the ceremony to its initial key (POST .../ceremony/reset), oldest first */
+                            resets: {
+                                /** @description 1 for the first reset */
+                                n: number;
+                                /** @description the current key when it was reset */
+                                fromSha256: string;
+                                /** @description the contributions the reset dropped from the chain */
+                                contributions: {
+                                    /** @description 1-based position in the chain */
+                                    index: number;
+                                    name: string;
+                                    /** @description blake2b-512 contribution hash (snarkjs): what the contributor publishes */
+                                    hash: string;
+                                    /** @description sha256 of the key this contribution made */
+                                    zkeySha256: string;
+                                    /** @description sha256 of the key it extends */
+                                    baseSha256: string;
+                                    /** @description role:tenant of the API key that uploaded it */
+                                    uploadedBy: string;
+                                    /** @description time the service took to check it against the r1cs and ptau */
+                                    checkMs: number;
+                                    createdAt: string;
+                                }[];
+                                /** @description role:tenant of the API key that reset it */
+                                resetBy: string;
+                                reason: string;
+                                createdAt: string;
+                            }[];
                             beacon: {
                                 hash: string;
                                 iterationsExp: number;
@@ -3324,7 +3352,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description public randomness fixed in advance (a future block hash, a drand round), hex */
+                        /** @description public randomness fixed in advance (a future block hash, a drand round), hex, with or without 0x (recorded without it, lowercase) */
                         beacon: string;
                         /** @description log2 of the beacon hash iterations */
                         iterationsExp: number;
@@ -3350,6 +3378,182 @@ export interface paths {
                                 hash: string;
                             }[];
                             ms: number;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}/ceremony/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset an open ceremony to its initial key (the model's owner): for a ceremony that cannot finish (its current key holds a beacon, a contributor's key was lost). Every contribution is dropped from the chain and recorded with the reset (who, when, why, from which key) in the ceremony's resets; contributors then start again from the initial key. A finalized ceremony is never reset (409 CEREMONY_FINALIZED); one still at its initial key is a 409 CEREMONY_EMPTY. */
+        post: {
+            parameters: {
+                query?: {
+                    tenant?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description why, in words: recorded with the reset and shown to everyone who reads the ceremony */
+                        reason: string;
+                        /** @description the key expected to be current (default: the current one); 409 if it is no longer current */
+                        base?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            n: number;
+                            fromSha256: string;
+                            currentSha256: string;
+                            dropped: {
+                                index: number;
+                                name: string;
+                                hash: string;
+                                uploadedBy: string;
+                            }[];
                         };
                     };
                 };

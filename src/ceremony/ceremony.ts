@@ -8,7 +8,7 @@ import type { CompiledModel } from '../pipeline/index.ts';
 import { hashFile, identifyPtau, type PtauInfo } from '../prover/ptau.ts';
 import { assertUsableVkey, type CircuitSetup, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
 import type { QuantSettings } from '../quant/settings.ts';
-import { type Contribution, extensionProblem, readChain, type ZkeyChain } from './chain.ts';
+import { addedKindProblem, type Contribution, extensionProblem, readChain, type ZkeyChain } from './chain.ts';
 
 export const CEREMONY_FORMAT = 'zkinfer.ceremony';
 export const CEREMONY_FILE = 'ceremony.json';
@@ -124,7 +124,7 @@ export async function contribute(inZkey: string, outZkey: string, name: string, 
   checkName(name);
   if (path.resolve(inZkey) === path.resolve(outZkey)) throw new ZkinferError('CEREMONY', 'the output key must be a new file (the input key stays as the ceremony\u2019s record)', 'out');
   const before = await readChain(inZkey);
-  if (before.contributions.some((c) => c.beacon)) throw new ZkinferError('CEREMONY', 'this key is finalized (it ends with a beacon): no contribution can follow', 'in');
+  if (before.types.some((t) => t !== 0)) throw new ZkinferError('CEREMONY', 'this key is finalized (it holds a beacon): no contribution can follow', 'in');
   const entropy = Buffer.from(opts.entropy ?? randomBytes(64)).toString('hex');
   let hash = '';
   await atomically(outZkey, async (tmp) => {
@@ -175,13 +175,15 @@ export interface ContributionCheck {
 
 /**
  * Accepts `newZkey` as the next key of a ceremony whose current key is `baseZkey` only when
- * it is the same circuit, keeps every contribution of the base in place, adds exactly one,
- * and verifies against the circuit's r1cs and the ptau. Throws CEREMONY naming the reason.
+ * it is the same circuit, keeps every contribution of the base in place, adds exactly one
+ * ordinary contribution (not a beacon, unless `allowBeacon`: checking a finalized key against
+ * the key it closed), and verifies against the circuit's r1cs and the ptau. Throws CEREMONY
+ * naming the reason.
  */
-export async function checkContribution(baseZkey: string, newZkey: string, r1cs: string, ptau: string): Promise<ContributionCheck> {
+export async function checkContribution(baseZkey: string, newZkey: string, r1cs: string, ptau: string, opts: { allowBeacon?: boolean } = {}): Promise<ContributionCheck> {
   const before = await readChain(baseZkey);
   const after = await readChain(newZkey);
-  const problem = extensionProblem(before, after);
+  const problem = extensionProblem(before, after) ?? (opts.allowBeacon && after.types.at(-1) === 1 ? null : addedKindProblem(after));
   if (problem) throw new ZkinferError('CEREMONY', `contribution refused: ${problem}`, 'zkey');
   const check = await verifyCeremonyKey(newZkey, r1cs, ptau);
   if (!check.ok) throw new ZkinferError('CEREMONY', `contribution refused: ${check.reason}`, 'zkey');
@@ -212,20 +214,31 @@ export interface FinalizeResult {
 }
 
 /**
+ * A beacon as snarkjs takes it: 1 to 255 bytes of hex, lowercase, a leading `0x` (as block
+ * hashes are written) dropped. Anything else is a SETTINGS error naming `beacon`.
+ */
+export function beaconHex(beacon: string): string {
+  const hex = /^0[xX]/.test(beacon) ? beacon.slice(2) : beacon;
+  if (!/^([0-9a-fA-F]{2}){1,255}$/.test(hex)) throw new ZkinferError('SETTINGS', 'the beacon must be 1 to 255 bytes of hex (an even number of hex digits, optionally after 0x)', 'beacon');
+  return hex.toLowerCase();
+}
+
+/**
  * Closes a ceremony: applies the public beacon (snarkjs `zKey.beacon`) to `inZkey`, writes
  * `circuit_final.zkey` and `vkey.json` to `outDir`, and checks the result (one more
  * contribution, a usable key, and with r1cs and ptau the full verification).
  */
 export async function finalize(inZkey: string, outDir: string, o: FinalizeOptions): Promise<FinalizeResult> {
-  if (!/^([0-9a-fA-F]{2}){1,255}$/.test(o.beacon)) throw new ZkinferError('CEREMONY', 'the beacon must be 1 to 255 bytes of hex', 'beacon');
-  if (!Number.isInteger(o.iterationsExp) || o.iterationsExp < 10 || o.iterationsExp > 63) throw new ZkinferError('CEREMONY', 'iterations is an exponent between 10 and 63 (2^N hash iterations)', 'iterations');
+  // Bad options are usage errors (SETTINGS), not a refused key.
+  const beacon = beaconHex(o.beacon);
+  if (!Number.isInteger(o.iterationsExp) || o.iterationsExp < 10 || o.iterationsExp > 63) throw new ZkinferError('SETTINGS', 'iterations is an exponent between 10 and 63 (2^N hash iterations)', 'iterations');
   const before = await readChain(inZkey);
   if (before.contributions.length === 0) throw new ZkinferError('CEREMONY', 'the key has no contribution: a beacon alone is public, so anyone could forge', 'in');
-  if (before.contributions.some((c) => c.beacon)) throw new ZkinferError('CEREMONY', 'the key is already finalized', 'in');
+  if (before.types.some((t) => t !== 0)) throw new ZkinferError('CEREMONY', 'the key is already finalized (it holds a beacon): no beacon can follow', 'in');
   const zkey = path.join(outDir, 'circuit_final.zkey');
   let hash = '';
   await atomically(zkey, async (tmp) => {
-    const h = await snarkjs.zKey.beacon(inZkey, tmp, checkName(o.name ?? 'final beacon'), o.beacon.toLowerCase(), o.iterationsExp);
+    const h = await snarkjs.zKey.beacon(inZkey, tmp, checkName(o.name ?? 'final beacon'), beacon, o.iterationsExp);
     if (!(h instanceof Uint8Array)) throw new ZkinferError('CEREMONY', `snarkjs refused the beacon for ${inZkey}`, 'in');
     hash = Buffer.from(h).toString('hex');
   });

@@ -16,6 +16,11 @@ export interface ZkeyChain {
   /** blake2b-512 of the circuit's initial key material: differs for another circuit or ptau. */
   csHash: string;
   contributions: Contribution[];
+  /**
+   * Each contribution's type as the file records it (snarkjs: 0 an ordinary contribution
+   * with its proof of knowledge, 1 a beacon), in the order of `contributions`.
+   */
+  types: number[];
 }
 
 /** The section of a zkey that holds the MPC parameters (snarkjs zkey_utils `readMPCParams`). */
@@ -88,6 +93,7 @@ export async function readChain(zkey: string): Promise<ZkeyChain> {
   const csHash = take(64).toString('hex');
   const n = take(4).readUInt32LE(0);
   const contributions: Contribution[] = [];
+  const types: number[] = [];
   for (let i = 0; i < n; i++) {
     const h = createHash('blake2b512');
     h.update(point(c.G1, G1_BYTES)); // deltaAfter
@@ -96,6 +102,7 @@ export async function readChain(zkey: string): Promise<ZkeyChain> {
     h.update(point(c.G2, G2_BYTES)); // g2_spx
     h.update(take(64)); // transcript
     const type = take(4).readUInt32LE(0);
+    types.push(type);
     const paramLength = take(4).readUInt32LE(0);
     const params = take(paramLength);
     let name = '';
@@ -121,7 +128,7 @@ export async function readChain(zkey: string): Promise<ZkeyChain> {
       ...(type === 1 && beaconHash !== undefined && iterationsExp !== undefined ? { beacon: { hash: beaconHash, iterationsExp } } : {}),
     });
   }
-  return { csHash, contributions };
+  return { csHash, contributions, types };
 }
 
 /**
@@ -140,6 +147,19 @@ export function extensionProblem(before: ZkeyChain, after: ZkeyChain): string | 
   if (a.length === b.length + 1) return null;
   if (a.length <= b.length) return `it adds no contribution (${a.length} in it, ${b.length} in the base)`;
   return `it adds ${a.length - b.length} contributions at once; each contribution must be checked on its own (exactly one per step)`;
+}
+
+/**
+ * Why the one contribution `after` adds to `before` is not an ordinary contribution (a
+ * beacon, or a type snarkjs does not make), or null when it is. A beacon closes a chain:
+ * accepted as a contribution, it would leave a ceremony that can never be finalized.
+ */
+export function addedKindProblem(after: ZkeyChain): string | null {
+  const type = after.types.at(-1);
+  const c = after.contributions.at(-1);
+  if (type === 0) return null;
+  if (type === 1) return `its new contribution ${c ? short(c) : ''} is a beacon, not a contribution: only the ceremony's owner applies the beacon, by finalizing it`;
+  return `its new contribution is of type ${type}, not an ordinary contribution (type 0)`;
 }
 
 const short = (c: Contribution) => `"${c.name || '(unnamed)'}" ${c.hash.slice(0, 16)}…`;

@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { ZkinferError } from '../errors.ts';
 import { loadModel, readInputRows } from '../model/index.ts';
@@ -108,10 +108,17 @@ export function printable(s: string, max = 300): string {
   return escaped.length > max ? `${escaped.slice(0, max)}...` : escaped;
 }
 
-/** Writes through a temp file and a rename, so a reader never sees half a file. */
-export async function writeJsonFile(file: string, doc: unknown): Promise<void> {
+/**
+ * Writes through a temp file and a rename, so a reader never sees half a file. `mode`
+ * 0o600 for a file only its owner may read (a receipt holds the applicant's salt and
+ * features): the temp file is created with it, so no other user can open it meanwhile.
+ */
+export async function writeJsonFile(file: string, doc: unknown, mode?: number): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n');
+  await rm(tmp, { force: true });
+  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { flag: 'wx', ...(mode !== undefined ? { mode } : {}) });
+  // Whatever the umask: the mode asked for.
+  if (mode !== undefined) await chmod(tmp, mode);
   await rename(tmp, file);
 }
 

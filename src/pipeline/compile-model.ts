@@ -95,6 +95,12 @@ export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize' | 'labels'>,
   if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid, softmax or argmax head, so no decision', 'labels');
   if (labels.length !== want) throw new ZkinferError('SETTINGS', `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`, 'labels');
   if (labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) throw new ZkinferError('SETTINGS', 'each label must be 1 to 64 letters, digits, spaces, dots, dashes or underscores', 'labels');
+  // Two decisions with one name: a verifier could not tell which one a proof shows.
+  const seen = new Set<string>();
+  for (const l of labels) {
+    if (seen.has(l)) throw new ZkinferError('SETTINGS', `labels name "${l}" twice: each decision needs its own name`, 'labels');
+    seen.add(l);
+  }
   return labels;
 }
 

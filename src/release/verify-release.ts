@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isZkinferError } from '../errors.ts';
 import * as snarkjs from 'snarkjs';
@@ -26,6 +26,21 @@ export interface ReleaseCheck {
   statement: Statement<ReleasePredicate> | null;
 }
 
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+/** The files of a release folder outside its signed statement: the envelope itself and the (unsigned) report. */
+const UNSIGNED = new Set<string>([RELEASE_FILES.envelope, RELEASE_FILES.report]);
+
+/** Every file under `dir`, as a subject names it (relative, '/'-separated); links count as files. */
+async function filesUnder(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const name = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await filesUnder(dir, name)));
+    else out.push(name);
+  }
+  return out.sort();
+}
+
 /** A subject name must stay inside the release directory. */
 function safeName(name: unknown): name is string {
   return typeof name === 'string' && name.length > 0 && !path.isAbsolute(name) && !name.split(/[\\/]/).includes('..');
@@ -45,6 +60,10 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
   try {
     env = JSON.parse(await readFile(path.join(dir, RELEASE_FILES.envelope), 'utf8')) as DsseEnvelope;
     if (typeof env?.payload !== 'string' || typeof env.payloadType !== 'string' || !Array.isArray(env.signatures)) throw new Error('not a DSSE envelope');
+    // Every entry a signature: an entry without one is a malformed envelope, not a crash.
+    const bad = env.signatures.findIndex((s: unknown) => typeof (s as { sig?: unknown } | null)?.sig !== 'string' || !BASE64.test((s as { sig: string }).sig));
+    if (bad >= 0) throw new Error(`signature entry #${bad + 1} has no sig (a base64 string): not a DSSE envelope`);
+    if (env.signatures.length === 0) throw new Error('it has no signature: not a DSSE envelope');
   } catch (e) {
     return done('unusable', `cannot read ${RELEASE_FILES.envelope} in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -89,6 +108,12 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
   }
 
   const names = new Set(st.subject.map((s) => s.name));
+  // Every file in the folder is signed: a file no signature covers (an extra proof, a
+  // swapped contract beside the signed one) is refused, naming it. The envelope and the
+  // report written beside it are the only files outside the statement.
+  const unsigned = (await filesUnder(dir)).filter((f) => !names.has(f) && !UNSIGNED.has(f));
+  check('no unsigned files', unsigned.length === 0, unsigned.length ? `not covered by the signature: ${unsigned.join(', ')}` : `every file but ${[...UNSIGNED].join(' and ')} is a subject`);
+  if (unsigned.length) return done('invalid', `${unsigned[0]} is in the release folder but no signature covers it${unsigned.length > 1 ? ` (and ${unsigned.length - 1} more: ${unsigned.slice(1, 6).join(', ')})` : ''}`, unsigned[0], st);
   if (!names.has(RELEASE_FILES.vkey)) return done('invalid', `the statement does not cover ${RELEASE_FILES.vkey}`, RELEASE_FILES.vkey, st);
   const vkey = JSON.parse(await readFile(path.join(dir, RELEASE_FILES.vkey), 'utf8'));
   for (const p of st.predicate.proofs ?? []) {

@@ -43,12 +43,24 @@ export interface CeremonyContributionRow {
   createdAt: string;
 }
 
+/** A reset of an open ceremony to its initial key: what it dropped, who did it and why. */
+export interface CeremonyResetRow {
+  n: number;
+  fromSha256: string;
+  contributions: CeremonyContributionRow[];
+  resetBy: string;
+  reason: string;
+  createdAt: string;
+}
+
 export interface CeremonyRow extends CeremonyStart {
   tenant: string;
   modelId: string;
   state: 'open' | 'finalized';
   currentSha256: string;
   contributions: CeremonyContributionRow[];
+  /** Resets so far, oldest first. */
+  resets: CeremonyResetRow[];
   beacon: { hash: string; iterationsExp: number; contributionHash: string; finalZkeySha256: string } | null;
   version: number | null;
   createdAt: string;
@@ -90,6 +102,7 @@ export class Ceremonies {
     const [r] = await this.db.query<Record<string, any>>('SELECT * FROM ceremonies WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
     if (!r) return null;
     const rows = await this.db.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [tenant, modelId]);
+    const resets = await this.db.query<Record<string, any>>('SELECT * FROM ceremony_resets WHERE tenant = $1 AND model_id = $2 ORDER BY n', [tenant, modelId]);
     return {
       tenant: r.tenant,
       modelId: r.model_id,
@@ -114,6 +127,14 @@ export class Ceremonies {
         uploadedBy: c.uploaded_by,
         checkMs: c.check_ms,
         createdAt: iso(c.created_at),
+      })),
+      resets: resets.map((x) => ({
+        n: x.n,
+        fromSha256: x.from_sha256,
+        contributions: x.contributions,
+        resetBy: x.reset_by,
+        reason: x.reason,
+        createdAt: iso(x.created_at),
       })),
     };
   }
@@ -164,6 +185,51 @@ export class Ceremonies {
         [tenant, modelId, JSON.stringify(beacon), version, beacon.finalZkeySha256],
       );
       return { kind: 'finalized-now', version } as const;
+    });
+  }
+
+  /**
+   * Puts an open ceremony back on its initial key if its current key is still `base`: the
+   * contributions are dropped from the chain and recorded with the reset (who, why, from
+   * which key), in one transaction. A finalized ceremony is never reset (it made a version).
+   */
+  async reset(tenant: string, modelId: string, base: string, by: string, reason: string): Promise<AcceptOutcome | { kind: 'empty' } | { kind: 'reset'; n: number; dropped: CeremonyContributionRow[] }> {
+    return this.db.tx(async (q) => {
+      const [r] = await q.query<{ state: string; current_sha256: string; base_sha256: string }>(
+        'SELECT state, current_sha256, base_sha256 FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE',
+        [tenant, modelId],
+      );
+      if (!r) return { kind: 'missing' } as const;
+      if (r.state !== 'open') return { kind: 'finalized' } as const;
+      if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 } as const;
+      if (r.current_sha256 === r.base_sha256) return { kind: 'empty' } as const;
+      const rows = await q.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [tenant, modelId]);
+      const dropped: CeremonyContributionRow[] = rows.map((c) => ({
+        index: c.idx,
+        name: c.name,
+        hash: c.hash,
+        baseSha256: c.base_sha256,
+        zkeySha256: c.zkey_sha256,
+        uploadedBy: c.uploaded_by,
+        checkMs: c.check_ms,
+        createdAt: iso(c.created_at),
+      }));
+      const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(n), 0)::int + 1 AS n FROM ceremony_resets WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
+      await q.query('INSERT INTO ceremony_resets (tenant, model_id, n, from_sha256, contributions, reset_by, reason) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)', [
+        tenant,
+        modelId,
+        n,
+        r.current_sha256,
+        JSON.stringify(dropped),
+        by,
+        reason,
+      ]);
+      await q.query('DELETE FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
+      await q.query(
+        "UPDATE ceremonies SET current_sha256 = base_sha256, contributions = 0, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
+        [tenant, modelId],
+      );
+      return { kind: 'reset', n, dropped } as const;
     });
   }
 

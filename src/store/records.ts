@@ -184,10 +184,22 @@ function encodeCursor(parts: (string | number)[]): string {
 
 export class CursorError extends Error {}
 
-function decodeCursor(cursor: string, arity: number): string[] {
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TENANT = /^[A-Za-z0-9_-]{1,200}$/;
+const MODEL_ID = /^[0-9a-f]{64}$/;
+/** What each part of a cursor must look like before the database sees it (a bad one is a 400, not a cast error). */
+export const CURSOR_PARTS = {
+  /** (created_at, id) of a proof. */
+  proof: [(v: string) => ISO_TIME.test(v) && Number.isFinite(Date.parse(v)), (v: string) => UUID.test(v)],
+  /** (tenant, id) of a model. */
+  model: [(v: string) => TENANT.test(v), (v: string) => MODEL_ID.test(v)],
+} as const;
+
+function decodeCursor(cursor: string, parts: readonly ((v: string) => boolean)[]): string[] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === arity && v.every((x) => typeof x === 'string')) return v;
+    if (Array.isArray(v) && v.length === parts.length && v.every((x, i) => typeof x === 'string' && parts[i](x))) return v;
   } catch {
     // fall through
   }
@@ -271,7 +283,7 @@ export class Records {
       where.push(`tenant = $${params.length}`);
     }
     if (filter.cursor) {
-      const [t, id] = decodeCursor(filter.cursor, 2);
+      const [t, id] = decodeCursor(filter.cursor, CURSOR_PARTS.model);
       params.push(t, id);
       where.push(`(tenant, id) > ($${params.length - 1}, $${params.length})`);
     }
@@ -432,7 +444,7 @@ export class Records {
       where.push(`model_id = $${params.length}`);
     }
     if (filter.cursor) {
-      const [at, id] = decodeCursor(filter.cursor, 2);
+      const [at, id] = decodeCursor(filter.cursor, CURSOR_PARTS.proof);
       params.push(at, id);
       where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }

@@ -62,6 +62,16 @@ for (const b of [
         expect(outcomes.filter((o) => o.kind === 'moved')).toEqual(Array(9).fill({ kind: 'moved', current: row!.currentSha256 }));
         // The next one builds on the winner.
         expect(await c.accept('t', model, row!.currentSha256, { name: 'next', hash: 'hn', zkeySha256: 'e'.repeat(64), uploadedBy: 'prover:t', checkMs: 1 })).toEqual({ kind: 'accepted', index: 2 });
+        // A reset (compare-and-set on the current key too) puts it back on the initial key,
+        // recording what it dropped; the chain starts again at #1 on the initial key.
+        expect(await c.reset('t', model, row!.currentSha256, 'prover:t', 'stuck')).toEqual({ kind: 'moved', current: 'e'.repeat(64) });
+        const reset = await c.reset('t', model, 'e'.repeat(64), 'prover:t', 'stuck');
+        expect(reset).toMatchObject({ kind: 'reset', n: 1 });
+        const after = await c.get('t', model);
+        expect(after).toMatchObject({ currentSha256: base0, contributions: [], resets: [{ n: 1, fromSha256: 'e'.repeat(64), resetBy: 'prover:t', reason: 'stuck' }] });
+        expect(after!.resets[0].contributions.map((x) => x.name)).toEqual([row!.contributions[0].name, 'next']);
+        expect(await c.reset('t', model, base0, 'prover:t', 'again')).toEqual({ kind: 'empty' });
+        expect(await c.accept('t', model, base0, { name: 'fresh', hash: 'hf', zkeySha256: 'f'.repeat(64), uploadedBy: 'contributor:t', checkMs: 1 })).toEqual({ kind: 'accepted', index: 1 });
       } finally {
         await db.close();
       }

@@ -2,6 +2,7 @@
 // count per key and per address, bodies are bounded per route, JSON nesting and signal
 // lengths are bounded, and a hostile ONNX upload is refused without stalling the API.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { buildOnnx } from '../../src/model/index.ts';
 import { redisConnection } from '../../src/queue/index.ts';
 import { findRedis } from '../helpers/redis.ts';
+import { LOAN_MODEL } from '../helpers/paths.ts';
 
 const redis = await findRedis();
 const KEY = 'hostile-prover-key-0123456789';
@@ -255,21 +257,99 @@ describe('rate limits', () => {
     expect((await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${VERIFIER}` } })).status).toBe(200);
   });
 
-  it('key guessing: after AUTH_FAILURES_PER_MINUTE failures an address gets 429 before its keys are compared', async () => {
+  it('key guessing: after AUTH_FAILURES_PER_MINUTE different wrong keys an address gets 429 for every key it has not used before', async () => {
     const { base } = await start({ authFailureLimit: 5, rateLimit: 1000 });
+    const get = (key: string) => fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    // A client of this address works before anyone guesses.
+    expect((await get(KEY)).status).toBe(200);
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const r = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer guess-${randomUUID()}` } });
+      const r = await get(`guess-${randomUUID()}`);
       statuses.push(r.status);
       await r.text();
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
-    const blocked = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
+    // The key already used from this address still works: one client guessing (or
+    // misconfigured) does not lock its neighbours out.
+    const known = await get(KEY);
+    expect(known.status).toBe(200);
+    // A valid key never used from here waits like a wrong one, with the same answer: a
+    // locked address cannot tell a right guess from a wrong one.
+    const blocked = await get(VERIFIER);
     expect(blocked.status).toBe(429);
-    expect(await blocked.json()).toMatchObject({ code: 'AUTH_RATE_LIMITED' });
+    const blockedBody = await blocked.json();
+    expect(blockedBody).toMatchObject({ code: 'AUTH_RATE_LIMITED' });
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    const wrong = await get(`guess-${randomUUID()}`);
+    expect(wrong.status).toBe(429);
+    // The same answer but for the seconds left.
+    expect({ ...(await wrong.json()), message: '' }).toEqual({ ...blockedBody, message: '' });
     // Liveness is not behind the lock.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('a stale key retried', () => {
+  it('one wrong key presented again and again is not guessing: it stays 401 and locks out no other key', async () => {
+    const { base } = await start({ authFailureLimit: 5, rateLimit: 1000 });
+    const stale = `stale-${randomUUID()}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${stale}` } });
+      statuses.push(r.status);
+      await r.text();
+    }
+    expect(statuses).toEqual(Array(25).fill(401));
+    // A key never used from this address before works.
+    expect((await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${VERIFIER}` } })).status).toBe(200);
+    // Requests with no key at all count once too.
+    for (let i = 0; i < 10; i++) expect((await fetch(`${base}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
+  });
+});
+
+describe('malformed list cursors', () => {
+  it('a cursor this service did not hand out is a 400 naming querystring.cursor on both list routes, never a 500', async () => {
+    const { base } = await start();
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const cursors = [
+      'garbage',
+      b64([1, 2]),
+      b64(['x', 'y']),
+      b64(['2026-01-01T00:00:00.000Z', 'not-a-uuid']),
+      b64(['not a time', randomUUID()]),
+      b64(['bank\u0000', 'a'.repeat(64)]),
+      b64(['bank', "' OR 1=1 --"]),
+      b64(['a', 'b', 'c']),
+    ];
+    for (const route of ['/v1/proofs', '/v1/models']) {
+      for (const cursor of cursors) {
+        const r = await fetch(`${base}${route}?cursor=${encodeURIComponent(cursor)}`, { headers: { authorization: `Bearer ${KEY}` } });
+        const body = (await r.json()) as { code: string; field: string };
+        expect([route, cursor, r.status]).toEqual([route, cursor, 400]);
+        expect(body).toMatchObject({ code: 'VALIDATION', field: 'querystring.cursor' });
+      }
+    }
+    // A well-formed cursor still pages.
+    const ok = await fetch(`${base}/v1/proofs?cursor=${b64(['2026-01-01T00:00:00.000Z', randomUUID()])}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(ok.status).toBe(200);
+    const okModels = await fetch(`${base}/v1/models?cursor=${b64(['bank', 'a'.repeat(64)])}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(okModels.status).toBe(200);
+  });
+});
+
+describe('duplicate labels', () => {
+  it('an upload naming one decision twice is a 400 SETTINGS naming labels', async () => {
+    const { base } = await start();
+    const form = new FormData();
+    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    form.append('labels', 'approve,approve');
+    const r = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form });
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { code: string; field: string; message: string };
+    expect(body).toMatchObject({ code: 'SETTINGS', field: 'labels' });
+    expect(body.message).toMatch(/"approve" twice/);
+    expect(((await (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
 

@@ -11,7 +11,11 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
+import { canonicalJson } from '../../src/api/canonical-json.ts';
+import { payloadFingerprint } from '../../src/api/idempotency.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { sha256Hex } from '../../src/store/paths.ts';
+import { serviceSecret } from '../../src/store/service-secret.ts';
 import { LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const KEY = 'privacy-prover-key-0123456789';
@@ -144,6 +148,49 @@ describe('applicant data', () => {
     const nonFinite = await call('POST', `/v1/models/${modelId}/proofs`, { input: { ...applicants[0].input, income: 'x' } });
     expect(nonFinite.status).toBe(400);
     expect((await app.zk.db.query<{ n: number }>('SELECT count(*)::int AS n FROM proofs'))[0].n).toBe(before);
+  });
+
+  it('the idempotency table keeps a keyed fingerprint of the body (HMAC under a 0600 secret), not a guessable hash; a retry still finds its proof', async () => {
+    const a = { input: { ...applicants[0].input, age: 52.5 }, salt: '12345' };
+    const key = randomUUID();
+    const first = await call('POST', `/v1/models/${modelId}/proofs`, a);
+    expect(first.status).toBe(202);
+    const r1 = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(a) });
+    const b1 = (await r1.json()) as { id: string };
+    expect(r1.status).toBe(202);
+    const [row] = await app.zk.db.query<{ payload_hash: string }>('SELECT payload_hash FROM idempotency_keys WHERE key = $1', [key]);
+    // Not the plain hash an attacker holding the table could recompute from guessed values.
+    const guessable = sha256Hex(modelId, canonicalJson(a));
+    expect(row.payload_hash).not.toContain(guessable);
+    expect(row.payload_hash).toMatch(/^hmac1:[0-9a-f]{64}$/);
+    // The secret is a file of its own, readable by the service's user only; any process
+    // sharing the artifact store reads the same one and computes the same fingerprint.
+    const secretFile = path.join(artifacts, 'secrets', 'idempotency.key');
+    expect((await stat(secretFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(path.dirname(secretFile))).mode & 0o777).toBe(0o700);
+    expect(row.payload_hash).toBe(payloadFingerprint(await serviceSecret('idempotency'), modelId, a));
+    // A retry (keys reordered) finds the same proof; another payload is a 409.
+    const retry = await fetch(`${base}/v1/models/${modelId}/proofs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ salt: a.salt, input: Object.fromEntries(Object.entries(a.input).reverse()) }),
+    });
+    expect(retry.status).toBe(202);
+    expect(((await retry.json()) as { id: string }).id).toBe(b1.id);
+    const other = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ ...a, salt: '12346' }) });
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as { code: string }).code).toBe('IDEMPOTENCY_CONFLICT');
+    // A key bound before the upgrade (its plain hash erased by migration 006) is a 409 that says so, not a second proof.
+    await app.zk.db.query("UPDATE idempotency_keys SET payload_hash = 'erased' WHERE key = $1", [key]);
+    const legacy = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(a) });
+    expect(legacy.status).toBe(409);
+    expect(((await legacy.json()) as { message: string }).message).toMatch(/bound before an upgrade/);
+    // Both proofs finish (their receipts are erased so the search below starts clean).
+    for (const id of [first.body.id, b1.id]) {
+      const done = await poll(() => call('GET', `/v1/proofs/${id}`), (r) => r.body.status === 'done' || r.body.status === 'failed');
+      expect(done.body.status).toBe('done');
+      await call('DELETE', `/v1/proofs/${id}/receipt`);
+    }
   });
 
   it('proves a batch; receipts are 0600, fetched, erased on request and expire; then no raw value or salt is anywhere', async () => {

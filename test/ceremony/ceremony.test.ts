@@ -63,7 +63,7 @@ describe('file-based ceremony', () => {
     expect(audit.contributions[2].beacon).toEqual({ hash: BEACON, iterationsExp: 10 });
     const text = await cli(['ceremony', 'verify', path.join(dir, 'final', 'circuit_final.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^VALID: .* through 3 verified contribution\(s\)/);
+    expect(text.stdout).toMatch(/^VALID \(DEVELOPMENT ONLY\): .* through 3 verified contribution\(s\)/);
     expect(text.stdout).toContain(`#1 alice (regulator): ${hashes.alice}`);
     expect(text.stdout).toMatch(/finalized with a public beacon/);
   });
@@ -139,6 +139,53 @@ describe('file-based ceremony', () => {
     // Same history, but a zkey of another circuit copied over the name the ceremony expects.
     await copyFile(z('mallory.zkey'), z('copied.zkey'));
     await expect(checkContribution(z('circuit_0000.zkey'), z('copied.zkey'), m.compiled.r1cs, PTAU)).rejects.toThrow(/another circuit/);
+  });
+
+  it('the development ptau: setup --ceremony and ceremony verify both take it and say DEVELOPMENT first; --require-trusted-setup refuses it', async () => {
+    // setup on the repository's file, named as an operator's ptau: recorded as development, whatever the pin.
+    const setup = await cli(['setup', LOAN_MODEL, '--ptau', PTAU, '--ceremony', z('dev-setup')]);
+    expect(setup.code, setup.stderr).toBe(0);
+    expect(json(setup).ptau).toMatchObject({ kind: 'development', name: 'zkinfer-dev-13' });
+    const allowed = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU]);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/^VALID \(DEVELOPMENT ONLY\): [^\n]*\nSETUP: DEVELOPMENT: anyone can forge/);
+    const j = json(await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--json']));
+    expect(j).toMatchObject({ valid: true, development: true, ptau: { kind: 'development' }, trust: { level: 'development' } });
+    const refused = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--require-trusted-setup']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^REFUSED BY THE TRUST POLICY: the setup is a development one/);
+    // Two contributions, none known independent unless the checker names one by its hash.
+    const few = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--json']);
+    expect(few.code).toBe(1);
+    const mine = json(few).chain[0].hash;
+    const enough = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--independent-contribution', mine, '--json']);
+    expect(enough.code, enough.stdout).toBe(0);
+    expect(json(enough).trust).toMatchObject({ contributions: 2, independent: 1 });
+  });
+
+  it('a beacon is not a contribution: a key that adds a beacon is refused as the next step, but checks as the finalization of its base', async () => {
+    const { finalize } = await import('../../src/ceremony/index.ts');
+    await finalize(z('bob.zkey'), z('beacon-as-contribution'), { beacon: 'cd'.repeat(32), iterationsExp: 10 });
+    const beaconKey = path.join(dir, 'beacon-as-contribution', 'circuit_final.zkey');
+    expect((await readChain(beaconKey)).types).toEqual([0, 0, 1]);
+    await expect(checkContribution(z('bob.zkey'), beaconKey, m.compiled.r1cs, PTAU)).rejects.toThrow(/contribution refused: its new contribution "final beacon" .* is a beacon, not a contribution/);
+    // `ceremony verify --base` checks a finalized key against the key it closed.
+    const v = await cli(['ceremony', 'verify', beaconKey, '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('bob.zkey')]);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/finalized with a public beacon/);
+  });
+
+  it('finalize takes a 0x beacon (as block hashes are written); a beacon that is not hex is a usage error (exit 2)', async () => {
+    const f = json(await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', `0x${'AB'.repeat(32)}`, '--iterations', '10', '-o', z('final-0x')]));
+    expect(f.chain[2].beacon).toEqual({ hash: 'ab'.repeat(32), iterationsExp: 10 });
+    for (const bad of ['0x', 'xyz', '0xabc', '0x0xab']) {
+      const r = await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', bad, '--iterations', '10', '-o', z('final-bad')]);
+      expect([bad, r.code]).toEqual([bad, 2]);
+      expect(r.stderr).toMatch(/error \[SETTINGS\] \(beacon\): the beacon must be 1 to 255 bytes of hex/);
+    }
+    const iters = await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', BEACON, '--iterations', '5', '-o', z('final-bad')]);
+    expect(iters.code).toBe(2);
+    expect(iters.stderr).toMatch(/\(iterations\)/);
   });
 
   it('refuses to contribute to a finalized key, or to finalize a key nobody contributed to', async () => {

@@ -130,6 +130,29 @@ describe('zkinfer release', () => {
     expect((await cli(['release', 'verify', path.join(dir, 'nowhere'), '--pub-key', ec.pubFile])).code).toBe(2);
   });
 
+  it('release verify refuses a file no signature covers (exit 1, naming it) and an envelope entry without sig (exit 2, no TypeError)', async () => {
+    const extra = path.join(dir, 'extra-file');
+    await cp(out, extra, { recursive: true });
+    // A proof slipped in beside the signed ones, and a file at the top.
+    await writeFile(path.join(extra, 'proofs', 'row-forged.json'), '{}\n');
+    const r = await cli(['release', 'verify', extra, '--pub-key', ec.pubFile]);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^INVALID: proofs\/row-forged.json is in the release folder but no signature covers it/);
+    await writeFile(path.join(extra, 'NOTES.txt'), 'trust me\n');
+    const both = await verifyRelease(extra, ec.pubFile);
+    expect(both).toMatchObject({ status: 'invalid', subject: 'NOTES.txt' });
+    expect(both.reason).toContain('and 1 more: proofs/row-forged.json');
+
+    const nosig = path.join(dir, 'no-sig');
+    await cp(out, nosig, { recursive: true });
+    const env = await envelope();
+    await writeFile(path.join(nosig, 'attestation.dsse.json'), JSON.stringify({ ...env, signatures: [{ keyid: '' }, ...env.signatures] }));
+    const n = await cli(['release', 'verify', nosig, '--pub-key', ec.pubFile]);
+    expect(n.code, n.stdout + n.stderr).toBe(2);
+    expect(n.stdout).toMatch(/^UNUSABLE: cannot read attestation.dsse.json .*signature entry #1 has no sig/);
+    expect(n.stderr).not.toMatch(/TypeError|internal error/);
+  });
+
   it('an Ed25519 key from an environment variable signs the same statement; sigstore-js and release verify accept it', async () => {
     const ed = generateKeyPairSync('ed25519');
     const copy = path.join(dir, 'ed25519');

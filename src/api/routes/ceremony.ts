@@ -6,13 +6,15 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { beaconHex } from '../../ceremony/ceremony.ts';
 import { CeremonyProcesses } from '../../ceremony/check-processes.ts';
 import type { CeremonyTaskResult } from '../../ceremony/check-child.ts';
 import { type ErrorCode, ZkinferError } from '../../errors.ts';
+import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
 import type { SetupProvenance } from '../../prover/setup.ts';
 import { PHASE1_ENV, ptauFileFor } from '../../service-phase1.ts';
 import { type CeremonyPtau, type CeremonyRow, Ceremonies, ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir } from '../../store/paths.ts';
+import { artifactDir, artifactRoot } from '../../store/paths.ts';
 import type { ModelRecord } from '../../store/records.ts';
 import type { Caller } from '../auth.ts';
 import { HttpError } from '../http-error.ts';
@@ -48,6 +50,17 @@ export const CeremonySchema = Type.Object(
     baseSha256: Type.String({ description: 'sha256 of the initial key (no contribution)' }),
     currentSha256: Type.String({ description: 'sha256 of the latest key: the base the next contribution must extend (x-zkinfer-base-sha256)' }),
     contributions: Type.Array(Contribution),
+    resets: Type.Array(
+      Type.Object({
+        n: Type.Integer({ description: '1 for the first reset' }),
+        fromSha256: Type.String({ description: 'the current key when it was reset' }),
+        contributions: Type.Array(Contribution, { description: 'the contributions the reset dropped from the chain' }),
+        resetBy: Type.String({ description: 'role:tenant of the API key that reset it' }),
+        reason: Type.String(),
+        createdAt: Type.String(),
+      }),
+      { description: 'resets of the ceremony to its initial key (POST .../ceremony/reset), oldest first' },
+    ),
     beacon: Type.Union([Type.Null(), Type.Object({ hash: Type.String(), iterationsExp: Type.Integer(), contributionHash: Type.String(), finalZkeySha256: Type.String() })]),
     version: Type.Union([Type.Null(), Type.Integer({ description: 'the key version finalize made' })]),
     trust: Type.String({ description: 'who the key depends on, in words' }),
@@ -76,12 +89,23 @@ export function ceremonyView(c: CeremonyRow) {
     baseSha256: c.baseSha256,
     currentSha256: c.currentSha256,
     contributions: c.contributions,
+    resets: c.resets,
     beacon: c.beacon,
     version: c.version,
     trust,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
   };
+}
+
+/** `message` with each of `names`' paths replaced by its words, and any other server path cut. */
+export function scrubPaths(message: string, names: Record<string, string>): string {
+  let out = message;
+  for (const [file, words] of Object.entries(names).sort((a, b) => b[0].length - a[0].length)) out = out.replaceAll(file, words);
+  for (const root of [artifactRoot(), path.dirname(BUNDLED_DEV_PTAU.file)]) {
+    out = out.replace(new RegExp(`${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\s:;,'"()]*`, 'g'), 'a file of the service');
+  }
+  return out;
 }
 
 /** The ptau file a ceremony's keys were made on: a development file, or the configured ZKINFER_PTAU when its bytes are the ceremony's. */
@@ -97,11 +121,15 @@ async function sha256Of(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** A task's answer, or the error it names (a refused contribution is a 400 CEREMONY). */
-function answer<K extends 'contribution' | 'finalize'>(r: CeremonyTaskResult, kind: K): Extract<CeremonyTaskResult, { ok: true; kind: K }> {
+/**
+ * A task's answer, or the error it names (a refused contribution is a 400 CEREMONY). The
+ * files the task read are named as what they are (`names`: path -> words), and any other
+ * path under the artifact store is cut: a caller never learns where the service keeps files.
+ */
+function answer<K extends 'contribution' | 'finalize'>(r: CeremonyTaskResult, kind: K, names: Record<string, string> = {}): Extract<CeremonyTaskResult, { ok: true; kind: K }> {
   if (!r.ok) {
     if ('internal' in r) throw new Error(r.internal);
-    throw new ZkinferError(r.code as ErrorCode, r.message, r.field);
+    throw new ZkinferError(r.code as ErrorCode, scrubPaths(r.message, names), r.field);
   }
   if (r.kind !== kind) throw new Error(`ceremony process answered ${r.kind} to ${kind}`);
   return r as Extract<CeremonyTaskResult, { ok: true; kind: K }>;
@@ -246,7 +274,11 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
             const now = await ceremonies.get(model.tenant, model.id);
             if (!now || now.state !== 'open') throw finalized();
             if (now.currentSha256 !== base) throw moved(now, base);
-            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau) }), 'contribution');
+            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau) }), 'contribution', {
+              [tmp]: 'the uploaded key',
+              [keyFile(now, base)]: 'the ceremony\u2019s current key',
+              [r1csFile(now)]: 'the circuit\u2019s r1cs',
+            });
             // Stored under its content address before the record names it.
             await rename(tmp, keyFile(now, sha));
             stored = true;
@@ -275,7 +307,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
           querystring: TenantQuery,
           body: Type.Object(
             {
-              beacon: Type.String({ pattern: '^([0-9a-fA-F]{2}){1,255}$', description: 'public randomness fixed in advance (a future block hash, a drand round), hex' }),
+              beacon: Type.String({ pattern: '^(0[xX])?([0-9a-fA-F]{2}){1,255}$', description: 'public randomness fixed in advance (a future block hash, a drand round), hex, with or without 0x (recorded without it, lowercase)' }),
               iterationsExp: Type.Integer({ minimum: 10, maximum: MAX_ITERATIONS_EXP, description: 'log2 of the beacon hash iterations' }),
               base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key to finalize (default: the current one); 409 if it is no longer current' })),
             },
@@ -291,6 +323,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
         const caller = ctx.auth(req, ['prover']);
         const { model, c } = await lookup(req, caller);
         const body = req.body as { beacon: string; iterationsExp: number; base?: string };
+        const beacon = beaconHex(body.beacon);
         if (c.state !== 'open') throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is already finalized', 'id');
         const base = body.base ?? c.currentSha256;
         return inTurn(async () => {
@@ -300,10 +333,18 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
           if (now.contributions.length === 0) throw new ZkinferError('CEREMONY', 'the ceremony has no contribution: a beacon alone is public, so anyone could forge', 'id');
           const outDir = path.join(path.dirname(keyFile(now, base)), `.final-${randomUUID()}`);
           try {
-            const r = answer(
-              await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon: body.beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau), descriptor: now.pending.descriptor }),
-              'finalize',
-            );
+            const result = await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau), descriptor: now.pending.descriptor });
+            // A current key that already holds a beacon (accepted as a contribution before
+            // uploads were checked for it) can never be finalized: say how to get out.
+            if (!result.ok && 'code' in result && result.code === 'CEREMONY' && result.field === 'in' && /already finalized/.test(result.message)) {
+              throw new HttpError(
+                409,
+                'CEREMONY_STUCK',
+                'the ceremony\u2019s current key already holds a beacon, so no beacon can follow and the ceremony cannot finish: its owner can reset it to the initial key (POST /v1/models/{id}/ceremony/reset), then contributors start again',
+                'id',
+              );
+            }
+            const r = answer(result, 'finalize', { [keyFile(now, base)]: 'the ceremony\u2019s current key', [outDir]: 'the final key\u2019s folder', [r1csFile(now)]: 'the circuit\u2019s r1cs' });
             await rename(r.zkey, keyFile(now, r.zkeySha256));
             const last = r.chain.at(-1)!;
             const { wasmSha256, insecure, ...pending } = now.pending;
@@ -320,14 +361,14 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
               ceremony: {
                 baseSha256: now.baseSha256,
                 contributions: now.contributions.map((x) => ({ index: x.index, name: x.name, hash: x.hash, uploadedBy: x.uploadedBy, createdAt: x.createdAt })),
-                beacon: { hash: body.beacon.toLowerCase(), iterationsExp: body.iterationsExp, contributionHash: r.hash },
+                beacon: { hash: beacon, iterationsExp: body.iterationsExp, contributionHash: r.hash },
               },
             };
             const out = await ceremonies.finalize(
               model.tenant,
               model.id,
               base,
-              { hash: body.beacon.toLowerCase(), iterationsExp: body.iterationsExp, contributionHash: r.hash, finalZkeySha256: r.zkeySha256 },
+              { hash: beacon, iterationsExp: body.iterationsExp, contributionHash: r.hash, finalZkeySha256: r.zkeySha256 },
               { ...pending, vkey: r.vkey as never, vkeyHash: r.vkeySha256, setup },
             );
             if (out.kind === 'moved') throw moved(out, base);
@@ -336,6 +377,47 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
           } finally {
             await rm(outDir, { recursive: true, force: true });
           }
+        });
+      },
+    );
+
+    s.post(
+      '/v1/models/:id/ceremony/reset',
+      {
+        schema: {
+          summary:
+            "Reset an open ceremony to its initial key (the model's owner): for a ceremony that cannot finish (its current key holds a beacon, a contributor's key was lost). Every contribution is dropped from the chain and recorded with the reset (who, when, why, from which key) in the ceremony's resets; contributors then start again from the initial key. A finalized ceremony is never reset (409 CEREMONY_FINALIZED); one still at its initial key is a 409 CEREMONY_EMPTY.",
+          params: ModelId,
+          querystring: TenantQuery,
+          body: Type.Object(
+            {
+              reason: Type.String({ minLength: 1, maxLength: 500, description: 'why, in words: recorded with the reset and shown to everyone who reads the ceremony' }),
+              base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key expected to be current (default: the current one); 409 if it is no longer current' })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({ n: Type.Integer(), fromSha256: Type.String(), currentSha256: Type.String(), dropped: Type.Array(Type.Object({ index: Type.Integer(), name: Type.String(), hash: Type.String(), uploadedBy: Type.String() })) }),
+            ...errors,
+          },
+        },
+      },
+      async (req) => {
+        const caller = ctx.auth(req, ['prover']);
+        const { model, c } = await lookup(req, caller);
+        const body = req.body as { reason: string; base?: string };
+        if (!body.reason.trim()) throw new HttpError(400, 'VALIDATION', 'say why the ceremony is reset (it is recorded with the reset)', 'body.reason');
+        if (c.state !== 'open') throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is finalized: it made a key version and is never reset', 'id');
+        const base = body.base ?? c.currentSha256;
+        // In turn with the checks: a contribution being checked now lands before or is refused after.
+        return inTurn(async () => {
+          const out = await ceremonies.reset(model.tenant, model.id, base, `${caller.role}:${caller.tenant}`, body.reason.trim());
+          if (out.kind === 'moved') throw moved(out, base);
+          if (out.kind === 'finalized') throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is finalized: it made a key version and is never reset', 'id');
+          if (out.kind === 'empty') throw new HttpError(409, 'CEREMONY_EMPTY', 'the ceremony is at its initial key already: there is nothing to reset', 'id');
+          if (out.kind !== 'reset') throw new HttpError(404, 'NOT_FOUND', 'the ceremony is gone', 'id');
+          req.log.warn({ model: model.id, tenant: model.tenant, n: out.n, dropped: out.dropped.length, by: `${caller.role}:${caller.tenant}` }, 'ceremony reset to its initial key');
+          return { n: out.n, fromSha256: base, currentSha256: c.baseSha256, dropped: out.dropped.map((d) => ({ index: d.index, name: d.name, hash: d.hash, uploadedBy: d.uploadedBy })) };
         });
       },
     );

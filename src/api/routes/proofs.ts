@@ -3,10 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkInput } from '../../model/check-input.ts';
 import { FIELD_ORDER } from '../../quant/field.ts';
-import { sha256Hex } from '../../store/paths.ts';
 import { eraseReceipt, readBundle, readReceipt } from '../../store/proof-files.ts';
 import { CursorError, type ProofRecord } from '../../store/records.ts';
-import { canonicalJson } from '../canonical-json.ts';
+import { FINGERPRINT_PREFIX, payloadFingerprint } from '../idempotency.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findProof } from '../lookup.ts';
 import { Accepted, ErrorSchema, ProofListQuery, ProofPageSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
@@ -60,10 +59,13 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
         tenant: caller.tenant,
         modelId: model.id,
         request: { input: body.input, salt: body.salt, nonce: body.nonce },
-        idempotency: key ? { key, payloadHash: sha256Hex(model.id, canonicalJson(body)) } : undefined,
+        idempotency: key ? { key, payloadHash: payloadFingerprint(ctx.idempotencySecret, model.id, body) } : undefined,
       });
       if (r.kind === 'existing') {
-        if (r.payloadHash !== sha256Hex(model.id, canonicalJson(body))) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
+        if (!r.payloadHash.startsWith(FINGERPRINT_PREFIX)) {
+          throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was bound before an upgrade of the service and its payload can no longer be compared: send the request with a new key', 'idempotency-key');
+        }
+        if (r.payloadHash !== payloadFingerprint(ctx.idempotencySecret, model.id, body)) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
         return reply.status(202).send({ id: r.proofId, status: r.status });
       }
       // Committed: if this hand-off fails (Redis went down just now), the reconciler makes it.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import {
   advanceRecord,
+  beaconHex,
   CEREMONY_FILE,
   type CeremonyRecord,
   checkContribution,
@@ -96,19 +97,22 @@ export function ceremonyCommands(program: Command): void {
       .argument('<zkey>', 'the ceremony key to check')
       .requiredOption('--model <onnx>', 'the ONNX model the ceremony is for (recompiled here)')
       .requiredOption('--ptau <file>', 'the powers-of-tau file the ceremony started from')
-      .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it')
+      .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it (or the beacon that finalized it)')
       .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)', hashList('--trust-ptau', [32, 64]), [] as string[])
       .option('--independent-contribution <hash>', "a contribution hash you know was not made by the model's owner, e.g. your own (repeatable)", hashList('--independent-contribution', [64]), [] as string[])
       .option('--json', 'print the result as JSON'),
   );
   withTrustPolicy(verifyCmd).action((zkey: string, o: SettingsOptions & TrustPolicyOptions & { model: string; ptau: string; base?: string; json?: boolean; trustPtau: string[]; independentContribution: string[] }) =>
     refusedIsInvalid(async () => {
+      const ptau = await identifyPtau(o.ptau);
+      // A key on a development ptau proves nothing whatever its phase 2: every answer says so
+      // first, and --require-trusted-setup refuses it (as setup --ceremony accepts it, labelled).
+      const development = ptau.kind === 'development';
       progress(`compiling ${o.model} ...`);
       const m = await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false });
-      const ptau = await identifyPtau(o.ptau);
       progress(`checking ${zkey} against the circuit (${m.compiled.constraints} constraints) and ${ptau.name} ...`);
       const r = o.base
-        ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau)) }
+        ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau, { allowBeacon: true })) }
         : await verifyCeremonyKey(zkey, m.compiled.r1cs, o.ptau);
       const finalized = r.chain.contributions.at(-1)?.beacon !== undefined;
       // Phase 1 from the ptau file's hash; phase 2 independence only from hashes the checker knows.
@@ -120,12 +124,14 @@ export function ceremonyCommands(program: Command): void {
         { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions },
       );
       const refused = r.ok && trust.refusals.length > 0;
-      const out = { valid: r.ok && !refused, reason: r.reason ?? (refused ? trust.refusals.join('; ') : null), modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, trust, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
+      const out = { valid: r.ok && !refused, reason: r.reason ?? (refused ? trust.refusals.join('; ') : null), development, modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, trust, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
       if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       else {
         const lines = [
           ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
-          r.ok ? `VALID: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}` : `INVALID: ${r.reason}`,
+          r.ok
+            ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
+            : `INVALID: ${r.reason}`,
           trust.summary,
           `phase 1 (from the ptau file): ${trust.phase1.label}`,
           `model ${m.modelId}, commitment ${out.commitment}`,
@@ -144,7 +150,7 @@ export function ceremonyCommands(program: Command): void {
       .command('finalize')
       .description('close a ceremony with a public beacon; writes circuit_final.zkey and vkey.json and checks them')
       .requiredOption('--in <zkey>', 'the last contributed key')
-      .requiredOption('--beacon <hex>', 'public randomness fixed in advance (e.g. a future block hash), hex')
+      .requiredOption('--beacon <hex>', 'public randomness fixed in advance (e.g. a future block hash), hex, 0x allowed')
       .requiredOption('--iterations <n>', 'beacon hash iterations as an exponent: 2^n, 10 to 63', intOption('--iterations'))
       .requiredOption('-o, --out-dir <dir>', 'where to write circuit_final.zkey, vkey.json and ceremony.json')
       .option('--name <name>', 'the beacon contribution name', 'final beacon')
@@ -152,6 +158,8 @@ export function ceremonyCommands(program: Command): void {
       .option('--ptau <file>', 'the ptau file the ceremony started from'),
   ).action((o: SettingsOptions & { in: string; beacon: string; iterations: number; outDir: string; name: string; model?: string; ptau?: string }) =>
     refusedIsInvalid(async () => {
+      // A beacon that is not hex is a usage error, found before any compile.
+      beaconHex(o.beacon);
       const m = o.model && o.ptau ? await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false }) : null;
       progress(`applying the beacon (2^${o.iterations} iterations) to ${o.in} ...`);
       const r = await finalize(o.in, o.outDir, { beacon: o.beacon, iterationsExp: o.iterations, name: o.name, r1cs: m?.compiled.r1cs, ptau: o.ptau });

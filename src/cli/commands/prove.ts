@@ -37,7 +37,8 @@ export function proveCommand(program: Command): void {
       const r = await proveModel(m, setup, input, { salt: o.salt, nonce: o.nonce });
       await writeJsonFile(o.output, r.bundle);
       const receiptFile = r.receipt ? (o.receipt ?? o.output.replace(/\.json$/, '') + '.receipt.json') : null;
-      if (r.receipt && receiptFile) await writeJsonFile(receiptFile, r.receipt);
+      // The applicant's salt and features: readable by this user only.
+      if (r.receipt && receiptFile) await writeJsonFile(receiptFile, r.receipt, 0o600);
       const t = r.timings;
       progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
       if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');
