@@ -174,7 +174,7 @@ describe('zkinfer audit from the published descriptor', () => {
   it('passes with --bundle alone (the bundle\'s model is the descriptor), and with a bare descriptor file', async () => {
     const fromBundle = await audit([LOAN_MODEL, '--bundle', files.bundle, ...published()]);
     expect(fromBundle.code, fromBundle.stdout + fromBundle.stderr).toBe(0);
-    expect(fromBundle.stdout).toMatch(/^KEY ENCODES THE MODEL: every link holds/);
+    expect(fromBundle.stdout).toMatch(/^KEY ENCODES THE MODEL, ON A DEVELOPMENT SETUP: every link holds\nSETUP: DEVELOPMENT/);
     expect(fromBundle.stdout).toMatch(/ok {3}descriptor: the bundle's descriptor is this model.s, field for field/);
     const bare = path.join(dir, 'descriptor.json');
     await writeFile(bare, JSON.stringify(record.descriptor));
@@ -187,7 +187,7 @@ describe('zkinfer audit from the published descriptor', () => {
     const keep = path.join(dir, 'downloaded');
     const r = await audit(['--service', base, '--model-id', modelId, '--api-key', REGULATOR, '--keep', keep]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^KEY ENCODES THE MODEL: every link holds/);
+    expect(r.stdout).toMatch(/^KEY ENCODES THE MODEL, ON A DEVELOPMENT SETUP: every link holds\nSETUP: DEVELOPMENT/);
     expect(r.stdout).toMatch(/ok {3}r1cs: the published r1cs is the one compiled here/);
     expect(r.stdout).toMatch(/ok {3}descriptor: the service's descriptor is this model.s, field for field/);
     expect(r.stdout).toContain(`model ${modelId}`);
