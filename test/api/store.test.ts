@@ -53,7 +53,7 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
   it('records each migration once', async () => {
     expect(await migrate(db)).toEqual([]);
     const rows = await db.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => r.name)).toEqual(['001_records.sql', '002_ceremony.sql', '003_model_input_quant.sql', '004_compile_fairness.sql']);
+    expect(rows.map((r) => r.name)).toEqual(['001_records.sql', '002_ceremony.sql', '003_model_input_quant.sql', '004_compile_fairness.sql', '005_ceremony_resets.sql', '006_idempotency_keyed.sql']);
   });
 
   it('keeps one model record per tenant for the same id', async () => {

@@ -157,7 +157,7 @@ describe('file-based ceremony', () => {
     // Two contributions, none known independent unless the checker names one by its hash.
     const few = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--json']);
     expect(few.code).toBe(1);
-    const mine = json(few).chain[0].hash;
+    const mine = JSON.parse(few.stdout).chain[0].hash;
     const enough = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--independent-contribution', mine, '--json']);
     expect(enough.code, enough.stdout).toBe(0);
     expect(json(enough).trust).toMatchObject({ contributions: 2, independent: 1 });
