@@ -136,6 +136,18 @@ export interface TrustPolicyOptions {
   minIndependentContributions?: number;
 }
 
+/** What the checker itself trusts, for the commands that judge a setup from its files (audit, release, ceremony verify). */
+export function withTrustedHashes(cmd: Command): Command {
+  return cmd
+    .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)', hashList('--trust-ptau', [32, 64]), [] as string[])
+    .option('--independent-contribution <hash>', "a phase-2 contribution hash (blake2b-512, as contributors publish them) you know was not made by the model's owner, e.g. your own (repeatable)", hashList('--independent-contribution', [64]), [] as string[]);
+}
+
+export interface TrustedHashesOptions {
+  trustPtau: string[];
+  independentContribution: string[];
+}
+
 /** Hex hashes from repeatable flags: 64 (sha256) or 128 (blake2b-512) hex digits, 0x allowed. */
 export function hashList(flag: string, bytes: number[]) {
   return (v: string, acc: string[]): string[] => {

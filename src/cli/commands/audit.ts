@@ -5,7 +5,7 @@ import type { BundleModel, ModelDescriptor } from '../../prover/descriptor.ts';
 import { auditKey, type AuditInput, type AuditReport } from '../../verifier/audit.ts';
 import { descriptorIn, type DescriptorOptions, descriptorOptions } from '../../verifier/descriptor-options.ts';
 import { downloadAudit } from '../../verifier/download.ts';
-import { hashList, intOption, modelOptionsFrom, progress, readJsonFile, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustPolicy } from '../options.ts';
+import { intOption, modelOptionsFrom, progress, readJsonFile, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 function format(r: AuditReport): string {
@@ -102,11 +102,9 @@ export function auditCommand(program: Command): void {
       .option('--api-key <key>', 'with --service: an API key (a verifier key will do); default: env ZKINFER_API_KEY')
       .option('--tenant <tenant>', 'with --service: the tenant whose record to audit, when several registered the model')
       .option('--keep <dir>', 'with --service: keep the downloaded files in this folder (default: a temporary folder, removed afterwards)')
-      .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)', hashList('--trust-ptau', [32, 64]), [] as string[])
-      .option('--independent-contribution <hash>', "a phase-2 contribution hash (blake2b-512, as contributors publish them) you know was not made by the model's owner, e.g. your own (repeatable)", hashList('--independent-contribution', [64]), [] as string[])
       .option('--json', 'print the report as JSON'),
   );
-  withTrustPolicy(cmd).action(async (model: string | undefined, o: AuditOptions) => {
+  withTrustPolicy(withTrustedHashes(cmd)).action(async (model: string | undefined, o: AuditOptions) => {
     let cleanup: string | null = null;
     try {
       let files: { model: string; vkey: string; zkey: string; ptau: string; r1cs?: string };

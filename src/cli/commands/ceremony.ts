@@ -19,7 +19,7 @@ import { compileModel } from '../../pipeline/index.ts';
 import { phase1OfFile } from '../../prover/phase1.ts';
 import { identifyPtau } from '../../prover/ptau.ts';
 import { judgeSetup } from '../../verifier/trust.ts';
-import { hashList, intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustPolicy } from '../options.ts';
+import { intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 /** The ceremony.json beside a key, when there is one. */
@@ -98,11 +98,9 @@ export function ceremonyCommands(program: Command): void {
       .requiredOption('--model <onnx>', 'the ONNX model the ceremony is for (recompiled here)')
       .requiredOption('--ptau <file>', 'the powers-of-tau file the ceremony started from')
       .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it (or the beacon that finalized it)')
-      .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)', hashList('--trust-ptau', [32, 64]), [] as string[])
-      .option('--independent-contribution <hash>', "a contribution hash you know was not made by the model's owner, e.g. your own (repeatable)", hashList('--independent-contribution', [64]), [] as string[])
       .option('--json', 'print the result as JSON'),
   );
-  withTrustPolicy(verifyCmd).action((zkey: string, o: SettingsOptions & TrustPolicyOptions & { model: string; ptau: string; base?: string; json?: boolean; trustPtau: string[]; independentContribution: string[] }) =>
+  withTrustPolicy(withTrustedHashes(verifyCmd)).action((zkey: string, o: SettingsOptions & TrustPolicyOptions & { model: string; ptau: string; base?: string; json?: boolean; trustPtau: string[]; independentContribution: string[] }) =>
     refusedIsInvalid(async () => {
       const ptau = await identifyPtau(o.ptau);
       // A key on a development ptau proves nothing whatever its phase 2: every answer says so

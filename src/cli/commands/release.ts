@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { isZkinferError } from '../../errors.ts';
 import { type ReleaseFidelity, runRelease, verifyRelease } from '../../release/index.ts';
-import { hashList, intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withPtau, withSettings, withTrustPolicy } from '../options.ts';
+import { intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withPtau, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 function shareOption(name: string) {
@@ -46,16 +46,14 @@ interface ReleaseCliOptions extends SettingsOptions, TrustPolicyOptions {
 }
 
 export function releaseCommand(program: Command): void {
-  const release = withTrustPolicy(withPtau(
+  const release = withTrustPolicy(withTrustedHashes(withPtau(
     withSettings(
       program
         .command('release')
         .description('CI release of a model: fidelity gates on a test set, setup (or a ceremony key), key audit, contracts, sample proofs, and a signed in-toto attestation (DSSE); exit 1 when a gate fails')
         .argument('<model>', 'ONNX file (external data files beside it)'),
     ),
-  ))
-    .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable; a pinned --ptau-sha256 counts)', hashList('--trust-ptau', [32, 64]), [] as string[])
-    .option('--independent-contribution <hash>', "a ceremony contribution hash known not to be the model owner's (repeatable)", hashList('--independent-contribution', [64]), [] as string[])
+  )))
     .option('--test-set <file>', "required: CSV with a header of the model's input names (and the label column), or JSON rows")
     .option('--label-column <column>', 'the test set\'s label column (CSV) or key (JSON rows): measure float and quantized accuracy')
     .option('--sign-key <key>', 'required: Ed25519 or ECDSA P-256 private key: a PEM file, or env:NAME for a PEM in an environment variable')
