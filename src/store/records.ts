@@ -350,11 +350,8 @@ export class Records {
     return new Ceremonies(this.db).start(tenant, modelId, c);
   }
 
-  /** Versions of a model (any tenant's, or one tenant's) with this key hash, newest first. */
-  async versionsByKey(modelId: string, vkeyHash: string, tenant?: string): Promise<ModelVersion[]> {
-    if (tenant !== undefined) {
-      return (await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND tenant = $3 AND status = 'ready' ORDER BY created_at DESC LIMIT 4", [modelId, vkeyHash, tenant])).map(versionRow);
-    }
+  /** Versions of a model (every tenant's) with this key hash, newest first. */
+  async versionsByKey(modelId: string, vkeyHash: string): Promise<ModelVersion[]> {
     return (await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND status = 'ready' ORDER BY created_at DESC LIMIT 32", [modelId, vkeyHash])).map(versionRow);
   }
 

@@ -16,22 +16,25 @@ type Verdict = Extract<VerifyTaskResult, { ok: true }>;
 export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   /**
    * Whose registration of the model a verdict is about: the named tenant, else the caller's
-   * own, else the only one (for a bundle: the only tenant holding its key). Several and
-   * none named is a 409, as for GET /v1/models/{id}.
+   * own, else the only one. For a bundle the candidates are the tenants holding its key
+   * (`byKey`: its versions of any tenant, one query), so the usual case asks nothing more.
+   * Several and none named is a 409, as for GET /v1/models/{id}.
    */
-  async function tenantFor(modelId: string, idField: string, caller: Caller, wanted: string | undefined, vkeyHash?: string): Promise<string> {
+  async function tenantFor(modelId: string, idField: string, caller: Caller, wanted: string | undefined, byKey?: ModelVersion[]): Promise<string> {
+    const holders = byKey ? [...new Set(byKey.map((v) => v.tenant))] : [];
+    if (wanted !== undefined && holders.includes(wanted)) return wanted;
+    if (wanted === undefined && holders.includes(caller.tenant)) return caller.tenant;
+    if (wanted === undefined && holders.length === 1) return holders[0];
+    if (wanted === undefined && holders.length > 1) throw new HttpError(409, 'AMBIGUOUS_TENANT', `${holders.length} tenants registered this model with this key: name one with "tenant"`, 'tenant');
     const tenants = await ctx.records.modelTenants(modelId);
     if (tenants.length === 0) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', idField);
     if (wanted !== undefined) {
       if (!tenants.includes(wanted)) throw new HttpError(404, 'NOT_FOUND', `tenant ${wanted} has not registered this model`, 'tenant');
       return wanted;
     }
-    // A bundle names its key: the tenants holding that key are the candidates.
-    const holders = vkeyHash ? [...new Set((await ctx.records.versionsByKey(modelId, vkeyHash)).map((v) => v.tenant))] : tenants;
-    const among = holders.length ? holders : tenants;
-    if (among.includes(caller.tenant)) return caller.tenant;
-    if (among.length === 1) return among[0];
-    throw new HttpError(409, 'AMBIGUOUS_TENANT', `${among.length} tenants registered this model${vkeyHash && holders.length ? ' with this key' : ''}: name one with "tenant"`, 'tenant');
+    if (tenants.includes(caller.tenant)) return caller.tenant;
+    if (tenants.length === 1) return tenants[0];
+    throw new HttpError(409, 'AMBIGUOUS_TENANT', `${tenants.length} tenants registered this model: name one with "tenant"`, 'tenant');
   }
 
   /** Runs a check in a verification process; a request that cannot be checked is a 4xx. */
@@ -61,11 +64,12 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       const bundle = body.bundle !== undefined ? parseBundle(body.bundle) : null;
       const modelId = bundle ? bundle.model.id : body.modelId!;
       const idField = bundle ? 'bundle.model.id' : 'modelId';
-      const tenant = await tenantFor(modelId, idField, caller, body.tenant, bundle?.vkeyHash);
+      const byKey = bundle ? await ctx.records.versionsByKey(modelId, bundle.vkeyHash) : undefined;
+      const tenant = await tenantFor(modelId, idField, caller, body.tenant, byKey);
       let used: ModelVersion;
       let r: Verdict;
       if (bundle) {
-        const [v] = await ctx.records.versionsByKey(bundle.model.id, bundle.vkeyHash, tenant);
+        const v = byKey!.find((x) => x.tenant === tenant);
         if (!v) throw new HttpError(409, 'UNKNOWN_KEY', `no registered version of this model (tenant ${tenant}) has the key ${bundle.vkeyHash}`, 'bundle.vkeyHash');
         used = v;
         r = await run({ kind: 'bundle', bundle, vkey: v.vkey, registered: v.descriptor });
