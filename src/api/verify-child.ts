@@ -3,7 +3,6 @@
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { isZkinferError } from '../errors.ts';
 import type { BundleModel, ModelDescriptor } from '../prover/descriptor.ts';
-import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
 import { sha256Text } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
 import { checkProof, parseProofParts, signalLayout, verifyBundle } from '../verifier/index.ts';
@@ -13,7 +12,7 @@ export type VerifyTask =
   | { kind: 'parts'; model: BundleModel; proof: unknown; publicSignals: unknown; vkey: VerificationKey };
 
 export type VerifyTaskResult =
-  | { ok: true; valid: boolean; reason: string; field: string | null; outputs: unknown; inputCommitment?: string | null; nonce?: string | null; phase1?: Phase1Identity }
+  | { ok: true; valid: boolean; reason: string; field: string | null; outputs: unknown; inputCommitment?: string | null; nonce?: string | null }
   | { ok: false; code: string; message: string; field?: string }
   | { ok: false; internal: string };
 
@@ -21,7 +20,7 @@ async function run(task: VerifyTask): Promise<VerifyTaskResult> {
   try {
     if (task.kind === 'bundle') {
       const r = await verifyBundle(task.bundle, { vkey: task.vkey, registered: task.registered });
-      return { ok: true, valid: r.valid, reason: r.reason, field: r.field, outputs: r.outputs, inputCommitment: r.inputCommitment, nonce: r.nonce, phase1: r.phase1 };
+      return { ok: true, valid: r.valid, reason: r.reason, field: r.field, outputs: r.outputs, inputCommitment: r.inputCommitment, nonce: r.nonce };
     }
     const parts = parseProofParts({ proof: task.proof, publicSignals: task.publicSignals });
     assertUsableVkey(task.vkey);
@@ -32,7 +31,6 @@ async function run(task: VerifyTask): Promise<VerifyTaskResult> {
       ...r,
       inputCommitment: r.valid && !task.model.publicInput ? parts.publicSignals[L.input] : null,
       nonce: r.valid ? parts.publicSignals[L.nonce] : null,
-      phase1: phase1Of(task.vkey),
     };
   } catch (e) {
     if (isZkinferError(e)) return { ok: false, code: e.code, message: e.message, field: e.field };

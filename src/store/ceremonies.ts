@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Db } from './db.ts';
+import type { Db, Sql } from './db.ts';
 import { artifactDir } from './paths.ts';
 import { insertVersion, type NewVersion } from './records.ts';
 
@@ -118,16 +118,7 @@ export class Ceremonies {
       version: r.version ?? null,
       createdAt: iso(r.created_at),
       updatedAt: iso(r.updated_at),
-      contributions: rows.map((c) => ({
-        index: c.idx,
-        name: c.name,
-        hash: c.hash,
-        baseSha256: c.base_sha256,
-        zkeySha256: c.zkey_sha256,
-        uploadedBy: c.uploaded_by,
-        checkMs: c.check_ms,
-        createdAt: iso(c.created_at),
-      })),
+      contributions: rows.map(contributionRow),
       resets: resets.map((x) => ({
         n: x.n,
         fromSha256: x.from_sha256,
@@ -142,13 +133,8 @@ export class Ceremonies {
   /** Records a checked contribution if the ceremony's current key is still `base` (else says what it is now). */
   async accept(tenant: string, modelId: string, base: string, c: Omit<CeremonyContributionRow, 'index' | 'baseSha256' | 'createdAt'>): Promise<AcceptOutcome> {
     return this.db.tx(async (q) => {
-      const [r] = await q.query<{ state: string; current_sha256: string; contributions: number }>(
-        'SELECT state, current_sha256, contributions FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE',
-        [tenant, modelId],
-      );
-      if (!r) return { kind: 'missing' } as const;
-      if (r.state !== 'open') return { kind: 'finalized' } as const;
-      if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 } as const;
+      const r = await lockOpen(q, tenant, modelId, base);
+      if ('kind' in r) return r;
       const index = r.contributions + 1;
       await q.query(
         `INSERT INTO ceremony_contributions (tenant, model_id, idx, name, hash, base_sha256, zkey_sha256, uploaded_by, check_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -168,10 +154,8 @@ export class Ceremonies {
    */
   async finalize(tenant: string, modelId: string, base: string, beacon: NonNullable<CeremonyRow['beacon']>, v: NewVersion): Promise<AcceptOutcome | { kind: 'finalized-now'; version: number }> {
     return this.db.tx(async (q) => {
-      const [r] = await q.query<{ state: string; current_sha256: string }>('SELECT state, current_sha256 FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE', [tenant, modelId]);
-      if (!r) return { kind: 'missing' } as const;
-      if (r.state !== 'open') return { kind: 'finalized' } as const;
-      if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 } as const;
+      const r = await lockOpen(q, tenant, modelId, base);
+      if ('kind' in r) return r;
       await q.query('SELECT 1 FROM models WHERE tenant = $1 AND id = $2 FOR UPDATE', [tenant, modelId]);
       const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(version), 0)::int AS n FROM model_versions WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
       const version = n + 1;
@@ -195,25 +179,11 @@ export class Ceremonies {
    */
   async reset(tenant: string, modelId: string, base: string, by: string, reason: string): Promise<AcceptOutcome | { kind: 'empty' } | { kind: 'reset'; n: number; dropped: CeremonyContributionRow[] }> {
     return this.db.tx(async (q) => {
-      const [r] = await q.query<{ state: string; current_sha256: string; base_sha256: string }>(
-        'SELECT state, current_sha256, base_sha256 FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE',
-        [tenant, modelId],
-      );
-      if (!r) return { kind: 'missing' } as const;
-      if (r.state !== 'open') return { kind: 'finalized' } as const;
-      if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 } as const;
+      const r = await lockOpen(q, tenant, modelId, base);
+      if ('kind' in r) return r;
       if (r.current_sha256 === r.base_sha256) return { kind: 'empty' } as const;
       const rows = await q.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [tenant, modelId]);
-      const dropped: CeremonyContributionRow[] = rows.map((c) => ({
-        index: c.idx,
-        name: c.name,
-        hash: c.hash,
-        baseSha256: c.base_sha256,
-        zkeySha256: c.zkey_sha256,
-        uploadedBy: c.uploaded_by,
-        checkMs: c.check_ms,
-        createdAt: iso(c.created_at),
-      }));
+      const dropped = rows.map(contributionRow);
       const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(n), 0)::int + 1 AS n FROM ceremony_resets WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
       await q.query('INSERT INTO ceremony_resets (tenant, model_id, n, from_sha256, contributions, reset_by, reason) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)', [
         tenant,
@@ -241,4 +211,33 @@ export class Ceremonies {
     );
     return rows.length > 0;
   }
+}
+
+/**
+ * Locks an open ceremony's row for a change that must start from its current key `base`:
+ * the row, or why the change cannot be made (no ceremony, finalized, or moved on since).
+ */
+async function lockOpen(q: Sql, tenant: string, modelId: string, base: string): Promise<{ current_sha256: string; base_sha256: string; contributions: number } | AcceptOutcome> {
+  const [r] = await q.query<{ state: string; current_sha256: string; base_sha256: string; contributions: number }>(
+    'SELECT state, current_sha256, base_sha256, contributions FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE',
+    [tenant, modelId],
+  );
+  if (!r) return { kind: 'missing' };
+  if (r.state !== 'open') return { kind: 'finalized' };
+  if (r.current_sha256 !== base) return { kind: 'moved', current: r.current_sha256 };
+  return r;
+}
+
+/** A contribution as its table holds it. */
+function contributionRow(c: Record<string, any>): CeremonyContributionRow {
+  return {
+    index: c.idx,
+    name: c.name,
+    hash: c.hash,
+    baseSha256: c.base_sha256,
+    zkeySha256: c.zkey_sha256,
+    uploadedBy: c.uploaded_by,
+    checkMs: c.check_ms,
+    createdAt: iso(c.created_at),
+  };
 }
