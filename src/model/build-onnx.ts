@@ -1,4 +1,4 @@
-import { onnx } from './onnx-file.ts';
+import { onnx } from './onnx/file.ts';
 
 /**
  * A small ONNX writer: the repo builds its own example and test models with it

@@ -1,7 +1,7 @@
 import type { ModelIR } from './ir.ts';
 import { type ModelLimits, modelLimits } from './limits.ts';
 import { lowerModel } from './lower.ts';
-import { readOnnx } from './onnx-file.ts';
+import { readOnnx } from './onnx/file.ts';
 
 export interface LoadedOnnxModel {
   ir: ModelIR;

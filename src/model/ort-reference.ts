@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { applyHead } from './head.ts';
 import type { ModelIR } from './ir.ts';
-import { onnx } from './onnx-file.ts';
+import { onnx } from './onnx/file.ts';
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 

@@ -8,7 +8,7 @@ import { FIELD_ORDER, inputQuantFromRanges, quantizeModel, runReference, type Qu
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';
 import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
 import { everyModeTrees, treeLayer } from '../helpers/trees.ts';
-import { composeConv, csrFromConv } from '../../src/model/conv-structure.ts';
+import { composeConv, csrFromConv } from '../../src/model/lowering/conv-structure.ts';
 import type { ConvStructure } from '../../src/model/ir.ts';
 
 const relu = (name: string, size: number): Layer => ({ kind: 'relu', name, size, nodes: [name] });

@@ -310,7 +310,7 @@ describe('structure', () => {
   });
 
   it('never counts less than the decoder builds (mutated models, seeded)', async () => {
-    const { onnx } = await import('../../src/model/onnx-file.ts');
+    const { onnx } = await import('../../src/model/onnx/file.ts');
     const unlimited = Object.fromEntries(Object.keys(DEFAULT_MODEL_LIMITS).map((k) => [k, Number.MAX_SAFE_INTEGER])) as typeof DEFAULT_MODEL_LIMITS;
     const r = rng(12);
     const seeds = [await readFile(path.join(REPO, 'examples', 'loan', 'loan-model.onnx')), buildOnnx({ ...reluGraph(3), initializers: [{ name: 'k', dims: [3], data: [1, 2, 3], type: 'int64' }] })];

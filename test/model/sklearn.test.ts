@@ -339,7 +339,7 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
         ],
       }));
       // The Reshape target as a constant: built above by name, supplied here.
-      const { onnx } = await import('../../src/model/onnx-file.ts');
+      const { onnx } = await import('../../src/model/onnx/file.ts');
       const proto = onnx.ModelProto.decode(await readFile(f));
       proto.graph!.initializer!.push(onnx.TensorProto.create({ name: 'shape2', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1, 2] }));
       await writeFile(f, onnx.ModelProto.encode(proto).finish());

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyHead, buildOnnx, evalFloat, type GraphSpec, loadModel, type NodeSpec, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
-import { onnx } from '../../src/model/onnx-file.ts';
+import { onnx } from '../../src/model/onnx/file.ts';
 import { generateModelTemplate } from '../../src/circuit/index.ts';
 import { compileLoaded, compileModel, inputQuantOf, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, fidelityReport, quantizeModel, runReference } from '../../src/quant/index.ts';

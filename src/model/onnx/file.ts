@@ -2,9 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { ZkinferError } from '../errors.ts';
-import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from './limits.ts';
-import { scanOnnx } from './onnx-scan.ts';
+import { ZkinferError } from '../../errors.ts';
+import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../limits.ts';
+import { scanOnnx } from './scan.ts';
 
 /** onnx-proto is CommonJS without detectable named exports: take the namespace from the default export. */
 export const onnx = pkg.onnx;

@@ -1,5 +1,5 @@
-import { ZkinferError } from '../errors.ts';
-import { checkLimit, elementCount, MAX_PROTO_DEPTH, type ModelLimits, tooLarge } from './limits.ts';
+import { ZkinferError } from '../../errors.ts';
+import { checkLimit, elementCount, MAX_PROTO_DEPTH, type ModelLimits, tooLarge } from '../limits.ts';
 
 /**
  * A walk over an ONNX file's protobuf wire format that allocates nothing: it measures

@@ -1,4 +1,4 @@
-import type { ConvStructure, SparseLayer } from './ir.ts';
+import type { ConvStructure, SparseLayer } from '../ir.ts';
 
 /**
  * The convolution structure a sparse layer may carry (1D as a 2D with height 1): its

@@ -1,6 +1,6 @@
-import { type DenseLayer, type Layer, type SparseLayer, TREE_LEAF, TREE_MODES, type TreeEnsembleLayer } from './ir.ts';
+import { type DenseLayer, type Layer, type SparseLayer, TREE_LEAF, TREE_MODES, type TreeEnsembleLayer } from '../ir.ts';
 import { composeConv, convTermCount, csrFromConv, scaleConvInputs, scaleConvOutputs } from './conv-structure.ts';
-import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from './limits.ts';
+import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../limits.ts';
 
 /**
  * An elementwise-affine layer `y = scale ∘ x + shift` (Add/Sub/Mul/Div by a constant,

@@ -1,22 +1,14 @@
-import { ZkinferError } from '../errors.ts';
-import type { NodeProto, Tensor } from './onnx-file.ts';
-import { attrFloat, attrInt, attrInts, attrTensor } from './lower.ts';
+import { ZkinferError } from '../../../errors.ts';
+import { attrFloat, attrInt, attrInts, attrTensor } from '../../onnx/attributes.ts';
+import type { NodeProto, Tensor } from '../../onnx/file.ts';
+import type { Lowering } from '../context.ts';
+import { type FoldContext, nodeName } from '../values.ts';
 
 /**
  * Constant folding: ops whose inputs are all constants are evaluated at import time
  * (shape preludes such as Shape -> Gather -> Concat -> Reshape, and dequantized weights).
  */
 export type ConstOp = (node: NodeProto, ins: (Tensor | undefined)[], opset: number, ctx: FoldContext) => Tensor[];
-
-/**
- * Where a folded op gets the storage for its result: `alloc` checks the element count
- * against the model limits before allocating, so an op that would build a huge
- * constant (ConstantOfShape([1e8]), an Expand or Tile to a huge shape) is refused
- * from its shape alone. Ops that only relabel their input's data allocate nothing.
- */
-export interface FoldContext {
-  alloc(shape: number[], node: NodeProto): Float64Array;
-}
 
 /** `f` applied to every element of `a`, into checked storage. */
 function mapInto(ctx: FoldContext, node: NodeProto, a: Tensor, f: (v: number, i: number) => number): Tensor {
@@ -246,3 +238,20 @@ export const constantOps: Record<string, ConstOp> = {
   },
   Relu: (node, [a], _opset, ctx) => [mapInto(ctx, node, need(node, a, 'data'), (v) => Math.max(0, v))],
 };
+
+/** A Constant node: its value attribute (a tensor, or value_float(s) / value_int(s)) becomes a constant. */
+export function lowerConstantNode(L: Lowering, node: NodeProto): void {
+  const name = nodeName(node);
+  const t = attrTensor(node, 'value', L.limits);
+  const f = (node.attribute ?? []).find((a) => a.name === 'value_float' || a.name === 'value_int' || a.name === 'value_floats' || a.name === 'value_ints');
+  let tensor = t;
+  if (!tensor && f) {
+    if (f.name === 'value_float') tensor = { data: Float64Array.of(f.f ?? 0), shape: [] };
+    else if (f.name === 'value_int') tensor = { data: Float64Array.of(Number(String(f.i))), shape: [] };
+    else if (f.name === 'value_floats') tensor = { data: Float64Array.from(f.floats ?? []), shape: [(f.floats ?? []).length] };
+    else tensor = { data: Float64Array.from((f.ints ?? []).map((v) => Number(String(v)))), shape: [(f.ints ?? []).length] };
+  }
+  if (!tensor) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Constant "${name}" has no supported value attribute`, name);
+  L.holdConstant(tensor.data.length, name);
+  L.values.set(node.output![0], { kind: 'const', t: tensor });
+}

@@ -1,8 +1,10 @@
-import { ZkinferError } from '../errors.ts';
-import type { NodeProto, Tensor } from './onnx-file.ts';
-import { checkLimit } from './limits.ts';
-import { attrInt, attrInts, broadcastTo, type Lowering, nodeName } from './lower.ts';
-import { ML_DOMAIN } from './ml-ops.ts';
+import { ZkinferError } from '../../../errors.ts';
+import { checkLimit } from '../../limits.ts';
+import { attrFloats, attribute, attrInt, attrInts, attrStrings } from '../../onnx/attributes.ts';
+import type { NodeProto, Tensor } from '../../onnx/file.ts';
+import { broadcastTo } from '../broadcast.ts';
+import type { Lowering } from '../context.ts';
+import { fail, ML_DOMAIN, nodeName, size } from '../values.ts';
 
 /**
  * The column prefix of a scikit-learn pipeline as skl2onnx exports it: graph inputs (one
@@ -64,27 +66,6 @@ function isPrefixOp(node: NodeProto, special: boolean): boolean {
   return ['Concat', 'Identity', 'Cast', ...ELEMENTWISE, ...(special ? ['Gather', ...SHAPE_OPS] : [])].includes(op);
 }
 
-function fail(node: NodeProto, why: string): never {
-  throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${nodeName(node)}": ${why}`, nodeName(node));
-}
-
-const text = (b: Uint8Array | string) => (typeof b === 'string' ? b : new TextDecoder().decode(b));
-function attrOf(node: NodeProto, name: string) {
-  return (node.attribute ?? []).find((a) => a.name === name);
-}
-function strings(node: NodeProto, name: string): string[] | undefined {
-  const a = attrOf(node, name);
-  return a?.strings && a.strings.length > 0 ? a.strings.map(text) : undefined;
-}
-function ints(node: NodeProto, name: string): number[] | undefined {
-  const a = attrOf(node, name);
-  return a?.ints && a.ints.length > 0 ? a.ints.map((v) => Number(String(v))) : undefined;
-}
-function floats(node: NodeProto, name: string): number[] | undefined {
-  const a = attrOf(node, name);
-  return a?.floats && a.floats.length > 0 ? [...a.floats] : undefined;
-}
-
 /** Column bookkeeping: which input each column is, and what the prefix learned about it. */
 interface ColumnInfo {
   input: number;
@@ -130,8 +111,6 @@ class Prefix {
     checkLimit(this.L.limits, 'maxLayerWidth', n, `the width of the ${node.opType} output`, nodeName(node));
   }
 }
-
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
  * Lowers the column prefix when the graph has one that is not a chain (several inputs
@@ -338,7 +317,7 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
     return { parts, shape: outShape };
   }
   if (op === 'OneHotEncoder') {
-    const cats = strings(node, 'cats_strings') ?? ints(node, 'cats_int64s')?.map(String);
+    const cats = attrStrings(node, 'cats_strings') ?? attrInts(node, 'cats_int64s')?.map(String);
     if (!cats) fail(node, 'has no categories (cats_strings or cats_int64s)');
     P.width(node, x.length * cats.length);
     const parts = x.flatMap((q) => {
@@ -348,9 +327,9 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
     return { parts, shape: [...shape, cats.length] };
   }
   if (op === 'LabelEncoder') {
-    const keys = strings(node, 'keys_strings') ?? ints(node, 'keys_int64s')?.map(String);
-    const vi = ints(node, 'values_int64s');
-    const vals = vi ?? floats(node, 'values_floats');
+    const keys = attrStrings(node, 'keys_strings') ?? attrInts(node, 'keys_int64s')?.map(String);
+    const vi = attrInts(node, 'values_int64s');
+    const vals = vi ?? attrFloats(node, 'values_floats');
     if (!keys) fail(node, 'has no keys_strings or keys_int64s');
     if (!vals) fail(node, 'maps to strings or has no values: only values_int64s or values_floats are supported');
     if (vals.length !== keys.length) fail(node, `has ${keys.length} keys and ${vals.length} values`);
@@ -362,11 +341,11 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
   }
   if (op === 'Imputer') {
     // The spec's default sentinel is 0.0; scikit-learn's missing value is NaN.
-    const replaced = attrOf(node, 'replaced_value_float');
+    const replaced = attribute(node, 'replaced_value_float');
     if (!replaced || !Number.isNaN(replaced.f)) {
       fail(node, 'replaces a number, not NaN: a numeric sentinel is an ordinary input value to a circuit, which would have to refuse it (only NaN, what scikit-learn exports for missing values, is supported)');
     }
-    const vals = floats(node, 'imputed_value_floats');
+    const vals = attrFloats(node, 'imputed_value_floats');
     if (!vals) fail(node, 'has no imputed_value_floats (integer imputation is not supported)');
     if (vals.length !== 1 && vals.length !== x.length) fail(node, `has ${vals.length} imputed values for ${x.length} features`);
     const parts = x.map((q0, i): Part => {
@@ -385,9 +364,9 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
     return same(parts);
   }
   if (op === 'Scaler') {
-    const a = floats(node, 'scale') ?? [];
-    const b = floats(node, 'offset') ?? [];
-    const at = (v: number[], i: number, d: number) => (v.length === 0 ? d : v.length === 1 ? v[0] : v[i]);
+    const a = attrFloats(node, 'scale') ?? [];
+    const b = attrFloats(node, 'offset') ?? [];
+    const at = (v: ArrayLike<number>, i: number, d: number) => (v.length === 0 ? d : v.length === 1 ? v[0] : v[i]);
     if ((a.length > 1 && a.length !== x.length) || (b.length > 1 && b.length !== x.length)) return undefined;
     // (sum + shift - offset) * s
     return same(

@@ -1,10 +1,11 @@
-import { ZkinferError } from '../errors.ts';
-import type { ConvStructure, MaxPoolLayer, SparseLayer } from './ir.ts';
-import { convTermCount, csrFromConv } from './conv-structure.ts';
-import { checkLimit, tooLarge } from './limits.ts';
-import { attrString } from './ml-ops.ts';
-import type { NodeProto } from './onnx-file.ts';
-import { type Activation, attrFloat, attrInt, attrInts, type Lowering, nodeName, type Value } from './lower.ts';
+import { ZkinferError } from '../../../errors.ts';
+import type { ConvStructure, MaxPoolLayer, SparseLayer } from '../../ir.ts';
+import { checkLimit, tooLarge } from '../../limits.ts';
+import { attrFloat, attrInt, attrInts, attrString } from '../../onnx/attributes.ts';
+import type { NodeProto } from '../../onnx/file.ts';
+import type { Handler, Lowering } from '../context.ts';
+import { convTermCount, csrFromConv } from '../conv-structure.ts';
+import { type Activation, nodeName } from '../values.ts';
 
 /**
  * Convolutions and pooling on NCHW activations (batch 1; 1, 2 or more spatial
@@ -478,8 +479,6 @@ function pad(L: Lowering, node: NodeProto, act: Activation): void {
   const layer: SparseLayer = { kind: 'sparse', name, inSize, outSize, rowPtr, cols: cols.slice(0, n), vals: new Float64Array(n).fill(1), bias, nodes: [name] };
   L.emit(node, layer, outShape);
 }
-
-type Handler = (L: Lowering, node: NodeProto, act: Activation, others: (Value | undefined)[]) => void;
 
 export const CONV_HANDLERS: Record<string, Handler> = {
   Conv: (L, node, act) => convLike(L, node, act, false),

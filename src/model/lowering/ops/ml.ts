@@ -1,7 +1,9 @@
-import { ZkinferError } from '../errors.ts';
-import type { Head, NormalizeLayer } from './ir.ts';
-import type { AttributeProto, NodeProto } from './onnx-file.ts';
-import type { Activation, Lowering, Value } from './lower.ts';
+import type { Head, NormalizeLayer } from '../../ir.ts';
+import { attrFloats, attribute, attrInts, attrString, attrStrings } from '../../onnx/attributes.ts';
+import type { NodeProto } from '../../onnx/file.ts';
+import { classifierEnd } from '../classifier.ts';
+import type { Handler, Lowering } from '../context.ts';
+import { type Activation, fail, nodeName } from '../values.ts';
 import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts';
 
 /**
@@ -15,8 +17,6 @@ import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts
  * (test/model/sklearn.test.ts, scripts/make-sklearn-fixtures.py).
  */
 
-export const ML_DOMAIN = 'ai.onnx.ml';
-
 /** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
 export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'Binarizer', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
 
@@ -27,27 +27,6 @@ const REFUSED: Record<string, string> = {
   DictVectorizer: 'map inputs are not supported',
   CastMap: 'map inputs are not supported',
 };
-
-function attr(node: NodeProto, name: string): AttributeProto | undefined {
-  return (node.attribute ?? []).find((a) => a.name === name);
-}
-const text = (b: Uint8Array | string | null | undefined) => (typeof b === 'string' ? b : b ? new TextDecoder().decode(b) : '');
-export function attrString(node: NodeProto, name: string, dflt: string): string {
-  const a = attr(node, name);
-  return a?.s && a.s.length > 0 ? text(a.s) : dflt;
-}
-function attrStrings(node: NodeProto, name: string): string[] | undefined {
-  const a = attr(node, name);
-  return a?.strings && a.strings.length > 0 ? a.strings.map(text) : undefined;
-}
-function attrFloats(node: NodeProto, name: string): Float64Array | undefined {
-  const a = attr(node, name);
-  return a?.floats && a.floats.length > 0 ? Float64Array.from(a.floats) : undefined;
-}
-function attrIntList(node: NodeProto, name: string): number[] | undefined {
-  const a = attr(node, name);
-  return a?.ints && a.ints.length > 0 ? a.ints.map((v) => Number(String(v))) : undefined;
-}
 
 /**
  * Why this ai.onnx.ml node is refused before lowering starts (null: it may be lowered).
@@ -60,18 +39,18 @@ export function mlRefusal(node: NodeProto): string | null {
   if (!ML_ACTIVATION_OPS.includes(op)) return 'not an ai.onnx.ml op zkinfer knows';
   if (op === 'TreeEnsembleClassifier' || op === 'TreeEnsembleRegressor') return treeRefusal(node);
   if (op === 'Imputer') {
-    const r = attr(node, 'replaced_value_float');
-    if (attr(node, 'imputed_value_int64s') || !r || !Number.isNaN(r.f)) return 'only NaN may be replaced (a float Imputer as scikit-learn exports it): a numeric sentinel is an ordinary value to a circuit';
+    const r = attribute(node, 'replaced_value_float');
+    if (attribute(node, 'imputed_value_int64s') || !r || !Number.isNaN(r.f)) return 'only NaN may be replaced (a float Imputer as scikit-learn exports it): a numeric sentinel is an ordinary value to a circuit';
   }
-  if (op === 'LabelEncoder' && !attrIntList(node, 'values_int64s') && !attrFloats(node, 'values_floats')) return 'only string or integer keys mapped to numbers (values_int64s, values_floats) are supported';
-  if (op === 'LabelEncoder' && !attrStrings(node, 'keys_strings') && !attrIntList(node, 'keys_int64s')) return 'only keys_strings or keys_int64s keys are supported';
-  if (op === 'OneHotEncoder' && !attrStrings(node, 'cats_strings') && !attrIntList(node, 'cats_int64s')) return 'needs cats_strings or cats_int64s';
+  if (op === 'LabelEncoder' && !attrInts(node, 'values_int64s') && !attrFloats(node, 'values_floats')) return 'only string or integer keys mapped to numbers (values_int64s, values_floats) are supported';
+  if (op === 'LabelEncoder' && !attrStrings(node, 'keys_strings') && !attrInts(node, 'keys_int64s')) return 'only keys_strings or keys_int64s keys are supported';
+  if (op === 'OneHotEncoder' && !attrStrings(node, 'cats_strings') && !attrInts(node, 'cats_int64s')) return 'needs cats_strings or cats_int64s';
   if (op === 'Normalizer') {
     const norm = attrString(node, 'norm', 'MAX');
     if (!['L1', 'L2', 'MAX'].includes(norm)) return `norm ${norm} is not one of MAX, L1, L2`;
   }
   if (op === 'Binarizer') {
-    const t = attr(node, 'threshold');
+    const t = attribute(node, 'threshold');
     if (t && !Number.isFinite(t.f ?? 0)) return `threshold ${t.f} is not a finite number`;
   }
   const post = attrString(node, 'post_transform', 'NONE');
@@ -82,20 +61,14 @@ export function mlRefusal(node: NodeProto): string | null {
     if (kernel !== 'LINEAR') return `kernel ${kernel} is not linear (only LINEAR)`;
     if (post !== 'NONE') return `post_transform ${post} (only NONE)`;
   }
-  if (op === 'SVMRegressor' && Number(attr(node, 'one_class')?.i ?? 0) !== 0) return 'a one-class SVM outputs a sign, which is not linear';
+  if (op === 'SVMRegressor' && Number(attribute(node, 'one_class')?.i ?? 0) !== 0) return 'a one-class SVM outputs a sign, which is not linear';
   if (op === 'SVMClassifier') {
-    const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints');
+    const labels = attrStrings(node, 'classlabels_strings') ?? attrInts(node, 'classlabels_ints');
     if (attrFloats(node, 'prob_a')) return 'Platt probabilities (probability=True) are not supported';
     if (labels && labels.length > 2) return `one-vs-one voting over ${labels.length} classes is not linear (only two classes)`;
     if (!attrFloats(node, 'support_vectors')) return 'only the support-vector form (SVC) is supported';
   }
   return null;
-}
-
-const nodeName = (n: NodeProto) => n.name || `${n.opType}(${n.output?.[0]})`;
-
-function fail(node: NodeProto, why: string): never {
-  throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${nodeName(node)}": ${why}`, nodeName(node));
 }
 
 /** The activation as one row of features (batch 1). */
@@ -112,9 +85,7 @@ function perFeature(node: NodeProto, v: Float64Array | undefined, n: number, dfl
   return v;
 }
 
-export type MlHandler = (L: Lowering, node: NodeProto, act: Activation, ins: (Value | undefined)[]) => void;
-
-export const ML_HANDLERS: Record<string, MlHandler> = {
+export const ML_HANDLERS: Record<string, Handler> = {
   /** Y = (X - offset) * scale, per feature. */
   Scaler(L, node, act) {
     const n = features(node, act);
@@ -139,7 +110,7 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
   LinearRegressor(L, node, act) {
     const n = features(node, act);
     const coef = attrFloats(node, 'coefficients');
-    const targets = Number(attr(node, 'targets')?.i ?? 1);
+    const targets = Number(attribute(node, 'targets')?.i ?? 1);
     if (!coef || coef.length !== targets * n) fail(node, `needs ${targets} x ${n} coefficients, has ${coef?.length ?? 0}`);
     L.reserveLayer(node, n, targets, coef.length + targets);
     const bias = perFeature(node, attrFloats(node, 'intercepts'), targets, 0, 'intercepts');
@@ -164,7 +135,7 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
   SVMClassifier(L, node, act) {
     const n = features(node, act);
     if (!node.output?.[1]) fail(node, 'has no scores output: the proof is about the scores and the decision taken from them');
-    const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints')?.map(String);
+    const labels = attrStrings(node, 'classlabels_strings') ?? attrInts(node, 'classlabels_ints')?.map(String);
     if (!labels || labels.length !== 2) fail(node, 'needs two class labels');
     const w = svmWeights(node, n).map((v) => -v);
     const rho = attrFloats(node, 'rho')?.[0] ?? 0;
@@ -192,7 +163,7 @@ export const ML_HANDLERS: Record<string, MlHandler> = {
   /** y = 1 where x > threshold, else 0, elementwise: a range-checked comparison per element. */
   Binarizer(L, node, act) {
     const n = act.shape.reduce((a, b) => a * b, 1);
-    const t = attr(node, 'threshold')?.f ?? 0;
+    const t = attribute(node, 'threshold')?.f ?? 0;
     L.reserveLayer(node, n, n, n);
     L.emit(node, { kind: 'binarize', name: nodeName(node), size: n, threshold: new Float64Array(n).fill(t), nodes: [nodeName(node)] }, act.shape);
   },
@@ -224,7 +195,7 @@ function linearClassifier(L: Lowering, node: NodeProto, act: Activation): void {
   const n = features(node, act);
   if (!node.output?.[1]) fail(node, 'has no scores output: the proof is about the scores and the decision taken from them');
   const coef = attrFloats(node, 'coefficients');
-  const labels = attrStrings(node, 'classlabels_strings') ?? attrIntList(node, 'classlabels_ints')?.map(String);
+  const labels = attrStrings(node, 'classlabels_strings') ?? attrInts(node, 'classlabels_ints')?.map(String);
   const post = attrString(node, 'post_transform', 'NONE');
   if (!coef || coef.length % n !== 0) fail(node, `${coef?.length ?? 0} coefficients do not make rows of ${n} features`);
   const rows = coef.length / n;
@@ -274,14 +245,6 @@ function svmWeights(node: NodeProto, n: number): Float64Array {
   const w = new Float64Array(n);
   for (let j = 0; j < count; j++) for (let i = 0; i < n; i++) w[i] += coef[j] * sv[j * n + i];
   return w;
-}
-
-/** A classifier's outputs: the label (the decision, proven from the scores) and the scores, whose head is final. */
-export function classifierEnd(L: Lowering, node: NodeProto, scoresOut: number, c: { head: Exclude<Head, 'none'>; labels: string[]; pick: number[]; apply: Head }): void {
-  L.classifier = { node: nodeName(node), ...c, scores: node.output?.[1] ?? '' };
-  if (scoresOut === 1 && node.output?.[0]) L.values.set(node.output[0], { kind: 'label' });
-  // Nothing but a ZipMap, Normalizer(L1) or shape op may follow the scores.
-  if (scoresOut === 1) L.pendingHead = { op: c.head, node: nodeName(node), size: c.pick.length === 1 && c.head === 'sigmoid' ? 1 : c.pick.length, final: true };
 }
 
 /** Every ai.onnx.ml op, for the error's supported list. */
