@@ -16,12 +16,20 @@ import { ML_ACTIVATION_OPS, ML_HANDLERS, mlOpsNote, mlRefusal } from './lowering
 import { QUANTIZED_ACTIVATION_OPS, QUANTIZED_REFUSAL } from './lowering/ops/quantized.ts';
 import { REDUCE_HANDLERS } from './lowering/ops/reduce.ts';
 import { SHAPE_HANDLERS, shapeSlice } from './lowering/ops/shape.ts';
+import { TREE_HANDLERS, TREE_OPS, treeRefusal } from './lowering/ops/trees.ts';
 import { type Activation, type Constant, ML_DOMAIN, nodeName, size } from './lowering/values.ts';
 
 /**
  * Lowers an ONNX graph to the chain-of-layers IR. Every value is either a constant
  * (folded here) or the single activation flowing through the chain; the graph must be
  * a chain (no branches), batch size 1.
+ *
+ * This file is the dispatcher only: it refuses what cannot be lowered, sends each node to
+ * its handler and finishes the model. The state every handler works on is
+ * `lowering/context.ts` (the `Lowering` builder; values, broadcasting and rows beside it);
+ * the handlers are `lowering/ops/*.ts`, one file per family of ops, each exporting a table
+ * merged below. A new op on one activation is an entry in a table (and in ACTIVATION_OPS);
+ * handlers import the context and `onnx/attributes.ts`, never this file.
  */
 
 /** Ops that become layers or change only an activation's shape. */
@@ -51,6 +59,8 @@ export function supportedOpsNote(): string {
 
 /** The handlers of ops on one activation (and constants), by op type. */
 const HANDLERS: Record<string, Handler> = { ...LINEAR_HANDLERS, ...ACTIVATION_HANDLERS, ...SHAPE_HANDLERS, ...REDUCE_HANDLERS, ...CONV_HANDLERS };
+/** The handlers of ai.onnx.ml ops (FeatureVectorizer apart: it merges the graph inputs). */
+const ML_OP_HANDLERS: Record<string, Handler> = { ...ML_HANDLERS, ...TREE_HANDLERS };
 
 function unsupportedOp(op: string, name: string): ZkinferError {
   return new ZkinferError('MODEL_UNSUPPORTED_OP', `Unsupported ONNX op "${op}" at node "${name}"${whyUnsupported(op)}; ${supportedOpsNote()}`, name);
@@ -79,7 +89,7 @@ function refuseUnsupported(nodes: NodeProto[], inputs: string[]): void {
     const onAct = (node.input ?? []).some((i) => live.has(i));
     const domain = node.domain ?? '';
     if (domain === ML_DOMAIN) {
-      const why = mlRefusal(node);
+      const why = TREE_OPS.includes(op) ? treeRefusal(node) : mlRefusal(node);
       if (why) found.push({ op: `${ML_DOMAIN}.${op}`, node: name, why: ` (${why})` });
     } else if (domain !== '' && domain !== 'ai.onnx') {
       found.push({ op: `${domain}.${op}`, node: name, why: '' });
@@ -138,7 +148,7 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     }
     const act = ins[0];
     if (act?.kind !== 'act') throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${op} "${name}" must read the activation (its first input is constant)`, name);
-    ML_HANDLERS[op](L, node, L.activation(node, act), ins);
+    ML_OP_HANDLERS[op](L, node, L.activation(node, act), ins);
     return;
   }
   if (node.domain && node.domain !== 'ai.onnx' && node.domain !== '') {

@@ -4,7 +4,6 @@ import type { NodeProto } from '../../onnx/file.ts';
 import { classifierEnd } from '../classifier.ts';
 import type { Handler, Lowering } from '../context.ts';
 import { type Activation, fail, nodeName } from '../values.ts';
-import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts';
 
 /**
  * The linear part of the ai.onnx.ml domain (what scikit-learn pipelines exported by
@@ -17,7 +16,7 @@ import { lowerTreeClassifier, lowerTreeRegressor, treeRefusal } from './trees.ts
  * (test/model/sklearn.test.ts, scripts/make-sklearn-fixtures.py).
  */
 
-/** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` lets through). */
+/** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` and `treeRefusal` let through). */
 export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'Binarizer', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
@@ -29,7 +28,8 @@ const REFUSED: Record<string, string> = {
 };
 
 /**
- * Why this ai.onnx.ml node is refused before lowering starts (null: it may be lowered).
+ * Why this ai.onnx.ml node is refused before lowering starts (null: it may be lowered);
+ * tree ensembles are judged by `treeRefusal` (./trees.ts).
  * Decided from the op and its attributes alone, so every refused node of a graph is
  * reported at once.
  */
@@ -37,7 +37,6 @@ export function mlRefusal(node: NodeProto): string | null {
   const op = node.opType ?? '';
   if (op in REFUSED) return REFUSED[op];
   if (!ML_ACTIVATION_OPS.includes(op)) return 'not an ai.onnx.ml op zkinfer knows';
-  if (op === 'TreeEnsembleClassifier' || op === 'TreeEnsembleRegressor') return treeRefusal(node);
   if (op === 'Imputer') {
     const r = attribute(node, 'replaced_value_float');
     if (attribute(node, 'imputed_value_int64s') || !r || !Number.isNaN(r.f)) return 'only NaN may be replaced (a float Imputer as scikit-learn exports it): a numeric sentinel is an ordinary value to a circuit';
@@ -117,8 +116,6 @@ export const ML_HANDLERS: Record<string, Handler> = {
     L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: targets, weights: Float64Array.from(coef), bias: Float64Array.from(bias), nodes: [nodeName(node)] }, [1, targets]);
   },
   LinearClassifier: linearClassifier,
-  TreeEnsembleClassifier: lowerTreeClassifier,
-  TreeEnsembleRegressor: lowerTreeRegressor,
   /** Linear kernel: sum_j coef_j <x, sv_j> + rho = w·x + rho with w = sum_j coef_j sv_j. */
   SVMRegressor(L, node, act) {
     const n = features(node, act);

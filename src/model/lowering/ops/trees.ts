@@ -3,7 +3,7 @@ import { type Head, TREE_LEAF, TREE_MODES, type TreeEnsembleLayer } from '../../
 import { attrFloatsOrTensor, attribute, attrInts, attrString, attrStrings } from '../../onnx/attributes.ts';
 import type { NodeProto } from '../../onnx/file.ts';
 import { classifierEnd } from '../classifier.ts';
-import type { Lowering } from '../context.ts';
+import type { Handler, Lowering } from '../context.ts';
 import { type Activation, fail, nodeName } from '../values.ts';
 
 /**
@@ -274,3 +274,9 @@ export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activatio
 function endClassifier(L: Lowering, node: NodeProto, c: { head: Exclude<Head, 'none'>; labels: string[]; pick: number[]; apply: Head }): void {
   classifierEnd(L, node, 1, c);
 }
+
+/** The tree ensembles' handlers (ai.onnx.ml, beside ./ml.ts's). */
+export const TREE_HANDLERS: Record<string, Handler> = {
+  TreeEnsembleClassifier: lowerTreeClassifier,
+  TreeEnsembleRegressor: lowerTreeRegressor,
+};
