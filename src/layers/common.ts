@@ -53,7 +53,8 @@ export function checkWidth(v: bigint, bits: number, where: string): void {
 export function checkOneFits(layer: { name: string; kind: 'binarize' | 'normalize' }, st: QuantSettings): void {
   const s = st.scaleBits;
   if (activationBits(st) < s + 2) {
-    throw new ZkinferError('SETTINGS', `${layer.name}: a ${layer.kind === 'binarize' ? 'Binarizer' : 'Normalizer'} outputs 1.0, which needs bits >= 2 * scale + 2 = ${2 * s + 2}`, 'bits');
+    const what = layer.kind === 'binarize' ? 'Binarizer' : 'Normalizer';
+    throw new ZkinferError('SETTINGS', `${layer.name}: a ${what} outputs 1.0, which needs bits >= 2 * scale + 2 = ${2 * s + 2}`, 'bits');
   }
 }
 

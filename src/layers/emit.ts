@@ -122,7 +122,13 @@ export function emitSpanned<Q extends { name: string; size: number; span?: [numb
   const idx = Array.from({ length: n }, (_, i) => (cur.posIdx ? cur.posIdx[lo + i] : lo + i));
   if (cur.pos !== null && idx.every((k) => k >= 0)) {
     pos = `${t}InPos`;
-    ctx.lines.push(`${ind}var ${t}InPI[${n}] = ${list(idx)};`, `${ind}signal ${pos}[${n}];`, `${ind}for (var i = 0; i < ${n}; i++) {`, `${ind}${ind}${pos}[i] <== ${cur.pos}[${t}InPI[i]];`, `${ind}}`);
+    ctx.lines.push(
+      `${ind}var ${t}InPI[${n}] = ${list(idx)};`,
+      `${ind}signal ${pos}[${n}];`,
+      `${ind}for (var i = 0; i < ${n}; i++) {`,
+      `${ind}${ind}${pos}[i] <== ${cur.pos}[${t}InPI[i]];`,
+      `${ind}}`,
+    );
   }
   // Per-element parameters are sliced to the span.
   const sliced = Object.fromEntries(perElement.map((k) => [k, (layer[k] as unknown[]).slice(lo, hi)]));

@@ -2,7 +2,7 @@ import type { Layer, LayerKind } from '../model/ir.ts';
 import { binarize, type QBinarize } from './binarize.ts';
 import { clip, type QClip } from './clip.ts';
 import { dense, type QDense } from './dense.ts';
-import type { LayerModule, NamedLayer } from './layer.ts';
+import type { LayerModule } from './layer.ts';
 import { leakyRelu, type QLeakyRelu } from './leaky-relu.ts';
 import { maxpool, type QMaxPool } from './maxpool.ts';
 import { mul, type QMul } from './mul.ts';
@@ -26,8 +26,12 @@ export type { Cursor, EmitContext } from './emit.ts';
  */
 export type QLayer = QDense | QSparse | QMaxPool | QRelu | QLeakyRelu | QClip | QHardSigmoid | QMul | QTreeEnsemble | QBinarize | QNormalize;
 
+// Any module, whatever its layer types (the orchestrators check kinds at run time).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModule = LayerModule<any, any, any>;
+
 /** The built-in kinds; a new IR kind fails to type-check until it has a module here. */
-const BUILTIN: { [K in LayerKind]: LayerModule<Extract<Layer, { kind: K }>, QLayer & NamedLayer, never> } = {
+const BUILTIN: { [K in LayerKind]: AnyModule & { kind: K; quantize(layer: Extract<Layer, { kind: K }>, ...rest: never[]): QLayer } } = {
   dense,
   sparse,
   maxpool,
@@ -39,11 +43,7 @@ const BUILTIN: { [K in LayerKind]: LayerModule<Extract<Layer, { kind: K }>, QLay
   mul,
   binarize,
   normalize,
-} as never;
-
-// Any module, whatever its layer types (the orchestrators check kinds at run time).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyModule = LayerModule<any, any, any>;
+};
 
 const byKind = new Map<string, AnyModule>();
 const byQKind = new Map<string, AnyModule>();
@@ -55,7 +55,7 @@ export function registerLayer(module: AnyModule): void {
   byQKind.set(module.qkind, module);
 }
 
-for (const m of Object.values(BUILTIN)) registerLayer(m as AnyModule);
+for (const m of Object.values(BUILTIN)) registerLayer(m);
 
 /** The module of an IR layer kind. */
 export function layerModule(kind: string): AnyModule {

@@ -74,7 +74,13 @@ export function quantizeLinear(name: string, weights: Float64Array, bias: Float6
 type Terms<W> = (j: number, visit: (col: number, w: W) => boolean) => void;
 
 /** Per row, the one input it takes with weight `one` and a zero bias (`zeroBias`), or -1; `fits(col)` must hold too. */
-function copyRows<W>(outSize: number, terms: Terms<W>, zeroBias: (j: number) => boolean, weight: (w: W) => 'zero' | 'one' | 'other', fits: (c: number) => boolean): Int32Array {
+function copyRows<W>(
+  outSize: number,
+  terms: Terms<W>,
+  zeroBias: (j: number) => boolean,
+  weight: (w: W) => 'zero' | 'one' | 'other',
+  fits: (c: number) => boolean,
+): Int32Array {
   const src = new Int32Array(outSize).fill(-1);
   for (let j = 0; j < outSize; j++) {
     if (!zeroBias(j)) continue;

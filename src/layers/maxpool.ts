@@ -31,7 +31,14 @@ export const maxpool: LayerModule<MaxPoolLayer, QMaxPool, MaxPoolShape> = {
     }
     return y;
   },
-  quantize: (layer) => ({ kind: 'maxpool', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, rowPtr: Array.from(layer.rowPtr), idx: Array.from(layer.idx) }),
+  quantize: (layer) => ({
+    kind: 'maxpool',
+    name: layer.name,
+    inSize: layer.inSize,
+    outSize: layer.outSize,
+    rowPtr: Array.from(layer.rowPtr),
+    idx: Array.from(layer.idx),
+  }),
   reference(layer, x) {
     // The circuit may take the max of the accumulators before their rescale: the floor
     // division is nondecreasing, so the result is the same.

@@ -29,7 +29,12 @@ function emitRelu(layer: QRelu, cur: Cursor, ctx: EmitContext): Cursor {
   const t = `l${ctx.index}`;
   ctx.lines.push(`${ind}// ${layer.name}: relu`);
   const { pos } = signDigits(cur, w, ctx, t);
-  ctx.lines.push(`${ind}signal ${t}[${layer.size}];`, `${ind}for (var i = 0; i < ${layer.size}; i++) {`, `${ind}${ind}${t}[i] <== ${cur.values}[i] * ${pos}[i];`, `${ind}}`);
+  ctx.lines.push(
+    `${ind}signal ${t}[${layer.size}];`,
+    `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
+    `${ind}${ind}${t}[i] <== ${cur.values}[i] * ${pos}[i];`,
+    `${ind}}`,
+  );
   return { values: t, pos: null, size: layer.size };
 }
 
