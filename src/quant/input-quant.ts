@@ -112,3 +112,18 @@ export function isUnsigned(q: Pick<InputQuant, 'lo'> | null | undefined, i: numb
 export function inputMagnitude(q: InputQuant, i: number): bigint {
   return isUnsigned(q, i) ? (1n << BigInt(q.bits[i])) - 1n : 1n << BigInt(q.bits[i] - 1);
 }
+
+/** Scale and width of each feature a layer reads: the inputs' own for the first layer, else the activations'. */
+export interface LayerInputQuant {
+  scales: number[];
+  widths: number[];
+}
+
+/**
+ * What the first layer reads: each feature's scale, and the width of a signed range that
+ * holds it ([-2^(w-1), 2^(w-1))). An unsigned feature, checked in [0, 2^b), needs w = b + 1.
+ */
+export function firstLayerInput(st: QuantSettings, inputSize: number, perFeature: InputQuant | null | undefined): LayerInputQuant {
+  if (!perFeature) return { scales: new Array(inputSize).fill(st.scaleBits), widths: new Array(inputSize).fill(activationBits(st)) };
+  return { scales: [...perFeature.scaleBits], widths: perFeature.bits.map((b, i) => (isUnsigned(perFeature, i) ? b + 1 : b)) };
+}

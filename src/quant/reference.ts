@@ -1,9 +1,8 @@
 import { ZkinferError } from '../errors.ts';
-import type { QLayer, QuantizedModel } from './quantize.ts';
+import { qlayerModule } from '../layers/index.ts';
+import type { QuantizedModel } from './quantize.ts';
 import { activationBits } from './settings.ts';
-import { nodeTest } from './tree-plan.ts';
 import { isUnsigned } from './input-quant.ts';
-import { normalizeInts } from './ml-plan.ts';
 
 /**
  * The integer reference implementation: the oracle for the circuit. Its outputs are
@@ -23,8 +22,6 @@ export interface ReferenceResult {
 
 /** What quantizing an input needs of a model: its inputs and how each feature is quantized. */
 export type InputSide = Pick<QuantizedModel, 'settings' | 'inputQuant' | 'inputs' | 'inputSize'>;
-
-const floorShift = (v: bigint, k: number): bigint => v >> BigInt(k);
 
 /** Quantizes a float input vector; a value that does not fit the activation width is an error. */
 export function quantizeInput(q: InputSide, x: ArrayLike<number>): bigint[] {
@@ -65,134 +62,13 @@ export function featureName(q: Pick<QuantizedModel, 'inputs'>, i: number): strin
   return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
 }
 
-/** An intermediate value (derived from the private input, so never shown) must fit `bits`. */
-function checkWidth(v: bigint, bits: number, where: string): void {
-  const lim = 1n << BigInt(bits - 1);
-  if (v < -lim || v >= lim) {
-    throw new ZkinferError(
-      'INPUT_RANGE',
-      `${where} does not fit ${bits} bits for this input; the input is too large for these settings (raise --bits or lower --scale)`,
-      where,
-    );
-  }
-}
-
-/** Applies `f` to the elements of the layer's span (all when it has none), the others unchanged. */
-function inSpan(layer: { span?: [number, number] }, x: bigint[], f: (v: bigint, i: number) => bigint): bigint[] {
-  const [lo, hi] = layer.span ?? [0, x.length];
-  return x.map((v, i) => (i >= lo && i < hi ? f(v, i) : v));
-}
-
-function applyLayer(layer: QLayer, x: bigint[], q: QuantizedModel): bigint[] {
-  const s = q.settings.scaleBits;
-  const B = q.settings.bits;
-  const w = activationBits(q.settings);
-  switch (layer.kind) {
-    case 'dense': {
-      const out: bigint[] = [];
-      for (let j = 0; j < layer.outSize; j++) {
-        let acc = layer.bias[j];
-        const row = j * layer.inSize;
-        for (let i = 0; i < layer.inSize; i++) acc += layer.weights[row + i] * x[i];
-        checkWidth(acc, layer.accBits ?? w + layer.shift, `${layer.name}[${j}]`);
-        out.push(floorShift(acc, layer.shift));
-      }
-      return out;
-    }
-    case 'sparse': {
-      const out: bigint[] = [];
-      for (let j = 0; j < layer.outSize; j++) {
-        let acc = layer.bias[j];
-        for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) acc += layer.weights[k] * x[layer.cols[k]];
-        checkWidth(acc, w + layer.shift, `${layer.name}[${j}]`);
-        out.push(floorShift(acc, layer.shift));
-      }
-      return out;
-    }
-    case 'maxpool': {
-      // The circuit may take the max of the accumulators before their rescale: the floor
-      // division is nondecreasing, so the result is the same.
-      const out: bigint[] = [];
-      for (let j = 0; j < layer.outSize; j++) {
-        let m = x[layer.idx[layer.rowPtr[j]]];
-        for (let k = layer.rowPtr[j] + 1; k < layer.rowPtr[j + 1]; k++) if (x[layer.idx[k]] > m) m = x[layer.idx[k]];
-        out.push(m);
-      }
-      return out;
-    }
-    case 'relu':
-      return inSpan(layer, x, (v) => (v > 0n ? v : 0n));
-    case 'leaky_relu':
-      return inSpan(layer, x, (v, i) => {
-        const t = (v >= 0n ? v << BigInt(s) : layer.alpha[i] * v) + (1n << BigInt(s - 1));
-        checkWidth(t, B, `${layer.name}[${i}]`);
-        return floorShift(t, s);
-      });
-    case 'clip':
-      return inSpan(layer, x, (v) => {
-        let y = v;
-        if (layer.min !== null && y < layer.min) y = layer.min;
-        if (layer.max !== null && y > layer.max) y = layer.max;
-        return y;
-      });
-    case 'hard_sigmoid': {
-      // clip(x/4 + 1/2, 0, 1), rounded to nearest.
-      const one = 1n << BigInt(s);
-      return inSpan(layer, x, (v) => {
-        const u = floorShift(v + 2n * one + 2n, 2);
-        return u < 0n ? 0n : u > one ? one : u;
-      });
-    }
-    case 'mul': {
-      // Rounded to nearest: (x_a * x_b + 2^(s-1)) >> s, which must fit the activation width.
-      const half = 1n << BigInt(s - 1);
-      return layer.a.map((a, k) => {
-        if (layer.b[k] < 0) return x[a];
-        const p = x[a] * x[layer.b[k]] + half;
-        checkWidth(p, w + s, `${layer.name}[${k}]`);
-        return floorShift(p, s);
-      });
-    }
-    case 'tree_ensemble': {
-      // The comparison bits [X_f <= T], then each tree's path as the circuit's indicators select it.
-      const { plan } = layer;
-      const bits = new Uint8Array(plan.bitCount);
-      for (const f of plan.features) f.thresholds.forEach((T, j) => (bits[f.offset + j] = x[f.feature] <= T ? 1 : 0));
-      const acc = layer.bias.slice();
-      for (const r of layer.roots) {
-        let i = r;
-        while (layer.trueChild[i] >= 0) i = nodeTest(plan, i, bits) === 1 ? layer.trueChild[i] : layer.falseChild[i];
-        for (let j = 0; j < layer.outSize; j++) acc[j] += layer.leafWeights[i * layer.outSize + j];
-      }
-      return acc.map((v, j) => {
-        checkWidth(v, w + layer.shift, `${layer.name}[${j}]`);
-        return floorShift(v, layer.shift);
-      });
-    }
-    case 'binarize': {
-      const one = 1n << BigInt(s);
-      return inSpan(layer, x, (v, i) => (v > layer.threshold[i] ? one : 0n));
-    }
-    case 'normalize': {
-      // The circuit range-checks each quotient to the activation width: a MAX normalisation
-      // by a small maximum can exceed it.
-      const [lo, hi] = layer.span ?? [0, x.length];
-      const y = normalizeInts(layer.plan.norm, x.slice(lo, hi), s);
-      y.forEach((v, i) => checkWidth(v, w, `${layer.name}[${lo + i}]`));
-      return [...x.slice(0, lo), ...y, ...x.slice(hi)];
-    }
-    default:
-      return layer satisfies never;
-  }
-}
-
-/** Runs the integer model on a float input vector. */
+/** Runs the integer model on a float input vector (each layer's step as its module states it, `src/layers/`). */
 export function runReference(q: QuantizedModel, x: ArrayLike<number>): ReferenceResult {
   const input = quantizeInput(q, x);
   const layers: bigint[][] = [];
   let cur = input;
   for (const layer of q.layers) {
-    cur = applyLayer(layer, cur, q);
+    cur = qlayerModule(layer.kind).reference(layer, cur, q.settings);
     layers.push(cur);
   }
   let decision: bigint[] = [];

@@ -1,0 +1,148 @@
+import type { InputQuant } from '../quant/input-quant.ts';
+import type { QuantSettings } from '../quant/settings.ts';
+
+/** Shared pieces of circuit emission: the cursor over the current vector, sign digits, lists, spans. */
+
+/** Names of the signal arrays holding the current vector, and its sign digits if known. */
+export interface Cursor {
+  values: string;
+  pos: string | null;
+  size: number;
+  /** Set when `values` are a linear layer's accumulators, not yet rescaled by 2^acc (a max pool follows). */
+  acc?: number;
+  /** Per element, its entry in `pos`, or -1 when its sign digit is not known; absent: the same index. */
+  posIdx?: Int32Array;
+}
+
+export interface EmitContext {
+  /** What of the quantized model a layer's emission reads. */
+  q: { settings: QuantSettings; inputSize: number; inputQuant: InputQuant | null };
+  /** Names the layer's signals (`l<index>`). */
+  index: number | string;
+  lines: string[];
+  /** The kind of the layer after this one, if any. */
+  next?: string;
+}
+
+export const ind = '    ';
+
+/** Emits `signal name[n]` plus a Rescale(N, 0) per entry to get sign digits of `cur`. */
+export function emitSign(cur: Cursor, width: number, ctx: EmitContext, tag: string): string {
+  const c = `${tag}Sign`;
+  ctx.lines.push(
+    `${ind}component ${c}[${cur.size}];`,
+    `${ind}signal ${c}Pos[${cur.size}];`,
+    `${ind}for (var i = 0; i < ${cur.size}; i++) {`,
+    `${ind}${ind}${c}[i] = Rescale(${width}, 0);`,
+    `${ind}${ind}${c}[i].in <== ${cur.values}[i];`,
+    `${ind}${ind}${c}Pos[i] <== ${c}[i].pos;`,
+    `${ind}}`,
+  );
+  return `${c}Pos`;
+}
+
+/** Whether elements [lo, hi) of `cur` all have known sign digits (what `signDigits` and `emitSpanned` reuse). */
+export function cursorKnown(cur: Cursor, lo = 0, hi = cur.size): boolean {
+  if (cur.pos === null) return false;
+  if (!cur.posIdx) return true;
+  for (let i = lo; i < hi; i++) if (cur.posIdx[i] < 0) return false;
+  return true;
+}
+
+/**
+ * Sign digits of every element of `cur`: the known ones when all are known (through
+ * `posIdx` when they sit in another order), else computed (`had` false).
+ */
+export function signDigits(cur: Cursor, width: number, ctx: EmitContext, tag: string): { pos: string; had: boolean } {
+  if (cur.pos !== null && !cur.posIdx) return { pos: cur.pos, had: true };
+  if (cur.pos !== null && cur.posIdx && cur.posIdx.every((k) => k >= 0)) {
+    ctx.lines.push(
+      `${ind}var ${tag}PI[${cur.size}] = ${list(Array.from(cur.posIdx))};`,
+      `${ind}signal ${tag}Pm[${cur.size}];`,
+      `${ind}for (var i = 0; i < ${cur.size}; i++) {`,
+      `${ind}${ind}${tag}Pm[i] <== ${cur.pos}[${tag}PI[i]];`,
+      `${ind}}`,
+    );
+    return { pos: `${tag}Pm`, had: true };
+  }
+  return { pos: emitSign(cur, width, ctx, tag), had: false };
+}
+
+export function matrixLiteral(values: bigint[], rows: number, cols: number): string {
+  const out: string[] = [];
+  for (let j = 0; j < rows; j++) out.push(`[${values.slice(j * cols, (j + 1) * cols).join(',')}]`);
+  return `[${out.join(',\n        ')}]`;
+}
+
+/** Wraps a long list of numbers over lines of about 20 entries (compact, diff-friendly text). */
+export function list(values: (bigint | number)[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < values.length; i += 20) out.push(values.slice(i, i + 20).join(','));
+  return `[${out.join(',\n        ')}]`;
+}
+
+/** `t[targets[k]] <== cur[sources[k]]`: carried values, copied (linear, no constraint after --O2). */
+export function emitCopies(t: string, targets: number[], sources: number[], cur: Cursor, ctx: EmitContext): void {
+  ctx.lines.push(
+    `${ind}var ${t}Ci[${targets.length}] = ${list(targets)};`,
+    `${ind}var ${t}Cs[${targets.length}] = ${list(sources)};`,
+    `${ind}for (var k = 0; k < ${targets.length}; k++) {`,
+    `${ind}${ind}${t}[${t}Ci[k]] <== ${cur.values}[${t}Cs[k]];`,
+    `${ind}}`,
+  );
+}
+
+/** A per-element emission on `size` elements (a span's, or all). */
+type Inner<Q> = (layer: Q, cur: Cursor, ctx: EmitContext) => Cursor;
+
+/**
+ * An elementwise layer with a `span` acts on those elements only (the others are
+ * carried): `emit` runs on a copy of the span (linear, no constraint) with the layer's
+ * per-element parameters (`perElement`) sliced to it, and the result is put back in place.
+ */
+export function emitSpanned<Q extends { name: string; size: number; span?: [number, number] }>(
+  layer: Q,
+  cur: Cursor,
+  ctx: EmitContext,
+  emit: Inner<Q>,
+  perElement: readonly (keyof Q & string)[] = [],
+): Cursor {
+  if (!layer.span) return emit(layer, cur, ctx);
+  const [lo, hi] = layer.span;
+  const n = hi - lo;
+  const t = `l${ctx.index}`;
+  ctx.lines.push(
+    `${ind}// ${layer.name}: on elements ${lo} to ${hi - 1} of ${layer.size}, the others carried`,
+    `${ind}signal ${t}In[${n}];`,
+    `${ind}for (var i = 0; i < ${n}; i++) {`,
+    `${ind}${ind}${t}In[i] <== ${cur.values}[${lo} + i];`,
+    `${ind}}`,
+  );
+  let pos: string | null = null;
+  const idx = Array.from({ length: n }, (_, i) => (cur.posIdx ? cur.posIdx[lo + i] : lo + i));
+  if (cur.pos !== null && idx.every((k) => k >= 0)) {
+    pos = `${t}InPos`;
+    ctx.lines.push(
+      `${ind}var ${t}InPI[${n}] = ${list(idx)};`,
+      `${ind}signal ${pos}[${n}];`,
+      `${ind}for (var i = 0; i < ${n}; i++) {`,
+      `${ind}${ind}${pos}[i] <== ${cur.pos}[${t}InPI[i]];`,
+      `${ind}}`,
+    );
+  }
+  // Per-element parameters are sliced to the span.
+  const sliced = Object.fromEntries(perElement.map((k) => [k, (layer[k] as unknown[]).slice(lo, hi)]));
+  const inner = { ...layer, size: n, span: undefined, ...sliced } as Q;
+  const r = emit(inner, { values: `${t}In`, pos, size: n }, { ...ctx, index: `${ctx.index}s` });
+  ctx.lines.push(
+    `${ind}signal ${t}[${layer.size}];`,
+    `${ind}for (var i = 0; i < ${layer.size}; i++) {`,
+    `${ind}${ind}if (i < ${lo} || i >= ${hi}) {`,
+    `${ind}${ind}${ind}${t}[i] <== ${cur.values}[i];`,
+    `${ind}${ind}} else {`,
+    `${ind}${ind}${ind}${t}[i] <== ${r.values}[i - ${lo}];`,
+    `${ind}${ind}}`,
+    `${ind}}`,
+  );
+  return { values: t, pos: null, size: layer.size };
+}
