@@ -1,8 +1,8 @@
 import type { BinarizeLayer, Span } from '../model/ir.ts';
 import { firstLayerInput, isDefaultInputQuant } from '../quant/input-quant.ts';
-import { binarizeCost, binarizeThreshold } from '../quant/ml-plan.ts';
+import { binarizeCost, binarizeThreshold } from './ml-plan.ts';
 import { activationBits } from '../quant/settings.ts';
-import { checkOneFits, inSpanFloat, inSpanInt, spanOf, spanRange, widenParam, widenTo } from './common.ts';
+import { checkOneFits, inSpanFloat, inSpanInt, spanOf, spanRange } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, list } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';
 
@@ -87,5 +87,4 @@ export const binarize: LayerModule<BinarizeLayer, QBinarize, BinarizeShape> = {
   },
   count: ({ size, widths }) => ({ ...binarizeCost(widths), known: noneKnown(size) }),
   emit: (layer, _shape, cur, ctx) => emitSpanned(layer, cur, ctx, emitBinarize, ['threshold', 'widths']),
-  widen: (layer, offset, width) => ({ ...widenTo(layer, [offset, offset + layer.size], width), threshold: widenParam(layer.threshold, offset, width) }),
 };

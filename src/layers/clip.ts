@@ -1,6 +1,6 @@
 import type { ClipLayer, Span } from '../model/ir.ts';
 import { activationBits } from '../quant/settings.ts';
-import { inSpanFloat, inSpanInt, spanOf, spanRange, toFixed, widenTo } from './common.ts';
+import { inSpanFloat, inSpanInt, spanOf, spanRange, toFixed } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';
 
@@ -89,5 +89,4 @@ export const clip: LayerModule<ClipLayer, QClip, ClipShape> = {
     return { constraints: n * bounds * (w + 2), formula: `${n} x ${bounds} x (${w} + 2)`, known: noneKnown(size) };
   },
   emit: (layer, _shape, cur, ctx) => emitSpanned(layer, cur, ctx, emitClipLayer),
-  widen: (layer, offset, width) => widenTo(layer, [offset, offset + layer.size], width),
 };

@@ -58,12 +58,3 @@ export function checkOneFits(layer: { name: string; kind: 'binarize' | 'normaliz
   }
 }
 
-/** An elementwise layer placed on `span` of a vector of `width` elements (the others carried). */
-export const widenTo = <L extends { size: number; span?: Span }>(layer: L, span: Span, width: number): L => ({ ...layer, size: width, span });
-
-/** Per-element parameters `v` placed at `offset` of a vector of `width` (zeros elsewhere). */
-export function widenParam(v: Float64Array, offset: number, width: number): Float64Array {
-  const out = new Float64Array(width);
-  out.set(v, offset);
-  return out;
-}

@@ -44,11 +44,6 @@ export interface LayerModule<L extends NamedLayer = NamedLayer, Q extends NamedL
   emit(layer: Q, shape: S, cur: Cursor, ctx: EmitContext): Cursor;
   /** Top-level circom text the layer's emission uses (templates not in `circuits/`), added once before the model template. */
   templates?: string;
-  /**
-   * An elementwise layer placed on elements [offset, offset + size) of a vector of `width`
-   * (the others carried): per-element parameters widened to the vector, the span set.
-   */
-  widen?(layer: L, offset: number, width: number): L;
 }
 
 export interface NamedLayer {

@@ -2,7 +2,7 @@ import { ZkinferError } from '../errors.ts';
 import type { LeakyReluLayer, Span } from '../model/ir.ts';
 import { FIELD_ORDER } from '../quant/field.ts';
 import { activationBits } from '../quant/settings.ts';
-import { checkWidth, floorShift, inSpanFloat, inSpanInt, spanOf, toFixed, widenParam, widenTo } from './common.ts';
+import { checkWidth, floorShift, inSpanFloat, inSpanInt, spanOf, toFixed } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, signDigits } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';
 import { type ElementwiseShape, elementwiseShape } from './relu.ts';
@@ -72,5 +72,4 @@ export const leakyRelu: LayerModule<LeakyReluLayer, QLeakyRelu, ElementwiseShape
     return { constraints: n * per, formula: env.known ? `${n} x (1 + ${B})` : `${n} x (${w} + 1 + ${B})`, known: noneKnown(size) };
   },
   emit: (layer, _shape, cur, ctx) => emitSpanned(layer, cur, ctx, emitLeakyRelu, ['alpha']),
-  widen: (layer, offset, width) => ({ ...widenTo(layer, [offset, offset + layer.size], width), alpha: widenParam(layer.alpha, offset, width) }),
 };

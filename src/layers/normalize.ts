@@ -1,8 +1,8 @@
 import type { NormalizeLayer, Span } from '../model/ir.ts';
 import { firstLayerInput, isDefaultInputQuant } from '../quant/input-quant.ts';
-import { type NormalizePlan, normalizeCost, normalizeInts, planNormalize } from '../quant/ml-plan.ts';
+import { type NormalizePlan, normalizeCost, normalizeInts, planNormalize } from './ml-plan.ts';
 import { activationBits } from '../quant/settings.ts';
-import { checkOneFits, checkWidth, spanOf, spanRange, widenTo } from './common.ts';
+import { checkOneFits, checkWidth, spanOf, spanRange } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, signDigits } from './emit.ts';
 import { allKnown, type LayerModule, noneKnown } from './layer.ts';
 
@@ -90,5 +90,4 @@ export const normalize: LayerModule<NormalizeLayer, QNormalize, NormalizeShape> 
   // The quotients are range-checked: their sign digits are known (not on a span: `emitSpanned` carries none).
   count: ({ size, spanned, plan }, env) => ({ ...normalizeCost(plan, env.known), known: spanned ? noneKnown(size) : allKnown(size) }),
   emit: (layer, _shape, cur, ctx) => emitSpanned(layer, cur, ctx, emitNormalize),
-  widen: (layer, offset, width) => widenTo(layer, [offset, offset + layer.size], width),
 };

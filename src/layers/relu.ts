@@ -1,6 +1,6 @@
 import type { ReluLayer, Span } from '../model/ir.ts';
 import { activationBits } from '../quant/settings.ts';
-import { inSpanFloat, inSpanInt, spanOf, spanRange, widenTo } from './common.ts';
+import { inSpanFloat, inSpanInt, spanOf, spanRange } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, signDigits } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';
 
@@ -52,5 +52,4 @@ export const relu: LayerModule<ReluLayer, QRelu, ElementwiseShape> = {
     return env.known ? { constraints: n, formula: `${n} x 1`, known } : { constraints: n * (w + 1), formula: `${n} x (${w} + 1)`, known };
   },
   emit: (layer, _shape, cur, ctx) => emitSpanned(layer, cur, ctx, emitRelu),
-  widen: (layer, offset, width) => widenTo(layer, [offset, offset + layer.size], width),
 };

@@ -1,7 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { SigmoidLayer, Span } from '../model/ir.ts';
 import { activationBits } from '../quant/settings.ts';
-import { floorShift, inSpanFloat, inSpanInt, spanOf, widenTo } from './common.ts';
+import { floorShift, inSpanFloat, inSpanInt, spanOf } from './common.ts';
 import { emitClip } from './clip.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';
@@ -59,5 +59,4 @@ export const sigmoid: LayerModule<SigmoidLayer, QHardSigmoid, ElementwiseShape> 
     return { constraints: n * (w + 2) + n * 2 * (w + 2), formula: `${n} x (${w} + 2 + 2 x (${w} + 2))`, known: noneKnown(size) };
   },
   emit: (layer, _shape, cur, ctx) => emitSpanned(layer, cur, ctx, emitHardSigmoid),
-  widen: (layer, offset, width) => widenTo(layer, [offset, offset + layer.size], width),
 };

@@ -1,12 +1,44 @@
 import { ZkinferError } from '../errors.ts';
-import { TREE_LEAF, type TreeEnsembleLayer } from '../model/ir.ts';
-import { evalTreesFloat } from '../model/trees.ts';
+import { TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from '../model/ir.ts';
 import { firstLayerInput } from '../quant/input-quant.ts';
 import { activationBits } from '../quant/settings.ts';
-import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO, nodeTest, planTrees, treeShift, type TreePlan } from '../quant/tree-plan.ts';
+import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO, nodeTest, planTrees, treeShift, type TreePlan } from './tree-plan.ts';
 import { checkWidth, floorShift, toFixed } from './common.ts';
 import { type Cursor, type EmitContext, ind } from './emit.ts';
 import { allKnown, type LayerModule } from './layer.ts';
+
+/** Which way node `i` goes for the float input x (onnxruntime's comparisons). */
+export function treeTest(mode: number, x: number, t: number): boolean {
+  switch (TREE_MODES[mode] as TreeMode) {
+    case 'BRANCH_LEQ':
+      return x <= t;
+    case 'BRANCH_LT':
+      return x < t;
+    case 'BRANCH_GTE':
+      return x >= t;
+    case 'BRANCH_GT':
+      return x > t;
+    case 'BRANCH_EQ':
+      return x === t;
+    case 'BRANCH_NEQ':
+      return x !== t;
+  }
+}
+
+/**
+ * The float ensemble (the lowering's own check against onnxruntime), comparing the
+ * features in float32 as onnxruntime's float kernel does (0.123 is not a float32: a
+ * threshold at float32(0.123) splits it differently in float64).
+ */
+export function evalTreesFloat(layer: TreeEnsembleLayer, x: Float64Array): Float64Array {
+  const y = Float64Array.from(layer.base);
+  for (const root of layer.roots) {
+    let i = root;
+    while (layer.mode[i] !== TREE_LEAF) i = treeTest(layer.mode[i], Math.fround(x[layer.feature[i]]), layer.threshold[i]) ? layer.trueChild[i] : layer.falseChild[i];
+    for (let j = 0; j < layer.outSize; j++) y[j] += layer.leafWeights[i * layer.outSize + j];
+  }
+  return y;
+}
 
 export interface QTreeEnsemble {
   kind: 'tree_ensemble';
@@ -73,7 +105,7 @@ function checkTreeRange(q: QTreeEnsemble, w: number, s: number): void {
 }
 
 /**
- * A tree ensemble (see src/quant/tree-plan.ts): comparison bits per feature (a
+ * A tree ensemble (see tree-plan.ts): comparison bits per feature (a
  * range-checked difference per threshold, or one thermometer code per feature with 3
  * or more thresholds), one indicator per node that is not constant (a product for a true child
  * below the root, a difference for a false child), the outputs as constant-weighted sums

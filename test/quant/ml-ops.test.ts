@@ -3,7 +3,7 @@ import { generateModelTemplate } from '../../src/circuit/index.ts';
 import { evalFloat } from '../../src/model/index.ts';
 import type { Layer, NormalizeLayer } from '../../src/model/ir.ts';
 import { estimateConstraints, inputQuantFromRanges, quantizeModel, runReference } from '../../src/quant/index.ts';
-import { binarizeThreshold, isqrt, normalizeInts, planNormalize } from '../../src/quant/ml-plan.ts';
+import { binarizeThreshold, isqrt, normalizeInts, planNormalize } from '../../src/layers/ml-plan.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
 import { copyDense } from '../helpers/ml-ops.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstViolated } from '../../src/circuit/index.ts';
 import { TREE_LEAF, type TreeEnsembleLayer } from '../../src/model/ir.ts';
-import { treeTest } from '../../src/model/trees.ts';
+import { treeTest } from '../../src/layers/tree-ensemble.ts';
 import { type InputQuant, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs } from '../helpers/circuit.ts';
 import { handIr } from '../helpers/ir.ts';
