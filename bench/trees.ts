@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { loadModel, parseInput, runOnnxRuntime } from '../src/model/index.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, floatDecision, runReference } from '../src/quant/index.ts';
-import { firstLayerInput } from '../src/quant/input-quant.ts';
+import { firstLayerInput } from '../src/fixed/input-quant.ts';
 import { planTrees } from '../src/layers/tree-plan.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { REPO } from './models.ts';

@@ -7,7 +7,7 @@ import { ZkinferError } from '../errors.ts';
 import type { CompiledModel } from '../pipeline/index.ts';
 import { hashFile, identifyPtau, type PtauInfo } from '../prover/ptau.ts';
 import { assertUsableVkey, type CircuitSetup, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 import { addedKindProblem, type Contribution, extensionProblem, readChain, type ZkeyChain } from './chain.ts';
 
 export const CEREMONY_FORMAT = 'zkinfer.ceremony';

@@ -1,9 +1,9 @@
 import { type Cursor, cursorKnown, emitSign, type EmitContext, ind, signDigits } from '../layers/emit.ts';
 import { type QLayer, qlayerModule } from '../layers/index.ts';
 import type { QuantizedModel } from '../quant/quantize.ts';
-import { activationBits } from '../quant/settings.ts';
-import { packedCount } from '../quant/pack.ts';
-import { isUnsigned, type OneHotGroup, oneHotGroups } from '../quant/input-quant.ts';
+import { activationBits } from '../fixed/settings.ts';
+import { packedCount } from '../fixed/pack.ts';
+import { isUnsigned, type OneHotGroup, oneHotGroups } from '../fixed/input-quant.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.

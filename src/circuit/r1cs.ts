@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { FIELD_ORDER } from '../quant/field.ts';
+import { FIELD_ORDER } from '../fixed/field.ts';
 
 /**
  * A minimal reader for circom's .r1cs format (header and constraints), so tests and

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { toField } from '../quant/field.ts';
+import { toField } from '../fixed/field.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ZkinferError } from '../errors.ts';
 import { loadModel, readInputRows } from '../model/index.ts';
 import type { CompileOptions } from '../pipeline/index.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 
 export function intOption(name: string) {
   return (v: string): number => {

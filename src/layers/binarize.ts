@@ -1,7 +1,7 @@
 import type { BinarizeLayer, Span } from '../model/ir.ts';
-import { firstLayerInput, isDefaultInputQuant } from '../quant/input-quant.ts';
+import { firstLayerInput, isDefaultInputQuant } from '../fixed/input-quant.ts';
 import { binarizeCost, binarizeThreshold } from './ml-plan.ts';
-import { activationBits } from '../quant/settings.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { checkOneFits, inSpanFloat, inSpanInt, spanOf, spanRange } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, list } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';

@@ -1,6 +1,6 @@
 import { ZkinferError } from '../errors.ts';
 import type { Span } from '../model/ir.ts';
-import { activationBits, type QuantSettings } from '../quant/settings.ts';
+import { activationBits, type QuantSettings } from '../fixed/settings.ts';
 
 /** Shared low-level helpers of the layer modules: fixed point, spans, widths. */
 

@@ -1,6 +1,6 @@
 import type { DenseLayer } from '../model/ir.ts';
-import { inputMagnitude, type InputQuant, isDefaultInputQuant } from '../quant/input-quant.ts';
-import { activationBits, type QuantSettings } from '../quant/settings.ts';
+import { inputMagnitude, type InputQuant, isDefaultInputQuant } from '../fixed/input-quant.ts';
+import { activationBits, type QuantSettings } from '../fixed/settings.ts';
 import { checkWidth, floorShift } from './common.ts';
 import { ind, matrixLiteral } from './emit.ts';
 import type { LayerModule } from './layer.ts';

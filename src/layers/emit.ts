@@ -1,5 +1,5 @@
-import type { InputQuant } from '../quant/input-quant.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { InputQuant } from '../fixed/input-quant.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 
 /** Shared pieces of circuit emission: the cursor over the current vector, sign digits, lists, spans. */
 

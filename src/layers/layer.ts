@@ -1,5 +1,5 @@
-import type { InputQuant, LayerInputQuant } from '../quant/input-quant.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { InputQuant, LayerInputQuant } from '../fixed/input-quant.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 import type { Cursor, EmitContext } from './emit.ts';
 
 /**

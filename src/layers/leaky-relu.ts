@@ -1,7 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { LeakyReluLayer, Span } from '../model/ir.ts';
-import { FIELD_ORDER } from '../quant/field.ts';
-import { activationBits } from '../quant/settings.ts';
+import { FIELD_ORDER } from '../fixed/field.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { checkWidth, floorShift, inSpanFloat, inSpanInt, spanOf, toFixed } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, signDigits } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';

@@ -1,8 +1,8 @@
 import { ZkinferError } from '../errors.ts';
 import type { DenseLayer, SparseLayer } from '../model/ir.ts';
-import { FIELD_ORDER } from '../quant/field.ts';
-import { firstLayerInput } from '../quant/input-quant.ts';
-import { activationBits } from '../quant/settings.ts';
+import { FIELD_ORDER } from '../fixed/field.ts';
+import { firstLayerInput } from '../fixed/input-quant.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { toFixed } from './common.ts';
 import { type Cursor, type EmitContext, emitCopies, ind, list } from './emit.ts';
 import { allKnown, type CountEnv, type LayerCount, type ShapeContext, type WrapContext } from './layer.ts';

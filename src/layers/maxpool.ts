@@ -1,5 +1,5 @@
 import type { MaxPoolLayer } from '../model/ir.ts';
-import { activationBits } from '../quant/settings.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { ind, list } from './emit.ts';
 import { allKnown, type LayerModule, noneKnown } from './layer.ts';
 

@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import { FIELD_ORDER } from '../quant/field.ts';
+import { FIELD_ORDER } from '../fixed/field.ts';
 
 /**
  * Integer rules and circuit sizes of the ai.onnx.ml Binarizer and Normalizer layers,

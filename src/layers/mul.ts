@@ -1,7 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import type { MulLayer } from '../model/ir.ts';
-import { FIELD_ORDER } from '../quant/field.ts';
-import { activationBits } from '../quant/settings.ts';
+import { FIELD_ORDER } from '../fixed/field.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { checkWidth, floorShift } from './common.ts';
 import { emitCopies, ind, list } from './emit.ts';
 import type { LayerModule } from './layer.ts';

@@ -1,7 +1,7 @@
 import type { NormalizeLayer, Span } from '../model/ir.ts';
-import { firstLayerInput, isDefaultInputQuant } from '../quant/input-quant.ts';
+import { firstLayerInput, isDefaultInputQuant } from '../fixed/input-quant.ts';
 import { type NormalizePlan, normalizeCost, normalizeInts, planNormalize } from './ml-plan.ts';
-import { activationBits } from '../quant/settings.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { checkOneFits, checkWidth, spanOf, spanRange } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, signDigits } from './emit.ts';
 import { allKnown, type LayerModule, noneKnown } from './layer.ts';

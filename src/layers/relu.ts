@@ -1,5 +1,5 @@
 import type { ReluLayer, Span } from '../model/ir.ts';
-import { activationBits } from '../quant/settings.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { inSpanFloat, inSpanInt, spanOf, spanRange } from './common.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind, signDigits } from './emit.ts';
 import { type LayerModule, noneKnown } from './layer.ts';

@@ -1,6 +1,6 @@
 import { ZkinferError } from '../errors.ts';
 import type { SigmoidLayer, Span } from '../model/ir.ts';
-import { activationBits } from '../quant/settings.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { floorShift, inSpanFloat, inSpanInt, spanOf } from './common.ts';
 import { emitClip } from './clip.ts';
 import { type Cursor, type EmitContext, emitSpanned, ind } from './emit.ts';

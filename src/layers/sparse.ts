@@ -1,5 +1,5 @@
 import type { ConvStructure, SparseLayer } from '../model/ir.ts';
-import { activationBits } from '../quant/settings.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { checkWidth, floorShift, toFixed } from './common.ts';
 import { ind, list } from './emit.ts';
 import type { LayerModule } from './layer.ts';

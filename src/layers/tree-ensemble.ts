@@ -1,7 +1,7 @@
 import { ZkinferError } from '../errors.ts';
 import { TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from '../model/ir.ts';
-import { firstLayerInput } from '../quant/input-quant.ts';
-import { activationBits } from '../quant/settings.ts';
+import { firstLayerInput } from '../fixed/input-quant.ts';
+import { activationBits } from '../fixed/settings.ts';
 import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO, nodeTest, planTrees, treeShift, type TreePlan } from './tree-plan.ts';
 import { checkWidth, floorShift, toFixed } from './common.ts';
 import { type Cursor, type EmitContext, ind } from './emit.ts';

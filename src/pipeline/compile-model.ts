@@ -3,9 +3,9 @@ import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime 
 import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../prover/descriptor.ts';
 import { sha256Text } from '../prover/setup.ts';
 import { ZkinferError } from '../errors.ts';
-import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../quant/input-quant.ts';
-import { PACK_BITS } from '../quant/pack.ts';
-import { activationBits } from '../quant/settings.ts';
+import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../fixed/input-quant.ts';
+import { PACK_BITS } from '../fixed/pack.ts';
+import { activationBits } from '../fixed/settings.ts';
 import {
   checkCircuitSize,
   DEFAULT_SETTINGS,

@@ -14,7 +14,7 @@ import {
   toolVersions,
 } from '../prover/index.ts';
 import { activationBits, FIELD_ORDER, runReference } from '../quant/index.ts';
-import { packValues } from '../quant/pack.ts';
+import { packValues } from '../fixed/pack.ts';
 import { decodeOutputs } from '../verifier/index.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
 import type { CircuitSetup } from '../prover/setup.ts';

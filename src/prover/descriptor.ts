@@ -1,7 +1,7 @@
 // Browser-safe: every verifier (CLI, REST, the page, the on-chain registry check)
 // recomputes the model commitment from a bundle's descriptor with this code.
 import type { Head } from '../model/ir.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 import type { Sha256 } from './vkey.ts';
 
 export const DESCRIPTOR_FORMAT = 'zkinfer.model-descriptor';

@@ -1,6 +1,6 @@
 // Browser-safe: the verification page bundles this module (no node: imports).
 import { buildPoseidon, type Poseidon } from 'circomlibjs';
-import { packValues } from '../quant/pack.ts';
+import { packValues } from '../fixed/pack.ts';
 
 export { packValues };
 

@@ -1,9 +1,9 @@
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../model/limits.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { layerModule } from '../layers/index.ts';
-import { type InputQuant, oneHotGroups } from './input-quant.ts';
+import { type InputQuant, oneHotGroups } from '../fixed/input-quant.ts';
 import { absorbInputScales } from './quantize.ts';
-import { activationBits, type QuantSettings, validateSettings } from './settings.ts';
+import { activationBits, type QuantSettings, validateSettings } from '../fixed/settings.ts';
 
 /** One row of the estimate: a layer's exact constraint count. */
 export interface LayerSize {

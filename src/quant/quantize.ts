@@ -1,8 +1,8 @@
 import { ZkinferError } from '../errors.ts';
 import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
 import { layerModule, type QLayer, qlayerModule } from '../layers/index.ts';
-import { firstLayerInput, type InputQuant, isDefaultInputQuant } from './input-quant.ts';
-import { type QuantSettings, validateSettings } from './settings.ts';
+import { firstLayerInput, type InputQuant, isDefaultInputQuant } from '../fixed/input-quant.ts';
+import { type QuantSettings, validateSettings } from '../fixed/settings.ts';
 
 export interface QuantizedModel {
   settings: QuantSettings;

@@ -1,8 +1,8 @@
 import { ZkinferError } from '../errors.ts';
 import { qlayerModule } from '../layers/index.ts';
 import type { QuantizedModel } from './quantize.ts';
-import { activationBits } from './settings.ts';
-import { isUnsigned } from './input-quant.ts';
+import { activationBits } from '../fixed/settings.ts';
+import { isUnsigned } from '../fixed/input-quant.ts';
 
 /**
  * The integer reference implementation: the oracle for the circuit. Its outputs are

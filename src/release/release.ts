@@ -12,7 +12,7 @@ import type { TrustPolicy } from '../verifier/trust.ts';
 import { type CircuitSetup, setupCircuit } from '../prover/setup.ts';
 import { toolVersions } from '../prover/bundle.ts';
 import { fidelityReport, type FidelityReport, floatDecision, runReference } from '../quant/index.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 import { type AuditReport, auditKey, type Contribution } from '../verifier/audit.ts';
 import { verifyBundle } from '../verifier/index.ts';
 import { INTOTO_PAYLOAD_TYPE, loadSigningKey, signEnvelope } from './dsse.ts';

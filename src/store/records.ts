@@ -4,7 +4,7 @@ import type { BundleModel } from '../prover/bundle.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import { Ceremonies, type CeremonyStart } from './ceremonies.ts';
-import type { InputQuant } from '../quant/input-quant.ts';
+import type { InputQuant } from '../fixed/input-quant.ts';
 import { isSealed, RequestKeys } from './request-keys.ts';
 import type { Db, Sql } from './db.ts';
 

@@ -6,8 +6,8 @@ import { type Phase1Identity, phase1OfFile } from '../prover/phase1.ts';
 import { hashFile, identifyPtau } from '../prover/ptau.ts';
 import { vkeyHash } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
-import type { InputQuant } from '../quant/input-quant.ts';
-import type { QuantSettings } from '../quant/settings.ts';
+import type { InputQuant } from '../fixed/input-quant.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
 import { descriptorDifferences, differenceHint } from './descriptor-options.ts';
 import { judgeSetup, type SetupTrust, type TrustPolicy } from './trust.ts';
 

@@ -10,7 +10,7 @@ import { type BundleModel, descriptorCommitment, descriptorOf, firstDifference, 
 import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import { assertKeyOnCurve, assertUsableVkey, type Bn128, type Sha256, vkeyHashText } from '../prover/vkey.ts';
-import { BASE_FIELD_ORDER, FIELD_ORDER } from '../quant/field.ts';
+import { BASE_FIELD_ORDER, FIELD_ORDER } from '../fixed/field.ts';
 import { decodeOutputs, signalLayout, signalNames } from './decode.ts';
 import { judgeSetup, type SetupTrust } from './trust.ts';
 import bundleSchema from '../../schemas/proof-bundle.schema.json' with { type: 'json' };

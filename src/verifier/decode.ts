@@ -1,7 +1,7 @@
 import type { BundleModel, DecodedOutputs } from '../prover/bundle.ts';
 import { applyHead } from '../model/head.ts';
-import { packedCount, unpackValues } from '../quant/pack.ts';
-import { activationBits } from '../quant/settings.ts';
+import { packedCount, unpackValues } from '../fixed/pack.ts';
+import { activationBits } from '../fixed/settings.ts';
 
 /** Positions of each group in the public signals (see generateProofCircuit). */
 export function signalLayout(m: Pick<BundleModel, 'outputSize' | 'decisionSize' | 'publicInput' | 'inputs' | 'settings'>) {

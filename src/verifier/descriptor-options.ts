@@ -1,8 +1,8 @@
 // What an audit replays: the compile options a published model descriptor states.
 import { ZkinferError } from '../errors.ts';
 import { type BundleModel, DESCRIPTOR_FORMAT, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
-import { type InputQuant, MIN_INPUT_SCALE } from '../quant/input-quant.ts';
-import { activationBits, type QuantSettings, validateSettings } from '../quant/settings.ts';
+import { type InputQuant, MIN_INPUT_SCALE } from '../fixed/input-quant.ts';
+import { activationBits, type QuantSettings, validateSettings } from '../fixed/settings.ts';
 
 /** The compile options a descriptor fixes: with them, the same ONNX compiles to the same circuit. */
 export interface DescriptorOptions {

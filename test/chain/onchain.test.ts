@@ -21,7 +21,7 @@ import {
 import { bundleModel, compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import type { ProofBundle } from '../../src/prover/index.ts';
 import { packageDir } from '../../src/prover/bundle.ts';
-import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/quant/field.ts';
+import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/fixed/field.ts';
 import { checkProof } from '../../src/verifier/verify-bundle.ts';
 import { sha256Text } from '../../src/prover/setup.ts';
 import type { VerificationKey } from 'snarkjs';

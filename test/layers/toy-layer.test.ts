@@ -4,7 +4,7 @@ import { checkWidth, floorShift } from '../../src/layers/common.ts';
 import { ind } from '../../src/layers/emit.ts';
 import { type LayerModule, registerLayer } from '../../src/layers/index.ts';
 import { allKnown } from '../../src/layers/layer.ts';
-import { evalFloat } from '../../src/model/index.ts';
+import { evalFloat } from '../../src/quant/float-eval.ts';
 import type { Layer } from '../../src/model/ir.ts';
 import { activationBits, estimateConstraints, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { expectMatches, harness, type Harness, witnessOutputs } from '../helpers/circuit.ts';

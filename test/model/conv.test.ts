@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildOnnx, evalFloat, type GraphSpec, loadModel, type NodeSpec, runOnnxRuntime } from '../../src/model/index.ts';
+import { buildOnnx, type GraphSpec, loadModel, type NodeSpec, runOnnxRuntime } from '../../src/model/index.ts';
+import { evalFloat } from '../../src/quant/float-eval.ts';
 import { rng } from '../helpers/ir.ts';
 
 /**

@@ -3,7 +3,8 @@ import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evalFloat, loadModel, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { loadModel, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { evalFloat } from '../../src/quant/float-eval.ts';
 import { HAVE_SHARED, REPO, SHARED_FIXTURES } from '../helpers/paths.ts';
 
 /**

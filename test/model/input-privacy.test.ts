@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isZkinferError, type ZkinferError } from '../../src/errors.ts';
-import { checkInput, type InputDescription, loadModel, MAX_INPUT_DEPTH, type ModelIR, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { loadModel, MAX_INPUT_DEPTH, type ModelIR, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
+import { checkInput, type InputDescription } from '../../src/quant/check-input.ts';
 import { DEFAULT_SETTINGS, fidelityReport, inputQuantFromRanges, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
-import { packValues } from '../../src/quant/pack.ts';
+import { packValues } from '../../src/fixed/pack.ts';
 import { handIr } from '../helpers/ir.ts';
 import { LOAN_MODEL, REPO } from '../helpers/paths.ts';
 

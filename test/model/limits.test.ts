@@ -6,17 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticModel } from '../../bench/models.ts';
 import { generateModelTemplate } from '../../src/circuit/index.ts';
 import { isZkinferError, type ZkinferError } from '../../src/errors.ts';
-import {
-  buildOnnx,
-  DEFAULT_MODEL_LIMITS,
-  type GraphSpec,
-  type Layer,
-  loadModel,
-  loadModelIsolated,
-  MODEL_LIMIT_ENV,
-  modelLimitsFromEnv,
-  scanOnnx,
-} from '../../src/model/index.ts';
+import { buildOnnx, DEFAULT_MODEL_LIMITS, type GraphSpec, type Layer, loadModel, MODEL_LIMIT_ENV, modelLimitsFromEnv, scanOnnx } from '../../src/model/index.ts';
+import { loadModelIsolated } from '../../src/pipeline/load-isolated.ts';
 import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipeline/index.ts';
 import { developmentPtau, maxPtauPowerFromEnv } from '../../src/prover/ptau.ts';
 import { checkCircuitSize, DEFAULT_SETTINGS, estimateConstraints, inputQuantFromRanges, quantizeModel } from '../../src/quant/index.ts';

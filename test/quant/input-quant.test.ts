@@ -10,7 +10,7 @@ import { harness, witnessOutputs, expectMatches } from '../helpers/circuit.ts';
 import { loadModel, runOnnxRuntime } from '../../src/model/index.ts';
 import { compileLoaded, compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, quantizeModel, runReference } from '../../src/quant/index.ts';
-import { inputQuantFromRanges } from '../../src/quant/input-quant.ts';
+import { inputQuantFromRanges } from '../../src/fixed/input-quant.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { HAVE_SHARED, SHARED_FIXTURES } from '../helpers/paths.ts';
 
@@ -145,7 +145,7 @@ describe.skipIf(!HAVE_SHARED)('a real credit model in raw units (cybersuraksha: 
 
 describe('fidelity reports that cannot mislead', () => {
   it('warns when every output rounds to zero, and when nothing could be compared', async () => {
-    const { evalFloat } = await import('../../src/model/float-eval.ts');
+    const { evalFloat } = await import('../../src/quant/float-eval.ts');
     const { fidelityReport } = await import('../../src/quant/fidelity.ts');
     const tiny = denseLayer('fc', 2, 1, rng(3), 1);
     tiny.weights = tiny.weights.map(() => 1e-4);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateModelTemplate } from '../../src/circuit/index.ts';
-import { evalFloat } from '../../src/model/index.ts';
+import { evalFloat } from '../../src/quant/float-eval.ts';
 import type { Layer, NormalizeLayer } from '../../src/model/ir.ts';
 import { estimateConstraints, inputQuantFromRanges, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { binarizeThreshold, isqrt, normalizeInts, planNormalize } from '../../src/layers/ml-plan.ts';

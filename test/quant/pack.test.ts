@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FIELD_ORDER } from '../../src/quant/field.ts';
-import { packedCount, packValues, unpackValues } from '../../src/quant/pack.ts';
+import { FIELD_ORDER } from '../../src/fixed/field.ts';
+import { packedCount, packValues, unpackValues } from '../../src/fixed/pack.ts';
 
 describe('packing W-bit values into field elements', () => {
   it('round-trips the extremes and spills into further elements', () => {

@@ -10,7 +10,7 @@ import { compileModel, type CompiledModel, proveModel, setupModel } from '../../
 import type { ProofBundle } from '../../src/prover/index.ts';
 import { descriptorOf } from '../../src/prover/descriptor.ts';
 import type { Bn128 } from '../../src/prover/vkey.ts';
-import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/quant/field.ts';
+import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/fixed/field.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';

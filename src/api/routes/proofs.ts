@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { checkInput } from '../../model/check-input.ts';
-import { FIELD_ORDER } from '../../quant/field.ts';
+import { checkInput } from '../../quant/check-input.ts';
+import { FIELD_ORDER } from '../../fixed/field.ts';
 import { eraseReceipt, readBundle, readReceipt } from '../../store/proof-files.ts';
 import { CursorError, type ProofRecord } from '../../store/records.ts';
 import { FINGERPRINT_PREFIX, payloadFingerprint } from '../idempotency.ts';

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { checkInput, loadModel } from '../../model/index.ts';
+import { loadModel } from '../../model/index.ts';
+import { checkInput } from '../../quant/check-input.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
-import { DEFAULT_SETTINGS } from '../../quant/settings.ts';
+import { DEFAULT_SETTINGS } from '../../fixed/settings.ts';
 import { ZkinferError } from '../../errors.ts';
 import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, ZkinferError } from '../errors.ts';
-import type { QuantSettings } from '../quant/settings.ts';
-import type { ModelLimits } from './limits.ts';
-import type { LoadedOnnxModel } from './load-model.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
+import type { ModelLimits } from '../model/limits.ts';
+import type { LoadedOnnxModel } from '../model/load-model.ts';
 
 export interface IsolatedLoadOptions {
   /** Size limits (DEFAULT_MODEL_LIMITS for the ones not given). */

@@ -1,6 +1,6 @@
 import { layerModule } from '../layers/index.ts';
-import { applyHead } from './head.ts';
-import type { ModelIR } from './ir.ts';
+import { applyHead } from '../model/head.ts';
+import type { ModelIR } from '../model/ir.ts';
 
 /** Plain float evaluation of the IR (each layer as its module evaluates it, src/layers/): checks the lowering against onnxruntime. */
 export function evalFloat(ir: ModelIR, x: ArrayLike<number>): { logits: Float64Array; output: Float64Array } {

@@ -4,8 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isZkinferError } from '../errors.ts';
 import { checkCircuitSize } from '../quant/circuit-size.ts';
 import type { IsolatedLoadRequest, IsolatedLoadResult } from './load-isolated.ts';
-import { modelLimits } from './limits.ts';
-import { loadModel } from './load-model.ts';
+import { modelLimits } from '../model/limits.ts';
+import { loadModel } from '../model/load-model.ts';
 
 async function run(req: IsolatedLoadRequest): Promise<IsolatedLoadResult> {
   try {

@@ -1,7 +1,7 @@
-import type { InputQuant } from '../quant/input-quant.ts';
+import type { InputQuant } from '../fixed/input-quant.ts';
 import { quantizeInput } from '../quant/reference.ts';
-import type { QuantSettings } from '../quant/settings.ts';
-import { parseInput } from './parse-input.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
+import { parseInput } from '../model/parse-input.ts';
 
 /**
  * What a model publishes about its input: the graph inputs' names and sizes in order,
