@@ -113,7 +113,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await failures.succeeded(req.ip, fp);
   });
   app.addHook('onResponse', async (req, reply) => {
-    app.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const route = req.routeOptions.url ?? 'unmatched';
+    app.metrics.httpSeconds.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.addSchema(ErrorSchema);
   await app.register(swagger, {

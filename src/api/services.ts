@@ -98,7 +98,15 @@ export async function openServices(opts: ServicesOptions, log: (m: string) => vo
   const redis = opts.redis ?? ownRedis;
   const queue = opts.queue ?? openQueue(config, stores, { background, log });
   const reconciler = background
-    ? startReconciler({ db, stores, queue, intervalMs: config.reconcileIntervalMs, idempotencyTtlMs: config.idempotencyTtlMs, receiptTtlMs: config.receiptTtlMs, log })
+    ? startReconciler({
+        db,
+        stores,
+        queue,
+        intervalMs: config.reconcileIntervalMs,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+        receiptTtlMs: config.receiptTtlMs,
+        log,
+      })
     : null;
   const authn = makeAuthenticator(config.apiKeys);
   const verifier = new VerifyProcesses();

@@ -26,7 +26,11 @@ export function openQueue(
     maxAttempts: config.jobAttempts,
     autoStart: opts.background,
     log,
-    worker: { limits: config.limits, maxPtauPower: config.maxPtauPower, phase1: { mode: config.mode, ptau: config.ptau, ptauSha256: config.ptauSha256, allowDevSetup: config.allowDevSetup } },
+    worker: {
+      limits: config.limits,
+      maxPtauPower: config.maxPtauPower,
+      phase1: { mode: config.mode, ptau: config.ptau, ptauSha256: config.ptauSha256, allowDevSetup: config.allowDevSetup },
+    },
     compileWorkers: config.compileWorkers,
     proveWorkers: config.proveWorkers,
     compilesPerTenant: config.compilesPerTenant,

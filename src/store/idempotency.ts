@@ -20,12 +20,10 @@ export class IdempotencyKeys {
    * commit and find the key taken.
    */
   static async bind(q: Sql, tenant: string, key: string, payloadHash: string, proofId: string): Promise<boolean> {
-    const bound = await q.query('INSERT INTO idempotency_keys (tenant, key, payload_hash, proof_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING proof_id', [
-      tenant,
-      key,
-      payloadHash,
-      proofId,
-    ]);
+    const bound = await q.query(
+      'INSERT INTO idempotency_keys (tenant, key, payload_hash, proof_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING proof_id',
+      [tenant, key, payloadHash, proofId],
+    );
     return bound.length > 0;
   }
 

@@ -84,7 +84,13 @@ export class Proofs {
    * commit together or not at all. With a key already bound, nothing is written and the
    * bound proof is returned.
    */
-  async accept(p: { id: string; tenant: string; modelId: string; request: ProofRequestSecret; idempotency?: { key: string; payloadHash: string } }): Promise<AcceptResult> {
+  async accept(p: {
+    id: string;
+    tenant: string;
+    modelId: string;
+    request: ProofRequestSecret;
+    idempotency?: { key: string; payloadHash: string };
+  }): Promise<AcceptResult> {
     // The key file is on disk before the commit; if the commit does not happen it goes.
     const sealed = await this.requestKeys.seal(p.id, p.request);
     let committed = false;
