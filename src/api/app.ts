@@ -1,25 +1,14 @@
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Redis } from 'ioredis';
-import type { Config, Role } from '../config.ts';
-import { BullJobQueue, redisConnection } from '../queue/bullmq-queue.ts';
-import { LocalJobQueue } from '../queue/local-queue.ts';
-import { startReconciler } from '../queue/reconciler.ts';
-import type { JobQueue } from '../queue/types.ts';
-import { type Db, openDb } from '../store/db.ts';
-import { Records } from '../store/records.ts';
-import { checkServicePhase1, type ServicePhase1 } from '../service-phase1.ts';
 import { AuthFailures } from './auth-failures.ts';
-import { serviceSecret } from '../store/service-secret.ts';
-import { type Caller, keyFingerprint, makeAuthenticator, presentedKey } from './auth.ts';
+import { type Caller, keyFingerprint, presentedKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
 import { buildAdminApp } from './admin.ts';
 import { errorHandler, HttpError } from './http-error.ts';
-import { type ApiMetrics, createMetrics } from './metrics.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ceremonyRoutes } from './routes/ceremony.ts';
@@ -29,59 +18,26 @@ import { proofRoutes } from './routes/proofs.ts';
 import { verifyRoutes } from './routes/verify.ts';
 import { verifyPageRoutes } from './routes/verify-page.ts';
 import { ErrorSchema } from './schemas.ts';
-import { VerifyProcesses } from './verify-processes.ts';
-
-/** The services routes use, built once per app. */
-export interface AppContext {
-  config: Config;
-  db: Db;
-  records: Records;
-  queue: JobQueue;
-  metrics: ApiMetrics;
-  verifier: VerifyProcesses;
-  /** One reconciler pass now (tests and the chaos suite use it; a timer runs it too). */
-  reconcile(): Promise<unknown>;
-  auth(req: FastifyRequest, roles: Role[]): Caller;
-  /** The phase 1 every setup and ceremony of this service uses, as checked at start (/readyz shows it). */
-  phase1: ServicePhase1;
-  /** The secret the idempotency table's payload fingerprints are keyed with (artifacts/secrets). */
-  idempotencySecret: Buffer;
-  /** Where /metrics and /docs listen when ADMIN_PORT is set (once the API listens). */
-  adminAddress?: AddressInfo;
-}
+import { openServices, type ServicesOptions, servicesPlugin } from './services.ts';
 
 declare module 'fastify' {
-  interface FastifyInstance {
-    zk: AppContext;
-  }
   interface FastifyContextConfig {
     /** Served without credentials (liveness, the verification page). */
     public?: boolean;
   }
 }
 
-export interface AppOptions {
-  config: Config;
-  /** The records database; opened from the config (and closed with the app) when absent. */
-  db?: Db;
-  /** The job queue; built from the config (and closed with the app) when absent. */
-  queue?: JobQueue;
-  /** Redis for rate limits (shared by every API process); from the config when absent. */
-  redis?: Redis | null;
+export interface AppOptions extends ServicesOptions {
   /** Fastify's logger: off by default; options (a level, a stream) to capture it. */
   logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
-  /**
-   * Run the reconciler and, in embedded mode, the worker process (default true). False
-   * serves the routes only (generating the OpenAPI document).
-   */
-  background?: boolean;
-  /** The phase 1 already checked (checkServicePhase1); checked here when absent. */
-  phase1?: ServicePhase1;
 }
 
+/**
+ * The API: the services plugin (services.ts) decorates the instance with the stores, the
+ * queue and the rest; then authentication, rate limits, the OpenAPI document and the routes.
+ */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
-  const background = opts.background !== false;
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: config.bodyLimit,
@@ -92,47 +48,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Strict schemas: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  const log = (m: string) => app.log.warn(m);
-  // Before anything is opened: a production service on a development phase 1 does not start.
-  const phase1 = opts.phase1 ?? (await checkServicePhase1(config));
-  if (phase1.insecure) log(`phase 1: ${phase1.name} (${phase1.source}): development powers of tau, setups made on it are insecure (anyone can forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`);
-  const db = opts.db ?? (await openDb({ url: config.databaseUrl, dir: config.dbDir }));
-  const records = new Records(db);
-  const ownRedis = opts.redis === undefined && config.redisUrl ? redisConnection(config.redisUrl) : null;
-  ownRedis?.on('error', () => {});
-  const redis = opts.redis ?? ownRedis;
-  const queue =
-    opts.queue ??
-    (config.redisUrl
-      ? new BullJobQueue({ redisUrl: config.redisUrl, prefix: config.queuePrefix }, records, log)
-      : new LocalJobQueue(records, {
-          ownsStore: db.kind === 'pglite',
-          leaseMs: config.workerLockMs,
-          maxAttempts: config.jobAttempts,
-          autoStart: background,
-          log,
-          worker: { limits: config.limits, maxPtauPower: config.maxPtauPower, phase1: { mode: config.mode, ptau: config.ptau, ptauSha256: config.ptauSha256, allowDevSetup: config.allowDevSetup } },
-          compileWorkers: config.compileWorkers,
-          proveWorkers: config.proveWorkers,
-          compilesPerTenant: config.compilesPerTenant,
-        }));
-  const reconciler = background
-    ? startReconciler({ db, records, queue, intervalMs: config.reconcileIntervalMs, idempotencyTtlMs: config.idempotencyTtlMs, receiptTtlMs: config.receiptTtlMs, log })
-    : null;
-  const authn = makeAuthenticator(config.apiKeys);
-  const ctx: AppContext = {
-    config,
-    db,
-    records,
-    queue,
-    metrics: createMetrics(queue),
-    verifier: new VerifyProcesses(),
-    reconcile: async () => (await db.leader(7_240_012, () => queue.reconcile())) ?? null,
-    auth: (req, roles) => authn.require(req, roles),
-    phase1,
-    idempotencySecret: await serviceSecret('idempotency'),
-  };
-  app.decorate('zk', ctx);
+  await app.register(servicesPlugin, { services: await openServices(opts, (m) => app.log.warn(m)) });
+  const { authenticator: authn, redis } = app;
   // While closing, every answer says "Connection: close": a keep-alive connection whose
   // request was in flight at SIGTERM ends after its answer instead of holding the close.
   let closing = false;
@@ -141,16 +58,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
-  });
-  // After the server stopped taking requests and the in-flight ones were answered.
-  app.addHook('onClose', async () => {
-    app.log.info('closing: requests answered; stopping the reconciler and the queue');
-    await reconciler?.stop();
-    await ctx.verifier.close();
-    if (!opts.queue) await queue.close();
-    ownRedis?.disconnect();
-    if (!opts.db) await db.close();
-    app.log.info('closed');
   });
   app.setErrorHandler(errorHandler);
   // JSON only (and multipart uploads): any other body is a 415, not a string to validate.
@@ -206,7 +113,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await failures.succeeded(req.ip, fp);
   });
   app.addHook('onResponse', async (req, reply) => {
-    ctx.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const route = req.routeOptions.url ?? 'unmatched';
+    app.metrics.httpSeconds.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.addSchema(ErrorSchema);
   await app.register(swagger, {
@@ -231,22 +139,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Uploads are bounded by the model byte limit (each file here; their sum in the route).
   await app.register(multipart, { limits: { fileSize: config.limits.maxModelBytes, files: 64, fields: 64, fieldSize: 64 * 1024 } });
   await app.register(async (scope) => {
-    await healthRoutes(scope, ctx);
-    await modelRoutes(scope, ctx);
-    await artifactRoutes(scope, ctx);
-    await proofRoutes(scope, ctx);
-    await verifyRoutes(scope, ctx);
-    await chainRoutes(scope, ctx);
-    await ceremonyRoutes(scope, ctx);
+    await healthRoutes(scope);
+    await modelRoutes(scope);
+    await artifactRoutes(scope);
+    await proofRoutes(scope);
+    await verifyRoutes(scope);
+    await chainRoutes(scope);
+    await ceremonyRoutes(scope);
     await verifyPageRoutes(scope);
   });
   if (config.adminPort !== null) {
     // /metrics and /docs on their own port (a private interface), not on the API's.
     let admin: FastifyInstance | null = null;
     app.addHook('onReady', async () => {
-      admin = await buildAdminApp(app, ctx);
+      admin = await buildAdminApp(app);
       await admin.listen({ host: config.host, port: config.adminPort! });
-      ctx.adminAddress = admin.server.address() as AddressInfo;
+      app.adminAddress = admin.server.address() as AddressInfo;
     });
     app.addHook('onClose', async () => {
       await admin?.close();

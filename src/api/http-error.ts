@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isZkinferError, type ErrorCode } from '../errors.ts';
-import { CursorError } from '../store/records.ts';
+import { CursorError } from '../store/rows.ts';
 
 /** An error with its HTTP status, a stable code and the bad field. */
 export class HttpError extends Error {

@@ -1,10 +1,13 @@
 import { hostname } from 'node:os';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { JobKind, Records } from '../store/records.ts';
+import type { Stores } from '../store/stores.ts';
+import { Heartbeats } from './heartbeats.ts';
+import { Leases } from './leases.ts';
+import { Outbox } from './outbox.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { Processors } from './processors.ts';
-import { compileJobId, type JobQueue, QUEUE_NAMES, type ReconcileReport } from './types.ts';
+import { compileJobId, type JobKind, type JobQueue, QUEUE_NAMES, type ReconcileReport } from './types.ts';
 
 export interface BullOptions {
   redisUrl: string;
@@ -41,12 +44,14 @@ export class BullJobQueue implements JobQueue {
   readonly kind = 'bullmq';
   private readonly connection: Redis;
   private readonly queues: Record<JobKind, Queue>;
+  private readonly outbox: Outbox;
 
   constructor(
     private readonly opts: BullOptions,
-    private readonly records: Records,
+    private readonly stores: Stores,
     private readonly log: (m: string) => void = (m) => process.stderr.write(`${m}\n`),
   ) {
+    this.outbox = new Outbox(stores.db);
     this.connection = redisConnection(opts.redisUrl);
     this.connection.on('error', () => {}); // reported through ping(), accepting() and enqueue failures
     const prefix = opts.prefix ?? 'zkinfer';
@@ -70,9 +75,9 @@ export class BullJobQueue implements JobQueue {
     if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
     // Compiles are prioritized by the tenant's own backlog (BullMQ: lower runs first), so a
     // tenant's tenth upload waits behind other tenants' first ones instead of before them.
-    const priority = kind === 'compile' ? Math.min(COMPILE_PRIORITY_MAX, await this.records.openCompiles(tenant)) : undefined;
+    const priority = kind === 'compile' ? Math.min(COMPILE_PRIORITY_MAX, await this.outbox.openCompiles(tenant)) : undefined;
     await q.add(kind, kind === 'compile' ? { tenant, modelId: id } : { proofId: id }, { ...JOB_OPTIONS, jobId, ...(priority ? { priority } : {}) });
-    await this.records.markHanded(kind, tenant, id);
+    await this.outbox.markHanded(kind, tenant, id);
   }
 
   enqueueCompile(tenant: string, modelId: string): Promise<void> {
@@ -84,7 +89,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async depth() {
-    return this.records.openCounts();
+    return this.outbox.openCounts();
   }
 
   async ping(): Promise<boolean> {
@@ -105,21 +110,21 @@ export class BullJobQueue implements JobQueue {
     const report: ReconcileReport = { requeued: 0, failed: 0 };
     if (!this.accepting()) return report;
     for (const kind of ['compile', 'prove'] as const) {
-      for (const r of await this.records.unhanded(kind, 1000, 500)) {
+      for (const r of await this.outbox.unhanded(kind, 1000, 500)) {
         await this.add(kind, r.tenant, r.id);
         report.requeued++;
       }
-      for (const r of await this.records.openToCheck(kind, 500)) {
+      for (const r of await this.outbox.openToCheck(kind, 500)) {
         const jobId = kind === 'compile' ? compileJobId(r.tenant, r.id) : r.id;
         const q = this.queues[kind];
         const state = await q.getJobState(jobId);
         // The job may have finished its record between the read above and this check.
-        if ((state === 'failed' || state === 'completed' || state === 'unknown') && !(await this.records.isOpen(kind, r.tenant, r.id))) continue;
+        if ((state === 'failed' || state === 'completed' || state === 'unknown') && !(await this.outbox.isOpen(kind, r.tenant, r.id))) continue;
         if (state === 'failed') {
           const job = await q.getJob(jobId);
           const reason = `the job failed for good: ${job?.failedReason ?? 'no reason recorded'}`;
-          if (kind === 'compile') await this.records.failModel(r.tenant, r.id, reason);
-          else await this.records.failProof(r.id, reason);
+          if (kind === 'compile') await this.stores.models.fail(r.tenant, r.id, reason);
+          else await this.stores.proofs.fail(r.id, reason);
           report.failed++;
         } else if (state === 'unknown' || state === 'completed') {
           // Redis lost it (restarted without persistence), or it completed without the
@@ -150,7 +155,8 @@ export function startBullWorkers(
     concurrency: number;
     lockMs?: number;
     processors: Processors;
-    records: Pick<Records, 'heartbeat' | 'forgetWorker' | 'startCompile'>;
+    /** The database the workers heartbeat in and mark compiles started in. */
+    stores: Stores;
     heartbeatMs?: number;
     queues?: JobKind[];
     compilesPerTenant?: number;
@@ -159,6 +165,8 @@ export function startBullWorkers(
   const prefix = opts.prefix ?? 'zkinfer';
   const perTenant = opts.compilesPerTenant ?? Number.MAX_SAFE_INTEGER;
   const logError = throttledLog((m) => process.stderr.write(`worker: ${m}\n`));
+  const leases = new Leases(opts.stores.db, opts.stores.requestKeys);
+  const heartbeats = new Heartbeats(opts.stores.db);
   const mk = (name: string, fn: (job: Job, token?: string) => Promise<void>) => {
     const connection = workerRedisConnection(opts.redisUrl);
     connection.on('error', (e) => logError(`redis: ${e.message}`));
@@ -177,7 +185,7 @@ export function startBullWorkers(
   };
   const compile = async (job: Job, token?: string) => {
     const d = job.data as { tenant: string; modelId: string };
-    if (!(await opts.records.startCompile(d.tenant, d.modelId, perTenant))) {
+    if (!(await leases.startCompile(d.tenant, d.modelId, perTenant))) {
       // The tenant's compile slots are taken: wait without counting an attempt.
       await job.moveToDelayed(Date.now() + TENANT_BUSY_DELAY_MS, token);
       throw new DelayedError();
@@ -189,7 +197,7 @@ export function startBullWorkers(
   const workers = queues.map((k) => (k === 'compile' ? mk(QUEUE_NAMES.compile, compile) : mk(QUEUE_NAMES.prove, prove)));
   const name = `${hostname()}:${process.pid}`;
   const beat = () =>
-    opts.records.heartbeat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));
+    heartbeats.beat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));
   void beat();
   const timer = setInterval(beat, opts.heartbeatMs ?? 5000);
   return {
@@ -198,7 +206,7 @@ export function startBullWorkers(
       clearInterval(timer);
       await Promise.all(workers.map(({ w }) => w.close()));
       for (const { connection } of workers) connection.disconnect();
-      await opts.records.forgetWorker(name).catch(() => {});
+      await heartbeats.forget(name).catch(() => {});
     },
   };
 }

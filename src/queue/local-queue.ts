@@ -3,10 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClaimedJob, JobKind, Records } from '../store/records.ts';
-import type { JobRecords, ProcessorOptions } from './processors.ts';
+import type { Stores } from '../store/stores.ts';
+import { type JobRecords, jobRecords } from './job-records.ts';
+import { type ClaimedJob, Leases } from './leases.ts';
+import { Outbox } from './outbox.ts';
+import type { ProcessorOptions } from './processors.ts';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import type { JobQueue, ReconcileReport } from './types.ts';
+import type { JobKind, JobQueue, ReconcileReport } from './types.ts';
 
 /** Messages between the API process and its worker process. */
 export type ToWorker = { type: 'job'; job: ClaimedJob } | { type: 'stop' } | { type: 'rpc-result'; seq: number; ok: boolean; value?: unknown; error?: string };
@@ -89,11 +92,18 @@ export class LocalJobQueue implements JobQueue {
   private readonly maxAttempts: number;
   private readonly perTenant: number;
   private readonly log: (m: string) => void;
+  private readonly leases: Leases;
+  private readonly outbox: Outbox;
+  /** What the worker processes call over IPC. */
+  private readonly records: JobRecords;
 
   constructor(
-    private readonly records: Records,
+    stores: Stores,
     private readonly opts: EmbeddedOptions,
   ) {
+    this.leases = new Leases(stores.db, stores.requestKeys);
+    this.outbox = new Outbox(stores.db);
+    this.records = jobRecords(stores);
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.maxAttempts = opts.maxAttempts ?? 3;
     this.perTenant = opts.compilesPerTenant ?? 1;
@@ -110,8 +120,8 @@ export class LocalJobQueue implements JobQueue {
     if (this.started) return;
     this.started = true;
     if (this.opts.ownsStore) {
-      for (const job of await this.records.expiredLeases(true)) {
-        await this.records.releaseJob(job, null, 'the service stopped while the job ran', this.maxAttempts, 0);
+      for (const job of await this.leases.expired(true)) {
+        await this.leases.release(job, null, 'the service stopped while the job ran', this.maxAttempts, 0);
       }
     }
     for (const lane of this.lanes) this.spawn(lane);
@@ -158,7 +168,7 @@ export class LocalJobQueue implements JobQueue {
         // A retryable error leaves the record open: back to the queue with a backoff.
         const backoff = 2000;
         if (!m.ok && !m.unrecoverable) this.log(`${job.kind} ${job.id}: ${m.error ?? 'failed'} (will retry)`);
-        await this.records.releaseJob(job, this.owner, m.error ?? 'the job did not finish', this.maxAttempts, backoff).catch((e: Error) => this.log(`releasing ${job.id}: ${e.message}`));
+        await this.leases.release(job, this.owner, m.error ?? 'the job did not finish', this.maxAttempts, backoff).catch((e: Error) => this.log(`releasing ${job.id}: ${e.message}`));
       }
       void this.pump();
     }
@@ -172,7 +182,7 @@ export class LocalJobQueue implements JobQueue {
     lane.current = null;
     if (job) {
       const why = this.closing ? 'the service stopped while the job ran' : `the worker process died (${signal ?? `exit code ${code}`}) while running it`;
-      const outcome = await this.records.releaseJob(job, this.owner, why, this.closing ? Number.MAX_SAFE_INTEGER : this.maxAttempts, this.closing ? 0 : 500).catch(() => 'unknown');
+      const outcome = await this.leases.release(job, this.owner, why, this.closing ? Number.MAX_SAFE_INTEGER : this.maxAttempts, this.closing ? 0 : 500).catch(() => 'unknown');
       if (!this.closing) this.log(`${job.kind} ${job.id}: ${why}; ${outcome}`);
     }
     if (!this.closing) {
@@ -183,7 +193,7 @@ export class LocalJobQueue implements JobQueue {
   private async renew(): Promise<void> {
     for (const lane of this.lanes) {
       const job = lane.current;
-      if (job) await this.records.renewLease(job, this.owner, this.leaseMs).catch(() => {});
+      if (job) await this.leases.renew(job, this.owner, this.leaseMs).catch(() => {});
     }
   }
 
@@ -200,11 +210,11 @@ export class LocalJobQueue implements JobQueue {
         this.pumpAgain = false;
         for (const lane of this.lanes) {
           if (this.closing || !lane.child || !lane.ready || lane.current) continue;
-          const job = lane.kind === 'compile' ? await this.records.claimCompile(this.owner, this.leaseMs, this.perTenant) : await this.records.claimProve(this.owner, this.leaseMs);
+          const job = lane.kind === 'compile' ? await this.leases.claimCompile(this.owner, this.leaseMs, this.perTenant) : await this.leases.claimProve(this.owner, this.leaseMs);
           if (!job) continue;
           const child = lane.child;
           if (!child || !child.connected || this.closing) {
-            await this.records.releaseJob(job, this.owner, 'not started', Number.MAX_SAFE_INTEGER, 0);
+            await this.leases.release(job, this.owner, 'not started', Number.MAX_SAFE_INTEGER, 0);
             continue;
           }
           lane.current = job;
@@ -231,7 +241,7 @@ export class LocalJobQueue implements JobQueue {
   }
 
   depth() {
-    return this.records.openCounts();
+    return this.outbox.openCounts();
   }
 
   /** True when every worker process is alive. */
@@ -242,8 +252,8 @@ export class LocalJobQueue implements JobQueue {
   /** Jobs whose dispatcher stopped renewing its lease (another API process died) go back to the queue. */
   async reconcile(): Promise<ReconcileReport> {
     const report: ReconcileReport = { requeued: 0, failed: 0 };
-    for (const job of await this.records.expiredLeases(false)) {
-      const r = await this.records.releaseJob(job, null, 'its worker stopped renewing the lease', this.maxAttempts, 0);
+    for (const job of await this.leases.expired(false)) {
+      const r = await this.leases.release(job, null, 'its worker stopped renewing the lease', this.maxAttempts, 0);
       if (r === 'requeued') report.requeued++;
       if (r === 'failed') report.failed++;
     }

@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { UnrecoverableError } from 'bullmq';
 import { type FromWorker, type ToWorker, WORKER_OPTIONS_ENV } from './local-queue.ts';
 import { jobSeconds } from './job-metrics.ts';
-import { makeProcessors, type JobRecords, type ProcessorOptions } from './processors.ts';
+import type { JobRecords } from './job-records.ts';
+import { makeProcessors, type ProcessorOptions } from './processors.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 let seq = 0;

@@ -13,16 +13,12 @@ import { hashFile } from '../prover/ptau.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ceremonyKeyFile } from '../store/ceremonies.ts';
 import { artifactDir } from '../store/paths.ts';
-import type { ModelRecord, NewVersion, Records } from '../store/records.ts';
+import type { ModelRecord } from '../store/models.ts';
+import type { NewVersion } from '../store/versions.ts';
 import { saveProofResult } from '../store/proof-files.ts';
 import { uploadFile } from '../store/uploads.ts';
 import { jobSeconds } from './job-metrics.ts';
-
-/**
- * What a worker reads and writes: the database directly (BullMQ workers), or the API
- * process's database over IPC (the embedded queue's worker process).
- */
-export type JobRecords = Pick<Records, 'getModel' | 'setModelStatus' | 'latestVersion' | 'recordVersion' | 'proofJob' | 'setProofStage' | 'finishProof' | 'failProof' | 'failModel' | 'heartbeat' | 'startCeremony'>;
+import type { JobRecords } from './job-records.ts';
 
 /** What a worker applies to every job: the same limits the upload was checked with. */
 export interface ProcessorOptions {

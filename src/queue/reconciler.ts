@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.ts';
-import type { Records } from '../store/records.ts';
+import type { Stores } from '../store/stores.ts';
+import { Heartbeats } from './heartbeats.ts';
 import { sweepReceipts } from '../store/proof-files.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { JobQueue, ReconcileReport } from './types.ts';
@@ -17,7 +18,7 @@ const SCRUB_INTERVAL_MS = 60_000;
 
 export function startReconciler(opts: {
   db: Db;
-  records: Records;
+  stores: Stores;
   queue: JobQueue;
   intervalMs: number;
   idempotencyTtlMs: number;
@@ -32,17 +33,18 @@ export function startReconciler(opts: {
   let running: Promise<ReconcileReport | undefined> | null = null;
   let stopped = false;
   let scrubbedAt = 0;
+  const heartbeats = new Heartbeats(opts.db);
   const runOnce = () => {
     if (!running) {
       running = opts.db
         .leader(LEADER_LOCK, async () => {
           const report = await opts.queue.reconcile();
-          await opts.records.pruneIdempotencyKeys(opts.idempotencyTtlMs);
-          await opts.records.pruneHeartbeats();
+          await opts.stores.idempotency.prune(opts.idempotencyTtlMs);
+          await heartbeats.prune();
           if (opts.receiptTtlMs !== undefined) await sweepReceipts(opts.receiptTtlMs);
           // Deleted private requests leave their bytes in the table's files until rewritten.
           if (Date.now() - scrubbedAt >= SCRUB_INTERVAL_MS) {
-            await opts.records.scrubDeletedRequests();
+            await opts.stores.proofs.scrubDeletedRequests();
             scrubbedAt = Date.now();
           }
           return report;

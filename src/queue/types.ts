@@ -36,6 +36,8 @@ export interface ReconcileReport {
   failed: number;
 }
 
+export type JobKind = 'compile' | 'prove';
+
 export const QUEUE_NAMES = { compile: 'zkinfer-compile', prove: 'zkinfer-prove' } as const;
 
 /** BullMQ job ids: a proof's is its id; a model's names the tenant too (records are per tenant). */

@@ -5,9 +5,10 @@ import { loadConfig } from '../config.ts';
 import { isZkinferError } from '../errors.ts';
 import { checkServicePhase1 } from '../service-phase1.ts';
 import { openDb } from '../store/db.ts';
-import { Records } from '../store/records.ts';
+import { Stores } from '../store/stores.ts';
 import { startBullWorkers } from './bullmq-queue.ts';
 import { serveWorkerMetrics } from './job-metrics.ts';
+import { jobRecords } from './job-records.ts';
 import { makeProcessors } from './processors.ts';
 
 /** A settings problem stops the worker before it takes a job: the message names the setting. */
@@ -37,14 +38,14 @@ const metrics = cfg.workerMetricsPort
     })
   : null;
 const db = await openDb({ url: cfg.databaseUrl, poolSize: cfg.workerConcurrency * 2 + 2 });
-const records = new Records(db);
+const stores = new Stores(db);
 const workers = startBullWorkers({
   redisUrl: cfg.redisUrl,
   prefix: cfg.queuePrefix,
   concurrency: cfg.workerConcurrency,
   lockMs: cfg.workerLockMs,
-  processors: makeProcessors(records, { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower, phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup } }),
-  records,
+  processors: makeProcessors(jobRecords(stores), { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower, phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup } }),
+  stores,
   queues: cfg.workerQueues,
   compilesPerTenant: cfg.compilesPerTenant,
 });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Db, Sql } from './db.ts';
 import { artifactDir } from './paths.ts';
-import { insertVersion, type NewVersion } from './records.ts';
+import { iso } from './rows.ts';
+import { insertVersion, type NewVersion } from './versions.ts';
 
 /**
  * Where a ceremony key lives: content-addressed by its sha256, beside the circuit it is for
@@ -72,8 +73,6 @@ export type AcceptOutcome =
   | { kind: 'moved'; current: string }
   | { kind: 'finalized' }
   | { kind: 'missing' };
-
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 /**
  * A model's phase-2 ceremony in the records. The current key is named by its sha256; every

@@ -12,7 +12,6 @@ import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
-import { Records } from '../../src/store/records.ts';
 import { openDb } from '../../src/store/db.ts';
 import type { ProofBundle } from '../../src/prover/bundle.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
@@ -220,7 +219,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
       expect(metrics.body).toMatch(/zkinfer_job_seconds_count\{queue="prove",stage="prove",outcome="ok"\} [1-9]/);
     }
     // The private request went with the proof's end; a worker heartbeats, so the API is ready.
-    expect(await app.zk.records.hasRequest(proofId)).toBe(false);
+    expect(await app.stores.proofs.hasRequest(proofId)).toBe(false);
     const ready = await call('GET', '/readyz', null);
     expect(ready.status, JSON.stringify(ready.body)).toBe(200);
     expect(ready.body.workers).toMatch(/^ok/);
@@ -314,7 +313,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const other = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.bank, { input: { ...applicant, age: 41 } }, { 'idempotency-key': key });
     expect(other.status).toBe(409);
     expect(other.body.code).toBe('IDEMPOTENCY_CONFLICT');
-    const [{ n }] = await app.zk.db.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1", [key]);
+    const [{ n }] = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1", [key]);
     expect(n).toBe(1);
     // The same payload with its keys in another order is the same request, not a conflict.
     const reordered = Object.fromEntries(Object.entries(applicant).reverse());
@@ -353,9 +352,9 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     }
     // A model that is not ready yet.
     const pendingId = 'f'.repeat(64);
-    await app.zk.records.registerModel({ tenant: 'bank', id: pendingId, fileName: 'x.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
-    await app.zk.records.setModelStatus('bank', pendingId, 'compiling');
-    await app.zk.db.query("UPDATE models SET handed_at = now(), lease_owner = 'test', lease_until = now() + interval '1 hour' WHERE id = $1", [pendingId]);
+    await app.stores.models.register({ tenant: 'bank', id: pendingId, fileName: 'x.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await app.stores.models.setStatus('bank', pendingId, 'compiling');
+    await app.db.query("UPDATE models SET handed_at = now(), lease_owner = 'test', lease_until = now() + interval '1 hour' WHERE id = $1", [pendingId]);
     const notReady = await call('POST', `/v1/models/${pendingId}/proofs`, KEYS.bank, { input: applicant });
     expect(notReady).toMatchObject({ status: 409, body: { code: 'MODEL_NOT_READY' } });
     // A bad model upload is refused at once, naming the op.
@@ -367,7 +366,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
   });
 
   it('limits the request rate per key with 429 and Retry-After', async () => {
-    const limited = await buildApp({ config: { ...cfg, rateLimit: 3, queuePrefix: `test-${randomUUID()}` }, db: app.zk.db, queue: app.zk.queue, redis: conn, background: false });
+    const limited = await buildApp({ config: { ...cfg, rateLimit: 3, queuePrefix: `test-${randomUUID()}` }, db: app.db, queue: app.queue, redis: conn, background: false });
     await limited.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(limited.server.address() as { port: number }).port}/v1/models`;
     const statuses: number[] = [];
@@ -438,7 +437,7 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     expect((await call('GET', `/v1/models/${modelId}/vkey?vkeyHash=${bundle.vkeyHash}`, KEYS.regulator)).body).toEqual(bundle.verificationKey);
     expect((await call('GET', `/v1/models/${modelId}/vkey?vkeyHash=${'0'.repeat(64)}`, KEYS.regulator)).body).toMatchObject({ code: 'NOT_FOUND', field: 'vkeyHash' });
     // What an older zkinfer would have left: version 1 made from another circuit.
-    await app.zk.db.query("UPDATE model_versions SET circuit_hash = 'older-circuit' WHERE tenant = 'bank' AND model_id = $1 AND version = 1", [modelId]);
+    await app.db.query("UPDATE model_versions SET circuit_hash = 'older-circuit' WHERE tenant = 'bank' AND model_id = $1 AND version = 1", [modelId]);
     const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
     const req = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.bank, { input: applicant });
     const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank), (r) => r.body.status === 'done' || r.body.status === 'failed');
@@ -496,8 +495,8 @@ for (const backend of BACKENDS) describe.skipIf(backend.skip !== null)(`REST API
     const deadUrl = 'redis://127.0.0.1:1';
     const deadConn = redisConnection(deadUrl);
     deadConn.on('error', () => {});
-    const deadQueue = new BullJobQueue({ redisUrl: deadUrl }, app.zk.records);
-    const down = await buildApp({ config: { ...cfg, redisUrl: deadUrl }, db: app.zk.db, queue: deadQueue, redis: deadConn, background: false });
+    const deadQueue = new BullJobQueue({ redisUrl: deadUrl }, app.stores);
+    const down = await buildApp({ config: { ...cfg, redisUrl: deadUrl }, db: app.db, queue: deadQueue, redis: deadConn, background: false });
     await down.listen({ host: '127.0.0.1', port: 0 });
     const b = `http://127.0.0.1:${(down.server.address() as { port: number }).port}`;
     const t0 = Date.now();

@@ -17,7 +17,7 @@ import { compileModel, pickPtau } from '../../src/pipeline/index.ts';
 import { redisConnection } from '../../src/queue/index.ts';
 import { Ceremonies } from '../../src/store/ceremonies.ts';
 import { openDb } from '../../src/store/db.ts';
-import { Records } from '../../src/store/records.ts';
+import { Stores } from '../../src/store/stores.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
@@ -47,11 +47,11 @@ for (const b of [
       const db = await b.open();
       try {
         const model = 'c'.repeat(64);
-        await new Records(db).registerModel({ tenant: 't', id: model, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false, setup: 'ceremony' });
+        await new Stores(db).models.register({ tenant: 't', id: model, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false, setup: 'ceremony' });
         const c = new Ceremonies(db);
         const base0 = '0'.repeat(64);
-        await new Records(db).startCeremony('t', model, { circuitHash: 'h', r1csSha256: 'r', csHash: 'cs', ptau: { kind: 'development', name: 'p', power: 13, sha256: 'p'.repeat(64) }, baseSha256: base0, pending: {} as never });
-        expect((await new Records(db).getModel('t', model))?.status).toBe('ceremony');
+        await new Stores(db).ceremonies.start('t', model, { circuitHash: 'h', r1csSha256: 'r', csHash: 'cs', ptau: { kind: 'development', name: 'p', power: 13, sha256: 'p'.repeat(64) }, baseSha256: base0, pending: {} as never });
+        expect((await new Stores(db).models.get('t', model))?.status).toBe('ceremony');
         const outcomes = await Promise.all(
           Array.from({ length: 10 }, (_, i) => c.accept('t', model, base0, { name: `c${i}`, hash: `h${i}`, zkeySha256: String(i).padStart(64, '1'), uploadedBy: 'contributor:t', checkMs: 1 })),
         );

@@ -14,7 +14,8 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { buildOnnx } from '../../src/model/index.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
 import { openDb } from '../../src/store/db.ts';
-import { Records } from '../../src/store/records.ts';
+import { Stores } from '../../src/store/stores.ts';
+import { jobRecords } from '../../src/queue/job-records.ts';
 import { makeProcessors } from '../../src/queue/processors.ts';
 import { redisConnection, startBullWorkers } from '../../src/queue/index.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
@@ -155,10 +156,10 @@ describe('per-tenant compile limit on BullMQ workers', () => {
     const saved = base;
     base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
     const db = await openDb({ url: postgres.url });
-    const records = new Records(db);
+    const stores = new Stores(db);
     // A compile-only worker taking two jobs at a time: without the limit, both of the
     // hostile tenant's compiles would run together.
-    const workers = startBullWorkers({ redisUrl: redis.url, prefix, concurrency: 2, processors: makeProcessors(records, { limits: config.limits, maxPtauPower: config.maxPtauPower }), records, queues: ['compile'], compilesPerTenant: 1 });
+    const workers = startBullWorkers({ redisUrl: redis.url, prefix, concurrency: 2, processors: makeProcessors(jobRecords(stores), { limits: config.limits, maxPtauPower: config.maxPtauPower }), stores, queues: ['compile'], compilesPerTenant: 1 });
     try {
       const w0 = 20 + Math.floor(Math.random() * 100) * 2;
       // The hostile tenant's first compile is slow, the others small: the bank's ends while

@@ -430,7 +430,7 @@ describe('/metrics and /docs', () => {
 
   it('ADMIN_PORT: served there, not on the API port', async () => {
     const { app, base } = await start({ adminPort: 0 });
-    const admin = `http://127.0.0.1:${app.zk.adminAddress!.port}`;
+    const admin = `http://127.0.0.1:${app.adminAddress!.port}`;
     expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(404);
     expect((await fetch(`${base}/docs/json`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(404);
     const m = await fetch(`${admin}/metrics`);

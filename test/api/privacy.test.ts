@@ -133,13 +133,13 @@ describe('applicant data', () => {
     const ready = await poll(() => call('GET', `/v1/models/${modelId}`), (r) => r.body.status === 'ready' || r.body.status === 'failed');
     // The worker compiled with the stored quantization and labels: same id, so it is ready.
     expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
-    const [row] = await app.zk.db.query<{ input_quant: unknown; labels: unknown }>('SELECT input_quant, labels FROM models WHERE id = $1', [modelId]);
+    const [row] = await app.db.query<{ input_quant: unknown; labels: unknown }>('SELECT input_quant, labels FROM models WHERE id = $1', [modelId]);
     expect(row.labels).toEqual(['deny', 'approve']);
     expect(row.input_quant).not.toBeNull();
   });
 
   it('a bad input is a 400 naming the feature and the bound, never the value, and no job', async () => {
-    const before = (await app.zk.db.query<{ n: number }>('SELECT count(*)::int AS n FROM proofs'))[0].n;
+    const before = (await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM proofs'))[0].n;
     const r = await call('POST', `/v1/models/${modelId}/proofs`, { input: { ...applicants[0].input, credit_score: BAD_VALUE } });
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({ code: 'INPUT_RANGE', field: 'credit_score' });
@@ -147,7 +147,7 @@ describe('applicant data', () => {
     expect(r.text).not.toContain('987654321');
     const nonFinite = await call('POST', `/v1/models/${modelId}/proofs`, { input: { ...applicants[0].input, income: 'x' } });
     expect(nonFinite.status).toBe(400);
-    expect((await app.zk.db.query<{ n: number }>('SELECT count(*)::int AS n FROM proofs'))[0].n).toBe(before);
+    expect((await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM proofs'))[0].n).toBe(before);
   });
 
   it('the idempotency table keeps a keyed fingerprint of the body (HMAC under a 0600 secret), not a guessable hash; a retry still finds its proof', async () => {
@@ -158,7 +158,7 @@ describe('applicant data', () => {
     const r1 = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(a) });
     const b1 = (await r1.json()) as { id: string };
     expect(r1.status).toBe(202);
-    const [row] = await app.zk.db.query<{ payload_hash: string }>('SELECT payload_hash FROM idempotency_keys WHERE key = $1', [key]);
+    const [row] = await app.db.query<{ payload_hash: string }>('SELECT payload_hash FROM idempotency_keys WHERE key = $1', [key]);
     // Not the plain hash an attacker holding the table could recompute from guessed values.
     const guessable = sha256Hex(modelId, canonicalJson(a));
     expect(row.payload_hash).not.toContain(guessable);
@@ -181,7 +181,7 @@ describe('applicant data', () => {
     expect(other.status).toBe(409);
     expect(((await other.json()) as { code: string }).code).toBe('IDEMPOTENCY_CONFLICT');
     // A key bound before the upgrade (its plain hash erased by migration 006) is a 409 that says so, not a second proof.
-    await app.zk.db.query("UPDATE idempotency_keys SET payload_hash = 'erased' WHERE key = $1", [key]);
+    await app.db.query("UPDATE idempotency_keys SET payload_hash = 'erased' WHERE key = $1", [key]);
     const legacy = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(a) });
     expect(legacy.status).toBe(409);
     expect(((await legacy.json()) as { message: string }).message).toMatch(/bound before an upgrade/);
@@ -265,15 +265,15 @@ describe('applicant data', () => {
     const log = logs.join('');
     expect(log.length).toBeGreaterThan(1000);
     for (const n of needles) if (log.includes(n)) hits.push(`log: ${n}`);
-    const tables = await app.zk.db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    const tables = await app.db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
     let rows = 0;
     for (const { table_name } of tables) {
-      for (const r of await app.zk.db.query<{ t: string }>(`SELECT row_to_json(x)::text AS t FROM "${table_name}" x`)) {
+      for (const r of await app.db.query<{ t: string }>(`SELECT row_to_json(x)::text AS t FROM "${table_name}" x`)) {
         rows++;
         for (const n of needles) if (r.t.includes(n)) hits.push(`table ${table_name}: ${n}`);
       }
     }
-    expect((await app.zk.db.query('SELECT 1 FROM proof_requests')).length).toBe(0);
+    expect((await app.db.query('SELECT 1 FROM proof_requests')).length).toBe(0);
     let fileCount = 0;
     let bytes = 0;
     for await (const f of files(artifacts)) {
@@ -287,7 +287,7 @@ describe('applicant data', () => {
     // Outside the artifact folder: the embedded database's own files (tables, write-ahead
     // log). Requests are stored there sealed under per-request keys, and every key was
     // erased when its proof ended: no raw value or salt is readable in them either.
-    await app.zk.records.scrubDeletedRequests();
+    await app.stores.proofs.scrubDeletedRequests();
     const dbHits = new Set<string>();
     for await (const f of files(dbDir)) {
       const data = await readFile(f);

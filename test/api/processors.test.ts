@@ -3,19 +3,20 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobRecords } from '../../src/queue/job-records.ts';
 import { makeProcessors } from '../../src/queue/processors.ts';
 import { type Db, openDb } from '../../src/store/db.ts';
-import { Records } from '../../src/store/records.ts';
+import { Stores } from '../../src/store/stores.ts';
 import { uploadDir } from '../../src/store/uploads.ts';
 import { LOAN_MODEL } from '../helpers/paths.ts';
 
 describe('a worker compiling an upload', () => {
   let db: Db;
-  let records: Records;
+  let stores: Stores;
   const forged = 'e'.repeat(63) + '1';
   beforeAll(async () => {
     db = await openDb({ dir: 'memory://' });
-    records = new Records(db);
+    stores = new Stores(db);
   });
   afterAll(async () => {
     await db?.close();
@@ -26,12 +27,12 @@ describe('a worker compiling an upload', () => {
     // A folder named after one id holding another model's bytes (a swapped or corrupted upload).
     await mkdir(uploadDir(forged), { recursive: true });
     await copyFile(LOAN_MODEL, path.join(uploadDir(forged), 'loan-model.onnx'));
-    await records.registerModel({ tenant: 't', id: forged, fileName: 'loan-model.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
-    const p = makeProcessors(records);
+    await stores.models.register({ tenant: 't', id: forged, fileName: 'loan-model.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    const p = makeProcessors(jobRecords(stores));
     await expect(p.compile('t', forged)).rejects.toBeInstanceOf(UnrecoverableError);
-    const rec = (await records.getModel('t', forged))!;
+    const rec = (await stores.models.get('t', forged))!;
     expect(rec.status).toBe('failed');
     expect(rec.reason).toContain(`not to the model id ${forged}`);
-    expect(await records.versions('t', forged)).toEqual([]);
+    expect(await stores.versions.list('t', forged)).toEqual([]);
   });
 });

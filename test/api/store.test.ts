@@ -6,8 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openDb } from '../../src/store/db.ts';
-import { type NewVersion, Records } from '../../src/store/records.ts';
+import { Heartbeats } from '../../src/queue/heartbeats.ts';
+import { Leases } from '../../src/queue/leases.ts';
+import { Outbox } from '../../src/queue/outbox.ts';
 import { RequestKeys } from '../../src/store/request-keys.ts';
+import { Stores } from '../../src/store/stores.ts';
+import type { NewVersion } from '../../src/store/versions.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 
 const postgres = await freshPostgres();
@@ -36,14 +40,20 @@ const version = (circuitHash: string, vkeyHash: string): NewVersion => ({
 
 for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => {
   let db: Db;
-  let records: Records;
+  let stores: Stores;
+  let leases: Leases;
+  let outbox: Outbox;
+  let heartbeats: Heartbeats;
   let keysDir: string;
   beforeAll(async () => {
     db = await b.open();
     keysDir = await mkdtemp(path.join(tmpdir(), 'zkinfer-request-keys-'));
-    records = new Records(db, { requestKeys: new RequestKeys(keysDir) });
-    await records.registerModel({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
-    await records.registerModel({ tenant: 't2', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    stores = new Stores(db, { requestKeys: new RequestKeys(keysDir) });
+    leases = new Leases(db, stores.requestKeys);
+    outbox = new Outbox(db);
+    heartbeats = new Heartbeats(db);
+    await stores.models.register({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await stores.models.register({ tenant: 't2', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
   });
   afterAll(async () => {
     await db?.close();
@@ -57,109 +67,109 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
   });
 
   it('keeps one model record per tenant for the same id', async () => {
-    expect((await records.modelTenants(MODEL)).sort()).toEqual(['t1', 't2']);
-    const again = await records.registerModel({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    expect((await stores.models.tenants(MODEL)).sort()).toEqual(['t1', 't2']);
+    const again = await stores.models.register({ tenant: 't1', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
     expect(again.enqueue).toBe(false);
   });
 
   it('makes a new version only when the circuit or the key changes, and never rewrites one', async () => {
-    expect(await records.recordVersion('t1', MODEL, version('circuit-1', 'key-1'))).toBe(1);
-    expect(await records.recordVersion('t1', MODEL, version('circuit-1', 'key-1'))).toBe(1);
-    expect(await records.recordVersion('t1', MODEL, version('circuit-2', 'key-2'))).toBe(2);
-    expect(await records.recordVersion('t1', MODEL, version('circuit-2', 'key-3'))).toBe(3);
-    const vs = await records.versions('t1', MODEL);
+    expect(await stores.versions.record('t1', MODEL, version('circuit-1', 'key-1'))).toBe(1);
+    expect(await stores.versions.record('t1', MODEL, version('circuit-1', 'key-1'))).toBe(1);
+    expect(await stores.versions.record('t1', MODEL, version('circuit-2', 'key-2'))).toBe(2);
+    expect(await stores.versions.record('t1', MODEL, version('circuit-2', 'key-3'))).toBe(3);
+    const vs = await stores.versions.list('t1', MODEL);
     expect(vs.map((v) => [v.version, v.circuitHash, v.vkeyHash])).toEqual([
       [1, 'circuit-1', 'key-1'],
       [2, 'circuit-2', 'key-2'],
       [3, 'circuit-2', 'key-3'],
     ]);
     expect(vs[0].descriptor).toEqual({ id: MODEL, anything: ['kept', 'as', 'given'] });
-    expect((await records.getModel('t1', MODEL))!.status).toBe('ready');
-    expect((await records.versionsByKey(MODEL, 'key-1'))[0].version).toBe(1);
-    expect(await records.versionsFor(MODEL, { commitment: '123' })).toHaveLength(3);
-    expect((await records.latestVersion('t1', MODEL))!.version).toBe(3);
-    expect(await records.latestVersion('t2', MODEL)).toBeNull();
+    expect((await stores.models.get('t1', MODEL))!.status).toBe('ready');
+    expect((await stores.versions.byKey(MODEL, 'key-1'))[0].version).toBe(1);
+    expect(await stores.versions.find(MODEL, { commitment: '123' })).toHaveLength(3);
+    expect((await stores.versions.latest('t1', MODEL))!.version).toBe(3);
+    expect(await stores.versions.latest('t2', MODEL)).toBeNull();
   });
 
   it('accepts a proof, its private request and its key together; concurrent requests with one key make one proof', async () => {
     const key = randomUUID();
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => records.acceptProof({ id: randomUUID(), tenant: 't1', modelId: MODEL, request: { input: [1, 2] }, idempotency: { key, payloadHash: 'h' } })),
+      Array.from({ length: 20 }, () => stores.proofs.accept({ id: randomUUID(), tenant: 't1', modelId: MODEL, request: { input: [1, 2] }, idempotency: { key, payloadHash: 'h' } })),
     );
     const ids = new Set(results.map((r) => r.proofId));
     expect(ids.size).toBe(1);
     const [id] = ids;
     const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM proofs WHERE tenant = 't1'");
     expect(n).toBe(1);
-    expect(await records.hasRequest(id)).toBe(true);
+    expect(await stores.proofs.hasRequest(id)).toBe(true);
     // The same key under another tenant is another request.
-    const other = await records.acceptProof({ id: randomUUID(), tenant: 't2', modelId: MODEL, request: { input: [1] }, idempotency: { key, payloadHash: 'h' } });
+    const other = await stores.proofs.accept({ id: randomUUID(), tenant: 't2', modelId: MODEL, request: { input: [1] }, idempotency: { key, payloadHash: 'h' } });
     expect(other.kind).toBe('accepted');
     // A record that cannot be written leaves nothing behind: no request, no key.
     const bad = randomUUID();
-    await expect(records.acceptProof({ id: bad, tenant: 't1', modelId: 'b'.repeat(64), request: { input: [] }, idempotency: { key: 'k-bad', payloadHash: 'h' } })).rejects.toThrow();
-    expect(await records.hasRequest(bad)).toBe(false);
+    await expect(stores.proofs.accept({ id: bad, tenant: 't1', modelId: 'b'.repeat(64), request: { input: [] }, idempotency: { key: 'k-bad', payloadHash: 'h' } })).rejects.toThrow();
+    expect(await stores.proofs.hasRequest(bad)).toBe(false);
     expect(await db.query("SELECT 1 FROM idempotency_keys WHERE key = 'k-bad'")).toHaveLength(0);
     // Of the 20 concurrent acceptances, only the winner's request key is left.
     expect((await readdir(keysDir)).filter((f) => ![...ids, other.proofId].some((i) => f === `${i}.key`))).toEqual([]);
     // Done deletes the private request in the same transaction.
-    await records.finishProof(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
-    expect(await records.hasRequest(id)).toBe(false);
-    expect((await records.getProof(id))!.modelVersion).toBe(3);
+    await stores.proofs.finish(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
+    expect(await stores.proofs.hasRequest(id)).toBe(false);
+    expect((await stores.proofs.get(id))!.modelVersion).toBe(3);
   });
 
   it('seals the private request under a key of its own, and erases the key when the proof ends', async () => {
     const secret = { input: { income: 73519.4271 }, salt: '918273645546372819' };
-    await records.registerModel({ tenant: 't3', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
-    await records.setModelStatus('t3', MODEL, 'ready');
+    await stores.models.register({ tenant: 't3', id: MODEL, fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await stores.models.setStatus('t3', MODEL, 'ready');
     const id = randomUUID();
-    await records.acceptProof({ id, tenant: 't3', modelId: MODEL, request: secret });
+    await stores.proofs.accept({ id, tenant: 't3', modelId: MODEL, request: secret });
     // The database holds ciphertext only; the key is a 0600 file.
     const [row] = await db.query<{ body: unknown }>('SELECT body FROM proof_requests WHERE proof_id = $1', [id]);
     expect(JSON.stringify(row.body)).not.toContain('73519');
     expect(JSON.stringify(row.body)).not.toContain('918273645546372819');
     expect((await stat(path.join(keysDir, `${id}.key`))).mode & 0o777).toBe(0o600);
-    expect((await records.proofJob(id))!.request).toEqual(secret);
+    expect((await stores.proofs.job(id))!.request).toEqual(secret);
     // Failed (or done): the row and the key go; a copy of the row left anywhere cannot be opened.
-    await records.failProof(id, 'test');
+    await stores.proofs.fail(id, 'test');
     expect(await readdir(keysDir)).not.toContain(`${id}.key`);
     expect(await new RequestKeys(keysDir).open(id, row.body as never)).toBeNull();
     // A sealed body whose key is gone reads as a missing request (the worker fails the proof).
     const lost = randomUUID();
-    await records.acceptProof({ id: lost, tenant: 't3', modelId: MODEL, request: secret });
+    await stores.proofs.accept({ id: lost, tenant: 't3', modelId: MODEL, request: secret });
     await rm(path.join(keysDir, `${lost}.key`));
-    expect((await records.proofJob(lost))!.request).toBeNull();
-    await records.failProof(lost, 'test');
+    expect((await stores.proofs.job(lost))!.request).toBeNull();
+    await stores.proofs.fail(lost, 'test');
     // The sweep removes keys whose request is gone, and keeps open ones.
     const open = randomUUID();
-    await records.acceptProof({ id: open, tenant: 't3', modelId: MODEL, request: secret });
+    await stores.proofs.accept({ id: open, tenant: 't3', modelId: MODEL, request: secret });
     const orphan = randomUUID();
     await new RequestKeys(keysDir).seal(orphan, secret);
-    expect(await records.requestKeys.sweep(async (ids) => new Set((await db.query<{ proof_id: string }>('SELECT proof_id::text FROM proof_requests WHERE proof_id = ANY($1::uuid[])', [ids])).map((r) => r.proof_id)), 0)).toBeGreaterThanOrEqual(1);
+    expect(await stores.requestKeys.sweep(async (ids) => new Set((await db.query<{ proof_id: string }>('SELECT proof_id::text FROM proof_requests WHERE proof_id = ANY($1::uuid[])', [ids])).map((r) => r.proof_id)), 0)).toBeGreaterThanOrEqual(1);
     const left = await readdir(keysDir);
     expect(left).toContain(`${open}.key`);
     expect(left).not.toContain(`${orphan}.key`);
-    await records.failProof(open, 'test');
+    await stores.proofs.fail(open, 'test');
   });
 
   it('hands each queued job to one claimer, and fails a job after its last attempt', async () => {
-    const ids = await Promise.all(Array.from({ length: 4 }, async () => (await records.acceptProof({ id: randomUUID(), tenant: 't2', modelId: MODEL, request: { input: [] } })).proofId));
-    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => records.claimNext(`owner-${i}`, 60_000)));
+    const ids = await Promise.all(Array.from({ length: 4 }, async () => (await stores.proofs.accept({ id: randomUUID(), tenant: 't2', modelId: MODEL, request: { input: [] } })).proofId));
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => leases.claimNext(`owner-${i}`, 60_000)));
     const taken = claims.filter((c) => c !== null).map((c) => c!.id);
     expect(new Set(taken).size).toBe(taken.length);
     expect(taken.filter((t) => ids.includes(t)).length).toBeGreaterThanOrEqual(4);
     const job = { kind: 'prove' as const, id: ids[0] };
-    expect(await records.releaseJob(job, null, 'worker died', 3, 0)).toBe('requeued');
-    expect((await records.claimNext('again', 60_000))?.id).toBe(ids[0]);
-    expect(await records.releaseJob(job, 'someone else', 'worker died', 3, 0)).toBe('finished'); // not that owner's lease
-    expect(await records.releaseJob(job, 'again', 'worker died', 3, 0)).toBe('requeued');
-    expect((await records.claimNext('again', 60_000))?.id).toBe(ids[0]);
+    expect(await leases.release(job, null, 'worker died', 3, 0)).toBe('requeued');
+    expect((await leases.claimNext('again', 60_000))?.id).toBe(ids[0]);
+    expect(await leases.release(job, 'someone else', 'worker died', 3, 0)).toBe('finished'); // not that owner's lease
+    expect(await leases.release(job, 'again', 'worker died', 3, 0)).toBe('requeued');
+    expect((await leases.claimNext('again', 60_000))?.id).toBe(ids[0]);
     // Taken 3 times now: the next release fails it for good, with the reason, and drops the request.
-    expect(await records.releaseJob(job, 'again', 'worker died', 3, 0)).toBe('failed');
-    const rec = (await records.getProof(ids[0]))!;
+    expect(await leases.release(job, 'again', 'worker died', 3, 0)).toBe('failed');
+    const rec = (await stores.proofs.get(ids[0]))!;
     expect(rec.status).toBe('failed');
     expect(rec.reason).toContain('worker died');
-    expect(await records.hasRequest(ids[0])).toBe(false);
+    expect(await stores.proofs.hasRequest(ids[0])).toBe(false);
   });
 
   it('pages proofs newest first through a cursor, per tenant and model', async () => {
@@ -172,7 +182,7 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await records.listProofs({ tenant: 't1', modelId: MODEL, limit: 50, cursor });
+      const page = await stores.proofs.list({ tenant: 't1', modelId: MODEL, limit: 50, cursor });
       seen.push(...page.items.map((p) => p.createdAt + p.id));
       cursor = page.nextCursor ?? undefined;
       pages++;
@@ -187,17 +197,17 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     // Only this test's models are queued.
     await db.query("UPDATE models SET status = 'failed' WHERE status = 'queued'");
     const id = (c: string) => c.repeat(64);
-    const reg = (tenant: string, c: string) => records.registerModel({ tenant, id: id(c), fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    const reg = (tenant: string, c: string) => stores.models.register({ tenant, id: id(c), fileName: 'm.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
     // Tenant A uploads three models, then tenant B one.
     for (const c of ['1', '2', '3']) await reg('fair-a', c);
     await reg('fair-b', '4');
     const order: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const job = await records.claimCompile(`w${i}`, 60_000, 1);
+      const job = await leases.claimCompile(`w${i}`, 60_000, 1);
       expect(job?.kind).toBe('compile');
       const j = job as { tenant: string; id: string };
       order.push(`${j.tenant}:${j.id[0]}`);
-      await records.setModelStatus(j.tenant, j.id, 'ready');
+      await stores.models.setStatus(j.tenant, j.id, 'ready');
     }
     // B's one upload is not held back behind A's queue.
     expect(order).toEqual(['fair-a:1', 'fair-b:4', 'fair-a:2', 'fair-a:3']);
@@ -205,28 +215,28 @@ for (const b of BACKENDS) describe.skipIf(b.skip)(`records on ${b.name}`, () => 
     // With one of A's compiles running, A's next waits while B's is taken.
     for (const c of ['5', '6']) await reg('fair-a', c);
     await reg('fair-b', '7');
-    const a = (await records.claimCompile('x', 60_000, 1)) as { tenant: string; id: string };
-    const b = (await records.claimCompile('y', 60_000, 1)) as { tenant: string; id: string };
+    const a = (await leases.claimCompile('x', 60_000, 1)) as { tenant: string; id: string };
+    const b = (await leases.claimCompile('y', 60_000, 1)) as { tenant: string; id: string };
     expect([a.tenant, b.tenant].sort()).toEqual(['fair-a', 'fair-b']);
-    expect(await records.claimCompile('z', 60_000, 1)).toBeNull();
-    expect(((await records.claimCompile('z', 60_000, 2)) as { tenant: string } | null)?.tenant).toBe('fair-a');
+    expect(await leases.claimCompile('z', 60_000, 1)).toBeNull();
+    expect(((await leases.claimCompile('z', 60_000, 2)) as { tenant: string } | null)?.tenant).toBe('fair-a');
 
     // BullMQ workers ask before compiling: refused while the tenant is at its limit.
     await reg('fair-c', '8');
     await reg('fair-c', '9');
-    expect(await records.startCompile('fair-c', id('8'), 1)).toBe(true);
-    expect(await records.startCompile('fair-c', id('8'), 1)).toBe(true); // its own retry
-    expect(await records.startCompile('fair-c', id('9'), 1)).toBe(false);
-    expect((await records.getModel('fair-c', id('9')))!.status).toBe('queued');
-    await records.setModelStatus('fair-c', id('8'), 'ready');
-    expect(await records.startCompile('fair-c', id('9'), 1)).toBe(true);
-    expect(await records.openCompiles('fair-c')).toBe(1);
+    expect(await leases.startCompile('fair-c', id('8'), 1)).toBe(true);
+    expect(await leases.startCompile('fair-c', id('8'), 1)).toBe(true); // its own retry
+    expect(await leases.startCompile('fair-c', id('9'), 1)).toBe(false);
+    expect((await stores.models.get('fair-c', id('9')))!.status).toBe('queued');
+    await stores.models.setStatus('fair-c', id('8'), 'ready');
+    expect(await leases.startCompile('fair-c', id('9'), 1)).toBe(true);
+    expect(await outbox.openCompiles('fair-c')).toBe(1);
   });
 
   it('reports the freshest worker heartbeat', async () => {
-    expect(await records.heartbeatAgeMs()).toBeNull();
-    await records.heartbeat('w1', 'test');
-    expect(await records.heartbeatAgeMs()).toBeLessThan(5000);
+    expect(await heartbeats.ageMs()).toBeNull();
+    await heartbeats.beat('w1', 'test');
+    expect(await heartbeats.ageMs()).toBeLessThan(5000);
   });
 });
 

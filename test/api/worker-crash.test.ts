@@ -95,8 +95,8 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
     expect(rec.status, JSON.stringify(rec)).toBe('done');
     expect(rec.worker).toMatch(new RegExp(`:${second.pid}$`));
     expect((await verifyBundle(rec.bundle)).valid).toBe(true);
-    const all = await app.zk.records.listProofs({ modelId, limit: 200 });
+    const all = await app.stores.proofs.list({ modelId, limit: 200 });
     expect(all.items.filter((p) => p.id === proofId)).toHaveLength(1);
-    expect(await app.zk.records.hasRequest(proofId)).toBe(false); // the private input is gone
+    expect(await app.stores.proofs.hasRequest(proofId)).toBe(false); // the private input is gone
   });
 });

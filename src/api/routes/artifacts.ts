@@ -7,12 +7,12 @@ import { Type } from 'typebox';
 import { ptauFileFor } from '../../service-phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir, artifactKindDir } from '../../store/paths.ts';
-import type { ModelRecord, ModelVersion } from '../../store/records.ts';
+import type { ModelRecord } from '../../store/models.ts';
+import type { ModelVersion } from '../../store/versions.ts';
 import { uploadFile } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { ErrorSchema, VersionQuery } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
 
 type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau' | 'model';
 
@@ -78,7 +78,7 @@ async function sha256Of(file: string): Promise<string> {
  * circuit source and the powers of tau it was set up with. Each file is hash-checked
  * against what the version recorded before it is served.
  */
-export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function artifactRoutes(app: FastifyInstance): Promise<void> {
   app.get(
     '/v1/models/:id/artifacts/:kind',
     {
@@ -91,12 +91,12 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
       },
     },
     async (req, reply) => {
-      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
+      const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
       const kind = (req.params as { kind: Kind }).kind;
       // The uploaded ONNX is the same for every version (and there before any): a version asked for must still exist.
-      if (kind === 'model') return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(ctx, req, rec)).version : null);
-      const v = await findVersion(ctx, req, rec);
-      const where = await located(v, kind, ctx.config.ptau);
+      if (kind === 'model') return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(req, rec)).version : null);
+      const v = await findVersion(req, rec);
+      const where = await located(v, kind, app.config.ptau);
       if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`, 'kind');
       let actual: string;
       try {
@@ -125,7 +125,7 @@ export async function artifactRoutes(app: FastifyInstance, ctx: AppContext): Pro
       },
     },
     async (req, reply) => {
-      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
+      const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
       const name = (req.params as { name: string }).name;
       if (!rec.externalFiles.includes(name)) throw new HttpError(404, 'NOT_FOUND', 'the model has no external data file of that name', 'name');
       return sendUpload(reply, rec, name, null);

@@ -13,14 +13,13 @@ import { type ErrorCode, ZkinferError } from '../../errors.ts';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
 import type { SetupProvenance } from '../../prover/setup.ts';
 import { PHASE1_ENV, ptauFileFor } from '../../service-phase1.ts';
-import { type CeremonyPtau, type CeremonyRow, Ceremonies, ceremonyKeyFile } from '../../store/ceremonies.ts';
+import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir, artifactRoot } from '../../store/paths.ts';
-import type { ModelRecord } from '../../store/records.ts';
+import type { ModelRecord } from '../../store/models.ts';
 import type { Caller } from '../auth.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel } from '../lookup.ts';
 import { ErrorSchema, TenantQuery } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
 const ModelId = Type.Object({ id: Type.String() });
@@ -141,8 +140,8 @@ function answer<K extends 'contribution' | 'finalize'>(r: CeremonyTaskResult, ki
  * their own entropy, and upload it naming the key it extends; the owner finalizes it with a
  * public beacon, which makes the model's key version. Checks run in a child process.
  */
-export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const ceremonies = new Ceremonies(ctx.db);
+export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
+  const ceremonies = app.stores.ceremonies;
   const checks = new CeremonyProcesses();
   app.addHook('onClose', async () => checks.close());
   // One check at a time per API process: a second upload on the same base then finds the
@@ -157,7 +156,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
 
   /** The ceremony model named by `:id` as this caller may see it (a contributor: its own tenant's only). */
   async function lookup(req: FastifyRequest, caller: Caller): Promise<{ model: ModelRecord; c: CeremonyRow }> {
-    const model = await findModel(ctx, req, caller.role === 'contributor' ? { ...caller, role: 'prover' } : caller);
+    const model = await findModel(req, caller.role === 'contributor' ? { ...caller, role: 'prover' } : caller);
     if (model.setup !== 'ceremony') throw new HttpError(404, 'NOT_FOUND', 'this model has no ceremony: it was registered with the service\u2019s own setup (setup=ceremony at upload starts one)', 'id');
     const c = await ceremonies.get(model.tenant, model.id);
     if (!c) throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}${model.reason ? `: ${model.reason}` : ''}; its ceremony starts when the compile is done`, 'id');
@@ -183,7 +182,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
     s.get(
       '/v1/models/:id/ceremony',
       { schema: { summary: "A model's phase-2 ceremony: the chain so far (contributor, contribution hash, time, who uploaded), the initial and current keys' sha256, and its state", params: ModelId, querystring: TenantQuery, response: { 200: CeremonySchema, ...errors } } },
-      async (req) => ceremonyView((await lookup(req, ctx.auth(req, ['prover', 'verifier', 'contributor']))).c),
+      async (req) => ceremonyView((await lookup(req, app.auth(req, ['prover', 'verifier', 'contributor']))).c),
     );
 
     s.get(
@@ -197,7 +196,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
         },
       },
       async (req, reply) => {
-        const { c } = await lookup(req, ctx.auth(req, ['prover', 'verifier', 'contributor']));
+        const { c } = await lookup(req, app.auth(req, ['prover', 'verifier', 'contributor']));
         const file = keyFile(c, c.currentSha256);
         const actual = await sha256Of(file).catch(() => null);
         if (actual === null) throw new HttpError(404, 'ARTIFACT_MISSING', 'the ceremony\u2019s current key is no longer stored', 'id');
@@ -228,7 +227,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
         },
       },
       async (req, reply) => {
-        const caller = ctx.auth(req, ['prover', 'contributor']);
+        const caller = app.auth(req, ['prover', 'contributor']);
         const { model, c } = await lookup(req, caller);
         const base = (req.headers['x-zkinfer-base-sha256'] as string | undefined) ?? (req.query as { base?: string }).base;
         if (!(req.headers['content-type'] ?? '').startsWith('application/octet-stream')) {
@@ -274,7 +273,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
             const now = await ceremonies.get(model.tenant, model.id);
             if (!now || now.state !== 'open') throw finalized();
             if (now.currentSha256 !== base) throw moved(now, base);
-            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau) }), 'contribution', {
+            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, app.config.ptau) }), 'contribution', {
               [tmp]: 'the uploaded key',
               [keyFile(now, base)]: 'the ceremony\u2019s current key',
               [r1csFile(now)]: 'the circuit\u2019s r1cs',
@@ -320,7 +319,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
         },
       },
       async (req) => {
-        const caller = ctx.auth(req, ['prover']);
+        const caller = app.auth(req, ['prover']);
         const { model, c } = await lookup(req, caller);
         const body = req.body as { beacon: string; iterationsExp: number; base?: string };
         const beacon = beaconHex(body.beacon);
@@ -333,7 +332,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
           if (now.contributions.length === 0) throw new ZkinferError('CEREMONY', 'the ceremony has no contribution: a beacon alone is public, so anyone could forge', 'id');
           const outDir = path.join(path.dirname(keyFile(now, base)), `.final-${randomUUID()}`);
           try {
-            const result = await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, ctx.config.ptau), descriptor: now.pending.descriptor });
+            const result = await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, app.config.ptau), descriptor: now.pending.descriptor });
             // A current key that already holds a beacon (accepted as a contribution before
             // uploads were checked for it) can never be finalized: say how to get out.
             if (!result.ok && 'code' in result && result.code === 'CEREMONY' && result.field === 'in' && /already finalized/.test(result.message)) {
@@ -403,7 +402,7 @@ export async function ceremonyRoutes(app: FastifyInstance, ctx: AppContext): Pro
         },
       },
       async (req) => {
-        const caller = ctx.auth(req, ['prover']);
+        const caller = app.auth(req, ['prover']);
         const { model, c } = await lookup(req, caller);
         const body = req.body as { reason: string; base?: string };
         if (!body.reason.trim()) throw new HttpError(400, 'VALIDATION', 'say why the ceremony is reset (it is recorded with the reset)', 'body.reason');

@@ -1,22 +1,21 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { compileContracts, type ContractSet, encodeCalls, solidityProof } from '../../chain/index.ts';
 import { readBundle } from '../../store/proof-files.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findProof, findVersion } from '../lookup.ts';
 import { CalldataSchema, ContractsSchema, ErrorSchema, VersionQuery } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
 
 const Id = Type.Object({ id: Type.String() });
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
 
 /** Solidity verifier, registry and calldata: what a caller needs to verify and attest on chain. */
-export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function chainRoutes(app: FastifyInstance): Promise<void> {
   const inflight = new Map<string, Promise<ContractSet>>();
 
-  async function contractsOf(req: Parameters<AppContext['auth']>[0]): Promise<ContractSet> {
-    const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']), { ready: true });
-    const v = await findVersion(ctx, req, rec);
+  async function contractsOf(req: FastifyRequest): Promise<ContractSet> {
+    const rec = await findModel(req, app.auth(req, ['prover', 'verifier']), { ready: true });
+    const v = await findVersion(req, rec);
     // The worker compiles them when a version is made; this is a cache hit then.
     const key = `${v.vkeyHash}/${v.commitment}`;
     let p = inflight.get(key);
@@ -46,7 +45,7 @@ export async function chainRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/proofs/:id/calldata',
     { schema: { summary: "A finished proof as verifyProof / attest arguments and transaction data", params: Id, response: { 200: CalldataSchema, ...errors } } },
     async (req) => {
-      const rec = await findProof(ctx, req, ctx.auth(req, ['prover', 'verifier']), { done: true });
+      const rec = await findProof(req, app.auth(req, ['prover', 'verifier']), { done: true });
       const bundle = await readBundle(rec.id);
       if (!bundle) throw new HttpError(404, 'NOT_FOUND', 'the proof bundle is missing', 'id');
       const args = solidityProof(bundle.proof, bundle.publicSignals);

@@ -3,10 +3,9 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { artifactRoot } from '../../store/paths.ts';
-import type { AppContext } from '../app.ts';
 import { ServicePhase1Schema } from '../schemas.ts';
 
-export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function healthRoutes(app: FastifyInstance): Promise<void> {
   const Status = Type.Object({
     status: Type.String(),
     queue: Type.Optional(Type.String()),
@@ -27,12 +26,12 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
       },
     },
     async (_req, reply) => {
-      const [queueUp, dbUp] = await Promise.all([ctx.queue.ping(), ctx.db.ping()]);
+      const [queueUp, dbUp] = await Promise.all([app.queue.ping(), app.db.ping()]);
       let workers = 'unknown (database unreachable)';
       let workersOk = false;
       if (dbUp) {
-        const age = await ctx.records.heartbeatAgeMs().catch(() => null);
-        workersOk = age !== null && age <= ctx.config.heartbeatStaleMs;
+        const age = await app.heartbeats.ageMs().catch(() => null);
+        workersOk = age !== null && age <= app.config.heartbeatStaleMs;
         workers = age === null ? 'no worker has ever heartbeated' : workersOk ? `ok (last heartbeat ${Math.round(age / 1000)} s ago)` : `no heartbeat for ${Math.round(age / 1000)} s`;
       }
       let store = 'ok';
@@ -45,16 +44,16 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
       const ok = queueUp && dbUp && workersOk && store === 'ok';
       return reply.status(ok ? 200 : 503).send({
         status: ok ? 'ready' : 'not ready',
-        queue: `${ctx.queue.kind}: ${queueUp ? 'ok' : 'unreachable'}`,
-        database: `${ctx.db.kind}: ${dbUp ? 'ok' : 'unreachable'}`,
+        queue: `${app.queue.kind}: ${queueUp ? 'ok' : 'unreachable'}`,
+        database: `${app.db.kind}: ${dbUp ? 'ok' : 'unreachable'}`,
         workers,
         store,
-        phase1: ctx.phase1,
+        phase1: app.phase1,
       });
     },
   );
   // With ADMIN_PORT, /metrics is served there instead (admin.ts).
-  if (ctx.config.adminPort === null) app.get('/metrics', { config: { rateLimit: false }, schema: metricsSchema }, metricsHandler(ctx));
+  if (app.config.adminPort === null) app.get('/metrics', { config: { rateLimit: false }, schema: metricsSchema }, metricsHandler(app));
 }
 
 export const metricsSchema = {
@@ -62,12 +61,12 @@ export const metricsSchema = {
   produces: ['text/plain'],
 };
 
-export function metricsHandler(ctx: AppContext) {
+export function metricsHandler(app: FastifyInstance) {
   return async (_req: FastifyRequest, reply: FastifyReply) => {
-    reply.header('content-type', ctx.metrics.registry.contentType);
+    reply.header('content-type', app.metrics.registry.contentType);
     // The embedded worker processes' job times, summed, join the API's own metrics.
-    const jobs = ctx.queue.jobMetrics?.() ?? [];
-    if (!jobs.length) return ctx.metrics.registry.metrics();
-    return Registry.merge([ctx.metrics.registry, AggregatorRegistry.aggregate(jobs.map((j) => [j]))]).metrics();
+    const jobs = app.queue.jobMetrics?.() ?? [];
+    if (!jobs.length) return app.metrics.registry.metrics();
+    return Registry.merge([app.metrics.registry, AggregatorRegistry.aggregate(jobs.map((j) => [j]))]).metrics();
   };
 }

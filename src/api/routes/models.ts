@@ -10,13 +10,13 @@ import type { InputQuant } from '../../fixed/input-quant.ts';
 import { artifactDir } from '../../store/paths.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
-import { Ceremonies, type CeremonyRow } from '../../store/ceremonies.ts';
-import type { ModelRecord, ModelVersion, SetupMode } from '../../store/records.ts';
+import type { CeremonyRow } from '../../store/ceremonies.ts';
+import type { ModelRecord, SetupMode } from '../../store/models.ts';
+import type { ModelVersion } from '../../store/versions.ts';
 import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
 import { recordedPhase1, type ServicePhase1 } from '../../service-phase1.ts';
 import { ceremonyView } from './ceremony.ts';
 
@@ -109,7 +109,7 @@ export const pageLimit = (raw: string | undefined): number => {
   return n;
 };
 
-export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function modelRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/models',
     {
@@ -121,10 +121,10 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req, reply) => {
-      const caller = ctx.auth(req, ['prover']);
+      const caller = app.auth(req, ['prover']);
       if (!req.isMultipart()) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'upload the model as multipart/form-data', 'content-type');
-      if (!ctx.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
-      const { limits } = ctx.config;
+      if (!app.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
+      const { limits } = app.config;
       const tooBig = (field: string) =>
         new HttpError(413, 'MODEL_TOO_LARGE', `the model files are over the limit maxModelBytes = ${limits.maxModelBytes.toLocaleString('en-US')} bytes (setting ${MODEL_LIMIT_ENV.maxModelBytes})`, field);
       let model: { name: string; bytes: Buffer } | undefined;
@@ -209,7 +209,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
         throw e;
       }
       await publishUpload(staged, id);
-      const { model: rec, enqueue } = await ctx.records.registerModel({
+      const { model: rec, enqueue } = await app.stores.models.register({
         tenant: caller.tenant,
         id,
         fileName: model.name,
@@ -223,7 +223,7 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (rec.setup !== setup) throw new HttpError(409, 'SETUP_CONFLICT', `this model is already registered with setup=${rec.setup}`, 'setup');
       if (enqueue) {
         // Committed: if the hand-off fails, the reconciler hands the job over later.
-        await ctx.queue.enqueueCompile(caller.tenant, id).catch((e: Error) => req.log.warn({ err: e }, 'compile job not handed to the queue yet'));
+        await app.queue.enqueueCompile(caller.tenant, id).catch((e: Error) => req.log.warn({ err: e }, 'compile job not handed to the queue yet'));
       }
       return reply.status(202).send({ id, status: rec.status });
     },
@@ -233,10 +233,10 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/models',
     { schema: { summary: 'List models, a page at a time (a prover sees its own tenant\'s; a verifier or admin sees every tenant\'s)', querystring: ModelListQuery, response: { 200: ModelPageSchema, ...errors } } },
     async (req) => {
-      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const caller = app.auth(req, ['prover', 'verifier']);
       const q = req.query as { limit?: string; cursor?: string };
-      const page = await ctx.records.listModels({ tenant: caller.role === 'prover' ? caller.tenant : undefined, limit: pageLimit(q.limit), cursor: q.cursor });
-      return { items: await Promise.all(page.items.map(async (m) => publicModel(m, await ctx.records.versions(m.tenant, m.id), null, ctx.phase1))), nextCursor: page.nextCursor };
+      const page = await app.stores.models.list({ tenant: caller.role === 'prover' ? caller.tenant : undefined, limit: pageLimit(q.limit), cursor: q.cursor });
+      return { items: await Promise.all(page.items.map(async (m) => publicModel(m, await app.stores.versions.list(m.tenant, m.id), null, app.phase1))), nextCursor: page.nextCursor };
     },
   );
 
@@ -244,8 +244,8 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/models/:id',
     { schema: { summary: 'A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their model descriptors, and the latest one\'s full descriptor (what `zkinfer audit --descriptor` replays), layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
     async (req) => {
-      const rec = await findModel(ctx, req, ctx.auth(req, ['prover', 'verifier']));
-      return publicModel(rec, await ctx.records.versions(rec.tenant, rec.id), rec.setup === 'ceremony' ? await new Ceremonies(ctx.db).get(rec.tenant, rec.id) : null, ctx.phase1);
+      const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
+      return publicModel(rec, await app.stores.versions.list(rec.tenant, rec.id), rec.setup === 'ceremony' ? await app.stores.ceremonies.get(rec.tenant, rec.id) : null, app.phase1);
     },
   );
 
@@ -260,15 +260,15 @@ export async function modelRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req, reply) => {
-      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const caller = app.auth(req, ['prover', 'verifier']);
       const { vkeyHash } = req.query as { vkeyHash?: string };
       let v;
       if (vkeyHash !== undefined) {
         // A bundle names its key by hash: any registered version with that key will do.
-        [v] = (await ctx.records.versionsByKey((req.params as { id: string }).id, vkeyHash)).filter((x) => caller.role !== 'prover' || x.tenant === caller.tenant);
+        [v] = (await app.stores.versions.byKey((req.params as { id: string }).id, vkeyHash)).filter((x) => caller.role !== 'prover' || x.tenant === caller.tenant);
         if (!v) throw new HttpError(404, 'NOT_FOUND', `no registered version of this model has the key ${vkeyHash}`, 'vkeyHash');
       } else {
-        v = await findVersion(ctx, req, await findModel(ctx, req, caller));
+        v = await findVersion(req, await findModel(req, caller));
       }
       reply.header('x-zkinfer-model-version', String(v.version)).header('x-zkinfer-vkey-sha256', v.vkeyHash);
       return v.vkey;

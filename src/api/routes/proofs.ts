@@ -4,13 +4,13 @@ import { Type } from 'typebox';
 import { checkInput } from '../../quant/check-input.ts';
 import { FIELD_ORDER } from '../../fixed/field.ts';
 import { eraseReceipt, readBundle, readReceipt } from '../../store/proof-files.ts';
-import { CursorError, type ProofRecord } from '../../store/records.ts';
+import type { ProofRecord } from '../../store/proofs.ts';
+import { CursorError } from '../../store/rows.ts';
 import { FINGERPRINT_PREFIX, payloadFingerprint } from '../idempotency.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findProof } from '../lookup.ts';
 import { Accepted, ErrorSchema, ProofListQuery, ProofPageSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
 import { pageLimit } from './models.ts';
-import type { AppContext } from '../app.ts';
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
 const receiptErrors = { ...errors, 410: ErrorSchema };
@@ -22,11 +22,11 @@ interface ProofBody {
   nonce?: string;
 }
 
-export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function proofRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/models/:id/proofs',
     {
-      bodyLimit: ctx.config.proofBodyLimit,
+      bodyLimit: app.config.proofBodyLimit,
       schema: {
         summary: 'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409.',
         params: Type.Object({ id: Type.String() }),
@@ -36,9 +36,9 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req, reply) => {
-      const caller = ctx.auth(req, ['prover']);
-      const model = await findModel(ctx, req, caller, { ready: true });
-      const version = await ctx.records.latestVersion(model.tenant, model.id);
+      const caller = app.auth(req, ['prover']);
+      const model = await findModel(req, caller, { ready: true });
+      const version = await app.stores.versions.latest(model.tenant, model.id);
       if (!version) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no key yet', 'id');
       const body = req.body as ProofBody;
       // The input's shape, values and per-feature ranges are checked now, against the key
@@ -50,26 +50,26 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
         if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER) throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
       }
       // The queue backend cannot take jobs now: say so at once instead of accepting work.
-      if (!ctx.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
+      if (!app.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
       const key = req.headers['idempotency-key'] as string | undefined;
       // The record, the private request and the key commit together: a 202 means the proof
       // will be made (or fail with a reason), whatever dies next.
-      const r = await ctx.records.acceptProof({
+      const r = await app.stores.proofs.accept({
         id: randomUUID(),
         tenant: caller.tenant,
         modelId: model.id,
         request: { input: body.input, salt: body.salt, nonce: body.nonce },
-        idempotency: key ? { key, payloadHash: payloadFingerprint(ctx.idempotencySecret, model.id, body) } : undefined,
+        idempotency: key ? { key, payloadHash: payloadFingerprint(app.idempotencySecret, model.id, body) } : undefined,
       });
       if (r.kind === 'existing') {
         if (!r.payloadHash.startsWith(FINGERPRINT_PREFIX)) {
           throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was bound before an upgrade of the service and its payload can no longer be compared: send the request with a new key', 'idempotency-key');
         }
-        if (r.payloadHash !== payloadFingerprint(ctx.idempotencySecret, model.id, body)) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
+        if (r.payloadHash !== payloadFingerprint(app.idempotencySecret, model.id, body)) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
         return reply.status(202).send({ id: r.proofId, status: r.status });
       }
       // Committed: if this hand-off fails (Redis went down just now), the reconciler makes it.
-      await ctx.queue.enqueueProve(r.proofId).catch((e: Error) => req.log.warn({ err: e }, 'proof job not handed to the queue yet'));
+      await app.queue.enqueueProve(r.proofId).catch((e: Error) => req.log.warn({ err: e }, 'proof job not handed to the queue yet'));
       return reply.status(202).send({ id: r.proofId, status: 'queued' });
     },
   );
@@ -78,7 +78,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
     '/v1/proofs/:id',
     { schema: { summary: 'A proof request: status, stage, timings, and the bundle when done', params: Type.Object({ id: Type.String() }), response: { 200: ProofSchema, ...errors } } },
     async (req) => {
-      const rec = await findProof(ctx, req, ctx.auth(req, ['prover', 'verifier']));
+      const rec = await findProof(req, app.auth(req, ['prover', 'verifier']));
       const pub = publicProof(rec);
       const bundle = rec.status === 'done' ? await readBundle(rec.id) : null;
       return { ...pub, ...(bundle ? { bundle } : {}) };
@@ -96,8 +96,8 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req) => {
-      const rec = await findProof(ctx, req, ctx.auth(req, ['prover']), { done: true });
-      const receipt = await readReceipt(rec.id, ctx.config.receiptTtlMs);
+      const rec = await findProof(req, app.auth(req, ['prover']), { done: true });
+      const receipt = await readReceipt(rec.id, app.config.receiptTtlMs);
       if (!receipt) throw await noReceipt(rec);
       return receipt;
     },
@@ -113,7 +113,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req) => {
-      const rec = await findProof(ctx, req, ctx.auth(req, ['prover']), { done: true });
+      const rec = await findProof(req, app.auth(req, ['prover']), { done: true });
       if (!(await eraseReceipt(rec.id))) throw await noReceipt(rec);
       req.log.info({ proof: rec.id }, 'receipt erased on request');
       return { id: rec.id, erased: true };
@@ -122,7 +122,7 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   /** Why a done proof has no receipt: its input is public (404), or the receipt is gone (410). */
   async function noReceipt(rec: ProofRecord): Promise<HttpError> {
-    const model = await ctx.records.getModel(rec.tenant, rec.modelId);
+    const model = await app.stores.models.get(rec.tenant, rec.modelId);
     if (model?.publicInput) return new HttpError(404, 'NOT_FOUND', 'this proof has a public input and no receipt', 'id');
     return receiptGone();
   }
@@ -137,10 +137,10 @@ export async function proofRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (req) => {
-      const caller = ctx.auth(req, ['prover', 'verifier']);
+      const caller = app.auth(req, ['prover', 'verifier']);
       const q = req.query as { modelId?: string; limit?: string; cursor?: string };
       try {
-        const page = await ctx.records.listProofs({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId: q.modelId, limit: pageLimit(q.limit), cursor: q.cursor });
+        const page = await app.stores.proofs.list({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId: q.modelId, limit: pageLimit(q.limit), cursor: q.cursor });
         return { items: page.items.map(publicProof), nextCursor: page.nextCursor };
       } catch (e) {
         if (e instanceof CursorError) throw new HttpError(400, 'VALIDATION', e.message, 'querystring.cursor');

@@ -4,16 +4,16 @@ import { phase2Trust } from '../../ceremony/trust.ts';
 import { type Phase1Identity, phase1Of, phase1OfFile } from '../../prover/phase1.ts';
 import { judgeSetup } from '../../verifier/trust.ts';
 import type { Caller } from '../auth.ts';
-import type { ModelVersion } from '../../store/records.ts';
+import type { ModelVersion } from '../../store/versions.ts';
 import { parseBundle } from '../../verifier/index.ts';
 import { HttpError } from '../http-error.ts';
 import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
 import type { VerifyTaskResult } from '../verify-child.ts';
+import type { VerifyProcesses } from '../verify-processes.ts';
 
 type Verdict = Extract<VerifyTaskResult, { ok: true }>;
 
-export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function verifyRoutes(app: FastifyInstance): Promise<void> {
   /**
    * Whose registration of the model a verdict is about: the named tenant, else the caller's
    * own, else the only one. For a bundle the candidates are the tenants holding its key
@@ -26,7 +26,7 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
     if (wanted === undefined && holders.includes(caller.tenant)) return caller.tenant;
     if (wanted === undefined && holders.length === 1) return holders[0];
     if (wanted === undefined && holders.length > 1) throw new HttpError(409, 'AMBIGUOUS_TENANT', `${holders.length} tenants registered this model with this key: name one with "tenant"`, 'tenant');
-    const tenants = await ctx.records.modelTenants(modelId);
+    const tenants = await app.stores.models.tenants(modelId);
     if (tenants.length === 0) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', idField);
     if (wanted !== undefined) {
       if (!tenants.includes(wanted)) throw new HttpError(404, 'NOT_FOUND', `tenant ${wanted} has not registered this model`, 'tenant');
@@ -38,8 +38,8 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
   }
 
   /** Runs a check in a verification process; a request that cannot be checked is a 4xx. */
-  async function run(task: Parameters<AppContext['verifier']['run']>[0]): Promise<Verdict> {
-    const r = await ctx.verifier.run(task);
+  async function run(task: Parameters<VerifyProcesses['run']>[0]): Promise<Verdict> {
+    const r = await app.verifier.run(task);
     if (!r.ok) {
       if ('internal' in r) throw new Error(r.internal);
       throw new ZkinferError(r.code as ErrorCode, r.message, r.field);
@@ -50,7 +50,7 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
   app.post(
     '/v1/verify',
     {
-      bodyLimit: ctx.config.verifyBodyLimit,
+      bodyLimit: app.config.verifyBodyLimit,
       schema: {
         summary:
           "Verify a proof bundle, or a proof with its public signals and model id, against a registered key of the model (never a key sent in the request). A bundle is checked with the registered version whose key hash is the bundle's vkeyHash; parts with the given version, else each version whose commitment is publicSignals[0], newest first. Every version's key stays registered, so earlier proofs keep verifying.",
@@ -59,12 +59,12 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       },
     },
     async (req) => {
-      const caller = ctx.auth(req, ['verifier', 'prover']);
+      const caller = app.auth(req, ['verifier', 'prover']);
       const body = req.body as { bundle?: unknown; modelId?: string; proof?: unknown; publicSignals?: unknown; version?: number; tenant?: string; expectVkeyHash?: string };
       const bundle = body.bundle !== undefined ? parseBundle(body.bundle) : null;
       const modelId = bundle ? bundle.model.id : body.modelId!;
       const idField = bundle ? 'bundle.model.id' : 'modelId';
-      const byKey = bundle ? await ctx.records.versionsByKey(modelId, bundle.vkeyHash) : undefined;
+      const byKey = bundle ? await app.stores.versions.byKey(modelId, bundle.vkeyHash) : undefined;
       const tenant = await tenantFor(modelId, idField, caller, body.tenant, byKey);
       let used: ModelVersion;
       let r: Verdict;
@@ -76,11 +76,11 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       } else {
         const signals = Array.isArray(body.publicSignals) ? (body.publicSignals as unknown[]) : [];
         const byVersion = body.version !== undefined;
-        let candidates = await ctx.records.versionsFor(modelId, byVersion ? { version: body.version, tenant } : { commitment: typeof signals[0] === 'string' ? signals[0] : '', tenant });
+        let candidates = await app.stores.versions.find(modelId, byVersion ? { version: body.version, tenant } : { commitment: typeof signals[0] === 'string' ? signals[0] : '', tenant });
         if (candidates.length === 0) {
           if (byVersion) throw new HttpError(404, 'NOT_FOUND', `the model has no version ${body.version}`, 'version');
           // No key of this model commits to publicSignals[0]: the latest one says why it fails.
-          candidates = await ctx.records.versionsFor(modelId, { tenant }, 1);
+          candidates = await app.stores.versions.find(modelId, { tenant }, 1);
           if (candidates.length === 0) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no key yet', 'modelId');
         }
         // A pinned key is tried first: the verdict is then about that key.
@@ -99,7 +99,7 @@ export async function verifyRoutes(app: FastifyInstance, ctx: AppContext): Promi
       if (body.expectVkeyHash && used.vkeyHash !== body.expectVkeyHash) {
         r = { ...r, valid: false, reason: `the proof was checked with the key ${used.vkeyHash}, not the pinned key ${body.expectVkeyHash}`, field: 'expectVkeyHash', outputs: null, inputCommitment: null, nonce: null };
       }
-      ctx.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
+      app.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
       const phase1 = servicePhase1(used);
       const phase2 = phase2Trust(used.setup, used.tenant);
       return {
