@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
-import type { Config, Role } from '../config.ts';
+import type { Config, Role } from '../core/config.ts';
 import { BullJobQueue, redisConnection } from '../queue/bullmq-queue.ts';
 import { LocalJobQueue } from '../queue/local-queue.ts';
 import { startReconciler } from '../queue/reconciler.ts';

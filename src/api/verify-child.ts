@@ -1,9 +1,9 @@
 // A verification process of VerifyProcesses: answers IPC requests one at a time.
 // Errors a caller caused (a malformed bundle, a refused key) come back as values.
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
-import { isZkinferError } from '../errors.ts';
+import { isZkinferError } from '../core/errors.ts';
 import type { BundleModel, ModelDescriptor } from '../prover/descriptor.ts';
-import { sha256Text } from '../prover/setup.ts';
+import { sha256Text } from '../core/hash.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
 import { checkProof, parseProofParts, signalLayout, verifyBundle } from '../verifier/index.ts';
 

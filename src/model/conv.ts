@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { ConvStructure, MaxPoolLayer, SparseLayer } from './ir.ts';
 import { convTermCount, csrFromConv } from './conv-structure.ts';
 import { checkLimit, tooLarge } from './limits.ts';

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { type ErrorCode, ZkinferError } from '../errors.ts';
+import { type ErrorCode, ZkinferError } from '../core/errors.ts';
 import type { QuantSettings } from '../quant/settings.ts';
 import type { ModelLimits } from './limits.ts';
 import type { LoadedOnnxModel } from './load-model.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { DenseLayer, Head, IrInput, Layer, ModelIR, SparseLayer } from './ir.ts';
 import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { Head, NormalizeLayer } from './ir.ts';
 import type { AttributeProto, NodeProto } from './onnx-file.ts';
 import type { Activation, Lowering, Value } from './lower.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type Head, TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from './ir.ts';
 import type { AttributeProto, NodeProto } from './onnx-file.ts';
 import type { Activation, Lowering } from './lower.ts';

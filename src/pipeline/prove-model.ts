@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { parseInput } from '../model/index.ts';
 import {
   BUNDLE_FORMAT,

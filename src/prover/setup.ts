@@ -1,11 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { CompiledCircuit } from '../circuit/index.ts';
-import { exists, publishDir } from '../store/paths.ts';
-import { hashFile, type PtauInfo } from './ptau.ts';
+import { exists, publishDir } from '../core/artifacts.ts';
+import { sha256Text } from '../core/hash.ts';
+import { type PtauInfo } from './ptau.ts';
+import { hashFile } from '../core/hash.ts';
 import { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
 export { assertUsableVkey, type Sha256, vkeyHashText } from './vkey.ts';
@@ -42,11 +44,6 @@ export interface CircuitSetup {
   provenance: SetupProvenance;
   setupMs: number;
   cached: boolean;
-}
-
-/** sha256 of a string's UTF-8 bytes, as hex: the `Sha256` verifiers use in Node. */
-export function sha256Text(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Canonical hash of a verification key (sorted keys), so any copy can be compared. */

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type ConvStructure, type DenseLayer, type Head, type IrInput, type Layer, type ModelIR, type Span, type SparseLayer, TREE_LEAF } from '../model/ir.ts';
 import { FIELD_ORDER } from './field.ts';
 import { inputMagnitude, type InputQuant, isDefaultInputQuant, isUnsigned } from './input-quant.ts';

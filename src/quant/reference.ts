@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { QLayer, QuantizedModel } from './quantize.ts';
 import { activationBits } from './settings.ts';
 import { nodeTest } from './tree-plan.ts';

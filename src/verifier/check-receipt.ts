@@ -1,5 +1,5 @@
 // Browser-safe: the verification page runs this same check.
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { ProofBundle, Receipt } from '../prover/bundle.ts';
 import { RECEIPT_FORMAT } from '../prover/bundle-format.ts';
 import { inputCommitment } from '../prover/input-commitment.ts';

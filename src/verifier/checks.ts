@@ -3,7 +3,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import * as snarkjs from 'snarkjs';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { BUNDLE_VERSION } from '../prover/bundle-format.ts';
 import type { DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
 import { type BundleModel, descriptorCommitment, descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';

@@ -1,5 +1,5 @@
 import type { ModelDescriptor } from '../prover/descriptor.ts';
-import { sha256Text } from '../prover/setup.ts';
+import { sha256Text } from '../core/hash.ts';
 import { type VerifyResult, verifyBundleWith } from './checks.ts';
 
 export { checkProof, type ProofCheck, parseBundle, parseProofParts, type VerifyResult, verifyBundleWith } from './checks.ts';

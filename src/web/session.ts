@@ -1,7 +1,7 @@
 // The verification a page runs, without the DOM: parse what the user gave, pick the
 // key, run the same checks as the Node verifier (src/verifier/checks.ts), open the receipt.
 import type { VerificationKey } from 'snarkjs';
-import { isZkinferError } from '../errors.ts';
+import { isZkinferError } from '../core/errors.ts';
 import { BUNDLE_FORMAT, RECEIPT_FORMAT } from '../prover/bundle-format.ts';
 import type { ProofBundle } from '../prover/bundle.ts';
 import { type ReceiptCheck, checkReceipt } from '../verifier/check-receipt.ts';

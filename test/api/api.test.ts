@@ -10,7 +10,7 @@ import createClient from 'openapi-fetch';
 import { openapiClientTypes, openapiYaml } from '../../src/api/openapi.ts';
 import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
-import { type Config, loadConfig } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/core/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
 import { Records } from '../../src/store/records.ts';
 import { openDb } from '../../src/store/db.ts';

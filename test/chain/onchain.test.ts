@@ -23,7 +23,7 @@ import type { ProofBundle } from '../../src/prover/index.ts';
 import { packageDir } from '../../src/prover/bundle.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/quant/field.ts';
 import { checkProof } from '../../src/verifier/verify-bundle.ts';
-import { sha256Text } from '../../src/prover/setup.ts';
+import { sha256Text } from '../../src/core/hash.ts';
 import type { VerificationKey } from 'snarkjs';
 import type { Groth16Proof } from 'snarkjs';
 import { cli } from '../helpers/cli.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isZkinferError } from '../../src/errors.ts';
+import { isZkinferError } from '../../src/core/errors.ts';
 import { inputCommitment, Prover, type ProofBundle, type Receipt } from '../../src/prover/index.ts';
 import { compileModel, type CompiledModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { FIELD_ORDER, runReference } from '../../src/quant/index.ts';

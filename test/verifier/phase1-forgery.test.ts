@@ -15,7 +15,7 @@ import { compileModel, type CompiledModel, proveModel, setupModel } from '../../
 import type { ProofBundle } from '../../src/prover/bundle.ts';
 import { generateDevPtau } from '../../src/prover/dev-ptau.ts';
 import { CEREMONY_POINTS, phase1Of } from '../../src/prover/phase1.ts';
-import { hashFile } from '../../src/prover/ptau.ts';
+import { hashFile } from '../../src/core/hash.ts';
 import { vkeyHash } from '../../src/prover/setup.ts';
 import { packValues, unpackValues } from '../../src/quant/pack.ts';
 import { activationBits } from '../../src/quant/settings.ts';

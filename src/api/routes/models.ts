@@ -6,7 +6,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadModelIsolated, MODEL_LIMIT_ENV, type ModelIR, readInputRows } from '../../model/index.ts';
 import { checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
 import type { InputQuant } from '../../quant/input-quant.ts';
-import { artifactDir } from '../../store/paths.ts';
+import { artifactDir } from '../../core/artifacts.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
 import { Ceremonies, type CeremonyRow } from '../../store/ceremonies.ts';

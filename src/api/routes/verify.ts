@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type ErrorCode, ZkinferError } from '../../errors.ts';
+import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
 import { type Phase1Identity, phase1Of, phase1OfFile } from '../../prover/phase1.ts';
 import { judgeSetup } from '../../verifier/trust.ts';

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import type { BundleModel, ModelDescriptor } from '../../prover/descriptor.ts';
 import { auditKey, type AuditInput, type AuditReport } from '../../verifier/audit.ts';
 import { descriptorIn, type DescriptorOptions, descriptorOptions } from '../../verifier/descriptor-options.ts';

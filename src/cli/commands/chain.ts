@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { VerificationKey } from 'snarkjs';
 import { attestOnChain, compileContracts, connect, type ContractSet, deployContracts, encodeCalls, serveDevChain, solidityProof } from '../../chain/index.ts';
-import { isZkinferError } from '../../errors.ts';
+import { isZkinferError } from '../../core/errors.ts';
 import { bundleModel, compileModel, setupModel } from '../../pipeline/index.ts';
 import { assertUsableVkey, vkeyHash } from '../../prover/setup.ts';
 import { parseBundle } from '../../verifier/index.ts';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { checkInput, loadModel } from '../../model/index.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS } from '../../quant/settings.ts';
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 export function proveCommand(program: Command): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
-import { isZkinferError, ZkinferError } from '../../errors.ts';
+import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { decodeOutputs } from '../../verifier/decode.ts';
 import { decisionLabel } from '../../prover/descriptor.ts';
 import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
