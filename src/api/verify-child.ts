@@ -2,10 +2,12 @@
 // Errors a caller caused (a malformed bundle, a refused key) come back as values.
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import { isZkinferError } from '../core/errors.ts';
-import type { BundleModel, ModelDescriptor } from '../prover/descriptor.ts';
+import type { BundleModel, ModelDescriptor } from '../bundle/descriptor.ts';
 import { sha256Text } from '../core/hash.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
-import { checkProof, parseProofParts, signalLayout, verifyBundle } from '../verifier/index.ts';
+import { checkProof, verifyBundle } from '../verifier/index.ts';
+import { parseProofParts } from '../bundle/checks.ts';
+import { signalLayout } from '../bundle/decode.ts';
 
 export type VerifyTask =
   | { kind: 'bundle'; bundle: unknown; vkey: VerificationKey; registered?: ModelDescriptor }

@@ -4,7 +4,7 @@
 import { compileContracts } from '../chain/compile.ts';
 import { isZkinferError, ZkinferError } from '../core/errors.ts';
 import { hashFile } from '../core/hash.ts';
-import type { BundleModel } from '../prover/bundle.ts';
+import type { BundleModel } from '../bundle/descriptor.ts';
 import { checkContribution, finalize } from './ceremony.ts';
 import type { Contribution } from './chain.ts';
 

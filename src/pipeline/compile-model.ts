@@ -1,6 +1,6 @@
 import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
 import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime } from '../model/index.ts';
-import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../prover/descriptor.ts';
+import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../bundle/descriptor.ts';
 import { sha256Text } from '../core/hash.ts';
 import { ZkinferError } from '../core/errors.ts';
 import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../quant/input-quant.ts';

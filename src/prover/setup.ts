@@ -10,7 +10,7 @@ import { type PtauInfo } from './ptau.ts';
 import { hashFile } from '../core/hash.ts';
 import { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
-export { assertUsableVkey, type Sha256, vkeyHashText } from './vkey.ts';
+export { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
 /** Where a setup came from: enough for a verifier to judge how far to trust it. */
 export interface SetupProvenance {

@@ -3,9 +3,6 @@
 import type { VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../core/errors.ts';
 
-/** sha256 of a string's UTF-8 bytes, as lowercase hex. */
-export type Sha256 = (text: string) => string | Promise<string>;
-
 /**
  * The exact text whose sha256 is a key's hash: its JSON with sorted keys, without the
  * derived vk_alphabeta_12, followed by the NUL separator `sha256Hex` appends to each part.

@@ -1,6 +1,6 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ProofBundle } from '../prover/bundle.ts';
+import type { ProofBundle } from '../bundle/format.ts';
 import { artifactDir, artifactKindDir } from '../core/artifacts.ts';
 import { readJson, writeJsonAtomic } from './json-file.ts';
 

@@ -1,6 +1,6 @@
 import type { VerificationKey } from 'snarkjs';
 import type { LayerPlan } from '../circuit/index.ts';
-import type { BundleModel } from '../prover/bundle.ts';
+import type { BundleModel } from '../bundle/descriptor.ts';
 import type { SetupProvenance } from '../prover/setup.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import { Ceremonies, type CeremonyStart } from './ceremonies.ts';

@@ -14,7 +14,7 @@ import { type Config, loadConfig } from '../../src/core/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
 import { Records } from '../../src/store/records.ts';
 import { openDb } from '../../src/store/db.ts';
-import type { ProofBundle } from '../../src/prover/bundle.ts';
+import type { ProofBundle } from '../../src/bundle/format.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
 import { BrowserProvider, Interface } from 'ethers';
 import { decodeRevert, deployContracts, startDevChain } from '../../src/chain/index.ts';

@@ -7,7 +7,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { writeVerifyPage } from '../../src/cli/commands/verify-page.ts';
-import type { ProofBundle, Receipt } from '../../src/prover/bundle.ts';
+import type { ProofBundle, Receipt } from '../../src/bundle/format.ts';
 import { CEREMONY_POINTS } from '../../src/prover/phase1.ts';
 import { vkeyHash } from '../../src/prover/setup.ts';
 import { loadConfig } from '../../src/core/config.ts';

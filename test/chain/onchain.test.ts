@@ -19,8 +19,8 @@ import {
   verifierSource,
 } from '../../src/chain/index.ts';
 import { bundleModel, compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
-import type { ProofBundle } from '../../src/prover/index.ts';
-import { packageDir } from '../../src/prover/bundle.ts';
+import type { ProofBundle } from '../../src/bundle/format.ts';
+import { packageDir } from '../../src/prover/tool-versions.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/quant/field.ts';
 import { checkProof } from '../../src/verifier/verify-bundle.ts';
 import { sha256Text } from '../../src/core/hash.ts';

@@ -7,7 +7,7 @@ import { loadModel, parseInput } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { activationBits, fromField, runReference } from '../../src/quant/index.ts';
 import { packedCount, unpackValues } from '../../src/quant/pack.ts';
-import { inputCommitment } from '../../src/prover/index.ts';
+import { inputCommitment } from '../../src/bundle/input-commitment.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { HAVE_SHARED, SHARED_FIXTURES } from '../helpers/paths.ts';
 

@@ -5,7 +5,7 @@ import { type Phase1Identity, phase1Of, phase1OfFile } from '../../prover/phase1
 import { judgeSetup } from '../../verifier/trust.ts';
 import type { Caller } from '../auth.ts';
 import type { ModelVersion } from '../../store/records.ts';
-import { parseBundle } from '../../verifier/index.ts';
+import { parseBundle } from '../../bundle/checks.ts';
 import { HttpError } from '../http-error.ts';
 import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { AppContext } from '../app.ts';

@@ -6,7 +6,7 @@ import { attestOnChain, compileContracts, connect, type ContractSet, deployContr
 import { isZkinferError } from '../../core/errors.ts';
 import { bundleModel, compileModel, setupModel } from '../../pipeline/index.ts';
 import { assertUsableVkey, vkeyHash } from '../../prover/setup.ts';
-import { parseBundle } from '../../verifier/index.ts';
+import { parseBundle } from '../../bundle/checks.ts';
 import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 /** Exit code for a transaction the chain refused (a registry revert). */

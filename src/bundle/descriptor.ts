@@ -3,7 +3,9 @@
 import { canonicalJson } from '../core/canonical-json.ts';
 import type { Head } from '../model/ir.ts';
 import type { QuantSettings } from '../quant/settings.ts';
-import type { Sha256 } from './vkey.ts';
+
+/** sha256 of a string's UTF-8 bytes, as lowercase hex (node:crypto in Node, crypto.subtle in the browser). */
+export type Sha256 = (text: string) => string | Promise<string>;
 
 export const DESCRIPTOR_FORMAT = 'zkinfer.model-descriptor';
 
