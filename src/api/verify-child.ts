@@ -1,6 +1,7 @@
 // A verification process of VerifyProcesses: answers IPC requests one at a time.
 // Errors a caller caused (a malformed bundle, a refused key) come back as values.
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
+import { serveTasks } from '../core/child-pool.ts';
 import { isZkinferError } from '../core/errors.ts';
 import type { BundleModel, ModelDescriptor } from '../bundle/descriptor.ts';
 import { sha256Text } from '../core/hash.ts';
@@ -40,12 +41,4 @@ async function run(task: VerifyTask): Promise<VerifyTaskResult> {
   }
 }
 
-if (process.send) {
-  let chain = Promise.resolve();
-  process.on('message', (m: { id: number; task: VerifyTask }) => {
-    chain = chain.then(async () => {
-      process.send!({ id: m.id, result: await run(m.task) });
-    });
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+serveTasks(run);

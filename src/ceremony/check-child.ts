@@ -2,6 +2,7 @@
 // beacons (seconds of CPU each) off the API's event loop, one task at a time. Errors a
 // caller caused (a refused contribution) come back as values.
 import { compileContracts } from '../chain/compile.ts';
+import { serveTasks } from '../core/child-pool.ts';
 import { isZkinferError, ZkinferError } from '../core/errors.ts';
 import { hashFile } from '../core/hash.ts';
 import type { BundleModel } from '../bundle/descriptor.ts';
@@ -38,12 +39,4 @@ async function run(task: CeremonyTask): Promise<CeremonyTaskResult> {
   }
 }
 
-if (process.send) {
-  let chain = Promise.resolve();
-  process.on('message', (m: { id: number; task: CeremonyTask }) => {
-    chain = chain.then(async () => {
-      process.send!({ id: m.id, result: await run(m.task) });
-    });
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+serveTasks(run);

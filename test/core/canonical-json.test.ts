@@ -4,7 +4,11 @@ import { canonicalJson } from '../../src/core/canonical-json.ts';
 /** The form model descriptors were hashed with before the two canonical JSON helpers were merged. */
 function descriptorForm(v: unknown): string {
   const canon = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(canon) : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, canon((x as Record<string, unknown>)[k])])) : x;
+    Array.isArray(x)
+      ? x.map(canon)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, canon((x as Record<string, unknown>)[k])]))
+        : x;
   return JSON.stringify(canon(v));
 }
 
@@ -37,7 +41,8 @@ describe('canonicalJson', () => {
       const k = r();
       if (depth > 3 || k < 0.3) return [1.5, -0, 'x', null, true, undefined, 1e-9][Math.floor(r() * 7)];
       if (k < 0.6) return Array.from({ length: Math.floor(r() * 4) }, () => value(depth + 1));
-      return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, (_, i) => [['b', 'a', 'Z', 'key', '_'][Math.floor(r() * 5)] + i, value(depth + 1)]));
+      const key = (i: number) => ['b', 'a', 'Z', 'key', '_'][Math.floor(r() * 5)] + i;
+      return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, (_, i) => [key(i), value(depth + 1)]));
     };
     for (let i = 0; i < 500; i++) {
       const v = { root: value(0) };
