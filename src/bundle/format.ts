@@ -1,7 +1,6 @@
 // Browser-safe: the proof bundle's and the receipt's document identifiers and types, which
 // the verification page checks too (no node: imports).
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
-import type { SetupProvenance } from '../prover/setup.ts';
 import type { BundleModel } from './descriptor.ts';
 
 export const BUNDLE_FORMAT = 'zkinfer.proof-bundle';
@@ -11,6 +10,33 @@ export const BUNDLE_FORMAT = 'zkinfer.proof-bundle';
  */
 export const BUNDLE_VERSION = 3;
 export const RECEIPT_FORMAT = 'zkinfer.receipt';
+
+/** Where a powers-of-tau file comes from: a public ceremony, the operator's own pinned file, or a development file. */
+export type PtauKind = 'ceremony' | 'operator-pinned' | 'development';
+
+/** Where a setup came from: enough for a verifier to judge how far to trust it. */
+export interface SetupProvenance {
+  /** True when the powers of tau were generated locally (development only). */
+  insecure: boolean;
+  ptau: { kind: PtauKind; name: string; power: number; sha256: string };
+  /** Phase-2 transcript: each contribution's hash, in order. */
+  phase2: { name: string; hash: string }[];
+  circuitHash: string;
+  r1csSha256: string;
+  wasmSha256: string;
+  zkeySha256: string;
+  vkeySha256: string;
+  createdAt: string;
+  /** Set when the key came from a REST ceremony: who contributed what, and the beacon. */
+  ceremony?: CeremonyProvenance;
+}
+
+/** A REST ceremony's record in a version's provenance (the key's own chain is what `zkinfer audit` checks). */
+export interface CeremonyProvenance {
+  baseSha256: string;
+  contributions: { index: number; name: string; hash: string; uploadedBy: string; createdAt: string }[];
+  beacon: { hash: string; iterationsExp: number; contributionHash: string };
+}
 
 export interface DecodedOutputs {
   /** Outputs (logits when head is sigmoid/softmax) as real numbers: integer / 2^scale. */

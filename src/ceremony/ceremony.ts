@@ -7,7 +7,8 @@ import { ZkinferError } from '../core/errors.ts';
 import type { CompiledModel } from '../pipeline/index.ts';
 import { identifyPtau, type PtauInfo } from '../prover/ptau.ts';
 import { hashFile } from '../core/hash.ts';
-import { assertUsableVkey, type CircuitSetup, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
+import { assertUsableVkey, type CircuitSetup, vkeyHash } from '../prover/setup.ts';
+import { type SetupProvenance } from '../bundle/format.ts';
 import type { QuantSettings } from '../quant/settings.ts';
 import { addedKindProblem, type Contribution, extensionProblem, readChain, type ZkeyChain } from './chain.ts';
 

@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PtauKind } from '../bundle/format.ts';
 import { ZkinferError } from '../core/errors.ts';
 import { artifactKindDir, exists } from '../core/artifacts.ts';
 import { hashFile } from '../core/hash.ts';
@@ -15,7 +16,7 @@ import { generateDevPtau } from './dev-ptau.ts';
 export interface PtauInfo {
   file: string;
   power: number;
-  kind: 'ceremony' | 'operator-pinned' | 'development';
+  kind: PtauKind;
   /** True for development files: one machine knows the toxic waste. */
   insecure: boolean;
   name: string;

@@ -4,37 +4,14 @@ import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { CompiledCircuit } from '../circuit/index.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
 import { exists, publishDir } from '../core/artifacts.ts';
 import { sha256Text } from '../core/hash.ts';
-import { type PtauInfo } from './ptau.ts';
+import type { PtauInfo } from './ptau.ts';
 import { hashFile } from '../core/hash.ts';
 import { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
 export { assertUsableVkey, vkeyHashText } from './vkey.ts';
-
-/** Where a setup came from: enough for a verifier to judge how far to trust it. */
-export interface SetupProvenance {
-  /** True when the powers of tau were generated locally (development only). */
-  insecure: boolean;
-  ptau: { kind: PtauInfo['kind']; name: string; power: number; sha256: string };
-  /** Phase-2 transcript: each contribution's hash, in order. */
-  phase2: { name: string; hash: string }[];
-  circuitHash: string;
-  r1csSha256: string;
-  wasmSha256: string;
-  zkeySha256: string;
-  vkeySha256: string;
-  createdAt: string;
-  /** Set when the key came from a REST ceremony: who contributed what, and the beacon. */
-  ceremony?: CeremonyProvenance;
-}
-
-/** A REST ceremony's record in a version's provenance (the key's own chain is what `zkinfer audit` checks). */
-export interface CeremonyProvenance {
-  baseSha256: string;
-  contributions: { index: number; name: string; hash: string; uploadedBy: string; createdAt: string }[];
-  beacon: { hash: string; iterationsExp: number; contributionHash: string };
-}
 
 export interface CircuitSetup {
   dir: string;

@@ -1,7 +1,7 @@
 import type { VerificationKey } from 'snarkjs';
 import type { LayerPlan } from '../circuit/index.ts';
 import type { BundleModel } from '../bundle/descriptor.ts';
-import type { SetupProvenance } from '../prover/setup.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
 import type { FidelityReport, QuantSettings } from '../quant/index.ts';
 import { Ceremonies, type CeremonyStart } from './ceremonies.ts';
 import type { InputQuant } from '../quant/input-quant.ts';

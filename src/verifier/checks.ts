@@ -7,7 +7,7 @@ import { checkCopies, parseBundle, unusable } from '../bundle/checks.ts';
 import type { DecodedOutputs } from '../bundle/format.ts';
 import { type BundleModel, descriptorCommitment, descriptorOf, firstDifference, type ModelDescriptor, type Sha256 } from '../bundle/descriptor.ts';
 import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
-import type { SetupProvenance } from '../prover/setup.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
 import { assertKeyOnCurve, assertUsableVkey, type Bn128, vkeyHashText } from '../prover/vkey.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../quant/field.ts';
 import { decodeOutputs, signalLayout } from '../bundle/decode.ts';

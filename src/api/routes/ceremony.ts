@@ -11,7 +11,7 @@ import { CeremonyProcesses } from '../../ceremony/check-processes.ts';
 import type { CeremonyTaskResult } from '../../ceremony/check-child.ts';
 import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
-import type { SetupProvenance } from '../../prover/setup.ts';
+import type { SetupProvenance } from '../../bundle/format.ts';
 import { PHASE1_ENV, ptauFileFor } from '../../service-phase1.ts';
 import { type CeremonyPtau, type CeremonyRow, Ceremonies, ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir, artifactRoot } from '../../core/artifacts.ts';
