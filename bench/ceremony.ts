@@ -10,7 +10,7 @@ import path from 'node:path';
 import { checkContribution, contribute, finalize, initCeremony } from '../src/ceremony/index.ts';
 import { compileModel, pickPtau } from '../src/pipeline/index.ts';
 import { requiredPower } from '../src/prover/ptau.ts';
-import { artifactKindDir } from '../src/store/paths.ts';
+import { artifactKindDir } from '../src/core/artifacts.ts';
 import { REPO, SHARED } from './models.ts';
 
 const MODELS = [

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Layer } from '../src/model/ir.ts';
 import { denseLayer, handIr, rng } from '../test/helpers/ir.ts';
 import type { LoadedModel } from '../src/pipeline/index.ts';
-import { sha256Hex } from '../src/store/paths.ts';
+import { sha256Hex } from '../src/core/hash.ts';
 import os from 'node:os';
 import type { ModelLimits } from '../src/model/limits.ts';
 import { lenet5Onnx, lenetImages, lenetLimits } from '../test/helpers/lenet.ts';

@@ -7,7 +7,7 @@ import { BrowserProvider } from 'ethers';
 import type { VerificationKey } from 'snarkjs';
 import { compileContracts, deployContracts, encodeCalls, solidityProof, startDevChain } from '../src/chain/index.ts';
 import { bundleModel, compileLoaded, compileModel, type CompiledModel, proveModel, randomInputs, setupModel } from '../src/pipeline/index.ts';
-import type { ProofBundle } from '../src/prover/index.ts';
+import type { ProofBundle } from '../src/bundle/format.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { COMPILE_SET, PROVE_SET, pixelRows, syntheticModel } from './models.ts';
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isZkinferError, type ErrorCode } from '../errors.ts';
+import { isZkinferError, type ErrorCode } from '../core/errors.ts';
 import { CursorError } from '../store/rows.ts';
 
 /** An error with its HTTP status, a stable code and the bad field. */

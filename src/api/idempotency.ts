@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 
 /** The prefix of a keyed fingerprint (rows bound before keying were erased by migration 006). */
 export const FINGERPRINT_PREFIX = 'hmac1:';

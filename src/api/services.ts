@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import type { Config, Role } from '../config.ts';
+import type { Config, Role } from '../core/config.ts';
 import { openQueue } from '../queue/backend.ts';
 import { redisConnection } from '../queue/bullmq-queue.ts';
 import { Heartbeats } from '../queue/heartbeats.ts';

@@ -1,11 +1,14 @@
 // A verification process of VerifyProcesses: answers IPC requests one at a time.
 // Errors a caller caused (a malformed bundle, a refused key) come back as values.
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
-import { isZkinferError } from '../errors.ts';
-import type { BundleModel, ModelDescriptor } from '../prover/descriptor.ts';
-import { sha256Text } from '../prover/setup.ts';
+import { serveTasks } from '../core/child-pool.ts';
+import { isZkinferError } from '../core/errors.ts';
+import type { BundleModel, ModelDescriptor } from '../bundle/descriptor.ts';
+import { sha256Text } from '../core/hash.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
-import { checkProof, parseProofParts, signalLayout, verifyBundle } from '../verifier/index.ts';
+import { checkProof, verifyBundle } from '../verifier/index.ts';
+import { parseProofParts } from '../bundle/checks.ts';
+import { signalLayout } from '../bundle/decode.ts';
 
 export type VerifyTask =
   | { kind: 'bundle'; bundle: unknown; vkey: VerificationKey; registered?: ModelDescriptor }
@@ -38,12 +41,4 @@ async function run(task: VerifyTask): Promise<VerifyTaskResult> {
   }
 }
 
-if (process.send) {
-  let chain = Promise.resolve();
-  process.on('message', (m: { id: number; task: VerifyTask }) => {
-    chain = chain.then(async () => {
-      process.send!({ id: m.id, result: await run(m.task) });
-    });
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+serveTasks(run);

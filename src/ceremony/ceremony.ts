@@ -3,10 +3,12 @@ import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { CompiledModel } from '../pipeline/index.ts';
-import { hashFile, identifyPtau, type PtauInfo } from '../prover/ptau.ts';
-import { assertUsableVkey, type CircuitSetup, type SetupProvenance, vkeyHash } from '../prover/setup.ts';
+import { identifyPtau, type PtauInfo } from '../prover/ptau.ts';
+import { hashFile } from '../core/hash.ts';
+import { assertUsableVkey, type CircuitSetup, vkeyHash } from '../prover/setup.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
 import { addedKindProblem, type Contribution, extensionProblem, readChain, type ZkeyChain } from './chain.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import * as snarkjs from 'snarkjs';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { Contribution } from '../verifier/audit.ts';
 
 export type { Contribution } from '../verifier/audit.ts';

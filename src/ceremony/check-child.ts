@@ -1,11 +1,11 @@
 // The ceremony process of CeremonyProcesses: checks uploaded contributions and applies
 // beacons (seconds of CPU each) off the API's event loop, one task at a time. Errors a
 // caller caused (a refused contribution) come back as values.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { compileContracts } from '../chain/compile.ts';
-import { isZkinferError, ZkinferError } from '../errors.ts';
-import type { BundleModel } from '../prover/bundle.ts';
+import { serveTasks } from '../core/child-pool.ts';
+import { isZkinferError, ZkinferError } from '../core/errors.ts';
+import { hashFile } from '../core/hash.ts';
+import type { BundleModel } from '../bundle/descriptor.ts';
 import { checkContribution, finalize } from './ceremony.ts';
 import type { Contribution } from './chain.ts';
 
@@ -19,17 +19,11 @@ export type CeremonyTaskResult =
   | { ok: false; code: string; message: string; field?: string }
   | { ok: false; internal: string };
 
-async function sha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 async function run(task: CeremonyTask): Promise<CeremonyTaskResult> {
   const t0 = performance.now();
   try {
     // The circuit the ceremony is for, as it was when the ceremony started.
-    if ((await sha256(task.r1cs)) !== task.r1csSha256) throw new ZkinferError('ARTIFACT_CORRUPT', 'the stored r1cs no longer matches the ceremony\u2019s', 'r1cs');
+    if ((await hashFile(task.r1cs)) !== task.r1csSha256) throw new ZkinferError('ARTIFACT_CORRUPT', 'the stored r1cs no longer matches the ceremony\u2019s', 'r1cs');
     if (task.kind === 'contribution') {
       const r = await checkContribution(task.base, task.candidate, task.r1cs, task.ptau);
       return { ok: true, kind: 'contribution', added: r.added, chain: r.chain.contributions, ms: performance.now() - t0 };
@@ -38,19 +32,11 @@ async function run(task: CeremonyTask): Promise<CeremonyTaskResult> {
     // The Solidity contracts for the new key, into their content-addressed cache now (as the
     // worker does for the service's own setup): the chain routes then never run solc.
     await compileContracts(task.descriptor, r.vkey).catch(() => undefined);
-    return { ok: true, kind: 'finalize', zkey: r.zkey, zkeySha256: await sha256(r.zkey), vkey: r.vkey, vkeySha256: r.vkeySha256, hash: r.hash, chain: r.chain.contributions, ms: performance.now() - t0 };
+    return { ok: true, kind: 'finalize', zkey: r.zkey, zkeySha256: await hashFile(r.zkey), vkey: r.vkey, vkeySha256: r.vkeySha256, hash: r.hash, chain: r.chain.contributions, ms: performance.now() - t0 };
   } catch (e) {
     if (isZkinferError(e)) return { ok: false, code: e.code, message: e.message, field: e.field };
     return { ok: false, internal: (e as Error).message };
   }
 }
 
-if (process.send) {
-  let chain = Promise.resolve();
-  process.on('message', (m: { id: number; task: CeremonyTask }) => {
-    chain = chain.then(async () => {
-      process.send!({ id: m.id, result: await run(m.task) });
-    });
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+serveTasks(run);

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { contribute } from './ceremony.ts';
+import { sha256Bytes } from '../core/hash.ts';
 
 export interface RemoteContribution {
   modelId: string;
@@ -70,7 +70,7 @@ export async function contributeOverRest(o: Options): Promise<RemoteContribution
         throw refusal(got.status, e, 'the download');
       }
       const bytes = Buffer.from(await got.arrayBuffer());
-      const baseSha = createHash('sha256').update(bytes).digest('hex');
+      const baseSha = sha256Bytes(bytes);
       const said = got.headers.get('x-zkinfer-sha256');
       if (said !== baseSha) throw new ZkinferError('ARTIFACT_CORRUPT', `the downloaded key hashes to ${baseSha}, not the ${said} the service announced`, 'zkey');
       const inZkey = path.join(dir, `base-${attempt}.zkey`);

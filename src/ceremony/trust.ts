@@ -1,4 +1,4 @@
-import type { SetupProvenance } from '../prover/setup.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
 
 /** Who made a key's phase 2, as a verdict shows it. */
 export interface Phase2Trust {

@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { VerificationKey } from 'snarkjs';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { readJson, writeJsonAtomic } from '../store/json-file.ts';
-import { artifactDir, sha256Hex } from '../store/paths.ts';
+import { artifactDir } from '../core/artifacts.ts';
+import { sha256Hex } from '../core/hash.ts';
 import { REGISTRY_CONTRACT, type RegistryModel, registrySource, VERIFIER_CONTRACT, verifierSource } from './solidity.ts';
 
 const require = createRequire(import.meta.url);

@@ -1,9 +1,9 @@
 import { Contract, ContractFactory, type ErrorDescription, Interface, isAddress, JsonRpcProvider, Network, type Provider, type Signer, Wallet } from 'ethers';
-import { ZkinferError } from '../errors.ts';
-import type { ProofBundle } from '../prover/bundle.ts';
-import { descriptorCommitment } from '../prover/descriptor.ts';
-import { sha256Text } from '../prover/setup.ts';
-import { signalLayout } from '../verifier/decode.ts';
+import { ZkinferError } from '../core/errors.ts';
+import type { ProofBundle } from '../bundle/format.ts';
+import { descriptorCommitment } from '../bundle/descriptor.ts';
+import { sha256Text } from '../core/hash.ts';
+import { signalLayout } from '../bundle/decode.ts';
 import { encodeCalls, proofAbi, solidityProof } from './calldata.ts';
 import type { ContractSet } from './compile.ts';
 

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { VerificationKey } from 'snarkjs';
-import { type BundleModel, packageDir } from '../prover/bundle.ts';
-import { signalLayout } from '../verifier/decode.ts';
+import { packageDir } from '../prover/tool-versions.ts';
+import { type BundleModel } from '../bundle/descriptor.ts';
+import { signalLayout } from '../bundle/decode.ts';
 
 const require = createRequire(import.meta.url);
 const ejs = require('ejs') as { render(template: string, data: object): string };

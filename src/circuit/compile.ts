@@ -3,8 +3,9 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ZkinferError } from '../errors.ts';
-import { artifactDir, exists, publishDir, sha256Hex } from '../store/paths.ts';
+import { ZkinferError } from '../core/errors.ts';
+import { artifactDir, exists, publishDir } from '../core/artifacts.ts';
+import { sha256Hex } from '../core/hash.ts';
 import { readR1csHeader } from './r1cs.ts';
 
 const require = createRequire(import.meta.url);

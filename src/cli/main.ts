@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
-import { isZkinferError } from '../errors.ts';
+import { isZkinferError } from '../core/errors.ts';
 import { auditCommand } from './commands/audit.ts';
 import { ceremonyCommands } from './commands/ceremony.ts';
 import { chainCommands } from './commands/chain.ts';

@@ -1,6 +1,6 @@
 import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { loadModel, readInputRows } from '../model/index.ts';
 import type { CompileOptions } from '../pipeline/index.ts';
 import type { QuantSettings } from '../fixed/settings.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { activationBits, type QuantSettings } from './settings.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 
 /**
  * Fixed-point settings. A value v is stored as the integer round(v * 2^scaleBits).

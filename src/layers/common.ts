@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { Span } from '../model/ir.ts';
 import { activationBits, type QuantSettings } from '../fixed/settings.ts';
 

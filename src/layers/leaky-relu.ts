@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { LeakyReluLayer, Span } from '../model/ir.ts';
 import { FIELD_ORDER } from '../fixed/field.ts';
 import { activationBits } from '../fixed/settings.ts';

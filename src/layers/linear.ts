@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { DenseLayer, SparseLayer } from '../model/ir.ts';
 import { FIELD_ORDER } from '../fixed/field.ts';
 import { firstLayerInput } from '../fixed/input-quant.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { FIELD_ORDER } from '../fixed/field.ts';
 
 /**

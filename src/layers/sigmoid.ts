@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { SigmoidLayer, Span } from '../model/ir.ts';
 import { activationBits } from '../fixed/settings.ts';
 import { floorShift, inSpanFloat, inSpanInt, spanOf } from './common.ts';

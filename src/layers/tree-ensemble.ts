@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from '../model/ir.ts';
 import { firstLayerInput } from '../fixed/input-quant.ts';
 import { activationBits } from '../fixed/settings.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 
 /**
  * How large a model the service will import. An upload is untrusted: a 300-byte ONNX

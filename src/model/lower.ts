@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { Head, Layer, ModelIR } from './ir.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, elementCount, type ModelLimits } from './limits.ts';
 import { attrInts } from './onnx/attributes.ts';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type InputLayout, parseInput, parseInputRows } from './parse-input.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
 import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime } from '../model/index.ts';
-import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../prover/descriptor.ts';
-import { sha256Text } from '../prover/setup.ts';
-import { ZkinferError } from '../errors.ts';
+import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../bundle/descriptor.ts';
+import { sha256Text } from '../core/hash.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../fixed/input-quant.ts';
 import { PACK_BITS } from '../fixed/pack.ts';
 import { activationBits } from '../fixed/settings.ts';
@@ -15,7 +15,7 @@ import {
   type QuantSettings,
   quantizeModel,
 } from '../quant/index.ts';
-import { sha256Hex } from '../store/paths.ts';
+import { sha256Hex } from '../core/hash.ts';
 
 export interface CompileOptions {
   settings?: Partial<QuantSettings>;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { type ErrorCode, ZkinferError } from '../errors.ts';
+import { type ErrorCode, ZkinferError } from '../core/errors.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
 import type { ModelLimits } from '../model/limits.ts';
 import type { LoadedOnnxModel } from '../model/load-model.ts';

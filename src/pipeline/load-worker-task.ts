@@ -1,7 +1,7 @@
 // Runs in the worker thread of `loadModelIsolated`: loads one model, posts the result
 // or the typed error, and exits.
 import { parentPort, workerData } from 'node:worker_threads';
-import { isZkinferError } from '../errors.ts';
+import { isZkinferError } from '../core/errors.ts';
 import { checkCircuitSize } from '../quant/circuit-size.ts';
 import type { IsolatedLoadRequest, IsolatedLoadResult } from './load-isolated.ts';
 import { modelLimits } from '../model/limits.ts';

@@ -1,21 +1,11 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { parseInput } from '../model/index.ts';
-import {
-  BUNDLE_FORMAT,
-  BUNDLE_VERSION,
-  inputCommitment,
-  Prover,
-  type ProofBundle,
-  type ProofTimings,
-  randomNonce,
-  randomSalt,
-  type Receipt,
-  RECEIPT_FORMAT,
-  toolVersions,
-} from '../prover/index.ts';
+import { Prover, type ProofTimings, randomNonce, randomSalt, toolVersions } from '../prover/index.ts';
+import { inputCommitment } from '../bundle/input-commitment.ts';
+import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle, type Receipt, RECEIPT_FORMAT } from '../bundle/format.ts';
 import { activationBits, FIELD_ORDER, runReference } from '../quant/index.ts';
 import { packValues } from '../fixed/pack.ts';
-import { decodeOutputs } from '../verifier/index.ts';
+import { decodeOutputs } from '../bundle/decode.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 

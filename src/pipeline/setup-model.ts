@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { checkPtauPower, DEFAULT_MAX_PTAU_POWER, developmentPtau, operatorPtau, type PtauInfo, requiredPower, setupCircuit, type CircuitSetup } from '../prover/index.ts';
 import type { CompiledModel } from './compile-model.ts';
 

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 
-export { inputCommitment, packValues } from './input-commitment.ts';
-
 /** A random salt below the field order (31 bytes: 248 bits < log2 r). */
 export function randomSalt(): bigint {
   return BigInt('0x' + randomBytes(31).toString('hex'));

@@ -1,4 +1,4 @@
-export * from './bundle.ts';
+export * from './tool-versions.ts';
 export * from './commitment.ts';
 export * from './dev-ptau.ts';
 export * from './prover.ts';

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as snarkjs from 'snarkjs';
 import type { Groth16Proof } from 'snarkjs';
 import { loadWitnessCalculator, type CompiledCircuit, type LoadedWitnessCalculator } from '../circuit/index.ts';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { CircuitSetup } from './setup.ts';
+import { sha256Bytes } from '../core/hash.ts';
 
 export interface ProofTimings {
   witnessMs: number;
@@ -33,7 +33,7 @@ export class Prover {
   static async load(compiled: CompiledCircuit, setup: CircuitSetup): Promise<Prover> {
     const [zkey, wasm] = await Promise.all([readFile(setup.zkey), readFile(compiled.wasm)]);
     const check = (what: string, bytes: Uint8Array, want: string) => {
-      const got = createHash('sha256').update(bytes).digest('hex');
+      const got = sha256Bytes(bytes);
       if (got !== want) throw new ZkinferError('ARTIFACT_CORRUPT', `${what} hash mismatch (expected ${want}, found ${got}): the artifact is corrupt; delete it to rebuild`, what);
     };
     check('zkey', zkey, setup.provenance.zkeySha256);

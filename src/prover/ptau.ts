@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ZkinferError } from '../errors.ts';
-import { artifactKindDir, exists } from '../store/paths.ts';
+import type { PtauKind } from '../bundle/format.ts';
+import { ZkinferError } from '../core/errors.ts';
+import { artifactKindDir, exists } from '../core/artifacts.ts';
+import { hashFile } from '../core/hash.ts';
 import { generateDevPtau } from './dev-ptau.ts';
 
 /**
@@ -16,7 +16,7 @@ import { generateDevPtau } from './dev-ptau.ts';
 export interface PtauInfo {
   file: string;
   power: number;
-  kind: 'ceremony' | 'operator-pinned' | 'development';
+  kind: PtauKind;
   /** True for development files: one machine knows the toxic waste. */
   insecure: boolean;
   name: string;
@@ -46,12 +46,6 @@ export const BUNDLED_DEV_PTAU = {
   power: 13,
   sha256: '6f927802233059422a4f377ee99d637a242518780d81fea0337a8341f3c40c21',
 };
-
-export async function hashFile(file: string, algorithm: 'sha256' | 'blake2b512'): Promise<string> {
-  const h = createHash(algorithm);
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** Reads the power from a ptau file's header section. */
 export async function readPtauPower(file: string): Promise<number> {

@@ -1,38 +1,17 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { CompiledCircuit } from '../circuit/index.ts';
-import { exists, publishDir } from '../store/paths.ts';
-import { hashFile, type PtauInfo } from './ptau.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
+import { exists, publishDir } from '../core/artifacts.ts';
+import { sha256Text } from '../core/hash.ts';
+import type { PtauInfo } from './ptau.ts';
+import { hashFile } from '../core/hash.ts';
 import { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
-export { assertUsableVkey, type Sha256, vkeyHashText } from './vkey.ts';
-
-/** Where a setup came from: enough for a verifier to judge how far to trust it. */
-export interface SetupProvenance {
-  /** True when the powers of tau were generated locally (development only). */
-  insecure: boolean;
-  ptau: { kind: PtauInfo['kind']; name: string; power: number; sha256: string };
-  /** Phase-2 transcript: each contribution's hash, in order. */
-  phase2: { name: string; hash: string }[];
-  circuitHash: string;
-  r1csSha256: string;
-  wasmSha256: string;
-  zkeySha256: string;
-  vkeySha256: string;
-  createdAt: string;
-  /** Set when the key came from a REST ceremony: who contributed what, and the beacon. */
-  ceremony?: CeremonyProvenance;
-}
-
-/** A REST ceremony's record in a version's provenance (the key's own chain is what `zkinfer audit` checks). */
-export interface CeremonyProvenance {
-  baseSha256: string;
-  contributions: { index: number; name: string; hash: string; uploadedBy: string; createdAt: string }[];
-  beacon: { hash: string; iterationsExp: number; contributionHash: string };
-}
+export { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
 export interface CircuitSetup {
   dir: string;
@@ -42,11 +21,6 @@ export interface CircuitSetup {
   provenance: SetupProvenance;
   setupMs: number;
   cached: boolean;
-}
-
-/** sha256 of a string's UTF-8 bytes, as hex: the `Sha256` verifiers use in Node. */
-export function sha256Text(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Canonical hash of a verification key (sorted keys), so any copy can be compared. */

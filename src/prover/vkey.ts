@@ -1,10 +1,7 @@
 // Browser-safe: the verification page hashes and vets keys with this same code; the
 // sha256 is passed in (node:crypto in Node, crypto.subtle in the browser).
 import type { VerificationKey } from 'snarkjs';
-import { ZkinferError } from '../errors.ts';
-
-/** sha256 of a string's UTF-8 bytes, as lowercase hex. */
-export type Sha256 = (text: string) => string | Promise<string>;
+import { ZkinferError } from '../core/errors.ts';
 
 /**
  * The exact text whose sha256 is a key's hash: its JSON with sorted keys, without the

@@ -1,4 +1,4 @@
-import { isZkinferError } from '../errors.ts';
+import { isZkinferError } from '../core/errors.ts';
 import { applyHead } from '../model/head.ts';
 import type { QuantizedModel } from './quantize.ts';
 import { runReference } from './reference.ts';

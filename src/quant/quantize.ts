@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import type { Head, IrInput, Layer, ModelIR } from '../model/ir.ts';
 import { layerModule, type QLayer, qlayerModule } from '../layers/index.ts';
 import { firstLayerInput, type InputQuant, isDefaultInputQuant } from '../fixed/input-quant.ts';

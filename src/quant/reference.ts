@@ -1,4 +1,4 @@
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { qlayerModule } from '../layers/index.ts';
 import type { QuantizedModel } from './quantize.ts';
 import { activationBits } from '../fixed/settings.ts';

@@ -1,18 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { UnrecoverableError } from 'bullmq';
-import { isZkinferError, ZkinferError } from '../errors.ts';
+import { isZkinferError, ZkinferError } from '../core/errors.ts';
 import { compileContracts } from '../chain/compile.ts';
 import { ceremonySetup, copyAtomically, initCeremony } from '../ceremony/index.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import { bundleModel, compileModel, type CompiledModel, describeInput, pickPtau, proveModel, type SetupOptions, setupModel } from '../pipeline/index.ts';
 import { PHASE1_ENV, ptauFileFor, serviceSetupOptions } from '../service-phase1.ts';
 import type { ModelLimits } from '../model/limits.ts';
-import { hashFile } from '../prover/ptau.ts';
+import { hashFile, sha256Text } from '../core/hash.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ceremonyKeyFile } from '../store/ceremonies.ts';
-import { artifactDir } from '../store/paths.ts';
+import { artifactDir } from '../core/artifacts.ts';
 import type { ModelRecord } from '../store/models.ts';
 import type { NewVersion } from '../store/versions.ts';
 import { saveProofResult } from '../store/proof-files.ts';
@@ -45,7 +45,7 @@ function deterministic(e: unknown): e is ZkinferError {
 function pendingOf(m: CompiledModel): Omit<NewVersion, 'vkey' | 'vkeyHash' | 'setup'> {
   return {
     circuitHash: m.compiled.hash,
-    circuitSourceSha256: createHash('sha256').update(m.circuit.source).digest('hex'),
+    circuitSourceSha256: sha256Text(m.circuit.source),
     commitment: m.modelCommitment.toString(),
     descriptor: bundleModel(m),
     summary: { inputs: m.ir.inputs.map(describeInput), outputSize: m.ir.outputSize, decisionSize: m.circuit.decisionSize, head: m.ir.head },

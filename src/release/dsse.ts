@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 
 /** The payload type of an in-toto statement inside a DSSE envelope. */
 export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';

@@ -1,23 +1,24 @@
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ceremonySetup } from '../ceremony/index.ts';
 import { compileContracts } from '../chain/index.ts';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { loadModel, readOnnx, runOnnxRuntime } from '../model/index.ts';
 import { bundleModel, compileModel, type CompileOptions, type CompiledModel, pickPtau, proveModel } from '../pipeline/index.ts';
-import type { ModelDescriptor } from '../prover/descriptor.ts';
+import type { ModelDescriptor } from '../bundle/descriptor.ts';
 import type { identifyPtau } from '../prover/ptau.ts';
 import type { TrustPolicy } from '../verifier/trust.ts';
 import { type CircuitSetup, setupCircuit } from '../prover/setup.ts';
-import { toolVersions } from '../prover/bundle.ts';
+import { toolVersions } from '../prover/tool-versions.ts';
 import { fidelityReport, type FidelityReport, floatDecision, runReference } from '../quant/index.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
-import { type AuditReport, auditKey, type Contribution } from '../verifier/audit.ts';
+import { type AuditReport, type Contribution } from '../verifier/audit.ts';
+import { auditKey } from '../pipeline/audit-model.ts';
 import { verifyBundle } from '../verifier/index.ts';
 import { INTOTO_PAYLOAD_TYPE, loadSigningKey, signEnvelope } from './dsse.ts';
 import { RELEASE_PREDICATE_TYPE, type Statement, STATEMENT_TYPE, type Subject } from './statement.ts';
 import { readTestSet } from './test-set.ts';
+import { sha256Bytes } from '../core/hash.ts';
 
 /** File names inside a release directory. */
 export const RELEASE_FILES = { envelope: 'attestation.dsse.json', report: 'release-report.json', vkey: 'keys/vkey.json' } as const;
@@ -134,8 +135,6 @@ function gatesOf(f: ReleaseFidelity, o: ReleaseOptions): Gate[] {
   }
   return gates;
 }
-
-const sha256Of = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** External data files the ONNX names (relative to it), in first-use order. */
 async function externalFiles(modelPath: string): Promise<string[]> {
@@ -260,12 +259,12 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
 
   log('[6/6] signing the release statement ...');
   const subject: Subject[] = [];
-  for (const name of written.sort()) subject.push({ name, digest: { sha256: sha256Of(await readFile(path.join(o.outDir, ...name.split('/')))) } });
+  for (const name of written.sort()) subject.push({ name, digest: { sha256: sha256Bytes(await readFile(path.join(o.outDir, ...name.split('/')))) } });
   const testBytes = await readFile(o.testSet);
   const predicate: ReleasePredicate = {
     model: { id: m.modelId, commitment: m.modelCommitment.toString(), descriptor: m.descriptor, file: modelName },
     settings: { ...m.settings, publicInput: m.publicInput },
-    testSet: { file: path.basename(o.testSet), sha256: sha256Of(testBytes), rows: testSet.rows.length, labelColumn: o.labelColumn ?? null },
+    testSet: { file: path.basename(o.testSet), sha256: sha256Bytes(testBytes), rows: testSet.rows.length, labelColumn: o.labelColumn ?? null },
     fidelity,
     gates,
     circuit: { hash: m.descriptor.circuitHash, constraints: m.compiled.constraints, r1csSha256: audit.r1csSha256 },

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type InputLayout, parseInput } from '../model/parse-input.ts';
 
 /** A release's test set: one input vector per row, and the label of each when a label column is named. */

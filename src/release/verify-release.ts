@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isZkinferError } from '../errors.ts';
+import { isZkinferError } from '../core/errors.ts';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { phase1Of, phase1OfFile } from '../prover/phase1.ts';
@@ -14,6 +13,7 @@ import { type DsseEnvelope, INTOTO_PAYLOAD_TYPE, loadVerifyKey, verifyEnvelope }
 import type { ReleasePredicate } from './release.ts';
 import { RELEASE_FILES } from './release.ts';
 import { RELEASE_PREDICATE_TYPE, type Statement, STATEMENT_TYPE } from './statement.ts';
+import { sha256Bytes } from '../core/hash.ts';
 
 export interface ReleaseCheck {
   /** valid: signed by this key and every file and proof checks; invalid: something does not; unusable: cannot be checked. */
@@ -102,7 +102,7 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
       check(`subject ${s.name}`, false, 'missing');
       return done('invalid', `subject ${s.name} is missing from ${dir}`, s.name, st);
     }
-    const got = createHash('sha256').update(bytes).digest('hex');
+    const got = sha256Bytes(bytes);
     check(`subject ${s.name}`, got === want, got === want ? `sha256 ${got}` : `sha256 ${got}, signed ${want}`);
     if (got !== want) return done('invalid', `subject ${s.name} was changed: its sha256 is ${got}, the signed statement says ${want}`, s.name, st);
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Db, Sql } from './db.ts';
-import { artifactDir } from './paths.ts';
+import { artifactDir } from '../core/artifacts.ts';
 import { iso } from './rows.ts';
 import { insertVersion, type NewVersion } from './versions.ts';
 

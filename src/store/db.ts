@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { artifactKindDir } from './paths.ts';
+import { artifactKindDir } from '../core/artifacts.ts';
 
 /** What every SQL statement of the service goes through: PostgreSQL and PGlite alike. */
 export interface Sql {

@@ -1,5 +1,4 @@
 export * from './db.ts';
-export * from './paths.ts';
 export * from './proof-files.ts';
 export * from './models.ts';
 export * from './versions.ts';

@@ -1,7 +1,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ProofBundle } from '../prover/bundle.ts';
-import { artifactDir, artifactKindDir } from './paths.ts';
+import type { ProofBundle } from '../bundle/format.ts';
+import { artifactDir, artifactKindDir } from '../core/artifacts.ts';
 import { readJson, writeJsonAtomic } from './json-file.ts';
 
 const PROOF_ID = /^[0-9a-f-]{36}$/;

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { artifactRoot } from './paths.ts';
+import { artifactRoot } from '../core/artifacts.ts';
 
 /**
  * Crypto-shredding for private requests. A request's body is stored in the database

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { artifactRoot } from './paths.ts';
+import { artifactRoot } from '../core/artifacts.ts';
 
 const SECRET_BYTES = 32;
 

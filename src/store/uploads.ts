@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { artifactDir, exists } from './paths.ts';
+import { artifactDir, exists } from '../core/artifacts.ts';
 
 const MODEL_ID = /^[0-9a-f]{64}$/;
 

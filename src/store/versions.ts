@@ -1,7 +1,7 @@
 import type { VerificationKey } from 'snarkjs';
 import type { LayerPlan } from '../circuit/index.ts';
-import type { BundleModel } from '../prover/bundle.ts';
-import type { SetupProvenance } from '../prover/setup.ts';
+import type { BundleModel } from '../bundle/descriptor.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
 import type { FidelityReport } from '../quant/index.ts';
 import type { Db, Sql } from './db.ts';
 import { iso, json } from './rows.ts';

@@ -1,9 +1,9 @@
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
-import { compileModel, type CompiledModel } from '../pipeline/index.ts';
-import type { ModelDescriptor } from '../prover/descriptor.ts';
+import type { ModelDescriptor } from '../bundle/descriptor.ts';
 import { type Phase1Identity, phase1OfFile } from '../prover/phase1.ts';
-import { hashFile, identifyPtau } from '../prover/ptau.ts';
+import { identifyPtau } from '../prover/ptau.ts';
+import { hashFile } from '../core/hash.ts';
 import { vkeyHash } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
 import type { InputQuant } from '../fixed/input-quant.ts';
@@ -48,6 +48,16 @@ export interface AuditReport {
   contributions: Contribution[];
   vkeyHash: string | null;
   auditMs: number;
+}
+
+/** The circuit compiled here from the published model: what the published key is audited against. */
+export interface AuditedCircuit {
+  modelId: string;
+  descriptor: ModelDescriptor;
+  modelCommitment: bigint;
+  /** The r1cs file compiled here. */
+  r1cs: string;
+  constraints: number;
 }
 
 export interface AuditInput {
@@ -97,15 +107,13 @@ export function contributionsFrom(lines: string[]): Contribution[] {
 }
 
 /**
- * Checks that a published key encodes a published model: recompiles the model's circuit
- * here (deterministic: same circuit hash and r1cs on any machine), checks the zkey against
- * that r1cs and the ptau link by link (snarkjs `zKey.verifyFromR1cs`: every phase-2
- * contribution, the beacon, the circuit's sections), and that the key exported from the
- * zkey is the published key. Reports every link and the first that broke; throws only
- * for input it cannot use (missing files, a model that does not load).
+ * The checks of `auditKey` (src/pipeline/audit-model.ts) once the model's circuit is
+ * compiled here: the descriptors, the r1cs, the zkey against that r1cs and the ptau link by
+ * link (snarkjs `zKey.verifyFromR1cs`: every phase-2 contribution, the beacon, the
+ * circuit's sections), and that the key exported from the zkey is the published key.
+ * Reports every link and the first that broke. `t0`: when the audit started (auditMs).
  */
-export async function auditKey(input: AuditInput): Promise<AuditReport> {
-  const t0 = performance.now();
+export async function auditCircuitKey(m: AuditedCircuit, input: AuditInput, t0 = performance.now()): Promise<AuditReport> {
   const log = input.log ?? (() => {});
   const links: AuditLink[] = [];
   const link = (name: string, ok: boolean, detail: string) => {
@@ -113,10 +121,8 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
     log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
   };
 
-  log(`compiling ${input.model} ...`);
-  const m: CompiledModel = await compileModel(input.model, { settings: input.settings, publicInput: input.publicInput, calibration: input.calibration, inputRanges: input.inputRanges, inputQuant: input.inputQuant, labels: input.labels, fidelity: false });
-  const r1csSha256 = await hashFile(m.compiled.r1cs, 'sha256');
-  link('circuit', true, `model ${m.modelId}: circuit ${m.descriptor.circuitHash}, r1cs sha256 ${r1csSha256}, ${m.compiled.constraints} constraints`);
+  const r1csSha256 = await hashFile(m.r1cs, 'sha256');
+  link('circuit', true, `model ${m.modelId}: circuit ${m.descriptor.circuitHash}, r1cs sha256 ${r1csSha256}, ${m.constraints} constraints`);
 
   const given = [...(input.descriptor !== undefined ? [{ from: 'the given', descriptor: input.descriptor }] : []), ...(input.descriptors ?? [])];
   for (const g of given) {
@@ -152,7 +158,7 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
   log(`checking the zkey against the circuit and ${ptau.name} (2^${ptau.power}) ...`);
   let zkeyOk = false;
   try {
-    zkeyOk = await snarkjs.zKey.verifyFromR1cs(m.compiled.r1cs, input.ptau, input.zkey, logger);
+    zkeyOk = await snarkjs.zKey.verifyFromR1cs(m.r1cs, input.ptau, input.zkey, logger);
   } catch (e) {
     errors.push((e as Error).message);
   }
@@ -208,7 +214,7 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
     commitment: m.modelCommitment.toString(),
     circuitHash: m.descriptor.circuitHash,
     r1csSha256,
-    constraints: m.compiled.constraints,
+    constraints: m.constraints,
     ptau,
     phase1,
     trust,

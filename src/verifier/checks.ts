@@ -1,19 +1,17 @@
-// Browser-safe: the checks every verifier runs, in Node (verify-bundle.ts) and in the
+// Browser-safe: the proof checks every verifier runs, in Node (verify-bundle.ts) and in the
 // verification page (src/web). No node: imports here or in what this imports.
-import { Ajv, type ErrorObject } from 'ajv';
 import * as snarkjs from 'snarkjs';
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
-import { ZkinferError } from '../errors.ts';
-import { BUNDLE_VERSION } from '../prover/bundle-format.ts';
-import type { DecodedOutputs, ProofBundle } from '../prover/bundle.ts';
-import { type BundleModel, descriptorCommitment, descriptorOf, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
+import { ZkinferError } from '../core/errors.ts';
+import { checkCopies, parseBundle, unusable } from '../bundle/checks.ts';
+import type { DecodedOutputs } from '../bundle/format.ts';
+import { type BundleModel, descriptorCommitment, descriptorOf, firstDifference, type ModelDescriptor, type Sha256 } from '../bundle/descriptor.ts';
 import { type Phase1Identity, phase1Of } from '../prover/phase1.ts';
-import type { SetupProvenance } from '../prover/setup.ts';
-import { assertKeyOnCurve, assertUsableVkey, type Bn128, type Sha256, vkeyHashText } from '../prover/vkey.ts';
+import type { SetupProvenance } from '../bundle/format.ts';
+import { assertKeyOnCurve, assertUsableVkey, type Bn128, vkeyHashText } from '../prover/vkey.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../fixed/field.ts';
-import { decodeOutputs, signalLayout, signalNames } from './decode.ts';
+import { decodeOutputs, signalLayout } from '../bundle/decode.ts';
 import { judgeSetup, type SetupTrust } from './trust.ts';
-import bundleSchema from '../../schemas/proof-bundle.schema.json' with { type: 'json' };
 
 export interface VerifyResult {
   valid: boolean;
@@ -48,56 +46,6 @@ export interface ProofCheck {
   reason: string;
   field: string | null;
   outputs: DecodedOutputs | null;
-}
-
-const schema: object = bundleSchema;
-const validate = new Ajv({ strict: false, validateFormats: false }).compile(schema);
-
-/** ajv's message, with the expected value where ajv leaves it out. */
-function describe(err: ErrorObject | undefined): string {
-  if (!err) return 'is invalid';
-  if (err.keyword === 'const') return `must be ${JSON.stringify((err.params as { allowedValue: unknown }).allowedValue)}`;
-  return err.message ?? 'is invalid';
-}
-
-function unusable(message: string, field: string): never {
-  throw new ZkinferError('BUNDLE_INVALID', message, field);
-}
-
-/**
- * Structural checks against the bundle's JSON Schema: anything that fails here cannot
- * be verified at all (CLI exit 2, HTTP 400), as opposed to a proof that is wrong.
- */
-export function parseBundle(doc: unknown): ProofBundle {
-  const version = (doc as { version?: unknown } | null)?.version;
-  if (doc && typeof doc === 'object' && (doc as { format?: unknown }).format === 'zkinfer.proof-bundle' && typeof version === 'number' && version !== BUNDLE_VERSION) {
-    unusable(`this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, 'version');
-  }
-  if (!validate(doc)) {
-    const err = validate.errors?.[0];
-    const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';
-    if (field === 'version') unusable(`this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, field);
-    unusable(`${field} ${describe(err)}`, field);
-  }
-  return doc as ProofBundle;
-}
-
-const partsSchema = {
-  type: 'object',
-  required: ['proof', 'publicSignals'],
-  properties: { proof: (schema as { properties: Record<string, unknown> }).properties.proof, publicSignals: (schema as { properties: Record<string, unknown> }).properties.publicSignals },
-  definitions: (schema as { definitions: unknown }).definitions,
-};
-const validateParts = new Ajv({ strict: false }).compile(partsSchema);
-
-/** Structural checks for a proof sent without its bundle (proof and public signals only). */
-export function parseProofParts(doc: unknown): { proof: Groth16Proof; publicSignals: string[] } {
-  if (!validateParts(doc)) {
-    const err = validateParts.errors?.[0];
-    const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'body';
-    unusable(`${field} ${describe(err)}`, field);
-  }
-  return doc as { proof: Groth16Proof; publicSignals: string[] };
 }
 
 /**
@@ -172,31 +120,6 @@ export async function checkProof(
   }
   if (!ok) return fail('the pairing check failed: the proof does not match these public signals and key', 'proof');
   return { valid: true, reason: 'proof verifies', field: null, outputs: decodeOutputs(model, publicSignals) };
-}
-
-/** Numbers equal as JSON, floats within a relative 1e-9 (Math.exp may differ in the last bit between engines). */
-function sameNumbers(a: unknown, b: unknown): boolean {
-  if (a === null || b === null) return a === b;
-  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-  return a.every((x, i) => typeof x === 'number' && typeof b[i] === 'number' ? Math.abs(x - (b[i] as number)) <= 1e-9 * Math.max(1, Math.abs(x)) : x === b[i]);
-}
-
-/**
- * The bundle's copies of proven values (nonce, input commitment, decoded outputs, signal
- * names) must say what the public signals say: a reader of the JSON must not be told
- * something else than a verifier is. Returns the first copy that differs.
- */
-function checkCopies(b: ProofBundle, outputs: DecodedOutputs): { reason: string; field: string } | null {
-  const L = signalLayout(b.model);
-  const names = signalNames(b.model);
-  if (b.signalNames.length !== names.length || b.signalNames.some((n, i) => n !== names[i])) return { reason: 'signalNames are not the names of this model\'s public signals', field: 'signalNames' };
-  if (b.nonce !== b.publicSignals[L.nonce]) return { reason: 'nonce is not the proven nonce (the last public signal)', field: 'nonce' };
-  const ic = b.model.publicInput ? null : b.publicSignals[L.input];
-  if (b.inputCommitment !== ic) return { reason: 'inputCommitment is not the proven input commitment (public signal 1)', field: 'inputCommitment' };
-  for (const k of ['integers', 'values', 'decision', 'probability', 'inputs'] as const) {
-    if (!sameNumbers(b.outputs[k], outputs[k])) return { reason: `outputs.${k} is not what the public signals hold`, field: `outputs.${k}` };
-  }
-  return null;
 }
 
 /**

@@ -1,6 +1,6 @@
 // What an audit replays: the compile options a published model descriptor states.
-import { ZkinferError } from '../errors.ts';
-import { type BundleModel, DESCRIPTOR_FORMAT, firstDifference, type ModelDescriptor } from '../prover/descriptor.ts';
+import { ZkinferError } from '../core/errors.ts';
+import { type BundleModel, DESCRIPTOR_FORMAT, firstDifference, type ModelDescriptor } from '../bundle/descriptor.ts';
 import { type InputQuant, MIN_INPUT_SCALE } from '../fixed/input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from '../fixed/settings.ts';
 

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { ZkinferError } from '../errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { descriptorIn } from './descriptor-options.ts';
-import type { BundleModel } from '../prover/descriptor.ts';
+import type { BundleModel } from '../bundle/descriptor.ts';
 
 export interface DownloadOptions {
   url: string;

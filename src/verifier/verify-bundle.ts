@@ -1,8 +1,8 @@
-import type { ModelDescriptor } from '../prover/descriptor.ts';
-import { sha256Text } from '../prover/setup.ts';
+import type { ModelDescriptor } from '../bundle/descriptor.ts';
+import { sha256Text } from '../core/hash.ts';
 import { type VerifyResult, verifyBundleWith } from './checks.ts';
 
-export { checkProof, type ProofCheck, parseBundle, parseProofParts, type VerifyResult, verifyBundleWith } from './checks.ts';
+export { checkProof, type ProofCheck, type VerifyResult, verifyBundleWith } from './checks.ts';
 
 /** `verifyBundleWith` hashing keys with node:crypto. */
 export function verifyBundle(doc: unknown, opts: { vkey?: unknown; registered?: ModelDescriptor } = {}): Promise<VerifyResult> {

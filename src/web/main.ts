@@ -1,8 +1,8 @@
 // The verification page's script (bundled for the browser by src/web/page.ts). All the
-// checking is in session.ts and src/verifier; this file wires the form to it.
+// checking is in session.ts, src/bundle and src/verifier; this file wires the form to it.
 import { InputProblem, KEY_SOURCE_LABEL, type KeySource, type Outcome, verifyHere } from './session.ts';
 import type { PageConfig } from './template.ts';
-import { decisionLabel } from '../prover/descriptor.ts';
+import { decisionLabel } from '../bundle/index.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const config = JSON.parse($('page-config').textContent ?? '{}') as PageConfig;

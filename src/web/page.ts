@@ -1,12 +1,12 @@
 // Builds the verification page: src/web/main.ts bundled for the browser with esbuild
 // (snarkjs' and ffjavascript's browser builds, circomlibjs' Poseidon alone), with the
 // markup of template.ts. Built once per process, in about 0.2 s.
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { type PageConfig, renderPage } from './template.ts';
+import { sha256Text } from '../core/hash.ts';
 
 const require = createRequire(import.meta.url);
 const HERE = import.meta.dirname;
@@ -53,7 +53,7 @@ export function pageScript(): Promise<PageScript> {
     });
     const code = r.outputFiles[0]!.text;
     if (/<\/script/i.test(code)) throw new Error('the page script contains "</script": it cannot be inlined');
-    return { code, hash: createHash('sha256').update(code).digest('hex') };
+    return { code, hash: sha256Text(code) };
   })();
   script.catch(() => (script = undefined));
   return script;

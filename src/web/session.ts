@@ -1,11 +1,10 @@
 // The verification a page runs, without the DOM: parse what the user gave, pick the
 // key, run the same checks as the Node verifier (src/verifier/checks.ts), open the receipt.
 import type { VerificationKey } from 'snarkjs';
-import { isZkinferError } from '../errors.ts';
-import { BUNDLE_FORMAT, RECEIPT_FORMAT } from '../prover/bundle-format.ts';
-import type { ProofBundle } from '../prover/bundle.ts';
+import { isZkinferError } from '../core/errors.ts';
+import { BUNDLE_FORMAT, parseBundle, type ProofBundle, RECEIPT_FORMAT } from '../bundle/index.ts';
 import { type ReceiptCheck, checkReceipt } from '../verifier/check-receipt.ts';
-import { parseBundle, type VerifyResult, verifyBundleWith } from '../verifier/checks.ts';
+import { type VerifyResult, verifyBundleWith } from '../verifier/checks.ts';
 
 /** A problem with what the user gave (not a wrong proof): shown as such, never thrown further. */
 export class InputProblem extends Error {}

@@ -19,11 +19,11 @@ import {
   verifierSource,
 } from '../../src/chain/index.ts';
 import { bundleModel, compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
-import type { ProofBundle } from '../../src/prover/index.ts';
-import { packageDir } from '../../src/prover/bundle.ts';
+import type { ProofBundle } from '../../src/bundle/format.ts';
+import { packageDir } from '../../src/prover/tool-versions.ts';
 import { BASE_FIELD_ORDER, FIELD_ORDER } from '../../src/fixed/field.ts';
 import { checkProof } from '../../src/verifier/verify-bundle.ts';
-import { sha256Text } from '../../src/prover/setup.ts';
+import { sha256Text } from '../../src/core/hash.ts';
 import type { VerificationKey } from 'snarkjs';
 import type { Groth16Proof } from 'snarkjs';
 import { cli } from '../helpers/cli.ts';

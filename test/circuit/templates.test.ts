@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { firstViolated, generateCircuit } from '../../src/circuit/index.ts';
-import { isZkinferError } from '../../src/errors.ts';
+import { isZkinferError } from '../../src/core/errors.ts';
 import type { Layer } from '../../src/model/ir.ts';
 import { FIELD_ORDER, inputQuantFromRanges, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';
 import { expectMatches, harness, witnessOutputs, type Harness } from '../helpers/circuit.ts';

@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstViolated, loadWitnessCalculator, readR1csConstraints } from '../../src/circuit/index.ts';
-import { isZkinferError } from '../../src/errors.ts';
+import { isZkinferError } from '../../src/core/errors.ts';
 import { loadModel, parseInput } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { activationBits, fromField, runReference } from '../../src/quant/index.ts';
 import { packedCount, unpackValues } from '../../src/fixed/pack.ts';
-import { inputCommitment } from '../../src/prover/index.ts';
+import { inputCommitment } from '../../src/bundle/input-commitment.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { HAVE_SHARED, SHARED_FIXTURES } from '../helpers/paths.ts';
 

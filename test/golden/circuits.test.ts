@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateProofCircuit } from '../../src/circuit/index.ts';
-import { isZkinferError } from '../../src/errors.ts';
+import { isZkinferError } from '../../src/core/errors.ts';
 import { buildOnnx, type GraphSpec, loadModel, type ModelIR, parseInputRows } from '../../src/model/index.ts';
 import { evalFloat } from '../../src/quant/float-eval.ts';
 import { inputQuantOf } from '../../src/pipeline/compile-model.ts';

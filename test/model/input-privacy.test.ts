@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isZkinferError, type ZkinferError } from '../../src/errors.ts';
+import { isZkinferError, type ZkinferError } from '../../src/core/errors.ts';
 import { loadModel, MAX_INPUT_DEPTH, type ModelIR, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
 import { checkInput, type InputDescription } from '../../src/quant/check-input.ts';
 import { DEFAULT_SETTINGS, fidelityReport, inputQuantFromRanges, quantizeModel, runReference, type QuantizedModel } from '../../src/quant/index.ts';

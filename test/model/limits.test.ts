@@ -5,7 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticModel } from '../../bench/models.ts';
 import { generateModelTemplate } from '../../src/circuit/index.ts';
-import { isZkinferError, type ZkinferError } from '../../src/errors.ts';
+import { isZkinferError, type ZkinferError } from '../../src/core/errors.ts';
 import { buildOnnx, DEFAULT_MODEL_LIMITS, type GraphSpec, type Layer, loadModel, MODEL_LIMIT_ENV, modelLimitsFromEnv, scanOnnx } from '../../src/model/index.ts';
 import { loadModelIsolated } from '../../src/pipeline/load-isolated.ts';
 import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipeline/index.ts';

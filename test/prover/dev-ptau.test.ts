@@ -17,8 +17,9 @@ import {
 } from '../../src/prover/dev-ptau-identity.ts';
 import { phase1Of } from '../../src/prover/phase1.ts';
 import { fixedBaseMul, type WasmCurve } from '../../src/prover/fixed-base.ts';
-import { BUNDLED_DEV_PTAU, developmentPtau, generateDevPtau, hashFile, identifyPtau, readPtauAlphaG1 } from '../../src/prover/index.ts';
-import { artifactKindDir } from '../../src/store/paths.ts';
+import { BUNDLED_DEV_PTAU, developmentPtau, generateDevPtau, identifyPtau, readPtauAlphaG1 } from '../../src/prover/index.ts';
+import { hashFile } from '../../src/core/hash.ts';
+import { artifactKindDir } from '../../src/core/artifacts.ts';
 
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 

@@ -4,7 +4,7 @@
 // the bounds are in the model descriptor a verifier sees.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isZkinferError } from '../../src/errors.ts';
+import { isZkinferError } from '../../src/core/errors.ts';
 import { handIr, rng, denseLayer } from '../helpers/ir.ts';
 import { harness, witnessOutputs, expectMatches } from '../helpers/circuit.ts';
 import { loadModel, runOnnxRuntime } from '../../src/model/index.ts';

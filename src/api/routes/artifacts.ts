@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ptauFileFor } from '../../service-phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir, artifactKindDir } from '../../store/paths.ts';
+import { artifactDir, artifactKindDir } from '../../core/artifacts.ts';
+import { hashFile } from '../../core/hash.ts';
 import type { ModelRecord } from '../../store/models.ts';
 import type { ModelVersion } from '../../store/versions.ts';
 import { uploadFile } from '../../store/uploads.ts';
@@ -66,9 +66,7 @@ async function sha256Of(file: string): Promise<string> {
   const key = `${file}:${s.size}:${s.mtimeMs}`;
   const known = verified.get(key);
   if (known) return known;
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  const hex = h.digest('hex');
+  const hex = await hashFile(file);
   verified.set(key, hex);
   return hex;
 }

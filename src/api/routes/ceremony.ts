@@ -9,12 +9,13 @@ import { Type } from 'typebox';
 import { beaconHex } from '../../ceremony/ceremony.ts';
 import { CeremonyProcesses } from '../../ceremony/check-processes.ts';
 import type { CeremonyTaskResult } from '../../ceremony/check-child.ts';
-import { type ErrorCode, ZkinferError } from '../../errors.ts';
+import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
-import type { SetupProvenance } from '../../prover/setup.ts';
+import type { SetupProvenance } from '../../bundle/format.ts';
 import { PHASE1_ENV, ptauFileFor } from '../../service-phase1.ts';
 import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir, artifactRoot } from '../../store/paths.ts';
+import { artifactDir, artifactRoot } from '../../core/artifacts.ts';
+import { hashFile } from '../../core/hash.ts';
 import type { ModelRecord } from '../../store/models.ts';
 import type { Caller } from '../auth.ts';
 import { HttpError } from '../http-error.ts';
@@ -114,12 +115,6 @@ async function ptauFile(p: CeremonyPtau, configured: string | null): Promise<str
   throw new HttpError(409, 'ARTIFACT_MISSING', `the ceremony's powers of tau (${p.name}) is not the file this service is configured with (${PHASE1_ENV.ptau})`, 'ptau');
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 /**
  * A task's answer, or the error it names (a refused contribution is a 400 CEREMONY). The
  * files the task read are named as what they are (`names`: path -> words), and any other
@@ -198,7 +193,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       async (req, reply) => {
         const { c } = await lookup(req, app.auth(req, ['prover', 'verifier', 'contributor']));
         const file = keyFile(c, c.currentSha256);
-        const actual = await sha256Of(file).catch(() => null);
+        const actual = await hashFile(file).catch(() => null);
         if (actual === null) throw new HttpError(404, 'ARTIFACT_MISSING', 'the ceremony\u2019s current key is no longer stored', 'id');
         if (actual !== c.currentSha256) throw new HttpError(409, 'ARTIFACT_CORRUPT', `the stored key hashes to ${actual}, not the recorded ${c.currentSha256}`, 'id');
         reply

@@ -2,7 +2,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import { access, constants, mkdir } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { artifactRoot } from '../../store/paths.ts';
+import { artifactRoot } from '../../core/artifacts.ts';
 import { ServicePhase1Schema } from '../schemas.ts';
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {

@@ -7,7 +7,7 @@ import { MODEL_LIMIT_ENV, type ModelIR, readInputRows } from '../../model/index.
 import { loadModelIsolated } from '../../pipeline/load-isolated.ts';
 import { checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
 import type { InputQuant } from '../../fixed/input-quant.ts';
-import { artifactDir } from '../../store/paths.ts';
+import { artifactDir } from '../../core/artifacts.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
 import type { CeremonyRow } from '../../store/ceremonies.ts';

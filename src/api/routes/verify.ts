@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { type ErrorCode, ZkinferError } from '../../errors.ts';
+import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
 import { type Phase1Identity, phase1Of, phase1OfFile } from '../../prover/phase1.ts';
 import { judgeSetup } from '../../verifier/trust.ts';
 import type { Caller } from '../auth.ts';
 import type { ModelVersion } from '../../store/versions.ts';
-import { parseBundle } from '../../verifier/index.ts';
+import { parseBundle } from '../../bundle/checks.ts';
 import { HttpError } from '../http-error.ts';
 import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { VerifyTaskResult } from '../verify-child.ts';

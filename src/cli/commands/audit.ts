@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ZkinferError } from '../../errors.ts';
-import type { BundleModel, ModelDescriptor } from '../../prover/descriptor.ts';
-import { auditKey, type AuditInput, type AuditReport } from '../../verifier/audit.ts';
+import { ZkinferError } from '../../core/errors.ts';
+import type { BundleModel, ModelDescriptor } from '../../bundle/descriptor.ts';
+import { type AuditInput, type AuditReport } from '../../verifier/audit.ts';
+import { auditKey } from '../../pipeline/audit-model.ts';
 import { descriptorIn, type DescriptorOptions, descriptorOptions } from '../../verifier/descriptor-options.ts';
 import { downloadAudit } from '../../verifier/download.ts';
 import { intOption, modelOptionsFrom, progress, readJsonFile, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';

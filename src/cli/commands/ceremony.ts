@@ -13,7 +13,7 @@ import {
   readChain,
   verifyCeremonyKey,
 } from '../../ceremony/index.ts';
-import { isZkinferError, ZkinferError } from '../../errors.ts';
+import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { contributeOverRest } from '../../ceremony/remote.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { phase1OfFile } from '../../prover/phase1.ts';

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { VerificationKey } from 'snarkjs';
 import { attestOnChain, compileContracts, connect, type ContractSet, deployContracts, encodeCalls, serveDevChain, solidityProof } from '../../chain/index.ts';
-import { isZkinferError } from '../../errors.ts';
+import { isZkinferError } from '../../core/errors.ts';
 import { bundleModel, compileModel, setupModel } from '../../pipeline/index.ts';
 import { assertUsableVkey, vkeyHash } from '../../prover/setup.ts';
-import { parseBundle } from '../../verifier/index.ts';
+import { parseBundle } from '../../bundle/checks.ts';
 import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 /** Exit code for a transaction the chain refused (a registry revert). */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { phase1Of } from '../../prover/phase1.ts';
-import { parseBundle, signalLayout } from '../../verifier/index.ts';
+import { parseBundle } from '../../bundle/checks.ts';
+import { signalLayout } from '../../bundle/decode.ts';
 import { readJsonFile } from '../options.ts';
 
 export function inspectCommand(program: Command): void {

@@ -3,7 +3,7 @@ import { loadModel } from '../../model/index.ts';
 import { checkInput } from '../../quant/check-input.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS } from '../../fixed/settings.ts';
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 export function proveCommand(program: Command): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { isZkinferError } from '../../errors.ts';
+import { isZkinferError } from '../../core/errors.ts';
 import { type ReleaseFidelity, runRelease, verifyRelease } from '../../release/index.ts';
 import { intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withPtau, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';

@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { VerificationKey } from 'snarkjs';
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import { assertUsableVkey, vkeyHash } from '../../prover/setup.ts';
 import { standalonePage } from '../../web/page.ts';
 import { progress, readJsonFile } from '../options.ts';

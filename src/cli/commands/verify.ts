@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
-import { isZkinferError, ZkinferError } from '../../errors.ts';
-import { decodeOutputs } from '../../verifier/decode.ts';
-import { decisionLabel } from '../../prover/descriptor.ts';
-import { checkReceipt, parseBundle, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
+import { isZkinferError, ZkinferError } from '../../core/errors.ts';
+import { decodeOutputs } from '../../bundle/decode.ts';
+import { decisionLabel } from '../../bundle/descriptor.ts';
+import { checkReceipt, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
+import { parseBundle } from '../../bundle/checks.ts';
 import { judgeSetup, type SetupTrust } from '../../verifier/trust.ts';
 import { NOT_CHECKED_LABEL, type Phase1Identity } from '../../prover/phase1.ts';
 import { readJsonFile, type TrustPolicyOptions, withTrustPolicy } from '../options.ts';

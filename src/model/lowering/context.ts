@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import type { Head, IrInput, Layer } from '../ir.ts';
 import { checkLimit, elementCount, type ModelLimits } from '../limits.ts';
 import type { NodeProto, Tensor } from '../onnx/file.ts';

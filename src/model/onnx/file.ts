@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../limits.ts';
 import { scanOnnx } from './scan.ts';
 

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../errors.ts';
+import { ZkinferError } from '../../core/errors.ts';
 import { checkLimit, elementCount, MAX_PROTO_DEPTH, type ModelLimits, tooLarge } from '../limits.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../../errors.ts';
+import { ZkinferError } from '../../../core/errors.ts';
 import { attrFloat, attrInt } from '../../onnx/attributes.ts';
 import { broadcastTo } from '../broadcast.ts';
 import type { Handler } from '../context.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../../errors.ts';
+import { ZkinferError } from '../../../core/errors.ts';
 import { checkLimit } from '../../limits.ts';
 import { attrInt } from '../../onnx/attributes.ts';
 import type { NodeProto } from '../../onnx/file.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../../errors.ts';
+import { ZkinferError } from '../../../core/errors.ts';
 import { attrFloat, attrInt, attrInts, attrTensor } from '../../onnx/attributes.ts';
 import type { NodeProto, Tensor } from '../../onnx/file.ts';
 import type { Lowering } from '../context.ts';

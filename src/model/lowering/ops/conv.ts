@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../../errors.ts';
+import { ZkinferError } from '../../../core/errors.ts';
 import type { ConvStructure, MaxPoolLayer, SparseLayer } from '../../ir.ts';
 import { checkLimit, tooLarge } from '../../limits.ts';
 import { attrFloat, attrInt, attrInts, attrString } from '../../onnx/attributes.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../../errors.ts';
+import { ZkinferError } from '../../../core/errors.ts';
 import { attrInt, attrInts } from '../../onnx/attributes.ts';
 import type { NodeProto } from '../../onnx/file.ts';
 import type { Handler, Lowering } from '../context.ts';

@@ -1,4 +1,4 @@
-import { ZkinferError } from '../../../errors.ts';
+import { ZkinferError } from '../../../core/errors.ts';
 import { type Head, TREE_LEAF, TREE_MODES, type TreeEnsembleLayer } from '../../ir.ts';
 import { attrFloatsOrTensor, attribute, attrInts, attrString, attrStrings } from '../../onnx/attributes.ts';
 import type { NodeProto } from '../../onnx/file.ts';

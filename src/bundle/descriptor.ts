@@ -1,8 +1,11 @@
 // Browser-safe: every verifier (CLI, REST, the page, the on-chain registry check)
 // recomputes the model commitment from a bundle's descriptor with this code.
+import { canonicalJson } from '../core/canonical-json.ts';
 import type { Head } from '../model/ir.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
-import type { Sha256 } from './vkey.ts';
+
+/** sha256 of a string's UTF-8 bytes, as lowercase hex (node:crypto in Node, crypto.subtle in the browser). */
+export type Sha256 = (text: string) => string | Promise<string>;
 
 export const DESCRIPTOR_FORMAT = 'zkinfer.model-descriptor';
 
@@ -76,13 +79,6 @@ export type BundleModel = ModelDescriptor & {
   /** Public signal 0: top 248 bits of sha256(canonical descriptor). Checked, never trusted. */
   commitment: string;
 };
-
-/** JSON with object keys sorted at every level: one text per value, on any machine. */
-export function canonicalJson(v: unknown): string {
-  const canon = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(canon) : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, canon((x as Record<string, unknown>)[k])])) : x;
-  return JSON.stringify(canon(v));
-}
 
 /** The descriptor part of a bundle's model (every field except the commitment itself). */
 export function descriptorOf(model: BundleModel | ModelDescriptor): ModelDescriptor {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -23,15 +22,6 @@ export function artifactKindDir(kind: ArtifactKind): string {
 
 export function artifactDir(kind: ArtifactKind, id: string): string {
   return path.join(artifactKindDir(kind), id);
-}
-
-export function sha256Hex(...parts: (string | Uint8Array)[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) {
-    h.update(typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
-    h.update('\0');
-  }
-  return h.digest('hex');
 }
 
 export async function exists(p: string): Promise<boolean> {

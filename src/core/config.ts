@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ZkinferError } from './errors.ts';
-import { type ModelLimits, modelLimitsFromEnv } from './model/limits.ts';
-import { maxPtauPowerFromEnv } from './prover/ptau.ts';
+import { type ModelLimits, modelLimitsFromEnv } from '../model/limits.ts';
+import { maxPtauPowerFromEnv } from '../prover/ptau.ts';
 
 /** contributor: reads a ceremony and uploads contributions to it (its own tenant's models), nothing else. */
 export type Role = 'prover' | 'verifier' | 'admin' | 'contributor';

@@ -1,16 +1,42 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+// Browser-safe: the proof bundle's and the receipt's document identifiers and types, which
+// the verification page checks too (no node: imports).
 import type { Groth16Proof, VerificationKey } from 'snarkjs';
 import type { BundleModel } from './descriptor.ts';
-import type { BUNDLE_FORMAT, BUNDLE_VERSION, RECEIPT_FORMAT } from './bundle-format.ts';
-import type { SetupProvenance } from './setup.ts';
 
-const require = createRequire(import.meta.url);
+export const BUNDLE_FORMAT = 'zkinfer.proof-bundle';
+/**
+ * 3: `model` is the model descriptor whose hash is the model commitment (public signal 0).
+ * 2: outputs (and public features) packed into fewer public signals. 1: one signal per value.
+ */
+export const BUNDLE_VERSION = 3;
+export const RECEIPT_FORMAT = 'zkinfer.receipt';
 
-export { BUNDLE_FORMAT, BUNDLE_VERSION, RECEIPT_FORMAT } from './bundle-format.ts';
+/** Where a powers-of-tau file comes from: a public ceremony, the operator's own pinned file, or a development file. */
+export type PtauKind = 'ceremony' | 'operator-pinned' | 'development';
 
-export type { BundleModel, ModelDescriptor } from './descriptor.ts';
+/** Where a setup came from: enough for a verifier to judge how far to trust it. */
+export interface SetupProvenance {
+  /** True when the powers of tau were generated locally (development only). */
+  insecure: boolean;
+  ptau: { kind: PtauKind; name: string; power: number; sha256: string };
+  /** Phase-2 transcript: each contribution's hash, in order. */
+  phase2: { name: string; hash: string }[];
+  circuitHash: string;
+  r1csSha256: string;
+  wasmSha256: string;
+  zkeySha256: string;
+  vkeySha256: string;
+  createdAt: string;
+  /** Set when the key came from a REST ceremony: who contributed what, and the beacon. */
+  ceremony?: CeremonyProvenance;
+}
+
+/** A REST ceremony's record in a version's provenance (the key's own chain is what `zkinfer audit` checks). */
+export interface CeremonyProvenance {
+  baseSha256: string;
+  contributions: { index: number; name: string; hash: string; uploadedBy: string; createdAt: string }[];
+  beacon: { hash: string; iterationsExp: number; contributionHash: string };
+}
 
 export interface DecodedOutputs {
   /** Outputs (logits when head is sigmoid/softmax) as real numbers: integer / 2^scale. */
@@ -69,33 +95,4 @@ export interface Receipt {
    * (`features` holds the imputed one).
    */
   given: Record<string, number | string | null | (number | string | null)[]> | (number | string | null)[];
-}
-
-/** A dependency's root folder, found above its entry point (some packages do not export their package.json). */
-export function packageDir(name: string): string | null {
-  let dir = path.dirname(require.resolve(name));
-  while (dir !== path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === name) return dir;
-    dir = path.dirname(dir);
-  }
-  return null;
-}
-
-function packageVersion(name: string): string {
-  const dir = packageDir(name);
-  return dir ? ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown') : 'unknown';
-}
-
-let versions: Record<string, string> | undefined;
-
-export function toolVersions(): Record<string, string> {
-  versions ??= {
-    zkinfer: (require('../../package.json') as { version: string }).version,
-    snarkjs: packageVersion('snarkjs'),
-    circom2: packageVersion('circom2'),
-    circomlib: (require('circomlib/package.json') as { version: string }).version,
-    node: process.versions.node,
-  };
-  return versions;
 }

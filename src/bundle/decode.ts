@@ -1,4 +1,5 @@
-import type { BundleModel, DecodedOutputs } from '../prover/bundle.ts';
+import type { BundleModel } from './descriptor.ts';
+import type { DecodedOutputs } from './format.ts';
 import { applyHead } from '../model/head.ts';
 import { packedCount, unpackValues } from '../fixed/pack.ts';
 import { activationBits } from '../fixed/settings.ts';
