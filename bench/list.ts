@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../src/api/app.ts';
-import { loadConfig } from '../src/core/config.ts';
+import { loadConfig } from '../src/service/config.ts';
 import { type Db, openDb } from '../src/store/db.ts';
 import { freshPostgres } from '../test/helpers/postgres.ts';
 

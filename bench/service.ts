@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildApp } from '../src/api/app.ts';
-import { loadConfig } from '../src/core/config.ts';
+import { loadConfig } from '../src/service/config.ts';
 import { redisConnection } from '../src/queue/index.ts';
 import { freshPostgres } from '../test/helpers/postgres.ts';
 import { findRedis } from '../test/helpers/redis.ts';

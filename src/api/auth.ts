@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { ApiKey, Role } from '../core/config.ts';
+import type { ApiKey, Role } from '../service/config.ts';
 import { HttpError } from './http-error.ts';
 
 export interface Caller {

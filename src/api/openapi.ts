@@ -1,5 +1,5 @@
-import type { Config } from '../core/config.ts';
-import { loadConfig } from '../core/config.ts';
+import type { Config } from '../service/config.ts';
+import { loadConfig } from '../service/config.ts';
 import { buildApp } from './app.ts';
 
 /** The OpenAPI document generated from the route schemas (what openapi.yaml must equal). */

@@ -2,10 +2,10 @@
 // `npm run worker` processes; without it, the database is the queue and this server runs
 // the jobs in a worker process of its own. Records live in PostgreSQL (DATABASE_URL) or in
 // the embedded store under artifacts/db.
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../service/config.ts';
 import { isZkinferError } from '../core/errors.ts';
 import { redisConnection, redisPersistence } from '../queue/index.ts';
-import { checkServicePhase1 } from '../service-phase1.ts';
+import { checkServicePhase1 } from '../service/phase1.ts';
 import { buildApp } from './app.ts';
 
 /** A settings problem (every one at once, each naming its setting) stops the start with exit 2. */

@@ -1,4 +1,4 @@
-import type { Config } from '../core/config.ts';
+import type { Config } from '../service/config.ts';
 import type { Stores } from '../store/stores.ts';
 import { BullJobQueue } from './bullmq-queue.ts';
 import { LocalJobQueue } from './local-queue.ts';

@@ -1,9 +1,9 @@
 // `npm run worker`: process compile and prove jobs from Redis until SIGTERM/SIGINT, which
 // lets the running job finish (BullMQ's worker.close()) before exiting. Records live in
 // PostgreSQL (DATABASE_URL); the worker heartbeats there for the API's /readyz.
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../service/config.ts';
 import { isZkinferError } from '../core/errors.ts';
-import { checkServicePhase1 } from '../service-phase1.ts';
+import { checkServicePhase1 } from '../service/phase1.ts';
 import { openDb } from '../store/db.ts';
 import { Stores } from '../store/stores.ts';
 import { startBullWorkers } from './bullmq-queue.ts';

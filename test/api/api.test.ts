@@ -10,7 +10,7 @@ import createClient from 'openapi-fetch';
 import { openapiClientTypes, openapiYaml } from '../../src/api/openapi.ts';
 import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
-import { type Config, loadConfig } from '../../src/core/config.ts';
+import { type Config, loadConfig } from '../../src/service/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
 import { openDb } from '../../src/store/db.ts';
 import type { ProofBundle } from '../../src/bundle/format.ts';

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { contribute, finalize, readChain } from '../../src/ceremony/index.ts';
-import { type Config, loadConfig } from '../../src/core/config.ts';
+import { type Config, loadConfig } from '../../src/service/config.ts';
 import { Ceremonies, ceremonyKeyFile } from '../../src/store/ceremonies.ts';
 import { type Db, openDb } from '../../src/store/db.ts';
 import { artifactRoot } from '../../src/core/artifacts.ts';

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { contribute, initCeremony, phase2Trust } from '../../src/ceremony/index.ts';
-import { type Config, loadConfig } from '../../src/core/config.ts';
+import { type Config, loadConfig } from '../../src/service/config.ts';
 import { compileModel, pickPtau } from '../../src/pipeline/index.ts';
 import { redisConnection } from '../../src/queue/index.ts';
 import { Ceremonies } from '../../src/store/ceremonies.ts';

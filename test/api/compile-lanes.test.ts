@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { type Config, loadConfig } from '../../src/core/config.ts';
+import { type Config, loadConfig } from '../../src/service/config.ts';
 import { buildOnnx } from '../../src/model/index.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
 import { openDb } from '../../src/store/db.ts';

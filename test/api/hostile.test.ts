@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { type Config, loadConfig } from '../../src/core/config.ts';
+import { type Config, loadConfig } from '../../src/service/config.ts';
 import { buildOnnx } from '../../src/model/index.ts';
 import { redisConnection } from '../../src/queue/index.ts';
 import { findRedis } from '../helpers/redis.ts';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { canonicalJson } from '../../src/core/canonical-json.ts';
 import { payloadFingerprint } from '../../src/api/idempotency.ts';
-import { type Config, loadConfig } from '../../src/core/config.ts';
+import { type Config, loadConfig } from '../../src/service/config.ts';
 import { sha256Hex } from '../../src/core/hash.ts';
 import { serviceSecret } from '../../src/store/service-secret.ts';
 import { LOAN_MODEL, REPO } from '../helpers/paths.ts';

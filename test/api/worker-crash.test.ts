@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { loadConfig } from '../../src/core/config.ts';
+import { loadConfig } from '../../src/service/config.ts';
 import { redisConnection } from '../../src/queue/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';

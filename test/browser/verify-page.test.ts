@@ -10,7 +10,7 @@ import { writeVerifyPage } from '../../src/cli/commands/verify-page.ts';
 import type { ProofBundle, Receipt } from '../../src/bundle/format.ts';
 import { CEREMONY_POINTS } from '../../src/prover/phase1.ts';
 import { vkeyHash } from '../../src/prover/setup.ts';
-import { loadConfig } from '../../src/core/config.ts';
+import { loadConfig } from '../../src/service/config.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from '../helpers/chromium.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ptauFileFor } from '../../service-phase1.ts';
+import { ptauFileFor } from '../../service/phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir, artifactKindDir } from '../../core/artifacts.ts';
 import { hashFile } from '../../core/hash.ts';

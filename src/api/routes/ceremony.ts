@@ -12,7 +12,7 @@ import type { CeremonyTaskResult } from '../../ceremony/check-child.ts';
 import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
 import type { SetupProvenance } from '../../bundle/format.ts';
-import { PHASE1_ENV, ptauFileFor } from '../../service-phase1.ts';
+import { PHASE1_ENV, ptauFileFor } from '../../service/phase1.ts';
 import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir, artifactRoot } from '../../core/artifacts.ts';
 import { hashFile } from '../../core/hash.ts';

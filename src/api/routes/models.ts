@@ -17,7 +17,7 @@ import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.t
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
-import { recordedPhase1, type ServicePhase1 } from '../../service-phase1.ts';
+import { recordedPhase1, type ServicePhase1 } from '../../service/phase1.ts';
 import { ceremonyView } from './ceremony.ts';
 
 const ModelId = Type.Object({ id: Type.String() });

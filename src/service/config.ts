@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ZkinferError } from './errors.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type ModelLimits, modelLimitsFromEnv } from '../model/limits.ts';
 import { maxPtauPowerFromEnv } from '../prover/ptau.ts';
 

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { type Config, PHASE1_ENV, PRODUCTION_PTAU_HINT } from './core/config.ts';
-import { isZkinferError, ZkinferError } from './core/errors.ts';
-import { artifactKindDir, exists } from './core/artifacts.ts';
-import { BUNDLED_DEV_PTAU, identifyPtau, operatorPtau, type PtauInfo } from './prover/ptau.ts';
-import type { SetupOptions } from './pipeline/setup-model.ts';
+import { type Config, PHASE1_ENV, PRODUCTION_PTAU_HINT } from './config.ts';
+import { isZkinferError, ZkinferError } from '../core/errors.ts';
+import { artifactKindDir, exists } from '../core/artifacts.ts';
+import { BUNDLED_DEV_PTAU, identifyPtau, operatorPtau, type PtauInfo } from '../prover/ptau.ts';
+import type { SetupOptions } from '../pipeline/setup-model.ts';
 
 type Phase1Config = Pick<Config, 'mode' | 'ptau' | 'ptauSha256' | 'allowDevSetup' | 'maxPtauPower'>;
 
