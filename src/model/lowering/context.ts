@@ -247,7 +247,7 @@ export class Lowering implements FoldContext {
    * Replaces the vector by `rows` (a sparse layer over it: copies of the slots in
    * `keep`, then `extra` rows, if any, as one new slot of `extraSize`); returns the new
    * slot's id (or -1 when there are no extra rows). A copy row costs no constraint
-   * (see src/circuit/generate.ts), so carrying a value is free.
+   * (see `copySources` in src/layers/linear.ts), so carrying a value is free.
    */
   relayout(node: NodeProto, keep: { id: number; size: number }[], extra: ((rows: RowBuilder) => void) | null, extraSize: number, nodes: string[]): number {
     // Sized before anything is built: a broadcast can ask for far more rows than it reads.
