@@ -1,5 +1,5 @@
 import { ZkinferError } from '../errors.ts';
-import type { DenseLayer, Head, IrInput, Layer, ModelIR, SparseLayer } from './ir.ts';
+import type { Head, IrInput, Layer, ModelIR, SparseLayer } from './ir.ts';
 import { constantOps, type ConstOp, type FoldContext } from './const-ops.ts';
 import { attributeTensor, type AttributeProto, type ModelProto, type NodeProto, type Tensor } from './onnx-file.ts';
 import { type DiagLayer, foldDenseChain, foldInto, layerParameters } from './fold.ts';

@@ -12,8 +12,6 @@ import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
-import { Records } from '../../src/store/records.ts';
-import { openDb } from '../../src/store/db.ts';
 import type { ProofBundle } from '../../src/prover/bundle.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
 import { BrowserProvider, Interface } from 'ethers';

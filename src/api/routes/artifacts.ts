@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ptauFileFor } from '../../service-phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir, artifactKindDir } from '../../store/paths.ts';
+import { artifactDir } from '../../store/paths.ts';
 import type { ModelRecord, ModelVersion } from '../../store/records.ts';
 import { uploadFile } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
