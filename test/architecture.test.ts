@@ -17,19 +17,20 @@ const SRC = path.join(REPO, 'src');
  */
 const RANKS: string[][] = [
   ['core', 'errors', 'config', 'types'], // errors, configuration, hashing, canonical JSON, artifact paths
+  ['fixed'], // fixed-point primitives: field, settings, input quantization
   ['model'], // ONNX import and the IR
   ['layers'], // one module per layer kind
   ['quant'], // fixed point: quantization and the integer reference
+  ['bundle'], // the proof bundle format, descriptor, decoding and checks (browser-safe)
   ['circuit'], // circom generation and compilation
   ['prover'], // Groth16 setup, ptau, proving
-  ['bundle'], // the proof bundle format (browser-safe)
   ['verifier'], // checking bundles, receipts and setups
   ['store'], // records and files of the service
   ['chain'], // Solidity verifier and on-chain registry
   ['web'], // the verification page
   ['pipeline'], // model -> circuit -> setup -> proof, end to end
   ['ceremony'], // phase-2 ceremonies
-  ['release', 'service-phase1'], // signed releases; the service's phase-1 choice
+  ['release', 'service', 'service-phase1'], // signed releases; the service's configuration and phase-1 choice
   ['queue'], // jobs, workers, leases
   ['api'], // REST service
   ['cli'], // command line
