@@ -9,9 +9,9 @@ import { defineConfig } from 'vitest/config';
 // SERIAL files run one at a time after all the others: they assert wall-clock budgets
 // (a request answered within 500 ms, a model refused within 2 s), hold a worker or Redis
 // down on purpose, time an `npm ci`, or drive Chromium; sharing the 2 cores with another
-// file would make their timings flaky.
+// file would make their timings flaky (test/api/compile-lanes only compares the order of
+// its own jobs, so it runs in parallel with the rest).
 const SERIAL = [
-  'test/api/compile-lanes.test.ts',
   'test/api/hostile.test.ts',
   'test/api/worker-crash.test.ts',
   'test/browser/verify-page.test.ts',
