@@ -27,7 +27,6 @@ export type { Cursor, EmitContext } from './emit.ts';
 export type QLayer = QDense | QSparse | QMaxPool | QRelu | QLeakyRelu | QClip | QHardSigmoid | QMul | QTreeEnsemble | QBinarize | QNormalize;
 
 // Any module, whatever its layer types (the orchestrators check kinds at run time).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModule = LayerModule<any, any, any>;
 
 /** The built-in kinds; a new IR kind fails to type-check until it has a module here. */

@@ -12,7 +12,6 @@ import type { paths } from '../../src/api/openapi-types.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/service/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
-import { openDb } from '../../src/store/db.ts';
 import type { ProofBundle } from '../../src/bundle/format.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
 import { BrowserProvider, Interface } from 'ethers';

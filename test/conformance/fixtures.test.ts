@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstViolated, loadWitnessCalculator, readR1csConstraints } from '../../src/circuit/index.ts';
-import { isZkinferError } from '../../src/core/errors.ts';
 import { loadModel, parseInput } from '../../src/model/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { activationBits, fromField, runReference } from '../../src/quant/index.ts';

@@ -24,7 +24,6 @@ import { verifyBundle } from '../../src/verifier/index.ts';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Curve = any;
 
 /** Offset of a binfile section's data. */

@@ -92,14 +92,17 @@ describe('trust chain: a verdict holds only what is proven', () => {
       ['inputCommitment', (b) => (b.inputCommitment = '123')],
       ['signalNames', (b) => (b.signalNames = [...b.signalNames].reverse())],
     ];
-    for (const [field, edit] of cases) {
+    // The CLI runs are independent child processes: started together, checked in order.
+    const edited = cases.map(([field, edit]) => {
       const b = clone(bundle);
       edit(b);
+      return { field, b, out: cliVerify(b) };
+    });
+    for (const { field, b, out } of edited) {
       const v = await verifyBundle(b);
       expect(v, field).toMatchObject({ valid: false, field, outputs: null });
-      const out = await cliVerify(b);
-      expect(out.code, field).toBe(1);
-      expect(out.stdout, field).toContain(`(field ${field})`);
+      expect((await out).code, field).toBe(1);
+      expect((await out).stdout, field).toContain(`(field ${field})`);
     }
   });
 

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ptauFileFor } from '../../service/phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
-import { artifactDir, artifactKindDir } from '../../core/artifacts.ts';
+import { artifactDir } from '../../core/artifacts.ts';
 import { hashFile } from '../../core/hash.ts';
 import type { ModelRecord } from '../../store/models.ts';
 import type { ModelVersion } from '../../store/versions.ts';
