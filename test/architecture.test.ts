@@ -12,15 +12,14 @@ const SRC = path.join(REPO, 'src');
 /**
  * The rooms from lowest to highest: a file may import from its own room, a room on the same
  * line, or any room on an earlier line, never from a later one. A room is the first folder
- * under src/; a file directly under src/ is a room named after it (`errors.ts` is `errors`).
- * Rooms that do not exist yet are listed where they belong; a new room must be added here.
+ * under src/; a file directly under src/ is a room named after it. A new room must be added here.
  */
 const RANKS: string[][] = [
-  ['core', 'errors', 'config', 'types'], // errors, configuration, hashing, canonical JSON, artifact paths
-  ['fixed'], // fixed-point primitives: field, settings, input quantization
-  ['model'], // ONNX import and the IR
-  ['layers'], // one module per layer kind
-  ['quant'], // fixed point: quantization and the integer reference
+  ['core', 'types'], // errors, hashing, canonical JSON, artifact paths, the child-process pool; vendor type declarations
+  ['fixed'], // fixed-point basics: field, settings, packing, per-feature input scales
+  ['model'], // ONNX reading and lowering to the layer IR
+  ['layers'], // one module per layer kind, and the registry
+  ['quant'], // passes over the layers: float evaluation, quantization, integer reference, size, fidelity
   ['bundle'], // the proof bundle format, descriptor, decoding and checks (browser-safe)
   ['circuit'], // circom generation and compilation
   ['prover'], // Groth16 setup, ptau, proving
@@ -30,7 +29,7 @@ const RANKS: string[][] = [
   ['web'], // the verification page
   ['pipeline'], // model -> circuit -> setup -> proof, end to end
   ['ceremony'], // phase-2 ceremonies
-  ['release', 'service', 'service-phase1'], // signed releases; the service's configuration and phase-1 choice
+  ['release', 'service'], // signed releases; the service's configuration and phase-1 choice
   ['queue'], // jobs, workers, leases
   ['api'], // REST service
   ['cli'], // command line
