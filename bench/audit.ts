@@ -26,14 +26,21 @@ export async function auditBench(): Promise<string> {
     }
     const m = await compileModel(model.file, { fidelity: false });
     const s = await setupModel(m);
-    const ptau = s.provenance.ptau.name === 'zkinfer-dev-13' ? BUNDLED_DEV_PTAU.file : path.join(REPO, 'artifacts', 'ptau', `${s.provenance.ptau.name.replace('zkinfer-', '')}.ptau`);
+    const ptau =
+      s.provenance.ptau.name === 'zkinfer-dev-13'
+        ? BUNDLED_DEV_PTAU.file
+        : path.join(REPO, 'artifacts', 'ptau', `${s.provenance.ptau.name.replace('zkinfer-', '')}.ptau`);
     const store = await mkdtemp(path.join(tmpdir(), 'zkinfer-bench-audit-'));
     const t0 = performance.now();
-    const r = await run(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), 'audit', model.file, '--vkey', s.vkeyFile, '--zkey', s.zkey, '--ptau', ptau, '--json'], {
-      cwd: REPO,
-      maxBuffer: 1 << 24,
-      env: { ...process.env, ZKINFER_ARTIFACTS: store },
-    }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
+    const r = await run(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), 'audit', model.file, '--vkey', s.vkeyFile, '--zkey', s.zkey, '--ptau', ptau, '--json'],
+      {
+        cwd: REPO,
+        maxBuffer: 1 << 24,
+        env: { ...process.env, ZKINFER_ARTIFACTS: store },
+      },
+    ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
     const wallS = (performance.now() - t0) / 1000;
     await rm(store, { recursive: true, force: true });
     const report = JSON.parse(r.stdout) as { ok?: boolean; constraints?: number; auditMs?: number };

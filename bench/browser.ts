@@ -36,7 +36,10 @@ export async function browserBench(): Promise<string> {
     for (let i = 0; i < RUNS; i++) {
       await tab.click('#verify');
       await tab.waitForFunction(() => !['idle', 'working'].includes(document.getElementById('status')!.dataset.state!));
-      const r = await tab.evaluate(() => ({ state: document.getElementById('status')!.dataset.state, details: document.getElementById('details')!.textContent ?? '' }));
+      const r = await tab.evaluate(() => ({
+        state: document.getElementById('status')!.dataset.state,
+        details: document.getElementById('details')!.textContent ?? '',
+      }));
       if (r.state !== 'valid') throw new Error(`the page did not verify the bench bundle: ${r.state}`);
       times.push(Number(/Verified in(\d+) ms/.exec(r.details)![1]));
     }

@@ -37,7 +37,9 @@ export async function ceremonyBench(): Promise<string> {
     const power = requiredPower(m.compiled.constraints, m.compiled.nPubOut + m.compiled.nPubIn);
     const cachedPtau = path.join(artifactKindDir('ptau'), `dev-${power}.ptau`);
     if (power > 13 && !existsSync(cachedPtau)) {
-      rows.push(`| ${model.name} | ${m.compiled.constraints} | 2^${power} | skipped: no 2^${power} development ptau under artifacts/ptau (\`npm run bench\` or a setup of this model generates it, several minutes) | | | | |`);
+      rows.push(
+        `| ${model.name} | ${m.compiled.constraints} | 2^${power} | skipped: no 2^${power} development ptau under artifacts/ptau (\`npm run bench\` or a setup of this model generates it, several minutes) | | | | |`,
+      );
       continue;
     }
     const ptau = await pickPtau(m);

@@ -11,7 +11,12 @@ import { freshPostgres } from '../test/helpers/postgres.ts';
 const N = 100_000;
 const KEY = 'bench-prover-key-0123456789';
 const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const MODELS = Array.from({ length: 5 }, (_, i) => String(i).repeat(64).slice(0, 64).replace(/[^0-9a-f]/g, 'a'));
+const MODELS = Array.from({ length: 5 }, (_, i) =>
+  String(i)
+    .repeat(64)
+    .slice(0, 64)
+    .replace(/[^0-9a-f]/g, 'a'),
+);
 
 /** 100k proofs over 2 tenants and 5 models each, one second apart. */
 async function fill(db: Db): Promise<void> {
@@ -30,7 +35,11 @@ async function fill(db: Db): Promise<void> {
 }
 
 async function measure(db: Db, name: string): Promise<string[]> {
-  const app = await buildApp({ config: { ...loadConfig({}), dbDir: 'memory://', rateLimit: 1_000_000, apiKeys: [{ key: KEY, role: 'prover', tenant: 't0' }] }, db, background: false });
+  const app = await buildApp({
+    config: { ...loadConfig({}), dbDir: 'memory://', rateLimit: 1_000_000, apiKeys: [{ key: KEY, role: 'prover', tenant: 't0' }] },
+    db,
+    background: false,
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const get = async (url: string) => {
@@ -63,7 +72,13 @@ async function measure(db: Db, name: string): Promise<string[]> {
     [MODELS[1]],
   );
   const scan = plan.map((r) => Object.values(r)[0]).find((l) => /Scan/.test(l)) ?? '?';
-  rows.push(`| ${name} | ${N} | plan of a filtered page (ids only): \`${scan.trim().replace(/\s+/g, ' ').replace(/^->\s*/, '').replace(/ \(cost.*$/, '')}\` | | |`);
+  rows.push(
+    `| ${name} | ${N} | plan of a filtered page (ids only): \`${scan
+      .trim()
+      .replace(/\s+/g, ' ')
+      .replace(/^->\s*/, '')
+      .replace(/ \(cost.*$/, '')}\` | | |`,
+  );
   await app.close();
   return rows;
 }

@@ -51,7 +51,12 @@ export function syntheticModel(sizes: number[], head: 'sigmoid' | 'softmax'): Lo
   return { ir, bytes: new TextEncoder().encode(sha256Hex('synthetic', sizes.join('-'), head)), externalBytes: [] };
 }
 
-const ezkl = (n: string): BenchModel => ({ name: `ezkl/${n}`, kind: 'onnx', file: path.join(SHARED, 'ezkl', n, 'network.onnx'), input: path.join(SHARED, 'ezkl', n, 'input.json') });
+const ezkl = (n: string): BenchModel => ({
+  name: `ezkl/${n}`,
+  kind: 'onnx',
+  file: path.join(SHARED, 'ezkl', n, 'network.onnx'),
+  input: path.join(SHARED, 'ezkl', n, 'input.json'),
+});
 
 /**
  * LeNet-5 on 28x28 with seeded random weights (test/helpers/lenet.ts). Over the default
@@ -94,7 +99,22 @@ export const COMPILE_SET: BenchModel[] = [
     input: path.join(REPO, 'examples', 'loan', 'applicant.json'),
     fidelityInput: path.join(REPO, 'examples', 'loan', 'applicants.json'),
   },
-  ...['1l_linear', '1l_mlp', '2l_relu_fc', 'sklearn_mlp', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'large_mlp', '1l_conv', '4l_relu_conv_fc'].map(ezkl),
+  ...[
+    '1l_linear',
+    '1l_mlp',
+    '2l_relu_fc',
+    'sklearn_mlp',
+    '1l_relu',
+    '1l_flatten',
+    '1l_reshape',
+    '1l_sigmoid',
+    '1l_softmax',
+    '1l_batch_norm',
+    'clip',
+    'large_mlp',
+    '1l_conv',
+    '4l_relu_conv_fc',
+  ].map(ezkl),
   { name: 'credit/fedos94', kind: 'onnx', file: path.join(SHARED, 'credit', 'fedos94-credit-scoring', 'credit_model.onnx') },
   { name: 'credit/cybersuraksha', kind: 'onnx', file: path.join(SHARED, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx') },
   { name: 'mlp 784-64-10', kind: 'synthetic', sizes: [784, 64, 10], head: 'softmax' },

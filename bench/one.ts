@@ -59,7 +59,10 @@ const out: Record<string, unknown> = {
 };
 if (mode === 'prove') {
   const s0 = performance.now();
-  const setup = await setupModel(m, { log: (x) => process.stderr.write(`${x}\n`), ...(spec.kind === 'onnx' && spec.maxPtauPower ? { maxPtauPower: spec.maxPtauPower } : {}) });
+  const setup = await setupModel(m, {
+    log: (x) => process.stderr.write(`${x}\n`),
+    ...(spec.kind === 'onnx' && spec.maxPtauPower ? { maxPtauPower: spec.maxPtauPower } : {}),
+  });
   out.setupS = setup.cached ? 'cached' : (performance.now() - s0) / 1000;
   out.ptau = `2^${setup.provenance.ptau.power}`;
   const c0 = performance.now();
@@ -97,7 +100,12 @@ async function gas(m: CompiledModel, vkey: VerificationKey, bundle: ProofBundle)
   const data = encodeCalls(solidityProof(bundle.proof, bundle.publicSignals));
   const verifyGas = await provider.estimateGas({ to: d.verifier.address, data: data.verifyProof });
   const attest = await (await signer.sendTransaction({ to: d.registry.address, data: data.attest })).wait();
-  return { verifyGas: Number(verifyGas), attestGas: Number(attest?.gasUsed ?? 0), verifierDeployGas: Number(d.verifier.gasUsed), publicSignals: bundle.publicSignals.length };
+  return {
+    verifyGas: Number(verifyGas),
+    attestGas: Number(attest?.gasUsed ?? 0),
+    verifierDeployGas: Number(d.verifier.gasUsed),
+    publicSignals: bundle.publicSignals.length,
+  };
 }
 out.peakRssMb = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(JSON.stringify(out) + '\n');

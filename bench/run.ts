@@ -40,7 +40,12 @@ async function measure(mode: 'compile' | 'prove', i: number): Promise<Record<str
     // The table keeps one line; the reason goes to the console in full (an out-of-memory
     // crash says "FATAL ERROR", which no lowercase filter finds).
     process.stderr.write(`${set[i].name} failed:\n${stderr.trim().split('\n').slice(-20).join('\n')}\n`);
-    const msg = (stderr || String(e)).trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0] ?? String(e);
+    const msg =
+      (stderr || String(e))
+        .trim()
+        .split('\n')
+        .filter((l) => /error/i.test(l))
+        .slice(-1)[0] ?? String(e);
     return { name: set[i].name, error: msg.slice(0, 160) };
   }
 }
@@ -51,7 +56,12 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const lines: string[] = [`# zkinfer benchmark`, '', `${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`, ''];
+const lines: string[] = [
+  `# zkinfer benchmark`,
+  '',
+  `${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
+  '',
+];
 
 const compiled = [];
 for (let i = 0; i < COMPILE_SET.length; i++) if (available(COMPILE_SET[i])) compiled.push(await measure('compile', i));
@@ -62,7 +72,18 @@ lines.push(
     compiled.map((r) =>
       r.error
         ? [String(r.name), `error: ${r.error}`, '', '', '', '', '', '', '', '']
-        : [String(r.name), fmt(r.inputs), fmt(r.neurons), fmt(r.modelConstraints), fmt(r.constraints), fmt(r.perNeuron, 1), fmt(r.compileS, 1), fmt(r.fidelityInputs), typeof r.maxAbsError === 'number' ? r.maxAbsError.toExponential(2) : '-', fmt(r.flipRate, 3)],
+        : [
+            String(r.name),
+            fmt(r.inputs),
+            fmt(r.neurons),
+            fmt(r.modelConstraints),
+            fmt(r.constraints),
+            fmt(r.perNeuron, 1),
+            fmt(r.compileS, 1),
+            fmt(r.fidelityInputs),
+            typeof r.maxAbsError === 'number' ? r.maxAbsError.toExponential(2) : '-',
+            fmt(r.flipRate, 3),
+          ],
     ),
   ),
   '',
@@ -80,7 +101,18 @@ if (!compileOnly) {
       proved.map((r) =>
         r.error
           ? [String(r.name), `error: ${r.error}`, '', '', '', '', '', '', '', '']
-          : [String(r.name), fmt(r.constraints), String(r.ptau), fmt(r.setupS, 1), fmt(r.witnessMs, 1), fmt(r.proveColdMs), fmt(r.proveWarmMs), fmt(r.verifyMs, 1), fmt(r.proofBytes), fmt(r.peakRssMb)],
+          : [
+              String(r.name),
+              fmt(r.constraints),
+              String(r.ptau),
+              fmt(r.setupS, 1),
+              fmt(r.witnessMs, 1),
+              fmt(r.proveColdMs),
+              fmt(r.proveWarmMs),
+              fmt(r.verifyMs, 1),
+              fmt(r.proofBytes),
+              fmt(r.peakRssMb),
+            ],
       ),
     ),
     '',
@@ -137,7 +169,8 @@ if (only === 'trees' && existsSync(resultsFile)) {
   const section = /<!-- trees:start[\s\S]*?<!-- trees:end -->/.exec(text)?.[0];
   const old = await readFile(resultsFile, 'utf8');
   const marked = /<!-- trees:start[\s\S]*?<!-- trees:end -->/;
-  if (section) await writeFile(resultsFile, marked.test(old) ? old.replace(marked, () => section) : old.replace(/(<!-- chaos:start)|$/, (m) => `${section}\n\n${m}`));
+  if (section)
+    await writeFile(resultsFile, marked.test(old) ? old.replace(marked, () => section) : old.replace(/(<!-- chaos:start)|$/, (m) => `${section}\n\n${m}`));
 }
 await rm(freshStore, { recursive: true, force: true });
 // snarkjs (proving in this process for the browser section) keeps worker threads alive.

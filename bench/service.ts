@@ -29,7 +29,21 @@ export async function serviceBench(): Promise<string> {
     const prefix = `bench-${randomUUID()}`;
     const conn = redisConnection(redis.url);
     const app = await buildApp({
-      config: { ...loadConfig({}), host: '127.0.0.1', port: 0, redisUrl: redis.url, databaseUrl: postgres.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 24, requestTimeoutMs: 30_000, rateLimit: 1_000_000, apiKeys: [] },
+      config: {
+        ...loadConfig({}),
+        host: '127.0.0.1',
+        port: 0,
+        redisUrl: redis.url,
+        databaseUrl: postgres.url,
+        queuePrefix: prefix,
+        workerConcurrency: 1,
+        workerLockMs: 30_000,
+        workerMetricsPort: null,
+        bodyLimit: 1 << 24,
+        requestTimeoutMs: 30_000,
+        rateLimit: 1_000_000,
+        apiKeys: [],
+      },
       redis: conn,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -42,7 +56,9 @@ export async function serviceBench(): Promise<string> {
       }),
     );
     const json = async (url: string, body?: unknown) =>
-      (await fetch(base + url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
+      (
+        await fetch(base + url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      ).json() as Promise<any>;
     const form = new FormData();
     form.append('model', new Blob([await readFile(MODEL)]), 'loan-model.onnx');
     const { id: modelId } = (await (await fetch(`${base}/v1/models`, { method: 'POST', body: form })).json()) as { id: string };

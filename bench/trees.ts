@@ -18,7 +18,20 @@ import { verifyBundle } from '../src/verifier/index.ts';
 import { REPO } from './models.ts';
 
 const DIR = path.join(REPO, 'test', 'fixtures', 'models', 'trees');
-const FIXTURES = ['dt_binary', 'rf_zipmap', 'dt_3class', 'gb_credit', 'gb_3class', 'gb_limit', 'rf_limit', 'xgb_credit', 'xgb_100x6', 'lgbm_credit', 'lgbm_3class', 'lgbm_limit'];
+const FIXTURES = [
+  'dt_binary',
+  'rf_zipmap',
+  'dt_3class',
+  'gb_credit',
+  'gb_3class',
+  'gb_limit',
+  'rf_limit',
+  'xgb_credit',
+  'xgb_100x6',
+  'lgbm_credit',
+  'lgbm_3class',
+  'lgbm_limit',
+];
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const read = async (name: string, kind: string) => JSON.parse(await readFile(path.join(DIR, `${name}.${kind}.json`), 'utf8'));
 
@@ -36,7 +49,17 @@ async function breakdown() {
     const plan = planTrees(layer, input.scales, input.widths);
     const est = estimateConstraints(ir, DEFAULT_SETTINGS, iq ?? undefined);
     const internal = layer.mode.filter((m) => m !== 255).length;
-    rows.push({ name, trees: layer.roots.length, nodes: layer.feature.length, internal, bits: plan.bitCount, comparisons: plan.comparisons, products: plan.products, layer: est.layers[1].constraints, model: est.total });
+    rows.push({
+      name,
+      trees: layer.roots.length,
+      nodes: layer.feature.length,
+      internal,
+      bits: plan.bitCount,
+      comparisons: plan.comparisons,
+      products: plan.products,
+      layer: est.layers[1].constraints,
+      model: est.total,
+    });
   }
   return rows;
 }
@@ -109,7 +132,17 @@ async function measureCredit(name: string) {
       else throw e;
     }
   }
-  return { constraints: m.compiled.constraints, proved: times.length, refused, flips, onnxFlips, medianMs: median(times), totalS: times.reduce((a, b) => a + b, 0) / 1000, scales: m.quantized.inputQuant!.scaleBits, bits: m.quantized.inputQuant!.bits };
+  return {
+    constraints: m.compiled.constraints,
+    proved: times.length,
+    refused,
+    flips,
+    onnxFlips,
+    medianMs: median(times),
+    totalS: times.reduce((a, b) => a + b, 0) / 1000,
+    scales: m.quantized.inputQuant!.scaleBits,
+    bits: m.quantized.inputQuant!.bits,
+  };
 }
 
 if (process.argv[2] === 'measure') {
@@ -137,7 +170,10 @@ export async function treesBench(store: string): Promise<string> {
     '',
     '| model | trees | nodes | internal | comparison bits | comparison constraints | path products | tree layer | model constraints |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...o.breakdown.map((b: Record<string, number | string>) => `| ${b.name} | ${b.trees} | ${b.nodes} | ${b.internal} | ${b.bits} | ${b.comparisons} | ${b.products} | ${b.layer} | ${b.model} |`),
+    ...o.breakdown.map(
+      (b: Record<string, number | string>) =>
+        `| ${b.name} | ${b.trees} | ${b.nodes} | ${b.internal} | ${b.bits} | ${b.comparisons} | ${b.products} | ${b.layer} | ${b.model} |`,
+    ),
     '',
     '"comparison bits" are the distinct (feature, integer threshold) pairs after quantization (shared by every node and tree testing them); "path products" one per internal node below a root whose test is not constant. The tree layer adds one rescale per output (activation bits + extra weight bits).',
     '',

@@ -13,5 +13,9 @@ const out = process.argv[3] ?? `ptau/dev-${power}.ptau`;
 await mkdir(path.dirname(out), { recursive: true });
 const t0 = Date.now();
 await generateDevPtau(power, out, (m) => console.error(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${m}`));
-console.log(`${out} sha256 ${createHash('sha256').update(await readFile(out)).digest('hex')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(
+  `${out} sha256 ${createHash('sha256')
+    .update(await readFile(out))
+    .digest('hex')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+);
 process.exit(0);

@@ -104,8 +104,16 @@ function latentScore(
   noise: number,
 ): number {
   return (
-    -1.2 + 0.012 * (a.score - 650) + 0.015 * (a.income - 60) - 0.004 * (a.loan - 80) - 0.05 * (a.dti - 30) - 0.35 * a.late +
-    0.03 * a.employment + 0.02 * a.history - 0.00005 * (a.loan - 80) * (a.dti - 30) + 0.6 * noise
+    -1.2 +
+    0.012 * (a.score - 650) +
+    0.015 * (a.income - 60) -
+    0.004 * (a.loan - 80) -
+    0.05 * (a.dti - 30) -
+    0.35 * a.late +
+    0.03 * a.employment +
+    0.02 * a.history -
+    0.00005 * (a.loan - 80) * (a.dti - 30) +
+    0.6 * noise
   );
 }
 
@@ -335,8 +343,7 @@ async function maxOrtDiff(run: (x: number[]) => Promise<number>, expected: (i: n
   return maxDiff;
 }
 
-const writeJson = (file: string, value: unknown, indent?: number) =>
-  writeFile(path.join(OUT_DIR, file), JSON.stringify(value, null, indent) + '\n');
+const writeJson = (file: string, value: unknown, indent?: number) => writeFile(path.join(OUT_DIR, file), JSON.stringify(value, null, indent) + '\n');
 
 /** The example inputs, and onnxruntime's probabilities for them, taken from the test split (never trained on). */
 async function writeExamples(run: (x: number[]) => Promise<number>, sample: number[][], acc: { train: number; test: number }): Promise<number[]> {

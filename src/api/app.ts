@@ -80,7 +80,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // A refused request's body is never read: close the connection after the answer rather
     // than leave the sender to push the rest of it into a socket nobody reads.
     const refuse = () => {
-      if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) reply.header('connection', 'close');
+      if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined))
+        reply.header('connection', 'close');
     };
     const fp = keyFingerprint(presentedKey(req));
     const wait = await failures.blockedFor(req.ip);
@@ -101,7 +102,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       }
       refuse();
       reply.header('retry-after', String(wait));
-      throw new HttpError(429, 'AUTH_RATE_LIMITED', `too many failed authentications from this address: try again in ${wait} s (keys already used from this address still work)`, 'authorization');
+      throw new HttpError(
+        429,
+        'AUTH_RATE_LIMITED',
+        `too many failed authentications from this address: try again in ${wait} s (keys already used from this address still work)`,
+        'authorization',
+      );
     }
     try {
       req.caller = authn.identify(req);
@@ -119,7 +125,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addSchema(ErrorSchema);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'zkinfer', version: '0.1.0', description: 'Groth16 proofs of neural network inferences. Authenticate with `Authorization: Bearer <API key>`.' },
+      info: {
+        title: 'zkinfer',
+        version: '0.1.0',
+        description: 'Groth16 proofs of neural network inferences. Authenticate with `Authorization: Bearer <API key>`.',
+      },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },

@@ -58,7 +58,11 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     const named = v?.params?.additionalProperty !== undefined ? `: '${String(v.params.additionalProperty)}'` : '';
     status = 400;
     body = { code: 'VALIDATION', message: `${where || 'request'} ${v?.message ?? 'is invalid'}${named}`, field: field || undefined };
-  } else if (/Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/.test(err.message)) {
+  } else if (
+    /Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/.test(
+      err.message,
+    )
+  ) {
     // Redis (queue, rate limits) or the database is down: say so at once, do not hang.
     status = 503;
     body = { code: 'BACKEND_UNAVAILABLE', message: 'a backend (job queue or database) is unavailable; try again later' };

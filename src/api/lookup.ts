@@ -32,7 +32,8 @@ export async function findModel(req: FastifyRequest, caller: Caller, opts: { rea
   }
   const rec = await req.server.stores.models.get(tenant, id);
   if (!rec) throw notFound();
-  if (opts.ready && rec.status !== 'ready') throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}${rec.reason ? `: ${rec.reason}` : ''}`, 'id');
+  if (opts.ready && rec.status !== 'ready')
+    throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${rec.status}${rec.reason ? `: ${rec.reason}` : ''}`, 'id');
   return rec;
 }
 

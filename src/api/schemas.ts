@@ -6,9 +6,12 @@ export const ErrorSchema = Type.Object(
 );
 
 const Phase1Kind = Type.Union([Type.Literal('ceremony'), Type.Literal('operator-pinned'), Type.Literal('development')], {
-  description: 'ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator\'s own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs',
+  description:
+    "ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs",
 });
-const CheckedBy = Type.Literal('service', { description: 'this is the service\'s own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you' });
+const CheckedBy = Type.Literal('service', {
+  description: "this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you",
+});
 
 /** The powers of tau (phase 1) of a model's key, as the service recorded it when it set the key up. */
 export const ModelPhase1Schema = Type.Object(
@@ -20,7 +23,8 @@ export const ModelPhase1Schema = Type.Object(
     insecure: Type.Boolean({ description: 'true for a development phase 1: proofs under this key can be forged' }),
     checkedBy: CheckedBy,
     from: Type.Union([Type.Literal('key version'), Type.Literal('ceremony'), Type.Literal('service setting')], {
-      description: 'key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, the phase 1 the service is configured to use',
+      description:
+        'key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, the phase 1 the service is configured to use',
     }),
   },
   { description: 'which powers of tau (phase 1) the key was (or will be) set up on' },
@@ -31,7 +35,7 @@ export const ServicePhase1Schema = Type.Object(
   {
     kind: Phase1Kind,
     name: Type.String(),
-    power: Type.Integer({ description: 'the file\'s power; without ZKINFER_PTAU, the largest development file the service generates' }),
+    power: Type.Integer({ description: "the file's power; without ZKINFER_PTAU, the largest development file the service generates" }),
     sha256: Type.Union([Type.String(), Type.Null()], { description: 'null without ZKINFER_PTAU: development files are picked per circuit' }),
     insecure: Type.Boolean(),
     source: Type.Union([Type.Literal('ZKINFER_PTAU'), Type.Literal('development files')]),
@@ -52,15 +56,26 @@ const InputQuantSchema = Type.Object(
     lo: Type.Array(Type.Number(), { description: 'per feature: the low end of the range (real units) it was sized for' }),
     hi: Type.Array(Type.Number(), { description: 'per feature: the high end of that range' }),
   },
-  { description: 'per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays' },
+  {
+    description:
+      'per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays',
+  },
 );
 
 const DescriptorInput = Type.Object({
   name: Type.String(),
   size: Type.Integer({ description: 'features the circuit takes (a categorical column counts one per category)' }),
-  categories: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Array(Type.String())]), { description: "per column: its ordered categories (give one of them, as a string), or null for a numeric column" })),
+  categories: Type.Optional(
+    Type.Array(Type.Union([Type.Null(), Type.Array(Type.String())]), {
+      description: 'per column: its ordered categories (give one of them, as a string), or null for a numeric column',
+    }),
+  ),
   unknownCategory: Type.Optional(Type.Literal('refused')),
-  missing: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Number()]), { description: 'per column: the value a missing entry (null) takes before quantization, or null when it may not be missing' })),
+  missing: Type.Optional(
+    Type.Array(Type.Union([Type.Null(), Type.Number()]), {
+      description: 'per column: the value a missing entry (null) takes before quantization, or null when it may not be missing',
+    }),
+  ),
 });
 
 /** A version's full model descriptor with its commitment: what every bundle's `model` holds. */
@@ -79,7 +94,9 @@ export const DescriptorSchema = Type.Object(
     packing: Type.Object({ width: Type.Integer(), perElement: Type.Integer() }),
     inputQuant: Type.Optional(InputQuantSchema),
     labels: Type.Optional(Type.Array(Type.String())),
-    commitment: Type.String({ description: 'the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one)' }),
+    commitment: Type.String({
+      description: 'the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one)',
+    }),
   },
   {
     additionalProperties: true,
@@ -94,10 +111,14 @@ export const ModelSchema = Type.Object(
     status: ModelStatus,
     reason: Type.Optional(Type.String()),
     fileName: Type.String(),
-    externalFiles: Type.Optional(Type.Array(Type.String(), { description: 'the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name})' })),
+    externalFiles: Type.Optional(
+      Type.Array(Type.String(), { description: 'the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name})' }),
+    ),
     settings: Settings,
     publicInput: Type.Optional(Type.Boolean()),
-    setupMode: Type.Optional(Type.Union([Type.Literal('service'), Type.Literal('ceremony')], { description: "who makes the phase-2 key: the service alone, or a ceremony over REST" })),
+    setupMode: Type.Optional(
+      Type.Union([Type.Literal('service'), Type.Literal('ceremony')], { description: 'who makes the phase-2 key: the service alone, or a ceremony over REST' }),
+    ),
     ceremony: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony' })),
     labels: Type.Optional(Type.Array(Type.String(), { description: 'decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise)' })),
     inputQuant: Type.Optional(InputQuantSchema),
@@ -108,9 +129,17 @@ export const ModelSchema = Type.Object(
         Type.Object({
           name: Type.String(),
           size: Type.Integer({ description: 'features the circuit takes (a categorical column counts one per category)' }),
-          categories: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Array(Type.String())]), { description: "per column: its ordered categories (give one of them, as a string), or null for a numeric column" })),
+          categories: Type.Optional(
+            Type.Array(Type.Union([Type.Null(), Type.Array(Type.String())]), {
+              description: 'per column: its ordered categories (give one of them, as a string), or null for a numeric column',
+            }),
+          ),
           unknownCategory: Type.Optional(Type.Literal('refused')),
-          missing: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Number()]), { description: 'per column: the value a missing entry (null) takes before quantization, or null when it may not be missing' })),
+          missing: Type.Optional(
+            Type.Array(Type.Union([Type.Null(), Type.Number()]), {
+              description: 'per column: the value a missing entry (null) takes before quantization, or null when it may not be missing',
+            }),
+          ),
         }),
       ),
     ),
@@ -156,14 +185,19 @@ export const ProofListQuery = Type.Object(
 /** Picks one tenant's record when several tenants registered the same model (verifier and admin roles). */
 export const TenantQuery = Type.Object({ tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })) }, { additionalProperties: false });
 export const VersionQuery = Type.Object(
-  { tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })), version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })) },
+  {
+    tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
+    version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })),
+  },
   { additionalProperties: false },
 );
 export const VkeyQuery = Type.Object(
   {
     tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
     version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'key version (default: the latest ready one)' })),
-    vkeyHash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: "the version whose key has this hash (a bundle's vkeyHash), whichever tenant registered it" })),
+    vkeyHash: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{64}$', description: "the version whose key has this hash (a bundle's vkeyHash), whichever tenant registered it" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -171,7 +205,8 @@ export const VkeyQuery = Type.Object(
 export const ProofRequestSchema = Type.Object(
   {
     input: Type.Union([Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown())], {
-      description: '{"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one)',
+      description:
+        '{"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one)',
     }),
     salt: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
     nonce: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
@@ -212,21 +247,32 @@ const Groth16Proof = Type.Object(
 );
 
 const VerifyTenant = Type.Optional(
-  Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "whose registration of the model to verify against; by default the caller's own tenant, else the only one (a 409 when several registered it)" }),
+  Type.String({
+    pattern: '^[A-Za-z0-9_-]{1,64}$',
+    description: "whose registration of the model to verify against; by default the caller's own tenant, else the only one (a 409 when several registered it)",
+  }),
 );
 const ExpectVkeyHash = Type.Optional(
-  Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key hash the verifier expects (the one the model owner published): a proof checked with any other key is invalid' }),
+  Type.String({
+    pattern: '^[0-9a-f]{64}$',
+    description: 'the key hash the verifier expects (the one the model owner published): a proof checked with any other key is invalid',
+  }),
 );
 
 export const VerifyRequestSchema = Type.Union(
   [
-    Type.Object({ bundle: Type.Object({}, { additionalProperties: true }), tenant: VerifyTenant, expectVkeyHash: ExpectVkeyHash }, { additionalProperties: false }),
+    Type.Object(
+      { bundle: Type.Object({}, { additionalProperties: true }), tenant: VerifyTenant, expectVkeyHash: ExpectVkeyHash },
+      { additionalProperties: false },
+    ),
     Type.Object(
       {
         modelId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
         proof: Groth16Proof,
         publicSignals: Type.Array(Decimal, { minItems: 3, maxItems: 4096 }),
-        version: Type.Optional(Type.Integer({ minimum: 1, description: 'the key version; by default each version whose commitment is publicSignals[0], newest first' })),
+        version: Type.Optional(
+          Type.Integer({ minimum: 1, description: 'the key version; by default each version whose commitment is publicSignals[0], newest first' }),
+        ),
         tenant: VerifyTenant,
         expectVkeyHash: ExpectVkeyHash,
       },
@@ -244,8 +290,12 @@ export const VerifyResultSchema = Type.Object(
     modelId: Type.String(),
     vkeyHash: Type.String({ description: 'hash of the registered key the proof was checked against' }),
     version: Type.Optional(Type.Integer({ description: 'the key version that was used' })),
-    outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], { description: 'decoded from the proven public signals through the registered model descriptor; null unless valid' }),
-    inputCommitment: Type.Union([Type.Null(), Type.String()], { description: 'proven input commitment (public signal 1); null unless valid, or when the input is public' }),
+    outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], {
+      description: 'decoded from the proven public signals through the registered model descriptor; null unless valid',
+    }),
+    inputCommitment: Type.Union([Type.Null(), Type.String()], {
+      description: 'proven input commitment (public signal 1); null unless valid, or when the input is public',
+    }),
     nonce: Type.Union([Type.Null(), Type.String()], { description: 'proven nonce; null unless valid' }),
     tenant: Type.String({ description: 'the tenant whose registered key the proof was checked against' }),
     phase1: Type.Object(
@@ -261,8 +311,16 @@ export const VerifyResultSchema = Type.Object(
           "the key's powers of tau as this service established it when it set the key up: by the hash of its configured ptau file (checkedBy: service, the service's word); a regulator establishes it from the file itself with zkinfer audit",
       },
     ),
-    trust: Type.String({ description: "one line on how far the setup can be trusted (development, phase 1, phase-2 contributions), from the service's records" }),
-    setup: Type.Object({}, { additionalProperties: true, description: "the service's record of how it made the key (phase-2 contributions, ptau file): check it with zkinfer audit" }),
+    trust: Type.String({
+      description: "one line on how far the setup can be trusted (development, phase 1, phase-2 contributions), from the service's records",
+    }),
+    setup: Type.Object(
+      {},
+      {
+        additionalProperties: true,
+        description: "the service's record of how it made the key (phase-2 contributions, ptau file): check it with zkinfer audit",
+      },
+    ),
   },
   { $id: 'VerifyResult' },
 );

@@ -30,7 +30,10 @@ if (config.redisUrl) {
   const probe = redisConnection(config.redisUrl);
   probe.on('error', () => {});
   const warning = await redisPersistence(probe).catch(() => null);
-  if (warning) app.log.warn(`${warning}: a Redis restart loses queued jobs; nothing accepted is lost (the database is the source of truth and the reconciler enqueues them again), but they wait for the next reconciler pass`);
+  if (warning)
+    app.log.warn(
+      `${warning}: a Redis restart loses queued jobs; nothing accepted is lost (the database is the source of truth and the reconciler enqueues them again), but they wait for the next reconciler pass`,
+    );
   probe.disconnect();
 }
 await app.listen({ host: config.host, port: config.port });

@@ -90,7 +90,10 @@ export async function openServices(opts: ServicesOptions, log: (m: string) => vo
   const background = opts.background !== false;
   // Before anything is opened: a production service on a development phase 1 does not start.
   const phase1 = opts.phase1 ?? (await checkServicePhase1(config));
-  if (phase1.insecure) log(`phase 1: ${phase1.name} (${phase1.source}): development powers of tau, setups made on it are insecure (anyone can forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`);
+  if (phase1.insecure)
+    log(
+      `phase 1: ${phase1.name} (${phase1.source}): development powers of tau, setups made on it are insecure (anyone can forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`,
+    );
   const db = opts.db ?? (await openDb({ url: config.databaseUrl, dir: config.dbDir }));
   const stores = new Stores(db);
   const ownRedis = opts.redis === undefined && config.redisUrl ? redisConnection(config.redisUrl) : null;

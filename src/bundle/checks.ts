@@ -29,13 +29,26 @@ export function unusable(message: string, field: string): never {
  */
 export function parseBundle(doc: unknown): ProofBundle {
   const version = (doc as { version?: unknown } | null)?.version;
-  if (doc && typeof doc === 'object' && (doc as { format?: unknown }).format === 'zkinfer.proof-bundle' && typeof version === 'number' && version !== BUNDLE_VERSION) {
-    unusable(`this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, 'version');
+  if (
+    doc &&
+    typeof doc === 'object' &&
+    (doc as { format?: unknown }).format === 'zkinfer.proof-bundle' &&
+    typeof version === 'number' &&
+    version !== BUNDLE_VERSION
+  ) {
+    unusable(
+      `this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`,
+      'version',
+    );
   }
   if (!validate(doc)) {
     const err = validate.errors?.[0];
     const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';
-    if (field === 'version') unusable(`this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`, field);
+    if (field === 'version')
+      unusable(
+        `this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`,
+        field,
+      );
     unusable(`${field} ${describe(err)}`, field);
   }
   return doc as ProofBundle;
@@ -44,7 +57,10 @@ export function parseBundle(doc: unknown): ProofBundle {
 const partsSchema = {
   type: 'object',
   required: ['proof', 'publicSignals'],
-  properties: { proof: (schema as { properties: Record<string, unknown> }).properties.proof, publicSignals: (schema as { properties: Record<string, unknown> }).properties.publicSignals },
+  properties: {
+    proof: (schema as { properties: Record<string, unknown> }).properties.proof,
+    publicSignals: (schema as { properties: Record<string, unknown> }).properties.publicSignals,
+  },
   definitions: (schema as { definitions: unknown }).definitions,
 };
 const validateParts = new Ajv({ strict: false }).compile(partsSchema);
@@ -63,7 +79,9 @@ export function parseProofParts(doc: unknown): { proof: Groth16Proof; publicSign
 function sameNumbers(a: unknown, b: unknown): boolean {
   if (a === null || b === null) return a === b;
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-  return a.every((x, i) => typeof x === 'number' && typeof b[i] === 'number' ? Math.abs(x - (b[i] as number)) <= 1e-9 * Math.max(1, Math.abs(x)) : x === b[i]);
+  return a.every((x, i) =>
+    typeof x === 'number' && typeof b[i] === 'number' ? Math.abs(x - (b[i] as number)) <= 1e-9 * Math.max(1, Math.abs(x)) : x === b[i],
+  );
 }
 
 /**
@@ -74,7 +92,8 @@ function sameNumbers(a: unknown, b: unknown): boolean {
 export function checkCopies(b: ProofBundle, outputs: DecodedOutputs): { reason: string; field: string } | null {
   const L = signalLayout(b.model);
   const names = signalNames(b.model);
-  if (b.signalNames.length !== names.length || b.signalNames.some((n, i) => n !== names[i])) return { reason: 'signalNames are not the names of this model\'s public signals', field: 'signalNames' };
+  if (b.signalNames.length !== names.length || b.signalNames.some((n, i) => n !== names[i]))
+    return { reason: "signalNames are not the names of this model's public signals", field: 'signalNames' };
   if (b.nonce !== b.publicSignals[L.nonce]) return { reason: 'nonce is not the proven nonce (the last public signal)', field: 'nonce' };
   const ic = b.model.publicInput ? null : b.publicSignals[L.input];
   if (b.inputCommitment !== ic) return { reason: 'inputCommitment is not the proven input commitment (public signal 1)', field: 'inputCommitment' };

@@ -35,7 +35,9 @@ export function decodeOutputs(m: BundleModel, publicSignals: string[]): DecodedO
   const reals = ints.map((v) => Number(v) / scale);
   const decision = m.decisionSize ? values.slice(m.outputSize).map(Number) : null;
   const probability = m.head === 'none' ? null : applyHead(m.head, reals);
-  const inputs = m.publicInput ? unpackValues(words(L.input, L.inputCount), L.inputSize, L.width).map((v, i) => Number(v) / 2 ** (m.inputQuant?.scaleBits[i] ?? m.settings.scaleBits)) : null;
+  const inputs = m.publicInput
+    ? unpackValues(words(L.input, L.inputCount), L.inputSize, L.width).map((v, i) => Number(v) / 2 ** (m.inputQuant?.scaleBits[i] ?? m.settings.scaleBits))
+    : null;
   return { values: reals, integers: ints.map(String), decision, probability, inputs };
 }
 
@@ -43,5 +45,10 @@ export function decodeOutputs(m: BundleModel, publicSignals: string[]): DecodedO
 export function signalNames(m: Pick<BundleModel, 'outputSize' | 'decisionSize' | 'publicInput' | 'inputs' | 'settings'>): string[] {
   const L = signalLayout(m);
   const packed = (name: string, count: number) => Array.from({ length: count }, (_, i) => `${name}[${i}]`);
-  return ['modelCommitment', ...(m.publicInput ? packed('packedFeatures', L.inputCount) : ['inputCommitment']), ...packed('packedOutputs', L.outputCount), 'nonce'];
+  return [
+    'modelCommitment',
+    ...(m.publicInput ? packed('packedFeatures', L.inputCount) : ['inputCommitment']),
+    ...packed('packedOutputs', L.outputCount),
+    'nonce',
+  ];
 }

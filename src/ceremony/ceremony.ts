@@ -47,7 +47,8 @@ const NAME_MAX = 64;
 
 function checkName(name: string): string {
   if (!name.trim()) throw new ZkinferError('CEREMONY', 'a contribution needs a name (the contributor, as they will publish it)', 'name');
-  if (Buffer.byteLength(name) > NAME_MAX) throw new ZkinferError('CEREMONY', `a contribution name is at most ${NAME_MAX} bytes (snarkjs truncates longer names)`, 'name');
+  if (Buffer.byteLength(name) > NAME_MAX)
+    throw new ZkinferError('CEREMONY', `a contribution name is at most ${NAME_MAX} bytes (snarkjs truncates longer names)`, 'name');
   return name;
 }
 
@@ -70,7 +71,11 @@ async function writeRecord(dir: string, record: CeremonyRecord): Promise<string>
 }
 
 /** The record for `zkey` in `dir`, from the ceremony's fixed part and the key's own chain. */
-async function recordFor(base: Omit<CeremonyRecord, 'zkey' | 'zkeySha256' | 'chain' | 'csHash' | 'final'>, zkey: string, chain: ZkeyChain): Promise<CeremonyRecord> {
+async function recordFor(
+  base: Omit<CeremonyRecord, 'zkey' | 'zkeySha256' | 'chain' | 'csHash' | 'final'>,
+  zkey: string,
+  chain: ZkeyChain,
+): Promise<CeremonyRecord> {
   return { ...base, csHash: chain.csHash, zkey: path.basename(zkey), zkeySha256: await hashFile(zkey, 'sha256'), chain: chain.contributions };
 }
 
@@ -124,7 +129,8 @@ export interface ContributeResult {
  */
 export async function contribute(inZkey: string, outZkey: string, name: string, opts: { entropy?: Uint8Array } = {}): Promise<ContributeResult> {
   checkName(name);
-  if (path.resolve(inZkey) === path.resolve(outZkey)) throw new ZkinferError('CEREMONY', 'the output key must be a new file (the input key stays as the ceremony\u2019s record)', 'out');
+  if (path.resolve(inZkey) === path.resolve(outZkey))
+    throw new ZkinferError('CEREMONY', 'the output key must be a new file (the input key stays as the ceremony\u2019s record)', 'out');
   const before = await readChain(inZkey);
   if (before.types.some((t) => t !== 0)) throw new ZkinferError('CEREMONY', 'this key is finalized (it holds a beacon): no contribution can follow', 'in');
   const entropy = Buffer.from(opts.entropy ?? randomBytes(64)).toString('hex');
@@ -158,14 +164,21 @@ export interface KeyCheck {
 export async function verifyCeremonyKey(zkey: string, r1cs: string, ptau: string): Promise<KeyCheck> {
   const chain = await readChain(zkey);
   const errors: string[] = [];
-  const logger = { info: () => {}, debug: () => {}, warn: (...a: unknown[]) => errors.push(a.map(String).join(' ')), error: (...a: unknown[]) => errors.push(a.map(String).join(' ')) };
+  const logger = {
+    info: () => {},
+    debug: () => {},
+    warn: (...a: unknown[]) => errors.push(a.map(String).join(' ')),
+    error: (...a: unknown[]) => errors.push(a.map(String).join(' ')),
+  };
   let ok = false;
   try {
     ok = await snarkjs.zKey.verifyFromR1cs(r1cs, ptau, zkey, logger);
   } catch (e) {
     errors.push((e as Error).message);
   }
-  const reason = ok ? null : `the key was not made from this circuit and this ptau through valid contributions${errors.length ? ` (${errors.join('; ').replace(/\s+/g, ' ').trim()})` : ''}`;
+  const reason = ok
+    ? null
+    : `the key was not made from this circuit and this ptau through valid contributions${errors.length ? ` (${errors.join('; ').replace(/\s+/g, ' ').trim()})` : ''}`;
   return { ok, reason, chain };
 }
 
@@ -182,7 +195,13 @@ export interface ContributionCheck {
  * the key it closed), and verifies against the circuit's r1cs and the ptau. Throws CEREMONY
  * naming the reason.
  */
-export async function checkContribution(baseZkey: string, newZkey: string, r1cs: string, ptau: string, opts: { allowBeacon?: boolean } = {}): Promise<ContributionCheck> {
+export async function checkContribution(
+  baseZkey: string,
+  newZkey: string,
+  r1cs: string,
+  ptau: string,
+  opts: { allowBeacon?: boolean } = {},
+): Promise<ContributionCheck> {
   const before = await readChain(baseZkey);
   const after = await readChain(newZkey);
   const problem = extensionProblem(before, after) ?? (opts.allowBeacon && after.types.at(-1) === 1 ? null : addedKindProblem(after));
@@ -221,7 +240,8 @@ export interface FinalizeResult {
  */
 export function beaconHex(beacon: string): string {
   const hex = /^0[xX]/.test(beacon) ? beacon.slice(2) : beacon;
-  if (!/^([0-9a-fA-F]{2}){1,255}$/.test(hex)) throw new ZkinferError('SETTINGS', 'the beacon must be 1 to 255 bytes of hex (an even number of hex digits, optionally after 0x)', 'beacon');
+  if (!/^([0-9a-fA-F]{2}){1,255}$/.test(hex))
+    throw new ZkinferError('SETTINGS', 'the beacon must be 1 to 255 bytes of hex (an even number of hex digits, optionally after 0x)', 'beacon');
   return hex.toLowerCase();
 }
 
@@ -233,9 +253,11 @@ export function beaconHex(beacon: string): string {
 export async function finalize(inZkey: string, outDir: string, o: FinalizeOptions): Promise<FinalizeResult> {
   // Bad options are usage errors (SETTINGS), not a refused key.
   const beacon = beaconHex(o.beacon);
-  if (!Number.isInteger(o.iterationsExp) || o.iterationsExp < 10 || o.iterationsExp > 63) throw new ZkinferError('SETTINGS', 'iterations is an exponent between 10 and 63 (2^N hash iterations)', 'iterations');
+  if (!Number.isInteger(o.iterationsExp) || o.iterationsExp < 10 || o.iterationsExp > 63)
+    throw new ZkinferError('SETTINGS', 'iterations is an exponent between 10 and 63 (2^N hash iterations)', 'iterations');
   const before = await readChain(inZkey);
-  if (before.contributions.length === 0) throw new ZkinferError('CEREMONY', 'the key has no contribution: a beacon alone is public, so anyone could forge', 'in');
+  if (before.contributions.length === 0)
+    throw new ZkinferError('CEREMONY', 'the key has no contribution: a beacon alone is public, so anyone could forge', 'in');
   if (before.types.some((t) => t !== 0)) throw new ZkinferError('CEREMONY', 'the key is already finalized (it holds a beacon): no beacon can follow', 'in');
   const zkey = path.join(outDir, 'circuit_final.zkey');
   let hash = '';
@@ -247,7 +269,8 @@ export async function finalize(inZkey: string, outDir: string, o: FinalizeOption
   const chain = await readChain(zkey);
   const problem = extensionProblem(before, chain);
   const last = chain.contributions.at(-1);
-  if (problem || last?.hash !== hash || !last.beacon) throw new ZkinferError('CEREMONY', `the final key is not the input plus the beacon: ${problem ?? 'its last contribution differs'}`, 'out');
+  if (problem || last?.hash !== hash || !last.beacon)
+    throw new ZkinferError('CEREMONY', `the final key is not the input plus the beacon: ${problem ?? 'its last contribution differs'}`, 'out');
   const verified = o.r1cs && o.ptau ? await verifyCeremonyKey(zkey, o.r1cs, o.ptau) : null;
   if (verified && !verified.ok) throw new ZkinferError('CEREMONY', `the final key does not verify: ${verified.reason}`, 'in');
   const vkey = await snarkjs.zKey.exportVerificationKey(zkey);
@@ -281,7 +304,10 @@ export async function ceremonySetup(m: CompiledModel, zkey: string, ptauFile: st
   const provenance: SetupProvenance = {
     insecure: ptau.kind === 'development',
     ptau: { kind: ptau.kind === 'unknown' ? 'operator-pinned' : ptau.kind, name: ptau.name, power: ptau.power, sha256: ptau.sha256 },
-    phase2: chain.contributions.map((c) => ({ name: c.beacon ? `${c.name} (beacon ${c.beacon.hash}, 2^${c.beacon.iterationsExp} iterations)` : c.name, hash: c.hash })),
+    phase2: chain.contributions.map((c) => ({
+      name: c.beacon ? `${c.name} (beacon ${c.beacon.hash}, 2^${c.beacon.iterationsExp} iterations)` : c.name,
+      hash: c.hash,
+    })),
     circuitHash: m.compiled.hash,
     r1csSha256: await hashFile(m.compiled.r1cs, 'sha256'),
     wasmSha256: await hashFile(m.compiled.wasm, 'sha256'),

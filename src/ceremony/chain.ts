@@ -108,7 +108,7 @@ export async function readChain(zkey: string): Promise<ZkeyChain> {
     let name = '';
     let iterationsExp: number | undefined;
     let beaconHash: string | undefined;
-    for (let p = 0; p < params.length; ) {
+    for (let p = 0; p < params.length;) {
       const key = params[p++];
       if (key === 1) {
         const len = params[p++];
@@ -158,7 +158,8 @@ export function addedKindProblem(after: ZkeyChain): string | null {
   const type = after.types.at(-1);
   const c = after.contributions.at(-1);
   if (type === 0) return null;
-  if (type === 1) return `its new contribution ${c ? short(c) : ''} is a beacon, not a contribution: only the ceremony's owner applies the beacon, by finalizing it`;
+  if (type === 1)
+    return `its new contribution ${c ? short(c) : ''} is a beacon, not a contribution: only the ceremony's owner applies the beacon, by finalizing it`;
   return `its new contribution is of type ${type}, not an ordinary contribution (type 0)`;
 }
 

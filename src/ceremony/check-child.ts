@@ -11,7 +11,17 @@ import type { Contribution } from './chain.ts';
 
 export type CeremonyTask =
   | { kind: 'contribution'; base: string; candidate: string; r1cs: string; r1csSha256: string; ptau: string }
-  | { kind: 'finalize'; zkey: string; outDir: string; beacon: string; iterationsExp: number; r1cs: string; r1csSha256: string; ptau: string; descriptor: BundleModel };
+  | {
+      kind: 'finalize';
+      zkey: string;
+      outDir: string;
+      beacon: string;
+      iterationsExp: number;
+      r1cs: string;
+      r1csSha256: string;
+      ptau: string;
+      descriptor: BundleModel;
+    };
 
 export type CeremonyTaskResult =
   | { ok: true; kind: 'contribution'; added: Contribution; chain: Contribution[]; ms: number }
@@ -23,7 +33,8 @@ async function run(task: CeremonyTask): Promise<CeremonyTaskResult> {
   const t0 = performance.now();
   try {
     // The circuit the ceremony is for, as it was when the ceremony started.
-    if ((await hashFile(task.r1cs)) !== task.r1csSha256) throw new ZkinferError('ARTIFACT_CORRUPT', 'the stored r1cs no longer matches the ceremony\u2019s', 'r1cs');
+    if ((await hashFile(task.r1cs)) !== task.r1csSha256)
+      throw new ZkinferError('ARTIFACT_CORRUPT', 'the stored r1cs no longer matches the ceremony\u2019s', 'r1cs');
     if (task.kind === 'contribution') {
       const r = await checkContribution(task.base, task.candidate, task.r1cs, task.ptau);
       return { ok: true, kind: 'contribution', added: r.added, chain: r.chain.contributions, ms: performance.now() - t0 };
@@ -32,7 +43,17 @@ async function run(task: CeremonyTask): Promise<CeremonyTaskResult> {
     // The Solidity contracts for the new key, into their content-addressed cache now (as the
     // worker does for the service's own setup): the chain routes then never run solc.
     await compileContracts(task.descriptor, r.vkey).catch(() => undefined);
-    return { ok: true, kind: 'finalize', zkey: r.zkey, zkeySha256: await hashFile(r.zkey), vkey: r.vkey, vkeySha256: r.vkeySha256, hash: r.hash, chain: r.chain.contributions, ms: performance.now() - t0 };
+    return {
+      ok: true,
+      kind: 'finalize',
+      zkey: r.zkey,
+      zkeySha256: await hashFile(r.zkey),
+      vkey: r.vkey,
+      vkeySha256: r.vkeySha256,
+      hash: r.hash,
+      chain: r.chain.contributions,
+      ms: performance.now() - t0,
+    };
   } catch (e) {
     if (isZkinferError(e)) return { ok: false, code: e.code, message: e.message, field: e.field };
     return { ok: false, internal: (e as Error).message };

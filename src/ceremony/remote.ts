@@ -72,7 +72,8 @@ export async function contributeOverRest(o: Options): Promise<RemoteContribution
       const bytes = Buffer.from(await got.arrayBuffer());
       const baseSha = sha256Bytes(bytes);
       const said = got.headers.get('x-zkinfer-sha256');
-      if (said !== baseSha) throw new ZkinferError('ARTIFACT_CORRUPT', `the downloaded key hashes to ${baseSha}, not the ${said} the service announced`, 'zkey');
+      if (said !== baseSha)
+        throw new ZkinferError('ARTIFACT_CORRUPT', `the downloaded key hashes to ${baseSha}, not the ${said} the service announced`, 'zkey');
       const inZkey = path.join(dir, `base-${attempt}.zkey`);
       const outZkey = path.join(dir, `mine-${attempt}.zkey`);
       await writeFile(inZkey, bytes);
@@ -89,7 +90,17 @@ export async function contributeOverRest(o: Options): Promise<RemoteContribution
       if (up.ok) {
         const r = (await up.json()) as { index: number; hash: string; zkeySha256: string; checkMs: number };
         if (r.hash !== mine.hash) throw new ZkinferError('CEREMONY', `the service recorded the contribution hash ${r.hash}, not ours (${mine.hash})`, 'hash');
-        return { modelId: o.model, name: o.name, contributionHash: mine.hash, index: r.index, zkeySha256: r.zkeySha256, baseSha256: baseSha, attempts: attempt, checkMs: r.checkMs, contributeMs: Math.round(contributeMs) };
+        return {
+          modelId: o.model,
+          name: o.name,
+          contributionHash: mine.hash,
+          index: r.index,
+          zkeySha256: r.zkeySha256,
+          baseSha256: baseSha,
+          attempts: attempt,
+          checkMs: r.checkMs,
+          contributeMs: Math.round(contributeMs),
+        };
       }
       const e = await errorOf(up);
       if (up.status === 409 && e.code === 'CEREMONY_BASE_MOVED') {

@@ -44,7 +44,17 @@ export function phase2Trust(setup: Pick<SetupProvenance, 'phase2' | 'ceremony'>,
   }
   const own = setup.phase2.filter((c) => !/beacon/.test(c.name));
   if (setup.phase2.length > 0 && setup.phase2.every((c) => SERVICE_NAME.test(c.name))) {
-    return { kind: 'service', contributions: own.length, independent: 0, label: "phase 2 made by the proving service alone (its contribution and beacon): whoever ran that setup could forge proofs" };
+    return {
+      kind: 'service',
+      contributions: own.length,
+      independent: 0,
+      label: 'phase 2 made by the proving service alone (its contribution and beacon): whoever ran that setup could forge proofs',
+    };
   }
-  return { kind: 'external', contributions: own.length, independent: null, label: `phase 2 made outside this service: ${setup.phase2.length} contribution(s); check them with zkinfer audit` };
+  return {
+    kind: 'external',
+    contributions: own.length,
+    independent: null,
+    label: `phase 2 made outside this service: ${setup.phase2.length} contribution(s); check them with zkinfer audit`,
+  };
 }

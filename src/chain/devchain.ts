@@ -84,7 +84,10 @@ export async function startDevChain(opts: { accounts?: number } = {}): Promise<D
   };
   const eip1193: Eip1193Provider = {
     async request({ method, params }) {
-      const d = (await handle(JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: params ?? [] }))) as { result?: unknown; error?: { code: number; message: string; data?: unknown } };
+      const d = (await handle(JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: params ?? [] }))) as {
+        result?: unknown;
+        error?: { code: number; message: string; data?: unknown };
+      };
       if (d.error) throw Object.assign(new Error(d.error.message), { code: d.error.code, data: d.error.data });
       return d.result;
     },

@@ -16,7 +16,10 @@ function chainError(message: string, field: string, cause?: unknown): ZkinferErr
  * is a clear error instead of ethers' endless network-detection retries. The signer is
  * the private key when given, else the node's first unlocked account (development nodes).
  */
-export async function connect(rpc: string, opts: { privateKey?: string; timeoutMs?: number } = {}): Promise<{ provider: JsonRpcProvider; signer: () => Promise<Signer>; chainId: bigint }> {
+export async function connect(
+  rpc: string,
+  opts: { privateKey?: string; timeoutMs?: number } = {},
+): Promise<{ provider: JsonRpcProvider; signer: () => Promise<Signer>; chainId: bigint }> {
   let url: URL;
   try {
     url = new URL(rpc);
@@ -127,7 +130,12 @@ export async function verifyOnChain(provider: Provider, address: string, bundle:
   // the one the circuit (and so the deployed verifier's key) was built with.
   const bound = (await descriptorCommitment(bundle.model, sha256Text)).toString();
   if (bound !== bundle.publicSignals[0] || bound !== bundle.model.commitment) {
-    return { valid: false, reason: 'the model descriptor does not hash to the model commitment (public signal 0): bundle.model was changed', contract: 'verifier', verifier: address };
+    return {
+      valid: false,
+      reason: 'the model descriptor does not hash to the model commitment (public signal 0): bundle.model was changed',
+      contract: 'verifier',
+      verifier: address,
+    };
   }
   const registry = new Contract(address, registryInterface(bundle.publicSignals.length), provider);
   let verifier = address;
@@ -152,7 +160,13 @@ export async function verifyOnChain(provider: Provider, address: string, bundle:
     const out = await provider.call({ to: verifier, data });
     [ok] = proofAbi(bundle.publicSignals.length).decodeFunctionResult('verifyProof', out) as unknown as [boolean];
   } catch (e) {
-    return { valid: false, reason: `verifyProof for ${bundle.publicSignals.length} public signals failed at ${verifier}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`, contract, verifier, attested };
+    return {
+      valid: false,
+      reason: `verifyProof for ${bundle.publicSignals.length} public signals failed at ${verifier}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+      contract,
+      verifier,
+      attested,
+    };
   }
   return { valid: ok, reason: ok ? 'the on-chain verifier accepts the proof' : 'the on-chain verifier rejects the proof', contract, verifier, attested };
 }
@@ -200,7 +214,12 @@ export async function attestOnChain(signer: Signer, registryAddress: string, bun
   try {
     const tx = await registry.attest(p.pA, p.pB, p.pC, p.pubSignals);
     const receipt = await tx.wait();
-    return { txHash: tx.hash, blockNumber: receipt.blockNumber, gasUsed: String(receipt.gasUsed), nonce: bundle.publicSignals[signalLayout(bundle.model).nonce] };
+    return {
+      txHash: tx.hash,
+      blockNumber: receipt.blockNumber,
+      gasUsed: String(receipt.gasUsed),
+      nonce: bundle.publicSignals[signalLayout(bundle.model).nonce],
+    };
   } catch (e) {
     const decoded = decodeRevert(registry.interface, e);
     if (decoded) throw chainError(`the registry reverted: ${decoded.name}(${decoded.args.join(', ')})`, 'bundle', e);

@@ -42,7 +42,13 @@ export interface GeneratedCircuit {
  * or `one` (1.0 at the model's scale), and they sum to `one`, so exactly one is set; that
  * also bounds them, and their sign digit is 1.
  */
-function emitInputChecks(bits: number[], lines: string[], groups: OneHotGroup[] = [], one = 0n, unsigned: (i: number) => boolean = () => false): { pos: string; constraints: number; formula: string } {
+function emitInputChecks(
+  bits: number[],
+  lines: string[],
+  groups: OneHotGroup[] = [],
+  one = 0n,
+  unsigned: (i: number) => boolean = () => false,
+): { pos: string; constraints: number; formula: string } {
   const inGroup = new Set(groups.flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
   const groupsByWidth = new Map<string, number[]>();
   bits.forEach((b, i) => {
@@ -50,7 +56,10 @@ function emitInputChecks(bits: number[], lines: string[], groups: OneHotGroup[] 
     if (!inGroup.has(i)) groupsByWidth.set(key, [...(groupsByWidth.get(key) ?? []), i]);
   });
   const anyUnsigned = bits.some((_, i) => !inGroup.has(i) && unsigned(i));
-  lines.push(`${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width${anyUnsigned ? ', or in [0, 2^b_i) when its range starts at 0 or above' : ''}`, `${ind}signal inPos[${bits.length}];`);
+  lines.push(
+    `${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width${anyUnsigned ? ', or in [0, 2^b_i) when its range starts at 0 or above' : ''}`,
+    `${ind}signal inPos[${bits.length}];`,
+  );
   const parts: string[] = [];
   let constraints = 0;
   const order = [...groupsByWidth.entries()].sort((x, y) => parseInt(x[0]) - parseInt(y[0]) || x[0].localeCompare(y[0]));
@@ -101,16 +110,14 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   // Top-level templates of layer kinds whose templates are not in circuits/ (none of the built-in ones).
   const extra = [...new Set(q.layers.map((l) => qlayerModule(l.kind).templates).filter((t): t is string => !!t))];
   lines.push(...extra);
-  lines.push(
-    `template ${template}() {`,
-    `${ind}signal input x[${q.inputSize}];`,
-    `${ind}signal output y[${q.outputSize}];`,
-  );
+  lines.push(`template ${template}() {`, `${ind}signal input x[${q.inputSize}];`, `${ind}signal output y[${q.outputSize}];`);
   if (decisionSize > 0) lines.push(`${ind}signal output decision[${decisionSize}];`);
   let inPos: string;
   const groups = oneHotGroups(q.inputs);
   if (groups.length > 0) {
-    const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits), (i) => isUnsigned(q.inputQuant, i));
+    const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits), (i) =>
+      isUnsigned(q.inputQuant, i),
+    );
     inPos = r.pos;
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
   } else if (!q.inputQuant) {
@@ -175,7 +182,12 @@ export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
 export function publicSignalNames(q: QuantizedModel, decisionSize: number, publicInput = false): string[] {
   const w = activationBits(q.settings);
   const packed = (name: string, count: number) => Array.from({ length: packedCount(count, w) }, (_, i) => `${name}[${i}]`);
-  return ['modelCommitment', ...(publicInput ? packed('packedFeatures', q.inputSize) : ['inputCommitment']), ...packed('packedOutputs', q.outputSize + decisionSize), 'nonce'];
+  return [
+    'modelCommitment',
+    ...(publicInput ? packed('packedFeatures', q.inputSize) : ['inputCommitment']),
+    ...packed('packedOutputs', q.outputSize + decisionSize),
+    'nonce',
+  ];
 }
 
 /**
@@ -226,7 +238,12 @@ export function generateProofCircuit(
     ...(d > 0 ? [`${ind}for (var i = 0; i < ${d}; i++) {`, `${ind}${ind}packOut.in[${q.outputSize} + i] <== model.decision[i];`, `${ind}}`] : []),
     `${ind}packedOutputs <== packOut.out;`,
     ...(pub
-      ? [`${ind}// The input is public: the packed quantized features are public signals.`, `${ind}component packIn = Pack(${q.inputSize}, ${w});`, `${ind}packIn.in <== x;`, `${ind}packedFeatures <== packIn.out;`]
+      ? [
+          `${ind}// The input is public: the packed quantized features are public signals.`,
+          `${ind}component packIn = Pack(${q.inputSize}, ${w});`,
+          `${ind}packIn.in <== x;`,
+          `${ind}packedFeatures <== packIn.out;`,
+        ]
       : [
           `${ind}component commit = InputCommitment(${q.inputSize}, ${activationBits(q.settings)});`,
           `${ind}commit.in <== x;`,

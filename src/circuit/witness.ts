@@ -30,10 +30,7 @@ function encode(input: CircuitInput): Record<string, string | string[]> {
  * long-lived process computes many witnesses without re-reading the wasm.
  */
 export async function loadWitnessCalculator(wasmFile: string, wasmBytes?: Uint8Array): Promise<LoadedWitnessCalculator> {
-  const builder = require(path.join(path.dirname(wasmFile), 'witness_calculator.js')) as (
-    code: Buffer,
-    opts?: object,
-  ) => Promise<WitnessCalculator>;
+  const builder = require(path.join(path.dirname(wasmFile), 'witness_calculator.js')) as (code: Buffer, opts?: object) => Promise<WitnessCalculator>;
   const wc = await builder(Buffer.from(wasmBytes ?? (await readFile(wasmFile))));
   return {
     witness: (input) => wc.calculateWitness(encode(input), true),

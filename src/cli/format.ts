@@ -33,11 +33,14 @@ export function formatCompileReport(m: CompiledModel): string {
   ];
   const f = m.fidelity;
   if (f) {
-    const source = f.inputs === 'random' ? 'synthetic random (uniform in [-1, 1]: meaningless for a model in real units; give --input or --calibration)' : f.inputs;
+    const source =
+      f.inputs === 'random' ? 'synthetic random (uniform in [-1, 1]: meaningless for a model in real units; give --input or --calibration)' : f.inputs;
     lines.push('', `fidelity vs onnxruntime on ${f.samples} ${source} input(s), in ${f.space} space:`);
     for (const w of f.warnings) lines.push(`  WARNING: ${w}`);
     if (f.maxAbsError !== null) {
-      lines.push(`  ${f.compared} compared: max abs error ${f.maxAbsError.toExponential(3)}, mean ${f.meanAbsError!.toExponential(3)}${f.relativeError !== null ? `, relative to the largest output ${f.relativeError.toExponential(2)}` : ''}`);
+      lines.push(
+        `  ${f.compared} compared: max abs error ${f.maxAbsError.toExponential(3)}, mean ${f.meanAbsError!.toExponential(3)}${f.relativeError !== null ? `, relative to the largest output ${f.relativeError.toExponential(2)}` : ''}`,
+      );
     }
     if (f.decisionFlips !== null && f.compared > 0) lines.push(`  decision flips ${f.decisionFlips} (${((f.flipRate ?? 0) * 100).toFixed(2)}%)`);
     if (f.outOfRange > 0) lines.push(`  ${f.outOfRange} input(s) out of range, first: ${f.firstOutOfRange}`);
@@ -50,7 +53,9 @@ function inputQuantLines(m: CompiledModel): string[] {
   const iq = m.quantized.inputQuant;
   if (!iq) return [];
   const names = m.ir.inputs.flatMap((inp) => Array.from({ length: inp.size }, (_, k) => (inp.size === 1 ? inp.name : `${inp.name}[${k}]`)));
-  const lines = names.slice(0, 12).map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`);
+  const lines = names
+    .slice(0, 12)
+    .map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`);
   if (names.length > 12) lines.push(`  ... and ${names.length - 12} more`);
   return ['per-feature inputs:', ...lines];
 }

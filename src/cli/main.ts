@@ -21,7 +21,19 @@ const program = new Command()
   .version(pkg.version, '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [compileCommand, setupCommand, proveCommand, verifyCommand, inspectCommand, auditCommand, chainCommands, verifyPageCommand, ceremonyCommands, releaseCommand]) add(program);
+for (const add of [
+  compileCommand,
+  setupCommand,
+  proveCommand,
+  verifyCommand,
+  inspectCommand,
+  auditCommand,
+  chainCommands,
+  verifyPageCommand,
+  ceremonyCommands,
+  releaseCommand,
+])
+  add(program);
 
 try {
   await program.parseAsync(process.argv);

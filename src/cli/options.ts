@@ -25,9 +25,17 @@ export function withSettings(cmd: Command): Command {
     .option('--scale <n>', 'fixed-point scale bits: values are stored as round(v * 2^n) (default 10)', intOption('--scale'))
     .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
     .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
-    .option('--calibration <file>', "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range")
+    .option(
+      '--calibration <file>',
+      "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range",
+    )
     .option('--labels <names>', 'decision names, comma separated: "decline,approve" (0, then 1) for a sigmoid head, one per class for softmax or argmax')
-    .option('--input-range <name=lo:hi>', "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
+    .option(
+      '--input-range <name=lo:hi>',
+      "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    );
 }
 
 export interface SettingsOptions {
@@ -47,7 +55,10 @@ const NUM = '-?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
 const RANGE = new RegExp(`^([^=]+)=(${NUM}):(${NUM})$`);
 
 /** The compile options a model's settings flags stand for (reads the calibration file). */
-export async function modelOptionsFrom(model: string, o: SettingsOptions): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>> {
+export async function modelOptionsFrom(
+  model: string,
+  o: SettingsOptions,
+): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>> {
   const inputRanges: Record<string, [number, number]> = {};
   for (const r of o.inputRange ?? []) {
     const m = RANGE.exec(r.trim());
@@ -127,8 +138,15 @@ export const progress = (m: string) => process.stderr.write(`${m}\n`);
 /** The trust-policy flags of every command that judges a setup (verify, audit, release, ceremony verify). */
 export function withTrustPolicy(cmd: Command): Command {
   return cmd
-    .option('--require-trusted-setup', 'exit 1 unless phase 1 is established from a published ceremony ptau (or one passed with --trust-ptau) and the setup is not a development one')
-    .option('--min-independent-contributions <n>', "exit 1 unless phase 2 has at least n contributions known to be independent of the model's owner (--independent-contribution)", intOption('--min-independent-contributions'));
+    .option(
+      '--require-trusted-setup',
+      'exit 1 unless phase 1 is established from a published ceremony ptau (or one passed with --trust-ptau) and the setup is not a development one',
+    )
+    .option(
+      '--min-independent-contributions <n>',
+      "exit 1 unless phase 2 has at least n contributions known to be independent of the model's owner (--independent-contribution)",
+      intOption('--min-independent-contributions'),
+    );
 }
 
 export interface TrustPolicyOptions {
@@ -139,8 +157,18 @@ export interface TrustPolicyOptions {
 /** What the checker itself trusts, for the commands that judge a setup from its files (audit, release, ceremony verify). */
 export function withTrustedHashes(cmd: Command): Command {
   return cmd
-    .option('--trust-ptau <hash>', 'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)', hashList('--trust-ptau', [32, 64]), [] as string[])
-    .option('--independent-contribution <hash>', "a phase-2 contribution hash (blake2b-512, as contributors publish them) you know was not made by the model's owner, e.g. your own (repeatable)", hashList('--independent-contribution', [64]), [] as string[]);
+    .option(
+      '--trust-ptau <hash>',
+      'the sha256 or blake2b-512 of a ptau file you trust besides the published ceremony files (repeatable)',
+      hashList('--trust-ptau', [32, 64]),
+      [] as string[],
+    )
+    .option(
+      '--independent-contribution <hash>',
+      "a phase-2 contribution hash (blake2b-512, as contributors publish them) you know was not made by the model's owner, e.g. your own (repeatable)",
+      hashList('--independent-contribution', [64]),
+      [] as string[],
+    );
 }
 
 export interface TrustedHashesOptions {

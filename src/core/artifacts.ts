@@ -8,7 +8,10 @@ import path from 'node:path';
  */
 export type ArtifactKind = 'circuit' | 'contract' | 'db' | 'proof' | 'ptau' | 'tmp' | 'upload';
 
-const FOLDERS = { circuit: 'circuits', contract: 'contracts', db: 'db', proof: 'proofs', ptau: 'ptau', tmp: 'tmp', upload: 'uploads' } satisfies Record<ArtifactKind, string>;
+const FOLDERS = { circuit: 'circuits', contract: 'contracts', db: 'db', proof: 'proofs', ptau: 'ptau', tmp: 'tmp', upload: 'uploads' } satisfies Record<
+  ArtifactKind,
+  string
+>;
 
 /** Root of the artifact store: `ZKINFER_ARTIFACTS`, else `./artifacts`. */
 export function artifactRoot(): string {

@@ -44,7 +44,11 @@ export function inputQuantFromRanges(lo: number[], hi: number[], st: QuantSettin
     // round(maxAbs * 2^s) must lie in [-2^(w-1), 2^(w-1)).
     while (s > MIN_INPUT_SCALE && Math.round(maxAbs * 2 ** s) >= 2 ** (w - 1)) s--;
     if (Math.round(maxAbs * 2 ** s) >= 2 ** (w - 1)) {
-      throw new ZkinferError('SETTINGS', `${names(i)} ranges up to ${maxAbs / CALIBRATION_MARGIN}: too large even at scale 2^${MIN_INPUT_SCALE} with ${w}-bit activations (raise --bits)`, names(i));
+      throw new ZkinferError(
+        'SETTINGS',
+        `${names(i)} ranges up to ${maxAbs / CALIBRATION_MARGIN}: too large even at scale 2^${MIN_INPUT_SCALE} with ${w}-bit activations (raise --bits)`,
+        names(i),
+      );
     }
     const top = Math.round(maxAbs * 2 ** s);
     // Signed: values in [-2^(b-1), 2^(b-1)) hold -top..top. A range with lo >= 0 is

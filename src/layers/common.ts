@@ -57,4 +57,3 @@ export function checkOneFits(layer: { name: string; kind: 'binarize' | 'normaliz
     throw new ZkinferError('SETTINGS', `${layer.name}: a ${what} outputs 1.0, which needs bits >= 2 * scale + 2 = ${2 * s + 2}`, 'bits');
   }
 }
-

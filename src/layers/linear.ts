@@ -53,7 +53,9 @@ const MIN_SIGNIFICANT_BITS = 6;
  * credit-score column into weights near 0.01 that a 2^10 scale would round coarsely.
  */
 export function weightShift(weights: Float64Array, s: number): number {
-  const mags = Array.from(weights, Math.abs).filter((v) => v > 0 && Number.isFinite(v)).sort((a, b) => a - b);
+  const mags = Array.from(weights, Math.abs)
+    .filter((v) => v > 0 && Number.isFinite(v))
+    .sort((a, b) => a - b);
   if (mags.length === 0) return s;
   const small = mags[Math.floor(mags.length * 0.1)];
   const have = Math.floor(Math.log2(small * 2 ** s)) + 1;
@@ -224,7 +226,13 @@ function emitRescaleWithCopies(p: LinearShape, t: string, ctx: EmitContext, cur:
     );
   }
   ctx.lines.push(`${ind}// ${copies.length} rows copy an input (a carried value): no rescale`);
-  emitCopies(t, copies, copies.map((j) => p.src![j]), cur, ctx);
+  emitCopies(
+    t,
+    copies,
+    copies.map((j) => p.src![j]),
+    cur,
+    ctx,
+  );
   const posIdx = new Int32Array(p.outSize).fill(-1);
   rescaled.forEach((j, k) => (posIdx[j] = k));
   return { values: t, pos: r > 0 ? `${t}Pos` : null, size: p.outSize, posIdx };

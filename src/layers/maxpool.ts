@@ -72,10 +72,18 @@ export const maxpool: LayerModule<MaxPoolLayer, QMaxPool, MaxPoolShape> = {
     );
     const src = pairs > 0 ? `${t}Max.out` : `${t}Pick`;
     if (pairs > 0) {
-      ctx.lines.push(`${ind}component ${t}Max = MaxPoolConst(${layer.inSize}, ${layer.outSize}, ${layer.idx.length}, ${N}, ${t}R, ${t}I);`, `${ind}${t}Max.in <== ${cur.values};`);
+      ctx.lines.push(
+        `${ind}component ${t}Max = MaxPoolConst(${layer.inSize}, ${layer.outSize}, ${layer.idx.length}, ${N}, ${t}R, ${t}I);`,
+        `${ind}${t}Max.in <== ${cur.values};`,
+      );
     } else {
       // Every window is one value: a selection, no constraint.
-      ctx.lines.push(`${ind}signal ${t}Pick[${layer.outSize}];`, `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`, `${ind}${ind}${t}Pick[j] <== ${cur.values}[${t}I[j]];`, `${ind}}`);
+      ctx.lines.push(
+        `${ind}signal ${t}Pick[${layer.outSize}];`,
+        `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
+        `${ind}${ind}${t}Pick[j] <== ${cur.values}[${t}I[j]];`,
+        `${ind}}`,
+      );
     }
     if (!pooled) return { values: src, pos: null, size: layer.outSize };
     ctx.lines.push(

@@ -121,7 +121,11 @@ export function planNormalize(norm: Norm, size: number, xBits: number, scaleBits
   const num = (1n << BigInt(scaleBits + 1)) * X + normMax;
   const bound = q * D + D + num + extra;
   if (bound >= FIELD_ORDER / 2n || divBits + 1 >= 253 || xBits + 2 >= 253) {
-    throw new ZkinferError('FIELD_OVERFLOW', `${name}: an ${norm} normalisation of ${size} values of ${xBits} bits could wrap around the field; use a smaller scale or bit width`, name);
+    throw new ZkinferError(
+      'FIELD_OVERFLOW',
+      `${name}: an ${norm} normalisation of ${size} values of ${xBits} bits could wrap around the field; use a smaller scale or bit width`,
+      name,
+    );
   }
   return { norm, size, scaleBits, xBits, outBits, divBits, rootBits, gapBits };
 }

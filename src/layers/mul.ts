@@ -31,7 +31,11 @@ export const mul: LayerModule<MulLayer, QMul, MulShape> = {
   checkWrap(layer, { settings }) {
     const w = BigInt(activationBits(settings));
     if (2n * w >= BigInt(FIELD_ORDER.toString(2).length - 2)) {
-      throw new ZkinferError('FIELD_OVERFLOW', `${layer.name}: a product of two ${w}-bit activations could wrap around the field; lower the bit width`, layer.name);
+      throw new ZkinferError(
+        'FIELD_OVERFLOW',
+        `${layer.name}: a product of two ${w}-bit activations could wrap around the field; lower the bit width`,
+        layer.name,
+      );
     }
   },
   reference(layer, x, st) {
@@ -87,7 +91,14 @@ export const mul: LayerModule<MulLayer, QMul, MulShape> = {
         `${ind}}`,
       );
     }
-    if (carried.length > 0) emitCopies(t, carried, carried.map((k) => layer.a[k]), cur, ctx);
+    if (carried.length > 0)
+      emitCopies(
+        t,
+        carried,
+        carried.map((k) => layer.a[k]),
+        cur,
+        ctx,
+      );
     const posIdx = new Int32Array(layer.outSize).fill(-1);
     prods.forEach((k, i) => (posIdx[k] = i));
     return { values: t, pos: p > 0 ? `${t}Pos` : null, size: layer.outSize, ...(carried.length ? { posIdx } : {}) };

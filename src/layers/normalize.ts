@@ -37,11 +37,17 @@ function emitNormalize(layer: QNormalize, cur: Cursor, ctx: EmitContext): Cursor
   const t = `l${ctx.index}`;
   const p = layer.plan;
   const s = p.scaleBits;
-  ctx.lines.push(`${ind}// ${layer.name}: ${p.norm} normalisation of ${p.size} values of ${p.xBits} bits, y = x / norm at scale 2^${s} rounded (x when the norm is 0); divisors below 2^${p.divBits}`);
+  ctx.lines.push(
+    `${ind}// ${layer.name}: ${p.norm} normalisation of ${p.size} values of ${p.xBits} bits, y = x / norm at scale 2^${s} rounded (x when the norm is 0); divisors below 2^${p.divBits}`,
+  );
   // L1 takes |x_i| from the sign digits: the known ones (in their order), else decomposed.
   const sign = p.norm === 'L1' ? signDigits(cur, p.xBits, ctx, t).pos : null;
   const args =
-    p.norm === 'L1' ? [p.size, p.outBits, p.divBits, s] : p.norm === 'L2' ? [p.size, p.outBits, p.divBits, p.rootBits, p.gapBits, s] : [p.size, p.xBits, p.outBits, p.divBits, s];
+    p.norm === 'L1'
+      ? [p.size, p.outBits, p.divBits, s]
+      : p.norm === 'L2'
+        ? [p.size, p.outBits, p.divBits, p.rootBits, p.gapBits, s]
+        : [p.size, p.xBits, p.outBits, p.divBits, s];
   const tpl = p.norm === 'L1' ? 'NormL1' : p.norm === 'L2' ? 'NormL2' : 'NormMax';
   ctx.lines.push(`${ind}component ${t}Nm = ${tpl}(${args.join(', ')});`, `${ind}${t}Nm.in <== ${cur.values};`);
   if (sign) ctx.lines.push(`${ind}${t}Nm.sign <== ${sign};`);

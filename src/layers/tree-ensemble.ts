@@ -34,7 +34,8 @@ export function evalTreesFloat(layer: TreeEnsembleLayer, x: Float64Array): Float
   const y = Float64Array.from(layer.base);
   for (const root of layer.roots) {
     let i = root;
-    while (layer.mode[i] !== TREE_LEAF) i = treeTest(layer.mode[i], Math.fround(x[layer.feature[i]]), layer.threshold[i]) ? layer.trueChild[i] : layer.falseChild[i];
+    while (layer.mode[i] !== TREE_LEAF)
+      i = treeTest(layer.mode[i], Math.fround(x[layer.feature[i]]), layer.threshold[i]) ? layer.trueChild[i] : layer.falseChild[i];
     for (let j = 0; j < layer.outSize; j++) y[j] += layer.leafWeights[i * layer.outSize + j];
   }
   return y;
@@ -117,7 +118,9 @@ function emitTrees(layer: QTreeEnsemble, cur: Cursor, ctx: EmitContext): Cursor 
   const { plan } = layer;
   const n = layer.trueChild.length;
   const N = w + layer.shift;
-  ctx.lines.push(`${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${n} nodes, ${plan.bitCount} comparison bits, ${plan.products} path products, ${layer.outSize} outputs rescaled by 2^${layer.shift}`);
+  ctx.lines.push(
+    `${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${n} nodes, ${plan.bitCount} comparison bits, ${plan.products} path products, ${layer.outSize} outputs rescaled by 2^${layer.shift}`,
+  );
   if (plan.bitCount > 0) ctx.lines.push(`${ind}signal ${t}Le[${plan.bitCount}];`);
   for (const f of plan.features) {
     const m = f.thresholds.length;
@@ -149,7 +152,10 @@ function emitTrees(layer: QTreeEnsemble, cur: Cursor, ctx: EmitContext): Cursor 
   const test = (i: number): string => {
     const terms: string[] = [];
     if (plan.testConst[i] !== 0) terms.push(String(plan.testConst[i]));
-    for (const [b, sgn] of [[plan.testA[i], plan.signA[i]], [plan.testB[i], plan.signB[i]]]) {
+    for (const [b, sgn] of [
+      [plan.testA[i], plan.signA[i]],
+      [plan.testB[i], plan.signB[i]],
+    ]) {
       if (b < 0) continue;
       terms.push(`${sgn < 0 ? '- ' : terms.length ? '+ ' : ''}${t}Le[${b}]`);
     }

@@ -12,7 +12,13 @@ export interface NodeSpec {
   /** A number is an INT attribute; `{ float }` a FLOAT one; `{ floats }`, `{ string }`, `{ strings }` as named. */
   attrs?: Record<
     string,
-    number | number[] | { float: number } | { floats: number[] } | { string: string } | { strings: string[] } | { tensor: { dims: number[]; data: number[]; int64?: boolean } }
+    | number
+    | number[]
+    | { float: number }
+    | { floats: number[] }
+    | { string: string }
+    | { strings: string[] }
+    | { tensor: { dims: number[]; data: number[]; int64?: boolean } }
   >;
   domain?: string;
 }
@@ -32,7 +38,12 @@ export interface GraphSpec {
 function valueInfo(name: string, dims: (number | string)[], type: 'float' | 'string' | 'int64' = 'float') {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: type === 'string' ? onnx.TensorProto.DataType.STRING : type === 'int64' ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType: type === 'string' ? onnx.TensorProto.DataType.STRING : type === 'int64' ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   });
 }
 

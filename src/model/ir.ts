@@ -239,7 +239,18 @@ export interface NormalizeLayer {
   nodes: string[];
 }
 
-export type Layer = MulLayer | DenseLayer | SparseLayer | MaxPoolLayer | ReluLayer | LeakyReluLayer | ClipLayer | SigmoidLayer | TreeEnsembleLayer | BinarizeLayer | NormalizeLayer;
+export type Layer =
+  | MulLayer
+  | DenseLayer
+  | SparseLayer
+  | MaxPoolLayer
+  | ReluLayer
+  | LeakyReluLayer
+  | ClipLayer
+  | SigmoidLayer
+  | TreeEnsembleLayer
+  | BinarizeLayer
+  | NormalizeLayer;
 export type LayerKind = Layer['kind'];
 
 /**

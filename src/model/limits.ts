@@ -121,7 +121,11 @@ export function elementCount(shape: ArrayLike<number>, where: string): number {
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
     if (!Number.isInteger(d) || d < 0) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `"${where}": dimension ${d} of shape [${Array.from(shape).slice(0, 8).join(',')}${shape.length > 8 ? ',...' : ''}] is not a non-negative integer`, where);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `"${where}": dimension ${d} of shape [${Array.from(shape).slice(0, 8).join(',')}${shape.length > 8 ? ',...' : ''}] is not a non-negative integer`,
+        where,
+      );
     }
     n *= d;
   }

@@ -34,16 +34,50 @@ import { type Activation, type Constant, ML_DOMAIN, nodeName, size } from './low
 
 /** Ops that become layers or change only an activation's shape. */
 const ACTIVATION_OPS = [
-  'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip',
-  'Sigmoid', 'Softmax', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout', 'Concat', 'Expand', 'Tile',
+  'Gemm',
+  'MatMul',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'BatchNormalization',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Sigmoid',
+  'Softmax',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Unsqueeze',
+  'Identity',
+  'Cast',
+  'Dropout',
+  'Concat',
+  'Expand',
+  'Tile',
   // Of several activations (and constants): Sum and Mean are linear, Max a pool of one window per element.
-  'Sum', 'Mean', 'Max',
+  'Sum',
+  'Mean',
+  'Max',
   // Data movement (a copy layer: no constraint) and reductions (linear).
-  'Transpose', 'Slice', 'Gather', 'ReduceSum', 'ReduceMean', 'Neg',
+  'Transpose',
+  'Slice',
+  'Gather',
+  'ReduceSum',
+  'ReduceMean',
+  'Neg',
   // Of the model's outputs only, as the predicted label (the decision the circuit proves).
   'ArgMax',
   // Convolutions and pooling (src/model/lowering/ops/conv.ts), on NCHW activations.
-  'Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxPool', 'GlobalMaxPool', 'Pad',
+  'Conv',
+  'ConvTranspose',
+  'AveragePool',
+  'GlobalAveragePool',
+  'MaxPool',
+  'GlobalMaxPool',
+  'Pad',
 ];
 
 export const SUPPORTED_OPS: string[] = [...new Set([...ACTIVATION_OPS, ...Object.keys(constantOps), 'Constant'])].sort();
@@ -98,7 +132,11 @@ function refuseUnsupported(nodes: NodeProto[], inputs: string[]): void {
     } else if (onAct ? !ACTIVATION_OPS.includes(op) && op !== 'Shape' && op !== 'Gather' : !(op in constantOps)) {
       found.push({ op, node: name, why: whyUnsupported(op) });
     } else if ((node.input ?? []).filter((i) => live.has(i)).length > 1 && !TWO_ACTIVATION_OPS.includes(op)) {
-      found.push({ op, node: name, why: ` (of two activations: ${TWO_ACTIVATION_OPS.join(', ')} of two activations are supported, other ops only with constant operands)` });
+      found.push({
+        op,
+        node: name,
+        why: ` (of two activations: ${TWO_ACTIVATION_OPS.join(', ')} of two activations are supported, other ops only with constant operands)`,
+      });
     } else if (onAct && op in CONV_HANDLERS) {
       const why = convRefusal(node);
       if (why) found.push({ op, node: name, why: ` (${why})` });
@@ -142,7 +180,11 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     const ins = (node.input ?? []).map((_, i) => L.get(node, i));
     if (op === 'FeatureVectorizer') {
       if (!lowerInputConcat(L, node, ins, attrInts(node, 'inputdimensions'))) {
-        throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `FeatureVectorizer "${name}" is supported only for all graph inputs, in order, each at its full width, and read by nothing else`, name);
+        throw new ZkinferError(
+          'MODEL_UNSUPPORTED_GRAPH',
+          `FeatureVectorizer "${name}" is supported only for all graph inputs, in order, each at its full width, and read by nothing else`,
+          name,
+        );
       }
       return;
     }
@@ -165,7 +207,12 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
     // Everything constant: fold.
     const fold: ConstOp | undefined = constantOps[op];
     if (!fold) throw unsupportedOp(op, name);
-    const outs = fold(node, ins.map((v) => (v as Constant | undefined)?.t), L.opset, L);
+    const outs = fold(
+      node,
+      ins.map((v) => (v as Constant | undefined)?.t),
+      L.opset,
+      L,
+    );
     outs.forEach((t, i) => L.values.set(node.output![i], { kind: 'const', t }));
     return;
   }
@@ -189,7 +236,11 @@ function lowerNodeUnchecked(L: Lowering, node: NodeProto): void {
       lowerCombine(L, node, op, acts[0], acts[1]);
       return;
     }
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${name}" (${op}) reads two activations: of the ops on two activations, Add, Sub, Mul and Concat are supported`, name);
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `node "${name}" (${op}) reads two activations: of the ops on two activations, Add, Sub, Mul and Concat are supported`,
+      name,
+    );
   }
   if (timesOne(L, node)) {
     L.reshapeAct(node, L.activation(node, acts[0]).shape);
@@ -231,8 +282,12 @@ function checkFinite(layer: Layer): void {
 /** onnx.TensorProto.DataType.STRING */
 const STRING_TYPE = 8;
 
-function dimsOf(vi: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null } | null } | null }): (number | null)[] {
-  return (vi.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && String(d.dimValue) !== '0' ? Number(String(d.dimValue)) : null));
+function dimsOf(vi: {
+  type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null } | null } | null;
+}): (number | null)[] {
+  return (vi.type?.tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimValue !== undefined && d.dimValue !== null && String(d.dimValue) !== '0' ? Number(String(d.dimValue)) : null,
+  );
 }
 
 /**
@@ -246,11 +301,15 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   const L = new Lowering(opset, limits);
   for (const [name, t] of initializers) {
     L.holdConstant(t.data.length, name);
-    if (!t.strings && t.data.some((v) => !Number.isFinite(v))) throw new ZkinferError('MODEL_BAD_WEIGHTS', `initializer "${name}" contains NaN or Infinity`, name);
+    if (!t.strings && t.data.some((v) => !Number.isFinite(v)))
+      throw new ZkinferError('MODEL_BAD_WEIGHTS', `initializer "${name}" contains NaN or Infinity`, name);
     L.values.set(name, { kind: 'const', t });
   }
   const graphInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
-  L.countUses(graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
+  L.countUses(
+    graph.node ?? [],
+    (graph.output ?? []).map((o) => o.name ?? ''),
+  );
   L.graphNodes = graph.node ?? [];
   if (graphInputs.length === 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', 'the graph has no inputs', 'model');
   let offset = 0;
@@ -262,11 +321,21 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     const hasBatch = dims.length > 0 && (dims[0] === null || dims[0] === 1);
     const feat = hasBatch ? dims.slice(1) : dims;
     if (feat.some((d) => d === null) || dims.length === 0) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph input "${gi.name}" has an unknown feature dimension [${dims.map((d) => d ?? '?')}]`, gi.name ?? undefined);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `graph input "${gi.name}" has an unknown feature dimension [${dims.map((d) => d ?? '?')}]`,
+        gi.name ?? undefined,
+      );
     }
     const shape = feat as number[];
     const n = elementCount(shape, gi.name ?? `input${index}`);
-    checkLimit(limits, 'maxLayerWidth', offset + n, `the input width (features of ${index === 0 ? `input ${gi.name}` : `inputs up to and including ${gi.name}`})`, gi.name ?? undefined);
+    checkLimit(
+      limits,
+      'maxLayerWidth',
+      offset + n,
+      `the input width (features of ${index === 0 ? `input ${gi.name}` : `inputs up to and including ${gi.name}`})`,
+      gi.name ?? undefined,
+    );
     L.inputs.push({ name: gi.name ?? `input${index}`, shape, size: n, offset, ...(hasBatch ? {} : { batched: false }) });
     if (gi.type?.tensorType?.elemType === STRING_TYPE) L.stringInputs.add(gi.name ?? '');
     if (!hasBatch) batched = false;
@@ -279,8 +348,15 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   L.nextSlot = L.inputs.length;
   if (L.inputs.length === 1) L.merged = true;
 
-  refuseUnsupported(graph.node ?? [], [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k));
-  const prefix = lowerColumnPrefix(L, graph.node ?? [], (graph.output ?? []).map((o) => o.name ?? ''));
+  refuseUnsupported(
+    graph.node ?? [],
+    [...L.values.entries()].filter(([, v]) => v.kind === 'act').map(([k]) => k),
+  );
+  const prefix = lowerColumnPrefix(
+    L,
+    graph.node ?? [],
+    (graph.output ?? []).map((o) => o.name ?? ''),
+  );
   for (const node of graph.node ?? []) if (prefix.has(nodeName(node))) L.consume(node.input ?? []);
   for (const node of graph.node ?? []) if (!prefix.has(nodeName(node))) lowerNode(L, node);
   // Categorical columns widened the flat vector (one feature per category).
@@ -291,7 +367,11 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
   const labelOutputs = outputs.filter((n) => L.values.get(n)?.kind === 'label');
   const chainOutputs = outputs.filter((n) => !labelOutputs.includes(n));
   if (chainOutputs.length !== 1) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `the graph has ${chainOutputs.length} outputs besides a classifier's label (${chainOutputs.join(', ') || 'none'}); exactly one is supported`, 'model');
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `the graph has ${chainOutputs.length} outputs besides a classifier's label (${chainOutputs.join(', ') || 'none'}); exactly one is supported`,
+      'model',
+    );
   }
   const outName = chainOutputs[0];
   const out = L.values.get(outName);
@@ -299,18 +379,32 @@ export function lowerModel(model: ModelProto, initializers: Map<string, Tensor>,
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph output "${outName}" is not computed from the graph inputs`, outName);
   }
   if (L.labelSource && L.labelSource.slot !== out.slot) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `ArgMax "${L.labelSource.node}" is not of the graph output "${outName}": a label is supported only as the argmax of the model's outputs`, L.labelSource.node);
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `ArgMax "${L.labelSource.node}" is not of the graph output "${outName}": a label is supported only as the argmax of the model's outputs`,
+      L.labelSource.node,
+    );
   }
   if (L.layout.length > 1) {
     // Values nothing read any more (read only by Shape, say) are dropped.
-    L.relayout({ name: `${outName}/output`, opType: 'Identity' } as NodeProto, L.layout.filter((s) => s.id === out.slot), null, 0, [`${outName}/output`]);
+    L.relayout(
+      { name: `${outName}/output`, opType: 'Identity' } as NodeProto,
+      L.layout.filter((s) => s.id === out.slot),
+      null,
+      0,
+      [`${outName}/output`],
+    );
   }
   const cls = L.classifier;
   // A ZipMap's output is fetched from onnxruntime as the tensor it reads.
   let fetch = outName;
   while (L.zipMaps.has(fetch)) fetch = L.zipMaps.get(fetch)!;
   const zipMap = fetch !== outName ? outName : undefined;
-  const onnxOutput = cls ? { name: fetch, pick: cls.pick, apply: cls.apply, ...(zipMap ? { zipMap } : {}) } : zipMap ? { name: fetch, pick: Array.from({ length: size(out.shape) }, (_, i) => i), apply: 'none' as Head, zipMap } : undefined;
+  const onnxOutput = cls
+    ? { name: fetch, pick: cls.pick, apply: cls.apply, ...(zipMap ? { zipMap } : {}) }
+    : zipMap
+      ? { name: fetch, pick: Array.from({ length: size(out.shape) }, (_, i) => i), apply: 'none' as Head, zipMap }
+      : undefined;
   const head: Head = L.pendingHead?.op ?? (L.argmaxLabel ? 'argmax' : 'none');
   const labels = cls?.labels.length ? cls.labels : (L.classLabels ?? undefined);
   const layers = foldDenseChain(L.layers, limits);

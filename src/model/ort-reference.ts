@@ -18,7 +18,11 @@ function feedNumbers(type: string, values: number[], dims: number[]): ort.Tensor
     case 'float64':
       return new ort.Tensor('float64', Float64Array.from(values), dims);
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(Math.round(v))), dims);
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(Math.round(v))),
+        dims,
+      );
     case 'int32':
       return new ort.Tensor('int32', Int32Array.from(values, Math.round), dims);
     default:
@@ -56,7 +60,13 @@ export async function runOnnxRuntime(file: string, x: ArrayLike<number>, ir: Mod
   const out = await session.run(feeds, [o?.name ?? ir.outputName]);
   const t = out[o?.name ?? ir.outputName] ?? Object.values(out)[0];
   const data = t.data as ArrayLike<number | bigint>;
-  if (o) return Float64Array.from(applyHead(o.apply, o.pick.map((i) => Number(data[i]))));
+  if (o)
+    return Float64Array.from(
+      applyHead(
+        o.apply,
+        o.pick.map((i) => Number(data[i])),
+      ),
+    );
   return Float64Array.from({ length: Math.min(ir.outputSize, data.length) }, (_, i) => Number(data[i]));
 }
 

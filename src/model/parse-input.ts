@@ -138,7 +138,12 @@ function encode(inp: InputLayout['inputs'][number], values: Given[], at: (j: num
       const key = typeof v === 'string' ? v : typeof v === 'number' && Number.isInteger(v) ? String(v) : null;
       const idx = key === null ? -1 : cats.indexOf(key);
       if (v === null) throw new ZkinferError('INPUT_VALUE', `${at(j)} is missing (null); it is a categorical column, which the model does not impute`, at(j));
-      if (idx < 0) throw new ZkinferError('INPUT_VALUE', `${at(j)} is not one of the ${cats.length} categories of this column (listed in the model descriptor); an unknown category is refused`, at(j));
+      if (idx < 0)
+        throw new ZkinferError(
+          'INPUT_VALUE',
+          `${at(j)} is not one of the ${cats.length} categories of this column (listed in the model descriptor); an unknown category is refused`,
+          at(j),
+        );
       for (let c = 0; c < cats.length; c++) out.push(c === idx ? 1 : 0);
       return;
     }
@@ -157,7 +162,8 @@ function encode(inp: InputLayout['inputs'][number], values: Given[], at: (j: num
 export function parseInputRows(json: unknown, ir: InputLayout): Float64Array[] {
   if (json && typeof json === 'object' && !Array.isArray(json) && 'input_data' in json) {
     const rows = (json as { input_data: unknown }).input_data;
-    if (Array.isArray(rows) && rows.length > MAX_INPUT_ROWS) throw new ZkinferError('INPUT_SHAPE', `input_data has ${rows.length} rows; at most ${MAX_INPUT_ROWS} are read`, 'input_data');
+    if (Array.isArray(rows) && rows.length > MAX_INPUT_ROWS)
+      throw new ZkinferError('INPUT_SHAPE', `input_data has ${rows.length} rows; at most ${MAX_INPUT_ROWS} are read`, 'input_data');
     if (Array.isArray(rows) && rows.length > 1) return rows.map((r) => parseInput({ input_data: [r] }, ir));
   }
   return [parseInput(json, ir)];

@@ -9,7 +9,11 @@ import { type InputLayout, parseInput, parseInputRows } from './parse-input.ts';
  * by name), or JSON (`{"input_data": [[...], ...]}`, an array of rows, or an array of
  * named-feature objects). Errors name the row and the column, never a value.
  */
-export async function readInputRows(file: string, layout: InputLayout, opts: { keep?: string[] } = {}): Promise<{ rows: Float64Array[]; extra: Record<string, string>[] }> {
+export async function readInputRows(
+  file: string,
+  layout: InputLayout,
+  opts: { keep?: string[] } = {},
+): Promise<{ rows: Float64Array[]; extra: Record<string, string>[] }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -75,7 +75,13 @@ export function modelIdOf(
   return sha256Hex(
     bytes,
     ...externalBytes,
-    JSON.stringify({ scaleBits: settings.scaleBits, bits: settings.bits, ...(publicInput ? { publicInput } : {}), ...(inputQuant ? { inputQuant } : {}), ...(labels ? { labels } : {}) }),
+    JSON.stringify({
+      scaleBits: settings.scaleBits,
+      bits: settings.bits,
+      ...(publicInput ? { publicInput } : {}),
+      ...(inputQuant ? { inputQuant } : {}),
+      ...(labels ? { labels } : {}),
+    }),
   );
 }
 
@@ -89,12 +95,25 @@ export function checkLabels(ir: Pick<ModelIR, 'head' | 'outputSize' | 'labels'>,
   const labels = fromModel ? ir.labels : given;
   if (!labels || labels.length === 0) return null;
   if (fromModel && labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) {
-    throw new ZkinferError('SETTINGS', `the model's class labels (${labels.slice(0, 4).map((l) => JSON.stringify(l.slice(0, 20))).join(', ')}) are not usable as decision names (1 to 64 letters, digits, spaces, dots, dashes or underscores): give labels`, 'labels');
+    throw new ZkinferError(
+      'SETTINGS',
+      `the model's class labels (${labels
+        .slice(0, 4)
+        .map((l) => JSON.stringify(l.slice(0, 20)))
+        .join(', ')}) are not usable as decision names (1 to 64 letters, digits, spaces, dots, dashes or underscores): give labels`,
+      'labels',
+    );
   }
   const want = ir.head === 'sigmoid' ? 2 : ir.head === 'softmax' || ir.head === 'argmax' ? ir.outputSize : 0;
   if (want === 0) throw new ZkinferError('SETTINGS', 'labels name decisions; this model has no sigmoid, softmax or argmax head, so no decision', 'labels');
-  if (labels.length !== want) throw new ZkinferError('SETTINGS', `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`, 'labels');
-  if (labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l))) throw new ZkinferError('SETTINGS', 'each label must be 1 to 64 letters, digits, spaces, dots, dashes or underscores', 'labels');
+  if (labels.length !== want)
+    throw new ZkinferError(
+      'SETTINGS',
+      `this model needs ${want} labels (${ir.head === 'sigmoid' ? 'for decision 0, then 1' : 'one per class'}), got ${labels.length}`,
+      'labels',
+    );
+  if (labels.some((l) => !/^[\p{L}\p{N} ._-]{1,64}$/u.test(l)))
+    throw new ZkinferError('SETTINGS', 'each label must be 1 to 64 letters, digits, spaces, dots, dashes or underscores', 'labels');
   // Two decisions with one name: a verifier could not tell which one a proof shows.
   const seen = new Set<string>();
   for (const l of labels) {
@@ -114,7 +133,8 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
   const names = new Set(ir.inputs.map((i) => i.name));
   for (const k of Object.keys(declared)) {
     if (!names.has(k)) throw new ZkinferError('SETTINGS', `--input-range names "${k}", which is not an input of this model (${[...names].join(', ')})`, k);
-    if (ir.inputs.find((i) => i.name === k)?.categories) throw new ZkinferError('SETTINGS', `--input-range names "${k}", which has categorical columns: a category has no range`, k);
+    if (ir.inputs.find((i) => i.name === k)?.categories)
+      throw new ZkinferError('SETTINGS', `--input-range names "${k}", which has categorical columns: a category has no range`, k);
   }
   if (!opts.calibration?.length && Object.keys(declared).length === 0) return null;
   const observed = opts.calibration?.length ? observedRanges(opts.calibration, ir.inputSize) : null;
@@ -239,7 +259,19 @@ export async function compileLoaded(
     const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
     fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : calibrated ? 'calibration' : 'random' };
   }
-  return { modelPath: opts.modelPath ?? '', modelId, descriptor, modelCommitment, settings, publicInput, ir: loaded.ir, quantized, circuit, compiled, fidelity };
+  return {
+    modelPath: opts.modelPath ?? '',
+    modelId,
+    descriptor,
+    modelCommitment,
+    settings,
+    publicInput,
+    ir: loaded.ir,
+    quantized,
+    circuit,
+    compiled,
+    fidelity,
+  };
 }
 
 /** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */

@@ -22,9 +22,7 @@ export interface IsolatedLoadRequest {
   settings?: QuantSettings;
 }
 export type IsolatedLoadResult =
-  | { ok: true; loaded: LoadedOnnxModel }
-  | { ok: false; code: ErrorCode; message: string; field?: string }
-  | { ok: false; internal: string };
+  { ok: true; loaded: LoadedOnnxModel } | { ok: false; code: ErrorCode; message: string; field?: string } | { ok: false; internal: string };
 
 export const DEFAULT_IMPORT_TIMEOUT_MS = 20_000;
 export const DEFAULT_IMPORT_HEAP_MB = 512;

@@ -77,18 +77,26 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
     setup: setup.provenance,
     tools: toolVersions(),
   };
-  const given = input && typeof input === 'object' && !Array.isArray(input) && !('input_data' in input) ? (input as Receipt['given']) : Array.isArray(input) && input.some((v) => typeof v === 'string' || v === null) ? (input as Receipt['given']) : Array.from(x);
-  const receipt: Receipt | null = commitment === null ? null : {
-    format: RECEIPT_FORMAT,
-    version: 1,
-    modelId: m.modelId,
-    inputCommitment: commitment.toString(),
-    salt: salt.toString(),
-    scaleBits: m.settings.scaleBits,
-    ...(m.quantized.inputQuant ? { featureScaleBits: m.quantized.inputQuant.scaleBits } : {}),
-    width: activationBits(m.settings),
-    features: ref.input.map(String),
-    given,
-  };
+  const given =
+    input && typeof input === 'object' && !Array.isArray(input) && !('input_data' in input)
+      ? (input as Receipt['given'])
+      : Array.isArray(input) && input.some((v) => typeof v === 'string' || v === null)
+        ? (input as Receipt['given'])
+        : Array.from(x);
+  const receipt: Receipt | null =
+    commitment === null
+      ? null
+      : {
+          format: RECEIPT_FORMAT,
+          version: 1,
+          modelId: m.modelId,
+          inputCommitment: commitment.toString(),
+          salt: salt.toString(),
+          scaleBits: m.settings.scaleBits,
+          ...(m.quantized.inputQuant ? { featureScaleBits: m.quantized.inputQuant.scaleBits } : {}),
+          width: activationBits(m.settings),
+          features: ref.input.map(String),
+          given,
+        };
   return { bundle, receipt, timings: raw.timings };
 }

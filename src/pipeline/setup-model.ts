@@ -1,5 +1,14 @@
 import { ZkinferError } from '../core/errors.ts';
-import { checkPtauPower, DEFAULT_MAX_PTAU_POWER, developmentPtau, operatorPtau, type PtauInfo, requiredPower, setupCircuit, type CircuitSetup } from '../prover/index.ts';
+import {
+  checkPtauPower,
+  DEFAULT_MAX_PTAU_POWER,
+  developmentPtau,
+  operatorPtau,
+  type PtauInfo,
+  requiredPower,
+  setupCircuit,
+  type CircuitSetup,
+} from '../prover/index.ts';
 import type { CompiledModel } from './compile-model.ts';
 
 export interface SetupOptions {

@@ -28,7 +28,12 @@ export const DEV_PTAU_SECRETS: PtauSecrets = { tau: DEV_PTAU_TAU, alpha: DEV_PTA
  * `secrets` other than the published ones make a file of another identity: tests use
  * that for "a ptau this key was not made on".
  */
-export async function generateDevPtau(power: number, outFile: string, log: (m: string) => void = () => {}, secrets: PtauSecrets = DEV_PTAU_SECRETS): Promise<void> {
+export async function generateDevPtau(
+  power: number,
+  outFile: string,
+  log: (m: string) => void = () => {},
+  secrets: PtauSecrets = DEV_PTAU_SECRETS,
+): Promise<void> {
   if (!Number.isInteger(power) || power < 1 || power > 27) throw new RangeError(`development ptau power must be 1..27, got ${power}`);
   // A private single-threaded instance: fixedBaseMul uses its WebAssembly memory directly.
   const curve = (await snarkjs.curves.getCurveFromName('bn128', { singleThread: true })) as unknown as WasmCurve;

@@ -47,10 +47,19 @@ const DEVELOPMENT_KEYS: (KnownPoints & { name: string })[] = [
 
 /** alpha*G1 and beta*G2 of the public ceremony files: a key carrying them *claims* that phase 1, nothing more. */
 export const CEREMONY_POINTS: KnownPoints = {
-  alpha1: ['20491192805390485299153009773594534940189261866228447918068658471970481763042', '9383485363053290200918347156157836566562967994039712273449902621266178545958'],
+  alpha1: [
+    '20491192805390485299153009773594534940189261866228447918068658471970481763042',
+    '9383485363053290200918347156157836566562967994039712273449902621266178545958',
+  ],
   beta2: [
-    ['6375614351688725206403948262868962793625744043794305715222011528459656738731', '4252822878758300859123897981450591353533073413197771768651442665752259397132'],
-    ['10505242626370262277552901082094356697409835680220590971873171140371331206856', '21847035105528745403288232691147584728191162732299865338377159692350059136679'],
+    [
+      '6375614351688725206403948262868962793625744043794305715222011528459656738731',
+      '4252822878758300859123897981450591353533073413197771768651442665752259397132',
+    ],
+    [
+      '10505242626370262277552901082094356697409835680220590971873171140371331206856',
+      '21847035105528745403288232691147584728191162732299865338377159692350059136679',
+    ],
   ],
 };
 
@@ -60,7 +69,14 @@ export const NOT_CHECKED_LABEL = 'not checked: a key cannot show which powers of
 function carries(vkey: Pick<VerificationKey, 'vk_alpha_1' | 'vk_beta_2'>, k: KnownPoints): boolean {
   const a = vkey.vk_alpha_1?.map(String) ?? [];
   const b = vkey.vk_beta_2?.map((c) => c.map(String)) ?? [];
-  return a[0] === k.alpha1[0] && a[1] === k.alpha1[1] && b[0]?.[0] === k.beta2[0][0] && b[0]?.[1] === k.beta2[0][1] && b[1]?.[0] === k.beta2[1][0] && b[1]?.[1] === k.beta2[1][1];
+  return (
+    a[0] === k.alpha1[0] &&
+    a[1] === k.alpha1[1] &&
+    b[0]?.[0] === k.beta2[0][0] &&
+    b[0]?.[1] === k.beta2[0][1] &&
+    b[1]?.[0] === k.beta2[1][0] &&
+    b[1]?.[1] === k.beta2[1][1]
+  );
 }
 
 /**
@@ -104,11 +120,23 @@ export function phase1OfFile(file: PtauFileIdentity, opts: { trustedHashes?: str
   const by = checkedBy === 'service' ? " (the proving service's check of its configured file)" : '';
   if (file.kind === 'development') return { kind: 'development', name: file.name, label: DEVELOPMENT_LABEL + by, trusted: false, checkedBy };
   if (file.kind === 'ceremony') {
-    return { kind: 'ceremony', name: file.name, label: `public ceremony file ${file.name} (recognised by its blake2b-512 hash)${by}`, trusted: true, checkedBy };
+    return {
+      kind: 'ceremony',
+      name: file.name,
+      label: `public ceremony file ${file.name} (recognised by its blake2b-512 hash)${by}`,
+      trusted: true,
+      checkedBy,
+    };
   }
   const trusted = (opts.trustedHashes ?? []).map((h) => h.toLowerCase().replace(/^0x/, ''));
   if (trusted.includes(file.sha256) || (file.blake2b && trusted.includes(file.blake2b))) {
-    return { kind: 'auditor-trusted', name: file.name, label: `powers of tau ${file.name} (sha256 ${file.sha256}), trusted by the auditor's own --trust-ptau hash`, trusted: true, checkedBy };
+    return {
+      kind: 'auditor-trusted',
+      name: file.name,
+      label: `powers of tau ${file.name} (sha256 ${file.sha256}), trusted by the auditor's own --trust-ptau hash`,
+      trusted: true,
+      checkedBy,
+    };
   }
   if (file.kind === 'operator-pinned') {
     return {

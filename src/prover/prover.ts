@@ -34,7 +34,12 @@ export class Prover {
     const [zkey, wasm] = await Promise.all([readFile(setup.zkey), readFile(compiled.wasm)]);
     const check = (what: string, bytes: Uint8Array, want: string) => {
       const got = sha256Bytes(bytes);
-      if (got !== want) throw new ZkinferError('ARTIFACT_CORRUPT', `${what} hash mismatch (expected ${want}, found ${got}): the artifact is corrupt; delete it to rebuild`, what);
+      if (got !== want)
+        throw new ZkinferError(
+          'ARTIFACT_CORRUPT',
+          `${what} hash mismatch (expected ${want}, found ${got}): the artifact is corrupt; delete it to rebuild`,
+          what,
+        );
     };
     check('zkey', zkey, setup.provenance.zkeySha256);
     check('wasm', wasm, setup.provenance.wasmSha256);

@@ -76,7 +76,8 @@ export function maxPtauPowerFromEnv(env: Record<string, string | undefined> = pr
   const raw = env[MAX_PTAU_POWER_ENV];
   if (raw === undefined || raw.trim() === '') return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [] };
   const v = Number(raw.trim());
-  if (!Number.isInteger(v) || v < 8 || v > 28) return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [`${MAX_PTAU_POWER_ENV} must be a whole number from 8 to 28 (got "${raw.slice(0, 40)}")`] };
+  if (!Number.isInteger(v) || v < 8 || v > 28)
+    return { maxPtauPower: DEFAULT_MAX_PTAU_POWER, problems: [`${MAX_PTAU_POWER_ENV} must be a whole number from 8 to 28 (got "${raw.slice(0, 40)}")`] };
   return { maxPtauPower: v, problems: [] };
 }
 
@@ -173,7 +174,7 @@ export async function developmentPtau(needed: number, log: (m: string) => void =
   // are passed over, so every development key shares the published one.
   const devAlpha = await readPtauAlphaG1(BUNDLED_DEV_PTAU.file);
   const cachedPowers: number[] = [];
-  for (const f of await exists(dir) ? await readdir(dir) : []) {
+  for (const f of (await exists(dir)) ? await readdir(dir) : []) {
     const m = /^dev-(\d+)\.ptau$/.exec(f);
     if (!m || Number(m[1]) < needed || Number(m[1]) > Math.max(maxPower, BUNDLED_DEV_PTAU.power)) continue;
     if (!(await readPtauAlphaG1(path.join(dir, f)).catch(() => Buffer.alloc(0))).equals(devAlpha)) continue;
@@ -233,6 +234,7 @@ async function identifyUncached(file: string): Promise<PtauIdentity> {
   if (sha256 === BUNDLED_DEV_PTAU.sha256) return { kind: 'development', name: `zkinfer-dev-${BUNDLED_DEV_PTAU.power}`, power, sha256, blake2b };
   // Every development file (any size) shares the bundled one's alpha: its secrets are published.
   // (A file made to carry that alpha is called development too: never trusted either way.)
-  if ((await readPtauAlphaG1(file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file))) return { kind: 'development', name: `zkinfer-dev-${power}`, power, sha256, blake2b };
+  if ((await readPtauAlphaG1(file)).equals(await readPtauAlphaG1(BUNDLED_DEV_PTAU.file)))
+    return { kind: 'development', name: `zkinfer-dev-${power}`, power, sha256, blake2b };
   return { kind: 'unknown', name: path.basename(file), power, sha256, blake2b };
 }

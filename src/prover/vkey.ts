@@ -9,7 +9,15 @@ import { ZkinferError } from '../core/errors.ts';
  */
 export function vkeyHashText(vkey: VerificationKey): string {
   const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   const { vk_alphabeta_12: _derived, ...rest } = vkey;
   return JSON.stringify(canon(rest)) + '\0';
 }
@@ -44,10 +52,14 @@ function g1(p: unknown, field: string): G1 {
 }
 
 function g2(p: unknown, field: string): G2 {
-  if (!Array.isArray(p) || p.length !== 3 || !p.every((c) => Array.isArray(c) && c.length === 2)) refuse(`${field} must be an affine G2 point [[x0, x1], [y0, y1], [1, 0]]`, field);
+  if (!Array.isArray(p) || p.length !== 3 || !p.every((c) => Array.isArray(c) && c.length === 2))
+    refuse(`${field} must be an affine G2 point [[x0, x1], [y0, y1], [1, 0]]`, field);
   const [x, y, z] = (p as unknown[][]).map((c, i) => c.map((v, j) => coordinate(v, `${field}[${i}][${j}]`)));
   if (z[0] !== 1n || z[1] !== 0n) refuse(`${field} is not in affine form (z must be [1, 0])`, field);
-  return [[x[0], x[1]], [y[0], y[1]]];
+  return [
+    [x[0], x[1]],
+    [y[0], y[1]],
+  ];
 }
 
 const sameG2 = (a: G2, b: G2) => a[0][0] === b[0][0] && a[0][1] === b[0][1] && a[1][0] === b[1][0] && a[1][1] === b[1][1];

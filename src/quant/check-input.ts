@@ -31,7 +31,14 @@ export function checkInput(json: unknown, model: InputDescription): bigint[] {
   let offset = 0;
   const inputs = model.inputs.map((i) => {
     // Categories and imputed values as the descriptor lists them: the same mapping the prover applies.
-    const d = { name: i.name, size: i.size, shape: [i.size], offset, ...(i.categories ? { categories: i.categories } : {}), ...(i.missing ? { missing: i.missing } : {}) };
+    const d = {
+      name: i.name,
+      size: i.size,
+      shape: [i.size],
+      offset,
+      ...(i.categories ? { categories: i.categories } : {}),
+      ...(i.missing ? { missing: i.missing } : {}),
+    };
     offset += i.size;
     return d;
   });

@@ -43,7 +43,10 @@ export function floatDecision(head: QuantizedModel['head'], out: ArrayLike<numbe
 
 /** The integer model's output in the same space as the float model's graph output. */
 export function dequantizeOutput(q: QuantizedModel, y: bigint[]): number[] {
-  return applyHead(q.head, y.map((v) => Number(v) / 2 ** q.settings.scaleBits));
+  return applyHead(
+    q.head,
+    y.map((v) => Number(v) / 2 ** q.settings.scaleBits),
+  );
 }
 
 export async function fidelityReport(
@@ -91,12 +94,17 @@ export async function fidelityReport(
   const hasDecision = q.head !== 'none';
   const relativeError = samplesCompared && maxFloat > 0 ? maxAbs / maxFloat : null;
   const warnings: string[] = [];
-  if (inputs.length > 0 && samplesCompared === 0) warnings.push(`no sample could be compared: all ${inputs.length} are outside the representable range (give --calibration or --input-range)`);
+  if (inputs.length > 0 && samplesCompared === 0)
+    warnings.push(`no sample could be compared: all ${inputs.length} are outside the representable range (give --calibration or --input-range)`);
   else if (outOfRange > 0) warnings.push(`${outOfRange} of ${inputs.length} samples are outside the representable range and were not compared`);
   // With a head, outputs are logits: a zero logit is a real answer; without one, all-zero
   // outputs where the float model is not zero mean the values fell below the scale.
-  if (samplesCompared > 0 && q.head === 'none' && allZero && maxFloat > 0) warnings.push(`every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the resolution 2^-${q.settings.scaleBits} (raise --scale)`);
-  if (relativeError !== null && relativeError > 0.1 && q.head === 'none') warnings.push(`the error is ${(relativeError * 100).toFixed(0)}% of the outputs' own magnitude`);
+  if (samplesCompared > 0 && q.head === 'none' && allZero && maxFloat > 0)
+    warnings.push(
+      `every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the resolution 2^-${q.settings.scaleBits} (raise --scale)`,
+    );
+  if (relativeError !== null && relativeError > 0.1 && q.head === 'none')
+    warnings.push(`the error is ${(relativeError * 100).toFixed(0)}% of the outputs' own magnitude`);
   return {
     samples: inputs.length,
     outOfRange,

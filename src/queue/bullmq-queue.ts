@@ -134,7 +134,8 @@ export class BullJobQueue implements JobQueue {
         }
       }
     }
-    if (report.requeued || report.failed) this.log(`reconciler: ${report.requeued} job(s) handed to the queue again, ${report.failed} final failure(s) recorded`);
+    if (report.requeued || report.failed)
+      this.log(`reconciler: ${report.requeued} job(s) handed to the queue again, ${report.failed} final failure(s) recorded`);
     return report;
   }
 
@@ -196,8 +197,7 @@ export function startBullWorkers(
   const queues = opts.queues ?? ['compile', 'prove'];
   const workers = queues.map((k) => (k === 'compile' ? mk(QUEUE_NAMES.compile, compile) : mk(QUEUE_NAMES.prove, prove)));
   const name = `${hostname()}:${process.pid}`;
-  const beat = () =>
-    heartbeats.beat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));
+  const beat = () => heartbeats.beat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));
   void beat();
   const timer = setInterval(beat, opts.heartbeatMs ?? 5000);
   return {

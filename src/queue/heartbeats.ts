@@ -5,7 +5,10 @@ export class Heartbeats {
   constructor(private readonly db: Db) {}
 
   async beat(worker: string, kind: string): Promise<void> {
-    await this.db.query('INSERT INTO worker_heartbeats (worker, kind, seen_at) VALUES ($1, $2, now()) ON CONFLICT (worker) DO UPDATE SET seen_at = now(), kind = $2', [worker, kind]);
+    await this.db.query(
+      'INSERT INTO worker_heartbeats (worker, kind, seen_at) VALUES ($1, $2, now()) ON CONFLICT (worker) DO UPDATE SET seen_at = now(), kind = $2',
+      [worker, kind],
+    );
   }
 
   async forget(worker: string): Promise<void> {

@@ -60,10 +60,10 @@ export class Leases {
   async startCompile(tenant: string, id: string, perTenant: number): Promise<boolean> {
     return this.db.tx(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [COMPILE_CLAIM_LOCK]);
-      const [{ n }] = await q.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND id <> $2 AND status = 'compiling'",
-        [tenant, id],
-      );
+      const [{ n }] = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND id <> $2 AND status = 'compiling'", [
+        tenant,
+        id,
+      ]);
       if (n >= perTenant) return false;
       await q.query(
         "UPDATE models SET status = 'compiling', claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
@@ -86,9 +86,18 @@ export class Leases {
 
   async renew(job: ClaimedJob, owner: string, leaseMs: number): Promise<void> {
     if (job.kind === 'compile') {
-      await this.db.query("UPDATE models SET lease_until = now() + ($4::int * interval '1 millisecond') WHERE tenant = $1 AND id = $2 AND lease_owner = $3", [job.tenant, job.id, owner, leaseMs]);
+      await this.db.query("UPDATE models SET lease_until = now() + ($4::int * interval '1 millisecond') WHERE tenant = $1 AND id = $2 AND lease_owner = $3", [
+        job.tenant,
+        job.id,
+        owner,
+        leaseMs,
+      ]);
     } else {
-      await this.db.query("UPDATE proofs SET lease_until = now() + ($3::int * interval '1 millisecond') WHERE id = $1 AND lease_owner = $2", [job.id, owner, leaseMs]);
+      await this.db.query("UPDATE proofs SET lease_until = now() + ($3::int * interval '1 millisecond') WHERE id = $1 AND lease_owner = $2", [
+        job.id,
+        owner,
+        leaseMs,
+      ]);
     }
   }
 
@@ -109,7 +118,10 @@ export class Leases {
       if (!r || (r.status !== running && r.status !== 'queued')) return 'finished';
       if (r.attempts >= maxAttempts) {
         const why = `${reason} (taken ${r.attempts} times, the limit)`.slice(0, 2000);
-        await q.query(`UPDATE ${table} SET status = 'failed', reason = $${keyParams.length + 1}, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE ${key}`, [...keyParams, why]);
+        await q.query(
+          `UPDATE ${table} SET status = 'failed', reason = $${keyParams.length + 1}, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
+          [...keyParams, why],
+        );
         if (job.kind === 'prove') await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [job.id]);
         return 'failed';
       }

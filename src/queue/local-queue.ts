@@ -19,7 +19,19 @@ export type FromWorker =
   | { type: 'rpc'; seq: number; method: keyof JobRecords; args: unknown[] };
 
 /** The record methods the worker process may call over IPC: nothing else is served. */
-export const WORKER_RPC: (keyof JobRecords)[] = ['getModel', 'setModelStatus', 'latestVersion', 'recordVersion', 'proofJob', 'setProofStage', 'finishProof', 'failProof', 'failModel', 'heartbeat', 'startCeremony'];
+export const WORKER_RPC: (keyof JobRecords)[] = [
+  'getModel',
+  'setModelStatus',
+  'latestVersion',
+  'recordVersion',
+  'proofJob',
+  'setProofStage',
+  'finishProof',
+  'failProof',
+  'failModel',
+  'heartbeat',
+  'startCeremony',
+];
 
 export interface EmbeddedOptions {
   /** A taken job's lease; renewed while its worker runs it. */
@@ -168,7 +180,9 @@ export class LocalJobQueue implements JobQueue {
         // A retryable error leaves the record open: back to the queue with a backoff.
         const backoff = 2000;
         if (!m.ok && !m.unrecoverable) this.log(`${job.kind} ${job.id}: ${m.error ?? 'failed'} (will retry)`);
-        await this.leases.release(job, this.owner, m.error ?? 'the job did not finish', this.maxAttempts, backoff).catch((e: Error) => this.log(`releasing ${job.id}: ${e.message}`));
+        await this.leases
+          .release(job, this.owner, m.error ?? 'the job did not finish', this.maxAttempts, backoff)
+          .catch((e: Error) => this.log(`releasing ${job.id}: ${e.message}`));
       }
       void this.pump();
     }
@@ -182,7 +196,9 @@ export class LocalJobQueue implements JobQueue {
     lane.current = null;
     if (job) {
       const why = this.closing ? 'the service stopped while the job ran' : `the worker process died (${signal ?? `exit code ${code}`}) while running it`;
-      const outcome = await this.leases.release(job, this.owner, why, this.closing ? Number.MAX_SAFE_INTEGER : this.maxAttempts, this.closing ? 0 : 500).catch(() => 'unknown');
+      const outcome = await this.leases
+        .release(job, this.owner, why, this.closing ? Number.MAX_SAFE_INTEGER : this.maxAttempts, this.closing ? 0 : 500)
+        .catch(() => 'unknown');
       if (!this.closing) this.log(`${job.kind} ${job.id}: ${why}; ${outcome}`);
     }
     if (!this.closing) {
@@ -210,7 +226,10 @@ export class LocalJobQueue implements JobQueue {
         this.pumpAgain = false;
         for (const lane of this.lanes) {
           if (this.closing || !lane.child || !lane.ready || lane.current) continue;
-          const job = lane.kind === 'compile' ? await this.leases.claimCompile(this.owner, this.leaseMs, this.perTenant) : await this.leases.claimProve(this.owner, this.leaseMs);
+          const job =
+            lane.kind === 'compile'
+              ? await this.leases.claimCompile(this.owner, this.leaseMs, this.perTenant)
+              : await this.leases.claimProve(this.owner, this.leaseMs);
           if (!job) continue;
           const child = lane.child;
           if (!child || !child.connected || this.closing) {

@@ -13,7 +13,8 @@ const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Err
 
 /** The record methods, called in the API process. */
 const records = new Proxy({} as JobRecords, {
-  get: (_t, method: string) =>
+  get:
+    (_t, method: string) =>
     (...args: unknown[]) =>
       new Promise((resolve, reject) => {
         const id = ++seq;

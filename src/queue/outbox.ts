@@ -32,7 +32,10 @@ export class Outbox {
     );
     if (rows.length) {
       if (kind === 'compile') {
-        await this.db.query(`UPDATE models SET checked_at = now() WHERE (tenant, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [rows.map((r) => r.tenant), rows.map((r) => r.id)]);
+        await this.db.query(`UPDATE models SET checked_at = now() WHERE (tenant, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, [
+          rows.map((r) => r.tenant),
+          rows.map((r) => r.id),
+        ]);
       } else {
         await this.db.query('UPDATE proofs SET checked_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
       }
@@ -59,7 +62,9 @@ export class Outbox {
 
   /** Compile jobs of a tenant not finished yet (queued or compiling). */
   async openCompiles(tenant: string): Promise<number> {
-    const [{ n }] = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND status IN ('queued', 'compiling')", [tenant]);
+    const [{ n }] = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM models WHERE tenant = $1 AND status IN ('queued', 'compiling')", [
+      tenant,
+    ]);
     return n;
   }
 }

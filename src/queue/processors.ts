@@ -91,7 +91,14 @@ async function startCeremony(records: JobRecords, tenant: string, modelId: strin
  * propagate and are retried.
  */
 export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {}): Processors {
-  const setupOpts = serviceSetupOptions({ mode: 'development', ptau: null, ptauSha256: null, allowDevSetup: false, ...opts.phase1, maxPtauPower: opts.maxPtauPower });
+  const setupOpts = serviceSetupOptions({
+    mode: 'development',
+    ptau: null,
+    ptauSha256: null,
+    allowDevSetup: false,
+    ...opts.phase1,
+    maxPtauPower: opts.maxPtauPower,
+  });
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
   const compiledWarm = new Map<string, Promise<CompiledModel>>();
   type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: ModelRecord['setup'] };
@@ -112,7 +119,11 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
           samples: 16,
         });
         if (m.modelId !== rec.id) {
-          throw new ZkinferError('MODEL_UNREADABLE', `the stored upload hashes to ${m.modelId}, not to the model id ${rec.id}: refusing to compile it`, 'model');
+          throw new ZkinferError(
+            'MODEL_UNREADABLE',
+            `the stored upload hashes to ${m.modelId}, not to the model id ${rec.id}: refusing to compile it`,
+            'model',
+          );
         }
         return m;
       })();
@@ -138,7 +149,11 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
         // The ceremony's own phase 1 (recorded when it started), not whatever is configured now.
         const ptauFile = await ptauFileFor(v.setup.ptau, setupOpts.ptau);
         if (!ptauFile) {
-          throw new ZkinferError('SETTINGS', `the ceremony was made on the powers of tau ${v.setup.ptau.name} (sha256 ${v.setup.ptau.sha256}), which is not the configured ${PHASE1_ENV.ptau}: configure that file to prove with this key`, PHASE1_ENV.ptau);
+          throw new ZkinferError(
+            'SETTINGS',
+            `the ceremony was made on the powers of tau ${v.setup.ptau.name} (sha256 ${v.setup.ptau.sha256}), which is not the configured ${PHASE1_ENV.ptau}: configure that file to prove with this key`,
+            PHASE1_ENV.ptau,
+          );
         }
         const setup = await ceremonySetup(m, ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256), ptauFile, v.vkey);
         return { m, setup: { ...setup, provenance: { ...setup.provenance, insecure: v.setup.insecure, ptau: v.setup.ptau, ceremony: v.setup.ceremony } } };
@@ -207,7 +222,11 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
       jobSeconds.observe({ queue: 'prove', stage: 'verify', outcome: 'ok' }, r.timings.verifyMs / 1000);
       // On disk (and already verified by the prover) before the record says done.
       await saveProofResult(proofId, r.bundle, r.receipt);
-      await records.finishProof(proofId, { modelVersion: version, worker: `${hostname()}:${process.pid}`, timings: { ...r.timings, totalMs: performance.now() - t0 } });
+      await records.finishProof(proofId, {
+        modelVersion: version,
+        worker: `${hostname()}:${process.pid}`,
+        timings: { ...r.timings, totalMs: performance.now() - t0 },
+      });
     } catch (e) {
       if (deterministic(e)) {
         await records.failProof(proofId, `${e.code}: ${e.message}`);

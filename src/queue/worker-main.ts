@@ -29,7 +29,9 @@ if (!cfg.redisUrl || !cfg.databaseUrl) {
 }
 // The same phase 1 check as the API's: every setup this worker runs uses the checked file.
 const phase1 = await checkServicePhase1(cfg).catch(refuse);
-process.stderr.write(`zkinfer worker phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', INSECURE' : ''}, 2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})\n`);
+process.stderr.write(
+  `zkinfer worker phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', INSECURE' : ''}, 2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})\n`,
+);
 // The metrics port first: a taken port must stop this worker before it takes a job.
 const metrics = cfg.workerMetricsPort
   ? await serveWorkerMetrics(cfg.workerMetricsPort, cfg.host).catch((e: NodeJS.ErrnoException) => {
@@ -44,12 +46,18 @@ const workers = startBullWorkers({
   prefix: cfg.queuePrefix,
   concurrency: cfg.workerConcurrency,
   lockMs: cfg.workerLockMs,
-  processors: makeProcessors(jobRecords(stores), { limits: cfg.limits, maxPtauPower: cfg.maxPtauPower, phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup } }),
+  processors: makeProcessors(jobRecords(stores), {
+    limits: cfg.limits,
+    maxPtauPower: cfg.maxPtauPower,
+    phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup },
+  }),
   stores,
   queues: cfg.workerQueues,
   compilesPerTenant: cfg.compilesPerTenant,
 });
-process.stderr.write(`zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} ${cfg.workerQueues.join(' and ')} queue(s)\n`);
+process.stderr.write(
+  `zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} ${cfg.workerQueues.join(' and ')} queue(s)\n`,
+);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, async () => {

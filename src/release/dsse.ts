@@ -69,7 +69,9 @@ export async function loadVerifyKey(spec: string): Promise<KeyObject> {
 /** The key id written in the envelope: sha256 of the public key's DER SubjectPublicKeyInfo, hex. */
 export function keyIdOf(k: KeyObject): string {
   const pub = k.type === 'private' ? createPublicKey(k) : k;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /** ECDSA signs the PAE's SHA-256 (DER signature); Ed25519 signs the PAE itself. */

@@ -105,7 +105,7 @@ async function measure(m: CompiledModel, modelPath: string, rows: Float64Array[]
   const floatModel = (x: ArrayLike<number>) => runOnnxRuntime(modelPath, Float64Array.from(x), m.ir);
   const base = await fidelityReport(m.quantized, rows, floatModel);
   if (!labels) return { ...base, labelled: null, floatAccuracy: null, quantizedAccuracy: null };
-  if (m.ir.head === 'none' || m.ir.outputSize !== 1 && m.ir.head === 'sigmoid') {
+  if (m.ir.head === 'none' || (m.ir.outputSize !== 1 && m.ir.head === 'sigmoid')) {
     throw new ZkinferError('INPUT_SHAPE', 'labels need a model with one decision (a single sigmoid output, or a softmax)', 'labels');
   }
   let floatRight = 0;
@@ -131,7 +131,12 @@ function gatesOf(f: ReleaseFidelity, o: ReleaseOptions): Gate[] {
     gates.push({ name: 'max-flip-rate', threshold: o.maxFlipRate, value: rate, ok: rate !== null && rate <= o.maxFlipRate });
   }
   if (o.minAccuracy !== undefined) {
-    gates.push({ name: 'min-accuracy', threshold: o.minAccuracy, value: f.quantizedAccuracy, ok: f.quantizedAccuracy !== null && f.quantizedAccuracy >= o.minAccuracy });
+    gates.push({
+      name: 'min-accuracy',
+      threshold: o.minAccuracy,
+      value: f.quantizedAccuracy,
+      ok: f.quantizedAccuracy !== null && f.quantizedAccuracy >= o.minAccuracy,
+    });
   }
   return gates;
 }
@@ -147,14 +152,16 @@ async function externalFiles(modelPath: string): Promise<string[]> {
 
 /** Evenly spread rows to prove (first, ..., towards the last), among rows the circuit can represent. */
 function sampleRows(m: CompiledModel, rows: Float64Array[], n: number): number[] {
-  const ok = rows.map((_, i) => i).filter((i) => {
-    try {
-      runReference(m.quantized, rows[i]);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const ok = rows
+    .map((_, i) => i)
+    .filter((i) => {
+      try {
+        runReference(m.quantized, rows[i]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   const k = Math.min(n, ok.length);
   return Array.from({ length: k }, (_, j) => ok[Math.floor((j * ok.length) / k)]);
 }
@@ -287,6 +294,9 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
   const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), key);
   const envelopeFile = path.join(o.outDir, RELEASE_FILES.envelope);
   await writeFile(envelopeFile, JSON.stringify(envelope, null, 2) + '\n');
-  await writeFile(reportFile, JSON.stringify({ ...report, vkeySha256: predicate.vkeySha256, setup: predicate.setup, proofs, subjects: subject.length }, null, 2) + '\n');
+  await writeFile(
+    reportFile,
+    JSON.stringify({ ...report, vkeySha256: predicate.vkeySha256, setup: predicate.setup, proofs, subjects: subject.length }, null, 2) + '\n',
+  );
   return { ok, gates, fidelity, reportFile, envelopeFile, statement };
 }

@@ -14,7 +14,8 @@ function labelValue(v: unknown, where: string): number {
   if (v === true || v === 'true') return 1;
   if (v === false || v === 'false') return 0;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 0) throw new ZkinferError('INPUT_VALUE', `${where}: a label is a class index (0/1 for a yes/no model), got ${JSON.stringify(v)}`, 'labels');
+  if (!Number.isInteger(n) || n < 0)
+    throw new ZkinferError('INPUT_VALUE', `${where}: a label is a class index (0/1 for a yes/no model), got ${JSON.stringify(v)}`, 'labels');
   return n;
 }
 
@@ -50,7 +51,8 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
   if (lines.length < 2) throw new ZkinferError('INPUT_SHAPE', 'the test set needs a header line and at least one row', 'test-set');
   const header = csvFields(lines[0]);
   const labelAt = labelColumn === undefined ? -1 : header.indexOf(labelColumn);
-  if (labelColumn !== undefined && labelAt < 0) throw new ZkinferError('INPUT_SHAPE', `the test set has no column "${labelColumn}" (columns: ${header.join(', ')})`, 'labels');
+  if (labelColumn !== undefined && labelAt < 0)
+    throw new ZkinferError('INPUT_SHAPE', `the test set has no column "${labelColumn}" (columns: ${header.join(', ')})`, 'labels');
   // Where each given value is read from: one column per feature, or per categorical column.
   const at: number[] = [];
   const categorical: boolean[] = [];
@@ -59,20 +61,31 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
     for (let i = 0; i < n; i++) {
       const names = n === 1 ? [inp.name] : [`${inp.name}[${i}]`];
       const col = header.findIndex((h) => names.includes(h));
-      if (col < 0) throw new ZkinferError('INPUT_SHAPE', `the test set has no column "${names[0]}" (the model's inputs: ${ir.inputs.map((x) => x.name).join(', ')})`, names[0]);
+      if (col < 0)
+        throw new ZkinferError(
+          'INPUT_SHAPE',
+          `the test set has no column "${names[0]}" (the model's inputs: ${ir.inputs.map((x) => x.name).join(', ')})`,
+          names[0],
+        );
       at.push(col);
       categorical.push(Boolean(inp.categories?.[i]));
     }
   }
   const used = new Set([...at, labelAt]);
   const extra = header.filter((_, c) => !used.has(c));
-  if (extra.length) throw new ZkinferError('INPUT_SHAPE', `unknown column "${extra[0]}": the columns are the model's inputs${labelColumn ? ` and the label "${labelColumn}"` : ' (name the label column with --labels)'}`, extra[0]);
+  if (extra.length)
+    throw new ZkinferError(
+      'INPUT_SHAPE',
+      `unknown column "${extra[0]}": the columns are the model's inputs${labelColumn ? ` and the label "${labelColumn}"` : ' (name the label column with --labels)'}`,
+      extra[0],
+    );
   const rows: Float64Array[] = [];
   const labels: number[] = [];
   const given: unknown[] = [];
   lines.slice(1).forEach((line, r) => {
     const f = csvFields(line);
-    if (f.length !== header.length) throw new ZkinferError('INPUT_SHAPE', `test set line ${r + 2} has ${f.length} fields, the header ${header.length}`, 'test-set');
+    if (f.length !== header.length)
+      throw new ZkinferError('INPUT_SHAPE', `test set line ${r + 2} has ${f.length} fields, the header ${header.length}`, 'test-set');
     // A categorical column is its category; an empty cell is a missing value (imputed or refused by parseInput).
     const values = at.map((c, k) => {
       if (categorical[k]) return f[c];
@@ -105,8 +118,13 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
 
 /** JSON rows: an array of named-feature objects (the label as one more key) or of flat arrays, or `{"input_data": [...]}`. */
 function parseJsonRows(doc: unknown, ir: InputLayout, labelColumn?: string): TestSet {
-  const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && Array.isArray((doc as { input_data?: unknown }).input_data) ? (doc as { input_data: unknown[] }).input_data : null;
-  if (!list || list.length === 0) throw new ZkinferError('INPUT_SHAPE', 'a JSON test set is a non-empty array of rows, or {"input_data": [[...], ...]}', 'test-set');
+  const list = Array.isArray(doc)
+    ? doc
+    : doc && typeof doc === 'object' && Array.isArray((doc as { input_data?: unknown }).input_data)
+      ? (doc as { input_data: unknown[] }).input_data
+      : null;
+  if (!list || list.length === 0)
+    throw new ZkinferError('INPUT_SHAPE', 'a JSON test set is a non-empty array of rows, or {"input_data": [[...], ...]}', 'test-set');
   const rows: Float64Array[] = [];
   const labels: number[] = [];
   const given: unknown[] = [];

@@ -53,7 +53,13 @@ function safeName(name: unknown): name is string {
  */
 export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseTrustOptions = {}): Promise<ReleaseCheck> {
   const checks: ReleaseCheck['checks'] = [];
-  const done = (status: ReleaseCheck['status'], reason: string, subject: string | null = null, statement: ReleaseCheck['statement'] = null): ReleaseCheck => ({ status, reason, subject, checks, statement });
+  const done = (status: ReleaseCheck['status'], reason: string, subject: string | null = null, statement: ReleaseCheck['statement'] = null): ReleaseCheck => ({
+    status,
+    reason,
+    subject,
+    checks,
+    statement,
+  });
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
 
   let env: DsseEnvelope;
@@ -94,7 +100,8 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
 
   for (const s of st.subject) {
     const want = s?.digest?.sha256;
-    if (!safeName(s?.name) || typeof want !== 'string') return done('invalid', `subject ${JSON.stringify(s?.name)} is malformed or leaves the release directory`, String(s?.name), st);
+    if (!safeName(s?.name) || typeof want !== 'string')
+      return done('invalid', `subject ${JSON.stringify(s?.name)} is malformed or leaves the release directory`, String(s?.name), st);
     let bytes: Buffer;
     try {
       bytes = await readFile(path.join(dir, ...s.name.split('/')));
@@ -112,8 +119,18 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
   // swapped contract beside the signed one) is refused, naming it. The envelope and the
   // report written beside it are the only files outside the statement.
   const unsigned = (await filesUnder(dir)).filter((f) => !names.has(f) && !UNSIGNED.has(f));
-  check('no unsigned files', unsigned.length === 0, unsigned.length ? `not covered by the signature: ${unsigned.join(', ')}` : `every file but ${[...UNSIGNED].join(' and ')} is a subject`);
-  if (unsigned.length) return done('invalid', `${unsigned[0]} is in the release folder but no signature covers it${unsigned.length > 1 ? ` (and ${unsigned.length - 1} more: ${unsigned.slice(1, 6).join(', ')})` : ''}`, unsigned[0], st);
+  check(
+    'no unsigned files',
+    unsigned.length === 0,
+    unsigned.length ? `not covered by the signature: ${unsigned.join(', ')}` : `every file but ${[...UNSIGNED].join(' and ')} is a subject`,
+  );
+  if (unsigned.length)
+    return done(
+      'invalid',
+      `${unsigned[0]} is in the release folder but no signature covers it${unsigned.length > 1 ? ` (and ${unsigned.length - 1} more: ${unsigned.slice(1, 6).join(', ')})` : ''}`,
+      unsigned[0],
+      st,
+    );
   if (!names.has(RELEASE_FILES.vkey)) return done('invalid', `the statement does not cover ${RELEASE_FILES.vkey}`, RELEASE_FILES.vkey, st);
   const vkey = JSON.parse(await readFile(path.join(dir, RELEASE_FILES.vkey), 'utf8'));
   for (const p of st.predicate.proofs ?? []) {
@@ -122,13 +139,19 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
     const r = await verifyBundle(bundle, { vkey });
     const sameModel = bundle.model?.commitment === st.predicate.model.commitment;
     check(`proof ${p.file}`, r.valid && sameModel, r.valid ? (sameModel ? 'verifies with the release key' : 'verifies, but for another model') : r.reason);
-    if (!r.valid || !sameModel) return done('invalid', `proof ${p.file} ${r.valid ? 'is for another model' : `does not verify with the release key: ${r.reason}`}`, p.file, st);
+    if (!r.valid || !sameModel)
+      return done('invalid', `proof ${p.file} ${r.valid ? 'is for another model' : `does not verify with the release key: ${r.reason}`}`, p.file, st);
   }
   // The setup's trust, as this verifier can establish it (never the signed statement's word).
   const setup = await judgeReleaseSetup(dir, names, vkey, trust);
   check('setup', setup.refusals.length === 0, `${setup.summary}${setup.refusals.length ? `; refused: ${setup.refusals.join('; ')}` : ''}`);
   if (setup.refusals.length) return done('invalid', `the setup does not meet the trust policy: ${setup.refusals.join('; ')}`, RELEASE_FILES.vkey, st);
-  return done('valid', `signed release of model ${st.predicate.model.id}: ${st.subject.length} files and ${st.predicate.proofs.length} proof(s) check`, null, st);
+  return done(
+    'valid',
+    `signed release of model ${st.predicate.model.id}: ${st.subject.length} files and ${st.predicate.proofs.length} proof(s) check`,
+    null,
+    st,
+  );
 }
 
 /** What `release verify` may demand of the release's setup, and the files it judges it from. */
@@ -151,7 +174,8 @@ async function judgeReleaseSetup(dir: string, names: Set<string>, vkey: Verifica
   if (fromKey.kind === 'development' || !o.ptau) return judgeSetup(fromKey, { contributions: null, independent: null }, o.policy);
   const r1cs = 'circuit/main.r1cs';
   const zkey = 'keys/circuit.zkey';
-  for (const f of [r1cs, zkey]) if (!names.has(f)) return { ...judgeSetup(fromKey, { contributions: null, independent: null }, o.policy), refusals: [`the statement does not cover ${f}`] };
+  for (const f of [r1cs, zkey])
+    if (!names.has(f)) return { ...judgeSetup(fromKey, { contributions: null, independent: null }, o.policy), refusals: [`the statement does not cover ${f}`] };
   const infos: string[] = [];
   const logger = { info: (...a: unknown[]) => infos.push(a.map(String).join(' ')), debug: () => {}, warn: () => {}, error: () => {} };
   const ptau = await identifyPtau(o.ptau);
@@ -160,9 +184,16 @@ async function judgeReleaseSetup(dir: string, names: Set<string>, vkey: Verifica
   const exported = chained ? await snarkjs.zKey.exportVerificationKey(zkeyFile).catch(() => null) : null;
   if (!chained || !exported || vkeyHash(exported) !== vkeyHash(vkey)) {
     const t = judgeSetup(fromKey, { contributions: null, independent: null }, o.policy);
-    return { ...t, refusals: [...t.refusals, chained ? "the release key is not the release zkey's" : `the release zkey was not made from its r1cs and ${ptau.name}`] };
+    return {
+      ...t,
+      refusals: [...t.refusals, chained ? "the release key is not the release zkey's" : `the release zkey was not made from its r1cs and ${ptau.name}`],
+    };
   }
   const ordinary = contributionsFrom(infos).filter((c) => !c.beacon);
   const known = new Set(o.independentContributions ?? []);
-  return judgeSetup(phase1OfFile(ptau, { trustedHashes: o.trustPtau }), { contributions: ordinary.length, independent: ordinary.filter((c) => known.has(c.hash)).length }, o.policy);
+  return judgeSetup(
+    phase1OfFile(ptau, { trustedHashes: o.trustPtau }),
+    { contributions: ordinary.length, independent: ordinary.filter((c) => known.has(c.hash)).length },
+    o.policy,
+  );
 }

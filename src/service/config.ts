@@ -111,7 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...ptau.problems);
   const phase1 = phase1Settings(env, problems);
   const apiKeys: ApiKey[] = [];
-  for (const entry of (env.ZKINFER_API_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of (env.ZKINFER_API_KEYS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^=]{16,})=(prover|verifier|admin|contributor):([A-Za-z0-9_-]+)$/.exec(entry);
     if (!m) problems.push(`ZKINFER_API_KEYS entries must look like <key of 16+ chars>=<${ROLES.join('|')}>:<tenant>`);
     else apiKeys.push({ key: m[1], role: m[2] as Role, tenant: m[3] });
@@ -151,7 +154,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (cfg.adminPort !== null && cfg.adminPort === cfg.port) problems.push(`ADMIN_PORT must differ from PORT (both ${cfg.port})`);
   if (cfg.redisUrl && !cfg.databaseUrl) {
-    problems.push('REDIS_URL needs DATABASE_URL: BullMQ workers in other processes cannot share the embedded store (unset REDIS_URL to run on the embedded store alone)');
+    problems.push(
+      'REDIS_URL needs DATABASE_URL: BullMQ workers in other processes cannot share the embedded store (unset REDIS_URL to run on the embedded store alone)',
+    );
   }
   if (problems.length) throw new ZkinferError('SETTINGS', `configuration: ${problems.join('; ')}`, 'env');
   return cfg;
@@ -160,8 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export const PHASE1_ENV = { mode: 'ZKINFER_MODE', ptau: 'ZKINFER_PTAU', ptauSha256: 'ZKINFER_PTAU_SHA256', allowDevSetup: 'ZKINFER_ALLOW_DEV_SETUP' } as const;
 
 /** What to set for a production phase 1: named in every refusal. */
-export const PRODUCTION_PTAU_HINT =
-  `set ${PHASE1_ENV.ptau} to a public ceremony file (e.g. powersOfTau28_hez_final_16.ptau, recognised by its hash) or to your own file pinned with ${PHASE1_ENV.ptauSha256}=<its sha256>; or set ${PHASE1_ENV.allowDevSetup}=true to run on an insecure development setup anyway`;
+export const PRODUCTION_PTAU_HINT = `set ${PHASE1_ENV.ptau} to a public ceremony file (e.g. powersOfTau28_hez_final_16.ptau, recognised by its hash) or to your own file pinned with ${PHASE1_ENV.ptauSha256}=<its sha256>; or set ${PHASE1_ENV.allowDevSetup}=true to run on an insecure development setup anyway`;
 
 /**
  * ZKINFER_MODE, ZKINFER_PTAU, ZKINFER_PTAU_SHA256, ZKINFER_ALLOW_DEV_SETUP: what can be told
@@ -174,7 +178,8 @@ function phase1Settings(env: NodeJS.ProcessEnv, problems: string[]): Pick<Config
   if (rawMode === 'production' || rawMode === 'development') mode = rawMode;
   else if (rawMode !== '') problems.push(`${PHASE1_ENV.mode} must be production or development (got "${rawMode.slice(0, 40)}")`);
   const rawAllow = env[PHASE1_ENV.allowDevSetup]?.trim() ?? '';
-  if (rawAllow !== '' && rawAllow !== 'true' && rawAllow !== 'false') problems.push(`${PHASE1_ENV.allowDevSetup} must be true or false (got "${rawAllow.slice(0, 40)}")`);
+  if (rawAllow !== '' && rawAllow !== 'true' && rawAllow !== 'false')
+    problems.push(`${PHASE1_ENV.allowDevSetup} must be true or false (got "${rawAllow.slice(0, 40)}")`);
   const allowDevSetup = rawAllow === 'true';
   const rawPtau = env[PHASE1_ENV.ptau]?.trim() ?? '';
   const ptau = rawPtau ? path.resolve(rawPtau) : null;
@@ -188,7 +193,9 @@ function phase1Settings(env: NodeJS.ProcessEnv, problems: string[]): Pick<Config
     else ptauSha256 = pin;
   }
   if (mode === 'production' && !ptau && !allowDevSetup) {
-    problems.push(`${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`);
+    problems.push(
+      `${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`,
+    );
   }
   return { mode, ptau, ptauSha256, allowDevSetup };
 }
@@ -196,7 +203,14 @@ function phase1Settings(env: NodeJS.ProcessEnv, problems: string[]): Pick<Config
 /** WORKER_QUEUES: a comma-separated subset of compile, prove (default both). */
 function workerQueues(value: string | undefined, problems: string[]): ('compile' | 'prove')[] {
   if (!value?.trim()) return ['compile', 'prove'];
-  const names = [...new Set(value.split(',').map((s) => s.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   const bad = names.filter((n) => n !== 'compile' && n !== 'prove');
   if (bad.length || !names.length) {
     problems.push(`WORKER_QUEUES must list compile and/or prove, comma-separated (got "${value}")`);

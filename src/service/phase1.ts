@@ -40,7 +40,11 @@ export async function checkServicePhase1(config: Phase1Config): Promise<ServiceP
   const refuseDev = config.mode === 'production' && !config.allowDevSetup;
   if (!config.ptau) {
     if (refuseDev) {
-      throw new ZkinferError('SETTINGS', `configuration: ${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`, PHASE1_ENV.ptau);
+      throw new ZkinferError(
+        'SETTINGS',
+        `configuration: ${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`,
+        PHASE1_ENV.ptau,
+      );
     }
     return {
       kind: 'development',
@@ -62,7 +66,11 @@ export async function checkServicePhase1(config: Phase1Config): Promise<ServiceP
       const pinned = config.ptauSha256 && /does not match the pinned/.test(e.message) ? ` (${PHASE1_ENV.ptauSha256})` : '';
       throw new ZkinferError('SETTINGS', `configuration: ${PHASE1_ENV.ptau}${pinned}: ${e.message}`, e.field ?? PHASE1_ENV.ptau);
     }
-    throw new ZkinferError('SETTINGS', `configuration: ${PHASE1_ENV.ptau} (${path.basename(config.ptau)}) cannot be read: ${(e as Error).message}`, PHASE1_ENV.ptau);
+    throw new ZkinferError(
+      'SETTINGS',
+      `configuration: ${PHASE1_ENV.ptau} (${path.basename(config.ptau)}) cannot be read: ${(e as Error).message}`,
+      PHASE1_ENV.ptau,
+    );
   }
   if (info.insecure && refuseDev) {
     throw new ZkinferError(
@@ -71,7 +79,17 @@ export async function checkServicePhase1(config: Phase1Config): Promise<ServiceP
       PHASE1_ENV.ptau,
     );
   }
-  return { kind: info.kind, name: info.name, power: info.power, sha256: info.sha256, insecure: info.insecure, source: 'ZKINFER_PTAU', mode: config.mode, checkedBy: 'service', checkedAt };
+  return {
+    kind: info.kind,
+    name: info.name,
+    power: info.power,
+    sha256: info.sha256,
+    insecure: info.insecure,
+    source: 'ZKINFER_PTAU',
+    mode: config.mode,
+    checkedBy: 'service',
+    checkedAt,
+  };
 }
 
 /** The setup options every setup and ceremony the service runs takes from its settings. */

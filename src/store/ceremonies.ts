@@ -68,11 +68,7 @@ export interface CeremonyRow extends CeremonyStart {
   updatedAt: string;
 }
 
-export type AcceptOutcome =
-  | { kind: 'accepted'; index: number }
-  | { kind: 'moved'; current: string }
-  | { kind: 'finalized' }
-  | { kind: 'missing' };
+export type AcceptOutcome = { kind: 'accepted'; index: number } | { kind: 'moved'; current: string } | { kind: 'finalized' } | { kind: 'missing' };
 
 /**
  * A model's phase-2 ceremony in the records. The current key is named by its sha256; every
@@ -100,7 +96,10 @@ export class Ceremonies {
   async get(tenant: string, modelId: string): Promise<CeremonyRow | null> {
     const [r] = await this.db.query<Record<string, any>>('SELECT * FROM ceremonies WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
     if (!r) return null;
-    const rows = await this.db.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [tenant, modelId]);
+    const rows = await this.db.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [
+      tenant,
+      modelId,
+    ]);
     const resets = await this.db.query<Record<string, any>>('SELECT * FROM ceremony_resets WHERE tenant = $1 AND model_id = $2 ORDER BY n', [tenant, modelId]);
     return {
       tenant: r.tenant,
@@ -151,12 +150,21 @@ export class Ceremonies {
    * Closes the ceremony if its current key is still `base`: the version (the final key) is
    * inserted, the model is ready and the ceremony finalized, in one transaction.
    */
-  async finalize(tenant: string, modelId: string, base: string, beacon: NonNullable<CeremonyRow['beacon']>, v: NewVersion): Promise<AcceptOutcome | { kind: 'finalized-now'; version: number }> {
+  async finalize(
+    tenant: string,
+    modelId: string,
+    base: string,
+    beacon: NonNullable<CeremonyRow['beacon']>,
+    v: NewVersion,
+  ): Promise<AcceptOutcome | { kind: 'finalized-now'; version: number }> {
     return this.db.tx(async (q) => {
       const r = await lockOpen(q, tenant, modelId, base);
       if ('kind' in r) return r;
       await q.query('SELECT 1 FROM models WHERE tenant = $1 AND id = $2 FOR UPDATE', [tenant, modelId]);
-      const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(version), 0)::int AS n FROM model_versions WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
+      const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(version), 0)::int AS n FROM model_versions WHERE tenant = $1 AND model_id = $2', [
+        tenant,
+        modelId,
+      ]);
       const version = n + 1;
       await insertVersion(q, tenant, modelId, version, v);
       await q.query(
@@ -176,23 +184,30 @@ export class Ceremonies {
    * contributions are dropped from the chain and recorded with the reset (who, why, from
    * which key), in one transaction. A finalized ceremony is never reset (it made a version).
    */
-  async reset(tenant: string, modelId: string, base: string, by: string, reason: string): Promise<AcceptOutcome | { kind: 'empty' } | { kind: 'reset'; n: number; dropped: CeremonyContributionRow[] }> {
+  async reset(
+    tenant: string,
+    modelId: string,
+    base: string,
+    by: string,
+    reason: string,
+  ): Promise<AcceptOutcome | { kind: 'empty' } | { kind: 'reset'; n: number; dropped: CeremonyContributionRow[] }> {
     return this.db.tx(async (q) => {
       const r = await lockOpen(q, tenant, modelId, base);
       if ('kind' in r) return r;
       if (r.current_sha256 === r.base_sha256) return { kind: 'empty' } as const;
-      const rows = await q.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [tenant, modelId]);
-      const dropped = rows.map(contributionRow);
-      const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(n), 0)::int + 1 AS n FROM ceremony_resets WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
-      await q.query('INSERT INTO ceremony_resets (tenant, model_id, n, from_sha256, contributions, reset_by, reason) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)', [
+      const rows = await q.query<Record<string, any>>('SELECT * FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2 ORDER BY idx', [
         tenant,
         modelId,
-        n,
-        r.current_sha256,
-        JSON.stringify(dropped),
-        by,
-        reason,
       ]);
+      const dropped = rows.map(contributionRow);
+      const [{ n }] = await q.query<{ n: number }>('SELECT coalesce(max(n), 0)::int + 1 AS n FROM ceremony_resets WHERE tenant = $1 AND model_id = $2', [
+        tenant,
+        modelId,
+      ]);
+      await q.query(
+        'INSERT INTO ceremony_resets (tenant, model_id, n, from_sha256, contributions, reset_by, reason) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)',
+        [tenant, modelId, n, r.current_sha256, JSON.stringify(dropped), by, reason],
+      );
       await q.query('DELETE FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
       await q.query(
         "UPDATE ceremonies SET current_sha256 = base_sha256, contributions = 0, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
@@ -216,7 +231,12 @@ export class Ceremonies {
  * Locks an open ceremony's row for a change that must start from its current key `base`:
  * the row, or why the change cannot be made (no ceremony, finalized, or moved on since).
  */
-async function lockOpen(q: Sql, tenant: string, modelId: string, base: string): Promise<{ current_sha256: string; base_sha256: string; contributions: number } | AcceptOutcome> {
+async function lockOpen(
+  q: Sql,
+  tenant: string,
+  modelId: string,
+  base: string,
+): Promise<{ current_sha256: string; base_sha256: string; contributions: number } | AcceptOutcome> {
   const [r] = await q.query<{ state: string; current_sha256: string; base_sha256: string; contributions: number }>(
     'SELECT state, current_sha256, base_sha256, contributions FROM ceremonies WHERE tenant = $1 AND model_id = $2 FOR UPDATE',
     [tenant, modelId],

@@ -38,6 +38,6 @@ export class IdempotencyKeys {
 
   /** Forgets keys older than `ttlMs`; returns how many. */
   async prune(ttlMs: number): Promise<number> {
-    return (await this.db.query('DELETE FROM idempotency_keys WHERE created_at < now() - ($1::bigint * interval \'1 millisecond\') RETURNING 1', [ttlMs])).length;
+    return (await this.db.query("DELETE FROM idempotency_keys WHERE created_at < now() - ($1::bigint * interval '1 millisecond') RETURNING 1", [ttlMs])).length;
   }
 }

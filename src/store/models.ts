@@ -50,7 +50,8 @@ function modelRow(r: Record<string, any>): ModelRecord {
   };
 }
 
-const MODEL_COLUMNS = 'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, setup, attempts, created_at, updated_at';
+const MODEL_COLUMNS =
+  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, setup, attempts, created_at, updated_at';
 
 /**
  * The models table: one row per (tenant, model), in one SQL dialect for PostgreSQL and
@@ -82,7 +83,17 @@ export class Models {
        ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
        RETURNING ${MODEL_COLUMNS}`,
-      [m.tenant, m.id, m.fileName, json(m.externalFiles), json(m.settings), m.publicInput, m.inputQuant ? json(m.inputQuant) : null, m.labels ? json(m.labels) : null, m.setup ?? 'service'],
+      [
+        m.tenant,
+        m.id,
+        m.fileName,
+        json(m.externalFiles),
+        json(m.settings),
+        m.publicInput,
+        m.inputQuant ? json(m.inputQuant) : null,
+        m.labels ? json(m.labels) : null,
+        m.setup ?? 'service',
+      ],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };
     return { model: (await this.get(m.tenant, m.id))!, enqueue: false };

@@ -162,7 +162,10 @@ export class Proofs {
   }
 
   async setStage(id: string, status: 'queued' | 'proving', stage: string): Promise<void> {
-    await this.db.query("UPDATE proofs SET status = $2, stage = $3, updated_at = date_trunc('milliseconds', now()) WHERE id = $1 AND status IN ('queued', 'proving')", [id, status, stage]);
+    await this.db.query(
+      "UPDATE proofs SET status = $2, stage = $3, updated_at = date_trunc('milliseconds', now()) WHERE id = $1 AND status IN ('queued', 'proving')",
+      [id, status, stage],
+    );
   }
 
   /** Done: the record says so and the private request is gone, in one transaction. */

@@ -65,7 +65,22 @@ export async function insertVersion(q: Sql, tenant: string, modelId: string, ver
   await q.query(
     `INSERT INTO model_versions (tenant, model_id, version, status, circuit_hash, circuit_source_sha256, commitment, descriptor, summary, vkey, vkey_hash, setup, constraints, layers, fidelity)
      VALUES ($1, $2, $3, 'ready', $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13::jsonb, $14::jsonb)`,
-    [tenant, modelId, version, v.circuitHash, v.circuitSourceSha256, v.commitment, json(v.descriptor), json(v.summary), json(v.vkey), v.vkeyHash, json(v.setup), v.constraints, json(v.layers), v.fidelity === null ? null : json(v.fidelity)],
+    [
+      tenant,
+      modelId,
+      version,
+      v.circuitHash,
+      v.circuitSourceSha256,
+      v.commitment,
+      json(v.descriptor),
+      json(v.summary),
+      json(v.vkey),
+      v.vkeyHash,
+      json(v.setup),
+      v.constraints,
+      json(v.layers),
+      v.fidelity === null ? null : json(v.fidelity),
+    ],
   );
 }
 
@@ -81,7 +96,10 @@ export class Versions {
   async get(tenant: string, modelId: string, version?: number): Promise<ModelVersion | null> {
     const [r] =
       version === undefined
-        ? await this.db.query("SELECT * FROM model_versions WHERE tenant = $1 AND model_id = $2 AND status = 'ready' ORDER BY version DESC LIMIT 1", [tenant, modelId])
+        ? await this.db.query("SELECT * FROM model_versions WHERE tenant = $1 AND model_id = $2 AND status = 'ready' ORDER BY version DESC LIMIT 1", [
+            tenant,
+            modelId,
+          ])
         : await this.db.query('SELECT * FROM model_versions WHERE tenant = $1 AND model_id = $2 AND version = $3', [tenant, modelId, version]);
     return r ? versionRow(r) : null;
   }
@@ -119,7 +137,12 @@ export class Versions {
 
   /** Versions of a model (every tenant's) with this key hash, newest first. */
   async byKey(modelId: string, vkeyHash: string): Promise<ModelVersion[]> {
-    return (await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND status = 'ready' ORDER BY created_at DESC LIMIT 32", [modelId, vkeyHash])).map(versionRow);
+    return (
+      await this.db.query("SELECT * FROM model_versions WHERE model_id = $1 AND vkey_hash = $2 AND status = 'ready' ORDER BY created_at DESC LIMIT 32", [
+        modelId,
+        vkeyHash,
+      ])
+    ).map(versionRow);
   }
 
   /** Versions of a model (any tenant's, or one tenant's), by number or by commitment, newest first, one per key. */
@@ -138,7 +161,9 @@ export class Versions {
       params.push(by.commitment);
       cond += ` AND commitment = $${params.length}`;
     }
-    const rows = (await this.db.query(`SELECT * FROM model_versions WHERE model_id = $1 AND status = 'ready'${cond} ORDER BY created_at DESC LIMIT 32`, params)).map(versionRow);
+    const rows = (
+      await this.db.query(`SELECT * FROM model_versions WHERE model_id = $1 AND status = 'ready'${cond} ORDER BY created_at DESC LIMIT 32`, params)
+    ).map(versionRow);
     const seen = new Set<string>();
     return rows.filter((v) => !seen.has(v.vkeyHash) && seen.add(v.vkeyHash)).slice(0, limit);
   }

@@ -143,7 +143,11 @@ export async function auditCircuitKey(m: AuditedCircuit, input: AuditInput, t0 =
   }
   if (input.r1cs) {
     const theirs = await hashFile(input.r1cs, 'sha256');
-    link('r1cs', theirs === r1csSha256, theirs === r1csSha256 ? 'the published r1cs is the one compiled here' : `the published r1cs (${theirs}) is not the one compiled here (${r1csSha256})`);
+    link(
+      'r1cs',
+      theirs === r1csSha256,
+      theirs === r1csSha256 ? 'the published r1cs is the one compiled here' : `the published r1cs (${theirs}) is not the one compiled here (${r1csSha256})`,
+    );
   }
 
   const ptau = await identifyPtau(input.ptau);
@@ -192,13 +196,29 @@ export async function auditCircuitKey(m: AuditedCircuit, input: AuditInput, t0 =
   if (published !== null) {
     const exported = await snarkjs.zKey.exportVerificationKey(input.zkey).catch(() => null);
     const fromZkey = exported ? vkeyHash(exported) : null;
-    link('vkey', fromZkey === published, fromZkey === published ? `the published key (${published}) is the zkey's` : `the published key (${published}) is not the zkey's (${fromZkey ?? 'unreadable zkey'})`);
+    link(
+      'vkey',
+      fromZkey === published,
+      fromZkey === published
+        ? `the published key (${published}) is the zkey's`
+        : `the published key (${published}) is not the zkey's (${fromZkey ?? 'unreadable zkey'})`,
+    );
   }
   const ordinary = contributions.filter((c) => !c.beacon);
-  const known = new Set((input.independentContributions ?? []).map((h) => h.toLowerCase().replace(/^0x/, '').replace(/[^0-9a-f]/g, '')));
+  const known = new Set(
+    (input.independentContributions ?? []).map((h) =>
+      h
+        .toLowerCase()
+        .replace(/^0x/, '')
+        .replace(/[^0-9a-f]/g, ''),
+    ),
+  );
   const trust = judgeSetup(
     phase1,
-    { contributions: zkeyOk ? ordinary.length : null, independent: zkeyOk && known.size ? ordinary.filter((c) => known.has(c.hash)).length : zkeyOk ? 0 : null },
+    {
+      contributions: zkeyOk ? ordinary.length : null,
+      independent: zkeyOk && known.size ? ordinary.filter((c) => known.has(c.hash)).length : zkeyOk ? 0 : null,
+    },
     input.policy,
   );
   if (input.policy?.requireTrustedSetup || input.policy?.minIndependentContributions) {

@@ -17,9 +17,15 @@ const INT = /^-?(0|[1-9][0-9]*)$/;
  * this proof was computed on that applicant's data.
  */
 export async function checkReceipt(bundle: ProofBundle, doc: unknown): Promise<ReceiptCheck> {
-  if (bundle.model.publicInput) throw new ZkinferError('BUNDLE_INVALID', 'this proof has a public input: its features are in the public signals, there is no commitment to open', 'receipt');
+  if (bundle.model.publicInput)
+    throw new ZkinferError(
+      'BUNDLE_INVALID',
+      'this proof has a public input: its features are in the public signals, there is no commitment to open',
+      'receipt',
+    );
   const r = doc as Partial<Receipt> | null;
-  if (!r || typeof r !== 'object' || r.format !== RECEIPT_FORMAT) throw new ZkinferError('BUNDLE_INVALID', `a receipt must be a "${RECEIPT_FORMAT}" document`, 'receipt');
+  if (!r || typeof r !== 'object' || r.format !== RECEIPT_FORMAT)
+    throw new ZkinferError('BUNDLE_INVALID', `a receipt must be a "${RECEIPT_FORMAT}" document`, 'receipt');
   if (typeof r.salt !== 'string' || !INT.test(r.salt)) throw new ZkinferError('BUNDLE_INVALID', 'receipt.salt must be a decimal string', 'receipt.salt');
   if (!Array.isArray(r.features) || r.features.some((f) => typeof f !== 'string' || !INT.test(f))) {
     throw new ZkinferError('BUNDLE_INVALID', 'receipt.features must be decimal strings', 'receipt.features');
@@ -32,6 +38,7 @@ export async function checkReceipt(bundle: ProofBundle, doc: unknown): Promise<R
     return { matches: false, reason: `the receipt's features do not fit the model's input width: ${(e as Error).message}` };
   }
   const claimed = bundle.publicSignals[1];
-  if (recomputed.toString() !== claimed) return { matches: false, reason: 'the commitment recomputed from the receipt differs from the proof\'s input commitment' };
-  return { matches: true, reason: 'the proof\'s input commitment is the receipt\'s salt and features' };
+  if (recomputed.toString() !== claimed)
+    return { matches: false, reason: "the commitment recomputed from the receipt differs from the proof's input commitment" };
+  return { matches: true, reason: "the proof's input commitment is the receipt's salt and features" };
 }

@@ -53,7 +53,12 @@ export interface ProofCheck {
  * to public signal 0 (the constant the circuit was built with). With `registered` (the
  * descriptor a service or publisher holds), the reason names the first field changed.
  */
-async function checkDescriptor(model: BundleModel, signal0: string, sha256: Sha256, registered?: ModelDescriptor): Promise<{ reason: string; field: string } | null> {
+async function checkDescriptor(
+  model: BundleModel,
+  signal0: string,
+  sha256: Sha256,
+  registered?: ModelDescriptor,
+): Promise<{ reason: string; field: string } | null> {
   if (registered) {
     const diff = firstDifference(descriptorOf(registered), descriptorOf(model));
     if (diff !== null) return { reason: `model.${diff} differs from the registered model's descriptor`, field: `model.${diff}` };
@@ -61,7 +66,8 @@ async function checkDescriptor(model: BundleModel, signal0: string, sha256: Sha2
   const c = (await descriptorCommitment(model, sha256)).toString();
   if (c !== signal0) {
     return {
-      reason: 'the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model (settings, head, inputs, sizes, id, circuit) is not the one the circuit was built with',
+      reason:
+        'the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model (settings, head, inputs, sizes, id, circuit) is not the one the circuit was built with',
       field: 'model',
     };
   }
@@ -103,11 +109,13 @@ export async function checkProof(
   if (bad) return fail(bad.reason, bad.field);
   const L = signalLayout(model);
   if (publicSignals.length !== L.count) return fail(`expected ${L.count} public signals for this model, found ${publicSignals.length}`, 'publicSignals');
-  if (vkey.nPublic !== publicSignals.length) return fail(`the verification key expects ${vkey.nPublic} public signals, the proof has ${publicSignals.length}`, 'verificationKey.nPublic');
+  if (vkey.nPublic !== publicSignals.length)
+    return fail(`the verification key expects ${vkey.nPublic} public signals, the proof has ${publicSignals.length}`, 'verificationKey.nPublic');
   // snarkjs reduces coordinates modulo q, the EVM's pairing precompile refuses them:
   // refuse here too, so a proof has one encoding and both verifiers agree.
   const coords = [proof.pi_a, proof.pi_b, proof.pi_c].flat(2).map(String);
-  if (coords.some((c) => !/^[0-9]+$/.test(c) || BigInt(c) >= BASE_FIELD_ORDER)) return fail('the proof has a coordinate that is not a canonical base field element (>= q)', 'proof');
+  if (coords.some((c) => !/^[0-9]+$/.test(c) || BigInt(c) >= BASE_FIELD_ORDER))
+    return fail('the proof has a coordinate that is not a canonical base field element (>= q)', 'proof');
   // Affine points only (z = 1): the on-chain calldata carries x and y alone.
   if (String(proof.pi_a[2]) !== '1' || String(proof.pi_c[2]) !== '1' || String(proof.pi_b[2]?.[0]) !== '1' || String(proof.pi_b[2]?.[1]) !== '0') {
     return fail('the proof points are not in affine form (z must be 1)', 'proof');
@@ -138,7 +146,17 @@ export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha
   const hash = await opts.sha256(vkeyHashText(vkey));
   const phase1 = phase1Of(vkey);
   const base = { vkeyHash: hash, vkeySource, phase1, trust: judgeSetup(phase1, { contributions: null, independent: null }), claimedSetup: b.setup } as const;
-  const invalid = (reason: string, field: string): VerifyResult => ({ valid: false, reason, field, modelId: null, model: null, outputs: null, inputCommitment: null, nonce: null, ...base });
+  const invalid = (reason: string, field: string): VerifyResult => ({
+    valid: false,
+    reason,
+    field,
+    modelId: null,
+    model: null,
+    outputs: null,
+    inputCommitment: null,
+    nonce: null,
+    ...base,
+  });
   const keyField = vkeySource === 'supplied' ? 'vkey' : 'verificationKey';
   try {
     assertUsableVkey(vkey);
@@ -149,11 +167,17 @@ export async function verifyBundleWith(doc: unknown, opts: { vkey?: unknown; sha
       curveChecked.add(hash);
     }
   } catch (e) {
-    if (e instanceof ZkinferError && e.code === 'VKEY_REFUSED') return invalid(`the verification key is refused: ${e.message}`, `${keyField}.${e.field ?? ''}`.replace(/\.$/, ''));
+    if (e instanceof ZkinferError && e.code === 'VKEY_REFUSED')
+      return invalid(`the verification key is refused: ${e.message}`, `${keyField}.${e.field ?? ''}`.replace(/\.$/, ''));
     throw e;
   }
   if (hash !== b.vkeyHash) {
-    return invalid(vkeySource === 'supplied' ? `the supplied verification key (${hash}) is not the one this bundle was made with (${b.vkeyHash})` : "the embedded verification key does not match the bundle's vkeyHash", 'vkeyHash');
+    return invalid(
+      vkeySource === 'supplied'
+        ? `the supplied verification key (${hash}) is not the one this bundle was made with (${b.vkeyHash})`
+        : "the embedded verification key does not match the bundle's vkeyHash",
+      'vkeyHash',
+    );
   }
   const r = await checkProof(b.model, b.proof, b.publicSignals, vkey, { sha256: opts.sha256, registered: opts.registered });
   if (!r.valid || !r.outputs) return invalid(r.reason, r.field ?? 'proof');

@@ -32,10 +32,12 @@ export function descriptorIn(doc: unknown, source: string, version?: number): Mo
     const versions = Array.isArray(doc.versions) ? doc.versions.filter(isObject) : [];
     const v = version === undefined ? versions.filter((x) => x.status === 'ready').at(-1) : versions.find((x) => x.version === version);
     if (v && isObject(v.descriptor) && v.descriptor.format === DESCRIPTOR_FORMAT) return v.descriptor as unknown as BundleModel;
-    if (version !== undefined) throw bad(`has no descriptor for version ${version} (versions: ${versions.map((x) => String(x.version)).join(', ') || 'none'})`, 'versions');
+    if (version !== undefined)
+      throw bad(`has no descriptor for version ${version} (versions: ${versions.map((x) => String(x.version)).join(', ') || 'none'})`, 'versions');
   }
   if (isObject(doc.descriptor) && doc.descriptor.format === DESCRIPTOR_FORMAT) return doc.descriptor as unknown as BundleModel;
-  if ('status' in doc && 'versions' in doc) throw bad(`is a model record without a descriptor (status ${String(doc.status)}): the model has no ready key version yet`, 'descriptor');
+  if ('status' in doc && 'versions' in doc)
+    throw bad(`is a model record without a descriptor (status ${String(doc.status)}): the model has no ready key version yet`, 'descriptor');
   throw bad(`holds no model descriptor (format "${DESCRIPTOR_FORMAT}"): give a descriptor, a model record from GET /v1/models/{id}, or a proof bundle`);
 }
 
@@ -63,7 +65,8 @@ export function descriptorOptions(d: ModelDescriptor, source: string): Descripto
     const n = Array.isArray(q.scaleBits) ? q.scaleBits.length : -1;
     for (const k of ['scaleBits', 'bits', 'lo', 'hi'] as const) {
       const a = q[k];
-      if (!Array.isArray(a) || a.length !== n || n === 0) throw bad(`inputQuant.${k}`, 'must be an array with one number per input feature, as long as inputQuant.scaleBits');
+      if (!Array.isArray(a) || a.length !== n || n === 0)
+        throw bad(`inputQuant.${k}`, 'must be an array with one number per input feature, as long as inputQuant.scaleBits');
       const at = a.findIndex((x) => (k === 'lo' || k === 'hi' ? typeof x !== 'number' || !Number.isFinite(x) : !int(x)));
       if (at >= 0) throw bad(`inputQuant.${k}[${at}]`, k === 'lo' || k === 'hi' ? 'must be a finite number' : 'must be a whole number');
     }
@@ -73,7 +76,8 @@ export function descriptorOptions(d: ModelDescriptor, source: string): Descripto
     const lo = q.lo as number[];
     const hi = q.hi as number[];
     for (let i = 0; i < n; i++) {
-      if (s[i] < MIN_INPUT_SCALE || s[i] > settings.scaleBits) throw bad(`inputQuant.scaleBits[${i}]`, `must be from ${MIN_INPUT_SCALE} to the model's scale ${settings.scaleBits} (got ${s[i]})`);
+      if (s[i] < MIN_INPUT_SCALE || s[i] > settings.scaleBits)
+        throw bad(`inputQuant.scaleBits[${i}]`, `must be from ${MIN_INPUT_SCALE} to the model's scale ${settings.scaleBits} (got ${s[i]})`);
       if (b[i] < 1 || b[i] > w) throw bad(`inputQuant.bits[${i}]`, `must be from 1 to the activation width ${w} (got ${b[i]})`);
       if (lo[i] > hi[i]) throw bad(`inputQuant.lo[${i}]`, `is above inputQuant.hi[${i}]`);
     }
@@ -103,7 +107,10 @@ export function descriptorDifferences(ours: ModelDescriptor, theirs: unknown): s
 /** Why a difference at a derived field matters: the fields it covers, which an edit of those changes. */
 export function differenceHint(fields: string[]): string {
   const hints: string[] = [];
-  if (fields.includes('id')) hints.push('the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels: one of those was changed, or this is another model');
+  if (fields.includes('id'))
+    hints.push(
+      'the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels: one of those was changed, or this is another model',
+    );
   if (fields.includes('circuitHash')) hints.push('the circuit compiled from these settings and inputQuant is not the one the descriptor names');
   return hints.length ? ` (${hints.join('; ')})` : '';
 }

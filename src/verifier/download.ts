@@ -89,7 +89,12 @@ export async function downloadAudit(o: DownloadOptions): Promise<Downloaded> {
   const dir = o.dir ?? (await mkdtemp(path.join(tmpdir(), 'zkinfer-audit-')));
   await mkdir(dir, { recursive: true });
   try {
-    const record = (await (await get(query(), 'the model record')).json()) as { fileName?: unknown; externalFiles?: unknown; version?: unknown; status?: unknown };
+    const record = (await (await get(query(), 'the model record')).json()) as {
+      fileName?: unknown;
+      externalFiles?: unknown;
+      version?: unknown;
+      status?: unknown;
+    };
     const version = o.version ?? (typeof record.version === 'number' ? record.version : undefined);
     if (version === undefined) throw new ZkinferError('NOT_FOUND', `the model is ${String(record.status)} and has no ready key version to audit`, 'model-id');
     const descriptor = descriptorIn(record, `the service's model record`, version) as BundleModel;
@@ -112,14 +117,20 @@ export async function downloadAudit(o: DownloadOptions): Promise<Downloaded> {
       });
       await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), hashing, createWriteStream(file, { mode: 0o600 }));
       const got = h.digest('hex');
-      if (said !== null && said !== got) throw new ZkinferError('ARTIFACT_CORRUPT', `the downloaded ${what} hashes to ${got}, not the ${said} the service announced`, what);
+      if (said !== null && said !== got)
+        throw new ZkinferError('ARTIFACT_CORRUPT', `the downloaded ${what} hashes to ${got}, not the ${said} the service announced`, what);
       log(`downloaded ${what}: ${bytes.toLocaleString('en-US')} bytes, sha256 ${got}`);
       return file;
     };
     const model = await stream(`/artifacts/model${query()}`, path.join(dir, fileName), 'the ONNX model');
     const external = Array.isArray(record.externalFiles) ? record.externalFiles : [];
     for (const name of external) {
-      if (typeof name !== 'string' || !SAFE_NAME.test(name) || name === fileName) throw new ZkinferError('INPUT_VALUE', `the service lists an external file name that is not usable: ${JSON.stringify(name).slice(0, 80)}`, 'externalFiles');
+      if (typeof name !== 'string' || !SAFE_NAME.test(name) || name === fileName)
+        throw new ZkinferError(
+          'INPUT_VALUE',
+          `the service lists an external file name that is not usable: ${JSON.stringify(name).slice(0, 80)}`,
+          'externalFiles',
+        );
       await stream(`/artifacts/external/${encodeURIComponent(name)}${query()}`, path.join(dir, name), `external data file ${name}`);
     }
     const vkeyRes = await get(`/vkey${query(v)}`, 'the verification key');

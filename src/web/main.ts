@@ -117,7 +117,11 @@ function showOutcome(o: Outcome) {
   else setStatus(r.valid ? 'valid' : 'invalid', r.valid ? 'VALID' : 'INVALID', r.field ? `${r.reason} (field ${r.field})` : r.reason);
   details.replaceChildren();
   const key = row('Verification key', span(r.vkeyHash, 'mono'), document.createElement('br'), `key ${KEY_SOURCE_LABEL[o.keySource]}`);
-  if (o.keySource === 'bundle') key.append(document.createElement('br'), span('Not an independent check: compare this hash with the one the model\u2019s owner published, or load the published key.', 'warn'));
+  if (o.keySource === 'bundle')
+    key.append(
+      document.createElement('br'),
+      span('Not an independent check: compare this hash with the one the model\u2019s owner published, or load the published key.', 'warn'),
+    );
   if (r.vkeyHash !== o.claimedVkeyHash) key.append(document.createElement('br'), `the bundle claims key ${o.claimedVkeyHash}`);
   const p1 = r.phase1;
   // A key alone says "development" or nothing: which phase 1 it came from takes the ptau file (`zkinfer audit`).
@@ -132,13 +136,25 @@ function showOutcome(o: Outcome) {
   const p2 = row('Setup, phase 2', 'not checked on this page: ');
   const code = document.createElement('code');
   code.textContent = 'zkinfer audit';
-  p2.append(code, ' (README: \u201cHow a regulator checks a key\u201d) checks that the key was made from this model\u2019s circuit and lists its contributions.');
+  p2.append(
+    code,
+    ' (README: \u201cHow a regulator checks a key\u201d) checks that the key was made from this model\u2019s circuit and lists its contributions.',
+  );
   const s = b.setup;
-  row('Claimed by the prover', span(`not checked: ${s.insecure ? 'development' : s.ptau.kind} powers of tau ${s.ptau.name}, ${s.phase2.length} phase-2 contribution(s), created ${s.createdAt}`, 'claimed'));
+  row(
+    'Claimed by the prover',
+    span(
+      `not checked: ${s.insecure ? 'development' : s.ptau.kind} powers of tau ${s.ptau.name}, ${s.phase2.length} phase-2 contribution(s), created ${s.createdAt}`,
+      'claimed',
+    ),
+  );
   row('Model id', span(r.modelId ?? '', 'mono'));
   const out = r.outputs!;
   if (out.inputs) row('Public input', out.inputs.join(', '));
-  row('Outputs', `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : b.model.head === 'argmax' ? '; class scores' : '; logits'})`);
+  row(
+    'Outputs',
+    `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : b.model.head === 'argmax' ? '; class scores' : '; logits'})`,
+  );
   if (out.probability) row('Probability', `${out.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
   row('Decision', span(decisionText(o), 'strong'));
   if (r.inputCommitment) row('Input commitment', span(r.inputCommitment, 'mono'));

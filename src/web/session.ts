@@ -11,10 +11,7 @@ export class InputProblem extends Error {}
 
 /** Where the verification key comes from. */
 export type KeySource =
-  | { kind: 'service'; apiKey: string }
-  | { kind: 'file'; text: string; name: string }
-  | { kind: 'page'; vkey: unknown }
-  | { kind: 'bundle' };
+  { kind: 'service'; apiKey: string } | { kind: 'file'; text: string; name: string } | { kind: 'page'; vkey: unknown } | { kind: 'bundle' };
 
 export const KEY_SOURCE_LABEL: Record<KeySource['kind'], string> = {
   service: 'published by this service (GET /v1/models/{id}/vkey, the registered version the bundle names)',
@@ -35,7 +32,8 @@ export interface Outcome {
 
 /** sha256 hex of a string's UTF-8 bytes with Web Crypto (available on https, localhost and file://). */
 export async function webSha256(text: string): Promise<string> {
-  if (!globalThis.crypto?.subtle) throw new InputProblem('this browser offers no Web Crypto here (open the page over https, from localhost or as a saved file)');
+  if (!globalThis.crypto?.subtle)
+    throw new InputProblem('this browser offers no Web Crypto here (open the page over https, from localhost or as a saved file)');
   const d = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -54,7 +52,8 @@ export function readBundle(text: string): ProofBundle {
   const doc = parseJson(text, 'bundle') as { format?: unknown } | null;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new InputProblem('the bundle must be a JSON object (a zkinfer proof bundle)');
   if (doc.format === RECEIPT_FORMAT) throw new InputProblem('this is an applicant receipt, not a proof bundle: load it under "Applicant receipt"');
-  if (doc.format !== BUNDLE_FORMAT) throw new InputProblem(`this is not a zkinfer proof bundle (its "format" is ${JSON.stringify(doc.format ?? null)}, expected "${BUNDLE_FORMAT}")`);
+  if (doc.format !== BUNDLE_FORMAT)
+    throw new InputProblem(`this is not a zkinfer proof bundle (its "format" is ${JSON.stringify(doc.format ?? null)}, expected "${BUNDLE_FORMAT}")`);
   try {
     return parseBundle(doc);
   } catch (e) {
@@ -68,12 +67,18 @@ function asProblem(e: unknown, prefix: string): unknown {
 
 /** The registered key version the bundle names (a model's key never changes; a new key is a new version). */
 async function fetchServiceKey(modelId: string, vkeyHash: string, apiKey: string): Promise<unknown> {
-  const res = await fetch(`/v1/models/${encodeURIComponent(modelId)}/vkey?vkeyHash=${encodeURIComponent(vkeyHash)}`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, cache: 'no-store' });
+  const res = await fetch(`/v1/models/${encodeURIComponent(modelId)}/vkey?vkeyHash=${encodeURIComponent(vkeyHash)}`, {
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    cache: 'no-store',
+  });
   const body = (await res.json().catch(() => null)) as { message?: string } | null;
   if (res.ok) return body;
   const why = body?.message ?? res.statusText;
   if (res.status === 401 || res.status === 403) throw new InputProblem(`the service refused the key request (${res.status}: ${why}): enter a verifier API key`);
-  if (res.status === 404) throw new InputProblem(`this service has no registered key ${vkeyHash} for model ${modelId}: the bundle names a key the service never published (or load the published key from a file)`);
+  if (res.status === 404)
+    throw new InputProblem(
+      `this service has no registered key ${vkeyHash} for model ${modelId}: the bundle names a key the service never published (or load the published key from a file)`,
+    );
   throw new InputProblem(`the service could not give the key (${res.status}: ${why})`);
 }
 
@@ -99,7 +104,8 @@ async function resolveKey(source: KeySource, bundle: ProofBundle): Promise<unkno
 export async function verifyHere(bundleText: string, source: KeySource, receiptText: string | null): Promise<Outcome> {
   const bundle = readBundle(bundleText);
   const vkey = (await resolveKey(source, bundle)) as VerificationKey | undefined;
-  if (vkey !== undefined && (!vkey || typeof vkey !== 'object' || Array.isArray(vkey))) throw new InputProblem('the verification key must be a JSON object (snarkjs verification_key.json)');
+  if (vkey !== undefined && (!vkey || typeof vkey !== 'object' || Array.isArray(vkey)))
+    throw new InputProblem('the verification key must be a JSON object (snarkjs verification_key.json)');
   const t0 = performance.now();
   let result: VerifyResult;
   try {

@@ -38,7 +38,11 @@ describe('ceremony robustness over REST (embedded store)', () => {
     const raw = body instanceof Uint8Array;
     const res = await fetch(base + url, {
       method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': raw ? 'application/octet-stream' : 'application/json' } : {}), ...headers },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { 'content-type': raw ? 'application/octet-stream' : 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : raw ? new Blob([body as Uint8Array<ArrayBuffer>]) : JSON.stringify(body),
     });
     const buf = Buffer.from(await res.arrayBuffer());
@@ -123,7 +127,9 @@ describe('ceremony robustness over REST (embedded store)', () => {
     const r = await upload(beaconKey, now.sha);
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({ code: 'CEREMONY', field: 'zkey' });
-    expect(r.body.message).toMatch(/contribution refused: its new contribution "mallory" .* is a beacon, not a contribution: only the ceremony's owner applies the beacon, by finalizing it/);
+    expect(r.body.message).toMatch(
+      /contribution refused: its new contribution "mallory" .* is a beacon, not a contribution: only the ceremony's owner applies the beacon, by finalizing it/,
+    );
     noServerPath(r.body);
     const c = await call('GET', `/v1/models/${id}/ceremony`, KEYS.alice);
     expect(c.body.currentSha256).toBe(now.sha);
@@ -133,12 +139,16 @@ describe('ceremony robustness over REST (embedded store)', () => {
 
   it('a refused upload never names a server file (not a zkey, truncated)', async () => {
     const cur = await download('cur.zkey');
-    const junk = await call('POST', `/v1/models/${id}/ceremony/contributions`, KEYS.alice, new Uint8Array(Buffer.from('not a zkey at all')), { 'x-zkinfer-base-sha256': cur.sha });
+    const junk = await call('POST', `/v1/models/${id}/ceremony/contributions`, KEYS.alice, new Uint8Array(Buffer.from('not a zkey at all')), {
+      'x-zkinfer-base-sha256': cur.sha,
+    });
     expect(junk.status).toBe(400);
     expect(junk.body.message).toMatch(/the uploaded key is not a zkey file/);
     noServerPath(junk.body);
     const bytes = await readFile(cur.file);
-    const cut = await call('POST', `/v1/models/${id}/ceremony/contributions`, KEYS.alice, new Uint8Array(bytes.subarray(0, 200)), { 'x-zkinfer-base-sha256': cur.sha });
+    const cut = await call('POST', `/v1/models/${id}/ceremony/contributions`, KEYS.alice, new Uint8Array(bytes.subarray(0, 200)), {
+      'x-zkinfer-base-sha256': cur.sha,
+    });
     expect(cut.status).toBe(400);
     expect(cut.body.code).toBe('CEREMONY');
     noServerPath(cut.body);
@@ -154,7 +164,15 @@ describe('ceremony robustness over REST (embedded store)', () => {
     await mkdir(path.dirname(ceremonyKeyFile(row.circuitHash, row.ptau.sha256, sha)), { recursive: true });
     await copyFile(beaconKey, ceremonyKeyFile(row.circuitHash, row.ptau.sha256, sha));
     const chain = await readChain(beaconKey);
-    expect(await ceremonies.accept('bank', id, row.currentSha256, { name: 'mallory', hash: chain.contributions[1].hash, zkeySha256: sha, uploadedBy: 'contributor:bank', checkMs: 1 })).toEqual({ kind: 'accepted', index: 2 });
+    expect(
+      await ceremonies.accept('bank', id, row.currentSha256, {
+        name: 'mallory',
+        hash: chain.contributions[1].hash,
+        zkeySha256: sha,
+        uploadedBy: 'contributor:bank',
+        checkMs: 1,
+      }),
+    ).toEqual({ kind: 'accepted', index: 2 });
 
     const stuck = await call('POST', `/v1/models/${id}/ceremony/finalize`, KEYS.bank, { beacon: 'ab'.repeat(32), iterationsExp: 10 });
     expect(stuck.status).toBe(409);
@@ -189,9 +207,18 @@ describe('ceremony robustness over REST (embedded store)', () => {
     const c = await call('GET', `/v1/models/${id}/ceremony`, KEYS.regulator);
     expect(c.body).toMatchObject({ state: 'open', currentSha256: initialSha, baseSha256: initialSha, contributions: [] });
     expect(c.body.resets).toEqual([
-      expect.objectContaining({ n: 1, fromSha256: sha, resetBy: 'prover:bank', reason, contributions: [expect.objectContaining({ name: 'alice' }), expect.objectContaining({ name: 'mallory', zkeySha256: sha })] }),
+      expect.objectContaining({
+        n: 1,
+        fromSha256: sha,
+        resetBy: 'prover:bank',
+        reason,
+        contributions: [expect.objectContaining({ name: 'alice' }), expect.objectContaining({ name: 'mallory', zkeySha256: sha })],
+      }),
     ]);
-    expect((await call('GET', `/v1/models/${id}`, KEYS.bank)).body).toMatchObject({ status: 'ceremony', ceremony: { resets: [expect.objectContaining({ n: 1 })] } });
+    expect((await call('GET', `/v1/models/${id}`, KEYS.bank)).body).toMatchObject({
+      status: 'ceremony',
+      ceremony: { resets: [expect.objectContaining({ n: 1 })] },
+    });
     // Nothing left to reset.
     const again = await call('POST', `/v1/models/${id}/ceremony/reset`, KEYS.bank, { reason });
     expect(again.status).toBe(409);

@@ -55,7 +55,11 @@ async function until<T>(fn: () => Promise<T>, done: (v: T) => boolean, ms = 300_
 
 /** The issue's 94-byte model: a wide input and one Relu (width varies the model id). */
 const wideRelu = (width: number) =>
-  buildOnnx({ inputs: [{ name: 'x', dims: [1, width] }], output: { name: 'y', dims: [1, width] }, nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], name: 'relu' }] });
+  buildOnnx({
+    inputs: [{ name: 'x', dims: [1, width] }],
+    output: { name: 'y', dims: [1, width] },
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], name: 'relu' }],
+  });
 
 beforeAll(async () => {
   const config: Config = {
@@ -87,7 +91,14 @@ afterAll(async () => {
 describe('compile lanes and per-tenant fairness (embedded queue)', () => {
   it("a tenant's slow compiles delay neither another tenant's proof nor its upload", async () => {
     const loan = await upload(KEYS.bank, await readFile(LOAN_MODEL), 'loan-model.onnx');
-    expect((await until(() => call('GET', `/v1/models/${loan}`, KEYS.bank), (r) => r.body.status !== 'queued' && r.body.status !== 'compiling')).body.status).toBe('ready');
+    expect(
+      (
+        await until(
+          () => call('GET', `/v1/models/${loan}`, KEYS.bank),
+          (r) => r.body.status !== 'queued' && r.body.status !== 'compiling',
+        )
+      ).body.status,
+    ).toBe('ready');
 
     // The hostile tenant queues two slow compiles, then the bank uploads a model of its own.
     const slow = [];
@@ -100,7 +111,10 @@ describe('compile lanes and per-tenant fairness (embedded queue)', () => {
     const t0 = Date.now();
     const req = await call('POST', `/v1/models/${loan}/proofs`, KEYS.bank, { input: JSON.parse(await readFile(LOAN_APPLICANT, 'utf8')) });
     expect(req.status).toBe(202);
-    const proof = await until(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    const proof = await until(
+      () => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank),
+      (r) => r.body.status === 'done' || r.body.status === 'failed',
+    );
     const proofMs = Date.now() - t0;
     expect(proof.body.status, JSON.stringify(proof.body)).toBe('done');
     const first = await call('GET', `/v1/models/${slow[0]}`, KEYS.hostile);
@@ -109,7 +123,10 @@ describe('compile lanes and per-tenant fairness (embedded queue)', () => {
 
     // Round-robin: the bank's upload is compiled right after the hostile tenant's first one,
     // before the hostile tenant's second.
-    const smallReady = await until(() => call('GET', `/v1/models/${small}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+    const smallReady = await until(
+      () => call('GET', `/v1/models/${small}`, KEYS.bank),
+      (r) => r.body.status === 'ready' || r.body.status === 'failed',
+    );
     expect(smallReady.body.status, JSON.stringify(smallReady.body)).toBe('ready');
     const states = await Promise.all(slow.map(async (id) => (await call('GET', `/v1/models/${id}`, KEYS.hostile)).body.status));
     console.log(`when the bank's upload was ready, the hostile tenant's compiles were: ${states.join(', ')}`);
@@ -118,7 +135,14 @@ describe('compile lanes and per-tenant fairness (embedded queue)', () => {
     expect(['queued', 'compiling']).toContain(states[1]);
     // Every accepted job ends.
     for (const id of slow) {
-      expect((await until(() => call('GET', `/v1/models/${id}`, KEYS.hostile), (r) => r.body.status === 'ready' || r.body.status === 'failed')).body.status).toBe('ready');
+      expect(
+        (
+          await until(
+            () => call('GET', `/v1/models/${id}`, KEYS.hostile),
+            (r) => r.body.status === 'ready' || r.body.status === 'failed',
+          )
+        ).body.status,
+      ).toBe('ready');
     }
   }, 900_000);
 });
@@ -159,7 +183,15 @@ describe('per-tenant compile limit on BullMQ workers', () => {
     const stores = new Stores(db);
     // A compile-only worker taking two jobs at a time: without the limit, both of the
     // hostile tenant's compiles would run together.
-    const workers = startBullWorkers({ redisUrl: redis.url, prefix, concurrency: 2, processors: makeProcessors(jobRecords(stores), { limits: config.limits, maxPtauPower: config.maxPtauPower }), stores, queues: ['compile'], compilesPerTenant: 1 });
+    const workers = startBullWorkers({
+      redisUrl: redis.url,
+      prefix,
+      concurrency: 2,
+      processors: makeProcessors(jobRecords(stores), { limits: config.limits, maxPtauPower: config.maxPtauPower }),
+      stores,
+      queues: ['compile'],
+      compilesPerTenant: 1,
+    });
     try {
       const w0 = 20 + Math.floor(Math.random() * 100) * 2;
       // The hostile tenant's first compile is slow, the others small: the bank's ends while
@@ -168,7 +200,14 @@ describe('per-tenant compile limit on BullMQ workers', () => {
       const a2 = await upload(KEYS.hostile, wideRelu(w0 + 1), 'a2.onnx');
       const b1 = await upload(KEYS.bank, wideRelu(w0), 'b1.onnx');
       let overlap = false;
-      const states = async () => Promise.all([[KEYS.hostile, a1], [KEYS.hostile, a2], [KEYS.bank, b1]].map(async ([k, id]) => (await call('GET', `/v1/models/${id}`, k)).body.status as string));
+      const states = async () =>
+        Promise.all(
+          [
+            [KEYS.hostile, a1],
+            [KEYS.hostile, a2],
+            [KEYS.bank, b1],
+          ].map(async ([k, id]) => (await call('GET', `/v1/models/${id}`, k)).body.status as string),
+        );
       const end = Date.now() + 600_000;
       let s: string[] = [];
       while (Date.now() < end) {

@@ -82,21 +82,30 @@ async function healthDuring<T>(base: string, during: () => Promise<T>): Promise<
  * whole), and resolves with the status once the answer arrived and, with `all`, the whole
  * body was sent (or the server closed the connection); otherwise as soon as the answer arrives.
  */
-function postHuge(url: string, mb: number, headers: Record<string, string> = {}, all = false): Promise<{ status: number; body: string; ms: number; sentMb: number }> {
+function postHuge(
+  url: string,
+  mb: number,
+  headers: Record<string, string> = {},
+  all = false,
+): Promise<{ status: number; body: string; ms: number; sentMb: number }> {
   const chunk = Buffer.alloc(1024 * 1024, 'a');
   const head = Buffer.from('{"bundle":{"x":"');
   const tail = Buffer.from('"}}');
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(head.length + mb * chunk.length + tail.length), ...headers } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        ms = performance.now() - t0;
-        got = { status: res.statusCode!, body };
-        settle();
-      });
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(head.length + mb * chunk.length + tail.length), ...headers } },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => {
+          ms = performance.now() - t0;
+          got = { status: res.statusCode!, body };
+          settle();
+        });
+      },
+    );
     let got: { status: number; body: string } | null = null;
     let ms = 0;
     let sent = false;
@@ -164,7 +173,9 @@ describe('credentials before the body', () => {
     });
     const heapMb = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
     const rssMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
-    console.log(`80 x 61 MB unauthenticated: ${result.status} in ${result.ms.toFixed(0)} ms (${result.sentMb} MB sent before the server closed); heap +${heapMb.toFixed(1)} MB, rss +${rssMb.toFixed(1)} MB; /healthz slowest ${slowestMs.toFixed(1)} ms over ${polls} polls`);
+    console.log(
+      `80 x 61 MB unauthenticated: ${result.status} in ${result.ms.toFixed(0)} ms (${result.sentMb} MB sent before the server closed); heap +${heapMb.toFixed(1)} MB, rss +${rssMb.toFixed(1)} MB; /healthz slowest ${slowestMs.toFixed(1)} ms over ${polls} polls`,
+    );
     expect(result.status).toBe(401);
     expect(JSON.parse(result.body)).toMatchObject({ code: 'UNAUTHENTICATED', field: 'authorization' });
     expect(result.ms).toBeLessThan(2000);
@@ -188,27 +199,63 @@ describe('credentials before the body', () => {
 
   it('a body nested 100,000 deep is a 400, before parsing, on every JSON route', async () => {
     const deep = `{"input":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
-    const proof = await fetch(`${base}/v1/models/${'a'.repeat(64)}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: deep });
+    const proof = await fetch(`${base}/v1/models/${'a'.repeat(64)}/proofs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: deep,
+    });
     expect(proof.status).toBe(400);
     expect(await proof.json()).toMatchObject({ code: 'JSON_TOO_DEEP', field: 'body' });
     const bundle = `{"bundle":{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
-    const verify = await fetch(`${base}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' }, body: bundle });
+    const verify = await fetch(`${base}/v1/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' },
+      body: bundle,
+    });
     expect(verify.status).toBe(400);
     expect((await verify.json()).code).toBe('JSON_TOO_DEEP');
     // Brackets inside strings are text, not nesting.
     const text = await fetch(`${base}/v1/verify`, {
       method: 'POST',
       headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ modelId: 'b'.repeat(64), proof: { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['1', '2', '1'], protocol: 'groth16', curve: 'bn128' }, publicSignals: ['1', '2', '['.repeat(70)] }),
+      body: JSON.stringify({
+        modelId: 'b'.repeat(64),
+        proof: {
+          pi_a: ['1', '2', '1'],
+          pi_b: [
+            ['1', '2'],
+            ['3', '4'],
+            ['1', '0'],
+          ],
+          pi_c: ['1', '2', '1'],
+          protocol: 'groth16',
+          curve: 'bn128',
+        },
+        publicSignals: ['1', '2', '['.repeat(70)],
+      }),
     });
     expect(text.status).toBe(400);
     expect((await text.json()).field).toMatch(/^body\.publicSignals\.2/);
   });
 
   it('a public signal or proof coordinate of 79 digits is a 400 naming it', async () => {
-    const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['1', '2', '1'], protocol: 'groth16', curve: 'bn128' };
+    const proof = {
+      pi_a: ['1', '2', '1'],
+      pi_b: [
+        ['1', '2'],
+        ['3', '4'],
+        ['1', '0'],
+      ],
+      pi_c: ['1', '2', '1'],
+      protocol: 'groth16',
+      curve: 'bn128',
+    };
     const send = (body: unknown) =>
-      fetch(`${base}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${base}/v1/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const sig = await send({ modelId: 'b'.repeat(64), proof, publicSignals: ['1', '2', '9'.repeat(79)] });
     expect(sig.status).toBe(400);
     expect((await sig.json()).field).toBe('body.publicSignals.2');
@@ -224,14 +271,28 @@ describe('a public signal of 16 million digits', () => {
   it('is a 413 at the default verify body limit, and a quick 400 from the schema when the limit lets it through', async () => {
     const { base: small } = await start();
     const { base: big } = await start({ verifyBodyLimit: 64 * 2 ** 20 });
-    const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['1', '2', '1'], protocol: 'groth16', curve: 'bn128' };
+    const proof = {
+      pi_a: ['1', '2', '1'],
+      pi_b: [
+        ['1', '2'],
+        ['3', '4'],
+        ['1', '0'],
+      ],
+      pi_c: ['1', '2', '1'],
+      protocol: 'groth16',
+      curve: 'bn128',
+    };
     const body = JSON.stringify({ modelId: 'b'.repeat(64), proof, publicSignals: ['1', '2', '7'.repeat(16_000_000)] });
     for (const [base, status] of [
       [small, 413],
       [big, 400],
     ] as const) {
       const t0 = performance.now();
-      const r = await fetch(`${base}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' }, body });
+      const r = await fetch(`${base}/v1/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${VERIFIER}`, 'content-type': 'application/json' },
+        body,
+      });
       const ms = performance.now() - t0;
       const json = await r.json();
       console.log(`16M-digit public signal, verify body limit ${base === small ? 'default' : '64 MiB'}: ${r.status} in ${ms.toFixed(0)} ms`);
@@ -375,7 +436,9 @@ describe('a hostile ONNX upload', () => {
       return { status: r.status, body: await r.json(), ms: performance.now() - t0 };
     };
     const { result, slowestMs, polls } = await healthDuring(base, upload);
-    console.log(`hostile ONNX (${bytes.length} bytes): ${result.status} in ${result.ms.toFixed(0)} ms; /healthz slowest ${slowestMs.toFixed(1)} ms over ${polls} polls`);
+    console.log(
+      `hostile ONNX (${bytes.length} bytes): ${result.status} in ${result.ms.toFixed(0)} ms; /healthz slowest ${slowestMs.toFixed(1)} ms over ${polls} polls`,
+    );
     expect(result.status).toBe(422);
     expect(result.body.code).toBe('MODEL_TOO_LARGE');
     expect(result.body.field).toBe('cos0');
@@ -402,7 +465,11 @@ describe('a hostile ONNX upload', () => {
 
   it('bad labels and input ranges are 400s naming the field', async () => {
     const { base } = await start();
-    const bytes = buildOnnx({ inputs: [{ name: 'x', dims: [1, 4] }], output: { name: 'y', dims: [1, 4] }, nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], name: 'relu' }] });
+    const bytes = buildOnnx({
+      inputs: [{ name: 'x', dims: [1, 4] }],
+      output: { name: 'y', dims: [1, 4] },
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], name: 'relu' }],
+    });
     const send = async (fields: [string, string][]) => {
       const form = new FormData();
       form.append('model', new Blob([Buffer.from(bytes)]), 'relu.onnx');

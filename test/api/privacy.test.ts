@@ -38,7 +38,16 @@ const applicants = [0, 1, 2, 3].map((i) => ({
 }));
 // Inside the other rows' ranges: a feature's observed range is published (the descriptor's
 // inputQuant lo/hi), so an extreme calibration value would be public by design.
-const CALIBRATION_ROW = { age: 43.98761, income: 39.24681, loan_amount: 33.13579, debt_to_income: 23.86421, credit_history_years: 2.37123, late_payments: 0, employment_years: 12.43219, credit_score: 602.13577 };
+const CALIBRATION_ROW = {
+  age: 43.98761,
+  income: 39.24681,
+  loan_amount: 33.13579,
+  debt_to_income: 23.86421,
+  credit_history_years: 2.37123,
+  late_payments: 0,
+  employment_years: 12.43219,
+  credit_score: 602.13577,
+};
 const BAD_VALUE = 987654321.123;
 
 let app: FastifyInstance;
@@ -130,7 +139,10 @@ describe('applicant data', () => {
     const body = await up.json();
     expect(up.status, JSON.stringify(body)).toBe(202);
     modelId = body.id;
-    const ready = await poll(() => call('GET', `/v1/models/${modelId}`), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+    const ready = await poll(
+      () => call('GET', `/v1/models/${modelId}`),
+      (r) => r.body.status === 'ready' || r.body.status === 'failed',
+    );
     // The worker compiled with the stored quantization and labels: same id, so it is ready.
     expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
     const [row] = await app.db.query<{ input_quant: unknown; labels: unknown }>('SELECT input_quant, labels FROM models WHERE id = $1', [modelId]);
@@ -155,7 +167,11 @@ describe('applicant data', () => {
     const key = randomUUID();
     const first = await call('POST', `/v1/models/${modelId}/proofs`, a);
     expect(first.status).toBe(202);
-    const r1 = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(a) });
+    const r1 = await fetch(`${base}/v1/models/${modelId}/proofs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify(a),
+    });
     const b1 = (await r1.json()) as { id: string };
     expect(r1.status).toBe(202);
     const [row] = await app.db.query<{ payload_hash: string }>('SELECT payload_hash FROM idempotency_keys WHERE key = $1', [key]);
@@ -177,17 +193,28 @@ describe('applicant data', () => {
     });
     expect(retry.status).toBe(202);
     expect(((await retry.json()) as { id: string }).id).toBe(b1.id);
-    const other = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ ...a, salt: '12346' }) });
+    const other = await fetch(`${base}/v1/models/${modelId}/proofs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ ...a, salt: '12346' }),
+    });
     expect(other.status).toBe(409);
     expect(((await other.json()) as { code: string }).code).toBe('IDEMPOTENCY_CONFLICT');
     // A key bound before the upgrade (its plain hash erased by migration 006) is a 409 that says so, not a second proof.
     await app.db.query("UPDATE idempotency_keys SET payload_hash = 'erased' WHERE key = $1", [key]);
-    const legacy = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(a) });
+    const legacy = await fetch(`${base}/v1/models/${modelId}/proofs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify(a),
+    });
     expect(legacy.status).toBe(409);
     expect(((await legacy.json()) as { message: string }).message).toMatch(/bound before an upgrade/);
     // Both proofs finish (their receipts are erased so the search below starts clean).
     for (const id of [first.body.id, b1.id]) {
-      const done = await poll(() => call('GET', `/v1/proofs/${id}`), (r) => r.body.status === 'done' || r.body.status === 'failed');
+      const done = await poll(
+        () => call('GET', `/v1/proofs/${id}`),
+        (r) => r.body.status === 'done' || r.body.status === 'failed',
+      );
       expect(done.body.status).toBe('done');
       await call('DELETE', `/v1/proofs/${id}/receipt`);
     }
@@ -282,7 +309,9 @@ describe('applicant data', () => {
       bytes += data.length;
       for (const n of needles) if (data.includes(n)) hits.push(`${path.relative(artifacts, f)}: ${n}`);
     }
-    console.log(`searched ${needles.length} values: the log (${log.length} chars), ${rows} rows of ${tables.length} tables, ${fileCount} files (${(bytes / 2 ** 20).toFixed(1)} MB) under the artifact folder: ${hits.length} hits`);
+    console.log(
+      `searched ${needles.length} values: the log (${log.length} chars), ${rows} rows of ${tables.length} tables, ${fileCount} files (${(bytes / 2 ** 20).toFixed(1)} MB) under the artifact folder: ${hits.length} hits`,
+    );
     expect(hits).toEqual([]);
     // Outside the artifact folder: the embedded database's own files (tables, write-ahead
     // log). Requests are stored there sealed under per-request keys, and every key was

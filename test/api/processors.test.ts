@@ -27,7 +27,14 @@ describe('a worker compiling an upload', () => {
     // A folder named after one id holding another model's bytes (a swapped or corrupted upload).
     await mkdir(uploadDir(forged), { recursive: true });
     await copyFile(LOAN_MODEL, path.join(uploadDir(forged), 'loan-model.onnx'));
-    await stores.models.register({ tenant: 't', id: forged, fileName: 'loan-model.onnx', externalFiles: [], settings: { scaleBits: 10, bits: 32 }, publicInput: false });
+    await stores.models.register({
+      tenant: 't',
+      id: forged,
+      fileName: 'loan-model.onnx',
+      externalFiles: [],
+      settings: { scaleBits: 10, bits: 32 },
+      publicInput: false,
+    });
     const p = makeProcessors(jobRecords(stores));
     await expect(p.compile('t', forged)).rejects.toBeInstanceOf(UnrecoverableError);
     const rec = (await stores.models.get('t', forged))!;

@@ -23,7 +23,12 @@ import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 import { findRedis } from '../helpers/redis.ts';
 
-const KEYS = { bank: 'bank-prover-key-0123456789', regulator: 'regulator-verifier-key-0123', trust: 'trust-bank-prover-key-0123', alice: 'alice-contributor-key-0123' };
+const KEYS = {
+  bank: 'bank-prover-key-0123456789',
+  regulator: 'regulator-verifier-key-0123',
+  trust: 'trust-bank-prover-key-0123',
+  alice: 'alice-contributor-key-0123',
+};
 /** Not the development secrets: a file nobody can forge with (the test forgets them). */
 const OPERATOR_SECRETS = { tau: '4242424242424242424242424242', alpha: '1357913579135791357913579', beta: '2468024680246802468024680' };
 const DEV_13 = path.join(REPO, 'ptau', 'dev-13.ptau');
@@ -87,7 +92,11 @@ function caller(base: string) {
     const binary = body instanceof Uint8Array;
     const res = await fetch(base + url, {
       method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': binary ? 'application/octet-stream' : 'application/json' } : {}), ...headers },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { 'content-type': binary ? 'application/octet-stream' : 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : binary ? (body as unknown as BodyInit) : JSON.stringify(body),
     });
     const bytes = Buffer.from(await res.arrayBuffer());
@@ -156,15 +165,27 @@ describe('the phase 1 a ptau file is, by its bytes', () => {
     await generateDevPtau(9, dev9);
     expect(await operatorPtau(dev9, 0, await hashFile(dev9, 'sha256'))).toMatchObject({ kind: 'development', insecure: true, power: 9, name: 'zkinfer-dev-9' });
     // The operator's own file: operator-pinned only with its pin, refused without or with another.
-    expect(await operatorPtau(prodPtau, 10, prodSha)).toMatchObject({ kind: 'operator-pinned', insecure: false, power: 13, sha256: prodSha, name: 'bank-ceremony-13.ptau' });
+    expect(await operatorPtau(prodPtau, 10, prodSha)).toMatchObject({
+      kind: 'operator-pinned',
+      insecure: false,
+      power: 13,
+      sha256: prodSha,
+      name: 'bank-ceremony-13.ptau',
+    });
     await expect(operatorPtau(prodPtau, 10)).rejects.toMatchObject({ code: 'SETTINGS', message: expect.stringContaining(prodSha) });
     await expect(operatorPtau(prodPtau, 10, tinySha)).rejects.toThrow(/does not match the pinned/);
-    await expect(operatorPtau(tinyPtau, 11, tinySha, 'ZKINFER_PTAU')).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'ZKINFER_PTAU', message: expect.stringMatching(/needs powers of tau 2\^11; the ptau file bank-ceremony-8\.ptau \(ZKINFER_PTAU\) has 2\^8/) });
+    await expect(operatorPtau(tinyPtau, 11, tinySha, 'ZKINFER_PTAU')).rejects.toMatchObject({
+      code: 'MODEL_TOO_LARGE',
+      field: 'ZKINFER_PTAU',
+      message: expect.stringMatching(/needs powers of tau 2\^11; the ptau file bank-ceremony-8\.ptau \(ZKINFER_PTAU\) has 2\^8/),
+    });
   });
 
   it('settings: production without ZKINFER_PTAU is refused at once with the other problems; bad values name their setting', () => {
     expect(loadConfig({})).toMatchObject({ mode: 'development', ptau: null, ptauSha256: null, allowDevSetup: false });
-    expect(() => loadConfig({ ZKINFER_MODE: 'production' })).toThrow(/ZKINFER_MODE=production .*ZKINFER_PTAU is not set: set ZKINFER_PTAU .*ZKINFER_PTAU_SHA256.*ZKINFER_ALLOW_DEV_SETUP=true/);
+    expect(() => loadConfig({ ZKINFER_MODE: 'production' })).toThrow(
+      /ZKINFER_MODE=production .*ZKINFER_PTAU is not set: set ZKINFER_PTAU .*ZKINFER_PTAU_SHA256.*ZKINFER_ALLOW_DEV_SETUP=true/,
+    );
     expect(loadConfig({ ZKINFER_MODE: 'production', ZKINFER_ALLOW_DEV_SETUP: 'true' })).toMatchObject({ mode: 'production', allowDevSetup: true, ptau: null });
     let message = '';
     try {
@@ -172,7 +193,14 @@ describe('the phase 1 a ptau file is, by its bytes', () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    for (const s of ['ZKINFER_MODE must be production or development', 'ZKINFER_PTAU_SHA256 must be a sha256', 'ZKINFER_ALLOW_DEV_SETUP must be true or false', 'ZKINFER_PTAU names a file that does not exist', 'PORT must be']) expect(message).toContain(s);
+    for (const s of [
+      'ZKINFER_MODE must be production or development',
+      'ZKINFER_PTAU_SHA256 must be a sha256',
+      'ZKINFER_ALLOW_DEV_SETUP must be true or false',
+      'ZKINFER_PTAU names a file that does not exist',
+      'PORT must be',
+    ])
+      expect(message).toContain(s);
     expect(() => loadConfig({ ZKINFER_PTAU_SHA256: prodSha })).toThrow(/ZKINFER_PTAU_SHA256 pins a file, but ZKINFER_PTAU is not set/);
     expect(loadConfig({ ZKINFER_PTAU: prodPtau, ZKINFER_PTAU_SHA256: `0x${prodSha.toUpperCase()}` })).toMatchObject({ ptau: prodPtau, ptauSha256: prodSha });
   });
@@ -183,17 +211,34 @@ describe('the phase 1 a ptau file is, by its bytes', () => {
       await expect(checkServicePhase1({ ...prod, ptau: DEV_13, ptauSha256: pin })).rejects.toMatchObject({
         code: 'SETTINGS',
         field: 'ZKINFER_PTAU',
-        message: expect.stringMatching(/ZKINFER_MODE=production refuses ZKINFER_PTAU=dev-13\.ptau: it is zkinfer-dev-13, a development powers of tau.*ZKINFER_ALLOW_DEV_SETUP=true/),
+        message: expect.stringMatching(
+          /ZKINFER_MODE=production refuses ZKINFER_PTAU=dev-13\.ptau: it is zkinfer-dev-13, a development powers of tau.*ZKINFER_ALLOW_DEV_SETUP=true/,
+        ),
       });
     }
     await expect(checkServicePhase1({ ...prod, ptau: null, ptauSha256: null })).rejects.toThrow(/ZKINFER_PTAU is not set/);
-    await expect(checkServicePhase1({ ...prod, ptau: prodPtau, ptauSha256: null })).rejects.toThrow(/ZKINFER_PTAU: bank-ceremony-13\.ptau is not a known ceremony file; pin its sha256/);
-    await expect(checkServicePhase1({ ...prod, ptau: prodPtau, ptauSha256: tinySha })).rejects.toThrow(/ZKINFER_PTAU \(ZKINFER_PTAU_SHA256\): ptau sha256 .* does not match the pinned/);
+    await expect(checkServicePhase1({ ...prod, ptau: prodPtau, ptauSha256: null })).rejects.toThrow(
+      /ZKINFER_PTAU: bank-ceremony-13\.ptau is not a known ceremony file; pin its sha256/,
+    );
+    await expect(checkServicePhase1({ ...prod, ptau: prodPtau, ptauSha256: tinySha })).rejects.toThrow(
+      /ZKINFER_PTAU \(ZKINFER_PTAU_SHA256\): ptau sha256 .* does not match the pinned/,
+    );
     const notPtau = path.join(dir, 'notes.ptau');
     await writeFile(notPtau, 'not a ptau at all, just text');
     await expect(checkServicePhase1({ ...prod, ptau: notPtau, ptauSha256: null })).rejects.toThrow(/ZKINFER_PTAU: .*not a powers-of-tau file/);
-    expect(await checkServicePhase1({ ...prod, allowDevSetup: true, ptau: DEV_13, ptauSha256: BUNDLED_DEV_PTAU.sha256 })).toMatchObject({ kind: 'development', insecure: true, name: 'zkinfer-dev-13' });
-    expect(await checkServicePhase1({ ...prod, ptau: prodPtau, ptauSha256: prodSha })).toMatchObject({ kind: 'operator-pinned', insecure: false, sha256: prodSha, power: 13, source: 'ZKINFER_PTAU', checkedBy: 'service' });
+    expect(await checkServicePhase1({ ...prod, allowDevSetup: true, ptau: DEV_13, ptauSha256: BUNDLED_DEV_PTAU.sha256 })).toMatchObject({
+      kind: 'development',
+      insecure: true,
+      name: 'zkinfer-dev-13',
+    });
+    expect(await checkServicePhase1({ ...prod, ptau: prodPtau, ptauSha256: prodSha })).toMatchObject({
+      kind: 'operator-pinned',
+      insecure: false,
+      sha256: prodSha,
+      power: 13,
+      source: 'ZKINFER_PTAU',
+      checkedBy: 'service',
+    });
   });
 });
 
@@ -202,7 +247,9 @@ describe('npm start and npm run worker refuse a development phase 1 in productio
     const r = await runEntry('server', { ZKINFER_MODE: 'production' });
     expect(r.started, r.stderr).toBe(false);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/zkinfer not starting: configuration: ZKINFER_MODE=production refuses .*ZKINFER_PTAU is not set: set ZKINFER_PTAU to a public ceremony file/);
+    expect(r.stderr).toMatch(
+      /zkinfer not starting: configuration: ZKINFER_MODE=production refuses .*ZKINFER_PTAU is not set: set ZKINFER_PTAU to a public ceremony file/,
+    );
   });
 
   it('npm start on ptau/dev-13.ptau, not pinned: exit 2', async () => {
@@ -222,8 +269,14 @@ describe('npm start and npm run worker refuse a development phase 1 in productio
       DATABASE_URL: 'postgres://zkinfer@127.0.0.1:1/none',
     });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/zkinfer worker not starting: configuration: ZKINFER_MODE=production refuses ZKINFER_PTAU=dev-13\.ptau.*pinning its hash does not change that/);
-    const none = await runEntry('worker', { ZKINFER_MODE: 'production', REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: 'postgres://zkinfer@127.0.0.1:1/none' });
+    expect(r.stderr).toMatch(
+      /zkinfer worker not starting: configuration: ZKINFER_MODE=production refuses ZKINFER_PTAU=dev-13\.ptau.*pinning its hash does not change that/,
+    );
+    const none = await runEntry('worker', {
+      ZKINFER_MODE: 'production',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      DATABASE_URL: 'postgres://zkinfer@127.0.0.1:1/none',
+    });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/zkinfer worker not starting: configuration: ZKINFER_MODE=production .*ZKINFER_PTAU is not set/);
   });
@@ -244,7 +297,10 @@ describe('a production service on the operator\u2019s pinned ptau', () => {
     ({ app, base } = await startService({ ZKINFER_MODE: 'production', ZKINFER_PTAU: prodPtau, ZKINFER_PTAU_SHA256: prodSha }));
     call = caller(base);
     modelId = await uploadLoan(base);
-    const ready = await poll(() => call('GET', `/v1/models/${modelId}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+    const ready = await poll(
+      () => call('GET', `/v1/models/${modelId}`, KEYS.bank),
+      (r) => r.body.status === 'ready' || r.body.status === 'failed',
+    );
     expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
   }, 600_000);
 
@@ -253,14 +309,35 @@ describe('a production service on the operator\u2019s pinned ptau', () => {
   });
 
   it('/readyz names the configured phase 1: operator-pinned, not insecure, checked by the service', async () => {
-    const r = await poll(() => call('GET', '/readyz', null), (x) => x.status === 200, 60_000);
+    const r = await poll(
+      () => call('GET', '/readyz', null),
+      (x) => x.status === 200,
+      60_000,
+    );
     expect(r.status).toBe(200);
-    expect(r.body.phase1).toMatchObject({ kind: 'operator-pinned', name: 'bank-ceremony-13.ptau', power: 13, sha256: prodSha, insecure: false, source: 'ZKINFER_PTAU', mode: 'production', checkedBy: 'service' });
+    expect(r.body.phase1).toMatchObject({
+      kind: 'operator-pinned',
+      name: 'bank-ceremony-13.ptau',
+      power: 13,
+      sha256: prodSha,
+      insecure: false,
+      source: 'ZKINFER_PTAU',
+      mode: 'production',
+      checkedBy: 'service',
+    });
   });
 
   it('sets the loan model up on it: the model record and the setup provenance name it, and the ptau is served for audits', async () => {
     const model = await call('GET', `/v1/models/${modelId}`, KEYS.regulator);
-    expect(model.body.phase1).toEqual({ kind: 'operator-pinned', name: 'bank-ceremony-13.ptau', power: 13, sha256: prodSha, insecure: false, checkedBy: 'service', from: 'key version' });
+    expect(model.body.phase1).toEqual({
+      kind: 'operator-pinned',
+      name: 'bank-ceremony-13.ptau',
+      power: 13,
+      sha256: prodSha,
+      insecure: false,
+      checkedBy: 'service',
+      from: 'key version',
+    });
     expect(model.body.setup).toMatchObject({ insecure: false, ptau: { kind: 'operator-pinned', sha256: prodSha, power: 13 } });
     const list = await call('GET', '/v1/models', KEYS.bank);
     expect(list.body.items.find((m: { id: string }) => m.id === modelId).phase1).toMatchObject({ kind: 'operator-pinned', sha256: prodSha, insecure: false });
@@ -279,7 +356,10 @@ describe('a production service on the operator\u2019s pinned ptau', () => {
   it('proves; the bundle names the operator-pinned phase 1 and the proof verifies (service and plain snarkjs)', async () => {
     const req = await call('POST', `/v1/models/${modelId}/proofs`, KEYS.bank, { input: applicant });
     expect(req.status).toBe(202);
-    const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    const done = await poll(
+      () => call('GET', `/v1/proofs/${req.body.id}`, KEYS.bank),
+      (r) => r.body.status === 'done' || r.body.status === 'failed',
+    );
     expect(done.body.status, JSON.stringify(done.body)).toBe('done');
     const bundle = done.body.bundle;
     expect(bundle.setup).toMatchObject({ insecure: false, ptau: { kind: 'operator-pinned', sha256: prodSha } });
@@ -291,7 +371,10 @@ describe('a production service on the operator\u2019s pinned ptau', () => {
 
   it('a ceremony model (another tenant) starts on the same file; contributions and finalize are checked against it; its proof verifies', async () => {
     const id = await uploadLoan(base, { setup: 'ceremony' }, KEYS.trust);
-    const waiting = await poll(() => call('GET', `/v1/models/${id}`, KEYS.trust), (r) => ['ceremony', 'ready', 'failed'].includes(r.body.status));
+    const waiting = await poll(
+      () => call('GET', `/v1/models/${id}`, KEYS.trust),
+      (r) => ['ceremony', 'ready', 'failed'].includes(r.body.status),
+    );
     expect(waiting.body.status, JSON.stringify(waiting.body)).toBe('ceremony');
     expect(waiting.body.phase1).toMatchObject({ kind: 'operator-pinned', sha256: prodSha, insecure: false, from: 'ceremony' });
     expect(waiting.body.ceremony.ptau).toMatchObject({ kind: 'operator-pinned', sha256: prodSha });
@@ -299,14 +382,19 @@ describe('a production service on the operator\u2019s pinned ptau', () => {
     const initialSha = createHash('sha256').update(initial.bytes).digest('hex');
     await writeFile(path.join(dir, 'c0.zkey'), initial.bytes);
     await contribute(path.join(dir, 'c0.zkey'), path.join(dir, 'c1.zkey'), 'alice');
-    const up = await call('POST', `/v1/models/${id}/ceremony/contributions`, KEYS.alice, new Uint8Array(await readFile(path.join(dir, 'c1.zkey'))), { 'x-zkinfer-base-sha256': initialSha });
+    const up = await call('POST', `/v1/models/${id}/ceremony/contributions`, KEYS.alice, new Uint8Array(await readFile(path.join(dir, 'c1.zkey'))), {
+      'x-zkinfer-base-sha256': initialSha,
+    });
     expect(up.status, JSON.stringify(up.body)).toBe(200);
     const fin = await call('POST', `/v1/models/${id}/ceremony/finalize`, KEYS.trust, { beacon: 'cd'.repeat(32), iterationsExp: 10 });
     expect(fin.status, JSON.stringify(fin.body)).toBe(200);
     const model = await call('GET', `/v1/models/${id}`, KEYS.trust);
     expect(model.body).toMatchObject({ status: 'ready', phase1: { kind: 'operator-pinned', sha256: prodSha, insecure: false, from: 'key version' } });
     const req = await call('POST', `/v1/models/${id}/proofs`, KEYS.trust, { input: applicant });
-    const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, KEYS.trust), (r) => r.body.status === 'done' || r.body.status === 'failed');
+    const done = await poll(
+      () => call('GET', `/v1/proofs/${req.body.id}`, KEYS.trust),
+      (r) => r.body.status === 'done' || r.body.status === 'failed',
+    );
     expect(done.body.status, JSON.stringify(done.body)).toBe('done');
     expect(done.body.bundle.setup).toMatchObject({ insecure: false, ptau: { kind: 'operator-pinned', sha256: prodSha } });
     expect((await call('POST', '/v1/verify', KEYS.regulator, { bundle: done.body.bundle })).body).toMatchObject({ valid: true });
@@ -320,9 +408,14 @@ describe('other phase 1 settings on a running service', () => {
       const call = caller(base);
       expect((await call('GET', '/readyz', null)).body.phase1).toMatchObject({ kind: 'operator-pinned', power: 8, sha256: tinySha });
       const id = await uploadLoan(base);
-      const failed = await poll(() => call('GET', `/v1/models/${id}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+      const failed = await poll(
+        () => call('GET', `/v1/models/${id}`, KEYS.bank),
+        (r) => r.body.status === 'ready' || r.body.status === 'failed',
+      );
       expect(failed.body.status).toBe('failed');
-      expect(failed.body.reason).toMatch(/^MODEL_TOO_LARGE: this circuit needs powers of tau 2\^\d+; the ptau file bank-ceremony-8\.ptau \(ZKINFER_PTAU\) has 2\^8/);
+      expect(failed.body.reason).toMatch(
+        /^MODEL_TOO_LARGE: this circuit needs powers of tau 2\^\d+; the ptau file bank-ceremony-8\.ptau \(ZKINFER_PTAU\) has 2\^8/,
+      );
       expect(failed.body.versions).toEqual([]);
     } finally {
       await app.close();
@@ -330,12 +423,26 @@ describe('other phase 1 settings on a running service', () => {
   }, 600_000);
 
   it('production with ZKINFER_ALLOW_DEV_SETUP=true starts on ptau/dev-13.ptau pinned, and records development, insecure', async () => {
-    const { app, base } = await startService({ ZKINFER_MODE: 'production', ZKINFER_ALLOW_DEV_SETUP: 'true', ZKINFER_PTAU: DEV_13, ZKINFER_PTAU_SHA256: BUNDLED_DEV_PTAU.sha256 });
+    const { app, base } = await startService({
+      ZKINFER_MODE: 'production',
+      ZKINFER_ALLOW_DEV_SETUP: 'true',
+      ZKINFER_PTAU: DEV_13,
+      ZKINFER_PTAU_SHA256: BUNDLED_DEV_PTAU.sha256,
+    });
     try {
       const call = caller(base);
-      expect((await call('GET', '/readyz', null)).body.phase1).toMatchObject({ kind: 'development', name: 'zkinfer-dev-13', insecure: true, sha256: BUNDLED_DEV_PTAU.sha256, mode: 'production' });
+      expect((await call('GET', '/readyz', null)).body.phase1).toMatchObject({
+        kind: 'development',
+        name: 'zkinfer-dev-13',
+        insecure: true,
+        sha256: BUNDLED_DEV_PTAU.sha256,
+        mode: 'production',
+      });
       const id = await uploadLoan(base);
-      const ready = await poll(() => call('GET', `/v1/models/${id}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+      const ready = await poll(
+        () => call('GET', `/v1/models/${id}`, KEYS.bank),
+        (r) => r.body.status === 'ready' || r.body.status === 'failed',
+      );
       expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
       expect(ready.body.phase1).toMatchObject({ kind: 'development', name: 'zkinfer-dev-13', insecure: true, sha256: BUNDLED_DEV_PTAU.sha256 });
       expect(ready.body.setup).toMatchObject({ insecure: true, ptau: { kind: 'development' } });
@@ -348,7 +455,14 @@ describe('other phase 1 settings on a running service', () => {
     const { app, base } = await startService({});
     try {
       const r = await caller(base)('GET', '/readyz', null);
-      expect(r.body.phase1).toMatchObject({ kind: 'development', insecure: true, sha256: null, source: 'development files', mode: 'development', checkedBy: 'service' });
+      expect(r.body.phase1).toMatchObject({
+        kind: 'development',
+        insecure: true,
+        sha256: null,
+        source: 'development files',
+        mode: 'development',
+        checkedBy: 'service',
+      });
     } finally {
       await app.close();
     }
@@ -378,9 +492,20 @@ describe('BullMQ: `npm run worker` reads the same phase 1 settings', () => {
     try {
       const call = caller(base);
       const id = await uploadLoan(base);
-      const ready = await poll(() => call('GET', `/v1/models/${id}`, KEYS.bank), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+      const ready = await poll(
+        () => call('GET', `/v1/models/${id}`, KEYS.bank),
+        (r) => r.body.status === 'ready' || r.body.status === 'failed',
+      );
       expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
-      expect(ready.body.phase1).toEqual({ kind: 'operator-pinned', name: 'bank-ceremony-13.ptau', power: 13, sha256: prodSha, insecure: false, checkedBy: 'service', from: 'key version' });
+      expect(ready.body.phase1).toEqual({
+        kind: 'operator-pinned',
+        name: 'bank-ceremony-13.ptau',
+        power: 13,
+        sha256: prodSha,
+        insecure: false,
+        checkedBy: 'service',
+        from: 'key version',
+      });
       expect(stderr).toContain(`zkinfer worker phase 1: bank-ceremony-13.ptau (operator-pinned, 2^13, sha256 ${prodSha})`);
       expect((await call('GET', '/readyz', null)).body.phase1).toMatchObject({ kind: 'operator-pinned', sha256: prodSha, source: 'ZKINFER_PTAU' });
     } finally {

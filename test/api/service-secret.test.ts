@@ -18,7 +18,9 @@ describe('serviceSecret', () => {
     const dir = path.join(await mkdtemp(path.join(tmpdir(), 'zkinfer-secret-')), 'secrets');
     const mod = pathToFileURL(path.join(REPO, 'src', 'store', 'service-secret.ts')).href;
     const code = `const { serviceSecret } = await import(${JSON.stringify(mod)}); process.stdout.write((await serviceSecret('idempotency', ${JSON.stringify(dir)})).toString('hex'));`;
-    const outs = await Promise.all(Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO })));
+    const outs = await Promise.all(
+      Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO })),
+    );
     const secrets = outs.map((o) => o.stdout);
     expect(secrets[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(new Set(secrets).size).toBe(1);

@@ -46,7 +46,22 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
     conn = redisConnection(redis.url!);
     conn.on('error', () => {});
     app = await buildApp({
-      config: { ...loadConfig({}), reconcileIntervalMs: 500, host: '127.0.0.1', port: 0, redisUrl: redis.url, databaseUrl: postgres.url, queuePrefix: prefix, workerConcurrency: 1, workerLockMs: 2000, workerMetricsPort: null, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [] },
+      config: {
+        ...loadConfig({}),
+        reconcileIntervalMs: 500,
+        host: '127.0.0.1',
+        port: 0,
+        redisUrl: redis.url,
+        databaseUrl: postgres.url,
+        queuePrefix: prefix,
+        workerConcurrency: 1,
+        workerLockMs: 2000,
+        workerMetricsPort: null,
+        bodyLimit: 1 << 22,
+        requestTimeoutMs: 30_000,
+        rateLimit: 10_000,
+        apiKeys: [],
+      },
       redis: conn,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -73,7 +88,11 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
     for (let i = 0; i < 960 && (await get(`/v1/models/${modelId}`)).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 250));
 
     const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
-    const res = await fetch(`${base}/v1/models/${modelId}/proofs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: applicant }) });
+    const res = await fetch(`${base}/v1/models/${modelId}/proofs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: applicant }),
+    });
     const { id: proofId } = (await res.json()) as { id: string };
     // Kill the worker the moment it starts proving.
     let seen = '';

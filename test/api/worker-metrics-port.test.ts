@@ -25,7 +25,14 @@ describe.skipIf(why !== null)('worker metrics port', () => {
     try {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
         cwd: REPO,
-        env: { ...process.env, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, HOST: '127.0.0.1', METRICS_PORT: String(port), ZKINFER_QUEUE_PREFIX: `test-${port}` },
+        env: {
+          ...process.env,
+          REDIS_URL: redis.url!,
+          DATABASE_URL: postgres.url!,
+          HOST: '127.0.0.1',
+          METRICS_PORT: String(port),
+          ZKINFER_QUEUE_PREFIX: `test-${port}`,
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';

@@ -40,7 +40,10 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
   let bundle: ProofBundle;
   let receipt: Receipt;
   let publishedHash: string;
-  const files: Record<'bundle' | 'tampered' | 'malformed' | 'receipt' | 'wrongReceipt' | 'vkey' | 'forgeableVkey' | 'claimsCeremony' | 'editedBits' | 'page', string> = {} as never;
+  const files: Record<
+    'bundle' | 'tampered' | 'malformed' | 'receipt' | 'wrongReceipt' | 'vkey' | 'forgeableVkey' | 'claimsCeremony' | 'editedBits' | 'page',
+    string
+  > = {} as never;
   const requests: string[] = [];
   const timings: Record<string, number> = {};
 
@@ -67,10 +70,24 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-page-'));
     await mkdir(SHOTS, { recursive: true });
     app = await buildApp({
-      config: { ...loadConfig({}), dbDir: 'memory://', host: '127.0.0.1', port: 0, redisUrl: null, queuePrefix: 'test', workerConcurrency: 1, workerLockMs: 30_000, workerMetricsPort: null, bodyLimit: 1 << 22, requestTimeoutMs: 30_000, rateLimit: 10_000, apiKeys: [
-        { key: BANK, role: 'prover', tenant: 'bank' },
-        { key: REGULATOR, role: 'verifier', tenant: 'bank' },
-      ] },
+      config: {
+        ...loadConfig({}),
+        dbDir: 'memory://',
+        host: '127.0.0.1',
+        port: 0,
+        redisUrl: null,
+        queuePrefix: 'test',
+        workerConcurrency: 1,
+        workerLockMs: 30_000,
+        workerMetricsPort: null,
+        bodyLimit: 1 << 22,
+        requestTimeoutMs: 30_000,
+        rateLimit: 10_000,
+        apiKeys: [
+          { key: BANK, role: 'prover', tenant: 'bank' },
+          { key: REGULATOR, role: 'verifier', tenant: 'bank' },
+        ],
+      },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -146,7 +163,14 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
       const text = (id: string) => document.getElementById(id)!.textContent ?? '';
       const receipt = document.getElementById('receipt-result')!;
       const ms = /Verified in(\d+) ms/.exec(text('details'));
-      return { state: document.getElementById('status')!.dataset.state!, status: text('status'), reason: text('reason'), details: text('details'), receipt: receipt.hidden ? null : receipt.textContent, verifyMs: ms ? Number(ms[1]) : null };
+      return {
+        state: document.getElementById('status')!.dataset.state!,
+        status: text('status'),
+        reason: text('reason'),
+        details: text('details'),
+        receipt: receipt.hidden ? null : receipt.textContent,
+        verifyMs: ms ? Number(ms[1]) : null,
+      };
     });
   }
 
@@ -275,7 +299,7 @@ describe.skipIf(!HAVE_CHROMIUM)('verification page in Chromium', () => {
     await shot(page, '7-edited-settings-invalid');
   });
 
-  it("a key carrying a public ceremony's alpha and beta: phase 1 is \"not checked\", the ceremony is never named", async () => {
+  it('a key carrying a public ceremony\'s alpha and beta: phase 1 is "not checked", the ceremony is never named', async () => {
     // Anyone can copy those two points into a powers of tau of their own: they prove nothing.
     const vkey = JSON.parse(await readFile(files.vkey, 'utf8'));
     const copied = { ...vkey, vk_alpha_1: [...CEREMONY_POINTS.alpha1, '1'], vk_beta_2: [...CEREMONY_POINTS.beta2.map((c) => [...c]), ['1', '0']] };

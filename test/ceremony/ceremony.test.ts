@@ -36,7 +36,9 @@ describe('file-based ceremony', () => {
     expect(init).toMatchObject({ format: 'zkinfer.ceremony', modelId: m.modelId, commitment: m.modelCommitment.toString(), chain: [] });
     expect(init.ptau).toMatchObject({ name: 'zkinfer-dev-13', sha256: BUNDLED_DEV_PTAU.sha256 });
     // Two contributors in turn, each on the previous key, as an air-gapped contributor would.
-    hashes.alice = json(await cli(['ceremony', 'contribute', '--in', z('circuit_0000.zkey'), '--out', z('alice.zkey'), '--name', 'alice (regulator)'])).contributionHash;
+    hashes.alice = json(
+      await cli(['ceremony', 'contribute', '--in', z('circuit_0000.zkey'), '--out', z('alice.zkey'), '--name', 'alice (regulator)']),
+    ).contributionHash;
     hashes.bob = json(await cli(['ceremony', 'contribute', '--in', z('alice.zkey'), '--out', z('bob.zkey'), '--name', 'bob (bank)'])).contributionHash;
   });
 
@@ -45,19 +47,51 @@ describe('file-based ceremony', () => {
     const r = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('alice.zkey'), '--json']);
     const v = json(r);
     expect(v.valid).toBe(true);
-    expect(v.chain.map((c: { name: string; hash: string }) => [c.name, c.hash])).toEqual([['alice (regulator)', hashes.alice], ['bob (bank)', hashes.bob]]);
+    expect(v.chain.map((c: { name: string; hash: string }) => [c.name, c.hash])).toEqual([
+      ['alice (regulator)', hashes.alice],
+      ['bob (bank)', hashes.bob],
+    ]);
     const record = JSON.parse(await readFile(z('ceremony.json'), 'utf8'));
     expect(record).toMatchObject({ zkey: 'bob.zkey', chain: [{ hash: hashes.alice }, { hash: hashes.bob }] });
   });
 
   it('finalizes with a beacon; the chain lists both contributions and the beacon, as snarkjs itself reports them', async () => {
-    const f = json(await cli(['ceremony', 'finalize', '--in', z('bob.zkey'), '--beacon', BEACON, '--iterations', '10', '-o', z('final'), '--model', LOAN_MODEL, '--ptau', PTAU]));
+    const f = json(
+      await cli([
+        'ceremony',
+        'finalize',
+        '--in',
+        z('bob.zkey'),
+        '--beacon',
+        BEACON,
+        '--iterations',
+        '10',
+        '-o',
+        z('final'),
+        '--model',
+        LOAN_MODEL,
+        '--ptau',
+        PTAU,
+      ]),
+    );
     expect(f.verified).toBe(true);
     expect(f.chain.map((c: { name: string }) => c.name)).toEqual(['alice (regulator)', 'bob (bank)', 'final beacon']);
     expect(f.chain[2].beacon).toEqual({ hash: BEACON, iterationsExp: 10 });
     expect(f.chain[2].hash).toBe(f.beaconHash);
     // `zkinfer audit` reads the list from snarkjs' own verifier log, not from readChain.
-    const audit = json(await cli(['audit', LOAN_MODEL, '--vkey', path.join(dir, 'final', 'vkey.json'), '--zkey', path.join(dir, 'final', 'circuit_final.zkey'), '--ptau', PTAU, '--json']));
+    const audit = json(
+      await cli([
+        'audit',
+        LOAN_MODEL,
+        '--vkey',
+        path.join(dir, 'final', 'vkey.json'),
+        '--zkey',
+        path.join(dir, 'final', 'circuit_final.zkey'),
+        '--ptau',
+        PTAU,
+        '--json',
+      ]),
+    );
     expect(audit.ok).toBe(true);
     expect(audit.contributions.map((c: { hash: string }) => c.hash)).toEqual([hashes.alice, hashes.bob, f.beaconHash]);
     expect(audit.contributions[2].beacon).toEqual({ hash: BEACON, iterationsExp: 10 });
@@ -68,7 +102,7 @@ describe('file-based ceremony', () => {
     expect(text.stdout).toMatch(/finalized with a public beacon/);
   });
 
-  it('the final key proves: the prover\'s proof verifies under the exported vkey.json, with the snarkjs CLI too', async () => {
+  it("the final key proves: the prover's proof verifies under the exported vkey.json, with the snarkjs CLI too", async () => {
     const finalZkey = path.join(dir, 'final', 'circuit_final.zkey');
     const vkey = JSON.parse(await readFile(path.join(dir, 'final', 'vkey.json'), 'utf8'));
     const setup = await ceremonySetup(m, finalZkey, PTAU);
@@ -77,7 +111,14 @@ describe('file-based ceremony', () => {
     expect(await snarkjs.groth16.verify(vkey, bundle.publicSignals, bundle.proof)).toBe(true);
     await writeFile(z('public.json'), JSON.stringify(bundle.publicSignals));
     await writeFile(z('proof.json'), JSON.stringify(bundle.proof));
-    const snark = await run(process.execPath, [path.join(REPO, 'node_modules', 'snarkjs', 'cli.js'), 'groth16', 'verify', path.join(dir, 'final', 'vkey.json'), z('public.json'), z('proof.json')]);
+    const snark = await run(process.execPath, [
+      path.join(REPO, 'node_modules', 'snarkjs', 'cli.js'),
+      'groth16',
+      'verify',
+      path.join(dir, 'final', 'vkey.json'),
+      z('public.json'),
+      z('proof.json'),
+    ]);
     expect(snark.stdout).toMatch(/OK!/);
     // A key from bob's (unfinalized) step is another key: the proof does not verify under it.
     const bobKey = await snarkjs.zKey.exportVerificationKey(z('bob.zkey'));
@@ -89,7 +130,25 @@ describe('file-based ceremony', () => {
     await writeFile(z('sign.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
     const testSet = path.join(REPO, 'examples', 'loan', 'test-set.csv');
     const finalZkey = path.join(dir, 'final', 'circuit_final.zkey');
-    const r = await cli(['release', LOAN_MODEL, '--test-set', testSet, '--label-column', 'approved', '--zkey', finalZkey, '--ptau', PTAU, '--prove', '1', '--sign-key', z('sign.pem'), '-o', z('release'), '--json']);
+    const r = await cli([
+      'release',
+      LOAN_MODEL,
+      '--test-set',
+      testSet,
+      '--label-column',
+      'approved',
+      '--zkey',
+      finalZkey,
+      '--ptau',
+      PTAU,
+      '--prove',
+      '1',
+      '--sign-key',
+      z('sign.pem'),
+      '-o',
+      z('release'),
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const env = JSON.parse(await readFile(z('release/attestation.dsse.json'), 'utf8'));
     const p = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')).predicate;
@@ -98,7 +157,24 @@ describe('file-based ceremony', () => {
     expect(await readFile(z('release/keys/circuit.zkey'))).toEqual(await readFile(finalZkey));
     expect((await cli(['release', 'verify', z('release'), '--pub-key', z('sign.pem')])).code).toBe(0);
     // A key of another circuit is refused before anything is signed.
-    const other = await cli(['release', LOAN_MODEL, '--scale', '9', '--test-set', testSet, '--label-column', 'approved', '--zkey', finalZkey, '--ptau', PTAU, '--sign-key', z('sign.pem'), '-o', z('release-other')]);
+    const other = await cli([
+      'release',
+      LOAN_MODEL,
+      '--scale',
+      '9',
+      '--test-set',
+      testSet,
+      '--label-column',
+      'approved',
+      '--zkey',
+      finalZkey,
+      '--ptau',
+      PTAU,
+      '--sign-key',
+      z('sign.pem'),
+      '-o',
+      z('release-other'),
+    ]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/RELEASE REFUSED: the key does not encode this model: the zkey link broke/);
   });
@@ -122,7 +198,9 @@ describe('file-based ceremony', () => {
     expect(r.stderr).toMatch(/it does not build on the base key: contribution #2 is "dave" .* where the base has "bob \(bank\)"/);
     // The initial key again (a contribution that drops every earlier one) is refused too.
     await contribute(z('circuit_0000.zkey'), z('eve.zkey'), 'eve');
-    await expect(checkContribution(z('bob.zkey'), z('eve.zkey'), m.compiled.r1cs, PTAU)).rejects.toThrow(/does not build on the base key: contribution #1 is "eve"/);
+    await expect(checkContribution(z('bob.zkey'), z('eve.zkey'), m.compiled.r1cs, PTAU)).rejects.toThrow(
+      /does not build on the base key: contribution #1 is "eve"/,
+    );
   });
 
   it('refuses a contribution from another circuit, with or without a base', async () => {
@@ -158,7 +236,20 @@ describe('file-based ceremony', () => {
     const few = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--json']);
     expect(few.code).toBe(1);
     const mine = JSON.parse(few.stdout).chain[0].hash;
-    const enough = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--independent-contribution', mine, '--json']);
+    const enough = await cli([
+      'ceremony',
+      'verify',
+      z('bob.zkey'),
+      '--model',
+      LOAN_MODEL,
+      '--ptau',
+      PTAU,
+      '--min-independent-contributions',
+      '1',
+      '--independent-contribution',
+      mine,
+      '--json',
+    ]);
     expect(enough.code, enough.stdout).toBe(0);
     expect(json(enough).trust).toMatchObject({ contributions: 2, independent: 1 });
   });
@@ -168,7 +259,9 @@ describe('file-based ceremony', () => {
     await finalize(z('bob.zkey'), z('beacon-as-contribution'), { beacon: 'cd'.repeat(32), iterationsExp: 10 });
     const beaconKey = path.join(dir, 'beacon-as-contribution', 'circuit_final.zkey');
     expect((await readChain(beaconKey)).types).toEqual([0, 0, 1]);
-    await expect(checkContribution(z('bob.zkey'), beaconKey, m.compiled.r1cs, PTAU)).rejects.toThrow(/contribution refused: its new contribution "final beacon" .* is a beacon, not a contribution/);
+    await expect(checkContribution(z('bob.zkey'), beaconKey, m.compiled.r1cs, PTAU)).rejects.toThrow(
+      /contribution refused: its new contribution "final beacon" .* is a beacon, not a contribution/,
+    );
     // `ceremony verify --base` checks a finalized key against the key it closed.
     const v = await cli(['ceremony', 'verify', beaconKey, '--model', LOAN_MODEL, '--ptau', PTAU, '--base', z('bob.zkey')]);
     expect(v.code, v.stderr).toBe(0);

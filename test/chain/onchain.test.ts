@@ -75,7 +75,8 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     return (proofAbi(signals.length).decodeFunctionResult('verifyProof', out) as unknown as [boolean])[0];
   }
 
-  const jsVerifies = async (proof: Groth16Proof, signals: (string | bigint)[]) => (await checkProof(bundle.model, proof, signals.map(String), vkey, { sha256: sha256Text })).valid;
+  const jsVerifies = async (proof: Groth16Proof, signals: (string | bigint)[]) =>
+    (await checkProof(bundle.model, proof, signals.map(String), vkey, { sha256: sha256Text })).valid;
 
   it("exports snarkjs's own verifier for the model's zkey, compiled with the pinned solc", async () => {
     const template = await readFile(path.join(packageDir('snarkjs')!, 'templates', 'verifier_groth16.sol.ejs'), 'utf8');
@@ -149,7 +150,9 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
           const [arr, k, name] = coordRefs(c.proof)[pick(8)];
           const v = BigInt(arr[k]);
           const choice = pick(5);
-          const next = [(v + 1n) % BASE_FIELD_ORDER, (v + BASE_FIELD_ORDER - 1n) % BASE_FIELD_ORDER, rand(256) % BASE_FIELD_ORDER, v + BASE_FIELD_ORDER, 0n][choice];
+          const next = [(v + 1n) % BASE_FIELD_ORDER, (v + BASE_FIELD_ORDER - 1n) % BASE_FIELD_ORDER, rand(256) % BASE_FIELD_ORDER, v + BASE_FIELD_ORDER, 0n][
+            choice
+          ];
           arr[k] = next.toString();
           c.what += ` ${name}#${choice}`;
           break;
@@ -211,7 +214,9 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     const p = solidityProof(bundle.proof, bundle.publicSignals);
     const tx = await registry.attest(p.pA, p.pB, p.pC, p.pubSignals);
     const receipt = await tx.wait();
-    const ev = receipt.logs.map((l: { topics: string[]; data: string }) => registry.interface.parseLog(l)).find((l: { name: string } | null) => l?.name === 'Attested');
+    const ev = receipt.logs
+      .map((l: { topics: string[]; data: string }) => registry.interface.parseLog(l))
+      .find((l: { name: string } | null) => l?.name === 'Attested');
     expect(ev.args.nonce).toBe(1001n);
     expect(ev.args.inputCommitment.toString()).toBe(bundle.publicSignals[1]);
     expect(ev.args.modelCommitment.toString()).toBe(bundle.model.commitment);
@@ -226,7 +231,10 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
 
     const revertName = async (b: ProofBundle, signals = b.publicSignals) => {
       const q = solidityProof(b.proof, signals);
-      const err = await registry.attest.staticCall(q.pA, q.pB, q.pC, q.pubSignals).then(() => null, (e: unknown) => e ?? 'no error');
+      const err = await registry.attest.staticCall(q.pA, q.pB, q.pC, q.pubSignals).then(
+        () => null,
+        (e: unknown) => e ?? 'no error',
+      );
       return err ? (decodeRevert(registry.interface, err)?.name ?? `unknown revert: ${String(err)}`) : 'no revert';
     };
     expect(await revertName(bundle)).toBe('NonceUsed');

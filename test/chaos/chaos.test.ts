@@ -19,7 +19,12 @@ describe('chaos (short run)', () => {
     console.log(resultsTable(results));
     for (const r of results) {
       expect(r.notes.join(' '), r.fault).not.toContain('did not run');
-      expect({ fault: r.fault, lost: r.lost, duplicated: r.duplicated, leftover: r.leftoverRequests }).toEqual({ fault: r.fault, lost: 0, duplicated: 0, leftover: 0 });
+      expect({ fault: r.fault, lost: r.lost, duplicated: r.duplicated, leftover: r.leftoverRequests }).toEqual({
+        fault: r.fault,
+        lost: 0,
+        duplicated: 0,
+        leftover: 0,
+      });
       expect(r.accepted, r.fault).toBeGreaterThanOrEqual(5);
       expect(r.done + r.failed, r.fault).toBe(r.accepted);
     }

@@ -93,7 +93,9 @@ async function leftoverPg(url: string): Promise<number> {
 /** The same, from the embedded store, opened once its server has stopped. */
 async function leftoverEmbedded(dir: string): Promise<number> {
   const db = await openDb({ dir });
-  const [r] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM proof_requests r JOIN proofs p ON p.id = r.proof_id WHERE p.status IN ('done', 'failed')");
+  const [r] = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM proof_requests r JOIN proofs p ON p.id = r.proof_id WHERE p.status IN ('done', 'failed')",
+  );
   await db.close();
   return r.n;
 }
@@ -152,7 +154,9 @@ export const redisKillBusy: Fault = async (o) => {
     const t0 = Date.now();
     workers[1].kill('SIGTERM');
     const exit = await Promise.race([workers[1].exited, sleep(30_000).then(() => null)]);
-    notes.push(`a worker sent SIGTERM during the outage ${exit ? `exited in ${((Date.now() - t0) / 1000).toFixed(1)} s (${exit.code ?? exit.signal})` : 'did not exit in 30 s'}`);
+    notes.push(
+      `a worker sent SIGTERM during the outage ${exit ? `exited in ${((Date.now() - t0) / 1000).toFixed(1)} s (${exit.code ?? exit.signal})` : 'did not exit in 30 s'}`,
+    );
     await sleep(Math.max(0, o.outageMs - (Date.now() - t0)));
     const linesDuring = workers.reduce((a, w) => a + w.lines.length, 0) - linesBefore;
     s.redis = startRedis(s.redisPort);
@@ -242,7 +246,11 @@ export const apiSigterm: Fault = async (o) => {
     api = await startApi(s, 'api-2');
     await b.all;
     const r = await settle(s.base, ledger, 120_000, () => leftoverPg(s.pgUrl));
-    return { fault: 'API SIGTERM with submissions in flight', ...r, notes: [`exit: ${exit.code ?? exit.signal}; connection resets seen by clients: ${ledger.resets}; 503s: ${ledger.unavailable}`] };
+    return {
+      fault: 'API SIGTERM with submissions in flight',
+      ...r,
+      notes: [`exit: ${exit.code ?? exit.signal}; connection resets seen by clients: ${ledger.resets}; 503s: ${ledger.unavailable}`],
+    };
   } finally {
     await Promise.all([api.stop(), worker.stop()]);
     await s.redis.stop('SIGKILL');
@@ -267,7 +275,7 @@ export const poisonBull: Fault = async (o) => {
     const poison = await submit(s, ledger, modelId, randomUUID(), input, deadline);
     const others = burst(s, ledger, modelId, o.n - 1, input);
     let lastSeen = '';
-    for (const end = Date.now() + 90_000; Date.now() < end; ) {
+    for (const end = Date.now() + 90_000; Date.now() < end;) {
       const p = (await http(s.base, 'GET', `/v1/proofs/${poison}`, PROVER_KEY).catch(() => null))?.body;
       if (p && (p.status === 'done' || p.status === 'failed')) break;
       if (p?.status === 'proving' && p.updatedAt !== lastSeen) {
@@ -281,7 +289,11 @@ export const poisonBull: Fault = async (o) => {
     }
     await others.all;
     const r = await settle(s.base, ledger, 120_000, () => leftoverPg(s.pgUrl));
-    return { fault: 'an input that kills its worker every time (BullMQ)', ...r, notes: [`worker killed ${kills} times on it; expected: it fails, the rest are done`] };
+    return {
+      fault: 'an input that kills its worker every time (BullMQ)',
+      ...r,
+      notes: [`worker killed ${kills} times on it; expected: it fails, the rest are done`],
+    };
   } finally {
     await Promise.all([api.stop(), worker.stop()]);
     await s.redis.stop('SIGKILL');
@@ -329,7 +341,12 @@ export const embeddedSigterm: Fault = async (o) => {
     api = await startApi(s, 'api-2');
     const r = await settle(s.base, ledger, 120_000, async () => 0);
     await api.stop();
-    return { fault: 'embedded: server SIGTERM with jobs queued and running, restarted', ...r, leftoverRequests: await leftoverEmbedded(s.dbDir), notes: [`exit: ${exit.code ?? exit.signal}; resets: ${ledger.resets}`] };
+    return {
+      fault: 'embedded: server SIGTERM with jobs queued and running, restarted',
+      ...r,
+      leftoverRequests: await leftoverEmbedded(s.dbDir),
+      notes: [`exit: ${exit.code ?? exit.signal}; resets: ${ledger.resets}`],
+    };
   } finally {
     await api.stop();
     await rm(path.dirname(s.dbDir), { recursive: true, force: true });
@@ -349,7 +366,7 @@ export const embeddedWorkerKill: Fault = async (o) => {
     const poison = await submit(s, ledger, modelId, randomUUID(), input, deadline);
     const others = burst(s, ledger, modelId, o.n - 1, input);
     let lastSeen = '';
-    for (const end = Date.now() + 90_000; Date.now() < end; ) {
+    for (const end = Date.now() + 90_000; Date.now() < end;) {
       const p = (await http(s.base, 'GET', `/v1/proofs/${poison}`, PROVER_KEY).catch(() => null))?.body;
       if (p && (p.status === 'done' || p.status === 'failed')) break;
       if (p?.status === 'proving' && p.updatedAt !== lastSeen) {
@@ -376,7 +393,10 @@ export const embeddedWorkerKill: Fault = async (o) => {
   }
 };
 
-export const FAULTS = { redisKillBusy, apiKillBurst, apiSigterm, poisonBull, embeddedKill, embeddedSigterm, embeddedWorkerKill } satisfies Record<string, Fault>;
+export const FAULTS = { redisKillBusy, apiKillBurst, apiSigterm, poisonBull, embeddedKill, embeddedSigterm, embeddedWorkerKill } satisfies Record<
+  string,
+  Fault
+>;
 export const SHORT: (keyof typeof FAULTS)[] = ['redisKillBusy', 'apiKillBurst', 'poisonBull', 'embeddedKill', 'embeddedWorkerKill'];
 
 /** Runs the faults one after another and returns their tallies. */
@@ -388,7 +408,18 @@ export async function runFaults(names: (keyof typeof FAULTS)[], o: FaultOptions,
     try {
       out.push({ ...(await FAULTS[name](o)), seconds: (Date.now() - t0) / 1000 });
     } catch (e) {
-      out.push({ fault: name, accepted: 0, done: 0, failed: 0, reasons: {}, lost: -1, duplicated: -1, leftoverRequests: -1, notes: [`did not run: ${(e as Error).message}`], seconds: (Date.now() - t0) / 1000 });
+      out.push({
+        fault: name,
+        accepted: 0,
+        done: 0,
+        failed: 0,
+        reasons: {},
+        lost: -1,
+        duplicated: -1,
+        leftoverRequests: -1,
+        notes: [`did not run: ${(e as Error).message}`],
+        seconds: (Date.now() - t0) / 1000,
+      });
     }
     log(`chaos: ${name}: ${JSON.stringify(out.at(-1))}`);
   }
@@ -402,5 +433,9 @@ export function resultsTable(results: FaultResult[]): string {
       .join('; ');
     return `| ${r.fault} | ${r.accepted} | ${r.done} | ${r.failed}${reasons ? `: ${reasons}` : ''} | ${r.lost} | ${r.duplicated} | ${r.leftoverRequests} | ${r.seconds.toFixed(0)} | ${r.notes.join('; ')} |`;
   });
-  return ['| fault | accepted | done | failed (reasons) | lost | duplicated | private requests left | s | notes |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  return [
+    '| fault | accepted | done | failed (reasons) | lost | duplicated | private requests left | s | notes |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }

@@ -85,11 +85,17 @@ export class Proc {
   }
 }
 
-const node = (script: string, env: NodeJS.ProcessEnv, name: string, echo: boolean) => new Proc(name, process.execPath, ['--import', 'tsx', path.join(REPO, script)], env, echo);
+const node = (script: string, env: NodeJS.ProcessEnv, name: string, echo: boolean) =>
+  new Proc(name, process.execPath, ['--import', 'tsx', path.join(REPO, script)], env, echo);
 
 export function startRedis(port: number): Proc {
   // No persistence at all: a kill loses every queued job, which is the case to survive.
-  return new Proc('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], process.env);
+  return new Proc(
+    'redis',
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    process.env,
+  );
 }
 
 export async function waitRedis(port: number, ms = 10_000): Promise<void> {
@@ -140,7 +146,11 @@ export function startWorker(stack: Stack, name = 'worker'): Proc {
 export async function http(base: string, method: string, url: string, key: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 10_000) {
   const res = await fetch(base + url, {
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -239,7 +249,12 @@ export async function allProofs(base: string): Promise<{ id: string; status: str
 }
 
 /** Waits until every accepted proof is done or failed (or the deadline), then tallies. */
-export async function settle(base: string, ledger: Ledger, deadlineMs: number, countRequests: () => Promise<number>): Promise<Omit<FaultResult, 'fault' | 'notes' | 'seconds'>> {
+export async function settle(
+  base: string,
+  ledger: Ledger,
+  deadlineMs: number,
+  countRequests: () => Promise<number>,
+): Promise<Omit<FaultResult, 'fault' | 'notes' | 'seconds'>> {
   const accepted = ledger.accepted;
   const end = Date.now() + deadlineMs;
   let proofs: { id: string; status: string; reason?: string }[] = [];

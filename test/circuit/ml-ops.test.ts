@@ -37,7 +37,19 @@ function cases(): Case[] {
     {
       // Thresholds positive, zero, negative and beyond the range; sign digits of the rescale unused.
       name: 'binarize-after-dense',
-      q: quantizeModel(handIr(4, [denseLayer('fc1', 4, 4, r), { kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(0.25, 0, -0.5, 1e6), nodes: ['bin'] }, denseLayer('fc2', 4, 1, r)], 'sigmoid', 1), st),
+      q: quantizeModel(
+        handIr(
+          4,
+          [
+            denseLayer('fc1', 4, 4, r),
+            { kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(0.25, 0, -0.5, 1e6), nodes: ['bin'] },
+            denseLayer('fc2', 4, 1, r),
+          ],
+          'sigmoid',
+          1,
+        ),
+        st,
+      ),
       sample: uniform(4, 3),
       edges: [[0, 0, 0, 0]],
       tamper: [0.7, -0.7, 0.3, 1],
@@ -45,16 +57,43 @@ function cases(): Case[] {
     {
       // On the raw inputs, each feature at its own scale and width (an income at 2^-3, unsigned).
       name: 'binarize-first-per-feature',
-      q: quantizeModel(handIr(4, [{ kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(50_000.5, -1.3, 0.5, 0), nodes: ['bin'] }, denseLayer('fc', 4, 2, r)], 'softmax', 2), st, iq),
+      q: quantizeModel(
+        handIr(
+          4,
+          [{ kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(50_000.5, -1.3, 0.5, 0), nodes: ['bin'] }, denseLayer('fc', 4, 2, r)],
+          'softmax',
+          2,
+        ),
+        st,
+        iq,
+      ),
       sample: (g) => [Math.round(g() * 200_000), (g() * 2 - 1) * 5, g(), g() * 2 - 1],
-      edges: [[50_000, -1.3, 0.5, 0], [50_008, -1.25, 0.5 + 2 ** -8, 2 ** -8], [0, -5, 0, -1]],
+      edges: [
+        [50_000, -1.3, 0.5, 0],
+        [50_008, -1.25, 0.5 + 2 ** -8, 2 ** -8],
+        [0, -5, 0, -1],
+      ],
       tamper: [60_000, 1, 0.2, -0.5],
     },
     {
       // L1 with the rescale's sign digits, ReLU, L1 decomposing its inputs, then L2 and MAX on activations.
       name: 'normalize-chain',
       q: quantizeModel(
-        handIr(3, [denseLayer('fc1', 3, 4, r), norm('l1', 'L1', 4), relu('relu', 4), norm('l1b', 'L1', 4), denseLayer('fc2', 4, 3, r, 3), norm('l2', 'L2', 3), norm('max', 'MAX', 3), denseLayer('fc3', 3, 2, r)], 'softmax', 2),
+        handIr(
+          3,
+          [
+            denseLayer('fc1', 3, 4, r),
+            norm('l1', 'L1', 4),
+            relu('relu', 4),
+            norm('l1b', 'L1', 4),
+            denseLayer('fc2', 4, 3, r, 3),
+            norm('l2', 'L2', 3),
+            norm('max', 'MAX', 3),
+            denseLayer('fc3', 3, 2, r),
+          ],
+          'softmax',
+          2,
+        ),
         st,
       ),
       sample: uniform(3, 4),
@@ -66,22 +105,45 @@ function cases(): Case[] {
       name: 'normalize-first',
       q: quantizeModel(handIr(3, [norm('max', 'MAX', 3)], 'none', 3), st),
       sample: uniform(3, 6),
-      edges: [[0, 0, 0], [-1, -2, -4], [-1, 0, 0], [-0.5, -3, -0.5], [3, -4, 0], [2 ** -4, -7 / 16, -6 / 16]],
+      edges: [
+        [0, 0, 0],
+        [-1, -2, -4],
+        [-1, 0, 0],
+        [-0.5, -3, -0.5],
+        [3, -4, 0],
+        [2 ** -4, -7 / 16, -6 / 16],
+      ],
       tamper: [-3, 1.5, 2],
     },
     {
       name: 'normalize-first-l1-l2',
       q: quantizeModel(handIr(3, [norm('l2', 'L2', 3), norm('l1', 'L1', 3)], 'none', 3), st),
       sample: uniform(3, 6),
-      edges: [[0, 0, 0], [-1, 0, 0], [3, -4, 0], [2 ** -8, 0, 0]],
+      edges: [
+        [0, 0, 0],
+        [-1, 0, 0],
+        [3, -4, 0],
+        [2 ** -8, 0, 0],
+      ],
       tamper: [-3, 1.5, 2],
     },
     {
       // A linear layer whose rows 0 and 2 copy an input (not rescaled: no sign digits for them), then L1 and a binarize.
       name: 'normalize-after-copies',
-      q: quantizeModel(handIr(3, [copyDense(), norm('l1', 'L1', 4), { kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(0, 0.1, -0.1, 0.2), nodes: ['bin'] }], 'none', 4), st),
+      q: quantizeModel(
+        handIr(
+          3,
+          [copyDense(), norm('l1', 'L1', 4), { kind: 'binarize', name: 'bin', size: 4, threshold: Float64Array.of(0, 0.1, -0.1, 0.2), nodes: ['bin'] }],
+          'none',
+          4,
+        ),
+        st,
+      ),
       sample: uniform(3, 4),
-      edges: [[0, 0, 0], [-1, 0, 2]],
+      edges: [
+        [0, 0, 0],
+        [-1, 0, 2],
+      ],
       tamper: [0.7, 1.5, -0.7],
     },
     {
@@ -127,7 +189,10 @@ describe.each(cases())('circuit $name', (c) => {
     const norms = c.q.layers.filter((l) => l.kind === 'normalize');
     // One inverse per norm, and the quotients' digits (all but those --O2 substitutes).
     expect(hints.filter(([name]) => name.endsWith('.inv'))).toHaveLength(norms.length);
-    if (norms.length > 0) expect(hints.filter(([name]) => /\.div\[\d+\]\.range\.bits\[\d+\]$/.test(name)).length).toBeGreaterThanOrEqual(norms.reduce((a, l) => a + l.size * (l.kind === 'normalize' ? l.plan.outBits - 2 : 0), 0));
+    if (norms.length > 0)
+      expect(hints.filter(([name]) => /\.div\[\d+\]\.range\.bits\[\d+\]$/.test(name)).length).toBeGreaterThanOrEqual(
+        norms.reduce((a, l) => a + l.size * (l.kind === 'normalize' ? l.plan.outBits - 2 : 0), 0),
+      );
     if (norms.some((l) => l.kind === 'normalize' && l.plan.norm === 'L2')) expect(hints.some(([name]) => /\.rootRange\.bits\[\d+\]$/.test(name))).toBe(true);
     expect(hints.length).toBeGreaterThan(0);
     for (const [name, idx] of hints) {

@@ -78,14 +78,45 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
         handIr(
           50,
           [
-            conv('conv1', { inShape: [2, 5, 5], outShape: [4, 3, 3], kernel: [3, 2], strides: [2, 1], dilations: [1, 2], pads: [1, 1], group: 2, weights: rand(4 * 1 * 3 * 2) }),
-            maxPoolLayer('pool1', 36, Array.from({ length: 12 }, (_, k) => [3 * k, 3 * k + 1, 3 * k + 2])),
+            conv('conv1', {
+              inShape: [2, 5, 5],
+              outShape: [4, 3, 3],
+              kernel: [3, 2],
+              strides: [2, 1],
+              dilations: [1, 2],
+              pads: [1, 1],
+              group: 2,
+              weights: rand(4 * 1 * 3 * 2),
+            }),
+            maxPoolLayer(
+              'pool1',
+              36,
+              Array.from({ length: 12 }, (_, k) => [3 * k, 3 * k + 1, 3 * k + 2]),
+            ),
             relu('relu1', 12),
             conv(
               'conv2-pool',
               composeConv(
-                { inShape: [4, 3, 1], outShape: [2, 2, 1], kernel: [2, 1], strides: [1, 1], dilations: [1, 1], pads: [1, 0], group: 1, weights: rand(2 * 4 * 2) },
-                { inShape: [2, 2, 1], outShape: [2, 1, 1], kernel: [2, 1], strides: [2, 1], dilations: [1, 1], pads: [0, 0], group: 2, weights: Float64Array.of(0.5, 0.5, 0.5, 0.5) },
+                {
+                  inShape: [4, 3, 1],
+                  outShape: [2, 2, 1],
+                  kernel: [2, 1],
+                  strides: [1, 1],
+                  dilations: [1, 1],
+                  pads: [1, 0],
+                  group: 1,
+                  weights: rand(2 * 4 * 2),
+                },
+                {
+                  inShape: [2, 2, 1],
+                  outShape: [2, 1, 1],
+                  kernel: [2, 1],
+                  strides: [2, 1],
+                  dilations: [1, 1],
+                  pads: [0, 0],
+                  group: 2,
+                  weights: Float64Array.of(0.5, 0.5, 0.5, 0.5),
+                },
               )!,
             ),
             denseLayer('fc', 2, 3, r),
@@ -100,13 +131,22 @@ function cases(): { name: string; q: QuantizedModel; inputScale: number }[] {
     {
       // Inputs in [-1, 1] with their own narrow range checks: the first layer's rescale is narrower too.
       name: 'narrow-inputs-first-layer',
-      q: quantizeModel(handIr(6, [denseLayer('fc1', 6, 4, r), relu('relu1', 4), denseLayer('fc2', 4, 2, r)], 'sigmoid', 2), st, inputQuantFromRanges(Array(6).fill(-1), Array(6).fill(1), st, (i) => `x[${i}]`)),
+      q: quantizeModel(
+        handIr(6, [denseLayer('fc1', 6, 4, r), relu('relu1', 4), denseLayer('fc2', 4, 2, r)], 'sigmoid', 2),
+        st,
+        inputQuantFromRanges(Array(6).fill(-1), Array(6).fill(1), st, (i) => `x[${i}]`),
+      ),
       inputScale: 1,
     },
     {
       name: 'clip-one-sided-regression',
       q: quantizeModel(
-        handIr(3, [denseLayer('fc1', 3, 3, r), { kind: 'clip', name: 'relu6', size: 3, min: 0, max: Infinity, nodes: [] }, denseLayer('fc2', 3, 1, r)], 'none', 1),
+        handIr(
+          3,
+          [denseLayer('fc1', 3, 3, r), { kind: 'clip', name: 'relu6', size: 3, min: 0, max: Infinity, nodes: [] }, denseLayer('fc2', 3, 1, r)],
+          'none',
+          1,
+        ),
         st,
       ),
       inputScale: 4,
@@ -150,7 +190,10 @@ describe.each(cases())('circuit $name', ({ q, inputScale }) => {
   });
 
   it('rejects a witness with any hint signal changed', async () => {
-    const ref = runReference(q, Array.from({ length: q.inputSize }, (_, i) => ((i % 3) - 1) * 0.7));
+    const ref = runReference(
+      q,
+      Array.from({ length: q.inputSize }, (_, i) => ((i % 3) - 1) * 0.7),
+    );
     const honest = await h.witness(ref.input);
     const constraints = await h.constraints();
     // Rescale / NonNegative digits, the Argmax one-hot, TreeBuckets' comparison bits.
@@ -166,7 +209,10 @@ describe.each(cases())('circuit $name', ({ q, inputScale }) => {
   });
 
   it('rejects a forged output', async () => {
-    const ref = runReference(q, Array.from({ length: q.inputSize }, () => 0.3));
+    const ref = runReference(
+      q,
+      Array.from({ length: q.inputSize }, () => 0.3),
+    );
     const honest = await h.witness(ref.input);
     const constraints = await h.constraints();
     for (let i = 1; i <= q.outputSize + h.gen.decisionSize; i++) {
@@ -256,7 +302,13 @@ describe('categorical input columns (one-hot)', () => {
   /** A numeric feature, then a categorical column of three categories: four flat features. */
   function ir(layers: Layer[], head: 'none' | 'sigmoid', outputSize: number) {
     const base = handIr(4, layers, head, outputSize);
-    return { ...base, inputs: [{ name: 'num', shape: [1], size: 1, offset: 0 }, { name: 'cat', shape: [1], size: 3, offset: 1, categories: [['a', 'b', 'c']] }] };
+    return {
+      ...base,
+      inputs: [
+        { name: 'num', shape: [1], size: 1, offset: 0 },
+        { name: 'cat', shape: [1], size: 3, offset: 1, categories: [['a', 'b', 'c']] },
+      ],
+    };
   }
 
   it('costs one constraint per category, and the model circuit matches the integer reference', async () => {
@@ -265,14 +317,24 @@ describe('categorical input columns (one-hot)', () => {
     expect(h.gen.plan[0]).toMatchObject({ name: 'input', constraints: 16 + 3, formula: '1 x 16 + 3 x 1 (one-hot)' });
     expect(h.compiled.constraints).toBe(h.gen.constraints);
     const constraints = await h.constraints();
-    for (const x of [[0.5, 1, 0, 0], [-3, 0, 1, 0], [7.25, 0, 0, 1]]) {
+    for (const x of [
+      [0.5, 1, 0, 0],
+      [-3, 0, 1, 0],
+      [7.25, 0, 0, 1],
+    ]) {
       const ref = runReference(q, x);
       const w = await h.witness(ref.input);
       expectMatches(ref, witnessOutputs(w, q, h.gen.decisionSize));
       expect(firstViolated(constraints, w)).toBe(-1);
     }
     // The witness generator itself refuses what is not one category.
-    for (const forged of [[0n, 0n, 0n], [one, one, 0n], [one / 2n, one / 2n, 0n], [2n * one, FIELD_ORDER - one, 0n], [1n, 0n, 0n]]) {
+    for (const forged of [
+      [0n, 0n, 0n],
+      [one, one, 0n],
+      [one / 2n, one / 2n, 0n],
+      [2n * one, FIELD_ORDER - one, 0n],
+      [1n, 0n, 0n],
+    ]) {
       await expect(h.witness([100n, ...forged])).rejects.toThrow();
     }
   });
@@ -290,7 +352,13 @@ describe('categorical input columns (one-hot)', () => {
         if (idx !== undefined && idx >= 0) w[idx] = ((v % FIELD_ORDER) + FIELD_ORDER) % FIELD_ORDER;
       }
     };
-    for (const forged of [[0n, 0n, 0n], [one, one, 0n], [one / 2n, one / 2n, 0n], [2n * one, -one, 0n], [0n, one + 1n, -1n]]) {
+    for (const forged of [
+      [0n, 0n, 0n],
+      [one, one, 0n],
+      [one / 2n, one / 2n, 0n],
+      [2n * one, -one, 0n],
+      [0n, one + 1n, -1n],
+    ]) {
       const w = honest.slice();
       forged.forEach((v, k) => set(w, 1 + k, v));
       expect(firstViolated(constraints, w), forged.join()).not.toBe(-1);

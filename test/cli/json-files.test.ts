@@ -15,7 +15,11 @@ describe('JSON files named on the command line', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-json-'));
     const model = path.join(dir, 'model-renamed.json');
     await copyFile(LOAN_MODEL, model);
-    await expect(readJsonFile(model, 'input')).rejects.toMatchObject({ code: 'INPUT_VALUE', field: 'input', message: `${model} is not a JSON file (it looks binary)` });
+    await expect(readJsonFile(model, 'input')).rejects.toMatchObject({
+      code: 'INPUT_VALUE',
+      field: 'input',
+      message: `${model} is not a JSON file (it looks binary)`,
+    });
     const latin1 = path.join(dir, 'latin1.json');
     await writeFile(latin1, Buffer.from([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d])); // {"é":1} in Latin-1: not UTF-8
     await expect(readJsonFile(latin1, 'input')).rejects.toThrow(/it looks binary/);

@@ -7,7 +7,11 @@ function descriptorForm(v: unknown): string {
     Array.isArray(x)
       ? x.map(canon)
       : x && typeof x === 'object'
-        ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, canon((x as Record<string, unknown>)[k])]))
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((k) => [k, canon((x as Record<string, unknown>)[k])]),
+          )
         : x;
   return JSON.stringify(canon(v));
 }
@@ -35,7 +39,7 @@ const descriptor = {
 describe('canonicalJson', () => {
   it('writes descriptors byte for byte as before the merge (model commitments unchanged)', () => {
     expect(canonicalJson(descriptor)).toBe(descriptorForm(descriptor));
-    const rnd = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const r = rnd(7);
     const value = (depth: number): unknown => {
       const k = r();

@@ -29,7 +29,11 @@ const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('h
 
 /** Typed arrays as plain arrays, so the IR's JSON is the same whatever array type holds it. */
 function irDigest(ir: ModelIR): string {
-  return sha(JSON.stringify(ir, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : v)));
+  return sha(
+    JSON.stringify(ir, (_k, v) =>
+      ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : v,
+    ),
+  );
 }
 
 /** A seeded input in each feature's calibration range, or in [-1, 1]. */
@@ -61,7 +65,12 @@ async function record(file: string, opts: { limits?: object; calibrate?: string;
     let refText: string;
     try {
       const ref = runReference(q, x);
-      refText = JSON.stringify({ input: ref.input.map(String), layers: ref.layers.map((l) => l.map(String)), output: ref.output.map(String), decision: ref.decision.map(String) });
+      refText = JSON.stringify({
+        input: ref.input.map(String),
+        layers: ref.layers.map((l) => l.map(String)),
+        output: ref.output.map(String),
+        decision: ref.decision.map(String),
+      });
     } catch (e) {
       if (!isZkinferError(e)) throw e;
       refText = `${e.code}: ${e.message}`;
@@ -107,7 +116,9 @@ describe('every fixture generates the circuit it generated before', () => {
       }
     }
     const loan = path.join(REPO, 'examples', 'loan', 'loan-model.onnx');
-    await check('examples/loan calibrated public-input', () => record(loan, { calibrate: path.join(REPO, 'examples', 'loan', 'applicants.json'), publicInput: true }));
+    await check('examples/loan calibrated public-input', () =>
+      record(loan, { calibrate: path.join(REPO, 'examples', 'loan', 'applicants.json'), publicInput: true }),
+    );
   });
 
   it('the graphs the tests build (DAGs, LeNet-5)', async () => {
@@ -151,7 +162,11 @@ describe('every fixture generates the circuit it generated before', () => {
     if (!HAVE_SHARED) console.log('golden: ../shared/fixtures is absent, its entries were not checked');
     if (!UPDATE) return;
     const merged = { ...golden, ...seen };
-    const sorted = Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]]));
+    const sorted = Object.fromEntries(
+      Object.keys(merged)
+        .sort()
+        .map((k) => [k, merged[k]]),
+    );
     await writeFile(GOLDEN, `${JSON.stringify(sorted, null, 1)}\n`);
   });
 });

@@ -1,4 +1,13 @@
-import { compileCircuit, generateCircuit, loadWitnessCalculator, readSymbols, readR1csConstraints, type GeneratedCircuit, type CompiledCircuit, type Constraint } from '../../src/circuit/index.ts';
+import {
+  compileCircuit,
+  generateCircuit,
+  loadWitnessCalculator,
+  readSymbols,
+  readR1csConstraints,
+  type GeneratedCircuit,
+  type CompiledCircuit,
+  type Constraint,
+} from '../../src/circuit/index.ts';
 import { fromField } from '../../src/fixed/field.ts';
 import type { QuantizedModel } from '../../src/quant/quantize.ts';
 import type { ReferenceResult } from '../../src/quant/reference.ts';

@@ -7,7 +7,14 @@ import { rng } from './ir.ts';
  */
 const r = rng(41);
 export const rand = (n: number, scale = 1) => Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-export const W = (name: string, dims: number[], scale = 0.6) => ({ name, dims, data: rand(dims.reduce((a, b) => a * b, 1), scale) });
+export const W = (name: string, dims: number[], scale = 0.6) => ({
+  name,
+  dims,
+  data: rand(
+    dims.reduce((a, b) => a * b, 1),
+    scale,
+  ),
+});
 
 /** x[1,6] -> Gemm 8 -> Relu -> Gemm 6 -> Add x -> Relu -> Gemm 3 -> Softmax. */
 export const residualMlp = (): GraphSpec => ({
@@ -102,7 +109,6 @@ export const threeReads = (): GraphSpec => ({
     { op: 'Softmax', name: 'sm', inputs: ['logits'], outputs: ['probs'], attrs: { axis: 1 } },
   ],
 });
-
 
 /** Two graph inputs read apart: a deep branch on `deep`, then Concat with the raw `wide` input (Keras wide and deep). */
 export const twoInputs = (): GraphSpec => ({

@@ -22,12 +22,26 @@ export function lenet5Onnx(pool: 'avg' | 'max', seed = 5): Uint8Array {
   });
   const bias = (name: string, n: number) => ({ name, dims: [n], data: Array.from({ length: n }, () => (r() * 2 - 1) * 0.05) });
   const stage = (i: number, input: string, output: string): NodeSpec[] => {
-    const conv: NodeSpec = { op: 'Conv', name: `conv${i}`, inputs: [input, `W${i}`, `B${i}`], outputs: [`c${i}`], attrs: { kernel_shape: [5, 5], ...(i === 1 ? { pads: [2, 2, 2, 2] } : {}) } };
+    const conv: NodeSpec = {
+      op: 'Conv',
+      name: `conv${i}`,
+      inputs: [input, `W${i}`, `B${i}`],
+      outputs: [`c${i}`],
+      attrs: { kernel_shape: [5, 5], ...(i === 1 ? { pads: [2, 2, 2, 2] } : {}) },
+    };
     const poolAttrs = { kernel_shape: [2, 2], strides: [2, 2] };
     if (pool === 'avg') {
-      return [conv, { op: 'AveragePool', name: `pool${i}`, inputs: [`c${i}`], outputs: [`p${i}`], attrs: poolAttrs }, { op: 'Relu', name: `relu${i}`, inputs: [`p${i}`], outputs: [output] }];
+      return [
+        conv,
+        { op: 'AveragePool', name: `pool${i}`, inputs: [`c${i}`], outputs: [`p${i}`], attrs: poolAttrs },
+        { op: 'Relu', name: `relu${i}`, inputs: [`p${i}`], outputs: [output] },
+      ];
     }
-    return [conv, { op: 'Relu', name: `relu${i}`, inputs: [`c${i}`], outputs: [`r${i}`] }, { op: 'MaxPool', name: `pool${i}`, inputs: [`r${i}`], outputs: [output], attrs: poolAttrs }];
+    return [
+      conv,
+      { op: 'Relu', name: `relu${i}`, inputs: [`c${i}`], outputs: [`r${i}`] },
+      { op: 'MaxPool', name: `pool${i}`, inputs: [`r${i}`], outputs: [output], attrs: poolAttrs },
+    ];
   };
   const g: GraphSpec = {
     inputs: [{ name: 'image', dims: ['batch', 1, 28, 28] }],
@@ -82,7 +96,12 @@ export function lenetImages(n: number, seed = 9): number[][] {
       for (let t = 0; t <= 40; t++) {
         const x = Math.round(x0 + ((x1 - x0) * t) / 40);
         const y = Math.round(y0 + ((y1 - y0) * t) / 40);
-        for (const [dx, dy] of [[0, 0], [1, 0], [0, 1]]) img[(y + dy) * 28 + x + dx] = 1;
+        for (const [dx, dy] of [
+          [0, 0],
+          [1, 0],
+          [0, 1],
+        ])
+          img[(y + dy) * 28 + x + dx] = 1;
       }
     }
     return img;

@@ -53,12 +53,16 @@ export function everyModeTrees(inSize: number, outSize: number): TreeSpec[] {
   const leaf = (...v: number[]): TreeSpec => ({ leaf: Array.from({ length: outSize }, (_, j) => v[j % v.length]) });
   return [
     {
-      f: 0, mode: 'BRANCH_LEQ', t: 0.5,
+      f: 0,
+      mode: 'BRANCH_LEQ',
+      t: 0.5,
       yes: { f: 1, mode: 'BRANCH_LT', t: -0.25, yes: leaf(1.25, -0.5), no: { f: 0, mode: 'BRANCH_GT', t: -1.5, yes: leaf(0.5, 0.75), no: leaf(-2, 1) } },
       no: { f: 0, mode: 'BRANCH_GTE', t: 1.5, yes: leaf(-1, 0.25), no: { f: inSize - 1, mode: 'BRANCH_EQ', t: 0.5, yes: leaf(3, -3), no: leaf(0.125, 0) } },
     },
     {
-      f: 0, mode: 'BRANCH_LEQ', t: 0.5, // the same threshold as tree 0: a shared bit
+      f: 0,
+      mode: 'BRANCH_LEQ',
+      t: 0.5, // the same threshold as tree 0: a shared bit
       yes: { f: 0, mode: 'BRANCH_NEQ', t: -0.75, yes: { f: 1, mode: 'BRANCH_LEQ', t: 1e6, yes: leaf(0.25, 0.5), no: leaf(9, 9) }, no: leaf(-0.5, 2) },
       no: { f: 1, mode: 'BRANCH_GT', t: 0.3, yes: { f: 0, mode: 'BRANCH_LT', t: 2.25, yes: leaf(1, -1), no: leaf(-1, 1) }, no: leaf(0.75, 0.25) },
     },

@@ -78,7 +78,15 @@ describe('Conv', () => {
   });
 
   it('ConvTranspose: strides, pads, output_padding, group', async () => {
-    await matchesOrt('convT', single([2, 3, 4], [4, 6, 9], { op: 'ConvTranspose', inputs: ['W', 'B'], attrs: { strides: [2, 2], pads: [1, 0, 1, 0], output_padding: [1, 0], group: 2 } }, [W('W', [2, 2, 3, 3]), W('B', [4])]));
+    await matchesOrt(
+      'convT',
+      single(
+        [2, 3, 4],
+        [4, 6, 9],
+        { op: 'ConvTranspose', inputs: ['W', 'B'], attrs: { strides: [2, 2], pads: [1, 0, 1, 0], output_padding: [1, 0], group: 2 } },
+        [W('W', [2, 2, 3, 3]), W('B', [4])],
+      ),
+    );
     await matchesOrt('convT1d', single([2, 5], [3, 13], { op: 'ConvTranspose', inputs: ['W'], attrs: { strides: [2], dilations: [2] } }, [W('W', [2, 3, 3])]));
   });
 });
@@ -86,8 +94,24 @@ describe('Conv', () => {
 describe('pooling and Pad', () => {
   it('AveragePool: pads with and without count_include_pad, ceil_mode, strides, 1D', async () => {
     for (const cip of [0, 1]) {
-      await matchesOrt(`avg-${cip}`, single([2, 5, 5], [2, 3, 3], { op: 'AveragePool', inputs: [], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2], count_include_pad: cip } }));
-      await matchesOrt(`avg-ceil-${cip}`, single([1, 6, 6], [1, 3, 3], { op: 'AveragePool', inputs: [], attrs: { kernel_shape: [3, 3], pads: [0, 0, 1, 1], strides: [2, 2], ceil_mode: 1, count_include_pad: cip } }, [], 19));
+      await matchesOrt(
+        `avg-${cip}`,
+        single([2, 5, 5], [2, 3, 3], {
+          op: 'AveragePool',
+          inputs: [],
+          attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2], count_include_pad: cip },
+        }),
+      );
+      await matchesOrt(
+        `avg-ceil-${cip}`,
+        single(
+          [1, 6, 6],
+          [1, 3, 3],
+          { op: 'AveragePool', inputs: [], attrs: { kernel_shape: [3, 3], pads: [0, 0, 1, 1], strides: [2, 2], ceil_mode: 1, count_include_pad: cip } },
+          [],
+          19,
+        ),
+      );
     }
     await matchesOrt('avg-1d', single([3, 9], [3, 4], { op: 'AveragePool', inputs: [], attrs: { kernel_shape: [2], strides: [2] } }));
   });
@@ -100,10 +124,19 @@ describe('pooling and Pad', () => {
 
   it('MaxPool: pads, strides, dilations, ceil_mode, 1D', async () => {
     await matchesOrt('max', single([2, 6, 6], [2, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [2, 2], strides: [2, 2] } }));
-    await matchesOrt('max-pad', single([2, 5, 5], [2, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] } }));
-    await matchesOrt('max-dil', single([1, 7, 7], [1, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [2, 2], dilations: [2, 2], strides: [2, 2] } }, [], 12));
+    await matchesOrt(
+      'max-pad',
+      single([2, 5, 5], [2, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] } }),
+    );
+    await matchesOrt(
+      'max-dil',
+      single([1, 7, 7], [1, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [2, 2], dilations: [2, 2], strides: [2, 2] } }, [], 12),
+    );
     await matchesOrt('max-ceil', single([1, 6, 6], [1, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 } }));
-    await matchesOrt('max-same', single([1, 5, 5], [1, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [2, 2], strides: [2, 2], auto_pad: { string: 'SAME_UPPER' } } }));
+    await matchesOrt(
+      'max-same',
+      single([1, 5, 5], [1, 3, 3], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [2, 2], strides: [2, 2], auto_pad: { string: 'SAME_UPPER' } } }),
+    );
     await matchesOrt('max-1d', single([2, 9], [2, 4], { op: 'MaxPool', inputs: [], attrs: { kernel_shape: [3], strides: [2] } }));
   });
 
@@ -121,7 +154,16 @@ describe('folding', () => {
     const g: GraphSpec = {
       inputs: [{ name: 'x', dims: [1, 1, 8, 8] }],
       output: { name: 'y', dims: [1, 3] },
-      initializers: [W('W', [4, 1, 3, 3]), W('B', [4]), W('g', [4]), W('b', [4]), W('m', [4]), { name: 'v', dims: [4], data: [0.5, 1, 1.5, 2] }, W('F', [3, 36]), W('c', [3])],
+      initializers: [
+        W('W', [4, 1, 3, 3]),
+        W('B', [4]),
+        W('g', [4]),
+        W('b', [4]),
+        W('m', [4]),
+        { name: 'v', dims: [4], data: [0.5, 1, 1.5, 2] },
+        W('F', [3, 36]),
+        W('c', [3]),
+      ],
       nodes: [
         { op: 'Conv', inputs: ['x', 'W', 'B'], outputs: ['c1'], attrs: { pads: [1, 1, 1, 1] } },
         { op: 'BatchNormalization', inputs: ['c1', 'g', 'b', 'm', 'v'], outputs: ['bn'] },
@@ -159,7 +201,12 @@ describe('folding', () => {
   it('Conv -> AveragePool is one sparse layer (a 6x6 stride-2 kernel), AveragePool -> Conv stays two', async () => {
     const g = (first: 'conv' | 'pool'): GraphSpec => {
       const conv = { op: 'Conv', inputs: [first === 'conv' ? 'x' : 'a', 'W', 'B'], outputs: [first === 'conv' ? 'a' : 'y'], attrs: { pads: [2, 2, 2, 2] } };
-      const pool = { op: 'AveragePool', inputs: [first === 'conv' ? 'a' : 'x'], outputs: [first === 'conv' ? 'y' : 'a'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } };
+      const pool = {
+        op: 'AveragePool',
+        inputs: [first === 'conv' ? 'a' : 'x'],
+        outputs: [first === 'conv' ? 'y' : 'a'],
+        attrs: { kernel_shape: [2, 2], strides: [2, 2] },
+      };
       return {
         inputs: [{ name: 'x', dims: [1, 2, 12, 12] }],
         output: { name: 'y', dims: [1, 3, 6, 6] },
@@ -201,14 +248,21 @@ describe('refusals', () => {
   });
 
   it('a Conv whose weights do not fit its input is refused naming the node', async () => {
-    const err = (await loadModel(await write('badw', single([2, 5, 5], [1, 3, 3], { op: 'Conv', inputs: ['W'], name: 'c' }, [W('W', [1, 3, 3, 3])]))).catch((e: unknown) => e)) as Error & { code: string; field: string };
+    const err = (await loadModel(await write('badw', single([2, 5, 5], [1, 3, 3], { op: 'Conv', inputs: ['W'], name: 'c' }, [W('W', [1, 3, 3, 3])]))).catch(
+      (e: unknown) => e,
+    )) as Error & { code: string; field: string };
     expect(err.code).toBe('MODEL_UNSUPPORTED_GRAPH');
     expect(err.field).toBe('c');
   });
 
   it('counts the nonzeros of a convolution before building it (maxParameters)', async () => {
     // 64 x 64 channels over 60 x 60 with a 3x3 kernel: 132M terms from a 150 kB file.
-    const file = await write('huge', single([64, 62, 62], [64, 60, 60], { op: 'Conv', inputs: ['W'], name: 'big' }, [{ name: 'W', dims: [64, 64, 3, 3], data: new Float32Array(64 * 64 * 9).fill(0.1) }]));
+    const file = await write(
+      'huge',
+      single([64, 62, 62], [64, 60, 60], { op: 'Conv', inputs: ['W'], name: 'big' }, [
+        { name: 'W', dims: [64, 64, 3, 3], data: new Float32Array(64 * 64 * 9).fill(0.1) },
+      ]),
+    );
     const err = (await loadModel(file, { limits: { maxLayerWidth: 1 << 20 } }).catch((e: unknown) => e)) as Error & { code: string; field: string };
     expect(err.code).toBe('MODEL_TOO_LARGE');
     expect(err.field).toBe('big');
@@ -217,9 +271,17 @@ describe('refusals', () => {
 
   it('huge pads or kernels are refused before the taps are scanned', async () => {
     const t0 = performance.now();
-    const padded = await write('hugepads', single([1, 8, 8], [1, 8, 8], { op: 'AveragePool', inputs: [], name: 'pads', attrs: { kernel_shape: [3, 3], pads: [1e8, 1e8, 1e8, 1e8] } }));
+    const padded = await write(
+      'hugepads',
+      single([1, 8, 8], [1, 8, 8], { op: 'AveragePool', inputs: [], name: 'pads', attrs: { kernel_shape: [3, 3], pads: [1e8, 1e8, 1e8, 1e8] } }),
+    );
     expect(await loadModel(padded).catch((e: unknown) => e)).toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'pads' });
-    const kernel = await write('hugekernel', single([1, 3000], [1, 3000], { op: 'Conv', inputs: ['W'], name: 'k', attrs: { pads: [200000, 0] } }, [{ name: 'W', dims: [1, 1, 200001], data: new Float32Array(200001) }]));
+    const kernel = await write(
+      'hugekernel',
+      single([1, 3000], [1, 3000], { op: 'Conv', inputs: ['W'], name: 'k', attrs: { pads: [200000, 0] } }, [
+        { name: 'W', dims: [1, 1, 200001], data: new Float32Array(200001) },
+      ]),
+    );
     const err = (await loadModel(kernel, { limits: { maxTensorElements: 1 << 20 } }).catch((e: unknown) => e)) as Error & { code: string; field: string };
     expect(err).toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'k' });
     expect(performance.now() - t0).toBeLessThan(3000);

@@ -6,7 +6,22 @@ import { buildOnnx, type GraphSpec, loadModel, type ModelIR, runOnnxRuntime } fr
 import { evalFloat } from '../../src/quant/float-eval.ts';
 import { generateCircuit } from '../../src/circuit/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeModel, runReference } from '../../src/quant/index.ts';
-import { channelGate, columnsBinarized, nhwcConv, normalizedBranch, polynomial, selections, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep, W } from '../helpers/dag.ts';
+import {
+  channelGate,
+  columnsBinarized,
+  nhwcConv,
+  normalizedBranch,
+  polynomial,
+  selections,
+  rand,
+  residualConv,
+  residualMlp,
+  threeReads,
+  twoInputs,
+  variadic,
+  wideDeep,
+  W,
+} from '../helpers/dag.ts';
 
 /**
  * Graphs that are DAGs, not chains: residual connections, a value read by several
@@ -26,7 +41,8 @@ async function write(name: string, g: GraphSpec): Promise<string> {
   return file;
 }
 
-const decisionOf = (ir: ModelIR, probs: ArrayLike<number>): number => (ir.head === 'sigmoid' ? (probs[0] >= 0.5 ? 1 : 0) : Array.from(probs).indexOf(Math.max(...Array.from(probs))));
+const decisionOf = (ir: ModelIR, probs: ArrayLike<number>): number =>
+  ir.head === 'sigmoid' ? (probs[0] >= 0.5 ? 1 : 0) : Array.from(probs).indexOf(Math.max(...Array.from(probs)));
 
 /** Float lowering = onnxruntime; integer reference = onnxruntime's decision on every row; estimate = circuit plan. */
 async function check(name: string, g: GraphSpec, rows = 24, scale = 1.5): Promise<ModelIR> {
@@ -151,7 +167,10 @@ describe('graphs that are DAGs', () => {
           { op, name: 'combine', inputs: ['h', 'x'], outputs: ['y'], attrs: extra },
         ],
       });
-      await expect(loadModel(file)).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringContaining(`"${op}" at node "combine" (of two activations`) });
+      await expect(loadModel(file)).rejects.toMatchObject({
+        code: 'MODEL_UNSUPPORTED_OP',
+        message: expect.stringContaining(`"${op}" at node "combine" (of two activations`),
+      });
     }
   });
 
@@ -168,7 +187,7 @@ describe('graphs that are DAGs', () => {
     await expect(loadModel(file)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxLayerWidth/) });
   });
 
-  it('ArgMax of the outputs as the predicted label: an argmax head over logits; over a Sigmoid\'s outputs refused', async () => {
+  it("ArgMax of the outputs as the predicted label: an argmax head over logits; over a Sigmoid's outputs refused", async () => {
     const logits = await write('argmax-logits', {
       inputs: [{ name: 'x', dims: [1, 3] }],
       output: { name: 'z', dims: [1, 3] },

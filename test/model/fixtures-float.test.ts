@@ -13,7 +13,22 @@ import { HAVE_SHARED, REPO, SHARED_FIXTURES } from '../helpers/paths.ts';
  */
 const FEDOS94_LOCAL = path.join(REPO, 'test', 'fixtures', 'models', 'fedos94-credit-scoring', 'credit_model.onnx');
 
-const EZKL = ['1l_linear', '1l_mlp', '2l_relu_fc', '1l_relu', '1l_flatten', '1l_reshape', '1l_sigmoid', '1l_softmax', '1l_batch_norm', 'clip', 'sklearn_mlp', 'large_mlp', '1l_conv', '4l_relu_conv_fc'];
+const EZKL = [
+  '1l_linear',
+  '1l_mlp',
+  '2l_relu_fc',
+  '1l_relu',
+  '1l_flatten',
+  '1l_reshape',
+  '1l_sigmoid',
+  '1l_softmax',
+  '1l_batch_norm',
+  'clip',
+  'sklearn_mlp',
+  'large_mlp',
+  '1l_conv',
+  '4l_relu_conv_fc',
+];
 
 interface Case {
   name: string;
@@ -25,9 +40,18 @@ interface Case {
 }
 
 const sharedCases: Case[] = [
-  ...EZKL.map((n) => ({ name: `ezkl/${n}`, file: path.join(SHARED_FIXTURES, 'ezkl', n, 'network.onnx'), input: path.join(SHARED_FIXTURES, 'ezkl', n, 'input.json') })),
+  ...EZKL.map((n) => ({
+    name: `ezkl/${n}`,
+    file: path.join(SHARED_FIXTURES, 'ezkl', n, 'network.onnx'),
+    input: path.join(SHARED_FIXTURES, 'ezkl', n, 'input.json'),
+  })),
   { name: 'credit/fedos94', file: path.join(SHARED_FIXTURES, 'credit', 'fedos94-credit-scoring', 'credit_model.onnx'), head: 'sigmoid' },
-  { name: 'credit/cybersuraksha', file: path.join(SHARED_FIXTURES, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx'), layers: ['dense'], head: 'sigmoid' },
+  {
+    name: 'credit/cybersuraksha',
+    file: path.join(SHARED_FIXTURES, 'credit', 'cybersuraksha-loan-eligibility', 'loan_eligibility.onnx'),
+    layers: ['dense'],
+    head: 'sigmoid',
+  },
 ];
 const PINNED: Record<string, Partial<Case>> = {
   // A 4-d BatchNormalization (3 channels of 2 x 2) alone: a sparse diagonal.

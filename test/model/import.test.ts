@@ -269,7 +269,16 @@ describe('input parsing', () => {
       [{ income: 1, history: [2] }, 'INPUT_SHAPE', 'history'],
       [[1, 2], 'INPUT_SHAPE', 'input'],
       [[1, null, 3], 'INPUT_VALUE', 'input[1]'],
-      [{ input_data: [[1, 2, 3], [4, 5, 6]] }, 'INPUT_SHAPE', 'input_data'],
+      [
+        {
+          input_data: [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+        },
+        'INPUT_SHAPE',
+        'input_data',
+      ],
       ['1,2,3', 'INPUT_SHAPE', 'input'],
     ];
     for (const [json, code, field] of cases) expect(() => parseInput(json, ir), JSON.stringify(json)).toThrow(expect.objectContaining({ code, field }));

@@ -6,7 +6,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticModel } from '../../bench/models.ts';
 import { generateModelTemplate } from '../../src/circuit/index.ts';
 import { isZkinferError, type ZkinferError } from '../../src/core/errors.ts';
-import { buildOnnx, DEFAULT_MODEL_LIMITS, type GraphSpec, type Layer, loadModel, MODEL_LIMIT_ENV, modelLimitsFromEnv, scanOnnx } from '../../src/model/index.ts';
+import {
+  buildOnnx,
+  DEFAULT_MODEL_LIMITS,
+  type GraphSpec,
+  type Layer,
+  loadModel,
+  MODEL_LIMIT_ENV,
+  modelLimitsFromEnv,
+  scanOnnx,
+} from '../../src/model/index.ts';
 import { loadModelIsolated } from '../../src/pipeline/load-isolated.ts';
 import { compileLoaded, setupModel, type CompiledModel } from '../../src/pipeline/index.ts';
 import { developmentPtau, maxPtauPowerFromEnv } from '../../src/prover/ptau.ts';
@@ -304,12 +313,16 @@ describe('structure', () => {
     const { onnx } = await import('../../src/model/onnx/file.ts');
     const unlimited = Object.fromEntries(Object.keys(DEFAULT_MODEL_LIMITS).map((k) => [k, Number.MAX_SAFE_INTEGER])) as typeof DEFAULT_MODEL_LIMITS;
     const r = rng(12);
-    const seeds = [await readFile(path.join(REPO, 'examples', 'loan', 'loan-model.onnx')), buildOnnx({ ...reluGraph(3), initializers: [{ name: 'k', dims: [3], data: [1, 2, 3], type: 'int64' }] })];
+    const seeds = [
+      await readFile(path.join(REPO, 'examples', 'loan', 'loan-model.onnx')),
+      buildOnnx({ ...reluGraph(3), initializers: [{ name: 'k', dims: [3], data: [1, 2, 3], type: 'int64' }] }),
+    ];
     let compared = 0;
     for (let iter = 0; iter < 6000; iter++) {
       const bytes = Uint8Array.from(seeds[iter % 2]);
       // Continuation bytes half the time: long varints are where a scan and a decoder part ways.
-      for (let m = 1 + Math.floor(r() * 4); m > 0; m--) bytes[Math.floor(r() * bytes.length)] = r() < 0.5 ? 0x80 | Math.floor(r() * 128) : Math.floor(r() * 256);
+      for (let m = 1 + Math.floor(r() * 4); m > 0; m--)
+        bytes[Math.floor(r() * bytes.length)] = r() < 0.5 ? 0x80 | Math.floor(r() * 128) : Math.floor(r() * 256);
       let scan;
       let model;
       try {
@@ -343,7 +356,8 @@ describe('the defaults admit every model the repo uses', () => {
       else if (f.name.endsWith('.onnx')) files.push(p);
     }
   };
-  for (const d of [path.join(REPO, 'examples'), path.join(REPO, 'test', 'fixtures', 'models'), ...(HAVE_SHARED ? [SHARED_FIXTURES] : [])]) if (existsSync(d)) walk(d);
+  for (const d of [path.join(REPO, 'examples'), path.join(REPO, 'test', 'fixtures', 'models'), ...(HAVE_SHARED ? [SHARED_FIXTURES] : [])])
+    if (existsSync(d)) walk(d);
 
   it.each(files.map((f) => ({ name: path.relative(REPO, f), f })))('$name', async ({ f }) => {
     const loaded = await loadModel(f).catch((e) => e);
@@ -353,7 +367,11 @@ describe('the defaults admit every model the repo uses', () => {
     expect(total).toBe(generateModelTemplate(quantizeModel(loaded.ir, DEFAULT_SETTINGS)).constraints);
   });
 
-  it.each([[784, 64, 10], [784, 128, 10], [41, 82, 82, 1]])('bench synthetic mlp %j', (...sizes) => {
+  it.each([
+    [784, 64, 10],
+    [784, 128, 10],
+    [41, 82, 82, 1],
+  ])('bench synthetic mlp %j', (...sizes) => {
     const { ir } = syntheticModel(sizes, 'softmax');
     expect(checkCircuitSize(ir, DEFAULT_SETTINGS)).toBeLessThan(DEFAULT_MODEL_LIMITS.maxConstraints);
   });
@@ -389,7 +407,11 @@ describe('the constraint estimate equals the generator', () => {
       ],
       { scaleBits: 8, bits: 24 },
     ],
-    ['sigmoid head reusing sign digits', [5, [denseLayer('fc1', 5, 4, r), relu('r', 4), denseLayer('fc2', 4, 2, r, 0.01)], 'sigmoid', 2], { scaleBits: 10, bits: 32 }],
+    [
+      'sigmoid head reusing sign digits',
+      [5, [denseLayer('fc1', 5, 4, r), relu('r', 4), denseLayer('fc2', 4, 2, r, 0.01)], 'sigmoid', 2],
+      { scaleBits: 10, bits: 32 },
+    ],
     [
       'sparse layers and max pools, before and after the rescale',
       [
@@ -410,8 +432,24 @@ describe('the constraint estimate equals the generator', () => {
     ],
     ['sigmoid head after relu', [3, [denseLayer('fc1', 3, 2, r), relu('r', 2)], 'sigmoid', 2], { scaleBits: 10, bits: 32 }],
     ['trees on the inputs, argmax head', [3, [treeLayer('trees', 3, 2, everyModeTrees(3, 2), [0.25, -0.125])], 'argmax', 2], { scaleBits: 8, bits: 24 }],
-    ['trees after a dense layer, sigmoid head', [3, [denseLayer('fc', 3, 3, r), treeLayer('trees', 3, 1, everyModeTrees(3, 1), [0.5])], 'sigmoid', 1], { scaleBits: 10, bits: 32 }],
-    ['clip bounds out of range and one-sided', [3, [{ kind: 'clip', name: 'c1', size: 3, min: -1e9, max: 6, nodes: [] }, { kind: 'clip', name: 'c2', size: 3, min: 0, max: Infinity, nodes: [] }], 'none', 3], { scaleBits: 10, bits: 32 }],
+    [
+      'trees after a dense layer, sigmoid head',
+      [3, [denseLayer('fc', 3, 3, r), treeLayer('trees', 3, 1, everyModeTrees(3, 1), [0.5])], 'sigmoid', 1],
+      { scaleBits: 10, bits: 32 },
+    ],
+    [
+      'clip bounds out of range and one-sided',
+      [
+        3,
+        [
+          { kind: 'clip', name: 'c1', size: 3, min: -1e9, max: 6, nodes: [] },
+          { kind: 'clip', name: 'c2', size: 3, min: 0, max: Infinity, nodes: [] },
+        ],
+        'none',
+        3,
+      ],
+      { scaleBits: 10, bits: 32 },
+    ],
   ];
   it.each(cases)('%s', (_name, args, st) => {
     const ir = handIr(...args);
@@ -447,7 +485,7 @@ describe('the constraint estimate equals the generator', () => {
     const ir = handIr(16, [denseLayer('fc1', 16, 8, r, 0.25), relu('r', 8), denseLayer('fc2', 8, 3, r)], 'softmax', 3);
     const iq = inputQuantFromRanges(Array(16).fill(0), Array(16).fill(1), st, (i) => `x[${i}]`);
     const q = quantizeModel(ir, st, iq);
-    const first = q.layers[0] as Extract<typeof q.layers[number], { kind: 'dense' }>;
+    const first = q.layers[0] as Extract<(typeof q.layers)[number], { kind: 'dense' }>;
     expect(first.accBits).toBeDefined();
     expect(first.accBits!).toBeLessThan(22 + first.shift);
     const plan = generateModelTemplate(q).plan;
@@ -459,7 +497,13 @@ describe('the constraint estimate equals the generator', () => {
   it('with categorical columns: one constraint per category in the estimate and the plan', () => {
     const st = { scaleBits: 10, bits: 32 };
     const base = handIr(5, [denseLayer('fc1', 5, 2, r)], 'sigmoid', 2);
-    const ir = { ...base, inputs: [{ name: 'n', shape: [1], size: 1, offset: 0 }, { name: 'c', shape: [2], size: 4, offset: 1, categories: [['a', 'b', 'c'], null] }] };
+    const ir = {
+      ...base,
+      inputs: [
+        { name: 'n', shape: [1], size: 1, offset: 0 },
+        { name: 'c', shape: [2], size: 4, offset: 1, categories: [['a', 'b', 'c'], null] },
+      ],
+    };
     const plan = generateModelTemplate(quantizeModel(ir, st)).plan;
     expect(plan[0]).toMatchObject({ constraints: 2 * 22 + 3, formula: '2 x 22 + 3 x 1 (one-hot)' });
     expect(estimateConstraints(ir, st).layers.map((l) => l.constraints)).toEqual(plan.map((p) => p.constraints));
@@ -481,14 +525,21 @@ describe('setup size is policy', () => {
     const err = await setupModel(m, { maxPtauPower: 16 }).catch((e) => e);
     expect(err).toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'maxPtauPower' });
     expect(err.message).toMatch(/70,000 constraints\) needs powers of tau 2\^17, over the limit maxPtauPower = 16/);
-    const lower = await setupModel({ compiled: { constraints: 5000, nPubOut: 3, nPubIn: 1 } } as unknown as CompiledModel, { maxPtauPower: 12 }).catch((e) => e);
+    const lower = await setupModel({ compiled: { constraints: 5000, nPubOut: 3, nPubIn: 1 } } as unknown as CompiledModel, { maxPtauPower: 12 }).catch(
+      (e) => e,
+    );
     expect(lower.message).toMatch(/2\^13, over the limit maxPtauPower = 12/);
   });
 });
 
 describe('configuration', () => {
   it('reads every ZKINFER_MAX_* setting and reports every bad one at once', () => {
-    const { limits, problems } = modelLimitsFromEnv({ ZKINFER_MAX_NODES: '500', ZKINFER_MAX_PARAMETERS: '2_000_000', ZKINFER_MAX_LAYER_WIDTH: 'wide', ZKINFER_MAX_CONSTRAINTS: '-3' });
+    const { limits, problems } = modelLimitsFromEnv({
+      ZKINFER_MAX_NODES: '500',
+      ZKINFER_MAX_PARAMETERS: '2_000_000',
+      ZKINFER_MAX_LAYER_WIDTH: 'wide',
+      ZKINFER_MAX_CONSTRAINTS: '-3',
+    });
     expect(limits.maxNodes).toBe(500);
     expect(limits.maxParameters).toBe(2_000_000);
     expect(limits.maxLayerWidth).toBe(DEFAULT_MODEL_LIMITS.maxLayerWidth);

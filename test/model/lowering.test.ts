@@ -191,7 +191,11 @@ describe('graphs the chain IR cannot express get a typed error naming the node',
     const t = await lowerError('sqrt', { inputs: X(2), output: Y(2), nodes: [{ op: 'Sqrt', name: 'tr', inputs: ['x'], outputs: ['y'] }] });
     expect(t).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'tr' });
     expect(t.message).toMatch(/supported only on constants/);
-    const custom = await lowerError('custom', { inputs: X(2), output: Y(2), nodes: [{ op: 'Gelu', name: 'g', domain: 'com.microsoft', inputs: ['x'], outputs: ['y'] }] });
+    const custom = await lowerError('custom', {
+      inputs: X(2),
+      output: Y(2),
+      nodes: [{ op: 'Gelu', name: 'g', domain: 'com.microsoft', inputs: ['x'], outputs: ['y'] }],
+    });
     expect(custom).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'g' });
     expect(custom.message).toMatch(/"com\.microsoft\.Gelu"/);
   });
@@ -228,7 +232,16 @@ describe('graphs the chain IR cannot express get a typed error naming the node',
   });
 
   it('two graph outputs', async () => {
-    const model = onnx.ModelProto.decode(buildOnnx({ inputs: X(2), output: Y(2), nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }, { op: 'Relu', inputs: ['y'], outputs: ['y2'] }] }));
+    const model = onnx.ModelProto.decode(
+      buildOnnx({
+        inputs: X(2),
+        output: Y(2),
+        nodes: [
+          { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+          { op: 'Relu', inputs: ['y'], outputs: ['y2'] },
+        ],
+      }),
+    );
     model.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'y2' }));
     const err = await lowerError('two-outputs', onnx.ModelProto.encode(model).finish());
     expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', field: 'model' });
@@ -251,7 +264,12 @@ describe('external data locations', () => {
   /** A MatMul model whose weight lives in an external file at `location`. */
   function externalModel(location: string): Uint8Array {
     const model = onnx.ModelProto.decode(
-      buildOnnx({ inputs: X(2), output: Y(1), initializers: [{ name: 'W', dims: [2, 1], data: [1, 2] }], nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }] }),
+      buildOnnx({
+        inputs: X(2),
+        output: Y(1),
+        initializers: [{ name: 'W', dims: [2, 1], data: [1, 2] }],
+        nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }],
+      }),
     );
     const w = model.graph!.initializer![0];
     w.rawData = new Uint8Array(0);

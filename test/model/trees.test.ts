@@ -59,7 +59,14 @@ function fixture(name: string, ir: Awaited<ReturnType<typeof loadModel>>['ir']) 
   const labelKey = Object.keys(exp).find((k) => k === 'label' || k === 'output_label');
   const outKey = Object.keys(exp).find((k) => k !== labelKey)!;
   const o = ir.onnxOutput;
-  const want = (exp[outKey] as number[][]).map((e) => (o ? applyHead(o.apply, o.pick.map((i) => e[i])) : e));
+  const want = (exp[outKey] as number[][]).map((e) =>
+    o
+      ? applyHead(
+          o.apply,
+          o.pick.map((i) => e[i]),
+        )
+      : e,
+  );
   const labels = labelKey ? (exp[labelKey] as (string | number)[]).map(String) : null;
   return { rows, want, labels };
 }
@@ -92,7 +99,7 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
-    it('quantizes in raw units; the integer reference makes the library\'s decision on every row; the estimate is the generator\'s count', async () => {
+    it("quantizes in raw units; the integer reference makes the library's decision on every row; the estimate is the generator's count", async () => {
       // No circom here: the generator's count is held equal to circom's in test/circuit, and two models are proved below.
       const { ir } = await loadModel(file(c.name));
       const { rows, want, labels } = fixture(c.name, ir);
@@ -111,11 +118,16 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       let maxErr = 0;
       for (const [r, row] of rows.entries()) {
         const ref = runReference(q, parseInput(row, ir));
-        const out = applyHead(ir.head, ref.output.map((v) => Number(v) / 2 ** DEFAULT_SETTINGS.scaleBits));
+        const out = applyHead(
+          ir.head,
+          ref.output.map((v) => Number(v) / 2 ** DEFAULT_SETTINGS.scaleBits),
+        );
         for (let i = 0; i < want[r].length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - want[r][i]));
         if (labels && ir.labels![Number(ref.decision[0])] !== labels[r]) flips++;
       }
-      console.info(`${c.name}: model circuit ${gen.constraints} constraints (${gen.plan.map((p) => `${p.name} ${p.constraints}`).join(', ')}), max error ${maxErr.toExponential(2)}, ${labels ? `${flips} decision flips in ${rows.length} rows` : 'regression'}`);
+      console.info(
+        `${c.name}: model circuit ${gen.constraints} constraints (${gen.plan.map((p) => `${p.name} ${p.constraints}`).join(', ')}), max error ${maxErr.toExponential(2)}, ${labels ? `${flips} decision flips in ${rows.length} rows` : 'regression'}`,
+      );
       expect(flips).toBe(0);
       expect(maxErr).toBeLessThanOrEqual(c.tolerance);
     });
@@ -124,32 +136,50 @@ describe('tree ensembles (ai.onnx.ml)', () => {
   it.each([
     ['gb_credit', 'scikit-learn, 40 trees of depth 3'],
     ['lgbm_credit', 'LightGBM, 60 trees of up to 15 leaves on 8 features'],
-  ])('the gradient-boosted credit model %s (%s) in raw units: 20 applicants proved and verified, none refused for range, no decision flipped', async (name) => {
-    const probe = (await loadModel(file(name))).ir;
-    const { rows, labels } = fixture(name, probe);
-    const m = await compileModel(file(name), { calibration: rows, fidelity: false });
-    const setup = await setupModel(m);
-    let flips = 0;
-    const t0 = performance.now();
-    for (const [r, row] of rows.entries()) {
-      const { bundle } = await proveModel(m, setup, row);
-      const v = await verifyBundle(bundle);
-      expect(v.valid, `row ${r}`).toBe(true);
-      const ref = runReference(m.quantized, parseInput(row, m.ir));
-      expect(v.outputs!.integers).toEqual(ref.output.map(String));
-      if (bundle.model.labels![Number(v.outputs!.decision![0])] !== labels![r]) flips++;
-    }
-    console.info(`${name}: ${m.compiled.constraints} constraints, ${rows.length} applicants proved and verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (warm key), ${flips} flips`);
-    expect(flips).toBe(0);
-  }, 180_000);
+  ])(
+    'the gradient-boosted credit model %s (%s) in raw units: 20 applicants proved and verified, none refused for range, no decision flipped',
+    async (name) => {
+      const probe = (await loadModel(file(name))).ir;
+      const { rows, labels } = fixture(name, probe);
+      const m = await compileModel(file(name), { calibration: rows, fidelity: false });
+      const setup = await setupModel(m);
+      let flips = 0;
+      const t0 = performance.now();
+      for (const [r, row] of rows.entries()) {
+        const { bundle } = await proveModel(m, setup, row);
+        const v = await verifyBundle(bundle);
+        expect(v.valid, `row ${r}`).toBe(true);
+        const ref = runReference(m.quantized, parseInput(row, m.ir));
+        expect(v.outputs!.integers).toEqual(ref.output.map(String));
+        if (bundle.model.labels![Number(v.outputs!.decision![0])] !== labels![r]) flips++;
+      }
+      console.info(
+        `${name}: ${m.compiled.constraints} constraints, ${rows.length} applicants proved and verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (warm key), ${flips} flips`,
+      );
+      expect(flips).toBe(0);
+    },
+    180_000,
+  );
 
-  it.each([[1, true], [2, false]])('onnxmltools\' LightGBM layout without ZipMap (probabilities = scores * %d): accepted as the scores only for 1', async (factor, ok) => {
+  it.each([
+    [1, true],
+    [2, false],
+  ])("onnxmltools' LightGBM layout without ZipMap (probabilities = scores * %d): accepted as the scores only for 1", async (factor, ok) => {
     // convert_lightgbm(zipmap=False) ends in Mul(lgbmprobabilities, one) instead of the ZipMap.
     const model = onnx.ModelProto.decode(readFileSync(file('lgbm_3class')));
     const g = model.graph!;
-    g.node = (g.node ?? []).map((n) => (n.opType === 'ZipMap' ? onnx.NodeProto.create({ name: 'Mul', opType: 'Mul', input: ['lgbmprobabilities', 'one'], output: ['probabilities'] }) : n));
+    g.node = (g.node ?? []).map((n) =>
+      n.opType === 'ZipMap' ? onnx.NodeProto.create({ name: 'Mul', opType: 'Mul', input: ['lgbmprobabilities', 'one'], output: ['probabilities'] }) : n,
+    );
     g.initializer = [onnx.TensorProto.create({ name: 'one', dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [factor] })];
-    g.output = g.output!.map((o) => (o.name === 'probabilities' ? onnx.ValueInfoProto.create({ name: 'probabilities', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } } } }) : o));
+    g.output = g.output!.map((o) =>
+      o.name === 'probabilities'
+        ? onnx.ValueInfoProto.create({
+            name: 'probabilities',
+            type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } } },
+          })
+        : o,
+    );
     const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-trees-'));
     const f = path.join(dir, 'lgbm_3class_nozipmap.onnx');
     await writeFile(f, onnx.ModelProto.encode(model).finish());
@@ -196,7 +226,11 @@ describe('tree ensembles (ai.onnx.ml)', () => {
     /** One split on feature 0 at 0.5 and one on feature 1 at -1.25 (mode `mode`), two targets, AVERAGE over two trees. */
     function regressor(mode: string, extra: NodeSpec['attrs'] = {}): NodeSpec {
       return {
-        op: 'TreeEnsembleRegressor', domain: ML, name: 'reg', inputs: ['x'], outputs: ['y'],
+        op: 'TreeEnsembleRegressor',
+        domain: ML,
+        name: 'reg',
+        inputs: ['x'],
+        outputs: ['y'],
         attrs: {
           n_targets: 2,
           nodes_treeids: [0, 0, 0, 1, 1, 1],
@@ -216,7 +250,14 @@ describe('tree ensembles (ai.onnx.ml)', () => {
         },
       };
     }
-    const rows = [[0.5, -1.25], [0.25, -1], [0.75, -1.5], [0.5, 3], [-7, -1.25], [0.5000001, -1.2499999]];
+    const rows = [
+      [0.5, -1.25],
+      [0.25, -1],
+      [0.75, -1.5],
+      [0.5, 3],
+      [-7, -1.25],
+      [0.5000001, -1.2499999],
+    ];
 
     it.each(['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT', 'BRANCH_EQ', 'BRANCH_NEQ'])('%s, at and around the thresholds', async (mode) => {
       const f = await write(mode, [regressor(mode)], { name: 'y', dims: ['N', 2] });
@@ -225,7 +266,10 @@ describe('tree ensembles (ai.onnx.ml)', () => {
         const x = Float64Array.from(row);
         const want = await runOnnxRuntime(f, x, ir);
         const got = evalFloat(ir, x).output;
-        expect(Array.from(got).map((v) => Math.round(v * 1e6) / 1e6), `${mode} at ${row}`).toEqual(Array.from(want).map((v) => Math.round(v * 1e6) / 1e6));
+        expect(
+          Array.from(got).map((v) => Math.round(v * 1e6) / 1e6),
+          `${mode} at ${row}`,
+        ).toEqual(Array.from(want).map((v) => Math.round(v * 1e6) / 1e6));
       }
       // On the grid (x a multiple of 2^-10), the integer model takes the same branches.
       const q = quantizeModel(ir, { scaleBits: 10, bits: 32 });
@@ -236,32 +280,66 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
-    it.each(['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT'])('%s after a Scaler with a negative scale: the folded comparison is reversed, as onnxruntime takes it', async (mode) => {
-      const f = await write(`neg-${mode}`, [
-        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [1, -2] }, scale: { floats: [-2, 0.5] } } },
-        { ...regressor(mode), inputs: ['z'] },
-      ], { name: 'y', dims: ['N', 2] });
-      const { ir } = await loadModel(f);
-      expect(ir.layers.map((l) => l.kind)).toEqual(['tree_ensemble']);
-      // z0 = -2 (x0 - 1) = 0.5 at x0 = 0.75; z1 = 0.5 (x1 + 2) = -1.25 at x1 = -4.5: at, above and below both.
-      const q = quantizeModel(ir, { scaleBits: 10, bits: 32 });
-      for (const row of [[0.75, -4.5], [0.5, -4], [1, -5], [0.74, -4.51], [0.76, -4.49], [-3, 8]]) {
-        const x = Float64Array.from(row);
-        const want = await runOnnxRuntime(f, x, ir);
-        expect(Array.from(evalFloat(ir, x).output).map((v) => Math.round(v * 1e6) / 1e6), `${mode} at ${row}`).toEqual(Array.from(want).map((v) => Math.round(v * 1e6) / 1e6));
-        const got = runReference(q, row).output.map((v) => Number(v) / 2 ** 10);
-        for (let j = 0; j < 2; j++) expect(Math.abs(got[j] - want[j]), `${mode} integer at ${row}`).toBeLessThan(1e-3);
-      }
-    });
+    it.each(['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT'])(
+      '%s after a Scaler with a negative scale: the folded comparison is reversed, as onnxruntime takes it',
+      async (mode) => {
+        const f = await write(
+          `neg-${mode}`,
+          [
+            { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [1, -2] }, scale: { floats: [-2, 0.5] } } },
+            { ...regressor(mode), inputs: ['z'] },
+          ],
+          { name: 'y', dims: ['N', 2] },
+        );
+        const { ir } = await loadModel(f);
+        expect(ir.layers.map((l) => l.kind)).toEqual(['tree_ensemble']);
+        // z0 = -2 (x0 - 1) = 0.5 at x0 = 0.75; z1 = 0.5 (x1 + 2) = -1.25 at x1 = -4.5: at, above and below both.
+        const q = quantizeModel(ir, { scaleBits: 10, bits: 32 });
+        for (const row of [
+          [0.75, -4.5],
+          [0.5, -4],
+          [1, -5],
+          [0.74, -4.51],
+          [0.76, -4.49],
+          [-3, 8],
+        ]) {
+          const x = Float64Array.from(row);
+          const want = await runOnnxRuntime(f, x, ir);
+          expect(
+            Array.from(evalFloat(ir, x).output).map((v) => Math.round(v * 1e6) / 1e6),
+            `${mode} at ${row}`,
+          ).toEqual(Array.from(want).map((v) => Math.round(v * 1e6) / 1e6));
+          const got = runReference(q, row).output.map((v) => Number(v) / 2 ** 10);
+          for (let j = 0; j < 2; j++) expect(Math.abs(got[j] - want[j]), `${mode} integer at ${row}`).toBeLessThan(1e-3);
+        }
+      },
+    );
 
     it('a Scaler before the trees (a StandardScaler pipeline) folds into the thresholds: the trees compare the raw inputs at their own scales', async () => {
-      const f = await write('scaled', [
-        { op: 'Scaler', domain: ML, name: 'sc', inputs: ['x'], outputs: ['z'], attrs: { offset: { floats: [50_000, 30] }, scale: { floats: [1 / 20_000, 0.1] } } },
-        { ...regressor('BRANCH_LEQ'), inputs: ['z'] },
-      ], { name: 'y', dims: ['N', 2] });
+      const f = await write(
+        'scaled',
+        [
+          {
+            op: 'Scaler',
+            domain: ML,
+            name: 'sc',
+            inputs: ['x'],
+            outputs: ['z'],
+            attrs: { offset: { floats: [50_000, 30] }, scale: { floats: [1 / 20_000, 0.1] } },
+          },
+          { ...regressor('BRANCH_LEQ'), inputs: ['z'] },
+        ],
+        { name: 'y', dims: ['N', 2] },
+      );
       const { ir } = await loadModel(f);
       expect(ir.layers.map((l) => l.kind)).toEqual(['tree_ensemble']);
-      const raw = [[60_000, 20], [40_000, 17.5], [61_000, 25], [10_000, 90], [150_000, 31]];
+      const raw = [
+        [60_000, 20],
+        [40_000, 17.5],
+        [61_000, 25],
+        [10_000, 90],
+        [150_000, 31],
+      ];
       const m = await compileModel(f, { calibration: raw, fidelity: true });
       expect(m.quantized.inputQuant!.scaleBits[0]).toBeLessThan(10);
       for (const row of raw) {
@@ -271,16 +349,36 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     }, 60_000);
 
-    it('a binary classifier with mixed-sign weights and post_transform NONE: a sigmoid head, onnxruntime\'s raw score read through it', async () => {
-      const f = await write('mixed', [{
-        op: 'TreeEnsembleClassifier', domain: ML, name: 'cls', inputs: ['x'], outputs: ['label', 'scores'],
-        attrs: {
-          nodes_treeids: [0, 0, 0], nodes_nodeids: [0, 1, 2], nodes_featureids: [1, 0, 0], nodes_values: { floats: [0.25, 0, 0] },
-          nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] }, nodes_truenodeids: [1, 0, 0], nodes_falsenodeids: [2, 0, 0],
-          class_treeids: [0, 0], class_nodeids: [1, 2], class_ids: [0, 0], class_weights: { floats: [-0.75, 1.5] },
-          base_values: { floats: [0.25] }, classlabels_int64s: [3, 7], post_transform: { string: 'NONE' },
-        },
-      }], { name: 'scores', dims: ['N', 2] });
+    it("a binary classifier with mixed-sign weights and post_transform NONE: a sigmoid head, onnxruntime's raw score read through it", async () => {
+      const f = await write(
+        'mixed',
+        [
+          {
+            op: 'TreeEnsembleClassifier',
+            domain: ML,
+            name: 'cls',
+            inputs: ['x'],
+            outputs: ['label', 'scores'],
+            attrs: {
+              nodes_treeids: [0, 0, 0],
+              nodes_nodeids: [0, 1, 2],
+              nodes_featureids: [1, 0, 0],
+              nodes_values: { floats: [0.25, 0, 0] },
+              nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] },
+              nodes_truenodeids: [1, 0, 0],
+              nodes_falsenodeids: [2, 0, 0],
+              class_treeids: [0, 0],
+              class_nodeids: [1, 2],
+              class_ids: [0, 0],
+              class_weights: { floats: [-0.75, 1.5] },
+              base_values: { floats: [0.25] },
+              classlabels_int64s: [3, 7],
+              post_transform: { string: 'NONE' },
+            },
+          },
+        ],
+        { name: 'scores', dims: ['N', 2] },
+      );
       const { ir } = await loadModel(f);
       expect([ir.head, ir.outputSize, ir.labels, ir.onnxOutput?.apply]).toEqual(['sigmoid', 1, ['3', '7'], 'sigmoid']);
       for (const row of rows) {
@@ -289,16 +387,38 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       }
     });
 
-    it.each([['NONE', 'argmax'], ['SOFTMAX', 'softmax']])('a binary classifier with a column per class, %s: an %s head over both columns', async (post, head) => {
-      const f = await write(`two-${post}`, [{
-        op: 'TreeEnsembleClassifier', domain: ML, name: 'cls', inputs: ['x'], outputs: ['label', 'scores'],
-        attrs: {
-          nodes_treeids: [0, 0, 0], nodes_nodeids: [0, 1, 2], nodes_featureids: [1, 0, 0], nodes_values: { floats: [0.25, 0, 0] },
-          nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] }, nodes_truenodeids: [1, 0, 0], nodes_falsenodeids: [2, 0, 0],
-          class_treeids: [0, 0, 0, 0], class_nodeids: [1, 1, 2, 2], class_ids: [0, 1, 0, 1], class_weights: { floats: [0.3, 0.7, 0.8, 0.2] },
-          classlabels_int64s: [3, 7], post_transform: { string: post },
-        },
-      }], { name: 'scores', dims: ['N', 2] });
+    it.each([
+      ['NONE', 'argmax'],
+      ['SOFTMAX', 'softmax'],
+    ])('a binary classifier with a column per class, %s: an %s head over both columns', async (post, head) => {
+      const f = await write(
+        `two-${post}`,
+        [
+          {
+            op: 'TreeEnsembleClassifier',
+            domain: ML,
+            name: 'cls',
+            inputs: ['x'],
+            outputs: ['label', 'scores'],
+            attrs: {
+              nodes_treeids: [0, 0, 0],
+              nodes_nodeids: [0, 1, 2],
+              nodes_featureids: [1, 0, 0],
+              nodes_values: { floats: [0.25, 0, 0] },
+              nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] },
+              nodes_truenodeids: [1, 0, 0],
+              nodes_falsenodeids: [2, 0, 0],
+              class_treeids: [0, 0, 0, 0],
+              class_nodeids: [1, 1, 2, 2],
+              class_ids: [0, 1, 0, 1],
+              class_weights: { floats: [0.3, 0.7, 0.8, 0.2] },
+              classlabels_int64s: [3, 7],
+              post_transform: { string: post },
+            },
+          },
+        ],
+        { name: 'scores', dims: ['N', 2] },
+      );
       const { ir } = await loadModel(f);
       expect([ir.head, ir.outputSize]).toEqual([head, 2]);
       for (const row of rows) {
@@ -311,19 +431,36 @@ describe('tree ensembles (ai.onnx.ml)', () => {
 
     it('refuses MIN aggregation, PROBIT, an unknown mode and positive binary weights under LOGISTIC, naming each node at once', async () => {
       const cls = (name: string, post: string): NodeSpec => ({
-        op: 'TreeEnsembleClassifier', domain: ML, name, inputs: ['x'], outputs: [`${name}_label`, `${name}_scores`],
+        op: 'TreeEnsembleClassifier',
+        domain: ML,
+        name,
+        inputs: ['x'],
+        outputs: [`${name}_label`, `${name}_scores`],
         attrs: {
-          nodes_treeids: [0, 0, 0], nodes_nodeids: [0, 1, 2], nodes_featureids: [0, 0, 0], nodes_values: { floats: [0.5, 0, 0] },
-          nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] }, nodes_truenodeids: [1, 0, 0], nodes_falsenodeids: [2, 0, 0],
-          class_treeids: [0, 0], class_nodeids: [1, 2], class_ids: [0, 0], class_weights: { floats: [0.25, 0.75] },
-          classlabels_int64s: [0, 1], post_transform: { string: post },
+          nodes_treeids: [0, 0, 0],
+          nodes_nodeids: [0, 1, 2],
+          nodes_featureids: [0, 0, 0],
+          nodes_values: { floats: [0.5, 0, 0] },
+          nodes_modes: { strings: ['BRANCH_LEQ', 'LEAF', 'LEAF'] },
+          nodes_truenodeids: [1, 0, 0],
+          nodes_falsenodeids: [2, 0, 0],
+          class_treeids: [0, 0],
+          class_nodeids: [1, 2],
+          class_ids: [0, 0],
+          class_weights: { floats: [0.25, 0.75] },
+          classlabels_int64s: [0, 1],
+          post_transform: { string: post },
         },
       });
-      const f = await write('refused', [
-        regressor('BRANCH_LEQ', { aggregate_function: { string: 'MIN' } }),
-        { ...regressor('BRANCH_SOMETIMES'), name: 'odd', inputs: ['y'], outputs: ['y2'] },
-        { ...cls('probit', 'PROBIT'), inputs: ['y2'] },
-      ], { name: 'probit_scores', dims: ['N', 2] });
+      const f = await write(
+        'refused',
+        [
+          regressor('BRANCH_LEQ', { aggregate_function: { string: 'MIN' } }),
+          { ...regressor('BRANCH_SOMETIMES'), name: 'odd', inputs: ['y'], outputs: ['y2'] },
+          { ...cls('probit', 'PROBIT'), inputs: ['y2'] },
+        ],
+        { name: 'probit_scores', dims: ['N', 2] },
+      );
       const err = await loadModel(f).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP' });
       const msg = (err as Error).message;
@@ -337,8 +474,12 @@ describe('tree ensembles (ai.onnx.ml)', () => {
 
     it('refuses a node with two parents, a cycle and a weight on an internal node, naming the node', async () => {
       const base = regressor('BRANCH_LEQ');
-      const bad = async (name: string, attrs: NodeSpec['attrs']) => loadModel(await write(name, [{ ...base, attrs: { ...base.attrs, ...attrs } }], { name: 'y', dims: ['N', 2] })).catch((e: unknown) => e);
-      expect(await bad('dag', { nodes_falsenodeids: [1, 0, 0, 2, 0, 0] })).toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', message: expect.stringMatching(/node 1 of tree 0 has two parents/) });
+      const bad = async (name: string, attrs: NodeSpec['attrs']) =>
+        loadModel(await write(name, [{ ...base, attrs: { ...base.attrs, ...attrs } }], { name: 'y', dims: ['N', 2] })).catch((e: unknown) => e);
+      expect(await bad('dag', { nodes_falsenodeids: [1, 0, 0, 2, 0, 0] })).toMatchObject({
+        code: 'MODEL_UNSUPPORTED_GRAPH',
+        message: expect.stringMatching(/node 1 of tree 0 has two parents/),
+      });
       // Tree 1: its root's children are 1 and 2; node 2 points back to node 1's ... a cycle 1 -> 2 -> 1 off the root.
       expect(
         await bad('cycle', {
@@ -347,9 +488,15 @@ describe('tree ensembles (ai.onnx.ml)', () => {
           nodes_falsenodeids: [2, 0, 0, 1, 2, 1],
         }),
       ).toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH' });
-      expect(await bad('internal', { target_nodeids: [0, 1, 2, 2, 1, 2] })).toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', message: expect.stringMatching(/not a leaf/) });
+      expect(await bad('internal', { target_nodeids: [0, 1, 2, 2, 1, 2] })).toMatchObject({
+        code: 'MODEL_UNSUPPORTED_GRAPH',
+        message: expect.stringMatching(/not a leaf/),
+      });
       // Target 1 scored on some leaves only, with a base value: onnxruntime then drops the base.
-      expect(await bad('sparse', { target_ids: [0, 0, 0, 1, 1, 0] })).toMatchObject({ code: 'MODEL_UNSUPPORTED_GRAPH', message: expect.stringMatching(/target 1 is not scored by every leaf/) });
+      expect(await bad('sparse', { target_ids: [0, 0, 0, 1, 1, 0] })).toMatchObject({
+        code: 'MODEL_UNSUPPORTED_GRAPH',
+        message: expect.stringMatching(/target 1 is not scored by every leaf/),
+      });
     });
   });
 
@@ -357,8 +504,19 @@ describe('tree ensembles (ai.onnx.ml)', () => {
     /** `trees` complete trees of depth `depth` on 10 features, seeded thresholds; one target. */
     function forest(trees: number, depth: number): Uint8Array {
       let s = 12345;
-      const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-      const a = { treeids: [] as number[], nodeids: [] as number[], feats: [] as number[], values: [] as number[], modes: [] as string[], t: [] as number[], f: [] as number[], wt: [] as number[], wn: [] as number[], ww: [] as number[] };
+      const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+      const a = {
+        treeids: [] as number[],
+        nodeids: [] as number[],
+        feats: [] as number[],
+        values: [] as number[],
+        modes: [] as string[],
+        t: [] as number[],
+        f: [] as number[],
+        wt: [] as number[],
+        wn: [] as number[],
+        ww: [] as number[],
+      };
       const per = 2 ** (depth + 1) - 1;
       for (let tr = 0; tr < trees; tr++) {
         for (let k = 0; k < per; k++) {
@@ -380,14 +538,29 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       return buildOnnx({
         inputs: [{ name: 'x', dims: ['N', 10] }],
         output: { name: 'y', dims: ['N', 1] },
-        nodes: [{
-          op: 'TreeEnsembleRegressor', domain: 'ai.onnx.ml', name: 'forest', inputs: ['x'], outputs: ['y'],
-          attrs: {
-            n_targets: 1, nodes_treeids: a.treeids, nodes_nodeids: a.nodeids, nodes_featureids: a.feats, nodes_values: { floats: a.values },
-            nodes_modes: { strings: a.modes }, nodes_truenodeids: a.t, nodes_falsenodeids: a.f,
-            target_treeids: a.wt, target_nodeids: a.wn, target_ids: a.wt.map(() => 0), target_weights: { floats: a.ww },
+        nodes: [
+          {
+            op: 'TreeEnsembleRegressor',
+            domain: 'ai.onnx.ml',
+            name: 'forest',
+            inputs: ['x'],
+            outputs: ['y'],
+            attrs: {
+              n_targets: 1,
+              nodes_treeids: a.treeids,
+              nodes_nodeids: a.nodeids,
+              nodes_featureids: a.feats,
+              nodes_values: { floats: a.values },
+              nodes_modes: { strings: a.modes },
+              nodes_truenodeids: a.t,
+              nodes_falsenodeids: a.f,
+              target_treeids: a.wt,
+              target_nodeids: a.wn,
+              target_ids: a.wt.map(() => 0),
+              target_weights: { floats: a.ww },
+            },
           },
-        }],
+        ],
       });
     }
 
@@ -403,8 +576,12 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       const est = estimateConstraints(loaded.ir, { scaleBits: 10, bits: 32 });
       // One product per internal node below a root, plus shared comparisons.
       expect(est.total).toBeGreaterThan(50 * 254);
-      console.info(`forest of 50 trees x 511 nodes: loaded in ${(performance.now() - t0).toFixed(0)} ms, estimated ${est.total.toLocaleString('en-US')} constraints (${est.layers.map((l) => `${l.name} ${l.constraints}`).join(', ')})`);
-      const err = await compileLoaded({ ...loaded, bytes: new Uint8Array([1]), externalBytes: [] }, { limits: { maxConstraints: 20_000 } }).catch((e: unknown) => e);
+      console.info(
+        `forest of 50 trees x 511 nodes: loaded in ${(performance.now() - t0).toFixed(0)} ms, estimated ${est.total.toLocaleString('en-US')} constraints (${est.layers.map((l) => `${l.name} ${l.constraints}`).join(', ')})`,
+      );
+      const err = await compileLoaded({ ...loaded, bytes: new Uint8Array([1]), externalBytes: [] }, { limits: { maxConstraints: 20_000 } }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxConstraints/) });
     }, 60_000);
 
@@ -414,7 +591,11 @@ describe('tree ensembles (ai.onnx.ml)', () => {
       await writeFile(f, forest(127, 9));
       await expect(loadModel(f)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/maxProtoFields/) });
       // With the structure limit raised, the node's parameters are over their limit, before its arrays are built.
-      await expect(loadModel(f, { limits: { maxProtoFields: 5_000_000 } })).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', field: 'forest', message: expect.stringMatching(/maxParameters/) });
+      await expect(loadModel(f, { limits: { maxProtoFields: 5_000_000 } })).rejects.toMatchObject({
+        code: 'MODEL_TOO_LARGE',
+        field: 'forest',
+        message: expect.stringMatching(/maxParameters/),
+      });
     }, 60_000);
   });
 });

@@ -66,7 +66,7 @@ describe('a small conv model (Conv 2@3x3, ReLU, MaxPool 2x2, Gemm)', () => {
 });
 
 describe.each(['avg', 'max'] as const)('LeNet-5 (%s pool) on 28x28', (pool) => {
-  it('lowers exactly and its integer reference makes onnxruntime\'s decisions', async () => {
+  it("lowers exactly and its integer reference makes onnxruntime's decisions", async () => {
     const file = path.join(dir, `lenet-${pool}.onnx`);
     await writeFile(file, lenet5Onnx(pool));
     const { ir } = await loadModel(file, { limits: lenetLimits(pool) });
@@ -82,7 +82,10 @@ describe.each(['avg', 'max'] as const)('LeNet-5 (%s pool) on 28x28', (pool) => {
       const f = evalFloat(ir, x).output;
       f.forEach((p, i) => expect(Math.abs(p - want[i])).toBeLessThan(1e-4));
       const ref = runReference(q, x);
-      const probs = applyHead('softmax', ref.output.map((v) => Number(v) / 2 ** DEFAULT_SETTINGS.scaleBits));
+      const probs = applyHead(
+        'softmax',
+        ref.output.map((v) => Number(v) / 2 ** DEFAULT_SETTINGS.scaleBits),
+      );
       probs.forEach((p, i) => (maxErr = Math.max(maxErr, Math.abs(p - want[i]))));
       const best = want.indexOf(Math.max(...want));
       expect(Number(ref.decision[0])).toBe(best);

@@ -6,7 +6,21 @@ import { buildOnnx, type GraphSpec, loadModel, runOnnxRuntime } from '../../src/
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { DEFAULT_SETTINGS, estimateConstraints, quantizeInput, quantizeModel, runReference } from '../../src/quant/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
-import { channelGate, columnsBinarized, nhwcConv, normalizedBranch, polynomial, selections, rand, residualConv, residualMlp, threeReads, twoInputs, variadic, wideDeep } from '../helpers/dag.ts';
+import {
+  channelGate,
+  columnsBinarized,
+  nhwcConv,
+  normalizedBranch,
+  polynomial,
+  selections,
+  rand,
+  residualConv,
+  residualMlp,
+  threeReads,
+  twoInputs,
+  variadic,
+  wideDeep,
+} from '../helpers/dag.ts';
 import { expectMatches, harness, witnessOutputs } from '../helpers/circuit.ts';
 
 /**
@@ -58,7 +72,7 @@ describe.each(models)('%s compiled with circom', (name, graph) => {
 });
 
 describe('a residual MLP end to end', () => {
-  it('proves and verifies; the proven decision is onnxruntime\'s', async () => {
+  it("proves and verifies; the proven decision is onnxruntime's", async () => {
     const file = await write('residual-mlp-e2e', residualMlp());
     const m = await compileModel(file, { fidelity: false });
     const setup = await setupModel(m);

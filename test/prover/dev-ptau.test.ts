@@ -98,7 +98,15 @@ describe('development powers of tau', () => {
   }, 120_000);
 
   it('publishes secrets that are the documented hashes, and their points', () => {
-    const secret = (name: string) => (BigInt('0x' + createHash('sha256').update(DEV_PTAU_SECRET_PREFIX + name).digest('hex')) % R).toString();
+    const secret = (name: string) =>
+      (
+        BigInt(
+          '0x' +
+            createHash('sha256')
+              .update(DEV_PTAU_SECRET_PREFIX + name)
+              .digest('hex'),
+        ) % R
+      ).toString();
     expect([DEV_PTAU_TAU, DEV_PTAU_ALPHA, DEV_PTAU_BETA]).toEqual([secret('tau'), secret('alpha'), secret('beta')]);
     const { G1, G2, Fr } = curve;
     const alpha1 = G1.toObject(G1.toAffine(G1.timesFr(G1.oneAffine, Fr.e(DEV_PTAU_ALPHA)))) as bigint[];
@@ -114,8 +122,14 @@ describe('development powers of tau', () => {
     const alpha1 = G1.toObject(G1.fromRprLEM(buf, s4.p)) as bigint[];
     expect(alpha1.slice(0, 2).map(String)).toEqual([...DEV_PTAU_VK_ALPHA_1]);
     expect(await identifyPtau(ptau)).toMatchObject({ kind: 'development', name: 'zkinfer-dev-9', power: 9 });
-    const key = (alpha: readonly string[], beta: readonly (readonly string[])[]) => ({ vk_alpha_1: [...alpha, '1'], vk_beta_2: [...beta.map((c) => [...c]), ['1', '0']] });
-    expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, LEGACY_DEV_13_BETA_2))).toMatchObject({ kind: 'development', name: 'zkinfer development (dev-13, zkinfer 0.1)' });
+    const key = (alpha: readonly string[], beta: readonly (readonly string[])[]) => ({
+      vk_alpha_1: [...alpha, '1'],
+      vk_beta_2: [...beta.map((c) => [...c]), ['1', '0']],
+    });
+    expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, LEGACY_DEV_13_BETA_2))).toMatchObject({
+      kind: 'development',
+      name: 'zkinfer development (dev-13, zkinfer 0.1)',
+    });
     expect(phase1Of(key(LEGACY_DEV_13_ALPHA_1, DEV_PTAU_VK_BETA_2)).kind).toBe('not-checked');
     expect(phase1Of(key([DEV_PTAU_VK_ALPHA_1[0], LEGACY_DEV_13_ALPHA_1[1]], DEV_PTAU_VK_BETA_2)).kind).toBe('not-checked');
   });
@@ -158,7 +172,10 @@ describe('development powers of tau', () => {
     scalars.set(Fr.zero, 3 * Fr.n8);
     scalars.set(Fr.one, 4 * Fr.n8);
     scalars.set(Fr.e(R - 1n), 5 * Fr.n8);
-    for (const [name, G] of [['G1', G1], ['G2', G2]] as const) {
+    for (const [name, G] of [
+      ['G1', G1],
+      ['G2', G2],
+    ] as const) {
       const base = G.toAffine(G.timesFr(G.oneAffine, Fr.e(DEV_PTAU_BETA)));
       const out = fixedBaseMul(curve, name, base, scalars);
       const size = G.F.n8 * 2;

@@ -79,7 +79,11 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     await expect(verifyBundle(b)).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: 'proof.pi_a.0' });
     await expect(verifyBundle('not a bundle')).rejects.toMatchObject({ code: 'BUNDLE_INVALID' });
     // A version 1 bundle (one public signal per output) is refused by name, not misread.
-    await expect(verifyBundle({ ...clone(bundle), version: 1 })).rejects.toMatchObject({ code: 'BUNDLE_INVALID', field: 'version', message: expect.stringMatching(/version 1 bundle/) });
+    await expect(verifyBundle({ ...clone(bundle), version: 1 })).rejects.toMatchObject({
+      code: 'BUNDLE_INVALID',
+      field: 'version',
+      message: expect.stringMatching(/version 1 bundle/),
+    });
   });
 
   it('refuses a verification key whose gamma equals delta', async () => {
@@ -91,7 +95,7 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     expect(await verifyBundle(b)).toMatchObject({ valid: false, field: 'verificationKey.vk_delta_2', outputs: null, modelId: null });
   });
 
-  it('is invalid under another model\'s key, and under a tampered proof', async () => {
+  it("is invalid under another model's key, and under a tampered proof", async () => {
     const other = await compileModel(LOAN_MODEL, { fidelity: false, settings: { scaleBits: 9 } });
     const otherSetup = await setupModel(other);
     const v = await verifyBundle(bundle, { vkey: otherSetup.vkey });
@@ -173,10 +177,18 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     expect(unusable.stderr).toMatch(/not valid JSON/);
 
     // The same proof with snarkjs's own CLI.
-    for (const [f, v] of [['vkey.json', bundle.verificationKey], ['public.json', bundle.publicSignals], ['proof.json', bundle.proof]] as const) {
+    for (const [f, v] of [
+      ['vkey.json', bundle.verificationKey],
+      ['public.json', bundle.publicSignals],
+      ['proof.json', bundle.proof],
+    ] as const) {
       await writeFile(path.join(dir, f), JSON.stringify(v));
     }
-    const snark = await run(process.execPath, [path.join(REPO, 'node_modules', 'snarkjs', 'build', 'cli.cjs'), 'groth16', 'verify', 'vkey.json', 'public.json', 'proof.json'], { cwd: dir });
+    const snark = await run(
+      process.execPath,
+      [path.join(REPO, 'node_modules', 'snarkjs', 'build', 'cli.cjs'), 'groth16', 'verify', 'vkey.json', 'public.json', 'proof.json'],
+      { cwd: dir },
+    );
     expect(snark.stdout).toMatch(/OK!/);
   });
 });

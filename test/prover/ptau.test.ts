@@ -17,7 +17,10 @@ describe('powers of tau', () => {
     const pinned = await operatorPtau(BUNDLED_DEV_PTAU.file, 10, BUNDLED_DEV_PTAU.sha256);
     expect(pinned).toMatchObject({ kind: 'development', insecure: true, power: 13, name: 'zkinfer-dev-13' });
     expect(await operatorPtau(BUNDLED_DEV_PTAU.file, 10)).toMatchObject({ kind: 'development', insecure: true });
-    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 14, BUNDLED_DEV_PTAU.sha256)).rejects.toMatchObject({ code: 'MODEL_TOO_LARGE', message: expect.stringMatching(/needs powers of tau 2\^14; the ptau file zkinfer-dev-13 \(ptau\) has 2\^13/) });
+    await expect(operatorPtau(BUNDLED_DEV_PTAU.file, 14, BUNDLED_DEV_PTAU.sha256)).rejects.toMatchObject({
+      code: 'MODEL_TOO_LARGE',
+      message: expect.stringMatching(/needs powers of tau 2\^14; the ptau file zkinfer-dev-13 \(ptau\) has 2\^13/),
+    });
   });
 
   it('refuses a missing or non-ptau file', async () => {

@@ -49,7 +49,11 @@ describe('circuit with per-feature inputs equals the integer reference', () => {
     const q = quantizeModel(ir, DEFAULT_SETTINGS, iq);
     const h = await harness(q);
     expect(h.gen.plan[0]).toMatchObject({ kind: 'input', constraints: iq.bits.reduce((a, b) => a + b, 0) });
-    for (const x of [[390_000, 0.5, 25], [0, -1, 0], [12_345.5, 0.001, 17]]) {
+    for (const x of [
+      [390_000, 0.5, 25],
+      [0, -1, 0],
+      [12_345.5, 0.001, 17],
+    ]) {
       const ref = runReference(q, x);
       expectMatches(ref, witnessOutputs(await h.witness(ref.input), q, 1));
     }
@@ -153,9 +157,23 @@ describe('fidelity reports that cannot mislead', () => {
     const ir = handIr(2, [tiny], 'none', 1);
     const q = quantizeModel(ir, DEFAULT_SETTINGS);
     const float = async (x: ArrayLike<number>) => evalFloat(ir, x).output;
-    const r = await fidelityReport(q, [[1, 1], [0.5, -0.25]], float);
+    const r = await fidelityReport(
+      q,
+      [
+        [1, 1],
+        [0.5, -0.25],
+      ],
+      float,
+    );
     expect(r.warnings.join()).toMatch(/every quantized output is 0/);
-    const none = await fidelityReport(q, [[1e6, 0], [-1e7, 1]], float);
+    const none = await fidelityReport(
+      q,
+      [
+        [1e6, 0],
+        [-1e7, 1],
+      ],
+      float,
+    );
     expect(none).toMatchObject({ compared: 0, maxAbsError: null, outOfRange: 2 });
     expect(none.warnings[0]).toMatch(/no sample could be compared/);
   });

@@ -48,30 +48,50 @@ describe('binarize threshold rule: x > t on the grid is X > floor(t·2^k)', () =
   it('a first binarize layer compares each feature at its own scale and width (raw units), and outputs 0 or 1.0 at the model scale', () => {
     const iq = inputQuantFromRanges([0, -5, 0], [200_000, 5, 1], st, (i) => `x[${i}]`);
     expect(new Set(iq.scaleBits).size).toBeGreaterThan(1);
-    const layers: Layer[] = [{ kind: 'binarize', name: 'bin', size: 3, threshold: Float64Array.of(50_000.5, -1.3, 0.5), nodes: [] }, denseLayer('fc', 3, 1, rng(2))];
+    const layers: Layer[] = [
+      { kind: 'binarize', name: 'bin', size: 3, threshold: Float64Array.of(50_000.5, -1.3, 0.5), nodes: [] },
+      denseLayer('fc', 3, 1, rng(2)),
+    ];
     const q = quantizeModel(handIr(3, layers, 'none', 1), st, iq);
     const bin = q.layers[0];
     if (bin.kind !== 'binarize') throw new Error('not binarize');
     expect(bin.widths).toEqual(iq.bits.map((b, i) => (iq.lo[i] >= 0 ? b + 1 : b)));
-    expect(bin.threshold).toEqual([BigInt(Math.floor(50_000.5 * 2 ** iq.scaleBits[0])), BigInt(Math.floor(-1.3 * 2 ** iq.scaleBits[1])), BigInt(Math.floor(0.5 * 2 ** iq.scaleBits[2]))]);
+    expect(bin.threshold).toEqual([
+      BigInt(Math.floor(50_000.5 * 2 ** iq.scaleBits[0])),
+      BigInt(Math.floor(-1.3 * 2 ** iq.scaleBits[1])),
+      BigInt(Math.floor(0.5 * 2 ** iq.scaleBits[2])),
+    ]);
     const one = 2n ** 8n;
     // On each feature's grid (the income in steps of 2^3 dollars).
     expect(iq.scaleBits[0]).toBe(-3);
     for (const [x, want] of [
-      [[50_008, -1, 1], [one, one, one]],
-      [[50_000, -1.5, 0.5], [0n, 0n, 0n]],
-      [[0, 4, 0], [0n, one, 0n]],
+      [
+        [50_008, -1, 1],
+        [one, one, one],
+      ],
+      [
+        [50_000, -1.5, 0.5],
+        [0n, 0n, 0n],
+      ],
+      [
+        [0, 4, 0],
+        [0n, one, 0n],
+      ],
     ] as const) {
       expect(runReference(q, x).layers[0]).toEqual(want);
     }
     // The estimate counts the same per-feature widths as the generator.
-    expect(estimateConstraints(handIr(3, layers, 'none', 1), st, iq).layers.map((l) => l.constraints)).toEqual(generateModelTemplate(q).plan.map((p) => p.constraints));
+    expect(estimateConstraints(handIr(3, layers, 'none', 1), st, iq).layers.map((l) => l.constraints)).toEqual(
+      generateModelTemplate(q).plan.map((p) => p.constraints),
+    );
   });
 
   it('a first normalize layer on inputs at lowered scales is refused with a SETTINGS error (a norm adds features, so they must share one scale)', () => {
     const iq = inputQuantFromRanges([0, 0], [200_000, 1], st, (i) => `x[${i}]`);
     const ir = handIr(2, [{ kind: 'normalize', name: 'norm', size: 2, norm: 'L2', nodes: [] }, denseLayer('fc', 2, 1, rng(2))], 'none', 1);
-    expect(() => quantizeModel(ir, st, iq)).toThrow(expect.objectContaining({ code: 'SETTINGS', field: 'inputQuant', message: expect.stringMatching(/applies normalize to its raw inputs/) }));
+    expect(() => quantizeModel(ir, st, iq)).toThrow(
+      expect.objectContaining({ code: 'SETTINGS', field: 'inputQuant', message: expect.stringMatching(/applies normalize to its raw inputs/) }),
+    );
     // Narrower widths at the model's scale are fine.
     const narrow = inputQuantFromRanges([0, -1], [4, 1], st, (i) => `x[${i}]`);
     expect(narrow.scaleBits).toEqual([8, 8]);
@@ -91,25 +111,39 @@ describe('normalize: the integer rule', () => {
     for (const v of [0n, 1n, 2n, 3n, 4n, 15n, 16n, 17n]) expect(isqrt(v)).toBe(BigInt(Math.floor(Math.sqrt(Number(v)))));
   });
 
-  it.each(['L1', 'L2', 'MAX'] as const)('%s: y = x·2^s / norm rounded half up (norm rounded down to an integer for L2), x when the norm is 0, matching the float layer', (norm) => {
-    const r = rng(norm.length * 17);
-    const layer: NormalizeLayer = { kind: 'normalize', name: 'n', size: 4, norm, nodes: [] };
-    const rows: bigint[][] = [[0n, 0n, 0n, 0n], [-3n, 0n, -1n, -7n], [5n, 0n, 0n, 0n], [-1n, 0n, 0n, -2n], [1n, 1n, 1n, 1n]];
-    for (let k = 0; k < 300; k++) rows.push(Array.from({ length: 4 }, () => BigInt(Math.round((r() * 2 - 1) * 2 ** (8 + 6 * r())))));
-    for (const x of rows) {
-      const y = normalizeInts(norm, x, s);
-      const xf = Float64Array.from(x, (v) => Number(v) / 2 ** s);
-      const want = evalFloat(handIr(4, [layer], 'none', 4), xf).output;
-      const n = norm === 'L1' ? x.reduce((a, v) => a + (v < 0n ? -v : v), 0n) : norm === 'L2' ? isqrt(x.reduce((a, v) => a + v * v, 0n)) : x.reduce((a, v) => (v > a ? v : a));
-      const an = n < 0n ? -n : n;
-      // Rounding: half a unit; L2's floored root adds at most 2^s / n units.
-      const tol = 0.5 + (norm === 'L2' && an > 0n ? 2 ** s / Number(an) : 0) + 1e-9;
-      y.forEach((v, i) => expect(Math.abs(Number(v) - want[i] * 2 ** s), `${norm} ${x} [${i}]`).toBeLessThanOrEqual(tol));
-      if (an === 0n) expect(y).toEqual(x);
-    }
-  });
+  it.each(['L1', 'L2', 'MAX'] as const)(
+    '%s: y = x·2^s / norm rounded half up (norm rounded down to an integer for L2), x when the norm is 0, matching the float layer',
+    (norm) => {
+      const r = rng(norm.length * 17);
+      const layer: NormalizeLayer = { kind: 'normalize', name: 'n', size: 4, norm, nodes: [] };
+      const rows: bigint[][] = [
+        [0n, 0n, 0n, 0n],
+        [-3n, 0n, -1n, -7n],
+        [5n, 0n, 0n, 0n],
+        [-1n, 0n, 0n, -2n],
+        [1n, 1n, 1n, 1n],
+      ];
+      for (let k = 0; k < 300; k++) rows.push(Array.from({ length: 4 }, () => BigInt(Math.round((r() * 2 - 1) * 2 ** (8 + 6 * r())))));
+      for (const x of rows) {
+        const y = normalizeInts(norm, x, s);
+        const xf = Float64Array.from(x, (v) => Number(v) / 2 ** s);
+        const want = evalFloat(handIr(4, [layer], 'none', 4), xf).output;
+        const n =
+          norm === 'L1'
+            ? x.reduce((a, v) => a + (v < 0n ? -v : v), 0n)
+            : norm === 'L2'
+              ? isqrt(x.reduce((a, v) => a + v * v, 0n))
+              : x.reduce((a, v) => (v > a ? v : a));
+        const an = n < 0n ? -n : n;
+        // Rounding: half a unit; L2's floored root adds at most 2^s / n units.
+        const tol = 0.5 + (norm === 'L2' && an > 0n ? 2 ** s / Number(an) : 0) + 1e-9;
+        y.forEach((v, i) => expect(Math.abs(Number(v) - want[i] * 2 ** s), `${norm} ${x} [${i}]`).toBeLessThanOrEqual(tol));
+        if (an === 0n) expect(y).toEqual(x);
+      }
+    },
+  );
 
-  it('MAX is onnxruntime\'s signed maximum: a negative maximum flips the row, a zero maximum over negatives leaves it', () => {
+  it("MAX is onnxruntime's signed maximum: a negative maximum flips the row, a zero maximum over negatives leaves it", () => {
     const one = 1n << BigInt(s);
     expect(normalizeInts('MAX', [-1n * one, -2n * one, -4n * one], s)).toEqual([one, 2n * one, 4n * one]);
     expect(normalizeInts('MAX', [-one, 0n, 0n], s)).toEqual([-one, 0n, 0n]);
@@ -117,22 +151,34 @@ describe('normalize: the integer rule', () => {
   });
 
   it('refuses settings whose activations cannot hold 1.0, and widths that could wrap the field', () => {
-    for (const layer of [{ kind: 'normalize', name: 'norm', size: 2, norm: 'L1', nodes: [] }, { kind: 'binarize', name: 'bin', size: 2, threshold: Float64Array.of(0, 0), nodes: [] }] as Layer[]) {
-      expect(() => quantizeModel(handIr(2, [layer], 'none', 2), { scaleBits: 10, bits: 21 })).toThrow(expect.objectContaining({ code: 'SETTINGS', field: 'bits', message: expect.stringMatching(/needs bits >= 2 \* scale \+ 2 = 22/) }));
+    for (const layer of [
+      { kind: 'normalize', name: 'norm', size: 2, norm: 'L1', nodes: [] },
+      { kind: 'binarize', name: 'bin', size: 2, threshold: Float64Array.of(0, 0), nodes: [] },
+    ] as Layer[]) {
+      expect(() => quantizeModel(handIr(2, [layer], 'none', 2), { scaleBits: 10, bits: 21 })).toThrow(
+        expect.objectContaining({ code: 'SETTINGS', field: 'bits', message: expect.stringMatching(/needs bits >= 2 \* scale \+ 2 = 22/) }),
+      );
       expect(() => quantizeModel(handIr(2, [layer], 'none', 2), { scaleBits: 10, bits: 22 })).not.toThrow();
     }
-    expect(() => quantizeModel(handIr(4, [{ kind: 'normalize', name: 'wide', size: 4, norm: 'L1', nodes: [] }], 'none', 4), { scaleBits: 2, bits: 128 })).toThrow(expect.objectContaining({ code: 'FIELD_OVERFLOW', field: 'wide' }));
+    expect(() =>
+      quantizeModel(handIr(4, [{ kind: 'normalize', name: 'wide', size: 4, norm: 'L1', nodes: [] }], 'none', 4), { scaleBits: 2, bits: 128 }),
+    ).toThrow(expect.objectContaining({ code: 'FIELD_OVERFLOW', field: 'wide' }));
     // The same norm at the default settings fits with room to spare.
     expect(planNormalize('L1', 4, 22, 10, 22, 'ok').divBits).toBe(24);
   });
 
-  it('the estimate states the generator\'s count for every norm, with and without sign digits before it, first or not', () => {
+  it("the estimate states the generator's count for every norm, with and without sign digits before it, first or not", () => {
     const r = rng(4);
     const n = (norm: NormalizeLayer['norm'], size: number): Layer => ({ kind: 'normalize', name: `n${norm}`, size, norm, nodes: [] });
     const relu = (size: number): Layer => ({ kind: 'relu', name: 'relu', size, nodes: [] });
     const irs = [
       handIr(3, [n('L1', 3), denseLayer('fc', 3, 2, r), n('L2', 2), n('MAX', 2)], 'softmax', 2),
-      handIr(3, [relu(3), n('L1', 3), { kind: 'binarize', name: 'b', size: 3, threshold: Float64Array.of(0.1, 0, -0.1), nodes: [] }, n('MAX', 3), n('MAX', 3)], 'none', 3),
+      handIr(
+        3,
+        [relu(3), n('L1', 3), { kind: 'binarize', name: 'b', size: 3, threshold: Float64Array.of(0.1, 0, -0.1), nodes: [] }, n('MAX', 3), n('MAX', 3)],
+        'none',
+        3,
+      ),
       handIr(1, [n('MAX', 1), n('L2', 1), n('L1', 1)], 'sigmoid', 1),
       // Rows that copy an input have no sign digits: L1 decomposes every element then.
       handIr(3, [copyDense(), n('L1', 4), n('L1', 4)], 'none', 4),

@@ -20,7 +20,11 @@ interface Step {
 
 /** Shell lines of a `run:` block, with backslash continuations joined. */
 function shellLines(block: string): string[] {
-  return block.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 function githubSteps(doc: { jobs: Record<string, { steps: { run?: string; env?: Record<string, string> }[] }> }): Step[] {
@@ -60,7 +64,9 @@ async function runPipeline(file: string, steps: (doc: never) => Step[]): Promise
       const stepEnv = Object.fromEntries(
         Object.entries(step.env).map(([name, v]) => [name, v.replace(/\$\{\{\s*secrets\.(\w+)\s*\}\}/g, (_, s: string) => secrets[s] ?? '')]),
       );
-      const r = await run('bash', ['-eo', 'pipefail', '-c', cmd], { cwd: dir, env: { ...env, ...stepEnv }, maxBuffer: 1 << 24 }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+      const r = await run('bash', ['-eo', 'pipefail', '-c', cmd], { cwd: dir, env: { ...env, ...stepEnv }, maxBuffer: 1 << 24 }).catch(
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
       expect('code' in r ? r.code : 0, `${line}\n${r.stderr}`).toBe(0);
       ran.push(line);
     }

@@ -29,13 +29,32 @@ describe('zkinfer release', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-release-'));
     const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    ec = { priv: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, pub: k.publicKey.export({ type: 'spki', format: 'pem' }) as string, pubFile: path.join(dir, 'release.pub.pem') };
+    ec = {
+      priv: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      pub: k.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      pubFile: path.join(dir, 'release.pub.pem'),
+    };
     await writeFile(path.join(dir, 'release.pem'), ec.priv);
     await writeFile(ec.pubFile, ec.pub);
     out = path.join(dir, 'release');
     result = await cli([
-      'release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--max-flip-rate', '0.02', '--min-accuracy', '0.85',
-      '--prove', '2', '--sign-key', path.join(dir, 'release.pem'), '-o', out, '--json',
+      'release',
+      LOAN_MODEL,
+      '--test-set',
+      TEST_SET,
+      '--label-column',
+      'approved',
+      '--max-flip-rate',
+      '0.02',
+      '--min-accuracy',
+      '0.85',
+      '--prove',
+      '2',
+      '--sign-key',
+      path.join(dir, 'release.pem'),
+      '-o',
+      out,
+      '--json',
     ]);
   });
 
@@ -48,9 +67,21 @@ describe('zkinfer release', () => {
     expect(r.fidelity).toMatchObject({ samples: 200, labelled: 200, outOfRange: 0 });
     expect(r.fidelity.quantizedAccuracy).toBeGreaterThan(0.85);
     expect(r.fidelity.floatAccuracy).toBeGreaterThan(0.85);
-    expect(r.gates.map((g: { name: string; ok: boolean }) => [g.name, g.ok])).toEqual([['max-flip-rate', true], ['min-accuracy', true]]);
+    expect(r.gates.map((g: { name: string; ok: boolean }) => [g.name, g.ok])).toEqual([
+      ['max-flip-rate', true],
+      ['min-accuracy', true],
+    ]);
     const names = r.subjects.map((s: { name: string }) => s.name);
-    for (const n of ['model/loan-model.onnx', 'circuit/main.circom', 'circuit/main.r1cs', 'keys/circuit.zkey', 'keys/vkey.json', 'contracts/Groth16Verifier.sol', 'contracts/ZkinferRegistry.sol', 'contracts/contracts.json']) {
+    for (const n of [
+      'model/loan-model.onnx',
+      'circuit/main.circom',
+      'circuit/main.r1cs',
+      'keys/circuit.zkey',
+      'keys/vkey.json',
+      'contracts/Groth16Verifier.sol',
+      'contracts/ZkinferRegistry.sol',
+      'contracts/contracts.json',
+    ]) {
       expect(names).toContain(n);
     }
     expect(names.filter((n: string) => n.startsWith('proofs/'))).toHaveLength(2);
@@ -176,16 +207,43 @@ describe('zkinfer release', () => {
     expect(plain.stdout.split('\n')[1]).toMatch(/^SETUP: DEVELOPMENT/);
     const strict = await cli(['release', 'verify', out, '--pub-key', ec.pubFile, '--require-trusted-setup', '--json']);
     expect(strict.code).toBe(1);
-    expect(JSON.parse(strict.stdout)).toMatchObject({ status: 'invalid', subject: 'keys/vkey.json', reason: expect.stringMatching(/trust policy: the setup is a development one/) });
+    expect(JSON.parse(strict.stdout)).toMatchObject({
+      status: 'invalid',
+      subject: 'keys/vkey.json',
+      reason: expect.stringMatching(/trust policy: the setup is a development one/),
+    });
     // With the ptau file it is established from the file: still development.
-    const withPtau = await cli(['release', 'verify', out, '--pub-key', ec.pubFile, '--ptau', path.join(REPO, 'ptau', 'dev-13.ptau'), '--require-trusted-setup']);
+    const withPtau = await cli([
+      'release',
+      'verify',
+      out,
+      '--pub-key',
+      ec.pubFile,
+      '--ptau',
+      path.join(REPO, 'ptau', 'dev-13.ptau'),
+      '--require-trusted-setup',
+    ]);
     expect(withPtau.code).toBe(1);
     const contributions = await cli(['release', 'verify', out, '--pub-key', ec.pubFile, '--min-independent-contributions', '1']);
     expect(contributions.code).toBe(1);
     expect(contributions.stdout).toMatch(/no phase-2 contribution is known to be independent/);
     // The release itself refuses before proving or signing anything.
     const refused = path.join(dir, 'refused');
-    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--prove', '1', '--sign-key', path.join(dir, 'release.pem'), '-o', refused, '--require-trusted-setup']);
+    const r = await cli([
+      'release',
+      LOAN_MODEL,
+      '--test-set',
+      TEST_SET,
+      '--label-column',
+      'approved',
+      '--prove',
+      '1',
+      '--sign-key',
+      path.join(dir, 'release.pem'),
+      '-o',
+      refused,
+      '--require-trusted-setup',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/RELEASE REFUSED: the setup does not meet the trust policy: the setup is a development one/);
     expect(await readdir(refused)).not.toContain('attestation.dsse.json');
@@ -193,7 +251,20 @@ describe('zkinfer release', () => {
 
   it('stops (exit 1) when a gate fails, writing the report but nothing signed', async () => {
     const stopped = path.join(dir, 'stopped');
-    const r = await cli(['release', LOAN_MODEL, '--test-set', TEST_SET, '--label-column', 'approved', '--min-accuracy', '0.99', '--sign-key', path.join(dir, 'release.pem'), '-o', stopped]);
+    const r = await cli([
+      'release',
+      LOAN_MODEL,
+      '--test-set',
+      TEST_SET,
+      '--label-column',
+      'approved',
+      '--min-accuracy',
+      '0.99',
+      '--sign-key',
+      path.join(dir, 'release.pem'),
+      '-o',
+      stopped,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^RELEASE STOPPED: a fidelity gate failed/);
     expect(r.stdout).toMatch(/FAIL min-accuracy 0.99: measured 0\.9\d+/);

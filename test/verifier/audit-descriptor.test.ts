@@ -81,7 +81,10 @@ beforeAll(async () => {
 
   // The bank registers the loan model with labels and a calibration file of a few rows.
   const csv = (await readFile(path.join(REPO, 'examples', 'loan', 'test-set.csv'), 'utf8')).trim().split('\n');
-  const calibration = csv.slice(0, 13).map((l) => l.split(',').slice(0, -1).join(',')).join('\n');
+  const calibration = csv
+    .slice(0, 13)
+    .map((l) => l.split(',').slice(0, -1).join(','))
+    .join('\n');
   const form = new FormData();
   form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
   form.append('labels', 'decline,approve');
@@ -90,7 +93,10 @@ beforeAll(async () => {
   const accepted = await up.json();
   expect(up.status, JSON.stringify(accepted)).toBe(202);
   modelId = accepted.id;
-  const ready = await poll(() => call('GET', `/v1/models/${modelId}`, REGULATOR), (r) => r.body.status === 'ready' || r.body.status === 'failed');
+  const ready = await poll(
+    () => call('GET', `/v1/models/${modelId}`, REGULATOR),
+    (r) => r.body.status === 'ready' || r.body.status === 'failed',
+  );
   expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
   record = ready.body;
 
@@ -105,7 +111,10 @@ beforeAll(async () => {
   // One proof through the service: its bundle carries the same descriptor.
   const req = await call('POST', `/v1/models/${modelId}/proofs`, PROVER, { input: JSON.parse(await readFile(LOAN_APPLICANT, 'utf8')) });
   expect(req.status, JSON.stringify(req.body)).toBe(202);
-  const done = await poll(() => call('GET', `/v1/proofs/${req.body.id}`, PROVER), (r) => r.body.status === 'done' || r.body.status === 'failed');
+  const done = await poll(
+    () => call('GET', `/v1/proofs/${req.body.id}`, PROVER),
+    (r) => r.body.status === 'done' || r.body.status === 'failed',
+  );
   expect(done.body.status, JSON.stringify(done.body)).toBe('done');
   files.bundle = path.join(dir, 'bundle.json');
   await writeFile(files.bundle, JSON.stringify(done.body.bundle));
@@ -121,7 +130,13 @@ describe('the model descriptor the service publishes', () => {
   it('GET /v1/models/{id} shows the labels, the per-feature quantization and the full descriptor, the same as in a bundle', async () => {
     expect(record.labels).toEqual(['decline', 'approve']);
     expect(record.inputQuant.bits).toHaveLength(8);
-    expect(record.descriptor).toMatchObject({ format: 'zkinfer.model-descriptor', id: modelId, labels: ['decline', 'approve'], settings: { scaleBits: 10, bits: 32 }, commitment: record.commitment });
+    expect(record.descriptor).toMatchObject({
+      format: 'zkinfer.model-descriptor',
+      id: modelId,
+      labels: ['decline', 'approve'],
+      settings: { scaleBits: 10, bits: 32 },
+      commitment: record.commitment,
+    });
     expect(record.descriptor.inputQuant).toEqual(record.inputQuant);
     // Calibration narrowed some feature: without it, the audit would not compile this circuit.
     expect(record.inputQuant.bits.some((b: number) => b !== 22)).toBe(true);
@@ -143,7 +158,7 @@ describe('the model descriptor the service publishes', () => {
 });
 
 describe('zkinfer audit from the published descriptor', () => {
-  it('the old way, without the descriptor and without copied flags, fails: the r1cs compiled here is not the service\'s', async () => {
+  it("the old way, without the descriptor and without copied flags, fails: the r1cs compiled here is not the service's", async () => {
     const r = await audit([LOAN_MODEL, ...published()]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/the r1cs link broke/);
@@ -166,12 +181,16 @@ describe('zkinfer audit from the published descriptor', () => {
     // The same model id and the same r1cs, byte for byte, as the service's.
     expect(report.modelId).toBe(modelId);
     expect(report.r1csSha256).toBe(record.setup.r1csSha256);
-    expect(report.r1csSha256).toBe(createHash('sha256').update(await readFile(files.r1cs)).digest('hex'));
+    expect(report.r1csSha256).toBe(
+      createHash('sha256')
+        .update(await readFile(files.r1cs))
+        .digest('hex'),
+    );
     expect(report.descriptor).toEqual(Object.fromEntries(Object.entries(record.descriptor).filter(([k]) => k !== 'commitment')));
     expect(report.commitment).toBe(record.commitment);
   });
 
-  it('passes with --bundle alone (the bundle\'s model is the descriptor), and with a bare descriptor file', async () => {
+  it("passes with --bundle alone (the bundle's model is the descriptor), and with a bare descriptor file", async () => {
     const fromBundle = await audit([LOAN_MODEL, '--bundle', files.bundle, ...published()]);
     expect(fromBundle.code, fromBundle.stdout + fromBundle.stderr).toBe(0);
     expect(fromBundle.stdout).toMatch(/^KEY ENCODES THE MODEL, ON A DEVELOPMENT SETUP: every link holds\nSETUP: DEVELOPMENT/);
@@ -214,7 +233,9 @@ describe('an edited descriptor fails the audit', () => {
     const r = await audit([LOAN_MODEL, '--descriptor', file, ...published()]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/^KEY NOT SHOWN TO ENCODE THE MODEL: the descriptor link broke/);
-    expect(r.stdout).toMatch(/FAIL descriptor: .*differs from this model.s at id \(the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels/);
+    expect(r.stdout).toMatch(
+      /FAIL descriptor: .*differs from this model.s at id \(the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels/,
+    );
     expect(r.stdout).toMatch(/FAIL r1cs/);
     expect(r.stdout).toMatch(/FAIL zkey/);
   });
@@ -261,7 +282,18 @@ describe('unusable input: exit 2 naming the flag or field', () => {
     expect(ranges.code).toBe(2);
     expect(ranges.stderr).toMatch(/--input-range cannot be used with .*inputQuant/);
     // A flag that agrees is harmless.
-    const same = await audit([LOAN_MODEL, '--descriptor', files.record, '--model-version', '1', '--scale', '10', '--labels', 'decline,approve', ...published()]);
+    const same = await audit([
+      LOAN_MODEL,
+      '--descriptor',
+      files.record,
+      '--model-version',
+      '1',
+      '--scale',
+      '10',
+      '--labels',
+      'decline,approve',
+      ...published(),
+    ]);
     expect(same.code, same.stdout + same.stderr).toBe(0);
   });
 

@@ -53,13 +53,35 @@ describe('zkinfer audit', () => {
     expect(text.stdout).toMatch(/made by the proving service alone/);
   });
 
-  it('fails for a bundle whose descriptor is not this model\'s, naming the field', async () => {
+  it("fails for a bundle whose descriptor is not this model's, naming the field", async () => {
     // The genuine descriptor (here a genuine bundle's) fixes the compile; the edited bundle is compared with it.
-    const r = await audit(['--vkey', loan.vkeyFile, '--zkey', loan.zkey, '--ptau', ptauOf(loan), '--descriptor', bundleFile, '--bundle', path.join(dir, 'edited.json')]);
+    const r = await audit([
+      '--vkey',
+      loan.vkeyFile,
+      '--zkey',
+      loan.zkey,
+      '--ptau',
+      ptauOf(loan),
+      '--descriptor',
+      bundleFile,
+      '--bundle',
+      path.join(dir, 'edited.json'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/the descriptor link broke[\s\S]*the bundle's descriptor differs from this model.s at settings\.bits$/m);
     // Alone, the edited bundle's settings make another circuit: not the published key's.
-    const alone = await audit(['--vkey', loan.vkeyFile, '--zkey', loan.zkey, '--ptau', ptauOf(loan), '--r1cs', loan.r1cs, '--bundle', path.join(dir, 'edited.json')]);
+    const alone = await audit([
+      '--vkey',
+      loan.vkeyFile,
+      '--zkey',
+      loan.zkey,
+      '--ptau',
+      ptauOf(loan),
+      '--r1cs',
+      loan.r1cs,
+      '--bundle',
+      path.join(dir, 'edited.json'),
+    ]);
     expect(alone.code, alone.stderr).toBe(1);
     expect(alone.stdout).toMatch(/FAIL descriptor: the bundle's descriptor differs from this model.s at circuitHash/);
     expect(alone.stdout).toMatch(/FAIL r1cs/);

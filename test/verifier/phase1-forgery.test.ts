@@ -71,7 +71,17 @@ class ChaCha {
     if (this.idx === 16) {
       const b = [...this.state];
       for (let i = 0; i < 10; i++) {
-        for (const [a, x, y, z] of [[0, 4, 8, 12], [1, 5, 9, 13], [2, 6, 10, 14], [3, 7, 11, 15], [0, 5, 10, 15], [1, 6, 11, 12], [2, 7, 8, 13], [3, 4, 9, 14]]) ChaCha.quarter(b, a, x, y, z);
+        for (const [a, x, y, z] of [
+          [0, 4, 8, 12],
+          [1, 5, 9, 13],
+          [2, 6, 10, 14],
+          [3, 7, 11, 15],
+          [0, 5, 10, 15],
+          [1, 6, 11, 12],
+          [2, 7, 8, 13],
+          [3, 4, 9, 14],
+        ])
+          ChaCha.quarter(b, a, x, y, z);
       }
       this.buff = b.map((v, i) => (v + this.state[i]) >>> 0);
       this.idx = 0;
@@ -95,7 +105,7 @@ function beaconDelta(curve: Curve, beaconHex: string, iterationsExp: number): un
   return curve.Fr.fromRng(new ChaCha(seed));
 }
 
-describe('a powers of tau that copies a public ceremony\'s alpha and beta', () => {
+describe("a powers of tau that copies a public ceremony's alpha and beta", () => {
   let dir: string;
   let curve: Curve;
   let fake: string;
@@ -182,13 +192,13 @@ describe('a powers of tau that copies a public ceremony\'s alpha and beta', () =
     await curve?.terminate();
   });
 
-  it('gives keys that carry the ceremony\'s alpha and beta, and a forged approve that snarkjs accepts', async () => {
+  it("gives keys that carry the ceremony's alpha and beta, and a forged approve that snarkjs accepts", async () => {
     expect(pinned.vkey.vk_alpha_1.slice(0, 2)).toEqual([...CEREMONY_POINTS.alpha1]);
     expect(forged.vkey.vk_beta_2.slice(0, 2)).toEqual(CEREMONY_POINTS.beta2.map((c) => [...c]));
     expect(pinned.provenance.ptau.kind).toBe('operator-pinned');
   });
 
-  it('audit exits 1 naming the unrecognised ptau, for the pinned setup and for the forger\'s key', async () => {
+  it("audit exits 1 naming the unrecognised ptau, for the pinned setup and for the forger's key", async () => {
     for (const [vkey, zkey] of [
       [pinned.vkeyFile, pinned.zkey],
       [forged.vkeyFile, forged.zkey],
@@ -201,9 +211,16 @@ describe('a powers of tau that copies a public ceremony\'s alpha and beta', () =
       expect(r.stdout).not.toMatch(/hermez/i);
     }
     // An auditor who knows the file (and says so with its hash) may trust it: then every link holds.
-    const trusted = await cli(['audit', LOAN_MODEL, '--vkey', pinned.vkeyFile, '--zkey', pinned.zkey, '--ptau', fake, '--trust-ptau', fakeSha, '--json'], fresh);
+    const trusted = await cli(
+      ['audit', LOAN_MODEL, '--vkey', pinned.vkeyFile, '--zkey', pinned.zkey, '--ptau', fake, '--trust-ptau', fakeSha, '--json'],
+      fresh,
+    );
     expect(trusted.code, trusted.stderr).toBe(0);
-    expect(JSON.parse(trusted.stdout)).toMatchObject({ ok: true, phase1: { kind: 'auditor-trusted', trusted: true, checkedBy: 'file' }, trust: { level: 'trusted' } });
+    expect(JSON.parse(trusted.stdout)).toMatchObject({
+      ok: true,
+      phase1: { kind: 'auditor-trusted', trusted: true, checkedBy: 'file' },
+      trust: { level: 'trusted' },
+    });
   });
 
   it('no key-only verifier names the ceremony: phase 1 is "not checked"', async () => {
@@ -257,7 +274,10 @@ describe('a powers of tau that copies a public ceremony\'s alpha and beta', () =
     expect(strict.stdout).toMatch(/FAIL policy: the setup is a development one/);
     // A development file stays development even when the auditor passes its hash.
     const devSha = await hashFile(devPtau, 'sha256');
-    const stillDev = await cli(['audit', LOAN_MODEL, '--vkey', dev.vkeyFile, '--zkey', dev.zkey, '--ptau', devPtau, '--trust-ptau', devSha, '--require-trusted-setup'], fresh);
+    const stillDev = await cli(
+      ['audit', LOAN_MODEL, '--vkey', dev.vkeyFile, '--zkey', dev.zkey, '--ptau', devPtau, '--trust-ptau', devSha, '--require-trusted-setup'],
+      fresh,
+    );
     expect(stillDev.code).toBe(1);
     // And an audit report of the development key, given to verify, keeps it development.
     const json = await cli(['audit', LOAN_MODEL, '--vkey', dev.vkeyFile, '--zkey', dev.zkey, '--ptau', devPtau, '--json'], fresh);

@@ -127,7 +127,12 @@ describe('trust chain: a verdict holds only what is proven', () => {
 
   it('attack 5: delta written as gamma + q would let a forged decision verify in snarkjs; it is refused', async () => {
     const curve = (await snarkjs.curves.getCurveFromName('bn128')) as unknown as Bn128 & {
-      G1: { toObject(p: Uint8Array): bigint[]; add(a: Uint8Array, b: Uint8Array): Uint8Array; neg(a: Uint8Array): Uint8Array; toAffine(a: Uint8Array): Uint8Array };
+      G1: {
+        toObject(p: Uint8Array): bigint[];
+        add(a: Uint8Array, b: Uint8Array): Uint8Array;
+        neg(a: Uint8Array): Uint8Array;
+        toAffine(a: Uint8Array): Uint8Array;
+      };
     };
     const vk = clone(bundle.verificationKey);
     vk.vk_delta_2 = vk.vk_gamma_2.map((c, i) => (i < 2 ? [String(BigInt(c[0]) + BASE_FIELD_ORDER), c[1]] : c));
@@ -135,7 +140,7 @@ describe('trust chain: a verdict holds only what is proven', () => {
     const signals = [...bundle.publicSignals];
     const w = bundle.model.packing.width;
     const half = 1n << BigInt(w - 1);
-    signals[2] = ((5n * 1024n + half) + ((1n + half) << BigInt(w))).toString();
+    signals[2] = (5n * 1024n + half + ((1n + half) << BigInt(w))).toString();
     // With delta == gamma, C = -(IC0 + sum s_i IC_i) and A, B = alpha, beta satisfy the pairing.
     const G1 = curve.G1;
     let pub = G1.fromObject(vk.IC[0].map(BigInt));
@@ -170,7 +175,10 @@ describe('trust chain: a verdict holds only what is proven', () => {
     const cases: [string, (vk: ProofBundle['verificationKey']) => void][] = [
       ['verificationKey.IC[1]', (vk) => (vk.IC[1] = [vk.IC[1][0], String((BigInt(vk.IC[1][1]) + 1n) % BASE_FIELD_ORDER), '1'])],
       ['verificationKey.vk_alpha_1', (vk) => (vk.vk_alpha_1 = [vk.vk_alpha_1[0], vk.vk_alpha_1[1], '2'])],
-      ['verificationKey.vk_delta_2', (vk) => (vk.vk_delta_2 = [vk.vk_delta_2[0], [vk.vk_delta_2[1][0], String((BigInt(vk.vk_delta_2[1][1]) + 1n) % BASE_FIELD_ORDER)], ['1', '0']])],
+      [
+        'verificationKey.vk_delta_2',
+        (vk) => (vk.vk_delta_2 = [vk.vk_delta_2[0], [vk.vk_delta_2[1][0], String((BigInt(vk.vk_delta_2[1][1]) + 1n) % BASE_FIELD_ORDER)], ['1', '0']]),
+      ],
       ['verificationKey.IC', (vk) => vk.IC.pop()],
     ];
     for (const [field, edit] of cases) {
@@ -198,7 +206,13 @@ describe('verify --json on a bundle that cannot be checked', () => {
     await writeFile(f, JSON.stringify({ format: 'zkinfer.proof-bundle', version: 2 }));
     const r = await cli(['verify', f, '--json']);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ valid: false, usable: false, code: 'BUNDLE_INVALID', field: 'version', reason: expect.stringMatching(/version 2 bundle/) });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      valid: false,
+      usable: false,
+      code: 'BUNDLE_INVALID',
+      field: 'version',
+      reason: expect.stringMatching(/version 2 bundle/),
+    });
   });
 });
 

@@ -17,21 +17,37 @@ import { ErrorSchema, VersionQuery } from '../schemas.ts';
 type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau' | 'model';
 
 /** Where a version's file lives and the sha256 its records pinned for it. */
-async function located(v: ModelVersion, kind: Kind, configuredPtau: string | null): Promise<{ file: string; sha256: string; type: string; name: string } | null> {
+async function located(
+  v: ModelVersion,
+  kind: Kind,
+  configuredPtau: string | null,
+): Promise<{ file: string; sha256: string; type: string; name: string } | null> {
   const circuitDir = artifactDir('circuit', v.circuitHash);
   switch (kind) {
     case 'r1cs':
-      return { file: path.join(circuitDir, 'main.r1cs'), sha256: v.setup.r1csSha256, type: 'application/octet-stream', name: `${v.modelId}-v${v.version}.r1cs` };
+      return {
+        file: path.join(circuitDir, 'main.r1cs'),
+        sha256: v.setup.r1csSha256,
+        type: 'application/octet-stream',
+        name: `${v.modelId}-v${v.version}.r1cs`,
+      };
     case 'zkey':
       return {
         // A ceremony's final key is kept by its sha256 beside the circuit; the service's own setup in setup-<ptau>/.
-        file: v.setup.ceremony ? ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256) : path.join(circuitDir, `setup-${v.setup.ptau.sha256.slice(0, 16)}`, 'circuit.zkey'),
+        file: v.setup.ceremony
+          ? ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256)
+          : path.join(circuitDir, `setup-${v.setup.ptau.sha256.slice(0, 16)}`, 'circuit.zkey'),
         sha256: v.setup.zkeySha256,
         type: 'application/octet-stream',
         name: `${v.modelId}-v${v.version}.zkey`,
       };
     case 'circuit':
-      return { file: path.join(circuitDir, 'main.circom'), sha256: v.circuitSourceSha256, type: 'text/plain; charset=utf-8', name: `${v.modelId}-v${v.version}.circom` };
+      return {
+        file: path.join(circuitDir, 'main.circom'),
+        sha256: v.circuitSourceSha256,
+        type: 'text/plain; charset=utf-8',
+        name: `${v.modelId}-v${v.version}.circom`,
+      };
     case 'ptau': {
       // A development file, or the configured ZKINFER_PTAU when its bytes are the recorded ones.
       const p = v.setup.ptau;
@@ -83,26 +99,50 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         summary:
           "A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256); or the uploaded ONNX file (model: its id is the hash of its bytes, settings, input quantization and labels, which an audit recomputes; external data files under /artifacts/external/{name}). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches.",
-        params: Type.Object({ id: Type.String(), kind: Type.Union([Type.Literal('r1cs'), Type.Literal('zkey'), Type.Literal('circuit'), Type.Literal('ptau'), Type.Literal('model')]) }),
+        params: Type.Object({
+          id: Type.String(),
+          kind: Type.Union([Type.Literal('r1cs'), Type.Literal('zkey'), Type.Literal('circuit'), Type.Literal('ptau'), Type.Literal('model')]),
+        }),
         querystring: VersionQuery,
-        response: { 200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema },
+        response: {
+          200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
+          400: ErrorSchema,
+          401: ErrorSchema,
+          403: ErrorSchema,
+          404: ErrorSchema,
+          409: ErrorSchema,
+          429: ErrorSchema,
+        },
       },
     },
     async (req, reply) => {
       const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
       const kind = (req.params as { kind: Kind }).kind;
       // The uploaded ONNX is the same for every version (and there before any): a version asked for must still exist.
-      if (kind === 'model') return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(req, rec)).version : null);
+      if (kind === 'model')
+        return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(req, rec)).version : null);
       const v = await findVersion(req, rec);
       const where = await located(v, kind, app.config.ptau);
-      if (!where) throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`, 'kind');
+      if (!where)
+        throw new HttpError(
+          404,
+          'ARTIFACT_MISSING',
+          `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`,
+          'kind',
+        );
       let actual: string;
       try {
         actual = await sha256Of(where.file);
       } catch {
         throw new HttpError(404, 'ARTIFACT_MISSING', `the ${kind} of version ${v.version} is no longer stored`, 'kind');
       }
-      if (actual !== where.sha256) throw new HttpError(409, 'ARTIFACT_CORRUPT', `the stored ${kind} of version ${v.version} hashes to ${actual}, not the recorded ${where.sha256}`, 'kind');
+      if (actual !== where.sha256)
+        throw new HttpError(
+          409,
+          'ARTIFACT_CORRUPT',
+          `the stored ${kind} of version ${v.version} hashes to ${actual}, not the recorded ${where.sha256}`,
+          'kind',
+        );
       reply
         .type(where.type)
         .header('x-zkinfer-sha256', actual)
@@ -116,10 +156,18 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
     '/v1/models/:id/artifacts/external/:name',
     {
       schema: {
-        summary: "One of the model's uploaded external data files (the record's externalFiles), as stored (header x-zkinfer-sha256): put it beside the ONNX file to compile or audit the model.",
+        summary:
+          "One of the model's uploaded external data files (the record's externalFiles), as stored (header x-zkinfer-sha256): put it beside the ONNX file to compile or audit the model.",
         params: Type.Object({ id: Type.String(), name: Type.String() }),
         querystring: VersionQuery,
-        response: { 200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema },
+        response: {
+          200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
+          400: ErrorSchema,
+          401: ErrorSchema,
+          403: ErrorSchema,
+          404: ErrorSchema,
+          429: ErrorSchema,
+        },
       },
     },
     async (req, reply) => {

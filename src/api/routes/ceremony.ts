@@ -22,7 +22,17 @@ import { HttpError } from '../http-error.ts';
 import { findModel } from '../lookup.ts';
 import { ErrorSchema, TenantQuery } from '../schemas.ts';
 
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  413: ErrorSchema,
+  415: ErrorSchema,
+  429: ErrorSchema,
+  503: ErrorSchema,
+};
 const ModelId = Type.Object({ id: Type.String() });
 const SHA256 = /^[0-9a-f]{64}$/;
 /** Beacon iterations the API applies at most (2^24 sha256 rounds: seconds; snarkjs allows 63, which never ends). */
@@ -61,7 +71,10 @@ export const CeremonySchema = Type.Object(
       }),
       { description: 'resets of the ceremony to its initial key (POST .../ceremony/reset), oldest first' },
     ),
-    beacon: Type.Union([Type.Null(), Type.Object({ hash: Type.String(), iterationsExp: Type.Integer(), contributionHash: Type.String(), finalZkeySha256: Type.String() })]),
+    beacon: Type.Union([
+      Type.Null(),
+      Type.Object({ hash: Type.String(), iterationsExp: Type.Integer(), contributionHash: Type.String(), finalZkeySha256: Type.String() }),
+    ]),
     version: Type.Union([Type.Null(), Type.Integer({ description: 'the key version finalize made' })]),
     trust: Type.String({ description: 'who the key depends on, in words' }),
     createdAt: Type.String(),
@@ -112,7 +125,12 @@ export function scrubPaths(message: string, names: Record<string, string>): stri
 async function ptauFile(p: CeremonyPtau, configured: string | null): Promise<string> {
   const file = await ptauFileFor(p, configured);
   if (file) return file;
-  throw new HttpError(409, 'ARTIFACT_MISSING', `the ceremony's powers of tau (${p.name}) is not the file this service is configured with (${PHASE1_ENV.ptau})`, 'ptau');
+  throw new HttpError(
+    409,
+    'ARTIFACT_MISSING',
+    `the ceremony's powers of tau (${p.name}) is not the file this service is configured with (${PHASE1_ENV.ptau})`,
+    'ptau',
+  );
 }
 
 /**
@@ -120,7 +138,11 @@ async function ptauFile(p: CeremonyPtau, configured: string | null): Promise<str
  * files the task read are named as what they are (`names`: path -> words), and any other
  * path under the artifact store is cut: a caller never learns where the service keeps files.
  */
-function answer<K extends 'contribution' | 'finalize'>(r: CeremonyTaskResult, kind: K, names: Record<string, string> = {}): Extract<CeremonyTaskResult, { ok: true; kind: K }> {
+function answer<K extends 'contribution' | 'finalize'>(
+  r: CeremonyTaskResult,
+  kind: K,
+  names: Record<string, string> = {},
+): Extract<CeremonyTaskResult, { ok: true; kind: K }> {
   if (!r.ok) {
     if ('internal' in r) throw new Error(r.internal);
     throw new ZkinferError(r.code as ErrorCode, scrubPaths(r.message, names), r.field);
@@ -152,9 +174,21 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
   /** The ceremony model named by `:id` as this caller may see it (a contributor: its own tenant's only). */
   async function lookup(req: FastifyRequest, caller: Caller): Promise<{ model: ModelRecord; c: CeremonyRow }> {
     const model = await findModel(req, caller.role === 'contributor' ? { ...caller, role: 'prover' } : caller);
-    if (model.setup !== 'ceremony') throw new HttpError(404, 'NOT_FOUND', 'this model has no ceremony: it was registered with the service\u2019s own setup (setup=ceremony at upload starts one)', 'id');
+    if (model.setup !== 'ceremony')
+      throw new HttpError(
+        404,
+        'NOT_FOUND',
+        'this model has no ceremony: it was registered with the service\u2019s own setup (setup=ceremony at upload starts one)',
+        'id',
+      );
     const c = await ceremonies.get(model.tenant, model.id);
-    if (!c) throw new HttpError(409, 'MODEL_NOT_READY', `the model is ${model.status}${model.reason ? `: ${model.reason}` : ''}; its ceremony starts when the compile is done`, 'id');
+    if (!c)
+      throw new HttpError(
+        409,
+        'MODEL_NOT_READY',
+        `the model is ${model.status}${model.reason ? `: ${model.reason}` : ''}; its ceremony starts when the compile is done`,
+        'id',
+      );
     return { model, c };
   }
 
@@ -176,7 +210,15 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
 
     s.get(
       '/v1/models/:id/ceremony',
-      { schema: { summary: "A model's phase-2 ceremony: the chain so far (contributor, contribution hash, time, who uploaded), the initial and current keys' sha256, and its state", params: ModelId, querystring: TenantQuery, response: { 200: CeremonySchema, ...errors } } },
+      {
+        schema: {
+          summary:
+            "A model's phase-2 ceremony: the chain so far (contributor, contribution hash, time, who uploaded), the initial and current keys' sha256, and its state",
+          params: ModelId,
+          querystring: TenantQuery,
+          response: { 200: CeremonySchema, ...errors },
+        },
+      },
       async (req) => ceremonyView((await lookup(req, app.auth(req, ['prover', 'verifier', 'contributor']))).c),
     );
 
@@ -184,7 +226,8 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       '/v1/models/:id/ceremony/zkey',
       {
         schema: {
-          summary: "The ceremony's latest key (the base of the next contribution; after finalize, the final key), checked against its recorded sha256 (header x-zkinfer-sha256)",
+          summary:
+            "The ceremony's latest key (the base of the next contribution; after finalize, the final key), checked against its recorded sha256 (header x-zkinfer-sha256)",
           params: ModelId,
           querystring: TenantQuery,
           response: { 200: { description: 'the zkey', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, ...errors },
@@ -195,7 +238,8 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
         const file = keyFile(c, c.currentSha256);
         const actual = await hashFile(file).catch(() => null);
         if (actual === null) throw new HttpError(404, 'ARTIFACT_MISSING', 'the ceremony\u2019s current key is no longer stored', 'id');
-        if (actual !== c.currentSha256) throw new HttpError(409, 'ARTIFACT_CORRUPT', `the stored key hashes to ${actual}, not the recorded ${c.currentSha256}`, 'id');
+        if (actual !== c.currentSha256)
+          throw new HttpError(409, 'ARTIFACT_CORRUPT', `the stored key hashes to ${actual}, not the recorded ${c.currentSha256}`, 'id');
         reply
           .type('application/octet-stream')
           .header('x-zkinfer-sha256', actual)
@@ -210,13 +254,23 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       {
         schema: {
           summary:
-            'Upload a contribution: the body is the new zkey (application/octet-stream, at most twice the current key), the header x-zkinfer-base-sha256 (or ?base=) the sha256 of the key it extends. Accepted (200) only if it extends the current key by exactly one contribution and verifies against the circuit\'s r1cs and the ptau; a refused key is a 400 CEREMONY naming why; a base that is no longer the current key (another upload came first, or an old base) is a 409 CEREMONY_BASE_MOVED: download the current key and contribute again.',
+            "Upload a contribution: the body is the new zkey (application/octet-stream, at most twice the current key), the header x-zkinfer-base-sha256 (or ?base=) the sha256 of the key it extends. Accepted (200) only if it extends the current key by exactly one contribution and verifies against the circuit's r1cs and the ptau; a refused key is a 400 CEREMONY naming why; a base that is no longer the current key (another upload came first, or an old base) is a 409 CEREMONY_BASE_MOVED: download the current key and contribute again.",
           params: ModelId,
-          querystring: Type.Object({ tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })), base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) }, { additionalProperties: false }),
+          querystring: Type.Object(
+            { tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })), base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) },
+            { additionalProperties: false },
+          ),
           headers: Type.Object({ 'x-zkinfer-base-sha256': Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) }),
           consumes: ['application/octet-stream'],
           response: {
-            200: Type.Object({ index: Type.Integer(), name: Type.String(), hash: Type.String(), zkeySha256: Type.String(), baseSha256: Type.String(), checkMs: Type.Number() }),
+            200: Type.Object({
+              index: Type.Integer(),
+              name: Type.String(),
+              hash: Type.String(),
+              zkeySha256: Type.String(),
+              baseSha256: Type.String(),
+              checkMs: Type.Number(),
+            }),
             ...errors,
           },
         },
@@ -228,7 +282,13 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
         if (!(req.headers['content-type'] ?? '').startsWith('application/octet-stream')) {
           throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'upload the zkey as application/octet-stream', 'content-type');
         }
-        if (!base || !SHA256.test(base)) throw new HttpError(400, 'VALIDATION', 'name the key this contribution extends: header x-zkinfer-base-sha256 (or ?base=), its sha256', 'x-zkinfer-base-sha256');
+        if (!base || !SHA256.test(base))
+          throw new HttpError(
+            400,
+            'VALIDATION',
+            'name the key this contribution extends: header x-zkinfer-base-sha256 (or ?base=), its sha256',
+            'x-zkinfer-base-sha256',
+          );
         if (c.state !== 'open') throw finalized();
         const limit = 2 * (await stat(keyFile(c, c.currentSha256))).size + 65_536;
         const declared = Number(req.headers['content-length'] ?? 0);
@@ -248,7 +308,8 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
             new Transform({
               transform(chunk: Buffer, _enc, cb) {
                 size += chunk.length;
-                if (size > limit) return cb(new HttpError(413, 'PAYLOAD_TOO_LARGE', `a contribution is at most ${limit} bytes (twice the current key)`, 'body'));
+                if (size > limit)
+                  return cb(new HttpError(413, 'PAYLOAD_TOO_LARGE', `a contribution is at most ${limit} bytes (twice the current key)`, 'body'));
                 h.update(chunk);
                 cb(null, chunk);
               },
@@ -268,15 +329,32 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
             const now = await ceremonies.get(model.tenant, model.id);
             if (!now || now.state !== 'open') throw finalized();
             if (now.currentSha256 !== base) throw moved(now, base);
-            const r = answer(await checks.run({ kind: 'contribution', base: keyFile(now, base), candidate: tmp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, app.config.ptau) }), 'contribution', {
-              [tmp]: 'the uploaded key',
-              [keyFile(now, base)]: 'the ceremony\u2019s current key',
-              [r1csFile(now)]: 'the circuit\u2019s r1cs',
-            });
+            const r = answer(
+              await checks.run({
+                kind: 'contribution',
+                base: keyFile(now, base),
+                candidate: tmp,
+                r1cs: r1csFile(now),
+                r1csSha256: now.r1csSha256,
+                ptau: await ptauFile(now.ptau, app.config.ptau),
+              }),
+              'contribution',
+              {
+                [tmp]: 'the uploaded key',
+                [keyFile(now, base)]: 'the ceremony\u2019s current key',
+                [r1csFile(now)]: 'the circuit\u2019s r1cs',
+              },
+            );
             // Stored under its content address before the record names it.
             await rename(tmp, keyFile(now, sha));
             stored = true;
-            const out = await ceremonies.accept(model.tenant, model.id, base, { name: r.added.name, hash: r.added.hash, zkeySha256: sha, uploadedBy: `${caller.role}:${caller.tenant}`, checkMs: r.ms });
+            const out = await ceremonies.accept(model.tenant, model.id, base, {
+              name: r.added.name,
+              hash: r.added.hash,
+              zkeySha256: sha,
+              uploadedBy: `${caller.role}:${caller.tenant}`,
+              checkMs: r.ms,
+            });
             if (out.kind === 'moved') {
               if (!(await ceremonies.keyInUse(sha))) await rm(keyFile(now, sha), { force: true });
               throw moved(out, base);
@@ -301,14 +379,27 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
           querystring: TenantQuery,
           body: Type.Object(
             {
-              beacon: Type.String({ pattern: '^(0[xX])?([0-9a-fA-F]{2}){1,255}$', description: 'public randomness fixed in advance (a future block hash, a drand round), hex, with or without 0x (recorded without it, lowercase)' }),
+              beacon: Type.String({
+                pattern: '^(0[xX])?([0-9a-fA-F]{2}){1,255}$',
+                description:
+                  'public randomness fixed in advance (a future block hash, a drand round), hex, with or without 0x (recorded without it, lowercase)',
+              }),
               iterationsExp: Type.Integer({ minimum: 10, maximum: MAX_ITERATIONS_EXP, description: 'log2 of the beacon hash iterations' }),
-              base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key to finalize (default: the current one); 409 if it is no longer current' })),
+              base: Type.Optional(
+                Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key to finalize (default: the current one); 409 if it is no longer current' }),
+              ),
             },
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Object({ version: Type.Integer(), vkeyHash: Type.String(), zkeySha256: Type.String(), beaconHash: Type.String(), contributions: Type.Array(Type.Object({ name: Type.String(), hash: Type.String() })), ms: Type.Number() }),
+            200: Type.Object({
+              version: Type.Integer(),
+              vkeyHash: Type.String(),
+              zkeySha256: Type.String(),
+              beaconHash: Type.String(),
+              contributions: Type.Array(Type.Object({ name: Type.String(), hash: Type.String() })),
+              ms: Type.Number(),
+            }),
             ...errors,
           },
         },
@@ -324,10 +415,21 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
           const now = await ceremonies.get(model.tenant, model.id);
           if (!now || now.state !== 'open') throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is already finalized', 'id');
           if (now.currentSha256 !== base) throw moved(now, base);
-          if (now.contributions.length === 0) throw new ZkinferError('CEREMONY', 'the ceremony has no contribution: a beacon alone is public, so anyone could forge', 'id');
+          if (now.contributions.length === 0)
+            throw new ZkinferError('CEREMONY', 'the ceremony has no contribution: a beacon alone is public, so anyone could forge', 'id');
           const outDir = path.join(path.dirname(keyFile(now, base)), `.final-${randomUUID()}`);
           try {
-            const result = await checks.run({ kind: 'finalize', zkey: keyFile(now, base), outDir, beacon, iterationsExp: body.iterationsExp, r1cs: r1csFile(now), r1csSha256: now.r1csSha256, ptau: await ptauFile(now.ptau, app.config.ptau), descriptor: now.pending.descriptor });
+            const result = await checks.run({
+              kind: 'finalize',
+              zkey: keyFile(now, base),
+              outDir,
+              beacon,
+              iterationsExp: body.iterationsExp,
+              r1cs: r1csFile(now),
+              r1csSha256: now.r1csSha256,
+              ptau: await ptauFile(now.ptau, app.config.ptau),
+              descriptor: now.pending.descriptor,
+            });
             // A current key that already holds a beacon (accepted as a contribution before
             // uploads were checked for it) can never be finalized: say how to get out.
             if (!result.ok && 'code' in result && result.code === 'CEREMONY' && result.field === 'in' && /already finalized/.test(result.message)) {
@@ -338,14 +440,21 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
                 'id',
               );
             }
-            const r = answer(result, 'finalize', { [keyFile(now, base)]: 'the ceremony\u2019s current key', [outDir]: 'the final key\u2019s folder', [r1csFile(now)]: 'the circuit\u2019s r1cs' });
+            const r = answer(result, 'finalize', {
+              [keyFile(now, base)]: 'the ceremony\u2019s current key',
+              [outDir]: 'the final key\u2019s folder',
+              [r1csFile(now)]: 'the circuit\u2019s r1cs',
+            });
             await rename(r.zkey, keyFile(now, r.zkeySha256));
             const last = r.chain.at(-1)!;
             const { wasmSha256, insecure, ...pending } = now.pending;
             const setup: SetupProvenance = {
               insecure,
               ptau: { kind: now.ptau.kind as SetupProvenance['ptau']['kind'], name: now.ptau.name, power: now.ptau.power, sha256: now.ptau.sha256 },
-              phase2: r.chain.map((x) => ({ name: x.beacon ? `${x.name} (beacon ${x.beacon.hash}, 2^${x.beacon.iterationsExp} iterations)` : x.name, hash: x.hash })),
+              phase2: r.chain.map((x) => ({
+                name: x.beacon ? `${x.name} (beacon ${x.beacon.hash}, 2^${x.beacon.iterationsExp} iterations)` : x.name,
+                hash: x.hash,
+              })),
               circuitHash: now.circuitHash,
               r1csSha256: now.r1csSha256,
               wasmSha256,
@@ -367,7 +476,14 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
             );
             if (out.kind === 'moved') throw moved(out, base);
             if (out.kind !== 'finalized-now') throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is already finalized', 'id');
-            return { version: out.version, vkeyHash: r.vkeySha256, zkeySha256: r.zkeySha256, beaconHash: last.hash, contributions: setup.phase2, ms: Math.round(r.ms) };
+            return {
+              version: out.version,
+              vkeyHash: r.vkeySha256,
+              zkeySha256: r.zkeySha256,
+              beaconHash: last.hash,
+              contributions: setup.phase2,
+              ms: Math.round(r.ms),
+            };
           } finally {
             await rm(outDir, { recursive: true, force: true });
           }
@@ -385,13 +501,27 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
           querystring: TenantQuery,
           body: Type.Object(
             {
-              reason: Type.String({ minLength: 1, maxLength: 500, description: 'why, in words: recorded with the reset and shown to everyone who reads the ceremony' }),
-              base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the key expected to be current (default: the current one); 409 if it is no longer current' })),
+              reason: Type.String({
+                minLength: 1,
+                maxLength: 500,
+                description: 'why, in words: recorded with the reset and shown to everyone who reads the ceremony',
+              }),
+              base: Type.Optional(
+                Type.String({
+                  pattern: '^[0-9a-f]{64}$',
+                  description: 'the key expected to be current (default: the current one); 409 if it is no longer current',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Object({ n: Type.Integer(), fromSha256: Type.String(), currentSha256: Type.String(), dropped: Type.Array(Type.Object({ index: Type.Integer(), name: Type.String(), hash: Type.String(), uploadedBy: Type.String() })) }),
+            200: Type.Object({
+              n: Type.Integer(),
+              fromSha256: Type.String(),
+              currentSha256: Type.String(),
+              dropped: Type.Array(Type.Object({ index: Type.Integer(), name: Type.String(), hash: Type.String(), uploadedBy: Type.String() })),
+            }),
             ...errors,
           },
         },
@@ -407,14 +537,22 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
         return inTurn(async () => {
           const out = await ceremonies.reset(model.tenant, model.id, base, `${caller.role}:${caller.tenant}`, body.reason.trim());
           if (out.kind === 'moved') throw moved(out, base);
-          if (out.kind === 'finalized') throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is finalized: it made a key version and is never reset', 'id');
+          if (out.kind === 'finalized')
+            throw new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is finalized: it made a key version and is never reset', 'id');
           if (out.kind === 'empty') throw new HttpError(409, 'CEREMONY_EMPTY', 'the ceremony is at its initial key already: there is nothing to reset', 'id');
           if (out.kind !== 'reset') throw new HttpError(404, 'NOT_FOUND', 'the ceremony is gone', 'id');
-          req.log.warn({ model: model.id, tenant: model.tenant, n: out.n, dropped: out.dropped.length, by: `${caller.role}:${caller.tenant}` }, 'ceremony reset to its initial key');
-          return { n: out.n, fromSha256: base, currentSha256: c.baseSha256, dropped: out.dropped.map((d) => ({ index: d.index, name: d.name, hash: d.hash, uploadedBy: d.uploadedBy })) };
+          req.log.warn(
+            { model: model.id, tenant: model.tenant, n: out.n, dropped: out.dropped.length, by: `${caller.role}:${caller.tenant}` },
+            'ceremony reset to its initial key',
+          );
+          return {
+            n: out.n,
+            fromSha256: base,
+            currentSha256: c.baseSha256,
+            dropped: out.dropped.map((d) => ({ index: d.index, name: d.name, hash: d.hash, uploadedBy: d.uploadedBy })),
+          };
         });
       },
     );
   });
 }
-

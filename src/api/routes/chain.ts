@@ -28,7 +28,14 @@ export async function chainRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/models/:id/verifier.sol',
-    { schema: { summary: "The model's Groth16 verifier contract (Solidity source, snarkjs template)", params: Id, querystring: VersionQuery, response: { 200: { description: 'Solidity source', content: { 'text/plain': { schema: Type.String() } } }, ...errors } } },
+    {
+      schema: {
+        summary: "The model's Groth16 verifier contract (Solidity source, snarkjs template)",
+        params: Id,
+        querystring: VersionQuery,
+        response: { 200: { description: 'Solidity source', content: { 'text/plain': { schema: Type.String() } } }, ...errors },
+      },
+    },
     async (req, reply) => {
       const set = await contractsOf(req);
       return reply.type('text/plain; charset=utf-8').header('content-disposition', `inline; filename="${set.verifier.name}.sol"`).send(set.verifier.source);
@@ -37,13 +44,22 @@ export async function chainRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/models/:id/contracts',
-    { schema: { summary: "The model's verifier and attestation registry: Solidity source, ABI and bytecode, with the compiler version and settings", params: Id, querystring: VersionQuery, response: { 200: ContractsSchema, ...errors } } },
+    {
+      schema: {
+        summary: "The model's verifier and attestation registry: Solidity source, ABI and bytecode, with the compiler version and settings",
+        params: Id,
+        querystring: VersionQuery,
+        response: { 200: ContractsSchema, ...errors },
+      },
+    },
     async (req) => contractsOf(req),
   );
 
   app.get(
     '/v1/proofs/:id/calldata',
-    { schema: { summary: "A finished proof as verifyProof / attest arguments and transaction data", params: Id, response: { 200: CalldataSchema, ...errors } } },
+    {
+      schema: { summary: 'A finished proof as verifyProof / attest arguments and transaction data', params: Id, response: { 200: CalldataSchema, ...errors } },
+    },
     async (req) => {
       const rec = await findProof(req, app.auth(req, ['prover', 'verifier']), { done: true });
       const bundle = await readBundle(rec.id);

@@ -14,7 +14,9 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     store: Type.Optional(Type.String()),
     phase1: Type.Optional(ServicePhase1Schema),
   });
-  app.get('/healthz', { config: { rateLimit: false, public: true }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { rateLimit: false, public: true }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
   app.get(
     '/readyz',
     {
@@ -32,7 +34,12 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       if (dbUp) {
         const age = await app.heartbeats.ageMs().catch(() => null);
         workersOk = age !== null && age <= app.config.heartbeatStaleMs;
-        workers = age === null ? 'no worker has ever heartbeated' : workersOk ? `ok (last heartbeat ${Math.round(age / 1000)} s ago)` : `no heartbeat for ${Math.round(age / 1000)} s`;
+        workers =
+          age === null
+            ? 'no worker has ever heartbeated'
+            : workersOk
+              ? `ok (last heartbeat ${Math.round(age / 1000)} s ago)`
+              : `no heartbeat for ${Math.round(age / 1000)} s`;
       }
       let store = 'ok';
       try {
@@ -57,7 +64,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
 }
 
 export const metricsSchema = {
-  summary: 'Prometheus metrics: queue depth, verifications, HTTP request durations per route, and in embedded mode job durations per stage (BullMQ workers serve theirs on METRICS_PORT)',
+  summary:
+    'Prometheus metrics: queue depth, verifications, HTTP request durations per route, and in embedded mode job durations per stage (BullMQ workers serve theirs on METRICS_PORT)',
   produces: ['text/plain'],
 };
 

@@ -21,7 +21,18 @@ import { recordedPhase1, type ServicePhase1 } from '../../service/phase1.ts';
 import { ceremonyView } from './ceremony.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  413: ErrorSchema,
+  415: ErrorSchema,
+  422: ErrorSchema,
+  429: ErrorSchema,
+  503: ErrorSchema,
+};
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 /** Public view of a model record: the tenant is not shown; the latest key version's description is. */
@@ -34,7 +45,15 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
     : ceremony
       ? { ...recordedPhase1(ceremony.ptau, ceremony.pending.insecure), from: 'ceremony' as const }
       : service.sha256 !== null
-        ? { kind: service.kind, name: service.name, power: service.power, sha256: service.sha256, insecure: service.insecure, checkedBy: 'service' as const, from: 'service setting' as const }
+        ? {
+            kind: service.kind,
+            name: service.name,
+            power: service.power,
+            sha256: service.sha256,
+            insecure: service.insecure,
+            checkedBy: 'service' as const,
+            from: 'service setting' as const,
+          }
         : null;
   return {
     id: rec.id,
@@ -66,7 +85,15 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
         }
       : {}),
     ...(phase1 ? { phase1 } : {}),
-    versions: versions.map((v) => ({ version: v.version, status: v.status, vkeyHash: v.vkeyHash, circuitHash: v.circuitHash, commitment: v.commitment, createdAt: v.createdAt, descriptor: v.descriptor })),
+    versions: versions.map((v) => ({
+      version: v.version,
+      status: v.status,
+      vkeyHash: v.vkeyHash,
+      circuitHash: v.circuitHash,
+      commitment: v.commitment,
+      createdAt: v.createdAt,
+      descriptor: v.descriptor,
+    })),
   };
 }
 
@@ -78,7 +105,8 @@ function parseRanges(raw: string[]): Record<string, [number, number]> | undefine
     const m = /^([^=]{1,200})=([^:]+):(.+)$/.exec(r);
     const lo = m ? Number(m[2]) : NaN;
     const hi = m ? Number(m[3]) : NaN;
-    if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || !(lo < hi)) throw new HttpError(400, 'VALIDATION', 'each inputRange must be name=lo:hi with finite numbers, lo < hi', 'inputRange');
+    if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || !(lo < hi))
+      throw new HttpError(400, 'VALIDATION', 'each inputRange must be name=lo:hi with finite numbers, lo < hi', 'inputRange');
     if (out[m[1]]) throw new HttpError(400, 'VALIDATION', `inputRange names "${m[1].slice(0, 64)}" twice`, 'inputRange');
     out[m[1]] = [lo, hi];
   }
@@ -126,7 +154,12 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       if (!app.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
       const { limits } = app.config;
       const tooBig = (field: string) =>
-        new HttpError(413, 'MODEL_TOO_LARGE', `the model files are over the limit maxModelBytes = ${limits.maxModelBytes.toLocaleString('en-US')} bytes (setting ${MODEL_LIMIT_ENV.maxModelBytes})`, field);
+        new HttpError(
+          413,
+          'MODEL_TOO_LARGE',
+          `the model files are over the limit maxModelBytes = ${limits.maxModelBytes.toLocaleString('en-US')} bytes (setting ${MODEL_LIMIT_ENV.maxModelBytes})`,
+          field,
+        );
       let model: { name: string; bytes: Buffer } | undefined;
       let calibration: Buffer | undefined;
       const external: { name: string; bytes: Buffer }[] = [];
@@ -165,7 +198,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
             ranges.push(String(part.value));
             continue;
           }
-          if (!['scale', 'bits', 'publicInput', 'labels', 'setup'].includes(part.fieldname)) throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
+          if (!['scale', 'bits', 'publicInput', 'labels', 'setup'].includes(part.fieldname))
+            throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           if (fields[part.fieldname] !== undefined) throw new HttpError(400, 'VALIDATION', `field "${part.fieldname}" is given twice`, part.fieldname);
           fields[part.fieldname] = String(part.value);
         }
@@ -177,9 +211,11 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         return Number(fields[name]);
       };
       const settings = validateSettings({ scaleBits: int('scale', DEFAULT_SETTINGS.scaleBits), bits: int('bits', DEFAULT_SETTINGS.bits) });
-      if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput)) throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
+      if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput))
+        throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
       const publicInput = fields.publicInput === 'true';
-      if (fields.setup !== undefined && !['service', 'ceremony'].includes(fields.setup)) throw new HttpError(400, 'VALIDATION', 'setup must be service or ceremony', 'setup');
+      if (fields.setup !== undefined && !['service', 'ceremony'].includes(fields.setup))
+        throw new HttpError(400, 'VALIDATION', 'setup must be service or ceremony', 'setup');
       const setup = (fields.setup ?? 'service') as SetupMode;
       const inputRanges = parseRanges(ranges);
       const wantedLabels = fields.labels === undefined ? undefined : fields.labels.split(',').map((l) => l.trim());
@@ -231,21 +267,43 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/models',
-    { schema: { summary: 'List models, a page at a time (a prover sees its own tenant\'s; a verifier or admin sees every tenant\'s)', querystring: ModelListQuery, response: { 200: ModelPageSchema, ...errors } } },
+    {
+      schema: {
+        summary: "List models, a page at a time (a prover sees its own tenant's; a verifier or admin sees every tenant's)",
+        querystring: ModelListQuery,
+        response: { 200: ModelPageSchema, ...errors },
+      },
+    },
     async (req) => {
       const caller = app.auth(req, ['prover', 'verifier']);
       const q = req.query as { limit?: string; cursor?: string };
       const page = await app.stores.models.list({ tenant: caller.role === 'prover' ? caller.tenant : undefined, limit: pageLimit(q.limit), cursor: q.cursor });
-      return { items: await Promise.all(page.items.map(async (m) => publicModel(m, await app.stores.versions.list(m.tenant, m.id), null, app.phase1))), nextCursor: page.nextCursor };
+      return {
+        items: await Promise.all(page.items.map(async (m) => publicModel(m, await app.stores.versions.list(m.tenant, m.id), null, app.phase1))),
+        nextCursor: page.nextCursor,
+      };
     },
   );
 
   app.get(
     '/v1/models/:id',
-    { schema: { summary: 'A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their model descriptors, and the latest one\'s full descriptor (what `zkinfer audit --descriptor` replays), layer table, constraints, fidelity, vkey hash and setup provenance', params: ModelId, querystring: TenantQuery, response: { 200: ModelSchema, ...errors } } },
+    {
+      schema: {
+        summary:
+          "A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their model descriptors, and the latest one's full descriptor (what `zkinfer audit --descriptor` replays), layer table, constraints, fidelity, vkey hash and setup provenance",
+        params: ModelId,
+        querystring: TenantQuery,
+        response: { 200: ModelSchema, ...errors },
+      },
+    },
     async (req) => {
       const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
-      return publicModel(rec, await app.stores.versions.list(rec.tenant, rec.id), rec.setup === 'ceremony' ? await app.stores.ceremonies.get(rec.tenant, rec.id) : null, app.phase1);
+      return publicModel(
+        rec,
+        await app.stores.versions.list(rec.tenant, rec.id),
+        rec.setup === 'ceremony' ? await app.stores.ceremonies.get(rec.tenant, rec.id) : null,
+        app.phase1,
+      );
     },
   );
 
@@ -253,7 +311,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     '/v1/models/:id/vkey',
     {
       schema: {
-        summary: "A version of the model's Groth16 verification key (snarkjs JSON; default: the latest ready version). Keys never change: each version keeps its own.",
+        summary:
+          "A version of the model's Groth16 verification key (snarkjs JSON; default: the latest ready version). Keys never change: each version keeps its own.",
         params: ModelId,
         querystring: VkeyQuery,
         response: { 200: Type.Object({}, { additionalProperties: true }), ...errors },
@@ -265,7 +324,9 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       let v;
       if (vkeyHash !== undefined) {
         // A bundle names its key by hash: any registered version with that key will do.
-        [v] = (await app.stores.versions.byKey((req.params as { id: string }).id, vkeyHash)).filter((x) => caller.role !== 'prover' || x.tenant === caller.tenant);
+        [v] = (await app.stores.versions.byKey((req.params as { id: string }).id, vkeyHash)).filter(
+          (x) => caller.role !== 'prover' || x.tenant === caller.tenant,
+        );
         if (!v) throw new HttpError(404, 'NOT_FOUND', `no registered version of this model has the key ${vkeyHash}`, 'vkeyHash');
       } else {
         v = await findVersion(req, await findModel(req, caller));

@@ -12,9 +12,20 @@ import { findModel, findProof } from '../lookup.ts';
 import { Accepted, ErrorSchema, ProofListQuery, ProofPageSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
 import { pageLimit } from './models.ts';
 
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  413: ErrorSchema,
+  415: ErrorSchema,
+  429: ErrorSchema,
+  503: ErrorSchema,
+};
 const receiptErrors = { ...errors, 410: ErrorSchema };
-const receiptGone = () => new HttpError(410, 'RECEIPT_GONE', "the receipt expired or was erased: the service no longer holds the applicant's salt and features", 'id');
+const receiptGone = () =>
+  new HttpError(410, 'RECEIPT_GONE', "the receipt expired or was erased: the service no longer holds the applicant's salt and features", 'id');
 
 interface ProofBody {
   input: unknown;
@@ -28,7 +39,8 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
     {
       bodyLimit: app.config.proofBodyLimit,
       schema: {
-        summary: 'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409.',
+        summary:
+          'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409.',
         params: Type.Object({ id: Type.String() }),
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
         body: ProofRequestSchema,
@@ -47,7 +59,8 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       // (never the value), not a failed job later.
       checkInput(body.input, version.descriptor);
       for (const f of ['salt', 'nonce'] as const) {
-        if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER) throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
+        if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER)
+          throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
       }
       // The queue backend cannot take jobs now: say so at once instead of accepting work.
       if (!app.queue.accepting()) throw new HttpError(503, 'BACKEND_UNAVAILABLE', 'the job queue is unavailable; try again later');
@@ -63,9 +76,15 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       });
       if (r.kind === 'existing') {
         if (!r.payloadHash.startsWith(FINGERPRINT_PREFIX)) {
-          throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was bound before an upgrade of the service and its payload can no longer be compared: send the request with a new key', 'idempotency-key');
+          throw new HttpError(
+            409,
+            'IDEMPOTENCY_CONFLICT',
+            'this Idempotency-Key was bound before an upgrade of the service and its payload can no longer be compared: send the request with a new key',
+            'idempotency-key',
+          );
         }
-        if (r.payloadHash !== payloadFingerprint(app.idempotencySecret, model.id, body)) throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
+        if (r.payloadHash !== payloadFingerprint(app.idempotencySecret, model.id, body))
+          throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
         return reply.status(202).send({ id: r.proofId, status: r.status });
       }
       // Committed: if this hand-off fails (Redis went down just now), the reconciler makes it.
@@ -76,7 +95,13 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/proofs/:id',
-    { schema: { summary: 'A proof request: status, stage, timings, and the bundle when done', params: Type.Object({ id: Type.String() }), response: { 200: ProofSchema, ...errors } } },
+    {
+      schema: {
+        summary: 'A proof request: status, stage, timings, and the bundle when done',
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: ProofSchema, ...errors },
+      },
+    },
     async (req) => {
       const rec = await findProof(req, app.auth(req, ['prover', 'verifier']));
       const pub = publicProof(rec);
@@ -131,7 +156,8 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
     '/v1/proofs',
     {
       schema: {
-        summary: "List the caller's proofs, newest first, a page at a time (`limit`, and `cursor` from the previous page's nextCursor), optionally for one model",
+        summary:
+          "List the caller's proofs, newest first, a page at a time (`limit`, and `cursor` from the previous page's nextCursor), optionally for one model",
         querystring: ProofListQuery,
         response: { 200: ProofPageSchema, ...errors },
       },
@@ -140,7 +166,12 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       const caller = app.auth(req, ['prover', 'verifier']);
       const q = req.query as { modelId?: string; limit?: string; cursor?: string };
       try {
-        const page = await app.stores.proofs.list({ tenant: caller.role === 'admin' ? undefined : caller.tenant, modelId: q.modelId, limit: pageLimit(q.limit), cursor: q.cursor });
+        const page = await app.stores.proofs.list({
+          tenant: caller.role === 'admin' ? undefined : caller.tenant,
+          modelId: q.modelId,
+          limit: pageLimit(q.limit),
+          cursor: q.cursor,
+        });
         return { items: page.items.map(publicProof), nextCursor: page.nextCursor };
       } catch (e) {
         if (e instanceof CursorError) throw new HttpError(400, 'VALIDATION', e.message, 'querystring.cursor');

@@ -25,7 +25,8 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
     if (wanted !== undefined && holders.includes(wanted)) return wanted;
     if (wanted === undefined && holders.includes(caller.tenant)) return caller.tenant;
     if (wanted === undefined && holders.length === 1) return holders[0];
-    if (wanted === undefined && holders.length > 1) throw new HttpError(409, 'AMBIGUOUS_TENANT', `${holders.length} tenants registered this model with this key: name one with "tenant"`, 'tenant');
+    if (wanted === undefined && holders.length > 1)
+      throw new HttpError(409, 'AMBIGUOUS_TENANT', `${holders.length} tenants registered this model with this key: name one with "tenant"`, 'tenant');
     const tenants = await app.stores.models.tenants(modelId);
     if (tenants.length === 0) throw new HttpError(404, 'NOT_FOUND', 'the model is not registered here', idField);
     if (wanted !== undefined) {
@@ -55,12 +56,31 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
         summary:
           "Verify a proof bundle, or a proof with its public signals and model id, against a registered key of the model (never a key sent in the request). A bundle is checked with the registered version whose key hash is the bundle's vkeyHash; parts with the given version, else each version whose commitment is publicSignals[0], newest first. Every version's key stays registered, so earlier proofs keep verifying.",
         body: VerifyRequestSchema,
-        response: { 200: VerifyResultSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema },
+        response: {
+          200: VerifyResultSchema,
+          400: ErrorSchema,
+          401: ErrorSchema,
+          403: ErrorSchema,
+          404: ErrorSchema,
+          409: ErrorSchema,
+          413: ErrorSchema,
+          415: ErrorSchema,
+          429: ErrorSchema,
+          503: ErrorSchema,
+        },
       },
     },
     async (req) => {
       const caller = app.auth(req, ['verifier', 'prover']);
-      const body = req.body as { bundle?: unknown; modelId?: string; proof?: unknown; publicSignals?: unknown; version?: number; tenant?: string; expectVkeyHash?: string };
+      const body = req.body as {
+        bundle?: unknown;
+        modelId?: string;
+        proof?: unknown;
+        publicSignals?: unknown;
+        version?: number;
+        tenant?: string;
+        expectVkeyHash?: string;
+      };
       const bundle = body.bundle !== undefined ? parseBundle(body.bundle) : null;
       const modelId = bundle ? bundle.model.id : body.modelId!;
       const idField = bundle ? 'bundle.model.id' : 'modelId';
@@ -70,13 +90,17 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
       let r: Verdict;
       if (bundle) {
         const v = byKey!.find((x) => x.tenant === tenant);
-        if (!v) throw new HttpError(409, 'UNKNOWN_KEY', `no registered version of this model (tenant ${tenant}) has the key ${bundle.vkeyHash}`, 'bundle.vkeyHash');
+        if (!v)
+          throw new HttpError(409, 'UNKNOWN_KEY', `no registered version of this model (tenant ${tenant}) has the key ${bundle.vkeyHash}`, 'bundle.vkeyHash');
         used = v;
         r = await run({ kind: 'bundle', bundle, vkey: v.vkey, registered: v.descriptor });
       } else {
         const signals = Array.isArray(body.publicSignals) ? (body.publicSignals as unknown[]) : [];
         const byVersion = body.version !== undefined;
-        let candidates = await app.stores.versions.find(modelId, byVersion ? { version: body.version, tenant } : { commitment: typeof signals[0] === 'string' ? signals[0] : '', tenant });
+        let candidates = await app.stores.versions.find(
+          modelId,
+          byVersion ? { version: body.version, tenant } : { commitment: typeof signals[0] === 'string' ? signals[0] : '', tenant },
+        );
         if (candidates.length === 0) {
           if (byVersion) throw new HttpError(404, 'NOT_FOUND', `the model has no version ${body.version}`, 'version');
           // No key of this model commits to publicSignals[0]: the latest one says why it fails.
@@ -84,7 +108,8 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
           if (candidates.length === 0) throw new HttpError(409, 'MODEL_NOT_READY', 'the model has no key yet', 'modelId');
         }
         // A pinned key is tried first: the verdict is then about that key.
-        if (body.expectVkeyHash) candidates = [...candidates.filter((v) => v.vkeyHash === body.expectVkeyHash), ...candidates.filter((v) => v.vkeyHash !== body.expectVkeyHash)];
+        if (body.expectVkeyHash)
+          candidates = [...candidates.filter((v) => v.vkeyHash === body.expectVkeyHash), ...candidates.filter((v) => v.vkeyHash !== body.expectVkeyHash)];
         used = candidates[0];
         r = await run({ kind: 'parts', model: used.descriptor, proof: body.proof, publicSignals: body.publicSignals, vkey: used.vkey });
         for (const v of body.expectVkeyHash ? [] : candidates.slice(1)) {
@@ -97,7 +122,15 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
         }
       }
       if (body.expectVkeyHash && used.vkeyHash !== body.expectVkeyHash) {
-        r = { ...r, valid: false, reason: `the proof was checked with the key ${used.vkeyHash}, not the pinned key ${body.expectVkeyHash}`, field: 'expectVkeyHash', outputs: null, inputCommitment: null, nonce: null };
+        r = {
+          ...r,
+          valid: false,
+          reason: `the proof was checked with the key ${used.vkeyHash}, not the pinned key ${body.expectVkeyHash}`,
+          field: 'expectVkeyHash',
+          outputs: null,
+          inputCommitment: null,
+          nonce: null,
+        };
       }
       app.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
       const phase1 = servicePhase1(used);
@@ -131,5 +164,8 @@ function servicePhase1(v: ModelVersion): Phase1Identity {
   const fromKey = phase1Of(v.vkey);
   if (fromKey.kind === 'development') return fromKey;
   const p = v.setup.ptau;
-  return phase1OfFile({ kind: p.kind === 'ceremony' ? 'ceremony' : p.kind === 'development' ? 'development' : 'operator-pinned', name: p.name, power: p.power, sha256: p.sha256 }, { checkedBy: 'service' });
+  return phase1OfFile(
+    { kind: p.kind === 'ceremony' ? 'ceremony' : p.kind === 'development' ? 'development' : 'operator-pinned', name: p.name, power: p.power, sha256: p.sha256 },
+    { checkedBy: 'service' },
+  );
 }

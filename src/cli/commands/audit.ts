@@ -6,7 +6,17 @@ import { type AuditInput, type AuditReport } from '../../verifier/audit.ts';
 import { auditKey } from '../../pipeline/audit-model.ts';
 import { descriptorIn, type DescriptorOptions, descriptorOptions } from '../../verifier/descriptor-options.ts';
 import { downloadAudit } from '../../verifier/download.ts';
-import { intOption, modelOptionsFrom, progress, readJsonFile, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';
+import {
+  intOption,
+  modelOptionsFrom,
+  progress,
+  readJsonFile,
+  type SettingsOptions,
+  type TrustPolicyOptions,
+  withSettings,
+  withTrustedHashes,
+  withTrustPolicy,
+} from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 function format(r: AuditReport): string {
@@ -32,7 +42,9 @@ function format(r: AuditReport): string {
     }
   }
   if (r.contributions.length && r.contributions.every((c) => c.name.startsWith('zkinfer phase 2'))) {
-    lines.push("phase 2 was made by the proving service alone (its contribution and beacon): whoever ran that setup could forge proofs; a ceremony with independent contributors removes that trust");
+    lines.push(
+      'phase 2 was made by the proving service alone (its contribution and beacon): whoever ran that setup could forge proofs; a ceremony with independent contributors removes that trust',
+    );
   }
   lines.push(`audited in ${(r.auditMs / 1000).toFixed(1)} s`);
   return lines.join('\n');
@@ -65,7 +77,10 @@ const usage = (message: string, field: string) => new ZkinferError('SETTINGS', m
  */
 export function optionsWithFlags(d: DescriptorOptions, o: SettingsOptions, source: string): DescriptorOptions {
   const clash = (flag: string, given: unknown, field: string, theirs: unknown) =>
-    usage(`${flag} ${String(given)} disagrees with ${source}: its ${field} is ${JSON.stringify(theirs)}. The descriptor fixes how the model is compiled: drop ${flag}`, flag.slice(2));
+    usage(
+      `${flag} ${String(given)} disagrees with ${source}: its ${field} is ${JSON.stringify(theirs)}. The descriptor fixes how the model is compiled: drop ${flag}`,
+      flag.slice(2),
+    );
   if (o.scale !== undefined && o.scale !== d.settings.scaleBits) throw clash('--scale', o.scale, 'settings.scaleBits', d.settings.scaleBits);
   if (o.bits !== undefined && o.bits !== d.settings.bits) throw clash('--bits', o.bits, 'settings.bits', d.settings.bits);
   if (o.publicInput && !d.publicInput) throw clash('--public-input', true, 'publicInput', false);
@@ -75,7 +90,10 @@ export function optionsWithFlags(d: DescriptorOptions, o: SettingsOptions, sourc
   }
   if (o.calibration !== undefined || (o.inputRange ?? []).length > 0) {
     const flag = o.calibration !== undefined ? '--calibration' : '--input-range';
-    throw usage(`${flag} cannot be used with ${source}: the descriptor's inputQuant is the input quantization the service fixed at upload, and the audit replays it as is. Drop ${flag}`, flag.slice(2));
+    throw usage(
+      `${flag} cannot be used with ${source}: the descriptor's inputQuant is the input quantization the service fixed at upload, and the audit replays it as is. Drop ${flag}`,
+      flag.slice(2),
+    );
   }
   return d;
 }
@@ -94,10 +112,14 @@ export function auditCommand(program: Command): void {
       .option('--r1cs <file>', "the service's r1cs (GET /v1/models/{id}/artifacts/r1cs): also check it is the one compiled here")
       .option(
         '--descriptor <file>',
-        'the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its descriptor, or --model-version\'s). Compiles with its settings, publicInput, inputQuant and labels (no settings flags needed) and checks it field for field',
+        "the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its descriptor, or --model-version's). Compiles with its settings, publicInput, inputQuant and labels (no settings flags needed) and checks it field for field",
       )
-      .option('--bundle <file>', "a proof bundle: check its model descriptor field for field; without --descriptor, also compile with it")
-      .option('--model-version <n>', 'with a model record (--descriptor) or --service: the key version to audit (default: the latest ready one)', intOption('--model-version'))
+      .option('--bundle <file>', 'a proof bundle: check its model descriptor field for field; without --descriptor, also compile with it')
+      .option(
+        '--model-version <n>',
+        'with a model record (--descriptor) or --service: the key version to audit (default: the latest ready one)',
+        intOption('--model-version'),
+      )
       .option('--service <url>', 'the zkinfer service: download the ONNX, key, zkey, ptau, r1cs and descriptor of --model-id, then audit them')
       .option('--model-id <id>', 'with --service: the model id')
       .option('--api-key <key>', 'with --service: an API key (a verifier key will do); default: env ZKINFER_API_KEY')
@@ -111,23 +133,44 @@ export function auditCommand(program: Command): void {
       let files: { model: string; vkey: string; zkey: string; ptau: string; r1cs?: string };
       let descriptorDoc: { source: string; doc: unknown } | null = null;
       if (o.service !== undefined) {
-        for (const [flag, v] of [['<model>', model], ['--vkey', o.vkey], ['--zkey', o.zkey], ['--ptau', o.ptau], ['--r1cs', o.r1cs], ['--descriptor', o.descriptor]] as const) {
+        for (const [flag, v] of [
+          ['<model>', model],
+          ['--vkey', o.vkey],
+          ['--zkey', o.zkey],
+          ['--ptau', o.ptau],
+          ['--r1cs', o.r1cs],
+          ['--descriptor', o.descriptor],
+        ] as const) {
           if (v !== undefined) throw usage(`${flag} cannot be given with --service: the audit downloads it from the service`, flag.replace(/^--|[<>]/g, ''));
         }
         if (!o.modelId) throw usage('--service needs --model-id', 'model-id');
-        const got = await downloadAudit({ url: o.service, modelId: o.modelId, apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY, tenant: o.tenant, version: o.modelVersion, dir: o.keep, log: progress });
+        const got = await downloadAudit({
+          url: o.service,
+          modelId: o.modelId,
+          apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY,
+          tenant: o.tenant,
+          version: o.modelVersion,
+          dir: o.keep,
+          log: progress,
+        });
         if (!o.keep) cleanup = got.dir;
         files = got;
         descriptorDoc = { source: `the service's descriptor of ${o.modelId} version ${got.version}`, doc: got.descriptor };
       } else {
-        if (o.modelId !== undefined || o.apiKey !== undefined || o.tenant !== undefined || o.keep !== undefined) throw usage('--model-id, --api-key, --tenant and --keep go with --service', 'service');
+        if (o.modelId !== undefined || o.apiKey !== undefined || o.tenant !== undefined || o.keep !== undefined)
+          throw usage('--model-id, --api-key, --tenant and --keep go with --service', 'service');
         if (!model) throw usage('give the published ONNX file (or --service URL --model-id ID)', 'model');
-        for (const [flag, v] of [['--vkey', o.vkey], ['--zkey', o.zkey], ['--ptau', o.ptau]] as const) {
+        for (const [flag, v] of [
+          ['--vkey', o.vkey],
+          ['--zkey', o.zkey],
+          ['--ptau', o.ptau],
+        ] as const) {
           if (v === undefined) throw usage(`${flag} is required (or --service URL --model-id ID)`, flag.slice(2));
         }
         files = { model, vkey: o.vkey!, zkey: o.zkey!, ptau: o.ptau!, r1cs: o.r1cs };
         if (o.descriptor !== undefined) descriptorDoc = { source: o.descriptor, doc: await readJsonFile(o.descriptor, 'descriptor') };
-        else if (o.modelVersion !== undefined) throw usage('--model-version picks a version of a model record given with --descriptor (or of --service)', 'model-version');
+        else if (o.modelVersion !== undefined)
+          throw usage('--model-version picks a version of a model record given with --descriptor (or of --service)', 'model-version');
       }
       const vkey = await readJsonFile(files.vkey, 'vkey');
       const bundle = o.bundle ? await readJsonFile(o.bundle, 'bundle') : undefined;
@@ -143,7 +186,8 @@ export function auditCommand(program: Command): void {
       }
       if (bundle !== undefined) {
         const b = bundle as { model?: unknown };
-        if (b === null || typeof b !== 'object' || b.model === undefined) throw new ZkinferError('INPUT_VALUE', `${o.bundle} has no model descriptor (field "model")`, 'bundle');
+        if (b === null || typeof b !== 'object' || b.model === undefined)
+          throw new ZkinferError('INPUT_VALUE', `${o.bundle} has no model descriptor (field "model")`, 'bundle');
         const d = descriptorIn(b.model, `${o.bundle} (its model)`);
         primary ??= { source: `${o.bundle} (its model)`, descriptor: d };
         descriptors.push({ from: "the bundle's", descriptor: d });

@@ -19,7 +19,16 @@ import { compileModel } from '../../pipeline/index.ts';
 import { phase1OfFile } from '../../prover/phase1.ts';
 import { identifyPtau } from '../../prover/ptau.ts';
 import { judgeSetup } from '../../verifier/trust.ts';
-import { intOption, modelOptionsFrom, progress, type SettingsOptions, type TrustPolicyOptions, withSettings, withTrustedHashes, withTrustPolicy } from '../options.ts';
+import {
+  intOption,
+  modelOptionsFrom,
+  progress,
+  type SettingsOptions,
+  type TrustPolicyOptions,
+  withSettings,
+  withTrustedHashes,
+  withTrustPolicy,
+} from '../options.ts';
 import { EXIT_INVALID } from './verify.ts';
 
 /** The ceremony.json beside a key, when there is one. */
@@ -72,7 +81,15 @@ export function ceremonyCommands(program: Command): void {
       refusedIsInvalid(async () => {
         if (o.url || o.model) {
           if (!o.url || !o.model) throw new ZkinferError('SETTINGS', 'REST mode needs both --url and --model', o.url ? 'model' : 'url');
-          const r = await contributeOverRest({ url: o.url, model: o.model, apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY, tenant: o.tenant, name: o.name, attempts: o.attempts, log: progress });
+          const r = await contributeOverRest({
+            url: o.url,
+            model: o.model,
+            apiKey: o.apiKey ?? process.env.ZKINFER_API_KEY,
+            tenant: o.tenant,
+            name: o.name,
+            attempts: o.attempts,
+            log: progress,
+          });
           progress('publish your contribution hash (it is listed by GET /v1/models/{id}/ceremony, `zkinfer ceremony verify` and `zkinfer audit`):');
           process.stdout.write(JSON.stringify(r, null, 2) + '\n');
           return;
@@ -85,7 +102,11 @@ export function ceremonyCommands(program: Command): void {
         const record = await advanceRecord(await recordBeside(inZkey), outZkey);
         progress('publish your contribution hash (it is listed by `zkinfer ceremony verify` and `zkinfer audit`):');
         process.stdout.write(
-          JSON.stringify({ out: outZkey, name: o.name, contributionHash: r.hash, index: r.chain.contributions.length, zkeySha256: r.zkeySha256, ceremony: record }, null, 2) + '\n',
+          JSON.stringify(
+            { out: outZkey, name: o.name, contributionHash: r.hash, index: r.chain.contributions.length, zkeySha256: r.zkeySha256, ceremony: record },
+            null,
+            2,
+          ) + '\n',
         );
       }),
     );
@@ -93,54 +114,72 @@ export function ceremonyCommands(program: Command): void {
   const verifyCmd = withSettings(
     ceremony
       .command('verify')
-      .description("check a ceremony key against the model's recompiled circuit and the ptau, link by link, and list its contributions; exit 0 valid, 1 refused, 2 unusable input")
+      .description(
+        "check a ceremony key against the model's recompiled circuit and the ptau, link by link, and list its contributions; exit 0 valid, 1 refused, 2 unusable input",
+      )
       .argument('<zkey>', 'the ceremony key to check')
       .requiredOption('--model <onnx>', 'the ONNX model the ceremony is for (recompiled here)')
       .requiredOption('--ptau <file>', 'the powers-of-tau file the ceremony started from')
       .option('--base <zkey>', 'the previous ceremony key: also check that this key adds exactly one contribution to it (or the beacon that finalized it)')
       .option('--json', 'print the result as JSON'),
   );
-  withTrustPolicy(withTrustedHashes(verifyCmd)).action((zkey: string, o: SettingsOptions & TrustPolicyOptions & { model: string; ptau: string; base?: string; json?: boolean; trustPtau: string[]; independentContribution: string[] }) =>
-    refusedIsInvalid(async () => {
-      const ptau = await identifyPtau(o.ptau);
-      // A key on a development ptau proves nothing whatever its phase 2: every answer says so
-      // first, and --require-trusted-setup refuses it (as setup --ceremony accepts it, labelled).
-      const development = ptau.kind === 'development';
-      progress(`compiling ${o.model} ...`);
-      const m = await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false });
-      progress(`checking ${zkey} against the circuit (${m.compiled.constraints} constraints) and ${ptau.name} ...`);
-      const r = o.base
-        ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau, { allowBeacon: true })) }
-        : await verifyCeremonyKey(zkey, m.compiled.r1cs, o.ptau);
-      const finalized = r.chain.contributions.at(-1)?.beacon !== undefined;
-      // Phase 1 from the ptau file's hash; phase 2 independence only from hashes the checker knows.
-      const ordinary = r.chain.contributions.filter((c) => !c.beacon);
-      const known = new Set(o.independentContribution);
-      const trust = judgeSetup(
-        phase1OfFile(ptau, { trustedHashes: o.trustPtau }),
-        { contributions: r.ok ? ordinary.length : null, independent: r.ok ? ordinary.filter((c) => known.has(c.hash)).length : null },
-        { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions },
-      );
-      const refused = r.ok && trust.refusals.length > 0;
-      const out = { valid: r.ok && !refused, reason: r.reason ?? (refused ? trust.refusals.join('; ') : null), development, modelId: m.modelId, commitment: m.modelCommitment.toString(), ptau, trust, finalized, csHash: r.chain.csHash, chain: r.chain.contributions };
-      if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-      else {
-        const lines = [
-          ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
-          r.ok
-            ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
-            : `INVALID: ${r.reason}`,
-          trust.summary,
-          `phase 1 (from the ptau file): ${trust.phase1.label}`,
-          `model ${m.modelId}, commitment ${out.commitment}`,
-          'contributions (each contributor finds their published hash here):',
-          ...chainLines(r.chain.contributions),
-          finalized ? 'finalized with a public beacon' : 'not finalized: `zkinfer ceremony finalize` applies the public beacon',
-        ];
-        process.stdout.write(lines.join('\n') + '\n');
-      }
-      if (!r.ok || refused) process.exitCode = EXIT_INVALID;
-    }),
+  withTrustPolicy(withTrustedHashes(verifyCmd)).action(
+    (
+      zkey: string,
+      o: SettingsOptions &
+        TrustPolicyOptions & { model: string; ptau: string; base?: string; json?: boolean; trustPtau: string[]; independentContribution: string[] },
+    ) =>
+      refusedIsInvalid(async () => {
+        const ptau = await identifyPtau(o.ptau);
+        // A key on a development ptau proves nothing whatever its phase 2: every answer says so
+        // first, and --require-trusted-setup refuses it (as setup --ceremony accepts it, labelled).
+        const development = ptau.kind === 'development';
+        progress(`compiling ${o.model} ...`);
+        const m = await compileModel(o.model, { ...(await modelOptionsFrom(o.model, o)), fidelity: false });
+        progress(`checking ${zkey} against the circuit (${m.compiled.constraints} constraints) and ${ptau.name} ...`);
+        const r = o.base
+          ? { ok: true, reason: null, ...(await checkContribution(o.base, zkey, m.compiled.r1cs, o.ptau, { allowBeacon: true })) }
+          : await verifyCeremonyKey(zkey, m.compiled.r1cs, o.ptau);
+        const finalized = r.chain.contributions.at(-1)?.beacon !== undefined;
+        // Phase 1 from the ptau file's hash; phase 2 independence only from hashes the checker knows.
+        const ordinary = r.chain.contributions.filter((c) => !c.beacon);
+        const known = new Set(o.independentContribution);
+        const trust = judgeSetup(
+          phase1OfFile(ptau, { trustedHashes: o.trustPtau }),
+          { contributions: r.ok ? ordinary.length : null, independent: r.ok ? ordinary.filter((c) => known.has(c.hash)).length : null },
+          { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions },
+        );
+        const refused = r.ok && trust.refusals.length > 0;
+        const out = {
+          valid: r.ok && !refused,
+          reason: r.reason ?? (refused ? trust.refusals.join('; ') : null),
+          development,
+          modelId: m.modelId,
+          commitment: m.modelCommitment.toString(),
+          ptau,
+          trust,
+          finalized,
+          csHash: r.chain.csHash,
+          chain: r.chain.contributions,
+        };
+        if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        else {
+          const lines = [
+            ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
+            r.ok
+              ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
+              : `INVALID: ${r.reason}`,
+            trust.summary,
+            `phase 1 (from the ptau file): ${trust.phase1.label}`,
+            `model ${m.modelId}, commitment ${out.commitment}`,
+            'contributions (each contributor finds their published hash here):',
+            ...chainLines(r.chain.contributions),
+            finalized ? 'finalized with a public beacon' : 'not finalized: `zkinfer ceremony finalize` applies the public beacon',
+          ];
+          process.stdout.write(lines.join('\n') + '\n');
+        }
+        if (!r.ok || refused) process.exitCode = EXIT_INVALID;
+      }),
   );
 
   withSettings(
@@ -164,14 +203,26 @@ export function ceremonyCommands(program: Command): void {
       const record = await advanceRecord(await recordBeside(o.in), r.zkey, { vkey: path.basename(r.vkeyFile), vkeySha256: r.vkeySha256 });
       if (!r.verified) progress('the final key was not checked against the circuit: run `zkinfer ceremony verify` (or pass --model and --ptau)');
       process.stdout.write(
-        JSON.stringify({ zkey: r.zkey, vkey: r.vkeyFile, vkeyHash: r.vkeySha256, beaconHash: r.hash, verified: r.verified?.ok ?? null, ceremony: record, chain: r.chain.contributions }, null, 2) + '\n',
+        JSON.stringify(
+          {
+            zkey: r.zkey,
+            vkey: r.vkeyFile,
+            vkeyHash: r.vkeySha256,
+            beaconHash: r.hash,
+            verified: r.verified?.ok ?? null,
+            ceremony: record,
+            chain: r.chain.contributions,
+          },
+          null,
+          2,
+        ) + '\n',
       );
     }),
   );
 
   ceremony
     .command('chain')
-    .description("list the contributions a key records (read from the file, not verified: `ceremony verify` checks them)")
+    .description('list the contributions a key records (read from the file, not verified: `ceremony verify` checks them)')
     .argument('<zkey>')
     .action(async (zkey: string) => {
       const c = await readChain(zkey);

@@ -39,17 +39,22 @@ async function contractsFor(target: string, o: ModelOptions): Promise<ContractSe
 }
 
 function withModel(cmd: Command): Command {
-  return withPtau(withSettings(cmd.argument('<model>', 'ONNX file, or a proof bundle JSON of the model'))).option('--vkey <file>', 'with a bundle: the published verification key (default: the key embedded in the bundle)');
+  return withPtau(withSettings(cmd.argument('<model>', 'ONNX file, or a proof bundle JSON of the model'))).option(
+    '--vkey <file>',
+    'with a bundle: the published verification key (default: the key embedded in the bundle)',
+  );
 }
 
 function withRpc(cmd: Command): Command {
   return cmd
     .requiredOption('--rpc <url>', 'Ethereum JSON-RPC endpoint, e.g. http://127.0.0.1:8545')
-    .option('--private-key <hex>', 'key that signs transactions (default: ZKINFER_PRIVATE_KEY, else the node\'s first unlocked account)');
+    .option('--private-key <hex>', "key that signs transactions (default: ZKINFER_PRIVATE_KEY, else the node's first unlocked account)");
 }
 
 export function chainCommands(program: Command): void {
-  withModel(program.command('export-verifier').description("write the model's Solidity verifier and attestation registry, with ABI and bytecode (solc, pinned)"))
+  withModel(
+    program.command('export-verifier').description("write the model's Solidity verifier and attestation registry, with ABI and bytecode (solc, pinned)"),
+  )
     .requiredOption('-o, --out-dir <dir>', 'where to write Groth16Verifier.sol, ZkinferRegistry.sol and contracts.json')
     .action(async (target: string, o: ModelOptions & { outDir: string }) => {
       const set = await contractsFor(target, o);
@@ -59,7 +64,11 @@ export function chainCommands(program: Command): void {
       await writeJsonFile(path.join(o.outDir, 'contracts.json'), set);
       const size = (c: { bytecode: string }) => (c.bytecode.length - 2) / 2;
       process.stdout.write(
-        JSON.stringify({ modelId: set.modelId, compiler: set.compiler, outDir: o.outDir, verifierBytes: size(set.verifier), registryBytes: size(set.registry) }, null, 2) + '\n',
+        JSON.stringify(
+          { modelId: set.modelId, compiler: set.compiler, outDir: o.outDir, verifierBytes: size(set.verifier), registryBytes: size(set.registry) },
+          null,
+          2,
+        ) + '\n',
       );
     });
 

@@ -21,7 +21,9 @@ export function inspectCommand(program: Command): void {
         'public signals:',
         ...b.publicSignals.map((s, i) => `  ${String(i).padStart(3)} ${(b.signalNames[i] ?? '?').padEnd(16)} ${s}`),
         `claimed outputs ${b.outputs.values.join(', ')}${b.outputs.decision ? `  decision ${b.outputs.decision.join(', ')}` : ''}`,
-        `nonce at ${L.nonce}, tools ${Object.entries(b.tools).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `nonce at ${L.nonce}, tools ${Object.entries(b.tools)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });

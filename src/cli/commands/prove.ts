@@ -20,32 +20,46 @@ export function proveCommand(program: Command): void {
     .option('--receipt <file>', "where to write the applicant's receipt (salt and features); default <output>.receipt.json")
     .option('--salt <n>', 'salt for the input commitment (default: random)', bigintOption('--salt'))
     .option('--nonce <n>', 'request nonce bound into the proof (default: random)', bigintOption('--nonce'))
-    .action(async (model: string, inputFile: string, o: SettingsOptions & { ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint }) => {
-      if (/\.onnx$/i.test(inputFile) && !/\.onnx$/i.test(model)) {
-        throw new ZkinferError('INPUT_VALUE', `${inputFile} looks like the model, in the input's place: the order is prove <model.onnx> <input.json>`, 'input');
-      }
-      const input = await readJsonFile(inputFile, 'input');
-      const opts = await modelOptionsFrom(model, o);
-      // The input is checked first (shape, values, range): a typo must not cost a compile.
-      const { ir } = await loadModel(model);
-      const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
-      checkInput(input, { inputs: ir.inputs, settings, inputQuant: inputQuantOf(ir, settings, opts) });
-      progress(`[1/3] compiling ${model} (cached after the first run) ...`);
-      const m = await compileModel(model, { ...opts, fidelity: false });
-      progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
-      const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
-      progress('[3/3] proving ...');
-      const r = await proveModel(m, setup, input, { salt: o.salt, nonce: o.nonce });
-      await writeJsonFile(o.output, r.bundle);
-      const receiptFile = r.receipt ? (o.receipt ?? o.output.replace(/\.json$/, '') + '.receipt.json') : null;
-      // The applicant's salt and features: readable by this user only.
-      if (r.receipt && receiptFile) await writeJsonFile(receiptFile, r.receipt, 0o600);
-      const t = r.timings;
-      progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
-      if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');
-      const out = r.bundle.outputs;
-      process.stdout.write(
-        JSON.stringify({ bundle: o.output, receipt: receiptFile, modelId: m.modelId, outputs: out.values, decision: out.decision, probability: out.probability }, null, 2) + '\n',
-      );
-    });
+    .action(
+      async (
+        model: string,
+        inputFile: string,
+        o: SettingsOptions & { ptau?: string; ptauSha256?: string; output: string; receipt?: string; salt?: bigint; nonce?: bigint },
+      ) => {
+        if (/\.onnx$/i.test(inputFile) && !/\.onnx$/i.test(model)) {
+          throw new ZkinferError(
+            'INPUT_VALUE',
+            `${inputFile} looks like the model, in the input's place: the order is prove <model.onnx> <input.json>`,
+            'input',
+          );
+        }
+        const input = await readJsonFile(inputFile, 'input');
+        const opts = await modelOptionsFrom(model, o);
+        // The input is checked first (shape, values, range): a typo must not cost a compile.
+        const { ir } = await loadModel(model);
+        const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+        checkInput(input, { inputs: ir.inputs, settings, inputQuant: inputQuantOf(ir, settings, opts) });
+        progress(`[1/3] compiling ${model} (cached after the first run) ...`);
+        const m = await compileModel(model, { ...opts, fidelity: false });
+        progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
+        const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+        progress('[3/3] proving ...');
+        const r = await proveModel(m, setup, input, { salt: o.salt, nonce: o.nonce });
+        await writeJsonFile(o.output, r.bundle);
+        const receiptFile = r.receipt ? (o.receipt ?? o.output.replace(/\.json$/, '') + '.receipt.json') : null;
+        // The applicant's salt and features: readable by this user only.
+        if (r.receipt && receiptFile) await writeJsonFile(receiptFile, r.receipt, 0o600);
+        const t = r.timings;
+        progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
+        if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');
+        const out = r.bundle.outputs;
+        process.stdout.write(
+          JSON.stringify(
+            { bundle: o.output, receipt: receiptFile, modelId: m.modelId, outputs: out.values, decision: out.decision, probability: out.probability },
+            null,
+            2,
+          ) + '\n',
+        );
+      },
+    );
 }

@@ -20,13 +20,22 @@ export function setupCommand(program: Command): void {
         const ptau = await pickPtau(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
         progress(`circuit: ${m.compiled.constraints} constraints; writing the initial key for a ceremony ...`);
         const r = await initCeremony(m, ptau, o.ceremony);
-        progress(`next: each contributor runs \`zkinfer ceremony contribute --in ${r.zkey} --out <their key> --name <their name>\` in turn; then \`zkinfer ceremony finalize\``);
+        progress(
+          `next: each contributor runs \`zkinfer ceremony contribute --in ${r.zkey} --out <their key> --name <their name>\` in turn; then \`zkinfer ceremony finalize\``,
+        );
         process.stdout.write(JSON.stringify({ ...r.record, zkey: r.zkey, ceremony: r.recordFile }, null, 2) + '\n');
         return;
       }
       progress(`circuit: ${m.compiled.constraints} constraints; setting up ...`);
       const s = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
-      const out = { modelId: m.modelId, constraints: m.compiled.constraints, vkeyHash: s.provenance.vkeySha256, vkeyFile: s.vkeyFile, setupMs: Math.round(s.setupMs), setup: s.provenance };
+      const out = {
+        modelId: m.modelId,
+        constraints: m.compiled.constraints,
+        vkeyHash: s.provenance.vkeySha256,
+        vkeyFile: s.vkeyFile,
+        setupMs: Math.round(s.setupMs),
+        setup: s.provenance,
+      };
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     });
 }

@@ -33,6 +33,8 @@ export function verifyPageCommand(program: Command): void {
     .option('--vkey <file>', "embed the model's published verification key")
     .action(async (o: { out: string; vkey?: string }) => {
       const r = await writeVerifyPage(o.out, o.vkey);
-      progress(`wrote ${r.file} (${Math.round(r.bytes / 1024)} KB)${r.vkeyHash ? ` with verification key ${r.vkeyHash}` : ''}: open it in a browser, no network needed`);
+      progress(
+        `wrote ${r.file} (${Math.round(r.bytes / 1024)} KB)${r.vkeyHash ? ` with verification key ${r.vkeyHash}` : ''}: open it in a browser, no network needed`,
+      );
     });
 }

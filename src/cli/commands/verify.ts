@@ -23,16 +23,17 @@ export function verifyCommand(program: Command): void {
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
     .option('--address <addr>', "with --onchain: the model's verifier or registry address")
-    .option('--audit <report.json>', "your own `zkinfer audit --json` report of the key: phase 1 and phase 2 are then taken as that audit established them");
+    .option('--audit <report.json>', 'your own `zkinfer audit --json` report of the key: phase 1 and phase 2 are then taken as that audit established them');
   withTrustPolicy(cmd).action(async (bundleFile: string, o: VerifyOptions) => {
-      try {
-        await verifyAction(bundleFile, o);
-      } catch (e) {
-        // With --json, a bundle that cannot be checked is still an answer on stdout.
-        if (o.json && isZkinferError(e)) process.stdout.write(JSON.stringify({ valid: false, usable: false, code: e.code, reason: e.message, field: e.field ?? null }, null, 2) + '\n');
-        throw e;
-      }
-    });
+    try {
+      await verifyAction(bundleFile, o);
+    } catch (e) {
+      // With --json, a bundle that cannot be checked is still an answer on stdout.
+      if (o.json && isZkinferError(e))
+        process.stdout.write(JSON.stringify({ valid: false, usable: false, code: e.code, reason: e.message, field: e.field ?? null }, null, 2) + '\n');
+      throw e;
+    }
+  });
 }
 
 interface VerifyOptions extends TrustPolicyOptions {
@@ -92,7 +93,8 @@ function auditOf(doc: unknown): AuditFacts {
   const a = doc as Partial<AuditFacts> | null;
   const bad = (what: string) => new ZkinferError('BUNDLE_INVALID', `--audit: ${what}; pass the JSON that \`zkinfer audit --json\` printed`, 'audit');
   if (!a || typeof a !== 'object') throw bad('not an audit report');
-  if (typeof a.ok !== 'boolean' || typeof a.vkeyHash !== 'string' || !a.phase1 || typeof a.phase1 !== 'object' || !a.trust || typeof a.trust !== 'object') throw bad('missing ok, vkeyHash, phase1 or trust');
+  if (typeof a.ok !== 'boolean' || typeof a.vkeyHash !== 'string' || !a.phase1 || typeof a.phase1 !== 'object' || !a.trust || typeof a.trust !== 'object')
+    throw bad('missing ok, vkeyHash, phase1 or trust');
   return a as AuditFacts;
 }
 
@@ -104,12 +106,23 @@ function setupTrust(r: VerifyResult, audit: AuditFacts | undefined, o: TrustPoli
   const policy = { requireTrustedSetup: o.requireTrustedSetup, minIndependentContributions: o.minIndependentContributions };
   if (!audit) return { phase1: r.phase1, trust: judgeSetup(r.phase1, { contributions: null, independent: null }, policy) };
   if (audit.vkeyHash !== r.vkeyHash) {
-    throw new ZkinferError('BUNDLE_INVALID', `--audit is a report of the key ${audit.vkeyHash}, not of the key ${r.vkeyHash} this bundle was checked with`, 'audit');
+    throw new ZkinferError(
+      'BUNDLE_INVALID',
+      `--audit is a report of the key ${audit.vkeyHash}, not of the key ${r.vkeyHash} this bundle was checked with`,
+      'audit',
+    );
   }
   if (!audit.ok) {
     const phase1: Phase1Identity = { ...r.phase1, label: `${r.phase1.label}; your audit of this key FAILED` };
     const trust = judgeSetup(phase1, { contributions: null, independent: null }, policy);
-    return { phase1, trust: { ...trust, summary: 'SETUP: your audit of this key FAILED: it is not shown to encode the model', refusals: [...trust.refusals, 'your audit of this key failed'] } };
+    return {
+      phase1,
+      trust: {
+        ...trust,
+        summary: 'SETUP: your audit of this key FAILED: it is not shown to encode the model',
+        refusals: [...trust.refusals, 'your audit of this key failed'],
+      },
+    };
   }
   return { phase1: audit.phase1, trust: judgeSetup(audit.phase1, { contributions: audit.trust.contributions, independent: audit.trust.independent }, policy) };
 }
@@ -133,7 +146,8 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
     if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
     lines.push(`outputs ${r.outputs.values.join(', ')}`);
     if (r.outputs.decision && r.model) lines.push(`decision ${r.outputs.decision.map((d) => decisionLabel(r.model!, d)).join('; ')}`);
-    if (r.outputs.probability) lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
+    if (r.outputs.probability)
+      lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
   }
   if (r.inputCommitment) lines.push(`input commitment ${r.inputCommitment}`);
   lines.push(`nonce ${r.nonce}`);

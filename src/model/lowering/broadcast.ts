@@ -7,7 +7,11 @@ export function broadcastTo(t: Tensor, shape: number[], where: string): Float64A
   const rank = shape.length;
   const ts = [...Array(Math.max(0, rank - t.shape.length)).fill(1), ...t.shape];
   if (ts.length > rank || ts.some((d, i) => d !== 1 && d !== shape[i])) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${where}: a constant of shape [${t.shape}] does not broadcast to the activation shape [${shape}]`, where);
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `${where}: a constant of shape [${t.shape}] does not broadcast to the activation shape [${shape}]`,
+      where,
+    );
   }
   const out = new Float64Array(size(shape));
   const strides = ts.map((_, i) => ts.slice(i + 1).reduce((a, b) => a * b, 1));

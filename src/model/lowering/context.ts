@@ -65,7 +65,13 @@ export class Lowering implements FoldContext {
   alloc(shape: number[], node: NodeProto): Float64Array {
     const where = nodeName(node);
     const n = elementCount(shape, where);
-    checkLimit(this.limits, 'maxTensorElements', n, `the element count of the constant [${shape.slice(0, 8).join(',')}${shape.length > 8 ? ',...' : ''}] that ${node.opType} would compute`, where);
+    checkLimit(
+      this.limits,
+      'maxTensorElements',
+      n,
+      `the element count of the constant [${shape.slice(0, 8).join(',')}${shape.length > 8 ? ',...' : ''}] that ${node.opType} would compute`,
+      where,
+    );
     this.holdConstant(n, where);
     return new Float64Array(n);
   }
@@ -99,14 +105,16 @@ export class Lowering implements FoldContext {
     const name = node.input?.[i];
     if (!name) return undefined;
     const v = this.values.get(name);
-    if (!v) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads "${name}", which nothing produces`, node.name ?? undefined);
+    if (!v)
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads "${name}", which nothing produces`, node.name ?? undefined);
     return v;
   }
 
   constant(node: NodeProto, i: number, what: string): Tensor | undefined {
     const v = this.get(node, i);
     if (!v) return undefined;
-    if (v.kind !== 'const') throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}): ${what} must be a constant`, node.name ?? undefined);
+    if (v.kind !== 'const')
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}): ${what} must be a constant`, node.name ?? undefined);
     return v.t;
   }
 
@@ -120,7 +128,11 @@ export class Lowering implements FoldContext {
   /** An activation the node reads: it must be in the current vector; it becomes the one `emit` consumes. */
   activation(node: NodeProto, v: Activation): Activation {
     if (!this.layout.some((s) => s.id === v.slot)) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `node "${node.name}" (${node.opType}) reads an activation that is no longer available (a graph input read again after its columns were encoded)`, node.name ?? undefined);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `node "${node.name}" (${node.opType}) reads an activation that is no longer available (a graph input read again after its columns were encoded)`,
+        node.name ?? undefined,
+      );
     }
     this.settleHead(node);
     this.consuming = v;
@@ -189,10 +201,18 @@ export class Lowering implements FoldContext {
     if (shapeOnly) return;
     if (node.domain === ML_DOMAIN && (node.opType === 'ZipMap' || (h.final && node.opType === 'Normalizer'))) return;
     if (h.final) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `classifier "${h.node}" is followed by "${node.name}" (${node.opType}): a classifier's scores are supported only as the output`, h.node);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `classifier "${h.node}" is followed by "${node.name}" (${node.opType}): a classifier's scores are supported only as the output`,
+        h.node,
+      );
     }
     if (h.op === 'softmax') {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${h.node}" is followed by "${node.name}" (${node.opType}): Softmax is supported only as the last op`, h.node);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `Softmax "${h.node}" is followed by "${node.name}" (${node.opType}): Softmax is supported only as the last op`,
+        h.node,
+      );
     }
     this.pushLayer({ kind: 'sigmoid', name: h.node, size: h.size, nodes: [h.node] });
     this.pendingHead = null;
@@ -252,7 +272,13 @@ export class Lowering implements FoldContext {
   relayout(node: NodeProto, keep: { id: number; size: number }[], extra: ((rows: RowBuilder) => void) | null, extraSize: number, nodes: string[]): number {
     // Sized before anything is built: a broadcast can ask for far more rows than it reads.
     const planned = keep.reduce((a, s) => a + s.size, 0) + (extra ? extraSize : 0);
-    checkLimit(this.limits, 'maxLayerWidth', planned, `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${planned})`, nodeName(node));
+    checkLimit(
+      this.limits,
+      'maxLayerWidth',
+      planned,
+      `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${planned})`,
+      nodeName(node),
+    );
     const rows = new RowBuilder();
     for (const s of keep) {
       const off = this.offsetOf(s.id);
@@ -261,7 +287,13 @@ export class Lowering implements FoldContext {
     if (extra) extra(rows);
     const width = this.width();
     const outSize = rows.count();
-    checkLimit(this.limits, 'maxLayerWidth', Math.max(width, outSize), `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${outSize})`, nodeName(node));
+    checkLimit(
+      this.limits,
+      'maxLayerWidth',
+      Math.max(width, outSize),
+      `the width of the vector carrying ${keep.length + (extra ? 1 : 0)} activations (${outSize})`,
+      nodeName(node),
+    );
     this.reserveLayer(node, width, outSize, rows.terms() + outSize);
     this.pushLayer(rows.layer(nodes.at(-1) ?? nodeName(node), width, nodes), true);
     if (!extra) {
@@ -277,7 +309,14 @@ export class Lowering implements FoldContext {
    * `keep`, then `extra`'s windows (positions in the current vector) as a new slot of
    * `extraSize`; returns its id.
    */
-  relayoutPool(node: NodeProto, keep: { id: number; size: number }[], extra: (window: (positions: number[]) => void) => void, extraSize: number, name: string, nodes: string[]): number {
+  relayoutPool(
+    node: NodeProto,
+    keep: { id: number; size: number }[],
+    extra: (window: (positions: number[]) => void) => void,
+    extraSize: number,
+    name: string,
+    nodes: string[],
+  ): number {
     const planned = keep.reduce((a, s) => a + s.size, 0) + extraSize;
     checkLimit(this.limits, 'maxLayerWidth', planned, `the width of the vector carrying ${keep.length + 1} activations (${planned})`, nodeName(node));
     const rowPtr = [0];
@@ -293,7 +332,10 @@ export class Lowering implements FoldContext {
     extra(window);
     const width = this.width();
     this.reserveLayer(node, width, rowPtr.length - 1, idx.length);
-    this.pushLayer({ kind: 'maxpool', name, inSize: width, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx), nodes }, true);
+    this.pushLayer(
+      { kind: 'maxpool', name, inSize: width, outSize: rowPtr.length - 1, rowPtr: Int32Array.from(rowPtr), idx: Int32Array.from(idx), nodes },
+      true,
+    );
     return this.appendSlot(keep, extraSize);
   }
 
@@ -335,10 +377,16 @@ function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activa
     case 'normalize': {
       let slot = c.slot;
       if (L.needed(c.slot) || L.layout.some((s) => s.id !== c.slot && !L.needed(s.id))) {
-        slot = L.relayout(node, kept, (rows) => {
-          const off = L.offsetOf(c.slot);
-          for (let i = 0; i < n; i++) rows.copy(off + i);
-        }, n, [`${name}/carry`]);
+        slot = L.relayout(
+          node,
+          kept,
+          (rows) => {
+            const off = L.offsetOf(c.slot);
+            for (let i = 0; i < n; i++) rows.copy(off + i);
+          },
+          n,
+          [`${name}/carry`],
+        );
       }
       const off = L.offsetOf(slot);
       const T = L.width();
@@ -372,30 +420,47 @@ function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activa
     case 'dense':
     case 'sparse': {
       const off = L.offsetOf(c.slot);
-      const id = L.relayout(node, kept, (rows) => {
-        for (let j = 0; j < layer.outSize; j++) {
-          const terms: [number, number][] = [];
-          if (layer.kind === 'dense') {
-            for (let i = 0; i < layer.inSize; i++) terms.push([off + i, layer.weights[j * layer.inSize + i]]);
-          } else {
-            for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) terms.push([off + layer.cols[k], layer.vals[k]]);
+      const id = L.relayout(
+        node,
+        kept,
+        (rows) => {
+          for (let j = 0; j < layer.outSize; j++) {
+            const terms: [number, number][] = [];
+            if (layer.kind === 'dense') {
+              for (let i = 0; i < layer.inSize; i++) terms.push([off + i, layer.weights[j * layer.inSize + i]]);
+            } else {
+              for (let k = layer.rowPtr[j]; k < layer.rowPtr[j + 1]; k++) terms.push([off + layer.cols[k], layer.vals[k]]);
+            }
+            rows.row(terms, layer.bias[j]);
           }
-          rows.row(terms, layer.bias[j]);
-        }
-      }, layer.outSize, layer.nodes);
+        },
+        layer.outSize,
+        layer.nodes,
+      );
       finish(id);
       return;
     }
     case 'maxpool': {
       const off = L.offsetOf(c.slot);
-      const id = L.relayoutPool(node, kept, (window) => {
-        for (let j = 0; j < layer.outSize; j++) window(Array.from(layer.idx.subarray(layer.rowPtr[j], layer.rowPtr[j + 1]), (k) => off + k));
-      }, layer.outSize, layer.name, layer.nodes);
+      const id = L.relayoutPool(
+        node,
+        kept,
+        (window) => {
+          for (let j = 0; j < layer.outSize; j++) window(Array.from(layer.idx.subarray(layer.rowPtr[j], layer.rowPtr[j + 1]), (k) => off + k));
+        },
+        layer.outSize,
+        layer.name,
+        layer.nodes,
+      );
       finish(id);
       return;
     }
     default:
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}" (${layer.kind}) is supported only on the whole activation, not while other activations are carried beside it (a branch of the graph)`, name);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `${node.opType} "${name}" (${layer.kind}) is supported only on the whole activation, not while other activations are carried beside it (a branch of the graph)`,
+        name,
+      );
   }
 }
 
@@ -408,6 +473,12 @@ export function timesOne(L: Lowering, node: NodeProto): boolean {
   const op = node.opType ?? '';
   if (!L.pendingHead?.final || (node.domain ?? '') !== '' || (op !== 'Mul' && op !== 'Div') || node.input?.length !== 2) return false;
   const [a, b] = node.input.map((n) => L.values.get(n));
-  const pairs: [typeof a, typeof b][] = op === 'Mul' ? [[a, b], [b, a]] : [[a, b]];
+  const pairs: [typeof a, typeof b][] =
+    op === 'Mul'
+      ? [
+          [a, b],
+          [b, a],
+        ]
+      : [[a, b]];
   return pairs.some(([x, c]) => x?.kind === 'act' && c?.kind === 'const' && c.t.data.length === 1 && c.t.data[0] === 1 && c.t.shape.length <= x.shape.length);
 }

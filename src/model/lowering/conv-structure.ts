@@ -10,10 +10,11 @@ import type { ConvStructure, SparseLayer } from '../ir.ts';
 /** Number of taps inside the input, summed over the output positions, per dimension. */
 function taps1(out: number, k: number, s: number, d: number, p: number, len: number): number {
   let n = 0;
-  for (let o = 0; o < out; o++) for (let j = 0; j < k; j++) {
-    const i = o * s - p + j * d;
-    if (i >= 0 && i < len) n++;
-  }
+  for (let o = 0; o < out; o++)
+    for (let j = 0; j < k; j++) {
+      const i = o * s - p + j * d;
+      if (i >= 0 && i < len) n++;
+    }
   return n;
 }
 
@@ -21,7 +22,9 @@ function taps1(out: number, k: number, s: number, d: number, p: number, len: num
 export function convTermCount(c: ConvStructure): number {
   const [C, H, W] = c.inShape;
   const [M, OH, OW] = c.outShape;
-  return M * (C / c.group) * taps1(OH, c.kernel[0], c.strides[0], c.dilations[0], c.pads[0], H) * taps1(OW, c.kernel[1], c.strides[1], c.dilations[1], c.pads[1], W);
+  return (
+    M * (C / c.group) * taps1(OH, c.kernel[0], c.strides[0], c.dilations[0], c.pads[0], H) * taps1(OW, c.kernel[1], c.strides[1], c.dilations[1], c.pads[1], W)
+  );
 }
 
 /** The compressed rows of a convolution (zero weights left out), with the given per-output bias. */
@@ -88,20 +91,22 @@ export function composeConv(a: ConvStructure, b: ConvStructure): ConvStructure |
     for (let jj = 0; jj < CGb; jj++) {
       const j = gb * CGb + jj;
       const ga = Math.floor(j / MGa);
-      for (let kh2 = 0; kh2 < b.kernel[0]; kh2++) for (let kw2 = 0; kw2 < b.kernel[1]; kw2++) {
-        const w2 = b.weights[((m * CGb + jj) * b.kernel[0] + kh2) * b.kernel[1] + kw2];
-        if (w2 === 0) continue;
-        for (let cc = 0; cc < CGa; cc++) {
-          const c = ga * CGa + cc;
-          for (let kh1 = 0; kh1 < a.kernel[0]; kh1++) for (let kw1 = 0; kw1 < a.kernel[1]; kw1++) {
-            const w1 = a.weights[((j * CGa + cc) * a.kernel[0] + kh1) * a.kernel[1] + kw1];
-            if (w1 === 0) continue;
-            const eh = kh1 * a.dilations[0] + a.strides[0] * b.dilations[0] * kh2;
-            const ew = kw1 * a.dilations[1] + a.strides[1] * b.dilations[1] * kw2;
-            weights[((m * C + c) * EH + eh) * EW + ew] += w2 * w1;
+      for (let kh2 = 0; kh2 < b.kernel[0]; kh2++)
+        for (let kw2 = 0; kw2 < b.kernel[1]; kw2++) {
+          const w2 = b.weights[((m * CGb + jj) * b.kernel[0] + kh2) * b.kernel[1] + kw2];
+          if (w2 === 0) continue;
+          for (let cc = 0; cc < CGa; cc++) {
+            const c = ga * CGa + cc;
+            for (let kh1 = 0; kh1 < a.kernel[0]; kh1++)
+              for (let kw1 = 0; kw1 < a.kernel[1]; kw1++) {
+                const w1 = a.weights[((j * CGa + cc) * a.kernel[0] + kh1) * a.kernel[1] + kw1];
+                if (w1 === 0) continue;
+                const eh = kh1 * a.dilations[0] + a.strides[0] * b.dilations[0] * kh2;
+                const ew = kw1 * a.dilations[1] + a.strides[1] * b.dilations[1] * kw2;
+                weights[((m * C + c) * EH + eh) * EW + ew] += w2 * w1;
+              }
           }
         }
-      }
     }
   }
   return {

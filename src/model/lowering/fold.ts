@@ -36,7 +36,13 @@ export function foldDenseChain(layers: (Layer | DiagLayer)[], limits: ModelLimit
   let total = 0;
   for (const l of out) {
     total += layerParameters(l);
-    checkLimit(limits, 'maxParameters', total, `the parameter count of the layers up to and including ${l.kind === 'diag' ? `the elementwise layer ${l.name}` : l.name}`, l.name);
+    checkLimit(
+      limits,
+      'maxParameters',
+      total,
+      `the parameter count of the layers up to and including ${l.kind === 'diag' ? `the elementwise layer ${l.name}` : l.name}`,
+      l.name,
+    );
   }
   return out.map((l) => (l.kind === 'diag' ? sparseFromDiag(l) : l));
 }
@@ -69,7 +75,8 @@ export function layerParameters(l: Layer | DiagLayer): number {
 export function foldInto(out: (Layer | DiagLayer)[], layer: Layer | DiagLayer): void {
   const prev = out.at(-1);
   const last = out.length - 1;
-  const trees = layer.kind === 'tree_ensemble' && (prev?.kind === 'diag' || prev?.kind === 'sparse' || prev?.kind === 'dense') ? affineThenTrees(prev, layer) : null;
+  const trees =
+    layer.kind === 'tree_ensemble' && (prev?.kind === 'diag' || prev?.kind === 'sparse' || prev?.kind === 'dense') ? affineThenTrees(prev, layer) : null;
   if (trees) out[last] = trees;
   else if (layer.kind === 'diag' && prev?.kind === 'diag') out[last] = diagThenDiag(prev, layer);
   else if (layer.kind === 'diag' && prev?.kind === 'dense') out[last] = denseThenDiag(prev, layer);
@@ -77,7 +84,11 @@ export function foldInto(out: (Layer | DiagLayer)[], layer: Layer | DiagLayer): 
   else if (layer.kind === 'diag' && prev?.kind === 'sparse') out[last] = sparseThenDiag(prev, layer);
   else if (layer.kind === 'sparse' && prev?.kind === 'diag') out[last] = diagThenSparse(prev, layer);
   else if (layer.kind === 'dense' && prev?.kind === 'dense' && composeIsSmaller(prev, layer)) out[last] = compose(prev, layer, layer.name);
-  else if ((layer.kind === 'sparse' || layer.kind === 'dense') && (prev?.kind === 'sparse' || prev?.kind === 'dense') && (layer.kind === 'sparse' || prev.kind === 'sparse')) {
+  else if (
+    (layer.kind === 'sparse' || layer.kind === 'dense') &&
+    (prev?.kind === 'sparse' || prev?.kind === 'dense') &&
+    (layer.kind === 'sparse' || prev.kind === 'sparse')
+  ) {
     const c = (prev.kind === 'sparse' && layer.kind === 'sparse' ? composeConvLayers(prev, layer) : null) ?? composeSparse(prev, layer);
     if (c) out[last] = c;
     else out.push(layer);
@@ -143,7 +154,9 @@ function composeConvLayers(first: SparseLayer, second: SparseLayer): SparseLayer
   const budget = first.vals.length + second.vals.length;
   const [M] = second.conv.outShape;
   const [C] = first.conv.inShape;
-  const ext = [0, 1].map((d) => (first.conv!.kernel[d] - 1) * first.conv!.dilations[d] + first.conv!.strides[d] * second.conv!.dilations[d] * (second.conv!.kernel[d] - 1) + 1);
+  const ext = [0, 1].map(
+    (d) => (first.conv!.kernel[d] - 1) * first.conv!.dilations[d] + first.conv!.strides[d] * second.conv!.dilations[d] * (second.conv!.kernel[d] - 1) + 1,
+  );
   // The kernel is built before its terms are counted: bounded first.
   if (M * C * ext[0] * ext[1] > 8 * budget) return null;
   const conv = composeConv(first.conv, second.conv);

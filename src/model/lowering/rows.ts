@@ -34,6 +34,16 @@ export class RowBuilder {
   }
 
   layer(name: string, inSize: number, nodes: string[]): SparseLayer {
-    return { kind: 'sparse', name, inSize, outSize: this.count(), rowPtr: Int32Array.from(this.rowPtr), cols: Int32Array.from(this.cols), vals: Float64Array.from(this.vals), bias: Float64Array.from(this.bias), nodes };
+    return {
+      kind: 'sparse',
+      name,
+      inSize,
+      outSize: this.count(),
+      rowPtr: Int32Array.from(this.rowPtr),
+      cols: Int32Array.from(this.cols),
+      vals: Float64Array.from(this.vals),
+      bias: Float64Array.from(this.bias),
+      nodes,
+    };
   }
 }

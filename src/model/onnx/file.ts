@@ -93,13 +93,20 @@ export function decodeTensor(t: TensorProto, external?: (t: TensorProto) => Uint
   let data: Float64Array;
   if (t.dataType === DT.STRING) {
     const strings = (t.stringData ?? []).map((b) => new TextDecoder().decode(b));
-    if (strings.length !== count) throw new ZkinferError('MODEL_UNREADABLE', `tensor "${name}" holds ${strings.length} strings but its shape [${shape}] needs ${count}`, name);
+    if (strings.length !== count)
+      throw new ZkinferError('MODEL_UNREADABLE', `tensor "${name}" holds ${strings.length} strings but its shape [${shape}] needs ${count}`, name);
     return { data: new Float64Array(count).fill(Number.NaN), shape, strings };
   }
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     if (!external) throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}" has external data but no model directory is known`, name);
     const raw = external(t);
-    checkLimit(limits, 'maxTensorElements', Math.floor(raw.length / Math.max(1, BYTES_PER_ELEMENT[t.dataType ?? 0] ?? 1)), `the element count stored for tensor ${name}`, name);
+    checkLimit(
+      limits,
+      'maxTensorElements',
+      Math.floor(raw.length / Math.max(1, BYTES_PER_ELEMENT[t.dataType ?? 0] ?? 1)),
+      `the element count stored for tensor ${name}`,
+      name,
+    );
     data = decodeRaw(raw, t.dataType ?? 0, name);
   } else if (t.rawData && t.rawData.length > 0) data = decodeRaw(t.rawData, t.dataType ?? 0, name);
   else if (t.floatData && t.floatData.length > 0) data = Float64Array.from(t.floatData);
@@ -127,11 +134,16 @@ function externalReader(files: Map<string, Uint8Array>, limits: ModelLimits, sto
       throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}": external location "${location}" must stay inside the model's directory`, name);
     }
     const bytes = files.get(location);
-    if (!bytes) throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}": external data file "${location}" is missing (it must sit beside the model)`, location);
+    if (!bytes)
+      throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}": external data file "${location}" is missing (it must sit beside the model)`, location);
     const offset = Number(kv.get('offset') ?? 0);
     const length = kv.has('length') ? Number(kv.get('length')) : bytes.length - offset;
     if (!(offset >= 0 && length >= 0 && offset + length <= bytes.length)) {
-      throw new ZkinferError('MODEL_EXTERNAL_DATA', `tensor "${name}": "${location}" is too short (needs bytes ${offset}..${offset + length}, has ${bytes.length})`, location);
+      throw new ZkinferError(
+        'MODEL_EXTERNAL_DATA',
+        `tensor "${name}": "${location}" is too short (needs bytes ${offset}..${offset + length}, has ${bytes.length})`,
+        location,
+      );
     }
     total += length;
     checkLimit(limits, 'maxInitializerBytes', total, `the tensor data of the model, up to and including external tensor ${name}, in bytes`, name);
@@ -158,7 +170,12 @@ export async function readOnnx(file: string, limits: ModelLimits = DEFAULT_MODEL
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new ZkinferError('MODEL_UNREADABLE', `${path.basename(file)} is not a readable ONNX model (truncated or not protobuf): ${(e as Error).message}`, 'model', { cause: e });
+    throw new ZkinferError(
+      'MODEL_UNREADABLE',
+      `${path.basename(file)} is not a readable ONNX model (truncated or not protobuf): ${(e as Error).message}`,
+      'model',
+      { cause: e },
+    );
   }
   const graph = model.graph;
   if (!graph || !graph.node || graph.node.length === 0 || !graph.output || graph.output.length === 0) {
@@ -175,7 +192,10 @@ export async function readOnnx(file: string, limits: ModelLimits = DEFAULT_MODEL
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
     if (!location || files.has(location) || path.isAbsolute(location) || location.split(/[\\/]/).includes('..')) continue;
-    const size = await stat(path.join(dir, location)).then((st) => st.size, () => 0);
+    const size = await stat(path.join(dir, location)).then(
+      (st) => st.size,
+      () => 0,
+    );
     totalBytes += size;
     checkLimit(limits, 'maxModelBytes', totalBytes, `the size of the ONNX file and its external data, up to and including "${location}", in bytes`, location);
     try {

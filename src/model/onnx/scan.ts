@@ -22,25 +22,80 @@ type Kind =
   | { msg: MessageName };
 
 type MessageName =
-  | 'Model' | 'OperatorSetId' | 'StringStringEntry' | 'TrainingInfo' | 'Function' | 'Graph' | 'TensorAnnotation' | 'Node'
-  | 'Attribute' | 'ValueInfo' | 'Type' | 'TypeTensor' | 'TypeSequence' | 'TypeMap' | 'TypeOptional' | 'Shape' | 'Dimension'
-  | 'SparseTensor' | 'Segment' | 'Tensor';
+  | 'Model'
+  | 'OperatorSetId'
+  | 'StringStringEntry'
+  | 'TrainingInfo'
+  | 'Function'
+  | 'Graph'
+  | 'TensorAnnotation'
+  | 'Node'
+  | 'Attribute'
+  | 'ValueInfo'
+  | 'Type'
+  | 'TypeTensor'
+  | 'TypeSequence'
+  | 'TypeMap'
+  | 'TypeOptional'
+  | 'Shape'
+  | 'Dimension'
+  | 'SparseTensor'
+  | 'Segment'
+  | 'Tensor';
 
 const m = (msg: MessageName): Kind => ({ msg });
 
 /** Field number -> kind, per message (Tensor's data fields are handled by `scanTensor`). */
 const SCHEMA: Record<Exclude<MessageName, 'Tensor'>, Record<number, Kind>> = {
-  Model: { 1: 'int', 2: 'str', 3: 'str', 4: 'str', 5: 'int', 6: 'str', 7: m('Graph'), 8: m('OperatorSetId'), 14: m('StringStringEntry'), 20: m('TrainingInfo'), 25: m('Function') },
+  Model: {
+    1: 'int',
+    2: 'str',
+    3: 'str',
+    4: 'str',
+    5: 'int',
+    6: 'str',
+    7: m('Graph'),
+    8: m('OperatorSetId'),
+    14: m('StringStringEntry'),
+    20: m('TrainingInfo'),
+    25: m('Function'),
+  },
   OperatorSetId: { 1: 'str', 2: 'int' },
   StringStringEntry: { 1: 'str', 2: 'str' },
   TrainingInfo: { 1: m('Graph'), 2: m('Graph'), 3: m('StringStringEntry'), 4: m('StringStringEntry') },
   Function: { 1: 'str', 4: 'str', 5: 'str', 6: 'str', 7: m('Node'), 8: 'str', 9: m('OperatorSetId'), 10: 'str' },
-  Graph: { 1: m('Node'), 2: 'str', 5: m('Tensor'), 10: 'str', 11: m('ValueInfo'), 12: m('ValueInfo'), 13: m('ValueInfo'), 14: m('TensorAnnotation'), 15: m('SparseTensor') },
+  Graph: {
+    1: m('Node'),
+    2: 'str',
+    5: m('Tensor'),
+    10: 'str',
+    11: m('ValueInfo'),
+    12: m('ValueInfo'),
+    13: m('ValueInfo'),
+    14: m('TensorAnnotation'),
+    15: m('SparseTensor'),
+  },
   TensorAnnotation: { 1: 'str', 2: m('StringStringEntry') },
   Node: { 1: 'str', 2: 'str', 3: 'str', 4: 'str', 5: m('Attribute'), 6: 'str', 7: 'str' },
   Attribute: {
-    1: 'str', 2: 'f32', 3: 'int', 4: 'str', 5: m('Tensor'), 6: m('Graph'), 7: 'f32s', 8: 'ints', 9: 'str', 10: m('Tensor'), 11: m('Graph'),
-    13: 'str', 14: m('Type'), 15: m('Type'), 20: 'i32', 21: 'str', 22: m('SparseTensor'), 23: m('SparseTensor'),
+    1: 'str',
+    2: 'f32',
+    3: 'int',
+    4: 'str',
+    5: m('Tensor'),
+    6: m('Graph'),
+    7: 'f32s',
+    8: 'ints',
+    9: 'str',
+    10: m('Tensor'),
+    11: m('Graph'),
+    13: 'str',
+    14: m('Type'),
+    15: m('Type'),
+    20: 'i32',
+    21: 'str',
+    22: m('SparseTensor'),
+    23: m('SparseTensor'),
   },
   ValueInfo: { 1: 'str', 2: m('Type'), 3: 'str' },
   Type: { 1: m('TypeTensor'), 4: m('TypeSequence'), 5: m('TypeMap'), 6: 'str', 8: m('TypeTensor'), 9: m('TypeOptional') },
@@ -74,13 +129,35 @@ class Unreadable extends Error {}
  * a mismatch would make it read the bytes differently from this scan: refuse it.
  */
 function expectWireType(kind: Kind, wt: number, type: string, tag: number): void {
-  const ok = kind === 'int' || kind === 'i32' ? wt === 0 : kind === 'f32' ? wt === 5 : kind === 'ints' ? wt === 0 || wt === 2 : kind === 'f32s' ? wt === 5 || wt === 2 : wt === 2;
+  const ok =
+    kind === 'int' || kind === 'i32'
+      ? wt === 0
+      : kind === 'f32'
+        ? wt === 5
+        : kind === 'ints'
+          ? wt === 0 || wt === 2
+          : kind === 'f32s'
+            ? wt === 5 || wt === 2
+            : wt === 2;
   if (!ok) throw new Unreadable(`field ${Math.floor(tag / 8)} of ${type} has wire type ${wt}`);
 }
 
 /** Wire types each known TensorProto field may have (packed or not for repeated scalars). */
 const TENSOR_WIRE_TYPES: Record<number, number[]> = {
-  1: [0, 2], 2: [0], 3: [2], 4: [5, 2], 5: [0, 2], 6: [2], 7: [0, 2], 8: [2], 9: [2], 10: [1, 2], 11: [0, 2], 12: [2], 13: [2], 14: [0],
+  1: [0, 2],
+  2: [0],
+  3: [2],
+  4: [5, 2],
+  5: [0, 2],
+  6: [2],
+  7: [0, 2],
+  8: [2],
+  9: [2],
+  10: [1, 2],
+  11: [0, 2],
+  12: [2],
+  13: [2],
+  14: [0],
 };
 
 class Scanner {
@@ -202,7 +279,8 @@ class Scanner {
 
   count(n: number): void {
     this.fields += n;
-    if (this.fields > this.limits.maxProtoFields) throw tooLarge(this.limits, 'maxProtoFields', this.fields, 'the number of protobuf values (names, attributes, shapes) read so far', 'model');
+    if (this.fields > this.limits.maxProtoFields)
+      throw tooLarge(this.limits, 'maxProtoFields', this.fields, 'the number of protobuf values (names, attributes, shapes) read so far', 'model');
   }
 
   /** Elements of a repeated scalar field: packed (wire type 2) or one per occurrence. */
@@ -285,7 +363,13 @@ class Scanner {
       if (kind.msg === 'Node' && this.nodes >= this.limits.maxNodes) {
         // Counted to the end of the graph without reading the nodes, so the error says how many.
         const total = this.nodes + this.countNodes(pos, end);
-        throw tooLarge(this.limits, 'maxNodes', total, where === 'model' ? 'the node count of the graph' : `the node count of a subgraph of ${where}`, where === 'model' ? undefined : where);
+        throw tooLarge(
+          this.limits,
+          'maxNodes',
+          total,
+          where === 'model' ? 'the node count of the graph' : `the node count of a subgraph of ${where}`,
+          where === 'model' ? undefined : where,
+        );
       }
       this.message(kind.msg, s, e, depth + 1, where);
       pos = e;
@@ -341,7 +425,7 @@ class Scanner {
           // dims: repeated int64, decoded (there are few of them; each is a protobuf value).
           if (wt === 2) {
             const [s, e] = this.lengthDelimited(p, end);
-            for (let q = s; q < e; ) {
+            for (let q = s; q < e;) {
               const [d, nq] = this.int64(q, e);
               dims.push(d);
               this.count(1);
@@ -417,7 +501,13 @@ class Scanner {
     const declared = elementCount(dims, at);
     if (rawBytes >= 0) storedElements += Math.floor(rawBytes / (ELEMENT_BYTES[dataType] || 1));
     const { limits } = this;
-    checkLimit(limits, 'maxTensorElements', declared, `the element count its shape [${dims.slice(0, 8).join(',')}${dims.length > 8 ? ',...' : ''}] declares for ${label}`, at);
+    checkLimit(
+      limits,
+      'maxTensorElements',
+      declared,
+      `the element count its shape [${dims.slice(0, 8).join(',')}${dims.length > 8 ? ',...' : ''}] declares for ${label}`,
+      at,
+    );
     checkLimit(limits, 'maxTensorElements', storedElements, `the element count stored in ${label}`, at);
     this.tensorBytes += storedBytes;
     this.tensorElements += declared;

@@ -54,10 +54,18 @@ export const ACTIVATION_HANDLERS: Record<string, Handler> = {
     // from `axis` on, so only those before it must be 1; from 13 on every other one must.
     const others = L.opset < 13 ? act.shape.slice(0, a) : act.shape.filter((_, i) => i !== a);
     if (a < 0 || a >= rank || others.some((d) => d !== 1)) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" over axis ${axis} of shape [${act.shape}]: only a softmax over the whole feature vector is supported`, nodeName(node));
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `Softmax "${nodeName(node)}" over axis ${axis} of shape [${act.shape}]: only a softmax over the whole feature vector is supported`,
+        nodeName(node),
+      );
     }
     if (!L.whole(act)) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Softmax "${nodeName(node)}" is read by more than one node or computed on a branch: Softmax is supported only as the last op`, nodeName(node));
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `Softmax "${nodeName(node)}" is read by more than one node or computed on a branch: Softmax is supported only as the last op`,
+        nodeName(node),
+      );
     }
     L.pendingHead = { op: 'softmax', node: nodeName(node), size: size(act.shape) };
     L.setAct(node, act.shape);

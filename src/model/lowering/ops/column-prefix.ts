@@ -89,7 +89,8 @@ class Prefix {
     if (p.kind === 'num') return p;
     const c = this.cols[p.col];
     if (c.categories) fail(node, `column ${c.name} is categorical (read by ${c.encoder}) and is also used as a number`);
-    if (this.L.stringInputs.has(this.L.inputs[c.input].name)) fail(node, `column ${c.name} holds strings and is used as a number (only OneHotEncoder or LabelEncoder may read it)`);
+    if (this.L.stringInputs.has(this.L.inputs[c.input].name))
+      fail(node, `column ${c.name} holds strings and is used as a number (only OneHotEncoder or LabelEncoder may read it)`);
     if (p.cast) fail(node, `column ${c.name} is cast to an integer type and used as a number: the truncation is not linear`);
     c.numeric = true;
     return { kind: 'num', terms: [{ col: p.col, cat: -1, coef: 1 }], shift: 0, integral: false };
@@ -97,7 +98,8 @@ class Prefix {
 
   /** A column as a category of an encoder: fixes its ordered categories. */
   category(node: NodeProto, p: Part, cats: string[]): number {
-    if (p.kind !== 'col') fail(node, 'encodes a computed value: only a graph input column (as given, or picked, concatenated, reshaped or cast) may be encoded');
+    if (p.kind !== 'col')
+      fail(node, 'encodes a computed value: only a graph input column (as given, or picked, concatenated, reshaped or cast) may be encoded');
     const c = this.cols[p.col];
     if (c.numeric) fail(node, `column ${c.name} is used as a number elsewhere and encoded here`);
     if (new Set(cats).size !== cats.length) fail(node, 'has duplicate categories');
@@ -125,7 +127,12 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
   for (const [k, inp] of L.inputs.entries()) {
     // Rows of features only (each input [1, k] or [k]).
     if (inp.shape.length > 1 && inp.shape.slice(0, -1).some((d) => d !== 1)) {
-      if (L.stringInputs.has(inp.name)) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph input "${inp.name}" holds strings in shape [${inp.shape}]: only one row of columns is supported`, inp.name);
+      if (L.stringInputs.has(inp.name))
+        throw new ZkinferError(
+          'MODEL_UNSUPPORTED_GRAPH',
+          `graph input "${inp.name}" holds strings in shape [${inp.shape}]: only one row of columns is supported`,
+          inp.name,
+        );
       return none;
     }
     const parts: Part[] = [];
@@ -178,7 +185,12 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
   for (const [k, inp] of L.inputs.entries()) {
     if (!L.stringInputs.has(inp.name)) continue;
     const unread = P.cols.find((c) => c.input === k && !c.categories);
-    if (unread) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `graph input "${inp.name}" holds strings, and column ${unread.name} is not read by a OneHotEncoder or LabelEncoder`, inp.name);
+    if (unread)
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `graph input "${inp.name}" holds strings, and column ${unread.name} is not read by a OneHotEncoder or LabelEncoder`,
+        inp.name,
+      );
   }
 
   // The flat layout: a categorical column takes one feature per category.
@@ -205,7 +217,14 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
     L.resetWhole(name, [1, n]);
   } else if (identityOrder) {
     L.reserveLayer(last, n, n, 2 * n);
-    L.layers.push({ kind: 'diag', name: where.at(-1)!, size: n, scale: Float64Array.from(p, (q) => q.terms[0].coef), shift: Float64Array.from(p, (q) => q.shift), nodes: where });
+    L.layers.push({
+      kind: 'diag',
+      name: where.at(-1)!,
+      size: n,
+      scale: Float64Array.from(p, (q) => q.terms[0].coef),
+      shift: Float64Array.from(p, (q) => q.shift),
+      nodes: where,
+    });
     L.version++;
     L.resetWhole(name, [1, n]);
   } else {
@@ -214,7 +233,15 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
     p.forEach((q, r) => {
       for (const t of q.terms) weights[r * n + flat(t)] += t.coef;
     });
-    L.layers.push({ kind: 'dense', name: where.at(-1) ?? name, inSize: n, outSize: p.length, weights, bias: Float64Array.from(p, (q) => q.shift), nodes: where });
+    L.layers.push({
+      kind: 'dense',
+      name: where.at(-1) ?? name,
+      inSize: n,
+      outSize: p.length,
+      weights,
+      bias: Float64Array.from(p, (q) => q.shift),
+      nodes: where,
+    });
     L.version++;
     L.resetWhole(name, [1, p.length]);
   }
@@ -241,7 +268,19 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
       const axis = attrInt(node, 'axis', 0);
       // Every dimension before the axis is 1 (a row): concatenating is appending.
       const a = axis < 0 ? axis + rank : axis;
-      if (a <= 0 || a >= rank || ins.some((i) => P.shapes.get(i)!.length !== rank || P.shapes.get(i)!.slice(0, a).some((d) => d !== 1))) return undefined;
+      if (
+        a <= 0 ||
+        a >= rank ||
+        ins.some(
+          (i) =>
+            P.shapes.get(i)!.length !== rank ||
+            P.shapes
+              .get(i)!
+              .slice(0, a)
+              .some((d) => d !== 1),
+        )
+      )
+        return undefined;
     } else {
       const dims = attrInts(node, 'inputdimensions');
       if (!dims || dims.some((d, k) => d !== P.parts.get(ins[k])!.length)) return undefined;
@@ -263,7 +302,12 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
     const to = attrInt(node, 'to', 1);
     if ([1, 10, 11].includes(to)) return same(x);
     // To an integer type: exact on a category or an integer; a number would be truncated.
-    if ([6, 7].includes(to)) return same(x.map((q) => (q.kind === 'col' ? { ...q, cast: true } : q.integral ? q : fail(node, `casts a computed number to integer type ${to}: the truncation is not linear`))));
+    if ([6, 7].includes(to))
+      return same(
+        x.map((q) =>
+          q.kind === 'col' ? { ...q, cast: true } : q.integral ? q : fail(node, `casts a computed number to integer type ${to}: the truncation is not linear`),
+        ),
+      );
     return undefined;
   }
   if (op === 'Reshape') {
@@ -343,7 +387,10 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
     // The spec's default sentinel is 0.0; scikit-learn's missing value is NaN.
     const replaced = attribute(node, 'replaced_value_float');
     if (!replaced || !Number.isNaN(replaced.f)) {
-      fail(node, 'replaces a number, not NaN: a numeric sentinel is an ordinary input value to a circuit, which would have to refuse it (only NaN, what scikit-learn exports for missing values, is supported)');
+      fail(
+        node,
+        'replaces a number, not NaN: a numeric sentinel is an ordinary input value to a circuit, which would have to refuse it (only NaN, what scikit-learn exports for missing values, is supported)',
+      );
     }
     const vals = attrFloats(node, 'imputed_value_floats');
     if (!vals) fail(node, 'has no imputed_value_floats (integer imputation is not supported)');
@@ -353,7 +400,8 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
       const c = vals.length === 1 ? vals[0] : vals[i];
       if (!Number.isFinite(c)) fail(node, `imputed value ${i} is not finite`);
       const t = q.terms[0];
-      if (q.terms.length !== 1 || t.cat !== -1 || t.coef === 0) fail(node, `feature ${i} is not one input column (scaled or shifted): only a column's own missing value can be imputed before proving`);
+      if (q.terms.length !== 1 || t.cat !== -1 || t.coef === 0)
+        fail(node, `feature ${i} is not one input column (scaled or shifted): only a column's own missing value can be imputed before proving`);
       // Missing x makes this scalar NaN, which becomes c: x = (c - shift) / coef gives c.
       const v = (c - q.shift) / t.coef;
       const col = P.cols[t.col];

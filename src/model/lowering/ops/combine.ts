@@ -27,9 +27,22 @@ export function lowerCombine(L: Lowering, node: NodeProto, op: string, x: Activa
   const kept = L.layout.filter((s) => L.needed(s.id));
   if (op === 'Add' || op === 'Sub') {
     const sign = op === 'Add' ? 1 : -1;
-    const id = L.relayout(node, kept, (rows) => {
-      for (let k = 0; k < n; k++) rows.row([[ox + ix[k], 1], [oy + iy[k], sign]], 0);
-    }, n, [name]);
+    const id = L.relayout(
+      node,
+      kept,
+      (rows) => {
+        for (let k = 0; k < n; k++)
+          rows.row(
+            [
+              [ox + ix[k], 1],
+              [oy + iy[k], sign],
+            ],
+            0,
+          );
+      },
+      n,
+      [name],
+    );
     L.consuming = L.bind(node.output![0], shape, id);
     return;
   }
@@ -67,7 +80,11 @@ export function lowerVariadic(L: Lowering, node: NodeProto, op: 'Sum' | 'Mean' |
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${op} "${name}": input ${i} is neither an activation nor a constant`, name);
   });
   if (op === 'Max' && parts.some((p) => !p.act)) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Max "${name}" with a constant operand is not supported (Max of activations is; use Relu or Clip for a bound)`, name);
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `Max "${name}" with a constant operand is not supported (Max of activations is; use Relu or Clip for a bound)`,
+      name,
+    );
   }
   for (const p of parts) if (p.act) L.activation(node, p.act);
   const shape = parts.reduce((acc, p) => broadcastShape(node, acc, p.shape), parts[0].shape);
@@ -78,23 +95,36 @@ export function lowerVariadic(L: Lowering, node: NodeProto, op: 'Sum' | 'Mean' |
   const kept = L.layout.filter((s) => L.needed(s.id));
   if (op !== 'Max') {
     const f = op === 'Mean' ? 1 / parts.length : 1;
-    const id = L.relayout(node, kept, (rows) => {
-      for (let k = 0; k < n; k++) {
-        const terms: [number, number][] = [];
-        let bias = 0;
-        parts.forEach((p, j) => {
-          if (p.act) terms.push([offs[j] + maps[j][k], f]);
-          else bias += f * p.data![maps[j][k]];
-        });
-        rows.row(terms, bias);
-      }
-    }, n, [name]);
+    const id = L.relayout(
+      node,
+      kept,
+      (rows) => {
+        for (let k = 0; k < n; k++) {
+          const terms: [number, number][] = [];
+          let bias = 0;
+          parts.forEach((p, j) => {
+            if (p.act) terms.push([offs[j] + maps[j][k], f]);
+            else bias += f * p.data![maps[j][k]];
+          });
+          rows.row(terms, bias);
+        }
+      },
+      n,
+      [name],
+    );
     L.consuming = L.bind(node.output![0], shape, id);
     return;
   }
-  const id = L.relayoutPool(node, kept, (window) => {
-    for (let k = 0; k < n; k++) window(parts.map((_, j) => offs[j] + maps[j][k]));
-  }, n, name, [name]);
+  const id = L.relayoutPool(
+    node,
+    kept,
+    (window) => {
+      for (let k = 0; k < n; k++) window(parts.map((_, j) => offs[j] + maps[j][k]));
+    },
+    n,
+    name,
+    [name],
+  );
   L.consuming = L.bind(node.output![0], shape, id);
 }
 
@@ -114,25 +144,35 @@ export function lowerConcat(L: Lowering, node: NodeProto, ins: (Value | undefine
   const axisAttr = attrInt(node, 'axis', 0);
   const axis = axisAttr < 0 ? axisAttr + rank : axisAttr;
   if (axis < 0 || axis >= rank || parts.some((p) => p.shape.length !== rank || p.shape.some((d, i) => i !== axis && d !== parts[0].shape[i]))) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${name}" along axis ${axisAttr} of shapes ${parts.map((p) => `[${p.shape}]`).join(', ')}: the other dimensions must agree`, name);
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `Concat "${name}" along axis ${axisAttr} of shapes ${parts.map((p) => `[${p.shape}]`).join(', ')}: the other dimensions must agree`,
+      name,
+    );
   }
   const outer = size(parts[0].shape.slice(0, axis));
   const inner = size(parts[0].shape.slice(axis + 1));
   const shape = parts[0].shape.map((d, i) => (i === axis ? parts.reduce((a, p) => a + p.shape[axis], 0) : d));
   const kept = L.layout.filter((s) => L.needed(s.id));
   const offs = parts.map((p) => (p.act ? L.offsetOf(p.act.slot) : 0));
-  const id = L.relayout(node, kept, (rows) => {
-    for (let o = 0; o < outer; o++) {
-      parts.forEach((p, j) => {
-        const chunk = p.shape[axis] * inner;
-        for (let k = 0; k < chunk; k++) {
-          const src = o * chunk + k;
-          if (p.act) rows.copy(offs[j] + src);
-          else rows.row([], p.data![src]);
-        }
-      });
-    }
-  }, size(shape), [name]);
+  const id = L.relayout(
+    node,
+    kept,
+    (rows) => {
+      for (let o = 0; o < outer; o++) {
+        parts.forEach((p, j) => {
+          const chunk = p.shape[axis] * inner;
+          for (let k = 0; k < chunk; k++) {
+            const src = o * chunk + k;
+            if (p.act) rows.copy(offs[j] + src);
+            else rows.row([], p.data![src]);
+          }
+        });
+      }
+    },
+    size(shape),
+    [name],
+  );
   L.consuming = L.bind(node.output![0], shape, id);
 }
 

@@ -138,7 +138,12 @@ export const constantOps: Record<string, ConstOp> = {
       for (const p of parts) {
         const chunk = size(p.shape.slice(axis));
         const piece = p.data.subarray(o * chunk, (o + 1) * chunk);
-        if (k + piece.length > data.length) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Concat "${node.name}": inputs of shapes ${parts.map((q) => `[${q.shape}]`).join(', ')} do not concatenate`, node.name ?? undefined);
+        if (k + piece.length > data.length)
+          throw new ZkinferError(
+            'MODEL_UNSUPPORTED_GRAPH',
+            `Concat "${node.name}": inputs of shapes ${parts.map((q) => `[${q.shape}]`).join(', ')} do not concatenate`,
+            node.name ?? undefined,
+          );
         data.set(piece, k);
         k += piece.length;
       }
@@ -159,7 +164,8 @@ export const constantOps: Record<string, ConstOp> = {
     for (let o = 0; o < outer; o++) {
       for (const raw of I.data) {
         const k = raw < 0 ? raw + dim : raw;
-        if (!(k >= 0 && k < dim)) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gather "${node.name}": index ${raw} is outside a dimension of ${dim}`, node.name ?? undefined);
+        if (!(k >= 0 && k < dim))
+          throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gather "${node.name}": index ${raw} is outside a dimension of ${dim}`, node.name ?? undefined);
         data.set(A.data.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner), j);
         j += inner;
       }
@@ -177,7 +183,15 @@ export const constantOps: Record<string, ConstOp> = {
     const A = need(node, a, 'data');
     const reps = Array.from(need(node, r, 'repeats').data);
     const st = strides(A.shape);
-    return [gatherBy(ctx, node, A, A.shape.map((d, i) => d * reps[i]), (i, idx) => (idx % A.shape[i]) * st[i])];
+    return [
+      gatherBy(
+        ctx,
+        node,
+        A,
+        A.shape.map((d, i) => d * reps[i]),
+        (i, idx) => (idx % A.shape[i]) * st[i],
+      ),
+    ];
   },
   Slice(node, ins, opset, ctx) {
     const A = need(node, ins[0], 'data');
@@ -195,7 +209,8 @@ export const constantOps: Record<string, ConstOp> = {
       const ax = ax0 < 0 ? ax0 + rank : ax0;
       const d = A.shape[ax];
       const st = steps[k];
-      if (d === undefined || !st) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Slice "${node.name}": axis ${ax0} or step ${st} is invalid`, node.name ?? undefined);
+      if (d === undefined || !st)
+        throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Slice "${node.name}": axis ${ax0} or step ${st} is invalid`, node.name ?? undefined);
       let s0 = starts[k] < 0 ? starts[k] + d : starts[k];
       let e0 = ends[k] < 0 ? ends[k] + d : ends[k];
       if (st > 0) [s0, e0] = [clamp(s0, 0, d), clamp(e0, 0, d)];
@@ -211,7 +226,15 @@ export const constantOps: Record<string, ConstOp> = {
     const A = need(node, a, 'data');
     const perm = attrInts(node, 'perm') ?? A.shape.map((_, i) => A.shape.length - 1 - i);
     const st = strides(A.shape);
-    return [gatherBy(ctx, node, A, perm.map((p) => A.shape[p]), (i, idx) => idx * st[perm[i]])];
+    return [
+      gatherBy(
+        ctx,
+        node,
+        A,
+        perm.map((p) => A.shape[p]),
+        (i, idx) => idx * st[perm[i]],
+      ),
+    ];
   },
   /** Dequantized weights: (q - zero point) * scale, per tensor or per axis. */
   DequantizeLinear(node, [x, scale, zp], _opset, ctx) {

@@ -29,7 +29,8 @@ const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
 export function convRefusal(node: NodeProto): string | null {
   const op = node.opType ?? '';
   const autoPad = attrString(node, 'auto_pad', 'NOTSET');
-  if (['Conv', 'ConvTranspose', 'AveragePool', 'MaxPool'].includes(op) && !AUTO_PADS.includes(autoPad)) return `auto_pad "${autoPad}" is not an ONNX padding mode`;
+  if (['Conv', 'ConvTranspose', 'AveragePool', 'MaxPool'].includes(op) && !AUTO_PADS.includes(autoPad))
+    return `auto_pad "${autoPad}" is not an ONNX padding mode`;
   if ((autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') && (attrInts(node, 'dilations') ?? []).some((d) => d !== 1)) {
     return `auto_pad = ${autoPad} with dilations is not supported (onnxruntime refuses it too; give explicit pads)`;
   }
@@ -63,7 +64,13 @@ function dimTaps(L: Lowering, node: NodeProto, outLen: number, k: number, at: (o
   const where = nodeName(node);
   checkLimit(L.limits, 'maxLayerWidth', outLen, `the output length of one spatial axis of ${node.opType}`, where);
   if (outLen * k > 16 * L.limits.maxParameters) {
-    throw tooLarge(L.limits, 'maxParameters', outLen * k, `the kernel positions ${node.opType} would scan on one spatial axis (output length ${outLen} x kernel ${k}, allowed up to 16 x the limit)`, where);
+    throw tooLarge(
+      L.limits,
+      'maxParameters',
+      outLen * k,
+      `the kernel positions ${node.opType} would scan on one spatial axis (output length ${outLen} x kernel ${k}, allowed up to 16 x the limit)`,
+      where,
+    );
   }
   const ptr = new Int32Array(outLen + 1);
   let n = 0;
@@ -139,7 +146,8 @@ function spatialOf(node: NodeProto, act: Activation): { C: number; spatial: numb
 
 function listAttr(node: NodeProto, name: string, n: number, dflt: number): number[] {
   const v = attrInts(node, name) ?? Array(n).fill(dflt);
-  if (v.length !== n || v.some((x) => !Number.isInteger(x))) throw refuse(node, `attribute ${name} = [${v}] does not have one whole number per spatial dimension (${n})`);
+  if (v.length !== n || v.some((x) => !Number.isInteger(x)))
+    throw refuse(node, `attribute ${name} = [${v}] does not have one whole number per spatial dimension (${n})`);
   return v;
 }
 
@@ -287,7 +295,12 @@ function convLike(L: Lowering, node: NodeProto, act: Activation, transposed: boo
     const dilations = listAttr(node, 'dilations', n, 1);
     const pads = listAttr(node, 'pads', 2 * n, 0);
     const outPad = listAttr(node, 'output_padding', n, 0);
-    if (strides.some((s) => s < 1) || dilations.some((s) => s < 1) || pads.some((p) => p < 0) || outPad.some((p, d) => p < 0 || p >= Math.max(strides[d], dilations[d]))) {
+    if (
+      strides.some((s) => s < 1) ||
+      dilations.some((s) => s < 1) ||
+      pads.some((p) => p < 0) ||
+      outPad.some((p, d) => p < 0 || p >= Math.max(strides[d], dilations[d]))
+    ) {
       throw refuse(node, `strides [${strides}], dilations [${dilations}], pads [${pads}] or output_padding [${outPad}] out of range`);
     }
     outSpatial = spatial.map((x, d) => strides[d] * (x - 1) + outPad[d] + (kernel[d] - 1) * dilations[d] + 1 - pads[d] - pads[n + d]);
@@ -333,7 +346,15 @@ function convLike(L: Lowering, node: NodeProto, act: Activation, transposed: boo
 
 /** The pool window: kernel_shape (required) or the whole input for the Global ops. */
 function poolGeometry(node: NodeProto, spatial: number[], global: boolean): Geometry {
-  if (global) return { kernel: spatial, strides: spatial.map(() => 1), dilations: spatial.map(() => 1), padsBegin: spatial.map(() => 0), padsEnd: spatial.map(() => 0), outSpatial: spatial.map(() => 1) };
+  if (global)
+    return {
+      kernel: spatial,
+      strides: spatial.map(() => 1),
+      dilations: spatial.map(() => 1),
+      padsBegin: spatial.map(() => 0),
+      padsEnd: spatial.map(() => 0),
+      outSpatial: spatial.map(() => 1),
+    };
   const kernel = attrInts(node, 'kernel_shape');
   if (!kernel) throw refuse(node, 'attribute kernel_shape is missing');
   return geometry(node, spatial, kernel);
@@ -358,7 +379,20 @@ function averagePool(L: Lowering, node: NodeProto, act: Activation, global: bool
   );
   const outSpatial = g.outSpatial;
   // Without count_include_pad the divisor is the number of taps inside the input.
-  const layer = assemble(L, node, C, spatial, C, outSpatial, taps, g.kernel, 1, (m) => [m], (_m, _c, _kk, window) => 1 / window, () => 0);
+  const layer = assemble(
+    L,
+    node,
+    C,
+    spatial,
+    C,
+    outSpatial,
+    taps,
+    g.kernel,
+    1,
+    (m) => [m],
+    (_m, _c, _kk, window) => 1 / window,
+    () => 0,
+  );
   if (includePad) {
     // Rewrite each row's weights as 1 / (window positions inside the padded input).
     const per = [...positions(outSpatial)].map((p) => p.reduce((a, o, d) => a * padded[d][o], 1));
@@ -489,4 +523,3 @@ export const CONV_HANDLERS: Record<string, Handler> = {
   GlobalMaxPool: (L, node, act) => maxPool(L, node, act, true),
   Pad: pad,
 };
-

@@ -19,9 +19,13 @@ export function lowerOnLabel(L: Lowering, node: NodeProto): boolean {
   const name = nodeName(node);
   const labelIn = (node.input ?? []).some((i) => L.values.get(i)?.kind === 'label');
   if (!labelIn) return false;
-  const plain = (node.domain ?? '') === '' && ['Identity', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten'].includes(op) && L.values.get(node.input![0])?.kind === 'label';
+  const plain =
+    (node.domain ?? '') === '' &&
+    ['Identity', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten'].includes(op) &&
+    L.values.get(node.input![0])?.kind === 'label';
   const classes = L.values.get(node.input![0] ?? '');
-  const picked = node.domain === ML_DOMAIN && op === 'ArrayFeatureExtractor' && classes?.kind === 'const' && L.values.get(node.input![1] ?? '')?.kind === 'label';
+  const picked =
+    node.domain === ML_DOMAIN && op === 'ArrayFeatureExtractor' && classes?.kind === 'const' && L.values.get(node.input![1] ?? '')?.kind === 'label';
   if (plain || picked) {
     if (picked && classes?.kind === 'const') L.classLabels = classes.t.strings ?? Array.from(classes.t.data, (v) => String(v));
     L.values.set(node.output![0], { kind: 'label' });
@@ -47,8 +51,21 @@ export function lowerProbabilities(L: Lowering, node: NodeProto): boolean {
   }
   if ((node.domain ?? '') !== '') return false;
   const [a, b] = ins;
-  const concatOfBoth = () => L.graphNodes.some((n) => n.opType === 'Concat' && (n.domain ?? '') === '' && n.input?.length === 2 && n.input[0] === node.output?.[0] && n.input[1] === node.input?.[1]);
-  if (op === 'Sub' && a?.kind === 'const' && a.t.data.length === 1 && a.t.data[0] === 1 && isEnd(b) && h?.op === 'sigmoid' && !h.final && h.size === 1 && concatOfBoth()) {
+  const concatOfBoth = () =>
+    L.graphNodes.some(
+      (n) => n.opType === 'Concat' && (n.domain ?? '') === '' && n.input?.length === 2 && n.input[0] === node.output?.[0] && n.input[1] === node.input?.[1],
+    );
+  if (
+    op === 'Sub' &&
+    a?.kind === 'const' &&
+    a.t.data.length === 1 &&
+    a.t.data[0] === 1 &&
+    isEnd(b) &&
+    h?.op === 'sigmoid' &&
+    !h.final &&
+    h.size === 1 &&
+    concatOfBoth()
+  ) {
     L.values.set(node.output![0], { kind: 'complement', of: node.input![1] });
     return true;
   }
@@ -70,10 +87,18 @@ export function lowerProbabilities(L: Lowering, node: NodeProto): boolean {
     const rank = a?.kind === 'act' ? a.shape.length : 0;
     const ax = axis < 0 ? axis + rank : axis;
     if (!isEnd(a) || a.shape.some((d, i) => i !== ax && d !== 1) || attrInt(node, 'select_last_index', 0) !== 0) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `ArgMax "${name}" is supported only over the model's output vector (its predicted label, the first maximum)`, name);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `ArgMax "${name}" is supported only over the model's output vector (its predicted label, the first maximum)`,
+        name,
+      );
     }
     if (h && h.op === 'sigmoid' && !h.final) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `ArgMax "${name}" over a Sigmoid's outputs is not a decision zkinfer proves (it proves p >= 0.5 per output, or the argmax of a Softmax)`, name);
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `ArgMax "${name}" over a Sigmoid's outputs is not a decision zkinfer proves (it proves p >= 0.5 per output, or the argmax of a Softmax)`,
+        name,
+      );
     }
     if (!h) L.argmaxLabel = true;
     L.labelSource = { node: name, slot: a.slot };

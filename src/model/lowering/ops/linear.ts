@@ -26,7 +26,8 @@ export function elementwise(L: Lowering, node: NodeProto, act: Activation, c: Te
       } else shift[i] = -b[i];
     } else if (op === 'Mul') scale[i] = b[i];
     else {
-      if (constFirst) throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Div "${nodeName(node)}" divides a constant by the activation, which is not linear`, nodeName(node));
+      if (constFirst)
+        throw new ZkinferError('MODEL_UNSUPPORTED_OP', `Div "${nodeName(node)}" divides a constant by the activation, which is not linear`, nodeName(node));
       scale[i] = 1 / b[i];
     }
   }
@@ -40,7 +41,11 @@ function dense(L: Lowering, node: NodeProto, act: Activation, W: Float64Array, i
 /** The activation as a row vector [1, K]: all dimensions before the last must be 1. */
 function rowLength(node: NodeProto, act: Activation): number {
   if (act.shape.slice(0, -1).some((d) => d !== 1)) {
-    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${nodeName(node)}" multiplies an activation of shape [${act.shape}]: only one row (batch 1) is supported`, nodeName(node));
+    throw new ZkinferError(
+      'MODEL_UNSUPPORTED_GRAPH',
+      `${node.opType} "${nodeName(node)}" multiplies an activation of shape [${act.shape}]: only one row (batch 1) is supported`,
+      nodeName(node),
+    );
   }
   return act.shape.at(-1)!;
 }
@@ -53,7 +58,8 @@ function transpose(t: Float64Array, rows: number, cols: number): Float64Array {
 
 export const LINEAR_HANDLERS: Record<string, Handler> = {
   Gemm(L, node, act, [b, c]) {
-    if (attrInt(node, 'transA', 0) !== 0) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" with transA is not supported`, nodeName(node));
+    if (attrInt(node, 'transA', 0) !== 0)
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" with transA is not supported`, nodeName(node));
     const B = L.required(node, 1, 'the weight matrix B');
     if (!b || B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Gemm "${nodeName(node)}" needs a 2-d constant B`, nodeName(node));
     const K = rowLength(node, act);
@@ -70,9 +76,11 @@ export const LINEAR_HANDLERS: Record<string, Handler> = {
   },
   MatMul(L, node, act) {
     const B = L.required(node, 1, 'the second operand');
-    if (B.shape.length !== 2) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}" needs a 2-d constant right operand`, nodeName(node));
+    if (B.shape.length !== 2)
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}" needs a 2-d constant right operand`, nodeName(node));
     const K = rowLength(node, act);
-    if (B.shape[0] !== K) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}": input has ${K} features, weights expect ${B.shape[0]}`, nodeName(node));
+    if (B.shape[0] !== K)
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `MatMul "${nodeName(node)}": input has ${K} features, weights expect ${B.shape[0]}`, nodeName(node));
     L.reserveLayer(node, K, B.shape[1], K * B.shape[1] + B.shape[1]);
     dense(L, node, act, transpose(B.data, K, B.shape[1]), K, B.shape[1], new Float64Array(B.shape[1]));
   },

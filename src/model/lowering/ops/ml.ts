@@ -17,7 +17,23 @@ import { type Activation, fail, nodeName } from '../values.ts';
  */
 
 /** ai.onnx.ml ops lowered on activations (some only in the forms `mlRefusal` and `treeRefusal` let through). */
-export const ML_ACTIVATION_OPS = ['ArrayFeatureExtractor', 'Binarizer', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap'];
+export const ML_ACTIVATION_OPS = [
+  'ArrayFeatureExtractor',
+  'Binarizer',
+  'FeatureVectorizer',
+  'Imputer',
+  'LabelEncoder',
+  'LinearClassifier',
+  'LinearRegressor',
+  'Normalizer',
+  'OneHotEncoder',
+  'SVMClassifier',
+  'SVMRegressor',
+  'Scaler',
+  'TreeEnsembleClassifier',
+  'TreeEnsembleRegressor',
+  'ZipMap',
+];
 
 /** Why an ai.onnx.ml op is refused; '' when it is not refused outright. */
 const REFUSED: Record<string, string> = {
@@ -39,10 +55,13 @@ export function mlRefusal(node: NodeProto): string | null {
   if (!ML_ACTIVATION_OPS.includes(op)) return 'not an ai.onnx.ml op zkinfer knows';
   if (op === 'Imputer') {
     const r = attribute(node, 'replaced_value_float');
-    if (attribute(node, 'imputed_value_int64s') || !r || !Number.isNaN(r.f)) return 'only NaN may be replaced (a float Imputer as scikit-learn exports it): a numeric sentinel is an ordinary value to a circuit';
+    if (attribute(node, 'imputed_value_int64s') || !r || !Number.isNaN(r.f))
+      return 'only NaN may be replaced (a float Imputer as scikit-learn exports it): a numeric sentinel is an ordinary value to a circuit';
   }
-  if (op === 'LabelEncoder' && !attrInts(node, 'values_int64s') && !attrFloats(node, 'values_floats')) return 'only string or integer keys mapped to numbers (values_int64s, values_floats) are supported';
-  if (op === 'LabelEncoder' && !attrStrings(node, 'keys_strings') && !attrInts(node, 'keys_int64s')) return 'only keys_strings or keys_int64s keys are supported';
+  if (op === 'LabelEncoder' && !attrInts(node, 'values_int64s') && !attrFloats(node, 'values_floats'))
+    return 'only string or integer keys mapped to numbers (values_int64s, values_floats) are supported';
+  if (op === 'LabelEncoder' && !attrStrings(node, 'keys_strings') && !attrInts(node, 'keys_int64s'))
+    return 'only keys_strings or keys_int64s keys are supported';
   if (op === 'OneHotEncoder' && !attrStrings(node, 'cats_strings') && !attrInts(node, 'cats_int64s')) return 'needs cats_strings or cats_int64s';
   if (op === 'Normalizer') {
     const norm = attrString(node, 'norm', 'MAX');
@@ -91,7 +110,11 @@ export const ML_HANDLERS: Record<string, Handler> = {
     L.reserveLayer(node, n, n, 2 * n);
     const scale = perFeature(node, attrFloats(node, 'scale'), n, 1, 'scale');
     const offset = perFeature(node, attrFloats(node, 'offset'), n, 0, 'offset');
-    L.emit(node, { kind: 'diag', name: nodeName(node), size: n, scale: Float64Array.from(scale), shift: offset.map((o, i) => -o * scale[i]), nodes: [nodeName(node)] }, act.shape);
+    L.emit(
+      node,
+      { kind: 'diag', name: nodeName(node), size: n, scale: Float64Array.from(scale), shift: offset.map((o, i) => -o * scale[i]), nodes: [nodeName(node)] },
+      act.shape,
+    );
   },
   /** Columns picked by constant indices: a 0/1 selection matrix. */
   ArrayFeatureExtractor(L, node, act) {
@@ -104,7 +127,11 @@ export const ML_HANDLERS: Record<string, Handler> = {
       if (!(Number.isInteger(k) && k >= 0 && k < n)) fail(node, `column index ${raw} is outside ${n} features`);
       weights[r * n + k] = 1;
     });
-    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: idx.length, weights, bias: new Float64Array(idx.length), nodes: [nodeName(node)] }, [1, idx.length]);
+    L.emit(
+      node,
+      { kind: 'dense', name: nodeName(node), inSize: n, outSize: idx.length, weights, bias: new Float64Array(idx.length), nodes: [nodeName(node)] },
+      [1, idx.length],
+    );
   },
   LinearRegressor(L, node, act) {
     const n = features(node, act);
@@ -113,7 +140,19 @@ export const ML_HANDLERS: Record<string, Handler> = {
     if (!coef || coef.length !== targets * n) fail(node, `needs ${targets} x ${n} coefficients, has ${coef?.length ?? 0}`);
     L.reserveLayer(node, n, targets, coef.length + targets);
     const bias = perFeature(node, attrFloats(node, 'intercepts'), targets, 0, 'intercepts');
-    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: targets, weights: Float64Array.from(coef), bias: Float64Array.from(bias), nodes: [nodeName(node)] }, [1, targets]);
+    L.emit(
+      node,
+      {
+        kind: 'dense',
+        name: nodeName(node),
+        inSize: n,
+        outSize: targets,
+        weights: Float64Array.from(coef),
+        bias: Float64Array.from(bias),
+        nodes: [nodeName(node)],
+      },
+      [1, targets],
+    );
   },
   LinearClassifier: linearClassifier,
   /** Linear kernel: sum_j coef_j <x, sv_j> + rho = w·x + rho with w = sum_j coef_j sv_j. */
@@ -138,7 +177,12 @@ export const ML_HANDLERS: Record<string, Handler> = {
     const rho = attrFloats(node, 'rho')?.[0] ?? 0;
     L.reserveLayer(node, n, 1, n + 1);
     const scoresOut = node.output?.[1] ? 1 : 0;
-    L.emit(node, { kind: 'dense', name: nodeName(node), inSize: n, outSize: 1, weights: w, bias: Float64Array.of(-rho), nodes: [nodeName(node)] }, [1, 1], scoresOut);
+    L.emit(
+      node,
+      { kind: 'dense', name: nodeName(node), inSize: n, outSize: 1, weights: w, bias: Float64Array.of(-rho), nodes: [nodeName(node)] },
+      [1, 1],
+      scoresOut,
+    );
     classifierEnd(L, node, scoresOut, { head: 'sigmoid', labels, pick: [0], apply: 'sigmoid' });
   },
   /**
@@ -152,7 +196,11 @@ export const ML_HANDLERS: Record<string, Handler> = {
       L.reshapeAct(node, act.shape);
       return;
     }
-    if (L.pendingHead?.final) fail(node, `${norm} normalisation of a classifier's scores is not supported (the circuit proves the scores as logits): only L1 right after a binary logistic LinearClassifier, whose two columns already sum to 1`);
+    if (L.pendingHead?.final)
+      fail(
+        node,
+        `${norm} normalisation of a classifier's scores is not supported (the circuit proves the scores as logits): only L1 right after a binary logistic LinearClassifier, whose two columns already sum to 1`,
+      );
     const n = features(node, act);
     L.reserveLayer(node, n, n, 0);
     L.emit(node, { kind: 'normalize', name: nodeName(node), size: n, norm, nodes: [nodeName(node)] }, act.shape);
@@ -176,7 +224,10 @@ export const ML_HANDLERS: Record<string, Handler> = {
 };
 
 function prefixOnly(_L: Lowering, node: NodeProto): never {
-  fail(node, `${node.opType} is supported only on the graph inputs' columns, before any other computation (an encoder reads an input column; an imputer a column, possibly picked or concatenated)`);
+  fail(
+    node,
+    `${node.opType} is supported only on the graph inputs' columns, before any other computation (an encoder reads an input column; an imputer a column, possibly picked or concatenated)`,
+  );
 }
 
 /**
@@ -238,7 +289,8 @@ function svmWeights(node: NodeProto, n: number): Float64Array {
     return Float64Array.from(coef);
   }
   const count = sv.length / n;
-  if (!Number.isInteger(count) || coef.length !== count) fail(node, `${coef.length} coefficients for ${sv.length / n} support vectors of ${n} features (only two classes)`);
+  if (!Number.isInteger(count) || coef.length !== count)
+    fail(node, `${coef.length} coefficients for ${sv.length / n} support vectors of ${n} features (only two classes)`);
   const w = new Float64Array(n);
   for (let j = 0; j < count; j++) for (let i = 0; i < n; i++) w[i] += coef[j] * sv[j * n + i];
   return w;

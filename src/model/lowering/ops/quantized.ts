@@ -5,7 +5,19 @@
  */
 
 /** Ops of already quantized models whose activations are integers. */
-export const QUANTIZED_ACTIVATION_OPS = ['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'QLinearMatMul', 'ConvInteger', 'QLinearConv', 'QLinearAdd', 'QLinearMul', 'QGemm'];
+export const QUANTIZED_ACTIVATION_OPS = [
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'DynamicQuantizeLinear',
+  'MatMulInteger',
+  'QLinearMatMul',
+  'ConvInteger',
+  'QLinearConv',
+  'QLinearAdd',
+  'QLinearMul',
+  'QGemm',
+];
 
 /** Why such an op is refused on an activation (appended to the unsupported-op error). */
-export const QUANTIZED_REFUSAL = ' (quantized activations are not supported yet: only constant weights may be quantized, through DequantizeLinear; export the float model instead)';
+export const QUANTIZED_REFUSAL =
+  ' (quantized activations are not supported yet: only constant weights may be quantized, through DequantizeLinear; export the float model instead)';

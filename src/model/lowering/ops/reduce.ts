@@ -16,7 +16,8 @@ function reduce(L: Lowering, node: NodeProto, act: Activation, others: (Value | 
     return;
   }
   const axes = (listed && listed.length > 0 ? listed : act.shape.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));
-  if (axes.some((a) => a < 0 || a >= rank)) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}": axes [${listed}] outside a rank-${rank} activation`, name);
+  if (axes.some((a) => a < 0 || a >= rank))
+    throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `${node.opType} "${name}": axes [${listed}] outside a rank-${rank} activation`, name);
   const keep = attrInt(node, 'keepdims', 1) === 1;
   const kept = act.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const shape = keep ? kept : act.shape.filter((_, i) => !axes.includes(i));
@@ -43,7 +44,21 @@ function reduce(L: Lowering, node: NodeProto, act: Activation, others: (Value | 
   const fill = Int32Array.from(rowPtr.subarray(0, m));
   const cols = new Int32Array(n);
   for (let i = 0; i < n; i++) cols[fill[outOf[i]]++] = i;
-  L.emit(node, { kind: 'sparse', name, inSize: n, outSize: m, rowPtr, cols, vals: new Float64Array(n).fill(mean ? 1 / count : 1), bias: new Float64Array(m), nodes: [name] }, shape);
+  L.emit(
+    node,
+    {
+      kind: 'sparse',
+      name,
+      inSize: n,
+      outSize: m,
+      rowPtr,
+      cols,
+      vals: new Float64Array(n).fill(mean ? 1 / count : 1),
+      bias: new Float64Array(m),
+      nodes: [name],
+    },
+    shape,
+  );
 }
 
 export const REDUCE_HANDLERS: Record<string, Handler> = {

@@ -30,7 +30,21 @@ function movement(L: Lowering, node: NodeProto, act: Activation, others: (Value 
   const m = out.data.length;
   L.reserveLayer(node, n, m, 2 * m);
   const rowPtr = Int32Array.from({ length: m + 1 }, (_, k) => k);
-  L.emit(node, { kind: 'sparse', name, inSize: n, outSize: m, rowPtr, cols: Int32Array.from(out.data), vals: new Float64Array(m).fill(1), bias: new Float64Array(m), nodes: [name] }, out.shape);
+  L.emit(
+    node,
+    {
+      kind: 'sparse',
+      name,
+      inSize: n,
+      outSize: m,
+      rowPtr,
+      cols: Int32Array.from(out.data),
+      vals: new Float64Array(m).fill(1),
+      bias: new Float64Array(m),
+      nodes: [name],
+    },
+    out.shape,
+  );
 }
 
 function reshapeTarget(node: NodeProto, from: number[], target: number[]): number[] {
@@ -59,7 +73,10 @@ export const SHAPE_HANDLERS: Record<string, Handler> = {
   },
   Squeeze(L, node, act) {
     const axes = axesOf(L, node)?.map((a) => (a < 0 ? a + act.shape.length : a));
-    L.reshapeAct(node, act.shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1) || i === 0));
+    L.reshapeAct(
+      node,
+      act.shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1) || i === 0),
+    );
   },
   Unsqueeze(L, node, act) {
     const axes = axesOf(L, node) ?? [];
@@ -77,7 +94,8 @@ export const SHAPE_HANDLERS: Record<string, Handler> = {
   Dropout: (L, node, act) => L.reshapeAct(node, act.shape),
   Cast(L, node, act) {
     const to = attrInt(node, 'to', 1);
-    if (to !== 1 && to !== 11 && to !== 10) throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Cast "${nodeName(node)}" of an activation to type ${to} (only float types)`, nodeName(node));
+    if (to !== 1 && to !== 11 && to !== 10)
+      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Cast "${nodeName(node)}" of an activation to type ${to} (only float types)`, nodeName(node));
     L.reshapeAct(node, act.shape);
   },
   Expand(L, node, act) {
@@ -87,14 +105,22 @@ export const SHAPE_HANDLERS: Record<string, Handler> = {
     const t = [...Array(rank - target.length).fill(1), ...target];
     const out = a.map((d, i) => Math.max(d, t[i]));
     if (out.slice(1).some((d, i) => d !== a[i + 1])) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Expand "${nodeName(node)}" replicates features, which is not supported (only the batch dimension)`, nodeName(node));
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `Expand "${nodeName(node)}" replicates features, which is not supported (only the batch dimension)`,
+        nodeName(node),
+      );
     }
     L.reshapeAct(node, a);
   },
   Tile(L, node, act) {
     const reps = Array.from(L.required(node, 1, 'the repeats').data);
     if (reps.slice(1).some((r) => r !== 1)) {
-      throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', `Tile "${nodeName(node)}" repeats features, which is not supported (only the batch dimension)`, nodeName(node));
+      throw new ZkinferError(
+        'MODEL_UNSUPPORTED_GRAPH',
+        `Tile "${nodeName(node)}" repeats features, which is not supported (only the batch dimension)`,
+        nodeName(node),
+      );
     }
     // Repeating the batch only duplicates rows: one inference is still one row.
     L.reshapeAct(node, act.shape);

@@ -75,7 +75,14 @@ function readForest(L: Lowering, node: NodeProto, nFeatures: number, prefix: 'cl
   const falseIds = attrInts(node, 'nodes_falsenodeids') ?? [];
   const n = treeIds.length;
   if (n === 0) fail(node, 'has no tree nodes');
-  for (const [what, a] of [['nodes_nodeids', nodeIds], ['nodes_featureids', feats], ['nodes_values', values], ['nodes_modes', modes], ['nodes_truenodeids', trueIds], ['nodes_falsenodeids', falseIds]] as const) {
+  for (const [what, a] of [
+    ['nodes_nodeids', nodeIds],
+    ['nodes_featureids', feats],
+    ['nodes_values', values],
+    ['nodes_modes', modes],
+    ['nodes_truenodeids', trueIds],
+    ['nodes_falsenodeids', falseIds],
+  ] as const) {
     if (a.length !== n) fail(node, `${what} has ${a.length} entries for ${n} nodes`);
   }
   const wTrees = attrInts(node, `${prefix}_treeids`) ?? [];
@@ -103,11 +110,20 @@ function readForest(L: Lowering, node: NodeProto, nFeatures: number, prefix: 'cl
     const mi = (TREE_MODES as readonly string[]).indexOf(modes[i]);
     if (mi < 0) fail(node, `node ${nodeIds[i]} of tree ${treeIds[i]} has mode ${modes[i]}`);
     mode[i] = mi;
-    if (!Number.isInteger(feats[i]) || feats[i] < 0 || feats[i] >= nFeatures) fail(node, `node ${nodeIds[i]} of tree ${treeIds[i]} tests feature ${feats[i]} of ${nFeatures}`);
+    if (!Number.isInteger(feats[i]) || feats[i] < 0 || feats[i] >= nFeatures)
+      fail(node, `node ${nodeIds[i]} of tree ${treeIds[i]} tests feature ${feats[i]} of ${nFeatures}`);
     feature[i] = feats[i];
-    if (!Number.isFinite(values[i])) throw new ZkinferError('MODEL_BAD_WEIGHTS', `${node.opType} "${nodeName(node)}": node ${nodeIds[i]} of tree ${treeIds[i]} has threshold ${values[i]}`, nodeName(node));
+    if (!Number.isFinite(values[i]))
+      throw new ZkinferError(
+        'MODEL_BAD_WEIGHTS',
+        `${node.opType} "${nodeName(node)}": node ${nodeIds[i]} of tree ${treeIds[i]} has threshold ${values[i]}`,
+        nodeName(node),
+      );
     threshold[i] = values[i];
-    for (const [ids, out] of [[trueIds, trueChild], [falseIds, falseChild]] as const) {
+    for (const [ids, out] of [
+      [trueIds, trueChild],
+      [falseIds, falseChild],
+    ] as const) {
       const c = index.get(key(treeIds[i], ids[i]));
       if (c === undefined) fail(node, `node ${nodeIds[i]} of tree ${treeIds[i]} points to node ${ids[i]}, which the tree does not have`);
       if (parents[c] > 0) fail(node, `node ${ids[i]} of tree ${treeIds[i]} has two parents: only trees are supported`);
@@ -143,10 +159,25 @@ function readForest(L: Lowering, node: NodeProto, nFeatures: number, prefix: 'cl
     const i = index.get(key(wTrees[j], wNodes[j]));
     if (i === undefined) fail(node, `a weight names node ${wNodes[j]} of tree ${wTrees[j]}, which does not exist`);
     if (mode[i] !== TREE_LEAF) fail(node, `a weight is attached to node ${wNodes[j]} of tree ${wTrees[j]}, which is not a leaf`);
-    if (!Number.isFinite(wVals[j])) throw new ZkinferError('MODEL_BAD_WEIGHTS', `${node.opType} "${nodeName(node)}": the weight of leaf ${wNodes[j]} of tree ${wTrees[j]} is ${wVals[j]}`, nodeName(node));
+    if (!Number.isFinite(wVals[j]))
+      throw new ZkinferError(
+        'MODEL_BAD_WEIGHTS',
+        `${node.opType} "${nodeName(node)}": the weight of leaf ${wNodes[j]} of tree ${wTrees[j]} is ${wVals[j]}`,
+        nodeName(node),
+      );
     wNode[j] = i;
   }
-  return { roots: Int32Array.from(roots), feature, mode, threshold, trueChild, falseChild, wNode, wId: Int32Array.from(wIds), wValue: Float64Array.from(wVals) };
+  return {
+    roots: Int32Array.from(roots),
+    feature,
+    mode,
+    threshold,
+    trueChild,
+    falseChild,
+    wNode,
+    wId: Int32Array.from(wIds),
+    wValue: Float64Array.from(wVals),
+  };
 }
 
 /**
@@ -177,7 +208,15 @@ function coveredIds(f: Forest, K: number): boolean[] {
 }
 
 /** The layer: `outSize` outputs; column `col(id)` receives `sign * weight` of output id `id`. */
-function layerOf(node: NodeProto, inSize: number, f: Forest, outSize: number, base: Float64Array, scale: number, columns: (id: number) => [number, number][]): TreeEnsembleLayer {
+function layerOf(
+  node: NodeProto,
+  inSize: number,
+  f: Forest,
+  outSize: number,
+  base: Float64Array,
+  scale: number,
+  columns: (id: number) => [number, number][],
+): TreeEnsembleLayer {
   const n = f.feature.length;
   const leafWeights = new Float64Array(n * outSize);
   for (let j = 0; j < f.wNode.length; j++) {
@@ -222,10 +261,18 @@ export function lowerTreeRegressor(L: Lowering, node: NodeProto, act: Activation
   if (base.length !== targets) fail(node, `${base.length} base values for ${targets} targets`);
   const covered = coveredIds(f, targets);
   for (let k = 0; k < targets; k++) {
-    if (!covered[k] && base[k] !== 0) fail(node, `target ${k} is not scored by every leaf of any tree: where no leaf on the path scores it, onnxruntime outputs 0 instead of its base value ${base[k]}, which is not a sum`);
+    if (!covered[k] && base[k] !== 0)
+      fail(
+        node,
+        `target ${k} is not scored by every leaf of any tree: where no leaf on the path scores it, onnxruntime outputs 0 instead of its base value ${base[k]}, which is not a sum`,
+      );
   }
   const scale = attrString(node, 'aggregate_function', 'SUM') === 'AVERAGE' ? 1 / f.roots.length : 1;
-  L.emit(node, layerOf(node, inSize, f, targets, Float64Array.from(base), scale, (id) => [[id, 1]]), [1, targets]);
+  L.emit(
+    node,
+    layerOf(node, inSize, f, targets, Float64Array.from(base), scale, (id) => [[id, 1]]),
+    [1, targets],
+  );
 }
 
 export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activation): void {
@@ -248,15 +295,27 @@ export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activatio
     const positive = f.wValue.every((v) => v >= 0);
     if (positive) {
       // onnxruntime: label z > 0.5, scores (1 - z, z) without a transform.
-      if (post !== 'NONE') fail(node, `post_transform ${post} over non-negative binary weights: onnxruntime then decides at score > 0.5 and transforms 1 - z, which is not a ${post.toLowerCase()} model's decision`);
-      const layer = layerOf(node, inSize, f, 2, Float64Array.of(1 - b, b), 1, () => [[0, -1], [1, 1]]);
+      if (post !== 'NONE')
+        fail(
+          node,
+          `post_transform ${post} over non-negative binary weights: onnxruntime then decides at score > 0.5 and transforms 1 - z, which is not a ${post.toLowerCase()} model's decision`,
+        );
+      const layer = layerOf(node, inSize, f, 2, Float64Array.of(1 - b, b), 1, () => [
+        [0, -1],
+        [1, 1],
+      ]);
       L.emit(node, layer, [1, 2], 1);
       endClassifier(L, node, { head: 'argmax', labels, pick: [0, 1], apply: 'argmax' });
       return;
     }
     // onnxruntime: label z > 0, scores (f(-z), f(z)).
     if (post === 'SOFTMAX') fail(node, 'post_transform SOFTMAX over one binary score column');
-    L.emit(node, layerOf(node, inSize, f, 1, Float64Array.of(b), 1, () => [[0, 1]]), [1, 1], 1);
+    L.emit(
+      node,
+      layerOf(node, inSize, f, 1, Float64Array.of(b), 1, () => [[0, 1]]),
+      [1, 1],
+      1,
+    );
     endClassifier(L, node, { head: 'sigmoid', labels, pick: [1], apply: post === 'NONE' ? 'sigmoid' : 'none' });
     return;
   }
@@ -264,10 +323,26 @@ export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activatio
   if (K === 2 && baseIn && baseIn.some((v) => v !== 0)) fail(node, 'two score columns with base values (onnxruntime then overwrites column 0 with -column 1)');
   if (baseIn && baseIn.length !== K) fail(node, `${baseIn.length} base values for ${K} classes`);
   const covered = coveredIds(f, K);
-  for (let c = 0; c < K; c++) if (!covered[c] && !baseIn) fail(node, `class ${labels[c]} is not scored by every leaf of any tree and has no base value: where no leaf on the path scores it, onnxruntime leaves it out of the decision`);
+  for (let c = 0; c < K; c++)
+    if (!covered[c] && !baseIn)
+      fail(
+        node,
+        `class ${labels[c]} is not scored by every leaf of any tree and has no base value: where no leaf on the path scores it, onnxruntime leaves it out of the decision`,
+      );
   if (post === 'LOGISTIC') fail(node, `post_transform LOGISTIC over ${K} score columns (one-vs-rest) is not a softmax`);
-  L.emit(node, layerOf(node, inSize, f, K, Float64Array.from(baseIn ?? new Float64Array(K)), 1, (id) => [[id, 1]]), [1, K], 1);
-  endClassifier(L, node, post === 'SOFTMAX' ? { head: 'softmax', labels, pick: labels.map((_, i) => i), apply: 'none' } : { head: 'argmax', labels, pick: labels.map((_, i) => i), apply: 'argmax' });
+  L.emit(
+    node,
+    layerOf(node, inSize, f, K, Float64Array.from(baseIn ?? new Float64Array(K)), 1, (id) => [[id, 1]]),
+    [1, K],
+    1,
+  );
+  endClassifier(
+    L,
+    node,
+    post === 'SOFTMAX'
+      ? { head: 'softmax', labels, pick: labels.map((_, i) => i), apply: 'none' }
+      : { head: 'argmax', labels, pick: labels.map((_, i) => i), apply: 'argmax' },
+  );
 }
 
 /** The label output (the decision, proven from the scores) and the final head, as for a LinearClassifier. */
