@@ -18,7 +18,7 @@ import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
 import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import { recordedPhase1, type ServicePhase1 } from '../../service/phase1.ts';
-import { ceremonyView } from './ceremony.ts';
+import { ceremonyView } from './ceremony-view.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
 const errors = {
