@@ -5,6 +5,11 @@ export const ErrorSchema = Type.Object(
   { $id: 'Error', description: 'A client error names what was wrong (code) and where (field); a server error says only "internal error".' },
 );
 
+/** The error answers a route may give, by status code: each one an `ErrorSchema` body. */
+export function errorResponses<C extends number>(...codes: C[]): Record<C, typeof ErrorSchema> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorSchema])) as Record<C, typeof ErrorSchema>;
+}
+
 const Phase1Kind = Type.Union([Type.Literal('ceremony'), Type.Literal('operator-pinned'), Type.Literal('development')], {
   description:
     "ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs",

@@ -18,27 +18,7 @@ import { VerifyProcesses } from './verify-processes.ts';
 
 /** The services routes use, built once per app: routes read them from the instance (`app.stores`, `app.queue`, ...). */
 declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config;
-    db: Db;
-    /** One store per record (models, versions, proofs, idempotency keys, ceremonies). */
-    stores: Stores;
-    /** The workers' heartbeats (/readyz). */
-    heartbeats: Heartbeats;
-    queue: JobQueue;
-    /** Redis for rate limits and authentication failures (shared by every API process); null without REDIS_URL. */
-    redis: Redis | null;
-    metrics: ApiMetrics;
-    verifier: VerifyProcesses;
-    /** One reconciler pass now (tests and the chaos suite use it; a timer runs it too). */
-    reconcile(): Promise<unknown>;
-    /** The API keys this service knows (the authentication hook identifies callers with it). */
-    authenticator: Authenticator;
-    auth(req: FastifyRequest, roles: Role[]): Caller;
-    /** The phase 1 every setup and ceremony of this service uses, as checked at start (/readyz shows it). */
-    phase1: ServicePhase1;
-    /** The secret the idempotency table's payload fingerprints are keyed with (artifacts/secrets). */
-    idempotencySecret: Buffer;
+  interface FastifyInstance extends Omit<Services, 'shutdown'> {
     /** Where /metrics and /docs listen when ADMIN_PORT is set (once the API listens). */
     adminAddress: AddressInfo | undefined;
   }
@@ -61,20 +41,27 @@ export interface ServicesOptions {
   phase1?: ServicePhase1;
 }
 
-/** What the services plugin decorates the instance with (see the declarations above). */
+/** What the services plugin decorates the instance with (all but `shutdown`, which runs on close). */
 export interface Services {
   config: Config;
   db: Db;
+  /** One store per record (models, versions, proofs, idempotency keys, ceremonies). */
   stores: Stores;
+  /** The workers' heartbeats (/readyz). */
   heartbeats: Heartbeats;
   queue: JobQueue;
+  /** Redis for rate limits and authentication failures (shared by every API process); null without REDIS_URL. */
   redis: Redis | null;
   metrics: ApiMetrics;
   verifier: VerifyProcesses;
+  /** One reconciler pass now (tests and the chaos suite use it; a timer runs it too). */
   reconcile(): Promise<unknown>;
+  /** The API keys this service knows (the authentication hook identifies callers with it). */
   authenticator: Authenticator;
   auth(req: FastifyRequest, roles: Role[]): Caller;
+  /** The phase 1 every setup and ceremony of this service uses, as checked at start (/readyz shows it). */
   phase1: ServicePhase1;
+  /** The secret the idempotency table's payload fingerprints are keyed with (artifacts/secrets). */
   idempotencySecret: Buffer;
   /** Stops the reconciler and the verify processes, and closes what was opened here (not what was given). */
   shutdown(): Promise<void>;

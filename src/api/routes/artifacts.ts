@@ -12,7 +12,7 @@ import type { ModelVersion } from '../../store/versions.ts';
 import { uploadFile } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
-import { ErrorSchema, VersionQuery } from '../schemas.ts';
+import { errorResponses, VersionQuery } from '../schemas.ts';
 
 type Kind = 'r1cs' | 'zkey' | 'circuit' | 'ptau' | 'model';
 
@@ -106,12 +106,7 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
         querystring: VersionQuery,
         response: {
           200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
-          400: ErrorSchema,
-          401: ErrorSchema,
-          403: ErrorSchema,
-          404: ErrorSchema,
-          409: ErrorSchema,
-          429: ErrorSchema,
+          ...errorResponses(400, 401, 403, 404, 409, 429),
         },
       },
     },
@@ -162,11 +157,7 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
         querystring: VersionQuery,
         response: {
           200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
-          400: ErrorSchema,
-          401: ErrorSchema,
-          403: ErrorSchema,
-          404: ErrorSchema,
-          429: ErrorSchema,
+          ...errorResponses(400, 401, 403, 404, 429),
         },
       },
     },

@@ -20,20 +20,10 @@ import type { ModelRecord } from '../../store/models.ts';
 import type { Caller } from '../auth.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel } from '../lookup.ts';
-import { ErrorSchema, TenantQuery } from '../schemas.ts';
+import { errorResponses, TenantQuery } from '../schemas.ts';
 import { CeremonySchema, ceremonyView } from './ceremony-view.ts';
 
-const errors = {
-  400: ErrorSchema,
-  401: ErrorSchema,
-  403: ErrorSchema,
-  404: ErrorSchema,
-  409: ErrorSchema,
-  413: ErrorSchema,
-  415: ErrorSchema,
-  429: ErrorSchema,
-  503: ErrorSchema,
-};
+const errors = errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503);
 const ModelId = Type.Object({ id: Type.String() });
 const SHA256 = /^[0-9a-f]{64}$/;
 /** Beacon iterations the API applies at most (2^24 sha256 rounds: seconds; snarkjs allows 63, which never ends). */

@@ -4,10 +4,10 @@ import { compileContracts, type ContractSet, encodeCalls, solidityProof } from '
 import { readBundle } from '../../store/proof-files.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findProof, findVersion } from '../lookup.ts';
-import { CalldataSchema, ContractsSchema, ErrorSchema, VersionQuery } from '../schemas.ts';
+import { CalldataSchema, ContractsSchema, errorResponses, VersionQuery } from '../schemas.ts';
 
 const Id = Type.Object({ id: Type.String() });
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
 /** Solidity verifier, registry and calldata: what a caller needs to verify and attest on chain. */
 export async function chainRoutes(app: FastifyInstance): Promise<void> {

@@ -16,23 +16,12 @@ import type { ModelVersion } from '../../store/versions.ts';
 import { discardUpload, publishUpload, stageUpload } from '../../store/uploads.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findVersion } from '../lookup.ts';
-import { Accepted, ErrorSchema, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
+import { Accepted, errorResponses, ModelListQuery, ModelPageSchema, ModelSchema, TenantQuery, VkeyQuery } from '../schemas.ts';
 import { recordedPhase1, type ServicePhase1 } from '../../service/phase1.ts';
 import { ceremonyView } from './ceremony-view.ts';
 
 const ModelId = Type.Object({ id: Type.String() });
-const errors = {
-  400: ErrorSchema,
-  401: ErrorSchema,
-  403: ErrorSchema,
-  404: ErrorSchema,
-  409: ErrorSchema,
-  413: ErrorSchema,
-  415: ErrorSchema,
-  422: ErrorSchema,
-  429: ErrorSchema,
-  503: ErrorSchema,
-};
+const errors = errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503);
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 /** Public view of a model record: the tenant is not shown; the latest key version's description is. */

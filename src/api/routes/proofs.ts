@@ -9,21 +9,11 @@ import { CursorError } from '../../store/rows.ts';
 import { FINGERPRINT_PREFIX, payloadFingerprint } from '../idempotency.ts';
 import { HttpError } from '../http-error.ts';
 import { findModel, findProof } from '../lookup.ts';
-import { Accepted, ErrorSchema, ProofListQuery, ProofPageSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
+import { Accepted, errorResponses, ProofListQuery, ProofPageSchema, ProofRequestSchema, ProofSchema } from '../schemas.ts';
 import { pageLimit } from './models.ts';
 
-const errors = {
-  400: ErrorSchema,
-  401: ErrorSchema,
-  403: ErrorSchema,
-  404: ErrorSchema,
-  409: ErrorSchema,
-  413: ErrorSchema,
-  415: ErrorSchema,
-  429: ErrorSchema,
-  503: ErrorSchema,
-};
-const receiptErrors = { ...errors, 410: ErrorSchema };
+const errors = errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503);
+const receiptErrors = { ...errors, ...errorResponses(410) };
 const receiptGone = () =>
   new HttpError(410, 'RECEIPT_GONE', "the receipt expired or was erased: the service no longer holds the applicant's salt and features", 'id');
 

@@ -7,7 +7,7 @@ import type { Caller } from '../auth.ts';
 import type { ModelVersion } from '../../store/versions.ts';
 import { parseBundle } from '../../bundle/checks.ts';
 import { HttpError } from '../http-error.ts';
-import { ErrorSchema, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
+import { errorResponses, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { VerifyTaskResult } from '../verify-child.ts';
 import type { VerifyProcesses } from '../verify-processes.ts';
 
@@ -58,15 +58,7 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
         body: VerifyRequestSchema,
         response: {
           200: VerifyResultSchema,
-          400: ErrorSchema,
-          401: ErrorSchema,
-          403: ErrorSchema,
-          404: ErrorSchema,
-          409: ErrorSchema,
-          413: ErrorSchema,
-          415: ErrorSchema,
-          429: ErrorSchema,
-          503: ErrorSchema,
+          ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
         },
       },
     },
