@@ -12,7 +12,8 @@ export function errorResponses<C extends number>(...codes: C[]): Record<C, typeo
 
 const Phase1Kind = Type.Union([Type.Literal('ceremony'), Type.Literal('operator-pinned'), Type.Literal('development')], {
   description:
-    "ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs",
+    "ceremony: a known public ceremony file (blake2b-512, as snarkjs publishes them); operator-pinned: the operator's " +
+    'own file, matching the sha256 it pinned (ZKINFER_PTAU_SHA256); development: published secrets, anyone can forge proofs',
 });
 const CheckedBy = Type.Literal('service', {
   description: "this is the service's own check of its file, not an audit: `zkinfer audit` with the published ptau checks it for you",
@@ -29,7 +30,8 @@ export const ModelPhase1Schema = Type.Object(
     checkedBy: CheckedBy,
     from: Type.Union([Type.Literal('key version'), Type.Literal('ceremony'), Type.Literal('service setting')], {
       description:
-        'key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, the phase 1 the service is configured to use',
+        'key version: the phase 1 of the latest ready key; ceremony: of the open ceremony; service setting: no key yet, ' +
+        'the phase 1 the service is configured to use',
     }),
   },
   { description: 'which powers of tau (phase 1) the key was (or will be) set up on' },
@@ -106,7 +108,9 @@ export const DescriptorSchema = Type.Object(
   {
     additionalProperties: true,
     description:
-      "the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it and checks the key against that circuit",
+      "the version's full model descriptor, as every bundle's `model` holds it: settings, inputs (categories, imputed " +
+      'values), per-feature input quantization, labels, head, circuit hash. `zkinfer audit --descriptor` compiles from it ' +
+      'and checks the key against that circuit',
   },
 );
 
@@ -211,7 +215,8 @@ export const ProofRequestSchema = Type.Object(
   {
     input: Type.Union([Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown())], {
       description:
-        '{"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one)',
+        '{"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories ' +
+        '(a string), a missing value as null (only where the model imputes one)',
     }),
     salt: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
     nonce: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
@@ -313,7 +318,8 @@ export const VerifyResultSchema = Type.Object(
       },
       {
         description:
-          "the key's powers of tau as this service established it when it set the key up: by the hash of its configured ptau file (checkedBy: service, the service's word); a regulator establishes it from the file itself with zkinfer audit",
+          "the key's powers of tau as this service established it when it set the key up: by the hash of its configured ptau " +
+          "file (checkedBy: service, the service's word); a regulator establishes it from the file itself with zkinfer audit",
       },
     ),
     trust: Type.String({

@@ -32,7 +32,8 @@ if (config.redisUrl) {
   const warning = await redisPersistence(probe).catch(() => null);
   if (warning)
     app.log.warn(
-      `${warning}: a Redis restart loses queued jobs; nothing accepted is lost (the database is the source of truth and the reconciler enqueues them again), but they wait for the next reconciler pass`,
+      `${warning}: a Redis restart loses queued jobs; nothing accepted is lost (the database is the source of truth and ` +
+        `the reconciler enqueues them again), but they wait for the next reconciler pass`,
     );
   probe.disconnect();
 }

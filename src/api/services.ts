@@ -79,7 +79,8 @@ export async function openServices(opts: ServicesOptions, log: (m: string) => vo
   const phase1 = opts.phase1 ?? (await checkServicePhase1(config));
   if (phase1.insecure)
     log(
-      `phase 1: ${phase1.name} (${phase1.source}): development powers of tau, setups made on it are insecure (anyone can forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`,
+      `phase 1: ${phase1.name} (${phase1.source}): development powers of tau, setups made on it are insecure (anyone can ` +
+        `forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`,
     );
   const db = opts.db ?? (await openDb({ url: config.databaseUrl, dir: config.dbDir }));
   const stores = new Stores(db);

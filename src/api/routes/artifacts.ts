@@ -98,7 +98,11 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary:
-          "A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), checked against the sha256 the version recorded (header x-zkinfer-sha256); or the uploaded ONNX file (model: its id is the hash of its bytes, settings, input quantization and labels, which an audit recomputes; external data files under /artifacts/external/{name}). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it no longer matches.",
+          "A version's r1cs, final zkey, generated main.circom or powers-of-tau file (default: the latest ready version), " +
+          'checked against the sha256 the version recorded (header x-zkinfer-sha256); or the uploaded ONNX file (model: its ' +
+          'id is the hash of its bytes, settings, input quantization and labels, which an audit recomputes; external data ' +
+          'files under /artifacts/external/{name}). 404 ARTIFACT_MISSING when the file is gone, 409 ARTIFACT_CORRUPT when it ' +
+          'no longer matches.',
         params: Type.Object({
           id: Type.String(),
           kind: Type.Union([Type.Literal('r1cs'), Type.Literal('zkey'), Type.Literal('circuit'), Type.Literal('ptau'), Type.Literal('model')]),
@@ -152,7 +156,8 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary:
-          "One of the model's uploaded external data files (the record's externalFiles), as stored (header x-zkinfer-sha256): put it beside the ONNX file to compile or audit the model.",
+          "One of the model's uploaded external data files (the record's externalFiles), as stored (header " +
+          'x-zkinfer-sha256): put it beside the ONNX file to compile or audit the model.',
         params: Type.Object({ id: Type.String(), name: Type.String() }),
         querystring: VersionQuery,
         response: {

@@ -116,7 +116,9 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
     new HttpError(
       409,
       'CEREMONY_BASE_MOVED',
-      `the ceremony's current key is ${'current' in c ? c.current : c.currentSha256}, not the base ${base} this contribution extends (another contribution came first, or the base is old): download the current key and contribute again`,
+      `the ceremony's current key is ${'current' in c ? c.current : c.currentSha256}, not the base ${base} this ` +
+        `contribution extends (another contribution came first, or the base is old): download the current key and ` +
+        `contribute again`,
       'x-zkinfer-base-sha256',
     );
   const finalized = () => new HttpError(409, 'CEREMONY_FINALIZED', 'the ceremony is finalized: no contribution can follow the beacon', 'id');
@@ -131,7 +133,8 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       {
         schema: {
           summary:
-            "A model's phase-2 ceremony: the chain so far (contributor, contribution hash, time, who uploaded), the initial and current keys' sha256, and its state",
+            "A model's phase-2 ceremony: the chain so far (contributor, contribution hash, time, who uploaded), the initial " +
+            "and current keys' sha256, and its state",
           params: ModelId,
           querystring: TenantQuery,
           response: { 200: CeremonySchema, ...errors },
@@ -145,7 +148,8 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       {
         schema: {
           summary:
-            "The ceremony's latest key (the base of the next contribution; after finalize, the final key), checked against its recorded sha256 (header x-zkinfer-sha256)",
+            "The ceremony's latest key (the base of the next contribution; after finalize, the final key), checked against its " +
+            'recorded sha256 (header x-zkinfer-sha256)',
           params: ModelId,
           querystring: TenantQuery,
           response: { 200: { description: 'the zkey', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } }, ...errors },
@@ -172,7 +176,11 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       {
         schema: {
           summary:
-            "Upload a contribution: the body is the new zkey (application/octet-stream, at most twice the current key), the header x-zkinfer-base-sha256 (or ?base=) the sha256 of the key it extends. Accepted (200) only if it extends the current key by exactly one contribution and verifies against the circuit's r1cs and the ptau; a refused key is a 400 CEREMONY naming why; a base that is no longer the current key (another upload came first, or an old base) is a 409 CEREMONY_BASE_MOVED: download the current key and contribute again.",
+            'Upload a contribution: the body is the new zkey (application/octet-stream, at most twice the current key), the ' +
+            'header x-zkinfer-base-sha256 (or ?base=) the sha256 of the key it extends. Accepted (200) only if it extends the ' +
+            "current key by exactly one contribution and verifies against the circuit's r1cs and the ptau; a refused key is a " +
+            '400 CEREMONY naming why; a base that is no longer the current key (another upload came first, or an old base) is a ' +
+            '409 CEREMONY_BASE_MOVED: download the current key and contribute again.',
           params: ModelId,
           querystring: Type.Object(
             { tenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })), base: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) },
@@ -292,7 +300,10 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       {
         schema: {
           summary:
-            "Close the ceremony (the model's owner): applies the public beacon (2^iterationsExp hash iterations) to the current key, checks the final key against the r1cs and ptau, exports the verification key and records it as the model's new key version; only then is the model ready. The version's setup provenance lists every contribution and the beacon.",
+            "Close the ceremony (the model's owner): applies the public beacon (2^iterationsExp hash iterations) to the " +
+            'current key, checks the final key against the r1cs and ptau, exports the verification key and records it as the ' +
+            "model's new key version; only then is the model ready. The version's setup provenance lists every contribution and " +
+            'the beacon.',
           params: ModelId,
           querystring: TenantQuery,
           body: Type.Object(
@@ -354,7 +365,8 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
               throw new HttpError(
                 409,
                 'CEREMONY_STUCK',
-                'the ceremony\u2019s current key already holds a beacon, so no beacon can follow and the ceremony cannot finish: its owner can reset it to the initial key (POST /v1/models/{id}/ceremony/reset), then contributors start again',
+                'the ceremony\u2019s current key already holds a beacon, so no beacon can follow and the ceremony cannot finish: ' +
+                  'its owner can reset it to the initial key (POST /v1/models/{id}/ceremony/reset), then contributors start again',
                 'id',
               );
             }
@@ -414,7 +426,10 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       {
         schema: {
           summary:
-            "Reset an open ceremony to its initial key (the model's owner): for a ceremony that cannot finish (its current key holds a beacon, a contributor's key was lost). Every contribution is dropped from the chain and recorded with the reset (who, when, why, from which key) in the ceremony's resets; contributors then start again from the initial key. A finalized ceremony is never reset (409 CEREMONY_FINALIZED); one still at its initial key is a 409 CEREMONY_EMPTY.",
+            "Reset an open ceremony to its initial key (the model's owner): for a ceremony that cannot finish (its current key " +
+            "holds a beacon, a contributor's key was lost). Every contribution is dropped from the chain and recorded with the " +
+            "reset (who, when, why, from which key) in the ceremony's resets; contributors then start again from the initial " +
+            'key. A finalized ceremony is never reset (409 CEREMONY_FINALIZED); one still at its initial key is a 409 CEREMONY_EMPTY.',
           params: ModelId,
           querystring: TenantQuery,
           body: Type.Object(

@@ -23,7 +23,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       config: { rateLimit: false, public: true },
       schema: {
         summary:
-          'Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated recently; phase1 names the powers of tau every setup uses (ZKINFER_PTAU, checked by the service at start)',
+          'Readiness: the database, the queue backend and the artifact store are reachable, and a worker has heartbeated ' +
+          'recently; phase1 names the powers of tau every setup uses (ZKINFER_PTAU, checked by the service at start)',
         response: { 200: Status, 503: Status },
       },
     },
@@ -65,7 +66,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
 
 export const metricsSchema = {
   summary:
-    'Prometheus metrics: queue depth, verifications, HTTP request durations per route, and in embedded mode job durations per stage (BullMQ workers serve theirs on METRICS_PORT)',
+    'Prometheus metrics: queue depth, verifications, HTTP request durations per route, and in embedded mode job ' +
+    'durations per stage (BullMQ workers serve theirs on METRICS_PORT)',
   produces: ['text/plain'],
 };
 

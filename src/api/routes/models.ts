@@ -132,7 +132,16 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary:
-          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature\'s scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job.',
+          'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files ' +
+          '(field "external", named as the model references them; one part per file name) and optional fields "scale", ' +
+          '"bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" ' +
+          '(comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, ' +
+          'or JSON rows: it sets each feature\'s scale and width and is not kept) and "setup" ("ceremony": after compile the ' +
+          'model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner ' +
+          'finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the ' +
+          'labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread ' +
+          'under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). ' +
+          'Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
         response: { 202: Accepted, ...errors },
       },
@@ -279,7 +288,9 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary:
-          "A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their model descriptors, and the latest one's full descriptor (what `zkinfer audit --descriptor` replays), layer table, constraints, fidelity, vkey hash and setup provenance",
+          'A model: status, its labels and per-feature input quantization (fixed at upload), its key versions with their ' +
+          "model descriptors, and the latest one's full descriptor (what `zkinfer audit --descriptor` replays), layer table, " +
+          'constraints, fidelity, vkey hash and setup provenance',
         params: ModelId,
         querystring: TenantQuery,
         response: { 200: ModelSchema, ...errors },

@@ -30,7 +30,8 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       bodyLimit: app.config.proofBodyLimit,
       schema: {
         summary:
-          'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409.',
+          'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the ' +
+          'same proof; the same key with another payload is a 409.',
         params: Type.Object({ id: Type.String() }),
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
         body: ProofRequestSchema,
@@ -105,7 +106,9 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary:
-          "The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a verifier. Kept RECEIPT_TTL_SECONDS after the proof is done (default 24 h), then deleted: 410 RECEIPT_GONE after that or after an erasure.",
+          "The applicant's receipt (salt and quantized features), for the prover to hand to the applicant; never shown to a " +
+          'verifier. Kept RECEIPT_TTL_SECONDS after the proof is done (default 24 h), then deleted: 410 RECEIPT_GONE after ' +
+          'that or after an erasure.',
         params: Type.Object({ id: Type.String() }),
         response: { 200: Type.Object({}, { additionalProperties: true }), ...receiptErrors },
       },

@@ -54,7 +54,10 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
       bodyLimit: app.config.verifyBodyLimit,
       schema: {
         summary:
-          "Verify a proof bundle, or a proof with its public signals and model id, against a registered key of the model (never a key sent in the request). A bundle is checked with the registered version whose key hash is the bundle's vkeyHash; parts with the given version, else each version whose commitment is publicSignals[0], newest first. Every version's key stays registered, so earlier proofs keep verifying.",
+          'Verify a proof bundle, or a proof with its public signals and model id, against a registered key of the model ' +
+          "(never a key sent in the request). A bundle is checked with the registered version whose key hash is the bundle's " +
+          'vkeyHash; parts with the given version, else each version whose commitment is publicSignals[0], newest first. ' +
+          "Every version's key stays registered, so earlier proofs keep verifying.",
         body: VerifyRequestSchema,
         response: {
           200: VerifyResultSchema,
