@@ -66,7 +66,8 @@ export class Leases {
       ]);
       if (n >= perTenant) return false;
       await q.query(
-        "UPDATE models SET status = 'compiling', claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
+        "UPDATE models SET status = 'compiling', claimed_at = clock_timestamp(), updated_at = date_trunc('milliseconds', " +
+          "now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
         [tenant, id],
       );
       return true;
@@ -76,8 +77,10 @@ export class Leases {
   /** Takes the oldest queued proof with a lease. */
   async claimProve(owner: string, leaseMs: number): Promise<ClaimedJob | null> {
     const [p] = await this.db.query<{ id: string }>(
-      `UPDATE proofs SET status = 'proving', lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond'), attempts = attempts + 1, updated_at = date_trunc('milliseconds', now())
-       WHERE id = (SELECT id FROM proofs WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      `UPDATE proofs SET status = 'proving', lease_owner = $1, lease_until = now() + ($2::int * interval '1 ` +
+        `millisecond'), attempts = attempts + 1, updated_at = date_trunc('milliseconds', now())
+       WHERE id = (SELECT id FROM proofs WHERE status = 'queued' AND (lease_until IS NULL OR lease_until < now()) ` +
+        `ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING id`,
       [owner, leaseMs],
     );
@@ -119,14 +122,17 @@ export class Leases {
       if (r.attempts >= maxAttempts) {
         const why = `${reason} (taken ${r.attempts} times, the limit)`.slice(0, 2000);
         await q.query(
-          `UPDATE ${table} SET status = 'failed', reason = $${keyParams.length + 1}, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
+          `UPDATE ${table} SET status = 'failed', reason = $${keyParams.length + 1}, lease_owner = NULL, lease_until = NULL, ` +
+            `updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
           [...keyParams, why],
         );
         if (job.kind === 'prove') await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [job.id]);
         return 'failed';
       }
       await q.query(
-        `UPDATE ${table} SET status = 'queued', ${job.kind === 'prove' ? "stage = 'queued', " : ''}lease_owner = NULL, lease_until = now() + ($${keyParams.length + 1}::int * interval '1 millisecond'), updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
+        `UPDATE ${table} SET status = 'queued', ${job.kind === 'prove' ? "stage = 'queued', " : ''}lease_owner = NULL, ` +
+          `lease_until = now() + ($${keyParams.length + 1}::int * interval '1 millisecond'), updated_at = ` +
+          `date_trunc('milliseconds', now()) WHERE ${key}`,
         [...keyParams, retryInMs],
       );
       return 'requeued' as const;

@@ -12,7 +12,8 @@ export class Outbox {
   async unhanded(kind: JobKind, olderThanMs: number, limit: number): Promise<{ id: string; tenant: string }[]> {
     const table = kind === 'compile' ? 'models' : 'proofs';
     return this.db.query(
-      `SELECT id, tenant FROM ${table} WHERE status = 'queued' AND handed_at IS NULL AND created_at < now() - ($1::int * interval '1 millisecond') ORDER BY created_at LIMIT $2`,
+      `SELECT id, tenant FROM ${table} WHERE status = 'queued' AND handed_at IS NULL AND created_at < now() - ($1::int * ` +
+        `interval '1 millisecond') ORDER BY created_at LIMIT $2`,
       [olderThanMs, limit],
     );
   }
@@ -55,7 +56,8 @@ export class Outbox {
   /** Counts of open jobs per kind, for /metrics. */
   async openCounts(): Promise<{ compile: number; prove: number }> {
     const [r] = await this.db.query<{ compile: number; prove: number }>(
-      "SELECT (SELECT count(*)::int FROM models WHERE status IN ('queued', 'compiling')) AS compile, (SELECT count(*)::int FROM proofs WHERE status IN ('queued', 'proving')) AS prove",
+      "SELECT (SELECT count(*)::int FROM models WHERE status IN ('queued', 'compiling')) AS compile, (SELECT " +
+        "count(*)::int FROM proofs WHERE status IN ('queued', 'proving')) AS prove",
     );
     return r;
   }

@@ -151,7 +151,8 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
         if (!ptauFile) {
           throw new ZkinferError(
             'SETTINGS',
-            `the ceremony was made on the powers of tau ${v.setup.ptau.name} (sha256 ${v.setup.ptau.sha256}), which is not the configured ${PHASE1_ENV.ptau}: configure that file to prove with this key`,
+            `the ceremony was made on the powers of tau ${v.setup.ptau.name} (sha256 ${v.setup.ptau.sha256}), which is not the ` +
+              `configured ${PHASE1_ENV.ptau}: configure that file to prove with this key`,
             PHASE1_ENV.ptau,
           );
         }

@@ -30,7 +30,8 @@ if (!cfg.redisUrl || !cfg.databaseUrl) {
 // The same phase 1 check as the API's: every setup this worker runs uses the checked file.
 const phase1 = await checkServicePhase1(cfg).catch(refuse);
 process.stderr.write(
-  `zkinfer worker phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', INSECURE' : ''}, 2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})\n`,
+  `zkinfer worker phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', INSECURE' : ''}, ` +
+    `2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})\n`,
 );
 // The metrics port first: a taken port must stop this worker before it takes a job.
 const metrics = cfg.workerMetricsPort

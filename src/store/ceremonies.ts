@@ -135,7 +135,8 @@ export class Ceremonies {
       if ('kind' in r) return r;
       const index = r.contributions + 1;
       await q.query(
-        `INSERT INTO ceremony_contributions (tenant, model_id, idx, name, hash, base_sha256, zkey_sha256, uploaded_by, check_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO ceremony_contributions (tenant, model_id, idx, name, hash, base_sha256, zkey_sha256, uploaded_by, ` +
+          `check_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [tenant, modelId, index, c.name, c.hash, base, c.zkeySha256, c.uploadedBy, Math.round(c.checkMs)],
       );
       await q.query(
@@ -168,11 +169,13 @@ export class Ceremonies {
       const version = n + 1;
       await insertVersion(q, tenant, modelId, version, v);
       await q.query(
-        "UPDATE models SET status = 'ready', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2",
+        "UPDATE models SET status = 'ready', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = " +
+          "date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2",
         [tenant, modelId],
       );
       await q.query(
-        "UPDATE ceremonies SET state = 'finalized', beacon = $3::jsonb, version = $4, current_sha256 = $5, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
+        "UPDATE ceremonies SET state = 'finalized', beacon = $3::jsonb, version = $4, current_sha256 = $5, updated_at = " +
+          "date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
         [tenant, modelId, JSON.stringify(beacon), version, beacon.finalZkeySha256],
       );
       return { kind: 'finalized-now', version } as const;
@@ -210,7 +213,8 @@ export class Ceremonies {
       );
       await q.query('DELETE FROM ceremony_contributions WHERE tenant = $1 AND model_id = $2', [tenant, modelId]);
       await q.query(
-        "UPDATE ceremonies SET current_sha256 = base_sha256, contributions = 0, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND model_id = $2",
+        "UPDATE ceremonies SET current_sha256 = base_sha256, contributions = 0, updated_at = date_trunc('milliseconds', " +
+          'now()) WHERE tenant = $1 AND model_id = $2',
         [tenant, modelId],
       );
       return { kind: 'reset', n, dropped } as const;

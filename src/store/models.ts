@@ -80,7 +80,8 @@ export class Models {
     const rows = await this.db.query(
       `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup)
        VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9)
-       ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
+       ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, ` +
+        `lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
        RETURNING ${MODEL_COLUMNS}`,
       [
@@ -100,8 +101,9 @@ export class Models {
   }
 
   async setStatus(tenant: string, id: string, status: ModelStatus, reason?: string): Promise<void> {
+    const releaseLease = status === 'ready' || status === 'failed' ? ', lease_owner = NULL, lease_until = NULL' : '';
     await this.db.query(
-      `UPDATE models SET status = $3, reason = $4, updated_at = date_trunc('milliseconds', now())${status === 'ready' || status === 'failed' ? ', lease_owner = NULL, lease_until = NULL' : ''}
+      `UPDATE models SET status = $3, reason = $4, updated_at = date_trunc('milliseconds', now())${releaseLease}
        WHERE tenant = $1 AND id = $2`,
       [tenant, id, status, reason ?? null],
     );
@@ -110,7 +112,8 @@ export class Models {
   /** Failed with `reason`, if it still waited for its job (queued or compiling). */
   async fail(tenant: string, id: string, reason: string): Promise<void> {
     await this.db.query(
-      "UPDATE models SET status = 'failed', reason = $3, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
+      "UPDATE models SET status = 'failed', reason = $3, lease_owner = NULL, lease_until = NULL, updated_at = " +
+        "date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'compiling')",
       [tenant, id, reason.slice(0, 2000)],
     );
   }

@@ -172,7 +172,8 @@ export class Proofs {
   async finish(id: string, r: { modelVersion: number; timings: ProofTimingsRecord; worker: string }): Promise<void> {
     await this.db.tx(async (q) => {
       await q.query(
-        `UPDATE proofs SET status = 'done', stage = 'stored', reason = NULL, model_version = $2, timings = $3::jsonb, worker = $4, lease_owner = NULL, lease_until = NULL,
+        `UPDATE proofs SET status = 'done', stage = 'stored', reason = NULL, model_version = $2, timings = $3::jsonb, ` +
+          `worker = $4, lease_owner = NULL, lease_until = NULL,
            updated_at = date_trunc('milliseconds', now()) WHERE id = $1`,
         [id, r.modelVersion, json(r.timings), r.worker],
       );

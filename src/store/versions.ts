@@ -63,7 +63,8 @@ function versionRow(r: Record<string, any>): ModelVersion {
 /** Inserts key version `version` of a model, ready (inside the caller's transaction). */
 export async function insertVersion(q: Sql, tenant: string, modelId: string, version: number, v: NewVersion): Promise<void> {
   await q.query(
-    `INSERT INTO model_versions (tenant, model_id, version, status, circuit_hash, circuit_source_sha256, commitment, descriptor, summary, vkey, vkey_hash, setup, constraints, layers, fidelity)
+    `INSERT INTO model_versions (tenant, model_id, version, status, circuit_hash, circuit_source_sha256, commitment, ` +
+      `descriptor, summary, vkey, vkey_hash, setup, constraints, layers, fidelity)
      VALUES ($1, $2, $3, 'ready', $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13::jsonb, $14::jsonb)`,
     [
       tenant,
@@ -128,7 +129,8 @@ export class Versions {
         await insertVersion(q, tenant, modelId, version, v);
       }
       await q.query(
-        "UPDATE models SET status = 'ready', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2",
+        "UPDATE models SET status = 'ready', reason = NULL, lease_owner = NULL, lease_until = NULL, updated_at = " +
+          "date_trunc('milliseconds', now()) WHERE tenant = $1 AND id = $2",
         [tenant, modelId],
       );
       return version;
