@@ -57,7 +57,8 @@ function emitInputChecks(
   });
   const anyUnsigned = bits.some((_, i) => !inGroup.has(i) && unsigned(i));
   lines.push(
-    `${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own width${anyUnsigned ? ', or in [0, 2^b_i) when its range starts at 0 or above' : ''}`,
+    `${ind}// inputs: feature i must lie in [-2^(b_i - 1), 2^(b_i - 1)), b_i its own ` +
+      `width${anyUnsigned ? ', or in [0, 2^b_i) when its range starts at 0 or above' : ''}`,
     `${ind}signal inPos[${bits.length}];`,
   );
   const parts: string[] = [];

@@ -102,7 +102,8 @@ export const dense: LayerModule<DenseLayer, QDense, LinearShape> = {
   emit(layer, shape, cur, ctx) {
     const t = `l${ctx.index}`;
     ctx.lines.push(
-      `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} (linear), then rescale by 2^${layer.shift}`,
+      `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} ` +
+        `(linear), then rescale by 2^${layer.shift}`,
       `${ind}var ${t}W[${layer.outSize}][${layer.inSize}] = ${matrixLiteral(layer.weights, layer.outSize, layer.inSize)};`,
       `${ind}var ${t}B[${layer.outSize}] = [${layer.bias.join(',')}];`,
       `${ind}component ${t}Mul = DenseConst(${layer.inSize}, ${layer.outSize}, ${t}W, ${t}B);`,

@@ -66,7 +66,8 @@ export const maxpool: LayerModule<MaxPoolLayer, QMaxPool, MaxPoolShape> = {
     // Width of the compared values: accumulators of the layer before, or activations.
     const N = pooled ? w + cur.acc! : w;
     ctx.lines.push(
-      `${ind}// ${layer.name}: max pool ${layer.inSize} -> ${layer.outSize}, ${pairs} pairwise comparisons of ${N}-bit values${pooled ? `, then rescale by 2^${cur.acc}` : ''}`,
+      `${ind}// ${layer.name}: max pool ${layer.inSize} -> ${layer.outSize}, ${pairs} pairwise comparisons of ${N}-bit ` +
+        `values${pooled ? `, then rescale by 2^${cur.acc}` : ''}`,
       `${ind}var ${t}R[${layer.outSize + 1}] = ${list(layer.rowPtr)};`,
       `${ind}var ${t}I[${layer.idx.length}] = ${list(layer.idx)};`,
     );

@@ -71,7 +71,8 @@ export const mul: LayerModule<MulLayer, QMul, MulShape> = {
     layer.b.forEach((b, k) => (b >= 0 ? prods : carried).push(k));
     const p = prods.length;
     ctx.lines.push(
-      `${ind}// ${layer.name}: ${p} products of two activations, each rescaled by 2^${s} (rounded)${carried.length ? `, ${carried.length} values carried` : ''}`,
+      `${ind}// ${layer.name}: ${p} products of two activations, each rescaled by 2^${s} ` +
+        `(rounded)${carried.length ? `, ${carried.length} values carried` : ''}`,
       `${ind}signal ${t}[${layer.outSize}];`,
     );
     if (p > 0) {

@@ -38,7 +38,8 @@ function emitNormalize(layer: QNormalize, cur: Cursor, ctx: EmitContext): Cursor
   const p = layer.plan;
   const s = p.scaleBits;
   ctx.lines.push(
-    `${ind}// ${layer.name}: ${p.norm} normalisation of ${p.size} values of ${p.xBits} bits, y = x / norm at scale 2^${s} rounded (x when the norm is 0); divisors below 2^${p.divBits}`,
+    `${ind}// ${layer.name}: ${p.norm} normalisation of ${p.size} values of ${p.xBits} bits, y = x / norm at scale ` +
+      `2^${s} rounded (x when the norm is 0); divisors below 2^${p.divBits}`,
   );
   // L1 takes |x_i| from the sign digits: the known ones (in their order), else decomposed.
   const sign = p.norm === 'L1' ? signDigits(cur, p.xBits, ctx, t).pos : null;

@@ -68,16 +68,20 @@ export const sparse: LayerModule<SparseLayer, QSparse, LinearShape> = {
     if (c) {
       ctx.lines.push(
         `${ind}// ${layer.name}: convolution [${c.inShape}] -> [${c.outShape}], kernel ${c.kernel.join('x')}, strides ${c.strides.join('x')}, ` +
-          `dilations ${c.dilations.join('x')}, pads ${c.pads.join('x')}, group ${c.group} (${nnz} terms), weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
+          (`dilations ${c.dilations.join('x')}, pads ${c.pads.join('x')}, group ${c.group} (${nnz} terms), weights at scale ` +
+            `2^${layer.shift}, then rescale by 2^${layer.shift}`),
         `${ind}var ${t}K[${c.weights.length}] = ${list(c.weights)};`,
         `${ind}var ${t}B[${layer.outSize}] = ${list(layer.bias)};`,
-        `${ind}component ${t}Mul = ConvConst(${[...c.inShape, ...c.outShape, ...c.kernel, ...c.strides, ...c.dilations, ...c.pads, c.group].join(', ')}, ${t}K, ${t}B);`,
+        `${ind}component ${t}Mul = ` +
+          `ConvConst(${[...c.inShape, ...c.outShape, ...c.kernel, ...c.strides, ...c.dilations, ...c.pads, c.group].join(', ')}, ` +
+          `${t}K, ${t}B);`,
         `${ind}${t}Mul.in <== ${cur.values};`,
       );
       return emitRescale(shape, t, ctx, cur);
     }
     ctx.lines.push(
-      `${ind}// ${layer.name}: sparse linear ${layer.inSize} -> ${layer.outSize} (${nnz} terms), constant weights at scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
+      `${ind}// ${layer.name}: sparse linear ${layer.inSize} -> ${layer.outSize} (${nnz} terms), constant weights at ` +
+        `scale 2^${layer.shift}, then rescale by 2^${layer.shift}`,
       `${ind}var ${t}R[${layer.outSize + 1}] = ${list(layer.rowPtr)};`,
       `${ind}var ${t}C[${Math.max(1, nnz)}] = ${list(nnz ? layer.cols : [0])};`,
       `${ind}var ${t}W[${Math.max(1, nnz)}] = ${list(nnz ? layer.weights : [0n])};`,

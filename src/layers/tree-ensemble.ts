@@ -98,7 +98,8 @@ function checkTreeRange(q: QTreeEnsemble, w: number, s: number): void {
       const unit = 2 ** (s + q.shift);
       throw new ZkinferError(
         'SETTINGS',
-        `${q.name}: output ${j} of the tree ensemble can range over [${Number(lo) / unit}, ${Number(hi) / unit}], which does not fit ${w}-bit activations at scale 2^${s}: raise --bits or lower --scale`,
+        `${q.name}: output ${j} of the tree ensemble can range over [${Number(lo) / unit}, ${Number(hi) / unit}], which ` +
+          `does not fit ${w}-bit activations at scale 2^${s}: raise --bits or lower --scale`,
         q.name,
       );
     }
@@ -119,7 +120,8 @@ function emitTrees(layer: QTreeEnsemble, cur: Cursor, ctx: EmitContext): Cursor 
   const n = layer.trueChild.length;
   const N = w + layer.shift;
   ctx.lines.push(
-    `${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${n} nodes, ${plan.bitCount} comparison bits, ${plan.products} path products, ${layer.outSize} outputs rescaled by 2^${layer.shift}`,
+    `${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${n} nodes, ${plan.bitCount} comparison bits, ` +
+      `${plan.products} path products, ${layer.outSize} outputs rescaled by 2^${layer.shift}`,
   );
   if (plan.bitCount > 0) ctx.lines.push(`${ind}signal ${t}Le[${plan.bitCount}];`);
   for (const f of plan.features) {

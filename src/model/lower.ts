@@ -88,7 +88,10 @@ export const SUPPORTED_ACTIVATION_OPS: string[] = [...ACTIVATION_OPS, 'Shape'].s
 export const SUPPORTED_CONSTANT_OPS: string[] = [...new Set([...Object.keys(constantOps), 'Constant'])].sort();
 /** The supported list as error messages give it: activations, constants, ai.onnx.ml apart. */
 export function supportedOpsNote(): string {
-  return `supported on activations: ${SUPPORTED_ACTIVATION_OPS.join(', ')} (${TWO_ACTIVATION_OPS.join(', ')} also of two activations); folded on constants only: ${SUPPORTED_CONSTANT_OPS.join(', ')}; ai.onnx.ml: ${mlOpsNote()}`;
+  return (
+    `supported on activations: ${SUPPORTED_ACTIVATION_OPS.join(', ')} (${TWO_ACTIVATION_OPS.join(', ')} also of two ` +
+    `activations); folded on constants only: ${SUPPORTED_CONSTANT_OPS.join(', ')}; ai.onnx.ml: ${mlOpsNote()}`
+  );
 }
 
 /** The handlers of ops on one activation (and constants), by op type. */

@@ -72,7 +72,8 @@ export function checkCircuitSize(ir: ModelIR, settings: QuantSettings, limits: M
     limits,
     'maxConstraints',
     total,
-    `the model circuit's constraint count (largest layer ${largest.name}: ${largest.constraints.toLocaleString('en-US')}) at scale 2^${settings.scaleBits} with ${settings.bits} bits`,
+    `the model circuit's constraint count (largest layer ${largest.name}: ` +
+      `${largest.constraints.toLocaleString('en-US')}) at scale 2^${settings.scaleBits} with ${settings.bits} bits`,
     largest.name,
   );
   return total;

@@ -101,7 +101,8 @@ export async function fidelityReport(
   // outputs where the float model is not zero mean the values fell below the scale.
   if (samplesCompared > 0 && q.head === 'none' && allZero && maxFloat > 0)
     warnings.push(
-      `every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the resolution 2^-${q.settings.scaleBits} (raise --scale)`,
+      `every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the ` +
+        `resolution 2^-${q.settings.scaleBits} (raise --scale)`,
     );
   if (relativeError !== null && relativeError > 0.1 && q.head === 'none')
     warnings.push(`the error is ${(relativeError * 100).toFixed(0)}% of the outputs' own magnitude`);

@@ -65,7 +65,9 @@ export function absorbInputScales(layers: Layer[], iq: InputQuant, st: QuantSett
   if (!first || !absorb) {
     throw new ZkinferError(
       'SETTINGS',
-      `input feature ${lowered} needs scale 2^${iq.scaleBits[lowered]} to fit, but this model applies ${first?.kind ?? 'nothing'} to its raw inputs before any dense or convolution layer, so they must fit the activations at scale 2^${st.scaleBits}: raise --bits`,
+      `input feature ${lowered} needs scale 2^${iq.scaleBits[lowered]} to fit, but this model applies ` +
+        `${first?.kind ?? 'nothing'} to its raw inputs before any dense or convolution layer, so they must fit the ` +
+        `activations at scale 2^${st.scaleBits}: raise --bits`,
       'inputQuant',
     );
   }

@@ -96,7 +96,8 @@ export class Lowering implements FoldContext {
       { ...this.limits, maxParameters: 2 * this.limits.maxParameters },
       'maxParameters',
       this.parameters,
-      `the parameter count of the layers up to and including this one (held while lowering, before adjacent linear layers fold: up to twice the limit of ${this.limits.maxParameters.toLocaleString('en-US')} for the folded model)`,
+      `the parameter count of the layers up to and including this one (held while lowering, before adjacent linear ` +
+        `layers fold: up to twice the limit of ${this.limits.maxParameters.toLocaleString('en-US')} for the folded model)`,
       where,
     );
   }
@@ -458,7 +459,8 @@ function embed(L: Lowering, node: NodeProto, layer: Layer | DiagLayer, c: Activa
     default:
       throw new ZkinferError(
         'MODEL_UNSUPPORTED_GRAPH',
-        `${node.opType} "${name}" (${layer.kind}) is supported only on the whole activation, not while other activations are carried beside it (a branch of the graph)`,
+        `${node.opType} "${name}" (${layer.kind}) is supported only on the whole activation, not while other activations ` +
+          `are carried beside it (a branch of the graph)`,
         name,
       );
   }

@@ -173,7 +173,10 @@ export function lowerColumnPrefix(L: Lowering, nodes: NodeProto[], outputs: stri
   const inOrder = direct.length === 1 && ['Concat', 'FeatureVectorizer'].includes(direct[0].opType ?? '') && (direct[0].input ?? []).join() === names.join();
   if (special && frontier.size !== 1) {
     const where = prefix.find((n) => n.domain === ML_DOMAIN && PREFIX_ONLY_ML_OPS.includes(n.opType ?? '')) ?? prefix[0];
-    const why = `the graph's input columns (with their encoders and imputers) must merge into one vector before the model proper; here ${frontier.size} values leave the column prefix${frontier.size ? ` (${[...frontier].slice(0, 4).join(', ')})` : ''}`;
+    const why =
+      `the graph's input columns (with their encoders and imputers) must merge into one vector before the model proper; ` +
+      `here ${frontier.size} values leave the column ` +
+      `prefix${frontier.size ? ` (${[...frontier].slice(0, 4).join(', ')})` : ''}`;
     throw new ZkinferError('MODEL_UNSUPPORTED_GRAPH', where ? `${where.opType} "${nodeName(where)}": ${why}` : why, where ? nodeName(where) : 'model');
   }
   if (!special && (prefix.length === 0 || frontier.size !== 1 || (!branches && (names.length === 1 || inOrder)))) return none;
@@ -389,7 +392,8 @@ function evalPart(P: Prefix, node: NodeProto): { parts: Part[]; shape: number[] 
     if (!replaced || !Number.isNaN(replaced.f)) {
       fail(
         node,
-        'replaces a number, not NaN: a numeric sentinel is an ordinary input value to a circuit, which would have to refuse it (only NaN, what scikit-learn exports for missing values, is supported)',
+        'replaces a number, not NaN: a numeric sentinel is an ordinary input value to a circuit, which would have to ' +
+          'refuse it (only NaN, what scikit-learn exports for missing values, is supported)',
       );
     }
     const vals = attrFloats(node, 'imputed_value_floats');

@@ -199,7 +199,8 @@ export const ML_HANDLERS: Record<string, Handler> = {
     if (L.pendingHead?.final)
       fail(
         node,
-        `${norm} normalisation of a classifier's scores is not supported (the circuit proves the scores as logits): only L1 right after a binary logistic LinearClassifier, whose two columns already sum to 1`,
+        `${norm} normalisation of a classifier's scores is not supported (the circuit proves the scores as logits): only ` +
+          `L1 right after a binary logistic LinearClassifier, whose two columns already sum to 1`,
       );
     const n = features(node, act);
     L.reserveLayer(node, n, n, 0);
@@ -226,7 +227,8 @@ export const ML_HANDLERS: Record<string, Handler> = {
 function prefixOnly(_L: Lowering, node: NodeProto): never {
   fail(
     node,
-    `${node.opType} is supported only on the graph inputs' columns, before any other computation (an encoder reads an input column; an imputer a column, possibly picked or concatenated)`,
+    `${node.opType} is supported only on the graph inputs' columns, before any other computation (an encoder reads an ` +
+      `input column; an imputer a column, possibly picked or concatenated)`,
   );
 }
 
@@ -298,5 +300,12 @@ function svmWeights(node: NodeProto, n: number): Float64Array {
 
 /** Every ai.onnx.ml op, for the error's supported list. */
 export function mlOpsNote(): string {
-  return `${ML_ACTIVATION_OPS.join(', ')} (OneHotEncoder, LabelEncoder and Imputer on input columns: categories and NaN imputation applied before proving; Binarizer (threshold) on any activation; Normalizer L1, L2 or MAX (onnxruntime's: divided by the largest value) on one row, or L1 right after a binary logistic classifier as a relabelling; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`;
+  return (
+    `${ML_ACTIVATION_OPS.join(', ')} (OneHotEncoder, LabelEncoder and Imputer on input columns: categories and NaN ` +
+    `imputation applied before proving; Binarizer (threshold) on any activation; Normalizer L1, L2 or MAX ` +
+    `(onnxruntime's: divided by the largest value) on one row, or L1 right after a binary logistic classifier as a ` +
+    `relabelling; LinearClassifier post_transform NONE, LOGISTIC or SOFTMAX; LinearRegressor NONE; SVMs with a LINEAR ` +
+    `kernel, two classes; TreeEnsembleClassifier / TreeEnsembleRegressor with modes BRANCH_LEQ, LT, GTE, GT, EQ, NEQ, ` +
+    `aggregate SUM or AVERAGE, post_transform NONE, or LOGISTIC / SOFTMAX for a classifier)`
+  );
 }

@@ -264,7 +264,8 @@ export function lowerTreeRegressor(L: Lowering, node: NodeProto, act: Activation
     if (!covered[k] && base[k] !== 0)
       fail(
         node,
-        `target ${k} is not scored by every leaf of any tree: where no leaf on the path scores it, onnxruntime outputs 0 instead of its base value ${base[k]}, which is not a sum`,
+        `target ${k} is not scored by every leaf of any tree: where no leaf on the path scores it, onnxruntime outputs 0 ` +
+          `instead of its base value ${base[k]}, which is not a sum`,
       );
   }
   const scale = attrString(node, 'aggregate_function', 'SUM') === 'AVERAGE' ? 1 / f.roots.length : 1;
@@ -298,7 +299,8 @@ export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activatio
       if (post !== 'NONE')
         fail(
           node,
-          `post_transform ${post} over non-negative binary weights: onnxruntime then decides at score > 0.5 and transforms 1 - z, which is not a ${post.toLowerCase()} model's decision`,
+          `post_transform ${post} over non-negative binary weights: onnxruntime then decides at score > 0.5 and transforms 1 ` +
+            `- z, which is not a ${post.toLowerCase()} model's decision`,
         );
       const layer = layerOf(node, inSize, f, 2, Float64Array.of(1 - b, b), 1, () => [
         [0, -1],
@@ -327,7 +329,8 @@ export function lowerTreeClassifier(L: Lowering, node: NodeProto, act: Activatio
     if (!covered[c] && !baseIn)
       fail(
         node,
-        `class ${labels[c]} is not scored by every leaf of any tree and has no base value: where no leaf on the path scores it, onnxruntime leaves it out of the decision`,
+        `class ${labels[c]} is not scored by every leaf of any tree and has no base value: where no leaf on the path ` +
+          `scores it, onnxruntime leaves it out of the decision`,
       );
   if (post === 'LOGISTIC') fail(node, `post_transform LOGISTIC over ${K} score columns (one-vs-rest) is not a softmax`);
   L.emit(
