@@ -162,7 +162,9 @@ export async function verifyOnChain(provider: Provider, address: string, bundle:
   } catch (e) {
     return {
       valid: false,
-      reason: `verifyProof for ${bundle.publicSignals.length} public signals failed at ${verifier}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+      reason:
+        `verifyProof for ${bundle.publicSignals.length} public signals failed at ${verifier}: ` +
+        `${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
       contract,
       verifier,
       attested,

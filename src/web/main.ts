@@ -144,7 +144,8 @@ function showOutcome(o: Outcome) {
   row(
     'Claimed by the prover',
     span(
-      `not checked: ${s.insecure ? 'development' : s.ptau.kind} powers of tau ${s.ptau.name}, ${s.phase2.length} phase-2 contribution(s), created ${s.createdAt}`,
+      `not checked: ${s.insecure ? 'development' : s.ptau.kind} powers of tau ${s.ptau.name}, ${s.phase2.length} phase-2 ` +
+        `contribution(s), created ${s.createdAt}`,
       'claimed',
     ),
   );
@@ -153,7 +154,8 @@ function showOutcome(o: Outcome) {
   if (out.inputs) row('Public input', out.inputs.join(', '));
   row(
     'Outputs',
-    `${out.values.join(', ')} (fixed-point integers ${out.integers.join(', ')}${b.model.head === 'none' ? '' : b.model.head === 'argmax' ? '; class scores' : '; logits'})`,
+    `${out.values.join(', ')} (fixed-point integers ` +
+      `${out.integers.join(', ')}${b.model.head === 'none' ? '' : b.model.head === 'argmax' ? '; class scores' : '; logits'})`,
   );
   if (out.probability) row('Probability', `${out.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
   row('Decision', span(decisionText(o), 'strong'));
@@ -170,7 +172,9 @@ function showReceipt(o: Outcome) {
     return;
   }
   receiptResult.dataset.state = o.receipt.matches ? 'match' : 'mismatch';
-  receiptResult.textContent = `Receipt ${o.receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${o.receipt.reason}${o.receipt.matches && !o.result.valid ? ' (but the proof itself does not verify)' : ''}`;
+  receiptResult.textContent =
+    `Receipt ${o.receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ` +
+    `${o.receipt.reason}${o.receipt.matches && !o.result.valid ? ' (but the proof itself does not verify)' : ''}`;
   receiptResult.hidden = false;
 }
 

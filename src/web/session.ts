@@ -77,7 +77,8 @@ async function fetchServiceKey(modelId: string, vkeyHash: string, apiKey: string
   if (res.status === 401 || res.status === 403) throw new InputProblem(`the service refused the key request (${res.status}: ${why}): enter a verifier API key`);
   if (res.status === 404)
     throw new InputProblem(
-      `this service has no registered key ${vkeyHash} for model ${modelId}: the bundle names a key the service never published (or load the published key from a file)`,
+      `this service has no registered key ${vkeyHash} for model ${modelId}: the bundle names a key the service never ` +
+        `published (or load the published key from a file)`,
     );
   throw new InputProblem(`the service could not give the key (${res.status}: ${why})`);
 }

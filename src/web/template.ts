@@ -15,7 +15,10 @@ export function pageCsp(mode: PageConfig['mode']): string {
   // ajv compiles the bundle schema with new Function, ffjavascript compiles wasm and runs it in blob: workers.
   const script = mode === 'service' ? "'self' 'unsafe-eval' 'wasm-unsafe-eval'" : "'unsafe-inline' 'unsafe-eval' 'wasm-unsafe-eval'";
   const connect = mode === 'service' ? "'self'" : "'none'";
-  return `default-src 'none'; script-src ${script}; style-src 'unsafe-inline'; worker-src blob:; connect-src ${connect}; img-src data:; base-uri 'none'; form-action 'none'`;
+  return (
+    `default-src 'none'; script-src ${script}; style-src 'unsafe-inline'; worker-src blob:; connect-src ${connect}; ` +
+    `img-src data:; base-uri 'none'; form-action 'none'`
+  );
 }
 
 /** JSON safe inside a <script> element (no "</script>", no "<!--"). */
@@ -26,11 +29,14 @@ export function scriptJson(v: unknown): string {
 export function renderPage(opts: { config: PageConfig; css: string; script: { src: string } | { inline: string } }): string {
   const { config } = opts;
   const standalone = config.mode === 'standalone';
+  const vkeyName = config.vkeyName ? ` (<code>${escapeHtml(config.vkeyName)}</code>)` : '';
   const script = 'src' in opts.script ? `<script src="${opts.script.src}" defer></script>` : `<script>${opts.script.inline}</script>`;
   const privacy = standalone
     ? 'This saved page makes no network request at all: the check runs on this machine only.'
-    : 'The check runs in this browser. The only request this page makes is for the model\u2019s published key, to the service that served it; the bundle, receipt and features never leave this machine.';
-  return `<!doctype html>
+    : 'The check runs in this browser. The only request this page makes is for the model\u2019s published key, to the ' +
+      'service that served it; the bundle, receipt and features never leave this machine.';
+  return (
+    `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -59,10 +65,14 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 </section>
 <fieldset>
 <legend>2. Verification key (the model\u2019s published one)</legend>
-<label class="radio"${standalone ? ' hidden' : ''}><input type="radio" name="key-source" value="service"${standalone ? ' disabled' : ' checked'}> From this service (<code>GET /v1/models/{id}/vkey</code>)</label>
-<label class="radio"${config.vkey ? '' : ' hidden'}><input type="radio" name="key-source" value="page"${config.vkey ? ' checked' : ' disabled'}> Embedded in this page${config.vkeyName ? ` (<code>${escapeHtml(config.vkeyName)}</code>)` : ''}</label>
+<label class="radio"${standalone ? ' hidden' : ''}><input type="radio" name="key-source" ` +
+    `value="service"${standalone ? ' disabled' : ' checked'}> From this service (<code>GET /v1/models/{id}/vkey</code>)</label>
+<label class="radio"${config.vkey ? '' : ' hidden'}><input type="radio" name="key-source" ` +
+    `value="page"${config.vkey ? ' checked' : ' disabled'}> Embedded in this page${vkeyName}</label>
 <label class="radio"><input type="radio" name="key-source" value="file"> From a key file</label>
-<label class="radio"><input type="radio" name="key-source" value="bundle"${standalone && !config.vkey ? ' checked' : ''}> The key inside the bundle (not independent: compare its hash)</label>
+<label class="radio"><input type="radio" name="key-source" ` +
+    `value="bundle"${standalone && !config.vkey ? ' checked' : ''}> The key inside the bundle (not independent: compare ` +
+    `its hash)</label>
 <div id="service-opts"${standalone ? ' hidden' : ''}>
 <label for="api-key">API key (optional)</label>
 <input type="password" id="api-key" autocomplete="off" aria-describedby="api-key-hint">
@@ -74,7 +84,8 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 </fieldset>
 <section aria-labelledby="h-receipt">
 <h2 id="h-receipt">3. Applicant receipt (optional)</h2>
-<p class="hint" id="receipt-hint">The receipt JSON the prover gave the applicant (salt and features): checks that this proof used that applicant\u2019s data.</p>
+<p class="hint" id="receipt-hint">The receipt JSON the prover gave the applicant (salt and features): checks that ` +
+    `this proof used that applicant\u2019s data.</p>
 <label for="receipt-file">Receipt file</label>
 <input type="file" id="receipt-file" accept=".json,application/json" aria-describedby="receipt-hint">
 <button type="button" class="secondary" id="receipt-clear">Clear receipt</button>
@@ -90,11 +101,14 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
 <div id="receipt-result" role="status" aria-live="polite" hidden></div>
 </section>
 </main>
-<footer>${privacy} zkinfer verification page (${standalone ? 'standalone file' : 'served by the zkinfer service'}): Groth16 on BN254 with snarkjs, commitments with circomlibjs Poseidon, both running in this browser.</footer>
+<footer>${privacy} zkinfer verification page ` +
+    `(${standalone ? 'standalone file' : 'served by the zkinfer service'}): Groth16 on BN254 with snarkjs, commitments ` +
+    `with circomlibjs Poseidon, both running in this browser.</footer>
 ${script}
 </body>
 </html>
-`;
+`
+  );
 }
 
 export function escapeHtml(s: string): string {
