@@ -37,7 +37,8 @@ export function parseBundle(doc: unknown): ProofBundle {
     version !== BUNDLE_VERSION
   ) {
     unusable(
-      `this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`,
+      `this is a version ${version} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound ` +
+        `to the model commitment); make the proof again with this zkinfer`,
       'version',
     );
   }
@@ -46,7 +47,8 @@ export function parseBundle(doc: unknown): ProofBundle {
     const field = err?.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'bundle';
     if (field === 'version')
       unusable(
-        `this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`,
+        `this is a version ${JSON.stringify((doc as { version?: unknown }).version)} bundle; this zkinfer reads version ` +
+          `${BUNDLE_VERSION} (its model descriptor is bound to the model commitment); make the proof again with this zkinfer`,
         field,
       );
     unusable(`${field} ${describe(err)}`, field);

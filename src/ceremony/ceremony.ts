@@ -178,7 +178,8 @@ export async function verifyCeremonyKey(zkey: string, r1cs: string, ptau: string
   }
   const reason = ok
     ? null
-    : `the key was not made from this circuit and this ptau through valid contributions${errors.length ? ` (${errors.join('; ').replace(/\s+/g, ' ').trim()})` : ''}`;
+    : `the key was not made from this circuit and this ptau through valid ` +
+      `contributions${errors.length ? ` (${errors.join('; ').replace(/\s+/g, ' ').trim()})` : ''}`;
   return { ok, reason, chain };
 }
 

@@ -39,7 +39,8 @@ export function formatCompileReport(m: CompiledModel): string {
     for (const w of f.warnings) lines.push(`  WARNING: ${w}`);
     if (f.maxAbsError !== null) {
       lines.push(
-        `  ${f.compared} compared: max abs error ${f.maxAbsError.toExponential(3)}, mean ${f.meanAbsError!.toExponential(3)}${f.relativeError !== null ? `, relative to the largest output ${f.relativeError.toExponential(2)}` : ''}`,
+        `  ${f.compared} compared: max abs error ${f.maxAbsError.toExponential(3)}, mean ` +
+          `${f.meanAbsError!.toExponential(3)}${f.relativeError !== null ? `, relative to the largest output ${f.relativeError.toExponential(2)}` : ''}`,
       );
     }
     if (f.decisionFlips !== null && f.compared > 0) lines.push(`  decision flips ${f.decisionFlips} (${((f.flipRate ?? 0) * 100).toFixed(2)}%)`);

@@ -58,7 +58,8 @@ function refusedDevelopment(setting = 'ptau', name?: string): ZkinferError {
   return new ZkinferError(
     'SETTINGS',
     name
-      ? `the powers of tau ${name} (${setting}) is a development file whose secrets are published: a setup on it can be forged; production setups need a public ceremony file or an operator-pinned one`
+      ? `the powers of tau ${name} (${setting}) is a development file whose secrets are published: a setup on it can be ` +
+          `forged; production setups need a public ceremony file or an operator-pinned one`
       : `no powers of tau is configured (${setting}): production setups need a public ceremony file or an operator-pinned one, not a development file`,
     setting,
   );

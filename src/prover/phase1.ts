@@ -142,7 +142,9 @@ export function phase1OfFile(file: PtauFileIdentity, opts: { trustedHashes?: str
     return {
       kind: 'operator-pinned',
       name: file.name,
-      label: `powers of tau ${file.name} (sha256 ${file.sha256}) pinned by the service's operator: not a known public ceremony file; trust it only if you trust its maker${by}`,
+      label:
+        `powers of tau ${file.name} (sha256 ${file.sha256}) pinned by the service's operator: not a known public ceremony ` +
+        `file; trust it only if you trust its maker${by}`,
       trusted: false,
       checkedBy,
     };
@@ -150,7 +152,9 @@ export function phase1OfFile(file: PtauFileIdentity, opts: { trustedHashes?: str
   return {
     kind: 'unrecognised',
     name: file.name,
-    label: `UNRECOGNISED powers of tau ${file.name} (sha256 ${file.sha256}): not a published ceremony file nor one the auditor trusts (--trust-ptau); its maker may know tau and forge proofs`,
+    label:
+      `UNRECOGNISED powers of tau ${file.name} (sha256 ${file.sha256}): not a published ceremony file nor one the ` +
+      `auditor trusts (--trust-ptau); its maker may know tau and forge proofs`,
     trusted: false,
     checkedBy,
   };

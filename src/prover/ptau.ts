@@ -86,7 +86,9 @@ export function checkPtauPower(needed: number, maxPower: number, constraints?: n
   if (needed > maxPower) {
     throw new ZkinferError(
       'MODEL_TOO_LARGE',
-      `this circuit${constraints === undefined ? '' : ` (${constraints.toLocaleString('en-US')} constraints)`} needs powers of tau 2^${needed}, over the limit maxPtauPower = ${maxPower} (setting ${MAX_PTAU_POWER_ENV}); supply a ceremony ptau file of at least 2^${needed} powers, or raise the setting`,
+      `this circuit${constraints === undefined ? '' : ` (${constraints.toLocaleString('en-US')} constraints)`} needs ` +
+        `powers of tau 2^${needed}, over the limit maxPtauPower = ${maxPower} (setting ${MAX_PTAU_POWER_ENV}); supply a ` +
+        `ceremony ptau file of at least 2^${needed} powers, or raise the setting`,
       'maxPtauPower',
     );
   }

@@ -76,7 +76,8 @@ function parseCsv(text: string, ir: InputLayout, labelColumn?: string): TestSet 
   if (extra.length)
     throw new ZkinferError(
       'INPUT_SHAPE',
-      `unknown column "${extra[0]}": the columns are the model's inputs${labelColumn ? ` and the label "${labelColumn}"` : ' (name the label column with --labels)'}`,
+      `unknown column "${extra[0]}": the columns are the model's ` +
+        `inputs${labelColumn ? ` and the label "${labelColumn}"` : ' (name the label column with --labels)'}`,
       extra[0],
     );
   const rows: Float64Array[] = [];

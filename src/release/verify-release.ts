@@ -127,7 +127,8 @@ export async function verifyRelease(dir: string, pubKey: string, trust: ReleaseT
   if (unsigned.length)
     return done(
       'invalid',
-      `${unsigned[0]} is in the release folder but no signature covers it${unsigned.length > 1 ? ` (and ${unsigned.length - 1} more: ${unsigned.slice(1, 6).join(', ')})` : ''}`,
+      `${unsigned[0]} is in the release folder but no signature covers ` +
+        `it${unsigned.length > 1 ? ` (and ${unsigned.length - 1} more: ${unsigned.slice(1, 6).join(', ')})` : ''}`,
       unsigned[0],
       st,
     );

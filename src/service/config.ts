@@ -165,7 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export const PHASE1_ENV = { mode: 'ZKINFER_MODE', ptau: 'ZKINFER_PTAU', ptauSha256: 'ZKINFER_PTAU_SHA256', allowDevSetup: 'ZKINFER_ALLOW_DEV_SETUP' } as const;
 
 /** What to set for a production phase 1: named in every refusal. */
-export const PRODUCTION_PTAU_HINT = `set ${PHASE1_ENV.ptau} to a public ceremony file (e.g. powersOfTau28_hez_final_16.ptau, recognised by its hash) or to your own file pinned with ${PHASE1_ENV.ptauSha256}=<its sha256>; or set ${PHASE1_ENV.allowDevSetup}=true to run on an insecure development setup anyway`;
+export const PRODUCTION_PTAU_HINT =
+  `set ${PHASE1_ENV.ptau} to a public ceremony file (e.g. powersOfTau28_hez_final_16.ptau, recognised by its hash) ` +
+  `or to your own file pinned with ${PHASE1_ENV.ptauSha256}=<its sha256>; or set ${PHASE1_ENV.allowDevSetup}=true to ` +
+  `run on an insecure development setup anyway`;
 
 /**
  * ZKINFER_MODE, ZKINFER_PTAU, ZKINFER_PTAU_SHA256, ZKINFER_ALLOW_DEV_SETUP: what can be told
@@ -194,7 +197,8 @@ function phase1Settings(env: NodeJS.ProcessEnv, problems: string[]): Pick<Config
   }
   if (mode === 'production' && !ptau && !allowDevSetup) {
     problems.push(
-      `${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`,
+      `${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ` +
+        `${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`,
     );
   }
   return { mode, ptau, ptauSha256, allowDevSetup };

@@ -13,7 +13,10 @@ type Phase1Config = Pick<Config, 'mode' | 'ptau' | 'ptauSha256' | 'allowDevSetup
  * auditor runs `zkinfer audit` on the published files for their own).
  */
 export interface ServicePhase1 {
-  /** ceremony: a known public ceremony file (blake2b-512); operator-pinned: the operator's own file matching ZKINFER_PTAU_SHA256; development: published secrets, anyone can forge. */
+  /**
+   * ceremony: a known public ceremony file (blake2b-512); operator-pinned: the operator's own file matching ZKINFER_PTAU_SHA256;
+   * development: published secrets, anyone can forge.
+   */
   kind: PtauInfo['kind'];
   name: string;
   /** The file's power; without ZKINFER_PTAU, the largest development file the service would generate. */
@@ -42,7 +45,8 @@ export async function checkServicePhase1(config: Phase1Config): Promise<ServiceP
     if (refuseDev) {
       throw new ZkinferError(
         'SETTINGS',
-        `configuration: ${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`,
+        `configuration: ${PHASE1_ENV.mode}=production refuses to set models up on the insecure development powers of tau, ` +
+          `and ${PHASE1_ENV.ptau} is not set: ${PRODUCTION_PTAU_HINT}`,
         PHASE1_ENV.ptau,
       );
     }
@@ -75,7 +79,9 @@ export async function checkServicePhase1(config: Phase1Config): Promise<ServiceP
   if (info.insecure && refuseDev) {
     throw new ZkinferError(
       'SETTINGS',
-      `configuration: ${PHASE1_ENV.mode}=production refuses ${PHASE1_ENV.ptau}=${path.basename(config.ptau)}: it is ${info.name}, a development powers of tau whose secrets are published (anyone can forge proofs on it)${config.ptauSha256 ? '; pinning its hash does not change that' : ''}: ${PRODUCTION_PTAU_HINT}`,
+      `configuration: ${PHASE1_ENV.mode}=production refuses ${PHASE1_ENV.ptau}=${path.basename(config.ptau)}: it is ` +
+        `${info.name}, a development powers of tau whose secrets are published (anyone can forge proofs on ` +
+        `it)${config.ptauSha256 ? '; pinning its hash does not change that' : ''}: ${PRODUCTION_PTAU_HINT}`,
       PHASE1_ENV.ptau,
     );
   }

@@ -67,7 +67,8 @@ async function checkDescriptor(
   if (c !== signal0) {
     return {
       reason:
-        'the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model (settings, head, inputs, sizes, id, circuit) is not the one the circuit was built with',
+        'the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model ' +
+        '(settings, head, inputs, sizes, id, circuit) is not the one the circuit was built with',
       field: 'model',
     };
   }

@@ -31,7 +31,8 @@ export function judgeSetup(phase1: Phase1Identity, phase2: { contributions: numb
   const p2 =
     phase2.contributions === null
       ? 'phase 2 not checked'
-      : `phase 2: ${phase2.contributions} contribution(s)${phase2.independent === null ? '' : `, ${phase2.independent} known independent of the model's owner`}`;
+      : `phase 2: ${phase2.contributions} ` +
+        `contribution(s)${phase2.independent === null ? '' : `, ${phase2.independent} known independent of the model's owner`}`;
   const summary =
     level === 'development'
       ? 'SETUP: DEVELOPMENT: anyone can forge proofs for this key; do not rely on its verdicts'

@@ -43,7 +43,8 @@ function format(r: AuditReport): string {
   }
   if (r.contributions.length && r.contributions.every((c) => c.name.startsWith('zkinfer phase 2'))) {
     lines.push(
-      'phase 2 was made by the proving service alone (its contribution and beacon): whoever ran that setup could forge proofs; a ceremony with independent contributors removes that trust',
+      'phase 2 was made by the proving service alone (its contribution and beacon): whoever ran that setup could forge ' +
+        'proofs; a ceremony with independent contributors removes that trust',
     );
   }
   lines.push(`audited in ${(r.auditMs / 1000).toFixed(1)} s`);
@@ -78,7 +79,8 @@ const usage = (message: string, field: string) => new ZkinferError('SETTINGS', m
 export function optionsWithFlags(d: DescriptorOptions, o: SettingsOptions, source: string): DescriptorOptions {
   const clash = (flag: string, given: unknown, field: string, theirs: unknown) =>
     usage(
-      `${flag} ${String(given)} disagrees with ${source}: its ${field} is ${JSON.stringify(theirs)}. The descriptor fixes how the model is compiled: drop ${flag}`,
+      `${flag} ${String(given)} disagrees with ${source}: its ${field} is ${JSON.stringify(theirs)}. The descriptor ` +
+        `fixes how the model is compiled: drop ${flag}`,
       flag.slice(2),
     );
   if (o.scale !== undefined && o.scale !== d.settings.scaleBits) throw clash('--scale', o.scale, 'settings.scaleBits', d.settings.scaleBits);
@@ -91,7 +93,8 @@ export function optionsWithFlags(d: DescriptorOptions, o: SettingsOptions, sourc
   if (o.calibration !== undefined || (o.inputRange ?? []).length > 0) {
     const flag = o.calibration !== undefined ? '--calibration' : '--input-range';
     throw usage(
-      `${flag} cannot be used with ${source}: the descriptor's inputQuant is the input quantization the service fixed at upload, and the audit replays it as is. Drop ${flag}`,
+      `${flag} cannot be used with ${source}: the descriptor's inputQuant is the input quantization the service fixed at ` +
+        `upload, and the audit replays it as is. Drop ${flag}`,
       flag.slice(2),
     );
   }
@@ -103,7 +106,9 @@ export function auditCommand(program: Command): void {
     program
       .command('audit')
       .description(
-        "check that a published verification key encodes a published model: recompile the circuit (from the model's published descriptor when given), check the zkey against it and the ptau, compare the key; exit 0 yes, 1 no (naming the broken link), 2 unusable input. One command from a service: audit --service URL --model-id ID",
+        "check that a published verification key encodes a published model: recompile the circuit (from the model's " +
+          'published descriptor when given), check the zkey against it and the ptau, compare the key; exit 0 yes, 1 no ' +
+          '(naming the broken link), 2 unusable input. One command from a service: audit --service URL --model-id ID',
       )
       .argument('[model]', 'the published ONNX file (external data files next to it); not with --service, which downloads it')
       .option('--vkey <file>', 'the published verification key (GET /v1/models/{id}/vkey)')
@@ -112,7 +117,9 @@ export function auditCommand(program: Command): void {
       .option('--r1cs <file>', "the service's r1cs (GET /v1/models/{id}/artifacts/r1cs): also check it is the one compiled here")
       .option(
         '--descriptor <file>',
-        "the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its descriptor, or --model-version's). Compiles with its settings, publicInput, inputQuant and labels (no settings flags needed) and checks it field for field",
+        'the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its ' +
+          "descriptor, or --model-version's). Compiles with its settings, publicInput, inputQuant and labels (no settings " +
+          'flags needed) and checks it field for field',
       )
       .option('--bundle <file>', 'a proof bundle: check its model descriptor field for field; without --descriptor, also compile with it')
       .option(

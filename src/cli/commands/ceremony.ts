@@ -67,7 +67,9 @@ export function ceremonyCommands(program: Command): void {
   ceremony
     .command('contribute')
     .description(
-      'add your contribution (fresh local entropy, never stored) to a ceremony key; prints the contribution hash to publish. With files (--in, --out) it works offline; with --url and --model it downloads the latest key from the service, contributes, and uploads it (retrying on a newer key when another contribution came first)',
+      'add your contribution (fresh local entropy, never stored) to a ceremony key; prints the contribution hash to ' +
+        'publish. With files (--in, --out) it works offline; with --url and --model it downloads the latest key from the ' +
+        'service, contributes, and uploads it (retrying on a newer key when another contribution came first)',
     )
     .option('--in <zkey>', 'the current ceremony key (file mode)')
     .option('--out <zkey>', 'where to write the key with your contribution (file mode; a ceremony.json beside --in is carried along)')
@@ -115,7 +117,8 @@ export function ceremonyCommands(program: Command): void {
     ceremony
       .command('verify')
       .description(
-        "check a ceremony key against the model's recompiled circuit and the ptau, link by link, and list its contributions; exit 0 valid, 1 refused, 2 unusable input",
+        "check a ceremony key against the model's recompiled circuit and the ptau, link by link, and list its " +
+          'contributions; exit 0 valid, 1 refused, 2 unusable input',
       )
       .argument('<zkey>', 'the ceremony key to check')
       .requiredOption('--model <onnx>', 'the ONNX model the ceremony is for (recompiled here)')
@@ -167,7 +170,8 @@ export function ceremonyCommands(program: Command): void {
           const lines = [
             ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
             r.ok
-              ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
+              ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ` +
+                `${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
               : `INVALID: ${r.reason}`,
             trust.summary,
             `phase 1 (from the ptau file): ${trust.phase1.label}`,

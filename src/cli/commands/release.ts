@@ -32,7 +32,8 @@ function fidelityLines(f: ReleaseFidelity): string[] {
   return [
     f.maxAbsError === null
       ? `fidelity on ${f.samples} test rows: none could be compared (all out of range)`
-      : `fidelity on ${f.samples} test rows (${f.space} space): max abs error ${f.maxAbsError.toExponential(3)}, mean ${(f.meanAbsError ?? 0).toExponential(3)}`,
+      : `fidelity on ${f.samples} test rows (${f.space} space): max abs error ${f.maxAbsError.toExponential(3)}, mean ` +
+        `${(f.meanAbsError ?? 0).toExponential(3)}`,
     ...f.warnings.map((w) => `  WARNING: ${w}`),
     `  decision flips float vs quantized: ${f.decisionFlips ?? '-'} (${pct(f.flipRate)})${f.outOfRange ? `; ${f.outOfRange} row(s) out of range` : ''}`,
     ...(f.labelled !== null ? [`  accuracy on ${f.labelled} labelled rows: float ${pct(f.floatAccuracy)}, quantized ${pct(f.quantizedAccuracy)}`] : []),
@@ -63,7 +64,8 @@ export function releaseCommand(program: Command): void {
           program
             .command('release')
             .description(
-              'CI release of a model: fidelity gates on a test set, setup (or a ceremony key), key audit, contracts, sample proofs, and a signed in-toto attestation (DSSE); exit 1 when a gate fails',
+              'CI release of a model: fidelity gates on a test set, setup (or a ceremony key), key audit, contracts, sample ' +
+                'proofs, and a signed in-toto attestation (DSSE); exit 1 when a gate fails',
             )
             .argument('<model>', 'ONNX file (external data files beside it)'),
         ),
@@ -140,7 +142,8 @@ export function releaseCommand(program: Command): void {
           const s = r.statement.predicate.setup;
           lines.splice(1, 0, s.trust.summary);
           lines.push(
-            `key ${r.statement.predicate.vkeySha256} (${s.source}, ptau ${s.ptau.name}${s.insecure ? ', DEVELOPMENT: insecure' : ''}), ${s.phase2.length} phase-2 contribution(s), audit ok`,
+            `key ${r.statement.predicate.vkeySha256} (${s.source}, ptau ` +
+              `${s.ptau.name}${s.insecure ? ', DEVELOPMENT: insecure' : ''}), ${s.phase2.length} phase-2 contribution(s), audit ok`,
           );
           lines.push(...r.statement.predicate.proofs.map((p) => `proof ${p.file}: test row ${p.row}, decision ${p.decision?.join(', ') ?? '-'}, verified`));
         }
@@ -152,7 +155,8 @@ export function releaseCommand(program: Command): void {
   release
     .command('verify')
     .description(
-      'check a release directory: the signature, every file against its signed sha256, every sample proof; exit 0 valid, 1 invalid (naming the file), 2 unusable input',
+      'check a release directory: the signature, every file against its signed sha256, every sample proof; exit 0 valid, ' +
+        '1 invalid (naming the file), 2 unusable input',
     )
     .argument('<dir>', 'the release directory (zkinfer release -o)')
     .requiredOption('--pub-key <key>', 'the public key: a PEM file, or env:NAME')

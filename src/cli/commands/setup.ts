@@ -21,7 +21,8 @@ export function setupCommand(program: Command): void {
         progress(`circuit: ${m.compiled.constraints} constraints; writing the initial key for a ceremony ...`);
         const r = await initCeremony(m, ptau, o.ceremony);
         progress(
-          `next: each contributor runs \`zkinfer ceremony contribute --in ${r.zkey} --out <their key> --name <their name>\` in turn; then \`zkinfer ceremony finalize\``,
+          `next: each contributor runs \`zkinfer ceremony contribute --in ${r.zkey} --out <their key> --name <their name>\` ` +
+            `in turn; then \`zkinfer ceremony finalize\``,
         );
         process.stdout.write(JSON.stringify({ ...r.record, zkey: r.zkey, ceremony: r.recordFile }, null, 2) + '\n');
         return;

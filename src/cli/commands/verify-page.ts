@@ -34,7 +34,8 @@ export function verifyPageCommand(program: Command): void {
     .action(async (o: { out: string; vkey?: string }) => {
       const r = await writeVerifyPage(o.out, o.vkey);
       progress(
-        `wrote ${r.file} (${Math.round(r.bytes / 1024)} KB)${r.vkeyHash ? ` with verification key ${r.vkeyHash}` : ''}: open it in a browser, no network needed`,
+        `wrote ${r.file} (${Math.round(r.bytes / 1024)} KB)${r.vkeyHash ? ` with verification key ${r.vkeyHash}` : ''}: ` +
+          `open it in a browser, no network needed`,
       );
     });
 }
