@@ -1,6 +1,6 @@
 // The shape of src/, checked from its import statements alone (no module is loaded):
-// no import cycle, no hand-written file over 500 lines, and imports only flow from a
-// higher room (a folder under src/) to a lower one, per the rank table below.
+// no import cycle, no hand-written file over 500 lines nor line over 160 characters, and
+// imports only flow from a higher room (a folder under src/) to a lower one, per the rank table below.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -35,9 +35,11 @@ const RANKS: string[][] = [
   ['cli'], // command line
 ];
 
-/** Generated files (not held to the size limit). */
+/** Generated files (not held to the size limits). */
 const GENERATED = new Set(['src/api/openapi-types.ts']);
 const MAX_LINES = 500;
+/** Prettier's printWidth: it wraps code, not comments nor string literals, so this holds them to it too. */
+const MAX_LINE_LENGTH = 160;
 
 const rank = new Map(RANKS.flatMap((rooms, i) => rooms.map((r): [string, number] => [r, i])));
 
@@ -146,6 +148,19 @@ describe('architecture of src/', () => {
       .filter(({ n }) => n > MAX_LINES)
       .map(({ f, n }) => `${rel(f)}: ${n} lines`);
     expect(found, `files over ${MAX_LINES} lines:\n${found.join('\n')}`).toEqual([]);
+  });
+
+  it(`has no line over ${MAX_LINE_LENGTH} characters in src`, () => {
+    const found = files
+      .filter((f) => !GENERATED.has(rel(f)))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((line, i) => ({ line, i }))
+          .filter(({ line }) => line.length > MAX_LINE_LENGTH)
+          .map(({ line, i }) => `${rel(f)}:${i + 1} (${line.length} chars)`),
+      );
+    expect(found, `lines over ${MAX_LINE_LENGTH} characters (split the comment or string):\n${found.join('\n')}`).toEqual([]);
   });
 
   it('imports only from its own or a lower room (see RANKS)', () => {
