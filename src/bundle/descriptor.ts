@@ -64,6 +64,14 @@ export interface ModelDescriptor {
    * output); for a softmax head, one per class. Bound like every other field.
    */
   labels?: string[];
+  /**
+   * Present for a private model: its parameters are not in the circuit but a private
+   * witness of every proof, and the circuit requires Poseidon over them and a secret
+   * blinding value to equal `commitment` (decimal; a constant of the circuit, so every proof
+   * under this key used the same parameters). `count` is how many there are. Absent: the
+   * parameters are constants of the circuit (a public model).
+   */
+  parameters?: { visibility: 'private'; commitment: string; count: number };
 }
 
 /** How a proven decision reads: the model's label when it has one, else what the number means. */

@@ -34,9 +34,17 @@ export interface CompiledCircuit {
 
 const CIRCOMLIB_FILES = ['poseidon.circom', 'poseidon_constants.circom'];
 
+/**
+ * Templates only some circuits include: hashed only into the circuits that include them, so
+ * adding one leaves every other circuit's hash (and so its model commitment) as it was.
+ */
+const OPTIONAL_FILES = ['private.circom'];
+
 /** Every file a generated circuit may include: our templates and the circomlib ones we use. */
-async function librarySources(): Promise<[string, string][]> {
-  const ours = (await readdir(TEMPLATE_DIR)).filter((f) => f.endsWith('.circom')).sort();
+async function librarySources(mainSource: string): Promise<[string, string][]> {
+  const ours = (await readdir(TEMPLATE_DIR))
+    .filter((f) => f.endsWith('.circom') && (!OPTIONAL_FILES.includes(f) || mainSource.includes(`include "${f}";`)))
+    .sort();
   const circomlib = path.join(path.dirname(require.resolve('circomlib/package.json')), 'circuits');
   return Promise.all([
     ...ours.map(async (f): Promise<[string, string]> => [f, await readFile(path.join(TEMPLATE_DIR, f), 'utf8')]),
@@ -60,7 +68,7 @@ function runCircom(cwd: string, args: string[]): Promise<string> {
  * circuit with its model-commitment constant set to 0.
  */
 export async function circuitSourceHash(mainSource: string): Promise<string> {
-  return sha256Hex('circom2', CIRCOM_VERSION, ...(await librarySources()).flat(), mainSource);
+  return sha256Hex('circom2', CIRCOM_VERSION, ...(await librarySources(mainSource)).flat(), mainSource);
 }
 
 /**
@@ -68,7 +76,7 @@ export async function circuitSourceHash(mainSource: string): Promise<string> {
  * cached under `artifacts/circuits/<hash>`.
  */
 export async function compileCircuit(mainSource: string): Promise<CompiledCircuit> {
-  const library = await librarySources();
+  const library = await librarySources(mainSource);
   const hash = await circuitSourceHash(mainSource);
   const dir = artifactDir('circuit', hash);
   const files = {

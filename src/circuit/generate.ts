@@ -1,4 +1,5 @@
-import { type Cursor, cursorKnown, emitSign, type EmitContext, ind, signDigits } from '../layers/emit.ts';
+import { type Cursor, cursorKnown, emitSign, type EmitContext, ind, paramCommitmentConstraints, ParamSink, signDigits } from '../layers/emit.ts';
+import { ZkinferError } from '../core/errors.ts';
 import { type QLayer, qlayerModule } from '../layers/index.ts';
 import type { QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../fixed/settings.ts';
@@ -15,7 +16,7 @@ import { isUnsigned, type OneHotGroup, oneHotGroups } from '../fixed/input-quant
 /** Where the generated text comes from, per layer, for the layer table. */
 export interface LayerPlan {
   name: string;
-  kind: QLayer['kind'] | 'input' | 'head';
+  kind: QLayer['kind'] | 'input' | 'head' | 'parameters';
   size: number;
   /** Exact non-linear constraint count after circom --O2. */
   constraints: number;
@@ -32,6 +33,11 @@ export interface GeneratedCircuit {
   template: string;
   /** Number of decision signals after the outputs. */
   decisionSize: number;
+  /**
+   * A private model's parameter witness, in the order the circuit reads it (`p[k]`): the
+   * values the prover supplies and the parameter commitment hashes. Absent for a public model.
+   */
+  params?: bigint[];
 }
 
 /**
@@ -113,6 +119,9 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   lines.push(...extra);
   lines.push(`template ${template}() {`, `${ind}signal input x[${q.inputSize}];`, `${ind}signal output y[${q.outputSize}];`);
   if (decisionSize > 0) lines.push(`${ind}signal output decision[${decisionSize}];`);
+  // A private model: the parameters are a witness `p`, declared once their count is known.
+  const params = q.private ? new ParamSink() : undefined;
+  const paramsAt = lines.length;
   let inPos: string;
   const groups = oneHotGroups(q.inputs);
   if (groups.length > 0) {
@@ -135,7 +144,7 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   let cur: Cursor = { values: 'x', pos: inPos, size: q.inputSize };
   q.layers.forEach((layer, index) => {
     const m = qlayerModule(layer.kind);
-    const ctx: EmitContext = { q, index, lines, next: q.layers[index + 1]?.kind };
+    const ctx: EmitContext = { q, index, lines, next: q.layers[index + 1]?.kind, params };
     const shape = m.qshape(layer, ctx);
     const [lo, hi] = (layer as { span?: [number, number] }).span ?? [0, cur.size];
     const { constraints, formula } = m.count(shape, { settings: q.settings, known: cursorKnown(cur, lo, hi), pooled: cur.acc });
@@ -160,6 +169,20 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
     );
     plan.push({ name: 'head', kind: 'head', size: 1, constraints: q.outputSize * (w + 3), formula: `${q.outputSize} x (${w} + 3)` });
   }
+  if (params) {
+    const n = params.values.length;
+    if (n === 0) throw new ZkinferError('SETTINGS', 'this model has no parameters to keep private: register it as public', 'visibility');
+    lines.splice(paramsAt, 0, `${ind}signal input ${params.signal}[${n}];`, `${ind}signal input blinding;`, `${ind}signal output paramCommitment;`);
+    lines.push(
+      `${ind}// the parameter commitment: Poseidon over the ${n} parameters and the blinding`,
+      `${ind}component params = ParamCommitment(${n});`,
+      `${ind}params.in <== ${params.signal};`,
+      `${ind}params.blinding <== blinding;`,
+      `${ind}paramCommitment <== params.out;`,
+    );
+    const c = paramCommitmentConstraints(n);
+    plan.push({ name: 'parameters', kind: 'parameters', size: n, constraints: c, formula: `Poseidon over ${n} parameters and a blinding` });
+  }
   lines.push('}');
   return {
     source: lines.join('\n') + '\n',
@@ -167,7 +190,13 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
     constraints: plan.reduce((a, p) => a + p.constraints, 0),
     template,
     decisionSize,
+    ...(params ? { params: params.values } : {}),
   };
+}
+
+/** The includes of a circuit of `q`: the model templates, the commitments, a private model's templates. */
+function includes(q: QuantizedModel, commitment: boolean): string[] {
+  return ['include "zkinfer.circom";', ...(commitment ? ['include "commitment.circom";'] : []), ...(q.private ? ['include "private.circom";'] : [])];
 }
 
 /** A standalone circuit with the model as main: outputs public, inputs private. */
@@ -175,7 +204,7 @@ export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
   const model = generateModelTemplate(q);
   return {
     ...model,
-    source: ['pragma circom 2.1.6;', '', 'include "zkinfer.circom";', '', model.source, 'component main = ZkinferModel();', ''].join('\n'),
+    source: ['pragma circom 2.1.6;', '', ...includes(q, false), '', model.source, 'component main = ZkinferModel();', ''].join('\n'),
   };
 }
 
@@ -206,9 +235,12 @@ export function publicSignalNames(q: QuantizedModel, decisionSize: number, publi
 export function generateProofCircuit(
   q: QuantizedModel,
   modelCommitment: bigint,
-  opts: { publicInput?: boolean } = {},
+  opts: { publicInput?: boolean; paramCommitment?: bigint } = {},
 ): GeneratedCircuit & { publicSignals: string[] } {
   const model = generateModelTemplate(q);
+  const pc = opts.paramCommitment;
+  if (q.private && pc === undefined) throw new Error('a private model needs its parameter commitment');
+  const nParams = model.params?.length ?? 0;
   const d = model.decisionSize;
   const pub = opts.publicInput === true;
   const w = activationBits(q.settings);
@@ -216,8 +248,7 @@ export function generateProofCircuit(
   const lines = [
     'pragma circom 2.1.6;',
     '',
-    'include "zkinfer.circom";',
-    ...(pub ? [] : ['include "commitment.circom";']),
+    ...includes(q, !pub),
     '',
     model.source,
     'template ZkinferProof() {',
@@ -227,10 +258,20 @@ export function generateProofCircuit(
     `${ind}signal input nonce;`,
     `${ind}signal input x[${q.inputSize}];`,
     ...(pub ? [] : [`${ind}signal input salt;`]),
+    ...(q.private ? [`${ind}signal input params[${nParams}];`, `${ind}signal input blinding;`] : []),
     '',
     `${ind}modelCommitment <== ${modelCommitment};`,
     `${ind}component model = ZkinferModel();`,
     `${ind}model.x <== x;`,
+    ...(q.private
+      ? [
+          `${ind}// The private parameters must be the committed ones: the commitment is a constant of this circuit,`,
+          `${ind}// in the descriptor that modelCommitment hashes.`,
+          `${ind}model.p <== params;`,
+          `${ind}model.blinding <== blinding;`,
+          `${ind}model.paramCommitment === ${pc};`,
+        ]
+      : []),
     `${ind}// y, then the decision, packed: fewer public signals, each cheaper to verify on chain.`,
     `${ind}component packOut = Pack(${nOut}, ${w});`,
     `${ind}for (var i = 0; i < ${q.outputSize}; i++) {`,

@@ -49,6 +49,7 @@ const qshape = (layer: QClip): ClipShape => {
 export const clip: LayerModule<ClipLayer, QClip, ClipShape> = {
   kind: 'clip',
   qkind: 'clip',
+  privacy: 'architecture',
   evalFloat: (layer, x) => inSpanFloat(layer, x, (v) => Math.min(layer.max, Math.max(layer.min, v))),
   quantize(layer, { settings }) {
     const s = settings.scaleBits;

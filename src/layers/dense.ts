@@ -4,7 +4,18 @@ import { activationBits, type QuantSettings } from '../fixed/settings.ts';
 import { checkWidth, floorShift } from './common.ts';
 import { ind, matrixLiteral } from './emit.ts';
 import type { LayerModule } from './layer.ts';
-import { checkLinearWrap, emitRescale, linearCount, type LinearShape, linearShape, type QLinear, qlinearShape, quantizeLinear, weightShift } from './linear.ts';
+import {
+  checkLinearWrap,
+  emitPrivateLinear,
+  emitRescale,
+  linearCount,
+  type LinearShape,
+  linearShape,
+  type QLinear,
+  qlinearShape,
+  quantizeLinear,
+  weightShift,
+} from './linear.ts';
 
 /** `y = W·x + b`: constant weights (linear, no constraint), then a rescale by 2^t. */
 export interface QDense extends QLinear {
@@ -69,7 +80,8 @@ export const dense: LayerModule<DenseLayer, QDense, LinearShape> = {
     const q = quantizeDense(layer, ctx.settings);
     // A first dense layer after narrower input checks rescales narrower (not when a max pool
     // follows: the pool compares its accumulators at the full width).
-    if (ctx.perFeature && ctx.next !== 'maxpool') {
+    // Not in a private model: the narrower width is a bound computed from the weights.
+    if (ctx.perFeature && ctx.next !== 'maxpool' && !ctx.private) {
       const acc = firstLayerAccBits(q, ctx.settings, ctx.perFeature);
       if (acc !== null) return { ...q, accBits: acc };
     }
@@ -94,13 +106,22 @@ export const dense: LayerModule<DenseLayer, QDense, LinearShape> = {
     if (ctx.next === 'maxpool') return linearShape(layer, t, ctx, null);
     // As quantizeModel: a first dense layer after per-feature input checks may rescale narrower.
     const iq = ctx.inputQuant;
-    const acc = ctx.first && iq && !isDefaultInputQuant(iq, st) ? firstLayerAccBits(quantizeDense(layer, st), st, iq) : null;
+    const acc = ctx.first && iq && !ctx.private && !isDefaultInputQuant(iq, st) ? firstLayerAccBits(quantizeDense(layer, st), st, iq) : null;
     return linearShape(layer, t, ctx, acc);
   },
   qshape: (layer, ctx) => qlinearShape(layer, ctx, layer.accBits),
   count: linearCount,
+  privacy: 'parameters',
   emit(layer, shape, cur, ctx) {
     const t = `l${ctx.index}`;
+    if (ctx.params) {
+      ctx.lines.push(
+        `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, private weights at scale 2^${layer.shift} ` +
+          `(one product each), then rescale by 2^${layer.shift}`,
+      );
+      emitPrivateLinear(layer, t, 'DensePrivate', [layer.inSize, layer.outSize], cur, ctx, true);
+      return emitRescale(shape, t, ctx, cur);
+    }
     ctx.lines.push(
       `${ind}// ${layer.name}: dense ${layer.inSize} -> ${layer.outSize}, constant weights at scale 2^${layer.shift} ` +
         `(linear), then rescale by 2^${layer.shift}`,

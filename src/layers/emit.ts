@@ -16,12 +16,29 @@ export interface Cursor {
 
 export interface EmitContext {
   /** What of the quantized model a layer's emission reads. */
-  q: { settings: QuantSettings; inputSize: number; inputQuant: InputQuant | null };
+  q: { settings: QuantSettings; inputSize: number; inputQuant: InputQuant | null; private?: boolean };
   /** Names the layer's signals (`l<index>`). */
   index: number | string;
   lines: string[];
   /** The kind of the layer after this one, if any. */
   next?: string;
+  /** A private model's parameter witness (`q.private`): where a layer's parameters go instead of constants. */
+  params?: ParamSink;
+}
+
+/**
+ * The parameter witness of a private model: a layer hands over its parameter values and
+ * gets the index of the first in the signal array `signal` (`p[start + k]`). The values
+ * become the prover's private input; the circuit text holds only the indices.
+ */
+export class ParamSink {
+  readonly signal = 'p';
+  readonly values: bigint[] = [];
+  take(values: readonly bigint[]): number {
+    const start = this.values.length;
+    for (const v of values) this.values.push(v);
+    return start;
+  }
 }
 
 export const ind = '    ';
@@ -145,4 +162,25 @@ export function emitSpanned<Q extends { name: string; size: number; span?: [numb
     `${ind}}`,
   );
   return { values: t, pos: null, size: layer.size };
+}
+
+/** circomlib's partial rounds of Poseidon by t - 2 (t = inputs + 1): `N_ROUNDS_P` in poseidon.circom. */
+const POSEIDON_PARTIAL_ROUNDS = [56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68];
+
+/** Constraints of circomlib's Poseidon(n) after --O2: 3 per S-box (8 full rounds of t, the partial ones of 1), less 3. */
+export function poseidonConstraints(inputs: number): number {
+  const t = inputs + 1;
+  return 3 * (8 * t + POSEIDON_PARTIAL_ROUNDS[t - 2]) - 3;
+}
+
+/** Constraints of `ParamCommitment(n)` (circuits/private.circom): Poseidon(blinding, 15 parameters), then Poseidon(h, 15 more) per block. */
+export function paramCommitmentConstraints(n: number): number {
+  let done = Math.min(15, n);
+  let total = poseidonConstraints(done + 1);
+  while (done < n) {
+    const take = Math.min(15, n - done);
+    total += poseidonConstraints(take + 1);
+    done += take;
+  }
+  return total;
 }

@@ -44,6 +44,15 @@ export interface LayerModule<L extends NamedLayer = NamedLayer, Q extends NamedL
   emit(layer: Q, shape: S, cur: Cursor, ctx: EmitContext): Cursor;
   /** Top-level circom text the layer's emission uses (templates not in `circuits/`), added once before the model template. */
   templates?: string;
+  /**
+   * How the kind takes part in a private model (`QuantizedModel.private`), whose parameters
+   * are private witnesses bound by a commitment: `'parameters'`, it reads its parameters
+   * from `ctx.params` (and its shape and count do not depend on their values);
+   * `'architecture'`, it has none, or its constants are part of the architecture (a clip's
+   * bounds, a leaky ReLU's slope) and stay in the circuit. Absent: a private model with a
+   * layer of this kind is refused.
+   */
+  privacy?: 'parameters' | 'architecture';
 }
 
 export interface NamedLayer {
@@ -60,6 +69,8 @@ export interface LayerCount {
   known: Uint8Array;
   /** Set when the outputs are accumulators not yet rescaled (a max pool follows): their weight shift. */
   pooled?: number;
+  /** In a private model: how many parameters the layer takes from the parameter witness. */
+  params?: number;
 }
 
 /** What a count depends on besides the layer's shape. */
@@ -79,6 +90,8 @@ export interface QuantizeContext {
   perFeature?: InputQuant | null;
   /** The kind of the next layer. */
   next?: string;
+  /** The model is private: nothing the circuit's shape depends on may come from a parameter's value. */
+  private?: boolean;
 }
 
 export interface WrapContext {
@@ -96,6 +109,8 @@ export interface ShapeContext {
   inputSize: number;
   /** The kind of the next layer. */
   next?: string;
+  /** The model is private (see `QuantizeContext.private`). */
+  private?: boolean;
 }
 
 /** None of `n` elements has a known sign digit. */

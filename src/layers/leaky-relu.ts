@@ -40,6 +40,7 @@ function emitLeakyRelu(layer: QLeakyRelu, cur: Cursor, ctx: EmitContext): Cursor
 export const leakyRelu: LayerModule<LeakyReluLayer, QLeakyRelu, ElementwiseShape> = {
   kind: 'leaky_relu',
   qkind: 'leaky_relu',
+  privacy: 'architecture',
   evalFloat: (layer, x) => inSpanFloat(layer, x, (v, i) => (v >= 0 ? v : layer.alpha[i] * v)),
   quantize: (layer, { settings }) => ({
     kind: 'leaky_relu',

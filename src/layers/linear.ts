@@ -39,6 +39,8 @@ export interface LinearShape {
   N: number;
   /** Per row the input it copies, or -1; null when a max pool follows (the maxima are rescaled there). */
   src: Int32Array | null;
+  /** In a private model: the layer's weights (one product constraint each), read from the parameter witness with its biases. */
+  terms?: number;
 }
 
 /** Extra weight precision is capped: each extra bit costs one constraint per neuron. */
@@ -143,7 +145,10 @@ export function copySourcesFloat(layer: DenseLayer | SparseLayer, t: number, s: 
 export function linearShape(layer: DenseLayer | SparseLayer, t: number, ctx: ShapeContext, acc: number | null): LinearShape {
   const st = ctx.settings;
   const w = activationBits(st);
-  if (ctx.next === 'maxpool') return { outSize: layer.outSize, shift: t, N: w + t, src: null };
+  const terms = ctx.private ? { terms: Math.max(1, layer.kind === 'dense' ? layer.weights.length : layer.vals.length) } : {};
+  if (ctx.next === 'maxpool') return { outSize: layer.outSize, shift: t, N: w + t, src: null, ...terms };
+  // A private model's rows are all rescaled: which rows copy an input depends on the weights.
+  if (ctx.private) return { outSize: layer.outSize, shift: t, N: w + t, src: new Int32Array(layer.outSize).fill(-1), ...terms };
   // As the generator: rows that copy an input are not rescaled (and have no sign digits).
   const firstWidths = firstLayerInput(st, ctx.inputSize, ctx.inputQuant).widths;
   const src = copySourcesFloat(layer, t, st.scaleBits, ctx.first ? (col) => firstWidths[col] <= w : () => true);
@@ -154,7 +159,9 @@ export function linearShape(layer: DenseLayer | SparseLayer, t: number, ctx: Sha
 export function qlinearShape(layer: QLinear & { rowPtr?: number[]; cols?: number[] }, ctx: EmitContext, accBits?: number): LinearShape {
   // The accumulator's width: activation bits + t, or narrower for a first layer whose inputs are narrower.
   const N = accBits ?? activationBits(ctx.q.settings) + layer.shift;
-  if (ctx.next === 'maxpool') return { outSize: layer.outSize, shift: layer.shift, N, src: null };
+  const terms = ctx.q.private ? { terms: Math.max(1, layer.weights.length) } : {};
+  if (ctx.next === 'maxpool') return { outSize: layer.outSize, shift: layer.shift, N, src: null, ...terms };
+  if (ctx.q.private) return { outSize: layer.outSize, shift: layer.shift, N, src: new Int32Array(layer.outSize).fill(-1), ...terms };
   return { outSize: layer.outSize, shift: layer.shift, N, src: copySources(layer, sourceFits(ctx)) };
 }
 
@@ -167,13 +174,47 @@ function sourceFits(ctx: EmitContext): (col: number) => boolean {
 }
 
 /** The rescale's constraints: N per row that does not copy an input, none when a max pool follows. */
-export function linearCount(p: LinearShape, _env: CountEnv): LayerCount {
+export function linearCount(p: LinearShape, env: CountEnv): LayerCount {
+  const c = publicLinearCount(p, env);
+  if (p.terms === undefined) return c;
+  // Private weights: each product weight x input is a constraint (constant weights make it linear).
+  return { ...c, constraints: c.constraints + p.terms, formula: `${p.terms} products + ${c.formula}`, params: p.terms + p.outSize };
+}
+
+function publicLinearCount(p: LinearShape, _env: CountEnv): LayerCount {
   if (p.src === null) return { constraints: 0, formula: 'rescaled after the max pool', known: allKnown(p.outSize), pooled: p.shift };
   const known = Uint8Array.from(p.src, (c) => (c >= 0 ? 0 : 1));
   const r = known.reduce((a, v) => a + v, 0);
   const copies = p.outSize - r;
   if (copies === 0) return { constraints: p.outSize * p.N, formula: `${p.outSize} x ${p.N}`, known };
   return { constraints: r * p.N, formula: `${r} x ${p.N} (${copies} copied)`, known };
+}
+
+/**
+ * A private linear layer's products: `${t}Mul` = `template`(...`args`), its weights `w[...]`
+ * and biases `b[...]` wired to the parameter witness (linear, no constraint), the weights
+ * in the layer's term order, then the biases.
+ */
+export function emitPrivateLinear(layer: QLinear, t: string, template: string, args: (number | string)[], cur: Cursor, ctx: EmitContext, dense: boolean): void {
+  const params = ctx.params!;
+  // A sparse layer without terms still has one (zero) weight: circom arrays are never empty.
+  const w0 = params.take(layer.weights.length > 0 ? layer.weights : [0n]);
+  const b0 = params.take(layer.bias);
+  const p = params.signal;
+  const n = Math.max(1, layer.weights.length);
+  ctx.lines.push(`${ind}component ${t}Mul = ${template}(${args.join(', ')});`, `${ind}${t}Mul.in <== ${cur.values};`);
+  if (dense) {
+    ctx.lines.push(
+      `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
+      `${ind}${ind}for (var i = 0; i < ${layer.inSize}; i++) {`,
+      `${ind}${ind}${ind}${t}Mul.w[j][i] <== ${p}[${w0} + j * ${layer.inSize} + i];`,
+      `${ind}${ind}}`,
+      `${ind}}`,
+    );
+  } else {
+    ctx.lines.push(`${ind}for (var k = 0; k < ${n}; k++) {`, `${ind}${ind}${t}Mul.w[k] <== ${p}[${w0} + k];`, `${ind}}`);
+  }
+  ctx.lines.push(`${ind}for (var j = 0; j < ${layer.outSize}; j++) {`, `${ind}${ind}${t}Mul.b[j] <== ${p}[${b0} + j];`, `${ind}}`);
 }
 
 /**

@@ -22,6 +22,7 @@ export interface MaxPoolShape {
 export const maxpool: LayerModule<MaxPoolLayer, QMaxPool, MaxPoolShape> = {
   kind: 'maxpool',
   qkind: 'maxpool',
+  privacy: 'architecture',
   evalFloat(layer, x) {
     const y = new Float64Array(layer.outSize);
     for (let j = 0; j < layer.outSize; j++) {

@@ -26,6 +26,7 @@ const mulShape = (layer: { b: ArrayLike<number> }): MulShape => ({ products: Uin
 export const mul: LayerModule<MulLayer, QMul, MulShape> = {
   kind: 'mul',
   qkind: 'mul',
+  privacy: 'architecture',
   evalFloat: (layer, x) => Float64Array.from(layer.a, (a, k) => (layer.b[k] < 0 ? x[a] : x[a] * x[layer.b[k]])),
   quantize: (layer) => ({ kind: 'mul', name: layer.name, inSize: layer.inSize, outSize: layer.outSize, a: Array.from(layer.a), b: Array.from(layer.b) }),
   checkWrap(layer, { settings }) {

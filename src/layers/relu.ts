@@ -41,6 +41,7 @@ function emitRelu(layer: QRelu, cur: Cursor, ctx: EmitContext): Cursor {
 export const relu: LayerModule<ReluLayer, QRelu, ElementwiseShape> = {
   kind: 'relu',
   qkind: 'relu',
+  privacy: 'architecture',
   evalFloat: (layer, x) => inSpanFloat(layer, x, (v) => Math.max(0, v)),
   quantize: (layer) => ({ kind: 'relu', name: layer.name, size: layer.size, ...spanOf(layer) }),
   reference: (layer, x) => inSpanInt(layer, x, (v) => (v > 0n ? v : 0n)),

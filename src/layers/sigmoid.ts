@@ -36,6 +36,7 @@ function emitHardSigmoid(layer: QHardSigmoid, cur: Cursor, ctx: EmitContext): Cu
 export const sigmoid: LayerModule<SigmoidLayer, QHardSigmoid, ElementwiseShape> = {
   kind: 'sigmoid',
   qkind: 'hard_sigmoid',
+  privacy: 'architecture',
   evalFloat: (layer, x) => inSpanFloat(layer, x, (v) => 1 / (1 + Math.exp(-v))),
   checkSettings(_layer, st) {
     if (activationBits(st) < st.scaleBits + 2) {

@@ -3,7 +3,18 @@ import { activationBits } from '../fixed/settings.ts';
 import { checkWidth, floorShift, toFixed } from './common.ts';
 import { ind, list } from './emit.ts';
 import type { LayerModule } from './layer.ts';
-import { checkLinearWrap, emitRescale, linearCount, type LinearShape, linearShape, type QLinear, qlinearShape, quantizeLinear, weightShift } from './linear.ts';
+import {
+  checkLinearWrap,
+  emitPrivateLinear,
+  emitRescale,
+  linearCount,
+  type LinearShape,
+  linearShape,
+  type QLinear,
+  qlinearShape,
+  quantizeLinear,
+  weightShift,
+} from './linear.ts';
 
 /** As dense, with the weights of row j at `weights[rowPtr[j] .. rowPtr[j + 1])`, on inputs `cols[...]`. */
 export interface QSparse extends QLinear {
@@ -61,10 +72,22 @@ export const sparse: LayerModule<SparseLayer, QSparse, LinearShape> = {
   shape: (layer, ctx) => linearShape(layer, weightShift(layer.vals, ctx.settings.scaleBits), ctx, null),
   qshape: (layer, ctx) => qlinearShape(layer, ctx),
   count: linearCount,
+  privacy: 'parameters',
   emit(layer, shape, cur, ctx) {
     const t = `l${ctx.index}`;
     const nnz = layer.weights.length;
     const c = layer.conv;
+    if (ctx.params) {
+      // Which inputs each output reads (the sparsity pattern, a convolution's geometry) is architecture; the weights are not.
+      ctx.lines.push(
+        `${ind}// ${layer.name}: sparse linear ${layer.inSize} -> ${layer.outSize} (${nnz} terms), private weights at ` +
+          `scale 2^${layer.shift} (one product each), then rescale by 2^${layer.shift}`,
+        `${ind}var ${t}R[${layer.outSize + 1}] = ${list(layer.rowPtr)};`,
+        `${ind}var ${t}C[${Math.max(1, nnz)}] = ${list(nnz ? layer.cols : [0])};`,
+      );
+      emitPrivateLinear(layer, t, 'SparsePrivate', [layer.inSize, layer.outSize, Math.max(1, nnz), `${t}R`, `${t}C`], cur, ctx, false);
+      return emitRescale(shape, t, ctx, cur);
+    }
     if (c) {
       ctx.lines.push(
         `${ind}// ${layer.name}: convolution [${c.inShape}] -> [${c.outShape}], kernel ${c.kernel.join('x')}, strides ${c.strides.join('x')}, ` +

@@ -1,4 +1,13 @@
-import { circuitSourceHash, compileCircuit, type CompiledCircuit, generateProofCircuit, type GeneratedCircuit } from '../circuit/index.ts';
+import {
+  circuitSourceHash,
+  compileCircuit,
+  type CompiledCircuit,
+  generateModelTemplate,
+  generateProofCircuit,
+  type GeneratedCircuit,
+} from '../circuit/index.ts';
+import { parameterCommitment } from '../bundle/input-commitment.ts';
+import { FIELD_ORDER } from '../fixed/field.ts';
 import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime } from '../model/index.ts';
 import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../bundle/descriptor.ts';
 import { sha256Text } from '../core/hash.ts';
@@ -43,7 +52,17 @@ export interface CompileOptions {
   labels?: string[];
   /** Size limits (DEFAULT_MODEL_LIMITS otherwise): checked while loading, and maxConstraints before compiling. */
   limits?: Partial<ModelLimits>;
+  /**
+   * `private`: the parameters are a private witness of every proof, bound by a commitment
+   * (Poseidon over them and `blinding`) in the descriptor; `public` (default): constants
+   * of the circuit.
+   */
+  visibility?: Visibility;
+  /** A private model's secret blinding value (below r); the same model with another blinding is another commitment and id. */
+  blinding?: bigint;
 }
+
+export type Visibility = 'public' | 'private';
 
 export interface CompiledModel {
   modelPath: string;
@@ -61,6 +80,8 @@ export interface CompiledModel {
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
   fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
+  /** A private model's parameter witness and blinding: the prover's secret inputs. Absent for a public model. */
+  secret?: { params: bigint[]; blinding: bigint };
 }
 
 /** A model's id: known from the upload alone, before anything is compiled. */
@@ -71,7 +92,9 @@ export function modelIdOf(
   publicInput = false,
   inputQuant: InputQuant | null = null,
   labels: string[] | null = null,
+  blinding: bigint | null = null,
 ): string {
+  // A private model's id hashes its secret blinding too, so the id does not confirm a guessed file.
   return sha256Hex(
     bytes,
     ...externalBytes,
@@ -81,8 +104,16 @@ export function modelIdOf(
       ...(publicInput ? { publicInput } : {}),
       ...(inputQuant ? { inputQuant } : {}),
       ...(labels ? { labels } : {}),
+      ...(blinding !== null ? { visibility: 'private', blinding: blinding.toString() } : {}),
     }),
   );
+}
+
+/** Checks a private model's blinding value: an integer in [1, r). */
+export function checkBlinding(b: bigint): bigint {
+  if (b <= 0n || b >= FIELD_ORDER)
+    throw new ZkinferError('SETTINGS', 'the blinding must be an integer from 1 to r - 1 (r the BN254 scalar field order)', 'blinding');
+  return b;
 }
 
 /**
@@ -223,15 +254,30 @@ export async function compileLoaded(
 ): Promise<CompiledModel> {
   const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const inputQuant = opts.inputQuant !== undefined ? opts.inputQuant : inputQuantOf(loaded.ir, settings, opts);
+  const priv = opts.visibility === 'private';
+  if (opts.visibility !== undefined && opts.visibility !== 'public' && !priv)
+    throw new ZkinferError('SETTINGS', `visibility must be public or private (got ${String(opts.visibility)})`, 'visibility');
+  if (priv && opts.blinding === undefined) throw new ZkinferError('SETTINGS', 'a private model needs its blinding value', 'blinding');
+  const blinding = priv ? checkBlinding(opts.blinding!) : null;
+  if (priv && loaded.ir.inputs.some((i) => i.missing)) {
+    throw new ZkinferError(
+      'SETTINGS',
+      'this model imputes missing values, and the imputed values would be shown in the public descriptor: a private model cannot have imputed columns yet',
+      'visibility',
+    );
+  }
   // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
-  checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined);
-  const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined);
+  checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined, { private: priv });
+  const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined, { private: priv });
   const publicInput = opts.publicInput === true;
   const labels = checkLabels(loaded.ir, opts.labels);
-  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels);
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding);
+  // A private model's parameters (in the order its circuit reads them) and their commitment.
+  const params = priv ? generateModelTemplate(quantized).params! : null;
+  const paramCommitment = params ? await parameterCommitment(params, blinding!) : undefined;
   // The circuit hash covers the whole proof circuit except the commitment constant,
   // which is the hash of the descriptor holding the circuit hash.
-  const unbound = generateProofCircuit(quantized, 0n, { publicInput });
+  const unbound = generateProofCircuit(quantized, 0n, { publicInput, paramCommitment });
   const w = activationBits(settings);
   const descriptor: ModelDescriptor = {
     format: DESCRIPTOR_FORMAT,
@@ -247,10 +293,11 @@ export async function compileLoaded(
     packing: { width: w, perElement: Math.floor(PACK_BITS / w) },
     ...(inputQuant ? { inputQuant } : {}),
     ...(labels ? { labels } : {}),
+    ...(params ? { parameters: { visibility: 'private' as const, commitment: paramCommitment!.toString(), count: params.length } } : {}),
   };
   // The same function every verifier recomputes it with.
   const modelCommitment = await descriptorCommitment(descriptor, sha256Text);
-  const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput });
+  const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput, paramCommitment });
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
   if (opts.floatModel && opts.fidelity !== false) {
@@ -271,6 +318,7 @@ export async function compileLoaded(
     circuit,
     compiled,
     fidelity,
+    ...(params ? { secret: { params, blinding: blinding! } } : {}),
   };
 }
 

@@ -51,7 +51,8 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
   const nonce = checkFieldValue(opts.nonce ?? randomNonce(), 'nonce');
   const commitment = m.publicInput ? null : await inputCommitment(ref.input, salt, activationBits(m.settings));
   const prover = await proverFor(m, setup);
-  const raw = await prover.prove(m.publicInput ? { nonce, x: ref.input } : { nonce, x: ref.input, salt });
+  const secret: Record<string, bigint | bigint[]> = m.secret ? { params: m.secret.params, blinding: m.secret.blinding } : {};
+  const raw = await prover.prove(m.publicInput ? { nonce, x: ref.input, ...secret } : { nonce, x: ref.input, salt, ...secret });
 
   // The proof's public signals must be exactly what the reference and the commitment say.
   const model = bundleModel(m);

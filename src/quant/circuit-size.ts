@@ -2,7 +2,8 @@ import { checkLimit, DEFAULT_MODEL_LIMITS, type ModelLimits } from '../model/lim
 import type { ModelIR } from '../model/ir.ts';
 import { layerModule } from '../layers/index.ts';
 import { type InputQuant, oneHotGroups } from '../fixed/input-quant.ts';
-import { absorbInputScales } from './quantize.ts';
+import { absorbInputScales, checkPrivateLayers } from './quantize.ts';
+import { paramCommitmentConstraints } from '../layers/emit.ts';
 import { activationBits, type QuantSettings, validateSettings } from '../fixed/settings.ts';
 
 /** One row of the estimate: a layer's exact constraint count. */
@@ -28,8 +29,16 @@ export interface LayerSize {
  * in [0, 2^w): w + 1 signed bits). Compiling checks the limit again
  * with the model's actual input quantization, before anything is compiled.
  */
-export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant): { total: number; layers: LayerSize[] } {
+export function estimateConstraints(
+  ir: ModelIR,
+  settings: QuantSettings,
+  inputQuant?: InputQuant,
+  opts: { private?: boolean } = {},
+): { total: number; layers: LayerSize[] } {
   const st = validateSettings(settings);
+  const priv = opts.private === true;
+  if (priv) checkPrivateLayers(ir.layers);
+  let params = 0;
   const w = activationBits(st);
   // A categorical column's one-hot features cost one constraint each instead of a range check.
   const oneHot = new Set(oneHotGroups(ir.inputs).flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
@@ -49,15 +58,17 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
   let pooled: number | undefined;
   irLayers.forEach((l, li) => {
     const m = layerModule(l.kind);
-    const shape = m.shape(l, { settings: st, first: li === 0, inputQuant, inputSize: ir.inputSize, next: irLayers[li + 1]?.kind });
+    const shape = m.shape(l, { settings: st, first: li === 0, inputQuant, inputSize: ir.inputSize, next: irLayers[li + 1]?.kind, private: priv });
     const [a, b] = (l as { span?: [number, number] }).span ?? [0, pos.length];
     const c = m.count(shape, { settings: st, known: allKnown(a, b), pooled });
     pos = c.known;
     pooled = c.pooled;
+    params += c.params ?? 0;
     layers.push({ name: l.name, constraints: c.constraints });
   });
   if (ir.head === 'sigmoid') layers.push({ name: 'head', constraints: allKnown(0, ir.outputSize) ? 0 : ir.outputSize * w });
   else if (ir.head === 'softmax' || ir.head === 'argmax') layers.push({ name: 'head', constraints: ir.outputSize * (w + 3) });
+  if (priv && params > 0) layers.push({ name: 'parameters', constraints: paramCommitmentConstraints(params) });
   return { total: layers.reduce((a, l) => a + l.constraints, 0), layers };
 }
 
@@ -65,8 +76,14 @@ export function estimateConstraints(ir: ModelIR, settings: QuantSettings, inputQ
  * Refuses a model whose circuit would have more than `limits.maxConstraints`
  * constraints (MODEL_TOO_LARGE naming the largest layer), before anything is compiled.
  */
-export function checkCircuitSize(ir: ModelIR, settings: QuantSettings, limits: ModelLimits = DEFAULT_MODEL_LIMITS, inputQuant?: InputQuant): number {
-  const { total, layers } = estimateConstraints(ir, settings, inputQuant);
+export function checkCircuitSize(
+  ir: ModelIR,
+  settings: QuantSettings,
+  limits: ModelLimits = DEFAULT_MODEL_LIMITS,
+  inputQuant?: InputQuant,
+  opts: { private?: boolean } = {},
+): number {
+  const { total, layers } = estimateConstraints(ir, settings, inputQuant, opts);
   const largest = layers.reduce((a, b) => (b.constraints > a.constraints ? b : a));
   checkLimit(
     limits,

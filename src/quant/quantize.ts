@@ -13,6 +13,22 @@ export interface QuantizedModel {
   layers: QLayer[];
   outputSize: number;
   head: Head;
+  /** A private model: the parameters are a private witness bound by a commitment, not constants of the circuit. */
+  private?: boolean;
+}
+
+/** Refuses a private model with a layer whose kind cannot keep its parameters private (`LayerModule.privacy`). */
+export function checkPrivateLayers(layers: readonly { kind: string; name: string }[]): void {
+  for (const l of layers) {
+    if (!layerModule(l.kind).privacy) {
+      throw new ZkinferError(
+        'SETTINGS',
+        `${l.name}: a private model cannot have a ${l.kind} layer yet (its parameters would be constants of the circuit); ` +
+          'private models support dense, sparse and convolution layers and parameter-free activations: register it as public',
+        'visibility',
+      );
+    }
+  }
 }
 
 /**
@@ -20,8 +36,10 @@ export interface QuantizedModel {
  * `src/layers/`) and checks statically that no accumulator can wrap around the field for
  * any in-range input.
  */
-export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant): QuantizedModel {
+export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?: InputQuant, opts: { private?: boolean } = {}): QuantizedModel {
   const st = validateSettings(settings);
+  const priv = opts.private === true;
+  if (priv) checkPrivateLayers(ir.layers);
   const perFeature = isDefaultInputQuant(inputQuant, st) ? null : inputQuant!;
   if (perFeature && (perFeature.scaleBits.length !== ir.inputSize || perFeature.bits.length !== ir.inputSize)) {
     throw new ZkinferError('SETTINGS', `input quantization covers ${perFeature.scaleBits.length} features; the model has ${ir.inputSize}`, 'inputQuant');
@@ -33,7 +51,7 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
   const irLayers = perFeature ? absorbInputScales(ir.layers, perFeature, st) : ir.layers;
   const layers = irLayers.map((l, i): QLayer => {
     const first = i === 0 ? { input: firstInput, perFeature } : {};
-    return layerModule(l.kind).quantize(l, { settings: st, ...first, next: irLayers[i + 1]?.kind });
+    return layerModule(l.kind).quantize(l, { settings: st, ...first, next: irLayers[i + 1]?.kind, ...(priv ? { private: true } : {}) });
   });
   const q: QuantizedModel = {
     settings: st,
@@ -43,6 +61,7 @@ export function quantizeModel(ir: ModelIR, settings: QuantSettings, inputQuant?:
     layers,
     outputSize: ir.outputSize,
     head: ir.head,
+    ...(priv ? { private: true } : {}),
   };
   checkNoWrap(q);
   return q;
