@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees" or "ptau">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees", "private" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { listBench } from './list.ts';
 import { devPtauBench } from './dev-ptau.ts';
 import { serviceBench } from './service.ts';
 import { treesBench } from './trees.ts';
+import { privateBench } from './private.ts';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -153,6 +154,10 @@ if (!compileOnly && (!only || 'trees'.includes(only))) {
   process.stderr.write('trees ...\n');
   lines.push(await treesBench(freshStore), '');
 }
+if (!compileOnly && (!only || 'private'.includes(only))) {
+  process.stderr.write('private models ...\n');
+  lines.push(await privateBench(freshStore), '');
+}
 if (!compileOnly && (!only || 'ptau'.includes(only))) {
   process.stderr.write('development ptau ...\n');
   lines.push(await devPtauBench(), '');
@@ -164,11 +169,11 @@ if (chaos) lines.push(chaos, '');
 const text = lines.join('\n');
 process.stdout.write(text + '\n');
 if (!only) await writeFile(resultsFile, text + '\n');
-// The tree section alone replaces its own part of the file.
-if (only === 'trees' && existsSync(resultsFile)) {
-  const section = /<!-- trees:start[\s\S]*?<!-- trees:end -->/.exec(text)?.[0];
+// The tree or private-model section alone replaces its own part of the file.
+if ((only === 'trees' || only === 'private') && existsSync(resultsFile)) {
+  const section = new RegExp(`<!-- ${only}:start[\\s\\S]*?<!-- ${only}:end -->`).exec(text)?.[0];
   const old = await readFile(resultsFile, 'utf8');
-  const marked = /<!-- trees:start[\s\S]*?<!-- trees:end -->/;
+  const marked = new RegExp(`<!-- ${only}:start[\\s\\S]*?<!-- ${only}:end -->`);
   if (section)
     await writeFile(resultsFile, marked.test(old) ? old.replace(marked, () => section) : old.replace(/(<!-- chaos:start)|$/, (m) => `${section}\n\n${m}`));
 }

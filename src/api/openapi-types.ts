@@ -360,7 +360,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature's scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
+        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature's scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
         post: {
             parameters: {
                 query?: never;
@@ -559,6 +559,8 @@ export interface paths {
                                 bits: number;
                             };
                             publicInput?: boolean;
+                            /** @description private: the parameters are a private witness bound by a commitment, and the ONNX file is not served */
+                            visibility?: "public" | "private";
                             /** @description who makes the phase-2 key: the service alone, or a ceremony over REST */
                             setupMode?: "service" | "ceremony";
                             /** @description the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony */
@@ -673,6 +675,13 @@ export interface paths {
                                     hi: number[];
                                 };
                                 labels?: string[];
+                                /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
+                                parameters?: {
+                                    /** @enum {string} */
+                                    visibility: "private";
+                                    commitment: string;
+                                    count: number;
+                                };
                                 /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
                                 commitment: string;
                             } & {
@@ -729,12 +738,193 @@ export interface paths {
                                         hi: number[];
                                     };
                                     labels?: string[];
+                                    /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
+                                    parameters?: {
+                                        /** @enum {string} */
+                                        visibility: "private";
+                                        commitment: string;
+                                        count: number;
+                                    };
                                     /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
                                     commitment: string;
                                 } & {
                                     [key: string]: unknown;
                                 };
                             }[];
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+                /** @description A client error names what was wrong (code) and where (field); a server error says only "internal error". */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            field?: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}/blinding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A private model's blinding value, for its owner only (a prover key of the tenant that registered it): hand it, with the ONNX file, to an auditor in confidence (`zkinfer audit --private <model.onnx> --blinding <file>`). The body is the blinding file the CLI reads. 404 for a public model. */
+        get: {
+            parameters: {
+                query?: {
+                    tenant?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            format: "zkinfer.blinding";
+                            blinding: string;
                         };
                     };
                 };
@@ -2193,6 +2383,13 @@ export interface paths {
                             inputCommitment: string | null;
                             /** @description proven nonce; null unless valid */
                             nonce: string | null;
+                            /** @description a private model (valid proofs only): its parameters are not published, and the proof shows they are the ones committed to by commitment, the same for every decision under this key */
+                            parameters?: {
+                                /** @enum {string} */
+                                visibility: "private";
+                                commitment: string;
+                                count: number;
+                            };
                             /** @description the tenant whose registered key the proof was checked against */
                             tenant: string;
                             /** @description the key's powers of tau as this service established it when it set the key up: by the hash of its configured ptau file (checkedBy: service, the service's word); a regulator establishes it from the file itself with zkinfer audit */
@@ -3708,6 +3905,8 @@ export interface components {
                 bits: number;
             };
             publicInput?: boolean;
+            /** @description private: the parameters are a private witness bound by a commitment, and the ONNX file is not served */
+            visibility?: "public" | "private";
             /** @description who makes the phase-2 key: the service alone, or a ceremony over REST */
             setupMode?: "service" | "ceremony";
             /** @description the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony */
@@ -3822,6 +4021,13 @@ export interface components {
                     hi: number[];
                 };
                 labels?: string[];
+                /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
+                parameters?: {
+                    /** @enum {string} */
+                    visibility: "private";
+                    commitment: string;
+                    count: number;
+                };
                 /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
                 commitment: string;
             } & {
@@ -3878,6 +4084,13 @@ export interface components {
                         hi: number[];
                     };
                     labels?: string[];
+                    /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
+                    parameters?: {
+                        /** @enum {string} */
+                        visibility: "private";
+                        commitment: string;
+                        count: number;
+                    };
                     /** @description the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one) */
                     commitment: string;
                 } & {

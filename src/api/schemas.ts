@@ -101,6 +101,12 @@ export const DescriptorSchema = Type.Object(
     packing: Type.Object({ width: Type.Integer(), perElement: Type.Integer() }),
     inputQuant: Type.Optional(InputQuantSchema),
     labels: Type.Optional(Type.Array(Type.String())),
+    parameters: Type.Optional(
+      Type.Object(
+        { visibility: Type.Literal('private'), commitment: Type.String(), count: Type.Integer() },
+        { description: 'a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit)' },
+      ),
+    ),
     commitment: Type.String({
       description: 'the model commitment public signal: top 248 bits of sha256 of the canonical descriptor (every field but this one)',
     }),
@@ -125,6 +131,11 @@ export const ModelSchema = Type.Object(
     ),
     settings: Settings,
     publicInput: Type.Optional(Type.Boolean()),
+    visibility: Type.Optional(
+      Type.Union([Type.Literal('public'), Type.Literal('private')], {
+        description: 'private: the parameters are a private witness bound by a commitment, and the ONNX file is not served',
+      }),
+    ),
     setupMode: Type.Optional(
       Type.Union([Type.Literal('service'), Type.Literal('ceremony')], { description: 'who makes the phase-2 key: the service alone, or a ceremony over REST' }),
     ),
@@ -307,6 +318,16 @@ export const VerifyResultSchema = Type.Object(
       description: 'proven input commitment (public signal 1); null unless valid, or when the input is public',
     }),
     nonce: Type.Union([Type.Null(), Type.String()], { description: 'proven nonce; null unless valid' }),
+    parameters: Type.Optional(
+      Type.Object(
+        { visibility: Type.Literal('private'), commitment: Type.String(), count: Type.Integer() },
+        {
+          description:
+            'a private model (valid proofs only): its parameters are not published, and the proof shows they are the ones committed to by ' +
+            'commitment, the same for every decision under this key',
+        },
+      ),
+    ),
     tenant: Type.String({ description: 'the tenant whose registered key the proof was checked against' }),
     phase1: Type.Object(
       {

@@ -27,7 +27,7 @@ export function verifierSource(vkey: VerificationKey): string {
 }
 
 /** The model facts the registry is generated from (a bundle's `model` has them all). */
-export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | 'outputSize' | 'decisionSize' | 'publicInput' | 'settings'>;
+export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | 'outputSize' | 'decisionSize' | 'publicInput' | 'settings' | 'parameters'>;
 
 /**
  * The attestation registry for one model: `attest` checks the model commitment, refuses
@@ -79,7 +79,14 @@ contract ${REGISTRY_CONTRACT} {
     bytes32 public constant MODEL_ID = 0x${model.id};
     /// The model commitment public signal the verifier's circuit is bound to.
     uint256 public constant MODEL_COMMITMENT = ${model.commitment};
-    uint256 public constant PUBLIC_SIGNALS = ${n};
+${
+  model.parameters
+    ? `    /// A private model: Poseidon over its ${model.parameters.count} parameters and a secret blinding value. The model
+    /// commitment covers it, so every attested decision used the parameters committed to here, at deployment.
+    uint256 public constant PARAMETER_COMMITMENT = ${model.parameters.commitment};
+`
+    : ''
+}    uint256 public constant PUBLIC_SIGNALS = ${n};
 
     IGroth16Verifier${n} public immutable verifier;
     uint256 public attestationCount;

@@ -1,5 +1,6 @@
 import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { randomSalt } from '../prover/commitment.ts';
 import { ZkinferError } from '../core/errors.ts';
 import { loadModel, readInputRows } from '../model/index.ts';
 import type { CompileOptions } from '../pipeline/index.ts';
@@ -30,6 +31,16 @@ export function withSettings(cmd: Command): Command {
       "rows of real inputs (CSV with a header of input names, or JSON rows): each feature's scale and width follow its observed range",
     )
     .option('--labels <names>', 'decision names, comma separated: "decline,approve" (0, then 1) for a sigmoid head, one per class for softmax or argmax')
+    .addOption(
+      new Option(
+        '--visibility <mode>',
+        'public (default): the parameters are constants of the circuit; private: a private witness bound by a commitment (needs --blinding)',
+      ).choices(['public', 'private']),
+    )
+    .option(
+      '--blinding <file>',
+      "a private model's secret blinding value (JSON, created with a fresh random value if the file does not exist): keep it with the model file",
+    )
     .option(
       '--input-range <name=lo:hi>',
       "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)",
@@ -45,6 +56,47 @@ export interface SettingsOptions {
   calibration?: string;
   inputRange?: string[];
   labels?: string;
+  visibility?: 'public' | 'private';
+  blinding?: string;
+}
+
+export const BLINDING_FORMAT = 'zkinfer.blinding';
+
+/**
+ * A private model's blinding value from `--blinding <file>`: read, or (with `create`, when
+ * the file does not exist) drawn at random and written with mode 0600. Undefined for a
+ * public model.
+ */
+export async function blindingFrom(o: Pick<SettingsOptions, 'visibility' | 'blinding'>, create: boolean): Promise<bigint | undefined> {
+  if (o.visibility !== 'private') {
+    if (o.blinding !== undefined) throw new ZkinferError('SETTINGS', '--blinding goes with --visibility private', 'blinding');
+    return undefined;
+  }
+  if (o.blinding === undefined) {
+    throw new ZkinferError(
+      'SETTINGS',
+      '--visibility private needs --blinding <file>' +
+        (create ? ' (a new random one is written there if the file does not exist)' : ': the blinding the model was registered with'),
+      'blinding',
+    );
+  }
+  let exists = true;
+  try {
+    await readFile(o.blinding);
+  } catch {
+    exists = false;
+  }
+  if (!exists && create) {
+    const blinding = randomSalt();
+    await writeFile(o.blinding, JSON.stringify({ format: BLINDING_FORMAT, blinding: blinding.toString() }, null, 2) + '\n', { flag: 'wx', mode: 0o600 });
+    progress(`wrote a new blinding value to ${o.blinding}: keep it secret, and with the model file (proving and auditing need it)`);
+    return blinding;
+  }
+  const doc = await readJsonFile(o.blinding, 'blinding');
+  const v = (doc as { format?: unknown; blinding?: unknown } | null)?.blinding;
+  if ((doc as { format?: unknown } | null)?.format !== BLINDING_FORMAT || typeof v !== 'string' || !/^[1-9]\d{0,77}$/.test(v))
+    throw new ZkinferError('INPUT_VALUE', `${o.blinding} is not a blinding file: {"format": "${BLINDING_FORMAT}", "blinding": "<decimal>"}`, 'blinding');
+  return BigInt(v);
 }
 
 export function settingsFrom(o: { scale?: number; bits?: number }): Partial<QuantSettings> {
@@ -58,7 +110,8 @@ const RANGE = new RegExp(`^([^=]+)=(${NUM}):(${NUM})$`);
 export async function modelOptionsFrom(
   model: string,
   o: SettingsOptions,
-): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>> {
+  createBlinding = true,
+): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels' | 'visibility' | 'blinding'>> {
   const inputRanges: Record<string, [number, number]> = {};
   for (const r of o.inputRange ?? []) {
     const m = RANGE.exec(r.trim());
@@ -67,7 +120,15 @@ export async function modelOptionsFrom(
   }
   const calibration = o.calibration ? (await readInputRows(o.calibration, (await loadModel(model)).ir)).rows : undefined;
   const labels = o.labels?.split(',').map((l) => l.trim());
-  return { settings: settingsFrom(o), publicInput: o.publicInput, calibration, inputRanges, labels };
+  const blinding = await blindingFrom(o, createBlinding);
+  return {
+    settings: settingsFrom(o),
+    publicInput: o.publicInput,
+    calibration,
+    inputRanges,
+    labels,
+    ...(blinding !== undefined ? { visibility: 'private' as const, blinding } : {}),
+  };
 }
 
 /** --ptau / --ptau-sha256, shared by setup and prove. */

@@ -12,8 +12,18 @@ import { type CompiledModel, compileModel } from './compile-model.ts';
 export async function auditKey(input: AuditInput): Promise<AuditReport> {
   const t0 = performance.now();
   (input.log ?? (() => {}))(`compiling ${input.model} ...`);
-  const { settings, publicInput, calibration, inputRanges, inputQuant, labels } = input;
-  const m: CompiledModel = await compileModel(input.model, { settings, publicInput, calibration, inputRanges, inputQuant, labels, fidelity: false });
+  const { settings, publicInput, calibration, inputRanges, inputQuant, labels, visibility, blinding } = input;
+  const m: CompiledModel = await compileModel(input.model, {
+    settings,
+    publicInput,
+    calibration,
+    inputRanges,
+    inputQuant,
+    labels,
+    visibility,
+    blinding,
+    fidelity: false,
+  });
   const { modelId, descriptor, modelCommitment } = m;
   return auditCircuitKey({ modelId, descriptor, modelCommitment, r1cs: m.compiled.r1cs, constraints: m.compiled.constraints }, input, t0);
 }

@@ -101,7 +101,9 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
   });
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
   const compiledWarm = new Map<string, Promise<CompiledModel>>();
-  type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: ModelRecord['setup'] };
+  type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding'> & {
+    setup?: ModelRecord['setup'];
+  };
 
   /** Compiles the stored upload, refusing bytes that do not hash to the model id. */
   function compiled(rec: Rec): Promise<CompiledModel> {
@@ -115,6 +117,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
           publicInput: rec.publicInput,
           inputQuant: rec.inputQuant ?? null,
           ...(rec.labels ? { labels: rec.labels } : {}),
+          ...(rec.blinding ? { visibility: 'private' as const, blinding: BigInt(rec.blinding) } : {}),
           limits: opts.limits,
           samples: 16,
         });

@@ -67,7 +67,11 @@ export interface Gate {
 }
 
 export interface ReleasePredicate {
-  model: { id: string; commitment: string; descriptor: ModelDescriptor; file: string };
+  /**
+   * `file`: the ONNX file's name in the release (null for a private model, whose file is not
+   * released: its subject is then `parameterCommitment`, bound by `commitment`).
+   */
+  model: { id: string; commitment: string; descriptor: ModelDescriptor; file: string | null; parameterCommitment?: string };
   settings: QuantSettings & { publicInput: boolean };
   testSet: { file: string; sha256: string; rows: number; labelColumn: string | null };
   fidelity: ReleaseFidelity;
@@ -252,9 +256,12 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
     log(`  row ${row}: proof verified (decision ${r.bundle.outputs.decision?.join(', ') ?? '-'})`);
   }
 
-  const modelName = `model/${path.basename(o.model)}`;
-  await copy(modelName, o.model);
-  for (const ext of await externalFiles(o.model)) await copy(`model/${ext}`, path.join(path.dirname(o.model), ext));
+  // A private model's file stays with its owner: the release names its parameter commitment instead.
+  const modelName = m.descriptor.parameters ? null : `model/${path.basename(o.model)}`;
+  if (modelName) {
+    await copy(modelName, o.model);
+    for (const ext of await externalFiles(o.model)) await copy(`model/${ext}`, path.join(path.dirname(o.model), ext));
+  }
   await copy('circuit/main.circom', path.join(m.compiled.dir, 'main.circom'));
   await copy('circuit/main.r1cs', m.compiled.r1cs);
   await copy('circuit/main.wasm', m.compiled.wasm);
@@ -269,7 +276,13 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
   for (const name of written.sort()) subject.push({ name, digest: { sha256: sha256Bytes(await readFile(path.join(o.outDir, ...name.split('/')))) } });
   const testBytes = await readFile(o.testSet);
   const predicate: ReleasePredicate = {
-    model: { id: m.modelId, commitment: m.modelCommitment.toString(), descriptor: m.descriptor, file: modelName },
+    model: {
+      id: m.modelId,
+      commitment: m.modelCommitment.toString(),
+      descriptor: m.descriptor,
+      file: modelName,
+      ...(m.descriptor.parameters ? { parameterCommitment: m.descriptor.parameters.commitment } : {}),
+    },
     settings: { ...m.settings, publicInput: m.publicInput },
     testSet: { file: path.basename(o.testSet), sha256: sha256Bytes(testBytes), rows: testSet.rows.length, labelColumn: o.labelColumn ?? null },
     fidelity,

@@ -24,6 +24,8 @@ export interface ModelRecord {
   inputQuant?: InputQuant | null;
   /** Decision names fixed at upload. */
   labels?: string[] | null;
+  /** A private model's secret blinding value (decimal): never served, only compiled and proved with. */
+  blinding?: string | null;
   attempts: number;
   createdAt: string;
   updatedAt: string;
@@ -44,6 +46,7 @@ function modelRow(r: Record<string, any>): ModelRecord {
     // rebuilt in the field order inputQuantOf produces.
     ...(r.input_quant ? { inputQuant: { scaleBits: r.input_quant.scaleBits, bits: r.input_quant.bits, lo: r.input_quant.lo, hi: r.input_quant.hi } } : {}),
     ...(r.labels ? { labels: r.labels } : {}),
+    ...(r.blinding ? { blinding: r.blinding } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
@@ -51,7 +54,7 @@ function modelRow(r: Record<string, any>): ModelRecord {
 }
 
 const MODEL_COLUMNS =
-  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, setup, attempts, created_at, updated_at';
+  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, blinding, setup, attempts, created_at, updated_at';
 
 /**
  * The models table: one row per (tenant, model), in one SQL dialect for PostgreSQL and
@@ -75,11 +78,13 @@ export class Models {
    * and whether a compile job is due.
    */
   async register(
-    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels'> & { setup?: SetupMode },
+    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding'> & {
+      setup?: SetupMode;
+    },
   ): Promise<{ model: ModelRecord; enqueue: boolean }> {
     const rows = await this.db.query(
-      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup)
-       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9)
+      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup, blinding)
+       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10)
        ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, ` +
         `lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
@@ -94,6 +99,7 @@ export class Models {
         m.inputQuant ? json(m.inputQuant) : null,
         m.labels ? json(m.labels) : null,
         m.setup ?? 'service',
+        m.blinding ?? null,
       ],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };

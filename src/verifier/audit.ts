@@ -72,6 +72,9 @@ export interface AuditInput {
    * `inputQuant`; null: the defaults): compiled with as is, bypassing calibration and ranges.
    */
   inputQuant?: InputQuant | null;
+  /** A private model (the parameters a witness bound by a commitment) and its blinding, given in confidence with the file. */
+  visibility?: 'public' | 'private';
+  blinding?: bigint;
   /** The published verification key (JSON). */
   vkey: unknown;
   /** The zkey and ptau files the key is said to come from. */

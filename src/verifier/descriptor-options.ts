@@ -12,6 +12,8 @@ export interface DescriptorOptions {
   inputQuant: InputQuant | null;
   /** Undefined: the descriptor has none (the model's own class labels, if any, would show up as a difference). */
   labels?: string[];
+  /** Set when the descriptor is a private model's (its `parameters`): compiling it needs the blinding too. */
+  visibility?: 'private';
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -89,7 +91,18 @@ export function descriptorOptions(d: ModelDescriptor, source: string): Descripto
     if (!Array.isArray(d.labels) || d.labels.length === 0 || d.labels.some((l) => typeof l !== 'string')) throw bad('labels', 'must be an array of strings');
     labels = [...d.labels];
   }
-  return { settings, publicInput: d.publicInput, inputQuant, ...(labels ? { labels } : {}) };
+  if (d.parameters !== undefined) {
+    const p = d.parameters as unknown;
+    if (!isObject(p) || p.visibility !== 'private' || typeof p.commitment !== 'string' || !/^\d{1,78}$/.test(p.commitment) || !int(p.count))
+      throw bad('parameters', 'must be {visibility: "private", commitment: "<decimal>", count: <whole number>}');
+  }
+  return {
+    settings,
+    publicInput: d.publicInput,
+    inputQuant,
+    ...(labels ? { labels } : {}),
+    ...(d.parameters !== undefined ? { visibility: 'private' as const } : {}),
+  };
 }
 
 /** Every top-level field where two descriptors differ, each at its first differing path ("labels[0]", "inputQuant.bits[3]"). */
@@ -110,6 +123,11 @@ export function differenceHint(fields: string[]): string {
   if (fields.includes('id'))
     hints.push(
       'the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels: one of those was changed, or this is another model',
+    );
+  if (fields.some((f) => f === 'parameters' || f.startsWith('parameters.')))
+    hints.push(
+      "the file's quantized parameters, with this blinding, do not hash to the descriptor's parameter commitment: " +
+        'other parameters, another blinding, or a public model compared with a private one',
     );
   if (fields.includes('circuitHash')) hints.push('the circuit compiled from these settings and inputQuant is not the one the descriptor names');
   return hints.length ? ` (${hints.join('; ')})` : '';

@@ -11,6 +11,7 @@ import { estimateConstraints, quantizeModel, runReference } from '../../src/quan
 import { DEFAULT_SETTINGS } from '../../src/fixed/settings.ts';
 import { fromField } from '../../src/fixed/field.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
+import { registrySource } from '../../src/chain/solidity.ts';
 import type { CircuitSetup } from '../../src/prover/setup.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
 import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
@@ -50,6 +51,15 @@ describe('a private model: parameters as a private witness bound by a commitment
     const ref = runReference(m.quantized, parseInput(applicant, m.ir));
     expect(v.outputs?.integers).toEqual(ref.output.map(String));
     expect(bundle.model.parameters?.commitment).toBe(m.descriptor.parameters!.commitment);
+  });
+
+  it("records the parameter commitment in the model's on-chain registry, which refuses any other model commitment", () => {
+    const sol = registrySource(bundle.model);
+    expect(sol).toContain(`uint256 public constant PARAMETER_COMMITMENT = ${bundle.model.parameters!.commitment};`);
+    expect(sol).toContain(`uint256 public constant MODEL_COMMITMENT = ${bundle.model.commitment};`);
+    expect(sol).toContain('if (pubSignals[0] != MODEL_COMMITMENT) revert WrongModel(pubSignals[0]);');
+    const { parameters: _p, ...pub } = bundle.model;
+    expect(registrySource(pub)).not.toContain('PARAMETER_COMMITMENT');
   });
 
   it('shows none of its parameters in the circuit, the bundle or the key', async () => {

@@ -75,6 +75,17 @@ async function sendUpload(reply: import('fastify').FastifyReply, rec: ModelRecor
   return reply.send(createReadStream(file));
 }
 
+/** A private model's files are never served: its parameters are in them. An auditor receives them from the owner in confidence. */
+function refusePrivate(rec: ModelRecord): void {
+  if (rec.blinding)
+    throw new HttpError(
+      403,
+      'PRIVATE_MODEL',
+      'this model is private: its file is not served (an auditor receives it from the owner, with its blinding, in confidence)',
+      'kind',
+    );
+}
+
 /** Hashes a file once per (path, size, mtime): a changed file is hashed again. */
 const verified = new Map<string, string>();
 async function sha256Of(file: string): Promise<string> {
@@ -117,6 +128,7 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
       const kind = (req.params as { kind: Kind }).kind;
+      if (kind === 'model') refusePrivate(rec);
       // The uploaded ONNX is the same for every version (and there before any): a version asked for must still exist.
       if (kind === 'model')
         return sendUpload(reply, rec, rec.fileName, (req.query as { version?: string }).version !== undefined ? (await findVersion(req, rec)).version : null);
@@ -169,6 +181,7 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       const rec = await findModel(req, app.auth(req, ['prover', 'verifier']));
       const name = (req.params as { name: string }).name;
+      refusePrivate(rec);
       if (!rec.externalFiles.includes(name)) throw new HttpError(404, 'NOT_FOUND', 'the model has no external data file of that name', 'name');
       return sendUpload(reply, rec, name, null);
     },

@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { MODEL_LIMIT_ENV, type ModelIR, readInputRows } from '../../model/index.ts';
 import { loadModelIsolated } from '../../pipeline/load-isolated.ts';
-import { checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
+import { checkBlinding, checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
+import { randomSalt } from '../../prover/commitment.ts';
+import { checkPrivateLayers } from '../../quant/quantize.ts';
 import type { InputQuant } from '../../fixed/input-quant.ts';
 import { artifactDir } from '../../core/artifacts.ts';
 import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
@@ -52,6 +54,8 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
     ...(rec.externalFiles.length ? { externalFiles: rec.externalFiles } : {}),
     settings: rec.settings,
     publicInput: rec.publicInput,
+    // A private model: its file and parameters are not served (the blinding never is).
+    visibility: rec.blinding ? ('private' as const) : ('public' as const),
     setupMode: rec.setup,
     // Fixed at upload (the calibration rows are not kept): known before any compile.
     ...(rec.labels ? { labels: rec.labels } : {}),
@@ -139,7 +143,10 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
           'or JSON rows: it sets each feature\'s scale and width and is not kept) and "setup" ("ceremony": after compile the ' +
           'model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner ' +
           'finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the ' +
-          'labels; the same model registered by several tenants is one record per tenant. The import runs in a worker thread ' +
+          "labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. " +
+          'Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then ' +
+          'never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at ' +
+          'GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread ' +
           'under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). ' +
           'Compile and setup run as a queued job.',
         consumes: ['multipart/form-data'],
@@ -196,7 +203,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
             ranges.push(String(part.value));
             continue;
           }
-          if (!['scale', 'bits', 'publicInput', 'labels', 'setup'].includes(part.fieldname))
+          if (!['scale', 'bits', 'publicInput', 'labels', 'setup', 'visibility', 'blinding'].includes(part.fieldname))
             throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           if (fields[part.fieldname] !== undefined) throw new HttpError(400, 'VALIDATION', `field "${part.fieldname}" is given twice`, part.fieldname);
           fields[part.fieldname] = String(part.value);
@@ -215,6 +222,20 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       if (fields.setup !== undefined && !['service', 'ceremony'].includes(fields.setup))
         throw new HttpError(400, 'VALIDATION', 'setup must be service or ceremony', 'setup');
       const setup = (fields.setup ?? 'service') as SetupMode;
+      if (fields.visibility !== undefined && !['public', 'private'].includes(fields.visibility))
+        throw new HttpError(400, 'VALIDATION', 'visibility must be public or private', 'visibility');
+      const isPrivate = fields.visibility === 'private';
+      if (fields.blinding !== undefined && !isPrivate) throw new HttpError(400, 'VALIDATION', 'blinding goes with visibility=private', 'blinding');
+      if (fields.blinding !== undefined && !/^[1-9]\d{0,77}$/.test(fields.blinding))
+        throw new HttpError(400, 'VALIDATION', 'blinding must be a decimal integer from 1 to r - 1', 'blinding');
+      let blinding: bigint | null = null;
+      if (isPrivate) {
+        try {
+          blinding = checkBlinding(fields.blinding !== undefined ? BigInt(fields.blinding) : randomSalt());
+        } catch (e) {
+          throw new HttpError(400, 'VALIDATION', (e as Error).message, 'blinding');
+        }
+      }
       const inputRanges = parseRanges(ranges);
       const wantedLabels = fields.labels === undefined ? undefined : fields.labels.split(',').map((l) => l.trim());
 
@@ -237,7 +258,13 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         const rows = calibration ? await calibrationRows(calibration, loaded.ir) : undefined;
         inputQuant = inputQuantOf(loaded.ir, settings, { calibration: rows, inputRanges });
         labels = checkLabels(loaded.ir, wantedLabels);
-        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels);
+        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding);
+        // What a private model cannot be, refused now rather than by the compile job.
+        if (isPrivate) {
+          checkPrivateLayers(loaded.ir.layers);
+          if (loaded.ir.inputs.some((i) => i.missing))
+            throw new HttpError(422, 'SETTINGS', 'a private model cannot have imputed columns yet: their values would be public', 'visibility');
+        }
       } catch (e) {
         await discardUpload(staged);
         throw e;
@@ -253,6 +280,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         inputQuant,
         labels,
         setup,
+        blinding: blinding === null ? null : blinding.toString(),
       });
       if (rec.setup !== setup) throw new HttpError(409, 'SETUP_CONFLICT', `this model is already registered with setup=${rec.setup}`, 'setup');
       if (enqueue) {
@@ -304,6 +332,30 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         rec.setup === 'ceremony' ? await app.stores.ceremonies.get(rec.tenant, rec.id) : null,
         app.phase1,
       );
+    },
+  );
+
+  app.get(
+    '/v1/models/:id/blinding',
+    {
+      schema: {
+        summary:
+          "A private model's blinding value, for its owner only (a prover key of the tenant that registered it): hand it, " +
+          'with the ONNX file, to an auditor in confidence (`zkinfer audit --private <model.onnx> --blinding <file>`). ' +
+          'The body is the blinding file the CLI reads. 404 for a public model.',
+        params: ModelId,
+        querystring: TenantQuery,
+        response: {
+          200: Type.Object({ format: Type.Literal('zkinfer.blinding'), blinding: Type.String({ pattern: '^[1-9][0-9]{0,77}$' }) }),
+          ...errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const rec = await findModel(req, app.auth(req, ['prover']));
+      if (!rec.blinding) throw new HttpError(404, 'NOT_FOUND', 'this model is public: it has no blinding value', 'id');
+      reply.header('cache-control', 'no-store');
+      return { format: 'zkinfer.blinding' as const, blinding: rec.blinding };
     },
   );
 

@@ -141,6 +141,7 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
         outputs: r.valid ? (r.outputs as Record<string, unknown> | null) : null,
         inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
         nonce: r.valid ? (r.nonce ?? null) : null,
+        ...(r.valid && used.descriptor.parameters ? { parameters: used.descriptor.parameters } : {}),
         phase1,
         trust: judgeSetup(phase1, { contributions: phase2.contributions, independent: phase2.independent }).summary,
         // The contribution list (who uploaded each, as this service recorded it), and who the key depends on.

@@ -7,6 +7,7 @@ import { auditKey } from '../../pipeline/audit-model.ts';
 import { descriptorIn, type DescriptorOptions, descriptorOptions } from '../../verifier/descriptor-options.ts';
 import { downloadAudit } from '../../verifier/download.ts';
 import {
+  blindingFrom,
   intOption,
   modelOptionsFrom,
   progress,
@@ -67,6 +68,7 @@ interface AuditOptions extends SettingsOptions, TrustPolicyOptions {
   tenant?: string;
   keep?: string;
   json?: boolean;
+  private?: boolean;
 }
 
 const usage = (message: string, field: string) => new ZkinferError('SETTINGS', message, field);
@@ -86,6 +88,8 @@ export function optionsWithFlags(d: DescriptorOptions, o: SettingsOptions, sourc
   if (o.scale !== undefined && o.scale !== d.settings.scaleBits) throw clash('--scale', o.scale, 'settings.scaleBits', d.settings.scaleBits);
   if (o.bits !== undefined && o.bits !== d.settings.bits) throw clash('--bits', o.bits, 'settings.bits', d.settings.bits);
   if (o.publicInput && !d.publicInput) throw clash('--public-input', true, 'publicInput', false);
+  if (o.visibility !== undefined && (o.visibility === 'private') !== (d.visibility === 'private'))
+    throw clash('--visibility', o.visibility, 'visibility', d.visibility ?? 'public');
   if (o.labels !== undefined) {
     const given = o.labels.split(',').map((l) => l.trim());
     if (JSON.stringify(given) !== JSON.stringify(d.labels ?? null)) throw clash('--labels', o.labels, 'labels', d.labels ?? null);
@@ -132,9 +136,14 @@ export function auditCommand(program: Command): void {
       .option('--api-key <key>', 'with --service: an API key (a verifier key will do); default: env ZKINFER_API_KEY')
       .option('--tenant <tenant>', 'with --service: the tenant whose record to audit, when several registered the model')
       .option('--keep <dir>', 'with --service: keep the downloaded files in this folder (default: a temporary folder, removed afterwards)')
+      .option('--private', "the model is private: same as --visibility private; give the model's --blinding file too")
       .option('--json', 'print the report as JSON'),
   );
   withTrustPolicy(withTrustedHashes(cmd)).action(async (model: string | undefined, o: AuditOptions) => {
+    if (o.private) {
+      if (o.visibility === 'public') throw usage('--private and --visibility public disagree', 'visibility');
+      o.visibility = 'private';
+    }
     let cleanup: string | null = null;
     try {
       let files: { model: string; vkey: string; zkey: string; ptau: string; r1cs?: string };
@@ -199,9 +208,16 @@ export function auditCommand(program: Command): void {
         primary ??= { source: `${o.bundle} (its model)`, descriptor: d };
         descriptors.push({ from: "the bundle's", descriptor: d });
       }
-      const compileOptions = primary
-        ? optionsWithFlags(descriptorOptions(primary.descriptor, primary.source), o, primary.source)
-        : await modelOptionsFrom(files.model, o);
+      let compileOptions: Omit<AuditInput, 'model' | 'vkey' | 'zkey' | 'ptau'>;
+      if (primary) {
+        const d = optionsWithFlags(descriptorOptions(primary.descriptor, primary.source), o, primary.source);
+        // A private model compiles with the blinding given in confidence with its file (never a new one).
+        const blinding = d.visibility === 'private' ? await blindingFrom({ visibility: 'private', blinding: o.blinding }, false) : undefined;
+        if (d.visibility !== 'private' && o.blinding !== undefined) throw usage(`--blinding: ${primary.source} is a public model's`, 'blinding');
+        compileOptions = { ...d, ...(blinding !== undefined ? { blinding } : {}) };
+      } else {
+        compileOptions = await modelOptionsFrom(files.model, o, false);
+      }
 
       const report = await auditKey({
         model: files.model,

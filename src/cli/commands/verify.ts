@@ -142,6 +142,12 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
   if (!r.valid) return lines;
   if (r.trust.contributions === null) lines.push(`phase 2: not checked by verify; \`zkinfer audit\` checks the key's contribution chain against the model`);
   lines.push(`model ${r.modelId} (its descriptor hashes to public signal 0)`);
+  const params = r.model?.parameters;
+  if (params)
+    lines.push(
+      `private model: its ${params.count} parameters are not published; the proof shows they are the ones committed to by ${params.commitment} ` +
+        '(every proof under this key uses the same ones)',
+    );
   if (r.outputs) {
     if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
     lines.push(`outputs ${r.outputs.values.join(', ')}`);
