@@ -19,6 +19,8 @@ export interface DownloadOptions {
   tenant?: string;
   /** Default: the latest ready version. */
   version?: number;
+  /** A private model's ONNX file, received from its owner in confidence (the service never serves it). */
+  localModel?: string;
   /** Where to put the files (created); default: a fresh temporary folder. */
   dir?: string;
   log?: (m: string) => void;
@@ -122,6 +124,29 @@ export async function downloadAudit(o: DownloadOptions): Promise<Downloaded> {
       log(`downloaded ${what}: ${bytes.toLocaleString('en-US')} bytes, sha256 ${got}`);
       return file;
     };
+    if (descriptor.parameters && o.localModel === undefined)
+      throw new ZkinferError(
+        'SETTINGS',
+        "this model is private: the service does not serve its file. Give the file you received from the model's owner, " +
+          'with --private and --blinding <file>',
+        'model',
+      );
+    if (!descriptor.parameters && o.localModel !== undefined)
+      throw new ZkinferError('SETTINGS', 'this model is public: --service downloads its file, drop <model> and --private', 'model');
+    if (o.localModel !== undefined) {
+      log(`a private model: auditing the file given, ${o.localModel}`);
+      const [vkey, zkey, r1cs, ptau] = await Promise.all([
+        get(`/vkey${query(v)}`, 'the verification key').then(async (res) => {
+          const f = path.join(dir, 'vkey.json');
+          await writeFile(f, await res.text());
+          return f;
+        }),
+        stream(`/artifacts/zkey${query(v)}`, path.join(dir, 'circuit.zkey'), 'the zkey'),
+        stream(`/artifacts/r1cs${query(v)}`, path.join(dir, 'main.r1cs'), 'the r1cs'),
+        stream(`/artifacts/ptau${query(v)}`, path.join(dir, 'setup.ptau'), 'the ptau'),
+      ]);
+      return { dir, version, model: o.localModel, vkey, zkey, ptau, r1cs, record: recordFile, descriptor };
+    }
     const model = await stream(`/artifacts/model${query()}`, path.join(dir, fileName), 'the ONNX model');
     const external = Array.isArray(record.externalFiles) ? record.externalFiles : [];
     for (const name of external) {

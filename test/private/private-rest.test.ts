@@ -3,7 +3,7 @@
 // blinding only to its owner; and none of its quantized parameters is in the log, the
 // database, the bundle, the key or the circuit the service publishes.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/service/config.ts';
 import { compileModel } from '../../src/pipeline/index.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { cli } from '../helpers/cli.ts';
 
 const KEY = 'private-prover-key-0123456789';
 const OTHER = 'private-other-prover-key-01234';
@@ -154,6 +155,19 @@ describe('a private model over REST', () => {
     expect(v.status, v.text).toBe(200);
     expect(v.body.valid).toBe(true);
     expect(v.body.parameters).toEqual(bundle.model.parameters);
+  });
+
+  it('a regulator given the file and the blinding audits the key from the service: exit 0', { timeout: 900_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-private-audit-'));
+    const blinding = path.join(dir, 'bank.blinding');
+    await writeFile(blinding, (await call('GET', `/v1/models/${modelId}/blinding`)).text);
+    const r = await cli(['audit', '--service', base, '--model-id', modelId, '--api-key', REGULATOR, '--private', LOAN_MODEL, '--blinding', blinding]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/descriptor is this model\u2019s, field for field/);
+    // Without the file, the audit says why it cannot run (exit 2), not that the key is wrong.
+    const without = await cli(['audit', '--service', base, '--model-id', modelId, '--api-key', REGULATOR]);
+    expect(without.code).toBe(2);
+    expect(without.stderr).toMatch(/this model is private: the service does not serve its file/);
   });
 
   it('none of its quantized parameters is in the log, the database, the bundle, the key or the circuit it serves', async () => {

@@ -114,7 +114,10 @@ export function auditCommand(program: Command): void {
           'published descriptor when given), check the zkey against it and the ptau, compare the key; exit 0 yes, 1 no ' +
           '(naming the broken link), 2 unusable input. One command from a service: audit --service URL --model-id ID',
       )
-      .argument('[model]', 'the published ONNX file (external data files next to it); not with --service, which downloads it')
+      .argument(
+        '[model]',
+        "the published ONNX file (external data files next to it); not with --service, which downloads it, except a private model's (--private)",
+      )
       .option('--vkey <file>', 'the published verification key (GET /v1/models/{id}/vkey)')
       .option('--zkey <file>', 'the zkey the key was exported from (GET /v1/models/{id}/artifacts/zkey)')
       .option('--ptau <file>', 'the powers-of-tau file the zkey was made on (GET /v1/models/{id}/artifacts/ptau)')
@@ -149,8 +152,9 @@ export function auditCommand(program: Command): void {
       let files: { model: string; vkey: string; zkey: string; ptau: string; r1cs?: string };
       let descriptorDoc: { source: string; doc: unknown } | null = null;
       if (o.service !== undefined) {
+        // A private model's file is not served: its owner hands it over in confidence.
         for (const [flag, v] of [
-          ['<model>', model],
+          ['<model>', o.visibility === 'private' ? undefined : model],
           ['--vkey', o.vkey],
           ['--zkey', o.zkey],
           ['--ptau', o.ptau],
@@ -167,6 +171,7 @@ export function auditCommand(program: Command): void {
           tenant: o.tenant,
           version: o.modelVersion,
           dir: o.keep,
+          ...(o.visibility === 'private' && model !== undefined ? { localModel: model } : {}),
           log: progress,
         });
         if (!o.keep) cleanup = got.dir;
