@@ -76,3 +76,31 @@ template ParamCommitment(N) {
     }
     out <== h[blocks - 1].out;
 }
+
+// A private tree node's comparison le = [x <= t] (src/layers/tree-private.ts): x a feature
+// in [-2^(B-1), 2^(B-1)) (range-checked by whoever produced it), t a private threshold,
+// range-checked here to [-2^B, 2^B), so t - x lies within (-3 2^(B-1), 3 2^(B-1)) and its
+// decomposition in B + 2 bits cannot wrap: its top digit is [t - x >= 0]. Every t that
+// passes the range check gives every x its comparison. Cost: (B + 1) + (B + 2).
+template LePrivate(B) {
+    signal input x;
+    signal input t;
+    signal output le;
+    component range = NonNegative(B + 1);
+    range.in <== t + (1 << B);
+    component d = Rescale(B + 2, 0);
+    d.in <== t - x;
+    le <== d.pos;
+}
+
+// A private tree node's equality eq = [x = t] for a private t (any field element: x - t
+// is zero, or has an inverse and eq is 0). Cost: 2.
+template EqPrivate() {
+    signal input x;
+    signal input t;
+    signal output eq;
+    signal inv;
+    inv <-- x - t != 0 ? 1 / (x - t) : 0;
+    eq <== 1 - (x - t) * inv;
+    (x - t) * eq === 0;
+}
