@@ -77,17 +77,37 @@ template ParamCommitment(N) {
     out <== h[blocks - 1].out;
 }
 
-// A private tree node's comparison le = [x <= t] (src/layers/tree-private.ts): x a feature
-// in [-2^(B-1), 2^(B-1)) (range-checked by whoever produced it), t a private threshold,
-// range-checked here to [-2^B, 2^B), so t - x lies within (-3 2^(B-1), 3 2^(B-1)) and its
-// decomposition in B + 2 bits cannot wrap: its top digit is [t - x >= 0]. Every t that
-// passes the range check gives every x its comparison. Cost: (B + 1) + (B + 2).
-template LePrivate(B) {
+// K private tree thresholds packed in one parameter (src/layers/tree-private.ts):
+// word = sum_k (t[k] + 2^B) 2^(k (B + 1)) with K (B + 1) <= 252, so its digits are unique.
+// The digits range-check each t[k] to [-2^B, 2^B) and cost the commitment one parameter
+// for K thresholds. Cost: K (B + 1).
+template UnpackThresholds(K, B) {
+    signal input word;
+    signal output t[K];
+    signal bits[K][B + 1];
+    var packed = 0;
+    for (var k = 0; k < K; k++) {
+        var v = 0;
+        for (var i = 0; i <= B; i++) {
+            bits[k][i] <-- (word >> (k * (B + 1) + i)) & 1;
+            bits[k][i] * (bits[k][i] - 1) === 0;
+            v += bits[k][i] * (1 << i);
+        }
+        t[k] <== v - (1 << B);
+        packed += v * (1 << (k * (B + 1)));
+    }
+    packed === word;
+}
+
+// A private tree node's comparison le = [x <= t]: x a feature in [-2^(B-1), 2^(B-1))
+// (range-checked by whoever produced it), t a threshold in [-2^B, 2^B) (range-checked by
+// UnpackThresholds), so t - x lies within (-3 2^(B-1), 3 2^(B-1)) and its decomposition in
+// B + 2 bits cannot wrap: its top digit is [t - x >= 0]. Every t in that range gives every
+// x its comparison. Cost: B + 2.
+template LeThreshold(B) {
     signal input x;
     signal input t;
     signal output le;
-    component range = NonNegative(B + 1);
-    range.in <== t + (1 << B);
     component d = Rescale(B + 2, 0);
     d.in <== t - x;
     le <== d.pos;

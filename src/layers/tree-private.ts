@@ -11,10 +11,12 @@ import { type Cursor, type EmitContext, ind, list } from './emit.ts';
  * Node tests, on the feature X (an integer in [-2^(b-1), 2^(b-1)), b its width) and the
  * node's integer threshold T (see `privateThreshold`):
  * - LEQ, LT: [X <= T]; GTE, GT: 1 - [X <= T]. T is range-checked to [-2^b, 2^b) (b + 1
- *   constraints), so T - X lies within (-3 2^(b-1), 3 2^(b-1)) and its decomposition in
- *   b + 2 bits cannot wrap: its sign digit is [X <= T] (b + 2 constraints). The quantizer
- *   clamps T into [-2^(b-1) - 1, 2^(b-1) - 1], where [X <= T] is what the public path's
- *   constant-folded comparison gives for a threshold at or beyond the feature's range.
+ *   constraints: its digits, which also pack floor(252 / (b + 1)) thresholds of a width in
+ *   one parameter, so the commitment hashes a few words instead of every threshold), so
+ *   T - X lies within (-3 2^(b-1), 3 2^(b-1)) and its decomposition in b + 2 bits cannot
+ *   wrap: its sign digit is [X <= T] (b + 2 constraints). The quantizer clamps T into
+ *   [-2^(b-1) - 1, 2^(b-1) - 1], where [X <= T] is what the public path's constant-folded
+ *   comparison gives for a threshold at or beyond the feature's range.
  * - EQ: [X = T] (2 constraints: X - T is zero or has an inverse, exact for any T); NEQ:
  *   1 - [X = T]. T is the threshold on the grid, or 2^(b-1) (never equal) when it is off
  *   the grid or beyond the range, where the public path's test is constant 0.
@@ -128,13 +130,29 @@ export function privateTreeShape(test: Uint8Array, feature: ArrayLike<number>, w
   return { compareBits, equalities, internal: test.length - leaves, leaves };
 }
 
+/** Thresholds of width b + 1 per packed parameter (their digits fill at most 252 bits, below the field's 253). */
+export const thresholdsPerWord = (b: number): number => Math.floor(252 / (b + 1));
+
+/** Thresholds in [-2^b, 2^b) packed `thresholdsPerWord(b)` to a parameter: (T + 2^b) at bit k (b + 1) (UnpackThresholds). */
+export function packThresholds(ts: readonly bigint[], b: number): bigint[] {
+  const K = thresholdsPerWord(b);
+  const words: bigint[] = [];
+  for (let k = 0; k < ts.length; k += K) {
+    words.push(ts.slice(k, k + K).reduce((w, T, j) => w + ((T + (1n << BigInt(b))) << BigInt(j * (b + 1))), 0n));
+  }
+  return words;
+}
+
 /** Constraints of a private tree layer before its rescale: comparisons, equalities, one product per internal node and output. */
 export function privateTreeCount(p: PrivateTreeShape, outSize: number): { constraints: number; params: number; formula: string } {
   const cmp = p.compareBits.reduce((a, b) => a + 2 * b + 3, 0);
   const sel = p.internal * outSize;
+  const perWidth = new Map<number, number>();
+  for (const b of p.compareBits) perWidth.set(b, (perWidth.get(b) ?? 0) + 1);
+  const words = [...perWidth].reduce((a, [b, m]) => a + Math.ceil(m / thresholdsPerWord(b)), 0);
   return {
     constraints: cmp + 2 * p.equalities + sel,
-    params: p.internal + p.leaves * outSize + outSize,
+    params: words + p.equalities + p.leaves * outSize + outSize,
     formula: `${p.compareBits.length} private comparisons ${cmp} + ${p.equalities} equalities x 2 + ${p.internal} nodes x ${outSize} selections`,
   };
 }
@@ -168,8 +186,9 @@ export interface PrivateTreeLayer {
 }
 
 /**
- * Emits a private tree layer up to its accumulators: the parameters (thresholds of the
- * internal nodes in node order, the leaves' weights in node order, the base values), the
+ * Emits a private tree layer up to its accumulators: the parameters (the comparisons'
+ * thresholds packed per feature width, ascending, in node order; the equalities' thresholds;
+ * the leaves' weights in node order; the base values), the
  * tests, the subtree values. Returns per output the terms of its accumulator (circom expressions).
  */
 export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: EmitContext, t: string): string[][] {
@@ -180,14 +199,7 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
   const internal: number[] = [];
   const leaves: number[] = [];
   for (let i = 0; i < n; i++) (priv.test[i] === PT_LEAF ? leaves : internal).push(i);
-  const t0 = params.take(internal.length > 0 ? internal.map((i) => priv.threshold[i]) : []);
-  const w0 = params.take(leaves.flatMap((i) => layer.leafWeights.slice(i * outSize, (i + 1) * outSize)));
-  const b0 = params.take(layer.bias);
-  const tIdx = new Int32Array(n).fill(-1);
-  internal.forEach((i, k) => (tIdx[i] = t0 + k));
-  const wIdx = new Int32Array(n).fill(-1);
-  leaves.forEach((i, k) => (wIdx[i] = w0 + k * outSize));
-  // The tests: [X <= T] grouped by feature width (one loop each), [X = T] in one loop.
+  // The tests: [X <= T] grouped by feature width, the thresholds of a group packed (`packedThresholds`), [X = T] in one loop.
   const byWidth = new Map<number, number[]>();
   const eqs: number[] = [];
   for (const i of internal) {
@@ -206,30 +218,64 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
   let at = 0;
   for (const [b, g] of [...byWidth.entries()].sort((x, y) => x[0] - y[0])) {
     const c = `${t}Cmp${b}`;
+    const K = thresholdsPerWord(b);
+    const full = Math.floor(g.length / K);
+    const rest = g.length % K;
+    const w0 = params.take(
+      packThresholds(
+        g.map((i) => priv.threshold[i]),
+        b,
+      ),
+    );
+    ctx.lines.push(`${ind}signal ${c}T[${g.length}];`);
+    if (full > 0) {
+      ctx.lines.push(
+        `${ind}component ${c}U[${full}];`,
+        `${ind}for (var u = 0; u < ${full}; u++) {`,
+        `${ind}${ind}${c}U[u] = UnpackThresholds(${K}, ${b});`,
+        `${ind}${ind}${c}U[u].word <== ${p}[${w0} + u];`,
+        `${ind}${ind}for (var k = 0; k < ${K}; k++) {`,
+        `${ind}${ind}${ind}${c}T[u * ${K} + k] <== ${c}U[u].t[k];`,
+        `${ind}${ind}}`,
+        `${ind}}`,
+      );
+    }
+    if (rest > 0) {
+      ctx.lines.push(
+        `${ind}component ${c}R = UnpackThresholds(${rest}, ${b});`,
+        `${ind}${c}R.word <== ${p}[${w0 + full}];`,
+        `${ind}for (var k = 0; k < ${rest}; k++) {`,
+        `${ind}${ind}${c}T[${full * K} + k] <== ${c}R.t[k];`,
+        `${ind}}`,
+      );
+    }
     ctx.lines.push(
       `${ind}var ${c}F[${g.length}] = ${list(g.map((i) => priv.feature[i]))};`,
-      `${ind}var ${c}T[${g.length}] = ${list(g.map((i) => tIdx[i]))};`,
       `${ind}component ${c}[${g.length}];`,
       `${ind}for (var k = 0; k < ${g.length}; k++) {`,
-      `${ind}${ind}${c}[k] = LePrivate(${b});`,
+      `${ind}${ind}${c}[k] = LeThreshold(${b});`,
       `${ind}${ind}${c}[k].x <== ${cur.values}[${c}F[k]];`,
-      `${ind}${ind}${c}[k].t <== ${p}[${c}T[k]];`,
+      `${ind}${ind}${c}[k].t <== ${c}T[k];`,
       `${ind}${ind}${t}Le[${at} + k] <== ${c}[k].le;`,
       `${ind}}`,
     );
     g.forEach((i, k) => testOf.set(i, priv.test[i] === PT_LE ? `${t}Le[${at + k}]` : `(1 - ${t}Le[${at + k}])`));
     at += g.length;
   }
+  const e0 = params.take(eqs.map((i) => priv.threshold[i]));
+  const w0 = params.take(leaves.flatMap((i) => layer.leafWeights.slice(i * outSize, (i + 1) * outSize)));
+  const b0 = params.take(layer.bias);
+  const wIdx = new Int32Array(n).fill(-1);
+  leaves.forEach((i, k) => (wIdx[i] = w0 + k * outSize));
   if (eqs.length > 0) {
     const c = `${t}Eq`;
     ctx.lines.push(
       `${ind}var ${c}F[${eqs.length}] = ${list(eqs.map((i) => priv.feature[i]))};`,
-      `${ind}var ${c}T[${eqs.length}] = ${list(eqs.map((i) => tIdx[i]))};`,
       `${ind}component ${c}[${eqs.length}];`,
       `${ind}for (var k = 0; k < ${eqs.length}; k++) {`,
       `${ind}${ind}${c}[k] = EqPrivate();`,
       `${ind}${ind}${c}[k].x <== ${cur.values}[${c}F[k]];`,
-      `${ind}${ind}${c}[k].t <== ${p}[${c}T[k]];`,
+      `${ind}${ind}${c}[k].t <== ${p}[${e0} + k];`,
       `${ind}}`,
     );
     eqs.forEach((i, k) => testOf.set(i, priv.test[i] === PT_EQ ? `${c}[${k}].eq` : `(1 - ${c}[${k}].eq)`));

@@ -171,12 +171,12 @@ describe('private tree ensembles', () => {
     const input = { nonce: 3n, x: ref.input, salt: 9n, params, blinding: BLINDING };
     const w = await calc.witness(input);
     expect(firstViolated(constraints, w)).toBe(-1);
-    // Parameter 0 is the first internal node's threshold; the first leaf's weights follow the thresholds.
+    // Parameter 0 packs the first comparisons' thresholds; the leaves' weights follow the thresholds, the base values end the list.
     const tl = q.layers[0];
     if (tl.kind !== 'tree_ensemble') throw new Error('no tree layer');
-    const internal = tl.trueChild.filter((c) => c >= 0).length;
-    expect(params[0]).toBe(tl.priv!.threshold[tl.roots[0]]);
-    for (const k of [0, internal]) {
+    const firstLeaf = params.length - tl.leafWeights.length - tl.outSize + tl.outSize * tl.trueChild.filter((c) => c >= 0).length;
+    expect(params.slice(firstLeaf, firstLeaf + tl.outSize)).toEqual(tl.leafWeights.slice(tl.outSize * tl.trueChild.indexOf(-1)).slice(0, tl.outSize));
+    for (const k of [0, firstLeaf]) {
       const at = sym.get(`main.params[${k}]`)!;
       expect(at).toBeGreaterThan(0);
       const tampered = [...w];
