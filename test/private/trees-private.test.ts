@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   compileCircuit,
@@ -11,7 +13,11 @@ import {
 import { parameterCommitment } from '../../src/bundle/input-commitment.ts';
 import type { ModelIR, TreeEnsembleLayer, TreeMode } from '../../src/model/ir.ts';
 import { estimateConstraints, type InputQuant, quantizeModel, type QuantSettings, runReference } from '../../src/quant/index.ts';
+import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
+import { parseInput } from '../../src/model/index.ts';
+import { verifyBundle } from '../../src/verifier/index.ts';
 import { expectMatches, witnessOutputs } from '../helpers/circuit.ts';
+import { REPO } from '../helpers/paths.ts';
 import { denseLayer, handIr, rng } from '../helpers/ir.ts';
 import { everyModeTrees, treeLayer, type TreeSpec } from '../helpers/trees.ts';
 
@@ -187,4 +193,36 @@ describe('private tree ensembles', () => {
       await expect(calc.witness({ ...input, params: changed }), `parameter ${k}`).rejects.toThrow();
     }
   });
+});
+
+describe('a private random forest from scikit-learn (test/fixtures/models/trees/rf_zipmap.onnx), end to end', () => {
+  it("compiles private, proves and verifies the public model's decisions; no leaf weight or threshold is in the circuit or the bundle", async () => {
+    const dir = path.join(REPO, 'test', 'fixtures', 'models', 'trees');
+    const file = path.join(dir, 'rf_zipmap.onnx');
+    const rows: number[][] = JSON.parse(readFileSync(path.join(dir, 'rf_zipmap.inputs.json'), 'utf8')).rows;
+    const m = await compileModel(file, { calibration: rows, fidelity: false, visibility: 'private', blinding: 123n });
+    const pub = await compileModel(file, { calibration: rows, fidelity: false });
+    expect(m.descriptor.parameters?.count).toBe(m.secret!.params.length);
+    console.info(`rf_zipmap: public ${pub.compiled.constraints} constraints, private ${m.compiled.constraints}`);
+    const setup = await setupModel(m);
+    const seen = new Set<string>();
+    for (const row of rows.slice(0, 4)) {
+      const { bundle } = await proveModel(m, setup, row);
+      const v = await verifyBundle(bundle);
+      expect(v.valid).toBe(true);
+      const ref = runReference(pub.quantized, parseInput(row, pub.ir));
+      expect(v.outputs!.integers).toEqual(ref.output.map(String));
+      expect(v.outputs!.decision!.map(String)).toEqual(ref.decision.map(String));
+      for (const t of JSON.stringify(bundle).match(/-?\d+/g) ?? []) seen.add(t);
+    }
+    // The public circuit holds the leaf weights (the check can fail); the private circuit and the bundles do not.
+    const tl = pub.quantized.layers.find((l) => l.kind === 'tree_ensemble')!;
+    if (tl.kind !== 'tree_ensemble') throw new Error('no tree layer');
+    const big = [...new Set(tl.leafWeights.filter((v) => v > 1000n || v < -1000n).map(String))];
+    expect(big.length).toBeGreaterThan(10);
+    const inPublic = new Set(pub.circuit.source.match(/-?\d+/g));
+    expect(big.filter((v) => inPublic.has(v)).length).toBeGreaterThan(big.length / 2);
+    const inPrivate = new Set(m.circuit.source.match(/-?\d+/g));
+    expect(big.filter((v) => inPrivate.has(v) || seen.has(v))).toEqual([]);
+  }, 600_000);
 });
