@@ -77,31 +77,32 @@ template ParamCommitment(N) {
     out <== h[blocks - 1].out;
 }
 
-// K private tree thresholds packed in one parameter (src/layers/tree-private.ts):
-// word = sum_k (t[k] + 2^B) 2^(k (B + 1)) with K (B + 1) <= 252, so its digits are unique.
-// The digits range-check each t[k] to [-2^B, 2^B) and cost the commitment one parameter
-// for K thresholds. Cost: K (B + 1).
-template UnpackThresholds(K, B) {
+// K signed private values v[k] in [-2^(W-1), 2^(W-1)) packed in one parameter (a private
+// tree layer's thresholds and leaf weights, src/layers/tree-private.ts):
+// word = sum_k (v[k] + 2^(W-1)) 2^(k W) with K W <= 252, so its digits are unique. The
+// digits range-check each v[k] and cost the commitment one parameter for K values.
+// Cost: K W.
+template UnpackSigned(K, W) {
     signal input word;
-    signal output t[K];
-    signal bits[K][B + 1];
+    signal output v[K];
+    signal bits[K][W];
     var packed = 0;
     for (var k = 0; k < K; k++) {
-        var v = 0;
-        for (var i = 0; i <= B; i++) {
-            bits[k][i] <-- (word >> (k * (B + 1) + i)) & 1;
+        var d = 0;
+        for (var i = 0; i < W; i++) {
+            bits[k][i] <-- (word >> (k * W + i)) & 1;
             bits[k][i] * (bits[k][i] - 1) === 0;
-            v += bits[k][i] * (1 << i);
+            d += bits[k][i] * (1 << i);
         }
-        t[k] <== v - (1 << B);
-        packed += v * (1 << (k * (B + 1)));
+        v[k] <== d - (1 << (W - 1));
+        packed += d * (1 << (k * W));
     }
     packed === word;
 }
 
 // A private tree node's comparison le = [x <= t]: x a feature in [-2^(B-1), 2^(B-1))
 // (range-checked by whoever produced it), t a threshold in [-2^B, 2^B) (range-checked by
-// UnpackThresholds), so t - x lies within (-3 2^(B-1), 3 2^(B-1)) and its decomposition in
+// UnpackSigned), so t - x lies within (-3 2^(B-1), 3 2^(B-1)) and its decomposition in
 // B + 2 bits cannot wrap: its top digit is [t - x >= 0]. Every t in that range gives every
 // x its comparison. Cost: B + 2.
 template LeThreshold(B) {

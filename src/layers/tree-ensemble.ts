@@ -119,6 +119,20 @@ function checkTreeRange(q: QTreeEnsemble, w: number, s: number): void {
   }
 }
 
+/** A private model packs the leaf weights at the accumulator's width (tree-private.ts): each must fit it. */
+function checkLeafWidths(q: QTreeEnsemble, w: number): void {
+  const lim = 1n << BigInt(w + q.shift - 1);
+  const k = q.leafWeights.findIndex((v) => v < -lim || v >= lim);
+  if (k >= 0) {
+    throw new ZkinferError(
+      'SETTINGS',
+      `${q.name}: the weight of leaf ${Math.floor(k / q.outSize)} does not fit the ${w + q.shift}-bit accumulator of a private tree ensemble: ` +
+        'raise --bits or lower --scale',
+      q.name,
+    );
+  }
+}
+
 /**
  * A tree ensemble (see tree-plan.ts): comparison bits per feature (a
  * range-checked difference per threshold, or one thermometer code per feature with 3
@@ -255,7 +269,7 @@ function emitTreesPrivate(layer: QTreeEnsemble & { priv: QTreePrivate }, cur: Cu
     `${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${layer.trueChild.length} nodes, private thresholds, ` +
       `leaf weights and base values, ${layer.outSize} outputs rescaled by 2^${layer.shift}`,
   );
-  const acc = emitPrivateTrees(layer, cur, ctx, t);
+  const acc = emitPrivateTrees({ ...layer, leafBits: N }, cur, ctx, t);
   ctx.lines.push(`${ind}component ${t}Rs[${layer.outSize}];`, `${ind}signal ${t}[${layer.outSize}];`, `${ind}signal ${t}Pos[${layer.outSize}];`);
   acc.forEach((terms, j) => {
     ctx.lines.push(`${ind}var ${t}A${j} = ${terms[0]};`);
@@ -300,6 +314,7 @@ export const treeEnsemble: LayerModule<TreeEnsembleLayer, QTreeEnsemble, TreeSha
       bias: Array.from(layer.base, (v, j) => toFixed(v, s + e, `${layer.name}.base[${j}]`) + half),
     };
     checkTreeRange(q, w, s);
+    if (priv) checkLeafWidths(q, w);
     return q;
   },
   reference(layer, x, st) {
@@ -336,7 +351,7 @@ export const treeEnsemble: LayerModule<TreeEnsembleLayer, QTreeEnsemble, TreeSha
   count({ outSize, shift, plan: maybePlan, priv }, env) {
     const N = activationBits(env.settings) + shift;
     if (priv) {
-      const c = privateTreeCount(priv, outSize);
+      const c = privateTreeCount(priv, outSize, N);
       return { constraints: c.constraints + outSize * N, formula: `${c.formula} + ${outSize} x ${N}`, known: allKnown(outSize), params: c.params };
     }
     const plan = maybePlan!;

@@ -130,30 +130,70 @@ export function privateTreeShape(test: Uint8Array, feature: ArrayLike<number>, w
   return { compareBits, equalities, internal: test.length - leaves, leaves };
 }
 
-/** Thresholds of width b + 1 per packed parameter (their digits fill at most 252 bits, below the field's 253). */
-export const thresholdsPerWord = (b: number): number => Math.floor(252 / (b + 1));
+/** Signed values of width W per packed parameter (their digits fill at most 252 bits, below the field's 253). */
+export const valuesPerWord = (W: number): number => Math.floor(252 / W);
 
-/** Thresholds in [-2^b, 2^b) packed `thresholdsPerWord(b)` to a parameter: (T + 2^b) at bit k (b + 1) (UnpackThresholds). */
-export function packThresholds(ts: readonly bigint[], b: number): bigint[] {
-  const K = thresholdsPerWord(b);
+/** Values in [-2^(W-1), 2^(W-1)) packed `valuesPerWord(W)` to a parameter: v + 2^(W-1) at bit k W (UnpackSigned). */
+export function packSigned(vs: readonly bigint[], W: number): bigint[] {
+  const K = valuesPerWord(W);
+  const half = 1n << BigInt(W - 1);
   const words: bigint[] = [];
-  for (let k = 0; k < ts.length; k += K) {
-    words.push(ts.slice(k, k + K).reduce((w, T, j) => w + ((T + (1n << BigInt(b))) << BigInt(j * (b + 1))), 0n));
-  }
+  for (let k = 0; k < vs.length; k += K) words.push(vs.slice(k, k + K).reduce((w, v, j) => w + ((v + half) << BigInt(j * W)), 0n));
   return words;
 }
 
-/** Constraints of a private tree layer before its rescale: comparisons, equalities, one product per internal node and output. */
-export function privateTreeCount(p: PrivateTreeShape, outSize: number): { constraints: number; params: number; formula: string } {
+/**
+ * `name[n]` = the n signed values of width W packed in the parameters from `p[w0]`
+ * (UnpackSigned components, one per word).
+ */
+function emitUnpack(ctx: EmitContext, name: string, n: number, W: number, w0: number): void {
+  const p = ctx.params!.signal;
+  const K = valuesPerWord(W);
+  const full = Math.floor(n / K);
+  const rest = n % K;
+  ctx.lines.push(`${ind}signal ${name}[${n}];`);
+  if (full > 0) {
+    ctx.lines.push(
+      `${ind}component ${name}U[${full}];`,
+      `${ind}for (var u = 0; u < ${full}; u++) {`,
+      `${ind}${ind}${name}U[u] = UnpackSigned(${K}, ${W});`,
+      `${ind}${ind}${name}U[u].word <== ${p}[${w0} + u];`,
+      `${ind}${ind}for (var k = 0; k < ${K}; k++) {`,
+      `${ind}${ind}${ind}${name}[u * ${K} + k] <== ${name}U[u].v[k];`,
+      `${ind}${ind}}`,
+      `${ind}}`,
+    );
+  }
+  if (rest > 0) {
+    ctx.lines.push(
+      `${ind}component ${name}R = UnpackSigned(${rest}, ${W});`,
+      `${ind}${name}R.word <== ${p}[${w0 + full}];`,
+      `${ind}for (var k = 0; k < ${rest}; k++) {`,
+      `${ind}${ind}${name}[${full * K} + k] <== ${name}R.v[k];`,
+      `${ind}}`,
+    );
+  }
+}
+
+/**
+ * Constraints of a private tree layer before its rescale (`N`: the accumulator's width,
+ * activation bits + the leaf shift, also the leaf weights' packed width): comparisons
+ * (unpacking each threshold, the difference), equalities, unpacking the leaf weights, one
+ * product per internal node and output.
+ */
+export function privateTreeCount(p: PrivateTreeShape, outSize: number, N: number): { constraints: number; params: number; formula: string } {
   const cmp = p.compareBits.reduce((a, b) => a + 2 * b + 3, 0);
   const sel = p.internal * outSize;
+  const weights = p.leaves * outSize;
   const perWidth = new Map<number, number>();
   for (const b of p.compareBits) perWidth.set(b, (perWidth.get(b) ?? 0) + 1);
-  const words = [...perWidth].reduce((a, [b, m]) => a + Math.ceil(m / thresholdsPerWord(b)), 0);
+  const words = [...perWidth].reduce((a, [b, m]) => a + Math.ceil(m / valuesPerWord(b + 1)), 0);
   return {
-    constraints: cmp + 2 * p.equalities + sel,
-    params: words + p.equalities + p.leaves * outSize + outSize,
-    formula: `${p.compareBits.length} private comparisons ${cmp} + ${p.equalities} equalities x 2 + ${p.internal} nodes x ${outSize} selections`,
+    constraints: cmp + 2 * p.equalities + weights * N + sel,
+    params: words + p.equalities + Math.ceil(weights / valuesPerWord(N)) + outSize,
+    formula:
+      `${p.compareBits.length} private comparisons ${cmp} + ${p.equalities} equalities x 2 + ${weights} leaf weights x ${N} + ` +
+      `${p.internal} nodes x ${outSize} selections`,
   };
 }
 
@@ -183,12 +223,14 @@ export interface PrivateTreeLayer {
   leafWeights: bigint[];
   bias: bigint[];
   priv: QTreePrivate;
+  /** Width of the leaf weights' packing: the accumulator's, activation bits + shift. */
+  leafBits: number;
 }
 
 /**
  * Emits a private tree layer up to its accumulators: the parameters (the comparisons'
  * thresholds packed per feature width, ascending, in node order; the equalities' thresholds;
- * the leaves' weights in node order; the base values), the
+ * the leaves' weights in node order, packed; the base values), the
  * tests, the subtree values. Returns per output the terms of its accumulator (circom expressions).
  */
 export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: EmitContext, t: string): string[][] {
@@ -218,37 +260,18 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
   let at = 0;
   for (const [b, g] of [...byWidth.entries()].sort((x, y) => x[0] - y[0])) {
     const c = `${t}Cmp${b}`;
-    const K = thresholdsPerWord(b);
-    const full = Math.floor(g.length / K);
-    const rest = g.length % K;
-    const w0 = params.take(
-      packThresholds(
-        g.map((i) => priv.threshold[i]),
-        b,
+    emitUnpack(
+      ctx,
+      `${c}T`,
+      g.length,
+      b + 1,
+      params.take(
+        packSigned(
+          g.map((i) => priv.threshold[i]),
+          b + 1,
+        ),
       ),
     );
-    ctx.lines.push(`${ind}signal ${c}T[${g.length}];`);
-    if (full > 0) {
-      ctx.lines.push(
-        `${ind}component ${c}U[${full}];`,
-        `${ind}for (var u = 0; u < ${full}; u++) {`,
-        `${ind}${ind}${c}U[u] = UnpackThresholds(${K}, ${b});`,
-        `${ind}${ind}${c}U[u].word <== ${p}[${w0} + u];`,
-        `${ind}${ind}for (var k = 0; k < ${K}; k++) {`,
-        `${ind}${ind}${ind}${c}T[u * ${K} + k] <== ${c}U[u].t[k];`,
-        `${ind}${ind}}`,
-        `${ind}}`,
-      );
-    }
-    if (rest > 0) {
-      ctx.lines.push(
-        `${ind}component ${c}R = UnpackThresholds(${rest}, ${b});`,
-        `${ind}${c}R.word <== ${p}[${w0 + full}];`,
-        `${ind}for (var k = 0; k < ${rest}; k++) {`,
-        `${ind}${ind}${c}T[${full * K} + k] <== ${c}R.t[k];`,
-        `${ind}}`,
-      );
-    }
     ctx.lines.push(
       `${ind}var ${c}F[${g.length}] = ${list(g.map((i) => priv.feature[i]))};`,
       `${ind}component ${c}[${g.length}];`,
@@ -263,10 +286,13 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
     at += g.length;
   }
   const e0 = params.take(eqs.map((i) => priv.threshold[i]));
-  const w0 = params.take(leaves.flatMap((i) => layer.leafWeights.slice(i * outSize, (i + 1) * outSize)));
+  // The leaves' weights, packed at the accumulator's width (the quantizer checks that each fits).
+  const weights = leaves.flatMap((i) => layer.leafWeights.slice(i * outSize, (i + 1) * outSize));
+  const w0 = params.take(packSigned(weights, layer.leafBits));
   const b0 = params.take(layer.bias);
   const wIdx = new Int32Array(n).fill(-1);
-  leaves.forEach((i, k) => (wIdx[i] = w0 + k * outSize));
+  leaves.forEach((i, k) => (wIdx[i] = k * outSize));
+  if (weights.length > 0) emitUnpack(ctx, `${t}W`, weights.length, layer.leafBits, w0);
   if (eqs.length > 0) {
     const c = `${t}Eq`;
     ctx.lines.push(
@@ -294,7 +320,7 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
     if (done) order.push(i);
     else stack.push([i, true], [layer.falseChild[i], false], [layer.trueChild[i], false]);
   }
-  const value = (i: number, j: number): string => (priv.test[i] === PT_LEAF ? `${p}[${wIdx[i] + j}]` : `${t}V[${j}][${slot[i]}]`);
+  const value = (i: number, j: number): string => (priv.test[i] === PT_LEAF ? `${t}W[${wIdx[i] + j}]` : `${t}V[${j}][${slot[i]}]`);
   for (const i of order) {
     const a = layer.trueChild[i];
     const b = layer.falseChild[i];

@@ -12,7 +12,7 @@ import {
 } from '../../src/circuit/index.ts';
 import { parameterCommitment } from '../../src/bundle/input-commitment.ts';
 import type { ModelIR, TreeEnsembleLayer, TreeMode } from '../../src/model/ir.ts';
-import { estimateConstraints, type InputQuant, quantizeModel, type QuantSettings, runReference } from '../../src/quant/index.ts';
+import { activationBits, estimateConstraints, type InputQuant, quantizeModel, type QuantSettings, runReference } from '../../src/quant/index.ts';
 import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
 import { parseInput } from '../../src/model/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
@@ -180,8 +180,11 @@ describe('private tree ensembles', () => {
     // Parameter 0 packs the first comparisons' thresholds; the leaves' weights follow the thresholds, the base values end the list.
     const tl = q.layers[0];
     if (tl.kind !== 'tree_ensemble') throw new Error('no tree layer');
-    const firstLeaf = params.length - tl.leafWeights.length - tl.outSize + tl.outSize * tl.trueChild.filter((c) => c >= 0).length;
-    expect(params.slice(firstLeaf, firstLeaf + tl.outSize)).toEqual(tl.leafWeights.slice(tl.outSize * tl.trueChild.indexOf(-1)).slice(0, tl.outSize));
+    const N = activationBits(st) + tl.shift;
+    const leaves = tl.trueChild.filter((c) => c < 0).length;
+    const firstLeaf = params.length - tl.outSize - Math.ceil((leaves * tl.outSize) / Math.floor(252 / N));
+    const unpacked = (params[firstLeaf] & ((1n << BigInt(N)) - 1n)) - (1n << BigInt(N - 1));
+    expect(unpacked).toBe(tl.leafWeights[tl.outSize * tl.trueChild.indexOf(-1)]);
     for (const k of [0, firstLeaf]) {
       const at = sym.get(`main.params[${k}]`)!;
       expect(at).toBeGreaterThan(0);
@@ -192,6 +195,24 @@ describe('private tree ensembles', () => {
       changed[k] += 1n;
       await expect(calc.witness({ ...input, params: changed }), `parameter ${k}`).rejects.toThrow();
     }
+  });
+});
+
+describe('what a private tree ensemble refuses', () => {
+  it('a leaf weight wider than the accumulator (the public model takes it: the trees cancel), naming the layer', () => {
+    const wide = treeLayer(
+      'wide',
+      1,
+      1,
+      [
+        { f: 0, mode: 'BRANCH_LEQ', t: 0, yes: { leaf: [200] }, no: { leaf: [199] } },
+        { f: 0, mode: 'BRANCH_LEQ', t: 0, yes: { leaf: [-200] }, no: { leaf: [-199] } },
+      ],
+      [0],
+    );
+    const ir = handIr(1, [wide], 'none', 1);
+    expect(() => quantizeModel(ir, st)).not.toThrow();
+    expect(() => quantizeModel(ir, st, undefined, { private: true })).toThrow(expect.objectContaining({ code: 'SETTINGS', field: 'wide' }));
   });
 });
 
