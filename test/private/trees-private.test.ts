@@ -5,6 +5,7 @@ import {
   compileCircuit,
   firstViolated,
   generateCircuit,
+  generateModelTemplate,
   generateProofCircuit,
   loadWitnessCalculator,
   readR1csConstraints,
@@ -12,9 +13,17 @@ import {
 } from '../../src/circuit/index.ts';
 import { parameterCommitment } from '../../src/bundle/input-commitment.ts';
 import type { ModelIR, TreeEnsembleLayer, TreeMode } from '../../src/model/ir.ts';
-import { activationBits, estimateConstraints, type InputQuant, quantizeModel, type QuantSettings, runReference } from '../../src/quant/index.ts';
-import { compileModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
-import { parseInput } from '../../src/model/index.ts';
+import {
+  activationBits,
+  DEFAULT_SETTINGS,
+  estimateConstraints,
+  type InputQuant,
+  quantizeModel,
+  type QuantSettings,
+  runReference,
+} from '../../src/quant/index.ts';
+import { compileModel, inputQuantOf, proveModel, setupModel } from '../../src/pipeline/index.ts';
+import { loadModel, parseInput } from '../../src/model/index.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { expectMatches, witnessOutputs } from '../helpers/circuit.ts';
 import { REPO } from '../helpers/paths.ts';
@@ -196,6 +205,30 @@ describe('private tree ensembles', () => {
       await expect(calc.witness({ ...input, params: changed }), `parameter ${k}`).rejects.toThrow();
     }
   });
+});
+
+const FIXTURES = path.join(REPO, 'test', 'fixtures', 'models', 'trees');
+
+describe('the tree fixtures (scikit-learn, XGBoost, LightGBM) private, in raw units', () => {
+  it.each(['dt_binary', 'rf_zipmap', 'gb_credit', 'gb_3class', 'gb_limit', 'rf_limit', 'xgb_credit', 'xgb_100x6', 'lgbm_credit', 'lgbm_3class', 'lgbm_limit'])(
+    '%s: the estimate is the plan; on every row the private reference is the public one',
+    async (name) => {
+      const { ir } = await loadModel(path.join(FIXTURES, `${name}.onnx`));
+      const rows: number[][] = JSON.parse(readFileSync(path.join(FIXTURES, `${name}.inputs.json`), 'utf8')).rows;
+      const iq = inputQuantOf(ir, DEFAULT_SETTINGS, { calibration: rows }) ?? undefined;
+      const q = quantizeModel(ir, DEFAULT_SETTINGS, iq, { private: true });
+      const pub = quantizeModel(ir, DEFAULT_SETTINGS, iq);
+      const gen = generateModelTemplate(q);
+      const est = estimateConstraints(ir, DEFAULT_SETTINGS, iq, { private: true });
+      expect(est.layers.map((l) => l.constraints)).toEqual(gen.plan.map((p) => p.constraints));
+      const pubTotal = estimateConstraints(ir, DEFAULT_SETTINGS, iq).total;
+      console.info(`${name}: public ${pubTotal} constraints, private ${est.total} (${est.layers.map((l) => `${l.name} ${l.constraints}`).join(', ')})`);
+      for (const row of rows) {
+        const x = parseInput(row, ir);
+        expect(runReference(q, x)).toEqual(runReference(pub, x));
+      }
+    },
+  );
 });
 
 describe('what a private tree ensemble refuses', () => {
