@@ -22,8 +22,15 @@ import { type Cursor, type EmitContext, ind, list } from './emit.ts';
  *   the grid or beyond the range, where the public path's test is constant 0.
  * The value of a subtree (per output) is that of its false child plus test x (value of the
  * true child - value of the false child): one product per internal node and output, the
- * value of a leaf being its private weight (linear). Each output is the private base plus
- * the trees' root values, rescaled (round to nearest) as in the public path.
+ * value of a leaf being its private weight, range-checked to the accumulator's width
+ * N = w + e by its unpacking (floor(252 / N) weights per parameter). Each output is the
+ * private base plus the trees' root values, rescaled (round to nearest) as in the public path.
+ *
+ * Cost: 2b + 3 per comparison, 2 per equality, N per leaf weight, one per internal node and
+ * output, plus the hashing of the packed words. A public ensemble pays about one constraint
+ * per distinct threshold (shared, bucketed, constant ones folded) and nothing per leaf: a
+ * comparison with a witness threshold needs the digits of a difference (R1CS has no cheaper
+ * comparison), so a private ensemble costs tens of times its public circuit.
  */
 
 export const PT_LEAF = 0;
@@ -230,8 +237,8 @@ export interface PrivateTreeLayer {
 /**
  * Emits a private tree layer up to its accumulators: the parameters (the comparisons'
  * thresholds packed per feature width, ascending, in node order; the equalities' thresholds;
- * the leaves' weights in node order, packed; the base values), the
- * tests, the subtree values. Returns per output the terms of its accumulator (circom expressions).
+ * the leaves' weights in node order, packed; the base values), the tests, the subtree
+ * values. Returns per output the terms of its accumulator (circom expressions).
  */
 export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: EmitContext, t: string): string[][] {
   const params = ctx.params!;
@@ -241,7 +248,7 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
   const internal: number[] = [];
   const leaves: number[] = [];
   for (let i = 0; i < n; i++) (priv.test[i] === PT_LEAF ? leaves : internal).push(i);
-  // The tests: [X <= T] grouped by feature width, the thresholds of a group packed (`packedThresholds`), [X = T] in one loop.
+  // The tests: [X <= T] grouped by feature width, the thresholds of a group packed (`packSigned`), [X = T] in one loop.
   const byWidth = new Map<number, number[]>();
   const eqs: number[] = [];
   for (const i of internal) {
@@ -260,18 +267,12 @@ export function emitPrivateTrees(layer: PrivateTreeLayer, cur: Cursor, ctx: Emit
   let at = 0;
   for (const [b, g] of [...byWidth.entries()].sort((x, y) => x[0] - y[0])) {
     const c = `${t}Cmp${b}`;
-    emitUnpack(
-      ctx,
-      `${c}T`,
-      g.length,
+    // The group's thresholds, range-checked to [-2^b, 2^b) by their unpacking.
+    const words = packSigned(
+      g.map((i) => priv.threshold[i]),
       b + 1,
-      params.take(
-        packSigned(
-          g.map((i) => priv.threshold[i]),
-          b + 1,
-        ),
-      ),
     );
+    emitUnpack(ctx, `${c}T`, g.length, b + 1, params.take(words));
     ctx.lines.push(
       `${ind}var ${c}F[${g.length}] = ${list(g.map((i) => priv.feature[i]))};`,
       `${ind}component ${c}[${g.length}];`,
