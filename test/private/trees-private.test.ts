@@ -257,6 +257,9 @@ describe('a private random forest from scikit-learn (test/fixtures/models/trees/
     const m = await compileModel(file, { calibration: rows, fidelity: false, visibility: 'private', blinding: 123n });
     const pub = await compileModel(file, { calibration: rows, fidelity: false });
     expect(m.descriptor.parameters?.count).toBe(m.secret!.params.length);
+    // The model circuit alone (per-feature widths of real data): circom's count is the plan's.
+    const gen = generateCircuit(m.quantized);
+    expect((await compileCircuit(gen.source)).constraints).toBe(gen.constraints);
     console.info(`rf_zipmap: public ${pub.compiled.constraints} constraints, private ${m.compiled.constraints}`);
     const setup = await setupModel(m);
     const seen = new Set<string>();
