@@ -76,3 +76,52 @@ template ParamCommitment(N) {
     }
     out <== h[blocks - 1].out;
 }
+
+// K signed private values v[k] in [-2^(W-1), 2^(W-1)) packed in one parameter (a private
+// tree layer's thresholds and leaf weights, src/layers/tree-private.ts):
+// word = sum_k (v[k] + 2^(W-1)) 2^(k W) with K W <= 252, so its digits are unique. The
+// digits range-check each v[k] and cost the commitment one parameter for K values.
+// Cost: K W.
+template UnpackSigned(K, W) {
+    signal input word;
+    signal output v[K];
+    signal bits[K][W];
+    var packed = 0;
+    for (var k = 0; k < K; k++) {
+        var d = 0;
+        for (var i = 0; i < W; i++) {
+            bits[k][i] <-- (word >> (k * W + i)) & 1;
+            bits[k][i] * (bits[k][i] - 1) === 0;
+            d += bits[k][i] * (1 << i);
+        }
+        v[k] <== d - (1 << (W - 1));
+        packed += d * (1 << (k * W));
+    }
+    packed === word;
+}
+
+// A private tree node's comparison le = [x <= t]: x a feature in [-2^(B-1), 2^(B-1))
+// (range-checked by whoever produced it), t a threshold in [-2^B, 2^B) (range-checked by
+// UnpackSigned), so t - x lies within (-3 2^(B-1), 3 2^(B-1)) and its decomposition in
+// B + 2 bits cannot wrap: its top digit is [t - x >= 0]. Every t in that range gives every
+// x its comparison. Cost: B + 2.
+template LeThreshold(B) {
+    signal input x;
+    signal input t;
+    signal output le;
+    component d = Rescale(B + 2, 0);
+    d.in <== t - x;
+    le <== d.pos;
+}
+
+// A private tree node's equality eq = [x = t] for a private t (any field element: x - t
+// is zero, or has an inverse and eq is 0). Cost: 2.
+template EqPrivate() {
+    signal input x;
+    signal input t;
+    signal output eq;
+    signal inv;
+    inv <-- x - t != 0 ? 1 / (x - t) : 0;
+    eq <== 1 - (x - t) * inv;
+    (x - t) * eq === 0;
+}

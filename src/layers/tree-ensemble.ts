@@ -3,6 +3,16 @@ import { TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from '..
 import { firstLayerInput } from '../fixed/input-quant.ts';
 import { activationBits } from '../fixed/settings.ts';
 import { comparisonCost, IND_ONE, IND_VAR, IND_ZERO, nodeTest, planTrees, treeShift, type TreePlan } from './tree-plan.ts';
+import {
+  emitPrivateTrees,
+  type PrivateTreeShape,
+  privateTest,
+  privateTests,
+  privateTreeCount,
+  privateTreeShape,
+  type QTreePrivate,
+  quantizePrivateTrees,
+} from './tree-private.ts';
 import { checkWidth, floorShift, toFixed } from './common.ts';
 import { type Cursor, type EmitContext, ind } from './emit.ts';
 import { allKnown, type LayerModule } from './layer.ts';
@@ -48,8 +58,10 @@ export interface QTreeEnsemble {
   outSize: number;
   /** Extra fractional bits e of the leaf weights; the sum is rescaled by 2^e. */
   shift: number;
-  /** Comparison bits and path indicators (see tree-plan.ts). */
-  plan: TreePlan;
+  /** Comparison bits and path indicators (see tree-plan.ts); absent in a private model. */
+  plan?: TreePlan;
+  /** In a private model: each node's test and threshold, the feature widths (see tree-private.ts). */
+  priv?: QTreePrivate;
   roots: Int32Array;
   /** Per internal node its children; -1 for a leaf. */
   trueChild: Int32Array;
@@ -60,11 +72,12 @@ export interface QTreeEnsemble {
   bias: bigint[];
 }
 
-/** What a tree ensemble's count depends on: its comparisons and path products, and the rescale. */
+/** What a tree ensemble's count depends on: its comparisons and path products (or its private tests), and the rescale. */
 export interface TreeShape {
   outSize: number;
   shift: number;
-  plan: TreePlan;
+  plan?: TreePlan;
+  priv?: PrivateTreeShape;
 }
 
 /**
@@ -106,6 +119,20 @@ function checkTreeRange(q: QTreeEnsemble, w: number, s: number): void {
   }
 }
 
+/** A private model packs the leaf weights at the accumulator's width (tree-private.ts): each must fit it. */
+function checkLeafWidths(q: QTreeEnsemble, w: number): void {
+  const lim = 1n << BigInt(w + q.shift - 1);
+  const k = q.leafWeights.findIndex((v) => v < -lim || v >= lim);
+  if (k >= 0) {
+    throw new ZkinferError(
+      'SETTINGS',
+      `${q.name}: the weight of leaf ${Math.floor(k / q.outSize)} does not fit the ${w + q.shift}-bit accumulator of a private tree ensemble: ` +
+        'raise --bits or lower --scale',
+      q.name,
+    );
+  }
+}
+
 /**
  * A tree ensemble (see tree-plan.ts): comparison bits per feature (a
  * range-checked difference per threshold, or one thermometer code per feature with 3
@@ -116,7 +143,8 @@ function checkTreeRange(q: QTreeEnsemble, w: number, s: number): void {
 function emitTrees(layer: QTreeEnsemble, cur: Cursor, ctx: EmitContext): Cursor {
   const w = activationBits(ctx.q.settings);
   const t = `l${ctx.index}`;
-  const { plan } = layer;
+  if (layer.priv) return emitTreesPrivate({ ...layer, priv: layer.priv }, cur, ctx, t, w + layer.shift);
+  const plan = layer.plan!;
   const n = layer.trueChild.length;
   const N = w + layer.shift;
   ctx.lines.push(
@@ -235,19 +263,42 @@ function emitTrees(layer: QTreeEnsemble, cur: Cursor, ctx: EmitContext): Cursor 
   return { values: t, pos: `${t}Pos`, size: layer.outSize };
 }
 
+/** A private model's tree ensemble (tree-private.ts): private tests and subtree values, then the rescale as the public path. */
+function emitTreesPrivate(layer: QTreeEnsemble & { priv: QTreePrivate }, cur: Cursor, ctx: EmitContext, t: string, N: number): Cursor {
+  ctx.lines.push(
+    `${ind}// ${layer.name}: tree ensemble, ${layer.roots.length} trees, ${layer.trueChild.length} nodes, private thresholds, ` +
+      `leaf weights and base values, ${layer.outSize} outputs rescaled by 2^${layer.shift}`,
+  );
+  const acc = emitPrivateTrees({ ...layer, leafBits: N }, cur, ctx, t);
+  ctx.lines.push(`${ind}component ${t}Rs[${layer.outSize}];`, `${ind}signal ${t}[${layer.outSize}];`, `${ind}signal ${t}Pos[${layer.outSize}];`);
+  acc.forEach((terms, j) => {
+    ctx.lines.push(`${ind}var ${t}A${j} = ${terms[0]};`);
+    for (let k = 1; k < terms.length; k += 16) ctx.lines.push(`${ind}${t}A${j} += ${terms.slice(k, k + 16).join(' + ')};`);
+    ctx.lines.push(
+      `${ind}${t}Rs[${j}] = Rescale(${N}, ${layer.shift});`,
+      `${ind}${t}Rs[${j}].in <== ${t}A${j};`,
+      `${ind}${t}[${j}] <== ${t}Rs[${j}].out;`,
+      `${ind}${t}Pos[${j}] <== ${t}Rs[${j}].pos;`,
+    );
+  });
+  return { values: t, pos: `${t}Pos`, size: layer.outSize };
+}
+
 export const treeEnsemble: LayerModule<TreeEnsembleLayer, QTreeEnsemble, TreeShape> = {
   kind: 'tree_ensemble',
   qkind: 'tree_ensemble',
   evalFloat: evalTreesFloat,
   // A tree ensemble compares each feature at its own scale: its thresholds absorb it.
   absorbScales: (layer) => layer,
-  quantize(layer, { settings, input }) {
+  privacy: 'parameters',
+  quantize(layer, { settings, input, private: priv }) {
     const s = settings.scaleBits;
     const w = activationBits(settings);
     const e = treeShift(layer);
     // A first tree layer compares the features at their own scale and width.
     const iq = input ?? { scales: new Array(layer.inSize).fill(s), widths: new Array(layer.inSize).fill(w) };
-    const plan = planTrees(layer, iq.scales, iq.widths);
+    // A private model: every node's own threshold, no comparison shared or folded (tree-private.ts).
+    const plan = priv ? { priv: quantizePrivateTrees(layer, iq.scales, iq.widths) } : { plan: planTrees(layer, iq.scales, iq.widths) };
     const half = e > 0 ? 1n << BigInt(e - 1) : 0n;
     const q: QTreeEnsemble = {
       kind: 'tree_ensemble',
@@ -255,7 +306,7 @@ export const treeEnsemble: LayerModule<TreeEnsembleLayer, QTreeEnsemble, TreeSha
       inSize: layer.inSize,
       outSize: layer.outSize,
       shift: e,
-      plan,
+      ...plan,
       roots: layer.roots,
       trueChild: Int32Array.from(layer.trueChild, (c, i) => (layer.mode[i] === TREE_LEAF ? -1 : c)),
       falseChild: Int32Array.from(layer.falseChild, (c, i) => (layer.mode[i] === TREE_LEAF ? -1 : c)),
@@ -263,18 +314,21 @@ export const treeEnsemble: LayerModule<TreeEnsembleLayer, QTreeEnsemble, TreeSha
       bias: Array.from(layer.base, (v, j) => toFixed(v, s + e, `${layer.name}.base[${j}]`) + half),
     };
     checkTreeRange(q, w, s);
+    if (priv) checkLeafWidths(q, w);
     return q;
   },
   reference(layer, x, st) {
     // The comparison bits [X_f <= T], then each tree's path as the circuit's indicators select it.
     const w = activationBits(st);
-    const { plan } = layer;
-    const bits = new Uint8Array(plan.bitCount);
-    for (const f of plan.features) f.thresholds.forEach((T, j) => (bits[f.offset + j] = x[f.feature] <= T ? 1 : 0));
+    const { plan, priv } = layer;
+    const bits = new Uint8Array(plan?.bitCount ?? 0);
+    for (const f of plan?.features ?? []) f.thresholds.forEach((T, j) => (bits[f.offset + j] = x[f.feature] <= T ? 1 : 0));
+    // A private model's nodes test their own thresholds (tree-private.ts).
+    const test = priv ? (i: number) => privateTest(priv, i, x[priv.feature[i]]) : (i: number) => nodeTest(plan!, i, bits) === 1;
     const acc = layer.bias.slice();
     for (const r of layer.roots) {
       let i = r;
-      while (layer.trueChild[i] >= 0) i = nodeTest(plan, i, bits) === 1 ? layer.trueChild[i] : layer.falseChild[i];
+      while (layer.trueChild[i] >= 0) i = test(i) ? layer.trueChild[i] : layer.falseChild[i];
       for (let j = 0; j < layer.outSize; j++) acc[j] += layer.leafWeights[i * layer.outSize + j];
     }
     return acc.map((v, j) => {
@@ -285,11 +339,22 @@ export const treeEnsemble: LayerModule<TreeEnsembleLayer, QTreeEnsemble, TreeSha
   shape(layer, ctx) {
     // As quantize: a first tree layer compares the features at their own scale and width.
     const input = firstLayerInput(ctx.settings, layer.inSize, ctx.first ? ctx.inputQuant : null);
-    return { outSize: layer.outSize, shift: treeShift(layer), plan: planTrees(layer, input.scales, input.widths) };
+    const shape = { outSize: layer.outSize, shift: treeShift(layer) };
+    if (ctx.private) return { ...shape, priv: privateTreeShape(privateTests(layer), layer.feature, input.widths) };
+    return { ...shape, plan: planTrees(layer, input.scales, input.widths) };
   },
-  qshape: (layer) => ({ outSize: layer.outSize, shift: layer.shift, plan: layer.plan }),
-  count({ outSize, shift, plan }, env) {
+  qshape: (layer) => ({
+    outSize: layer.outSize,
+    shift: layer.shift,
+    ...(layer.priv ? { priv: privateTreeShape(layer.priv.test, layer.priv.feature, layer.priv.widths) } : { plan: layer.plan }),
+  }),
+  count({ outSize, shift, plan: maybePlan, priv }, env) {
     const N = activationBits(env.settings) + shift;
+    if (priv) {
+      const c = privateTreeCount(priv, outSize, N);
+      return { constraints: c.constraints + outSize * N, formula: `${c.formula} + ${outSize} x ${N}`, known: allKnown(outSize), params: c.params };
+    }
+    const plan = maybePlan!;
     const parts = plan.features.map((f) => `${f.thresholds.length} x ${f.bits}`);
     const cmp = plan.features.reduce((a, f) => a + comparisonCost(f.thresholds.length, f.bits), 0);
     return {

@@ -24,7 +24,7 @@ export function checkPrivateLayers(layers: readonly { kind: string; name: string
       throw new ZkinferError(
         'SETTINGS',
         `${l.name}: a private model cannot have a ${l.kind} layer yet (its parameters would be constants of the circuit); ` +
-          'private models support dense, sparse and convolution layers and parameter-free activations: register it as public',
+          'private models support dense, sparse and convolution layers, tree ensembles and parameter-free activations: register it as public',
         'visibility',
       );
     }
