@@ -1,0 +1,166 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadWitnessCalculator } from '../../src/circuit/index.ts';
+import type { PropertyBundle } from '../../src/bundle/property.ts';
+import { bundleModel, compileLoaded, type CompiledModel, propertyCircuit, proveProperty } from '../../src/pipeline/index.ts';
+import type { DenseLayer, ModelIR } from '../../src/model/ir.ts';
+import { verifyProperty } from '../../src/verifier/index.ts';
+import { isZkinferError } from '../../src/core/errors.ts';
+
+const BLINDING = 0xfeedface1234567890abcdef0987654321n;
+const INPUTS = ['age', 'gender', 'income'];
+
+/** Every integer token of a text (digits not part of a longer number). */
+const tokens = (text: string) => new Set(text.match(/-?\d+/g) ?? []);
+
+function dense(name: string, inSize: number, outSize: number, weights: number[], bias: number[]): DenseLayer {
+  return { kind: 'dense', name, inSize, outSize, weights: Float64Array.from(weights), bias: Float64Array.from(bias), nodes: [name] };
+}
+
+/** Three scalar graph inputs (age, gender, income), then the given layers. */
+function ir(layers: ModelIR['layers'], head: ModelIR['head'] = 'sigmoid'): ModelIR {
+  return {
+    inputs: INPUTS.map((name, i) => ({ name, shape: [1], size: 1, offset: i })),
+    inputSize: 3,
+    layers,
+    outputSize: 1,
+    head,
+    outputName: 'y',
+    outputShape: [1],
+    opset: 13,
+  };
+}
+
+/** An MLP 3-4-1 whose first-layer column for gender is `genderColumn`. */
+function mlp(genderColumn: number[]): ModelIR {
+  const w1: number[] = [];
+  const own = [
+    [1.75, -2.5],
+    [-3.25, 1.5],
+    [2.125, 3.5],
+    [-1.375, -2.75],
+  ];
+  for (let j = 0; j < 4; j++) w1.push(own[j][0], genderColumn[j], own[j][1]);
+  return ir([
+    dense('fc1', 3, 4, w1, [0.25, -0.5, 0.125, 0.75]),
+    { kind: 'relu', name: 'act', size: 4, nodes: ['act'] },
+    dense('fc2', 4, 1, [2.25, -1.625, 3.125, -2.875], [0.375]),
+  ]);
+}
+
+async function compilePrivate(model: ModelIR, tag: number): Promise<CompiledModel> {
+  return compileLoaded({ ir: model, bytes: Uint8Array.of(tag), externalBytes: [] }, { visibility: 'private', blinding: BLINDING });
+}
+
+const mutate = (b: PropertyBundle, f: (c: PropertyBundle) => void): PropertyBundle => {
+  const c = structuredClone(b);
+  f(c);
+  return c;
+};
+
+describe('property proofs over a private model\u2019s committed parameters', () => {
+  let ignores: CompiledModel;
+  let reads: CompiledModel;
+  let logistic: CompiledModel;
+  let unused: PropertyBundle;
+
+  beforeAll(async () => {
+    ignores = await compilePrivate(mlp([0, 0, 0, 0]), 1);
+    reads = await compilePrivate(mlp([0, 0, 1.5, 0]), 2);
+    // A logistic scorecard: age -1.25, gender 0, income +2.5.
+    logistic = await compilePrivate(ir([dense('lr', 3, 1, [-1.25, 0, 2.5], [0.5])]), 3);
+    unused = (await proveProperty(ignores, { kind: 'unused', input: 'gender' })).bundle;
+  });
+
+  it('proves "gender unused" for a model whose first-layer gender column is zero, and the proof verifies', async () => {
+    expect(unused.statement).toEqual({ kind: 'unused', input: 'gender', features: [1] });
+    expect(unused.publicSignals[0]).toBe(ignores.modelCommitment.toString());
+    const v = await verifyProperty(unused);
+    expect(v).toMatchObject({ valid: true, reason: 'proof verifies', proven: 'feature `gender` unused', modelCommitment: ignores.modelCommitment.toString() });
+  });
+
+  it('cannot prove it for a model that reads gender: the prover refuses, and the witness calculator rejects the parameters', async () => {
+    await expect(proveProperty(reads, { kind: 'unused', input: 'gender' })).rejects.toThrow(
+      /cannot prove "feature `gender` unused": 1 of the 4 first-layer weights of `gender` are nonzero/,
+    );
+    const c = await propertyCircuit(reads, { kind: 'unused', input: 'gender' });
+    const calc = await loadWitnessCalculator(c.compiled.wasm);
+    await expect(calc.witness({ params: reads.secret!.params, blinding: BLINDING })).rejects.toThrow();
+    // The same circuit shape with a zero gender column is satisfiable: the refusal is the property, not the circuit.
+    const ok = await propertyCircuit(ignores, { kind: 'unused', input: 'gender' });
+    const w = await (await loadWitnessCalculator(ok.compiled.wasm)).witness({ params: ignores.secret!.params, blinding: BLINDING });
+    expect(w[1]).toBe(ignores.modelCommitment);
+    // Other parameters than the committed ones (here the reading model's, under the ignoring model's circuit) are refused too.
+    const calcOk = await loadWitnessCalculator(ok.compiled.wasm);
+    await expect(calcOk.witness({ params: reads.secret!.params, blinding: BLINDING })).rejects.toThrow();
+    await expect(calcOk.witness({ params: ignores.secret!.params, blinding: BLINDING + 1n })).rejects.toThrow();
+  });
+
+  it('fails verification for a tampered bundle: statement, signals, another model\u2019s descriptor, a public model', async () => {
+    const renamed = mutate(unused, (b) => Object.assign(b.statement, { input: 'age', features: [0] }));
+    expect(await verifyProperty(renamed)).toMatchObject({ valid: false, field: 'statement' });
+    // The statement changed and signal 1 set to its hash: the pairing fails.
+    const { statementHash } = await import('../../src/bundle/property.ts');
+    const { sha256Text } = await import('../../src/core/hash.ts');
+    const resigned = mutate(renamed, (b) => (b.publicSignals[1] = ''));
+    resigned.publicSignals[1] = (await statementHash(resigned.statement, sha256Text)).toString();
+    expect(await verifyProperty(resigned)).toMatchObject({ valid: false, field: 'proof' });
+    // Another model's descriptor: it does not hash to signal 0; with signal 0 changed as well, the pairing fails.
+    const other = mutate(unused, (b) => (b.model = bundleModel(reads)));
+    expect(await verifyProperty(other)).toMatchObject({ valid: false, field: 'publicSignals.0' });
+    const otherSigned = mutate(other, (b) => (b.publicSignals[0] = reads.modelCommitment.toString()));
+    expect(await verifyProperty(otherSigned)).toMatchObject({ valid: false, field: 'proof' });
+    // A descriptor edited in place (its commitment no longer its hash).
+    const edited = mutate(unused, (b) => (b.model.parameters!.count += 1));
+    expect(await verifyProperty(edited)).toMatchObject({ valid: false, field: 'model' });
+    // A public model's descriptor: a property is about committed parameters.
+    const pub = await compileLoaded({ ir: mlp([0, 0, 0, 0]), bytes: Uint8Array.of(1), externalBytes: [] });
+    const pubSigned = mutate(unused, (b) => {
+      b.model = bundleModel(pub);
+      b.publicSignals[0] = pub.modelCommitment.toString();
+    });
+    expect(await verifyProperty(pubSigned)).toMatchObject({ valid: false, field: 'model.parameters' });
+    // A signal changed alone.
+    const bumped = mutate(unused, (b) => (b.publicSignals[1] = (BigInt(b.publicSignals[1]) + 1n).toString()));
+    expect((await verifyProperty(bumped)).valid).toBe(false);
+  });
+
+  it('proves a logistic scorecard increasing in income, and cannot prove it decreasing', async () => {
+    const inc = await proveProperty(logistic, { kind: 'monotone', input: 'income', direction: 'increasing' });
+    expect(inc.bundle.statement).toEqual({ kind: 'monotone', input: 'income', direction: 'increasing', features: [2] });
+    expect(await verifyProperty(inc.bundle)).toMatchObject({ valid: true, proven: 'monotone increasing in `income`' });
+    await expect(proveProperty(logistic, { kind: 'monotone', input: 'income', direction: 'decreasing' })).rejects.toSatisfy((e: unknown) =>
+      isZkinferError(e, 'PROPERTY_FALSE'),
+    );
+    const c = await propertyCircuit(logistic, { kind: 'monotone', input: 'income', direction: 'decreasing' });
+    const calc = await loadWitnessCalculator(c.compiled.wasm);
+    await expect(calc.witness({ params: logistic.secret!.params, blinding: BLINDING })).rejects.toThrow();
+    // age (weight < 0) is decreasing, not increasing.
+    const dec = await proveProperty(logistic, { kind: 'monotone', input: 'age', direction: 'decreasing' });
+    expect((await verifyProperty(dec.bundle)).valid).toBe(true);
+    await expect(proveProperty(logistic, { kind: 'monotone', input: 'age', direction: 'increasing' })).rejects.toThrow(/are negative/);
+  });
+
+  it('refuses what it cannot state: monotone for an MLP, an unknown input, a public model', async () => {
+    await expect(propertyCircuit(ignores, { kind: 'monotone', input: 'income', direction: 'increasing' })).rejects.toThrow(/linear scorecards/);
+    await expect(propertyCircuit(ignores, { kind: 'unused', input: 'zip' })).rejects.toThrow(/no input named zip \(inputs: age, gender, income\)/);
+    const pub = await compileLoaded({ ir: mlp([0, 0, 0, 0]), bytes: Uint8Array.of(1), externalBytes: [] });
+    await expect(propertyCircuit(pub, { kind: 'unused', input: 'gender' })).rejects.toThrow(/private model/);
+  });
+
+  it('holds none of the parameter values in the circuit text, the bundle or the key', async () => {
+    const c = await propertyCircuit(ignores, { kind: 'unused', input: 'gender' });
+    const big = [...new Set(ignores.secret!.params.filter((v) => v > 100n || v < -100n).map(String))];
+    expect(big.length).toBeGreaterThan(10);
+    for (const [what, text] of Object.entries({ circuit: c.source, bundle: JSON.stringify(unused) })) {
+      const seen = tokens(text);
+      expect(
+        big.filter((v) => seen.has(v)),
+        what,
+      ).toEqual([]);
+    }
+    // The public model's circuit does hold them (the check can fail).
+    const pub = await compileLoaded({ ir: mlp([0, 0, 0, 0]), bytes: Uint8Array.of(1), externalBytes: [] });
+    const seen = tokens(pub.circuit.source);
+    expect(big.filter((v) => seen.has(v)).length).toBeGreaterThan(big.length / 2);
+  });
+});
