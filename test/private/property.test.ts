@@ -1,7 +1,21 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadWitnessCalculator } from '../../src/circuit/index.ts';
 import type { PropertyBundle } from '../../src/bundle/property.ts';
-import { bundleModel, compileLoaded, type CompiledModel, propertyCircuit, proveProperty } from '../../src/pipeline/index.ts';
+import {
+  bundleModel,
+  compileLoaded,
+  compileModel,
+  type CompiledModel,
+  propertyCircuit,
+  proveModel,
+  proveProperty,
+  setupModel,
+} from '../../src/pipeline/index.ts';
+import { buildOnnx } from '../../src/model/build-onnx.ts';
+import { cli } from '../helpers/cli.ts';
 import type { DenseLayer, ModelIR } from '../../src/model/ir.ts';
 import { verifyProperty } from '../../src/verifier/index.ts';
 import { isZkinferError } from '../../src/core/errors.ts';
@@ -162,5 +176,89 @@ describe('property proofs over a private model\u2019s committed parameters', () 
     const pub = await compileLoaded({ ir: mlp([0, 0, 0, 0]), bytes: Uint8Array.of(1), externalBytes: [] });
     const seen = tokens(pub.circuit.source);
     expect(big.filter((v) => seen.has(v)).length).toBeGreaterThan(big.length / 2);
+  });
+});
+
+/** An ONNX model with three scalar inputs, concatenated, then Gemm 3-4, Relu, Gemm 4-1 and a sigmoid; gender's column zero. */
+function onnxModel(): Uint8Array {
+  const w1 = [1.75, 0, -2.5, -3.25, 0, 1.5, 2.125, 0, 3.5, -1.375, 0, -2.75];
+  return buildOnnx({
+    inputs: INPUTS.map((name) => ({ name, dims: ['N', 1] })),
+    output: { name: 'y', dims: ['N', 1] },
+    initializers: [
+      { name: 'W1', dims: [4, 3], data: w1 },
+      { name: 'b1', dims: [4], data: [0.25, -0.5, 0.125, 0.75] },
+      { name: 'W2', dims: [1, 4], data: [2.25, -1.625, 3.125, -2.875] },
+      { name: 'b2', dims: [1], data: [0.375] },
+    ],
+    nodes: [
+      { op: 'Concat', name: 'cat', inputs: INPUTS, outputs: ['x'], attrs: { axis: 1 } },
+      { op: 'Gemm', name: 'fc1', inputs: ['x', 'W1', 'b1'], outputs: ['h1'], attrs: { transB: 1 } },
+      { op: 'Relu', name: 'act', inputs: ['h1'], outputs: ['a1'] },
+      { op: 'Gemm', name: 'fc2', inputs: ['a1', 'W2', 'b2'], outputs: ['logit'], attrs: { transB: 1 } },
+      { op: 'Sigmoid', name: 'head', inputs: ['logit'], outputs: ['y'] },
+    ],
+  });
+}
+
+describe('zkinfer property prove / verify', () => {
+  let dir: string;
+  const f = (name: string) => path.join(dir, name);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-property-'));
+    await writeFile(f('model.onnx'), onnxModel());
+    await writeFile(f('blinding.json'), JSON.stringify({ format: 'zkinfer.blinding', blinding: BLINDING.toString() }));
+  });
+
+  it('proves "gender unused" and verifies it, with a decision bundle of the same model and not of another', async () => {
+    const p = await cli(['property', 'prove', f('model.onnx'), '--blinding', f('blinding.json'), '--unused', 'gender', '-o', f('p.json')]);
+    expect(p.stderr).toContain('proof verified');
+    expect(p.code).toBe(0);
+    const v = await cli(['property', 'verify', f('p.json')]);
+    expect(v.code).toBe(0);
+    const doc = JSON.parse(await readFile(f('p.json'), 'utf8')) as PropertyBundle;
+    expect(v.stdout).toContain(`VALID: proven: feature \`gender\` unused by model ${doc.model.commitment.slice(0, 16)}`);
+    // A decision of the same private model (same file, settings and blinding), and one of the model with another blinding.
+    const applicant = { age: 0.5, gender: 1, income: -0.25 };
+    for (const [name, blinding] of [
+      ['same.json', BLINDING],
+      ['other.json', BLINDING + 1n],
+    ] as const) {
+      const m = await compileModel(f('model.onnx'), { fidelity: false, visibility: 'private', blinding });
+      await writeFile(f(name), JSON.stringify((await proveModel(m, await setupModel(m), applicant)).bundle));
+    }
+    const same = await cli(['property', 'verify', f('p.json'), '--bundle', f('same.json')]);
+    expect(same.stdout).toMatch(/SAME MODEL: the decision bundle .* verifies and proves a decision of the same model/);
+    expect(same.code).toBe(0);
+    const other = await cli(['property', 'verify', f('p.json'), '--bundle', f('other.json')]);
+    expect(other.stdout).toMatch(/NOT THE SAME MODEL: the decision bundle .* is of another model/);
+    expect(other.code).toBe(1);
+    // A tampered statement: exit 1 with the reason.
+    await writeFile(f('t.json'), JSON.stringify({ ...doc, statement: { ...doc.statement, input: 'age', features: [0] } }));
+    const t = await cli(['property', 'verify', f('t.json')]);
+    expect(t.code).toBe(1);
+    expect(t.stdout).toMatch(/INVALID: the statement hashes to \d+, not to the proven statement/);
+  });
+
+  it('refuses a property the model does not have, and a request without exactly one property', async () => {
+    const r = await cli(['property', 'prove', f('model.onnx'), '--blinding', f('blinding.json'), '--unused', 'income', '-o', f('q.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/PROPERTY_FALSE.*cannot prove "feature `income` unused": 4 of the 4 first-layer weights/);
+    const both = await cli([
+      'property',
+      'prove',
+      f('model.onnx'),
+      '--blinding',
+      f('blinding.json'),
+      '--unused',
+      'a',
+      '--monotone',
+      'b=increasing',
+      '-o',
+      f('q.json'),
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/state one property/);
   });
 });
