@@ -161,6 +161,37 @@ describe('property proofs over a private model\u2019s committed parameters', () 
     await expect(propertyCircuit(pub, { kind: 'unused', input: 'gender' })).rejects.toThrow(/private model/);
   });
 
+  it('reads a sparse first layer by its terms, and refuses a first layer that is not linear', async () => {
+    // Row 0 reads age and gender (gender weight zero), row 1 income and gender (weight 1.25).
+    const sparse = (genderWeight: number): ModelIR =>
+      ir([
+        {
+          kind: 'sparse',
+          name: 'sp',
+          inSize: 3,
+          outSize: 2,
+          rowPtr: Int32Array.of(0, 2, 4),
+          cols: Int32Array.of(0, 1, 1, 2),
+          vals: Float64Array.of(1.5, 0, genderWeight, -2.25),
+          bias: Float64Array.of(0.25, -0.5),
+          nodes: ['sp'],
+        },
+        { kind: 'relu', name: 'act', size: 2, nodes: ['act'] },
+        dense('fc', 2, 1, [1.75, -2.5], [0.125]),
+      ]);
+    const zero = await compilePrivate(sparse(0), 4);
+    const c = await propertyCircuit(zero, { kind: 'unused', input: 'gender' });
+    expect(c.plan.indices).toEqual([1, 2]);
+    const calc = await loadWitnessCalculator(c.compiled.wasm);
+    expect((await calc.witness({ params: zero.secret!.params, blinding: BLINDING }))[1]).toBe(zero.modelCommitment);
+    const reading = await compilePrivate(sparse(1.25), 5);
+    await expect(proveProperty(reading, { kind: 'unused', input: 'gender' })).rejects.toThrow(/1 of the 2 first-layer weights of `gender` are nonzero/);
+    const reluFirst = await compilePrivate(ir([{ kind: 'relu', name: 'act0', size: 3, nodes: ['act0'] }, dense('fc', 3, 1, [1.5, -2.5, 3.25], [0.5])]), 6);
+    await expect(propertyCircuit(reluFirst, { kind: 'unused', input: 'gender' })).rejects.toThrow(
+      /first layer is act0 \(relu\): property proofs need a first dense or sparse layer/,
+    );
+  });
+
   it('holds none of the parameter values in the circuit text, the bundle or the key', async () => {
     const c = await propertyCircuit(ignores, { kind: 'unused', input: 'gender' });
     const big = [...new Set(ignores.secret!.params.filter((v) => v > 100n || v < -100n).map(String))];
