@@ -24,6 +24,16 @@ export interface PropertyVerifyResult {
   insecure: boolean;
 }
 
+/** The positions in the flat input vector of the descriptor's input `name` (inputs are concatenated in order), or null. */
+function statementFeatures(d: ModelDescriptor, name: string): number[] | null {
+  let offset = 0;
+  for (const i of d.inputs) {
+    if (i.name === name) return Array.from({ length: i.size }, (_, k) => offset + k);
+    offset += i.size;
+  }
+  return null;
+}
+
 let bn128: Promise<Bn128> | undefined;
 const curve = (): Promise<Bn128> => (bn128 ??= snarkjs.curves.getCurveFromName('bn128') as unknown as Promise<Bn128>);
 
@@ -68,6 +78,13 @@ export async function verifyPropertyWith(doc: unknown, opts: { sha256: Sha256; v
   if (commitment !== signals[0])
     return invalid(`the model descriptor hashes to ${commitment}, not to the proven model commitment ${signals[0]}`, 'publicSignals.0');
   if (!descriptor.parameters) return invalid('the model is public: a property proof is about the committed parameters of a private model', 'model.parameters');
+  const named = statementFeatures(descriptor, b.statement.input);
+  if (named === null) return invalid(`the model has no input named ${b.statement.input}`, 'statement.input');
+  if (named.join() !== b.statement.features.join())
+    return invalid(
+      `the statement's features [${b.statement.features.join(', ')}] are not input ${b.statement.input}'s [${named.join(', ')}]`,
+      'statement.features',
+    );
   const sh = (await statementHash(b.statement, opts.sha256)).toString();
   if (sh !== signals[1]) return invalid(`the statement hashes to ${sh}, not to the proven statement ${signals[1]}`, 'statement');
   const p = b.proof;

@@ -112,6 +112,11 @@ describe('property proofs over a private model\u2019s committed parameters', () 
   it('fails verification for a tampered bundle: statement, signals, another model\u2019s descriptor, a public model', async () => {
     const renamed = mutate(unused, (b) => Object.assign(b.statement, { input: 'age', features: [0] }));
     expect(await verifyProperty(renamed)).toMatchObject({ valid: false, field: 'statement' });
+    // A statement whose features are not its input's, or about an input the model does not have.
+    const misplaced = mutate(unused, (b) => (b.statement.features = [0]));
+    expect(await verifyProperty(misplaced)).toMatchObject({ valid: false, field: 'statement.features' });
+    const unknown = mutate(unused, (b) => (b.statement.input = 'zip'));
+    expect(await verifyProperty(unknown)).toMatchObject({ valid: false, field: 'statement.input' });
     // The statement changed and signal 1 set to its hash: the pairing fails.
     const { statementHash } = await import('../../src/bundle/property.ts');
     const { sha256Text } = await import('../../src/core/hash.ts');
