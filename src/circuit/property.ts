@@ -118,6 +118,8 @@ export function generatePropertyCircuit(plan: PropertyPlan, c: PropertyConstants
   if (n > 0) {
     lines.push(`${ind}var at[${n}] = [${plan.indices.join(', ')}];`);
     if (plan.check === 'zero') {
+      // circom --O2 substitutes each such weight by the constant 0 (its wire is gone): the
+      // commitment is then computed over 0 there, so other parameters still cannot satisfy it.
       lines.push(`${ind}for (var k = 0; k < ${n}; k++) {`, `${ind}${ind}params[at[k]] === 0;`, `${ind}}`);
     } else {
       const sign = plan.check === 'nonnegative' ? '' : '-';
