@@ -270,6 +270,13 @@ describe('zkinfer property prove / verify', () => {
     const other = await cli(['property', 'verify', f('p.json'), '--bundle', f('other.json')]);
     expect(other.stdout).toMatch(/NOT THE SAME MODEL: the decision bundle .* is of another model/);
     expect(other.code).toBe(1);
+    // The published key passed with --vkey, and another key.
+    await writeFile(f('vkey.json'), JSON.stringify(doc.verificationKey));
+    expect((await cli(['property', 'verify', f('p.json'), '--vkey', f('vkey.json')])).code).toBe(0);
+    await writeFile(f('vkey-other.json'), JSON.stringify(JSON.parse(await readFile(f('other.json'), 'utf8')).verificationKey));
+    const wrongKey = await cli(['property', 'verify', f('p.json'), '--vkey', f('vkey-other.json')]);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toMatch(/INVALID: the verification key \(\w+\) is not the one the bundle names/);
     // A tampered statement: exit 1 with the reason.
     await writeFile(f('t.json'), JSON.stringify({ ...doc, statement: { ...doc.statement, input: 'age', features: [0] } }));
     const t = await cli(['property', 'verify', f('t.json')]);

@@ -65,9 +65,11 @@ export function propertyCommand(program: Command): void {
     .description('verify a property proof; exit 0 valid, 1 invalid, 2 unusable input, always with a reason')
     .argument('<property>', 'property proof JSON')
     .option('--bundle <file>', 'a decision bundle: also check that it proves a decision of the same model')
+    .option('--vkey <file>', "the property's published verification key (default: the key embedded in the proof)")
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, o: { bundle?: string; json?: boolean }) => {
-      const r = await verifyProperty(await readJsonFile(file, 'property'));
+    .action(async (file: string, o: { bundle?: string; vkey?: string; json?: boolean }) => {
+      const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
+      const r = await verifyProperty(await readJsonFile(file, 'property'), { vkey });
       let same: { valid: boolean; reason: string } | undefined;
       if (o.bundle && r.valid) {
         const doc = await readJsonFile(o.bundle, 'bundle');
@@ -86,7 +88,11 @@ export function propertyCommand(program: Command): void {
         const lines = [r.valid ? `VALID: proven: ${r.proven} by model ${c.slice(0, 16)}...` : `INVALID: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`];
         if (same) lines.push(`${same.valid ? 'SAME MODEL' : 'NOT THE SAME MODEL'}: ${same.reason}`);
         if (r.valid && r.insecure) lines.push('WARNING: the prover claims a development setup: this proof is for testing only');
-        lines.push(`verification key: ${r.vkeyHash} (the bundle's own key: trust it as far as its setup and circuit are audited)`);
+        lines.push(
+          o.vkey
+            ? `verification key: ${r.vkeyHash} (supplied)`
+            : `verification key: ${r.vkeyHash} (the proof's own key: trust it as far as its setup and circuit are audited, or pass the published one with --vkey)`,
+        );
         process.stdout.write(lines.join('\n') + '\n');
       }
       if (!valid) process.exitCode = EXIT_INVALID;
