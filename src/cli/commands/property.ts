@@ -91,7 +91,8 @@ export function propertyCommand(program: Command): void {
         lines.push(
           o.vkey
             ? `verification key: ${r.vkeyHash} (supplied)`
-            : `verification key: ${r.vkeyHash} (the proof's own key: trust it as far as its setup and circuit are audited, or pass the published one with --vkey)`,
+            : `verification key: ${r.vkeyHash} (the proof's own key: trust it as far as its setup and circuit are audited, ` +
+                'or pass the published one with --vkey)',
         );
         process.stdout.write(lines.join('\n') + '\n');
       }
