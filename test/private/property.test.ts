@@ -15,6 +15,9 @@ import {
   setupModel,
 } from '../../src/pipeline/index.ts';
 import { buildOnnx } from '../../src/model/build-onnx.ts';
+import { propertyPlan } from '../../src/circuit/property.ts';
+import { quantizeModel } from '../../src/quant/index.ts';
+import { DEFAULT_SETTINGS } from '../../src/fixed/settings.ts';
 import { cli } from '../helpers/cli.ts';
 import type { DenseLayer, ModelIR } from '../../src/model/ir.ts';
 import { verifyProperty } from '../../src/verifier/index.ts';
@@ -195,6 +198,25 @@ describe('property proofs over a private model\u2019s committed parameters', () 
     await expect(propertyCircuit(reluFirst, { kind: 'unused', input: 'gender' })).rejects.toThrow(
       /first layer is act0 \(relu\): property proofs need a first dense or sparse layer/,
     );
+  });
+
+  it('covers every one-hot feature of a categorical input, and refuses monotone for one', () => {
+    // color: a categorical column of 3 categories (features 1..3), between two numeric inputs.
+    const model: ModelIR = {
+      ...ir([dense('lr', 5, 1, [1.5, 0, 0, 0, -2.25], [0.5])]),
+      inputs: [
+        { name: 'age', shape: [1], size: 1, offset: 0 },
+        { name: 'color', shape: [1], size: 3, offset: 1, categories: [['red', 'green', 'blue']] },
+        { name: 'income', shape: [1], size: 1, offset: 4 },
+      ],
+      inputSize: 5,
+    };
+    const q = quantizeModel(model, DEFAULT_SETTINGS, undefined, { private: true });
+    const plan = propertyPlan(model, q, { kind: 'unused', input: 'color' });
+    expect(plan.statement).toEqual({ kind: 'unused', input: 'color', features: [1, 2, 3] });
+    expect(plan.indices).toEqual([1, 2, 3]);
+    expect(() => propertyPlan(model, q, { kind: 'monotone', input: 'color', direction: 'increasing' })).toThrow(/color is categorical/);
+    expect(propertyPlan(model, q, { kind: 'monotone', input: 'income', direction: 'decreasing' }).indices).toEqual([4]);
   });
 
   it('holds none of the parameter values in the circuit text, the bundle or the key', async () => {
