@@ -7,6 +7,7 @@ import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { proveCommand } from './commands/prove.ts';
+import { propertyCommand } from './commands/property.ts';
 import { releaseCommand } from './commands/release.ts';
 import { setupCommand } from './commands/setup.ts';
 import { verifyCommand } from './commands/verify.ts';
@@ -32,6 +33,7 @@ for (const add of [
   verifyPageCommand,
   ceremonyCommands,
   releaseCommand,
+  propertyCommand,
 ])
   add(program);
 

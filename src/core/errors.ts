@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'CEREMONY' // a phase-2 contribution that does not extend the chain by one, or is not this circuit's
   | 'SIGNING_KEY' // a release signing / verification key that cannot be read or is of an unsupported type
   | 'CHAIN' // the JSON-RPC node is unreachable, or refused or reverted a call or transaction
+  | 'PROPERTY_FALSE' // a property proof asked of a model whose committed parameters do not satisfy it
   | 'NOT_FOUND';
 
 export class ZkinferError extends Error {

@@ -34,8 +34,8 @@ export interface SetupOptions {
   maxPtauPower?: number;
 }
 
-/** The powers of tau for a compiled model: the operator's file (checked), else a development one. */
-export async function pickPtau(m: CompiledModel, opts: SetupOptions = {}): Promise<PtauInfo> {
+/** The powers of tau for a compiled model (or any compiled circuit): the operator's file (checked), else a development one. */
+export async function pickPtau(m: Pick<CompiledModel, 'compiled'>, opts: SetupOptions = {}): Promise<PtauInfo> {
   const nPublic = m.compiled.nPubOut + m.compiled.nPubIn;
   const needed = requiredPower(m.compiled.constraints, nPublic);
   const maxPower = opts.maxPtauPower ?? DEFAULT_MAX_PTAU_POWER;
