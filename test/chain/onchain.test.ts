@@ -266,6 +266,28 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
     expect(rec.outputs.map(String)).toEqual(b.publicSignals.slice(2, -1));
   });
 
+  it("registry of a private model holds its parameter commitment from deployment, attests its proofs and refuses the public model's", async () => {
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, visibility: 'private', blinding: 77n });
+    const setup = await setupModel(m);
+    const b = (await proveModel(m, setup, applicant, { nonce: 5005n })).bundle;
+    const s = await compileContracts(bundleModel(m), setup.vkey);
+    const d = await deployContracts(signer, s);
+    const reg = new Contract(d.registry.address, s.registry.abi as never, signer);
+    // Recorded when the registry is deployed, before any decision.
+    expect((await reg.PARAMETER_COMMITMENT()).toString()).toBe(m.descriptor.parameters!.commitment);
+    const p = solidityProof(b.proof, b.publicSignals);
+    await (await reg.attest(p.pA, p.pB, p.pC, p.pubSignals)).wait();
+    expect(await reg.isAttested(5005n)).toBe(true);
+    // The same network public (the same number of signals): another model commitment, refused.
+    const q = solidityProof(second.proof, second.publicSignals);
+    const err = await reg.attest.staticCall(q.pA, q.pB, q.pC, q.pubSignals).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(decodeRevert(reg.interface, err)?.name).toBe('WrongModel');
+  });
+
   describe('CLI against a local JSON-RPC node', () => {
     let server: Server;
     let rpc: string;

@@ -1,22 +1,11 @@
 import type { Command } from 'commander';
 import { ZkinferError } from '../../core/errors.ts';
-import { checkBlinding, compileModel, proveProperty, type PropertySpec } from '../../pipeline/index.ts';
+import { compileModel, proveProperty, type PropertySpec } from '../../pipeline/index.ts';
 import { verifyBundle, verifyProperty } from '../../verifier/index.ts';
 import { modelOptionsFrom, progress, readJsonFile, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
 
 /** Exit code for a well-formed proof that does not verify (as `zkinfer verify`). */
 const EXIT_INVALID = 1;
-
-export const BLINDING_FORMAT = 'zkinfer.blinding';
-
-/** A private model's blinding file: {"format":"zkinfer.blinding","blinding":"<decimal>"}. */
-export async function readBlindingFile(file: string): Promise<bigint> {
-  const doc = (await readJsonFile(file, 'blinding')) as { format?: unknown; blinding?: unknown } | null;
-  if (!doc || typeof doc !== 'object' || doc.format !== BLINDING_FORMAT || typeof doc.blinding !== 'string' || !/^[1-9]\d*$/.test(doc.blinding)) {
-    throw new ZkinferError('INPUT_VALUE', `${file} is not a blinding file: expected {"format":"${BLINDING_FORMAT}","blinding":"<decimal>"}`, 'blinding');
-  }
-  return checkBlinding(BigInt(doc.blinding));
-}
 
 /** --unused <input> or --monotone <input>=increasing|decreasing: exactly one. */
 function specFrom(o: { unused?: string; monotone?: string }): PropertySpec {
@@ -28,7 +17,7 @@ function specFrom(o: { unused?: string; monotone?: string }): PropertySpec {
   return { kind: 'monotone', input: m[1], direction: m[2] as 'increasing' | 'decreasing' };
 }
 
-type ProveOptions = SettingsOptions & { blinding: string; unused?: string; monotone?: string; output: string; ptau?: string; ptauSha256?: string };
+type ProveOptions = SettingsOptions & { unused?: string; monotone?: string; output: string; ptau?: string; ptauSha256?: string };
 
 export function propertyCommand(program: Command): void {
   const property = program.command('property').description("prove and verify properties of a private model's committed parameters");
@@ -40,16 +29,17 @@ export function propertyCommand(program: Command): void {
         .argument('<model>', 'ONNX file'),
     ),
   )
-    .requiredOption('--blinding <file>', 'the private model\'s blinding file: {"format":"zkinfer.blinding","blinding":"<decimal>"}')
     .option('--unused <input>', 'prove that every first-layer weight reading this graph input is zero')
     .option('--monotone <input=direction>', 'prove a linear scorecard increasing or decreasing in this input, e.g. income=increasing')
     .requiredOption('-o, --output <file>', 'where to write the property proof')
     .action(async (model: string, o: ProveOptions) => {
       const spec = specFrom(o);
-      const blinding = await readBlindingFile(o.blinding);
-      const opts = await modelOptionsFrom(model, o);
+      if (o.visibility === 'public') throw new ZkinferError('SETTINGS', 'a property proof is about a private model: drop --visibility public', 'visibility');
+      if (o.blinding === undefined) throw new ZkinferError('SETTINGS', "property prove needs the private model's --blinding <file>", 'blinding');
+      // The model as registered: private, with the blinding it was registered with (never a new one).
+      const opts = await modelOptionsFrom(model, { ...o, visibility: 'private' }, false);
       progress(`[1/2] compiling ${model} as a private model (cached after the first run) ...`);
-      const m = await compileModel(model, { ...opts, fidelity: false, visibility: 'private', blinding });
+      const m = await compileModel(model, { ...opts, fidelity: false });
       progress('[2/2] property circuit, setup and proof (cached after the first run) ...');
       const r = await proveProperty(m, spec, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
       await writeJsonFile(o.output, r.bundle);
