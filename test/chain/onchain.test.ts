@@ -28,6 +28,7 @@ import type { VerificationKey } from 'snarkjs';
 import type { Groth16Proof } from 'snarkjs';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { TEST_BLINDING } from '../private/blinding.ts';
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 const TWO_256 = 1n << 256n;
@@ -268,7 +269,7 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
 
   it("registry of a private model holds its parameter commitment from deployment, attests its proofs and refuses the public model's", async () => {
     const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
-    const m = await compileModel(LOAN_MODEL, { fidelity: false, visibility: 'private', blinding: 77n });
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, visibility: 'private', blinding: TEST_BLINDING });
     const setup = await setupModel(m);
     const b = (await proveModel(m, setup, applicant, { nonce: 5005n })).bundle;
     const s = await compileContracts(bundleModel(m), setup.vkey);

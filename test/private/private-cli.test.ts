@@ -6,6 +6,7 @@ import { compileModel, pickPtau, setupModel } from '../../src/pipeline/index.ts'
 import { loadModel } from '../../src/model/index.ts';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { TEST_BLINDING } from './blinding.ts';
 
 /** A copy of the loan model with one weight of its last layer moved by 0.5 (found by its float32 bytes). */
 async function oneWeightChanged(dir: string): Promise<string> {
@@ -33,30 +34,34 @@ describe('CLI: a private model from compile to audit under disclosure', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-private-'));
+    // The tests' shared blinding: the private circuit and its setup are cached across test files.
     blinding = path.join(dir, 'blinding.json');
+    await writeFile(blinding, JSON.stringify({ format: 'zkinfer.blinding', blinding: TEST_BLINDING.toString() }));
     bundleFile = path.join(dir, 'bundle.json');
     const r = await cli(['prove', LOAN_MODEL, LOAN_APPLICANT, '--visibility', 'private', '--blinding', blinding, '-o', bundleFile]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`wrote a new blinding value to ${blinding}`);
+    expect(r.stderr).not.toContain('wrote a new blinding');
     // The same files the CLI used (compile and setup are cached by content).
-    const b = JSON.parse(await readFile(blinding, 'utf8'));
-    const m = await compileModel(LOAN_MODEL, { fidelity: false, visibility: 'private', blinding: BigInt(b.blinding) });
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, visibility: 'private', blinding: TEST_BLINDING });
     const setup = await setupModel(m);
     const ptau = await pickPtau(m);
     files = { vkey: setup.vkeyFile, zkey: setup.zkey, ptau: ptau.file };
   });
 
-  it('writes the blinding file readable by its owner only, and reuses it', async () => {
-    expect((await stat(blinding)).mode & 0o777).toBe(0o600);
-    const doc = JSON.parse(await readFile(blinding, 'utf8'));
-    expect(doc).toMatchObject({ format: 'zkinfer.blinding', blinding: expect.stringMatching(/^\d+$/) });
-    const again = path.join(dir, 'again.json');
-    const r = await cli(['prove', LOAN_MODEL, LOAN_APPLICANT, '--visibility', 'private', '--blinding', blinding, '-o', again]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toContain('wrote a new blinding');
-    const [a, b] = [JSON.parse(await readFile(bundleFile, 'utf8')), JSON.parse(await readFile(again, 'utf8'))];
-    expect(b.model.parameters.commitment).toBe(a.model.parameters.commitment);
-    expect(b.publicSignals[0]).toBe(a.publicSignals[0]);
+  it('writes a fresh blinding file, readable by its owner only, when the one named does not exist; reuses one that does', async () => {
+    const fresh = path.join(dir, 'fresh.json');
+    const c = await cli(['compile', LOAN_MODEL, '--visibility', 'private', '--blinding', fresh, '--json']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toContain(`wrote a new blinding value to ${fresh}`);
+    expect((await stat(fresh)).mode & 0o777).toBe(0o600);
+    const doc = JSON.parse(await readFile(fresh, 'utf8'));
+    expect(doc).toMatchObject({ format: 'zkinfer.blinding', blinding: expect.stringMatching(/^\d{60,}$/) });
+    // Another blinding: another model id.
+    expect(JSON.parse(c.stdout).modelId).not.toBe(JSON.parse(await readFile(bundleFile, 'utf8')).model.id);
+    const again = await cli(['compile', LOAN_MODEL, '--visibility', 'private', '--blinding', fresh, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('wrote a new blinding');
+    expect(JSON.parse(again.stdout).modelId).toBe(JSON.parse(c.stdout).modelId);
   });
 
   it('verify says the model is private and names its parameter commitment', async () => {

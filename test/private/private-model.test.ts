@@ -14,9 +14,10 @@ import { verifyBundle } from '../../src/verifier/index.ts';
 import { registrySource } from '../../src/chain/solidity.ts';
 import type { CircuitSetup } from '../../src/prover/setup.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { TEST_BLINDING } from './blinding.ts';
 import { denseLayer, handIr, maxPoolLayer, rng, sparseLayer } from '../helpers/ir.ts';
 
-const BLINDING = 0x1234567890abcdef1234567890abcdefn;
+const BLINDING = TEST_BLINDING;
 
 /** Every integer token of a text (digits not part of a longer number). */
 const tokens = (text: string) => new Set(text.match(/-?\d+/g) ?? []);
