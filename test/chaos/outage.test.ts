@@ -13,7 +13,7 @@ const why = !probe.url ? probe.why : !haveRedisServer ? 'no redis-server binary 
 
 describe.skipIf(why !== null)('outages that heal by themselves', () => {
   it('PostgreSQL unreachable for 5 s under 8 queued proofs: every proof done, none failed; submits meanwhile get 503 + Retry-After', async () => {
-    const [r] = await runFaults(['pgOutage'], { n: 8, outageMs: 5000, echo: false });
+    const [r] = await runFaults(['pgOutage'], { n: 8, outageMs: 5000, echo: process.env.CHAOS_ECHO === '1' });
     console.log(resultsTable([r]));
     expect(r.notes.join(' ')).not.toContain('did not run');
     expect({ accepted: r.accepted, done: r.done, failed: r.failed, lost: r.lost, duplicated: r.duplicated, leftover: r.leftoverRequests }).toEqual({
@@ -29,7 +29,7 @@ describe.skipIf(why !== null)('outages that heal by themselves', () => {
   }, 600_000);
 
   it('Redis down: GET /v1/proofs/:id, GET /v1/models/:id, the proof list and POST /v1/verify still answer 200', async () => {
-    const [r] = await runFaults(['redisReads'], { n: 1, outageMs: 3000, echo: false });
+    const [r] = await runFaults(['redisReads'], { n: 1, outageMs: 3000, echo: process.env.CHAOS_ECHO === '1' });
     console.log(resultsTable([r]));
     const notes = r.notes.join(' ');
     expect(notes).not.toContain('did not run');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkInput } from '../../quant/check-input.ts';
+import { ReferenceCheck } from '../reference-check.ts';
 import { failedByInfrastructure } from '../../core/infra-errors.ts';
 import { FIELD_ORDER } from '../../fixed/field.ts';
 import { eraseReceipt, readBundle, readReceipt } from '../../store/proof-files.ts';
@@ -25,6 +26,7 @@ interface ProofBody {
 }
 
 export async function proofRoutes(app: FastifyInstance): Promise<void> {
+  const reference = new ReferenceCheck(app.config.limits, (m) => app.log.warn(m));
   app.post(
     '/v1/models/:id/proofs',
     {
@@ -52,6 +54,9 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       // the stored request do): a bad input is a 400 naming the feature and the bound
       // (never the value), not a failed job later.
       checkInput(body.input, version.descriptor);
+      // The integer reference the prover runs, on the model's weights: an input whose
+      // intermediate values overflow a layer's width is a 400 naming the layer, now.
+      await reference.check(model, body.input);
       for (const f of ['salt', 'nonce'] as const) {
         if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER)
           throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
