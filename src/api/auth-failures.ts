@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { OutageFlag } from './rate-limit-store.ts';
+import { type OutageFlag, REDIS_ANSWER_MS } from './rate-limit-store.ts';
 
 const NOT_SHARED = Symbol('not shared');
 
@@ -37,13 +37,20 @@ export class AuthFailures {
       this.outage?.failed(new Error(`connection ${this.redis.status}`));
       return NOT_SHARED;
     }
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await fn(this.redis);
+      // A command in flight when Redis went away waits for its reconnect: not past REDIS_ANSWER_MS.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${REDIS_ANSWER_MS} ms`)), REDIS_ANSWER_MS);
+      });
+      const r = await Promise.race([fn(this.redis), late]);
       this.outage?.back();
       return r;
     } catch (e) {
       this.outage?.failed(e as Error);
       return NOT_SHARED;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -23,6 +23,9 @@ const require = createRequire(import.meta.url);
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as StoreCtor;
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as StoreCtor;
 
+/** How long a rate-limit or authentication-failure count waits for Redis before counting locally. */
+export const REDIS_ANSWER_MS = 500;
+
 /** Whether Redis is down for the rate limits: one line when it goes, one when it is back. */
 export class OutageFlag {
   down = false;
@@ -57,9 +60,20 @@ class FallbackStore implements Store {
     }
     const shared = this.shared[method]?.bind(this.shared);
     if (!shared) return local();
+    // A command in flight when Redis went away is held by the client until it reconnects:
+    // past REDIS_ANSWER_MS the local count answers instead (the late reply is ignored).
+    let answered = false;
+    const timer = setTimeout(() => {
+      answered = true;
+      this.flag.failed(new Error(`no answer in ${REDIS_ANSWER_MS} ms`));
+      local();
+    }, REDIS_ANSWER_MS);
     shared(
       key,
       (err, res) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
         if (err) {
           this.flag.failed(err);
           local();

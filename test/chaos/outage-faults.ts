@@ -122,6 +122,8 @@ export const redisReads: Fault = async (o) => {
     const id = await submit(s, ledger, modelId, randomUUID(), await applicant(), Date.now() + 60_000);
     await until(async () => (await http(s.base, 'GET', `/v1/proofs/${id}`, PROVER_KEY)).body.status === 'done', 120_000, 200);
     const { bundle } = (await http(s.base, 'GET', `/v1/proofs/${id}`, PROVER_KEY)).body;
+    // Warm (the verifier's child processes start on first use), then take Redis down.
+    await http(s.base, 'POST', '/v1/verify', PROVER_KEY, { bundle });
     s.redis.kill('SIGKILL');
     await s.redis.exited;
     const linesBefore = api.lines.length;
