@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { ADMIN_KEY, freePort, http, Ledger, PROVER_KEY, readyModel, settle, sleep, startApi, startRedis, startWorker, submit, waitRedis } from './harness.ts';
-import { applicant, bullStack, burst, type Fault, leftoverPg, until } from './stacks.ts';
+import { applicant, bullStack, burst, type Fault, type FaultOptions, leftoverPg, until } from './stacks.ts';
 
 /** A TCP proxy to `target`: close() refuses new connections and cuts the open ones, as a server that went away. */
 export class TcpProxy {
@@ -58,12 +58,17 @@ export async function proxiedPostgres(url: string): Promise<{ url: string; proxy
  * workers): every proof must end done (none failed), submissions in the window get a 503
  * with Retry-After, and /readyz names the database as what the jobs wait for.
  */
-export const pgOutage: Fault = async (o) => {
+export const pgOutage: Fault = (o) => pgOutageOn('bullmq', o);
+
+/** The same with the embedded queue on PostgreSQL (DATABASE_URL without REDIS_URL): the API's own worker processes. */
+export const pgOutageEmbedded: Fault = (o) => pgOutageOn('embedded', o);
+
+async function pgOutageOn(mode: 'bullmq' | 'embedded', o: FaultOptions): ReturnType<Fault> {
   const s = await bullStack(o.echo);
   const { url, proxy } = await proxiedPostgres(s.pgUrl);
-  s.env = { ...s.env, DATABASE_URL: url };
+  s.env = { ...s.env, DATABASE_URL: url, ...(mode === 'embedded' ? { REDIS_URL: '' } : {}) };
   const api = await startApi(s);
-  const workers = [startWorker(s, 'worker-1'), startWorker(s, 'worker-2')];
+  const workers = mode === 'bullmq' ? [startWorker(s, 'worker-1'), startWorker(s, 'worker-2')] : [];
   const notes: string[] = [];
   try {
     const modelId = await readyModel(s.base);
@@ -97,14 +102,15 @@ export const pgOutage: Fault = async (o) => {
       `/readyz during it: ${ready.status} waiting for ${JSON.stringify(ready.body?.waitingFor ?? null)}`,
     );
     const r = await settle(s.base, ledger, 180_000, () => leftoverPg(s.pgUrl));
-    return { fault: `PostgreSQL unreachable ${o.outageMs / 1000} s under queued proofs (BullMQ, 2 workers)`, ...r, notes };
+    const where = mode === 'bullmq' ? 'BullMQ, 2 workers' : 'embedded queue on PostgreSQL';
+    return { fault: `PostgreSQL unreachable ${o.outageMs / 1000} s under queued proofs (${where})`, ...r, notes };
   } finally {
     await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
     await proxy.close();
     await s.redis.stop('SIGKILL');
     await s.stopPg();
   }
-};
+}
 
 /**
  * Redis killed while clients read proofs and models and verify bundles: every read and
@@ -130,26 +136,37 @@ export const redisReads: Fault = async (o) => {
     const statuses: Record<string, number> = {};
     let total = 0;
     let ok = 0;
-    for (const end = Date.now() + o.outageMs; Date.now() < end;) {
-      const answers = await Promise.all([
-        http(s.base, 'GET', `/v1/proofs/${id}`, PROVER_KEY),
-        http(s.base, 'GET', `/v1/models/${modelId}`, PROVER_KEY),
-        http(s.base, 'GET', '/v1/proofs?limit=5', PROVER_KEY),
-        http(s.base, 'POST', '/v1/verify', PROVER_KEY, { bundle }),
-      ]).catch(() => [{ status: 0, body: null }]);
-      for (const a of answers) {
-        total++;
-        statuses[a.status] = (statuses[a.status] ?? 0) + 1;
-        if (a.status === 200 && (a.body?.valid ?? true) === true) ok++;
-      }
-      await sleep(50);
-    }
+    let verified = 0;
+    const end = Date.now() + o.outageMs;
+    const tally = (a: { status: number; body: any }) => {
+      total++;
+      statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+      if (a.status === 200 && (a.body?.valid ?? true) === true) ok++;
+    };
+    const failedCall = (e: Error) => ({ status: 0, body: e.message });
+    // Reads and verifications in two loops at once (a verification takes seconds of CPU).
+    await Promise.all([
+      (async () => {
+        while (Date.now() < end) {
+          for (const url of [`/v1/proofs/${id}`, `/v1/models/${modelId}`, '/v1/proofs?limit=5'])
+            tally(await http(s.base, 'GET', url, PROVER_KEY).catch(failedCall));
+          await sleep(50);
+        }
+      })(),
+      (async () => {
+        while (Date.now() < end) {
+          const a = await http(s.base, 'POST', '/v1/verify', PROVER_KEY, { bundle }, {}, 30_000).catch(failedCall);
+          tally(a);
+          if (a.status === 200) verified++;
+        }
+      })(),
+    ]);
     const during = api.lines.slice(linesBefore);
     const errors = during.filter((l) => /"level":50/.test(l)).length;
     s.redis = startRedis(s.redisPort);
     await waitRedis(s.redisPort);
     notes.push(
-      `reads served during the Redis outage: ${ok}/${total} (${JSON.stringify(statuses)})`,
+      `reads served during the Redis outage: ${ok}/${total} (${JSON.stringify(statuses)}), of them verifications: ${verified}`,
       `API error-level log lines during it: ${errors}; lines in all: ${during.length}`,
     );
     const r = await settle(s.base, ledger, 60_000, () => leftoverPg(s.pgUrl));
@@ -161,4 +178,4 @@ export const redisReads: Fault = async (o) => {
   }
 };
 
-export const OUTAGE_FAULTS = { pgOutage, redisReads } satisfies Record<string, Fault>;
+export const OUTAGE_FAULTS = { pgOutage, pgOutageEmbedded, redisReads } satisfies Record<string, Fault>;

@@ -28,6 +28,20 @@ describe.skipIf(why !== null)('outages that heal by themselves', () => {
     expect(r.notes.join(' ')).toMatch(/\/readyz during it: 503 waiting for \[[^\]]*the database/);
   }, 600_000);
 
+  it('the same with the embedded queue on PostgreSQL: every proof done, none failed', async () => {
+    const [r] = await runFaults(['pgOutageEmbedded'], { n: 6, outageMs: 5000, echo: process.env.CHAOS_ECHO === '1' });
+    console.log(resultsTable([r]));
+    expect(r.notes.join(' ')).not.toContain('did not run');
+    expect({ accepted: r.accepted, done: r.done, failed: r.failed, lost: r.lost, leftover: r.leftoverRequests }).toEqual({
+      accepted: 6,
+      done: 6,
+      failed: 0,
+      lost: 0,
+      leftover: 0,
+    });
+    expect(r.notes.join(' ')).toMatch(/database outage: 503 \(503 retry-after \d+\)/);
+  }, 600_000);
+
   it('Redis down: GET /v1/proofs/:id, GET /v1/models/:id, the proof list and POST /v1/verify still answer 200', async () => {
     const [r] = await runFaults(['redisReads'], { n: 1, outageMs: 3000, echo: process.env.CHAOS_ECHO === '1' });
     console.log(resultsTable([r]));
@@ -36,6 +50,7 @@ describe.skipIf(why !== null)('outages that heal by themselves', () => {
     const m = /reads served during the Redis outage: (\d+)\/(\d+)/.exec(notes);
     expect(m, notes).not.toBeNull();
     expect(Number(m![2])).toBeGreaterThan(8);
+    expect(Number(/of them verifications: (\d+)/.exec(notes)?.[1])).toBeGreaterThanOrEqual(1);
     expect(m![1]).toBe(m![2]);
     expect(notes).toMatch(/API error-level log lines during it: 0;/);
   }, 600_000);
