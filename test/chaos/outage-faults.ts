@@ -178,4 +178,42 @@ export const redisReads: Fault = async (o) => {
   }
 };
 
-export const OUTAGE_FAULTS = { pgOutage, pgOutageEmbedded, redisReads } satisfies Record<string, Fault>;
+/**
+ * PostgreSQL unreachable for longer than the outage budget (OUTAGE_BUDGET_SECONDS=2 here):
+ * the proofs it catches fail with a reason naming the database; sending their
+ * Idempotency-Keys again once it is back makes them, under the same ids.
+ */
+export const pgOutagePastBudget: Fault = async (o) => {
+  const s = await bullStack(o.echo);
+  const { url, proxy } = await proxiedPostgres(s.pgUrl);
+  s.env = { ...s.env, DATABASE_URL: url, OUTAGE_BUDGET_SECONDS: '2' };
+  const api = await startApi(s);
+  const workers = [startWorker(s, 'worker-1')];
+  const notes: string[] = [];
+  try {
+    const modelId = await readyModel(s.base);
+    const ledger = new Ledger();
+    const input = await applicant();
+    const b = burst(s, ledger, modelId, o.n, input);
+    await b.all;
+    await proxy.close();
+    await sleep(o.outageMs);
+    await proxy.open();
+    const first = await settle(s.base, ledger, 120_000, async () => 0);
+    notes.push(`past the budget: ${first.failed} failed (${Object.keys(first.reasons).join(' | ').slice(0, 200)}), ${first.done} done`);
+    // The same keys and payloads again: the failed proofs are made, under their ids.
+    const ids = [...ledger.accepted];
+    await Promise.all(b.keys.map((k) => submit(s, ledger, modelId, k, input, Date.now() + 60_000)));
+    const again = [...ledger.accepted];
+    notes.push(`keys sent again: ${again.length === ids.length ? 'the same ids' : `${again.length - ids.length} new id(s)`}`);
+    const r = await settle(s.base, ledger, 180_000, () => leftoverPg(s.pgUrl));
+    return { fault: `PostgreSQL unreachable ${o.outageMs / 1000} s, past a 2 s outage budget; keys sent again`, ...r, notes };
+  } finally {
+    await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
+    await proxy.close();
+    await s.redis.stop('SIGKILL');
+    await s.stopPg();
+  }
+};
+
+export const OUTAGE_FAULTS = { pgOutage, pgOutageEmbedded, pgOutagePastBudget, redisReads } satisfies Record<string, Fault>;

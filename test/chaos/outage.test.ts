@@ -42,6 +42,22 @@ describe.skipIf(why !== null)('outages that heal by themselves', () => {
     expect(r.notes.join(' ')).toMatch(/database outage: 503 \(503 retry-after \d+\)/);
   }, 600_000);
 
+  it('past the outage budget the proofs fail naming the database; their keys sent again make them, same ids', async () => {
+    const [r] = await runFaults(['pgOutagePastBudget'], { n: 4, outageMs: 8000, echo: process.env.CHAOS_ECHO === '1' });
+    console.log(resultsTable([r]));
+    const notes = r.notes.join(' ');
+    expect(notes).not.toContain('did not run');
+    expect(notes).toMatch(/past the budget: [1-9]\d* failed \([^)]*OUTAGE: the database stayed unavailable/);
+    expect(notes).toContain('keys sent again: the same ids');
+    expect({ accepted: r.accepted, done: r.done, failed: r.failed, lost: r.lost, duplicated: r.duplicated }).toEqual({
+      accepted: 4,
+      done: 4,
+      failed: 0,
+      lost: 0,
+      duplicated: 0,
+    });
+  }, 600_000);
+
   it('Redis down: GET /v1/proofs/:id, GET /v1/models/:id, the proof list and POST /v1/verify still answer 200', async () => {
     const [r] = await runFaults(['redisReads'], { n: 1, outageMs: 3000, echo: process.env.CHAOS_ECHO === '1' });
     console.log(resultsTable([r]));
