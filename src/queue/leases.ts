@@ -128,7 +128,8 @@ export class Leases {
       const [r] = await q.query<{ attempts: number; status: string }>(`SELECT attempts, status FROM ${table} WHERE ${key}${ownerCond} FOR UPDATE`, params);
       if (!r || (r.status !== running && r.status !== 'queued')) return 'finished';
       if (r.attempts >= maxAttempts) {
-        const why = `${reason} (taken ${r.attempts} times, the limit)`.slice(0, 2000);
+        // maxAttempts 0: failed for a reason of its own (an outage past its budget), not for its takes.
+        const why = (maxAttempts === 0 ? reason : `${reason} (taken ${r.attempts} times, the limit)`).slice(0, 2000);
         await q.query(
           `UPDATE ${table} SET status = 'failed', reason = $${keyParams.length + 1}, lease_owner = NULL, lease_until = NULL, ` +
             `updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
