@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { ADMIN_KEY, freePort, http, Ledger, PROVER_KEY, readyModel, settle, sleep, startApi, startRedis, startWorker, submit, waitRedis } from './harness.ts';
+import { embeddedDiskFault } from './disk-fault.ts';
 import { applicant, bullStack, burst, type Fault, type FaultOptions, leftoverPg, until } from './stacks.ts';
 
 /** A TCP proxy to `target`: close() refuses new connections and cuts the open ones, as a server that went away. */
@@ -216,4 +217,4 @@ export const pgOutagePastBudget: Fault = async (o) => {
   }
 };
 
-export const OUTAGE_FAULTS = { pgOutage, pgOutageEmbedded, pgOutagePastBudget, redisReads } satisfies Record<string, Fault>;
+export const OUTAGE_FAULTS = { pgOutage, pgOutageEmbedded, pgOutagePastBudget, redisReads, embeddedDiskFault } satisfies Record<string, Fault>;

@@ -4,11 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { freshPostgres } from '../helpers/postgres.ts';
+import { diskFaultUnavailable } from './disk-fault.ts';
 import { resultsTable, runFaults } from './faults.ts';
 
 const probe = await freshPostgres();
 await probe.stop();
 const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+const diskWhy = diskFaultUnavailable();
 const why = !probe.url ? probe.why : !haveRedisServer ? 'no redis-server binary to start a Redis of its own' : null;
 
 describe.skipIf(why !== null)('outages that heal by themselves', () => {
@@ -57,6 +59,26 @@ describe.skipIf(why !== null)('outages that heal by themselves', () => {
       duplicated: 0,
     });
   }, 600_000);
+
+  it.skipIf(diskWhy !== null)(
+    'embedded: the artifacts folder read-only for 5 s under queued proofs: every proof done, submits get 503',
+    async () => {
+      const [r] = await runFaults(['embeddedDiskFault'], { n: 6, outageMs: 5000, echo: process.env.CHAOS_ECHO === '1' });
+      console.log(resultsTable([r]));
+      const notes = r.notes.join(' ');
+      expect(notes).not.toContain('did not run');
+      expect({ accepted: r.accepted, done: r.done, failed: r.failed, lost: r.lost, leftover: r.leftoverRequests }).toEqual({
+        accepted: 6,
+        done: 6,
+        failed: 0,
+        lost: 0,
+        leftover: 0,
+      });
+      expect(notes).toMatch(/read-only: 503 retry-after \d+/);
+      expect(notes).toMatch(/\/readyz during it: 503 store unwritable waiting for \[[^\]]*artifacts folder/);
+    },
+    600_000,
+  );
 
   it('Redis down: GET /v1/proofs/:id, GET /v1/models/:id, the proof list and POST /v1/verify still answer 200', async () => {
     const [r] = await runFaults(['redisReads'], { n: 1, outageMs: 3000, echo: process.env.CHAOS_ECHO === '1' });
