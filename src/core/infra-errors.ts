@@ -47,7 +47,7 @@ const PG_MESSAGE = new RegExp(
 );
 const REDIS_MESSAGE = /Stream isn't writeable|Connection is closed|enableOfflineQueue|max retries per request|MaxRetriesPerRequest/i;
 const NETWORK_MESSAGE = new RegExp(`\\b(${[...NETWORK_CODES].join('|')})\\b`);
-const DISK_MESSAGE = new RegExp(`^(${[...DISK_CODES].join('|')}): `);
+const DISK_MESSAGE = new RegExp(`^((${[...DISK_CODES].join('|')}): |ENOENT: no such file or directory, mkdir )`);
 const CHILD_MESSAGE = /child process (exited|died)|worker process died|spawn \S+ (ENOMEM|EAGAIN)/i;
 
 /**
@@ -61,6 +61,8 @@ export function infrastructureOf(e: unknown, network: Dependency = 'database'): 
   const code = (e as NodeJS.ErrnoException).code;
   if (typeof code === 'string') {
     if (DISK_CODES.has(code)) return 'disk';
+    // A recursive mkdir that finds no parent: the folder went away or cannot be written (a read-only remount says ENOENT).
+    if (code === 'ENOENT' && (e as NodeJS.ErrnoException).syscall === 'mkdir') return 'disk';
     if (NETWORK_CODES.has(code)) return network;
     if (PG_STATE.test(code)) return 'database';
   }

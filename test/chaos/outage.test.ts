@@ -61,9 +61,9 @@ describe.skipIf(why !== null)('outages that heal by themselves', () => {
   }, 600_000);
 
   it.skipIf(diskWhy !== null)(
-    'embedded: the artifacts folder read-only for 5 s under queued proofs: every proof done, submits get 503',
+    'embedded: the artifacts folder read-only for 10 s under queued proofs: every proof done, submits get 503',
     async () => {
-      const [r] = await runFaults(['embeddedDiskFault'], { n: 6, outageMs: 5000, echo: process.env.CHAOS_ECHO === '1' });
+      const [r] = await runFaults(['embeddedDiskFault'], { n: 6, outageMs: 10_000, echo: process.env.CHAOS_ECHO === '1' });
       console.log(resultsTable([r]));
       const notes = r.notes.join(' ');
       expect(notes).not.toContain('did not run');

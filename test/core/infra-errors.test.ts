@@ -17,6 +17,12 @@ describe('infrastructure errors', () => {
     // Over IPC only the message is left: it still says what failed.
     expect(infrastructureOf(new Error("EACCES: permission denied, open 'artifacts/proofs/x.json'"))).toBe('disk');
     expect(infrastructureOf(new InfrastructureError('redis', 'down'))).toBe('redis');
+    // A recursive mkdir on a read-only remount says ENOENT; a missing file to read is not the disk's fault.
+    expect(infrastructureOf(Object.assign(errno('ENOENT', "ENOENT: no such file or directory, mkdir 'artifacts/proofs/x'"), { syscall: 'mkdir' }))).toBe(
+      'disk',
+    );
+    expect(infrastructureOf(new Error("ENOENT: no such file or directory, mkdir 'artifacts/proofs/x'"))).toBe('disk');
+    expect(infrastructureOf(Object.assign(errno('ENOENT', "ENOENT: no such file or directory, open 'x'"), { syscall: 'open' }))).toBeNull();
   });
 
   it('leaves the job its own errors and unknown ones', () => {
