@@ -75,6 +75,18 @@ export function infrastructureOf(e: unknown, network: Dependency = 'database'): 
   return null;
 }
 
+/**
+ * The line a worker logs when a job meets an outage: the dependency and the error's code
+ * (not its message, which names a file or a job), so a throttled log writes it once per
+ * outage rather than once per job.
+ */
+export function outageLogLine(dependency: Dependency, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const m = /\b(E[A-Z]{2,}|\d{2}[0-9A-Z]{3})\b/.exec(e instanceof Error ? e.message : String(e));
+  const what = typeof code === 'string' ? code : (m?.[1] ?? 'unavailable');
+  return `${DEPENDENCY_NAMES[dependency]} unavailable (${what}): jobs wait, their attempts are not spent`;
+}
+
 /** The wait before the n-th try (n >= 1) during an outage: 1 s doubling, at most 30 s. */
 export function outageDelayMs(n: number, firstMs = 1000, capMs = 30_000): number {
   return Math.min(capMs, firstMs * 2 ** Math.max(0, Math.min(20, n - 1)));

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DEPENDENCY_NAMES, infrastructureOf, nextOutage, type OutageState, outageReason } from '../core/infra-errors.ts';
+import { infrastructureOf, nextOutage, type OutageState, outageLogLine, outageReason } from '../core/infra-errors.ts';
 import type { Stores } from '../store/stores.ts';
 import { Heartbeats } from './heartbeats.ts';
 import { Leases } from './leases.ts';
@@ -189,7 +189,7 @@ export function startBullWorkers(
         const data = job.data as { outage?: OutageState };
         const o = nextOutage(data.outage, dependency, budgetMs);
         if (o.exhausted) throw new UnrecoverableError(outageReason(dependency, budgetMs, e));
-        logError(`${DEPENDENCY_NAMES[dependency]} unavailable (${(e as Error).message}): jobs wait, their attempts are not spent`);
+        logError(outageLogLine(dependency, e));
         await job.updateData({ ...data, outage: o.state });
         await job.moveToDelayed(Date.now() + o.delayMs, token);
         throw new DelayedError();

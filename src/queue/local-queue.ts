@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEPENDENCY_NAMES, type Dependency, infrastructureOf, nextOutage, type OutageState, outageReason } from '../core/infra-errors.ts';
+import { DEPENDENCY_NAMES, type Dependency, infrastructureOf, nextOutage, type OutageState, outageLogLine, outageReason } from '../core/infra-errors.ts';
 import type { Stores } from '../store/stores.ts';
 import { throttledLog } from './log-throttle.ts';
 import { type JobRecords, jobRecords } from './job-records.ts';
@@ -214,7 +214,7 @@ export class LocalJobQueue implements JobQueue {
       return;
     }
     this.outages.set(jobKey(job), o.state);
-    this.logOnce(`${DEPENDENCY_NAMES[dependency]} unavailable (${error}): jobs wait, their attempts are not spent`);
+    this.logOnce(outageLogLine(dependency, new Error(error)));
     await this.releaseHeld(job, error, Number.MAX_SAFE_INTEGER, o.delayMs, true);
   }
 

@@ -2,7 +2,15 @@
 // job's own (it fails): issue #25.
 import { describe, expect, it } from 'vitest';
 import { ZkinferError } from '../../src/core/errors.ts';
-import { failedByInfrastructure, InfrastructureError, infrastructureOf, nextOutage, outageDelayMs, outageReason } from '../../src/core/infra-errors.ts';
+import {
+  failedByInfrastructure,
+  InfrastructureError,
+  infrastructureOf,
+  nextOutage,
+  outageDelayMs,
+  outageLogLine,
+  outageReason,
+} from '../../src/core/infra-errors.ts';
 
 const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
 
@@ -23,6 +31,13 @@ describe('infrastructure errors', () => {
     );
     expect(infrastructureOf(new Error("ENOENT: no such file or directory, mkdir 'artifacts/proofs/x'"))).toBe('disk');
     expect(infrastructureOf(Object.assign(errno('ENOENT', "ENOENT: no such file or directory, open 'x'"), { syscall: 'open' }))).toBeNull();
+  });
+
+  it('logs an outage by its dependency and code, the same line for every job', () => {
+    const a = outageLogLine('disk', new Error("ENOENT: no such file or directory, mkdir 'artifacts/proofs/a'"));
+    expect(a).toBe(outageLogLine('disk', new Error("ENOENT: no such file or directory, mkdir 'artifacts/proofs/b'")));
+    expect(a).toBe('the artifacts folder (disk) unavailable (ENOENT): jobs wait, their attempts are not spent');
+    expect(outageLogLine('database', errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'))).toContain('the database unavailable (ECONNREFUSED)');
   });
 
   it('leaves the job its own errors and unknown ones', () => {
