@@ -18,6 +18,7 @@ import { proofRoutes } from './routes/proofs.ts';
 import { verifyRoutes } from './routes/verify.ts';
 import { verifyPageRoutes } from './routes/verify-page.ts';
 import { ErrorSchema } from './schemas.ts';
+import { fallbackRateLimitStore, OutageFlag } from './rate-limit-store.ts';
 import { openServices, type ServicesOptions, servicesPlugin } from './services.ts';
 
 declare module 'fastify' {
@@ -68,7 +69,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Authentication comes first, in onRequest: before the body is read or parsed and before
   // the rate limit (which then counts per key, not per header text). An address that
   // failed to authenticate too often is refused before its credentials are compared.
-  const failures = new AuthFailures(config.authFailureLimit, redis, config.queuePrefix);
+  // Redis down: rate limits and authentication failures are counted in this process meanwhile
+  // (logged once when it goes and once when it is back), so reads keep being served.
+  const redisOutage = new OutageFlag((m) => app.log.warn(m));
+  const failures = new AuthFailures(config.authFailureLimit, redis, config.queuePrefix, undefined, undefined, undefined, redisOutage);
   const adminRoute = (url: string | undefined) => url === '/metrics' || url === '/docs' || (url?.startsWith('/docs/') ?? false);
   app.addHook('onRequest', async (req, reply) => {
     if (authn.open) {
@@ -138,12 +142,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: config.rateLimit,
     timeWindow: '1 minute',
-    ...(redis ? { redis, nameSpace: `${config.queuePrefix}:ratelimit:` } : {}),
+    ...(redis ? { store: fallbackRateLimitStore(redis, `${config.queuePrefix}:ratelimit:`, redisOutage) } : {}),
     // One identity per authenticated key (a hash of it), else the address: header text
     // a caller can vary never makes a new identity.
     keyGenerator: (req) => (req.caller?.keyId ? `key:${req.caller.keyId}` : `ip:${req.ip}`),
     errorResponseBuilder: (_req, c) => ({ statusCode: 429, code: 'RATE_LIMITED', message: `rate limit of ${c.max} requests per ${c.after} exceeded` }),
-    // Redis down: fail the request fast rather than letting it through unlimited or hang.
+    // The store falls back to this process's count when Redis is down; any other store error fails the request.
     skipOnError: false,
   });
   // Uploads are bounded by the model byte limit (each file here; their sum in the route).

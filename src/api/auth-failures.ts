@@ -1,4 +1,7 @@
 import type { Redis } from 'ioredis';
+import { type OutageFlag, REDIS_ANSWER_MS } from './rate-limit-store.ts';
+
+const NOT_SHARED = Symbol('not shared');
 
 /**
  * Failed authentications per client address in fixed one-minute windows, shared by every
@@ -23,7 +26,33 @@ export class AuthFailures {
     private readonly windowMs = 60_000,
     private readonly knownMs = 24 * 3600_000,
     private readonly noteEveryMs = 10 * 60_000,
+    /** Redis down: counted in this process meanwhile (the flag logs the switch once). */
+    private readonly outage?: OutageFlag,
   ) {}
+
+  /** `fn` on Redis, or NOT_SHARED when there is none or it does not answer (the local maps are used). */
+  private async shared<T>(fn: (r: Redis) => Promise<T>): Promise<T | typeof NOT_SHARED> {
+    if (!this.redis) return NOT_SHARED;
+    if (this.redis.status !== 'ready') {
+      this.outage?.failed(new Error(`connection ${this.redis.status}`));
+      return NOT_SHARED;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // A command in flight when Redis went away waits for its reconnect: not past REDIS_ANSWER_MS.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${REDIS_ANSWER_MS} ms`)), REDIS_ANSWER_MS);
+      });
+      const r = await Promise.race([fn(this.redis), late]);
+      this.outage?.back();
+      return r;
+    } catch (e) {
+      this.outage?.failed(e as Error);
+      return NOT_SHARED;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   private key(ip: string): string {
     return `${this.prefix}:authfail:${ip}`;
@@ -35,10 +64,11 @@ export class AuthFailures {
 
   /** Seconds until the address may try new keys again, or 0 when it is under the limit. */
   async blockedFor(ip: string): Promise<number> {
-    if (this.redis) {
-      const [n, ttl] = await Promise.all([this.redis.scard(this.key(ip)), this.redis.pttl(this.key(ip))]);
+    const r = await this.shared(async (redis) => {
+      const [n, ttl] = await Promise.all([redis.scard(this.key(ip)), redis.pttl(this.key(ip))]);
       return n >= this.limit ? Math.max(1, Math.ceil(ttl / 1000)) : 0;
-    }
+    });
+    if (r !== NOT_SHARED) return r;
     const e = this.local.get(ip);
     if (!e || e.until <= Date.now()) return 0;
     return e.keys.size >= this.limit ? Math.max(1, Math.ceil((e.until - Date.now()) / 1000)) : 0;
@@ -47,12 +77,13 @@ export class AuthFailures {
   /** A failed authentication from `ip` with the key whose fingerprint is `fp` ('' for no key). */
   async record(ip: string, fp: string): Promise<void> {
     const member = fp || 'none';
-    if (this.redis) {
-      const r = await this.redis.multi().sadd(this.key(ip), member).pttl(this.key(ip)).exec();
+    const done = await this.shared(async (redis) => {
+      const r = await redis.multi().sadd(this.key(ip), member).pttl(this.key(ip)).exec();
       // No expiry yet (a new window): set it. Two processes racing both set about the same one.
-      if (r && Number(r[1]?.[1]) < 0) await this.redis.pexpire(this.key(ip), this.windowMs);
-      return;
-    }
+      if (r && Number(r[1]?.[1]) < 0) await redis.pexpire(this.key(ip), this.windowMs);
+      return true;
+    });
+    if (done !== NOT_SHARED) return;
     const now = Date.now();
     const e = this.local.get(ip);
     if (!e || e.until <= now) {
@@ -69,10 +100,11 @@ export class AuthFailures {
     if ((this.noted.get(memo) ?? 0) > now - this.noteEveryMs) return;
     if (this.noted.size > 10_000) this.noted.clear();
     this.noted.set(memo, now);
-    if (this.redis) {
-      await this.redis.multi().sadd(this.knownKey(ip), fp).pexpire(this.knownKey(ip), this.knownMs).exec();
-      return;
-    }
+    const done = await this.shared(async (redis) => {
+      await redis.multi().sadd(this.knownKey(ip), fp).pexpire(this.knownKey(ip), this.knownMs).exec();
+      return true;
+    });
+    if (done !== NOT_SHARED) return;
     if (this.known.size > 10_000) {
       for (const [k, m] of this.known) {
         for (const [f, until] of m) if (until <= now) m.delete(f);
@@ -89,7 +121,8 @@ export class AuthFailures {
    * key a locked address presents, valid or not, so the time of the answer says nothing.
    */
   async knownFrom(ip: string, fp: string): Promise<boolean> {
-    if (this.redis) return (await this.redis.sismember(this.knownKey(ip), fp)) === 1;
+    const r = await this.shared(async (redis) => (await redis.sismember(this.knownKey(ip), fp)) === 1);
+    if (r !== NOT_SHARED) return r;
     return (this.known.get(ip)?.get(fp) ?? 0) > Date.now();
   }
 }

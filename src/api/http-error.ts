@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isZkinferError, type ErrorCode } from '../core/errors.ts';
+import { type Dependency, infrastructureOf } from '../core/infra-errors.ts';
 import { CursorError } from '../store/rows.ts';
 
 /** An error with its HTTP status, a stable code and the bad field. */
@@ -24,6 +25,13 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   CIRCUIT_COMPILE: 500,
   CONTRACT_COMPILE: 500,
   CHAIN: 502,
+};
+
+const UNAVAILABLE: Record<Dependency, string> = {
+  disk: 'the artifact store',
+  database: 'a backend (job queue or database)',
+  redis: 'a backend (job queue or database)',
+  'child process': 'a backend',
 };
 
 export interface ErrorBody {
@@ -58,19 +66,22 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     const named = v?.params?.additionalProperty !== undefined ? `: '${String(v.params.additionalProperty)}'` : '';
     status = 400;
     body = { code: 'VALIDATION', message: `${where || 'request'} ${v?.message ?? 'is invalid'}${named}`, field: field || undefined };
-  } else if (
-    /Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/.test(
-      err.message,
-    )
-  ) {
-    // Redis (queue, rate limits) or the database is down: say so at once, do not hang.
+  } else if (infrastructureOf(err)) {
+    // Redis (queue, rate limits), the database or the artifacts disk is down: say so at
+    // once, do not hang; the client retries after Retry-After (with its Idempotency-Key).
+    const dep = infrastructureOf(err)!;
     status = 503;
-    body = { code: 'BACKEND_UNAVAILABLE', message: 'a backend (job queue or database) is unavailable; try again later' };
+    body = {
+      code: 'BACKEND_UNAVAILABLE',
+      message: `${UNAVAILABLE[dep]} is unavailable; try again later`,
+    };
   } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     status = fe.statusCode;
     body = { code: fe.code ?? 'BAD_REQUEST', message: fe.message };
   }
-  if (status >= 500) req.log.error({ err }, 'request failed');
+  // An outage answers every request with a 503: one warning line each, no stack traces.
+  if (status === 503 && body.code === 'BACKEND_UNAVAILABLE') req.log.warn({ code: (err as NodeJS.ErrnoException).code }, `backend unavailable: ${err.message}`);
+  else if (status >= 500) req.log.error({ err }, 'request failed');
   if (status === 503) reply.header('retry-after', '5');
   reply.status(status).send(body);
 }

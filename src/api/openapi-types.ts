@@ -49,6 +49,10 @@ export interface paths {
                                 checkedBy: "service";
                                 checkedAt: string;
                             };
+                            /** @description The dependencies that are unavailable now: queued jobs wait for them (no attempt spent) for up to outageBudgetSeconds, then fail with a reason starting OUTAGE: (sending the same Idempotency-Key again retries such a proof) */
+                            waitingFor?: string[];
+                            /** @description OUTAGE_BUDGET_SECONDS: how long a job waits for an unavailable dependency */
+                            outageBudgetSeconds?: number;
                         };
                     };
                 };
@@ -111,6 +115,10 @@ export interface paths {
                                 checkedBy: "service";
                                 checkedAt: string;
                             };
+                            /** @description The dependencies that are unavailable now: queued jobs wait for them (no attempt spent) for up to outageBudgetSeconds, then fail with a reason starting OUTAGE: (sending the same Idempotency-Key again retries such a proof) */
+                            waitingFor?: string[];
+                            /** @description OUTAGE_BUDGET_SECONDS: how long a job waits for an unavailable dependency */
+                            outageBudgetSeconds?: number;
                         };
                     };
                 };
@@ -146,6 +154,10 @@ export interface paths {
                                 checkedBy: "service";
                                 checkedAt: string;
                             };
+                            /** @description The dependencies that are unavailable now: queued jobs wait for them (no attempt spent) for up to outageBudgetSeconds, then fail with a reason starting OUTAGE: (sending the same Idempotency-Key again retries such a proof) */
+                            waitingFor?: string[];
+                            /** @description OUTAGE_BUDGET_SECONDS: how long a job waits for an unavailable dependency */
+                            outageBudgetSeconds?: number;
                         };
                     };
                 };
@@ -1482,7 +1494,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409. */
+        /** Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the same proof; the same key with another payload is a 409. A proof that failed because of the infrastructure (an outage of the database, Redis or the disk longer than OUTAGE_BUDGET_SECONDS, reason starting with OUTAGE:) is queued again under the same id when its key is sent again. While the database or the disk is down, a 503 with Retry-After. */
         post: {
             parameters: {
                 query?: never;

@@ -24,6 +24,7 @@ export function openQueue(
     ownsStore: stores.db.kind === 'pglite',
     leaseMs: config.workerLockMs,
     maxAttempts: config.jobAttempts,
+    outageBudgetMs: config.outageBudgetMs,
     autoStart: opts.background,
     log,
     worker: {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
-import { DelayedError, type Job, Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { infrastructureOf, nextOutage, type OutageState, outageLogLine, outageReason } from '../core/infra-errors.ts';
 import type { Stores } from '../store/stores.ts';
 import { Heartbeats } from './heartbeats.ts';
 import { Leases } from './leases.ts';
@@ -161,6 +162,8 @@ export function startBullWorkers(
     heartbeatMs?: number;
     queues?: JobKind[];
     compilesPerTenant?: number;
+    /** How long a job waits for an unavailable dependency before it fails (default 15 minutes). */
+    outageBudgetMs?: number;
   },
 ): { name: string; close(): Promise<void> } {
   const prefix = opts.prefix ?? 'zkinfer';
@@ -168,6 +171,30 @@ export function startBullWorkers(
   const logError = throttledLog((m) => process.stderr.write(`worker: ${m}\n`));
   const leases = new Leases(opts.stores.db, opts.stores.requestKeys);
   const heartbeats = new Heartbeats(opts.stores.db);
+  const budgetMs = opts.outageBudgetMs ?? 15 * 60_000;
+  /**
+   * An error of the infrastructure (the database, the disk) spends no attempt: the job goes
+   * back to the queue delayed (1 s doubling to 30 s; BullMQ's moveToDelayed skips the
+   * attempt) until the dependency is back, and fails only once the outage budget is spent.
+   */
+  const outageAware =
+    (fn: (job: Job, token?: string) => Promise<void>) =>
+    async (job: Job, token?: string): Promise<void> => {
+      try {
+        await fn(job, token);
+      } catch (e) {
+        if (e instanceof DelayedError || e instanceof UnrecoverableError) throw e;
+        const dependency = infrastructureOf(e);
+        if (!dependency) throw e;
+        const data = job.data as { outage?: OutageState };
+        const o = nextOutage(data.outage, dependency, budgetMs);
+        if (o.exhausted) throw new UnrecoverableError(outageReason(dependency, budgetMs, e));
+        logError(outageLogLine(dependency, e));
+        await job.updateData({ ...data, outage: o.state });
+        await job.moveToDelayed(Date.now() + o.delayMs, token);
+        throw new DelayedError();
+      }
+    };
   const mk = (name: string, fn: (job: Job, token?: string) => Promise<void>) => {
     const connection = workerRedisConnection(opts.redisUrl);
     connection.on('error', (e) => logError(`redis: ${e.message}`));
@@ -195,7 +222,7 @@ export function startBullWorkers(
   };
   const prove = async (job: Job) => opts.processors.prove((job.data as { proofId: string }).proofId);
   const queues = opts.queues ?? ['compile', 'prove'];
-  const workers = queues.map((k) => (k === 'compile' ? mk(QUEUE_NAMES.compile, compile) : mk(QUEUE_NAMES.prove, prove)));
+  const workers = queues.map((k) => (k === 'compile' ? mk(QUEUE_NAMES.compile, outageAware(compile)) : mk(QUEUE_NAMES.prove, outageAware(prove))));
   const name = `${hostname()}:${process.pid}`;
   const beat = () => heartbeats.beat(name, 'bullmq').catch((e: Error) => logError(`heartbeat: ${e.message}`));
   void beat();

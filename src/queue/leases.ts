@@ -107,9 +107,17 @@ export class Leases {
   /**
    * A job whose worker stopped without finishing it (an error worth retrying, or the
    * process died): queued again after `retryInMs`, or failed with `reason` once it has
-   * been taken `maxAttempts` times. Finished records are left alone.
+   * been taken `maxAttempts` times. Finished records are left alone. With `refund`, the take
+   * is not counted (the job met an unavailable dependency, which says nothing about it).
    */
-  async release(job: ClaimedJob, owner: string | null, reason: string, maxAttempts: number, retryInMs: number): Promise<'requeued' | 'failed' | 'finished'> {
+  async release(
+    job: ClaimedJob,
+    owner: string | null,
+    reason: string,
+    maxAttempts: number,
+    retryInMs: number,
+    refund = false,
+  ): Promise<'requeued' | 'failed' | 'finished'> {
     const table = job.kind === 'compile' ? 'models' : 'proofs';
     const running = job.kind === 'compile' ? 'compiling' : 'proving';
     const key = job.kind === 'compile' ? 'tenant = $1 AND id = $2' : 'id = $1';
@@ -120,7 +128,8 @@ export class Leases {
       const [r] = await q.query<{ attempts: number; status: string }>(`SELECT attempts, status FROM ${table} WHERE ${key}${ownerCond} FOR UPDATE`, params);
       if (!r || (r.status !== running && r.status !== 'queued')) return 'finished';
       if (r.attempts >= maxAttempts) {
-        const why = `${reason} (taken ${r.attempts} times, the limit)`.slice(0, 2000);
+        // maxAttempts 0: failed for a reason of its own (an outage past its budget), not for its takes.
+        const why = (maxAttempts === 0 ? reason : `${reason} (taken ${r.attempts} times, the limit)`).slice(0, 2000);
         await q.query(
           `UPDATE ${table} SET status = 'failed', reason = $${keyParams.length + 1}, lease_owner = NULL, lease_until = NULL, ` +
             `updated_at = date_trunc('milliseconds', now()) WHERE ${key}`,
@@ -131,6 +140,7 @@ export class Leases {
       }
       await q.query(
         `UPDATE ${table} SET status = 'queued', ${job.kind === 'prove' ? "stage = 'queued', " : ''}lease_owner = NULL, ` +
+          `${refund ? 'attempts = greatest(0, attempts - 1), ' : ''}` +
           `lease_until = now() + ($${keyParams.length + 1}::int * interval '1 millisecond'), updated_at = ` +
           `date_trunc('milliseconds', now()) WHERE ${key}`,
         [...keyParams, retryInMs],

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEPENDENCY_NAMES, type Dependency, infrastructureOf, nextOutage, type OutageState, outageLogLine, outageReason } from '../core/infra-errors.ts';
 import type { Stores } from '../store/stores.ts';
+import { throttledLog } from './log-throttle.ts';
 import { type JobRecords, jobRecords } from './job-records.ts';
 import { type ClaimedJob, Leases } from './leases.ts';
 import { Outbox } from './outbox.ts';
@@ -12,10 +14,11 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { JobKind, JobQueue, ReconcileReport } from './types.ts';
 
 /** Messages between the API process and its worker process. */
-export type ToWorker = { type: 'job'; job: ClaimedJob } | { type: 'stop' } | { type: 'rpc-result'; seq: number; ok: boolean; value?: unknown; error?: string };
+export type ToWorker =
+  { type: 'job'; job: ClaimedJob } | { type: 'stop' } | { type: 'rpc-result'; seq: number; ok: boolean; value?: unknown; error?: string; infra?: Dependency };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; ok: boolean; unrecoverable?: boolean; error?: string; jobMetrics?: MetricObjectWithValues<MetricValue<string>> }
+  | { type: 'done'; ok: boolean; unrecoverable?: boolean; infra?: Dependency; error?: string; jobMetrics?: MetricObjectWithValues<MetricValue<string>> }
   | { type: 'rpc'; seq: number; method: keyof JobRecords; args: unknown[] };
 
 /** The record methods the worker process may call over IPC: nothing else is served. */
@@ -53,6 +56,8 @@ export interface EmbeddedOptions {
   proveWorkers?: number;
   /** Compile jobs of one tenant running at once, at most (default 1). */
   compilesPerTenant?: number;
+  /** How long a job waits for an unavailable dependency (database, disk) before it fails (default 15 minutes). */
+  outageBudgetMs?: number;
 }
 
 /**
@@ -103,7 +108,13 @@ export class LocalJobQueue implements JobQueue {
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   private readonly perTenant: number;
+  private readonly outageBudgetMs: number;
+  /** Jobs that met an unavailable dependency, by kind and id: they wait without spending attempts. */
+  private readonly outages = new Map<string, OutageState>();
+  /** Jobs whose release waits for the database: their lease stays renewed, the reconciler leaves them. */
+  private readonly held = new Map<string, ClaimedJob>();
   private readonly log: (m: string) => void;
+  private readonly logOnce: (m: string) => void;
   private readonly leases: Leases;
   private readonly outbox: Outbox;
   /** What the worker processes call over IPC. */
@@ -119,7 +130,9 @@ export class LocalJobQueue implements JobQueue {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.maxAttempts = opts.maxAttempts ?? 3;
     this.perTenant = opts.compilesPerTenant ?? 1;
+    this.outageBudgetMs = opts.outageBudgetMs ?? 15 * 60_000;
     this.log = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
+    this.logOnce = throttledLog(this.log);
     this.lanes = [
       ...Array.from({ length: Math.max(1, opts.compileWorkers ?? 1) }, (_, i) => new Lane('compile', i)),
       ...Array.from({ length: Math.max(1, opts.proveWorkers ?? 1) }, (_, i) => new Lane('prove', i)),
@@ -169,23 +182,72 @@ export class LocalJobQueue implements JobQueue {
         const fn = this.records[m.method] as (...a: unknown[]) => Promise<unknown>;
         reply = { type: 'rpc-result', seq: m.seq, ok: true, value: await fn.apply(this.records, m.args) };
       } catch (e) {
-        reply = { type: 'rpc-result', seq: m.seq, ok: false, error: (e as Error).message };
+        reply = { type: 'rpc-result', seq: m.seq, ok: false, error: (e as Error).message, infra: infrastructureOf(e) ?? undefined };
       }
       if (child.connected) child.send(reply, () => {});
     } else if (m.type === 'done') {
       if (m.jobMetrics) this.laneMetrics.set(`${lane.kind}-${lane.index}`, m.jobMetrics);
       const job = lane.current;
       lane.current = null;
-      if (job) {
+      if (job && m.infra && !m.ok && !m.unrecoverable) await this.waitOutage(job, m.infra, m.error ?? 'unavailable');
+      else if (job) {
+        this.outages.delete(jobKey(job));
         // A retryable error leaves the record open: back to the queue with a backoff.
         const backoff = 2000;
         if (!m.ok && !m.unrecoverable) this.log(`${job.kind} ${job.id}: ${m.error ?? 'failed'} (will retry)`);
-        await this.leases
-          .release(job, this.owner, m.error ?? 'the job did not finish', this.maxAttempts, backoff)
-          .catch((e: Error) => this.log(`releasing ${job.id}: ${e.message}`));
+        await this.releaseHeld(job, m.error ?? 'the job did not finish', this.maxAttempts, backoff);
       }
       void this.pump();
     }
+  }
+
+  /**
+   * A job that met an unavailable dependency goes back to the queue without spending the
+   * attempt its take counted, after a backoff (1 s doubling to 30 s); past the outage budget
+   * it fails with a reason naming the dependency.
+   */
+  private async waitOutage(job: ClaimedJob, dependency: Dependency, error: string): Promise<void> {
+    const o = nextOutage(this.outages.get(jobKey(job)), dependency, this.outageBudgetMs);
+    if (o.exhausted) {
+      this.outages.delete(jobKey(job));
+      await this.releaseHeld(job, outageReason(dependency, this.outageBudgetMs, new Error(error)), 0, 0);
+      return;
+    }
+    this.outages.set(jobKey(job), o.state);
+    this.logOnce(outageLogLine(dependency, new Error(error)));
+    await this.releaseHeld(job, error, Number.MAX_SAFE_INTEGER, o.delayMs, true);
+  }
+
+  /**
+   * Releases a job; while the database cannot be written, the job stays held by this
+   * process (its lease renewed when possible) and the release is tried again every second.
+   */
+  private async releaseHeld(job: ClaimedJob, reason: string, maxAttempts: number, retryInMs: number, refund = false): Promise<void> {
+    const key = jobKey(job);
+    for (let i = 0; !this.closing || i === 0; i++) {
+      try {
+        await this.leases.release(job, this.owner, reason, maxAttempts, retryInMs, refund);
+        this.held.delete(key);
+        return;
+      } catch (e) {
+        if (!infrastructureOf(e)) {
+          this.held.delete(key);
+          this.log(`releasing ${job.id}: ${(e as Error).message}`);
+          return;
+        }
+        this.held.set(key, job);
+        this.logOnce(`releasing jobs: ${(e as Error).message} (tried again every second)`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** What queued jobs wait for now: the dependencies of outages seen in the last minute. */
+  waitingFor(): string[] {
+    const now = Date.now();
+    const deps = new Set<Dependency>();
+    for (const o of this.outages.values()) if (now - o.last < 60_000) deps.add(o.dependency);
+    return [...deps].map((d) => DEPENDENCY_NAMES[d]);
   }
 
   private async onExit(lane: Lane, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
@@ -207,8 +269,7 @@ export class LocalJobQueue implements JobQueue {
   }
 
   private async renew(): Promise<void> {
-    for (const lane of this.lanes) {
-      const job = lane.current;
+    for (const job of [...this.lanes.map((l) => l.current), ...this.held.values()]) {
       if (job) await this.leases.renew(job, this.owner, this.leaseMs).catch(() => {});
     }
   }
@@ -241,7 +302,7 @@ export class LocalJobQueue implements JobQueue {
         }
       } while (this.pumpAgain && !this.closing);
     } catch (e) {
-      this.log(`embedded queue: ${(e as Error).message}`);
+      this.logOnce(`embedded queue: ${(e as Error).message}`);
     } finally {
       this.pumping = false;
     }
@@ -272,6 +333,7 @@ export class LocalJobQueue implements JobQueue {
   async reconcile(): Promise<ReconcileReport> {
     const report: ReconcileReport = { requeued: 0, failed: 0 };
     for (const job of await this.leases.expired(false)) {
+      if (this.held.has(jobKey(job))) continue;
       const r = await this.leases.release(job, null, 'its worker stopped renewing the lease', this.maxAttempts, 0);
       if (r === 'requeued') report.requeued++;
       if (r === 'failed') report.failed++;
@@ -295,4 +357,8 @@ export class LocalJobQueue implements JobQueue {
       }),
     );
   }
+}
+
+function jobKey(job: ClaimedJob): string {
+  return job.kind === 'compile' ? `compile/${job.tenant}/${job.id}` : `prove/${job.id}`;
 }

@@ -2,6 +2,7 @@
 // time, reading and writing records through the API process over IPC (see local-queue.ts).
 import { hostname } from 'node:os';
 import { UnrecoverableError } from 'bullmq';
+import { infrastructureOf, InfrastructureError } from '../core/infra-errors.ts';
 import { type FromWorker, type ToWorker, WORKER_OPTIONS_ENV } from './local-queue.ts';
 import { jobSeconds } from './job-metrics.ts';
 import type { JobRecords } from './job-records.ts';
@@ -32,14 +33,22 @@ process.on('message', (m: ToWorker) => {
     const w = waiting.get(m.seq);
     waiting.delete(m.seq);
     if (m.ok) w?.resolve(m.value);
-    else w?.reject(new Error(m.error));
+    else w?.reject(m.infra ? new InfrastructureError(m.infra, m.error ?? 'unavailable') : new Error(m.error));
   } else if (m.type === 'job') {
     running = (async () => {
       try {
         await (m.job.kind === 'compile' ? processors.compile(m.job.tenant, m.job.id) : processors.prove(m.job.id));
         send({ type: 'done', ok: true, jobMetrics: await jobSeconds.get() });
       } catch (e) {
-        send({ type: 'done', ok: false, unrecoverable: e instanceof UnrecoverableError, error: (e as Error).message, jobMetrics: await jobSeconds.get() });
+        const infra = infrastructureOf(e) ?? undefined;
+        send({
+          type: 'done',
+          ok: false,
+          unrecoverable: e instanceof UnrecoverableError,
+          infra,
+          error: (e as Error).message,
+          jobMetrics: await jobSeconds.get(),
+        });
       }
     })();
   } else if (m.type === 'stop') {

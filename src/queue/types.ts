@@ -21,7 +21,10 @@ export interface JobQueue {
    * workers serve their own.
    */
   jobMetrics?(): MetricObjectWithValues<MetricValue<string>>[];
+  /** The dependencies queued jobs wait for now (met by a job in the last minute), named for /readyz. */
+  waitingFor?(): string[];
   /** True when the backend answers (Redis ping, or the embedded worker process is alive). */
+
   ping(): Promise<boolean>;
   /** One reconciler pass (run by one leader at a time). */
   reconcile(): Promise<ReconcileReport>;

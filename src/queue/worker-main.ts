@@ -55,6 +55,7 @@ const workers = startBullWorkers({
   stores,
   queues: cfg.workerQueues,
   compilesPerTenant: cfg.compilesPerTenant,
+  outageBudgetMs: cfg.outageBudgetMs,
 });
 process.stderr.write(
   `zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} ${cfg.workerQueues.join(' and ')} queue(s)\n`,

@@ -29,6 +29,11 @@ export interface Config {
   heartbeatStaleMs: number;
   /** How many times a job is taken before it is failed (worker deaths included). */
   jobAttempts: number;
+  /**
+   * OUTAGE_BUDGET_SECONDS: how long a job waits (with backoff, no attempt spent) for an
+   * unavailable dependency (database, Redis, the artifacts disk) before it fails.
+   */
+  outageBudgetMs: number;
   /** How long an Idempotency-Key stays bound to its proof. */
   idempotencyTtlMs: number;
   /** On SIGTERM, how long in-flight requests and running jobs get to finish. */
@@ -128,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 2000, 100),
     heartbeatStaleMs: int('WORKER_HEARTBEAT_STALE_MS', 30_000, 1000),
     jobAttempts: int('JOB_ATTEMPTS', 3, 1),
+    outageBudgetMs: int('OUTAGE_BUDGET_SECONDS', 900, 1) * 1000,
     idempotencyTtlMs: int('IDEMPOTENCY_TTL_HOURS', 24, 1) * 3600_000,
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     queuePrefix: env.ZKINFER_QUEUE_PREFIX || 'zkinfer',

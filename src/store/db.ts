@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { infrastructureOf } from '../core/infra-errors.ts';
 import { artifactKindDir } from '../core/artifacts.ts';
 
 /** What every SQL statement of the service goes through: PostgreSQL and PGlite alike. */
@@ -42,8 +43,26 @@ class PostgresDb implements Db {
   async exec(text: string): Promise<void> {
     await this.pool.query(text);
   }
-  async tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+  /**
+   * A client of the pool, with an error listener while it is checked out: a server that
+   * goes away (an outage) errors the held client, which must not crash the process; the
+   * client is then discarded on release instead of going back to the pool.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; release(e?: unknown): void }> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (e: Error) => (broken = e);
+    client.on('error', onError);
+    return {
+      client,
+      release: (e?: unknown) => {
+        client.off('error', onError);
+        client.release(broken ?? (e !== undefined && infrastructureOf(e) ? (e as Error) : undefined));
+      },
+    };
+  }
+  async tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+    const { client, release } = await this.checkout();
     const q: Sql = {
       query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params as unknown[])).rows as R[],
       exec: async (text: string) => void (await client.query(text)),
@@ -52,16 +71,17 @@ class PostgresDb implements Db {
       await client.query('BEGIN');
       const out = await fn(q);
       await client.query('COMMIT');
-      client.release();
+      release();
       return out;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
-      client.release();
+      release(e);
       throw e;
     }
   }
   async leader<T>(lockKey: number, fn: () => Promise<T>): Promise<T | undefined> {
-    const client = await this.pool.connect();
+    const { client, release } = await this.checkout();
+    let failed: unknown;
     try {
       const [{ got }] = (await client.query('SELECT pg_try_advisory_lock($1) AS got', [lockKey])).rows as { got: boolean }[];
       if (!got) return undefined;
@@ -70,8 +90,11 @@ class PostgresDb implements Db {
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [lockKey]);
       }
+    } catch (e) {
+      failed = e;
+      throw e;
     } finally {
-      client.release();
+      release(failed);
     }
   }
   async ping(): Promise<boolean> {

@@ -113,6 +113,34 @@ export class Proofs {
     }
   }
 
+  /**
+   * A proof failed by an outage, asked for again with its Idempotency-Key: queued again under
+   * the same id with the request just sent (the failure deleted the first one), attempts
+   * reset. False when the record is no longer failed (another resend took it first).
+   */
+  async requeueFailed(id: string, request: ProofRequestSecret): Promise<boolean> {
+    const sealed = await this.requestKeys.seal(id, request);
+    let requeued = false;
+    try {
+      requeued = await this.db.tx(async (q) => {
+        const rows = await q.query(
+          `UPDATE proofs SET status = 'queued', stage = 'queued', reason = NULL, attempts = 0, handed_at = NULL, lease_owner = NULL, ` +
+            `lease_until = NULL, updated_at = date_trunc('milliseconds', now()) WHERE id = $1 AND status = 'failed' RETURNING id`,
+          [id],
+        );
+        if (!rows.length) return false;
+        await q.query('INSERT INTO proof_requests (proof_id, body) VALUES ($1, $2::jsonb) ON CONFLICT (proof_id) DO UPDATE SET body = EXCLUDED.body', [
+          id,
+          json(sealed),
+        ]);
+        return true;
+      });
+      return requeued;
+    } finally {
+      if (!requeued) await this.requestKeys.erase(id).catch(() => {});
+    }
+  }
+
   async get(id: string): Promise<ProofRecord | null> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return null;
     const [r] = await this.db.query(`SELECT ${PROOF_COLUMNS} FROM proofs WHERE id = $1`, [id]);

@@ -13,6 +13,14 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     workers: Type.Optional(Type.String()),
     store: Type.Optional(Type.String()),
     phase1: Type.Optional(ServicePhase1Schema),
+    waitingFor: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'The dependencies that are unavailable now: queued jobs wait for them (no attempt spent) for up to outageBudgetSeconds, ' +
+          'then fail with a reason starting OUTAGE: (sending the same Idempotency-Key again retries such a proof)',
+      }),
+    ),
+    outageBudgetSeconds: Type.Optional(Type.Integer({ description: 'OUTAGE_BUDGET_SECONDS: how long a job waits for an unavailable dependency' })),
   });
   app.get('/healthz', { config: { rateLimit: false, public: true }, schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({
     status: 'ok',
@@ -50,6 +58,10 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
         store = 'unwritable';
       }
       const ok = queueUp && dbUp && workersOk && store === 'ok';
+      const waitingFor = new Set<string>(app.queue.waitingFor?.() ?? []);
+      if (!dbUp) waitingFor.add('the database');
+      if (!queueUp) waitingFor.add(app.queue.kind === 'bullmq' ? 'Redis' : 'the embedded worker processes');
+      if (store !== 'ok') waitingFor.add('the artifacts folder (disk)');
       return reply.status(ok ? 200 : 503).send({
         status: ok ? 'ready' : 'not ready',
         queue: `${app.queue.kind}: ${queueUp ? 'ok' : 'unreachable'}`,
@@ -57,6 +69,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
         workers,
         store,
         phase1: app.phase1,
+        waitingFor: [...waitingFor],
+        outageBudgetSeconds: Math.round(app.config.outageBudgetMs / 1000),
       });
     },
   );

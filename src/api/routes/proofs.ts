@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { checkInput } from '../../quant/check-input.ts';
+import { ReferenceCheck } from '../reference-check.ts';
+import { failedByInfrastructure } from '../../core/infra-errors.ts';
 import { FIELD_ORDER } from '../../fixed/field.ts';
 import { eraseReceipt, readBundle, readReceipt } from '../../store/proof-files.ts';
 import type { ProofRecord } from '../../store/proofs.ts';
@@ -24,6 +26,7 @@ interface ProofBody {
 }
 
 export async function proofRoutes(app: FastifyInstance): Promise<void> {
+  const reference = new ReferenceCheck(app.config.limits, (m) => app.log.warn(m));
   app.post(
     '/v1/models/:id/proofs',
     {
@@ -31,7 +34,9 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         summary:
           'Request a proof of one inference. Send an Idempotency-Key header to make retries safe: the same key returns the ' +
-          'same proof; the same key with another payload is a 409.',
+          'same proof; the same key with another payload is a 409. A proof that failed because of the infrastructure (an ' +
+          'outage of the database, Redis or the disk longer than OUTAGE_BUDGET_SECONDS, reason starting with OUTAGE:) is ' +
+          'queued again under the same id when its key is sent again. While the database or the disk is down, a 503 with Retry-After.',
         params: Type.Object({ id: Type.String() }),
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
         body: ProofRequestSchema,
@@ -49,6 +54,9 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
       // the stored request do): a bad input is a 400 naming the feature and the bound
       // (never the value), not a failed job later.
       checkInput(body.input, version.descriptor);
+      // The integer reference the prover runs, on the model's weights: an input whose
+      // intermediate values overflow a layer's width is a 400 naming the layer, now.
+      await reference.check(model, body.input);
       for (const f of ['salt', 'nonce'] as const) {
         if (body[f] !== undefined && BigInt(body[f]) >= FIELD_ORDER)
           throw new HttpError(400, 'VALIDATION', `${f} must be below the field order r`, `body.${f}`);
@@ -76,6 +84,18 @@ export async function proofRoutes(app: FastifyInstance): Promise<void> {
         }
         if (r.payloadHash !== payloadFingerprint(app.idempotencySecret, model.id, body))
           throw new HttpError(409, 'IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used with another payload', 'idempotency-key');
+        // A proof the infrastructure failed (an outage past its budget) is made again, under
+        // the same id, when its key is sent again; a proof its input or model failed is not.
+        if (r.status === 'failed') {
+          const rec = await app.stores.proofs.get(r.proofId);
+          if (
+            failedByInfrastructure(rec?.reason) &&
+            (await app.stores.proofs.requeueFailed(r.proofId, { input: body.input, salt: body.salt, nonce: body.nonce }))
+          ) {
+            await app.queue.enqueueProve(r.proofId).catch((e: Error) => req.log.warn({ err: e }, 'proof job not handed to the queue yet'));
+            return reply.status(202).send({ id: r.proofId, status: 'queued' });
+          }
+        }
         return reply.status(202).send({ id: r.proofId, status: r.status });
       }
       // Committed: if this hand-off fails (Redis went down just now), the reconciler makes it.
