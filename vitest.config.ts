@@ -16,6 +16,7 @@ const SERIAL = [
   'test/api/worker-crash.test.ts',
   'test/browser/verify-page.test.ts',
   'test/chaos/chaos.test.ts',
+  'test/chaos/outage.test.ts',
   'test/install/npm-ci.test.ts',
   'test/model/conv.test.ts',
   'test/model/input-privacy.test.ts',
