@@ -2,6 +2,8 @@
 // Runs the TypeScript CLI through tsx's loader, so the package needs no build step.
 // `zkinfer --version` alone answers before anything is loaded (no transpiling).
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
