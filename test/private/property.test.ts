@@ -292,6 +292,13 @@ describe('zkinfer property prove / verify', () => {
     const other = await cli(['property', 'verify', f('p.json'), '--bundle', f('other.json')]);
     expect(other.stdout).toMatch(/NOT THE SAME MODEL: the decision bundle .* is of another model/);
     expect(other.code).toBe(1);
+    // Shown in the decision's own verdict; refused beside another model's decision.
+    const shown = await cli(['verify', f('same.json'), '--property', f('p.json')]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^proven: feature `gender` unused \(/m);
+    const notShown = await cli(['verify', f('other.json'), '--property', f('p.json')]);
+    expect(notShown.code).toBe(1);
+    expect(notShown.stdout).toMatch(/PROPERTY NOT SHOWN .*: it is a property of another model/);
     // The published key passed with --vkey, and another key.
     await writeFile(f('vkey.json'), JSON.stringify(doc.verificationKey));
     expect((await cli(['property', 'verify', f('p.json'), '--vkey', f('vkey.json')])).code).toBe(0);

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
 import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { decodeOutputs } from '../../bundle/decode.ts';
-import { decisionLabel } from '../../bundle/descriptor.ts';
-import { checkReceipt, type ReceiptCheck, verifyBundle, type VerifyResult } from '../../verifier/index.ts';
+import { decisionLabel, descriptorCommitment } from '../../bundle/descriptor.ts';
+import { sha256Text } from '../../core/hash.ts';
+import { checkReceipt, type ReceiptCheck, verifyBundle, verifyProperty, type VerifyResult } from '../../verifier/index.ts';
 import { parseBundle } from '../../bundle/checks.ts';
 import { judgeSetup, type SetupTrust } from '../../verifier/trust.ts';
 import { NOT_CHECKED_LABEL, type Phase1Identity } from '../../prover/phase1.ts';
@@ -23,7 +24,13 @@ export function verifyCommand(program: Command): void {
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
     .option('--address <addr>', "with --onchain: the model's verifier or registry address")
-    .option('--audit <report.json>', 'your own `zkinfer audit --json` report of the key: phase 1 and phase 2 are then taken as that audit established them');
+    .option('--audit <report.json>', 'your own `zkinfer audit --json` report of the key: phase 1 and phase 2 are then taken as that audit established them')
+    .option(
+      '--property <file>',
+      'a property proof of the same private model (`zkinfer property prove`): shown as "proven: ..." in the verdict (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    );
   withTrustPolicy(cmd).action(async (bundleFile: string, o: VerifyOptions) => {
     try {
       await verifyAction(bundleFile, o);
@@ -44,6 +51,7 @@ interface VerifyOptions extends TrustPolicyOptions {
   onchain?: boolean;
   rpc?: string;
   address?: string;
+  property?: string[];
 }
 
 async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void> {
@@ -76,9 +84,36 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
   const checked = await verifyBundle(bundle, { vkey });
   const r = { ...checked, ...setupTrust(checked, audit, o) };
   const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
-  if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
-  else process.stdout.write(formatVerdict(r, receipt).join('\n') + '\n');
-  if (!r.valid || (receipt && !receipt.matches) || r.trust.refusals.length > 0) process.exitCode = EXIT_INVALID;
+  const properties = await propertiesOf(o.property ?? [], r);
+  if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}), ...(properties.length ? { properties } : {}) }, null, 2) + '\n');
+  else process.stdout.write([...formatVerdict(r, receipt), ...properties.map((p) => p.line)].join('\n') + '\n');
+  if (!r.valid || (receipt && !receipt.matches) || r.trust.refusals.length > 0 || properties.some((p) => !p.holds)) process.exitCode = EXIT_INVALID;
+}
+
+/**
+ * Property proofs given beside a decision: each must verify and be of the decision's model
+ * (the same model commitment, public signal 0 of both) for its statement to be shown as proven.
+ */
+async function propertiesOf(
+  files: string[],
+  r: VerifyResult,
+): Promise<{ file: string; holds: boolean; proven: string | null; reason: string; line: string }[]> {
+  const out = [];
+  for (const file of files) {
+    const p = await verifyProperty(await readJsonFile(file, 'property'));
+    const same = p.valid && r.valid && r.model !== null && p.modelCommitment === (await descriptorCommitment(r.model, sha256Text)).toString();
+    const reason = !p.valid ? p.reason : !r.valid ? 'the decision itself does not verify' : same ? 'proof verifies' : 'it is a property of another model';
+    out.push({
+      file,
+      holds: same,
+      proven: same ? p.proven : null,
+      reason,
+      line: same
+        ? `proven: ${p.proven} (${file}; its key ${p.vkeyHash}, embedded in it: compare with the published one)`
+        : `PROPERTY NOT SHOWN (${file}): ${reason}`,
+    });
+  }
+  return out;
 }
 
 /** The parts of an audit report (`zkinfer audit --json`) that verify relies on. */
