@@ -68,7 +68,8 @@ export interface ModelDescriptor {
    * Present for a private model: its parameters are not in the circuit but a private
    * witness of every proof, and the circuit requires Poseidon over them and a secret
    * blinding value to equal `commitment` (decimal; a constant of the circuit, so every proof
-   * under this key used the same parameters). `count` is how many there are. Absent: the
+   * under this key used the same parameters). `count` is how many field elements the
+   * commitment hashes (the parameters, packed several to an element: src/layers/emit.ts `packSigned`). Absent: the
    * parameters are constants of the circuit (a public model).
    */
   parameters?: { visibility: 'private'; commitment: string; count: number };

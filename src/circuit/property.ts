@@ -2,7 +2,7 @@ import { ZkinferError } from '../core/errors.ts';
 import type { PropertyStatement } from '../bundle/property.ts';
 import type { ModelIR } from '../model/ir.ts';
 import type { QuantizedModel } from '../quant/quantize.ts';
-import { ind } from '../layers/emit.ts';
+import { ind, signedWidth, valuesPerWord } from '../layers/emit.ts';
 
 /** What to prove about a private model: a named input unused, or a linear scorecard monotone in it. */
 export type PropertySpec = { kind: 'unused'; input: string } | { kind: 'monotone'; input: string; direction: 'increasing' | 'decreasing' };
@@ -10,8 +10,16 @@ export type PropertySpec = { kind: 'unused'; input: string } | { kind: 'monotone
 /** A statement and where its claim sits in the parameter witness. */
 export interface PropertyPlan {
   statement: PropertyStatement;
-  /** Positions in the parameter witness (`secret.params`) of the weights the claim is about. */
+  /** Positions, among the first layer's weights (in its term order), of the weights the claim is about. */
   indices: number[];
+  /**
+   * How those weights sit in the parameter witness: the first layer's weights come first,
+   * packed `valuesPerWord(width)` to a word (`packSigned`), `total` of them; the claim is
+   * about weight i = slot i mod K of word floor(i / K).
+   */
+  packing: { width: number; total: number };
+  /** The first layer's quantized weights (the values the claim is about; never in the circuit). */
+  weights: bigint[];
   /** What each of them must be: zero, >= 0, or <= 0. */
   check: 'zero' | 'nonnegative' | 'nonpositive';
 }
@@ -53,12 +61,17 @@ export function propertyPlan(ir: ModelIR, q: QuantizedModel, spec: PropertySpec)
   } else {
     indices = layer.cols.flatMap((c, k) => (wanted.has(c) ? [k] : []));
   }
-  if (spec.kind === 'unused') return { statement: { kind: 'unused', input: spec.input, features }, indices, check: 'zero' };
+  // As the private linear layer packs them (src/layers/linear.ts): a layer without terms has one zero weight.
+  const weights = layer.weights.length > 0 ? layer.weights : [0n];
+  const packing = { width: signedWidth(weights), total: weights.length };
+  if (spec.kind === 'unused') return { statement: { kind: 'unused', input: spec.input, features }, indices, check: 'zero', packing, weights };
   checkScorecard(ir, q, input!.categories?.some((c) => c !== null) === true, spec.input);
   return {
     statement: { kind: 'monotone', input: spec.input, direction: spec.direction, features },
     indices,
     check: spec.direction === 'increasing' ? 'nonnegative' : 'nonpositive',
+    packing,
+    weights,
   };
 }
 
@@ -93,7 +106,7 @@ export interface PropertyConstants {
  * the parameter commitment of the descriptor and the plan's check on each position. The
  * text holds positions and constants only, none of the parameter values.
  */
-export function generatePropertyCircuit(plan: PropertyPlan, c: PropertyConstants): string {
+export function generatePropertyCircuit(plan: Omit<PropertyPlan, 'weights'>, c: PropertyConstants): string {
   const lines = [
     'pragma circom 2.1.6;',
     '',
@@ -114,22 +127,23 @@ export function generatePropertyCircuit(plan: PropertyPlan, c: PropertyConstants
     `${ind}commit.blinding <== blinding;`,
     `${ind}commit.out === ${c.paramCommitment};`,
   ];
-  const n = plan.indices.length;
-  if (n > 0) {
-    lines.push(`${ind}var at[${n}] = [${plan.indices.join(', ')}];`);
-    if (plan.check === 'zero') {
-      // circom --O2 substitutes each such weight by the constant 0 (its wire is gone): the
-      // commitment is then computed over 0 there, so other parameters still cannot satisfy it.
-      lines.push(`${ind}for (var k = 0; k < ${n}; k++) {`, `${ind}${ind}params[at[k]] === 0;`, `${ind}}`);
-    } else {
-      const sign = plan.check === 'nonnegative' ? '' : '-';
-      lines.push(
-        `${ind}component sign[${n}];`,
-        `${ind}for (var k = 0; k < ${n}; k++) {`,
-        `${ind}${ind}sign[k] = NonNegative(${WEIGHT_BITS});`,
-        `${ind}${ind}sign[k].in <== ${sign}params[at[k]];`,
-        `${ind}}`,
-      );
+  // The words holding the claimed weights, unpacked (UnpackSigned range-checks and pins each
+  // slot: the unpacking of a word is unique), then the check on each claimed slot.
+  const W = plan.packing.width;
+  const K = valuesPerWord(W);
+  const byWord = new Map<number, number[]>();
+  for (const i of plan.indices) byWord.set(Math.floor(i / K), [...(byWord.get(Math.floor(i / K)) ?? []), i % K]);
+  for (const [u, slots] of byWord) {
+    const inWord = Math.min(K, plan.packing.total - u * K);
+    lines.push(`${ind}component w${u} = UnpackSigned(${inWord}, ${W});`, `${ind}w${u}.word <== params[${u}];`);
+    for (const k of slots) {
+      if (plan.check === 'zero') lines.push(`${ind}w${u}.v[${k}] === 0;`);
+      else {
+        lines.push(
+          `${ind}component s${u}_${k} = NonNegative(${WEIGHT_BITS});`,
+          `${ind}s${u}_${k}.in <== ${plan.check === 'nonnegative' ? '' : '-'}w${u}.v[${k}];`,
+        );
+      }
     }
   }
   lines.push('}', '', 'component main = ZkinferProperty();', '');

@@ -184,3 +184,58 @@ export function paramCommitmentConstraints(n: number): number {
   }
   return total;
 }
+
+/** Signed values of width W per packed parameter (their digits fill at most 252 bits, below the field's 253). */
+export const valuesPerWord = (W: number): number => Math.floor(252 / W);
+
+/** Values in [-2^(W-1), 2^(W-1)) packed `valuesPerWord(W)` to a parameter: v + 2^(W-1) at bit k W (UnpackSigned). */
+export function packSigned(vs: readonly bigint[], W: number): bigint[] {
+  const K = valuesPerWord(W);
+  const half = 1n << BigInt(W - 1);
+  const words: bigint[] = [];
+  for (let k = 0; k < vs.length; k += K) words.push(vs.slice(k, k + K).reduce((w, v, j) => w + ((v + half) << BigInt(j * W)), 0n));
+  return words;
+}
+
+/**
+ * `name[n]` = the n signed values of width W packed in the parameters from `p[w0]`
+ * (UnpackSigned components, one per word).
+ */
+export function emitUnpack(ctx: EmitContext, name: string, n: number, W: number, w0: number): void {
+  const p = ctx.params!.signal;
+  const K = valuesPerWord(W);
+  const full = Math.floor(n / K);
+  const rest = n % K;
+  ctx.lines.push(`${ind}signal ${name}[${n}];`);
+  if (full > 0) {
+    ctx.lines.push(
+      `${ind}component ${name}U[${full}];`,
+      `${ind}for (var u = 0; u < ${full}; u++) {`,
+      `${ind}${ind}${name}U[u] = UnpackSigned(${K}, ${W});`,
+      `${ind}${ind}${name}U[u].word <== ${p}[${w0} + u];`,
+      `${ind}${ind}for (var k = 0; k < ${K}; k++) {`,
+      `${ind}${ind}${ind}${name}[u * ${K} + k] <== ${name}U[u].v[k];`,
+      `${ind}${ind}}`,
+      `${ind}}`,
+    );
+  }
+  if (rest > 0) {
+    ctx.lines.push(
+      `${ind}component ${name}R = UnpackSigned(${rest}, ${W});`,
+      `${ind}${name}R.word <== ${p}[${w0 + full}];`,
+      `${ind}for (var k = 0; k < ${rest}; k++) {`,
+      `${ind}${ind}${name}[${full * K} + k] <== ${name}R.v[k];`,
+      `${ind}}`,
+    );
+  }
+}
+
+/** The fewest bits W (at least 2) with every value in [-2^(W-1), 2^(W-1)): the packing width of a private layer's parameters. */
+export function signedWidth(vs: readonly bigint[]): number {
+  let W = 2;
+  for (const v of vs) {
+    const m = v < 0n ? -v - 1n : v;
+    while (m >= 1n << BigInt(W - 1)) W++;
+  }
+  return W;
+}

@@ -4,7 +4,7 @@ import { FIELD_ORDER } from '../fixed/field.ts';
 import { firstLayerInput } from '../fixed/input-quant.ts';
 import { activationBits } from '../fixed/settings.ts';
 import { toFixed } from './common.ts';
-import { type Cursor, type EmitContext, emitCopies, ind, list } from './emit.ts';
+import { type Cursor, type EmitContext, emitCopies, emitUnpack, ind, list, packSigned, signedWidth, valuesPerWord } from './emit.ts';
 import { allKnown, type CountEnv, type LayerCount, type ShapeContext, type WrapContext } from './layer.ts';
 
 /**
@@ -41,6 +41,8 @@ export interface LinearShape {
   src: Int32Array | null;
   /** In a private model: the layer's weights (one product constraint each), read from the parameter witness with its biases. */
   terms?: number;
+  /** In a private model: the packing widths of the weights and of the biases (`signedWidth`), which their unpacking range-checks. */
+  widths?: { w: number; b: number };
 }
 
 /** Extra weight precision is capped: each extra bit costs one constraint per neuron. */
@@ -141,11 +143,17 @@ export function copySourcesFloat(layer: DenseLayer | SparseLayer, t: number, s: 
   return copyRows(layer.outSize, termsOf(layer, weights), (j) => Math.round(layer.bias[j] * 2 ** (s + t)) === 0, weight, fits);
 }
 
+/** A private linear layer's products and packing widths (a layer without terms has one zero weight). */
+function privateTerms(q: { weights: bigint[]; bias: bigint[] }): { terms: number; widths: { w: number; b: number } } {
+  const weights = q.weights.length > 0 ? q.weights : [0n];
+  return { terms: weights.length, widths: { w: signedWidth(weights), b: signedWidth(q.bias) } };
+}
+
 /** The shape of a float linear layer whose weights quantize with shift t (`acc`: a narrower rescale width). */
 export function linearShape(layer: DenseLayer | SparseLayer, t: number, ctx: ShapeContext, acc: number | null): LinearShape {
   const st = ctx.settings;
   const w = activationBits(st);
-  const terms = ctx.private ? { terms: Math.max(1, layer.kind === 'dense' ? layer.weights.length : layer.vals.length) } : {};
+  const terms = ctx.private ? privateTerms(quantizeLinear(layer.name, layer.kind === 'dense' ? layer.weights : layer.vals, layer.bias, st.scaleBits)) : {};
   if (ctx.next === 'maxpool') return { outSize: layer.outSize, shift: t, N: w + t, src: null, ...terms };
   // A private model's rows are all rescaled: which rows copy an input depends on the weights.
   if (ctx.private) return { outSize: layer.outSize, shift: t, N: w + t, src: new Int32Array(layer.outSize).fill(-1), ...terms };
@@ -159,7 +167,7 @@ export function linearShape(layer: DenseLayer | SparseLayer, t: number, ctx: Sha
 export function qlinearShape(layer: QLinear & { rowPtr?: number[]; cols?: number[] }, ctx: EmitContext, accBits?: number): LinearShape {
   // The accumulator's width: activation bits + t, or narrower for a first layer whose inputs are narrower.
   const N = accBits ?? activationBits(ctx.q.settings) + layer.shift;
-  const terms = ctx.q.private ? { terms: Math.max(1, layer.weights.length) } : {};
+  const terms = ctx.q.private ? privateTerms(layer) : {};
   if (ctx.next === 'maxpool') return { outSize: layer.outSize, shift: layer.shift, N, src: null, ...terms };
   if (ctx.q.private) return { outSize: layer.outSize, shift: layer.shift, N, src: new Int32Array(layer.outSize).fill(-1), ...terms };
   return { outSize: layer.outSize, shift: layer.shift, N, src: copySources(layer, sourceFits(ctx)) };
@@ -176,9 +184,18 @@ function sourceFits(ctx: EmitContext): (col: number) => boolean {
 /** The rescale's constraints: N per row that does not copy an input, none when a max pool follows. */
 export function linearCount(p: LinearShape, env: CountEnv): LayerCount {
   const c = publicLinearCount(p, env);
-  if (p.terms === undefined) return c;
-  // Private weights: each product weight x input is a constraint (constant weights make it linear).
-  return { ...c, constraints: c.constraints + p.terms, formula: `${p.terms} products + ${c.formula}`, params: p.terms + p.outSize };
+  if (p.terms === undefined || !p.widths) return c;
+  // Private weights: each product weight x input is a constraint (constant weights make it
+  // linear); each weight and bias is range-checked by the unpacking of the words it is packed in.
+  const { w, b } = p.widths;
+  const unpack = p.terms * w + p.outSize * b;
+  const params = Math.ceil(p.terms / valuesPerWord(w)) + Math.ceil(p.outSize / valuesPerWord(b));
+  return {
+    ...c,
+    constraints: c.constraints + p.terms + unpack,
+    formula: `${p.terms} products + ${p.terms} x ${w} + ${p.outSize} x ${b} unpacked + ${c.formula}`,
+    params,
+  };
 }
 
 function publicLinearCount(p: LinearShape, _env: CountEnv): LayerCount {
@@ -198,23 +215,24 @@ function publicLinearCount(p: LinearShape, _env: CountEnv): LayerCount {
 export function emitPrivateLinear(layer: QLinear, t: string, template: string, args: (number | string)[], cur: Cursor, ctx: EmitContext, dense: boolean): void {
   const params = ctx.params!;
   // A sparse layer without terms still has one (zero) weight: circom arrays are never empty.
-  const w0 = params.take(layer.weights.length > 0 ? layer.weights : [0n]);
-  const b0 = params.take(layer.bias);
-  const p = params.signal;
-  const n = Math.max(1, layer.weights.length);
+  const { terms: n, widths } = privateTerms(layer);
+  const weights = layer.weights.length > 0 ? layer.weights : [0n];
+  // Packed floor(252 / width) to a parameter: the unpacking range-checks each one.
+  emitUnpack(ctx, `${t}Wv`, n, widths.w, params.take(packSigned(weights, widths.w)));
+  emitUnpack(ctx, `${t}Bv`, layer.outSize, widths.b, params.take(packSigned(layer.bias, widths.b)));
   ctx.lines.push(`${ind}component ${t}Mul = ${template}(${args.join(', ')});`, `${ind}${t}Mul.in <== ${cur.values};`);
   if (dense) {
     ctx.lines.push(
       `${ind}for (var j = 0; j < ${layer.outSize}; j++) {`,
       `${ind}${ind}for (var i = 0; i < ${layer.inSize}; i++) {`,
-      `${ind}${ind}${ind}${t}Mul.w[j][i] <== ${p}[${w0} + j * ${layer.inSize} + i];`,
+      `${ind}${ind}${ind}${t}Mul.w[j][i] <== ${t}Wv[j * ${layer.inSize} + i];`,
       `${ind}${ind}}`,
       `${ind}}`,
     );
   } else {
-    ctx.lines.push(`${ind}for (var k = 0; k < ${n}; k++) {`, `${ind}${ind}${t}Mul.w[k] <== ${p}[${w0} + k];`, `${ind}}`);
+    ctx.lines.push(`${ind}for (var k = 0; k < ${n}; k++) {`, `${ind}${ind}${t}Mul.w[k] <== ${t}Wv[k];`, `${ind}}`);
   }
-  ctx.lines.push(`${ind}for (var j = 0; j < ${layer.outSize}; j++) {`, `${ind}${ind}${t}Mul.b[j] <== ${p}[${b0} + j];`, `${ind}}`);
+  ctx.lines.push(`${ind}for (var j = 0; j < ${layer.outSize}; j++) {`, `${ind}${ind}${t}Mul.b[j] <== ${t}Bv[j];`, `${ind}}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { TREE_LEAF, TREE_MODES, type TreeEnsembleLayer, type TreeMode } from '../model/ir.ts';
-import { type Cursor, type EmitContext, ind, list } from './emit.ts';
+import { type Cursor, emitUnpack, type EmitContext, ind, list, packSigned, valuesPerWord } from './emit.ts';
 
 /**
  * A tree ensemble of a private model (`QuantizedModel.private`): the thresholds, the leaf
@@ -135,51 +135,6 @@ export function privateTreeShape(test: Uint8Array, feature: ArrayLike<number>, w
     else equalities++;
   });
   return { compareBits, equalities, internal: test.length - leaves, leaves };
-}
-
-/** Signed values of width W per packed parameter (their digits fill at most 252 bits, below the field's 253). */
-export const valuesPerWord = (W: number): number => Math.floor(252 / W);
-
-/** Values in [-2^(W-1), 2^(W-1)) packed `valuesPerWord(W)` to a parameter: v + 2^(W-1) at bit k W (UnpackSigned). */
-export function packSigned(vs: readonly bigint[], W: number): bigint[] {
-  const K = valuesPerWord(W);
-  const half = 1n << BigInt(W - 1);
-  const words: bigint[] = [];
-  for (let k = 0; k < vs.length; k += K) words.push(vs.slice(k, k + K).reduce((w, v, j) => w + ((v + half) << BigInt(j * W)), 0n));
-  return words;
-}
-
-/**
- * `name[n]` = the n signed values of width W packed in the parameters from `p[w0]`
- * (UnpackSigned components, one per word).
- */
-function emitUnpack(ctx: EmitContext, name: string, n: number, W: number, w0: number): void {
-  const p = ctx.params!.signal;
-  const K = valuesPerWord(W);
-  const full = Math.floor(n / K);
-  const rest = n % K;
-  ctx.lines.push(`${ind}signal ${name}[${n}];`);
-  if (full > 0) {
-    ctx.lines.push(
-      `${ind}component ${name}U[${full}];`,
-      `${ind}for (var u = 0; u < ${full}; u++) {`,
-      `${ind}${ind}${name}U[u] = UnpackSigned(${K}, ${W});`,
-      `${ind}${ind}${name}U[u].word <== ${p}[${w0} + u];`,
-      `${ind}${ind}for (var k = 0; k < ${K}; k++) {`,
-      `${ind}${ind}${ind}${name}[u * ${K} + k] <== ${name}U[u].v[k];`,
-      `${ind}${ind}}`,
-      `${ind}}`,
-    );
-  }
-  if (rest > 0) {
-    ctx.lines.push(
-      `${ind}component ${name}R = UnpackSigned(${rest}, ${W});`,
-      `${ind}${name}R.word <== ${p}[${w0 + full}];`,
-      `${ind}for (var k = 0; k < ${rest}; k++) {`,
-      `${ind}${ind}${name}[${full * K} + k] <== ${name}R.v[k];`,
-      `${ind}}`,
-    );
-  }
 }
 
 /**

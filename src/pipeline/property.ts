@@ -38,9 +38,9 @@ export async function propertyCircuit(m: CompiledModel, spec: PropertySpec): Pro
 }
 
 /** The positions of the plan whose committed value breaks the claim. */
-export function propertyViolations(plan: PropertyPlan, params: readonly bigint[]): number[] {
+export function propertyViolations(plan: PropertyPlan): number[] {
   const bad = (v: bigint) => (plan.check === 'zero' ? v !== 0n : plan.check === 'nonnegative' ? v < 0n : v > 0n);
-  return plan.indices.filter((i) => bad(params[i]));
+  return plan.indices.filter((i) => bad(plan.weights[i]));
 }
 
 /** Sets up (or reuses) the Groth16 key of a property circuit, on the same powers of tau a decision circuit would use. */
@@ -61,7 +61,7 @@ export interface PropertyProof {
  */
 export async function proveProperty(m: CompiledModel, spec: PropertySpec, opts: SetupOptions = {}): Promise<PropertyProof> {
   const c = await propertyCircuit(m, spec);
-  const bad = propertyViolations(c.plan, m.secret!.params);
+  const bad = propertyViolations(c.plan);
   if (bad.length > 0) {
     const what = c.plan.check === 'zero' ? 'nonzero' : c.plan.check === 'nonnegative' ? 'negative' : 'positive';
     throw new ZkinferError(

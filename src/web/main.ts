@@ -152,8 +152,8 @@ function showOutcome(o: Outcome) {
   row('Model id', span(r.modelId ?? '', 'mono'));
   const params = b.model.parameters;
   if (params) {
-    const p = row('Parameters', `private: ${params.count} parameters, not published; proven to be the ones committed to by `);
-    p.append(span(params.commitment, 'mono'), ' (the same for every decision under this key)');
+    const p = row('Parameters', 'private, not published; proven to be the ones committed to by ');
+    p.append(span(params.commitment, 'mono'), ` (${params.count} committed field elements, the same for every decision under this key)`);
   }
   const out = r.outputs!;
   if (out.inputs) row('Public input', out.inputs.join(', '));

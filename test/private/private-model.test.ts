@@ -37,7 +37,10 @@ describe('a private model: parameters as a private witness bound by a commitment
 
   it('states its commitment in the descriptor, as Poseidon over the parameters and the blinding', async () => {
     const params = m.secret!.params;
-    expect(params.length).toBe(8 * 16 + 16 + 16 * 8 + 8 + 8 + 1);
+    // 280 weights and 25 biases (8-16-8-1), packed several to a committed word.
+    const q = m.quantized.layers.filter((l) => l.kind === 'dense') as { weights: bigint[]; bias: bigint[] }[];
+    expect(q.reduce((a, l) => a + l.weights.length + l.bias.length, 0)).toBe(8 * 16 + 16 + 16 * 8 + 8 + 8 + 1);
+    expect(params.length).toBeLessThan(40);
     expect(m.descriptor.parameters).toEqual({
       visibility: 'private',
       commitment: (await parameterCommitment(params, BLINDING)).toString(),
@@ -64,8 +67,10 @@ describe('a private model: parameters as a private witness bound by a commitment
   });
 
   it('shows none of its parameters in the circuit, the bundle or the key', async () => {
-    // Parameters beyond 1000 in magnitude: distinctive enough that a match would not be chance.
-    const big = [...new Set(m.secret!.params.filter((v) => v > 1000n || v < -1000n).map(String))];
+    // Weights and biases beyond 1000 in magnitude (distinctive enough that a match would not be chance), and the packed words.
+    const layers = m.quantized.layers.filter((l) => l.kind === 'dense') as { weights: bigint[]; bias: bigint[] }[];
+    const values = [...layers.flatMap((l) => [...l.weights, ...l.bias]), ...m.secret!.params];
+    const big = [...new Set(values.filter((v) => v > 1000n || v < -1000n).map(String))];
     expect(big.length).toBeGreaterThan(20);
     const texts = {
       circuit: m.circuit.source,
@@ -94,11 +99,11 @@ describe('a private model: parameters as a private witness bound by a commitment
     expect(firstViolated(constraints, w)).toBe(-1);
     // The witness calculator itself refuses a changed weight (the commitment is a constant of the circuit) ...
     const changed = [...m.secret!.params];
-    changed[3] += 1n;
+    changed[1] += 1n;
     await expect(calc.witness({ ...input, params: changed })).rejects.toThrow();
     // ... and so does the constraint system, for a witness with that weight edited in place.
     const sym = await readSymbols(m.compiled.sym);
-    const at = sym.get('main.params[3]')!;
+    const at = sym.get('main.params[1]')!;
     expect(at).toBeGreaterThan(0);
     const tampered = [...w];
     tampered[at] += 1n;

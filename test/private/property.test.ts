@@ -221,7 +221,10 @@ describe('property proofs over a private model\u2019s committed parameters', () 
 
   it('holds none of the parameter values in the circuit text, the bundle or the key', async () => {
     const c = await propertyCircuit(ignores, { kind: 'unused', input: 'gender' });
-    const big = [...new Set(ignores.secret!.params.filter((v) => v > 100n || v < -100n).map(String))];
+    // The quantized weights and biases, and the packed words the circuit takes.
+    const layers = ignores.quantized.layers.filter((l) => l.kind === 'dense') as { weights: bigint[]; bias: bigint[] }[];
+    const values = [...layers.flatMap((l) => [...l.weights, ...l.bias]), ...ignores.secret!.params];
+    const big = [...new Set(values.filter((v) => v > 100n || v < -100n).map(String))];
     expect(big.length).toBeGreaterThan(10);
     for (const [what, text] of Object.entries({ circuit: c.source, bundle: JSON.stringify(unused) })) {
       const seen = tokens(text);

@@ -180,8 +180,8 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
   const params = r.model?.parameters;
   if (params)
     lines.push(
-      `private model: its ${params.count} parameters are not published; the proof shows they are the ones committed to by ${params.commitment} ` +
-        '(every proof under this key uses the same ones)',
+      `private model: its parameters are not published; the proof shows they are the ones committed to by ${params.commitment} ` +
+        `(${params.count} committed field elements; every proof under this key uses the same ones)`,
     );
   if (r.outputs) {
     if (r.outputs.inputs) lines.push(`public input ${r.outputs.inputs.join(', ')}`);
