@@ -85,6 +85,7 @@ for (const b of BACKENDS)
         '004_compile_fairness.sql',
         '005_ceremony_resets.sql',
         '006_idempotency_keyed.sql',
+        '007_private_models.sql',
       ]);
     });
 
