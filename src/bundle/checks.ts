@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/canonical-json.ts';
 // Browser-safe: the structural checks on a proof bundle (its JSON Schema, and that its
 // copies of proven values say what the public signals say), in Node and in the
 // verification page (src/web). No node: imports here or in what this imports.
@@ -101,6 +102,10 @@ export function checkCopies(b: ProofBundle, outputs: DecodedOutputs): { reason: 
   if (b.inputCommitment !== ic) return { reason: 'inputCommitment is not the proven input commitment (public signal 1)', field: 'inputCommitment' };
   for (const k of ['integers', 'values', 'decision', 'probability', 'inputs'] as const) {
     if (!sameNumbers(b.outputs[k], outputs[k])) return { reason: `outputs.${k} is not what the public signals hold`, field: `outputs.${k}` };
+  }
+  for (const k of ['reasons', 'fairness'] as const) {
+    if (canonicalJson(b.outputs[k] ?? null) !== canonicalJson(outputs[k] ?? null))
+      return { reason: `outputs.${k} is not what the public signals hold`, field: `outputs.${k}` };
   }
   return null;
 }

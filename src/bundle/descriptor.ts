@@ -3,6 +3,7 @@
 import { canonicalJson } from '../core/canonical-json.ts';
 import type { Head } from '../model/ir.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
+import type { ExplainSettings } from '../quant/explain.ts';
 
 /** sha256 of a string's UTF-8 bytes, as lowercase hex (node:crypto in Node, crypto.subtle in the browser). */
 export type Sha256 = (text: string) => string | Promise<string>;
@@ -73,6 +74,13 @@ export interface ModelDescriptor {
    * parameters are constants of the circuit (a public model).
    */
   parameters?: { visibility: 'private'; commitment: string; count: number };
+  /**
+   * Present when every proof also proves reasons and fairness (src/quant/explain.ts): how
+   * many reasons, the features they rank (a reason is an index into `features`), each input
+   * slot's baseline (raw units), and the protected features with their test values. The
+   * proven values are the public signals `packedExplain`.
+   */
+  explain?: ExplainSettings;
 }
 
 /** How a proven decision reads: the model's label when it has one, else what the number means. */

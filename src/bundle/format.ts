@@ -49,6 +49,14 @@ export interface DecodedOutputs {
   probability: number[] | null;
   /** The proven input as real numbers, when the input is public; null otherwise. */
   inputs: number[] | null;
+  /**
+   * The proven principal reasons (a model with `explain.reasons`), most lowering first: the
+   * feature, its index in `explain.features`, and its contribution to the score (score units;
+   * the integer at the output scale as `contributionInteger`).
+   */
+  reasons?: { feature: string; index: number; contribution: number; contributionInteger: string }[];
+  /** Per protected feature (a model with `explain.protected`): true when the proven decision is the same for each test value. */
+  fairness?: { feature: string; unchanged: boolean }[];
 }
 
 /** A self-contained, versioned proof document (JSON Schema: schemas/proof-bundle.schema.json). */

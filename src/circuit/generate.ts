@@ -5,6 +5,8 @@ import type { QuantizedModel } from '../quant/quantize.ts';
 import { activationBits } from '../fixed/settings.ts';
 import { packedCount } from '../fixed/pack.ts';
 import { isUnsigned, type OneHotGroup, oneHotGroups } from '../fixed/input-quant.ts';
+import { type ExplainSpec, explainCount, explainOverhead, explainWidth } from '../quant/explain.ts';
+import { emitExplain } from './explain.ts';
 
 /**
  * Circuit generation: a pure function from a quantized model to `.circom` text.
@@ -16,7 +18,7 @@ import { isUnsigned, type OneHotGroup, oneHotGroups } from '../fixed/input-quant
 /** Where the generated text comes from, per layer, for the layer table. */
 export interface LayerPlan {
   name: string;
-  kind: QLayer['kind'] | 'input' | 'head' | 'parameters';
+  kind: QLayer['kind'] | 'input' | 'head' | 'parameters' | 'explain';
   size: number;
   /** Exact non-linear constraint count after circom --O2. */
   constraints: number;
@@ -104,12 +106,24 @@ function emitInputChecks(
   return { pos: 'inPos', constraints, formula: parts.join(' + ') };
 }
 
+/** Variants of the model template that a model with proven reasons or fairness uses (src/circuit/explain.ts). */
+export interface TemplateOptions {
+  /**
+   * The model without its input checks: it takes `x` with its sign digits `inPos` as
+   * inputs (a copy evaluated on the checked input with some features replaced by declared
+   * constants), and a private model's parameters `p` without their commitment.
+   */
+  core?: boolean;
+  /** Also output the inputs' sign digits (`xPos`), for the cores to reuse. */
+  exposePos?: boolean;
+}
+
 /**
  * Generates the model template. Inputs `x` are range-checked to the activation width
  * (this bounds every accumulator: see `checkNoWrap`). Outputs `y` are the final
  * values; `decision` holds the sigmoid thresholds or the softmax argmax.
  */
-export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferModel'): GeneratedCircuit {
+export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferModel', opts: TemplateOptions = {}): GeneratedCircuit {
   const w = activationBits(q.settings);
   const lines: string[] = [];
   const plan: LayerPlan[] = [];
@@ -124,7 +138,10 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   const paramsAt = lines.length;
   let inPos: string;
   const groups = oneHotGroups(q.inputs);
-  if (groups.length > 0) {
+  if (opts.core) {
+    lines.push(`${ind}// the inputs' sign digits, from the caller's input checks (or constants it set)`, `${ind}signal input inPos[${q.inputSize}];`);
+    inPos = 'inPos';
+  } else if (groups.length > 0) {
     const r = emitInputChecks(q.inputQuant?.bits ?? Array(q.inputSize).fill(w), lines, groups, 1n << BigInt(q.settings.scaleBits), (i) =>
       isUnsigned(q.inputQuant, i),
     );
@@ -141,6 +158,7 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
     plan.push({ name: 'input', kind: 'input', size: q.inputSize, constraints: r.constraints, formula: r.formula });
   }
 
+  if (opts.exposePos) lines.push(`${ind}signal output xPos[${q.inputSize}];`, `${ind}xPos <== ${inPos};`);
   let cur: Cursor = { values: 'x', pos: inPos, size: q.inputSize };
   q.layers.forEach((layer, index) => {
     const m = qlayerModule(layer.kind);
@@ -172,6 +190,10 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   if (params) {
     const n = params.values.length;
     if (n === 0) throw new ZkinferError('SETTINGS', 'this model has no parameters to keep private: register it as public', 'visibility');
+  }
+  if (params && opts.core) lines.splice(paramsAt, 0, `${ind}signal input ${params.signal}[${params.values.length}];`);
+  else if (params) {
+    const n = params.values.length;
     lines.splice(paramsAt, 0, `${ind}signal input ${params.signal}[${n}];`, `${ind}signal input blinding;`, `${ind}signal output paramCommitment;`);
     lines.push(
       `${ind}// the parameter commitment: Poseidon over the ${n} parameters and the blinding`,
@@ -194,9 +216,14 @@ export function generateModelTemplate(q: QuantizedModel, template = 'ZkinferMode
   };
 }
 
-/** The includes of a circuit of `q`: the model templates, the commitments, a private model's templates. */
-function includes(q: QuantizedModel, commitment: boolean): string[] {
-  return ['include "zkinfer.circom";', ...(commitment ? ['include "commitment.circom";'] : []), ...(q.private ? ['include "private.circom";'] : [])];
+/** The includes of a circuit of `q`: the model templates, the commitments, a private model's templates, an explanation's. */
+function includes(q: QuantizedModel, commitment: boolean, explain = false): string[] {
+  return [
+    'include "zkinfer.circom";',
+    ...(commitment ? ['include "commitment.circom";'] : []),
+    ...(q.private ? ['include "private.circom";'] : []),
+    ...(explain ? ['include "explain.circom";'] : []),
+  ];
 }
 
 /** A standalone circuit with the model as main: outputs public, inputs private. */
@@ -209,13 +236,14 @@ export function generateCircuit(q: QuantizedModel): GeneratedCircuit {
 }
 
 /** Names of the public signals of a proof circuit, in the order snarkjs lists them. */
-export function publicSignalNames(q: QuantizedModel, decisionSize: number, publicInput = false): string[] {
+export function publicSignalNames(q: QuantizedModel, decisionSize: number, publicInput = false, explained = 0): string[] {
   const w = activationBits(q.settings);
-  const packed = (name: string, count: number) => Array.from({ length: packedCount(count, w) }, (_, i) => `${name}[${i}]`);
+  const packed = (name: string, count: number, width = w) => Array.from({ length: packedCount(count, width) }, (_, i) => `${name}[${i}]`);
   return [
     'modelCommitment',
     ...(publicInput ? packed('packedFeatures', q.inputSize) : ['inputCommitment']),
     ...packed('packedOutputs', q.outputSize + decisionSize),
+    ...(explained > 0 ? packed('packedExplain', explained, explainWidth(w)) : []),
     'nonce',
   ];
 }
@@ -235,9 +263,11 @@ export function publicSignalNames(q: QuantizedModel, decisionSize: number, publi
 export function generateProofCircuit(
   q: QuantizedModel,
   modelCommitment: bigint,
-  opts: { publicInput?: boolean; paramCommitment?: bigint } = {},
+  opts: { publicInput?: boolean; paramCommitment?: bigint; explain?: ExplainSpec } = {},
 ): GeneratedCircuit & { publicSignals: string[] } {
-  const model = generateModelTemplate(q);
+  const ex = opts.explain && (opts.explain.reasons > 0 || opts.explain.protected.length > 0) ? opts.explain : undefined;
+  const model = generateModelTemplate(q, 'ZkinferModel', { exposePos: ex !== undefined });
+  const core = ex ? generateModelTemplate(q, 'ZkinferCore', { core: true }) : undefined;
   const pc = opts.paramCommitment;
   if (q.private && pc === undefined) throw new Error('a private model needs its parameter commitment');
   const nParams = model.params?.length ?? 0;
@@ -245,16 +275,39 @@ export function generateProofCircuit(
   const pub = opts.publicInput === true;
   const w = activationBits(q.settings);
   const nOut = q.outputSize + d;
+  const explainLines: string[] = [];
+  const plan = [...model.plan];
+  if (ex) {
+    const values = emitExplain(q, ex, d, explainLines);
+    const m = explainCount(ex);
+    explainLines.push(
+      `${ind}// the reasons and fairness bits, packed: they are public signals bound like the outputs`,
+      `${ind}component packEx = Pack(${m}, ${explainWidth(w)});`,
+      `${ind}packEx.in <== ${values};`,
+      `${ind}packedExplain <== packEx.out;`,
+    );
+    const o = explainOverhead(ex, q, d);
+    const per = core!.constraints;
+    plan.push({
+      name: 'explain',
+      kind: 'explain',
+      size: m,
+      constraints: o.copies * per + o.constraints,
+      formula: `${o.copies} model copies x ${per} + ${o.constraints}`,
+    });
+  }
   const lines = [
     'pragma circom 2.1.6;',
     '',
-    ...includes(q, !pub),
+    ...includes(q, !pub, ex !== undefined),
     '',
     model.source,
+    ...(core ? [core.source] : []),
     'template ZkinferProof() {',
     `${ind}signal output modelCommitment;`,
     pub ? `${ind}signal output packedFeatures[${packedCount(q.inputSize, w)}];` : `${ind}signal output inputCommitment;`,
     `${ind}signal output packedOutputs[${packedCount(nOut, w)}];`,
+    ...(ex ? [`${ind}signal output packedExplain[${packedCount(explainCount(ex), explainWidth(w))}];`] : []),
     `${ind}signal input nonce;`,
     `${ind}signal input x[${q.inputSize}];`,
     ...(pub ? [] : [`${ind}signal input salt;`]),
@@ -279,6 +332,7 @@ export function generateProofCircuit(
     `${ind}}`,
     ...(d > 0 ? [`${ind}for (var i = 0; i < ${d}; i++) {`, `${ind}${ind}packOut.in[${q.outputSize} + i] <== model.decision[i];`, `${ind}}`] : []),
     `${ind}packedOutputs <== packOut.out;`,
+    ...explainLines,
     ...(pub
       ? [
           `${ind}// The input is public: the packed quantized features are public signals.`,
@@ -301,5 +355,11 @@ export function generateProofCircuit(
     'component main {public [nonce]} = ZkinferProof();',
     '',
   ];
-  return { ...model, source: lines.join('\n'), publicSignals: publicSignalNames(q, d, pub) };
+  return {
+    ...model,
+    plan,
+    constraints: plan.reduce((a, p) => a + p.constraints, 0),
+    source: lines.join('\n'),
+    publicSignals: publicSignalNames(q, d, pub, ex ? explainCount(ex) : 0),
+  };
 }

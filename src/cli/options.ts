@@ -2,7 +2,7 @@ import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomSalt } from '../prover/commitment.ts';
 import { ZkinferError } from '../core/errors.ts';
-import { loadModel, readInputRows } from '../model/index.ts';
+import { loadModel, parseInput, readInputRows } from '../model/index.ts';
 import type { CompileOptions } from '../pipeline/index.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
 
@@ -46,6 +46,14 @@ export function withSettings(cmd: Command): Command {
       "a feature's range in real units, e.g. income=0:500000 (repeatable; wins over --calibration)",
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
+    )
+    .option('--reasons <k>', 'prove the k principal reasons of each decision (the features that lowered the score most)', intOption('--reasons'))
+    .option('--baseline <file>', "the reasons' baseline, written as an input is (JSON; default: the mean of the --calibration rows)")
+    .option(
+      '--protected <name[=v1,v2]>',
+      'prove whether the decision stays the same with this feature set to each value (a categorical column: all its categories by default; repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
     );
 }
 
@@ -58,6 +66,26 @@ export interface SettingsOptions {
   labels?: string;
   visibility?: 'public' | 'private';
   blinding?: string;
+  reasons?: number;
+  baseline?: string;
+  protected?: string[];
+}
+
+/** `--protected name=v1,v2` as the compile option: numbers where they read as numbers, else categories. */
+export function protectedFrom(specs: readonly string[]): { name: string; values?: (number | string)[] }[] {
+  return specs.map((spec) => {
+    const at = spec.indexOf('=');
+    const name = (at < 0 ? spec : spec.slice(0, at)).trim();
+    if (!name) throw new ZkinferError('SETTINGS', `--protected must look like name or name=v1,v2 (got "${spec.slice(0, 64)}")`, 'protected');
+    if (at < 0) return { name };
+    const values = spec
+      .slice(at + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '')
+      .map((v) => (new RegExp(`^${NUM}$`).test(v) ? Number(v) : v));
+    return { name, values };
+  });
 }
 
 export const BLINDING_FORMAT = 'zkinfer.blinding';
@@ -111,17 +139,22 @@ export async function modelOptionsFrom(
   model: string,
   o: SettingsOptions,
   createBlinding = true,
-): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels' | 'visibility' | 'blinding'>> {
+): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels' | 'visibility' | 'blinding' | 'explain'>> {
   const inputRanges: Record<string, [number, number]> = {};
   for (const r of o.inputRange ?? []) {
     const m = RANGE.exec(r.trim());
     if (!m) throw new ZkinferError('SETTINGS', `--input-range must look like name=lo:hi (got "${r}")`, 'input-range');
     inputRanges[m[1]] = [Number(m[2]), Number(m[3])];
   }
-  const calibration = o.calibration ? (await readInputRows(o.calibration, (await loadModel(model)).ir)).rows : undefined;
+  const explaining = (o.reasons ?? 0) > 0 || (o.protected ?? []).length > 0;
+  const ir = o.calibration || explaining ? (await loadModel(model)).ir : undefined;
+  const calibration = o.calibration ? (await readInputRows(o.calibration, ir!)).rows : undefined;
   const labels = o.labels?.split(',').map((l) => l.trim());
   const blinding = await blindingFrom(o, createBlinding);
+  if (o.baseline !== undefined && !o.reasons) throw new ZkinferError('SETTINGS', '--baseline goes with --reasons', 'baseline');
+  const baseline = o.baseline !== undefined ? parseInput(await readJsonFile(o.baseline, 'baseline'), ir!) : undefined;
   return {
+    ...(explaining ? { explain: { reasons: o.reasons ?? 0, ...(baseline ? { baseline } : {}), protected: protectedFrom(o.protected ?? []) } } : {}),
     settings: settingsFrom(o),
     publicInput: o.publicInput,
     calibration,

@@ -23,6 +23,11 @@ import {
   type QuantizedModel,
   type QuantSettings,
   quantizeModel,
+  type ExplainOptions,
+  type ExplainSettings,
+  type ExplainSpec,
+  explainSettingsOf,
+  explainSpecOf,
 } from '../quant/index.ts';
 import { sha256Hex } from '../core/hash.ts';
 
@@ -60,6 +65,13 @@ export interface CompileOptions {
   visibility?: Visibility;
   /** A private model's secret blinding value (below r); the same model with another blinding is another commitment and id. */
   blinding?: bigint;
+  /** Proven reasons and fairness (src/quant/explain.ts); part of the model id. */
+  explain?: ExplainOptions;
+  /**
+   * The explanation settings already resolved (a descriptor's `explain`, when a verifier or
+   * a worker recompiles): used as they are, instead of `explain` (null: none).
+   */
+  explainSettings?: ExplainSettings | null;
 }
 
 export type Visibility = 'public' | 'private';
@@ -82,6 +94,8 @@ export interface CompiledModel {
   fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
   /** A private model's parameter witness and blinding: the prover's secret inputs. Absent for a public model. */
   secret?: { params: bigint[]; blinding: bigint };
+  /** The quantized reasons and fairness spec, when the model proves them. */
+  explain?: ExplainSpec;
 }
 
 /** A model's id: known from the upload alone, before anything is compiled. */
@@ -93,6 +107,7 @@ export function modelIdOf(
   inputQuant: InputQuant | null = null,
   labels: string[] | null = null,
   blinding: bigint | null = null,
+  explain: ExplainSettings | null = null,
 ): string {
   // A private model's id hashes its secret blinding too, so the id does not confirm a guessed file.
   return sha256Hex(
@@ -105,6 +120,7 @@ export function modelIdOf(
       ...(inputQuant ? { inputQuant } : {}),
       ...(labels ? { labels } : {}),
       ...(blinding !== null ? { visibility: 'private', blinding: blinding.toString() } : {}),
+      ...(explain ? { explain } : {}),
     }),
   );
 }
@@ -266,18 +282,20 @@ export async function compileLoaded(
       'visibility',
     );
   }
+  const explainSettings = opts.explainSettings !== undefined ? opts.explainSettings : explainSettingsOf(opts.explain, loaded.ir, opts.calibration);
   // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
-  checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined, { private: priv });
+  checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined, { private: priv, explain: explainSettings ?? undefined });
   const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined, { private: priv });
+  const explain = explainSettings ? explainSpecOf(explainSettings, quantized) : undefined;
   const publicInput = opts.publicInput === true;
   const labels = checkLabels(loaded.ir, opts.labels);
-  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding);
+  const modelId = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding, explainSettings);
   // A private model's parameters (in the order its circuit reads them) and their commitment.
   const params = priv ? generateModelTemplate(quantized).params! : null;
   const paramCommitment = params ? await parameterCommitment(params, blinding!) : undefined;
   // The circuit hash covers the whole proof circuit except the commitment constant,
   // which is the hash of the descriptor holding the circuit hash.
-  const unbound = generateProofCircuit(quantized, 0n, { publicInput, paramCommitment });
+  const unbound = generateProofCircuit(quantized, 0n, { publicInput, paramCommitment, explain });
   const w = activationBits(settings);
   const descriptor: ModelDescriptor = {
     format: DESCRIPTOR_FORMAT,
@@ -294,10 +312,11 @@ export async function compileLoaded(
     ...(inputQuant ? { inputQuant } : {}),
     ...(labels ? { labels } : {}),
     ...(params ? { parameters: { visibility: 'private' as const, commitment: paramCommitment!.toString(), count: params.length } } : {}),
+    ...(explainSettings ? { explain: explainSettings } : {}),
   };
   // The same function every verifier recomputes it with.
   const modelCommitment = await descriptorCommitment(descriptor, sha256Text);
-  const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput, paramCommitment });
+  const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput, paramCommitment, explain });
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
   if (opts.floatModel && opts.fidelity !== false) {
@@ -319,6 +338,7 @@ export async function compileLoaded(
     compiled,
     fidelity,
     ...(params ? { secret: { params, blinding: blinding! } } : {}),
+    ...(explain ? { explain } : {}),
   };
 }
 

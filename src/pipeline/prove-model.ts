@@ -3,7 +3,7 @@ import { parseInput } from '../model/index.ts';
 import { Prover, type ProofTimings, randomNonce, randomSalt, toolVersions } from '../prover/index.ts';
 import { inputCommitment } from '../bundle/input-commitment.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle, type Receipt, RECEIPT_FORMAT } from '../bundle/format.ts';
-import { activationBits, FIELD_ORDER, runReference } from '../quant/index.ts';
+import { activationBits, explainReference, explainValues, explainWidth, FIELD_ORDER, runReference } from '../quant/index.ts';
 import { packValues } from '../fixed/pack.ts';
 import { decodeOutputs } from '../bundle/decode.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
@@ -58,7 +58,8 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
   const model = bundleModel(m);
   const w = activationBits(m.settings);
   const inputSignals = commitment === null ? packValues(ref.input, w) : [commitment];
-  const expected = [m.modelCommitment, ...inputSignals, ...packValues([...ref.output, ...ref.decision], w), nonce].map(String);
+  const explained = m.explain ? packValues(explainValues(explainReference(m.quantized, m.explain, ref.input)), explainWidth(w)) : [];
+  const expected = [m.modelCommitment, ...inputSignals, ...packValues([...ref.output, ...ref.decision], w), ...explained, nonce].map(String);
   if (expected.join() !== raw.publicSignals.join()) {
     throw new Error(`circuit and reference disagree: ${raw.publicSignals.join()} vs ${expected.join()}`);
   }

@@ -4,6 +4,7 @@ import { layerModule } from '../layers/index.ts';
 import { type InputQuant, oneHotGroups } from '../fixed/input-quant.ts';
 import { absorbInputScales, checkPrivateLayers } from './quantize.ts';
 import { paramCommitmentConstraints } from '../layers/emit.ts';
+import { type ExplainSettings, explainOverhead } from './explain.ts';
 import { activationBits, type QuantSettings, validateSettings } from '../fixed/settings.ts';
 
 /** One row of the estimate: a layer's exact constraint count. */
@@ -33,7 +34,7 @@ export function estimateConstraints(
   ir: ModelIR,
   settings: QuantSettings,
   inputQuant?: InputQuant,
-  opts: { private?: boolean } = {},
+  opts: { private?: boolean; explain?: ExplainSettings } = {},
 ): { total: number; layers: LayerSize[] } {
   const st = validateSettings(settings);
   const priv = opts.private === true;
@@ -69,6 +70,13 @@ export function estimateConstraints(
   if (ir.head === 'sigmoid') layers.push({ name: 'head', constraints: allKnown(0, ir.outputSize) ? 0 : ir.outputSize * w });
   else if (ir.head === 'softmax' || ir.head === 'argmax') layers.push({ name: 'head', constraints: ir.outputSize * (w + 3) });
   if (priv && params > 0) layers.push({ name: 'parameters', constraints: paramCommitmentConstraints(params) });
+  if (opts.explain) {
+    // Each copy is the model without its input checks and parameter commitment.
+    const core = layers.filter((l) => l.name !== 'input' && l.name !== 'parameters').reduce((a, l) => a + l.constraints, 0);
+    const decisionSize = ir.head === 'sigmoid' ? ir.outputSize : ir.head === 'softmax' || ir.head === 'argmax' ? 1 : 0;
+    const o = explainOverhead(opts.explain, { ...ir, settings: st }, decisionSize);
+    layers.push({ name: 'explain', constraints: o.copies * core + o.constraints });
+  }
   return { total: layers.reduce((a, l) => a + l.constraints, 0), layers };
 }
 
@@ -81,7 +89,7 @@ export function checkCircuitSize(
   settings: QuantSettings,
   limits: ModelLimits = DEFAULT_MODEL_LIMITS,
   inputQuant?: InputQuant,
-  opts: { private?: boolean } = {},
+  opts: { private?: boolean; explain?: ExplainSettings } = {},
 ): number {
   const { total, layers } = estimateConstraints(ir, settings, inputQuant, opts);
   const largest = layers.reduce((a, b) => (b.constraints > a.constraints ? b : a));

@@ -7,3 +7,4 @@ export * from '../fixed/input-quant.ts';
 export * from './circuit-size.ts';
 export * from './float-eval.ts';
 export * from './check-input.ts';
+export * from './explain.ts';

@@ -64,7 +64,12 @@ export function featureName(q: Pick<QuantizedModel, 'inputs'>, i: number): strin
 
 /** Runs the integer model on a float input vector (each layer's step as its module states it, `src/layers/`). */
 export function runReference(q: QuantizedModel, x: ArrayLike<number>): ReferenceResult {
-  const input = quantizeInput(q, x);
+  return runQuantized(q, quantizeInput(q, x));
+}
+
+/** Runs the integer model on an input already quantized (and in range). */
+export function runQuantized(q: QuantizedModel, quantized: readonly bigint[]): ReferenceResult {
+  const input = [...quantized];
   const layers: bigint[][] = [];
   let cur = input;
   for (const layer of q.layers) {

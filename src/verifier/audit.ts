@@ -1,3 +1,4 @@
+import type { ExplainOptions, ExplainSettings } from '../quant/explain.ts';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { ModelDescriptor } from '../bundle/descriptor.ts';
@@ -75,6 +76,9 @@ export interface AuditInput {
   /** A private model (the parameters a witness bound by a commitment) and its blinding, given in confidence with the file. */
   visibility?: 'public' | 'private';
   blinding?: bigint;
+  /** Reasons and fairness as flags ask (`explain`), or as a descriptor states them (`explainSettings`, replayed as they are). */
+  explain?: ExplainOptions;
+  explainSettings?: ExplainSettings | null;
   /** The published verification key (JSON). */
   vkey: unknown;
   /** The zkey and ptau files the key is said to come from. */

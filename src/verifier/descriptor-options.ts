@@ -3,6 +3,7 @@ import { ZkinferError } from '../core/errors.ts';
 import { type BundleModel, DESCRIPTOR_FORMAT, firstDifference, type ModelDescriptor } from '../bundle/descriptor.ts';
 import { type InputQuant, MIN_INPUT_SCALE } from '../fixed/input-quant.ts';
 import { activationBits, type QuantSettings, validateSettings } from '../fixed/settings.ts';
+import type { ExplainSettings } from '../quant/explain.ts';
 
 /** The compile options a descriptor fixes: with them, the same ONNX compiles to the same circuit. */
 export interface DescriptorOptions {
@@ -14,6 +15,8 @@ export interface DescriptorOptions {
   labels?: string[];
   /** Set when the descriptor is a private model's (its `parameters`): compiling it needs the blinding too. */
   visibility?: 'private';
+  /** The reasons and fairness settings, replayed as they are (null: none). */
+  explainSettings: ExplainSettings | null;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -96,7 +99,25 @@ export function descriptorOptions(d: ModelDescriptor, source: string): Descripto
     if (!isObject(p) || p.visibility !== 'private' || typeof p.commitment !== 'string' || !/^\d{1,78}$/.test(p.commitment) || !int(p.count))
       throw bad('parameters', 'must be {visibility: "private", commitment: "<decimal>", count: <whole number>}');
   }
+  let explainSettings: ExplainSettings | null = null;
+  if (d.explain !== undefined) {
+    const e = d.explain as unknown;
+    const feats = isObject(e) && Array.isArray(e.features) ? e.features : null;
+    if (
+      !isObject(e) ||
+      !int(e.reasons) ||
+      !feats ||
+      feats.some((f) => !isObject(f) || typeof f.name !== 'string' || !int(f.start) || !int(f.size)) ||
+      !Array.isArray(e.baseline) ||
+      e.baseline.some((v) => typeof v !== 'number' || !Number.isFinite(v)) ||
+      !Array.isArray(e.protected) ||
+      e.protected.some((p) => !isObject(p) || typeof p.feature !== 'string' || !Array.isArray(p.values))
+    )
+      throw bad('explain', 'must be {reasons, features: [{name, start, size}], baseline: [numbers], protected: [{feature, values}]}');
+    explainSettings = JSON.parse(JSON.stringify(e)) as ExplainSettings;
+  }
   return {
+    explainSettings,
     settings,
     publicInput: d.publicInput,
     inputQuant,
@@ -122,7 +143,7 @@ export function differenceHint(fields: string[]): string {
   const hints: string[] = [];
   if (fields.includes('id'))
     hints.push(
-      'the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels: one of those was changed, or this is another model',
+      'the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant, labels and explain: one of those was changed, or this is another model',
     );
   if (fields.some((f) => f === 'parameters' || f.startsWith('parameters.')))
     hints.push(

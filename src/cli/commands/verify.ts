@@ -3,6 +3,7 @@ import { connect, verifyOnChain } from '../../chain/index.ts';
 import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { decodeOutputs } from '../../bundle/decode.ts';
 import { decisionLabel, descriptorCommitment } from '../../bundle/descriptor.ts';
+import { fairnessLines, REASONS_NOTE, reasonsLine } from '../../bundle/explain-text.ts';
 import { sha256Text } from '../../core/hash.ts';
 import { checkReceipt, type ReceiptCheck, verifyBundle, verifyProperty, type VerifyResult } from '../../verifier/index.ts';
 import { parseBundle } from '../../bundle/checks.ts';
@@ -73,6 +74,7 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
       ];
       if (r.attested !== undefined) lines.push(`nonce ${r.attested ? 'already attested in this registry' : 'not attested yet'}`);
       if (outputs?.decision) lines.push(`decision ${outputs.decision.map((d) => decisionLabel(b.model, d)).join('; ')}`);
+      if (outputs) lines.push(...[reasonsLine(outputs) ?? [], ...fairnessLines(outputs, b.model)].flat());
       if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
       process.stdout.write(lines.join('\n') + '\n');
     }
@@ -189,6 +191,9 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
     if (r.outputs.decision && r.model) lines.push(`decision ${r.outputs.decision.map((d) => decisionLabel(r.model!, d)).join('; ')}`);
     if (r.outputs.probability)
       lines.push(`probability ${r.outputs.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
+    const reasons = reasonsLine(r.outputs);
+    if (reasons) lines.push(`${reasons} (proven: ${REASONS_NOTE})`);
+    lines.push(...fairnessLines(r.outputs, r.model).map((l) => `${l} (proven)`));
   }
   if (r.inputCommitment) lines.push(`input commitment ${r.inputCommitment}`);
   lines.push(`nonce ${r.nonce}`);
