@@ -8,6 +8,7 @@ import { vkeyHash } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
 import type { InputQuant } from '../fixed/input-quant.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
+import type { ModelLimits } from '../model/limits.ts';
 import { descriptorDifferences, differenceHint } from './descriptor-options.ts';
 import { judgeSetup, type SetupTrust, type TrustPolicy } from './trust.ts';
 
@@ -75,6 +76,8 @@ export interface AuditInput {
   /** A private model (the parameters a witness bound by a commitment) and its blinding, given in confidence with the file. */
   visibility?: 'public' | 'private';
   blinding?: bigint;
+  /** Model limits the recompile applies (the defaults otherwise). */
+  limits?: Partial<ModelLimits>;
   /** The published verification key (JSON). */
   vkey: unknown;
   /** The zkey and ptau files the key is said to come from. */
