@@ -8,9 +8,10 @@ import { defineConfig } from 'vitest/config';
 //
 // SERIAL files run one at a time after all the others: they assert wall-clock budgets
 // (a request answered within 500 ms, a model refused within 2 s), hold a worker or Redis
-// down on purpose, time an `npm ci`, or drive Chromium; sharing the 2 cores with another
-// file would make their timings flaky (test/api/compile-lanes only compares the order of
-// its own jobs, so it runs in parallel with the rest).
+// down on purpose, time an `npm ci` or an `npm install` of the packed package, or drive
+// Chromium; sharing the 2 cores with another file would make their timings flaky
+// (test/api/compile-lanes only compares the order of its own jobs, so it runs in parallel
+// with the rest).
 const SERIAL = [
   'test/api/hostile.test.ts',
   'test/api/worker-crash.test.ts',
@@ -18,6 +19,7 @@ const SERIAL = [
   'test/chaos/chaos.test.ts',
   'test/chaos/outage.test.ts',
   'test/install/npm-ci.test.ts',
+  'test/install/npm-pack.test.ts',
   'test/model/conv.test.ts',
   'test/model/input-privacy.test.ts',
   'test/model/limits.test.ts',

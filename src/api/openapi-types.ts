@@ -372,7 +372,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, or JSON rows: it sets each feature's scale and width and is not kept) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
+        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header: name, or name[0], name[1], ... for a vector input; or JSON rows: it sets each feature's scale and width, and its first 1000 rows are kept with the tenant's record, never served, only until the compile has run its fidelity report on them), "labelColumn" (a column of the calibration file, or key of its JSON rows, that is not an input, e.g. the label of a test set: dropped) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
         post: {
             parameters: {
                 query?: never;
@@ -581,7 +581,7 @@ export interface paths {
                             };
                             /** @description decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise) */
                             labels?: string[];
-                            /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                            /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays */
                             inputQuant?: {
                                 /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
                                 scaleBits: number[];
@@ -675,7 +675,7 @@ export interface paths {
                                     width: number;
                                     perElement: number;
                                 };
-                                /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                                /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays */
                                 inputQuant?: {
                                     /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
                                     scaleBits: number[];
@@ -738,7 +738,7 @@ export interface paths {
                                         width: number;
                                         perElement: number;
                                     };
-                                    /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                                    /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays */
                                     inputQuant?: {
                                         /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
                                         scaleBits: number[];
@@ -3927,7 +3927,7 @@ export interface components {
             };
             /** @description decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise) */
             labels?: string[];
-            /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+            /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays */
             inputQuant?: {
                 /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
                 scaleBits: number[];
@@ -4021,7 +4021,7 @@ export interface components {
                     width: number;
                     perElement: number;
                 };
-                /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays */
                 inputQuant?: {
                     /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
                     scaleBits: number[];
@@ -4084,7 +4084,7 @@ export interface components {
                         width: number;
                         perElement: number;
                     };
-                    /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays */
+                    /** @description per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays */
                     inputQuant?: {
                         /** @description per feature: its scale bits (feature i is round(v * 2^scaleBits[i])) */
                         scaleBits: number[];

@@ -64,8 +64,7 @@ const InputQuantSchema = Type.Object(
     hi: Type.Array(Type.Number(), { description: 'per feature: the high end of that range' }),
   },
   {
-    description:
-      'per-feature input quantization, fixed once at upload from the calibration rows and declared ranges (the rows are not kept): what a compile replays',
+    description: 'per-feature input quantization, fixed once at upload from the calibration rows and declared ranges: what a compile replays',
   },
 );
 

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomSalt } from '../prover/commitment.ts';
 import { ZkinferError } from '../core/errors.ts';
 import { loadModel, parseInput, readInputRows } from '../model/index.ts';
+import { DEFAULT_MODEL_LIMITS, MODEL_LIMIT_ENV, type ModelLimits, modelLimitsFromEnv, parseLimit } from '../model/limits.ts';
+import { DEFAULT_MAX_PTAU_POWER, MAX_PTAU_POWER_ENV, maxPtauPowerFromEnv } from '../prover/ptau.ts';
 import type { CompileOptions } from '../pipeline/index.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
 
@@ -20,9 +22,49 @@ export function bigintOption(name: string) {
   };
 }
 
-/** --scale / --bits / --public-input / --calibration / --input-range, shared by every command that builds a circuit. */
+/** The CLI flag of a model limit: ZKINFER_MAX_CONSTRAINTS is --max-constraints (its option key is the limit's name). */
+export function limitFlag(limit: keyof ModelLimits): string {
+  return `--${MODEL_LIMIT_ENV[limit]
+    .replace(/^ZKINFER_/, '')
+    .toLowerCase()
+    .replaceAll('_', '-')}`;
+}
+
+function limitOption(flag: string) {
+  return (v: string): number => {
+    const n = parseLimit(v);
+    if (n === null) throw new InvalidArgumentError(`${flag} must be a positive whole number`);
+    return n;
+  };
+}
+
+/** One --max-* flag per model limit, each defaulting to its ZKINFER_MAX_* setting, then the built-in default. */
+function withLimits(cmd: Command): Command {
+  for (const key of Object.keys(MODEL_LIMIT_ENV) as (keyof ModelLimits)[]) {
+    const flag = limitFlag(key);
+    cmd.option(
+      `${flag} <n>`,
+      `model limit ${key} (default ${DEFAULT_MODEL_LIMITS[key].toLocaleString('en-US')}, or the setting ${MODEL_LIMIT_ENV[key]})`,
+      limitOption(flag),
+    );
+  }
+  return cmd;
+}
+
+/**
+ * The model limits a command applies: the ZKINFER_MAX_* settings (as the service reads
+ * them; a bad one is a SETTINGS error naming it), each replaced by its --max-* flag.
+ */
+export function limitsFrom(o: Partial<ModelLimits>): ModelLimits {
+  const { limits, problems } = modelLimitsFromEnv(process.env);
+  if (problems.length) throw new ZkinferError('SETTINGS', problems.join('; '), problems[0].split(' ')[0]);
+  for (const key of Object.keys(MODEL_LIMIT_ENV) as (keyof ModelLimits)[]) if (o[key] !== undefined) limits[key] = o[key];
+  return limits;
+}
+
+/** --scale / --bits / --public-input / --calibration / --input-range / --max-*, shared by every command that builds a circuit. */
 export function withSettings(cmd: Command): Command {
-  return cmd
+  return withLimits(cmd)
     .option('--scale <n>', 'fixed-point scale bits: values are stored as round(v * 2^n) (default 10)', intOption('--scale'))
     .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
     .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
@@ -57,7 +99,7 @@ export function withSettings(cmd: Command): Command {
     );
 }
 
-export interface SettingsOptions {
+export interface SettingsOptions extends Partial<ModelLimits> {
   scale?: number;
   bits?: number;
   publicInput?: boolean;
@@ -139,16 +181,17 @@ export async function modelOptionsFrom(
   model: string,
   o: SettingsOptions,
   createBlinding = true,
-): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels' | 'visibility' | 'blinding' | 'explain'>> {
+): Promise<Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels' | 'visibility' | 'blinding' | 'explain' | 'limits'>> {
   const inputRanges: Record<string, [number, number]> = {};
   for (const r of o.inputRange ?? []) {
     const m = RANGE.exec(r.trim());
     if (!m) throw new ZkinferError('SETTINGS', `--input-range must look like name=lo:hi (got "${r}")`, 'input-range');
     inputRanges[m[1]] = [Number(m[2]), Number(m[3])];
   }
+  const limits = limitsFrom(o);
   const explaining = (o.reasons ?? 0) > 0 || (o.protected ?? []).length > 0;
-  const ir = o.calibration || explaining ? (await loadModel(model)).ir : undefined;
-  const calibration = o.calibration ? (await readInputRows(o.calibration, ir!)).rows : undefined;
+  const ir = o.calibration || explaining ? (await loadModel(model, { limits })).ir : undefined;
+  const calibration = o.calibration ? (await readInputRows(o.calibration, ir!, { labelHint: '--label-column' })).rows : undefined;
   const labels = o.labels?.split(',').map((l) => l.trim());
   const blinding = await blindingFrom(o, createBlinding);
   if (o.baseline !== undefined && !o.reasons) throw new ZkinferError('SETTINGS', '--baseline goes with --reasons', 'baseline');
@@ -161,14 +204,40 @@ export async function modelOptionsFrom(
     inputRanges,
     labels,
     ...(blinding !== undefined ? { visibility: 'private' as const, blinding } : {}),
+    limits,
   };
 }
 
-/** --ptau / --ptau-sha256, shared by setup and prove. */
+/** --ptau / --ptau-sha256 / --max-ptau-power, shared by setup and prove. */
 export function withPtau(cmd: Command): Command {
   return cmd
     .option('--ptau <file>', 'powers-of-tau file from a public ceremony (default: an insecure development file)')
-    .option('--ptau-sha256 <hex>', 'pin the sha256 of a --ptau file that is not a known ceremony file');
+    .option('--ptau-sha256 <hex>', 'pin the sha256 of a --ptau file that is not a known ceremony file')
+    .option(
+      '--max-ptau-power <n>',
+      `largest development powers of tau generated or used without --ptau, 8 to 28 (default ${DEFAULT_MAX_PTAU_POWER}, or the setting ${MAX_PTAU_POWER_ENV})`,
+      (v: string) => {
+        if (!/^\d{1,2}$/.test(v) || Number(v) < 8 || Number(v) > 28) throw new InvalidArgumentError('--max-ptau-power must be a whole number from 8 to 28');
+        return Number(v);
+      },
+    );
+}
+
+export interface PtauOptions {
+  ptau?: string;
+  ptauSha256?: string;
+  maxPtauPower?: number;
+}
+
+/** The setup options of --ptau, --ptau-sha256 and --max-ptau-power (else ZKINFER_MAX_PTAU_POWER, checked as the service checks it). */
+export function ptauOptionsFrom(o: PtauOptions): { ptau?: string; ptauSha256?: string; maxPtauPower: number; log: (m: string) => void } {
+  let maxPtauPower = o.maxPtauPower;
+  if (maxPtauPower === undefined) {
+    const env = maxPtauPowerFromEnv(process.env);
+    if (env.problems.length) throw new ZkinferError('SETTINGS', env.problems.join('; '), MAX_PTAU_POWER_ENV);
+    maxPtauPower = env.maxPtauPower;
+  }
+  return { ptau: o.ptau, ptauSha256: o.ptauSha256, maxPtauPower, log: progress };
 }
 
 /**

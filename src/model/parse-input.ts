@@ -134,9 +134,11 @@ function encode(inp: InputLayout['inputs'][number], values: Given[], at: (j: num
   values.forEach((v, j) => {
     const cats = inp.categories?.[j];
     if (cats) {
-      // Integer categories may be given as numbers; a category is matched exactly.
+      // A category is matched exactly; an integer category may also be given as a number
+      // equal to it (36, or "36.0" as a CSV writes a float column).
       const key = typeof v === 'string' ? v : typeof v === 'number' && Number.isInteger(v) ? String(v) : null;
-      const idx = key === null ? -1 : cats.indexOf(key);
+      let idx = key === null ? -1 : cats.indexOf(key);
+      if (idx < 0 && typeof v === 'string' && v.trim() !== '' && Number.isInteger(Number(v))) idx = cats.indexOf(String(Number(v)));
       if (v === null) throw new ZkinferError('INPUT_VALUE', `${at(j)} is missing (null); it is a categorical column, which the model does not impute`, at(j));
       if (idx < 0)
         throw new ZkinferError(

@@ -12,7 +12,7 @@ import { type CompiledModel, compileModel } from './compile-model.ts';
 export async function auditKey(input: AuditInput): Promise<AuditReport> {
   const t0 = performance.now();
   (input.log ?? (() => {}))(`compiling ${input.model} ...`);
-  const { settings, publicInput, calibration, inputRanges, inputQuant, labels, visibility, blinding, explain, explainSettings } = input;
+  const { settings, publicInput, calibration, inputRanges, inputQuant, labels, visibility, blinding, explain, explainSettings, limits } = input;
   const m: CompiledModel = await compileModel(input.model, {
     settings,
     publicInput,
@@ -24,6 +24,7 @@ export async function auditKey(input: AuditInput): Promise<AuditReport> {
     blinding,
     explain,
     explainSettings,
+    limits,
     fidelity: false,
   });
   const { modelId, descriptor, modelCommitment } = m;

@@ -20,6 +20,7 @@ import {
   DEFAULT_SETTINGS,
   fidelityReport,
   type FidelityReport,
+  type FidelityHints,
   type QuantizedModel,
   type QuantSettings,
   quantizeModel,
@@ -40,6 +41,8 @@ export interface CompileOptions {
   publicInput?: boolean;
   /** Skip the fidelity report (the proving path does not need it). */
   fidelity?: boolean;
+  /** What the fidelity warnings tell the reader to do (CLI flags by default; the service names its upload fields). */
+  fidelityHints?: FidelityHints;
   /**
    * Rows of real inputs (raw units) that set each feature's scale and width from its
    * observed range, with a margin; the fidelity report then runs on them too.
@@ -323,7 +326,10 @@ export async function compileLoaded(
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
     const calibrated = !given && opts.calibration !== undefined && opts.calibration.length > 0;
     const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
-    fidelity = { ...(await fidelityReport(quantized, inputs, opts.floatModel)), inputs: given ? 'given' : calibrated ? 'calibration' : 'random' };
+    fidelity = {
+      ...(await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints)),
+      inputs: given ? 'given' : calibrated ? 'calibration' : 'random',
+    };
   }
   return {
     modelPath: opts.modelPath ?? '',

@@ -49,10 +49,21 @@ export function dequantizeOutput(q: QuantizedModel, y: bigint[]): number[] {
   );
 }
 
+/** What a warning tells the reader to do, in the words of where the model came from (CLI flags or REST fields). */
+export interface FidelityHints {
+  /** How to give real inputs or ranges. */
+  ranges: string;
+  /** How to raise the fixed-point scale. */
+  scale: string;
+}
+
+export const CLI_FIDELITY_HINTS: FidelityHints = { ranges: 'give --calibration or --input-range', scale: 'raise --scale' };
+
 export async function fidelityReport(
   q: QuantizedModel,
   inputs: ArrayLike<number>[],
   floatModel: (x: ArrayLike<number>) => Promise<ArrayLike<number>>,
+  hints: FidelityHints = CLI_FIDELITY_HINTS,
 ): Promise<FidelityReport> {
   let outOfRange = 0;
   let firstOutOfRange: string | undefined;
@@ -95,14 +106,14 @@ export async function fidelityReport(
   const relativeError = samplesCompared && maxFloat > 0 ? maxAbs / maxFloat : null;
   const warnings: string[] = [];
   if (inputs.length > 0 && samplesCompared === 0)
-    warnings.push(`no sample could be compared: all ${inputs.length} are outside the representable range (give --calibration or --input-range)`);
+    warnings.push(`no sample could be compared: all ${inputs.length} are outside the representable range (${hints.ranges})`);
   else if (outOfRange > 0) warnings.push(`${outOfRange} of ${inputs.length} samples are outside the representable range and were not compared`);
   // With a head, outputs are logits: a zero logit is a real answer; without one, all-zero
   // outputs where the float model is not zero mean the values fell below the scale.
   if (samplesCompared > 0 && q.head === 'none' && allZero && maxFloat > 0)
     warnings.push(
       `every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the ` +
-        `resolution 2^-${q.settings.scaleBits} (raise --scale)`,
+        `resolution 2^-${q.settings.scaleBits} (${hints.scale})`,
     );
   if (relativeError !== null && relativeError > 0.1 && q.head === 'none')
     warnings.push(`the error is ${(relativeError * 100).toFixed(0)}% of the outputs' own magnitude`);

@@ -152,6 +152,9 @@ export class BullJobQueue implements JobQueue {
  * compiles goes back to the queue (delayed) instead of taking the worker. Worker.close()
  * lets running jobs finish.
  */
+/** A job's lock (WORKER_LOCK_MS): renewed every half of it while the job runs; a dead worker's job is taken over within 1.5 x it. */
+export const DEFAULT_WORKER_LOCK_MS = 10_000;
+
 export function startBullWorkers(
   opts: BullOptions & {
     concurrency: number;
@@ -195,6 +198,7 @@ export function startBullWorkers(
         throw new DelayedError();
       }
     };
+  const lockMs = opts.lockMs ?? DEFAULT_WORKER_LOCK_MS;
   const mk = (name: string, fn: (job: Job, token?: string) => Promise<void>) => {
     const connection = workerRedisConnection(opts.redisUrl);
     connection.on('error', (e) => logError(`redis: ${e.message}`));
@@ -202,10 +206,13 @@ export function startBullWorkers(
       connection,
       prefix,
       concurrency: opts.concurrency,
-      // A worker that dies (kill -9) stops renewing its lock; after lockMs its job counts
-      // as stalled and another worker takes it over; a second stall fails it for good.
-      lockDuration: opts.lockMs ?? 30_000,
-      stalledInterval: opts.lockMs ?? 30_000,
+      // A running job's lock is renewed every lockMs / 2, however long the proof takes. A
+      // worker that dies (kill -9) stops renewing it: it expires at most lockMs after the
+      // kill, and the stall check of a live worker (every lockMs / 2) hands the job to
+      // another within 1.5 x lockMs (15 s at the default); a second stall fails it for good.
+      lockDuration: lockMs,
+      lockRenewTime: lockMs / 2,
+      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
       maxStalledCount: 1,
     });
     w.on('error', (e) => logError(e.message));

@@ -12,6 +12,9 @@ import { Heartbeats } from './heartbeats.ts';
  */
 export interface JobRecords {
   getModel: Models['get'];
+  /** The calibration rows a tenant uploaded with a model, for its compile's fidelity report. */
+  modelCalibration: Models['calibration'];
+  dropModelCalibration: Models['dropCalibration'];
   setModelStatus: Models['setStatus'];
   failModel: Models['fail'];
   latestVersion: Versions['latest'];
@@ -33,6 +36,8 @@ export function jobRecords(stores: Stores): JobRecords {
   const heartbeats = new Heartbeats(stores.db);
   return {
     getModel: (tenant, id) => stores.models.get(tenant, id),
+    modelCalibration: (tenant, id) => stores.models.calibration(tenant, id),
+    dropModelCalibration: (tenant, id) => stores.models.dropCalibration(tenant, id),
     setModelStatus: (tenant, id, status, reason) => stores.models.setStatus(tenant, id, status, reason),
     failModel: (tenant, id, reason) => stores.models.fail(tenant, id, reason),
     latestVersion: (tenant, modelId) => stores.versions.latest(tenant, modelId),

@@ -24,6 +24,8 @@ export type FromWorker =
 /** The record methods the worker process may call over IPC: nothing else is served. */
 export const WORKER_RPC: (keyof JobRecords)[] = [
   'getModel',
+  'modelCalibration',
+  'dropModelCalibration',
   'setModelStatus',
   'latestVersion',
   'recordVersion',

@@ -9,6 +9,7 @@ import type { Config } from '../service/config.ts';
 import { bundleModel, compileModel, type CompiledModel, describeInput, pickPtau, proveModel, type SetupOptions, setupModel } from '../pipeline/index.ts';
 import { PHASE1_ENV, ptauFileFor, serviceSetupOptions } from '../service/phase1.ts';
 import type { ModelLimits } from '../model/limits.ts';
+import type { FidelityHints } from '../quant/fidelity.ts';
 import { hashFile, sha256Text } from '../core/hash.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ceremonyKeyFile } from '../store/ceremonies.ts';
@@ -19,6 +20,12 @@ import { saveProofResult } from '../store/proof-files.ts';
 import { uploadFile } from '../store/uploads.ts';
 import { jobSeconds } from './job-metrics.ts';
 import type { JobRecords } from './job-records.ts';
+
+/** The fidelity warnings of a service compile name the upload's fields, not CLI flags. */
+export const REST_FIDELITY_HINTS: FidelityHints = {
+  ranges: 'upload real inputs in the "calibration" file field, or declare "inputRange" fields',
+  scale: 'raise the "scale" upload field',
+};
 
 /** What a worker applies to every job: the same limits the upload was checked with. */
 export interface ProcessorOptions {
@@ -105,13 +112,18 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
     setup?: ModelRecord['setup'];
   };
 
-  /** Compiles the stored upload, refusing bytes that do not hash to the model id. */
-  function compiled(rec: Rec): Promise<CompiledModel> {
-    let p = compiledWarm.get(rec.id);
+  /**
+   * Compiles the stored upload, refusing bytes that do not hash to the model id. With the
+   * tenant's calibration rows (a compile job), the fidelity report runs on them: that
+   * compile is the tenant's own, not shared with another tenant's upload of the same model.
+   */
+  function compiled(rec: Rec, calibration: number[][] | null = null): Promise<CompiledModel> {
+    const key = calibration ? `${rec.tenant}/${rec.id}` : rec.id;
+    let p = compiledWarm.get(key);
     if (!p) {
       p = (async () => {
-        // Exactly what the upload fixed: its settings, input quantization and labels (the
-        // calibration rows are not kept), under the same limits.
+        // Exactly what the upload fixed: its settings, input quantization and labels, under
+        // the same limits.
         const m = await compileModel(uploadFile(rec.id, rec.fileName), {
           settings: rec.settings,
           publicInput: rec.publicInput,
@@ -120,6 +132,9 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
           ...(rec.blinding ? { visibility: 'private' as const, blinding: BigInt(rec.blinding) } : {}),
           limits: opts.limits,
           samples: 16,
+          // Only for the fidelity report: the input quantization above is what the upload fixed.
+          ...(calibration ? { calibration } : {}),
+          fidelityHints: REST_FIDELITY_HINTS,
         });
         if (m.modelId !== rec.id) {
           throw new ZkinferError(
@@ -130,8 +145,8 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
         }
         return m;
       })();
-      compiledWarm.set(rec.id, p);
-      p.catch(() => compiledWarm.delete(rec.id));
+      compiledWarm.set(key, p);
+      p.catch(() => compiledWarm.delete(key));
     }
     return p;
   }
@@ -176,13 +191,19 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
     await records.setModelStatus(tenant, modelId, 'compiling');
     const t0 = performance.now();
     try {
+      const calibration = await records.modelCalibration(tenant, modelId);
       if (rec.setup === 'ceremony') {
-        await startCeremony(records, tenant, modelId, await compiled(rec), setupOpts);
+        await startCeremony(records, tenant, modelId, await compiled(rec, calibration), setupOpts);
+        if (calibration) await records.dropModelCalibration(tenant, modelId);
         jobSeconds.observe({ queue: 'compile', stage: 'compile+ceremony', outcome: 'ok' }, (performance.now() - t0) / 1000);
         return;
       }
-      const { m, setup } = await prepared(rec);
+      const { m: shared, setup } = await prepared(rec);
+      // The same circuit (compiled once, cached), with the fidelity report on this tenant's rows.
+      const m = calibration ? await compiled(rec, calibration) : shared;
       await records.recordVersion(tenant, modelId, versionOf(m, setup));
+      // The rows were kept for this report only (a retry after a crash still finds them).
+      if (calibration) await records.dropModelCalibration(tenant, modelId);
       jobSeconds.observe({ queue: 'compile', stage: 'compile+setup', outcome: 'ok' }, (performance.now() - t0) / 1000);
       // Compile the Solidity contracts now, off the API's event loop: the API's routes then
       // find them in the content-addressed cache. A failure here is reported by those routes.
@@ -190,6 +211,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
     } catch (e) {
       if (deterministic(e)) {
         await records.failModel(tenant, modelId, `${e.code}: ${e.message}`);
+        await records.dropModelCalibration(tenant, modelId);
         throw new UnrecoverableError(e.message);
       }
       throw e;

@@ -32,11 +32,13 @@ export interface ReleaseOptions {
   signKey: string;
   outDir: string;
   /** The model's compile options (settings, public input, calibration, input ranges, decision names): part of its id. */
-  compile?: Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels'>;
+  compile?: Pick<CompileOptions, 'settings' | 'publicInput' | 'calibration' | 'inputRanges' | 'labels' | 'limits'>;
   /** A finished ceremony key (with `ptau`): used instead of the service's own setup. */
   zkey?: string;
   ptau?: string;
   ptauSha256?: string;
+  /** Largest development ptau generated or used without `ptau` (DEFAULT_MAX_PTAU_POWER otherwise). */
+  maxPtauPower?: number;
   /** Hashes of ptau files the releaser trusts besides the published ceremony files (a pinned --ptau-sha256 counts as one). */
   trustPtau?: string[];
   /** Contribution hashes the releaser knows were made independently of the model's owner. */
@@ -183,7 +185,7 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
   if (o.zkey && !o.ptau) throw new ZkinferError('SETTINGS', 'a ceremony key (--zkey) needs the ptau it was made on (--ptau)', 'ptau');
   // Fail on an unusable key before minutes of work.
   const key = await loadSigningKey(o.signKey);
-  const loaded = await loadModel(o.model);
+  const loaded = await loadModel(o.model, { limits: o.compile?.limits });
   const testSet = await readTestSet(o.testSet, loaded.ir, o.labelColumn);
   await mkdir(o.outDir, { recursive: true });
   const reportFile = path.join(o.outDir, RELEASE_FILES.report);
@@ -207,7 +209,7 @@ export async function runRelease(o: ReleaseOptions): Promise<ReleaseResult> {
     ptauFile = o.ptau!;
     setup = await ceremonySetup(m, o.zkey, ptauFile);
   } else {
-    const ptau = await pickPtau(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log });
+    const ptau = await pickPtau(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, maxPtauPower: o.maxPtauPower, log });
     ptauFile = ptau.file;
     setup = await setupCircuit(m.compiled, ptau);
   }

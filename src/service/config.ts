@@ -47,7 +47,7 @@ export interface Config {
   compilesPerTenant: number;
   /** `npm run worker`: which BullMQ queues this process takes jobs from. */
   workerQueues: ('compile' | 'prove')[];
-  /** How long a job's lock lasts without renewal: a dead worker's job is retried after this. */
+  /** A job lock (renewed every half of it while the job runs): a dead worker's job is taken over within 1.5 x this. */
   workerLockMs: number;
   /** A worker serves its own Prometheus /metrics (job time per stage) on this port when set. */
   workerMetricsPort: number | null;
@@ -142,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     proveWorkers: int('PROVE_WORKERS', 1, 1),
     compilesPerTenant: int('COMPILES_PER_TENANT', 1, 1),
     workerQueues: workerQueues(env.WORKER_QUEUES, problems),
-    workerLockMs: int('WORKER_LOCK_MS', 30_000, 1000),
+    workerLockMs: int('WORKER_LOCK_MS', 10_000, 1000),
     workerMetricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1) : null,
     bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024),
     verifyBodyLimit: int('VERIFY_BODY_LIMIT', 256 * 1024, 1024),

@@ -80,13 +80,15 @@ export class Models {
   async register(
     m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding'> & {
       setup?: SetupMode;
+      /** The upload's calibration rows (flat input vectors), for the fidelity report; never served. */
+      calibration?: number[][] | null;
     },
   ): Promise<{ model: ModelRecord; enqueue: boolean }> {
     const rows = await this.db.query(
-      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup, blinding)
-       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10)
+      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup, blinding, calibration)
+       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb)
        ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, ` +
-        `lease_owner = NULL, lease_until = NULL, setup = $9, updated_at = date_trunc('milliseconds', now())
+        `lease_owner = NULL, lease_until = NULL, setup = $9, calibration = $11::jsonb, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
        RETURNING ${MODEL_COLUMNS}`,
       [
@@ -100,10 +102,22 @@ export class Models {
         m.labels ? json(m.labels) : null,
         m.setup ?? 'service',
         m.blinding ?? null,
+        m.calibration?.length ? json(m.calibration) : null,
       ],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };
     return { model: (await this.get(m.tenant, m.id))!, enqueue: false };
+  }
+
+  /** The calibration rows the tenant uploaded with the model (null: none were given). */
+  async calibration(tenant: string, id: string): Promise<number[][] | null> {
+    const [r] = await this.db.query<{ calibration: number[][] | null }>('SELECT calibration FROM models WHERE tenant = $1 AND id = $2', [tenant, id]);
+    return r?.calibration ?? null;
+  }
+
+  /** Drops the calibration rows once a compile has run its fidelity report on them (or failed for good). */
+  async dropCalibration(tenant: string, id: string): Promise<void> {
+    await this.db.query('UPDATE models SET calibration = NULL WHERE tenant = $1 AND id = $2 AND calibration IS NOT NULL', [tenant, id]);
   }
 
   async setStatus(tenant: string, id: string, status: ModelStatus, reason?: string): Promise<void> {

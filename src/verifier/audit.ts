@@ -9,6 +9,7 @@ import { vkeyHash } from '../prover/setup.ts';
 import { assertUsableVkey } from '../prover/vkey.ts';
 import type { InputQuant } from '../fixed/input-quant.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
+import type { ModelLimits } from '../model/limits.ts';
 import { descriptorDifferences, differenceHint } from './descriptor-options.ts';
 import { judgeSetup, type SetupTrust, type TrustPolicy } from './trust.ts';
 
@@ -79,6 +80,8 @@ export interface AuditInput {
   /** Reasons and fairness as flags ask (`explain`), or as a descriptor states them (`explainSettings`, replayed as they are). */
   explain?: ExplainOptions;
   explainSettings?: ExplainSettings | null;
+  /** Model limits the recompile applies (the defaults otherwise). */
+  limits?: Partial<ModelLimits>;
   /** The published verification key (JSON). */
   vkey: unknown;
   /** The zkey and ptau files the key is said to come from. */

@@ -125,29 +125,52 @@ describe('applicant data', () => {
   const proofIds: string[] = [];
   let modelId: string;
 
-  it('registers the loan model with labels, an input range and calibration rows (the rows are not kept)', async () => {
+  it('registers the loan model with labels, an input range and the example test set as calibration (its label column named; the rows are dropped after the compile)', async () => {
+    // The example's own test set, as is: its `approved` column is named as the label column and dropped.
     const csv = (await readFile(path.join(REPO, 'examples', 'loan', 'test-set.csv'), 'utf8')).trim().split('\n');
-    const header = csv[0].split(',').slice(0, -1);
-    const rows = csv.slice(1).map((l) => l.split(',').slice(0, -1).join(','));
-    rows.push(header.map((h) => String(CALIBRATION_ROW[h as keyof typeof CALIBRATION_ROW])).join(','));
-    const form = new FormData();
-    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
-    form.append('labels', 'deny,approve');
-    form.append('inputRange', 'late_payments=0:15');
-    form.append('calibration', new Blob([[header.join(','), ...rows].join('\n')]), 'calibration.csv');
-    const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form });
-    const body = await up.json();
-    expect(up.status, JSON.stringify(body)).toBe(202);
-    modelId = body.id;
+    const header = csv[0].split(',');
+    expect(header.at(-1)).toBe('approved');
+    const rows = csv.slice(1);
+    rows.push(header.map((h) => (h === 'approved' ? '1' : String(CALIBRATION_ROW[h as keyof typeof CALIBRATION_ROW]))).join(','));
+    const upload = async (labelColumn: string | null) => {
+      const form = new FormData();
+      form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+      form.append('labels', 'deny,approve');
+      form.append('inputRange', 'late_payments=0:15');
+      if (labelColumn !== null) form.append('labelColumn', labelColumn);
+      form.append('calibration', new Blob([[header.join(','), ...rows].join('\n')]), 'calibration.csv');
+      const up = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form });
+      return { status: up.status, body: await up.json() };
+    };
+    const unnamed = await upload(null);
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.body).toMatchObject({ code: 'INPUT_SHAPE', field: 'approved', message: expect.stringMatching(/"labelColumn" field/) });
+    expect(JSON.stringify(unnamed.body)).not.toMatch(/--/);
+    const up = await upload('approved');
+    expect(up.status, JSON.stringify(up.body)).toBe(202);
+    modelId = up.body.id;
     const ready = await poll(
       () => call('GET', `/v1/models/${modelId}`),
       (r) => r.body.status === 'ready' || r.body.status === 'failed',
     );
     // The worker compiled with the stored quantization and labels: same id, so it is ready.
     expect(ready.body.status, JSON.stringify(ready.body)).toBe('ready');
-    const [row] = await app.db.query<{ input_quant: unknown; labels: unknown }>('SELECT input_quant, labels FROM models WHERE id = $1', [modelId]);
+    // The fidelity report ran on the uploaded rows, not on synthetic ones.
+    expect(ready.body.fidelity).toMatchObject({ inputs: 'calibration', samples: rows.length, compared: rows.length, outOfRange: 0, decisionFlips: 0 });
+    const [row] = await app.db.query<{ input_quant: unknown; labels: unknown; calibration: unknown }>(
+      'SELECT input_quant, labels, calibration FROM models WHERE id = $1',
+      [modelId],
+    );
     expect(row.labels).toEqual(['deny', 'approve']);
     expect(row.input_quant).not.toBeNull();
+    expect(row.calibration).toBeNull();
+    // A label column names a column of a calibration file: without one it is refused.
+    const form = new FormData();
+    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    form.append('labelColumn', 'approved');
+    const lone = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form });
+    expect(lone.status).toBe(400);
+    expect(await lone.json()).toMatchObject({ code: 'VALIDATION', field: 'labelColumn' });
   });
 
   it('a bad input is a 400 naming the feature and the bound, never the value, and no job', async () => {

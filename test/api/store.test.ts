@@ -86,6 +86,7 @@ for (const b of BACKENDS)
         '005_ceremony_resets.sql',
         '006_idempotency_keyed.sql',
         '007_private_models.sql',
+        '008_model_calibration.sql',
       ]);
     });
 

@@ -7,7 +7,11 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { loadConfig } from '../../src/service/config.ts';
-import { redisConnection } from '../../src/queue/index.ts';
+import { Queue } from 'bullmq';
+import { DEFAULT_WORKER_LOCK_MS, redisConnection, startBullWorkers } from '../../src/queue/index.ts';
+import { QUEUE_NAMES } from '../../src/queue/types.ts';
+import { openDb } from '../../src/store/db.ts';
+import { Stores } from '../../src/store/stores.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
 import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
@@ -30,10 +34,13 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
     if (ctx.task.result?.state === 'fail') process.stderr.write(workerStderr);
   });
 
+  const workerEnv = { ...process.env };
+  delete workerEnv.WORKER_LOCK_MS;
   const startWorker = () => {
     const w = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
       cwd: REPO,
-      env: { ...process.env, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, ZKINFER_QUEUE_PREFIX: prefix, WORKER_LOCK_MS: '2000' },
+      // The default lock (WORKER_LOCK_MS unset): what an operator gets.
+      env: { ...workerEnv, REDIS_URL: redis.url!, DATABASE_URL: postgres.url!, ZKINFER_QUEUE_PREFIX: prefix },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     w.stderr!.on('data', (d: Buffer) => (workerStderr += `[worker ${w.pid}] ${d}`));
@@ -55,7 +62,6 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
         databaseUrl: postgres.url,
         queuePrefix: prefix,
         workerConcurrency: 1,
-        workerLockMs: 2000,
         workerMetricsPort: null,
         bodyLimit: 1 << 22,
         requestTimeoutMs: 30_000,
@@ -78,7 +84,9 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
     await postgres.stop();
   });
 
-  it('completes on another worker, with exactly one proof stored', async () => {
+  it('completes on another worker within 1.5 x the default lock (15 s), with exactly one proof stored', async () => {
+    expect(loadConfig({}).workerLockMs).toBe(DEFAULT_WORKER_LOCK_MS);
+    const proveQueue = new Queue(QUEUE_NAMES.prove, { connection: conn, prefix });
     const first = startWorker();
     const form = new FormData();
     form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
@@ -101,8 +109,11 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
       if (seen !== 'queued') break;
       await new Promise((r) => setTimeout(r, 5));
     }
+    const taken = (await proveQueue.getJob(proofId))?.processedOn;
     first.kill('SIGKILL');
+    const killedAt = Date.now();
     expect(seen).toBe('proving');
+    expect(taken).toBeGreaterThan(0);
 
     const second = startWorker();
     let rec: any;
@@ -113,9 +124,52 @@ describe.skipIf(!redis.url || !postgres.url)('a worker killed with SIGKILL in th
     }
     expect(rec.status, JSON.stringify(rec)).toBe('done');
     expect(rec.worker).toMatch(new RegExp(`:${second.pid}$`));
+    // When the second worker took the job: its lock expired (at most 10 s after the kill,
+    // renewed every 5 s before it) and a stall check (every 5 s) handed it over.
+    const retakenAt = (await proveQueue.getJob(proofId))!.processedOn!;
+    const recovery = retakenAt - killedAt;
+    console.log(`a killed worker's proof was taken over ${(recovery / 1000).toFixed(1)} s after the kill (bound 15 s)`);
+    expect(retakenAt).toBeGreaterThan(taken!);
+    expect(recovery).toBeLessThanOrEqual(1.5 * DEFAULT_WORKER_LOCK_MS + 1000);
+    await proveQueue.close();
     expect((await verifyBundle(rec.bundle)).valid).toBe(true);
     const all = await app.stores.proofs.list({ modelId, limit: 200 });
     expect(all.items.filter((p) => p.id === proofId)).toHaveLength(1);
     expect(await app.stores.proofs.hasRequest(proofId)).toBe(false); // the private input is gone
+  });
+
+  it('a job running for 4 x its lock is not taken as stalled: its lock is renewed while it runs', async () => {
+    // Two live workers with a 1 s lock, stall checks every 0.5 s: without renewal the job
+    // would be handed to the other worker after about 1.5 s, run twice, and fail as stalled.
+    const db = await openDb({ dir: 'memory://' });
+    const stores = new Stores(db);
+    const longPrefix = `${prefix}-long`;
+    const runs: string[] = [];
+    const processors = (name: string) => ({
+      compile: async () => {},
+      prove: async () => {
+        runs.push(name);
+        await new Promise((r) => setTimeout(r, 4000));
+      },
+    });
+    const started = ['a', 'b'].map((n) =>
+      startBullWorkers({ redisUrl: redis.url!, prefix: longPrefix, concurrency: 1, lockMs: 1000, processors: processors(n), stores, queues: ['prove'] }),
+    );
+    const q = new Queue(QUEUE_NAMES.prove, { connection: conn, prefix: longPrefix });
+    try {
+      await q.add('prove', { proofId: 'long' }, { jobId: 'long', attempts: 1 });
+      let state = '';
+      for (let i = 0; i < 120 && state !== 'completed' && state !== 'failed'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = await q.getJobState('long');
+      }
+      expect(state, (await q.getJob('long'))?.failedReason).toBe('completed');
+      expect(runs).toHaveLength(1);
+    } finally {
+      await Promise.all(started.map((w) => w.close()));
+      await q.obliterate({ force: true });
+      await q.close();
+      await db.close();
+    }
   });
 });

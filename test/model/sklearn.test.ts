@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readTestSet } from '../../src/release/test-set.ts';
 import { applyHead, buildOnnx, type GraphSpec, loadModel, type NodeSpec, parseInput, readInputRows, runOnnxRuntime } from '../../src/model/index.ts';
 import { checkInput } from '../../src/quant/check-input.ts';
 import { evalFloat } from '../../src/quant/float-eval.ts';
@@ -395,6 +396,38 @@ describe('scikit-learn pipelines (ai.onnx.ml)', () => {
       await writeFile(path.join(dir, 'imp.json'), JSON.stringify([[50000, null, 30, 2]]));
       const j = await readInputRows(path.join(dir, 'imp.json'), imp);
       expect(j.rows[0][1]).toBe(imp.inputs[0].missing![1]);
+    });
+
+    it('calibration and test sets share one CSV reader: name[i] columns for a vector input, a label column dropped, an integer category written 36.0', async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'zkinfer-ml-'));
+      const imp = (await loadModel(file('credit_imputer'))).ir;
+      await writeFile(path.join(dir, 'vec.csv'), 'input[0],input[1],input[2],input[3]\n50000,,30,2\n61000,12000,44,3\n');
+      const vec = await readInputRows(path.join(dir, 'vec.csv'), imp);
+      expect(vec.rows).toHaveLength(2);
+      expect(vec.rows[0][1]).toBe(imp.inputs[0].missing![1]);
+      expect(Array.from(vec.rows[1])).toEqual([61000, 12000, 44, 3]);
+      expect((await readTestSet(path.join(dir, 'vec.csv'), imp)).rows).toEqual(vec.rows);
+
+      const { ir } = await loadModel(file('credit_categorical'));
+      const header = 'income,debt,age,home_ownership,purpose,term';
+      await writeFile(path.join(dir, 'cat.csv'), `${header},approved\n52000,9000,41,OWN,car,60.0,1\n`);
+      // Without naming it, the label column is refused, and the message says how to name it.
+      await expect(readInputRows(path.join(dir, 'cat.csv'), ir, { labelHint: 'the "labelColumn" field' })).rejects.toMatchObject({
+        code: 'INPUT_SHAPE',
+        field: 'approved',
+        message: expect.stringMatching(/unknown column "approved".*"labelColumn" field/),
+      });
+      const labelled = await readInputRows(path.join(dir, 'cat.csv'), ir, { labelColumn: 'approved' });
+      expect(Array.from(labelled.rows[0])).toEqual([52000, 9000, 41, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1]);
+      expect(labelled.labels).toEqual(['1']);
+      await expect(readInputRows(path.join(dir, 'cat.csv'), ir, { labelColumn: 'label' })).rejects.toMatchObject({ code: 'INPUT_SHAPE', field: 'labelColumn' });
+      // A number that is not an integer category is still refused, naming the column only.
+      await writeFile(path.join(dir, 'frac.csv'), `${header}\n52000,9000,41,OWN,car,60.5\n`);
+      await expect(readInputRows(path.join(dir, 'frac.csv'), ir)).rejects.toMatchObject({
+        code: 'INPUT_VALUE',
+        field: 'term',
+        message: expect.not.stringMatching(/60\.5/),
+      });
     });
 
     it('a table of string columns (Gather per column, OneHotEncoder with a dropped category) and a LabelEncoder to floats lower exactly against onnxruntime-node', async () => {

@@ -175,6 +175,14 @@ describe('fidelity reports that cannot mislead', () => {
       float,
     );
     expect(none).toMatchObject({ compared: 0, maxAbsError: null, outOfRange: 2 });
-    expect(none.warnings[0]).toMatch(/no sample could be compared/);
+    expect(none.warnings[0]).toMatch(/no sample could be compared.*--calibration or --input-range/);
+    expect(r.warnings.join()).toMatch(/raise --scale/);
+    // A service compile's warnings name the upload's fields: a REST user has no flags.
+    const { REST_FIDELITY_HINTS } = await import('../../src/queue/processors.ts');
+    const rest = await fidelityReport(q, [[1e6, 0]], float, REST_FIDELITY_HINTS);
+    expect(rest.warnings[0]).toMatch(/no sample could be compared.*"calibration" file field.*"inputRange"/);
+    const restZero = await fidelityReport(q, [[1, 1]], float, REST_FIDELITY_HINTS);
+    expect(restZero.warnings.join()).toMatch(/raise the "scale" upload field/);
+    expect([...rest.warnings, ...restZero.warnings].join()).not.toMatch(/--/);
   });
 });

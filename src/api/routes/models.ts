@@ -57,7 +57,7 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
     // A private model: its file and parameters are not served (the blinding never is).
     visibility: rec.blinding ? ('private' as const) : ('public' as const),
     setupMode: rec.setup,
-    // Fixed at upload (the calibration rows are not kept): known before any compile.
+    // Fixed at upload: known before any compile.
     ...(rec.labels ? { labels: rec.labels } : {}),
     ...(rec.inputQuant ? { inputQuant: rec.inputQuant } : {}),
     ...(ceremony ? { ceremony: ceremonyView(ceremony) } : {}),
@@ -106,13 +106,19 @@ function parseRanges(raw: string[]): Record<string, [number, number]> | undefine
   return out;
 }
 
-/** Calibration rows (CSV with a header, or JSON rows) read against the model's inputs; the file is deleted at once. */
-async function calibrationRows(bytes: Buffer, ir: ModelIR): Promise<Float64Array[]> {
+/** Calibration rows a compile's fidelity report runs on, kept with the record until then (the rest only set the ranges). */
+export const MAX_KEPT_CALIBRATION_ROWS = 1000;
+
+/**
+ * Calibration rows (CSV with a header, or JSON rows) read against the model's inputs, a
+ * label column dropped; the file is deleted at once.
+ */
+async function calibrationRows(bytes: Buffer, ir: ModelIR, labelColumn: string | undefined): Promise<Float64Array[]> {
   const file = artifactDir('tmp', `calibration-${randomUUID()}`);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, bytes, { mode: 0o600 });
   try {
-    const { rows } = await readInputRows(file, ir);
+    const { rows } = await readInputRows(file, ir, { labelColumn, labelHint: 'the "labelColumn" field' });
     if (rows.length === 0) throw new HttpError(400, 'VALIDATION', 'the calibration file has no rows', 'calibration');
     return rows;
   } catch (e) {
@@ -139,8 +145,12 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
           'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files ' +
           '(field "external", named as the model references them; one part per file name) and optional fields "scale", ' +
           '"bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" ' +
-          '(comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header, ' +
-          'or JSON rows: it sets each feature\'s scale and width and is not kept) and "setup" ("ceremony": after compile the ' +
+          '(comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header: ' +
+          "name, or name[0], name[1], ... for a vector input; or JSON rows: it sets each feature's scale and width, and its first " +
+          `${MAX_KEPT_CALIBRATION_ROWS} rows are kept with the tenant's record, never served, only until the compile has run ` +
+          'its fidelity report on them), "labelColumn" ' +
+          '(a column of the calibration file, or key of its JSON rows, that is not an input, e.g. the label of a test set: ' +
+          'dropped) and "setup" ("ceremony": after compile the ' +
           'model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner ' +
           'finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the ' +
           "labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. " +
@@ -203,7 +213,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
             ranges.push(String(part.value));
             continue;
           }
-          if (!['scale', 'bits', 'publicInput', 'labels', 'setup', 'visibility', 'blinding'].includes(part.fieldname))
+          if (!['scale', 'bits', 'publicInput', 'labels', 'labelColumn', 'setup', 'visibility', 'blinding'].includes(part.fieldname))
             throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           if (fields[part.fieldname] !== undefined) throw new HttpError(400, 'VALIDATION', `field "${part.fieldname}" is given twice`, part.fieldname);
           fields[part.fieldname] = String(part.value);
@@ -237,6 +247,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         }
       }
       const inputRanges = parseRanges(ranges);
+      if (fields.labelColumn !== undefined && !calibration)
+        throw new HttpError(400, 'VALIDATION', 'labelColumn names a column of the "calibration" file: upload one', 'labelColumn');
       const wantedLabels = fields.labels === undefined ? undefined : fields.labels.split(',').map((l) => l.trim());
 
       // Import once now, from the very files that will be stored, so a bad model is a 4xx at
@@ -246,6 +258,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       let id: string;
       let inputQuant: InputQuant | null;
       let labels: string[] | null;
+      let rows: Float64Array[] | undefined;
       try {
         const loaded = await loadModelIsolated(path.join(staged, model.name), { limits, settings });
         for (const e of external) {
@@ -253,9 +266,9 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
             throw new HttpError(400, 'VALIDATION', `external file "${e.name}" is not referenced by the model`, 'external');
           }
         }
-        // Calibration rows set the per-feature quantization and are then dropped: only the
-        // ranges they imply are kept (in the model id and the record).
-        const rows = calibration ? await calibrationRows(calibration, loaded.ir) : undefined;
+        // Calibration rows set the per-feature quantization (the ranges they imply are in the
+        // model id); the first ones are kept for the compile's fidelity report, not in the id.
+        rows = calibration ? await calibrationRows(calibration, loaded.ir, fields.labelColumn) : undefined;
         inputQuant = inputQuantOf(loaded.ir, settings, { calibration: rows, inputRanges });
         labels = checkLabels(loaded.ir, wantedLabels);
         id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding);
@@ -279,6 +292,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         publicInput,
         inputQuant,
         labels,
+        calibration: rows?.slice(0, MAX_KEPT_CALIBRATION_ROWS).map((r) => Array.from(r)) ?? null,
         setup,
         blinding: blinding === null ? null : blinding.toString(),
       });

@@ -14,6 +14,7 @@ import {
   readJsonFile,
   type SettingsOptions,
   type TrustPolicyOptions,
+  limitsFrom,
   withSettings,
   withTrustedHashes,
   withTrustPolicy,
@@ -219,7 +220,7 @@ export function auditCommand(program: Command): void {
         // A private model compiles with the blinding given in confidence with its file (never a new one).
         const blinding = d.visibility === 'private' ? await blindingFrom({ visibility: 'private', blinding: o.blinding }, false) : undefined;
         if (d.visibility !== 'private' && o.blinding !== undefined) throw usage(`--blinding: ${primary.source} is a public model's`, 'blinding');
-        compileOptions = { ...d, ...(blinding !== undefined ? { blinding } : {}) };
+        compileOptions = { ...d, ...(blinding !== undefined ? { blinding } : {}), limits: limitsFrom(o) };
       } else {
         compileOptions = await modelOptionsFrom(files.model, o, false);
       }

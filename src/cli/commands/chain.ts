@@ -7,7 +7,17 @@ import { isZkinferError } from '../../core/errors.ts';
 import { bundleModel, compileModel, setupModel } from '../../pipeline/index.ts';
 import { assertUsableVkey, vkeyHash } from '../../prover/setup.ts';
 import { parseBundle } from '../../bundle/checks.ts';
-import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
+import {
+  intOption,
+  progress,
+  readJsonFile,
+  modelOptionsFrom,
+  type SettingsOptions,
+  withPtau,
+  withSettings,
+  writeJsonFile,
+  ptauOptionsFrom,
+} from '../options.ts';
 
 /** Exit code for a transaction the chain refused (a registry revert). */
 const EXIT_REFUSED = 1;
@@ -33,7 +43,7 @@ async function contractsFor(target: string, o: ModelOptions): Promise<ContractSe
   }
   progress(`compiling ${target} (cached after the first run) ...`);
   const m = await compileModel(target, { ...(await modelOptionsFrom(target, o)), fidelity: false });
-  const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+  const setup = await setupModel(m, ptauOptionsFrom(o));
   progress(`verification key ${setup.provenance.vkeySha256}`);
   return compileContracts(bundleModel(m), setup.vkey);
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadModel, parseInputRows } from '../../model/index.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { formatCompileReport } from '../format.ts';
-import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withSettings } from '../options.ts';
+import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withSettings, limitsFrom } from '../options.ts';
 
 export function compileCommand(program: Command): void {
   withSettings(
@@ -15,7 +15,7 @@ export function compileCommand(program: Command): void {
     .option('--samples <n>', 'random inputs in [-1, 1] for the fidelity report when no --input is given', intOption('--samples'), 32)
     .option('--json', 'print the report as JSON')
     .action(async (model: string, o: SettingsOptions & { input?: string; samples: number; json?: boolean }) => {
-      const inputs = o.input ? parseInputRows(await readJsonFile(o.input, 'input'), (await loadModel(model)).ir) : undefined;
+      const inputs = o.input ? parseInputRows(await readJsonFile(o.input, 'input'), (await loadModel(model, { limits: limitsFrom(o) })).ir) : undefined;
       progress(`compiling ${model} ...`);
       const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), inputs, samples: o.samples });
       if (!o.json) {

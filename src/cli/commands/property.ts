@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ZkinferError } from '../../core/errors.ts';
 import { compileModel, proveProperty, type PropertySpec } from '../../pipeline/index.ts';
 import { verifyBundle, verifyProperty } from '../../verifier/index.ts';
-import { modelOptionsFrom, progress, readJsonFile, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
+import { modelOptionsFrom, progress, readJsonFile, type SettingsOptions, withPtau, withSettings, writeJsonFile, ptauOptionsFrom } from '../options.ts';
 
 /** Exit code for a well-formed proof that does not verify (as `zkinfer verify`). */
 const EXIT_INVALID = 1;
@@ -41,7 +41,7 @@ export function propertyCommand(program: Command): void {
       progress(`[1/2] compiling ${model} as a private model (cached after the first run) ...`);
       const m = await compileModel(model, { ...opts, fidelity: false });
       progress('[2/2] property circuit, setup and proof (cached after the first run) ...');
-      const r = await proveProperty(m, spec, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+      const r = await proveProperty(m, spec, ptauOptionsFrom(o));
       await writeJsonFile(o.output, r.bundle);
       const t = r.timings;
       progress(`proof verified; ${r.constraints} constraints, witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms`);

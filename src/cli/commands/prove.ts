@@ -4,7 +4,17 @@ import { checkInput } from '../../quant/check-input.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
 import { DEFAULT_SETTINGS } from '../../fixed/settings.ts';
 import { ZkinferError } from '../../core/errors.ts';
-import { bigintOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withPtau, withSettings, writeJsonFile } from '../options.ts';
+import {
+  bigintOption,
+  progress,
+  readJsonFile,
+  modelOptionsFrom,
+  type SettingsOptions,
+  withPtau,
+  withSettings,
+  writeJsonFile,
+  ptauOptionsFrom,
+} from '../options.ts';
 
 export function proveCommand(program: Command): void {
   withPtau(
@@ -36,13 +46,13 @@ export function proveCommand(program: Command): void {
         const input = await readJsonFile(inputFile, 'input');
         const opts = await modelOptionsFrom(model, o);
         // The input is checked first (shape, values, range): a typo must not cost a compile.
-        const { ir } = await loadModel(model);
+        const { ir } = await loadModel(model, { limits: opts.limits });
         const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
         checkInput(input, { inputs: ir.inputs, settings, inputQuant: inputQuantOf(ir, settings, opts) });
         progress(`[1/3] compiling ${model} (cached after the first run) ...`);
         const m = await compileModel(model, { ...opts, fidelity: false });
         progress(`[2/3] setup: ${m.compiled.constraints} constraints (cached after the first run) ...`);
-        const setup = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+        const setup = await setupModel(m, ptauOptionsFrom(o));
         progress('[3/3] proving ...');
         const r = await proveModel(m, setup, input, { salt: o.salt, nonce: o.nonce });
         await writeJsonFile(o.output, r.bundle);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { initCeremony } from '../../ceremony/index.ts';
 import { compileModel, pickPtau, setupModel } from '../../pipeline/index.ts';
-import { modelOptionsFrom, progress, type SettingsOptions, withPtau, withSettings } from '../options.ts';
+import { modelOptionsFrom, progress, type SettingsOptions, withPtau, withSettings, ptauOptionsFrom } from '../options.ts';
 
 export function setupCommand(program: Command): void {
   withPtau(
@@ -17,7 +17,7 @@ export function setupCommand(program: Command): void {
       progress(`compiling ${model} ...`);
       const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), fidelity: false });
       if (o.ceremony) {
-        const ptau = await pickPtau(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+        const ptau = await pickPtau(m, ptauOptionsFrom(o));
         progress(`circuit: ${m.compiled.constraints} constraints; writing the initial key for a ceremony ...`);
         const r = await initCeremony(m, ptau, o.ceremony);
         progress(
@@ -28,7 +28,7 @@ export function setupCommand(program: Command): void {
         return;
       }
       progress(`circuit: ${m.compiled.constraints} constraints; setting up ...`);
-      const s = await setupModel(m, { ptau: o.ptau, ptauSha256: o.ptauSha256, log: progress });
+      const s = await setupModel(m, ptauOptionsFrom(o));
       const out = {
         modelId: m.modelId,
         constraints: m.compiled.constraints,
