@@ -27,7 +27,10 @@ export function verifierSource(vkey: VerificationKey): string {
 }
 
 /** The model facts the registry is generated from (a bundle's `model` has them all). */
-export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | 'outputSize' | 'decisionSize' | 'publicInput' | 'settings' | 'parameters'>;
+export type RegistryModel = Pick<
+  BundleModel,
+  'id' | 'commitment' | 'inputs' | 'outputSize' | 'decisionSize' | 'publicInput' | 'settings' | 'parameters' | 'explain'
+>;
 
 /**
  * The attestation registry for one model: `attest` checks the model commitment, refuses
@@ -38,7 +41,8 @@ export type RegistryModel = Pick<BundleModel, 'id' | 'commitment' | 'inputs' | '
 export function registrySource(model: RegistryModel): string {
   const L = signalLayout(model);
   const n = L.count;
-  const nOut = L.outputCount;
+  // The packed reasons and fairness bits follow the packed outputs: an attestation records both.
+  const nOut = L.outputCount + L.explainSignals;
   const inputLines = model.publicInput
     ? [
         `        uint256[${L.inputCount}] memory packedFeatures;`,
@@ -62,14 +66,23 @@ interface IGroth16Verifier${n} {
 /// @title zkinfer attestation registry for one model
 /// @notice An append-only record of verified inferences of model ${model.id}.
 /// Public signals, in order: [0] model commitment, ${inputSignals},
-/// [${L.outputs}..${L.outputs + nOut - 1}] the packed outputs, [${L.nonce}] nonce. Packed: the ` +
+/// [${L.outputs}..${L.outputs + L.outputCount - 1}] the packed outputs, ${
+      L.explainSignals > 0 ? `[${L.explain}..${L.explain + L.explainSignals - 1}] the packed reasons and fairness bits, ` : ''
+    }[${L.nonce}] nonce. Packed: the ` +
     `${model.outputSize} output(s) then the ${model.decisionSize} decision(s),
-/// each v as v + 2^${L.width - 1} in ${L.width} bits, ${Math.floor(250 / L.width)} per word from the low bits up (zkinfer decodes them).
+/// each v as v + 2^${L.width - 1} in ${L.width} bits, ${Math.floor(250 / L.width)} per word from the low bits up (zkinfer decodes them).${
+      model.explain
+        ? `
+/// Then ${model.explain.reasons} reason feature index(es), their ${model.explain.reasons} contribution(s) and ${model.explain.protected.length} fairness bit(s)
+/// (1: the decision is the same for every test value of the protected feature), each v as v + 2^${L.width} in ${L.width + 1} bits,
+/// ${Math.floor(250 / (L.width + 1))} per word.`
+        : ''
+    }
 contract ${REGISTRY_CONTRACT} {
     struct Attestation {
         /// The input commitment${model.publicInput ? ' (here: keccak256 of the packed public features)' : ''}.
         uint256 inputCommitment;
-        /// The proven outputs and decision, packed as in the public signals.
+        /// The proven outputs and decision${model.explain ? ', then the reasons and fairness bits' : ''}, packed as in the public signals.
         uint256[${nOut}] outputs;
         address attester;
         uint64 blockNumber;
