@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees", "private" or "ptau">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees", "private", "explain" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { devPtauBench } from './dev-ptau.ts';
 import { serviceBench } from './service.ts';
 import { treesBench } from './trees.ts';
 import { privateBench } from './private.ts';
+import { explainBench } from './explain.ts';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -158,6 +159,10 @@ if (!compileOnly && (!only || 'private'.includes(only))) {
   process.stderr.write('private models ...\n');
   lines.push(await privateBench(freshStore), '');
 }
+if (!compileOnly && (!only || 'explain'.includes(only))) {
+  process.stderr.write('reasons and fairness ...\n');
+  lines.push(await explainBench(freshStore), '');
+}
 if (!compileOnly && (!only || 'ptau'.includes(only))) {
   process.stderr.write('development ptau ...\n');
   lines.push(await devPtauBench(), '');
@@ -170,7 +175,7 @@ const text = lines.join('\n');
 process.stdout.write(text + '\n');
 if (!only) await writeFile(resultsFile, text + '\n');
 // The tree or private-model section alone replaces its own part of the file.
-if ((only === 'trees' || only === 'private') && existsSync(resultsFile)) {
+if ((only === 'trees' || only === 'private' || only === 'explain') && existsSync(resultsFile)) {
   const section = new RegExp(`<!-- ${only}:start[\\s\\S]*?<!-- ${only}:end -->`).exec(text)?.[0];
   const old = await readFile(resultsFile, 'utf8');
   const marked = new RegExp(`<!-- ${only}:start[\\s\\S]*?<!-- ${only}:end -->`);
