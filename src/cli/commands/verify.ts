@@ -66,7 +66,9 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
     if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
     else {
       const lines = [
-        `${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`,
+        r.valid && receipt && !receipt.matches
+          ? `INVALID for this receipt: the proof verifies on chain, but not over this applicant's data`
+          : `${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`,
         // The contract holds only a key: phase 1 takes the ptau file (`zkinfer audit`).
         `SETUP: phase 1 NOT ESTABLISHED (a contract holds only a key): ${NOT_CHECKED_LABEL}`,
         `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`,
@@ -170,7 +172,9 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
     lines.push(`${used ? "APPLICANT'S DATA USED" : "APPLICANT'S DATA NOT SHOWN TO BE USED"}: ${!r.valid ? 'the proof itself is INVALID' : receipt.reason}`);
   }
   if (r.valid && r.trust.refusals.length) lines.push(`REFUSED BY THE TRUST POLICY: ${r.trust.refusals.join('; ')}`);
-  lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
+  // One verdict: a proof that verifies but not over this applicant's data is not VALID for them.
+  if (r.valid && receipt && !receipt.matches) lines.push(`INVALID for this receipt: the proof verifies, but not over this applicant's data`);
+  else lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
   lines.push(r.trust.summary);
   lines.push(`verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`);
   lines.push(`phase 1 (${r.phase1.checkedBy === 'file' ? 'from your audit of the ptau file' : 'from the key alone'}): ${r.phase1.label}`);
