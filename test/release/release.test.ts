@@ -62,6 +62,8 @@ describe('zkinfer release', () => {
 
   it('measures fidelity on the labelled test set, proves two rows and signs the artifacts', async () => {
     expect(result.code, result.stderr).toBe(0);
+    // Every file snarkjs opened is closed (#25, item 9): no warning from Node's garbage collector.
+    expect(result.stderr).not.toMatch(/Closing file descriptor|DEP0137|FileHandle/);
     const r = JSON.parse(result.stdout);
     expect(r.ok).toBe(true);
     expect(r.fidelity).toMatchObject({ samples: 200, labelled: 200, outOfRange: 0 });
