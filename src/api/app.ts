@@ -7,6 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { AuthFailures } from './auth-failures.ts';
 import { type Caller, keyFingerprint, presentedKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
+import { registerUnmatched } from './unmatched.ts';
 import { buildAdminApp } from './admin.ts';
 import { errorHandler, HttpError } from './http-error.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
@@ -49,6 +50,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Strict schemas: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
+  registerUnmatched(app);
   await app.register(servicesPlugin, { services: await openServices(opts, (m) => app.log.warn(m)) });
   const { authenticator: authn, redis } = app;
   // While closing, every answer says "Connection: close": a keep-alive connection whose
