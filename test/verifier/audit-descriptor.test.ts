@@ -315,3 +315,26 @@ describe('unusable input: exit 2 naming the flag or field', () => {
     expect(noVersion.stderr).toMatch(/has no descriptor for version 7/);
   });
 });
+
+describe('a changed bundle.model is named the same by REST and the CLI (#25, item 12)', () => {
+  it('an edited label: REST and `verify --descriptor` name model.labels[0]; without the descriptor the CLI lists labels among the fields', async () => {
+    const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
+    bundle.model.labels[0] = 'approve';
+    const file = path.join(dir, 'bundle-label-edited.json');
+    await writeFile(file, JSON.stringify(bundle));
+    const rest = await call('POST', '/v1/verify', REGULATOR, { bundle });
+    expect(rest.status).toBe(200);
+    expect(rest.body).toMatchObject({ valid: false, field: 'model.labels[0]' });
+    const named = await cli(['verify', file, '--descriptor', files.record]);
+    expect(named.code).toBe(1);
+    expect(named.stdout.split('\n')[0]).toBe(`INVALID: ${rest.body.reason} (field model.labels[0])`);
+    const json = await cli(['verify', file, '--descriptor', files.record, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, reason: rest.body.reason, field: 'model.labels[0]' });
+    // Without it no hash says which field changed: the message names every hashed field, labels too.
+    const plain = await cli(['verify', file]);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toMatch(/^INVALID: the model descriptor does not hash to the model commitment .*\(.*\blabels\b.*\).*give the published descriptor/m);
+    // The untouched bundle verifies with the published descriptor.
+    expect((await cli(['verify', files.bundle, '--descriptor', files.record])).code).toBe(0);
+  });
+});

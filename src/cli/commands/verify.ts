@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
 import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { decodeOutputs } from '../../bundle/decode.ts';
-import { decisionLabel, descriptorCommitment } from '../../bundle/descriptor.ts';
+import { decisionLabel, descriptorCommitment, descriptorOf } from '../../bundle/descriptor.ts';
+import { descriptorIn } from '../../verifier/descriptor-options.ts';
 import { sha256Text } from '../../core/hash.ts';
 import { checkReceipt, type ReceiptCheck, verifyBundle, verifyProperty, type VerifyResult } from '../../verifier/index.ts';
 import { parseBundle } from '../../bundle/checks.ts';
@@ -20,6 +21,11 @@ export function verifyCommand(program: Command): void {
     .argument('<bundle>', 'proof bundle JSON')
     .option('--vkey <file>', "the model's published verification key (default: the key embedded in the bundle)")
     .option('--receipt <file>', "an applicant's receipt: also check that the proof used their salt and features")
+    .option(
+      '--descriptor <file>',
+      "the model's published descriptor (GET /v1/models/{id}, a descriptor, or a trusted bundle's model): a changed bundle.model is then named " +
+        'by its field, as the REST API names it',
+    )
     .option('--json', 'print the result as JSON')
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
@@ -45,6 +51,7 @@ export function verifyCommand(program: Command): void {
 
 interface VerifyOptions extends TrustPolicyOptions {
   audit?: string;
+  descriptor?: string;
   vkey?: string;
   receipt?: string;
   json?: boolean;
@@ -83,7 +90,8 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
   }
   const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
   const audit = o.audit ? auditOf(await readJsonFile(o.audit, 'audit')) : undefined;
-  const checked = await verifyBundle(bundle, { vkey });
+  const registered = o.descriptor ? descriptorOf(descriptorIn(await readJsonFile(o.descriptor, 'descriptor'), o.descriptor)) : undefined;
+  const checked = await verifyBundle(bundle, { vkey, registered });
   const r = { ...checked, ...setupTrust(checked, audit, o) };
   const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
   const properties = await propertiesOf(o.property ?? [], r);
