@@ -52,3 +52,21 @@ describe('the command the README shows (#25, item 8)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ valid: false, usable: false });
   }, 60_000);
 });
+
+describe('subcommand help (#25, item 14)', () => {
+  it('release --help: one usage line per form, not "[options] [command] <model>"', async () => {
+    const r = await cli(['release', '--help']);
+    expect(r.code).toBe(0);
+    const usage = r.stdout.split('\n\n')[0];
+    expect(usage).toBe(
+      'Usage: zkinfer release <model> --test-set <file> --sign-key <key> -o <dir> [options]\n       zkinfer release verify <dir> --pub-key <key> [options]',
+    );
+    expect(r.stdout).not.toMatch(/\[command\] <model>/);
+  });
+
+  it('ceremony chain --help describes its argument', async () => {
+    const r = await cli(['ceremony', 'chain', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\nArguments:\n {2}zkey +the ceremony key \(\.zkey\) whose contribution list to print\n/);
+  });
+});

@@ -227,7 +227,7 @@ export function ceremonyCommands(program: Command): void {
   ceremony
     .command('chain')
     .description('list the contributions a key records (read from the file, not verified: `ceremony verify` checks them)')
-    .argument('<zkey>')
+    .argument('<zkey>', 'the ceremony key (.zkey) whose contribution list to print')
     .action(async (zkey: string) => {
       const c = await readChain(zkey);
       process.stdout.write([`NOT VERIFIED: the contributions ${zkey} records`, ...chainLines(c.contributions)].join('\n') + '\n');
