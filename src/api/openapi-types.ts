@@ -2387,7 +2387,7 @@ export interface paths {
                             vkeyHash: string;
                             /** @description the key version that was used */
                             version?: number;
-                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid */
+                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)") */
                             outputs: {
                                 [key: string]: unknown;
                             } | null;

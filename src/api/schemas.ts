@@ -312,7 +312,9 @@ export const VerifyResultSchema = Type.Object(
     vkeyHash: Type.String({ description: 'hash of the registered key the proof was checked against' }),
     version: Type.Optional(Type.Integer({ description: 'the key version that was used' })),
     outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], {
-      description: 'decoded from the proven public signals through the registered model descriptor; null unless valid',
+      description:
+        'decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the ' +
+        'decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)")',
     }),
     inputCommitment: Type.Union([Type.Null(), Type.String()], {
       description: 'proven input commitment (public signal 1); null unless valid, or when the input is public',

@@ -338,3 +338,17 @@ describe('a changed bundle.model is named the same by REST and the CLI (#25, ite
     expect((await cli(['verify', files.bundle, '--descriptor', files.record])).code).toBe(0);
   });
 });
+
+describe('REST names the decision as the CLI does (#25, item 14)', () => {
+  it('POST /v1/verify gives outputs.decisionLabels, the words `zkinfer verify` prints after "decision"', async () => {
+    const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
+    const rest = await call('POST', '/v1/verify', REGULATOR, { bundle });
+    expect(rest.body.valid).toBe(true);
+    const { decision, decisionLabels } = rest.body.outputs;
+    expect(decisionLabels).toHaveLength(decision.length);
+    expect(decisionLabels[0]).toBe(decision[0] === 1 ? '1: approve (logit \u2265 0)' : '0: decline (logit < 0)');
+    const local = await cli(['verify', files.bundle]);
+    expect(local.code).toBe(0);
+    expect(local.stdout).toContain(`\ndecision ${decisionLabels.join('; ')}\n`);
+  });
+});
