@@ -1508,6 +1508,21 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "input": {
+                     *         "age": 40,
+                     *         "income": 38.5,
+                     *         "loan_amount": 44.7,
+                     *         "debt_to_income": 26.2,
+                     *         "credit_history_years": 2.3,
+                     *         "late_payments": 0,
+                     *         "employment_years": 11.9,
+                     *         "credit_score": 674
+                     *       },
+                     *       "nonce": "42"
+                     *     }
+                     */
                     "application/json": {
                         /** @description {"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one) */
                         input: unknown[] | {
@@ -3898,6 +3913,11 @@ export interface components {
         /**
          * Error
          * @description A client error names what was wrong (code) and where (field); a server error says only "internal error".
+         * @example {
+         *       "code": "VALIDATION",
+         *       "message": "body must have required property 'input'",
+         *       "field": "body.input"
+         *     }
          */
         "def-0": {
             code: string;
