@@ -352,3 +352,26 @@ describe('REST names the decision as the CLI does (#25, item 14)', () => {
     expect(local.stdout).toContain(`\ndecision ${decisionLabels.join('; ')}\n`);
   });
 });
+
+describe('the verification page names a changed bundle.model as REST does (#25, item 12)', () => {
+  it('verifyHere with the key from this service names model.labels[0]; with the key in the bundle (no service) it lists labels', async () => {
+    const { verifyHere } = await import('../../src/web/session.ts');
+    const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
+    bundle.model.labels[0] = 'approve';
+    const rest = await call('POST', '/v1/verify', REGULATOR, { bundle });
+    // The page's relative URLs (fetch('/v1/...')) resolve against the service, as in the browser.
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((url: string | URL, init?: RequestInit) => realFetch(new URL(url, base), init)) as typeof fetch;
+    try {
+      const served = await verifyHere(JSON.stringify(bundle), { kind: 'service', apiKey: REGULATOR }, null);
+      expect(served.result).toMatchObject({ valid: false, field: 'model.labels[0]', reason: rest.body.reason });
+      const standalone = await verifyHere(JSON.stringify(bundle), { kind: 'bundle' }, null);
+      expect(standalone.result).toMatchObject({ valid: false, field: 'model' });
+      expect(standalone.result.reason).toMatch(/some field of bundle\.model \(.*\blabels\b.*\)/);
+      const untouched = await verifyHere(await readFile(files.bundle, 'utf8'), { kind: 'service', apiKey: REGULATOR }, null);
+      expect(untouched.result.valid).toBe(true);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+});
