@@ -182,6 +182,7 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
   if (r.valid && r.trust.refusals.length) lines.push(`REFUSED BY THE TRUST POLICY: ${r.trust.refusals.join('; ')}`);
   // One verdict: a proof that verifies but not over this applicant's data is not VALID for them.
   if (r.valid && receipt && !receipt.matches) lines.push(`INVALID for this receipt: the proof verifies, but not over this applicant's data`);
+  else if (r.valid && r.trust.refusals.length) lines.push('INVALID under the trust policy: the proof verifies, but its setup is refused');
   else lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
   lines.push(r.trust.summary);
   lines.push(`verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`);
