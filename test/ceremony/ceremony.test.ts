@@ -234,6 +234,9 @@ describe('file-based ceremony', () => {
     const refused = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--require-trusted-setup']);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/^REFUSED BY THE TRUST POLICY: the setup is a development one/);
+    // One verdict (#25, item 13): the refused key is not called VALID on the next line.
+    expect(refused.stdout).not.toMatch(/^VALID/m);
+    expect(refused.stdout.split('\n')[1]).toMatch(/^INVALID under the trust policy: this key is the model's circuit on .*, but its setup is refused$/);
     // Two contributions, none known independent unless the checker names one by its hash.
     const few = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--json']);
     expect(few.code).toBe(1);

@@ -169,9 +169,11 @@ export function ceremonyCommands(program: Command): void {
         else {
           const lines = [
             ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
+            // One verdict: a key the trust policy refuses is not called VALID on the next line.
             r.ok
-              ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ` +
-                `${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
+              ? `${refused ? 'INVALID under the trust policy' : development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's ` +
+                `circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)` +
+                `${o.base ? ', exactly one more than the base' : ''}${refused ? ', but its setup is refused' : ''}`
               : `INVALID: ${r.reason}`,
             trust.summary,
             `phase 1 (from the ptau file): ${trust.phase1.label}`,
