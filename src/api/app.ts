@@ -7,6 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { AuthFailures } from './auth-failures.ts';
 import { type Caller, keyFingerprint, presentedKey } from './auth.ts';
 import { registerJsonParser } from './json-body.ts';
+import { registerUnmatched } from './unmatched.ts';
 import { buildAdminApp } from './admin.ts';
 import { errorHandler, HttpError } from './http-error.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
@@ -27,6 +28,18 @@ declare module 'fastify' {
     public?: boolean;
   }
 }
+
+/** The route files, each a tag of the OpenAPI document, in the document's order. */
+const ROUTE_GROUPS: [string, (app: FastifyInstance) => Promise<void>, string][] = [
+  ['health', healthRoutes, 'liveness, readiness, metrics'],
+  ['models', modelRoutes, 'upload a model, its status, versions, descriptor and verification key'],
+  ['artifacts', artifactRoutes, "a model's published files: circuit, r1cs, zkey, ptau, for `zkinfer audit`"],
+  ['proofs', proofRoutes, 'request a proof of one input, fetch it and its receipt'],
+  ['verify', verifyRoutes, "verify a proof bundle against the model's registered key"],
+  ['chain', chainRoutes, 'Solidity verifier, contracts and calldata for on-chain verification'],
+  ['ceremony', ceremonyRoutes, "a model's phase-2 ceremony: contributions, finalize, reset"],
+  ['page', verifyPageRoutes, 'the verification page'],
+];
 
 export interface AppOptions extends ServicesOptions {
   /** Fastify's logger: off by default; options (a level, a stream) to capture it. */
@@ -49,6 +62,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Strict schemas: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
+  registerUnmatched(app);
   await app.register(servicesPlugin, { services: await openServices(opts, (m) => app.log.warn(m)) });
   const { authenticator: authn, redis } = app;
   // While closing, every answer says "Connection: close": a keep-alive connection whose
@@ -134,6 +148,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         version: '0.1.0',
         description: 'Groth16 proofs of neural network inferences. Authenticate with `Authorization: Bearer <API key>`.',
       },
+      tags: ROUTE_GROUPS.map(([name, , description]) => ({ name, description })),
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },
@@ -153,14 +168,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Uploads are bounded by the model byte limit (each file here; their sum in the route).
   await app.register(multipart, { limits: { fileSize: config.limits.maxModelBytes, files: 64, fields: 64, fieldSize: 64 * 1024 } });
   await app.register(async (scope) => {
-    await healthRoutes(scope);
-    await modelRoutes(scope);
-    await artifactRoutes(scope);
-    await proofRoutes(scope);
-    await verifyRoutes(scope);
-    await chainRoutes(scope);
-    await ceremonyRoutes(scope);
-    await verifyPageRoutes(scope);
+    // Each route file is a group of the OpenAPI document (a tag), not all under "default".
+    let tag: string | null = null;
+    scope.addHook('onRoute', (r) => {
+      if (tag && !r.schema?.tags) r.schema = { ...r.schema, tags: [tag] };
+    });
+    for (const [name, routes] of ROUTE_GROUPS) {
+      tag = name;
+      await routes(scope);
+    }
+    tag = null;
   });
   if (config.adminPort !== null) {
     // /metrics and /docs on their own port (a private interface), not on the API's.

@@ -34,6 +34,22 @@ const UNAVAILABLE: Record<Dependency, string> = {
   'child process': 'a backend',
 };
 
+/** The part of the request each of Fastify's own request errors is about. */
+const FASTIFY_FIELD: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'content-type',
+  FST_ERR_CTP_INVALID_TYPE: 'content-type',
+  FST_ERR_CTP_EMPTY_TYPE: 'content-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'content-length',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'body',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'content-type',
+  FST_REQ_FILE_TOO_LARGE: 'body',
+  FST_PARTS_LIMIT: 'body',
+  FST_FILES_LIMIT: 'body',
+  FST_FIELDS_LIMIT: 'body',
+};
+
 export interface ErrorBody {
   code: string;
   message: string;
@@ -77,7 +93,8 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     };
   } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     status = fe.statusCode;
-    body = { code: fe.code ?? 'BAD_REQUEST', message: fe.message };
+    const field = fe.code ? FASTIFY_FIELD[fe.code] : undefined;
+    body = { code: fe.code ?? 'BAD_REQUEST', message: fe.message, ...(field ? { field } : {}) };
   }
   // An outage answers every request with a 503: one warning line each, no stack traces.
   if (status === 503 && body.code === 'BACKEND_UNAVAILABLE') req.log.warn({ code: (err as NodeJS.ErrnoException).code }, `backend unavailable: ${err.message}`);

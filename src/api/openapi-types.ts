@@ -1508,6 +1508,21 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "input": {
+                     *         "age": 40,
+                     *         "income": 38.5,
+                     *         "loan_amount": 44.7,
+                     *         "debt_to_income": 26.2,
+                     *         "credit_history_years": 2.3,
+                     *         "late_payments": 0,
+                     *         "employment_years": 11.9,
+                     *         "credit_score": 674
+                     *       },
+                     *       "nonce": "42"
+                     *     }
+                     */
                     "application/json": {
                         /** @description {"input_data": [[...]]}, a flat array, or named features; a categorical column is given as one of its categories (a string), a missing value as null (only where the model imputes one) */
                         input: unknown[] | {
@@ -2387,7 +2402,7 @@ export interface paths {
                             vkeyHash: string;
                             /** @description the key version that was used */
                             version?: number;
-                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid */
+                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)") */
                             outputs: {
                                 [key: string]: unknown;
                             } | null;
@@ -3898,6 +3913,11 @@ export interface components {
         /**
          * Error
          * @description A client error names what was wrong (code) and where (field); a server error says only "internal error".
+         * @example {
+         *       "code": "VALIDATION",
+         *       "message": "body must have required property 'input'",
+         *       "field": "body.input"
+         *     }
          */
         "def-0": {
             code: string;

@@ -2,7 +2,14 @@ import { Type } from 'typebox';
 
 export const ErrorSchema = Type.Object(
   { code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) },
-  { $id: 'Error', description: 'A client error names what was wrong (code) and where (field); a server error says only "internal error".' },
+  {
+    $id: 'Error',
+    description: 'A client error names what was wrong (code) and where (field); a server error says only "internal error".',
+    examples: [
+      { code: 'VALIDATION', message: "body must have required property 'input'", field: 'body.input' },
+      { code: 'NOT_FOUND', message: 'the model is not registered here', field: 'id' },
+    ],
+  },
 );
 
 /** The error answers a route may give, by status code: each one an `ErrorSchema` body. */
@@ -231,7 +238,26 @@ export const ProofRequestSchema = Type.Object(
     salt: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
     nonce: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,76})$' })),
   },
-  { additionalProperties: false, $id: 'ProofRequest' },
+  {
+    additionalProperties: false,
+    $id: 'ProofRequest',
+    // The loan example's applicant (examples/loan/applicant.json), with a nonce.
+    examples: [
+      {
+        input: {
+          age: 40,
+          income: 38.5,
+          loan_amount: 44.7,
+          debt_to_income: 26.2,
+          credit_history_years: 2.3,
+          late_payments: 0,
+          employment_years: 11.9,
+          credit_score: 674,
+        },
+        nonce: '42',
+      },
+    ],
+  },
 );
 
 export const ProofSchema = Type.Object(
@@ -311,7 +337,9 @@ export const VerifyResultSchema = Type.Object(
     vkeyHash: Type.String({ description: 'hash of the registered key the proof was checked against' }),
     version: Type.Optional(Type.Integer({ description: 'the key version that was used' })),
     outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], {
-      description: 'decoded from the proven public signals through the registered model descriptor; null unless valid',
+      description:
+        'decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the ' +
+        'decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)")',
     }),
     inputCommitment: Type.Union([Type.Null(), Type.String()], {
       description: 'proven input commitment (public signal 1); null unless valid, or when the input is public',

@@ -3,16 +3,20 @@
 // the jobs in a worker process of its own. Records live in PostgreSQL (DATABASE_URL) or in
 // the embedded store under artifacts/db.
 import { loadConfig } from '../service/config.ts';
-import { isZkinferError } from '../core/errors.ts';
+import { isZkinferError, startupMessage } from '../core/errors.ts';
 import { redisConnection, redisPersistence } from '../queue/index.ts';
 import { checkServicePhase1 } from '../service/phase1.ts';
 import { buildApp } from './app.ts';
 
-/** A settings problem (every one at once, each naming its setting) stops the start with exit 2. */
+/**
+ * A problem at startup stops it with its message, not a stack trace: a settings problem (every
+ * one at once, each naming its setting) with exit 2; anything else (a database that cannot be
+ * reached, a taken port) with exit 1.
+ */
 function refuse(e: unknown): never {
-  if (!isZkinferError(e) || e.code !== 'SETTINGS') throw e;
-  process.stderr.write(`zkinfer not starting: ${e.message}\n`);
-  process.exit(2);
+  const settings = isZkinferError(e) && e.code === 'SETTINGS';
+  process.stderr.write(`zkinfer not starting: ${startupMessage(e)}\n`);
+  process.exit(settings ? 2 : 1);
 }
 const config = (() => {
   try {
@@ -23,7 +27,7 @@ const config = (() => {
 })();
 // The powers of tau every setup and ceremony will use, checked before anything is opened.
 const phase1 = await checkServicePhase1(config).catch(refuse);
-const app = await buildApp({ config, logger: true, phase1 });
+const app = await buildApp({ config, logger: true, phase1 }).catch(refuse);
 app.log.info({ phase1 }, `phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', insecure' : ''})`);
 if (config.apiKeys.length === 0) app.log.warn('no ZKINFER_API_KEYS configured: open development mode, every caller is admin');
 if (config.redisUrl) {
@@ -37,7 +41,10 @@ if (config.redisUrl) {
     );
   probe.disconnect();
 }
-await app.listen({ host: config.host, port: config.port });
+await app.listen({ host: config.host, port: config.port }).catch(async (e: unknown) => {
+  await app.close().catch(() => {});
+  refuse(e);
+});
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, async () => {

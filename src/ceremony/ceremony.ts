@@ -5,6 +5,7 @@ import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../core/errors.ts';
 import type { CompiledModel } from '../pipeline/index.ts';
+import { verifyZkeyFromR1cs } from '../prover/zkey-verify.ts';
 import { identifyPtau, type PtauInfo } from '../prover/ptau.ts';
 import { hashFile } from '../core/hash.ts';
 import { assertUsableVkey, type CircuitSetup, vkeyHash } from '../prover/setup.ts';
@@ -172,7 +173,7 @@ export async function verifyCeremonyKey(zkey: string, r1cs: string, ptau: string
   };
   let ok = false;
   try {
-    ok = await snarkjs.zKey.verifyFromR1cs(r1cs, ptau, zkey, logger);
+    ok = await verifyZkeyFromR1cs(r1cs, ptau, zkey, logger);
   } catch (e) {
     errors.push((e as Error).message);
   }

@@ -40,3 +40,13 @@ export class ZkinferError extends Error {
 export function isZkinferError(e: unknown, code?: ErrorCode): e is ZkinferError {
   return e instanceof ZkinferError && (code === undefined || e.code === code);
 }
+
+/**
+ * An error as one line for a process that stops at startup (no stack trace): its message, else
+ * the messages of the errors it aggregates (a connection refused on every address), else its code.
+ */
+export function startupMessage(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const inner = e instanceof AggregateError ? e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join('; ') : '';
+  return e.message || inner || (e as NodeJS.ErrnoException).code || e.name;
+}

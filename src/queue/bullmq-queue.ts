@@ -167,11 +167,13 @@ export function startBullWorkers(
     compilesPerTenant?: number;
     /** How long a job waits for an unavailable dependency before it fails (default 15 minutes). */
     outageBudgetMs?: number;
+    /** Where the workers' errors go (default: stderr, one line each). */
+    log?: (m: string) => void;
   },
 ): { name: string; close(): Promise<void> } {
   const prefix = opts.prefix ?? 'zkinfer';
   const perTenant = opts.compilesPerTenant ?? Number.MAX_SAFE_INTEGER;
-  const logError = throttledLog((m) => process.stderr.write(`worker: ${m}\n`));
+  const logError = throttledLog(opts.log ?? ((m) => process.stderr.write(`worker: ${m}\n`)));
   const leases = new Leases(opts.stores.db, opts.stores.requestKeys);
   const heartbeats = new Heartbeats(opts.stores.db);
   const budgetMs = opts.outageBudgetMs ?? 15 * 60_000;

@@ -2,7 +2,7 @@
 // lets the running job finish (BullMQ's worker.close()) before exiting. Records live in
 // PostgreSQL (DATABASE_URL); the worker heartbeats there for the API's /readyz.
 import { loadConfig } from '../service/config.ts';
-import { isZkinferError } from '../core/errors.ts';
+import { isZkinferError, startupMessage } from '../core/errors.ts';
 import { checkServicePhase1 } from '../service/phase1.ts';
 import { openDb } from '../store/db.ts';
 import { Stores } from '../store/stores.ts';
@@ -10,11 +10,15 @@ import { startBullWorkers } from './bullmq-queue.ts';
 import { serveWorkerMetrics } from './job-metrics.ts';
 import { jobRecords } from './job-records.ts';
 import { makeProcessors } from './processors.ts';
+import { workerLogger } from './worker-log.ts';
 
-/** A settings problem stops the worker before it takes a job: the message names the setting. */
+/**
+ * A problem at startup stops the worker before it takes a job, with one line (no stack trace):
+ * a settings problem, naming the setting, exit 2; a backend that cannot be reached (the database) exit 1.
+ */
 function refuse(e: unknown): never {
-  process.stderr.write(`zkinfer worker not starting: ${isZkinferError(e) ? e.message : (e as Error).message}\n`);
-  process.exit(2);
+  process.stderr.write(`zkinfer worker not starting: ${startupMessage(e)}\n`);
+  process.exit(isZkinferError(e) ? 2 : 1);
 }
 const cfg = (() => {
   try {
@@ -29,9 +33,12 @@ if (!cfg.redisUrl || !cfg.databaseUrl) {
 }
 // The same phase 1 check as the API's: every setup this worker runs uses the checked file.
 const phase1 = await checkServicePhase1(cfg).catch(refuse);
-process.stderr.write(
+// From here on the worker logs JSON, as the API does (a refusal to start above stays one plain line).
+const log = workerLogger();
+log[phase1.insecure ? 'warn' : 'info'](
+  { phase1 },
   `zkinfer worker phase 1: ${phase1.name} (${phase1.kind}${phase1.insecure ? ', INSECURE' : ''}, ` +
-    `2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})\n`,
+    `2^${phase1.power}${phase1.sha256 ? `, sha256 ${phase1.sha256}` : ''})`,
 );
 // The metrics port first: a taken port must stop this worker before it takes a job.
 const metrics = cfg.workerMetricsPort
@@ -40,7 +47,7 @@ const metrics = cfg.workerMetricsPort
       process.exit(2);
     })
   : null;
-const db = await openDb({ url: cfg.databaseUrl, poolSize: cfg.workerConcurrency * 2 + 2 });
+const db = await openDb({ url: cfg.databaseUrl, poolSize: cfg.workerConcurrency * 2 + 2 }).catch(refuse);
 const stores = new Stores(db);
 const workers = startBullWorkers({
   redisUrl: cfg.redisUrl,
@@ -56,15 +63,15 @@ const workers = startBullWorkers({
   queues: cfg.workerQueues,
   compilesPerTenant: cfg.compilesPerTenant,
   outageBudgetMs: cfg.outageBudgetMs,
+  log: (m) => log.error(m),
 });
-process.stderr.write(
-  `zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} ${cfg.workerQueues.join(' and ')} queue(s)\n`,
-);
+log.info(`zkinfer worker ${workers.name}: ${cfg.workerConcurrency} job(s) at a time from ${cfg.queuePrefix} ${cfg.workerQueues.join(' and ')} queue(s)`);
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, async () => {
     if (stopping) return;
     stopping = true;
+    log.info(`${sig}: finishing the running jobs`);
     const force = setTimeout(() => process.exit(1), cfg.shutdownTimeoutMs);
     await workers.close();
     metrics?.close();

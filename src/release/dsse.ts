@@ -54,9 +54,18 @@ export async function loadSigningKey(spec: string): Promise<KeyObject> {
   return checkType(k, 'sign-key');
 }
 
-/** A public key to verify with (a private key is accepted too: its public half is used). */
+/**
+ * A public key to verify with. A private key is refused, not reduced to its public half: it
+ * is the secret that signs releases, and whoever passes it here is sharing it by mistake.
+ */
 export async function loadVerifyKey(spec: string): Promise<KeyObject> {
   const pem = await readPem(spec, 'pub-key');
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(pem.toString()))
+    throw new ZkinferError(
+      'SIGNING_KEY',
+      `${spec} is a private key: --pub-key takes the public key only (openssl pkey -in key.pem -pubout -out key.pub.pem); keep the private key secret`,
+      'pub-key',
+    );
   let k: KeyObject;
   try {
     k = createPublicKey(pem);

@@ -4,6 +4,7 @@ import { isZkinferError } from '../core/errors.ts';
 import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import { phase1Of, phase1OfFile } from '../prover/phase1.ts';
+import { verifyZkeyFromR1cs } from '../prover/zkey-verify.ts';
 import { identifyPtau } from '../prover/ptau.ts';
 import { vkeyHash } from '../prover/setup.ts';
 import { contributionsFrom } from '../verifier/audit.ts';
@@ -181,7 +182,7 @@ async function judgeReleaseSetup(dir: string, names: Set<string>, vkey: Verifica
   const logger = { info: (...a: unknown[]) => infos.push(a.map(String).join(' ')), debug: () => {}, warn: () => {}, error: () => {} };
   const ptau = await identifyPtau(o.ptau);
   const zkeyFile = path.join(dir, ...zkey.split('/'));
-  const chained = await snarkjs.zKey.verifyFromR1cs(path.join(dir, ...r1cs.split('/')), o.ptau, zkeyFile, logger).catch(() => false);
+  const chained = await verifyZkeyFromR1cs(path.join(dir, ...r1cs.split('/')), o.ptau, zkeyFile, logger).catch(() => false);
   const exported = chained ? await snarkjs.zKey.exportVerificationKey(zkeyFile).catch(() => null) : null;
   if (!chained || !exported || vkeyHash(exported) !== vkeyHash(vkey)) {
     const t = judgeSetup(fromKey, { contributions: null, independent: null }, o.policy);

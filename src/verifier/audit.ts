@@ -3,6 +3,7 @@ import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { ModelDescriptor } from '../bundle/descriptor.ts';
 import { type Phase1Identity, phase1OfFile } from '../prover/phase1.ts';
+import { verifyZkeyFromR1cs } from '../prover/zkey-verify.ts';
 import { identifyPtau } from '../prover/ptau.ts';
 import { hashFile } from '../core/hash.ts';
 import { vkeyHash } from '../prover/setup.ts';
@@ -172,7 +173,7 @@ export async function auditCircuitKey(m: AuditedCircuit, input: AuditInput, t0 =
   log(`checking the zkey against the circuit and ${ptau.name} (2^${ptau.power}) ...`);
   let zkeyOk = false;
   try {
-    zkeyOk = await snarkjs.zKey.verifyFromR1cs(m.r1cs, input.ptau, input.zkey, logger);
+    zkeyOk = await verifyZkeyFromR1cs(m.r1cs, input.ptau, input.zkey, logger);
   } catch (e) {
     errors.push((e as Error).message);
   }

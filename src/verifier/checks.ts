@@ -65,10 +65,12 @@ async function checkDescriptor(
   }
   const c = (await descriptorCommitment(model, sha256)).toString();
   if (c !== signal0) {
+    // Without the registered (published) descriptor no hash says which field changed: every hashed one is named.
+    const fields = Object.keys(descriptorOf(model)).join(', ');
     return {
       reason:
-        'the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model ' +
-        '(settings, head, inputs, sizes, id, circuit) is not the one the circuit was built with',
+        `the model descriptor does not hash to the model commitment (public signal 0): some field of bundle.model (${fields}) ` +
+        'is not the one the circuit was built with; give the published descriptor to name it',
       field: 'model',
     };
   }

@@ -136,9 +136,19 @@ function showOutcome(o: Outcome) {
   const p2 = row('Setup, phase 2', 'not checked on this page: ');
   const code = document.createElement('code');
   code.textContent = 'zkinfer audit';
+  const cmd = document.createElement('code');
+  cmd.textContent = 'npx zkinfer audit --service <URL> --model-id <id> --api-key <verifier key>';
+  const files = document.createElement('code');
+  files.textContent = 'npx zkinfer audit model.onnx --descriptor model.json --vkey vkey.json --zkey circuit.zkey --ptau setup.ptau --r1cs main.r1cs';
+  // Everything needed here: a standalone page's reader may have no README.
   p2.append(
     code,
-    ' (README: \u201cHow a regulator checks a key\u201d) checks that the key was made from this model\u2019s circuit and lists its contributions.',
+    ' checks that the key was made from this model\u2019s circuit and lists its contributions. In a checkout of zkinfer ' +
+      '(Node.js 20+, npm ci), against the service that published the model: ',
+    cmd,
+    '; or with the files the model\u2019s owner published: ',
+    files,
+    '. Exit 0: the key encodes the model.',
   );
   const s = b.setup;
   row(

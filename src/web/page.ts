@@ -63,8 +63,8 @@ let css: Promise<string> | undefined;
 const pageCss = () => (css ??= readFile(path.join(HERE, 'page.css'), 'utf8'));
 
 /** The page as the service serves it at /verify, loading its script from `scriptUrl`. */
-export async function servedPage(scriptUrl: string): Promise<string> {
-  return renderPage({ config: { mode: 'service', vkey: null, vkeyName: null }, css: await pageCss(), script: { src: scriptUrl } });
+export async function servedPage(scriptUrl: string, apiKeyRequired = true): Promise<string> {
+  return renderPage({ config: { mode: 'service', vkey: null, vkeyName: null, apiKeyRequired }, css: await pageCss(), script: { src: scriptUrl } });
 }
 
 /** One self-contained HTML file (script and style inline, no request to anywhere), optionally with a published key in it. */

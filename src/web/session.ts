@@ -5,6 +5,7 @@ import { isZkinferError } from '../core/errors.ts';
 import { BUNDLE_FORMAT, parseBundle, type ProofBundle, RECEIPT_FORMAT } from '../bundle/index.ts';
 import { type ReceiptCheck, checkReceipt } from '../verifier/check-receipt.ts';
 import { type VerifyResult, verifyBundleWith } from '../verifier/checks.ts';
+import type { ModelDescriptor } from '../bundle/descriptor.ts';
 
 /** A problem with what the user gave (not a wrong proof): shown as such, never thrown further. */
 export class InputProblem extends Error {}
@@ -83,6 +84,21 @@ async function fetchServiceKey(modelId: string, vkeyHash: string, apiKey: string
   throw new InputProblem(`the service could not give the key (${res.status}: ${why})`);
 }
 
+/**
+ * The descriptor this service registered with the key the bundle names (GET /v1/models/{id},
+ * that version's): with it a changed bundle.model is named by its field, as POST /v1/verify
+ * names it. Undefined when the service does not give it (the hash check still runs).
+ */
+async function fetchRegisteredDescriptor(modelId: string, vkeyHash: string, apiKey: string): Promise<ModelDescriptor | undefined> {
+  const res = await fetch(`/v1/models/${encodeURIComponent(modelId)}`, {
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    cache: 'no-store',
+  }).catch(() => null);
+  if (!res?.ok) return undefined;
+  const record = (await res.json().catch(() => null)) as { versions?: { vkeyHash?: string; descriptor?: ModelDescriptor }[] } | null;
+  return record?.versions?.find((v) => v.vkeyHash === vkeyHash)?.descriptor;
+}
+
 async function resolveKey(source: KeySource, bundle: ProofBundle): Promise<unknown> {
   switch (source.kind) {
     case 'service':
@@ -110,7 +126,8 @@ export async function verifyHere(bundleText: string, source: KeySource, receiptT
   const t0 = performance.now();
   let result: VerifyResult;
   try {
-    result = await verifyBundleWith(bundle, { vkey, sha256: webSha256 });
+    const registered = source.kind === 'service' ? await fetchRegisteredDescriptor(bundle.model.id, bundle.vkeyHash, source.apiKey.trim()) : undefined;
+    result = await verifyBundleWith(bundle, { vkey, sha256: webSha256, registered });
   } catch (e) {
     throw asProblem(e, 'the verification key cannot be used');
   }

@@ -8,6 +8,8 @@ export interface PageConfig {
   /** A published verification key embedded when the standalone file was built. */
   vkey: unknown;
   vkeyName: string | null;
+  /** Served page: whether the service asks for an API key (it does unless it runs without keys). */
+  apiKeyRequired?: boolean;
 }
 
 /** Content-Security-Policy of the page: the browser itself refuses any request elsewhere. */
@@ -74,9 +76,11 @@ ${standalone ? `<meta http-equiv="Content-Security-Policy" content="${pageCsp('s
     `value="bundle"${standalone && !config.vkey ? ' checked' : ''}> The key inside the bundle (not independent: compare ` +
     `its hash)</label>
 <div id="service-opts"${standalone ? ' hidden' : ''}>
-<label for="api-key">API key (optional)</label>
+<label for="api-key">API key${config.apiKeyRequired === false ? ' (not needed: this service runs without keys)' : ' (required)'}</label>
 <input type="password" id="api-key" autocomplete="off" aria-describedby="api-key-hint">
-<p class="hint" id="api-key-hint">Needed when the service requires one; sent only to this service as <code>Authorization: Bearer</code>.</p>
+<p class="hint" id="api-key-hint">${
+      config.apiKeyRequired === false ? 'This service asks for none. ' : 'A verifier (or prover) key of this service, to fetch the published key. '
+    }Sent only to this service as <code>Authorization: Bearer</code>.</p>
 </div>
 <label for="vkey-file">Key file</label>
 <input type="file" id="vkey-file" accept=".json,application/json">

@@ -482,13 +482,14 @@ describe('BullMQ: `npm run worker` reads the same phase 1 settings', () => {
     const env = { ZKINFER_MODE: 'production', ZKINFER_PTAU: prodPtau, ZKINFER_PTAU_SHA256: prodSha };
     const queuePrefix = `test-prod-ptau-${Date.now()}`;
     const { app, base } = await startService(env, { redisUrl: redis.url, databaseUrl: postgres.url, dbDir: null, queuePrefix });
-    let stderr = '';
+    let stdout = '';
     const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'queue', 'worker-main.ts')], {
       cwd: REPO,
       env: { ...cleanEnv(), ...env, REDIS_URL: redis.url, DATABASE_URL: postgres.url, ZKINFER_QUEUE_PREFIX: queuePrefix },
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    worker.stderr!.on('data', (d) => (stderr += d));
+    // The worker logs JSON lines on stdout, as the API does.
+    worker.stdout!.on('data', (d) => (stdout += d));
     try {
       const call = caller(base);
       const id = await uploadLoan(base);
@@ -506,7 +507,9 @@ describe('BullMQ: `npm run worker` reads the same phase 1 settings', () => {
         checkedBy: 'service',
         from: 'key version',
       });
-      expect(stderr).toContain(`zkinfer worker phase 1: bank-ceremony-13.ptau (operator-pinned, 2^13, sha256 ${prodSha})`);
+      expect(stdout.split('\n').map((l) => (l ? (JSON.parse(l) as { msg: string }).msg : ''))).toContain(
+        `zkinfer worker phase 1: bank-ceremony-13.ptau (operator-pinned, 2^13, sha256 ${prodSha})`,
+      );
       expect((await call('GET', '/readyz', null)).body.phase1).toMatchObject({ kind: 'operator-pinned', sha256: prodSha, source: 'ZKINFER_PTAU' });
     } finally {
       worker.kill('SIGTERM');

@@ -33,14 +33,18 @@ describe.skipIf(why !== null)('worker metrics port', () => {
           METRICS_PORT: String(port),
           ZKINFER_QUEUE_PREFIX: `test-${port}`,
         },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
+      let stdout = '';
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      // The worker's log (JSON lines) is on stdout.
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       expect(code).toBe(2);
       expect(stderr).toMatch(new RegExp(`METRICS_PORT ${port} on 127\\.0\\.0\\.1: EADDRINUSE; not starting`));
-      expect(stderr).not.toMatch(/job\(s\) at a time/);
+      expect(stderr + stdout).not.toMatch(/job\(s\) at a time/);
+      expect(stdout).toMatch(/"msg":"zkinfer worker phase 1: /);
     } finally {
       taken.close();
     }

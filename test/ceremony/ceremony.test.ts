@@ -127,7 +127,9 @@ describe('file-based ceremony', () => {
 
   it('a release with the ceremony key (--zkey, --ptau) attests its contributions', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
-    await writeFile(z('sign.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    const signing = generateKeyPairSync('ed25519');
+    await writeFile(z('sign.pem'), signing.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    await writeFile(z('sign.pub.pem'), signing.publicKey.export({ type: 'spki', format: 'pem' }) as string);
     const testSet = path.join(REPO, 'examples', 'loan', 'test-set.csv');
     const finalZkey = path.join(dir, 'final', 'circuit_final.zkey');
     const r = await cli([
@@ -155,7 +157,7 @@ describe('file-based ceremony', () => {
     expect(p.setup.source).toBe('ceremony');
     expect(p.setup.phase2.map((c: { name: string }) => c.name)).toEqual(['alice (regulator)', 'bob (bank)', 'final beacon']);
     expect(await readFile(z('release/keys/circuit.zkey'))).toEqual(await readFile(finalZkey));
-    expect((await cli(['release', 'verify', z('release'), '--pub-key', z('sign.pem')])).code).toBe(0);
+    expect((await cli(['release', 'verify', z('release'), '--pub-key', z('sign.pub.pem')])).code).toBe(0);
     // A key of another circuit is refused before anything is signed.
     const other = await cli([
       'release',
@@ -232,6 +234,9 @@ describe('file-based ceremony', () => {
     const refused = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--require-trusted-setup']);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/^REFUSED BY THE TRUST POLICY: the setup is a development one/);
+    // One verdict (#25, item 13): the refused key is not called VALID on the next line.
+    expect(refused.stdout).not.toMatch(/^VALID/m);
+    expect(refused.stdout.split('\n')[1]).toMatch(/^INVALID under the trust policy: this key is the model's circuit on .*, but its setup is refused$/);
     // Two contributions, none known independent unless the checker names one by its hash.
     const few = await cli(['ceremony', 'verify', z('bob.zkey'), '--model', LOAN_MODEL, '--ptau', PTAU, '--min-independent-contributions', '1', '--json']);
     expect(few.code).toBe(1);

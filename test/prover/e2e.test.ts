@@ -169,6 +169,16 @@ describe('loan example: compile -> setup -> prove -> verify', () => {
     const mismatch = await cli(['verify', good, '--receipt', receiptFile]);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stdout).toMatch(/^APPLICANT'S DATA NOT SHOWN TO BE USED: the commitment recomputed/);
+    // One verdict (#25, item 13): the proof verifies, but it is not VALID for this applicant.
+    expect(mismatch.stdout).not.toMatch(/^VALID/m);
+    expect(mismatch.stdout.split('\n')[1]).toBe("INVALID for this receipt: the proof verifies, but not over this applicant's data");
+
+    // A setup the trust policy refuses is not VALID either (#25, item 13): one verdict.
+    const refused = await cli(['verify', good, '--require-trusted-setup']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^REFUSED BY THE TRUST POLICY: the setup is a development one/);
+    expect(refused.stdout).not.toMatch(/^VALID/m);
+    expect(refused.stdout.split('\n')[1]).toBe('INVALID under the trust policy: the proof verifies, but its setup is refused');
 
     const junk = path.join(dir, 'junk.json');
     await writeFile(junk, '{"format": "zkinfer.proof-bundle"');

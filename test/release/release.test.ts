@@ -62,6 +62,8 @@ describe('zkinfer release', () => {
 
   it('measures fidelity on the labelled test set, proves two rows and signs the artifacts', async () => {
     expect(result.code, result.stderr).toBe(0);
+    // Every file snarkjs opened is closed (#25, item 9): no warning from Node's garbage collector.
+    expect(result.stderr).not.toMatch(/Closing file descriptor|DEP0137|FileHandle/);
     const r = JSON.parse(result.stdout);
     expect(r.ok).toBe(true);
     expect(r.fidelity).toMatchObject({ samples: 200, labelled: 200, outOfRange: 0 });
@@ -159,6 +161,15 @@ describe('zkinfer release', () => {
     expect(r.stdout).toMatch(/not signed by this key/);
 
     expect((await cli(['release', 'verify', path.join(dir, 'nowhere'), '--pub-key', ec.pubFile])).code).toBe(2);
+  });
+
+  it('release verify refuses the private signing key as --pub-key (exit 2, saying so), in a file or from env: (#25, item 14)', async () => {
+    const file = await cli(['release', 'verify', out, '--pub-key', path.join(dir, 'release.pem')]);
+    expect(file.code).toBe(2);
+    expect(file.stdout).toMatch(/^UNUSABLE: \S*release\.pem is a private key: --pub-key takes the public key only/);
+    const env = await cli(['release', 'verify', out, '--pub-key', 'env:RELEASE_KEY', '--json'], { ...process.env, RELEASE_KEY: ec.priv });
+    expect(env.code).toBe(2);
+    expect(JSON.parse(env.stdout)).toMatchObject({ status: 'unusable', reason: expect.stringMatching(/^env:RELEASE_KEY is a private key/) });
   });
 
   it('release verify refuses a file no signature covers (exit 1, naming it) and an envelope entry without sig (exit 2, no TypeError)', async () => {

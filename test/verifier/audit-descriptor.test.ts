@@ -315,3 +315,63 @@ describe('unusable input: exit 2 naming the flag or field', () => {
     expect(noVersion.stderr).toMatch(/has no descriptor for version 7/);
   });
 });
+
+describe('a changed bundle.model is named the same by REST and the CLI (#25, item 12)', () => {
+  it('an edited label: REST and `verify --descriptor` name model.labels[0]; without the descriptor the CLI lists labels among the fields', async () => {
+    const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
+    bundle.model.labels[0] = 'approve';
+    const file = path.join(dir, 'bundle-label-edited.json');
+    await writeFile(file, JSON.stringify(bundle));
+    const rest = await call('POST', '/v1/verify', REGULATOR, { bundle });
+    expect(rest.status).toBe(200);
+    expect(rest.body).toMatchObject({ valid: false, field: 'model.labels[0]' });
+    const named = await cli(['verify', file, '--descriptor', files.record]);
+    expect(named.code).toBe(1);
+    expect(named.stdout.split('\n')[0]).toBe(`INVALID: ${rest.body.reason} (field model.labels[0])`);
+    const json = await cli(['verify', file, '--descriptor', files.record, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, reason: rest.body.reason, field: 'model.labels[0]' });
+    // Without it no hash says which field changed: the message names every hashed field, labels too.
+    const plain = await cli(['verify', file]);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toMatch(/^INVALID: the model descriptor does not hash to the model commitment .*\(.*\blabels\b.*\).*give the published descriptor/m);
+    // The untouched bundle verifies with the published descriptor.
+    expect((await cli(['verify', files.bundle, '--descriptor', files.record])).code).toBe(0);
+  });
+});
+
+describe('REST names the decision as the CLI does (#25, item 14)', () => {
+  it('POST /v1/verify gives outputs.decisionLabels, the words `zkinfer verify` prints after "decision"', async () => {
+    const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
+    const rest = await call('POST', '/v1/verify', REGULATOR, { bundle });
+    expect(rest.body.valid).toBe(true);
+    const { decision, decisionLabels } = rest.body.outputs;
+    expect(decisionLabels).toHaveLength(decision.length);
+    expect(decisionLabels[0]).toBe(decision[0] === 1 ? '1: approve (logit \u2265 0)' : '0: decline (logit < 0)');
+    const local = await cli(['verify', files.bundle]);
+    expect(local.code).toBe(0);
+    expect(local.stdout).toContain(`\ndecision ${decisionLabels.join('; ')}\n`);
+  });
+});
+
+describe('the verification page names a changed bundle.model as REST does (#25, item 12)', () => {
+  it('verifyHere with the key from this service names model.labels[0]; with the key in the bundle (no service) it lists labels', async () => {
+    const { verifyHere } = await import('../../src/web/session.ts');
+    const bundle = JSON.parse(await readFile(files.bundle, 'utf8'));
+    bundle.model.labels[0] = 'approve';
+    const rest = await call('POST', '/v1/verify', REGULATOR, { bundle });
+    // The page's relative URLs (fetch('/v1/...')) resolve against the service, as in the browser.
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((url: string | URL, init?: RequestInit) => realFetch(new URL(url, base), init)) as typeof fetch;
+    try {
+      const served = await verifyHere(JSON.stringify(bundle), { kind: 'service', apiKey: REGULATOR }, null);
+      expect(served.result).toMatchObject({ valid: false, field: 'model.labels[0]', reason: rest.body.reason });
+      const standalone = await verifyHere(JSON.stringify(bundle), { kind: 'bundle' }, null);
+      expect(standalone.result).toMatchObject({ valid: false, field: 'model' });
+      expect(standalone.result.reason).toMatch(/some field of bundle\.model \(.*\blabels\b.*\)/);
+      const untouched = await verifyHere(await readFile(files.bundle, 'utf8'), { kind: 'service', apiKey: REGULATOR }, null);
+      expect(untouched.result.valid).toBe(true);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+});

@@ -17,7 +17,7 @@ export async function verifyPageRoutes(app: FastifyInstance): Promise<void> {
       .header('content-security-policy', `${pageCsp('service')}; frame-ancestors 'none'`)
       .header('cache-control', 'no-cache')
       .header('referrer-policy', 'no-referrer');
-    return servedPage(`${SCRIPT_URL}?v=${hash.slice(0, 16)}`);
+    return servedPage(`${SCRIPT_URL}?v=${hash.slice(0, 16)}`, !app.authenticator.open);
   });
   app.get(SCRIPT_URL, { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
     const { code, hash } = await pageScript();

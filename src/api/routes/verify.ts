@@ -6,12 +6,19 @@ import { judgeSetup } from '../../verifier/trust.ts';
 import type { Caller } from '../auth.ts';
 import type { ModelVersion } from '../../store/versions.ts';
 import { parseBundle } from '../../bundle/checks.ts';
+import { decisionLabel, type ModelDescriptor } from '../../bundle/descriptor.ts';
 import { HttpError } from '../http-error.ts';
 import { errorResponses, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { VerifyTaskResult } from '../verify-child.ts';
 import type { VerifyProcesses } from '../verify-processes.ts';
 
 type Verdict = Extract<VerifyTaskResult, { ok: true }>;
+
+/** The decoded outputs with each decision named as the CLI and the page name it ("0: decline (logit < 0)"). */
+function labelled(outputs: Record<string, unknown> | null, model: Pick<ModelDescriptor, 'head' | 'labels'>): Record<string, unknown> | null {
+  if (!outputs || !Array.isArray(outputs.decision)) return outputs;
+  return { ...outputs, decisionLabels: (outputs.decision as number[]).map((d) => decisionLabel(model, Number(d))) };
+}
 
 export async function verifyRoutes(app: FastifyInstance): Promise<void> {
   /**
@@ -138,7 +145,7 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
         tenant: used.tenant,
         vkeyHash: used.vkeyHash,
         version: used.version,
-        outputs: r.valid ? (r.outputs as Record<string, unknown> | null) : null,
+        outputs: r.valid ? labelled(r.outputs as Record<string, unknown> | null, used.descriptor) : null,
         inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
         nonce: r.valid ? (r.nonce ?? null) : null,
         ...(r.valid && used.descriptor.parameters ? { parameters: used.descriptor.parameters } : {}),

@@ -169,9 +169,11 @@ export function ceremonyCommands(program: Command): void {
         else {
           const lines = [
             ...(refused ? [`REFUSED BY THE TRUST POLICY: ${trust.refusals.join('; ')}`] : []),
+            // One verdict: a key the trust policy refuses is not called VALID on the next line.
             r.ok
-              ? `${development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's circuit on ${ptau.name}, through ` +
-                `${r.chain.contributions.length} verified contribution(s)${o.base ? ', exactly one more than the base' : ''}`
+              ? `${refused ? 'INVALID under the trust policy' : development ? 'VALID (DEVELOPMENT ONLY)' : 'VALID'}: this key is the model's ` +
+                `circuit on ${ptau.name}, through ${r.chain.contributions.length} verified contribution(s)` +
+                `${o.base ? ', exactly one more than the base' : ''}${refused ? ', but its setup is refused' : ''}`
               : `INVALID: ${r.reason}`,
             trust.summary,
             `phase 1 (from the ptau file): ${trust.phase1.label}`,
@@ -227,7 +229,7 @@ export function ceremonyCommands(program: Command): void {
   ceremony
     .command('chain')
     .description('list the contributions a key records (read from the file, not verified: `ceremony verify` checks them)')
-    .argument('<zkey>')
+    .argument('<zkey>', 'the ceremony key (.zkey) whose contribution list to print')
     .action(async (zkey: string) => {
       const c = await readChain(zkey);
       process.stdout.write([`NOT VERIFIED: the contributions ${zkey} records`, ...chainLines(c.contributions)].join('\n') + '\n');

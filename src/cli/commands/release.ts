@@ -68,7 +68,9 @@ export function releaseCommand(program: Command): void {
               'CI release of a model: fidelity gates on a test set, setup (or a ceremony key), key audit, contracts, sample ' +
                 'proofs, and a signed in-toto attestation (DSSE); exit 1 when a gate fails',
             )
-            .argument('<model>', 'ONNX file (external data files beside it)'),
+            .argument('<model>', 'ONNX file (external data files beside it)')
+            // Commander would write "[options] [command] <model>": the release and `release verify` are two usages.
+            .usage('<model> --test-set <file> --sign-key <key> -o <dir> [options]\n       zkinfer release verify <dir> --pub-key <key> [options]'),
         ),
       ),
     ),

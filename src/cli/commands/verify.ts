@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { connect, verifyOnChain } from '../../chain/index.ts';
 import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { decodeOutputs } from '../../bundle/decode.ts';
-import { decisionLabel, descriptorCommitment } from '../../bundle/descriptor.ts';
+import { decisionLabel, descriptorCommitment, descriptorOf } from '../../bundle/descriptor.ts';
 import { fairnessLines, REASONS_NOTE, reasonsLine } from '../../bundle/explain-text.ts';
+import { descriptorIn } from '../../verifier/descriptor-options.ts';
 import { sha256Text } from '../../core/hash.ts';
 import { checkReceipt, type ReceiptCheck, verifyBundle, verifyProperty, type VerifyResult } from '../../verifier/index.ts';
 import { parseBundle } from '../../bundle/checks.ts';
@@ -21,6 +22,11 @@ export function verifyCommand(program: Command): void {
     .argument('<bundle>', 'proof bundle JSON')
     .option('--vkey <file>', "the model's published verification key (default: the key embedded in the bundle)")
     .option('--receipt <file>', "an applicant's receipt: also check that the proof used their salt and features")
+    .option(
+      '--descriptor <file>',
+      "the model's published descriptor (GET /v1/models/{id}, a descriptor, or a trusted bundle's model): a changed bundle.model is then named " +
+        'by its field, as the REST API names it',
+    )
     .option('--json', 'print the result as JSON')
     .option('--onchain', 'ask a deployed verifier (or registry) instead: needs --rpc and --address')
     .option('--rpc <url>', 'with --onchain: Ethereum JSON-RPC endpoint')
@@ -46,6 +52,7 @@ export function verifyCommand(program: Command): void {
 
 interface VerifyOptions extends TrustPolicyOptions {
   audit?: string;
+  descriptor?: string;
   vkey?: string;
   receipt?: string;
   json?: boolean;
@@ -67,7 +74,9 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
     if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
     else {
       const lines = [
-        `${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`,
+        r.valid && receipt && !receipt.matches
+          ? `INVALID for this receipt: the proof verifies on chain, but not over this applicant's data`
+          : `${r.valid ? 'VALID' : 'INVALID'} on chain: ${r.reason}`,
         // The contract holds only a key: phase 1 takes the ptau file (`zkinfer audit`).
         `SETUP: phase 1 NOT ESTABLISHED (a contract holds only a key): ${NOT_CHECKED_LABEL}`,
         `${r.contract} ${o.address}${r.contract === 'registry' ? ` (verifier ${r.verifier})` : ''}`,
@@ -83,7 +92,8 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
   }
   const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
   const audit = o.audit ? auditOf(await readJsonFile(o.audit, 'audit')) : undefined;
-  const checked = await verifyBundle(bundle, { vkey });
+  const registered = o.descriptor ? descriptorOf(descriptorIn(await readJsonFile(o.descriptor, 'descriptor'), o.descriptor)) : undefined;
+  const checked = await verifyBundle(bundle, { vkey, registered });
   const r = { ...checked, ...setupTrust(checked, audit, o) };
   const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
   const properties = await propertiesOf(o.property ?? [], r);
@@ -172,7 +182,10 @@ export function formatVerdict(r: VerifyResult, receipt?: ReceiptCheck): string[]
     lines.push(`${used ? "APPLICANT'S DATA USED" : "APPLICANT'S DATA NOT SHOWN TO BE USED"}: ${!r.valid ? 'the proof itself is INVALID' : receipt.reason}`);
   }
   if (r.valid && r.trust.refusals.length) lines.push(`REFUSED BY THE TRUST POLICY: ${r.trust.refusals.join('; ')}`);
-  lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
+  // One verdict: a proof that verifies but not over this applicant's data is not VALID for them.
+  if (r.valid && receipt && !receipt.matches) lines.push(`INVALID for this receipt: the proof verifies, but not over this applicant's data`);
+  else if (r.valid && r.trust.refusals.length) lines.push('INVALID under the trust policy: the proof verifies, but its setup is refused');
+  else lines.push(`${r.valid ? 'VALID' : 'INVALID'}: ${r.reason}${r.field ? ` (field ${r.field})` : ''}`);
   lines.push(r.trust.summary);
   lines.push(`verification key ${r.vkeyHash} (${r.vkeySource === 'bundle' ? 'embedded in the bundle: compare with the published hash' : 'supplied'})`);
   lines.push(`phase 1 (${r.phase1.checkedBy === 'file' ? 'from your audit of the ptau file' : 'from the key alone'}): ${r.phase1.label}`);
