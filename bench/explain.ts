@@ -48,7 +48,12 @@ async function proved(file: string, inputs: unknown[], opts: Parameters<typeof c
 }
 
 /** The same three variants by exact constraint count only. */
-function counted(ir: Parameters<typeof estimateConstraints>[0], iq: Parameters<typeof estimateConstraints>[2], rows: ArrayLike<number>[], protect: ExplainOptions) {
+function counted(
+  ir: Parameters<typeof estimateConstraints>[0],
+  iq: Parameters<typeof estimateConstraints>[2],
+  rows: ArrayLike<number>[],
+  protect: ExplainOptions,
+) {
   const count = (o?: ExplainOptions) => estimateConstraints(ir, DEFAULT_SETTINGS, iq, { explain: explainSettingsOf(o, ir, rows) ?? undefined }).total;
   return { plain: count(), reasons: count({ reasons: 4 }), both: count({ reasons: 4, ...protect }) };
 }
@@ -56,13 +61,22 @@ function counted(ir: Parameters<typeof estimateConstraints>[0], iq: Parameters<t
 async function measure() {
   const loanIr = (await loadModel(LOAN)).ir;
   const applicants = (JSON.parse(await readFile(path.join(REPO, 'examples', 'loan', 'applicants.json'), 'utf8')) as { input_data: number[][] }).input_data;
-  const loanBase = parseInput({ age: 45, income: 60, loan_amount: 80, debt_to_income: 30, credit_history_years: 10, late_payments: 1, employment_years: 10, credit_score: 650 }, loanIr);
+  const loanBase = parseInput(
+    { age: 45, income: 60, loan_amount: 80, debt_to_income: 30, credit_history_years: 10, late_payments: 1, employment_years: 10, credit_score: 650 },
+    loanIr,
+  );
   const loan = await proved(LOAN, applicants, {}, { reasons: 4, baseline: loanBase }, { protected: [{ name: 'age', values: [25, 60] }] });
 
   const lrIr = (await loadModel(LOGREG)).ir;
   const lrRows: unknown[][] = JSON.parse(await readFile(LOGREG.replace(/\.onnx$/, '.inputs.json'), 'utf8')).rows;
   const calibration = lrRows.map((r) => parseInput(r, lrIr));
-  const logreg = await proved(LOGREG, lrRows, { calibration, settings: { scaleBits: 12, bits: 32 } }, { reasons: 4 }, { protected: [{ name: 'home_ownership' }] });
+  const logreg = await proved(
+    LOGREG,
+    lrRows,
+    { calibration, settings: { scaleBits: 12, bits: 32 } },
+    { reasons: 4 },
+    { protected: [{ name: 'home_ownership' }] },
+  );
 
   // The credit MLP on 15 raw-unit features: each feature's range sets its scale and width.
   const mlp = syntheticModel([15, 256, 128, 64, 1], 'sigmoid');

@@ -5,7 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.ts';
 import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
 
-const BASELINE = { age: 45, income: 60, loan_amount: 80, debt_to_income: 30, credit_history_years: 10, late_payments: 1, employment_years: 10, credit_score: 650 };
+const BASELINE = {
+  age: 45,
+  income: 60,
+  loan_amount: 80,
+  debt_to_income: 30,
+  credit_history_years: 10,
+  late_payments: 1,
+  employment_years: 10,
+  credit_score: 650,
+};
 
 describe('zkinfer prove --reasons --baseline --protected, then verify', () => {
   it('proves and shows the principal reasons and the fairness verdict; refuses bad settings with exit 2 naming the flag', async () => {
