@@ -1,3 +1,4 @@
+import { decodeOutputs } from '../../src/bundle/decode.ts';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -287,6 +288,28 @@ describe('on-chain verification on an in-process EVM (EDR)', () => {
       (e: unknown) => e,
     );
     expect(decodeRevert(reg.interface, err)?.name).toBe('WrongModel');
+  });
+
+  it('registry of a model with proven reasons and fairness records them with the attestation, decoded as the bundle shows them', async () => {
+    const applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
+    const baseline = Float64Array.from([45, 60, 80, 30, 10, 1, 10, 650]);
+    const m = await compileModel(LOAN_MODEL, { fidelity: false, explain: { reasons: 4, baseline, protected: [{ name: 'age', values: [25, 60] }] } });
+    const setup = await setupModel(m);
+    const b = (await proveModel(m, setup, applicant, { nonce: 6006n })).bundle;
+    const s = await compileContracts(bundleModel(m), setup.vkey);
+    expect(s.registry.source).toContain('reason feature index');
+    const d = await deployContracts(signer, s);
+    const reg = new Contract(d.registry.address, s.registry.abi as never, signer);
+    const p = solidityProof(b.proof, b.publicSignals);
+    await (await reg.attest(p.pA, p.pB, p.pC, p.pubSignals)).wait();
+    expect(b.signalNames).toEqual(['modelCommitment', 'inputCommitment', 'packedOutputs[0]', 'packedExplain[0]', 'nonce']);
+    const rec = await reg.getAttestation(6006n);
+    // The packed outputs, then the packed reasons and fairness bits: what decodeOutputs reads.
+    const words = rec.outputs.map(String);
+    expect(words).toEqual(b.publicSignals.slice(2, -1));
+    const fromChain = decodeOutputs(bundleModel(m), [b.publicSignals[0], b.publicSignals[1], ...words, '6006']);
+    expect(fromChain.reasons).toEqual(b.outputs.reasons);
+    expect(fromChain.fairness).toEqual(b.outputs.fairness);
   });
 
   describe('CLI against a local JSON-RPC node', () => {
