@@ -313,3 +313,29 @@ describe('reasons and fairness settings', () => {
     expect(replaced([1n, 2n, 3n, 4n], { name: 'f', start: 1, size: 2 }, [7n, 8n])).toEqual([1n, 7n, 8n, 4n]);
   });
 });
+
+describe('reasons of a private model', () => {
+  it('copy the model with the same committed parameters, and prove', async () => {
+    const file = path.join(FIXTURES, 'sklearn', 'logreg_binary.onnx');
+    const rows: unknown[][] = JSON.parse(await readFile(path.join(FIXTURES, 'sklearn', 'logreg_binary.inputs.json'), 'utf8')).rows;
+    const probe = (await loadModel(file)).ir;
+    const calibration = rows.map((r) => parseInput(r, probe));
+    const m = await compileModel(file, {
+      calibration,
+      settings: { scaleBits: 12, bits: 32 },
+      fidelity: false,
+      visibility: 'private',
+      blinding: 1234567890123456789n,
+      explain: { reasons: 2 },
+    });
+    expect(m.descriptor.parameters?.visibility).toBe('private');
+    // Every copy reads the one parameter witness: no parameter is a constant of the circuit.
+    expect(m.circuit.source).toMatch(/occ0\.p <== params;/);
+    const setup = await setupModel(m);
+    const { bundle } = await proveModel(m, setup, rows[3]);
+    const v = await verifyBundle(bundle);
+    expect(v.valid).toBe(true);
+    const ref = runReference(m.quantized, parseInput(rows[3], m.ir));
+    expect(v.outputs!.reasons!.map((r) => r.index)).toEqual(explainReference(m.quantized, m.explain!, ref.input).reasons.map((r) => r.feature));
+  });
+});
