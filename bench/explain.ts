@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadModel, parseInput } from '../src/model/index.ts';
 import { compileModel, type CompiledModel, inputQuantOf, proveModel, setupModel } from '../src/pipeline/index.ts';
-import { DEFAULT_SETTINGS, estimateConstraints, type ExplainOptions, explainSettingsOf } from '../src/quant/index.ts';
+import { DEFAULT_SETTINGS, estimateConstraints, explainFeatures, type ExplainOptions, explainSettingsOf } from '../src/quant/index.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { REPO, syntheticModel } from './models.ts';
 
@@ -59,6 +59,21 @@ function counted(
 }
 
 async function measure() {
+  // The credit MLP on 15 raw-unit features: each feature's range sets its scale and width.
+  const mlp = syntheticModel([15, 256, 128, 64, 1], 'sigmoid');
+  const lo = Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? 0 : -50 * (i + 1)));
+  const hi = Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? 250_000 : 50 * (i + 1)));
+  const rows = [lo, hi, lo.map((v, i) => (v + hi[i]) / 2)];
+  const iq = inputQuantOf(mlp.ir, DEFAULT_SETTINGS, { calibration: rows });
+  const mlpCounts = counted(mlp.ir, iq ?? undefined, rows, { protected: [{ name: explainFeatures(mlp.ir.inputs)[1].name, values: [0, 50] }] });
+
+  const xgb = await loadModel(XGB);
+  const xrows: number[][] = JSON.parse(await readFile(XGB.replace(/\.onnx$/, '.inputs.json'), 'utf8')).rows;
+  const xiq = inputQuantOf(xgb.ir, DEFAULT_SETTINGS, { calibration: xrows });
+  const v = xrows.map((r) => r[0]).sort((a, b) => a - b);
+  const xgbCounts = counted(xgb.ir, xiq ?? undefined, xrows, {
+    protected: [{ name: explainFeatures(xgb.ir.inputs)[0].name, values: [v[0], v[v.length - 1]] }],
+  });
   const loanIr = (await loadModel(LOAN)).ir;
   const applicants = (JSON.parse(await readFile(path.join(REPO, 'examples', 'loan', 'applicants.json'), 'utf8')) as { input_data: number[][] }).input_data;
   const loanBase = parseInput(
@@ -78,19 +93,6 @@ async function measure() {
     { protected: [{ name: 'home_ownership' }] },
   );
 
-  // The credit MLP on 15 raw-unit features: each feature's range sets its scale and width.
-  const mlp = syntheticModel([15, 256, 128, 64, 1], 'sigmoid');
-  const lo = Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? 0 : -50 * (i + 1)));
-  const hi = Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? 250_000 : 50 * (i + 1)));
-  const rows = [lo, hi, lo.map((v, i) => (v + hi[i]) / 2)];
-  const iq = inputQuantOf(mlp.ir, DEFAULT_SETTINGS, { calibration: rows });
-  const mlpCounts = counted(mlp.ir, iq ?? undefined, rows, { protected: [{ name: 'input[1]', values: [0, 50] }] });
-
-  const xgb = await loadModel(XGB);
-  const xrows: number[][] = JSON.parse(await readFile(XGB.replace(/\.onnx$/, '.inputs.json'), 'utf8')).rows;
-  const xiq = inputQuantOf(xgb.ir, DEFAULT_SETTINGS, { calibration: xrows });
-  const v = xrows.map((r) => r[0]).sort((a, b) => a - b);
-  const xgbCounts = counted(xgb.ir, xiq ?? undefined, xrows, { protected: [{ name: 'input[0]', values: [v[0], v[v.length - 1]] }] });
   return { loan, logreg, mlp: mlpCounts, xgb: xgbCounts };
 }
 

@@ -28,6 +28,7 @@ import {
   type ExplainSettings,
   type ExplainSpec,
   explainSettingsOf,
+  checkExplainSettings,
   explainSpecOf,
 } from '../quant/index.ts';
 import { sha256Hex } from '../core/hash.ts';
@@ -285,7 +286,10 @@ export async function compileLoaded(
       'visibility',
     );
   }
-  const explainSettings = opts.explainSettings !== undefined ? opts.explainSettings : explainSettingsOf(opts.explain, loaded.ir, opts.calibration);
+  const explainSettings =
+    opts.explainSettings !== undefined
+      ? opts.explainSettings && checkExplainSettings(opts.explainSettings, loaded.ir)
+      : explainSettingsOf(opts.explain, loaded.ir, opts.calibration);
   // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
   checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined, { private: priv, explain: explainSettings ?? undefined });
   const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined, { private: priv });

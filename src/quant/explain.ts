@@ -2,6 +2,7 @@ import type { QuantizedModel } from './quantize.ts';
 import { activationBits } from '../fixed/settings.ts';
 import { type InputSide, quantizeInput, runQuantized } from './reference.ts';
 import { ZkinferError } from '../core/errors.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 
 /**
  * Proven reasons and fairness (issue: reasons and fairness), in the integers the circuit
@@ -309,4 +310,23 @@ export function explainSpecOf(s: ExplainSettings, q: InputSide & { inputs: reado
 /** The values the circuit packs into `packedExplain`: the reasons' feature indices, their contributions, the fairness bits. */
 export function explainValues(r: ExplainResult): bigint[] {
   return [...r.reasons.map((e) => BigInt(e.feature)), ...r.reasons.map((e) => e.contribution), ...r.fair.map((b) => (b ? 1n : 0n))];
+}
+
+/**
+ * Checks settings replayed from a descriptor against the model: they must be exactly what
+ * `explainSettingsOf` makes of them (the model's own features, usable values), so an edited
+ * descriptor is an error naming the field rather than a circuit of unchecked copies.
+ */
+export function checkExplainSettings(s: ExplainSettings, m: Parameters<typeof explainSettingsOf>[1]): ExplainSettings {
+  const again = explainSettingsOf({ reasons: s.reasons, baseline: s.baseline, protected: s.protected.map((p) => ({ name: p.feature, values: p.values })) }, m);
+  const features = explainFeatures(m.inputs);
+  if (canonicalJson(features) !== canonicalJson(s.features))
+    throw new ZkinferError(
+      'SETTINGS',
+      "explain.features are not this model's features (one per numeric input element, one per categorical column)",
+      'explain.features',
+    );
+  if (!again || canonicalJson(again) !== canonicalJson(s))
+    throw new ZkinferError('SETTINGS', 'explain is not usable with this model as it stands', 'explain');
+  return s;
 }

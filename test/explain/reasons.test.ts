@@ -3,9 +3,21 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { firstViolated, loadWitnessCalculator, readR1csConstraints, readSymbols } from '../../src/circuit/index.ts';
 import type { ProofBundle } from '../../src/bundle/format.ts';
-import { compileModel, type CompiledModel, proveModel, setupModel } from '../../src/pipeline/index.ts';
+import { auditKey, compileModel, type CompiledModel, pickPtau, proveModel, setupModel } from '../../src/pipeline/index.ts';
+import { descriptorOptions } from '../../src/verifier/descriptor-options.ts';
+import type { CircuitSetup } from '../../src/prover/setup.ts';
 import { loadModel, parseInput, runOnnxRuntime } from '../../src/model/index.ts';
-import { estimateConstraints, explainReference, explainValues, explainWidth, replaced, runQuantized, runReference, topKBits } from '../../src/quant/index.ts';
+import {
+  estimateConstraints,
+  explainFeatures,
+  explainReference,
+  explainValues,
+  explainWidth,
+  replaced,
+  runQuantized,
+  runReference,
+  topKBits,
+} from '../../src/quant/index.ts';
 import { activationBits } from '../../src/fixed/settings.ts';
 import { FIELD_ORDER } from '../../src/fixed/field.ts';
 import { packValues } from '../../src/fixed/pack.ts';
@@ -43,6 +55,8 @@ describe('proven reasons and fairness on the loan model', () => {
   let bundle: ProofBundle;
   let applicant: Record<string, number>;
 
+  let setup: CircuitSetup;
+
   beforeAll(async () => {
     applicant = JSON.parse(await readFile(LOAN_APPLICANT, 'utf8'));
     const ir = (await loadModel(LOAN_MODEL)).ir;
@@ -50,7 +64,7 @@ describe('proven reasons and fairness on the loan model', () => {
       fidelity: false,
       explain: { reasons: 4, baseline: parseInput(LOAN_BASELINE, ir), protected: [{ name: 'age', values: [25, 60] }] },
     });
-    const setup = await setupModel(m);
+    setup = await setupModel(m);
     // proveModel checks that the circuit's public signals are the integer reference's, reasons and fairness included.
     bundle = (await proveModel(m, setup, applicant, { nonce: 11n })).bundle;
   });
@@ -103,6 +117,25 @@ describe('proven reasons and fairness on the loan model', () => {
       expect((await verifyBundle(b)).valid, what).toBe(false);
     }
     expect(bundle.signalNames.filter((n) => n.startsWith('packedExplain'))).toHaveLength(1);
+  });
+
+  it("an audit replays the descriptor's reasons and fairness settings and finds the key encodes them", async () => {
+    const ptau = await pickPtau(m);
+    const report = await auditKey({
+      model: LOAN_MODEL,
+      ...descriptorOptions(bundle.model, 'bundle'),
+      vkey: setup.vkey,
+      zkey: setup.zkey,
+      ptau: ptau.file,
+      descriptor: bundle.model,
+    });
+    expect(report.broken).toBeNull();
+    expect(report.ok).toBe(true);
+    // Another baseline in the descriptor: another circuit, and the audit names the broken link.
+    const edited = structuredClone(bundle.model);
+    edited.explain!.baseline[0] = 50;
+    const other = await auditKey({ model: LOAN_MODEL, ...descriptorOptions(edited, 'edited'), vkey: setup.vkey, zkey: setup.zkey, ptau: ptau.file });
+    expect(other.ok).toBe(false);
   });
 
   it('a witness selecting another reason (one selected and one unselected feature swapped) fails the constraint check', async () => {
@@ -272,6 +305,9 @@ describe.each([
       const cat = m.descriptor.explain!.features.find((f) => f.size > 1)!;
       expect(m.descriptor.explain!.baseline.slice(cat.start, cat.start + cat.size).filter((v) => v === 1)).toHaveLength(1);
     }
+    // The explanation's stated constraint count is what circom compiles on top of the plain model.
+    const plain = await compileModel(file, { calibration, settings, fidelity: false });
+    expect(m.compiled.constraints - plain.compiled.constraints).toBe(m.circuit.plan.find((p) => p.kind === 'explain')!.constraints);
     const report = await compareWithFloat(m, file, rows);
     expect(report.compared).toBe(20);
     expect(report.differences, report.detail.join('\n')).toBe(0);
@@ -299,6 +335,12 @@ describe('reasons and fairness settings', () => {
       [{ explain: { protected: [{ name: 'age', values: [1e9] }] } }, 'protected'],
     ];
     for (const [opts, field] of bad) await expect(compileModel(LOAN_MODEL, { ...opts, fidelity: false }), field).rejects.toMatchObject({ field });
+    // Settings replayed from an edited descriptor: refused, naming the field, before any circuit.
+    const good = { reasons: 2, features: explainFeatures(ir.inputs), baseline: Object.values(LOAN_BASELINE), protected: [] };
+    await expect(compileModel(LOAN_MODEL, { fidelity: false, explainSettings: { ...good, features: good.features.slice(1) } })).rejects.toMatchObject({
+      field: 'explain.features',
+    });
+    await expect(compileModel(LOAN_MODEL, { fidelity: false, explainSettings: { ...good, reasons: 99 } })).rejects.toMatchObject({ field: 'reasons' });
   });
 
   it('leaves a model without them unchanged', async () => {
