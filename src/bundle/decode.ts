@@ -3,7 +3,7 @@ import type { DecodedOutputs } from './format.ts';
 import { applyHead } from '../model/head.ts';
 import { packedCount, unpackValues } from '../fixed/pack.ts';
 import { activationBits } from '../fixed/settings.ts';
-import { explainCount, explainWidth } from '../quant/explain.ts';
+import { explainCount, explainWidth } from '../fixed/explain-layout.ts';
 
 type LayoutOf = Pick<BundleModel, 'outputSize' | 'decisionSize' | 'publicInput' | 'inputs' | 'settings'> & { explain?: BundleModel['explain'] };
 

@@ -1,5 +1,8 @@
 import type { QuantizedModel } from './quantize.ts';
 import { activationBits } from '../fixed/settings.ts';
+import { explainCount, explainWidth, topKBits } from '../fixed/explain-layout.ts';
+
+export { explainCount, explainWidth, topKBits };
 import { type InputSide, quantizeInput, runQuantized } from './reference.ts';
 import { ZkinferError } from '../core/errors.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
@@ -71,18 +74,6 @@ export function explainReference(q: QuantizedModel, spec: ExplainSpec, input: re
     }),
   );
   return { reasons, fair };
-}
-
-/** Bits of each packed explanation value: a contribution is a difference of two outputs, in (-2^w, 2^w). */
-export const explainWidth = (w: number): number => w + 1;
-
-/** How many values the explanation packs: the reasons' feature indices, then their contributions, then a fairness bit per protected feature. */
-export const explainCount = (spec: { reasons: number; protected: unknown[] }): number => 2 * spec.reasons + spec.protected.length;
-
-/** TopK's range-check width for n features at activation width w: every key difference lies within (-2^B, 2^B). */
-export function topKBits(n: number, w: number): number {
-  const N = BigInt(n);
-  return (2n * (1n << BigInt(w)) * N + N + 1n).toString(2).length;
 }
 
 /** The explanation's non-linear constraint count, besides its copies of the model core. */
@@ -326,7 +317,6 @@ export function checkExplainSettings(s: ExplainSettings, m: Parameters<typeof ex
       "explain.features are not this model's features (one per numeric input element, one per categorical column)",
       'explain.features',
     );
-  if (!again || canonicalJson(again) !== canonicalJson(s))
-    throw new ZkinferError('SETTINGS', 'explain is not usable with this model as it stands', 'explain');
+  if (!again || canonicalJson(again) !== canonicalJson(s)) throw new ZkinferError('SETTINGS', 'explain is not usable with this model as it stands', 'explain');
   return s;
 }
