@@ -9,7 +9,9 @@ export function table(rows: string[][]): string {
 export function constraintsPerNeuron(m: CompiledModel): number | null {
   const neurons = m.quantized.layers.reduce((a, l) => a + (l.kind === 'dense' || l.kind === 'sparse' ? l.outSize : 0), 0);
   if (!neurons) return null;
-  return (m.circuit.constraints - m.circuit.plan[0].constraints) / neurons;
+  // The model's own layers: not its input checks, nor the copies an explanation adds.
+  const explain = m.circuit.plan.find((p) => p.kind === 'explain')?.constraints ?? 0;
+  return (m.circuit.constraints - m.circuit.plan[0].constraints - explain) / neurons;
 }
 
 /** The layer table, constraint totals and fidelity report printed by `zkinfer compile`. */
@@ -28,7 +30,7 @@ export function formatCompileReport(m: CompiledModel): string {
     table(rows),
     '',
     `constraints: ${m.compiled.constraints} in total (circom --O2); model ${m.circuit.constraints}` +
-      (perNeuron !== null ? `, ${perNeuron.toFixed(1)} per neuron excluding input range checks` : ''),
+      (perNeuron !== null ? `, ${perNeuron.toFixed(1)} per neuron excluding input range checks${m.explain ? ' and the explanation' : ''}` : ''),
     `circuit ${m.compiled.hash.slice(0, 16)} (${m.compiled.cached ? 'cached' : `compiled in ${(m.compiled.compileMs / 1000).toFixed(1)} s`})`,
   ];
   const f = m.fidelity;
