@@ -31,26 +31,31 @@ describe('proven fairness on a model that depends on a protected attribute', () 
   });
 
   it.each([
-    ['flipping', FLIPPING, false],
-    ['steady', STEADY, true],
-  ] as const)('%s applicant: fairness %s, through verifyBundle, equal to the integer reference', async (_name, applicant, unchanged) => {
-    const { bundle } = await proveModel(m, setup, applicant);
-    const v = await verifyBundle(bundle);
-    expect(v).toMatchObject({ valid: true, reason: 'proof verifies' });
-    expect(v.outputs?.fairness).toEqual([{ feature: 'group', unchanged }]);
-    const ref = explainReference(m.quantized, m.explain!, quantizeInput(m.quantized, parseInput(applicant, m.ir)));
-    expect(ref.fair).toEqual([unchanged]);
-    expect(v.outputs?.reasons?.map((r) => [r.feature, r.contributionInteger])).toEqual(
-      ref.reasons.map((r) => [m.descriptor.explain!.features[r.feature].name, r.contribution.toString()]),
-    );
-    expect(fairnessLines(v.outputs!, bundle.model)).toEqual([
-      unchanged ? 'Decision unchanged for every value of: group' : 'Decision CHANGES with the value of: group (tested: 0, 1)',
-    ]);
-    expect(reasonsLine(v.outputs!)).toMatch(/^Principal reasons: 1\. \w+ \([-+]?[\d.]+\), 2\. \w+/);
-    // A fairness bit edited in the bundle is not what was proven.
-    const edited = structuredClone(bundle);
-    edited.outputs.fairness![0].unchanged = !unchanged;
-    const bad = await verifyBundle(edited).catch((e: Error) => ({ valid: false, reason: e.message }));
-    expect(bad.valid).toBe(false);
-  });
+    ['flipping', FLIPPING, false, ['group', 'x0']],
+    ['steady', STEADY, true, ['x1', 'group']],
+  ] as const)(
+    '%s applicant %o: fairness unchanged = %s, through verifyBundle, equal to the integer reference',
+    async (_name, applicant, unchanged, reasonNames) => {
+      const { bundle } = await proveModel(m, setup, applicant);
+      const v = await verifyBundle(bundle);
+      expect(v).toMatchObject({ valid: true, reason: 'proof verifies' });
+      expect(v.outputs?.fairness).toEqual([{ feature: 'group', unchanged }]);
+      const ref = explainReference(m.quantized, m.explain!, quantizeInput(m.quantized, parseInput(applicant, m.ir)));
+      expect(ref.fair).toEqual([unchanged]);
+      // Against the baseline x0 = 1, group = 1: the flipping applicant's low x0 and group 0 lowered the score most.
+      expect(v.outputs?.reasons?.map((r) => r.feature)).toEqual(reasonNames);
+      expect(v.outputs?.reasons?.map((r) => [r.feature, r.contributionInteger])).toEqual(
+        ref.reasons.map((r) => [m.descriptor.explain!.features[r.feature].name, r.contribution.toString()]),
+      );
+      expect(fairnessLines(v.outputs!, bundle.model)).toEqual([
+        unchanged ? 'Decision unchanged for every value of: group' : 'Decision CHANGES with the value of: group (tested: 0, 1)',
+      ]);
+      expect(reasonsLine(v.outputs!)).toMatch(/^Principal reasons: 1\. \w+ \([-+]?[\d.]+\), 2\. \w+/);
+      // A fairness bit edited in the bundle is not what was proven.
+      const edited = structuredClone(bundle);
+      edited.outputs.fairness![0].unchanged = !unchanged;
+      const bad = await verifyBundle(edited).catch((e: Error) => ({ valid: false, reason: e.message }));
+      expect(bad.valid).toBe(false);
+    },
+  );
 });

@@ -48,5 +48,5 @@ export async function writeGroupModel(dir: string): Promise<string> {
   return file;
 }
 
-/** Reasons (2, against an all-zero baseline) and fairness over `group` = 0, 1: the compile option. */
-export const GROUP_EXPLAIN = { reasons: 2, baseline: [0, 0, 0], protected: [{ name: 'group', values: [0, 1] }] };
+/** Reasons (2, against the baseline x0 = 1, x1 = 0, group = 1: the flipping applicant's reasons are then x0 and group) and fairness over `group` = 0, 1: the compile option. */
+export const GROUP_EXPLAIN = { reasons: 2, baseline: [1, 0, 1], protected: [{ name: 'group', values: [0, 1] }] };
