@@ -150,7 +150,6 @@ export function protectedFrom(specs: readonly string[]): { name: string; values?
         .map((v) => v.trim())
         .filter((v) => v !== '')
         .map((v) => (NUMBER.test(v) ? Number(v) : v));
-      if (values.length === 0) throw new ZkinferError('SETTINGS', `protected feature ${name.slice(0, 64)}: no values after "="`, 'protected');
       return { name, values };
     });
 }

@@ -12,7 +12,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/service/config.ts';
 import { loadModel, parseInput } from '../../src/model/index.ts';
 import { type ExplainSettings, explainReference, explainSpecOf, quantizeInput, quantizeModel } from '../../src/quant/index.ts';
-import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const KEY = 'explain-prover-key-0123456789';
 const VERIFIER = 'explain-verifier-key-0123456789';
@@ -194,4 +194,28 @@ describe('reasons and fairness over REST', () => {
       expect(bad.body.reasonsText).toBeUndefined();
     }
   }, 900_000);
+
+  it('without a baseline, the calibration rows\' mean is the default; protected fields may list several features separated by ";"', async () => {
+    const csv = await readFile(path.join(REPO, 'examples', 'loan', 'test-set.csv'), 'utf8');
+    const [header, ...lines] = csv.trim().split('\n');
+    const names = header.split(',').slice(0, -1);
+    const rows = lines.map((l) => l.split(',').map(Number));
+    const form = new FormData();
+    form.append('model', new Blob([await readFile(LOAN_MODEL)]), 'loan-model.onnx');
+    form.append('reasons', '3');
+    form.append('protected', 'age=30;late_payments=0,5');
+    form.append('calibration', new Blob([csv]), 'test-set.csv');
+    form.append('labelColumn', 'approved');
+    const res = await fetch(`${base}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: form });
+    const up = await res.json();
+    expect(res.status, JSON.stringify(up)).toBe(202);
+    const m = await call('GET', `/v1/models/${up.id}`);
+    const explain = m.body.explain as ExplainSettings;
+    expect(explain.reasons).toBe(3);
+    expect(explain.protected).toEqual([
+      { feature: 'age', values: [30] },
+      { feature: 'late_payments', values: [0, 5] },
+    ]);
+    names.forEach((_, j) => expect(explain.baseline[j]).toBeCloseTo(rows.reduce((a, r) => a + r[j], 0) / rows.length, 9));
+  });
 });
