@@ -15,6 +15,7 @@ import { defineConfig } from 'vitest/config';
 const SERIAL = [
   'test/api/hostile.test.ts',
   'test/api/worker-crash.test.ts',
+  'test/browser/explain-page.test.ts',
   'test/browser/verify-page.test.ts',
   'test/chaos/chaos.test.ts',
   'test/chaos/outage.test.ts',

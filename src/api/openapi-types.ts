@@ -372,7 +372,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header: name, or name[0], name[1], ... for a vector input; or JSON rows: it sets each feature's scale and width, and its first 1000 rows are kept with the tenant's record, never served, only until the compile has run its fidelity report on them), "labelColumn" (a column of the calibration file, or key of its JSON rows, that is not an input, e.g. the label of a test set: dropped) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
+        /** Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files (field "external", named as the model references them; one part per file name) and optional fields "scale", "bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" (comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header: name, or name[0], name[1], ... for a vector input; or JSON rows: it sets each feature's scale and width, and its first 1000 rows are kept with the tenant's record, never served, only until the compile has run its fidelity report on them), "labelColumn" (a column of the calibration file, or key of its JSON rows, that is not an input, e.g. the label of a test set: dropped), "reasons" (k: prove the k principal reasons of each decision), "baseline" (JSON written as an input is, the point reasons compare each feature with; default: the calibration rows' mean), "protected" (repeatable, name or name=v1,v2, several separated by ";": prove whether the decision stays the same with that feature at each value) and "setup" ("ceremony": after compile the model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread under the ZKINFER_MAX_* limits (MODEL_TOO_LARGE: 413 for bytes, 422 otherwise, naming the limit and the node). Compile and setup run as a queued job. */
         post: {
             parameters: {
                 query?: never;
@@ -592,6 +592,24 @@ export interface paths {
                                 /** @description per feature: the high end of that range */
                                 hi: number[];
                             };
+                            /** @description proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id */
+                            explain?: {
+                                /** @description how many principal reasons each proof names (0: none) */
+                                reasons: number;
+                                /** @description the features reasons rank, in order (a proven reason is an index into this list) */
+                                features: {
+                                    name: string;
+                                    start: number;
+                                    size: number;
+                                }[];
+                                /** @description each input slot's baseline in raw units (empty without reasons) */
+                                baseline: number[];
+                                /** @description protected features and the values each is tested at */
+                                protected: {
+                                    feature: string;
+                                    values: (number | string)[];
+                                }[];
+                            };
                             createdAt: string;
                             updatedAt: string;
                             inputs?: {
@@ -687,6 +705,24 @@ export interface paths {
                                     hi: number[];
                                 };
                                 labels?: string[];
+                                /** @description proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id */
+                                explain?: {
+                                    /** @description how many principal reasons each proof names (0: none) */
+                                    reasons: number;
+                                    /** @description the features reasons rank, in order (a proven reason is an index into this list) */
+                                    features: {
+                                        name: string;
+                                        start: number;
+                                        size: number;
+                                    }[];
+                                    /** @description each input slot's baseline in raw units (empty without reasons) */
+                                    baseline: number[];
+                                    /** @description protected features and the values each is tested at */
+                                    protected: {
+                                        feature: string;
+                                        values: (number | string)[];
+                                    }[];
+                                };
                                 /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
                                 parameters?: {
                                     /** @enum {string} */
@@ -750,6 +786,24 @@ export interface paths {
                                         hi: number[];
                                     };
                                     labels?: string[];
+                                    /** @description proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id */
+                                    explain?: {
+                                        /** @description how many principal reasons each proof names (0: none) */
+                                        reasons: number;
+                                        /** @description the features reasons rank, in order (a proven reason is an index into this list) */
+                                        features: {
+                                            name: string;
+                                            start: number;
+                                            size: number;
+                                        }[];
+                                        /** @description each input slot's baseline in raw units (empty without reasons) */
+                                        baseline: number[];
+                                        /** @description protected features and the values each is tested at */
+                                        protected: {
+                                            feature: string;
+                                            values: (number | string)[];
+                                        }[];
+                                    };
                                     /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
                                     parameters?: {
                                         /** @enum {string} */
@@ -2402,10 +2456,16 @@ export interface paths {
                             vkeyHash: string;
                             /** @description the key version that was used */
                             version?: number;
-                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)") */
+                            /** @description decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)"); `reasons` and `fairness` are there for a model whose descriptor has `explain` */
                             outputs: {
                                 [key: string]: unknown;
                             } | null;
+                            /** @description valid proofs with reasons only: "Principal reasons: 1. feature (contribution), ..." (proven) */
+                            reasonsText?: string;
+                            /** @description what a reason's number means (the score change at the model's baseline) */
+                            reasonsNote?: string;
+                            /** @description valid proofs with fairness only: "Decision unchanged for every value of: ..." and/or "Decision CHANGES with the value of: ..." (proven) */
+                            fairnessText?: string[];
                             /** @description proven input commitment (public signal 1); null unless valid, or when the input is public */
                             inputCommitment: string | null;
                             /** @description proven nonce; null unless valid */
@@ -3958,6 +4018,24 @@ export interface components {
                 /** @description per feature: the high end of that range */
                 hi: number[];
             };
+            /** @description proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id */
+            explain?: {
+                /** @description how many principal reasons each proof names (0: none) */
+                reasons: number;
+                /** @description the features reasons rank, in order (a proven reason is an index into this list) */
+                features: {
+                    name: string;
+                    start: number;
+                    size: number;
+                }[];
+                /** @description each input slot's baseline in raw units (empty without reasons) */
+                baseline: number[];
+                /** @description protected features and the values each is tested at */
+                protected: {
+                    feature: string;
+                    values: (number | string)[];
+                }[];
+            };
             createdAt: string;
             updatedAt: string;
             inputs?: {
@@ -4053,6 +4131,24 @@ export interface components {
                     hi: number[];
                 };
                 labels?: string[];
+                /** @description proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id */
+                explain?: {
+                    /** @description how many principal reasons each proof names (0: none) */
+                    reasons: number;
+                    /** @description the features reasons rank, in order (a proven reason is an index into this list) */
+                    features: {
+                        name: string;
+                        start: number;
+                        size: number;
+                    }[];
+                    /** @description each input slot's baseline in raw units (empty without reasons) */
+                    baseline: number[];
+                    /** @description protected features and the values each is tested at */
+                    protected: {
+                        feature: string;
+                        values: (number | string)[];
+                    }[];
+                };
                 /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
                 parameters?: {
                     /** @enum {string} */
@@ -4116,6 +4212,24 @@ export interface components {
                         hi: number[];
                     };
                     labels?: string[];
+                    /** @description proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id */
+                    explain?: {
+                        /** @description how many principal reasons each proof names (0: none) */
+                        reasons: number;
+                        /** @description the features reasons rank, in order (a proven reason is an index into this list) */
+                        features: {
+                            name: string;
+                            start: number;
+                            size: number;
+                        }[];
+                        /** @description each input slot's baseline in raw units (empty without reasons) */
+                        baseline: number[];
+                        /** @description protected features and the values each is tested at */
+                        protected: {
+                            feature: string;
+                            values: (number | string)[];
+                        }[];
+                    };
                     /** @description a private model: Poseidon over its parameters and a secret blinding value equals commitment (a constant of the circuit) */
                     parameters?: {
                         /** @enum {string} */

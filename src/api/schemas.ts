@@ -91,6 +91,21 @@ const DescriptorInput = Type.Object({
   ),
 });
 
+/** Proven reasons and fairness fixed at upload: the descriptor's `explain`. */
+const ExplainSchema = Type.Object(
+  {
+    reasons: Type.Integer({ description: 'how many principal reasons each proof names (0: none)' }),
+    features: Type.Array(Type.Object({ name: Type.String(), start: Type.Integer(), size: Type.Integer() }), {
+      description: 'the features reasons rank, in order (a proven reason is an index into this list)',
+    }),
+    baseline: Type.Array(Type.Number(), { description: "each input slot's baseline in raw units (empty without reasons)" }),
+    protected: Type.Array(Type.Object({ feature: Type.String(), values: Type.Array(Type.Union([Type.Number(), Type.String()])) }), {
+      description: 'protected features and the values each is tested at',
+    }),
+  },
+  { description: 'proven reasons and fairness, fixed at upload (fields "reasons", "baseline", "protected"); part of the model id' },
+);
+
 /** A version's full model descriptor with its commitment: what every bundle's `model` holds. */
 export const DescriptorSchema = Type.Object(
   {
@@ -107,6 +122,7 @@ export const DescriptorSchema = Type.Object(
     packing: Type.Object({ width: Type.Integer(), perElement: Type.Integer() }),
     inputQuant: Type.Optional(InputQuantSchema),
     labels: Type.Optional(Type.Array(Type.String())),
+    explain: Type.Optional(ExplainSchema),
     parameters: Type.Optional(
       Type.Object(
         { visibility: Type.Literal('private'), commitment: Type.String(), count: Type.Integer() },
@@ -148,6 +164,7 @@ export const ModelSchema = Type.Object(
     ceremony: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the ceremony (setupMode ceremony): as GET /v1/models/{id}/ceremony' })),
     labels: Type.Optional(Type.Array(Type.String(), { description: 'decision names fixed at upload (0, then 1 for a sigmoid head; one per class otherwise)' })),
     inputQuant: Type.Optional(InputQuantSchema),
+    explain: Type.Optional(ExplainSchema),
     createdAt: Type.String(),
     updatedAt: Type.String(),
     inputs: Type.Optional(
@@ -339,8 +356,16 @@ export const VerifyResultSchema = Type.Object(
     outputs: Type.Union([Type.Null(), Type.Object({}, { additionalProperties: true })], {
       description:
         'decoded from the proven public signals through the registered model descriptor; null unless valid. `decision` holds the ' +
-        'decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)")',
+        'decision values, `decisionLabels` names each as `zkinfer verify` and the verification page show it ("0: decline (logit < 0)"); ' +
+        '`reasons` and `fairness` are there for a model whose descriptor has `explain`',
     }),
+    reasonsText: Type.Optional(Type.String({ description: 'valid proofs with reasons only: "Principal reasons: 1. feature (contribution), ..." (proven)' })),
+    reasonsNote: Type.Optional(Type.String({ description: "what a reason's number means (the score change at the model's baseline)" })),
+    fairnessText: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'valid proofs with fairness only: "Decision unchanged for every value of: ..." and/or "Decision CHANGES with the value of: ..." (proven)',
+      }),
+    ),
     inputCommitment: Type.Union([Type.Null(), Type.String()], {
       description: 'proven input commitment (public signal 1); null unless valid, or when the input is public',
     }),

@@ -6,6 +6,7 @@ import { ceremonyCommands } from './commands/ceremony.ts';
 import { chainCommands } from './commands/chain.ts';
 import { compileCommand } from './commands/compile.ts';
 import { inspectCommand } from './commands/inspect.ts';
+import { noticeCommand } from './commands/notice.ts';
 import { proveCommand } from './commands/prove.ts';
 import { propertyCommand } from './commands/property.ts';
 import { releaseCommand } from './commands/release.ts';
@@ -27,6 +28,7 @@ for (const add of [
   setupCommand,
   proveCommand,
   verifyCommand,
+  noticeCommand,
   inspectCommand,
   auditCommand,
   chainCommands,

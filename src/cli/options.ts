@@ -7,6 +7,7 @@ import { DEFAULT_MODEL_LIMITS, MODEL_LIMIT_ENV, type ModelLimits, modelLimitsFro
 import { DEFAULT_MAX_PTAU_POWER, MAX_PTAU_POWER_ENV, maxPtauPowerFromEnv } from '../prover/ptau.ts';
 import type { CompileOptions } from '../pipeline/index.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
+import { protectedFrom } from '../quant/explain.ts';
 
 export function intOption(name: string) {
   return (v: string): number => {
@@ -113,22 +114,8 @@ export interface SettingsOptions extends Partial<ModelLimits> {
   protected?: string[];
 }
 
-/** `--protected name=v1,v2` as the compile option: numbers where they read as numbers, else categories. */
-export function protectedFrom(specs: readonly string[]): { name: string; values?: (number | string)[] }[] {
-  return specs.map((spec) => {
-    const at = spec.indexOf('=');
-    const name = (at < 0 ? spec : spec.slice(0, at)).trim();
-    if (!name) throw new ZkinferError('SETTINGS', `--protected must look like name or name=v1,v2 (got "${spec.slice(0, 64)}")`, 'protected');
-    if (at < 0) return { name };
-    const values = spec
-      .slice(at + 1)
-      .split(',')
-      .map((v) => v.trim())
-      .filter((v) => v !== '')
-      .map((v) => (new RegExp(`^${NUM}$`).test(v) ? Number(v) : v));
-    return { name, values };
-  });
-}
+/** `--protected name=v1,v2`: shared with the REST upload (src/quant/explain.ts). */
+export { protectedFrom };
 
 export const BLINDING_FORMAT = 'zkinfer.blinding';
 

@@ -120,6 +120,32 @@ export interface ExplainOptions {
   protected?: { name: string; values?: (number | string)[] }[];
 }
 
+const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/**
+ * Protected features as written on the command line and in an upload (`name` or
+ * `name=v1,v2`; several in one string separated by `;`): numbers where they read as
+ * numbers, else categories. Shared by `--protected` and the REST field `protected`.
+ */
+export function protectedFrom(specs: readonly string[]): { name: string; values?: (number | string)[] }[] {
+  return specs
+    .flatMap((s) => s.split(';'))
+    .filter((s) => s.trim() !== '')
+    .map((spec) => {
+      const at = spec.indexOf('=');
+      const name = (at < 0 ? spec : spec.slice(0, at)).trim();
+      if (!name) throw new ZkinferError('SETTINGS', `protected must look like name or name=v1,v2 (got "${spec.slice(0, 64)}")`, 'protected');
+      if (at < 0) return { name };
+      const values = spec
+        .slice(at + 1)
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '')
+        .map((v) => (NUMBER.test(v) ? Number(v) : v));
+      return { name, values };
+    });
+}
+
 /** At most this many reasons per proof. */
 export const MAX_REASONS = 16;
 /** At most this many protected test values in all (each is a copy of the model in the circuit). */

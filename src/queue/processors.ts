@@ -108,7 +108,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
   });
   const warm = new Map<string, Promise<{ m: CompiledModel; setup: CircuitSetup }>>();
   const compiledWarm = new Map<string, Promise<CompiledModel>>();
-  type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding'> & {
+  type Rec = Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding' | 'explain'> & {
     setup?: ModelRecord['setup'];
   };
 
@@ -130,6 +130,8 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
           inputQuant: rec.inputQuant ?? null,
           ...(rec.labels ? { labels: rec.labels } : {}),
           ...(rec.blinding ? { visibility: 'private' as const, blinding: BigInt(rec.blinding) } : {}),
+          // Resolved at upload (a default baseline from all its calibration rows): used as stored.
+          explainSettings: rec.explain ?? null,
           limits: opts.limits,
           samples: 16,
           // Only for the fidelity report: the input quantization above is what the upload fixed.

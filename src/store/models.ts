@@ -1,4 +1,4 @@
-import type { QuantSettings } from '../quant/index.ts';
+import type { ExplainSettings, QuantSettings } from '../quant/index.ts';
 import type { InputQuant } from '../fixed/input-quant.ts';
 import type { Db } from './db.ts';
 import { CURSOR_PARTS, decodeCursor, encodeCursor, iso, json, type Page } from './rows.ts';
@@ -26,6 +26,8 @@ export interface ModelRecord {
   labels?: string[] | null;
   /** A private model's secret blinding value (decimal): never served, only compiled and proved with. */
   blinding?: string | null;
+  /** Proven reasons and fairness fixed at upload (the descriptor's `explain`; null: none). */
+  explain?: ExplainSettings | null;
   attempts: number;
   createdAt: string;
   updatedAt: string;
@@ -47,14 +49,26 @@ function modelRow(r: Record<string, any>): ModelRecord {
     ...(r.input_quant ? { inputQuant: { scaleBits: r.input_quant.scaleBits, bits: r.input_quant.bits, lo: r.input_quant.lo, hi: r.input_quant.hi } } : {}),
     ...(r.labels ? { labels: r.labels } : {}),
     ...(r.blinding ? { blinding: r.blinding } : {}),
+    ...(r.explain ? { explain: explainRow(r.explain) } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
 }
 
+/** jsonb reorders object keys; the model id hashes the explain settings' JSON text, so they are rebuilt in explainSettingsOf's order. */
+function explainRow(e: Record<string, any>): ExplainSettings {
+  return {
+    reasons: e.reasons,
+    features: e.features.map((f: ExplainSettings['features'][number]) => ({ name: f.name, start: f.start, size: f.size })),
+    baseline: e.baseline,
+    protected: e.protected.map((p: ExplainSettings['protected'][number]) => ({ feature: p.feature, values: p.values })),
+  };
+}
+
 const MODEL_COLUMNS =
-  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, blinding, setup, attempts, created_at, updated_at';
+  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, blinding, explain, setup, attempts, ' +
+  'created_at, updated_at';
 
 /**
  * The models table: one row per (tenant, model), in one SQL dialect for PostgreSQL and
@@ -78,15 +92,15 @@ export class Models {
    * and whether a compile job is due.
    */
   async register(
-    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding'> & {
+    m: Pick<ModelRecord, 'tenant' | 'id' | 'fileName' | 'externalFiles' | 'settings' | 'publicInput' | 'inputQuant' | 'labels' | 'blinding' | 'explain'> & {
       setup?: SetupMode;
       /** The upload's calibration rows (flat input vectors), for the fidelity report; never served. */
       calibration?: number[][] | null;
     },
   ): Promise<{ model: ModelRecord; enqueue: boolean }> {
     const rows = await this.db.query(
-      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup, blinding, calibration)
-       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb)
+      `INSERT INTO models (tenant, id, status, file_name, external_files, settings, public_input, input_quant, labels, setup, blinding, calibration, explain)
+       VALUES ($1, $2, 'queued', $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb, $12::jsonb)
        ON CONFLICT (tenant, id) DO UPDATE SET status = 'queued', reason = NULL, attempts = 0, handed_at = NULL, ` +
         `lease_owner = NULL, lease_until = NULL, setup = $9, calibration = $11::jsonb, updated_at = date_trunc('milliseconds', now())
          WHERE models.status = 'failed'
@@ -103,6 +117,7 @@ export class Models {
         m.setup ?? 'service',
         m.blinding ?? null,
         m.calibration?.length ? json(m.calibration) : null,
+        m.explain ? json(m.explain) : null,
       ],
     );
     if (rows.length) return { model: modelRow(rows[0]), enqueue: true };

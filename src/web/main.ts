@@ -3,6 +3,7 @@
 import { InputProblem, KEY_SOURCE_LABEL, type KeySource, type Outcome, verifyHere } from './session.ts';
 import type { PageConfig } from './template.ts';
 import { decisionLabel } from '../bundle/index.ts';
+import { fairnessLines, REASONS_NOTE, reasonsLine } from '../bundle/explain-text.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const config = JSON.parse($('page-config').textContent ?? '{}') as PageConfig;
@@ -174,11 +175,31 @@ function showOutcome(o: Outcome) {
   );
   if (out.probability) row('Probability', `${out.probability.map((p) => p.toFixed(4)).join(', ')} (computed from the proven logits, outside the proof)`);
   row('Decision', span(decisionText(o), 'strong'));
+  showExplain(o);
   if (r.inputCommitment) row('Input commitment', span(r.inputCommitment, 'mono'));
   row('Nonce', span(r.nonce ?? '', 'mono'));
   row('Verified in', `${Math.round(o.verifyMs)} ms, in this browser`);
   details.hidden = false;
   showReceipt(o);
+}
+
+/** Proven reasons and fairness, in the words every verifier uses (src/bundle/explain-text.ts). */
+function showExplain(o: Outcome) {
+  const out = o.result.outputs!;
+  const reasons = reasonsLine(out);
+  if (reasons) {
+    const dd = row('Principal reasons', span(reasons.replace(/^Principal reasons: /, ''), 'reasons'));
+    dd.append(document.createElement('br'), span(`Proven: ${REASONS_NOTE}.`, 'note'));
+  }
+  const fairness = fairnessLines(out, o.bundle.model);
+  if (fairness.length) {
+    const dd = row('Fairness');
+    fairness.forEach((line, i) => {
+      if (i > 0) dd.append(document.createElement('br'));
+      // A decision that changes with a protected feature is a warning; an unchanged one is stated calmly.
+      dd.append(span(`${line} (proven)`, line.startsWith('Decision unchanged') ? 'calm' : 'warn fairness-changed'));
+    });
+  }
 }
 
 function showReceipt(o: Outcome) {

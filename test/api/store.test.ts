@@ -87,6 +87,7 @@ for (const b of BACKENDS)
         '006_idempotency_keyed.sql',
         '007_private_models.sql',
         '008_model_calibration.sql',
+        '009_model_explain.sql',
       ]);
     });
 

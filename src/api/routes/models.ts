@@ -3,14 +3,23 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { MODEL_LIMIT_ENV, type ModelIR, readInputRows } from '../../model/index.ts';
+import { MODEL_LIMIT_ENV, type ModelIR, parseInput, readInputRows } from '../../model/index.ts';
 import { loadModelIsolated } from '../../pipeline/load-isolated.ts';
 import { checkBlinding, checkLabels, inputQuantOf, modelIdOf } from '../../pipeline/index.ts';
 import { randomSalt } from '../../prover/commitment.ts';
 import { checkPrivateLayers } from '../../quant/quantize.ts';
 import type { InputQuant } from '../../fixed/input-quant.ts';
 import { artifactDir } from '../../core/artifacts.ts';
-import { DEFAULT_SETTINGS, validateSettings } from '../../quant/index.ts';
+import {
+  DEFAULT_SETTINGS,
+  type ExplainSettings,
+  explainSettingsOf,
+  explainSpecOf,
+  protectedFrom,
+  type QuantSettings,
+  validateSettings,
+} from '../../quant/index.ts';
+import { isZkinferError } from '../../core/errors.ts';
 import { phase2Trust } from '../../ceremony/trust.ts';
 import type { CeremonyRow } from '../../store/ceremonies.ts';
 import type { ModelRecord, SetupMode } from '../../store/models.ts';
@@ -60,6 +69,7 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
     // Fixed at upload: known before any compile.
     ...(rec.labels ? { labels: rec.labels } : {}),
     ...(rec.inputQuant ? { inputQuant: rec.inputQuant } : {}),
+    ...(rec.explain ? { explain: rec.explain } : {}),
     ...(ceremony ? { ceremony: ceremonyView(ceremony) } : {}),
     createdAt: rec.createdAt,
     updatedAt: rec.updatedAt,
@@ -130,6 +140,60 @@ async function calibrationRows(bytes: Buffer, ir: ModelIR, labelColumn: string |
   }
 }
 
+/** The upload's `reasons`, `baseline` and `protected` fields, checked before the model is read. */
+function explainFields(fields: Record<string, string>, protectedSpecs: string[]) {
+  if (fields.reasons !== undefined && !/^\d{1,2}$/.test(fields.reasons)) throw new HttpError(400, 'VALIDATION', 'reasons must be a whole number', 'reasons');
+  const reasons = fields.reasons === undefined ? 0 : Number(fields.reasons);
+  if (fields.baseline !== undefined && reasons === 0) throw new HttpError(400, 'VALIDATION', 'baseline goes with reasons (at least 1)', 'baseline');
+  let baseline: unknown;
+  if (fields.baseline !== undefined) {
+    try {
+      baseline = JSON.parse(fields.baseline);
+    } catch {
+      throw new HttpError(400, 'VALIDATION', 'baseline must be JSON, written as an input is (an object by feature name, or an array)', 'baseline');
+    }
+  }
+  let prot: ReturnType<typeof protectedFrom>;
+  try {
+    prot = protectedFrom(protectedSpecs);
+  } catch (e) {
+    throw new HttpError(400, 'VALIDATION', (e as Error).message, 'protected');
+  }
+  return { reasons, baseline, protected: prot };
+}
+
+/**
+ * The descriptor's `explain` for this upload (its default baseline the mean of all the
+ * calibration rows), checked as the compile will quantize it: any problem is a 400 naming
+ * reasons, baseline or protected.
+ */
+function resolveExplain(
+  asked: ReturnType<typeof explainFields>,
+  ir: ModelIR,
+  settings: QuantSettings,
+  inputQuant: InputQuant | null,
+  rows: Float64Array[] | undefined,
+): ExplainSettings | null {
+  try {
+    let baseline: Float64Array | undefined;
+    try {
+      baseline = asked.baseline === undefined ? undefined : parseInput(asked.baseline, ir);
+    } catch (e) {
+      throw new HttpError(400, 'VALIDATION', `baseline: ${(e as Error).message}`, 'baseline');
+    }
+    const explain = explainSettingsOf({ reasons: asked.reasons, ...(baseline ? { baseline } : {}), protected: asked.protected }, ir, rows);
+    if (explain)
+      explainSpecOf(explain, { settings, inputQuant: inputQuant ?? undefined, inputs: ir.inputs, inputSize: ir.inputSize } as Parameters<
+        typeof explainSpecOf
+      >[1]);
+    return explain;
+  } catch (e) {
+    if (isZkinferError(e))
+      throw new HttpError(400, 'VALIDATION', e.message, e.field && ['reasons', 'baseline', 'protected'].includes(e.field) ? e.field : 'reasons');
+    throw e;
+  }
+}
+
 export const pageLimit = (raw: string | undefined): number => {
   const n = raw === undefined ? 50 : Number(raw);
   if (n > 200) throw new HttpError(400, 'VALIDATION', 'limit must be at most 200', 'querystring.limit');
@@ -150,7 +214,10 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
           `${MAX_KEPT_CALIBRATION_ROWS} rows are kept with the tenant's record, never served, only until the compile has run ` +
           'its fidelity report on them), "labelColumn" ' +
           '(a column of the calibration file, or key of its JSON rows, that is not an input, e.g. the label of a test set: ' +
-          'dropped) and "setup" ("ceremony": after compile the ' +
+          'dropped), "reasons" (k: prove the k principal reasons of each decision), "baseline" (JSON written as an input is, ' +
+          'the point reasons compare each feature with; default: the calibration rows\' mean), "protected" (repeatable, ' +
+          'name or name=v1,v2, several separated by ";": prove whether the decision stays the same with that feature at each value) ' +
+          'and "setup" ("ceremony": after compile the ' +
           'model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner ' +
           'finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the ' +
           "labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. " +
@@ -181,6 +248,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       const names = new Set<string>();
       const fields: Record<string, string> = {};
       const ranges: string[] = [];
+      const protectedSpecs: string[] = [];
       let modelBytes = 0;
       for await (const part of req.parts()) {
         if (part.type === 'file') {
@@ -213,7 +281,11 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
             ranges.push(String(part.value));
             continue;
           }
-          if (!['scale', 'bits', 'publicInput', 'labels', 'labelColumn', 'setup', 'visibility', 'blinding'].includes(part.fieldname))
+          if (part.fieldname === 'protected') {
+            protectedSpecs.push(String(part.value));
+            continue;
+          }
+          if (!['scale', 'bits', 'publicInput', 'labels', 'labelColumn', 'setup', 'visibility', 'blinding', 'reasons', 'baseline'].includes(part.fieldname))
             throw new HttpError(400, 'VALIDATION', `unknown field "${part.fieldname}"`, part.fieldname);
           if (fields[part.fieldname] !== undefined) throw new HttpError(400, 'VALIDATION', `field "${part.fieldname}" is given twice`, part.fieldname);
           fields[part.fieldname] = String(part.value);
@@ -249,6 +321,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       const inputRanges = parseRanges(ranges);
       if (fields.labelColumn !== undefined && !calibration)
         throw new HttpError(400, 'VALIDATION', 'labelColumn names a column of the "calibration" file: upload one', 'labelColumn');
+      const askedExplain = explainFields(fields, protectedSpecs);
       const wantedLabels = fields.labels === undefined ? undefined : fields.labels.split(',').map((l) => l.trim());
 
       // Import once now, from the very files that will be stored, so a bad model is a 4xx at
@@ -258,6 +331,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       let id: string;
       let inputQuant: InputQuant | null;
       let labels: string[] | null;
+      let explain: ExplainSettings | null;
       let rows: Float64Array[] | undefined;
       try {
         const loaded = await loadModelIsolated(path.join(staged, model.name), { limits, settings });
@@ -271,7 +345,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         rows = calibration ? await calibrationRows(calibration, loaded.ir, fields.labelColumn) : undefined;
         inputQuant = inputQuantOf(loaded.ir, settings, { calibration: rows, inputRanges });
         labels = checkLabels(loaded.ir, wantedLabels);
-        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding);
+        explain = resolveExplain(askedExplain, loaded.ir, settings, inputQuant, rows);
+        id = modelIdOf(loaded.bytes, loaded.externalBytes, settings, publicInput, inputQuant, labels, blinding, explain);
         // What a private model cannot be, refused now rather than by the compile job.
         if (isPrivate) {
           checkPrivateLayers(loaded.ir.layers);
@@ -295,6 +370,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         calibration: rows?.slice(0, MAX_KEPT_CALIBRATION_ROWS).map((r) => Array.from(r)) ?? null,
         setup,
         blinding: blinding === null ? null : blinding.toString(),
+        explain,
       });
       if (rec.setup !== setup) throw new HttpError(409, 'SETUP_CONFLICT', `this model is already registered with setup=${rec.setup}`, 'setup');
       if (enqueue) {

@@ -7,6 +7,8 @@ import type { Caller } from '../auth.ts';
 import type { ModelVersion } from '../../store/versions.ts';
 import { parseBundle } from '../../bundle/checks.ts';
 import { decisionLabel, type ModelDescriptor } from '../../bundle/descriptor.ts';
+import { fairnessLines, REASONS_NOTE, reasonsLine } from '../../bundle/explain-text.ts';
+import type { DecodedOutputs } from '../../bundle/format.ts';
 import { HttpError } from '../http-error.ts';
 import { errorResponses, VerifyRequestSchema, VerifyResultSchema } from '../schemas.ts';
 import type { VerifyTaskResult } from '../verify-child.ts';
@@ -137,6 +139,10 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
       app.metrics.verifications.inc({ result: r.valid ? 'valid' : 'invalid' });
       const phase1 = servicePhase1(used);
       const phase2 = phase2Trust(used.setup, used.tenant);
+      // Proven reasons and fairness in the words every verifier uses (src/bundle/explain-text.ts).
+      const decoded = r.valid ? (r.outputs as DecodedOutputs | null) : null;
+      const reasonsText = decoded ? reasonsLine(decoded) : null;
+      const fairnessText = decoded ? fairnessLines(decoded, used.descriptor) : [];
       return {
         valid: r.valid,
         reason: r.reason,
@@ -146,6 +152,8 @@ export async function verifyRoutes(app: FastifyInstance): Promise<void> {
         vkeyHash: used.vkeyHash,
         version: used.version,
         outputs: r.valid ? labelled(r.outputs as Record<string, unknown> | null, used.descriptor) : null,
+        ...(reasonsText ? { reasonsText, reasonsNote: REASONS_NOTE } : {}),
+        ...(fairnessText.length ? { fairnessText } : {}),
         inputCommitment: r.valid ? (r.inputCommitment ?? null) : null,
         nonce: r.valid ? (r.nonce ?? null) : null,
         ...(r.valid && used.descriptor.parameters ? { parameters: used.descriptor.parameters } : {}),
