@@ -234,7 +234,7 @@ describe('an edited descriptor fails the audit', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/^KEY NOT SHOWN TO ENCODE THE MODEL: the descriptor link broke/);
     expect(r.stdout).toMatch(
-      /FAIL descriptor: .*differs from this model.s at id \(the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant and labels/,
+      /FAIL descriptor: .*differs from this model.s at id \(the id is the hash of the ONNX bytes with the settings, publicInput, inputQuant, labels and explain/,
     );
     expect(r.stdout).toMatch(/FAIL r1cs/);
     expect(r.stdout).toMatch(/FAIL zkey/);
