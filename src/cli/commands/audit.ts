@@ -126,7 +126,7 @@ export function auditCommand(program: Command): void {
       .option(
         '--descriptor <file>',
         'the model descriptor the service publishes: a descriptor JSON, or the model record from GET /v1/models/{id} (its ' +
-          "descriptor, or --model-version's). Compiles with its settings, publicInput, inputQuant and labels (no settings " +
+          "descriptor, or --model-version's). Compiles with its settings, publicInput, inputQuant, labels and explain (no settings " +
           'flags needed) and checks it field for field',
       )
       .option('--bundle <file>', 'a proof bundle: check its model descriptor field for field; without --descriptor, also compile with it')
