@@ -15,6 +15,7 @@ import { compileModel, type CompiledModel, inputQuantOf, proveModel, setupModel 
 import { DEFAULT_SETTINGS, estimateConstraints, explainFeatures, type ExplainOptions, explainSettingsOf } from '../src/quant/index.ts';
 import { verifyBundle } from '../src/verifier/index.ts';
 import { REPO, syntheticModel } from './models.ts';
+import { LOAN_BASELINE } from '../test/helpers/paths.ts';
 
 const LOAN = path.join(REPO, 'examples', 'loan', 'loan-model.onnx');
 const FIX = path.join(REPO, 'test', 'fixtures', 'models');
@@ -76,10 +77,7 @@ async function measure() {
   });
   const loanIr = (await loadModel(LOAN)).ir;
   const applicants = (JSON.parse(await readFile(path.join(REPO, 'examples', 'loan', 'applicants.json'), 'utf8')) as { input_data: number[][] }).input_data;
-  const loanBase = parseInput(
-    { age: 45, income: 60, loan_amount: 80, debt_to_income: 30, credit_history_years: 10, late_payments: 1, employment_years: 10, credit_score: 650 },
-    loanIr,
-  );
+  const loanBase = parseInput(LOAN_BASELINE, loanIr);
   const loan = await proved(LOAN, applicants, {}, { reasons: 4, baseline: loanBase }, { protected: [{ name: 'age', values: [25, 60] }] });
 
   const lrIr = (await loadModel(LOGREG)).ir;

@@ -63,7 +63,7 @@ export function explainReference(q: QuantizedModel, spec: ExplainSpec, input: re
   const contributions = spec.features.map((f) => {
     const occ = runQuantized(q, replaced(input, f, spec.baseline.slice(f.start, f.start + f.size)));
     // The circuit's score of a copy is the output of the class the model itself decided.
-    return score - (q.outputSize === 1 ? occ.output[0] : occ.output[Number(main.decision[0])]);
+    return score - scoreOf(q, occ.output, main.decision);
   });
   const order = contributions.map((c, i) => ({ c, i })).sort((a, b) => (a.c < b.c ? -1 : a.c > b.c ? 1 : a.i - b.i));
   const reasons = order.slice(0, spec.reasons).map((e) => ({ feature: e.i, contribution: e.c }));
@@ -88,7 +88,7 @@ export function explainOverhead(
   const B = topKBits(n, activationBits(q.settings));
   const copies = (k > 0 ? n : 0) + spec.protected.reduce((a, p) => a + p.values.length, 0);
   // The decided class's one-hot (M booleans) and its score in the model and in each reasons copy (M products each).
-  const score = k > 0 && multi ? q.outputSize * (2 + (k > 0 ? n : 0)) : 0;
+  const score = k > 0 && multi ? q.outputSize * (2 + n) : 0;
   const topk = k > 0 ? 2 * k * n + (k - 1) * B + n * (B + 1) : 0;
   const same = q.head === 'sigmoid' ? decisionSize + 2 : 4;
   const fairness = spec.protected.reduce((a, p) => a + p.values.length * same + 2, 0);

@@ -12,20 +12,10 @@ import { buildApp } from '../../src/api/app.ts';
 import { type Config, loadConfig } from '../../src/service/config.ts';
 import { loadModel, parseInput } from '../../src/model/index.ts';
 import { type ExplainSettings, explainReference, explainSpecOf, quantizeInput, quantizeModel } from '../../src/quant/index.ts';
-import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+import { LOAN_APPLICANT, LOAN_BASELINE as BASELINE, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const KEY = 'explain-prover-key-0123456789';
 const VERIFIER = 'explain-verifier-key-0123456789';
-const BASELINE = {
-  age: 45,
-  income: 60,
-  loan_amount: 80,
-  debt_to_income: 30,
-  credit_history_years: 10,
-  late_payments: 1,
-  employment_years: 10,
-  credit_score: 650,
-};
 
 let app: FastifyInstance;
 let base: string;

@@ -3,18 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.ts';
-import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
-
-const BASELINE = {
-  age: 45,
-  income: 60,
-  loan_amount: 80,
-  debt_to_income: 30,
-  credit_history_years: 10,
-  late_payments: 1,
-  employment_years: 10,
-  credit_score: 650,
-};
+import { LOAN_APPLICANT, LOAN_BASELINE as BASELINE, LOAN_MODEL } from '../helpers/paths.ts';
 
 describe('zkinfer prove --reasons --baseline --protected, then verify', () => {
   it('proves and shows the principal reasons and the fairness verdict; refuses bad settings with exit 2 naming the flag', async () => {

@@ -22,19 +22,9 @@ import { activationBits } from '../../src/fixed/settings.ts';
 import { FIELD_ORDER } from '../../src/fixed/field.ts';
 import { packValues } from '../../src/fixed/pack.ts';
 import { verifyBundle } from '../../src/verifier/index.ts';
-import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
+import { LOAN_APPLICANT, LOAN_BASELINE, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'models');
-const LOAN_BASELINE = {
-  age: 45,
-  income: 60,
-  loan_amount: 80,
-  debt_to_income: 30,
-  credit_history_years: 10,
-  late_payments: 1,
-  employment_years: 10,
-  credit_score: 650,
-};
 
 async function loanRows(): Promise<Record<string, number>[]> {
   const text = await readFile(path.join(REPO, 'examples', 'loan', 'test-set.csv'), 'utf8');

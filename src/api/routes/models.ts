@@ -182,10 +182,7 @@ function resolveExplain(
       throw new HttpError(400, 'VALIDATION', `baseline: ${(e as Error).message}`, 'baseline');
     }
     const explain = explainSettingsOf({ reasons: asked.reasons, ...(baseline ? { baseline } : {}), protected: asked.protected }, ir, rows);
-    if (explain)
-      explainSpecOf(explain, { settings, inputQuant: inputQuant ?? undefined, inputs: ir.inputs, inputSize: ir.inputSize } as Parameters<
-        typeof explainSpecOf
-      >[1]);
+    if (explain) explainSpecOf(explain, { settings, inputQuant, inputs: ir.inputs, inputSize: ir.inputSize });
     return explain;
   } catch (e) {
     if (isZkinferError(e))
@@ -220,7 +217,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
           'and "setup" ("ceremony": after compile the ' +
           'model waits in status ceremony for contributions over /v1/models/{id}/ceremony, and is ready once its owner ' +
           'finalizes it). The id is the sha256 of exactly the bytes stored, the settings, the input quantization and the ' +
-          "labels (and a private model's blinding); the same model registered by several tenants is one record per tenant. " +
+          "labels (and a private model's blinding, and the reasons and fairness settings); " +
+          'the same model registered by several tenants is one record per tenant. ' +
           'Field "visibility": "private" makes the parameters a private witness bound by a commitment (the ONNX file is then ' +
           'never served), with "blinding" (decimal, 1 to r - 1; default: a random one, which the owner reads at ' +
           'GET /v1/models/{id}/blinding to hand to an auditor with the file). The import runs in a worker thread ' +
