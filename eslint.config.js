@@ -5,7 +5,7 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig([
-  globalIgnores(['node_modules/', 'artifacts/', 'scratch/', 'test-results/', 'test/fixtures/', 'src/api/openapi-types.ts']),
+  globalIgnores(['node_modules/', 'artifacts/', 'dist/', 'scratch/', 'test-results/', 'test/fixtures/', 'src/api/openapi-types.ts']),
   {
     files: ['**/*.{ts,js,mjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],

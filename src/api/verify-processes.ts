@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { ChildPool } from '../core/child-pool.ts';
 import type { VerifyTask, VerifyTaskResult } from './verify-child.ts';
+import { sourceFile } from '../core/package-root.ts';
 
 /**
  * Verification (a pairing check, ~20 ms of CPU) runs in child processes, not on the
@@ -8,6 +8,6 @@ import type { VerifyTask, VerifyTaskResult } from './verify-child.ts';
  */
 export class VerifyProcesses extends ChildPool<VerifyTask, VerifyTaskResult> {
   constructor(count = 2) {
-    super(fileURLToPath(new URL('./verify-child.ts', import.meta.url)), count, 'verification process exited', (internal) => ({ ok: false, internal }));
+    super(sourceFile('api', 'verify-child.ts'), count, 'verification process exited', (internal) => ({ ok: false, internal }));
   }
 }

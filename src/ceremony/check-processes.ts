@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { ChildPool } from '../core/child-pool.ts';
 import type { CeremonyTask, CeremonyTaskResult } from './check-child.ts';
+import { sourceFile } from '../core/package-root.ts';
 
 /**
  * Runs ceremony checks (snarkjs `verifyFromR1cs`, seconds of CPU) and beacons in a child
@@ -9,6 +9,6 @@ import type { CeremonyTask, CeremonyTaskResult } from './check-child.ts';
  */
 export class CeremonyProcesses extends ChildPool<CeremonyTask, CeremonyTaskResult> {
   constructor() {
-    super(fileURLToPath(new URL('./check-child.ts', import.meta.url)), 1, 'ceremony process exited', (internal) => ({ ok: false, internal }));
+    super(sourceFile('ceremony', 'check-child.ts'), 1, 'ceremony process exited', (internal) => ({ ok: false, internal }));
   }
 }

@@ -2,16 +2,16 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ZkinferError } from '../core/errors.ts';
 import { artifactDir, exists, publishDir } from '../core/artifacts.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { readR1csHeader } from './r1cs.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 
 const require = createRequire(import.meta.url);
 
 /** The folder holding the circuit templates (`circuits/` at the package root). */
-export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'circuits');
+export const TEMPLATE_DIR = path.join(PACKAGE_ROOT, 'circuits');
 
 export const CIRCOM_VERSION: string = require('circom2/package.json').version;
 

@@ -1,19 +1,6 @@
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { isZkinferError } from '../core/errors.ts';
-import { auditCommand } from './commands/audit.ts';
-import { ceremonyCommands } from './commands/ceremony.ts';
-import { chainCommands } from './commands/chain.ts';
-import { compileCommand } from './commands/compile.ts';
-import { inspectCommand } from './commands/inspect.ts';
-import { noticeCommand } from './commands/notice.ts';
-import { proveCommand } from './commands/prove.ts';
-import { propertyCommand } from './commands/property.ts';
-import { releaseCommand } from './commands/release.ts';
-import { setupCommand } from './commands/setup.ts';
-import { verifyCommand } from './commands/verify.ts';
-import { verifyPageCommand } from './commands/verify-page.ts';
-
 /** Exit code for input the command cannot use (bad file, bad option, bad model). */
 export const EXIT_UNUSABLE = 2;
 
@@ -23,21 +10,28 @@ const program = new Command()
   .version(pkg.version, '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
-for (const add of [
-  compileCommand,
-  setupCommand,
-  proveCommand,
-  verifyCommand,
-  noticeCommand,
-  inspectCommand,
-  auditCommand,
-  chainCommands,
-  verifyPageCommand,
-  ceremonyCommands,
-  releaseCommand,
-  propertyCommand,
-])
-  add(program);
+type AddCommands = (program: Command) => void;
+/**
+ * Each top-level command's module, loaded only when it runs (its dependencies too: the chain
+ * commands' ethers, the compiler's onnxruntime), so `zkinfer verify` starts without them.
+ * Help, a mistyped command or no command loads them all.
+ */
+const COMMANDS: [names: string[], load: () => Promise<AddCommands>][] = [
+  [['compile'], async () => (await import('./commands/compile.ts')).compileCommand],
+  [['setup'], async () => (await import('./commands/setup.ts')).setupCommand],
+  [['prove'], async () => (await import('./commands/prove.ts')).proveCommand],
+  [['verify'], async () => (await import('./commands/verify.ts')).verifyCommand],
+  [['notice'], async () => (await import('./commands/notice.ts')).noticeCommand],
+  [['inspect'], async () => (await import('./commands/inspect.ts')).inspectCommand],
+  [['audit'], async () => (await import('./commands/audit.ts')).auditCommand],
+  [['export-verifier', 'calldata', 'deploy', 'attest', 'devchain'], async () => (await import('./commands/chain.ts')).chainCommands],
+  [['verify-page'], async () => (await import('./commands/verify-page.ts')).verifyPageCommand],
+  [['ceremony'], async () => (await import('./commands/ceremony.ts')).ceremonyCommands],
+  [['release'], async () => (await import('./commands/release.ts')).releaseCommand],
+  [['property'], async () => (await import('./commands/property.ts')).propertyCommand],
+];
+const named = COMMANDS.find(([names]) => names.includes(process.argv[2] ?? ''));
+for (const [, load] of named ? [named] : COMMANDS) (await load())(program);
 
 try {
   await program.parseAsync(process.argv);

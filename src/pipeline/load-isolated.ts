@@ -3,6 +3,7 @@ import { type ErrorCode, ZkinferError } from '../core/errors.ts';
 import type { QuantSettings } from '../fixed/settings.ts';
 import type { ModelLimits } from '../model/limits.ts';
 import type { LoadedOnnxModel } from '../model/load-model.ts';
+import { sourceFile } from '../core/package-root.ts';
 
 export interface IsolatedLoadOptions {
   /** Size limits (DEFAULT_MODEL_LIMITS for the ones not given). */
@@ -38,7 +39,7 @@ export function loadModelIsolated(file: string, opts: IsolatedLoadOptions = {}):
   const heapMb = opts.maxHeapMb ?? DEFAULT_IMPORT_HEAP_MB;
   const request: IsolatedLoadRequest = { file, limits: opts.limits, settings: opts.settings };
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), {
+    const worker = new Worker(sourceFile('pipeline', 'load-worker.mjs'), {
       workerData: request,
       resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, Math.floor(heapMb / 8))), stackSizeMb: 4 },
       stdout: false,

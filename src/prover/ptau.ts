@@ -1,11 +1,11 @@
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PtauKind } from '../bundle/format.ts';
 import { ZkinferError } from '../core/errors.ts';
 import { artifactKindDir, exists } from '../core/artifacts.ts';
 import { hashFile } from '../core/hash.ts';
 import { generateDevPtau } from './dev-ptau.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 
 /**
  * Powers-of-tau files: which one a circuit uses, and whether it can be trusted.
@@ -42,7 +42,7 @@ const HERMEZ_BLAKE2B: Record<number, string> = {
 
 /** The development file shipped in the repo (made by scripts/make-dev-ptau.ts) and its pinned hash. */
 export const BUNDLED_DEV_PTAU = {
-  file: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'ptau', 'dev-13.ptau'),
+  file: path.join(PACKAGE_ROOT, 'ptau', 'dev-13.ptau'),
   power: 13,
   sha256: '6f927802233059422a4f377ee99d637a242518780d81fea0337a8341f3c40c21',
 };

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -25,7 +26,7 @@ let versions: Record<string, string> | undefined;
 
 export function toolVersions(): Record<string, string> {
   versions ??= {
-    zkinfer: (require('../../package.json') as { version: string }).version,
+    zkinfer: (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
     snarkjs: packageVersion('snarkjs'),
     circom2: packageVersion('circom2'),
     circomlib: (require('circomlib/package.json') as { version: string }).version,

@@ -1,8 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEPENDENCY_NAMES, type Dependency, infrastructureOf, nextOutage, type OutageState, outageLogLine, outageReason } from '../core/infra-errors.ts';
 import type { Stores } from '../store/stores.ts';
 import { throttledLog } from './log-throttle.ts';
@@ -12,6 +10,7 @@ import { Outbox } from './outbox.ts';
 import type { ProcessorOptions } from './processors.ts';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { JobKind, JobQueue, ReconcileReport } from './types.ts';
+import { sourceFile } from '../core/package-root.ts';
 
 /** Messages between the API process and its worker process. */
 export type ToWorker =
@@ -159,7 +158,7 @@ export class LocalJobQueue implements JobQueue {
 
   private spawn(lane: Lane): void {
     if (this.closing) return;
-    const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'local-worker.ts');
+    const entry = sourceFile('queue', 'local-worker.ts');
     const child = fork(entry, [lane.kind], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

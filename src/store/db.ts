@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { infrastructureOf } from '../core/infra-errors.ts';
 import { artifactKindDir } from '../core/artifacts.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 
 /** What every SQL statement of the service goes through: PostgreSQL and PGlite alike. */
 export interface Sql {
@@ -28,7 +28,7 @@ export interface Db extends Sql {
   close(): Promise<void>;
 }
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'migrations');
 const MIGRATION_LOCK = 7_240_011;
 
 class PostgresDb implements Db {

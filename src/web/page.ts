@@ -7,9 +7,10 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { type PageConfig, renderPage } from './template.ts';
 import { sha256Text } from '../core/hash.ts';
+import { sourceFile } from '../core/package-root.ts';
 
 const require = createRequire(import.meta.url);
-const HERE = import.meta.dirname;
+const HERE = sourceFile('web');
 
 export interface PageScript {
   code: string;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,8 @@ describe('installing', () => {
       for (const f of ['package.json', 'package-lock.json', '.npmrc']) {
         if (existsSync(path.join(REPO, f))) await copyFile(path.join(REPO, f), path.join(dir, f));
       }
+      // `npm ci` runs the package's `prepare` (the CLI's build): it needs the sources and the script.
+      for (const f of ['src', 'schemas', 'bin', 'scripts/build.mjs']) await cp(path.join(REPO, f), path.join(dir, f), { recursive: true });
       // The child reads its own configuration, not the npm_config_* of whatever started
       // vitest (`npm test` exports every config it read); the cache and registry carry over.
       const keep = /^npm_config_(cache|registry)$/i;
@@ -35,6 +37,7 @@ describe('installing', () => {
       const warnings = transcript.split('\n').filter((l) => /^npm (warn|error)/i.test(l));
       expect(warnings, transcript).toEqual([]);
       expect(transcript).toMatch(/added \d+ packages/);
+      expect(existsSync(path.join(dir, 'dist', 'cli', 'main.js')), 'npm ci built the CLI').toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

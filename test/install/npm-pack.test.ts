@@ -31,7 +31,16 @@ describe('the published package', () => {
       const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
       const files = info.files.map((f) => f.path);
       // What the CLI reads at run time, and none of the repository's own tooling.
-      for (const f of ['bin/zkinfer.js', 'src/cli/main.ts', 'src/pipeline/load-worker.mjs', 'circuits/zkinfer.circom', 'circuits/private.circom']) {
+      for (const f of [
+        'bin/zkinfer.js',
+        'bin/source-stamp.js',
+        'dist/cli/main.js',
+        'dist/cli/stamp.json',
+        'src/cli/main.ts',
+        'src/pipeline/load-worker.mjs',
+        'circuits/zkinfer.circom',
+        'circuits/private.circom',
+      ]) {
         expect(files).toContain(f);
       }
       for (const f of ['ptau/dev-13.ptau', 'schemas/proof-bundle.schema.json', 'migrations/001_records.sql', 'src/web/page.css']) expect(files).toContain(f);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { connect, verifyOnChain } from '../../chain/index.ts';
 import { isZkinferError, ZkinferError } from '../../core/errors.ts';
 import { decodeOutputs } from '../../bundle/decode.ts';
 import { decisionLabel, descriptorCommitment, descriptorOf } from '../../bundle/descriptor.ts';
@@ -66,6 +65,7 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
   const bundle = await readJsonFile(bundleFile, 'bundle');
   if (o.onchain) {
     if (!o.rpc || !o.address) throw new ZkinferError('CHAIN', '--onchain needs --rpc and --address', o.rpc ? 'address' : 'rpc');
+    const { connect, verifyOnChain } = await import('../../chain/index.ts');
     const { provider } = await connect(o.rpc);
     const b = parseBundle(bundle);
     const r = await verifyOnChain(provider, o.address, b);
