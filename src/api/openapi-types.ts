@@ -562,6 +562,19 @@ export interface paths {
                         "application/json": {
                             id: string;
                             status: "queued" | "compiling" | "ceremony" | "ready" | "failed";
+                            /** @description while compiling: the stage its compile or setup is in (the last entry of `progress`) */
+                            stage?: "import" | "quantize" | "circom" | "fidelity" | "ptau" | "phase2" | "contribution" | "beacon" | "export-key" | "contracts";
+                            /** @description the stages the last compile and setup went through, in order: import, quantize, circom, fidelity, ptau, then (when the key is made, not reused) phase2, contribution, beacon, export-key, and contracts */
+                            progress?: {
+                                stage: "import" | "quantize" | "circom" | "fidelity" | "ptau" | "phase2" | "contribution" | "beacon" | "export-key" | "contracts";
+                                /** @description what the stage works on, e.g. `1,306 constraints` */
+                                detail?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description when the stage started
+                                 */
+                                at: string;
+                            }[];
                             reason?: string;
                             fileName: string;
                             /** @description the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name}) */
@@ -3988,6 +4001,19 @@ export interface components {
         "def-1": {
             id: string;
             status: "queued" | "compiling" | "ceremony" | "ready" | "failed";
+            /** @description while compiling: the stage its compile or setup is in (the last entry of `progress`) */
+            stage?: "import" | "quantize" | "circom" | "fidelity" | "ptau" | "phase2" | "contribution" | "beacon" | "export-key" | "contracts";
+            /** @description the stages the last compile and setup went through, in order: import, quantize, circom, fidelity, ptau, then (when the key is made, not reused) phase2, contribution, beacon, export-key, and contracts */
+            progress?: {
+                stage: "import" | "quantize" | "circom" | "fidelity" | "ptau" | "phase2" | "contribution" | "beacon" | "export-key" | "contracts";
+                /** @description what the stage works on, e.g. `1,306 constraints` */
+                detail?: string;
+                /**
+                 * Format: date-time
+                 * @description when the stage started
+                 */
+                at: string;
+            }[];
             reason?: string;
             fileName: string;
             /** @description the external data files uploaded with the model (GET /v1/models/{id}/artifacts/external/{name}) */

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { STAGES } from '../core/progress.ts';
 
 export const ErrorSchema = Type.Object(
   { code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) },
@@ -146,6 +147,26 @@ export const ModelSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     status: ModelStatus,
+    stage: Type.Optional(
+      Type.Union(
+        STAGES.map((s) => Type.Literal(s)),
+        { description: 'while compiling: the stage its compile or setup is in (the last entry of `progress`)' },
+      ),
+    ),
+    progress: Type.Optional(
+      Type.Array(
+        Type.Object({
+          stage: Type.Union(STAGES.map((s) => Type.Literal(s))),
+          detail: Type.Optional(Type.String({ description: 'what the stage works on, e.g. `1,306 constraints`' })),
+          at: Type.String({ format: 'date-time', description: 'when the stage started' }),
+        }),
+        {
+          description:
+            'the stages the last compile and setup went through, in order: import, quantize, circom, fidelity, ptau, then (when the key ' +
+            'is made, not reused) phase2, contribution, beacon, export-key, and contracts',
+        },
+      ),
+    ),
     reason: Type.Optional(Type.String()),
     fileName: Type.String(),
     externalFiles: Type.Optional(

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { isZkinferError } from '../core/errors.ts';
+import { type StageEvent, withProgress } from '../core/progress.ts';
 /** Exit code for input the command cannot use (bad file, bad option, bad model). */
 export const EXIT_UNUSABLE = 2;
 
@@ -34,7 +35,9 @@ const named = COMMANDS.find(([names]) => names.includes(process.argv[2] ?? ''));
 for (const [, load] of named ? [named] : COMMANDS) (await load())(program);
 
 try {
-  await program.parseAsync(process.argv);
+  // On a terminal, each compile and setup stage as it starts (a 2^19 setup takes minutes).
+  const showStage = (e: StageEvent) => process.stderr.write(`  ... ${e.stage}${e.detail ? ` (${e.detail})` : ''}\n`);
+  await (process.stderr.isTTY ? withProgress(showStage, () => program.parseAsync(process.argv)) : program.parseAsync(process.argv));
 } catch (e) {
   const { code, exitCode } = e as { code?: string; exitCode?: number };
   // --help and --version exit 0; help shown because no command was given (commander writes

@@ -32,6 +32,7 @@ import {
   explainSpecOf,
 } from '../quant/index.ts';
 import { sha256Hex } from '../core/hash.ts';
+import { stage } from '../core/progress.ts';
 
 export interface CompileOptions {
   settings?: Partial<QuantSettings>;
@@ -292,6 +293,7 @@ export async function compileLoaded(
       : explainSettingsOf(opts.explain, loaded.ir, opts.calibration);
   // The layer plan's constraint count is known from the IR: refuse before quantizing or compiling.
   checkCircuitSize(loaded.ir, settings, modelLimits(opts.limits), inputQuant ?? undefined, { private: priv, explain: explainSettings ?? undefined });
+  stage('quantize');
   const quantized = quantizeModel(loaded.ir, settings, inputQuant ?? undefined, { private: priv });
   const explain = explainSettings ? explainSpecOf(explainSettings, quantized) : undefined;
   const publicInput = opts.publicInput === true;
@@ -324,9 +326,11 @@ export async function compileLoaded(
   // The same function every verifier recomputes it with.
   const modelCommitment = await descriptorCommitment(descriptor, sha256Text);
   const circuit = generateProofCircuit(quantized, modelCommitment, { publicInput, paramCommitment, explain });
+  stage('circom');
   const compiled = await compileCircuit(circuit.source);
   let fidelity: CompiledModel['fidelity'] = null;
   if (opts.floatModel && opts.fidelity !== false) {
+    stage('fidelity', `${compiled.constraints.toLocaleString('en-US')} constraints`);
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
     const calibrated = !given && opts.calibration !== undefined && opts.calibration.length > 0;
     const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
@@ -354,6 +358,7 @@ export async function compileLoaded(
 
 /** ONNX file -> compiled proof circuit, with a fidelity report against onnxruntime. */
 export async function compileModel(modelPath: string, opts: CompileOptions = {}): Promise<CompiledModel> {
+  stage('import');
   const loaded = await loadModel(modelPath, { limits: opts.limits });
   const floatModel = (x: ArrayLike<number>) => runOnnxRuntime(modelPath, Float64Array.from(x), loaded.ir);
   return compileLoaded(loaded, { ...opts, floatModel, modelPath });

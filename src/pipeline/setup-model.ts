@@ -10,6 +10,7 @@ import {
   type CircuitSetup,
 } from '../prover/index.ts';
 import type { CompiledModel } from './compile-model.ts';
+import { stage } from '../core/progress.ts';
 
 export interface SetupOptions {
   /** A ceremony ptau file; without one a development file is used (and marked insecure). */
@@ -51,6 +52,7 @@ export async function pickPtau(m: Pick<CompiledModel, 'compiled'>, opts: SetupOp
 
 /** Picks the powers of tau for a compiled model and runs (or reuses) its phase-2 setup. */
 export async function setupModel(m: CompiledModel, opts: SetupOptions = {}): Promise<CircuitSetup> {
+  stage('ptau');
   return setupCircuit(m.compiled, await pickPtau(m, opts));
 }
 

@@ -10,6 +10,7 @@ import { sha256Text } from '../core/hash.ts';
 import type { PtauInfo } from './ptau.ts';
 import { hashFile } from '../core/hash.ts';
 import { assertUsableVkey, vkeyHashText } from './vkey.ts';
+import { stage } from '../core/progress.ts';
 
 export { assertUsableVkey, vkeyHashText } from './vkey.ts';
 
@@ -44,10 +45,14 @@ export async function setupCircuit(c: CompiledCircuit, ptau: PtauInfo): Promise<
       const z0 = path.join(tmp, 'c0.zkey');
       const z1 = path.join(tmp, 'c1.zkey');
       const zf = path.join(tmp, 'circuit.zkey');
+      stage('phase2', `${c.constraints.toLocaleString('en-US')} constraints, ptau 2^${ptau.power}`);
       await snarkjs.zKey.newZKey(c.r1cs, ptau.file, z0);
+      stage('contribution');
       const h1 = await snarkjs.zKey.contribute(z0, z1, 'zkinfer phase 2 contribution', randomBytes(32).toString('hex'));
       const beaconHash = randomBytes(32).toString('hex');
+      stage('beacon');
       const h2 = await snarkjs.zKey.beacon(z1, zf, 'zkinfer phase 2 beacon', beaconHash, 10);
+      stage('export-key');
       const vkey = await snarkjs.zKey.exportVerificationKey(zf);
       assertUsableVkey(vkey);
       await rm(z0);

@@ -16,6 +16,8 @@ export interface JobRecords {
   modelCalibration: Models['calibration'];
   dropModelCalibration: Models['dropCalibration'];
   setModelStatus: Models['setStatus'];
+  /** Records a stage the model's compile or setup reached (GET /v1/models/{id} shows it). */
+  addModelStage: Models['addStage'];
   failModel: Models['fail'];
   latestVersion: Versions['latest'];
   recordVersion: Versions['record'];
@@ -39,6 +41,7 @@ export function jobRecords(stores: Stores): JobRecords {
     modelCalibration: (tenant, id) => stores.models.calibration(tenant, id),
     dropModelCalibration: (tenant, id) => stores.models.dropCalibration(tenant, id),
     setModelStatus: (tenant, id, status, reason) => stores.models.setStatus(tenant, id, status, reason),
+    addModelStage: (tenant, id, e) => stores.models.addStage(tenant, id, e),
     failModel: (tenant, id, reason) => stores.models.fail(tenant, id, reason),
     latestVersion: (tenant, modelId) => stores.versions.latest(tenant, modelId),
     recordVersion: (tenant, modelId, v) => stores.versions.record(tenant, modelId, v),

@@ -26,6 +26,7 @@ export const WORKER_RPC: (keyof JobRecords)[] = [
   'modelCalibration',
   'dropModelCalibration',
   'setModelStatus',
+  'addModelStage',
   'latestVersion',
   'recordVersion',
   'proofJob',

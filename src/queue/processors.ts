@@ -20,6 +20,7 @@ import { saveProofResult } from '../store/proof-files.ts';
 import { uploadFile } from '../store/uploads.ts';
 import { jobSeconds } from './job-metrics.ts';
 import type { JobRecords } from './job-records.ts';
+import { stage, type StageEvent, withProgress } from '../core/progress.ts';
 
 /** The fidelity warnings of a service compile name the upload's fields, not CLI flags. */
 export const REST_FIDELITY_HINTS: FidelityHints = {
@@ -37,6 +38,8 @@ export interface ProcessorOptions {
    * configured file; without one, development files (refused in production mode).
    */
   phase1?: Pick<Config, 'mode' | 'ptau' | 'ptauSha256' | 'allowDevSetup'>;
+  /** Told every stage a compile reaches (the worker logs it); the records keep them too. */
+  onStage?: (tenant: string, modelId: string, e: StageEvent) => void;
 }
 
 export interface Processors {
@@ -185,7 +188,24 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
     return p;
   }
 
+  /**
+   * A compile job, its stages recorded in order (one write after another) as the pipeline
+   * reaches them; a record that cannot be written is skipped: progress never fails a job.
+   */
   async function compile(tenant: string, modelId: string): Promise<void> {
+    let writes = Promise.resolve();
+    const report = (e: StageEvent) => {
+      opts.onStage?.(tenant, modelId, e);
+      writes = writes.then(() => records.addModelStage(tenant, modelId, e)).catch(() => undefined);
+    };
+    try {
+      await withProgress(report, () => compileJob(tenant, modelId));
+    } finally {
+      await writes;
+    }
+  }
+
+  async function compileJob(tenant: string, modelId: string): Promise<void> {
     const rec = await records.getModel(tenant, modelId);
     if (!rec) throw new UnrecoverableError(`model ${modelId} is not registered for tenant ${tenant}`);
     if (rec.status === 'failed' || rec.status === 'ceremony') return;
@@ -209,6 +229,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
       jobSeconds.observe({ queue: 'compile', stage: 'compile+setup', outcome: 'ok' }, (performance.now() - t0) / 1000);
       // Compile the Solidity contracts now, off the API's event loop: the API's routes then
       // find them in the content-addressed cache. A failure here is reported by those routes.
+      stage('contracts');
       await compileContracts(bundleModel(m), setup.vkey).catch(() => undefined);
     } catch (e) {
       if (deterministic(e)) {

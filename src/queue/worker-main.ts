@@ -58,6 +58,7 @@ const workers = startBullWorkers({
     limits: cfg.limits,
     maxPtauPower: cfg.maxPtauPower,
     phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup },
+    onStage: (tenant, model, e) => log.info({ tenant, model, stage: e.stage, ...(e.detail ? { detail: e.detail } : {}) }, `model ${model}: ${e.stage}`),
   }),
   stores,
   queues: cfg.workerQueues,

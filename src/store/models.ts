@@ -1,5 +1,6 @@
 import type { ExplainSettings, QuantSettings } from '../quant/index.ts';
 import type { InputQuant } from '../fixed/input-quant.ts';
+import type { StageEvent } from '../core/progress.ts';
 import type { Db } from './db.ts';
 import { CURSOR_PARTS, decodeCursor, encodeCursor, iso, json, type Page } from './rows.ts';
 
@@ -28,6 +29,8 @@ export interface ModelRecord {
   blinding?: string | null;
   /** Proven reasons and fairness fixed at upload (the descriptor's `explain`; null: none). */
   explain?: ExplainSettings | null;
+  /** The stages its last compile and setup passed, in order (the last: where it is now while compiling). */
+  progress?: StageEvent[];
   attempts: number;
   createdAt: string;
   updatedAt: string;
@@ -50,6 +53,7 @@ function modelRow(r: Record<string, any>): ModelRecord {
     ...(r.labels ? { labels: r.labels } : {}),
     ...(r.blinding ? { blinding: r.blinding } : {}),
     ...(r.explain ? { explain: explainRow(r.explain) } : {}),
+    ...(r.progress ? { progress: r.progress } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
@@ -67,7 +71,7 @@ function explainRow(e: Record<string, any>): ExplainSettings {
 }
 
 const MODEL_COLUMNS =
-  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, blinding, explain, setup, attempts, ' +
+  'tenant, id, status, reason, file_name, external_files, settings, public_input, input_quant, labels, blinding, explain, progress, setup, attempts, ' +
   'created_at, updated_at';
 
 /**
@@ -137,11 +141,22 @@ export class Models {
 
   async setStatus(tenant: string, id: string, status: ModelStatus, reason?: string): Promise<void> {
     const releaseLease = status === 'ready' || status === 'failed' ? ', lease_owner = NULL, lease_until = NULL' : '';
+    // A compile (re)starts: its stages are recorded afresh.
+    const resetProgress = status === 'compiling' ? ", progress = '[]'::jsonb" : '';
     await this.db.query(
-      `UPDATE models SET status = $3, reason = $4, updated_at = date_trunc('milliseconds', now())${releaseLease}
+      `UPDATE models SET status = $3, reason = $4, updated_at = date_trunc('milliseconds', now())${releaseLease}${resetProgress}
        WHERE tenant = $1 AND id = $2`,
       [tenant, id, status, reason ?? null],
     );
+  }
+
+  /** Appends a stage its compile or setup reached (reset when the next compile starts). */
+  async addStage(tenant: string, id: string, e: StageEvent): Promise<void> {
+    await this.db.query("UPDATE models SET progress = COALESCE(progress, '[]'::jsonb) || jsonb_build_array($3::jsonb) WHERE tenant = $1 AND id = $2", [
+      tenant,
+      id,
+      JSON.stringify(e),
+    ]);
   }
 
   /** Failed with `reason`, if it still waited for its job (queued or compiling). */

@@ -14,6 +14,7 @@ import { type Config, loadConfig } from '../../src/service/config.ts';
 import { BullJobQueue, redisConnection } from '../../src/queue/index.ts';
 import type { ProofBundle } from '../../src/bundle/format.ts';
 import { FIELD_ORDER } from '../../src/quant/index.ts';
+import { type Stage, STAGES } from '../../src/core/progress.ts';
 import { BrowserProvider, Interface } from 'ethers';
 import { decodeRevert, deployContracts, startDevChain } from '../../src/chain/index.ts';
 import { findRedis } from '../helpers/redis.ts';
@@ -158,6 +159,19 @@ for (const backend of BACKENDS)
       expect(model.body).toMatchObject({ id: modelId, status: 'ready', head: 'sigmoid' });
       expect(model.body.constraints).toBeGreaterThan(1000);
       expect(model.body.tenant).toBeUndefined();
+      // The compile's stages, in the pipeline's order (a key made earlier is reused: the
+      // phase-2 stages appear only when it is made), and no current stage once ready.
+      const stages = (model.body.progress as { stage: string; at: string }[]).map((p) => p.stage);
+      expect(stages.filter((st) => ['phase2', 'contribution', 'beacon', 'export-key'].includes(st) === false)).toEqual([
+        'import',
+        'quantize',
+        'circom',
+        'fidelity',
+        'ptau',
+        'contracts',
+      ]);
+      expect(stages.map((st) => STAGES.indexOf(st as Stage))).toEqual([...stages.map((st) => STAGES.indexOf(st as Stage))].sort((a, b) => a - b));
+      expect(model.body.stage).toBeUndefined();
       const vkey = await call('GET', `/v1/models/${modelId}/vkey`, KEYS.regulator);
       expect(vkey.body.protocol).toBe('groth16');
 

@@ -58,6 +58,8 @@ export function publicModel(rec: ModelRecord, versions: ModelVersion[], ceremony
   return {
     id: rec.id,
     status: rec.status,
+    ...(rec.status === 'compiling' && rec.progress?.length ? { stage: rec.progress.at(-1)!.stage } : {}),
+    ...(rec.progress?.length ? { progress: rec.progress } : {}),
     ...(rec.reason ? { reason: rec.reason } : {}),
     fileName: rec.fileName,
     ...(rec.externalFiles.length ? { externalFiles: rec.externalFiles } : {}),
