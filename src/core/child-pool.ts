@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 
 /**
  * A fixed number of child processes (started on first use, restarted after an exit) that
- * run tasks sent over IPC, round-robin; each child answers its tasks one at a time
+ * run tasks sent over IPC, each to the least busy child; each child answers its tasks one at a time
  * (`serveTasks`). CPU-heavy checks run here, not on the API's event loop. (Worker threads
  * do not work here: ffjavascript's web-worker shim takes a worker thread for its own.)
  * A task whose child exits before answering resolves to `exited(message)`, never hangs.
@@ -54,7 +54,16 @@ export class ChildPool<Task, Result> {
   }
 
   run(task: Task): Promise<Result> {
-    const i = this.next++ % this.children.length;
+    // The child with the fewest tasks in hand (round-robin among equals): one slow task
+    // does not hold up the ones queued behind it while another child is idle.
+    const load = this.children.map(() => 0);
+    for (const p of this.pending.values()) load[p.child]++;
+    const start = this.next++ % this.children.length;
+    let i = start;
+    for (let k = 1; k < this.children.length; k++) {
+      const j = (start + k) % this.children.length;
+      if (load[j] < load[i]) i = j;
+    }
     const id = this.seq++;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, child: i });
