@@ -2,8 +2,9 @@
 // TypeScript into dist/cli/main.js with esbuild (dependencies stay imports of node_modules),
 // with a source map and the stamp of the sources it was built from. bin/zkinfer.js runs it
 // when the stamp matches, which saves the CLI's start from transpiling ~200 files with tsx.
-// Usage: node scripts/build.mjs [--outdir DIR]   (default: dist)
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// Usage: node scripts/build.mjs [--outdir DIR] [--force] [--verbose]   (default: dist; without
+// --force, a build whose stamp already matches the sources is kept)
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import process from 'node:process';
 import path from 'node:path';
@@ -16,6 +17,10 @@ const at = process.argv.indexOf('--outdir');
 const outdir = path.resolve(root, at > 0 ? process.argv[at + 1] : 'dist');
 const started = Date.now();
 const stamp = sourceStamp(root);
+const stampFile = path.join(outdir, 'cli', 'stamp.json');
+const current = existsSync(stampFile) && existsSync(path.join(outdir, 'cli', 'main.js')) && JSON.parse(readFileSync(stampFile, 'utf8')).sources === stamp;
+// Already built from these sources: nothing to do (a CLI running from dist/ keeps its chunks).
+if (current && !process.argv.includes('--force')) process.exit(0);
 rmSync(path.join(outdir, 'cli'), { recursive: true, force: true });
 // circomlibjs' package entry loads every hash and contract generator (and its own ethers 5);
 // zkinfer uses its Poseidon alone: bundle that module, sharing the top-level ffjavascript
