@@ -8,6 +8,7 @@ import { packValues } from '../fixed/pack.ts';
 import { decodeOutputs } from '../bundle/decode.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
+import { WarmCache, warmProversBytesFromEnv } from '../prover/warm.ts';
 
 export interface ProveOptions {
   salt?: bigint;
@@ -21,18 +22,17 @@ export interface ProveResult {
   timings: ProofTimings;
 }
 
-const provers = new Map<string, Promise<Prover>>();
+let provers: WarmCache<Prover> | undefined;
 
-/** One warm prover per (circuit, setup) in this process. */
+/** This process's warm provers, bounded by ZKINFER_WARM_PROVERS_MB (read on first use). */
+export function warmProvers(): WarmCache<Prover> {
+  provers ??= new WarmCache<Prover>(warmProversBytesFromEnv(), (p) => p.bytes);
+  return provers;
+}
+
+/** One warm prover per (circuit, setup) in this process, within the warm-prover memory budget. */
 export function proverFor(m: CompiledModel, setup: CircuitSetup): Promise<Prover> {
-  const key = `${m.compiled.hash}/${setup.provenance.zkeySha256}`;
-  let p = provers.get(key);
-  if (!p) {
-    p = Prover.load(m.compiled, setup);
-    provers.set(key, p);
-    p.catch(() => provers.delete(key));
-  }
-  return p;
+  return warmProvers().get(`${m.compiled.hash}/${setup.provenance.zkeySha256}`, () => Prover.load(m.compiled, setup));
 }
 
 function checkFieldValue(v: bigint, field: string): bigint {

@@ -27,6 +27,7 @@ export class Prover {
     private readonly zkey: Uint8Array,
     private readonly calc: LoadedWitnessCalculator,
     readonly setup: CircuitSetup,
+    private readonly wasmBytes: number,
   ) {}
 
   /** Loads a circuit's artifacts, refusing any whose hash differs from the setup record. */
@@ -43,7 +44,12 @@ export class Prover {
     };
     check('zkey', zkey, setup.provenance.zkeySha256);
     check('wasm', wasm, setup.provenance.wasmSha256);
-    return new Prover(zkey, await loadWitnessCalculator(compiled.wasm, wasm), setup);
+    return new Prover(zkey, await loadWitnessCalculator(compiled.wasm, wasm), setup, wasm.byteLength);
+  }
+
+  /** Memory this prover holds, as counted for the warm-prover budget: its proving key and witness generator's bytes. */
+  get bytes(): number {
+    return this.zkey.byteLength + this.wasmBytes;
   }
 
   /** Witness, Groth16 proof, and a verification of that proof before it is returned. */
