@@ -1,6 +1,6 @@
 // Small CLI fixes (#20, item 7): duplicate decision names are refused naming `labels`; the
 // applicant's receipt is written readable by its owner only.
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,5 +30,17 @@ describe('zkinfer prove receipt', () => {
     expect((await stat(receipt)).mode & 0o777).toBe(0o600);
     // The bundle is public: it keeps the usual mode.
     expect((await stat(out)).mode & 0o077).not.toBe(0);
+
+    // verify --json: `valid` says the proof verifies, `accepted` is the whole answer (the exit
+    // code): a receipt over other data refuses it.
+    const ok = await cli(['verify', out, '--receipt', receipt, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ accepted: true, valid: true, receipt: { matches: true } });
+    const other = JSON.parse(await readFile(receipt, 'utf8'));
+    other.salt = (BigInt(other.salt) + 1n).toString();
+    await writeFile(path.join(dir, 'other.receipt.json'), JSON.stringify(other));
+    const refused = await cli(['verify', out, '--receipt', path.join(dir, 'other.receipt.json'), '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ accepted: false, valid: true, receipt: { matches: false } });
   }, 240_000);
 });

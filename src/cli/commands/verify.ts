@@ -71,7 +71,10 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
     const r = await verifyOnChain(provider, o.address, b);
     const outputs = r.valid ? decodeOutputs(b.model, b.publicSignals) : null;
     const receipt = o.receipt ? await checkReceipt(b, await readJsonFile(o.receipt, 'receipt')) : undefined;
-    if (o.json) process.stdout.write(JSON.stringify({ ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
+    // `valid`: the proof verifies; `accepted`: the whole answer (the exit code), which a
+    // receipt over other data refuses.
+    const accepted = r.valid && (!receipt || receipt.matches);
+    if (o.json) process.stdout.write(JSON.stringify({ accepted, ...r, outputs, ...(receipt ? { receipt } : {}) }, null, 2) + '\n');
     else {
       const lines = [
         r.valid && receipt && !receipt.matches
@@ -87,7 +90,7 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
       if (receipt) lines.push(`receipt ${receipt.matches ? 'MATCHES' : 'DOES NOT MATCH'}: ${receipt.reason}`);
       process.stdout.write(lines.join('\n') + '\n');
     }
-    if (!r.valid || (receipt && !receipt.matches)) process.exitCode = EXIT_INVALID;
+    if (!accepted) process.exitCode = EXIT_INVALID;
     return;
   }
   const vkey = o.vkey ? await readJsonFile(o.vkey, 'vkey') : undefined;
@@ -97,9 +100,12 @@ async function verifyAction(bundleFile: string, o: VerifyOptions): Promise<void>
   const r = { ...checked, ...setupTrust(checked, audit, o) };
   const receipt = o.receipt ? await checkReceipt(parseBundle(bundle), await readJsonFile(o.receipt, 'receipt')) : undefined;
   const properties = await propertiesOf(o.property ?? [], r);
-  if (o.json) process.stdout.write(JSON.stringify({ ...r, ...(receipt ? { receipt } : {}), ...(properties.length ? { properties } : {}) }, null, 2) + '\n');
-  else process.stdout.write([...formatVerdict(r, receipt), ...properties.map((p) => p.line)].join('\n') + '\n');
-  if (!r.valid || (receipt && !receipt.matches) || r.trust.refusals.length > 0 || properties.some((p) => !p.holds)) process.exitCode = EXIT_INVALID;
+  const accepted = r.valid && (!receipt || receipt.matches) && r.trust.refusals.length === 0 && properties.every((p) => p.holds);
+  if (o.json) {
+    const doc = { accepted, ...r, ...(receipt ? { receipt } : {}), ...(properties.length ? { properties } : {}) };
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  } else process.stdout.write([...formatVerdict(r, receipt), ...properties.map((p) => p.line)].join('\n') + '\n');
+  if (!accepted) process.exitCode = EXIT_INVALID;
 }
 
 /**
