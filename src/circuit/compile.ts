@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError } from '../core/errors.ts';
-import { artifactDir, exists, publishDir } from '../core/artifacts.ts';
+import { artifactDir, exists } from '../core/artifacts.ts';
+import { artifactStore, publishDir } from '../core/artifact-store.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { readR1csHeader } from './r1cs.ts';
 
@@ -85,7 +86,8 @@ export async function compileCircuit(mainSource: string): Promise<CompiledCircui
     sym: path.join(dir, 'main.sym'),
   };
   let compileMs = 0;
-  const cached = await exists(files.r1cs);
+  // A shared store: another node's compile is fetched into this node's folder first.
+  const cached = (await artifactStore().materialize(dir)) && (await exists(files.r1cs));
   if (!cached) {
     const t0 = performance.now();
     await publishDir(dir, async (tmp) => {

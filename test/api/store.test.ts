@@ -88,6 +88,7 @@ for (const b of BACKENDS)
         '007_private_models.sql',
         '008_model_calibration.sql',
         '009_model_explain.sql',
+        '010_artifact_store.sql',
       ]);
     });
 

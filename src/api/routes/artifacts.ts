@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import { ptauFileFor } from '../../service/phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir } from '../../core/artifacts.ts';
+import { artifactStore } from '../../core/artifact-store.ts';
 import { hashFile } from '../../core/hash.ts';
 import type { ModelRecord } from '../../store/models.ts';
 import type { ModelVersion } from '../../store/versions.ts';
@@ -64,6 +65,7 @@ async function located(
 /** The uploaded model files, served as stored: an audit recomputes the model id from them (the id covers their bytes). */
 async function sendUpload(reply: import('fastify').FastifyReply, rec: ModelRecord, name: string, version: number | null) {
   const file = uploadFile(rec.id, name);
+  await artifactStore().fetch(file);
   let actual: string;
   try {
     actual = await sha256Of(file);
@@ -141,6 +143,8 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
           `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`,
           'kind',
         );
+      // A shared store: fetched into this node's folder (checked by hash) first; the ptau is each node's own.
+      if (kind !== 'ptau') await artifactStore().fetch(where.file);
       let actual: string;
       try {
         actual = await sha256Of(where.file);
