@@ -8,8 +8,8 @@ import { artifactRoot } from '../core/artifacts.ts';
  * encrypted (AES-256-GCM) under a key of its own, and the key lives in a file of its own
  * (mode 0600) under `artifacts/request-keys/`. When the proof ends the key file is deleted:
  * whatever copies of the ciphertext the database still holds (its write-ahead log, pages
- * not yet reused, backups) can no longer be read. Workers on other machines share the
- * artifact store, as they already do for circuits and receipts.
+ * not yet reused, backups) can no longer be read. APIs and workers on machines of their own
+ * keep the keys in Redis instead (redis-request-keys.ts).
  */
 export interface SealedRequest {
   /** Format: AES-256-GCM, key file per request. */
