@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db, Sql } from './db.ts';
 import { artifactStore } from '../core/artifact-store.ts';
@@ -18,6 +19,12 @@ export function ceremonyKeyFile(circuitHash: string, ptauSha256: string, zkeySha
 export async function fetchCeremonyFiles(circuitHash: string, ptauSha256: string, zkeySha256: string): Promise<void> {
   await artifactStore().fetch(ceremonyKeyFile(circuitHash, ptauSha256, zkeySha256));
   await artifactStore().materialize(artifactDir('circuit', circuitHash));
+}
+
+/** Deletes a ceremony key no record names, here and in a shared store. */
+export async function dropCeremonyKey(file: string): Promise<void> {
+  await rm(file, { force: true });
+  await artifactStore().remove(file);
 }
 
 export interface CeremonyPtau {

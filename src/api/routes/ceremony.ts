@@ -13,7 +13,7 @@ import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
 import type { SetupProvenance } from '../../bundle/format.ts';
 import { PHASE1_ENV, ptauFileFor } from '../../service/phase1.ts';
-import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile, fetchCeremonyFiles } from '../../store/ceremonies.ts';
+import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile, dropCeremonyKey, fetchCeremonyFiles } from '../../store/ceremonies.ts';
 import { artifactDir, artifactRoot } from '../../core/artifacts.ts';
 import { artifactStore } from '../../core/artifact-store.ts';
 import { hashFile } from '../../core/hash.ts';
@@ -288,7 +288,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
               checkMs: r.ms,
             });
             if (out.kind === 'moved') {
-              if (!(await ceremonies.keyInUse(sha))) await rm(keyFile(now, sha), { force: true });
+              if (!(await ceremonies.keyInUse(sha))) await dropCeremonyKey(keyFile(now, sha));
               throw moved(out, base);
             }
             if (out.kind !== 'accepted') throw finalized();
