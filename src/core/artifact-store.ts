@@ -36,6 +36,8 @@ export interface ArtifactStore {
   fetch(file: string): Promise<boolean>;
   /** Forgets a file (the local copy is the caller's to delete). */
   remove(file: string): Promise<void>;
+  /** Deletes stored bytes no name points at any more; how many (the reconciler's leader runs it). */
+  sweep?(): Promise<number>;
 }
 
 /** The local folder: nothing to record, nothing to fetch. */

@@ -13,6 +13,8 @@ export const PART_BYTES = 4 << 20;
 const CACHED_FOLDERS = ['circuits', 'uploads', 'proofs'];
 /** A file used this recently is never evicted (a prover may be loading it). */
 const IN_USE_MS = 60_000;
+/** A blob no name points at is deleted once it is this old (its name may be on its way). */
+const ORPHAN_AGE_MS = 3600_000;
 
 interface FileRow {
   path: string;
@@ -91,6 +93,19 @@ export class PgArtifactStore implements ArtifactStore {
     await this.db.query('DELETE FROM artifact_files WHERE path = $1', [artifactName(file)]);
   }
 
+  /**
+   * Deletes the blobs no name points at any more (a removed ceremony key, the files of a
+   * directory another node published first), once they are older than `minAgeMs`.
+   */
+  async sweep(minAgeMs = ORPHAN_AGE_MS): Promise<number> {
+    const gone = await this.db.query(
+      `DELETE FROM artifact_blobs b WHERE b.created_at < now() - $1::int * interval '1 millisecond'
+       AND NOT EXISTS (SELECT 1 FROM artifact_files f WHERE f.sha256 = b.sha256) RETURNING sha256`,
+      [minAgeMs],
+    );
+    return gone.length;
+  }
+
   private async recordFile(q: Pick<Db, 'query'>, name: string, grp: string, sha256: string, size: number): Promise<void> {
     await q.query(
       `INSERT INTO artifact_files (path, grp, sha256, size) VALUES ($1, $2, $3, $4)
@@ -103,7 +118,8 @@ export class PgArtifactStore implements ArtifactStore {
   private async putBlob(file: string): Promise<{ sha256: string; size: number }> {
     const size = (await stat(file)).size;
     const sha256 = await sha256OfFile(file);
-    if ((await this.db.query('SELECT 1 FROM artifact_blobs WHERE sha256 = $1', [sha256])).length) return { sha256, size };
+    // Already there: touched, so the sweep of unnamed blobs leaves it while its name is recorded.
+    if ((await this.db.query('UPDATE artifact_blobs SET created_at = now() WHERE sha256 = $1 RETURNING sha256', [sha256])).length) return { sha256, size };
     const parts = Math.max(1, Math.ceil(size / PART_BYTES));
     const fh = await open(file, 'r');
     try {

@@ -127,6 +127,27 @@ describe.skipIf(!postgres.url)('the artifact store in PostgreSQL, seen from seve
     expect(await stat(fresh).catch(() => null)).toBeNull(); // never placed where a reader would find it
   });
 
+  it('sweeps stored bytes no name points at, once they are old enough; named ones stay', async () => {
+    await node('sweep');
+    const store = new PgArtifactStore(db, { cacheBytes: 1 << 30 });
+    const kept = path.join(artifactDir('proof', randomUUID()), 'bundle.json');
+    const dropped = path.join(artifactDir('proof', randomUUID()), 'bundle.json');
+    for (const f of [kept, dropped]) {
+      await mkdir(path.dirname(f), { recursive: true });
+      await writeFile(f, randomBytes(64));
+    }
+    await store.putFiles([kept, dropped]);
+    await store.remove(dropped);
+    const shaOf = async (f: string) => sha(await readFile(f));
+    expect(await store.sweep()).toBe(0); // younger than an hour: its name may be on its way
+    await db.query("UPDATE artifact_blobs SET created_at = now() - interval '2 hours'");
+    expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+    const left = new Set((await db.query<{ sha256: string }>('SELECT sha256 FROM artifact_blobs')).map((r) => r.sha256));
+    expect(left.has(await shaOf(kept))).toBe(true);
+    expect(left.has(await shaOf(dropped))).toBe(false);
+    expect(await db.query('SELECT 1 FROM artifact_parts WHERE sha256 = $1', [await shaOf(dropped)])).toHaveLength(0);
+  });
+
   it('trims the cache to its size, least recently used first, keeping what was just used', async () => {
     await node('trim');
     const store = new PgArtifactStore(db, { cacheBytes: 2500 });
