@@ -2,7 +2,7 @@
 // folder, switched here through ZKINFER_ARTIFACTS): directories published as one unit, files
 // in rows of 4 MiB, every read checked by sha256, a bad cached copy fetched again, bad stored
 // bytes refused naming the artifact, the cache trimmed least recently used first. And the
-// per-request keys in Redis that APIs and workers on other machines share.
+// per-request keys and the receipts in Redis that APIs and workers on other machines share.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { artifactDir } from '../../src/core/artifacts.ts';
 import { type Db, openDb } from '../../src/store/db.ts';
 import { PART_BYTES, PgArtifactStore } from '../../src/store/pg-artifacts.ts';
 import { RedisRequestKeys } from '../../src/store/redis-request-keys.ts';
+import { eraseReceipt, readReceipt, saveProofResult, shareReceipts } from '../../src/store/proof-files.ts';
 import { freshPostgres } from '../helpers/postgres.ts';
 import { findRedis } from '../helpers/redis.ts';
 
@@ -199,6 +200,30 @@ describe.skipIf(!redis.url)('request keys in Redis, shared by every node', () =>
     expect(await worker.open(id, sealed)).toEqual({ input: { income: 52000 } });
     await worker.erase(id);
     expect(await api.open(id, sealed)).toBeNull();
+  });
+
+  it('keeps receipts in Redis, never on disk: read on another node, erased on request, gone after their TTL', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'zkinfer-receipts-'));
+    const saved = process.env.ZKINFER_ARTIFACTS;
+    process.env.ZKINFER_ARTIFACTS = folder;
+    shareReceipts({ redis: conn, prefix, ttlMs: 800 });
+    try {
+      const [a, b] = [randomUUID(), randomUUID()];
+      for (const id of [a, b]) await saveProofResult(id, { proof: id } as never, { salt: '12345', input: { income: 52000 } });
+      expect(await stat(path.join(folder, 'proofs', a, 'receipt.json')).catch(() => null)).toBeNull();
+      expect(await readReceipt(a)).toEqual({ salt: '12345', input: { income: 52000 } });
+      expect(await eraseReceipt(a)).toBe(true);
+      expect(await readReceipt(a)).toBeNull();
+      expect(await eraseReceipt(a)).toBe(false);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await readReceipt(b)).toBeNull(); // expired by Redis itself
+      expect(await conn.keys(`${prefix}:receipt:*`)).toEqual([]);
+    } finally {
+      shareReceipts(null);
+      if (saved === undefined) delete process.env.ZKINFER_ARTIFACTS;
+      else process.env.ZKINFER_ARTIFACTS = saved;
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it('sweeps the keys of requests no longer open', async () => {
