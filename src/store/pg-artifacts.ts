@@ -13,6 +13,10 @@ export const PART_BYTES = 4 << 20;
 const CACHED_FOLDERS = ['circuits', 'uploads', 'proofs'];
 /** A file used this recently is never evicted (a prover may be loading it). */
 const IN_USE_MS = 60_000;
+/** The cache is walked (and trimmed) at most this often. */
+const TRIM_EVERY_MS = 30_000;
+/** A half-downloaded file this old belongs to no running download. */
+const STALE_PART_MS = 3600_000;
 /** A blob no name points at is deleted once it is this old (its name may be on its way). */
 const ORPHAN_AGE_MS = 3600_000;
 
@@ -46,6 +50,7 @@ export class PgArtifactStore implements ArtifactStore {
   /** `path:size:mtime` of a local file -> its sha256, so a warm file is hashed once. */
   private readonly hashed = new Map<string, string>();
   private trimming: Promise<void> | null = null;
+  private trimmedAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -201,7 +206,10 @@ export class PgArtifactStore implements ArtifactStore {
 
   /** Trims the cache in the background, one pass at a time. */
   private trimSoon(): void {
-    this.trimming ??= this.trim()
+    // A walk of the folder: at most every TRIM_EVERY_MS, not on every read.
+    if (this.trimming || Date.now() - this.trimmedAt < TRIM_EVERY_MS) return;
+    this.trimmedAt = Date.now();
+    this.trimming = this.trim()
       .then(() => undefined)
       .catch((e: Error) => this.opts.log?.(`artifact cache trim: ${e.message}`))
       .finally(() => (this.trimming = null));
@@ -215,9 +223,12 @@ export class PgArtifactStore implements ArtifactStore {
       const entries = await readdir(root, { withFileTypes: true, recursive: true }).catch(() => []);
       for (const e of entries) {
         const file = path.join(e.parentPath, e.name);
-        // Only what the store can give back: not a receipt, not a temp file, not a ceremony's working folder.
-        if (!e.isFile() || e.name === 'receipt.json' || /\.(part|tmp)$/.test(e.name) || /[\\/]\./.test(path.relative(root, file))) continue;
+        if (!e.isFile()) continue;
         const s = await stat(file).catch(() => null);
+        // A download a killed process left half done: deleted once it is old.
+        if (s && e.name.endsWith('.part') && Date.now() - s.mtimeMs > STALE_PART_MS) await rm(file, { force: true });
+        // Only what the store can give back: not a receipt, not a temp file, not a ceremony's working folder.
+        if (e.name === 'receipt.json' || /\.(part|tmp)$/.test(e.name) || /[\\/]\./.test(path.relative(root, file))) continue;
         if (s) files.push({ file, size: s.size, mtimeMs: s.mtimeMs });
       }
     }
