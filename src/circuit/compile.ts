@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError } from '../core/errors.ts';
-import { artifactDir, exists } from '../core/artifacts.ts';
-import { artifactStore, publishDir } from '../core/artifact-store.ts';
+import { artifactDir } from '../core/artifacts.ts';
+import { haveDir, publishDir } from '../core/artifact-store.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { readR1csHeader } from './r1cs.ts';
 
@@ -87,7 +87,7 @@ export async function compileCircuit(mainSource: string): Promise<CompiledCircui
   };
   let compileMs = 0;
   // A shared store: another node's compile is fetched into this node's folder first.
-  const cached = (await artifactStore().materialize(dir)) && (await exists(files.r1cs));
+  const cached = await haveDir(dir, files.r1cs);
   if (!cached) {
     const t0 = performance.now();
     await publishDir(dir, async (tmp) => {

@@ -83,6 +83,24 @@ export async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** Folders inside a circuit's directory that are units of their own (a setup, a ceremony's keys, work in progress). */
+const NESTED = /^(setup-|ceremony-|\.)/;
+
+/**
+ * Whether a published directory is here, its `marker` file present: fetched from a shared
+ * store, or made on this node before the store held it (then stored now, as made here: its
+ * key is the one the records name). The local folder: whether the marker exists.
+ */
+export async function haveDir(dir: string, marker: string): Promise<boolean> {
+  if ((await current.materialize(dir)) && (await exists(marker))) return true;
+  if (current.kind === 'local' || !(await exists(marker))) return false;
+  await current.publishDir(
+    dir,
+    (await filesUnder(dir)).filter((n) => !NESTED.test(n.split('/')[0])),
+  );
+  return true;
+}
+
 /**
  * Builds a directory in a private temp location and renames it into place, so a
  * reader never sees a half-written artifact. If another process won the race, its

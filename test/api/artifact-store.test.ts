@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { artifactStore, LOCAL_STORE, publishDir, useArtifactStore } from '../../src/core/artifact-store.ts';
+import { artifactStore, haveDir, LOCAL_STORE, publishDir, useArtifactStore } from '../../src/core/artifact-store.ts';
 import { artifactDir } from '../../src/core/artifacts.ts';
 import { type Db, openDb } from '../../src/store/db.ts';
 import { PART_BYTES, PgArtifactStore } from '../../src/store/pg-artifacts.ts';
@@ -87,6 +87,24 @@ describe.skipIf(!postgres.url)('the artifact store in PostgreSQL, seen from seve
     const mine = path.join(artifactDir('circuit', 'e'.repeat(64)), 'setup-0123456789abcdef');
     await publishDir(mine, async (tmp) => writeFile(path.join(tmp, 'circuit.zkey'), 'key made on b'));
     expect(await readFile(path.join(mine, 'circuit.zkey'), 'utf8')).toBe('key made on a');
+  });
+
+  it('a circuit made on a node before the store held it is stored on first use, without its nested setup folders', async () => {
+    await node('before');
+    const dir = artifactDir('circuit', 'f'.repeat(64));
+    await mkdir(path.join(dir, 'main_js'), { recursive: true });
+    await mkdir(path.join(dir, 'setup-0123456789abcdef'), { recursive: true });
+    await writeFile(path.join(dir, 'main.r1cs'), 'made before');
+    await writeFile(path.join(dir, 'main_js', 'main.wasm'), 'wasm made before');
+    await writeFile(path.join(dir, 'setup-0123456789abcdef', 'circuit.zkey'), 'a unit of its own');
+    expect(await haveDir(dir, path.join(dir, 'main.r1cs'))).toBe(true);
+    const names = (await db.query<{ path: string }>('SELECT path FROM artifact_files WHERE grp = $1 ORDER BY path', [`circuits/${'f'.repeat(64)}`])).map((r) =>
+      r.path.split('/').slice(2).join('/'),
+    );
+    expect(names).toEqual(['main.r1cs', 'main_js/main.wasm']);
+    await node('after');
+    expect(await haveDir(artifactDir('circuit', 'f'.repeat(64)), path.join(artifactDir('circuit', 'f'.repeat(64)), 'main.r1cs'))).toBe(true);
+    expect(await haveDir(artifactDir('circuit', '9'.repeat(64)), path.join(artifactDir('circuit', '9'.repeat(64)), 'main.r1cs'))).toBe(false);
   });
 
   it('a file of several rows comes back whole; a bad cached copy is fetched again; bad stored bytes are refused, naming the artifact', async () => {
