@@ -4,7 +4,8 @@
 // verification over REST, the verification page and the artifact downloads work from the
 // API's folder, which never saw the circuit being made. A worker killed while it holds a
 // proof loses nothing (the other finishes it); stored bytes changed by one byte are refused
-// naming the artifact, and a changed cached copy is fetched again.
+// naming the artifact (a download is a 409, a proof on a new worker fails), and a changed
+// cached copy is fetched again.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -37,6 +38,7 @@ describe.skipIf(!redis.url || !postgres.url)('an API and two workers on machines
   let conn: Redis;
   let db: pg.Client;
   let modelId = '';
+  let workerEnv: NodeJS.ProcessEnv = {};
   /** The worker that compiled the model (the other one has only the store to get it from). */
   let compiler = '';
   const proofIds: string[] = [];
@@ -93,6 +95,7 @@ describe.skipIf(!redis.url || !postgres.url)('an API and two workers on machines
       if ((await fetch(`${base}/healthz`).catch(() => null))?.ok) break;
       await sleep(250);
     }
+    workerEnv = env;
     start('worker-a', 'queue/worker-main.ts', { ...env, ZKINFER_ARTIFACTS: folders['worker-a'] });
     start('worker-b', 'queue/worker-main.ts', { ...env, ZKINFER_ARTIFACTS: folders['worker-b'] });
   }, 90_000);
@@ -255,4 +258,37 @@ describe.skipIf(!redis.url || !postgres.url)('an API and two workers on machines
     expect(sha256(new Uint8Array(await again.arrayBuffer()))).toBe(r1cs.sha256);
     expect(sha256(await readFile(apiCopy))).toBe(r1cs.sha256);
   });
+
+  it('a worker on a new machine refuses a stored zkey changed by one byte: the proof fails naming it, never proven with', async () => {
+    const [zkey] = (await db.query("SELECT path, sha256 FROM artifact_files WHERE path LIKE 'circuits/%/setup-%/circuit.zkey'")).rows as {
+      path: string;
+      sha256: string;
+    }[];
+    const { rows } = await db.query('SELECT data FROM artifact_parts WHERE sha256 = $1 AND part = 0', [zkey.sha256]);
+    const data = rows[0].data as Buffer;
+    data[1000] ^= 0x01;
+    await db.query('UPDATE artifact_parts SET data = $2 WHERE sha256 = $1 AND part = 0', [zkey.sha256, data]);
+    // The worker left has the key in memory: it goes, and a worker with an empty folder takes the next proof.
+    for (const p of procs) if (p.name.startsWith('worker')) killGroup(p.child);
+    folders['worker-c'] = await mkdtemp(path.join(tmpdir(), 'zkinfer-worker-c-'));
+    start('worker-c', 'queue/worker-main.ts', { ...workerEnv, ZKINFER_ARTIFACTS: folders['worker-c'] });
+    const r = await fetch(`${base}/v1/models/${modelId}/proofs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: JSON.parse(await readFile(LOAN_APPLICANT, 'utf8')) }),
+    });
+    const { id } = (await r.json()) as { id: string };
+    let rec: any;
+    for (let i = 0; i < 480; i++) {
+      rec = await get(`/v1/proofs/${id}`);
+      if (rec.status === 'done' || rec.status === 'failed') break;
+      await sleep(250);
+    }
+    expect(rec.status, `${JSON.stringify(rec)}\n${dump()}`).toBe('failed');
+    console.log(`a corrupt stored zkey: the proof failed with "${rec.reason}"`);
+    expect(rec.reason).toContain(zkey.path);
+    expect(rec.reason).toContain(zkey.sha256);
+    expect(await stat(path.join(folders['worker-c'], ...zkey.path.split('/'))).catch(() => null)).toBeNull();
+    expect(await conn.keys(`${prefix}:request-key:*`)).toEqual([]);
+  }, 120_000);
 });
