@@ -75,10 +75,11 @@ export function artifactName(p: string): string {
 }
 
 /** Every file under `dir`, named relative to it ('/'-separated), sorted. */
-export async function filesUnder(dir: string): Promise<string[]> {
+export async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...(await filesUnder(path.join(dir, e.name), `${prefix}${e.name}/`)));
+    else if (e.isFile()) out.push(`${prefix}${e.name}`);
   }
   return out.sort();
 }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { type ArtifactStore, artifactName } from '../core/artifact-store.ts';
+import { type ArtifactStore, artifactName, filesUnder } from '../core/artifact-store.ts';
 import { artifactRoot } from '../core/artifacts.ts';
 import { ZkinferError } from '../core/errors.ts';
 import type { Db } from './db.ts';
@@ -220,15 +220,14 @@ export class PgArtifactStore implements ArtifactStore {
     const files: { file: string; size: number; mtimeMs: number }[] = [];
     for (const folder of CACHED_FOLDERS) {
       const root = path.join(artifactRoot(), folder);
-      const entries = await readdir(root, { withFileTypes: true, recursive: true }).catch(() => []);
-      for (const e of entries) {
-        const file = path.join(e.parentPath, e.name);
-        if (!e.isFile()) continue;
+      for (const name of await filesUnder(root).catch(() => [] as string[])) {
+        const file = path.join(root, ...name.split('/'));
+        const base = path.posix.basename(name);
         const s = await stat(file).catch(() => null);
         // A download a killed process left half done: deleted once it is old.
-        if (s && e.name.endsWith('.part') && Date.now() - s.mtimeMs > STALE_PART_MS) await rm(file, { force: true });
+        if (s && base.endsWith('.part') && Date.now() - s.mtimeMs > STALE_PART_MS) await rm(file, { force: true });
         // Only what the store can give back: not a receipt, not a temp file, not a ceremony's working folder.
-        if (e.name === 'receipt.json' || /\.(part|tmp)$/.test(e.name) || /[\\/]\./.test(path.relative(root, file))) continue;
+        if (base === 'receipt.json' || /\.(part|tmp)$/.test(base) || /(^|\/)\./.test(name)) continue;
         if (s) files.push({ file, size: s.size, mtimeMs: s.mtimeMs });
       }
     }
