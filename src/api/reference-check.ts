@@ -1,6 +1,7 @@
 // The submit-time check runs the integer reference the prover runs: an input whose
 // intermediate values overflow a layer's width (an accumulator past its bits) is refused
 // at submit with a 400 naming the layer, not accepted and failed by the prover later.
+import { artifactStore } from '../core/artifact-store.ts';
 import { isZkinferError } from '../core/errors.ts';
 import { DEFAULT_SETTINGS } from '../fixed/settings.ts';
 import type { ModelLimits } from '../model/limits.ts';
@@ -10,7 +11,7 @@ import type { ModelIR } from '../model/ir.ts';
 import { runReference } from '../quant/reference.ts';
 import { quantizeModel, type QuantizedModel } from '../quant/quantize.ts';
 import type { ModelRecord } from '../store/models.ts';
-import { uploadFile } from '../store/uploads.ts';
+import { uploadDir, uploadFile } from '../store/uploads.ts';
 
 /** Quantized models kept in this process (the most recently used). */
 const KEEP = 16;
@@ -34,6 +35,8 @@ export class ReferenceCheck {
       return p;
     }
     p = (async () => {
+      // Several API nodes: the upload may have been stored by another one.
+      await artifactStore().materialize(uploadDir(rec.id));
       const loaded = await loadModelIsolated(uploadFile(rec.id, rec.fileName), { limits: this.limits });
       const settings = { ...DEFAULT_SETTINGS, ...rec.settings };
       return { ir: loaded.ir, quantized: quantizeModel(loaded.ir, settings, rec.inputQuant ?? undefined) };

@@ -11,6 +11,7 @@ import type { JobQueue } from '../queue/types.ts';
 import { checkServicePhase1, type ServicePhase1 } from '../service/phase1.ts';
 import { type Db, openDb } from '../store/db.ts';
 import { serviceSecret } from '../store/service-secret.ts';
+import { useConfiguredArtifacts } from '../service/artifact-mode.ts';
 import { Stores } from '../store/stores.ts';
 import { type Authenticator, type Caller, makeAuthenticator } from './auth.ts';
 import { type ApiMetrics, createMetrics } from './metrics.ts';
@@ -83,10 +84,12 @@ export async function openServices(opts: ServicesOptions, log: (m: string) => vo
         `forge proofs)${config.mode === 'production' ? ' (production mode: allowed by ZKINFER_ALLOW_DEV_SETUP=true)' : ''}`,
     );
   const db = opts.db ?? (await openDb({ url: config.databaseUrl, dir: config.dbDir }));
-  const stores = new Stores(db);
   const ownRedis = opts.redis === undefined && config.redisUrl ? redisConnection(config.redisUrl) : null;
   ownRedis?.on('error', () => {});
   const redis = opts.redis ?? ownRedis;
+  // Several machines: artifacts in the database (this node's folder a cache), request keys and receipts in Redis.
+  const artifacts = useConfiguredArtifacts(config, db, redis, log);
+  const stores = new Stores(db, { requestKeys: artifacts.requestKeys });
   const queue = opts.queue ?? openQueue(config, stores, { background, log });
   const reconciler = background
     ? startReconciler({

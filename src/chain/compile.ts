@@ -4,6 +4,7 @@ import type { VerificationKey } from 'snarkjs';
 import { ZkinferError } from '../core/errors.ts';
 import { readJson, writeJsonAtomic } from '../store/json-file.ts';
 import { artifactDir } from '../core/artifacts.ts';
+import { artifactStore } from '../core/artifact-store.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { REGISTRY_CONTRACT, type RegistryModel, registrySource, VERIFIER_CONTRACT, verifierSource } from './solidity.ts';
 
@@ -56,7 +57,8 @@ export async function compileContracts(model: RegistryModel, vkey: VerificationK
   const inputJson = JSON.stringify(input);
   const version = require('solc/package.json').version as string;
   const file = path.join(artifactDir('contract', sha256Hex(version, inputJson)), 'contracts.json');
-  const cached = await readJson<ContractSet>(file);
+  // A shared store: a worker compiled them (off the API's event loop); fetched, checked by hash.
+  const cached = (await artifactStore().fetch(file)) ? await readJson<ContractSet>(file) : null;
   if (cached) return cached;
   const c = loadSolc();
   const out = JSON.parse(c.compile(inputJson)) as {
@@ -77,5 +79,6 @@ export async function compileContracts(model: RegistryModel, vkey: VerificationK
     registry: pick(REGISTRY_CONTRACT),
   };
   await writeJsonAtomic(file, set);
+  await artifactStore().putFiles([file]);
   return set;
 }

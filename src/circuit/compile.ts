@@ -3,7 +3,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ZkinferError } from '../core/errors.ts';
-import { artifactDir, exists, publishDir } from '../core/artifacts.ts';
+import { artifactDir } from '../core/artifacts.ts';
+import { haveDir, publishDir } from '../core/artifact-store.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { readR1csHeader } from './r1cs.ts';
 import { PACKAGE_ROOT } from '../core/package-root.ts';
@@ -85,7 +86,8 @@ export async function compileCircuit(mainSource: string): Promise<CompiledCircui
     sym: path.join(dir, 'main.sym'),
   };
   let compileMs = 0;
-  const cached = await exists(files.r1cs);
+  // A shared store: another node's compile is fetched into this node's folder first.
+  const cached = await haveDir(dir, files.r1cs);
   if (!cached) {
     const t0 = performance.now();
     await publishDir(dir, async (tmp) => {

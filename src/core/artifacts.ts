@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -33,26 +33,5 @@ export async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * Builds a directory in a private temp location and renames it into place, so a
- * reader never sees a half-written artifact. If another process won the race, its
- * (identical, content-addressed) result is kept.
- */
-export async function publishDir(finalDir: string, build: (tmpDir: string) => Promise<void>): Promise<void> {
-  const tmp = artifactDir('tmp', `${path.basename(finalDir)}-${process.pid}-${Date.now()}`);
-  await mkdir(tmp, { recursive: true });
-  try {
-    await build(tmp);
-    await mkdir(path.dirname(finalDir), { recursive: true });
-    try {
-      await rename(tmp, finalDir);
-    } catch (e) {
-      if (!(await exists(finalDir))) throw e;
-    }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@ import * as snarkjs from 'snarkjs';
 import type { VerificationKey } from 'snarkjs';
 import type { CompiledCircuit } from '../circuit/index.ts';
 import type { SetupProvenance } from '../bundle/format.ts';
-import { exists, publishDir } from '../core/artifacts.ts';
+import { haveDir, publishDir } from '../core/artifact-store.ts';
 import { sha256Text } from '../core/hash.ts';
 import type { PtauInfo } from './ptau.ts';
 import { hashFile } from '../core/hash.ts';
@@ -39,7 +39,8 @@ export async function setupCircuit(c: CompiledCircuit, ptau: PtauInfo): Promise<
   const dir = path.join(c.dir, `setup-${ptau.sha256.slice(0, 16)}`);
   const files = { zkey: path.join(dir, 'circuit.zkey'), vkeyFile: path.join(dir, 'vkey.json'), prov: path.join(dir, 'setup.json') };
   const t0 = performance.now();
-  const cached = await exists(files.prov);
+  // A shared store: the key another node made is fetched (never made again: a setup is random).
+  const cached = await haveDir(dir, files.prov);
   if (!cached) {
     await publishDir(dir, async (tmp) => {
       const z0 = path.join(tmp, 'c0.zkey');

@@ -207,6 +207,8 @@ export function startBullWorkers(
     const w = new Worker(name, fn, {
       connection,
       prefix,
+      // Stored on each job it takes (processedBy): which worker holds a job, for operators.
+      name: `${hostname()}:${process.pid}`,
       concurrency: opts.concurrency,
       // A running job's lock is renewed every lockMs / 2, however long the proof takes. A
       // worker that dies (kill -9) stops renewing it: it expires at most lockMs after the

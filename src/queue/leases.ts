@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.ts';
-import type { RequestKeys } from '../store/request-keys.ts';
+import type { RequestKeyStore } from '../store/request-keys.ts';
 
 /** Serializes compile claims (per-tenant limits are counted, then taken, under it). */
 const COMPILE_CLAIM_LOCK = 'zkinfer-compile-claim';
@@ -16,7 +16,7 @@ export class Leases {
   constructor(
     private readonly db: Db,
     /** The private requests' keys: a proof failed here loses its request. */
-    private readonly requestKeys: RequestKeys,
+    private readonly requestKeys: RequestKeyStore,
   ) {}
 
   /**

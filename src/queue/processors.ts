@@ -14,10 +14,11 @@ import { hashFile, sha256Text } from '../core/hash.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
 import { ceremonyKeyFile } from '../store/ceremonies.ts';
 import { artifactDir } from '../core/artifacts.ts';
+import { artifactStore } from '../core/artifact-store.ts';
 import type { ModelRecord } from '../store/models.ts';
 import type { NewVersion } from '../store/versions.ts';
 import { saveProofResult } from '../store/proof-files.ts';
-import { uploadFile } from '../store/uploads.ts';
+import { uploadDir, uploadFile } from '../store/uploads.ts';
 import { jobSeconds } from './job-metrics.ts';
 import type { JobRecords } from './job-records.ts';
 import { stage, type StageEvent, withProgress } from '../core/progress.ts';
@@ -82,6 +83,7 @@ async function startCeremony(records: JobRecords, tenant: string, modelId: strin
     const init = await initCeremony(m, ptau, tmp);
     const sha = init.record.zkeySha256;
     await copyAtomically(init.zkey, ceremonyKeyFile(m.compiled.hash, ptau.sha256, sha));
+    await artifactStore().putFiles([ceremonyKeyFile(m.compiled.hash, ptau.sha256, sha)]);
     await records.startCeremony(tenant, modelId, {
       circuitHash: m.compiled.hash,
       r1csSha256: init.record.r1csSha256,
@@ -127,6 +129,8 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
       p = (async () => {
         // Exactly what the upload fixed: its settings, input quantization and labels, under
         // the same limits.
+        // A shared store: the upload the API stored, into this node's folder (checked by hash).
+        await artifactStore().materialize(uploadDir(rec.id));
         const m = await compileModel(uploadFile(rec.id, rec.fileName), {
           settings: rec.settings,
           publicInput: rec.publicInput,
@@ -179,7 +183,10 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
             PHASE1_ENV.ptau,
           );
         }
-        const setup = await ceremonySetup(m, ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256), ptauFile, v.vkey);
+        const keyFile = ceremonyKeyFile(v.circuitHash, v.setup.ptau.sha256, v.setup.zkeySha256);
+        // A shared store: the final key the API stored, into this node's folder (checked by hash).
+        await artifactStore().fetch(keyFile);
+        const setup = await ceremonySetup(m, keyFile, ptauFile, v.vkey);
         return { m, setup: { ...setup, provenance: { ...setup.provenance, insecure: v.setup.insecure, ptau: v.setup.ptau, ceremony: v.setup.ceremony } } };
       })();
       warm.set(key, p);

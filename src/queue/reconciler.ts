@@ -2,6 +2,7 @@ import type { Db } from '../store/db.ts';
 import type { Stores } from '../store/stores.ts';
 import { Heartbeats } from './heartbeats.ts';
 import { sweepReceipts } from '../store/proof-files.ts';
+import { artifactStore } from '../core/artifact-store.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { JobQueue, ReconcileReport } from './types.ts';
 
@@ -45,6 +46,8 @@ export function startReconciler(opts: {
           // Deleted private requests leave their bytes in the table's files until rewritten.
           if (Date.now() - scrubbedAt >= SCRUB_INTERVAL_MS) {
             await opts.stores.proofs.scrubDeletedRequests();
+            // A shared artifact store: the bytes of removed or superseded artifacts.
+            await artifactStore().sweep?.();
             scrubbedAt = Date.now();
           }
           return report;

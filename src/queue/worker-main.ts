@@ -6,7 +6,8 @@ import { isZkinferError, startupMessage } from '../core/errors.ts';
 import { checkServicePhase1 } from '../service/phase1.ts';
 import { openDb } from '../store/db.ts';
 import { Stores } from '../store/stores.ts';
-import { startBullWorkers } from './bullmq-queue.ts';
+import { redisConnection, startBullWorkers } from './bullmq-queue.ts';
+import { useConfiguredArtifacts } from '../service/artifact-mode.ts';
 import { serveWorkerMetrics } from './job-metrics.ts';
 import { jobRecords } from './job-records.ts';
 import { makeProcessors } from './processors.ts';
@@ -48,7 +49,12 @@ const metrics = cfg.workerMetricsPort
     })
   : null;
 const db = await openDb({ url: cfg.databaseUrl, poolSize: cfg.workerConcurrency * 2 + 2 }).catch(refuse);
-const stores = new Stores(db);
+const redis = redisConnection(cfg.redisUrl);
+redis.on('error', () => {});
+// Several machines: artifacts in the database (this node's folder a cache), request keys and receipts in Redis.
+const artifacts = useConfiguredArtifacts(cfg, db, redis, (m) => log.warn(m));
+log.info(`zkinfer worker artifact store: ${artifacts.store}`);
+const stores = new Stores(db, { requestKeys: artifacts.requestKeys });
 const workers = startBullWorkers({
   redisUrl: cfg.redisUrl,
   prefix: cfg.queuePrefix,
@@ -77,6 +83,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     await workers.close();
     metrics?.close();
     await db.close().catch(() => {});
+    redis.disconnect();
     clearTimeout(force);
     process.exit(0);
   });

@@ -23,6 +23,15 @@ export interface Config {
   databaseUrl: string | null;
   /** Folder of the embedded store (default artifacts/db; "memory://" keeps nothing). */
   dbDir: string | null;
+  /**
+   * ZKINFER_ARTIFACT_STORE: where artifacts other processes wrote are found. 'local': the
+   * artifacts folder (shared by every process); 'postgres': the database, the folder being
+   * this node's cache (machines with their own disks). Unset: postgres with REDIS_URL and
+   * DATABASE_URL, else local (see artifactStoreKind).
+   */
+  artifactStore: 'local' | 'postgres' | null;
+  /** ZKINFER_CACHE_MB: the local cache of a shared artifact store is trimmed (least recently used first) to this size. */
+  artifactCacheBytes: number;
   /** How often the reconciler brings every open record to a live job. */
   reconcileIntervalMs: number;
   /** /readyz is not ready when no worker heartbeat is younger than this. */
@@ -130,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: env.REDIS_URL || null,
     databaseUrl: env.DATABASE_URL || null,
     dbDir: env.ZKINFER_DB_DIR || null,
+    artifactStore: storeKind(env.ZKINFER_ARTIFACT_STORE, problems),
+    artifactCacheBytes: int('ZKINFER_CACHE_MB', 10_240, 64) * 1024 * 1024,
     reconcileIntervalMs: int('RECONCILE_INTERVAL_MS', 2000, 100),
     heartbeatStaleMs: int('WORKER_HEARTBEAT_STALE_MS', 30_000, 1000),
     jobAttempts: int('JOB_ATTEMPTS', 3, 1),
@@ -164,8 +175,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'REDIS_URL needs DATABASE_URL: BullMQ workers in other processes cannot share the embedded store (unset REDIS_URL to run on the embedded store alone)',
     );
   }
+  if (cfg.artifactStore === 'postgres' && !cfg.databaseUrl) problems.push('ZKINFER_ARTIFACT_STORE=postgres needs DATABASE_URL');
   if (problems.length) throw new ZkinferError('SETTINGS', `configuration: ${problems.join('; ')}`, 'env');
   return cfg;
+}
+
+function storeKind(value: string | undefined, problems: string[]): Config['artifactStore'] {
+  const v = value?.trim() ?? '';
+  if (v === '') return null;
+  if (v === 'local' || v === 'postgres') return v;
+  problems.push(`ZKINFER_ARTIFACT_STORE must be local or postgres (got "${v.slice(0, 40)}")`);
+  return null;
+}
+
+/**
+ * The artifact store a process uses: as configured, else the database when the service runs
+ * on several machines (BullMQ on Redis, records in PostgreSQL), else the local folder.
+ */
+export function artifactStoreKind(cfg: Pick<Config, 'artifactStore' | 'redisUrl' | 'databaseUrl'>): 'local' | 'postgres' {
+  return cfg.artifactStore ?? (cfg.redisUrl && cfg.databaseUrl ? 'postgres' : 'local');
 }
 
 export const PHASE1_ENV = { mode: 'ZKINFER_MODE', ptau: 'ZKINFER_PTAU', ptauSha256: 'ZKINFER_PTAU_SHA256', allowDevSetup: 'ZKINFER_ALLOW_DEV_SETUP' } as const;

@@ -1,5 +1,7 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db, Sql } from './db.ts';
+import { artifactStore } from '../core/artifact-store.ts';
 import { artifactDir } from '../core/artifacts.ts';
 import { iso } from './rows.ts';
 import { insertVersion, type NewVersion } from './versions.ts';
@@ -11,6 +13,18 @@ import { insertVersion, type NewVersion } from './versions.ts';
 export function ceremonyKeyFile(circuitHash: string, ptauSha256: string, zkeySha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(zkeySha256)) throw new Error(`not a sha256: ${zkeySha256}`);
   return path.join(artifactDir('circuit', circuitHash), `ceremony-${ptauSha256.slice(0, 16)}`, `${zkeySha256}.zkey`);
+}
+
+/** A shared store: a ceremony key and its circuit (made on other nodes) into this node's folder, checked by hash. */
+export async function fetchCeremonyFiles(circuitHash: string, ptauSha256: string, zkeySha256: string): Promise<void> {
+  await artifactStore().fetch(ceremonyKeyFile(circuitHash, ptauSha256, zkeySha256));
+  await artifactStore().materialize(artifactDir('circuit', circuitHash));
+}
+
+/** Deletes a ceremony key no record names, here and in a shared store. */
+export async function dropCeremonyKey(file: string): Promise<void> {
+  await rm(file, { force: true });
+  await artifactStore().remove(file);
 }
 
 export interface CeremonyPtau {

@@ -1,7 +1,7 @@
 import type { Db } from './db.ts';
 import { IdempotencyKeys } from './idempotency.ts';
 import { type ModelRecord, Models } from './models.ts';
-import { isSealed, RequestKeys } from './request-keys.ts';
+import { isSealed, RequestKeys, type RequestKeyStore } from './request-keys.ts';
 import { CURSOR_PARTS, decodeCursor, encodeCursor, iso, json, type Page } from './rows.ts';
 
 export type ProofStatus = 'queued' | 'proving' | 'done' | 'failed';
@@ -67,12 +67,12 @@ class IdempotencyTaken extends Error {}
  */
 export class Proofs {
   /** Private requests are sealed under per-request keys kept in these files (see request-keys.ts). */
-  readonly requestKeys: RequestKeys;
+  readonly requestKeys: RequestKeyStore;
   private readonly models: Models;
   private readonly idempotency: IdempotencyKeys;
   constructor(
     private readonly db: Db,
-    opts: { requestKeys?: RequestKeys } = {},
+    opts: { requestKeys?: RequestKeyStore } = {},
   ) {
     this.requestKeys = opts.requestKeys ?? new RequestKeys();
     this.models = new Models(db);

@@ -8,8 +8,8 @@ import { artifactRoot } from '../core/artifacts.ts';
  * encrypted (AES-256-GCM) under a key of its own, and the key lives in a file of its own
  * (mode 0600) under `artifacts/request-keys/`. When the proof ends the key file is deleted:
  * whatever copies of the ciphertext the database still holds (its write-ahead log, pages
- * not yet reused, backups) can no longer be read. Workers on other machines share the
- * artifact store, as they already do for circuits and receipts.
+ * not yet reused, backups) can no longer be read. APIs and workers on machines of their own
+ * keep the keys in Redis instead (redis-request-keys.ts).
  */
 export interface SealedRequest {
   /** Format: AES-256-GCM, key file per request. */
@@ -21,7 +21,40 @@ export interface SealedRequest {
 
 const ID = /^[0-9a-f-]{36}$/;
 
-export class RequestKeys {
+/** Where the per-request keys live: files on this machine (RequestKeys) or Redis (RedisRequestKeys, for several machines). */
+export interface RequestKeyStore {
+  seal(id: string, body: unknown): Promise<SealedRequest>;
+  open<T>(id: string, sealed: SealedRequest): Promise<T | null>;
+  erase(id: string): Promise<void>;
+  sweep(isOpen: (ids: string[]) => Promise<Set<string>>, minAgeMs: number): Promise<number>;
+}
+
+/** Encrypts `body` under `key` (AES-256-GCM, the proof id as associated data). */
+export function sealWith(key: Buffer, id: string, body: unknown): SealedRequest {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(id));
+  const data = Buffer.concat([c.update(JSON.stringify(body), 'utf8'), c.final()]);
+  return { sealed: 1, iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), data: data.toString('base64') };
+}
+
+/** The sealed body, or null when it does not open under `key`. */
+export function openWith<T>(key: Buffer, id: string, sealed: SealedRequest): T | null {
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    d.setAAD(Buffer.from(id));
+    d.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+    return JSON.parse(Buffer.concat([d.update(Buffer.from(sealed.data, 'base64')), d.final()]).toString('utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+export function isRequestId(id: string): boolean {
+  return ID.test(id);
+}
+
+export class RequestKeys implements RequestKeyStore {
   readonly dir: string;
   constructor(dir?: string) {
     this.dir = dir ?? path.join(artifactRoot(), 'request-keys');
@@ -43,11 +76,7 @@ export class RequestKeys {
     } finally {
       await fh.close();
     }
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', key, iv);
-    c.setAAD(Buffer.from(id));
-    const data = Buffer.concat([c.update(JSON.stringify(body), 'utf8'), c.final()]);
-    return { sealed: 1, iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), data: data.toString('base64') };
+    return sealWith(key, id, body);
   }
 
   /** The request, or null when its key is gone (erased) or it does not open. */
@@ -58,14 +87,7 @@ export class RequestKeys {
     } catch {
       return null;
     }
-    try {
-      const d = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-      d.setAAD(Buffer.from(id));
-      d.setAuthTag(Buffer.from(sealed.tag, 'base64'));
-      return JSON.parse(Buffer.concat([d.update(Buffer.from(sealed.data, 'base64')), d.final()]).toString('utf8')) as T;
-    } catch {
-      return null;
-    }
+    return openWith<T>(key, id, sealed);
   }
 
   /** Deletes the request's key: its ciphertext, wherever it remains, is unreadable from now on. */

@@ -7,10 +7,10 @@ const SECRET_BYTES = 32;
 
 /**
  * A secret of the service, by name: 32 random bytes in a file of its own (mode 0600, in a
- * 0700 folder) under `artifacts/secrets/`, made once by whichever process asks first. Every
- * API process and worker shares the artifact store (request keys and receipts already live
- * there), so every process of one deployment reads the same secret; it is kept out of the
- * database on purpose, so a copy of the database (a backup, a dump) does not carry it.
+ * 0700 folder) under `artifacts/secrets/`, made once by whichever process asks first. On one
+ * machine (or a shared artifacts folder) every process reads the same secret; API nodes with
+ * disks of their own are each given a copy of the file (README, "Several machines"). It is
+ * kept out of the database on purpose, so a copy of the database (a backup, a dump) does not carry it.
  */
 export async function serviceSecret(name: string, dir = path.join(artifactRoot(), 'secrets')): Promise<Buffer> {
   if (!/^[a-z0-9-]{1,64}$/.test(name)) throw new Error(`not a secret name: ${name}`);

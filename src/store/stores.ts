@@ -3,7 +3,7 @@ import type { Db } from './db.ts';
 import { IdempotencyKeys } from './idempotency.ts';
 import { Models } from './models.ts';
 import { Proofs } from './proofs.ts';
-import { RequestKeys } from './request-keys.ts';
+import { RequestKeys, type RequestKeyStore } from './request-keys.ts';
 import { Versions } from './versions.ts';
 
 /**
@@ -12,7 +12,7 @@ import { Versions } from './versions.ts';
  */
 export class Stores {
   /** Private requests are sealed under per-request keys kept in these files (see request-keys.ts). */
-  readonly requestKeys: RequestKeys;
+  readonly requestKeys: RequestKeyStore;
   readonly models: Models;
   readonly versions: Versions;
   readonly proofs: Proofs;
@@ -20,7 +20,7 @@ export class Stores {
   readonly ceremonies: Ceremonies;
   constructor(
     readonly db: Db,
-    opts: { requestKeys?: RequestKeys } = {},
+    opts: { requestKeys?: RequestKeyStore } = {},
   ) {
     this.requestKeys = opts.requestKeys ?? new RequestKeys();
     this.models = new Models(db);

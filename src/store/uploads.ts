@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { artifactStore } from '../core/artifact-store.ts';
 import { artifactDir, exists } from '../core/artifacts.ts';
 
 const MODEL_ID = /^[0-9a-f]{64}$/;
@@ -34,6 +35,13 @@ export async function stageUpload(files: { name: string; bytes: Uint8Array }[]):
  */
 export async function publishUpload(staged: string, id: string): Promise<void> {
   const target = uploadDir(id);
+  const names = await readdir(staged);
+  await publishLocally(staged, target);
+  // A shared store: the worker that compiles it (maybe on another node) fetches it from there.
+  await artifactStore().putFiles(names.map((n) => path.join(target, n)));
+}
+
+async function publishLocally(staged: string, target: string): Promise<void> {
   try {
     await mkdir(path.dirname(target), { recursive: true });
     if (!(await exists(target))) {

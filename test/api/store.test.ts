@@ -88,7 +88,8 @@ for (const b of BACKENDS)
         '007_private_models.sql',
         '008_model_calibration.sql',
         '009_model_explain.sql',
-        '010_model_progress.sql',
+        '010_artifact_store.sql',
+        '011_model_progress.sql',
       ]);
     });
 

@@ -6,7 +6,9 @@ import { Type } from 'typebox';
 import { ptauFileFor } from '../../service/phase1.ts';
 import { ceremonyKeyFile } from '../../store/ceremonies.ts';
 import { artifactDir } from '../../core/artifacts.ts';
+import { artifactStore } from '../../core/artifact-store.ts';
 import { hashFile } from '../../core/hash.ts';
+import { isZkinferError } from '../../core/errors.ts';
 import type { ModelRecord } from '../../store/models.ts';
 import type { ModelVersion } from '../../store/versions.ts';
 import { uploadFile } from '../../store/uploads.ts';
@@ -64,6 +66,7 @@ async function located(
 /** The uploaded model files, served as stored: an audit recomputes the model id from them (the id covers their bytes). */
 async function sendUpload(reply: import('fastify').FastifyReply, rec: ModelRecord, name: string, version: number | null) {
   const file = uploadFile(rec.id, name);
+  await fetchChecked(file, 'name');
   let actual: string;
   try {
     actual = await sha256Of(file);
@@ -73,6 +76,16 @@ async function sendUpload(reply: import('fastify').FastifyReply, rec: ModelRecor
   reply.type('application/octet-stream').header('x-zkinfer-sha256', actual).header('content-disposition', `attachment; filename="${name}"`);
   if (version !== null) reply.header('x-zkinfer-model-version', String(version));
   return reply.send(createReadStream(file));
+}
+
+/** A shared store's copy into this node's folder: stored bytes that do not match their sha256 are a 409, never served. */
+async function fetchChecked(file: string, field: string): Promise<void> {
+  try {
+    await artifactStore().fetch(file);
+  } catch (e) {
+    if (isZkinferError(e, 'ARTIFACT_CORRUPT')) throw new HttpError(409, 'ARTIFACT_CORRUPT', e.message, field);
+    throw e;
+  }
 }
 
 /** A private model's files are never served: its parameters are in them. An auditor receives them from the owner in confidence. */
@@ -141,6 +154,8 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
           `the ${kind} of version ${v.version} is not kept by this service (an operator's file it is no longer configured with)`,
           'kind',
         );
+      // A shared store: fetched into this node's folder (checked by hash) first; the ptau is each node's own.
+      if (kind !== 'ptau') await fetchChecked(where.file, kind);
       let actual: string;
       try {
         actual = await sha256Of(where.file);
@@ -174,7 +189,7 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
         querystring: VersionQuery,
         response: {
           200: { description: 'the file', content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } } },
-          ...errorResponses(400, 401, 403, 404, 429),
+          ...errorResponses(400, 401, 403, 404, 409, 429),
         },
       },
     },

@@ -13,8 +13,9 @@ import { type ErrorCode, ZkinferError } from '../../core/errors.ts';
 import { BUNDLED_DEV_PTAU } from '../../prover/ptau.ts';
 import type { SetupProvenance } from '../../bundle/format.ts';
 import { PHASE1_ENV, ptauFileFor } from '../../service/phase1.ts';
-import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile } from '../../store/ceremonies.ts';
+import { type CeremonyPtau, type CeremonyRow, ceremonyKeyFile, dropCeremonyKey, fetchCeremonyFiles } from '../../store/ceremonies.ts';
 import { artifactDir, artifactRoot } from '../../core/artifacts.ts';
+import { artifactStore } from '../../core/artifact-store.ts';
 import { hashFile } from '../../core/hash.ts';
 import type { ModelRecord } from '../../store/models.ts';
 import type { Caller } from '../auth.ts';
@@ -112,6 +113,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
 
   const keyFile = (c: CeremonyRow, sha: string) => ceremonyKeyFile(c.circuitHash, c.ptau.sha256, sha);
   const r1csFile = (c: CeremonyRow) => path.join(artifactDir('circuit', c.circuitHash), 'main.r1cs');
+  const fetchInputs = (c: CeremonyRow, base: string) => fetchCeremonyFiles(c.circuitHash, c.ptau.sha256, base);
   const moved = (c: { currentSha256: string } | { current: string }, base: string) =>
     new HttpError(
       409,
@@ -158,6 +160,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
       async (req, reply) => {
         const { c } = await lookup(req, app.auth(req, ['prover', 'verifier', 'contributor']));
         const file = keyFile(c, c.currentSha256);
+        await artifactStore().fetch(file);
         const actual = await hashFile(file).catch(() => null);
         if (actual === null) throw new HttpError(404, 'ARTIFACT_MISSING', 'the ceremony\u2019s current key is no longer stored', 'id');
         if (actual !== c.currentSha256)
@@ -216,6 +219,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
             'x-zkinfer-base-sha256',
           );
         if (c.state !== 'open') throw finalized();
+        await artifactStore().fetch(keyFile(c, c.currentSha256));
         const limit = 2 * (await stat(keyFile(c, c.currentSha256))).size + 65_536;
         const declared = Number(req.headers['content-length'] ?? 0);
         if (declared > limit) {
@@ -255,6 +259,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
             const now = await ceremonies.get(model.tenant, model.id);
             if (!now || now.state !== 'open') throw finalized();
             if (now.currentSha256 !== base) throw moved(now, base);
+            await fetchInputs(now, base);
             const r = answer(
               await checks.run({
                 kind: 'contribution',
@@ -273,6 +278,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
             );
             // Stored under its content address before the record names it.
             await rename(tmp, keyFile(now, sha));
+            await artifactStore().putFiles([keyFile(now, sha)]);
             stored = true;
             const out = await ceremonies.accept(model.tenant, model.id, base, {
               name: r.added.name,
@@ -282,7 +288,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
               checkMs: r.ms,
             });
             if (out.kind === 'moved') {
-              if (!(await ceremonies.keyInUse(sha))) await rm(keyFile(now, sha), { force: true });
+              if (!(await ceremonies.keyInUse(sha))) await dropCeremonyKey(keyFile(now, sha));
               throw moved(out, base);
             }
             if (out.kind !== 'accepted') throw finalized();
@@ -346,6 +352,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
           if (now.currentSha256 !== base) throw moved(now, base);
           if (now.contributions.length === 0)
             throw new ZkinferError('CEREMONY', 'the ceremony has no contribution: a beacon alone is public, so anyone could forge', 'id');
+          await fetchInputs(now, base);
           const outDir = path.join(path.dirname(keyFile(now, base)), `.final-${randomUUID()}`);
           try {
             const result = await checks.run({
@@ -376,6 +383,7 @@ export async function ceremonyRoutes(app: FastifyInstance): Promise<void> {
               [r1csFile(now)]: 'the circuit\u2019s r1cs',
             });
             await rename(r.zkey, keyFile(now, r.zkeySha256));
+            await artifactStore().putFiles([keyFile(now, r.zkeySha256)]);
             const last = r.chain.at(-1)!;
             const { wasmSha256, insecure, ...pending } = now.pending;
             const setup: SetupProvenance = {
