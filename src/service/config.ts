@@ -26,8 +26,8 @@ export interface Config {
   /**
    * ZKINFER_ARTIFACT_STORE: where artifacts other processes wrote are found. 'local': the
    * artifacts folder (shared by every process); 'postgres': the database, the folder being
-   * this node's cache (machines with their own disks). Unset: postgres with REDIS_URL and
-   * DATABASE_URL, else local (see artifactStoreKind).
+   * this node's cache (machines with their own disks; needs DATABASE_URL and REDIS_URL).
+   * Unset: local.
    */
   artifactStore: 'local' | 'postgres' | null;
   /** ZKINFER_CACHE_MB: the local cache of a shared artifact store is trimmed (least recently used first) to this size. */
@@ -193,7 +193,7 @@ function storeKind(value: string | undefined, problems: string[]): Config['artif
  * on several machines (BullMQ on Redis, records in PostgreSQL), else the local folder.
  */
 export function artifactStoreKind(cfg: Pick<Config, 'artifactStore' | 'redisUrl' | 'databaseUrl'>): 'local' | 'postgres' {
-  return cfg.artifactStore ?? (cfg.redisUrl && cfg.databaseUrl ? 'postgres' : 'local');
+  return cfg.artifactStore ?? 'local';
 }
 
 export const PHASE1_ENV = { mode: 'ZKINFER_MODE', ptau: 'ZKINFER_PTAU', ptauSha256: 'ZKINFER_PTAU_SHA256', allowDevSetup: 'ZKINFER_ALLOW_DEV_SETUP' } as const;

@@ -85,8 +85,9 @@ describe.skipIf(!redis.url || !postgres.url)('an API and two workers on machines
       RATE_LIMIT_PER_MINUTE: '100000',
       // A short lock: a killed worker's proof is handed over within about 3 s.
       WORKER_LOCK_MS: '2000',
+      ZKINFER_ARTIFACT_STORE: 'postgres',
     };
-    for (const k of ['ZKINFER_API_KEYS', 'ZKINFER_ARTIFACT_STORE', 'ZKINFER_DB_DIR', 'ADMIN_PORT', 'METRICS_PORT', 'WORKER_QUEUES']) delete env[k];
+    for (const k of ['ZKINFER_API_KEYS', 'ZKINFER_DB_DIR', 'ADMIN_PORT', 'METRICS_PORT', 'WORKER_QUEUES']) delete env[k];
     for (const n of ['api', 'worker-a', 'worker-b']) folders[n] = await mkdtemp(path.join(tmpdir(), `zkinfer-${n}-`));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
