@@ -5,6 +5,7 @@ import { loadWitnessCalculator, type CompiledCircuit, type LoadedWitnessCalculat
 import { ZkinferError } from '../core/errors.ts';
 import type { CircuitSetup } from './setup.ts';
 import { sha256Bytes } from '../core/hash.ts';
+import { chooseProver, NativeKey, type ProverKind } from './native.ts';
 
 export interface ProofTimings {
   witnessMs: number;
@@ -16,6 +17,13 @@ export interface RawProof {
   proof: Groth16Proof;
   publicSignals: string[];
   timings: ProofTimings;
+  /** Which Groth16 prover made the proof (snarkjs verified it either way). */
+  prover: ProverKind;
+}
+
+export interface ProverOptions {
+  /** native (the addon, when built) or snarkjs; default: ZKINFER_PROVER, else native when the addon loads. */
+  prover?: ProverKind;
 }
 
 /**
@@ -27,10 +35,16 @@ export class Prover {
     private readonly zkey: Uint8Array,
     private readonly calc: LoadedWitnessCalculator,
     readonly setup: CircuitSetup,
+    private readonly native: NativeKey | undefined,
   ) {}
 
+  /** The prover this instance uses: native when its key loaded into the addon, else snarkjs. */
+  get kind(): ProverKind {
+    return this.native ? 'native' : 'snarkjs';
+  }
+
   /** Loads a circuit's artifacts, refusing any whose hash differs from the setup record. */
-  static async load(compiled: CompiledCircuit, setup: CircuitSetup): Promise<Prover> {
+  static async load(compiled: CompiledCircuit, setup: CircuitSetup, options: ProverOptions = {}): Promise<Prover> {
     const [zkey, wasm] = await Promise.all([readFile(setup.zkey), readFile(compiled.wasm)]);
     const check = (what: string, bytes: Uint8Array, want: string) => {
       const got = sha256Bytes(bytes);
@@ -43,7 +57,15 @@ export class Prover {
     };
     check('zkey', zkey, setup.provenance.zkeySha256);
     check('wasm', wasm, setup.provenance.wasmSha256);
-    return new Prover(zkey, await loadWitnessCalculator(compiled.wasm, wasm), setup);
+    const calc = await loadWitnessCalculator(compiled.wasm, wasm);
+    const kind = options.prover === 'snarkjs' ? 'snarkjs' : chooseProver().kind;
+    let native: NativeKey | undefined;
+    if (kind === 'native') {
+      const k = NativeKey.load(zkey);
+      if (k instanceof NativeKey) native = k;
+      else if (options.prover === 'native') throw new Error(`the native prover was asked for, but ${k.reason}`);
+    }
+    return new Prover(zkey, calc, setup, native);
   }
 
   /** Witness, Groth16 proof, and a verification of that proof before it is returned. */
@@ -51,11 +73,13 @@ export class Prover {
     const t0 = performance.now();
     const wtns = await this.calc.wtns(input);
     const t1 = performance.now();
-    const { proof, publicSignals } = await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns });
+    const { proof, publicSignals } = this.native
+      ? await this.native.prove(wtns)
+      : await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns });
     const t2 = performance.now();
     const ok = await snarkjs.groth16.verify(this.setup.vkey, publicSignals, proof);
     const t3 = performance.now();
-    if (!ok) throw new Error('the proof just made does not verify: refusing to return it');
-    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 } };
+    if (!ok) throw new Error(`the proof just made (${this.kind} prover) does not verify: refusing to return it`);
+    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 }, prover: this.kind };
   }
 }
