@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import process from 'node:process';
+import console from 'node:console';
 
 const here = import.meta.dirname;
 const unavailable = (why) => {

@@ -7,13 +7,16 @@
 // A*B - C there, out of Montgomery form. The MSMs use Pippenger's bucket method.
 // Field arithmetic: 4 x 64-bit limbs, Montgomery multiplication with unsigned __int128.
 
+#ifndef ZKINFER_NO_NAPI
 #include <node_api.h>
+#endif
 #include <sys/random.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -412,70 +415,93 @@ struct Curve {
     return d & ((1ULL << c) - 1);
   }
 
-  // Pippenger: sum k_i * P_i over affine bases (zero points skipped) and normal-form scalars.
-  static Jac msm(const Aff* bases, const Fe* scalars, size_t n, int nThreads) {
-    // Scalars 0 and 1 are common in witnesses: 0 is skipped, 1 is a plain addition.
-    std::vector<size_t> idx;
-    idx.reserve(n);
-    Jac ones = zero();
-    int maxBits = 0;
-    for (size_t i = 0; i < n; i++) {
-      const Fe& k = scalars[i];
-      if (isZeroAff(bases[i])) continue;
-      if ((k.v[1] | k.v[2] | k.v[3]) == 0 && k.v[0] <= 1) {
-        if (k.v[0] == 1) addMixed(ones, ones, bases[i]);
-        continue;
-      }
-      idx.push_back(i);
-      int bits = 0;
-      for (int w = 3; w >= 0; w--) {
-        if (k.v[w]) {
-          bits = w * 64 + 64 - __builtin_clzll(k.v[w]);
-          break;
-        }
-      }
-      if (bits > maxBits) maxBits = bits;
-    }
-    size_t m = idx.size();
-    if (m == 0) return ones;
+  struct Term {
+    uint32_t i;  // base index
+    bool neg;    // the base is negated (the scalar was above r/2 and is replaced by r - k)
+    Fe k;
+  };
+
+  static int bitLength(const Fe& k) {
+    for (int w = 3; w >= 0; w--)
+      if (k.v[w]) return w * 64 + 64 - __builtin_clzll(k.v[w]);
+    return 0;
+  }
+
+  // Pippenger's bucket method over terms whose scalars have at most maxBits bits.
+  static Jac pippenger(const Aff* bases, const std::vector<Term>& terms, int maxBits) {
+    size_t m = terms.size();
+    if (m == 0) return zero();
+    // The window width minimising (windows) x (additions into buckets + bucket sums).
     int c = 1;
-    while ((1ULL << (c + 2)) < m && c < 16) c++;
-    if (c < 2) c = 2;
-    int nWindows = (maxBits + c - 1) / c;
-    std::vector<Jac> windowSums(nWindows, zero());
-    auto work = [&](int t) {
-      std::vector<Jac> buckets((size_t)1 << c);
-      for (int w = t; w < nWindows; w += nThreads) {
-        for (auto& b : buckets) b = zero();
-        int bit = w * c;
-        for (size_t j = 0; j < m; j++) {
-          size_t i = idx[j];
-          u64 d = digit(scalars[i], bit, c);
-          if (d) addMixed(buckets[d], buckets[d], bases[i]);
-        }
-        Jac run = zero(), sum = zero();
-        for (size_t b = buckets.size() - 1; b >= 1; b--) {
-          add(run, run, buckets[b]);
-          add(sum, sum, run);
-        }
-        windowSums[w] = sum;
+    double best = 1e300;
+    for (int k = 1; k <= 16; k++) {
+      double cost = (double)((maxBits + k - 1) / k) * ((double)m + 2.0 * (double)(1u << k));
+      if (cost < best) {
+        best = cost;
+        c = k;
       }
-    };
-    if (nThreads <= 1 || nWindows < 2) {
-      nThreads = 1;
-      work(0);
-    } else {
-      std::vector<std::thread> ts;
-      for (int t = 1; t < nThreads; t++) ts.emplace_back(work, t);
-      work(0);
-      for (auto& th : ts) th.join();
     }
+    int nWindows = (maxBits + c - 1) / c;
+    std::vector<Jac> buckets((size_t)1 << c);
     Jac r = zero();
     for (int w = nWindows - 1; w >= 0; w--) {
       for (int i = 0; i < c; i++) dbl(r, r);
-      add(r, r, windowSums[w]);
+      for (auto& b : buckets) b = zero();
+      int bit = w * c;
+      for (const Term& t : terms) {
+        u64 d = digit(t.k, bit, c);
+        if (!d) continue;
+        if (t.neg) {
+          Aff q = bases[t.i];
+          F::neg(q.y, q.y);
+          addMixed(buckets[d], buckets[d], q);
+        } else {
+          addMixed(buckets[d], buckets[d], bases[t.i]);
+        }
+      }
+      Jac run = zero(), sum = zero();
+      for (size_t b = buckets.size() - 1; b >= 1; b--) {
+        add(run, run, buckets[b]);
+        add(sum, sum, run);
+      }
+      add(r, r, sum);
     }
-    add(r, r, ones);
+    return r;
+  }
+
+  // sum k_i * P_i over affine bases (zero points skipped) and normal-form scalars in Fr.
+  // Witness scalars are mostly small integers or small negatives (r - small): a scalar above
+  // r/2 is replaced by r - k on the negated base, and the terms are grouped by bit length,
+  // each group with its own window width, so small scalars cost few windows.
+  static Jac msm(const Aff* bases, const Fe* scalars, size_t n) {
+    static const int LIMITS[3] = {64, 128, 254};
+    std::vector<Term> groups[3];
+    int maxBits[3] = {0, 0, 0};
+    u64 halfR[4];
+    for (int j = 0; j < 3; j++) halfR[j] = (BN254_R[j] >> 1) | (BN254_R[j + 1] << 63);
+    halfR[3] = BN254_R[3] >> 1;
+    Jac ones = zero();
+    for (size_t i = 0; i < n; i++) {
+      if (isZeroAff(bases[i])) continue;
+      Term t{(uint32_t)i, false, scalars[i]};
+      if (!geq(halfR, t.k.v)) {  // k > (r-1)/2
+        subRaw(t.k.v, BN254_R, t.k.v);
+        t.neg = true;
+      }
+      if ((t.k.v[1] | t.k.v[2] | t.k.v[3]) == 0 && t.k.v[0] <= 1) {
+        if (t.k.v[0] == 0) continue;
+        Aff q = bases[i];
+        if (t.neg) F::neg(q.y, q.y);
+        addMixed(ones, ones, q);
+        continue;
+      }
+      int bits = bitLength(t.k);
+      int g = bits <= LIMITS[0] ? 0 : bits <= LIMITS[1] ? 1 : 2;
+      groups[g].push_back(t);
+      if (bits > maxBits[g]) maxBits[g] = bits;
+    }
+    Jac r = ones;
+    for (int g = 0; g < 3; g++) add(r, r, pippenger(bases, groups[g], maxBits[g]));
     return r;
   }
 };
@@ -791,6 +817,17 @@ static void g2Out(std::vector<std::string>& o, const G2::Jac& p) {
   o.insert(o.end(), {f1dec(a.x.a), f1dec(a.x.b), f1dec(a.y.a), f1dec(a.y.b), "1", "0"});
 }
 
+static void runTasks(std::vector<std::function<void()>>& tasks, int nThreads) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < tasks.size();) tasks[i]();
+  };
+  std::vector<std::thread> ts;
+  for (int t = 1; t < nThreads && (size_t)t < tasks.size(); t++) ts.emplace_back(worker);
+  worker();
+  for (auto& th : ts) th.join();
+}
+
 static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
   size_t n = z.domainSize;
   int power = 0;
@@ -819,12 +856,8 @@ static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
     }
     fft(v, wn);
   };
-  {
-    std::thread ta([&] { toCoset(a); });
-    toCoset(b);
-    toCoset(c);
-    ta.join();
-  }
+  std::vector<std::function<void()>> ffts = {[&] { toCoset(a); }, [&] { toCoset(b); }, [&] { toCoset(c); }};
+  runTasks(ffts, nThreads);
   std::vector<Fe> h(n);
   for (size_t i = 0; i < n; i++) {
     Fe t;
@@ -833,11 +866,17 @@ static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
     Fr::fromMont(h[i], t);
   }
 
-  G1::Jac piA = G1::msm(z.A.data(), w.data(), z.nVars, nThreads);
-  G1::Jac pib1 = G1::msm(z.B1.data(), w.data(), z.nVars, nThreads);
-  G2::Jac piB = G2::msm(z.B2.data(), w.data(), z.nVars, nThreads);
-  G1::Jac piC = G1::msm(z.C.data(), w.data() + z.nPublic + 1, z.nVars - z.nPublic - 1, nThreads);
-  G1::Jac resH = G1::msm(z.H.data(), h.data(), n, nThreads);
+  // The five MSMs as tasks on nThreads threads, the costliest first.
+  G1::Jac piA, pib1, piC, resH;
+  G2::Jac piB;
+  std::vector<std::function<void()>> tasks = {
+      [&] { resH = G1::msm(z.H.data(), h.data(), n); },
+      [&] { piB = G2::msm(z.B2.data(), w.data(), z.nVars); },
+      [&] { piA = G1::msm(z.A.data(), w.data(), z.nVars); },
+      [&] { pib1 = G1::msm(z.B1.data(), w.data(), z.nVars); },
+      [&] { piC = G1::msm(z.C.data(), w.data() + z.nPublic + 1, z.nVars - z.nPublic - 1); },
+  };
+  runTasks(tasks, nThreads);
 
   Fe r = randomFr(), s = randomFr();
   G1::Jac delta1 = G1::fromAff(z.delta1);
@@ -871,6 +910,8 @@ static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
 }
 
 // ---------------------------------------------------------------- Node bindings
+
+#ifndef ZKINFER_NO_NAPI
 
 #define NAPI_CALL(env, call)                                  \
   do {                                                        \
@@ -1042,3 +1083,5 @@ static napi_value Init(napi_env env, napi_value exports) {
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
+
+#endif  // ZKINFER_NO_NAPI
