@@ -58,10 +58,16 @@ export class Prover {
     check('zkey', zkey, setup.provenance.zkeySha256);
     check('wasm', wasm, setup.provenance.wasmSha256);
     const calc = await loadWitnessCalculator(compiled.wasm, wasm);
-    const kind = options.prover === 'snarkjs' ? 'snarkjs' : chooseProver().kind;
+    const kind = options.prover ?? chooseProver().kind;
     let native: NativeKey | undefined;
     if (kind === 'native') {
-      const k = NativeKey.load(zkey);
+      // A key the native prover cannot read (another curve, a layout it refuses) is proved by snarkjs.
+      let k: NativeKey | { reason: string };
+      try {
+        k = NativeKey.load(zkey);
+      } catch (e) {
+        k = { reason: `the native prover refused the zkey: ${(e as Error).message}` };
+      }
       if (k instanceof NativeKey) native = k;
       else if (options.prover === 'native') throw new Error(`the native prover was asked for, but ${k.reason}`);
     }
@@ -73,13 +79,18 @@ export class Prover {
     const t0 = performance.now();
     const wtns = await this.calc.wtns(input);
     const t1 = performance.now();
-    const { proof, publicSignals } = this.native
-      ? await this.native.prove(wtns)
-      : await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns });
+    let made: ProverKind = this.kind;
+    let out: { proof: Groth16Proof; publicSignals: string[] } | undefined;
+    if (this.native) {
+      // A native failure (not a wrong proof: that is refused below) falls back to snarkjs.
+      out = await this.native.prove(wtns).catch(() => undefined);
+      if (!out) made = 'snarkjs';
+    }
+    const { proof, publicSignals } = out ?? (await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns }));
     const t2 = performance.now();
     const ok = await snarkjs.groth16.verify(this.setup.vkey, publicSignals, proof);
     const t3 = performance.now();
-    if (!ok) throw new Error(`the proof just made (${this.kind} prover) does not verify: refusing to return it`);
-    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 }, prover: this.kind };
+    if (!ok) throw new Error(`the proof just made (${made} prover) does not verify: refusing to return it`);
+    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 }, prover: made };
   }
 }
