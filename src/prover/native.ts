@@ -37,14 +37,20 @@ export function nativeAddon(): { addon: Addon } | { reason: string } {
   }
 }
 
-/** Which prover to use: `ZKINFER_PROVER=native|snarkjs`; by default native when the addon loads. */
+/**
+ * Which prover to use: `ZKINFER_PROVER=native|snarkjs`; by default native when the addon loads,
+ * else snarkjs. An explicit `native` without the addon is an error, not a silent fallback.
+ */
 export function chooseProver(env: NodeJS.ProcessEnv = process.env): { kind: ProverKind; reason: string } {
   const want = env.ZKINFER_PROVER?.trim() || undefined;
   if (want !== undefined && want !== 'native' && want !== 'snarkjs')
     throw new ZkinferError('SETTINGS', `ZKINFER_PROVER must be native or snarkjs, not ${JSON.stringify(want)}`, 'ZKINFER_PROVER');
   if (want === 'snarkjs') return { kind: 'snarkjs', reason: 'ZKINFER_PROVER=snarkjs' };
   const a = nativeAddon();
-  if ('reason' in a) return { kind: 'snarkjs', reason: a.reason };
+  if ('reason' in a) {
+    if (want === 'native') throw new ZkinferError('SETTINGS', `ZKINFER_PROVER=native, but ${a.reason}`, 'ZKINFER_PROVER');
+    return { kind: 'snarkjs', reason: a.reason };
+  }
   return { kind: 'native', reason: want ? 'ZKINFER_PROVER=native' : 'the native addon is built' };
 }
 
