@@ -431,42 +431,131 @@ struct Curve {
   static Jac pippenger(const Aff* bases, const std::vector<Term>& terms, int maxBits) {
     size_t m = terms.size();
     if (m == 0) return zero();
-    // The window width minimising (windows) x (additions into buckets + bucket sums).
+    // The window width minimising (windows) x (additions into buckets + summing the buckets,
+    // about 4 batched affine additions per bucket).
     int c = 1;
     double best = 1e300;
     for (int k = 1; k <= 16; k++) {
-      double cost = (double)((maxBits + k - 1) / k) * ((double)m + 2.0 * (double)(1u << k));
+      double cost = (double)((maxBits + k - 1) / k) * ((double)m + 4.0 * (double)(1u << k));
       if (cost < best) {
         best = cost;
         c = k;
       }
     }
     int nWindows = (maxBits + c - 1) / c;
-    std::vector<Jac> buckets((size_t)1 << c);
+    size_t nb = (size_t)1 << c;
+    std::vector<uint32_t> start(nb + 1), len(nb);
+    std::vector<uint32_t> digits(m);
+    std::vector<Aff> pts(m);
+    std::vector<E> den, pre;
+    std::vector<uint32_t> pairAt;
+    std::vector<uint8_t> kind;
     Jac r = zero();
     for (int w = nWindows - 1; w >= 0; w--) {
       for (int i = 0; i < c; i++) dbl(r, r);
-      for (auto& b : buckets) b = zero();
+      // Points by bucket (a counting sort), each negated where its scalar was.
+      std::fill(len.begin(), len.end(), 0);
       int bit = w * c;
-      for (const Term& t : terms) {
-        u64 d = digit(t.k, bit, c);
+      for (size_t j = 0; j < m; j++) len[digits[j] = (uint32_t)digit(terms[j].k, bit, c)]++;
+      start[0] = 0;
+      for (size_t d = 0; d < nb; d++) start[d + 1] = start[d] + (d == 0 ? 0 : len[d]);
+      len[0] = 0;
+      std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+      for (size_t j = 0; j < m; j++) {
+        uint32_t d = digits[j];
         if (!d) continue;
-        if (t.neg) {
-          Aff q = bases[t.i];
-          F::neg(q.y, q.y);
-          addMixed(buckets[d], buckets[d], q);
-        } else {
-          addMixed(buckets[d], buckets[d], bases[t.i]);
-        }
+        Aff& q = pts[fill[d]++];
+        q = bases[terms[j].i];
+        if (terms[j].neg) F::neg(q.y, q.y);
       }
+      bucketSums(pts, start, len, den, pre, pairAt, kind);
       Jac run = zero(), sum = zero();
-      for (size_t b = buckets.size() - 1; b >= 1; b--) {
-        add(run, run, buckets[b]);
+      for (size_t d = nb - 1; d >= 1; d--) {
+        if (len[d]) addMixed(run, run, pts[start[d]]);
         add(sum, sum, run);
       }
       add(r, r, sum);
     }
     return r;
+  }
+
+  // Reduces each bucket's points (pts[start[d] .. start[d] + len[d])) to their sum, in affine
+  // coordinates: rounds of pairwise additions, one field inversion per round for all pairs
+  // (Montgomery's batch inversion). An emptied bucket (P + -P) gets len 0.
+  static void bucketSums(std::vector<Aff>& pts, const std::vector<uint32_t>& start, std::vector<uint32_t>& len, std::vector<E>& den,
+                         std::vector<E>& pre, std::vector<uint32_t>& pairAt, std::vector<uint8_t>& kind) {
+    size_t nb = len.size();
+    for (;;) {
+      den.clear();
+      pairAt.clear();
+      kind.clear();
+      for (size_t d = 1; d < nb; d++) {
+        for (uint32_t j = 0; j + 1 < len[d]; j += 2) {
+          uint32_t i = start[d] + j;
+          const Aff &P = pts[i], &Q = pts[i + 1];
+          E t;
+          uint8_t k = 0;
+          if (F::eq(P.x, Q.x)) {
+            if (F::eq(P.y, Q.y)) {
+              k = 1;  // doubling: lambda = 3x^2 / 2y
+              F::dbl(t, P.y);
+            } else {
+              k = 2;  // P + -P
+              t = F::one();
+            }
+          } else {
+            F::sub(t, Q.x, P.x);
+          }
+          den.push_back(t);
+          pairAt.push_back(i);
+          kind.push_back(k);
+        }
+      }
+      size_t n = den.size();
+      if (n == 0) return;
+      pre.resize(n);
+      E acc = F::one();
+      for (size_t k = 0; k < n; k++) {
+        pre[k] = acc;
+        F::mul(acc, acc, den[k]);
+      }
+      E inv = F::inv(acc);
+      for (size_t k = n; k-- > 0;) {
+        E dinv;
+        F::mul(dinv, inv, pre[k]);
+        F::mul(inv, inv, den[k]);
+        if (kind[k] == 2) continue;
+        Aff& P = pts[pairAt[k]];
+        const Aff& Q = pts[pairAt[k] + 1];
+        E lambda, t, x3;
+        if (kind[k] == 0) {
+          F::sub(t, Q.y, P.y);
+        } else {
+          F::sqr(t, P.x);
+          E t3;
+          F::dbl(t3, t);
+          F::add(t, t3, t);
+        }
+        F::mul(lambda, t, dinv);
+        F::sqr(x3, lambda);
+        F::sub(x3, x3, P.x);
+        F::sub(x3, x3, Q.x);
+        F::sub(t, P.x, x3);
+        F::mul(t, lambda, t);
+        F::sub(P.y, t, P.y);
+        P.x = x3;
+      }
+      // Compact each bucket: the pair sums (less any P + -P), then an odd point left over.
+      size_t k = 0;
+      for (size_t d = 1; d < nb; d++) {
+        if (len[d] < 2) continue;
+        uint32_t out = 0;
+        for (uint32_t j = 0; j + 1 < len[d]; j += 2, k++)
+          if (kind[k] != 2) pts[start[d] + out++] = pts[start[d] + j];
+        if (len[d] & 1) pts[start[d] + out++] = pts[start[d] + len[d] - 1];
+        len[d] = out;
+      }
+    }
   }
 
   // sum k_i * P_i over affine bases (zero points skipped) and normal-form scalars in Fr.
