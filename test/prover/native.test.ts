@@ -4,13 +4,13 @@ import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadWitnessCalculator } from '../../src/circuit/index.ts';
-import { buildOnnx, parseInput } from '../../src/model/index.ts';
+import { buildOnnx, loadModel, parseInput } from '../../src/model/index.ts';
 import { compileModel, type CompiledModel, setupModel } from '../../src/pipeline/index.ts';
 import { chooseProver, NativeKey, nativeAddon, Prover } from '../../src/prover/index.ts';
 import type { CircuitSetup } from '../../src/prover/setup.ts';
 import { FIELD_ORDER, runReference } from '../../src/quant/index.ts';
 import { polynomial, rand, residualMlp } from '../helpers/dag.ts';
-import { LOAN_APPLICANT, LOAN_MODEL } from '../helpers/paths.ts';
+import { LOAN_APPLICANT, LOAN_MODEL, REPO } from '../helpers/paths.ts';
 
 /**
  * The native Groth16 prover against snarkjs, on the same witness of real circuits: both
@@ -25,7 +25,12 @@ interface Case {
   name: string;
   model: () => Promise<string>;
   input: (m: CompiledModel) => Promise<unknown>;
+  options?: (file: string) => Promise<Parameters<typeof compileModel>[1]>;
 }
+
+/** A committed sklearn fixture (test/fixtures/models/sklearn), calibrated on its own rows. */
+const SKLEARN = path.join(REPO, 'test', 'fixtures', 'models', 'sklearn');
+const sklearnRows = async (name: string): Promise<number[][]> => JSON.parse(await readFile(path.join(SKLEARN, `${name}.inputs.json`), 'utf8')).rows;
 
 let dir: string;
 beforeAll(async () => {
@@ -42,6 +47,16 @@ const CASES: Case[] = [
   { name: 'loan example', model: async () => LOAN_MODEL, input: async () => JSON.parse(await readFile(LOAN_APPLICANT, 'utf8')) },
   { name: 'residual MLP', model: graph('residual-mlp', residualMlp), input: async (m) => ({ input_data: [rand(m.ir.inputSize, 1.5)] }) },
   { name: 'polynomial features', model: graph('polynomial', polynomial), input: async (m) => ({ input_data: [rand(m.ir.inputSize, 1)] }) },
+  {
+    name: 'sklearn mlp_binary (committed fixture)',
+    model: async () => path.join(SKLEARN, 'mlp_binary.onnx'),
+    input: async () => (await sklearnRows('mlp_binary'))[0],
+    options: async (file) => {
+      const probe = (await loadModel(file)).ir;
+      const calibration = (await sklearnRows('mlp_binary')).map((r) => parseInput(r, probe));
+      return { calibration, settings: { scaleBits: 12, bits: 32 }, fidelity: false };
+    },
+  },
 ];
 
 /** The witness generator's input, as proveModel builds it (fixed salt and nonce). */
@@ -59,7 +74,8 @@ describe.skipIf(!built).each(CASES)('native prover: $name', (c) => {
   let key: NativeKey;
 
   beforeAll(async () => {
-    m = await compileModel(await c.model(), { fidelity: false });
+    const file = await c.model();
+    m = await compileModel(file, c.options ? await c.options(file) : { fidelity: false });
     setup = await setupModel(m);
     zkey = await readFile(setup.zkey);
     const calc = await loadWitnessCalculator(m.compiled.wasm);
