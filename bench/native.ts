@@ -108,7 +108,9 @@ export async function nativeBench(): Promise<string> {
     '|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
-    `Medians of ${RUNS} warm proofs (wall) and their mean CPU time, the process's whole CPU (snarkjs's worker threads included), Groth16 prove only: no witness, no verification. "proofs/min per core" is 60,000 / CPU ms: what one busy core proves in a minute. The Prover verifies every native proof with snarkjs before returning it (not timed here).`,
+    `Medians of ${RUNS} warm proofs (wall) and their mean CPU time, the process's whole CPU (snarkjs's worker threads included), ` +
+      'Groth16 prove only: no witness, no verification. "proofs/min per core" is 60,000 / CPU ms: what one busy core proves in a minute. ' +
+      'The Prover verifies every native proof with snarkjs before returning it (not timed here).',
     '<!-- native:end -->',
   ].join('\n');
 }
