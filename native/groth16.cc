@@ -421,6 +421,8 @@ struct Curve {
     Fe k;
   };
 
+  struct Table;
+
   static int bitLength(const Fe& k) {
     for (int w = 3; w >= 0; w--)
       if (k.v[w]) return w * 64 + 64 - __builtin_clzll(k.v[w]);
@@ -562,7 +564,7 @@ struct Curve {
   // Witness scalars are mostly small integers or small negatives (r - small): a scalar above
   // r/2 is replaced by r - k on the negated base, and the terms are grouped by bit length,
   // each group with its own window width, so small scalars cost few windows.
-  static Jac msm(const Aff* bases, const Fe* scalars, size_t n) {
+  static Jac msm(const Aff* bases, const Fe* scalars, size_t n, const Table* table = nullptr) {
     static const int LIMITS[3] = {64, 128, 254};
     std::vector<Term> groups[3];
     int maxBits[3] = {0, 0, 0};
@@ -590,8 +592,114 @@ struct Curve {
       if (bits > maxBits[g]) maxBits[g] = bits;
     }
     Jac r = ones;
+    if (table && table->n == n) {
+      std::vector<Term> all;
+      for (auto& g : groups) all.insert(all.end(), g.begin(), g.end());
+      add(r, r, pippengerTable(*table, all));
+      return r;
+    }
     for (int g = 0; g < 3; g++) add(r, r, pippenger(bases, groups[g], maxBits[g]));
     return r;
+  }
+
+  // Fixed bases (a warm proving key): pts[j * n + i] = 2^(c*j) * P_i, affine, for every window j.
+  // An MSM then puts every window's digits into one set of buckets: one bucket sum, no doublings.
+  struct Table {
+    int c = 0, windows = 0;
+    size_t n = 0;
+    std::vector<Aff> pts;
+  };
+
+  static int tableWidth(size_t n) {
+    int c = 8;
+    double best = 1e300;
+    for (int k = 6; k <= 16; k++) {
+      double cost = (double)((254 + k - 1) / k) * (double)n + 4.0 * (double)(1u << k);
+      if (cost < best) {
+        best = cost;
+        c = k;
+      }
+    }
+    return c;
+  }
+
+  static size_t tableBytes(size_t n) { return (size_t)((254 + tableWidth(n) - 1) / tableWidth(n)) * n * sizeof(Aff); }
+
+  static void buildTable(Table& t, const Aff* bases, size_t n) {
+    t.c = tableWidth(n);
+    t.windows = (254 + t.c - 1) / t.c;
+    t.n = n;
+    t.pts.resize((size_t)t.windows * n);
+    std::copy(bases, bases + n, t.pts.begin());
+    std::vector<Jac> row(n);
+    std::vector<E> pre(n);
+    for (int j = 1; j < t.windows; j++) {
+      const Aff* prev = &t.pts[(size_t)(j - 1) * n];
+      Aff* out = &t.pts[(size_t)j * n];
+      E acc = F::one();
+      for (size_t i = 0; i < n; i++) {
+        row[i] = fromAff(prev[i]);
+        for (int k = 0; k < t.c; k++) dbl(row[i], row[i]);
+        pre[i] = acc;
+        if (!isZero(row[i])) F::mul(acc, acc, row[i].z);
+      }
+      // Batch inversion of the z coordinates.
+      E inv = F::inv(acc);
+      for (size_t i = n; i-- > 0;) {
+        if (isZero(row[i])) {
+          out[i].x = F::zero();
+          out[i].y = F::zero();
+          continue;
+        }
+        E zi, zi2, zi3;
+        F::mul(zi, inv, pre[i]);
+        F::mul(inv, inv, row[i].z);
+        F::sqr(zi2, zi);
+        F::mul(zi3, zi2, zi);
+        F::mul(out[i].x, row[i].x, zi2);
+        F::mul(out[i].y, row[i].y, zi3);
+      }
+    }
+  }
+
+  static Jac pippengerTable(const Table& t, const std::vector<Term>& terms) {
+    int c = t.c;
+    size_t nb = (size_t)1 << c;
+    struct Add {
+      uint32_t d;
+      uint32_t at;
+      bool neg;
+    };
+    std::vector<Add> adds;
+    std::vector<uint32_t> len(nb, 0), start(nb + 1, 0);
+    for (const Term& term : terms) {
+      int windows = (bitLength(term.k) + c - 1) / c;
+      for (int j = 0; j < windows; j++) {
+        uint32_t d = (uint32_t)digit(term.k, j * c, c);
+        if (!d) continue;
+        adds.push_back(Add{d, (uint32_t)((size_t)j * t.n + term.i), term.neg});
+        len[d]++;
+      }
+    }
+    if (adds.empty()) return zero();
+    for (size_t d = 1; d < nb; d++) start[d + 1] = start[d] + len[d];
+    std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+    std::vector<Aff> pts(adds.size());
+    for (const Add& a : adds) {
+      Aff& q = pts[fill[a.d]++];
+      q = t.pts[a.at];
+      if (a.neg) F::neg(q.y, q.y);
+    }
+    std::vector<E> den, pre;
+    std::vector<uint32_t> pairAt;
+    std::vector<uint8_t> kind;
+    bucketSums(pts, start, len, den, pre, pairAt, kind);
+    Jac run = zero(), sum = zero();
+    for (size_t d = nb - 1; d >= 1; d--) {
+      if (len[d]) addMixed(run, run, pts[start[d]]);
+      add(sum, sum, run);
+    }
+    return sum;
   }
 };
 
@@ -682,6 +790,11 @@ struct ZKey {
   std::vector<Coef> coefs;
   std::vector<G1::Aff> A, B1, C, H;
   std::vector<G2::Aff> B2;
+  // Window tables of the fixed bases (see Curve::Table), within a memory budget.
+  // Built by the first proof, off the event loop.
+  G1::Table tA, tB1, tC, tH;
+  G2::Table tB2;
+  std::once_flag tablesBuilt;
 };
 
 struct Reader {
@@ -917,6 +1030,28 @@ static void runTasks(std::vector<std::function<void()>>& tasks, int nThreads) {
   for (auto& th : ts) th.join();
 }
 
+// The window tables of a key's fixed bases, biggest first, within 512 MiB per key.
+static void buildTables(ZKey& z, int nThreads) {
+  std::call_once(z.tablesBuilt, [&] {
+    size_t budget = (size_t)512 << 20;
+    std::vector<std::function<void()>> tasks;
+    auto g1 = [&](G1::Table& t, const std::vector<G1::Aff>& b) {
+      if (b.empty() || G1::tableBytes(b.size()) > budget) return;
+      budget -= G1::tableBytes(b.size());
+      tasks.push_back([&t, &b] { G1::buildTable(t, b.data(), b.size()); });
+    };
+    if (!z.B2.empty() && G2::tableBytes(z.B2.size()) <= budget) {
+      budget -= G2::tableBytes(z.B2.size());
+      tasks.push_back([&z] { G2::buildTable(z.tB2, z.B2.data(), z.B2.size()); });
+    }
+    g1(z.tH, z.H);
+    g1(z.tA, z.A);
+    g1(z.tC, z.C);
+    g1(z.tB1, z.B1);
+    runTasks(tasks, nThreads);
+  });
+}
+
 static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
   size_t n = z.domainSize;
   int power = 0;
@@ -959,11 +1094,11 @@ static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
   G1::Jac piA, pib1, piC, resH;
   G2::Jac piB;
   std::vector<std::function<void()>> tasks = {
-      [&] { resH = G1::msm(z.H.data(), h.data(), n); },
-      [&] { piB = G2::msm(z.B2.data(), w.data(), z.nVars); },
-      [&] { piA = G1::msm(z.A.data(), w.data(), z.nVars); },
-      [&] { pib1 = G1::msm(z.B1.data(), w.data(), z.nVars); },
-      [&] { piC = G1::msm(z.C.data(), w.data() + z.nPublic + 1, z.nVars - z.nPublic - 1); },
+      [&] { resH = G1::msm(z.H.data(), h.data(), n, &z.tH); },
+      [&] { piB = G2::msm(z.B2.data(), w.data(), z.nVars, &z.tB2); },
+      [&] { piA = G1::msm(z.A.data(), w.data(), z.nVars, &z.tA); },
+      [&] { pib1 = G1::msm(z.B1.data(), w.data(), z.nVars, &z.tB1); },
+      [&] { piC = G1::msm(z.C.data(), w.data() + z.nPublic + 1, z.nVars - z.nPublic - 1, &z.tC); },
   };
   runTasks(tasks, nThreads);
 
@@ -1080,6 +1215,7 @@ static void ExecuteProve(napi_env, void* data) {
   ProveJob* j = (ProveJob*)data;
   try {
     std::vector<Fe> w = parseWtns(j->wtns.data(), j->wtns.size(), j->key->nVars);
+    buildTables(*j->key, j->threads);
     j->out = prove(*j->key, w, j->threads);
   } catch (const std::exception& e) {
     j->error = e.what();
