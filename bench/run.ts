@@ -1,4 +1,4 @@
-// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees", "private", "explain", "startup" or "ptau">]
+// npm run bench [-- --compile-only] [-- --only <name substring, "service", "lists", "audit", "ceremony", "browser", "trees", "private", "explain", "startup", "native" or "ptau">]
 // Runs each model in its own process and prints markdown tables; also writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { treesBench } from './trees.ts';
 import { privateBench } from './private.ts';
 import { explainBench } from './explain.ts';
 import { startupBench } from './startup.ts';
+import { nativeBench } from './native.ts';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -168,6 +169,10 @@ if (!compileOnly && (!only || 'startup'.includes(only))) {
   process.stderr.write('startup ...\n');
   lines.push(await startupBench(), '');
 }
+if (!compileOnly && (!only || 'native'.includes(only))) {
+  process.stderr.write('native prover ...\n');
+  lines.push(await nativeBench(), '');
+}
 if (!compileOnly && (!only || 'ptau'.includes(only))) {
   process.stderr.write('development ptau ...\n');
   lines.push(await devPtauBench(), '');
@@ -180,7 +185,7 @@ const text = lines.join('\n');
 process.stdout.write(text + '\n');
 if (!only) await writeFile(resultsFile, text + '\n');
 // The tree or private-model section alone replaces its own part of the file.
-if ((only === 'trees' || only === 'private' || only === 'explain' || only === 'startup') && existsSync(resultsFile)) {
+if ((only === 'trees' || only === 'private' || only === 'explain' || only === 'startup' || only === 'native') && existsSync(resultsFile)) {
   const section = new RegExp(`<!-- ${only}:start[\\s\\S]*?<!-- ${only}:end -->`).exec(text)?.[0];
   const old = await readFile(resultsFile, 'utf8');
   const marked = new RegExp(`<!-- ${only}:start[\\s\\S]*?<!-- ${only}:end -->`);

@@ -4,3 +4,4 @@ export * from './dev-ptau.ts';
 export * from './prover.ts';
 export * from './ptau.ts';
 export * from './setup.ts';
+export * from './native.ts';

@@ -5,6 +5,7 @@ import { loadWitnessCalculator, type CompiledCircuit, type LoadedWitnessCalculat
 import { ZkinferError } from '../core/errors.ts';
 import type { CircuitSetup } from './setup.ts';
 import { sha256Bytes } from '../core/hash.ts';
+import { chooseProver, NativeKey, type ProverKind } from './native.ts';
 
 export interface ProofTimings {
   witnessMs: number;
@@ -16,6 +17,13 @@ export interface RawProof {
   proof: Groth16Proof;
   publicSignals: string[];
   timings: ProofTimings;
+  /** Which Groth16 prover made the proof (snarkjs verified it either way). */
+  prover: ProverKind;
+}
+
+export interface ProverOptions {
+  /** native (the addon, when built) or snarkjs; default: ZKINFER_PROVER, else native when the addon loads. */
+  prover?: ProverKind;
 }
 
 /**
@@ -27,11 +35,17 @@ export class Prover {
     private readonly zkey: Uint8Array,
     private readonly calc: LoadedWitnessCalculator,
     readonly setup: CircuitSetup,
+    private readonly native: NativeKey | undefined,
     private readonly wasmBytes: number,
   ) {}
 
+  /** The prover this instance uses: native when its key loaded into the addon, else snarkjs. */
+  get kind(): ProverKind {
+    return this.native ? 'native' : 'snarkjs';
+  }
+
   /** Loads a circuit's artifacts, refusing any whose hash differs from the setup record. */
-  static async load(compiled: CompiledCircuit, setup: CircuitSetup): Promise<Prover> {
+  static async load(compiled: CompiledCircuit, setup: CircuitSetup, options: ProverOptions = {}): Promise<Prover> {
     const [zkey, wasm] = await Promise.all([readFile(setup.zkey), readFile(compiled.wasm)]);
     const check = (what: string, bytes: Uint8Array, want: string) => {
       const got = sha256Bytes(bytes);
@@ -44,12 +58,31 @@ export class Prover {
     };
     check('zkey', zkey, setup.provenance.zkeySha256);
     check('wasm', wasm, setup.provenance.wasmSha256);
-    return new Prover(zkey, await loadWitnessCalculator(compiled.wasm, wasm), setup, wasm.byteLength);
+    const calc = await loadWitnessCalculator(compiled.wasm, wasm);
+    const kind = options.prover ?? chooseProver().kind;
+    let native: NativeKey | undefined;
+    if (kind === 'native') {
+      // A key the native prover cannot read (another curve, a layout it refuses) is proved by snarkjs.
+      let k: NativeKey | { reason: string };
+      try {
+        k = NativeKey.load(zkey);
+      } catch (e) {
+        k = { reason: `the native prover refused the zkey: ${(e as Error).message}` };
+      }
+      if (k instanceof NativeKey) native = k;
+      else if (options.prover === 'native') throw new Error(`the native prover was asked for, but ${k.reason}`);
+    }
+    return new Prover(zkey, calc, setup, native, wasm.byteLength);
   }
 
-  /** Memory this prover holds, as counted for the warm-prover budget: its proving key and witness generator's bytes. */
+  /**
+   * Memory this prover holds, as counted for the warm-prover budget: its proving key and
+   * witness generator's bytes, and with the native prover its parsed copy of the key plus an
+   * upper bound of the window tables it builds (at most 32 times the key, at most 512 MiB).
+   */
   get bytes(): number {
-    return this.zkey.byteLength + this.wasmBytes;
+    const key = this.zkey.byteLength;
+    return key + this.wasmBytes + (this.native ? key + Math.min(512 * 2 ** 20, 32 * key) : 0);
   }
 
   /** Witness, Groth16 proof, and a verification of that proof before it is returned. */
@@ -57,11 +90,18 @@ export class Prover {
     const t0 = performance.now();
     const wtns = await this.calc.wtns(input);
     const t1 = performance.now();
-    const { proof, publicSignals } = await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns });
+    let made: ProverKind = this.kind;
+    let out: { proof: Groth16Proof; publicSignals: string[] } | undefined;
+    if (this.native) {
+      // A native failure (not a wrong proof: that is refused below) falls back to snarkjs.
+      out = await this.native.prove(wtns).catch(() => undefined);
+      if (!out) made = 'snarkjs';
+    }
+    const { proof, publicSignals } = out ?? (await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns }));
     const t2 = performance.now();
     const ok = await snarkjs.groth16.verify(this.setup.vkey, publicSignals, proof);
     const t3 = performance.now();
-    if (!ok) throw new Error('the proof just made does not verify: refusing to return it');
-    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 } };
+    if (!ok) throw new Error(`the proof just made (${made} prover) does not verify: refusing to return it`);
+    return { proof, publicSignals, timings: { witnessMs: t1 - t0, proveMs: t2 - t1, verifyMs: t3 - t2 }, prover: made };
   }
 }
