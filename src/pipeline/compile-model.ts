@@ -17,7 +17,7 @@ import { PACK_BITS } from '../fixed/pack.ts';
 import { activationBits } from '../fixed/settings.ts';
 import {
   checkCircuitSize,
-  DEFAULT_SETTINGS,
+  resolveSettings,
   fidelityReport,
   type FidelityReport,
   type FidelityHints,
@@ -42,6 +42,8 @@ export interface CompileOptions {
   publicInput?: boolean;
   /** Skip the fidelity report (the proving path does not need it). */
   fidelity?: boolean;
+  /** The fidelity report warns when the relative error on the outputs exceeds this fraction (default 0.01). */
+  maxRelativeError?: number;
   /** What the fidelity warnings tell the reader to do (CLI flags by default; the service names its upload fields). */
   fidelityHints?: FidelityHints;
   /**
@@ -192,14 +194,38 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
   const lim = 2 ** (activationBits(st) - 1) / 2 ** st.scaleBits;
   const lo: number[] = [];
   const hi: number[] = [];
+  const ranged: boolean[] = [];
   for (const inp of ir.inputs) {
     for (let k = 0; k < inp.size; k++) {
       const i = inp.offset + k;
       const d = declared[inp.name];
       lo.push(d ? d[0] : observed ? observed.lo[i] : -lim);
       hi.push(d ? d[1] : observed ? observed.hi[i] : lim - 2 ** -st.scaleBits);
+      ranged.push(d !== undefined || observed !== null);
     }
   }
+  return inputQuantFromFeatures(ir, st, lo, hi, ranged);
+}
+
+/**
+ * The per-feature quantization a model compiled with `from` would have with settings `to`:
+ * the same ranges (a feature without one keeps the new default scale and width). For the
+ * fidelity report's search of settings, when only the stored quantization is known.
+ */
+export function inputQuantAt(ir: ModelIR, iq: InputQuant | null, from: QuantSettings, to: QuantSettings): InputQuant | null {
+  if (!iq) return null;
+  const lim = 2 ** (activationBits(from) - 1) / 2 ** from.scaleBits;
+  const ranged = iq.lo.map(
+    (l, i) => !(iq.scaleBits[i] === from.scaleBits && iq.bits[i] === activationBits(from) && l === -lim && iq.hi[i] === lim - 2 ** -from.scaleBits),
+  );
+  const dflt = 2 ** (activationBits(to) - 1) / 2 ** to.scaleBits;
+  const lo = iq.lo.map((l, i) => (ranged[i] ? l : -dflt));
+  const hi = iq.hi.map((h, i) => (ranged[i] ? h : dflt - 2 ** -to.scaleBits));
+  return inputQuantFromFeatures(ir, to, lo, hi, ranged);
+}
+
+/** Per-feature scale and width from per-feature ranges; a feature not `ranged` keeps the model's scale and full width. */
+function inputQuantFromFeatures(ir: ModelIR, st: QuantSettings, lo: number[], hi: number[], ranged: boolean[]): InputQuant | null {
   const name = (i: number) => {
     const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
     return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
@@ -207,8 +233,7 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
   const iq = inputQuantFromRanges(lo, hi, st, name);
   // A feature nobody gave a range for keeps exactly the default scale and width.
   for (let i = 0; i < lo.length; i++) {
-    const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
-    if (!declared[inp.name] && !observed) {
+    if (!ranged[i]) {
       iq.scaleBits[i] = st.scaleBits;
       iq.bits[i] = activationBits(st);
     }
@@ -272,7 +297,7 @@ export async function compileLoaded(
   loaded: LoadedModel,
   opts: CompileOptions & { floatModel?: (x: ArrayLike<number>) => Promise<ArrayLike<number>>; modelPath?: string } = {},
 ): Promise<CompiledModel> {
-  const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const settings: QuantSettings = resolveSettings(opts.settings);
   const inputQuant = opts.inputQuant !== undefined ? opts.inputQuant : inputQuantOf(loaded.ir, settings, opts);
   const priv = opts.visibility === 'private';
   if (opts.visibility !== undefined && opts.visibility !== 'public' && !priv)
@@ -330,8 +355,15 @@ export async function compileLoaded(
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
     const calibrated = !given && opts.calibration !== undefined && opts.calibration.length > 0;
     const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
+    // Other settings for the same model, ranges and limits: what a relative-error warning suggests is tried, not guessed.
+    const requantize = (st: QuantSettings) => {
+      const iq = opts.inputQuant !== undefined ? inputQuantAt(loaded.ir, inputQuant, settings, st) : inputQuantOf(loaded.ir, st, opts);
+      const limits = modelLimits(opts.limits);
+      checkCircuitSize(loaded.ir, st, limits, iq ?? undefined, { private: priv, explain: explainSettings ?? undefined });
+      return quantizeModel(loaded.ir, st, iq ?? undefined, { private: priv });
+    };
     fidelity = {
-      ...(await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints)),
+      ...(await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints, { maxRelativeError: opts.maxRelativeError, requantize })),
       inputs: given ? 'given' : calibrated ? 'calibration' : 'random',
     };
   }
