@@ -1,4 +1,8 @@
 import type { CompiledModel } from '../pipeline/index.ts';
+import { TAIL_MARGIN } from '../fixed/input-quant.ts';
+
+/** At most 6 significant digits. */
+const num = (v: number) => String(Number(v.toPrecision(6)));
 
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -56,9 +60,16 @@ function inputQuantLines(m: CompiledModel): string[] {
   const iq = m.quantized.inputQuant;
   if (!iq) return [];
   const names = m.ir.inputs.flatMap((inp) => Array.from({ length: inp.size }, (_, k) => (inp.size === 1 ? inp.name : `${inp.name}[${k}]`)));
-  const lines = names
-    .slice(0, 12)
-    .map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`);
+  const cal = new Map((m.calibration?.features ?? []).map((f) => [f.name, f]));
+  const lines = names.slice(0, 12).map((n, i) => {
+    const c = cal.get(n);
+    const seen = c ? `observed [${num(c.observed[0])}, ${num(c.observed[1])}]${c.truncated ? ` (truncated at the ${c.truncated.side}?)` : ''}, ` : '';
+    return `  ${n}: ${seen}range [${num(iq.lo[i])}, ${num(iq.hi[i])}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`;
+  });
   if (names.length > 12) lines.push(`  ... and ${names.length - 12} more`);
-  return ['per-feature inputs:', ...lines];
+  const head = m.calibration
+    ? `per-feature inputs (from ${m.calibration.rows} calibration rows, each range widened past the data's tails by ` +
+      `${TAIL_MARGIN} x its distance from the 90th percentile, then 25% head-room in the width):`
+    : 'per-feature inputs:';
+  return [head, ...lines];
 }

@@ -12,7 +12,7 @@ import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime 
 import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../bundle/descriptor.ts';
 import { sha256Text } from '../core/hash.ts';
 import { ZkinferError } from '../core/errors.ts';
-import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../fixed/input-quant.ts';
+import { calibratedRanges, type InputQuant, inputQuantFromRanges, isDefaultInputQuant, oneHotGroups } from '../fixed/input-quant.ts';
 import { PACK_BITS } from '../fixed/pack.ts';
 import { activationBits } from '../fixed/settings.ts';
 import {
@@ -32,6 +32,8 @@ import {
   explainSpecOf,
 } from '../quant/index.ts';
 import { sha256Hex } from '../core/hash.ts';
+import { CLI_FIDELITY_HINTS } from '../quant/fidelity.ts';
+import { type CalibrationSummary, calibrationSummary } from './calibration-summary.ts';
 
 export interface CompileOptions {
   settings?: Partial<QuantSettings>;
@@ -98,6 +100,8 @@ export interface CompiledModel {
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
   fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
+  /** With calibration rows: each calibrated feature's observed and widened range, and warnings about truncated data. */
+  calibration?: CalibrationSummary;
   /** A private model's parameter witness and blinding: the prover's secret inputs. Absent for a public model. */
   secret?: { params: bigint[]; blinding: bigint };
   /** The quantized reasons and fairness spec, when the model proves them. */
@@ -190,7 +194,9 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
       throw new ZkinferError('SETTINGS', `--input-range names "${k}", which has categorical columns: a category has no range`, k);
   }
   if (!opts.calibration?.length && Object.keys(declared).length === 0) return null;
-  const observed = opts.calibration?.length ? observedRanges(opts.calibration, ir.inputSize) : null;
+  // Calibrated ranges are widened past the data's tails (TAIL_MARGIN), so the next applicant above the sample's largest still fits.
+  const calibrated = opts.calibration?.length ? calibratedRanges(opts.calibration, ir.inputSize) : null;
+  const observed = calibrated ? { lo: calibrated.map((c) => c.lo), hi: calibrated.map((c) => c.hi) } : null;
   const lim = 2 ** (activationBits(st) - 1) / 2 ** st.scaleBits;
   const lo: number[] = [];
   const hi: number[] = [];
@@ -362,11 +368,14 @@ export async function compileLoaded(
       checkCircuitSize(loaded.ir, st, limits, iq ?? undefined, { private: priv, explain: explainSettings ?? undefined });
       return quantizeModel(loaded.ir, st, iq ?? undefined, { private: priv });
     };
-    fidelity = {
-      ...(await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints, { maxRelativeError: opts.maxRelativeError, requantize })),
-      inputs: given ? 'given' : calibrated ? 'calibration' : 'random',
-    };
+    const report = await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints, { maxRelativeError: opts.maxRelativeError, requantize });
+    fidelity = { ...report, inputs: given ? 'given' : calibrated ? 'calibration' : 'random' };
   }
+  // What calibration made of the data (the ranges it widened, data that look truncated): the warnings go in the report.
+  const calibration = opts.calibration?.length
+    ? calibrationSummary(loaded.ir, opts.calibration, opts.inputRanges ?? {}, opts.fidelityHints ?? CLI_FIDELITY_HINTS)
+    : undefined;
+  if (fidelity && calibration) fidelity.warnings.push(...calibration.warnings.map((w) => `calibration: ${w}`));
   return {
     modelPath: opts.modelPath ?? '',
     modelId,
@@ -379,6 +388,7 @@ export async function compileLoaded(
     circuit,
     compiled,
     fidelity,
+    ...(calibration ? { calibration } : {}),
     ...(params ? { secret: { params, blinding: blinding! } } : {}),
     ...(explain ? { explain } : {}),
   };

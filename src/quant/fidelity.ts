@@ -47,12 +47,15 @@ export interface FidelityHints {
   scale: string;
   /** How to give these settings. */
   settings: (st: QuantSettings) => string;
+  /** How to declare a graph input's range. */
+  declare: (input: string) => string;
 }
 
 export const CLI_FIDELITY_HINTS: FidelityHints = {
   ranges: 'give --calibration or --input-range',
   scale: 'raise --scale',
   settings: (st) => `--scale ${st.scaleBits} --bits ${st.bits}`,
+  declare: (input) => `--input-range ${input}=lo:hi`,
 };
 
 /** Relative error on the outputs above which the report warns (1%), unless told otherwise. */

@@ -26,6 +26,7 @@ export const REST_FIDELITY_HINTS: FidelityHints = {
   ranges: 'upload real inputs in the "calibration" file field, or declare "inputRange" fields',
   scale: 'raise the "scale" upload field',
   settings: (st) => `upload fields "scale" ${st.scaleBits} and "bits" ${st.bits}`,
+  declare: (input) => `an "inputRange" field ${input}=lo:hi`,
 };
 
 /** What a worker applies to every job: the same limits the upload was checked with. */
