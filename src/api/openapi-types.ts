@@ -1766,6 +1766,8 @@ export interface paths {
                             };
                             /** @description host:pid of the worker that made the proof */
                             worker?: string;
+                            /** @description prover-side notes, not proven and not in the bundle: an input feature so close to a tree split that rounding it to its grid may decide the split otherwise than float (onnxruntime) */
+                            warnings?: string[];
                             /** @description the model's key version the proof was made with */
                             modelVersion?: number;
                             /** @description the proof bundle (schemas/proof-bundle.schema.json) once done */
@@ -4261,6 +4263,8 @@ export interface components {
             };
             /** @description host:pid of the worker that made the proof */
             worker?: string;
+            /** @description prover-side notes, not proven and not in the bundle: an input feature so close to a tree split that rounding it to its grid may decide the split otherwise than float (onnxruntime) */
+            warnings?: string[];
             /** @description the model's key version the proof was made with */
             modelVersion?: number;
             /** @description the proof bundle (schemas/proof-bundle.schema.json) once done */

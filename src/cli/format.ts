@@ -51,6 +51,12 @@ export function formatCompileReport(m: CompiledModel): string {
     }
     if (f.decisionFlips !== null && f.compared > 0) lines.push(`  decision flips ${f.decisionFlips} (${((f.flipRate ?? 0) * 100).toFixed(2)}%)`);
     if (f.outOfRange > 0) lines.push(`  ${f.outOfRange} input(s) out of range, first: ${f.firstOutOfRange}`);
+    if (f.splitMargins?.length) {
+      lines.push('  tree splits: an input farther than this from every threshold of its feature is split as in float (prove warns when closer):');
+      for (const s of f.splitMargins.slice(0, 12))
+        lines.push(`    ${s.feature}: ${s.thresholds} threshold(s), grid 2^-${s.scaleBits}, decided as in float beyond ${Number(s.margin.toPrecision(3))}`);
+      if (f.splitMargins.length > 12) lines.push(`    ... and ${f.splitMargins.length - 12} more`);
+    }
   }
   return lines.join('\n');
 }

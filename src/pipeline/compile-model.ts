@@ -33,6 +33,7 @@ import {
 } from '../quant/index.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { CLI_FIDELITY_HINTS } from '../quant/fidelity.ts';
+import { type SplitMargin, splitMargins } from '../quant/tree-splits.ts';
 import { type CalibrationSummary, calibrationSummary } from './calibration-summary.ts';
 
 export interface CompileOptions {
@@ -99,7 +100,7 @@ export interface CompiledModel {
   /** The proof circuit (model + input commitment + nonce); `plan` covers the model part. */
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
-  fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
+  fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random'; splitMargins?: SplitMargin[] }) | null;
   /** With calibration rows: each calibrated feature's observed and widened range, and warnings about truncated data. */
   calibration?: CalibrationSummary;
   /** A private model's parameter witness and blinding: the prover's secret inputs. Absent for a public model. */
@@ -369,7 +370,9 @@ export async function compileLoaded(
       return quantizeModel(loaded.ir, st, iq ?? undefined, { private: priv });
     };
     const report = await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints, { maxRelativeError: opts.maxRelativeError, requantize });
-    fidelity = { ...report, inputs: given ? 'given' : calibrated ? 'calibration' : 'random' };
+    // A first tree ensemble: per feature, how far from a threshold an input must lie to be split as in float.
+    const margins = splitMargins(loaded.ir, quantized);
+    fidelity = { ...report, inputs: given ? 'given' : calibrated ? 'calibration' : 'random', ...(margins.length ? { splitMargins: margins } : {}) };
   }
   // What calibration made of the data (the ranges it widened, data that look truncated): the warnings go in the report.
   const calibration = opts.calibration?.length

@@ -256,6 +256,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
         modelVersion: version,
         worker: `${hostname()}:${process.pid}`,
         timings: { ...r.timings, totalMs: performance.now() - t0 },
+        ...(r.warnings.length ? { warnings: r.warnings } : {}),
       });
     } catch (e) {
       if (deterministic(e)) {

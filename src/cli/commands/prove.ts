@@ -62,10 +62,19 @@ export function proveCommand(program: Command): void {
         const t = r.timings;
         progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
         if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');
+        for (const w of r.warnings) progress(`WARNING: ${w}`);
         const out = r.bundle.outputs;
         process.stdout.write(
           JSON.stringify(
-            { bundle: o.output, receipt: receiptFile, modelId: m.modelId, outputs: out.values, decision: out.decision, probability: out.probability },
+            {
+              bundle: o.output,
+              receipt: receiptFile,
+              modelId: m.modelId,
+              outputs: out.values,
+              decision: out.decision,
+              probability: out.probability,
+              ...(r.warnings.length ? { warnings: r.warnings } : {}),
+            },
             null,
             2,
           ) + '\n',
