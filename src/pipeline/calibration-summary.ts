@@ -1,4 +1,4 @@
-import { calibratedRanges, oneHotGroups, TAIL_MARGIN } from '../fixed/input-quant.ts';
+import { calibratedRanges, type InputQuant, oneHotGroups, TAIL_MARGIN } from '../fixed/input-quant.ts';
 import type { ModelIR } from '../model/index.ts';
 import type { FidelityHints } from '../quant/fidelity.ts';
 
@@ -11,12 +11,17 @@ export interface CalibrationSummary {
   warnings: string[];
 }
 
-/** Each calibrated feature's observed and widened range (TAIL_MARGIN), and a warning for each that looks truncated. */
+/**
+ * Each calibrated feature's observed and widened range (TAIL_MARGIN), and a warning for each
+ * that looks truncated. With `stored` (the quantization an upload fixed), only the features
+ * whose stored range is the one these rows give (not declared, not sized from other rows).
+ */
 export function calibrationSummary(
   ir: Pick<ModelIR, 'inputs' | 'inputSize'>,
   rows: ArrayLike<number>[],
   declared: Record<string, unknown>,
   hints: FidelityHints,
+  stored: InputQuant | null = null,
 ): CalibrationSummary {
   const ranges = calibratedRanges(rows, ir.inputSize);
   const oneHot = new Set(oneHotGroups(ir.inputs).flatMap((g) => Array.from({ length: g.size }, (_, k) => g.start + k)));
@@ -28,6 +33,8 @@ export function calibrationSummary(
       const i = inp.offset + k;
       if (oneHot.has(i)) continue;
       const c = ranges[i];
+      // A quantization fixed earlier (a service upload, from all its rows and declared ranges): only the features these rows sized.
+      if (stored && (stored.lo[i] !== c.lo || stored.hi[i] !== c.hi)) continue;
       const name = inp.size === 1 ? inp.name : `${inp.name}[${k}]`;
       features.push({ name, observed: [c.observedLo, c.observedHi], range: [c.lo, c.hi], ...(c.truncated ? { truncated: c.truncated } : {}) });
       if (!c.truncated) continue;

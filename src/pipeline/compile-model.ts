@@ -376,7 +376,13 @@ export async function compileLoaded(
   }
   // What calibration made of the data (the ranges it widened, data that look truncated): the warnings go in the report.
   const calibration = opts.calibration?.length
-    ? calibrationSummary(loaded.ir, opts.calibration, opts.inputRanges ?? {}, opts.fidelityHints ?? CLI_FIDELITY_HINTS)
+    ? calibrationSummary(
+        loaded.ir,
+        opts.calibration,
+        opts.inputRanges ?? {},
+        opts.fidelityHints ?? CLI_FIDELITY_HINTS,
+        opts.inputQuant !== undefined ? (opts.inputQuant ?? { scaleBits: [], bits: [], lo: [], hi: [] }) : null,
+      )
     : undefined;
   if (fidelity && calibration) fidelity.warnings.push(...calibration.warnings.map((w) => `calibration: ${w}`));
   return {

@@ -100,6 +100,16 @@ describe('calibration margins', () => {
     const declared = await compileModel(model, { calibration: rows, inputRanges: { income: [0, 250_000] } });
     expect(declared.fidelity!.warnings.join()).not.toMatch(/truncated/);
     expect(declared.quantized.inputQuant!.hi[0]).toBe(250_000);
+    // A service compile: the quantization the upload fixed, the kept rows for the report, and its warnings in the upload's words.
+    const { ir } = await loadModel(model);
+    const { REST_FIDELITY_HINTS } = await import('../../src/queue/processors.ts');
+    const stored = inputQuantOf(ir, DEFAULT_SETTINGS, { calibration: rows });
+    const worker = await compileModel(model, { inputQuant: stored, calibration: rows, fidelityHints: REST_FIDELITY_HINTS });
+    expect(worker.fidelity!.warnings.join()).toMatch(/income: .* the data look truncated .* declare the real range with an "inputRange" field income=lo:hi/);
+    // Declared at upload: the stored range is the tenant's, and nothing is said about it.
+    const storedDeclared = inputQuantOf(ir, DEFAULT_SETTINGS, { calibration: rows, inputRanges: { income: [0, 250_000] } });
+    const worker2 = await compileModel(model, { inputQuant: storedDeclared, calibration: rows, fidelityHints: REST_FIDELITY_HINTS });
+    expect(worker2.fidelity!.warnings.join()).not.toMatch(/truncated/);
   });
 
   it('a feature with many rows at its largest value but few distinct values is not truncated data', () => {
