@@ -32,6 +32,8 @@ export const REST_FIDELITY_HINTS: FidelityHints = {
 /** What a worker applies to every job: the same limits the upload was checked with. */
 export interface ProcessorOptions {
   limits?: Partial<ModelLimits>;
+  /** The fidelity report's relative-error threshold (ZKINFER_MAX_RELATIVE_ERROR; default 1%). */
+  maxRelativeError?: number;
   maxPtauPower?: number;
   /**
    * The phase 1 settings (ZKINFER_MODE, ZKINFER_PTAU, ZKINFER_PTAU_SHA256,
@@ -139,6 +141,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
           // Only for the fidelity report: the input quantization above is what the upload fixed.
           ...(calibration ? { calibration } : {}),
           fidelityHints: REST_FIDELITY_HINTS,
+          ...(opts.maxRelativeError !== undefined ? { maxRelativeError: opts.maxRelativeError } : {}),
         });
         if (m.modelId !== rec.id) {
           throw new ZkinferError(

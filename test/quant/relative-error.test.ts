@@ -104,6 +104,15 @@ describe('relative error warnings with computed suggestions', () => {
   });
 });
 
+describe('the service threshold', () => {
+  it("ZKINFER_MAX_RELATIVE_ERROR sets the REST compiles' threshold, a fraction between 0 and 1", async () => {
+    const { loadConfig } = await import('../../src/service/config.ts');
+    expect(loadConfig({}).maxRelativeError).toBe(0.01);
+    expect(loadConfig({ ZKINFER_MAX_RELATIVE_ERROR: '0.05' }).maxRelativeError).toBe(0.05);
+    expect(() => loadConfig({ ZKINFER_MAX_RELATIVE_ERROR: '5' })).toThrow(/ZKINFER_MAX_RELATIVE_ERROR must be a fraction between 0 and 1/);
+  });
+});
+
 describe('the settings search keeps the per-feature ranges', () => {
   it('a stored input quantization, moved to other settings, is what the same calibration gives there', async () => {
     const { inputQuantAt, inputQuantOf } = await import('../../src/pipeline/index.ts');
