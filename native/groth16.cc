@@ -790,11 +790,14 @@ struct ZKey {
   std::vector<Coef> coefs;
   std::vector<G1::Aff> A, B1, C, H;
   std::vector<G2::Aff> B2;
-  // Window tables of the fixed bases (see Curve::Table), within a memory budget.
-  // Built by the first proof, off the event loop.
+  // Window tables of the fixed bases (see Curve::Table), within a memory budget. Built by
+  // the key's second proof, off the event loop (a key proved once, as by a one-shot CLI call,
+  // never pays for them), and used only once complete: tablesReady is set after the build.
   G1::Table tA, tB1, tC, tH;
   G2::Table tB2;
   std::once_flag tablesBuilt;
+  std::atomic<bool> tablesReady{false};
+  std::atomic<uint32_t> proofs{0};
 };
 
 struct Reader {
@@ -1049,6 +1052,7 @@ static void buildTables(ZKey& z, int nThreads) {
     g1(z.tC, z.C);
     g1(z.tB1, z.B1);
     runTasks(tasks, nThreads);
+    z.tablesReady.store(true, std::memory_order_release);
   });
 }
 
@@ -1093,12 +1097,14 @@ static ProofOut prove(const ZKey& z, const std::vector<Fe>& w, int nThreads) {
   // The five MSMs as tasks on nThreads threads, the costliest first.
   G1::Jac piA, pib1, piC, resH;
   G2::Jac piB;
+  const bool tables = z.tablesReady.load(std::memory_order_acquire);
+  auto t1 = [&](const G1::Table& t) { return tables ? &t : nullptr; };
   std::vector<std::function<void()>> tasks = {
-      [&] { resH = G1::msm(z.H.data(), h.data(), n, &z.tH); },
-      [&] { piB = G2::msm(z.B2.data(), w.data(), z.nVars, &z.tB2); },
-      [&] { piA = G1::msm(z.A.data(), w.data(), z.nVars, &z.tA); },
-      [&] { pib1 = G1::msm(z.B1.data(), w.data(), z.nVars, &z.tB1); },
-      [&] { piC = G1::msm(z.C.data(), w.data() + z.nPublic + 1, z.nVars - z.nPublic - 1, &z.tC); },
+      [&] { resH = G1::msm(z.H.data(), h.data(), n, t1(z.tH)); },
+      [&] { piB = G2::msm(z.B2.data(), w.data(), z.nVars, tables ? &z.tB2 : nullptr); },
+      [&] { piA = G1::msm(z.A.data(), w.data(), z.nVars, t1(z.tA)); },
+      [&] { pib1 = G1::msm(z.B1.data(), w.data(), z.nVars, t1(z.tB1)); },
+      [&] { piC = G1::msm(z.C.data(), w.data() + z.nPublic + 1, z.nVars - z.nPublic - 1, t1(z.tC)); },
   };
   runTasks(tasks, nThreads);
 
@@ -1215,7 +1221,7 @@ static void ExecuteProve(napi_env, void* data) {
   ProveJob* j = (ProveJob*)data;
   try {
     std::vector<Fe> w = parseWtns(j->wtns.data(), j->wtns.size(), j->key->nVars);
-    buildTables(*j->key, j->threads);
+    if (j->key->proofs.fetch_add(1) >= 1) buildTables(*j->key, j->threads);
     j->out = prove(*j->key, w, j->threads);
   } catch (const std::exception& e) {
     j->error = e.what();

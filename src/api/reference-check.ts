@@ -3,7 +3,7 @@
 // at submit with a 400 naming the layer, not accepted and failed by the prover later.
 import { artifactStore } from '../core/artifact-store.ts';
 import { isZkinferError } from '../core/errors.ts';
-import { DEFAULT_SETTINGS } from '../fixed/settings.ts';
+import { resolveSettings } from '../fixed/settings.ts';
 import type { ModelLimits } from '../model/limits.ts';
 import { parseInput } from '../model/parse-input.ts';
 import { loadModelIsolated } from '../pipeline/load-isolated.ts';
@@ -38,7 +38,7 @@ export class ReferenceCheck {
       // Several API nodes: the upload may have been stored by another one.
       await artifactStore().materialize(uploadDir(rec.id));
       const loaded = await loadModelIsolated(uploadFile(rec.id, rec.fileName), { limits: this.limits });
-      const settings = { ...DEFAULT_SETTINGS, ...rec.settings };
+      const settings = resolveSettings(rec.settings);
       return { ir: loaded.ir, quantized: quantizeModel(loaded.ir, settings, rec.inputQuant ?? undefined) };
     })();
     this.models.set(rec.id, p);

@@ -309,6 +309,13 @@ export const ProofSchema = Type.Object(
     updatedAt: Type.String(),
     timings: Type.Optional(Type.Object({ witnessMs: Type.Number(), proveMs: Type.Number(), verifyMs: Type.Number(), totalMs: Type.Number() })),
     worker: Type.Optional(Type.String({ description: 'host:pid of the worker that made the proof' })),
+    warnings: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'prover-side notes, not proven and not in the bundle: an input feature so close to a tree split that rounding it to its grid ' +
+          'may decide the split otherwise than float (onnxruntime)',
+      }),
+    ),
     modelVersion: Type.Optional(Type.Integer({ description: "the model's key version the proof was made with" })),
     bundle: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'the proof bundle (schemas/proof-bundle.schema.json) once done' })),
   },

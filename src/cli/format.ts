@@ -1,4 +1,8 @@
 import type { CompiledModel } from '../pipeline/index.ts';
+import { TAIL_MARGIN } from '../fixed/input-quant.ts';
+
+/** At most 6 significant digits. */
+const num = (v: number) => String(Number(v.toPrecision(6)));
 
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -47,6 +51,12 @@ export function formatCompileReport(m: CompiledModel): string {
     }
     if (f.decisionFlips !== null && f.compared > 0) lines.push(`  decision flips ${f.decisionFlips} (${((f.flipRate ?? 0) * 100).toFixed(2)}%)`);
     if (f.outOfRange > 0) lines.push(`  ${f.outOfRange} input(s) out of range, first: ${f.firstOutOfRange}`);
+    if (f.splitMargins?.length) {
+      lines.push('  tree splits: an input farther than this from every threshold of its feature is split as in float (prove warns when closer):');
+      for (const s of f.splitMargins.slice(0, 12))
+        lines.push(`    ${s.feature}: ${s.thresholds} threshold(s), grid 2^-${s.scaleBits}, decided as in float beyond ${Number(s.margin.toPrecision(3))}`);
+      if (f.splitMargins.length > 12) lines.push(`    ... and ${f.splitMargins.length - 12} more`);
+    }
   }
   return lines.join('\n');
 }
@@ -56,9 +66,16 @@ function inputQuantLines(m: CompiledModel): string[] {
   const iq = m.quantized.inputQuant;
   if (!iq) return [];
   const names = m.ir.inputs.flatMap((inp) => Array.from({ length: inp.size }, (_, k) => (inp.size === 1 ? inp.name : `${inp.name}[${k}]`)));
-  const lines = names
-    .slice(0, 12)
-    .map((n, i) => `  ${n}: range [${iq.lo[i]}, ${iq.hi[i]}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`);
+  const cal = new Map((m.calibration?.features ?? []).map((f) => [f.name, f]));
+  const lines = names.slice(0, 12).map((n, i) => {
+    const c = cal.get(n);
+    const seen = c ? `observed [${num(c.observed[0])}, ${num(c.observed[1])}]${c.truncated ? ` (truncated at the ${c.truncated.side}?)` : ''}, ` : '';
+    return `  ${n}: ${seen}range [${num(iq.lo[i])}, ${num(iq.hi[i])}] -> scale 2^${iq.scaleBits[i]}, ${iq.bits[i]} bits${iq.lo[i] >= 0 ? ' unsigned' : ''}`;
+  });
   if (names.length > 12) lines.push(`  ... and ${names.length - 12} more`);
-  return ['per-feature inputs:', ...lines];
+  const head = m.calibration
+    ? `per-feature inputs (from ${m.calibration.rows} calibration rows, each range widened past the data's tails by ` +
+      `${TAIL_MARGIN} x its distance from the 90th percentile, then 25% head-room in the width):`
+    : 'per-feature inputs:';
+  return [head, ...lines];
 }

@@ -16,6 +16,16 @@ export function intOption(name: string) {
   };
 }
 
+/** A fraction strictly between 0 and 1 (0.01 is 1%). */
+export function fractionOption(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^(0?\.\d+|\d+(\.\d+)?(e-?\d+)?)$/i.test(v) || !(n > 0 && n < 1))
+      throw new InvalidArgumentError(`${name} must be a fraction between 0 and 1, e.g. 0.01`);
+    return n;
+  };
+}
+
 export function bigintOption(name: string) {
   return (v: string): bigint => {
     if (!/^(0|[1-9]\d*)$/.test(v)) throw new InvalidArgumentError(`${name} must be a non-negative decimal integer`);
@@ -66,8 +76,12 @@ export function limitsFrom(o: Partial<ModelLimits>): ModelLimits {
 /** --scale / --bits / --public-input / --calibration / --input-range / --max-*, shared by every command that builds a circuit. */
 export function withSettings(cmd: Command): Command {
   return withLimits(cmd)
-    .option('--scale <n>', 'fixed-point scale bits: values are stored as round(v * 2^n) (default 10)', intOption('--scale'))
-    .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32)', intOption('--bits'))
+    .option(
+      '--scale <n>',
+      'fixed-point scale bits: values are stored as round(v * 2^n) (default 10; given alone, --bits defaults to n + 22)',
+      intOption('--scale'),
+    )
+    .option('--bits <n>', 'accumulator width in bits; activations get bits - scale (default 32, or --scale + 22)', intOption('--bits'))
     .option('--public-input', 'put the quantized input in the public signals instead of a commitment to it')
     .option(
       '--calibration <file>',

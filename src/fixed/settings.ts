@@ -12,6 +12,17 @@ export interface QuantSettings {
 
 export const DEFAULT_SETTINGS: QuantSettings = { scaleBits: 10, bits: 32 };
 
+/**
+ * Settings from what was given: a scale given alone keeps the default activation width
+ * (bits = scale + 22), so raising the scale refines the grid without shrinking the range
+ * (`--scale 16` with 32 bits would leave activations only [-0.5, 0.5)).
+ */
+export function resolveSettings(given: Partial<QuantSettings> = {}): QuantSettings {
+  const scaleBits = given.scaleBits ?? DEFAULT_SETTINGS.scaleBits;
+  const bits = given.bits ?? (given.scaleBits !== undefined ? scaleBits + activationBits(DEFAULT_SETTINGS) : DEFAULT_SETTINGS.bits);
+  return { scaleBits, bits };
+}
+
 /** Largest accumulator width: 2^bits must stay far below the BN254 scalar field order. */
 export const MAX_BITS = 128;
 

@@ -13,7 +13,7 @@ import { CONV_HANDLERS, convRefusal } from './lowering/ops/conv.ts';
 import { lowerOnLabel, lowerProbabilities } from './lowering/ops/labels.ts';
 import { elementwise, LINEAR_HANDLERS } from './lowering/ops/linear.ts';
 import { ML_ACTIVATION_OPS, ML_HANDLERS, mlOpsNote, mlRefusal } from './lowering/ops/ml.ts';
-import { QUANTIZED_ACTIVATION_OPS, QUANTIZED_REFUSAL } from './lowering/ops/quantized.ts';
+import { DYNAMIC_QUANTIZATION_OPS, DYNAMIC_REFUSAL, QUANTIZED_ACTIVATION_OPS, QUANTIZED_REFUSAL } from './lowering/ops/quantized.ts';
 import { REDUCE_HANDLERS } from './lowering/ops/reduce.ts';
 import { SHAPE_HANDLERS, shapeSlice } from './lowering/ops/shape.ts';
 import { TREE_HANDLERS, TREE_OPS, treeRefusal } from './lowering/ops/trees.ts';
@@ -104,11 +104,13 @@ function unsupportedOp(op: string, name: string): ZkinferError {
 }
 
 function whyUnsupported(op: string): string {
-  return QUANTIZED_ACTIVATION_OPS.includes(op)
-    ? QUANTIZED_REFUSAL
-    : op in constantOps
-      ? ' on an activation (it is supported only on constants: weights and shapes folded at import)'
-      : '';
+  return DYNAMIC_QUANTIZATION_OPS.includes(op)
+    ? DYNAMIC_REFUSAL
+    : QUANTIZED_ACTIVATION_OPS.includes(op)
+      ? QUANTIZED_REFUSAL
+      : op in constantOps
+        ? ' on an activation (it is supported only on constants: weights and shapes folded at import)'
+        : '';
 }
 
 /**

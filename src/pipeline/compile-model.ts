@@ -12,12 +12,12 @@ import { loadModel, type ModelIR, type ModelLimits, modelLimits, runOnnxRuntime 
 import { type BundleModel, CIRCUIT_FORMAT, DESCRIPTOR_FORMAT, descriptorCommitment, type ModelDescriptor } from '../bundle/descriptor.ts';
 import { sha256Text } from '../core/hash.ts';
 import { ZkinferError } from '../core/errors.ts';
-import { type InputQuant, inputQuantFromRanges, isDefaultInputQuant, observedRanges, oneHotGroups } from '../fixed/input-quant.ts';
+import { calibratedRanges, type InputQuant, inputQuantFromRanges, isDefaultInputQuant, oneHotGroups } from '../fixed/input-quant.ts';
 import { PACK_BITS } from '../fixed/pack.ts';
 import { activationBits } from '../fixed/settings.ts';
 import {
   checkCircuitSize,
-  DEFAULT_SETTINGS,
+  resolveSettings,
   fidelityReport,
   type FidelityReport,
   type FidelityHints,
@@ -33,6 +33,9 @@ import {
 } from '../quant/index.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { stage } from '../core/progress.ts';
+import { CLI_FIDELITY_HINTS } from '../quant/fidelity.ts';
+import { type SplitMargin, splitMargins } from '../quant/tree-splits.ts';
+import { type CalibrationSummary, calibrationSummary } from './calibration-summary.ts';
 
 export interface CompileOptions {
   settings?: Partial<QuantSettings>;
@@ -43,6 +46,8 @@ export interface CompileOptions {
   publicInput?: boolean;
   /** Skip the fidelity report (the proving path does not need it). */
   fidelity?: boolean;
+  /** The fidelity report warns when the relative error on the outputs exceeds this fraction (default 0.01). */
+  maxRelativeError?: number;
   /** What the fidelity warnings tell the reader to do (CLI flags by default; the service names its upload fields). */
   fidelityHints?: FidelityHints;
   /**
@@ -96,7 +101,9 @@ export interface CompiledModel {
   /** The proof circuit (model + input commitment + nonce); `plan` covers the model part. */
   circuit: GeneratedCircuit & { publicSignals: string[] };
   compiled: CompiledCircuit;
-  fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random' }) | null;
+  fidelity: (FidelityReport & { inputs: 'given' | 'calibration' | 'random'; splitMargins?: SplitMargin[] }) | null;
+  /** With calibration rows: each calibrated feature's observed and widened range, and warnings about truncated data. */
+  calibration?: CalibrationSummary;
   /** A private model's parameter witness and blinding: the prover's secret inputs. Absent for a public model. */
   secret?: { params: bigint[]; blinding: bigint };
   /** The quantized reasons and fairness spec, when the model proves them. */
@@ -189,18 +196,44 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
       throw new ZkinferError('SETTINGS', `--input-range names "${k}", which has categorical columns: a category has no range`, k);
   }
   if (!opts.calibration?.length && Object.keys(declared).length === 0) return null;
-  const observed = opts.calibration?.length ? observedRanges(opts.calibration, ir.inputSize) : null;
+  // Calibrated ranges are widened past the data's tails (TAIL_MARGIN), so the next applicant above the sample's largest still fits.
+  const calibrated = opts.calibration?.length ? calibratedRanges(opts.calibration, ir.inputSize) : null;
+  const observed = calibrated ? { lo: calibrated.map((c) => c.lo), hi: calibrated.map((c) => c.hi) } : null;
   const lim = 2 ** (activationBits(st) - 1) / 2 ** st.scaleBits;
   const lo: number[] = [];
   const hi: number[] = [];
+  const ranged: boolean[] = [];
   for (const inp of ir.inputs) {
     for (let k = 0; k < inp.size; k++) {
       const i = inp.offset + k;
       const d = declared[inp.name];
       lo.push(d ? d[0] : observed ? observed.lo[i] : -lim);
       hi.push(d ? d[1] : observed ? observed.hi[i] : lim - 2 ** -st.scaleBits);
+      ranged.push(d !== undefined || observed !== null);
     }
   }
+  return inputQuantFromFeatures(ir, st, lo, hi, ranged);
+}
+
+/**
+ * The per-feature quantization a model compiled with `from` would have with settings `to`:
+ * the same ranges (a feature without one keeps the new default scale and width). For the
+ * fidelity report's search of settings, when only the stored quantization is known.
+ */
+export function inputQuantAt(ir: ModelIR, iq: InputQuant | null, from: QuantSettings, to: QuantSettings): InputQuant | null {
+  if (!iq) return null;
+  const lim = 2 ** (activationBits(from) - 1) / 2 ** from.scaleBits;
+  const ranged = iq.lo.map(
+    (l, i) => !(iq.scaleBits[i] === from.scaleBits && iq.bits[i] === activationBits(from) && l === -lim && iq.hi[i] === lim - 2 ** -from.scaleBits),
+  );
+  const dflt = 2 ** (activationBits(to) - 1) / 2 ** to.scaleBits;
+  const lo = iq.lo.map((l, i) => (ranged[i] ? l : -dflt));
+  const hi = iq.hi.map((h, i) => (ranged[i] ? h : dflt - 2 ** -to.scaleBits));
+  return inputQuantFromFeatures(ir, to, lo, hi, ranged);
+}
+
+/** Per-feature scale and width from per-feature ranges; a feature not `ranged` keeps the model's scale and full width. */
+function inputQuantFromFeatures(ir: ModelIR, st: QuantSettings, lo: number[], hi: number[], ranged: boolean[]): InputQuant | null {
   const name = (i: number) => {
     const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
     return inp.size === 1 ? inp.name : `${inp.name}[${i - inp.offset}]`;
@@ -208,8 +241,7 @@ export function inputQuantOf(ir: ModelIR, st: QuantSettings, opts: Pick<CompileO
   const iq = inputQuantFromRanges(lo, hi, st, name);
   // A feature nobody gave a range for keeps exactly the default scale and width.
   for (let i = 0; i < lo.length; i++) {
-    const inp = ir.inputs.find((d) => i >= d.offset && i < d.offset + d.size)!;
-    if (!declared[inp.name] && !observed) {
+    if (!ranged[i]) {
       iq.scaleBits[i] = st.scaleBits;
       iq.bits[i] = activationBits(st);
     }
@@ -273,7 +305,7 @@ export async function compileLoaded(
   loaded: LoadedModel,
   opts: CompileOptions & { floatModel?: (x: ArrayLike<number>) => Promise<ArrayLike<number>>; modelPath?: string } = {},
 ): Promise<CompiledModel> {
-  const settings: QuantSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const settings: QuantSettings = resolveSettings(opts.settings);
   const inputQuant = opts.inputQuant !== undefined ? opts.inputQuant : inputQuantOf(loaded.ir, settings, opts);
   const priv = opts.visibility === 'private';
   if (opts.visibility !== undefined && opts.visibility !== 'public' && !priv)
@@ -334,11 +366,29 @@ export async function compileLoaded(
     const given = opts.inputs !== undefined && opts.inputs.length > 0;
     const calibrated = !given && opts.calibration !== undefined && opts.calibration.length > 0;
     const inputs = given ? opts.inputs! : calibrated ? opts.calibration! : randomInputs(loaded.ir.inputSize, opts.samples ?? 32);
-    fidelity = {
-      ...(await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints)),
-      inputs: given ? 'given' : calibrated ? 'calibration' : 'random',
+    // Other settings for the same model, ranges and limits: what a relative-error warning suggests is tried, not guessed.
+    const requantize = (st: QuantSettings) => {
+      const iq = opts.inputQuant !== undefined ? inputQuantAt(loaded.ir, inputQuant, settings, st) : inputQuantOf(loaded.ir, st, opts);
+      const limits = modelLimits(opts.limits);
+      checkCircuitSize(loaded.ir, st, limits, iq ?? undefined, { private: priv, explain: explainSettings ?? undefined });
+      return quantizeModel(loaded.ir, st, iq ?? undefined, { private: priv });
     };
+    const report = await fidelityReport(quantized, inputs, opts.floatModel, opts.fidelityHints, { maxRelativeError: opts.maxRelativeError, requantize });
+    // A first tree ensemble: per feature, how far from a threshold an input must lie to be split as in float.
+    const margins = splitMargins(loaded.ir, quantized);
+    fidelity = { ...report, inputs: given ? 'given' : calibrated ? 'calibration' : 'random', ...(margins.length ? { splitMargins: margins } : {}) };
   }
+  // What calibration made of the data (the ranges it widened, data that look truncated): the warnings go in the report.
+  const calibration = opts.calibration?.length
+    ? calibrationSummary(
+        loaded.ir,
+        opts.calibration,
+        opts.inputRanges ?? {},
+        opts.fidelityHints ?? CLI_FIDELITY_HINTS,
+        opts.inputQuant !== undefined ? (opts.inputQuant ?? { scaleBits: [], bits: [], lo: [], hi: [] }) : null,
+      )
+    : undefined;
+  if (fidelity && calibration) fidelity.warnings.push(...calibration.warnings.map((w) => `calibration: ${w}`));
   return {
     modelPath: opts.modelPath ?? '',
     modelId,
@@ -351,6 +401,7 @@ export async function compileLoaded(
     circuit,
     compiled,
     fidelity,
+    ...(calibration ? { calibration } : {}),
     ...(params ? { secret: { params, blinding: blinding! } } : {}),
     ...(explain ? { explain } : {}),
   };

@@ -5,6 +5,7 @@ import { inputCommitment } from '../bundle/input-commitment.ts';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle, type Receipt, RECEIPT_FORMAT } from '../bundle/format.ts';
 import { activationBits, explainReference, explainValues, explainWidth, FIELD_ORDER, runReference } from '../quant/index.ts';
 import { packValues } from '../fixed/pack.ts';
+import { splitWarnings } from '../quant/tree-splits.ts';
 import { decodeOutputs } from '../bundle/decode.ts';
 import { bundleModel, type CompiledModel } from './compile-model.ts';
 import type { CircuitSetup } from '../prover/setup.ts';
@@ -20,6 +21,11 @@ export interface ProveResult {
   /** Null when the input is public: there is no commitment to open. */
   receipt: Receipt | null;
   timings: ProofTimings;
+  /**
+   * Prover-side notes, not proven and not in the bundle: an input feature that lies so close
+   * to a tree split that its rounding to the feature's grid may decide it otherwise than float.
+   */
+  warnings: string[];
 }
 
 let provers: WarmCache<Prover> | undefined;
@@ -100,5 +106,5 @@ export async function proveModel(m: CompiledModel, setup: CircuitSetup, input: u
           features: ref.input.map(String),
           given,
         };
-  return { bundle, receipt, timings: raw.timings };
+  return { bundle, receipt, timings: raw.timings, warnings: splitWarnings(m.ir, m.quantized, x, ref.input) };
 }

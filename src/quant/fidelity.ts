@@ -1,7 +1,10 @@
-import { isZkinferError } from '../core/errors.ts';
-import { applyHead } from '../model/head.ts';
 import type { QuantizedModel } from './quantize.ts';
-import { runReference } from './reference.ts';
+import { measureFidelity, percent } from './measure.ts';
+import { ZkinferError } from '../core/errors.ts';
+import type { QuantSettings } from '../fixed/settings.ts';
+import { type SettingsSuggestion, suggestSettings } from './suggest.ts';
+
+export { dequantizeOutput, floatDecision, measureFidelity, percent } from './measure.ts';
 
 /**
  * How far the integer model (what the circuit proves) is from the float model (what
@@ -20,33 +23,20 @@ export interface FidelityReport {
   meanAbsError: number | null;
   /** maxAbsError over the largest float output magnitude; null when nothing was compared. */
   relativeError: number | null;
-  /** What a reader must not miss: nothing compared, outputs lost to rounding, error as large as the outputs. */
+  /** The threshold `relativeError` is warned about above (a fraction). */
+  maxRelativeError: number;
+  /** What a reader must not miss: nothing compared, outputs lost to rounding, relative error above the threshold. */
   warnings: string[];
+  /**
+   * With a relative error above the threshold: the settings found to bring it under (tried
+   * through the same integer reference on the same inputs), or why none within the limits does.
+   */
+  suggestion?: SettingsSuggestion;
   /** What `maxAbsError` is measured on. */
   space: 'probability' | 'value';
   /** Null when the model has no decision (a regression with several outputs). */
   decisionFlips: number | null;
   flipRate: number | null;
-}
-
-/** Float-side decision, with the same rules as the circuit (sigmoid: p >= 0.5 per output; softmax, argmax: first maximum). */
-export function floatDecision(head: QuantizedModel['head'], out: ArrayLike<number>): number[] | null {
-  if (head === 'sigmoid') return Array.from(out, (p) => (p >= 0.5 ? 1 : 0));
-  if (head === 'softmax' || head === 'argmax') {
-    let best = 0;
-    for (let i = 1; i < out.length; i++) if (out[i] > out[best]) best = i;
-    return [best];
-  }
-  // A single-output regression read as a threshold at 0 has no defined decision.
-  return null;
-}
-
-/** The integer model's output in the same space as the float model's graph output. */
-export function dequantizeOutput(q: QuantizedModel, y: bigint[]): number[] {
-  return applyHead(
-    q.head,
-    y.map((v) => Number(v) / 2 ** q.settings.scaleBits),
-  );
 }
 
 /** What a warning tells the reader to do, in the words of where the model came from (CLI flags or REST fields). */
@@ -55,79 +45,84 @@ export interface FidelityHints {
   ranges: string;
   /** How to raise the fixed-point scale. */
   scale: string;
+  /** How to give these settings. */
+  settings: (st: QuantSettings) => string;
+  /** How to declare a graph input's range. */
+  declare: (input: string) => string;
 }
 
-export const CLI_FIDELITY_HINTS: FidelityHints = { ranges: 'give --calibration or --input-range', scale: 'raise --scale' };
+export const CLI_FIDELITY_HINTS: FidelityHints = {
+  ranges: 'give --calibration or --input-range',
+  scale: 'raise --scale',
+  settings: (st) => `--scale ${st.scaleBits} --bits ${st.bits}`,
+  declare: (input) => `--input-range ${input}=lo:hi`,
+};
+
+/** Relative error on the outputs above which the report warns (1%), unless told otherwise. */
+export const DEFAULT_MAX_RELATIVE_ERROR = 0.01;
+
+export interface FidelityOptions {
+  /** Warn when the relative error exceeds this fraction (default 1%). */
+  maxRelativeError?: number;
+  /**
+   * The same model quantized with other settings (throws when they are refused): with it,
+   * a warning about relative error comes with the settings that bring it under the threshold.
+   */
+  requantize?: (st: QuantSettings) => QuantizedModel;
+}
 
 export async function fidelityReport(
   q: QuantizedModel,
   inputs: ArrayLike<number>[],
   floatModel: (x: ArrayLike<number>) => Promise<ArrayLike<number>>,
   hints: FidelityHints = CLI_FIDELITY_HINTS,
+  opts: FidelityOptions = {},
 ): Promise<FidelityReport> {
-  let outOfRange = 0;
-  let firstOutOfRange: string | undefined;
-  let maxAbs = 0;
-  let sumAbs = 0;
-  let count = 0;
-  let flips = 0;
-  let compared = 0;
-  let samplesCompared = 0;
-  let maxFloat = 0;
-  let allZero = true;
-  for (const x of inputs) {
-    let ref;
-    try {
-      ref = runReference(q, x);
-    } catch (e) {
-      if (!isZkinferError(e, 'INPUT_RANGE')) throw e;
-      outOfRange++;
-      firstOutOfRange ??= e.message;
-      continue;
-    }
-    const want = await floatModel(x);
-    const got = dequantizeOutput(q, ref.output);
-    samplesCompared++;
-    if (ref.output.some((v) => v !== 0n)) allZero = false;
-    for (let i = 0; i < want.length; i++) maxFloat = Math.max(maxFloat, Math.abs(want[i]));
-    for (let i = 0; i < got.length; i++) {
-      const d = Math.abs(got[i] - want[i]);
-      maxAbs = Math.max(maxAbs, d);
-      sumAbs += d;
-      count++;
-    }
-    const fd = floatDecision(q.head, want);
-    if (fd) {
-      compared++;
-      if (fd.join() !== ref.decision.join()) flips++;
-    }
-  }
+  const maxRelativeError = opts.maxRelativeError ?? DEFAULT_MAX_RELATIVE_ERROR;
+  if (!(maxRelativeError > 0 && maxRelativeError < 1))
+    throw new ZkinferError('SETTINGS', `the relative error threshold must be a fraction between 0 and 1 (got ${maxRelativeError})`, 'maxRelativeError');
+  const wants: ArrayLike<number>[] = [];
+  for (const x of inputs) wants.push(await floatModel(x));
+  const m = measureFidelity(q, inputs, wants);
   const hasDecision = q.head !== 'none';
-  const relativeError = samplesCompared && maxFloat > 0 ? maxAbs / maxFloat : null;
   const warnings: string[] = [];
-  if (inputs.length > 0 && samplesCompared === 0)
+  if (inputs.length > 0 && m.compared === 0)
     warnings.push(`no sample could be compared: all ${inputs.length} are outside the representable range (${hints.ranges})`);
-  else if (outOfRange > 0) warnings.push(`${outOfRange} of ${inputs.length} samples are outside the representable range and were not compared`);
+  else if (m.outOfRange > 0) warnings.push(`${m.outOfRange} of ${inputs.length} samples are outside the representable range and were not compared`);
   // With a head, outputs are logits: a zero logit is a real answer; without one, all-zero
   // outputs where the float model is not zero mean the values fell below the scale.
-  if (samplesCompared > 0 && q.head === 'none' && allZero && maxFloat > 0)
+  if (m.compared > 0 && q.head === 'none' && m.allZero && m.maxFloat > 0)
     warnings.push(
-      `every quantized output is 0 while the float outputs reach ${maxFloat.toExponential(2)}: they are below the ` +
+      `every quantized output is 0 while the float outputs reach ${m.maxFloat.toExponential(2)}: they are below the ` +
         `resolution 2^-${q.settings.scaleBits} (${hints.scale})`,
     );
-  if (relativeError !== null && relativeError > 0.1 && q.head === 'none')
-    warnings.push(`the error is ${(relativeError * 100).toFixed(0)}% of the outputs' own magnitude`);
+  let suggestion: FidelityReport['suggestion'];
+  if (m.relativeError !== null && m.relativeError > maxRelativeError) {
+    const found = opts.requantize ? suggestSettings(q.settings, m.outOfRange, inputs, wants, opts.requantize, maxRelativeError) : undefined;
+    suggestion = found;
+    const advice = !found
+      ? ''
+      : found.settings
+        ? `: ${hints.settings(found.settings)} brings it to ${percent(found.relativeError!)} on the same inputs`
+        : `: ${found.reason}`;
+    warnings.push(
+      `the relative error is ${percent(m.relativeError)} of the largest output (max abs error ${m.maxAbs.toExponential(2)}), ` +
+        `above the ${percent(maxRelativeError)} threshold${advice}`,
+    );
+  }
   return {
     samples: inputs.length,
-    outOfRange,
-    ...(firstOutOfRange ? { firstOutOfRange } : {}),
-    compared: samplesCompared,
-    maxAbsError: samplesCompared ? maxAbs : null,
-    meanAbsError: count ? sumAbs / count : null,
-    relativeError,
+    outOfRange: m.outOfRange,
+    ...(m.firstOutOfRange ? { firstOutOfRange: m.firstOutOfRange } : {}),
+    compared: m.compared,
+    maxAbsError: m.compared ? m.maxAbs : null,
+    meanAbsError: m.meanAbs,
+    relativeError: m.relativeError,
+    maxRelativeError,
     warnings,
+    ...(suggestion ? { suggestion } : {}),
     space: hasDecision ? 'probability' : 'value',
-    decisionFlips: hasDecision ? flips : null,
-    flipRate: hasDecision && compared ? flips / compared : null,
+    decisionFlips: hasDecision ? m.decisionFlips : null,
+    flipRate: hasDecision && m.decided ? m.decisionFlips / m.decided : null,
   };
 }

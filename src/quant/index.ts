@@ -3,6 +3,7 @@ export * from './quantize.ts';
 export * from './reference.ts';
 export * from '../fixed/settings.ts';
 export * from './fidelity.ts';
+export * from './suggest.ts';
 export * from '../fixed/input-quant.ts';
 export * from './circuit-size.ts';
 export * from './float-eval.ts';

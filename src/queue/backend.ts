@@ -30,6 +30,7 @@ export function openQueue(
     worker: {
       limits: config.limits,
       maxPtauPower: config.maxPtauPower,
+      maxRelativeError: config.maxRelativeError,
       phase1: { mode: config.mode, ptau: config.ptau, ptauSha256: config.ptauSha256, allowDevSetup: config.allowDevSetup },
     },
     compileWorkers: config.compileWorkers,

@@ -27,11 +27,15 @@ import { stage, type StageEvent, withProgress } from '../core/progress.ts';
 export const REST_FIDELITY_HINTS: FidelityHints = {
   ranges: 'upload real inputs in the "calibration" file field, or declare "inputRange" fields',
   scale: 'raise the "scale" upload field',
+  settings: (st) => `upload fields "scale" ${st.scaleBits} and "bits" ${st.bits}`,
+  declare: (input) => `an "inputRange" field ${input}=lo:hi`,
 };
 
 /** What a worker applies to every job: the same limits the upload was checked with. */
 export interface ProcessorOptions {
   limits?: Partial<ModelLimits>;
+  /** The fidelity report's relative-error threshold (ZKINFER_MAX_RELATIVE_ERROR; default 1%). */
+  maxRelativeError?: number;
   maxPtauPower?: number;
   /**
    * The phase 1 settings (ZKINFER_MODE, ZKINFER_PTAU, ZKINFER_PTAU_SHA256,
@@ -144,6 +148,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
           // Only for the fidelity report: the input quantization above is what the upload fixed.
           ...(calibration ? { calibration } : {}),
           fidelityHints: REST_FIDELITY_HINTS,
+          ...(opts.maxRelativeError !== undefined ? { maxRelativeError: opts.maxRelativeError } : {}),
         });
         if (m.modelId !== rec.id) {
           throw new ZkinferError(
@@ -282,6 +287,7 @@ export function makeProcessors(records: JobRecords, opts: ProcessorOptions = {})
         modelVersion: version,
         worker: `${hostname()}:${process.pid}`,
         timings: { ...r.timings, totalMs: performance.now() - t0 },
+        ...(r.warnings.length ? { warnings: r.warnings } : {}),
       });
     } catch (e) {
       if (deterministic(e)) {

@@ -63,6 +63,7 @@ const workers = startBullWorkers({
   processors: makeProcessors(jobRecords(stores), {
     limits: cfg.limits,
     maxPtauPower: cfg.maxPtauPower,
+    maxRelativeError: cfg.maxRelativeError,
     phase1: { mode: cfg.mode, ptau: cfg.ptau, ptauSha256: cfg.ptauSha256, allowDevSetup: cfg.allowDevSetup },
     onStage: (tenant, model, e) => log.info({ tenant, model, stage: e.stage, ...(e.detail ? { detail: e.detail } : {}) }, `model ${model}: ${e.stage}`),
   }),

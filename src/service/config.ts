@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ZkinferError } from '../core/errors.ts';
 import { type ModelLimits, modelLimitsFromEnv } from '../model/limits.ts';
 import { maxPtauPowerFromEnv } from '../prover/ptau.ts';
+import { DEFAULT_MAX_RELATIVE_ERROR } from '../quant/fidelity.ts';
 
 /** contributor: reads a ceremony and uploads contributions to it (its own tenant's models), nothing else. */
 export type Role = 'prover' | 'verifier' | 'admin' | 'contributor';
@@ -75,6 +76,8 @@ export interface Config {
   limits: ModelLimits;
   /** Largest powers of tau generated or used without an operator's file (ZKINFER_MAX_PTAU_POWER). */
   maxPtauPower: number;
+  /** A compile's fidelity report warns above this relative error on the outputs (ZKINFER_MAX_RELATIVE_ERROR, a fraction; 0.01). */
+  maxRelativeError: number;
   /**
    * ZKINFER_MODE. 'production': the service refuses to start when its setups would use a
    * development powers of tau (no ZKINFER_PTAU, or a development file), unless
@@ -118,6 +121,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (raw === 'true' || raw === 'false') return raw === 'true';
     problems.push(`${name} must be true or false (got "${raw.slice(0, 40)}")`);
     return dflt;
+  };
+  const fraction = (name: string, dflt: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const v = Number(raw);
+    if (!(v > 0 && v < 1)) {
+      problems.push(`${name} must be a fraction between 0 and 1, e.g. 0.01 (got "${raw.slice(0, 40)}")`);
+      return dflt;
+    }
+    return v;
   };
   const modelLimits = modelLimitsFromEnv(env);
   problems.push(...modelLimits.problems);
@@ -163,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureLimit: int('AUTH_FAILURES_PER_MINUTE', 20, 1),
     limits: modelLimits.limits,
     maxPtauPower: ptau.maxPtauPower,
+    maxRelativeError: fraction('ZKINFER_MAX_RELATIVE_ERROR', DEFAULT_MAX_RELATIVE_ERROR),
     ...phase1,
     receiptTtlMs: int('RECEIPT_TTL_SECONDS', 24 * 3600, 1) * 1000,
     adminPort: env.ADMIN_PORT ? int('ADMIN_PORT', 0, 1) : null,

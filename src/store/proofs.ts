@@ -26,6 +26,8 @@ export interface ProofRecord {
   timings?: ProofTimingsRecord;
   /** host:pid of the worker that made the proof. */
   worker?: string;
+  /** Prover-side notes, not proven (ProveResult.warnings). */
+  warnings?: string[];
   attempts: number;
   createdAt: string;
   updatedAt: string;
@@ -51,13 +53,14 @@ function proofRow(r: Record<string, any>): ProofRecord {
     stage: r.stage,
     ...(r.timings ? { timings: r.timings } : {}),
     ...(r.worker ? { worker: r.worker } : {}),
+    ...(Array.isArray(r.warnings) && r.warnings.length ? { warnings: r.warnings } : {}),
     attempts: r.attempts,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
 }
 
-const PROOF_COLUMNS = 'id, tenant, model_id, model_version, status, reason, stage, timings, worker, attempts, created_at, updated_at';
+const PROOF_COLUMNS = 'id, tenant, model_id, model_version, status, reason, stage, timings, worker, warnings, attempts, created_at, updated_at';
 
 class IdempotencyTaken extends Error {}
 
@@ -197,13 +200,13 @@ export class Proofs {
   }
 
   /** Done: the record says so and the private request is gone, in one transaction. */
-  async finish(id: string, r: { modelVersion: number; timings: ProofTimingsRecord; worker: string }): Promise<void> {
+  async finish(id: string, r: { modelVersion: number; timings: ProofTimingsRecord; worker: string; warnings?: string[] }): Promise<void> {
     await this.db.tx(async (q) => {
       await q.query(
         `UPDATE proofs SET status = 'done', stage = 'stored', reason = NULL, model_version = $2, timings = $3::jsonb, ` +
-          `worker = $4, lease_owner = NULL, lease_until = NULL,
+          `worker = $4, warnings = $5::jsonb, lease_owner = NULL, lease_until = NULL,
            updated_at = date_trunc('milliseconds', now()) WHERE id = $1`,
-        [id, r.modelVersion, json(r.timings), r.worker],
+        [id, r.modelVersion, json(r.timings), r.worker, r.warnings?.length ? json(r.warnings) : null],
       );
       await q.query('DELETE FROM proof_requests WHERE proof_id = $1', [id]);
     });

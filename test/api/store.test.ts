@@ -90,6 +90,7 @@ for (const b of BACKENDS)
         '009_model_explain.sql',
         '010_artifact_store.sql',
         '011_model_progress.sql',
+        '012_proof_warnings.sql',
       ]);
     });
 
@@ -157,9 +158,14 @@ for (const b of BACKENDS)
       // Of the 20 concurrent acceptances, only the winner's request key is left.
       expect((await readdir(keysDir)).filter((f) => ![...ids, other.proofId].some((i) => f === `${i}.key`))).toEqual([]);
       // Done deletes the private request in the same transaction.
-      await stores.proofs.finish(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
+      const note = 'prover-side, not proven: x lies within 1e-3 of the split at 0.5';
+      await stores.proofs.finish(id, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w', warnings: [note] });
       expect(await stores.proofs.hasRequest(id)).toBe(false);
       expect((await stores.proofs.get(id))!.modelVersion).toBe(3);
+      // The prover-side warnings are kept with the record; a proof without any has none.
+      expect((await stores.proofs.get(id))!.warnings).toEqual([note]);
+      await stores.proofs.finish(other.proofId, { modelVersion: 3, timings: { witnessMs: 1, proveMs: 2, verifyMs: 3, totalMs: 6 }, worker: 'w' });
+      expect((await stores.proofs.get(other.proofId))!.warnings).toBeUndefined();
     });
 
     it('seals the private request under a key of its own, and erases the key when the proof ends', async () => {

@@ -187,6 +187,27 @@ describe('graphs the chain IR cannot express get a typed error naming the node',
     expect(err.message).toMatch(/quantized activations are not supported yet/);
   });
 
+  it('dynamic quantization (quantize_dynamic), refused with the reason: a per-decision scale', async () => {
+    const err = await lowerError('dynamic', {
+      inputs: X(2),
+      output: Y(2),
+      initializers: [
+        { name: 'w', dims: [2, 2], data: [1, -2, 3, 4], type: 'int8' },
+        { name: 'wz', dims: [], data: [0], type: 'int8' },
+      ],
+      nodes: [
+        { op: 'DynamicQuantizeLinear', name: 'dq', inputs: ['x'], outputs: ['xq', 'xs', 'xz'] },
+        { op: 'MatMulInteger', name: 'mm', inputs: ['xq', 'w', 'xz', 'wz'], outputs: ['acc'] },
+        { op: 'Cast', name: 'c', inputs: ['acc'], outputs: ['y'], attrs: { to: 1 } },
+      ],
+    });
+    expect(err).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'dq' });
+    expect(err.message).toMatch(
+      /"DynamicQuantizeLinear" at node "dq" \(dynamic quantization: onnxruntime computes each activation's scale .* per-decision value/,
+    );
+    expect(err.message).toMatch(/"MatMulInteger" at node "mm" \(dynamic quantization/);
+  });
+
   it('a constant-only op applied to the activation, and a custom domain', async () => {
     const t = await lowerError('sqrt', { inputs: X(2), output: Y(2), nodes: [{ op: 'Sqrt', name: 'tr', inputs: ['x'], outputs: ['y'] }] });
     expect(t).toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', field: 'tr' });

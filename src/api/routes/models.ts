@@ -11,7 +11,7 @@ import { checkPrivateLayers } from '../../quant/quantize.ts';
 import type { InputQuant } from '../../fixed/input-quant.ts';
 import { artifactDir } from '../../core/artifacts.ts';
 import {
-  DEFAULT_SETTINGS,
+  resolveSettings,
   type ExplainSettings,
   explainSettingsOf,
   explainSpecOf,
@@ -207,7 +207,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         summary:
           'Register a model for your tenant: multipart upload of the ONNX file (field "model"), its external data files ' +
           '(field "external", named as the model references them; one part per file name) and optional fields "scale", ' +
-          '"bits", "publicInput" ("true" puts the quantized input in the public signals instead of a commitment), "labels" ' +
+          '"bits" (default 32, or scale + 22 when only "scale" is given), "publicInput" ("true" puts the quantized input in the public ' +
+          'signals instead of a commitment), "labels" ' +
           '(comma-separated decision names), "inputRange" (repeatable, name=lo:hi), a file "calibration" (CSV with a header: ' +
           "name, or name[0], name[1], ... for a vector input; or JSON rows: it sets each feature's scale and width, and its first " +
           `${MAX_KEPT_CALIBRATION_ROWS} rows are kept with the tenant's record, never served, only until the compile has run ` +
@@ -297,7 +298,9 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         if (!/^\d{1,3}$/.test(fields[name])) throw new HttpError(400, 'VALIDATION', `${name} must be a whole number`, name);
         return Number(fields[name]);
       };
-      const settings = validateSettings({ scaleBits: int('scale', DEFAULT_SETTINGS.scaleBits), bits: int('bits', DEFAULT_SETTINGS.bits) });
+      const given = (name: string) => (fields[name] === undefined ? undefined : int(name, 0));
+      // A scale given alone keeps the default activation width (resolveSettings).
+      const settings = validateSettings(resolveSettings({ scaleBits: given('scale'), bits: given('bits') }));
       if (fields.publicInput !== undefined && !['true', 'false'].includes(fields.publicInput))
         throw new HttpError(400, 'VALIDATION', 'publicInput must be true or false', 'publicInput');
       const publicInput = fields.publicInput === 'true';

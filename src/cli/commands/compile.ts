@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadModel, parseInputRows } from '../../model/index.ts';
 import { compileModel } from '../../pipeline/index.ts';
 import { formatCompileReport } from '../format.ts';
-import { intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withSettings, limitsFrom } from '../options.ts';
+import { fractionOption, intOption, progress, readJsonFile, modelOptionsFrom, type SettingsOptions, withSettings, limitsFrom } from '../options.ts';
 
 export function compileCommand(program: Command): void {
   withSettings(
@@ -13,11 +13,16 @@ export function compileCommand(program: Command): void {
   )
     .option('--input <file>', 'inputs for the fidelity report: {"input_data": [[...], ...]} (one row each), a flat array, or named features')
     .option('--samples <n>', 'random inputs in [-1, 1] for the fidelity report when no --input is given', intOption('--samples'), 32)
+    .option(
+      '--max-relative-error <fraction>',
+      'warn when the relative error on the outputs exceeds this fraction, and suggest settings tried to bring it under (default 0.01)',
+      fractionOption('--max-relative-error'),
+    )
     .option('--json', 'print the report as JSON')
-    .action(async (model: string, o: SettingsOptions & { input?: string; samples: number; json?: boolean }) => {
+    .action(async (model: string, o: SettingsOptions & { input?: string; samples: number; json?: boolean; maxRelativeError?: number }) => {
       const inputs = o.input ? parseInputRows(await readJsonFile(o.input, 'input'), (await loadModel(model, { limits: limitsFrom(o) })).ir) : undefined;
       progress(`compiling ${model} ...`);
-      const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), inputs, samples: o.samples });
+      const m = await compileModel(model, { ...(await modelOptionsFrom(model, o)), inputs, samples: o.samples, maxRelativeError: o.maxRelativeError });
       if (!o.json) {
         process.stdout.write(formatCompileReport(m) + '\n');
         return;

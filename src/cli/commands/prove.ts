@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadModel } from '../../model/index.ts';
 import { checkInput } from '../../quant/check-input.ts';
 import { compileModel, inputQuantOf, proveModel, setupModel } from '../../pipeline/index.ts';
-import { DEFAULT_SETTINGS } from '../../fixed/settings.ts';
+import { resolveSettings } from '../../fixed/settings.ts';
 import { ZkinferError } from '../../core/errors.ts';
 import {
   bigintOption,
@@ -47,7 +47,7 @@ export function proveCommand(program: Command): void {
         const opts = await modelOptionsFrom(model, o);
         // The input is checked first (shape, values, range): a typo must not cost a compile.
         const { ir } = await loadModel(model, { limits: opts.limits });
-        const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+        const settings = resolveSettings(opts.settings);
         checkInput(input, { inputs: ir.inputs, settings, inputQuant: inputQuantOf(ir, settings, opts) });
         progress(`[1/3] compiling ${model} (cached after the first run) ...`);
         const m = await compileModel(model, { ...opts, fidelity: false });
@@ -62,10 +62,19 @@ export function proveCommand(program: Command): void {
         const t = r.timings;
         progress(`proof verified; witness ${t.witnessMs.toFixed(0)} ms, prove ${t.proveMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms`);
         if (setup.provenance.insecure) progress('WARNING: development setup: this proof is for testing only');
+        for (const w of r.warnings) progress(`WARNING: ${w}`);
         const out = r.bundle.outputs;
         process.stdout.write(
           JSON.stringify(
-            { bundle: o.output, receipt: receiptFile, modelId: m.modelId, outputs: out.values, decision: out.decision, probability: out.probability },
+            {
+              bundle: o.output,
+              receipt: receiptFile,
+              modelId: m.modelId,
+              outputs: out.values,
+              decision: out.decision,
+              probability: out.probability,
+              ...(r.warnings.length ? { warnings: r.warnings } : {}),
+            },
             null,
             2,
           ) + '\n',

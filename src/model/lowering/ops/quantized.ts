@@ -18,6 +18,15 @@ export const QUANTIZED_ACTIVATION_OPS = [
   'QGemm',
 ];
 
+/** Ops of onnxruntime's dynamic quantization (quantize_dynamic): the activation's scale is computed per input. */
+export const DYNAMIC_QUANTIZATION_OPS = ['DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger'];
+
+/** Why the dynamic form is refused: its scale is a per-decision value, not a constant of the circuit. */
+export const DYNAMIC_REFUSAL =
+  " (dynamic quantization: onnxruntime computes each activation's scale and zero point at run time from that input's own " +
+  'minimum and maximum, a per-decision value the circuit would have to prove (a min and max over the activation, a division ' +
+  'and a round half to even) before every integer product; that is not supported: export the float model instead)';
+
 /** Why such an op is refused on an activation (appended to the unsupported-op error). */
 export const QUANTIZED_REFUSAL =
   ' (quantized activations are not supported yet: only constant weights may be quantized, through DequantizeLinear; export the float model instead)';
