@@ -94,7 +94,12 @@ export class Prover {
     let out: { proof: Groth16Proof; publicSignals: string[] } | undefined;
     if (this.native) {
       // A native failure (not a wrong proof: that is refused below) falls back to snarkjs.
-      out = await this.native.prove(wtns).catch(() => undefined);
+      out = await this.native.prove(wtns).catch((e: unknown) => {
+        // Said once per failure on stderr (a process warning: the worker's log collector sees it);
+        // the message is the addon's, never witness data.
+        process.emitWarning(`the native prover failed (${(e as Error).message}); snarkjs made this proof`, 'ZkinferNativeProverWarning');
+        return undefined;
+      });
       if (!out) made = 'snarkjs';
     }
     const { proof, publicSignals } = out ?? (await snarkjs.groth16.prove({ type: 'mem', data: this.zkey }, { type: 'mem', data: wtns }));
