@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { isRequestId, openWith, type RequestKeyStore, type SealedRequest, sealWith } from './request-keys.ts';
+import { eraseClosed, isRequestId, openWith, type RequestKeyStore, type SealedRequest, sealWith } from './request-keys.ts';
 
 /**
  * The per-request keys of crypto-shredding (request-keys.ts) in Redis, for APIs and workers
@@ -51,14 +51,6 @@ export class RedisRequestKeys implements RequestKeyStore {
         if (v && Date.now() - Number(v.slice(0, v.indexOf(':'))) >= minAgeMs) old.push(n.slice(head.length));
       }
     } while (cursor !== '0');
-    if (!old.length) return 0;
-    const open = await isOpen(old);
-    let removed = 0;
-    for (const id of old) {
-      if (open.has(id)) continue;
-      await this.erase(id);
-      removed++;
-    }
-    return removed;
+    return eraseClosed(this, old, isOpen);
   }
 }

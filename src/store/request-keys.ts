@@ -114,16 +114,21 @@ export class RequestKeys implements RequestKeyStore {
       const s = await stat(path.join(this.dir, n)).catch(() => null);
       if (s && Date.now() - s.mtimeMs >= minAgeMs) old.push(n.slice(0, -4));
     }
-    if (!old.length) return 0;
-    const open = await isOpen(old);
-    let removed = 0;
-    for (const id of old) {
-      if (open.has(id)) continue;
-      await this.erase(id);
-      removed++;
-    }
-    return removed;
+    return eraseClosed(this, old, isOpen);
   }
+}
+
+/** The sweep's last step, for every key store: erases the keys among `ids` whose request is no longer open; how many. */
+export async function eraseClosed(store: Pick<RequestKeyStore, 'erase'>, ids: string[], isOpen: (ids: string[]) => Promise<Set<string>>): Promise<number> {
+  if (!ids.length) return 0;
+  const open = await isOpen(ids);
+  let removed = 0;
+  for (const id of ids) {
+    if (open.has(id)) continue;
+    await store.erase(id);
+    removed++;
+  }
+  return removed;
 }
 
 export function isSealed(body: unknown): body is SealedRequest {
